@@ -1,0 +1,110 @@
+"""The command line: ``python -m engagement COMMAND``, a thin layer over the package.
+
+Every command takes ``--db`` (a SQLAlchemy URL or a path to a SQLite file; default: the app's own
+store). Exit status: 0 on success, 1 when the input was refused (nothing written), 2 for wrong
+usage (argparse's own convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import getpass
+import sys
+from pathlib import Path
+
+from engagement import store as st
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+def _date(text: str) -> datetime.date:
+    from engagement.io import parse_date
+
+    value = parse_date(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use 2026-09-14 or 14/09/2026)")
+    return value
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        return "cli"
+
+
+# ---------------------------------------------------------------- demo
+
+def _demo_args(p):
+    p.add_argument("--scale", choices=["school", "trust", "authority"], default="school")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--today", type=_date, default=None, help="date the demo's current term runs to (default: today)")
+
+
+def _demo_run(args) -> int:
+    from engagement.demo import load_demo
+
+    store = st.open_store(args.db)
+    data = load_demo(store, scale=args.scale, seed=args.seed, today=args.today, actor=_actor())
+    print(f"Demo data written to {store.url}: {len(data.schools)} school(s), {len(data.partners)} partners, "
+          f"{len(data.families)} families, {len(data.interactions)} interactions.")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- import
+
+def _import_args(p):
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools"])
+    p.add_argument("--school", help="the school the rows belong to, when the store holds several")
+
+
+def _import_run(args) -> int:
+    from engagement.io import import_files
+
+    store = st.open_store(args.db)
+    report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
+    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+# ---------------------------------------------------------------- export
+
+def _export_args(p):
+    p.add_argument("directory", type=Path)
+
+
+def _export_run(args) -> int:
+    from engagement.io import export_all
+
+    store = st.open_store(args.db)
+    for path in export_all(store, args.directory):
+        print(path)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- the parser
+
+COMMANDS = {
+    "demo": ("write the synthetic demo data set into the database", _demo_args, _demo_run),
+    "import": ("import CSV or XLSX files; all-or-nothing, a report on any error", _import_args, _import_run),
+    "export": ("write every table as CSV, safe to open in Excel", _export_args, _export_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engagement",
+                                     description="The community engagement map for schools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add_arguments, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", help="SQLAlchemy URL or path to a SQLite file (default: the app's own store)")
+        add_arguments(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,408 @@
+"""The synthetic demo school, and the trust and authority scales used by the benchmark.
+
+Hollybrook Primary School is fictional; it stands in south Birmingham (Stirchley, Bournville,
+Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners and
+three terms of interactions are drawn from a seeded random generator with the patterns a school
+would recognise: pupil premium and EAL families reached less often, SEND families seen at
+reviews, busy weeks around parents' evenings, some partners never engaged, no care home linked
+and no employer offering work experience (two named gaps on the community layers).
+
+Generation is vectorised with numpy, one school at a time, so the authority scale (400 schools,
+about 150,000 families and 6 million interactions) builds in well under a minute.
+
+>>> data = generate("school", seed=1, today=datetime.date(2026, 11, 23))
+>>> len(data.families), data.schools.iloc[0]["name"]
+(420, 'Hollybrook Primary School')
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from engagement import store as st
+from engagement.terms import term_of, previous_term
+from engagement.typology import load_typology
+
+SCALES = {
+    # schools, families per school (mean), partners per school, spread of schools (km)
+    "school": (1, 420, 120, 0.0),
+    "trust": (25, 480, 120, 12.0),
+    "authority": (400, 375, 120, 30.0),
+}
+
+CENTRE = (52.4318, -1.9282)  # Stirchley, south Birmingham
+
+# Postcode sectors around the demo school with approximate centroids.
+SECTORS = {
+    "B30 2": (52.4300, -1.9290), "B30 1": (52.4385, -1.9210), "B30 3": (52.4205, -1.9330),
+    "B29 7": (52.4335, -1.9470), "B29 6": (52.4450, -1.9440), "B14 7": (52.4270, -1.9050),
+    "B13 0": (52.4375, -1.8985), "B31 2": (52.4180, -1.9560), "B38 8": (52.4045, -1.9355),
+    "B5 7": (52.4560, -1.9150), "B29 4": (52.4240, -1.9600), "B14 6": (52.4170, -1.8970),
+}
+SECTOR_WEIGHTS = np.array([18, 14, 12, 10, 8, 9, 6, 6, 5, 2, 6, 4], dtype=float)
+
+PLACES = ["Stirchley", "Bournville", "Selly Oak", "Cotteridge", "Kings Norton", "Hazelwell",
+          "Ten Acres", "Lifford", "Dogpool", "Selly Park", "Brandwood", "Hay Green", "Pershore Road",
+          "Bournbrook", "Weoley", "Northfield", "Moseley", "Kings Heath"]
+
+NEEDS = ["SEND inclusive", "food", "clothing", "parenting support", "mental health", "EAL support",
+         "holiday club", "after-school", "youth club", "sport", "arts", "coding", "housing advice",
+         "debt advice", "mentoring", "young carers"]
+
+# What a partner of each category offers (services) and the activities a school does with it.
+CATEGORY_PROFILE = {
+    "social care": (["parenting support", "young carers"], ["multi-agency meeting", "phone call", "email"]),
+    "health": (["SEND inclusive", "parenting support"], ["multi-agency meeting", "phone call"]),
+    "early help": (["parenting support", "housing advice", "debt advice"], ["multi-agency meeting", "phone call", "referral"]),
+    "mental health service": (["mental health"], ["referral", "multi-agency meeting", "phone call"]),
+    "local authority": (["SEND inclusive", "housing advice"], ["phone call", "email", "multi-agency meeting"]),
+    "SEND support service": (["SEND inclusive"], ["SEND review", "phone call"]),
+    "police": ([], ["community visit to school", "phone call"]),
+    "housing": (["housing advice"], ["phone call", "email"]),
+    "volunteer": (["mentoring"], ["volunteering"]),
+    "after-school club": (["after-school", "holiday club", "sport"], ["club session", "phone call"]),
+    "faith group": (["food", "EAL support", "youth club"], ["faith visit", "assembly", "performance"]),
+    "partner school": (["SEND inclusive"], ["transition meeting", "inter-school event", "sports fixture"]),
+    "youth organisation": (["youth club", "holiday club", "mentoring"], ["club session", "assembly"]),
+    "library": (["EAL support", "arts", "coding"], ["educational visit", "club session"]),
+    "museum": (["arts"], ["educational visit", "virtual workshop"]),
+    "sports club": (["sport", "holiday club", "SEND inclusive"], ["sports fixture", "club session"]),
+    "arts and drama group": (["arts", "SEND inclusive"], ["performance", "club session"]),
+    "code club": (["coding", "SEND inclusive"], ["club session"]),
+    "charity": (["debt advice", "young carers", "mental health"], ["fundraising", "phone call"]),
+    "food bank": (["food", "clothing"], ["food bank", "phone call"]),
+    "care home": ([], ["intergenerational visit"]),
+    "community SEND group": (["SEND inclusive", "holiday club"], ["club session", "SEND review"]),
+    "community garden": (["SEND inclusive"], ["community garden"]),
+    "community centre": (["parenting support", "EAL support", "food"], ["family workshop", "phone call"]),
+    "residents association": ([], ["PTFA event", "phone call"]),
+    "business": ([], ["fundraising", "careers talk"]),
+    "employer": (["mentoring"], ["work experience", "careers talk", "apprenticeship link"]),
+    "transport provider": ([], ["phone call", "email"]),
+    "facility hirer": ([], ["facility hire"]),
+}
+
+NAME_PATTERNS = {
+    "social care": ["{p} Children's Social Care Team"], "health": ["{p} School Nursing Service", "{p} Health Centre"],
+    "early help": ["{p} Early Help Hub"], "mental health service": ["{p} CAMHS Outreach", "{p} Wellbeing Service"],
+    "local authority": ["Birmingham SEND Inclusion Team", "Council Admissions Team", "Education Welfare Service"],
+    "SEND support service": ["{p} Educational Psychology", "{p} Speech and Language Service"],
+    "police": ["{p} Neighbourhood Policing Team"], "housing": ["{p} Housing Advice Centre"],
+    "volunteer": ["{p} Reading Volunteers", "{p} Governor Volunteers", "Retired Teachers of {p}"],
+    "after-school club": ["{p} Kids Club", "{p} Holiday Play Scheme", "{p} Breakfast Club"],
+    "faith group": ["St {s}'s Church, {p}", "{p} Mosque", "{p} Gurdwara", "{p} Methodist Church"],
+    "partner school": ["{p} Secondary School", "{p} Nursery School", "{p} Primary Academy"],
+    "youth organisation": ["{p} Scouts", "{p} Girlguiding", "{p} Youth Centre"],
+    "library": ["{p} Library"], "museum": ["{p} Heritage Museum", "{p} Art Gallery"],
+    "sports club": ["{p} Football Club", "{p} Leisure Centre", "{p} Cricket Club", "{p} Swimming Club"],
+    "arts and drama group": ["{p} Youth Theatre", "{p} Community Choir", "{p} Arts Collective"],
+    "code club": ["{p} Code Club", "{p} Makerspace"], "charity": ["{p} Family Trust", "{p} Young Carers Project"],
+    "food bank": ["{p} Food Bank", "{p} Community Pantry", "{p} Clothing Exchange"],
+    "care home": ["{p} Care Home", "{p} Court Residential Home"],
+    "community SEND group": ["{p} Inclusive Play", "{p} SEND Parents Group"],
+    "community garden": ["{p} Community Garden", "{p} Allotment Society"],
+    "community centre": ["{p} Community Centre"], "residents association": ["{p} Residents' Association"],
+    "business": ["{p} Bakery", "{p} Pharmacy", "{p} Hardware", "{p} Cafe", "{p} Supermarket"],
+    "employer": ["{p} Chocolate Works", "{p} Engineering Ltd", "{p} Hospital Trust"],
+    "transport provider": ["{p} Bus Depot", "{p} Coaches"], "facility hirer": ["{p} Karate Club", "{p} Dance School"],
+}
+SAINTS = ["Mary", "John", "Agnes", "Peter", "Francis", "Anne"]
+LANGUAGES = ["Urdu", "Punjabi", "Polish", "Arabic", "Somali", "Romanian", "Bengali", "Pashto"]
+YEARS = ["R", "1", "2", "3", "4", "5", "6"]
+GAP_CATEGORIES = {"care home", "employer"}  # never engaged in the demo: named gaps on the diagram
+
+
+@dataclass
+class DemoData:
+    schools: pd.DataFrame
+    partners: pd.DataFrame
+    families: pd.DataFrame
+    interactions: pd.DataFrame
+    gazetteer: pd.DataFrame
+
+
+def _teaching_days(start: datetime.date, end: datetime.date) -> np.ndarray:
+    """Weekdays from start to end, as numpy datetime64[D]."""
+    days = np.arange(np.datetime64(start), np.datetime64(end) + 1)
+    return days[np.is_busday(days)]
+
+
+def _three_terms(today: datetime.date) -> list[tuple[str, datetime.date, datetime.date]]:
+    current = term_of(today)
+    terms = [current]
+    for _ in range(2):
+        terms.insert(0, previous_term(terms[0]))
+    # The current term runs only to today; earlier ones are whole.
+    out = []
+    for t in terms:
+        end = min(t.end, today)
+        out.append((t.name, t.start, end))
+    return out
+
+
+def _unit_postcodes(rng, sectors) -> list[str]:
+    """A unit postcode is its sector and two letters: "B30 2" -> "B30 2QX"."""
+    letters = "ABDEFGHJLNPQRSTUWXYZ"
+    return [f"{s}{letters[rng.integers(20)]}{letters[rng.integers(20)]}" for s in sectors]
+
+
+def _offset(lat: float, lon: float, north_km, east_km):
+    return lat + np.asarray(north_km) / 111.2, lon + np.asarray(east_km) / (111.2 * np.cos(np.radians(lat)))
+
+
+def _school_rows(rng, n_schools: int, spread_km: float, families_mean: int):
+    rows = []
+    for i in range(n_schools):
+        if i == 0:
+            lat, lon, name, urn = CENTRE[0], CENTRE[1], "Hollybrook Primary School", "999001"
+        else:
+            r = spread_km * math.sqrt(rng.random())
+            a = rng.random() * 2 * math.pi
+            lat, lon = _offset(CENTRE[0], CENTRE[1], r * math.cos(a), r * math.sin(a))
+            name = f"{PLACES[i % len(PLACES)]} {['Primary', 'Junior', 'Infant', 'Academy'][i % 4]} School {i}"
+            urn = f"{999001 + i}"
+        families = int(rng.normal(families_mean, families_mean * 0.1)) if i else families_mean
+        rows.append({"school_id": urn, "name": name, "postcode": "B30 2QX" if i == 0 else f"B{10 + i % 90} {i % 9}ZZ",
+                     "latitude": float(lat), "longitude": float(lon), "pupils": int(families * 1.45),
+                     "staff": int(families * 0.14), "demo": True, "_families": families})
+    return rows
+
+
+def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
+    cats = [c.name for c in typology.categories]
+    # Every category at least twice, the rest spread with more of the common kinds.
+    common = ["business", "faith group", "sports club", "charity", "after-school club", "youth organisation",
+              "partner school", "volunteer", "health", "food bank"]
+    chosen = cats * 2 + list(rng.choice(common, max(0, n_partners - 2 * len(cats))))
+    chosen = chosen[:n_partners]
+    n = len(chosen)
+    r = 5.0 * np.sqrt(rng.random(n)) * 0.95 + 0.05
+    a = rng.random(n) * 2 * np.pi
+    lat, lon = _offset(school["latitude"], school["longitude"], r * np.cos(a), r * np.sin(a))
+    status = rng.choice(["active", "prospective", "lapsed"], n, p=[0.8, 0.12, 0.08])
+    rows = []
+    for i, cat in enumerate(chosen):
+        pattern = NAME_PATTERNS[cat][i % len(NAME_PATTERNS[cat])]
+        name = pattern.format(p=PLACES[int(rng.integers(len(PLACES)))], s=SAINTS[i % len(SAINTS)])
+        services = CATEGORY_PROFILE[cat][0]
+        sector = list(SECTORS)[int(rng.integers(len(SECTORS)))]
+        since = datetime.date(2015 + int(rng.integers(0, 11)), int(rng.integers(1, 13)), 1)
+        rows.append({
+            "partner_id": f"{school['school_id']}-P{i + 1:03d}", "school_id": school["school_id"], "name": name,
+            "category": cat, "layer": typology.category(cat).layer, "address": f"{10 + i} {PLACES[i % len(PLACES)]} Road",
+            "postcode": _unit_postcodes(rng, [sector])[0],
+            "latitude": round(float(lat[i]), 6), "longitude": round(float(lon[i]), 6),
+            "contact_name": "Partnerships lead", "contact_email": f"contact{i + 1}@example.org",
+            "contact_phone": f"0121 496 {i:04d}", "services": ";".join(services),
+            "status": str(status[i]), "since": since,
+            "last_verified": since if status[i] == "lapsed" else datetime.date(2026, 9, 1),
+            "notes": None,
+        })
+    return pd.DataFrame(rows)
+
+
+def _families_for(rng, school: dict, n: int) -> pd.DataFrame:
+    sector_names = np.array(list(SECTORS))
+    sectors = rng.choice(sector_names, n, p=SECTOR_WEIGHTS / SECTOR_WEIGHTS.sum())
+    pp = rng.random(n) < 0.25
+    send = rng.random(n) < 0.15
+    eal = rng.random(n) < 0.20
+    looked_after = rng.random(n) < 0.015
+    young_carer = rng.random(n) < 0.03
+    pupils = 1 + (rng.random(n) < 0.35) + (rng.random(n) < 0.08)
+    years = []
+    for k in pupils:
+        years.append(";".join(sorted(rng.choice(YEARS, int(k), replace=False), key=YEARS.index)))
+    needs = []
+    for i in range(n):
+        tags = []
+        if send[i]:
+            tags.append("SEND inclusive")
+        if pp[i] and rng.random() < 0.5:
+            tags.append(rng.choice(["food", "clothing", "debt advice", "holiday club"]))
+        if eal[i] and rng.random() < 0.6:
+            tags.append("EAL support")
+        if young_carer[i]:
+            tags.append("young carers")
+        if rng.random() < 0.15:
+            tags.append(rng.choice(["sport", "arts", "coding", "after-school", "parenting support", "mental health"]))
+        needs.append(";".join(dict.fromkeys(tags)) or None)
+    channel = rng.choice(["digital", "phone", "in person", "letter"], n, p=[0.55, 0.25, 0.15, 0.05])
+    language = np.where(eal, rng.choice(LANGUAGES, n), "English")
+    postcodes = _unit_postcodes(rng, sectors)
+    return pd.DataFrame({
+        "family_id": [f"{school['school_id']}-F{i + 1:04d}" for i in range(n)],
+        "school_id": school["school_id"], "postcode": postcodes, "pupils": pupils.astype(int),
+        "year_groups": years, "pupil_premium": pp, "send": send, "eal": eal,
+        "looked_after": looked_after, "young_carer": young_carer, "needs": needs,
+        "preferred_channel": channel, "language": language,
+    })
+
+
+def _family_interactions(rng, families: pd.DataFrame, terms) -> pd.DataFrame:
+    n = len(families)
+    pp, send, eal = families["pupil_premium"].to_numpy(), families["send"].to_numpy(), families["eal"].to_numpy()
+    lac, carer = families["looked_after"].to_numpy(), families["young_carer"].to_numpy()
+    reception = families["year_groups"].str.contains("R").to_numpy()
+    # Each family's propensity to engage: pupil premium and EAL families are reached less,
+    # which is the equity gap the Overview shows; one family in ten is hardly reached at all.
+    propensity = rng.beta(2.5, 1.6, n) * np.where(pp, 0.6, 1.0) * np.where(eal, 0.7, 1.0)
+    propensity = np.where(rng.random(n) < 0.1, 0.04, propensity)
+    digital = rng.random(n) < 0.85
+
+    parts = []
+
+    def stream(activity, counts, days, weights=None):
+        idx = np.repeat(np.arange(n), counts)
+        if len(idx) == 0:
+            return
+        p = None if weights is None else weights / weights.sum()
+        parts.append(pd.DataFrame({"f": idx, "date": rng.choice(days, len(idx), p=p), "activity": activity}))
+
+    for term_name, start, end in terms:
+        days = _teaching_days(start, end)
+        if len(days) == 0:
+            continue
+        span = len(days) / 60.0  # a full term is about 60 teaching days
+        # Parents' evening: a busy week about six weeks into the term.
+        pe_start = days[min(len(days) - 1, 28)]
+        pe_days = days[(days >= pe_start) & (days < pe_start + 7)]
+        if len(pe_days) and days[-1] >= pe_start:
+            stream("parents evening", (rng.random(n) < propensity * 0.95).astype(int), pe_days)
+        stream("portal message", np.where(digital, rng.poisson(6 * span, n), 0), days)
+        stream("newsletter", np.where(digital, 0, rng.poisson(2 * span, n)), days)
+        stream("phone call", rng.poisson(1.2 * propensity * span + 0.4 * (pp | send) * span), days)
+        stream("school gate conversation", rng.poisson(1.0 * propensity * span), days)
+        stream("reading diary", rng.poisson(2.5 * propensity * span) * (rng.random(n) < 0.55), days)
+        stream("email", rng.poisson(0.8 * propensity * span), days)
+        stream("assembly", (rng.random(n) < propensity * 0.5 * min(span, 1)).astype(int), days)
+        stream("PTFA event", (rng.random(n) < propensity * 0.3 * min(span, 1)).astype(int), days)
+        stream("family workshop", (rng.random(n) < propensity * 0.12 * min(span, 1)).astype(int), days)
+        stream("volunteering", (rng.random(n) < propensity * 0.08 * min(span, 1)).astype(int), days)
+        stream("SEND review", (send & (rng.random(n) < 0.55 * min(span, 1))).astype(int), days)
+        stream("multi-agency meeting", ((lac | carer) * rng.poisson(1.2 * span, n)).astype(int), days)
+        stream("home visit", ((lac | (pp & (rng.random(n) < 0.05))) * (rng.random(n) < 0.6)).astype(int), days)
+        if term_name.startswith("autumn"):
+            # Home visits before Reception starts, in the first weeks of September.
+            stream("home visit", (reception & (rng.random(n) < 0.8)).astype(int), days[:10])
+        if term_name.startswith("summer"):
+            stream("sports day", (rng.random(n) < propensity * 0.6).astype(int), days[-20:])
+            stream("transition meeting", (families["year_groups"].str.contains("6").to_numpy()
+                                          & (rng.random(n) < 0.5 + 0.4 * send)).astype(int), days[-30:])
+    frame = pd.concat(parts, ignore_index=True)
+    frame["family_id"] = families["family_id"].to_numpy()[frame.pop("f").to_numpy()]
+    return frame
+
+
+def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
+    n = len(partners)
+    cats = partners["category"].to_numpy()
+    status = partners["status"].to_numpy()
+    engaged = (rng.random(n) < 0.8) & (status != "prospective") & ~np.isin(cats, list(GAP_CATEGORIES))
+    engaged |= (status == "prospective") & (rng.random(n) < 0.15)
+    rate = rng.gamma(1.5, 1.2, n) * engaged * np.where(status == "lapsed", 0.15, 1.0)
+    parts = []
+    for term_name, start, end in terms:
+        days = _teaching_days(start, end)
+        if len(days) == 0:
+            continue
+        counts = rng.poisson(rate * len(days) / 60.0)
+        idx = np.repeat(np.arange(n), counts)
+        if not len(idx):
+            continue
+        acts = [rng.choice(CATEGORY_PROFILE[cats[i]][1]) for i in idx]
+        parts.append(pd.DataFrame({"partner_id": partners["partner_id"].to_numpy()[idx],
+                                   "date": rng.choice(days, len(idx)), "activity": acts}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["partner_id", "date", "activity"])
+
+
+def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFrame, typology) -> pd.DataFrame:
+    frame = pd.concat([fam.assign(partner_id=None), par.assign(family_id=None)], ignore_index=True)
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    frame = frame.sort_values(["date", "activity"], kind="stable").reset_index(drop=True)
+    catalogue = {a.name: a for a in typology.activities}
+    frame["channel"] = frame["activity"].map(lambda a: catalogue[a].channel)
+    frame["two_way"] = frame["activity"].map(lambda a: catalogue[a].two_way)
+    # Some phone calls go unanswered: recorded, but one-way.
+    unanswered = (frame["activity"] == "phone call") & (rng.random(len(frame)) < 0.15)
+    frame.loc[unanswered, "two_way"] = False
+    frame["notes"] = np.where(unanswered, "No answer; left a message", None)
+    frame["staff"] = rng.choice(["FLO", "Class teacher", "SENCo", "Head", "Office"], len(frame))
+    frame["school_id"] = school_id
+    frame["interaction_id"] = [f"{school_id}-I{i + 1:06d}" for i in range(len(frame))]
+    return frame[["interaction_id", "school_id", "date", "family_id", "partner_id", "activity", "channel",
+                  "two_way", "staff", "notes"]]
+
+
+def generate(scale: str = "school", seed: int = 42, today: datetime.date | None = None) -> DemoData:
+    """Generate the demo data set at ``scale`` (school, trust or authority), deterministic for a
+    given seed and date. The three most recent school terms end at ``today``."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}")
+    today = today or datetime.date.today()
+    n_schools, families_mean, n_partners, spread = SCALES[scale]
+    rng = np.random.default_rng(seed)
+    typology = load_typology()
+    terms = _three_terms(today)
+    school_rows = _school_rows(rng, n_schools, spread, families_mean)
+    partners, families, interactions = [], [], []
+    for school in school_rows:
+        p = _partners_for(rng, school, n_partners, typology)
+        f = _families_for(rng, school, school["_families"])
+        fi = _family_interactions(rng, f, terms)
+        pi = _partner_interactions(rng, p, terms)
+        partners.append(p)
+        families.append(f)
+        interactions.append(_finish_interactions(rng, school["school_id"], fi, pi, typology))
+    schools = pd.DataFrame([{k: v for k, v in s.items() if not k.startswith("_")} for s in school_rows])
+    families_all = pd.concat(families, ignore_index=True)
+    partners_all = pd.concat(partners, ignore_index=True)
+    return DemoData(schools=schools, partners=partners_all, families=families_all,
+                    interactions=pd.concat(interactions, ignore_index=True),
+                    gazetteer=_gazetteer(rng, families_all, partners_all))
+
+
+def _gazetteer(rng, families: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
+    """Coordinates for the demo's family postcodes (near their sector's centroid), so the map's
+    family sectors work offline; partners carry their own coordinates."""
+    codes = pd.Series(families["postcode"].dropna().unique())
+    sector = codes.str[:-2].str.strip()
+    known = sector.isin(list(SECTORS))
+    codes, sector = codes[known], sector[known]
+    centre = np.array([SECTORS[s] for s in sector]) if len(sector) else np.zeros((0, 2))
+    lat, lon = _offset(centre[:, 0], centre[:, 1], rng.normal(0, 0.25, len(codes)), rng.normal(0, 0.25, len(codes))) \
+        if len(codes) else (np.array([]), np.array([]))
+    return pd.DataFrame({"postcode": codes.to_numpy(), "latitude": np.round(lat, 6), "longitude": np.round(lon, 6)})
+
+
+def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, chunk: int = 50_000) -> None:
+    columns = list(frame.columns)
+    values = frame.astype(object).where(frame.notna(), None)
+    for start in range(0, len(values), chunk):
+        rows = [dict(zip(columns, r)) for r in values.iloc[start:start + chunk].itertuples(index=False, name=None)]
+        conn.execute(table.insert(), rows)
+
+
+def load_demo(store: st.Store, scale: str = "school", seed: int = 42, today: datetime.date | None = None,
+              actor: str = "demo") -> DemoData:
+    """Replace any demo data in the store with a freshly generated set, in one transaction.
+    Real schools in the same store are left alone."""
+    data = generate(scale, seed, today)
+    st.clear_demo_data(store, actor=actor)
+    with store.write(actor=actor) as conn:
+        _bulk_insert(conn, st.schools, data.schools)
+        _bulk_insert(conn, st.partners, data.partners)
+        _bulk_insert(conn, st.families, data.families)
+        _bulk_insert(conn, st.interactions, data.interactions)
+        existing = set(conn.execute(sa.select(st.gazetteer.c.postcode)).scalars())
+        _bulk_insert(conn, st.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
+        st.audit(conn, "load demo", "schools", detail=(
+            f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
+            f"{len(data.families)} families, {len(data.interactions)} interactions"))
+    return data

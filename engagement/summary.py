@@ -1,0 +1,57 @@
+"""A school at a glance: its record, its four layers in counts, and how much contact it logged.
+
+This is the first thing anyone sees; every figure is a plain count from the store.
+
+>>> from engagement.store import open_store
+>>> summary = school_summary(open_store("sqlite://"), "none")
+>>> summary is None
+True
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from engagement import store as st
+from engagement.terms import term_of
+from engagement.typology import load_typology
+
+
+def school_summary(store: st.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
+    """The school record, layer counts and this term's interactions, or None for an unknown school."""
+    today = today or datetime.date.today()
+    term = term_of(today)
+    typology = load_typology()
+    with store.read() as conn:
+        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
+        if school is None:
+            return None
+        families = conn.execute(select(func.count()).select_from(st.families)
+                                .where(st.families.c.school_id == school_id)).scalar()
+        partner_counts = pd.DataFrame(conn.execute(
+            select(st.partners.c.layer, st.partners.c.status, func.count().label("partners"))
+            .where(st.partners.c.school_id == school_id)
+            .group_by(st.partners.c.layer, st.partners.c.status)).mappings().all(),
+            columns=["layer", "status", "partners"])
+        in_term = (st.interactions.c.school_id == school_id) & st.interactions.c.date.between(term.start, term.end)
+        term_counts = conn.execute(select(
+            func.count(st.interactions.c.family_id), func.count(st.interactions.c.partner_id))
+            .where(in_term)).one()
+    layers = []
+    for layer in (1, 2, 3, 4):
+        row = {"layer": layer, "name": typology.layer_name(layer), "who": typology.layers[layer]["who"]}
+        if layer == 1:
+            row.update(active=(school["pupils"] or 0) + (school["staff"] or 0), prospective=0, lapsed=0)
+        else:
+            sub = partner_counts[partner_counts["layer"] == layer].set_index("status")["partners"]
+            row.update({s: int(sub.get(s, 0)) for s in ("active", "prospective", "lapsed")})
+        layers.append(row)
+    return {
+        "school": dict(school), "families": int(families), "term": term,
+        "family_interactions_this_term": int(term_counts[0]),
+        "partner_interactions_this_term": int(term_counts[1]),
+        "layers": pd.DataFrame(layers),
+    }

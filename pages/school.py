@@ -1,0 +1,31 @@
+"""School: the school at a glance, its four layers in counts."""
+
+import streamlit as st
+
+import ui
+from engagement.summary import school_summary
+
+store = ui.get_store()
+ui.demo_banner(store)
+school_id = ui.school_picker(store)
+if school_id:
+    summary = school_summary(store, school_id)
+    school = summary["school"]
+    st.title(school["name"])
+    st.caption(f"School reference {school['school_id']} · {school['postcode']} · {summary['term'].label} term")
+    cols = st.columns(4)
+    cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
+    cols[1].metric("Families on roll", f"{summary['families']:,}")
+    cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
+    cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
+    st.subheader("The school's community, layer by layer")
+    st.dataframe(
+        summary["layers"],
+        hide_index=True,
+        column_config={
+            "layer": st.column_config.NumberColumn("Layer", format="%d"),
+            "name": "Name", "who": "Who",
+            "active": st.column_config.NumberColumn("Active", help="Layer 1: pupils and staff"),
+            "prospective": "Prospective", "lapsed": "Lapsed",
+        },
+    )

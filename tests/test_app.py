@@ -1,0 +1,42 @@
+"""app.py with AppTest: it routes, loads the demo school into an empty store, and says it is demo data."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engagement import store as st
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def _run(page=None):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def test_first_start_loads_demo_school_and_says_so(app_db):
+    at = _run()
+    assert not at.exception
+    assert at.title[0].value == "Hollybrook Primary School"
+    assert any("Demo data" in m.value for m in at.markdown)
+    store = st.open_store(app_db)
+    assert st.has_demo_data(store)
+
+
+def test_clear_demo_button_empties_the_store(app_db):
+    at = _run()
+    at.button(key="clear_demo").click().run()
+    assert not at.exception
+    assert not any("Demo data" in m.value for m in at.markdown)
+    assert st.school_ids(st.open_store(app_db)) == []
