@@ -1,11 +1,17 @@
-"""Entry point: page settings and navigation. Pages live in pages/, one file each."""
+"""Entry point: page settings and navigation. Pages live in pages/, one file each; the menu shows
+only the pages the signed-in role may open (each page checks again for itself)."""
 
 import streamlit as st
 
+import ui
+from engagement import access
+
 st.set_page_config(page_title="Community engagement map", page_icon=":material/diversity_3:", layout="wide")
 
-PAGES = [
-    st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
-]
+PAGES = {
+    "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
+}
 
-st.navigation(PAGES).run()
+viewer = ui.current_viewer()
+allowed = [page for key, page in PAGES.items() if access.can_open(viewer.role, key)]
+st.navigation(allowed or [PAGES["school"]]).run()

@@ -6,13 +6,15 @@ Pages stay thin by calling these; anything that computes a figure lives in ``eng
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 
 import streamlit as st
 
+from engagement import access
 from engagement import store as engagement_store
+from engagement.config import load_config
 from engagement.demo import load_demo
-
-ACTOR_LOCAL = "local admin"
 
 
 def database_url() -> str | None:
@@ -35,8 +37,77 @@ def get_store() -> engagement_store.Store:
     return _open_store(database_url())
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking at the page: their email (or "local admin") and role."""
+    email: str
+    role: str | None
+    local: bool
+
+
+def _secrets() -> dict:
+    try:
+        return st.secrets.to_dict()
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return {}
+
+
+def auth_configured() -> bool:
+    return bool(_secrets().get("auth"))
+
+
+def current_viewer() -> Viewer:
+    """The signed-in user and their role; in local mode (no [auth] in secrets) an admin."""
+    if not auth_configured():
+        return Viewer(access.LOCAL_USER, "admin", local=True)
+    if not st.user.is_logged_in:
+        return Viewer("", None, local=False)
+    email = str(st.user.get("email") or "")
+    return Viewer(email, access.role_for(email, _secrets().get("roles", {})), local=False)
+
+
 def current_actor() -> str:
-    return ACTOR_LOCAL
+    """The name written to the audit log for a change made on this page."""
+    return current_viewer().email or "unknown"
+
+
+def _idle_timeout() -> None:
+    # Streamlit's identity cookie lasts 30 days; a shared staff-room PC needs less than that.
+    minutes = float(load_config().get("access", {}).get("idle_minutes", 30))
+    now = time.time()
+    last = st.session_state.get("_last_seen")
+    st.session_state["_last_seen"] = now
+    if last is not None and now - last > minutes * 60:
+        st.session_state.clear()
+        st.logout()
+
+
+def page_guard(page: str) -> Viewer:
+    """Every page calls this first. Stops the page, politely, for anyone not allowed to see it."""
+    viewer = current_viewer()
+    if viewer.local:
+        st.caption(":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
+                   "from this computer only and treats you as an administrator.")
+        return viewer
+    if viewer.role is None and not st.user.is_logged_in:
+        st.title("Community engagement map")
+        st.write("Sign in with your school account to continue.")
+        st.button("Sign in", on_click=st.login, type="primary")
+        st.stop()
+    _idle_timeout()
+    with st.sidebar:
+        st.caption(f"Signed in as {viewer.email} ({viewer.role or 'no role'})")
+        st.button("Sign out", on_click=st.logout)
+    if viewer.role is None:
+        st.title("No access yet")
+        st.write("You are signed in, but your account has no role in this app. "
+                 "Ask the school's data lead to add you.")
+        st.stop()
+    if not access.can_open(viewer.role, page):
+        st.title("Not available to your role")
+        st.write(f"This page is not part of the {viewer.role} view. Use the menu to open the pages you can see.")
+        st.stop()
+    return viewer
 
 
 def data_version() -> int:

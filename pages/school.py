@@ -5,6 +5,7 @@ import streamlit as st
 import ui
 from engagement.summary import school_summary
 
+ui.page_guard("school")
 store = ui.get_store()
 ui.demo_banner(store)
 school_id = ui.school_picker(store)

@@ -1,0 +1,73 @@
+"""Who may see what: roles, the pages each role opens, and how a signed-in email gets its role.
+
+Schools hold this data about children, so access is decided here, in one place, and every page
+asks before it shows anything (a page reached by URL is as protected as one reached by the menu).
+Roles come from the ``[roles]`` table of Streamlit secrets, keyed by email address or by
+``@domain``; an exact address wins over its domain.
+
+>>> roles = {"head@hollybrook.sch.uk": "head", "@hollybrook.sch.uk": "governor"}
+>>> role_for("Head@Hollybrook.sch.uk", roles), role_for("chair@hollybrook.sch.uk", roles)
+('head', 'governor')
+>>> role_for("someone@gmail.com", roles) is None
+True
+>>> can_open("governor", "outreach"), can_open("flo", "outreach")
+(False, True)
+"""
+
+from __future__ import annotations
+
+ROLES = {
+    "admin": "Administrator: every page, imports, settings and the audit log",
+    "head": "Headteacher or senior leader: every page",
+    "flo": "Family liaison officer: outreach, map and data entry",
+    "governor": "Governor: aggregates only (overview, community layers, map without family detail)",
+}
+
+# The pages of the app and the roles that open them.
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "school": frozenset({"admin", "head", "flo", "governor"}),
+    "overview": frozenset({"admin", "head", "flo", "governor"}),
+    "layers": frozenset({"admin", "head", "flo", "governor"}),
+    "map": frozenset({"admin", "head", "flo", "governor"}),
+    "outreach": frozenset({"admin", "head", "flo"}),
+    "data": frozenset({"admin", "head", "flo"}),
+    "audit": frozenset({"admin"}),
+}
+
+# What a role may do beyond opening a page.
+FAMILY_DETAIL_ROLES = frozenset({"admin", "head", "flo"})
+IMPORT_ROLES = frozenset({"admin", "flo", "head"})
+SETTINGS_ROLES = frozenset({"admin"})
+
+LOCAL_USER = "local admin"
+
+
+def role_for(email: str | None, roles: dict[str, str] | None) -> str | None:
+    """The role of ``email`` under the ``roles`` mapping (address or ``@domain`` to role)."""
+    if not email or not roles:
+        return None
+    email = email.strip().lower()
+    table = {str(k).strip().lower(): str(v).strip().lower() for k, v in roles.items()}
+    role = table.get(email)
+    if role is None and "@" in email:
+        role = table.get("@" + email.rsplit("@", 1)[1])
+    return role if role in ROLES else None
+
+
+def can_open(role: str | None, page: str) -> bool:
+    """Whether ``role`` may open ``page`` (unknown pages are closed to everyone)."""
+    return role is not None and role in PAGE_ROLES.get(page, frozenset())
+
+
+def sees_family_detail(role: str | None) -> bool:
+    """Family-level records (worklists, contact histories, small postcode sectors) are not for governors."""
+    return role in FAMILY_DETAIL_ROLES
+
+
+def may_import(role: str | None) -> bool:
+    return role in IMPORT_ROLES
+
+
+def pages_for(role: str | None) -> list[str]:
+    """The pages ``role`` may open, in menu order."""
+    return [page for page in PAGE_ROLES if can_open(role, page)]

@@ -1,0 +1,83 @@
+"""Roles and the page guard: each role opens its pages only; local mode says nobody is signed in."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engagement import access
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
+ROLES = {"head@hollybrook.sch.uk": "head", "flo@hollybrook.sch.uk": "flo",
+         "@governors.hollybrook.sch.uk": "governor", "data@hollybrook.sch.uk": "admin"}
+
+
+def test_role_by_address_before_domain():
+    roles = {"chair@gov.uk": "head", "@gov.uk": "governor"}
+    assert access.role_for("CHAIR@gov.uk ", roles) == "head"
+    assert access.role_for("other@gov.uk", roles) == "governor"
+    assert access.role_for("other@sub.gov.uk", roles) is None
+    assert access.role_for("x@gov.uk", {"@gov.uk": "superuser"}) is None  # unknown roles give nothing
+
+
+@pytest.mark.parametrize("role,page,allowed", [
+    ("governor", "outreach", False), ("governor", "data", False), ("governor", "overview", True),
+    ("governor", "audit", False), ("flo", "outreach", True), ("flo", "audit", False),
+    ("head", "outreach", True), ("admin", "audit", True), (None, "school", False),
+])
+def test_page_roles(role, page, allowed):
+    assert access.can_open(role, page) is allowed
+
+
+def test_governor_never_sees_family_detail():
+    assert not access.sees_family_detail("governor")
+    assert access.sees_family_detail("flo")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    return at
+
+
+def _texts(at):
+    return " ".join([m.value for m in at.markdown] + [t.value for t in at.title] + [c.value for c in at.caption])
+
+
+def test_local_mode_says_nobody_is_signed_in(app):
+    app.run()
+    assert not app.exception
+    assert "Local mode" in _texts(app)
+
+
+def test_signed_out_user_is_asked_to_sign_in(app):
+    app.secrets["auth"] = AUTH
+    app.secrets["roles"] = ROLES
+    app.user = {"is_logged_in": False}
+    app.run()
+    assert not app.exception
+    assert "Sign in with your school account" in _texts(app)
+    assert "Hollybrook Primary School" not in _texts(app)
+
+
+def test_signed_in_without_role_is_refused_politely(app):
+    app.secrets["auth"] = AUTH
+    app.secrets["roles"] = ROLES
+    app.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    app.run()
+    assert not app.exception
+    assert "No access yet" in _texts(app)
+    assert "Hollybrook Primary School" not in _texts(app)
+
+
+def test_governor_sees_school_page_with_identity(app):
+    app.secrets["auth"] = AUTH
+    app.secrets["roles"] = ROLES
+    app.user = {"is_logged_in": True, "email": "chair@governors.hollybrook.sch.uk"}
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Hollybrook Primary School"
+    assert "Signed in as chair@governors.hollybrook.sch.uk (governor)" in _texts(app)
