@@ -1,0 +1,136 @@
+"""Logging one contact with a family or a partner, and reading back who was contacted when.
+
+A family liaison officer logs a contact in seconds, so this checks everything a person could get
+wrong (the family belongs to another school, the activity is misspelt, the date is tomorrow) and
+answers in plain English before anything is written; a good contact lands with its audit row in
+one transaction. The activity's default channel and two-way flag come from the catalogue.
+
+>>> from engagement.store import open_store, schools, families
+>>> store = open_store("sqlite://")
+>>> with store.write("doctest") as conn:
+...     _ = conn.execute(schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2AA"))
+...     _ = conn.execute(families.insert().values(family_id="F1", school_id="S1"))
+>>> new_id = log_interaction(store, "flo", school_id="S1", family_id="F1",
+...                          date="14/09/2026", activity="Phone Call", today="2026-09-15")
+>>> interaction_history(store, family_id="F1")[["date", "activity", "channel", "two_way"]].to_dict("records")
+[{'date': datetime.date(2026, 9, 14), 'activity': 'phone call', 'channel': 'phone', 'two_way': True}]
+>>> log_interaction(store, "flo", school_id="S1", family_id="F1", date="yesterday", activity="phone call")
+Traceback (most recent call last):
+...
+engagement.contacts.InvalidInteraction: The date 'yesterday' is not a date: write it as 2026-09-14 or 14/09/2026.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import pandas as pd
+from sqlalchemy import select
+
+from engagement import store as st
+from engagement.io import parse_bool, parse_date
+from engagement.typology import CHANNELS, load_typology
+
+HISTORY_COLUMNS = ["interaction_id", "date", "activity", "channel", "two_way", "staff", "notes"]
+
+
+class InvalidInteraction(ValueError):
+    """A contact that cannot be logged; the message says why in plain English."""
+
+
+def new_interaction_id() -> str:
+    """A fresh unique interaction reference (random, so two people logging at once never clash)."""
+    return f"I-{uuid.uuid4().hex}"
+
+
+def _text(value, what: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        raise InvalidInteraction(f"The {what} is too long ({len(text)} characters; at most {limit}).")
+    return text or None
+
+
+def normalise_channel(value) -> str | None:
+    """The channel of :data:`engagement.typology.CHANNELS` that ``value`` names (any case), or None."""
+    key = " ".join(str(value).strip().lower().split())
+    return key if key in CHANNELS else None
+
+
+def _as_date(value, what: str = "date") -> datetime.date:
+    parsed = parse_date(value)
+    if parsed is None:
+        raise InvalidInteraction(f"The {what} {value!r} is not a date: write it as 2026-09-14 or 14/09/2026.")
+    return parsed
+
+
+def log_interaction(store: st.Store, actor: str, *, school_id: str, date, activity: str,
+                    family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
+                    two_way=None, staff: str | None = None, notes: str | None = None,
+                    today=None) -> str:
+    """Record one contact of the school with exactly one family or partner; returns its new id.
+
+    Raises :class:`InvalidInteraction` (and writes nothing) when anything is wrong.
+    """
+    typology = load_typology()
+    family_id = _text(family_id, "family reference", 64)
+    partner_id = _text(partner_id, "partner reference", 64)
+    if (family_id is None) == (partner_id is None):
+        raise InvalidInteraction("A contact is with exactly one family or one partner: give one of the two.")
+    when = _as_date(date)
+    today = datetime.date.today() if today is None else _as_date(today, "today's date")
+    if when > today:
+        raise InvalidInteraction(f"The date {when:%d/%m/%Y} is in the future; log a contact once it has happened.")
+    found = typology.activity(activity) if activity is not None and str(activity).strip() else None
+    if found is None:
+        raise InvalidInteraction(f"{activity!r} is not an activity of the catalogue. Known activities: "
+                                 + ", ".join(typology.activity_names()) + ".")
+    if channel is None or str(channel).strip() == "":
+        channel_name = found.channel
+    else:
+        channel_name = normalise_channel(channel)
+        if channel_name is None:
+            raise InvalidInteraction(f"{channel!r} is not a channel. Channels: {', '.join(CHANNELS)}.")
+    if two_way is None or (isinstance(two_way, str) and not two_way.strip()):
+        two_way_value = found.two_way
+    else:
+        two_way_value = parse_bool(two_way)
+        if two_way_value is None:
+            raise InvalidInteraction(f"Two-way must be yes or no, not {two_way!r}.")
+    row = {
+        "interaction_id": new_interaction_id(), "school_id": school_id, "date": when,
+        "family_id": family_id, "partner_id": partner_id, "activity": found.name,
+        "channel": channel_name, "two_way": bool(two_way_value),
+        "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
+    }
+    table, key, who = ((st.families, "family_id", "family") if family_id
+                       else (st.partners, "partner_id", "partner"))
+    with store.write(actor) as conn:
+        # Checked inside the write transaction so the family cannot vanish between check and write.
+        if conn.execute(select(st.schools.c.school_id).where(st.schools.c.school_id == school_id)).first() is None:
+            raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
+        owner = conn.execute(select(table.c.school_id).where(table.c[key] == row[key])).scalar()
+        if owner is None:
+            raise InvalidInteraction(f"There is no {who} {row[key]!r} in the store.")
+        if owner != school_id:
+            raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
+        conn.execute(st.interactions.insert().values(**row))
+        st.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
+    return row["interaction_id"]
+
+
+def interaction_history(store: st.Store, *, family_id: str | None = None,
+                        partner_id: str | None = None) -> pd.DataFrame:
+    """Every contact with one family or one partner, newest first (columns :data:`HISTORY_COLUMNS`)."""
+    if (family_id is None) == (partner_id is None):
+        raise ValueError("give exactly one of family_id and partner_id")
+    t = st.interactions
+    where = t.c.family_id == family_id if family_id is not None else t.c.partner_id == partner_id
+    with store.read() as conn:
+        rows = conn.execute(select(*(t.c[c] for c in HISTORY_COLUMNS)).where(where)
+                            .order_by(t.c.date.desc(), t.c.interaction_id.desc())).mappings().all()
+    frame = pd.DataFrame([dict(r) for r in rows], columns=HISTORY_COLUMNS)
+    frame["two_way"] = frame["two_way"].astype(bool)
+    return frame
