@@ -6,7 +6,8 @@ import streamlit as st
 import ui
 from engagement import access
 
-st.set_page_config(page_title="Community engagement map", page_icon=":material/diversity_3:", layout="wide")
+# An emoji favicon is drawn in the browser; a :material/ one would be fetched from Google's font servers.
+st.set_page_config(page_title="Community engagement map", page_icon="🏫", layout="wide")
 
 PAGES = {
     "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
