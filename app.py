@@ -11,6 +11,7 @@ st.set_page_config(page_title="Community engagement map", page_icon="🏫", layo
 
 PAGES = {
     "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
+    "audit": st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
 }
 
 viewer = ui.current_viewer()

@@ -84,12 +84,48 @@ def _export_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- privacy
+
+def _erase_family_args(p):
+    p.add_argument("family_id", help="the family's pseudonymous reference")
+
+
+def _erase_family_run(args) -> int:
+    from engagement.privacy import UnknownFamily, erase_family
+
+    store = st.open_store(args.db)
+    try:
+        count = erase_family(store, args.family_id, actor=_actor())
+    except UnknownFamily as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"Erased family {args.family_id} and {count} interactions; its audit entries are redacted.")
+    return EXIT_OK
+
+
+def _retention_args(p):
+    p.add_argument("--days", type=int, default=None, help="retention period (default: data/config.toml)")
+
+
+def _retention_run(args) -> int:
+    from engagement.privacy import apply_retention, retention_days
+
+    store = st.open_store(args.db)
+    days = args.days if args.days is not None else retention_days()
+    count = apply_retention(store, actor=_actor(), days=days)
+    print(f"Erased the notes of {count} interactions older than {days} days.")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- the parser
 
 COMMANDS = {
     "demo": ("write the synthetic demo data set into the database", _demo_args, _demo_run),
     "import": ("import CSV or XLSX files; all-or-nothing, a report on any error", _import_args, _import_run),
     "export": ("write every table as CSV, safe to open in Excel", _export_args, _export_run),
+    "erase-family": ("erase one family's records completely (a data subject request)",
+                     _erase_family_args, _erase_family_run),
+    "retention": ("erase interaction notes older than the retention period", _retention_args, _retention_run),
 }
 
 

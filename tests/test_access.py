@@ -81,3 +81,30 @@ def test_governor_sees_school_page_with_identity(app):
     assert not app.exception
     assert app.title[0].value == "Hollybrook Primary School"
     assert "Signed in as chair@governors.hollybrook.sch.uk (governor)" in _texts(app)
+
+
+def test_audit_page_for_admins_only(app):
+    app.run()  # local mode: admin
+    app.switch_page("pages/audit.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Audit log"
+    assert any("entries, newest first" in m.value for m in app.markdown)
+
+
+def test_governor_opening_audit_page_by_url_is_refused(app):
+    app.secrets["auth"] = AUTH
+    app.secrets["roles"] = ROLES
+    app.user = {"is_logged_in": True, "email": "chair@governors.hollybrook.sch.uk"}
+    app.run()
+    # Not in the governor's menu, so the router has no such page for them ...
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app.switch_page("pages/audit.py")
+    # ... and the page refuses by itself when run directly, as it would be if ever routed.
+    page = AppTest.from_file(str(APP.parent / "pages" / "audit.py"), default_timeout=60)
+    page.secrets["auth"] = AUTH
+    page.secrets["roles"] = ROLES
+    page.user = {"is_logged_in": True, "email": "chair@governors.hollybrook.sch.uk"}
+    page.run()
+    assert not page.exception
+    assert page.title[0].value == "Not available to your role"
+    assert not any("entries, newest first" in m.value for m in page.markdown)

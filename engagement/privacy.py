@@ -1,0 +1,122 @@
+"""Protection of family data over time: reading the audit log, erasing interaction notes after the
+retention period, and erasing one family completely on a data subject request.
+
+Every family record is treated as part of a child's safeguarding record. The audit log keeps the
+before and after of every change, so erasing data means erasing it there too: the audit rows that
+held the erased text are redacted, and the erasure itself is audited (what, when, by whom, how
+many records; never the erased content).
+
+>>> from engagement.store import open_store
+>>> store = open_store("sqlite://")
+>>> apply_retention(store, actor="doctest", today=datetime.date(2026, 11, 23))
+0
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pandas as pd
+from sqlalchemy import and_, func, select
+
+from engagement import store as st
+from engagement.config import load_config
+
+REDACTED = "redacted"
+
+
+def retention_days() -> int:
+    return int(load_config()["privacy"].get("notes_retention_days", 730))
+
+
+def audit_entries(store: st.Store, *, start: datetime.date | None = None, end: datetime.date | None = None,
+                  actor: str | None = None, table_name: str | None = None, action: str | None = None,
+                  record_id: str | None = None, limit: int = 5000) -> pd.DataFrame:
+    """The audit log, newest first, filtered. Dates are inclusive and in UTC."""
+    log = st.audit_log
+    query = select(log).order_by(log.c.id.desc()).limit(limit)
+    if start:
+        query = query.where(log.c.at >= datetime.datetime.combine(start, datetime.time(), datetime.timezone.utc))
+    if end:
+        query = query.where(log.c.at < datetime.datetime.combine(
+            end + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc))
+    for column, value in (("actor", actor), ("table_name", table_name), ("action", action),
+                          ("record_id", record_id)):
+        if value:
+            query = query.where(log.c[column] == value)
+    with store.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in log.columns])
+
+
+def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
+    log = st.audit_log
+    for start in range(0, len(interaction_ids), 500):
+        chunk = interaction_ids[start:start + 500]
+        rows = conn.execute(select(log.c.id, log.c.before, log.c.after).where(
+            and_(log.c.table_name == "interactions", log.c.record_id.in_(chunk)))).all()
+        for row_id, before, after in rows:
+            changes = {}
+            for name, text in (("before", before), ("after", after)):
+                if text:
+                    data = json.loads(text)
+                    if data.get("notes"):
+                        data["notes"] = REDACTED
+                        changes[name] = json.dumps(data, ensure_ascii=False, sort_keys=True)
+            if changes:
+                conn.execute(log.update().where(log.c.id == row_id).values(**changes))
+
+
+def apply_retention(store: st.Store, actor: str, today: datetime.date | None = None,
+                    days: int | None = None) -> int:
+    """Erase the notes of interactions older than the retention period (and their copies in the
+    audit log). Returns how many interactions had notes erased."""
+    today = today or datetime.date.today()
+    cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
+    with store.write(actor) as conn:
+        old = st.interactions.c.date < cutoff
+        ids = list(conn.execute(select(st.interactions.c.interaction_id)
+                                .where(old & st.interactions.c.notes.is_not(None))).scalars())
+        if not ids:
+            return 0
+        conn.execute(st.interactions.update().where(old & st.interactions.c.notes.is_not(None)).values(notes=None))
+        _redact_notes_in_audit(conn, ids)
+        st.audit(conn, "retention", "interactions", detail=(
+            f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}"))
+    return len(ids)
+
+
+class UnknownFamily(LookupError):
+    pass
+
+
+def erase_family(store: st.Store, family_id: str, actor: str) -> int:
+    """Erase one family completely (a data subject request): its interactions, its record, and the
+    content of every audit row about them. Returns how many interactions went."""
+    with store.write(actor) as conn:
+        exists = conn.execute(select(func.count()).select_from(st.families)
+                              .where(st.families.c.family_id == family_id)).scalar()
+        if not exists:
+            raise UnknownFamily(f"no family with reference {family_id!r} in the store")
+        ids = list(conn.execute(select(st.interactions.c.interaction_id)
+                                .where(st.interactions.c.family_id == family_id)).scalars())
+        conn.execute(st.interactions.delete().where(st.interactions.c.family_id == family_id))
+        conn.execute(st.families.delete().where(st.families.c.family_id == family_id))
+        log = st.audit_log
+        about_family = ((log.c.table_name == "families") & (log.c.record_id == family_id))
+        for start in range(0, max(len(ids), 1), 500):
+            chunk = ids[start:start + 500]
+            about = about_family | ((log.c.table_name == "interactions") & log.c.record_id.in_(chunk))
+            conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED))
+        st.audit(conn, "erase family", "families", record_id=family_id,
+                 detail=f"data subject request: erased the family record and {len(ids)} interactions")
+    return len(ids)
+
+
+def audit_csv(entries: pd.DataFrame) -> bytes:
+    """The audit entries as CSV for Excel: UTF-8 with BOM, every formula-like cell neutralised."""
+    from engagement.io import excel_safe
+
+    safe = entries.astype(object).map(excel_safe)
+    return safe.to_csv(index=False).encode("utf-8-sig")

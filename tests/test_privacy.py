@@ -1,0 +1,92 @@
+"""Retention and data subject erasure: the data goes, from the tables and from the audit log, and the
+erasure itself is audited without its content. On SQLite and PostgreSQL."""
+
+import datetime
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import func, select
+
+from engagement import privacy
+from engagement import store as st
+
+TODAY = datetime.date(2026, 11, 23)
+
+
+@pytest.fixture
+def school(store):
+    with store.write(actor="flo@school") as conn:
+        conn.execute(st.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        st.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AB"},
+                                     {"family_id": "F2", "school_id": "S1", "postcode": "B29 6AB"}])
+        st.upsert(conn, "interactions", [
+            {"interaction_id": "I-old", "school_id": "S1", "date": datetime.date(2023, 10, 2), "family_id": "F1",
+             "activity": "home visit", "channel": "home visit", "two_way": True, "notes": "Mum worried about housing"},
+            {"interaction_id": "I-new", "school_id": "S1", "date": datetime.date(2026, 10, 2), "family_id": "F1",
+             "activity": "phone call", "channel": "phone", "two_way": True, "notes": "Agreed a plan"},
+            {"interaction_id": "I-F2", "school_id": "S1", "date": datetime.date(2023, 10, 2), "family_id": "F2",
+             "activity": "phone call", "channel": "phone", "two_way": True, "notes": None},
+        ])
+    return store
+
+
+def _audit_text(store):
+    with store.read() as conn:
+        return " ".join(str(v) for row in conn.execute(select(st.audit_log)).all() for v in row)
+
+
+def test_retention_erases_old_notes_everywhere(school):
+    assert "Mum worried about housing" in _audit_text(school)
+    assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 1
+    with school.read() as conn:
+        notes = dict(conn.execute(select(st.interactions.c.interaction_id, st.interactions.c.notes)).all())
+    assert notes == {"I-old": None, "I-new": "Agreed a plan", "I-F2": None}
+    assert "Mum worried about housing" not in _audit_text(school)
+    entries = privacy.audit_entries(school, action="retention")
+    assert len(entries) == 1 and entries.iloc[0]["actor"] == "admin"
+    assert "1 interactions dated before 2024-11-23" in entries.iloc[0]["detail"]
+    # A second run has nothing left to erase.
+    assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 0
+
+
+def test_erase_family_removes_record_history_and_audit_content(school):
+    assert privacy.erase_family(school, "F1", actor="dpo@school") == 2
+    with school.read() as conn:
+        assert conn.execute(select(func.count()).select_from(st.families)
+                            .where(st.families.c.family_id == "F1")).scalar() == 0
+        left = set(conn.execute(select(st.interactions.c.interaction_id)).scalars())
+    assert left == {"I-F2"}
+    text = _audit_text(school)
+    assert "Mum worried about housing" not in text and "Agreed a plan" not in text and "B30 2AB" not in text
+    erasure = privacy.audit_entries(school, action="erase family")
+    assert list(erasure["record_id"]) == ["F1"] and list(erasure["actor"]) == ["dpo@school"]
+    # The other family's audit trail is untouched.
+    assert "B29 6AB" in text
+
+
+def test_erase_unknown_family_is_refused(school):
+    with pytest.raises(privacy.UnknownFamily):
+        privacy.erase_family(school, "NOPE", actor="dpo")
+
+
+def test_audit_entries_filters(school):
+    everything = privacy.audit_entries(school)
+    assert len(everything) == 5  # 2 families + 3 interactions inserted
+    assert set(privacy.audit_entries(school, table_name="families")["record_id"]) == {"F1", "F2"}
+    assert privacy.audit_entries(school, actor="nobody").empty
+    assert len(privacy.audit_entries(school, start=TODAY + datetime.timedelta(days=3650))) == 0
+
+
+def test_cli_erase_family_and_retention(tmp_path):
+    db = tmp_path / "cli.db"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", *a, "--db", str(db)],  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    assert run("demo", "--today", "2026-11-23").returncode == 0
+    done = run("erase-family", "999001-F0001")
+    assert done.returncode == 0, done.stderr
+    assert "999001-F0001" in done.stdout
+    missing = run("erase-family", "999001-F9999")
+    assert missing.returncode == 1 and "no family" in missing.stderr
+    kept = run("retention", "--days", "36500")
+    assert kept.returncode == 0 and "0 interactions" in kept.stdout
