@@ -35,6 +35,7 @@ class Category:
     colour: str
     icon: str
     aliases: tuple[str, ...] = ()
+    gap: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def parse_typology(raw: dict) -> Typology:
         categories.append(Category(
             name=c["name"], layer=layer, segment=c["segment"],
             colour=c.get("colour", layers[layer]["colour"]), icon=c.get("icon", "circle"),
-            aliases=tuple(c.get("aliases", ())),
+            aliases=tuple(c.get("aliases", ())), gap=c.get("gap", f"no engaged {c['name']}"),
         ))
     activities = []
     for a in raw["activities"]:

@@ -1,0 +1,229 @@
+"""Figures for the pages, built with plotly from the engagement module's tables.
+
+Every chart here is colour-blind safe (the Okabe-Ito palette, with shapes as a second cue),
+titled, labelled, and safe with user text: partner names reach plotly only through
+``customdata`` and are HTML-escaped first, so a name like ``<img src=x onerror=alert(1)>`` or
+``%{x}`` shows as itself in a hover label and never runs or gets templated.
+
+>>> import pandas as pd
+>>> table = pd.DataFrame([{"partner_id": "P1", "name": "<b>Library</b>", "category": "library", "layer": 3,
+...     "segment": "community", "status": "active", "interactions": 4, "last_contact": None, "engaged": True}])
+>>> figure = layers_diagram(table, pupils=600, staff=60)
+>>> [t.meta for t in figure.data if t.meta in ENGAGEMENT_STATES and len(t.r)]
+['engaged']
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from engagement.typology import PARTNER_LAYERS, Typology, load_typology
+
+# Okabe-Ito: distinguishable with every common colour-vision deficiency.
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+             "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+             "grey": "#999999"}
+
+# How a partner stands in the window: colour and shape, so the state reads without colour too.
+ENGAGEMENT_STATES = {
+    "engaged": {"label": "Engaged in the window", "colour": OKABE_ITO["blue"], "symbol": "circle"},
+    "not engaged": {"label": "Active, not engaged in the window", "colour": OKABE_ITO["vermillion"],
+                    "symbol": "circle-open"},
+    "prospective": {"label": "Prospective", "colour": OKABE_ITO["purple"], "symbol": "diamond-open"},
+    "lapsed": {"label": "Lapsed", "colour": OKABE_ITO["grey"], "symbol": "x-thin-open"},
+}
+
+SEGMENT_COLOURS = {"families": OKABE_ITO["blue"], "agencies": OKABE_ITO["vermillion"],
+                   "businesses": OKABE_ITO["green"], "community": OKABE_ITO["orange"], "overall": OKABE_ITO["black"]}
+SEGMENT_SYMBOLS = {"families": "circle", "agencies": "square", "businesses": "diamond", "community": "triangle-up",
+                   "overall": "star"}
+
+# A slot at twelve o'clock is kept free of partners so each ring's name can be written there.
+LABEL_GAP_DEGREES = 24.0
+
+FONT = dict(family="Arial, Helvetica, sans-serif", size=15, color="#1a1a1a")
+
+
+def text_for_plotly(value) -> str:
+    """User text made safe for a plotly label: HTML-escaped, so it shows as written."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def engagement_state(status: str, engaged: bool) -> str:
+    if status == "lapsed":
+        return "lapsed"
+    if engaged:
+        return "engaged"
+    if status == "prospective":
+        return "prospective"
+    return "not engaged"
+
+
+def _tint(hex_colour: str, amount: float) -> str:
+    """The colour mixed with white (amount 0 = white, 1 = the colour)."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    mix = lambda c: round(255 - (255 - c) * amount)  # noqa: E731
+    return f"rgb({mix(r)},{mix(g)},{mix(b)})"
+
+
+def layer_sectors(typology: Typology) -> pd.DataFrame:
+    """One row per category: its layer and its angular sector (degrees) in the diagram. Every
+    category of a layer gets an equal share of the ring, so an empty category shows as a gap."""
+    rows = []
+    for layer in PARTNER_LAYERS:
+        cats = typology.categories_of_layer(layer)
+        width = (360.0 - LABEL_GAP_DEGREES) / len(cats)
+        for i, cat in enumerate(cats):
+            start = LABEL_GAP_DEGREES / 2 + i * width
+            rows.append({"layer": layer, "category": cat.name, "start": start, "width": width,
+                         "centre": start + width / 2})
+    return pd.DataFrame(rows)
+
+
+def place_partners(table: pd.DataFrame, typology: Typology) -> pd.DataFrame:
+    """Angle and radius for every partner: in its layer's ring, inside its category's sector,
+    spread on a small grid so marks do not sit on each other. Deterministic (sorted by name)."""
+    sectors = layer_sectors(typology).set_index(["layer", "category"])
+    placed = []
+    for (layer, category), group in table.sort_values(["layer", "category", "name", "partner_id"]).groupby(
+            ["layer", "category"], sort=False):
+        if (layer, category) not in sectors.index:
+            continue
+        sector = sectors.loc[(layer, category)]
+        n = len(group)
+        rows_in_ring = min(4, math.ceil(n / 4))
+        per_row = math.ceil(n / rows_in_ring)
+        k = np.arange(n)
+        row, col = k // per_row, k % per_row
+        theta = sector["start"] + sector["width"] * (col + 0.5) / per_row
+        # Marks keep to the inner part of the ring; its outer edge carries the category's name.
+        radius = (layer - 1) + 0.72 * (row + 1) / (rows_in_ring + 1)
+        placed.append(group.assign(theta=theta, r=radius))
+    if not placed:
+        return table.assign(theta=pd.Series(dtype=float), r=pd.Series(dtype=float))
+    return pd.concat(placed)
+
+
+def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: int | None,
+                   typology: Typology | None = None, title: str = "The school's community, layer by layer"
+                   ) -> go.Figure:
+    """The concentric layers: pupils and staff at the centre, then close partners, linked
+    organisations and the wider community. Each partner is a mark in its ring, in its category's
+    sector, sized by its interactions in the window and coloured and shaped by its state.
+
+    ``partner_table`` has one row per partner: partner_id, name, category, layer, segment,
+    status, interactions, last_contact, engaged.
+    """
+    typology = typology or load_typology()
+    sectors = layer_sectors(typology)
+    counts = partner_table.groupby(["layer", "category"]).agg(
+        partners=("partner_id", "size"), engaged=("engaged", "sum")) if len(partner_table) else None
+    fig = go.Figure()
+
+    # The rings: one shaded wedge per category, so empty sectors read as gaps.
+    for layer in PARTNER_LAYERS:
+        ring = sectors[sectors["layer"] == layer]
+        hover = []
+        for cat in ring["category"]:
+            n = int(counts.loc[(layer, cat), "partners"]) if counts is not None and (layer, cat) in counts.index else 0
+            e = int(counts.loc[(layer, cat), "engaged"]) if counts is not None and (layer, cat) in counts.index else 0
+            hover.append(f"{text_for_plotly(cat)}: {n} partners, {e} engaged")
+        fig.add_trace(go.Barpolar(
+            r=[1.0] * len(ring), base=[layer - 1] * len(ring), theta=ring["centre"], width=ring["width"],
+            marker=dict(color=_tint(typology.layer_colour(layer), 0.18 + 0.06 * (layer % 2)),
+                        line=dict(color="white", width=1.5)),
+            name=f"Layer {layer}: {typology.layer_name(layer)}", hovertext=hover, hoverinfo="text",
+            showlegend=False,
+        ))
+    fig.add_trace(go.Barpolar(
+        r=[1.0], base=[0], theta=[180], width=[360], marker=dict(color=_tint("#555555", 0.25), line=dict(width=0)),
+        hovertext=[f"Layer 1, core: {pupils or 0:,} pupils and {staff or 0:,} staff"], hoverinfo="text",
+        showlegend=False, name="Layer 1: Core",
+    ))
+
+    placed = place_partners(partner_table, typology) if len(partner_table) else partner_table
+    if len(placed):
+        placed = placed.assign(state=[engagement_state(s, bool(e)) for s, e in zip(placed["status"], placed["engaged"])])
+        sizes = 9 + 5 * np.sqrt(placed["interactions"].fillna(0).clip(upper=60).to_numpy(dtype=float))
+        placed = placed.assign(size=sizes)
+    for state, style in ENGAGEMENT_STATES.items():
+        part = placed[placed["state"] == state] if len(placed) else placed
+        last = [d.strftime("%d %b %Y") if pd.notna(d) and d is not None else "none" for d in part.get(
+            "last_contact", pd.Series(dtype=object))]
+        custom = np.column_stack([
+            part["partner_id"].to_numpy(dtype=object) if len(part) else np.array([], dtype=object),
+            [text_for_plotly(v) for v in part.get("name", [])],
+            [text_for_plotly(v) for v in part.get("category", [])],
+            last,
+            part["interactions"].fillna(0).astype(int).to_numpy() if len(part) else np.array([], dtype=int),
+            [style["label"]] * len(part),
+        ]) if len(part) else np.empty((0, 6), dtype=object)
+        fig.add_trace(go.Scatterpolar(
+            r=part["r"] if len(part) else [], theta=part["theta"] if len(part) else [], mode="markers",
+            name=state, legendgroup=state,
+            marker=dict(size=part["size"] if len(part) else [], color=style["colour"], symbol=style["symbol"],
+                        line=dict(color=style["colour"], width=2), opacity=0.95),
+            customdata=custom,
+            hovertemplate=("<b>%{customdata[1]}</b><br>%{customdata[2]}<br>Last contact: %{customdata[3]}"
+                           "<br>Interactions in the window: %{customdata[4]}<br>%{customdata[5]}<extra></extra>"),
+            showlegend=True,
+        ))
+        fig.data[-1].name = style["label"]
+        fig.data[-1].meta = state
+
+    # Ring names in the slot at twelve o'clock, category names along each ring's outer edge,
+    # the core's counts in the middle.
+    fig.add_trace(go.Scatterpolar(
+        r=[0.0] + [layer - 0.5 for layer in PARTNER_LAYERS], theta=[0, 0, 0, 0], mode="text",
+        text=[f"<b>Pupils and staff</b><br>{pupils or 0:,} pupils<br>{staff or 0:,} staff"]
+        + [f"<b>{layer}</b>" for layer in PARTNER_LAYERS],
+        textfont=dict(size=16, color="#1a1a1a"), hoverinfo="skip", showlegend=False,
+    ))
+    fig.add_trace(go.Scatterpolar(
+        r=sectors["layer"] - 0.13, theta=sectors["centre"], mode="text",
+        text=[_short(c) for c in sectors["category"]],
+        textfont=dict(size=11, color="#333333"), hoverinfo="skip", showlegend=False,
+    ))
+    fig.update_layout(
+        title=dict(text=title, font=dict(size=20), subtitle=dict(text=" · ".join(
+            ["Rings: 1 pupils and staff"] + [f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}"
+                                            for layer in PARTNER_LAYERS]), font=dict(size=15))), font=FONT, height=760, margin=dict(l=30, r=30, t=70, b=30),
+        polar=dict(
+            radialaxis=dict(visible=False, range=[0, 4.05]),
+            angularaxis=dict(visible=True, showticklabels=False, ticks="", showgrid=False, showline=False,
+                             direction="clockwise", rotation=90),
+            bgcolor="white", hole=0.0,
+        ),
+        legend=dict(title=dict(text="Partner in the window"), orientation="h", y=-0.02, x=0.5, xanchor="center",
+                    font=dict(size=14), itemsizing="constant"),
+        paper_bgcolor="white", dragmode=False, clickmode="event+select",
+    )
+    return fig
+
+
+def _short(category: str) -> str:
+    """A category's name for a ring's edge, escaped, broken onto two lines when long."""
+    words = category.split()
+    if len(category) <= 12 or len(words) == 1:
+        return text_for_plotly(category)
+    half = math.ceil(len(words) / 2)
+    return text_for_plotly(" ".join(words[:half])) + "<br>" + text_for_plotly(" ".join(words[half:]))
+
+
+def sector_labels(typology: Typology | None = None) -> pd.DataFrame:
+    """Category names with their ring and position, for the table beside the diagram."""
+    typology = typology or load_typology()
+    sectors = layer_sectors(typology)
+    return sectors.assign(clock=[_clock_position(c) for c in sectors["centre"]])
+
+
+def _clock_position(degrees: float) -> str:
+    hour = round(degrees / 30) % 12
+    return f"{12 if hour == 0 else hour} o'clock"
