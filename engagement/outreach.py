@@ -1,0 +1,562 @@
+"""The outreach planner: which families to reach next, why, and which partners near home fit.
+
+A family liaison officer starts the day with the families the school has had no two-way contact
+with in the last N days, most in need first. Each family's priority is a sum of weighted parts
+(``[outreach.priority]`` in the config) that the planner spells out, e.g. "looked after +5,
+never in two-way contact +4": the equity flags (looked after, SEND, pupil premium, young carer,
+EAL); how long since the last two-way contact, with a family never in two-way contact counting
+most (the recency part is capped at the never-contacted weight, so recency alone never outranks a
+family the school has never talked with); a transition coming (a child in Reception or Year 6,
+or a *new starter*: a family whose first recorded contact of any kind is within the last
+``new_starter_days``; a family with no record at all is not called a new starter, because a
+store imported without history would make every family one: it is already lifted as never
+contacted); and contact that went one way only (newsletters, unanswered calls) within the N days.
+Equal priorities are ordered never-contacted first, then longest without contact, then by
+family reference, so the list is the same every time.
+
+For a family, :func:`partner_suggestions` lists the partners (active or prospective, never
+lapsed) whose services match its needs within a radius of its home postcode, nearest first.
+A family with no known home gets its matches by service at any distance; a family with no
+recorded needs gets the partners offering the config's ``general_services`` (parenting support,
+holiday club, after-school, food). Exports: a formula-safe CSV and a printable, dated visit/call
+sheet as one self-contained HTML file. No names are stored, so none are shown.
+
+>>> import datetime
+>>> import pandas as pd
+>>> families = pd.DataFrame([
+...     {"family_id": "F1", "postcode": "B30 2QX", "looked_after": True, "year_groups": "3"},
+...     {"family_id": "F2", "postcode": "B30 2AB", "year_groups": "4"},
+...     {"family_id": "F3", "postcode": "B30 2AD", "year_groups": "5"}])
+>>> interactions = pd.DataFrame([
+...     {"family_id": "F2", "date": datetime.date(2026, 9, 1), "two_way": True},
+...     {"family_id": "F3", "date": datetime.date(2026, 11, 20), "two_way": True}])
+>>> frames = frames_from_tables("S1", families, interactions, today=datetime.date(2026, 11, 23), days=42)
+>>> worklist(frames)[["family_id", "priority", "reasons"]].to_dict("records")
+[{'family_id': 'F1', 'priority': 9.0, 'reasons': 'looked after +5, never in two-way contact +4'}, \
+{'family_id': 'F2', 'priority': 2.0, 'reasons': '83 days since the last two-way contact +2'}]
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import html
+import io
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from engagement import store as st
+from engagement.config import load_config
+from engagement.io import excel_safe, parse_list
+
+# The equity flags of a family, as the school says them.
+FLAGS = {"looked_after": "looked after", "send": "SEND", "pupil_premium": "pupil premium",
+         "young_carer": "young carer", "eal": "EAL"}
+
+FAMILY_COLUMNS = ["family_id", "postcode", "year_groups", *FLAGS, "needs", "preferred_channel", "language"]
+CONTACT_COLUMNS = ["family_id", "last_two_way", "first_contact", "one_way_recent"]
+PARTNER_COLUMNS = ["partner_id", "name", "category", "postcode", "latitude", "longitude", "services", "status",
+                   "contact_phone", "contact_email"]
+WORKLIST_COLUMNS = ["family_id", "postcode", "sector", "year_groups", "flags", "needs", "preferred_channel",
+                    "language", "last_two_way", "days_since", "one_way_contacts", "new_starter", "priority",
+                    "reasons"]
+SUGGESTION_COLUMNS = ["partner_id", "name", "category", "services", "matched", "distance_km", "status",
+                      "contact_phone", "contact_email"]
+
+EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG): haversine within 0.5% of geopy's ellipsoidal geodesic
+
+
+def settings() -> dict:
+    """The ``[outreach]`` settings with their defaults filled in."""
+    raw = load_config().get("outreach", {})
+    priority = {"looked_after": 5, "send": 3, "pupil_premium": 3, "young_carer": 3, "eal": 1,
+                "never_contacted": 4, "per_30_days_since_contact": 1, "transition_coming": 2, "one_way_only": 1}
+    priority.update({k: float(v) for k, v in raw.get("priority", {}).items()})
+    return {
+        "days_without_contact": int(raw.get("days_without_contact", 42)),
+        "partner_radius_km": float(raw.get("partner_radius_km", 3.0)),
+        "new_starter_days": int(raw.get("new_starter_days", 60)),
+        "general_services": list(raw.get("general_services", ["parenting support", "holiday club"])),
+        "priority": {k: float(v) for k, v in priority.items()},
+    }
+
+
+# ---------------------------------------------------------------- postcodes and distances
+
+_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+
+
+def normalise_postcode(text) -> str | None:
+    """A UK postcode in capitals with one space before the inward code; None when empty.
+
+    >>> normalise_postcode(" b302qx "), normalise_postcode("B30 2")
+    ('B30 2QX', 'B30 2')
+    """
+    if _blank(text):
+        return None
+    compact = re.sub(r"\s+", "", str(text)).upper()
+    if not compact:
+        return None
+    m = _POSTCODE.match(compact)
+    return f"{m.group(1)} {m.group(2)}" if m else " ".join(str(text).upper().split())
+
+
+def postcode_sector(text) -> str | None:
+    """The postcode sector: the outward code and the first digit of the inward code.
+
+    >>> postcode_sector("b30 2qx"), postcode_sector(None)
+    ('B30 2', None)
+    """
+    code = normalise_postcode(text)
+    if code is None:
+        return None
+    m = _POSTCODE.match(code.replace(" ", ""))
+    return f"{m.group(1)} {m.group(2)[0]}" if m else code
+
+
+def distances_km(lat: float, lon: float, lats, lons) -> np.ndarray:
+    """Great-circle distances in km from one point to many (haversine, vectorised; NaN where a
+    coordinate is missing). Within 0.5% of geopy's geodesic distance, which tests check.
+
+    >>> round(float(distances_km(52.4318, -1.9282, [52.4318, 52.4418], [-1.9282, -1.9282])[1]), 2)
+    1.11
+    """
+    lat1, lon1 = np.radians(lat), np.radians(lon)
+    lat2 = np.radians(np.asarray(lats, dtype=float))
+    lon2 = np.radians(np.asarray(lons, dtype=float))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+# ---------------------------------------------------------------- year groups and tags
+
+_YEAR_WORDS = {"RECEPTION": "R", "REC": "R", "R": "R", "NURSERY": "N", "N": "N"}
+
+
+def year_tokens(text) -> list[str]:
+    """The year groups of a ``;`` list, written the same way ("Reception" -> "R", "Year 6" -> "6").
+
+    >>> year_tokens("Reception; Y3;year 6")
+    ['R', '3', '6']
+    """
+    out = []
+    for item in _items(text):
+        word = " ".join(item.upper().split())
+        word = re.sub(r"^(YEAR|YR|Y)\s*(?=\d)", "", word)
+        out.append(_YEAR_WORDS.get(word, word))
+    return out
+
+
+def _year_order(token: str):
+    return (0, -1) if token == "N" else (0, 0) if token == "R" else (1, int(token)) if token.isdigit() else (2, token)
+
+
+def _blank(value) -> bool:
+    """Whether a cell is empty: None, NaN or pandas' NA (pandas 3 stores a missing text as NaN)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == ""
+
+
+def _items(text) -> list[str]:
+    return [] if _blank(text) else parse_list(text)
+
+
+def _tags(text) -> list[str]:
+    return [" ".join(t.lower().split()) for t in _items(text)]
+
+
+# ---------------------------------------------------------------- the data the planner reads
+
+@dataclass
+class OutreachFrames:
+    """What the planner needs of one school, as of ``today`` with a window of ``days``:
+    its families (with home coordinates from the gazetteer, NaN when unknown), one contact summary
+    row per family that has any contact up to today, and its partners."""
+    school_id: str
+    today: datetime.date
+    days: int
+    families: pd.DataFrame
+    contacts: pd.DataFrame
+    partners: pd.DataFrame
+
+
+def _window_start(today: datetime.date, days: int) -> datetime.date:
+    # "The last N days" are the N days ending today, today included.
+    return today - datetime.timedelta(days=days - 1)
+
+
+def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame:
+    fam = rows.reindex(columns=FAMILY_COLUMNS).copy()
+    for flag in FLAGS:
+        fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
+    fam["family_id"] = fam["family_id"].astype(str)
+    fam["postcode"] = fam["postcode"].map(normalise_postcode).astype(object)
+    coords = gazetteer.reindex(columns=["postcode", "latitude", "longitude"]).copy()
+    coords["postcode"] = coords["postcode"].map(normalise_postcode)
+    coords = coords.dropna(subset=["postcode"]).drop_duplicates("postcode")
+    fam = fam.merge(coords, on="postcode", how="left")
+    fam["latitude"] = fam["latitude"].astype(float)
+    fam["longitude"] = fam["longitude"].astype(float)
+    return fam.reset_index(drop=True)
+
+
+def _partners_frame(rows: pd.DataFrame | None) -> pd.DataFrame:
+    frame = (rows if rows is not None else pd.DataFrame()).reindex(columns=PARTNER_COLUMNS).copy()
+    frame["latitude"] = frame["latitude"].astype(float)
+    frame["longitude"] = frame["longitude"].astype(float)
+    frame["status"] = frame["status"].fillna("active").astype(str).str.strip().str.lower()
+    return frame.reset_index(drop=True)
+
+
+def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.DataFrame | None = None,
+                       partners: pd.DataFrame | None = None, gazetteer: pd.DataFrame | None = None, *,
+                       today: datetime.date | None = None, days: int | None = None) -> OutreachFrames:
+    """Build the planner's input from plain tables (columns as in the store; ``interactions``
+    needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
+    today = today or datetime.date.today()
+    days = int(days or settings()["days_without_contact"])
+    inter = (interactions if interactions is not None else pd.DataFrame()).reindex(
+        columns=["family_id", "date", "two_way"]).dropna(subset=["family_id"]).copy()
+    inter["date"] = pd.to_datetime(inter["date"]).dt.date
+    inter["two_way"] = inter["two_way"].fillna(False).astype(bool)
+    inter = inter[inter["date"] <= today]
+    start = _window_start(today, days)
+    grouped = inter.assign(
+        two_way_date=inter["date"].where(inter["two_way"]),
+        recent_one_way=(~inter["two_way"] & (inter["date"] >= start)).astype(int),
+    ).groupby("family_id", sort=True)
+    contacts = pd.DataFrame({
+        "last_two_way": grouped["two_way_date"].max(),
+        "first_contact": grouped["date"].min(),
+        "one_way_recent": grouped["recent_one_way"].sum(),
+    }).reset_index().reindex(columns=CONTACT_COLUMNS)
+    gaz = gazetteer if gazetteer is not None else pd.DataFrame(columns=["postcode", "latitude", "longitude"])
+    return OutreachFrames(school_id, today, days, _families_frame(families, gaz), contacts,
+                          _partners_frame(partners))
+
+
+def load_frames(store: st.Store, school_id: str, today: datetime.date | None = None,
+                days: int | None = None) -> OutreachFrames:
+    """Read what the planner needs for one school. The contact summary is aggregated by the
+    database (one row per family), so this stays fast at trust scale."""
+    today = today or datetime.date.today()
+    days = int(days or settings()["days_without_contact"])
+    f, i, p, g = st.families, st.interactions, st.partners, st.gazetteer
+    start = _window_start(today, days)
+    summary = (
+        sa.select(
+            i.c.family_id,
+            sa.func.max(sa.case((i.c.two_way, i.c.date))).label("last_two_way"),
+            sa.func.min(i.c.date).label("first_contact"),
+            sa.func.sum(sa.case((sa.and_(sa.not_(i.c.two_way), i.c.date >= start), 1), else_=0))
+            .label("one_way_recent"),
+        )
+        .where(i.c.school_id == school_id, i.c.family_id.is_not(None), i.c.date <= today)
+        .group_by(i.c.family_id)
+    )
+    with store.read() as conn:
+        fam = pd.DataFrame(conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS))
+                                        .where(f.c.school_id == school_id)).mappings().all(),
+                           columns=FAMILY_COLUMNS)
+        contacts = pd.DataFrame(conn.execute(summary).all(), columns=CONTACT_COLUMNS)
+        par = pd.DataFrame(conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS))
+                                        .where(p.c.school_id == school_id)).mappings().all(),
+                           columns=PARTNER_COLUMNS)
+        wanted = sorted({c for raw in fam["postcode"].dropna() for c in (raw, normalise_postcode(raw)) if c})
+        gaz_rows = []
+        for start_at in range(0, len(wanted), 900):
+            gaz_rows += conn.execute(sa.select(g.c.postcode, g.c.latitude, g.c.longitude)
+                                     .where(g.c.postcode.in_(wanted[start_at:start_at + 900]))).all()
+    gaz = pd.DataFrame(gaz_rows, columns=["postcode", "latitude", "longitude"])
+    contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
+    contacts["family_id"] = contacts["family_id"].astype(str)
+    return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par))
+
+
+def _frames(source, school_id, today, days) -> OutreachFrames:
+    if isinstance(source, OutreachFrames):
+        if school_id not in (None, source.school_id):
+            raise ValueError(f"these frames are of school {source.school_id!r}, not {school_id!r}")
+        if (today not in (None, source.today)) or (days not in (None, source.days)):
+            raise ValueError("these frames were built for another date or window; build them again")
+        return source
+    if school_id is None:
+        raise ValueError("give the school")
+    return load_frames(source, school_id, today, days)
+
+
+# ---------------------------------------------------------------- the worklist
+
+def _points(value: float) -> str:
+    return f"+{value:g}"
+
+
+def worklist(source, school_id: str | None = None, today: datetime.date | None = None,
+             days: int | None = None, *, year_group: str | None = None, flag: str | None = None,
+             sector: str | None = None, channel: str | None = None, language: str | None = None,
+             weights: dict | None = None) -> pd.DataFrame:
+    """The families with no two-way contact in the last ``days`` days, most in need first
+    (columns :data:`WORKLIST_COLUMNS`). ``source`` is a store (give ``school_id``) or
+    :class:`OutreachFrames`. Filters, each optional and case-insensitive: a year group ("R", "6"),
+    a flag (a key or label of :data:`FLAGS`), a postcode sector, a preferred channel, a language."""
+    frames = _frames(source, school_id, today, days)
+    cfg = settings()
+    w = {**cfg["priority"], **(weights or {})}
+    today, days = frames.today, frames.days
+    fam = frames.families.merge(frames.contacts, on="family_id", how="left")
+    last = pd.to_datetime(fam["last_two_way"])
+    since = (pd.Timestamp(today) - last).dt.days
+    on_list = since.isna() | (since >= days)
+    fam, since = fam[on_list.to_numpy()].reset_index(drop=True), since[on_list.to_numpy()].reset_index(drop=True)
+    never = since.isna().to_numpy()
+    one_way = fam["one_way_recent"].fillna(0).astype(int).to_numpy()
+    first = pd.to_datetime(fam["first_contact"])
+    new_starter = (first >= pd.Timestamp(today - datetime.timedelta(days=cfg["new_starter_days"]))).to_numpy()
+    years = fam["year_groups"].map(year_tokens)
+
+    n = len(fam)
+    priority = np.zeros(n)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    for key, label in FLAGS.items():
+        has = fam[key].to_numpy(dtype=bool)
+        priority += has * w[key]
+        for idx in np.flatnonzero(has):
+            reasons[idx].append(f"{label} {_points(w[key])}")
+    months = np.floor(since.fillna(0).to_numpy() / 30.0)
+    recency = np.where(never, w["never_contacted"], np.minimum(months * w["per_30_days_since_contact"],
+                                                                w["never_contacted"]))
+    priority += recency
+    for idx in range(n):
+        if never[idx]:
+            reasons[idx].append(f"never in two-way contact {_points(w['never_contacted'])}")
+        elif recency[idx]:
+            reasons[idx].append(f"{int(since.iloc[idx])} days since the last two-way contact {_points(recency[idx])}")
+        transition = [word for word, yes in (("Reception", "R" in years.iloc[idx]),
+                                             ("Year 6", "6" in years.iloc[idx]),
+                                             ("new starter", bool(new_starter[idx]))) if yes]
+        if transition:
+            priority[idx] += w["transition_coming"]
+            reasons[idx].append(f"transition: {' and '.join(transition)} {_points(w['transition_coming'])}")
+        if one_way[idx]:
+            priority[idx] += w["one_way_only"]
+            noun = "contact" if one_way[idx] == 1 else "contacts"
+            reasons[idx].append(f"{one_way[idx]} one-way {noun} in {days} days, none two-way "
+                                f"{_points(w['one_way_only'])}")
+
+    out = pd.DataFrame({
+        "family_id": fam["family_id"].astype(str),
+        "postcode": fam["postcode"],
+        "sector": fam["postcode"].map(postcode_sector),
+        "year_groups": years.map(lambda t: ";".join(sorted(t, key=_year_order)) or None),
+        "flags": [";".join(FLAGS[k] for k in FLAGS if row[k]) or None for _, row in fam[list(FLAGS)].iterrows()],
+        "needs": fam["needs"],
+        "preferred_channel": fam["preferred_channel"],
+        "language": fam["language"],
+        "last_two_way": fam["last_two_way"].astype(object).where(fam["last_two_way"].notna(), None),
+        "days_since": since.astype("Int64"),
+        "one_way_contacts": one_way,
+        "new_starter": new_starter,
+        "priority": np.round(priority, 2),
+        "reasons": [", ".join(r) for r in reasons],
+        "_never": never,
+        "_since": since.fillna(np.inf).to_numpy(),
+    })
+    out = out.sort_values(["priority", "_never", "_since", "family_id"], ascending=[False, False, False, True],
+                          kind="mergesort").drop(columns=["_never", "_since"]).reset_index(drop=True)
+    return _filter(out, year_group=year_group, flag=flag, sector=sector, channel=channel, language=language)
+
+
+def _flag_key(flag: str) -> str:
+    word = " ".join(str(flag).strip().lower().replace("_", " ").split())
+    for key, label in FLAGS.items():
+        if word in (key.replace("_", " "), label.lower()):
+            return key
+    raise ValueError(f"{flag!r} is not a flag; flags: {', '.join(FLAGS.values())}")
+
+
+def _filter(frame: pd.DataFrame, *, year_group=None, flag=None, sector=None, channel=None,
+            language=None) -> pd.DataFrame:
+    keep = np.ones(len(frame), dtype=bool)
+    if year_group:
+        wanted = year_tokens(year_group)[0] if year_tokens(year_group) else ""
+        keep &= frame["year_groups"].map(lambda t: wanted in _items(t)).to_numpy(dtype=bool)
+    if flag:
+        label = FLAGS[_flag_key(flag)]
+        keep &= frame["flags"].map(lambda t: label in _items(t)).to_numpy(dtype=bool)
+    if sector:
+        keep &= (frame["sector"] == postcode_sector(sector)).fillna(False).to_numpy(dtype=bool)
+    for column, value in (("preferred_channel", channel), ("language", language)):
+        if value:
+            keep &= (frame[column].fillna("").astype(str).str.strip().str.lower()
+                     == str(value).strip().lower()).to_numpy(dtype=bool)
+    return frame[keep].reset_index(drop=True)
+
+
+def filter_choices(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """The values each filter can take in a worklist, sorted the way a school reads them."""
+    years = {t for v in frame["year_groups"] for t in _items(v)}
+    flags = {t for v in frame["flags"] for t in _items(v)}
+    text = lambda col: sorted({str(v).strip() for v in frame[col].dropna() if str(v).strip()}, key=str.lower)  # noqa: E731
+    return {
+        "year_group": sorted(years, key=_year_order),
+        "flag": [label for label in FLAGS.values() if label in flags],
+        "sector": sorted(frame["sector"].dropna().unique().tolist()),
+        "preferred_channel": text("preferred_channel"),
+        "language": text("language"),
+    }
+
+
+# ---------------------------------------------------------------- partners near a family
+
+def partner_suggestions(source, school_id: str | None = None, family_id: str | None = None,
+                        radius_km: float | None = None, *, today: datetime.date | None = None,
+                        days: int | None = None) -> pd.DataFrame:
+    """The partners that fit one family (columns :data:`SUGGESTION_COLUMNS`), lapsed partners
+    never included. With a home postcode: partners whose services match the family's needs
+    (any case) within ``radius_km`` of home, nearest first. Without a known home: the matches at
+    any distance, most needs met first. With no needs recorded: partners offering the
+    config's ``general_services``. ``frame.attrs["basis"]`` says which rule gave the list."""
+    if family_id is None:
+        raise ValueError("give the family")
+    frames = _frames(source, school_id, today, days)
+    cfg = settings()
+    radius = float(cfg["partner_radius_km"] if radius_km is None else radius_km)
+    found = frames.families[frames.families["family_id"] == str(family_id)]
+    if found.empty:
+        raise KeyError(f"there is no family {family_id!r} at school {frames.school_id!r}")
+    family = found.iloc[0]
+    needs = _tags(family["needs"])
+    wanted = needs or [" ".join(s.lower().split()) for s in cfg["general_services"]]
+    home = not (pd.isna(family["latitude"]) or pd.isna(family["longitude"]))
+
+    partners = frames.partners[frames.partners["status"] != "lapsed"]
+    services = partners["services"].map(_items)
+    matched = services.map(lambda items: [s for s in items if " ".join(s.lower().split()) in wanted])
+    has_match = matched.map(bool).to_numpy(dtype=bool)
+    out = partners.assign(matched=matched.map(";".join))[has_match].copy()
+    out["_matches"] = matched[has_match].map(len)
+    if home:
+        out["distance_km"] = np.round(distances_km(family["latitude"], family["longitude"],
+                                                   out["latitude"], out["longitude"]), 2)
+        out = out[out["distance_km"] <= radius].sort_values(
+            ["distance_km", "_matches", "partner_id"], ascending=[True, False, True], kind="mergesort")
+    else:
+        out["distance_km"] = np.nan
+        out = out.sort_values(["_matches", "name", "partner_id"], ascending=[False, True, True], kind="mergesort")
+    out = out.reindex(columns=SUGGESTION_COLUMNS).reset_index(drop=True)
+    what = "its needs" if needs else "general services (" + ", ".join(cfg["general_services"]) + ")"
+    out.attrs["basis"] = (f"Partners offering {what} within {radius:g} km of home, nearest first." if home else
+                          f"Partners offering {what}, at any distance: the family's home postcode is "
+                          f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}.")
+    return out
+
+
+def suggestions_for(frames: OutreachFrames, family_ids, radius_km: float | None = None,
+                    per_family: int = 2) -> dict[str, list[str]]:
+    """The nearest few suggestions for several families, as "name (1.2 km)" texts (for a printed sheet)."""
+    out = {}
+    for family_id in family_ids:
+        top = partner_suggestions(frames, family_id=family_id, radius_km=radius_km).head(per_family)
+        out[family_id] = [f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name)
+                          for r in top.itertuples()]
+    return out
+
+
+# ---------------------------------------------------------------- taking it out
+
+def worklist_csv(frame: pd.DataFrame) -> bytes:
+    """The worklist as CSV (UTF-8 with a BOM, so Excel reads it right), every text cell formula-safe."""
+    safe = frame.reindex(columns=[c for c in WORKLIST_COLUMNS if c in frame.columns]).copy()
+    for column in safe.columns:
+        safe[column] = safe[column].map(lambda v: excel_safe(v) if isinstance(v, str) else v)
+    buffer = io.StringIO()
+    safe.to_csv(buffer, index=False, date_format="%Y-%m-%d", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+_SHEET_CSS = """
+*{box-sizing:border-box}
+body{font-family:Arial,Helvetica,sans-serif;color:#111;margin:16px;font-size:12px}
+h1{font-size:18px;margin:0 0 4px}
+p.meta{margin:0 0 10px;color:#333}
+table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #555;padding:4px 5px;vertical-align:top;text-align:left}
+th{background:#e8e8e8}
+td.outcome{width:22%}
+tr{page-break-inside:avoid;break-inside:avoid}
+thead{display:table-header-group}
+footer{margin-top:10px;font-size:11px;color:#333}
+@page{size:A4 landscape;margin:12mm}
+@media print{body{margin:0;font-size:10.5px}th{background:#e8e8e8 !important;-webkit-print-color-adjust:exact;
+print-color-adjust:exact}}
+"""
+
+
+def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.date | None = None,
+                     days: int | None = None, suggestions: dict[str, list[str]] | None = None) -> str:
+    """A printable, dated visit and call sheet: one self-contained HTML page (no scripts, no
+    outside resources, every text escaped), A4 when printed, with a blank column for the outcome.
+
+    >>> sheet = visit_sheet_html(pd.DataFrame([{"family_id": "<b>F1</b>", "reasons": "SEND +3"}]),
+    ...                          school_name="Hollybrook", today=datetime.date(2026, 11, 23), days=42)
+    >>> "&lt;b&gt;F1&lt;/b&gt;" in sheet and "<b>F1" not in sheet and "23/11/2026" in sheet
+    True
+    """
+    today = today or datetime.date.today()
+    esc = lambda v: "" if _blank(v) else html.escape(str(v))  # noqa: E731
+    rows = []
+    for rank, row in enumerate(frame.to_dict("records"), start=1):
+        last = row.get("last_two_way")
+        when = last.strftime("%d/%m/%Y") if isinstance(last, datetime.date) else "never"
+        since = row.get("days_since")
+        when += "" if since is None or pd.isna(since) else f" ({int(since)} days)"
+        prefers = " · ".join(esc(v) for v in (row.get("preferred_channel"), row.get("language")) if esc(v))
+        about = "<br>".join(esc(v) for v in (row.get("flags"), row.get("needs")) if esc(v))
+        near = "<br>".join(esc(s) for s in (suggestions or {}).get(row.get("family_id"), []))
+        rows.append(
+            f"<tr><td>{rank}</td><td>{esc(row.get('family_id'))}</td><td>{esc(row.get('postcode'))}</td>"
+            f"<td>{esc(row.get('year_groups'))}</td><td>{about}</td><td>{prefers}</td><td>{esc(when)}</td>"
+            f"<td>{esc(row.get('reasons'))}</td>" + (f"<td>{near}</td>" if suggestions is not None else "")
+            + "<td class=\"outcome\"></td></tr>")
+    near_head = "<th>Partners near home</th>" if suggestions is not None else ""
+    window = f" in the last {days} days" if days else ""
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+        f"<title>Visit and call sheet, {esc(school_name)}, {today:%d/%m/%Y}</title>"
+        f"<style>{_SHEET_CSS}</style></head><body>"
+        f"<h1>Visit and call sheet: {esc(school_name)}</h1>"
+        f"<p class=\"meta\">For {today:%A %d %B %Y}. {len(frame)} families with no two-way contact{window}, "
+        "most in need first. Family references only: no names are held.</p>"
+        "<table><thead><tr><th>#</th><th>Family</th><th>Postcode</th><th>Year groups</th><th>Flags and needs</th>"
+        "<th>Prefers</th><th>Last two-way contact</th><th>Why now</th>" + near_head +
+        "<th>Outcome (date, activity, two-way?)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<footer>Confidential: information about children and families. Log each contact in the app, "
+        "then shred this sheet.</footer></body></html>\n"
+    )
+
+
+def worklist_records(frame: pd.DataFrame) -> list[dict]:
+    """The worklist as JSON-ready records (dates ISO, missing values null)."""
+    records = []
+    for row in frame.to_dict("records"):
+        out = {}
+        for key, value in row.items():
+            if _blank(value) and value != "":
+                out[key] = None
+            elif isinstance(value, datetime.date):
+                out[key] = value.isoformat()
+            elif isinstance(value, (np.integer,)):
+                out[key] = int(value)
+            elif isinstance(value, (np.floating,)):
+                out[key] = float(value)
+            elif isinstance(value, np.bool_):
+                out[key] = bool(value)
+            else:
+                out[key] = value
+        records.append(out)
+    return records
+
