@@ -117,6 +117,33 @@ def _retention_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- geocode
+
+def _geocode_args(p):
+    p.add_argument("--limit", type=int, default=None, help="try at most N records this run")
+    p.add_argument("--offline", action="store_true", help="use only the gazetteer, whatever the config says")
+    p.add_argument("--gazetteer", type=Path, default=None,
+                   help="first import this postcode CSV (ONS Postcode Directory or postcode,latitude,longitude)")
+
+
+def _geocode_run(args) -> int:
+    from engagement import geo
+
+    store = st.open_store(args.db)
+    if args.gazetteer:
+        try:
+            n = geo.import_gazetteer(store, args.gazetteer, actor=_actor())
+        except (geo.GazetteerError, OSError) as error:
+            print(error, file=sys.stderr)
+            return EXIT_REFUSED
+        print(f"Gazetteer: {n} postcodes imported from {args.gazetteer}.")
+    report = geo.geocode_missing(store, _actor(), limit=args.limit, online=False if args.offline else None,
+                                 progress=lambda done, total, what: print(f"[{done}/{total}] {what}",
+                                                                          file=sys.stderr))
+    print(report.format())
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- the parser
 
 COMMANDS = {
@@ -126,6 +153,8 @@ COMMANDS = {
     "erase-family": ("erase one family's records completely (a data subject request)",
                      _erase_family_args, _erase_family_run),
     "retention": ("erase interaction notes older than the retention period", _retention_args, _retention_run),
+    "geocode": ("place partners and schools that have no coordinates (gazetteer, then online)",
+                _geocode_args, _geocode_run),
 }
 
 
