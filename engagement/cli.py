@@ -144,6 +144,53 @@ def _geocode_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- outreach
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of 1 or more: {text!r}")
+    return value
+
+
+def _outreach_args(p):
+    p.add_argument("--days", type=_positive_int, default=None,
+                   help="families with no two-way contact in this many days (default: data/config.toml)")
+    p.add_argument("--limit", type=_positive_int, default=None, help="show only the first K families")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--school", help="the school, when the store holds several")
+    p.add_argument("--today", type=_date, default=None, help="the day the list is for (default: today)")
+
+
+def _outreach_run(args) -> int:
+    import json
+
+    from engagement.outreach import worklist_report
+
+    store = st.open_store(args.db)
+    ids = st.school_ids(store)
+    school = args.school or (ids[0] if len(ids) == 1 else None)
+    if school not in ids:
+        print(f"There is no school {args.school!r} in the store." if args.school else
+              f"The store holds {len(ids)} schools; choose one with --school "
+              f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).",
+              file=sys.stderr)
+        return EXIT_USAGE
+    report = worklist_report(store, school, today=args.today, days=args.days, limit=args.limit)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{report['school']} ({school}), {report['today']}: {report['families_on_list']} of "
+          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} days.")
+    for rank, row in enumerate(report["families"], start=1):
+        print(f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
+              f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- the parser
 
 COMMANDS = {
@@ -155,6 +202,7 @@ COMMANDS = {
     "retention": ("erase interaction notes older than the retention period", _retention_args, _retention_run),
     "geocode": ("place partners and schools that have no coordinates (gazetteer, then online)",
                 _geocode_args, _geocode_run),
+    "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
 }
 
 

@@ -52,6 +52,7 @@ import sqlalchemy as sa
 
 from engagement import store as st
 from engagement.config import load_config
+from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.io import excel_safe, parse_list
 
 # The equity flags of a family, as the school says them.
@@ -68,7 +69,6 @@ WORKLIST_COLUMNS = ["family_id", "postcode", "sector", "year_groups", "flags", "
 SUGGESTION_COLUMNS = ["partner_id", "name", "category", "services", "matched", "distance_km", "status",
                       "contact_phone", "contact_email"]
 
-EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG): haversine within 0.5% of geopy's ellipsoidal geodesic
 
 
 def settings() -> dict:
@@ -84,53 +84,6 @@ def settings() -> dict:
         "general_services": list(raw.get("general_services", ["parenting support", "holiday club"])),
         "priority": {k: float(v) for k, v in priority.items()},
     }
-
-
-# ---------------------------------------------------------------- postcodes and distances
-
-_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
-
-
-def normalise_postcode(text) -> str | None:
-    """A UK postcode in capitals with one space before the inward code; None when empty.
-
-    >>> normalise_postcode(" b302qx "), normalise_postcode("B30 2")
-    ('B30 2QX', 'B30 2')
-    """
-    if _blank(text):
-        return None
-    compact = re.sub(r"\s+", "", str(text)).upper()
-    if not compact:
-        return None
-    m = _POSTCODE.match(compact)
-    return f"{m.group(1)} {m.group(2)}" if m else " ".join(str(text).upper().split())
-
-
-def postcode_sector(text) -> str | None:
-    """The postcode sector: the outward code and the first digit of the inward code.
-
-    >>> postcode_sector("b30 2qx"), postcode_sector(None)
-    ('B30 2', None)
-    """
-    code = normalise_postcode(text)
-    if code is None:
-        return None
-    m = _POSTCODE.match(code.replace(" ", ""))
-    return f"{m.group(1)} {m.group(2)[0]}" if m else code
-
-
-def distances_km(lat: float, lon: float, lats, lons) -> np.ndarray:
-    """Great-circle distances in km from one point to many (haversine, vectorised; NaN where a
-    coordinate is missing). Within 0.5% of geopy's geodesic distance, which tests check.
-
-    >>> round(float(distances_km(52.4318, -1.9282, [52.4318, 52.4418], [-1.9282, -1.9282])[1]), 2)
-    1.11
-    """
-    lat1, lon1 = np.radians(lat), np.radians(lon)
-    lat2 = np.radians(np.asarray(lats, dtype=float))
-    lon2 = np.radians(np.asarray(lons, dtype=float))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 # ---------------------------------------------------------------- year groups and tags
@@ -194,7 +147,9 @@ def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame
     for flag in FLAGS:
         fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
     fam["family_id"] = fam["family_id"].astype(str)
-    fam["postcode"] = fam["postcode"].map(normalise_postcode).astype(object)
+    # A postcode that is not a UK postcode is kept as written (the FLO may still read it) but has no home.
+    fam["postcode"] = [None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
+                       for v in fam["postcode"]]
     coords = gazetteer.reindex(columns=["postcode", "latitude", "longitude"]).copy()
     coords["postcode"] = coords["postcode"].map(normalise_postcode)
     coords = coords.dropna(subset=["postcode"]).drop_duplicates("postcode")
@@ -245,7 +200,7 @@ def load_frames(store: st.Store, school_id: str, today: datetime.date | None = N
     database (one row per family), so this stays fast at trust scale."""
     today = today or datetime.date.today()
     days = int(days or settings()["days_without_contact"])
-    f, i, p, g = st.families, st.interactions, st.partners, st.gazetteer
+    f, i, p = st.families, st.interactions, st.partners
     start = _window_start(today, days)
     summary = (
         sa.select(
@@ -266,12 +221,8 @@ def load_frames(store: st.Store, school_id: str, today: datetime.date | None = N
         par = pd.DataFrame(conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS))
                                         .where(p.c.school_id == school_id)).mappings().all(),
                            columns=PARTNER_COLUMNS)
-        wanted = sorted({c for raw in fam["postcode"].dropna() for c in (raw, normalise_postcode(raw)) if c})
-        gaz_rows = []
-        for start_at in range(0, len(wanted), 900):
-            gaz_rows += conn.execute(sa.select(g.c.postcode, g.c.latitude, g.c.longitude)
-                                     .where(g.c.postcode.in_(wanted[start_at:start_at + 900]))).all()
-    gaz = pd.DataFrame(gaz_rows, columns=["postcode", "latitude", "longitude"])
+    gaz = pd.DataFrame([(code, lat, lon) for code, (lat, lon) in gazetteer_lookup(store, fam["postcode"]).items()],
+                       columns=["postcode", "latitude", "longitude"])
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
     return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par))
@@ -440,8 +391,8 @@ def partner_suggestions(source, school_id: str | None = None, family_id: str | N
     out = partners.assign(matched=matched.map(";".join))[has_match].copy()
     out["_matches"] = matched[has_match].map(len)
     if home:
-        out["distance_km"] = np.round(distances_km(family["latitude"], family["longitude"],
-                                                   out["latitude"], out["longitude"]), 2)
+        out["distance_km"] = np.round(distance_km(family["latitude"], family["longitude"],
+                                                  out["latitude"], out["longitude"]), 2)
         out = out[out["distance_km"] <= radius].sort_values(
             ["distance_km", "_matches", "partner_id"], ascending=[True, False, True], kind="mergesort")
     else:
@@ -560,3 +511,18 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
         records.append(out)
     return records
 
+
+
+def worklist_report(store: st.Store, school_id: str, today: datetime.date | None = None, days: int | None = None,
+                    limit: int | None = None) -> dict:
+    """The worklist of one school as one JSON-ready object (what ``python -m engagement outreach
+    --json`` prints): the school, the date, the window, how many families are on the list, and
+    the first ``limit`` of them (all when None)."""
+    frames = load_frames(store, school_id, today, days)
+    frame = worklist(frames)
+    with store.read() as conn:
+        name = conn.execute(sa.select(st.schools.c.name).where(st.schools.c.school_id == school_id)).scalar()
+    shown = frame if limit is None else frame.head(limit)
+    return {"school_id": school_id, "school": name, "today": frames.today.isoformat(), "days": frames.days,
+            "families_on_list": len(frame), "families_on_roll": len(frames.families),
+            "families": worklist_records(shown)}
