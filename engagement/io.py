@@ -354,8 +354,13 @@ def _table(report: ImportReport, name: str, data: bytes, kind: str) -> pd.DataFr
 
 # ---------------------------------------------------------------- reading cells into values
 
-class _Bad(str):
-    """A reason a cell was refused (a str, so it can travel inside a pandas column)."""
+class _Bad:
+    """A reason a cell was refused, travelling in the cell's place through a pandas column
+    (not a str subclass: pandas would turn it back into a plain str)."""
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 def _known_list(what: str, names: Iterable[str]) -> str:
@@ -428,6 +433,7 @@ def _convert(report: ImportReport, frame: pd.DataFrame, kind: str, converters) -
     out = pd.DataFrame({"_row": frame["_row"], "_file": frame["_file"]})
     for f in FORMATS[kind]:
         if f.name not in frame:
+            out[f.name] = pd.Series(None, index=frame.index, dtype=object)
             continue
         text = frame[f.name]
         blank = text.eq("")
@@ -445,9 +451,9 @@ def _convert(report: ImportReport, frame: pd.DataFrame, kind: str, converters) -
         for row, file, reason in zip(frame["_row"][bad], frame["_file"][bad], values[bad]):
             if f.kind in ("category", "activity") and shown_list:
                 # The full list of known names once per column is enough.
-                reason = reason.split(". Known")[0] + " (the known ones are listed above)."
+                reason = _Bad(reason.reason.split(". Known")[0] + " (the known ones are listed above).")
             shown_list = shown_list or f.kind in ("category", "activity")
-            report.error(file, int(row), f.name, str(reason))
+            report.error(file, int(row), f.name, reason.reason)
         values[bad] = None
         out[f.name] = values
     return out
@@ -469,11 +475,11 @@ def _existing(conn: Connection, kind: str, ids: list[str]) -> dict[str, dict]:
     return found
 
 
-def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> None:
+def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> pd.DataFrame:
     ids = frame[key]
     dup = ids.notna() & ids.duplicated(keep=False)
     if not dup.any():
-        return
+        return frame
     later = dup & ids.duplicated(keep="first")
     first_at = {v: _where(frame, i) for i, v in ids[dup & ~later].items()}
     for i in frame.index[later]:
@@ -482,7 +488,7 @@ def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> None:
         place = f"row {where_first[1]}" + ("" if where_first[0] == file else f" of {where_first[0]}")
         report.error(file, row, key, f"{key} {ids[i]!r} appears twice: already at {place}")
     # Later copies go, so the checks that follow report each problem once.
-    frame.drop(frame.index[later], inplace=True)
+    return frame.drop(frame.index[later])
 
 
 def _resolve_schools(report, conn, frames, school_id) -> set[str]:
@@ -606,6 +612,9 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
                 value = None
             if value is None and column in defaults and (column in present or before is None):
                 value = defaults[column]
+            if value is None and before is not None and before.get(column) == "":
+                value = ""                         # an empty cell and an empty text are the same
+
             row[column] = value
         if kind == "partners" and row["layer"] is None:
             row["layer"] = typology.category(row["category"]).layer
@@ -659,10 +668,10 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
         present.setdefault(file_kind, set()).update({c for c in text.columns if not c.startswith("_")} | always)
         frames.setdefault(file_kind, []).append(_convert(report, text, file_kind, converters))
     merged = {k: pd.concat(frames[k], ignore_index=True) for k in KINDS if k in frames}
-    for k, frame in merged.items():
-        _duplicates(report, frame, KEY[k])
+    for k in merged:
+        merged[k] = _duplicates(report, merged[k], KEY[k])
         if k in ("schools", "partners"):
-            _check_coordinates(report, frame)
+            _check_coordinates(report, merged[k])
     if not merged:
         return merged, present, {}
     _resolve_schools(report, conn, merged, school_id)
