@@ -1,0 +1,312 @@
+"""The outreach planner's rules, on hand-built families: who is on the worklist, in what order and
+why; which partners it suggests, how far away; the exports; the same list from the store (SQLite
+and PostgreSQL) and from the command line."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from geopy.distance import geodesic
+
+from engagement import outreach as o
+from engagement import store as st
+
+TODAY = datetime.date(2026, 11, 23)
+ROOT = Path(__file__).resolve().parent.parent
+HOME = (52.4318, -1.9282)
+
+
+def ago(days: int) -> datetime.date:
+    return TODAY - datetime.timedelta(days=days)
+
+
+def family(family_id, **kw):
+    row = {"family_id": family_id, "postcode": None, "year_groups": "3", "needs": None,
+           "preferred_channel": "phone", "language": "English"}
+    row.update(kw)
+    return row
+
+
+def contact(family_id, days_ago, two_way=True):
+    return {"family_id": family_id, "date": ago(days_ago), "two_way": two_way}
+
+
+def frames(families, interactions=(), partners=(), gazetteer=(), days=42):
+    return o.frames_from_tables("S1", pd.DataFrame(families), pd.DataFrame(list(interactions)),
+                                pd.DataFrame(list(partners)), pd.DataFrame(list(gazetteer)),
+                                today=TODAY, days=days)
+
+
+def ids(frame) -> list[str]:
+    return frame["family_id"].tolist()
+
+
+# ---------------------------------------------------------------- who is on the list, in what order
+
+def test_looked_after_never_contacted_ranks_above_a_family_contacted_twenty_days_ago():
+    fr = frames([family("A-contacted"), family("Z-looked-after", looked_after=True)],
+                [contact("A-contacted", 20)], days=14)
+    wl = o.worklist(fr)
+    assert ids(wl) == ["Z-looked-after", "A-contacted"]
+    top = wl.iloc[0]
+    assert top["priority"] > wl.iloc[1]["priority"]
+    assert top["reasons"] == "looked after +5, never in two-way contact +4"
+    assert pd.isna(top["days_since"]) and top["last_two_way"] is None
+    assert wl.iloc[1]["days_since"] == 20 and wl.iloc[1]["last_two_way"] == ago(20)
+
+
+def test_a_two_way_contact_within_the_window_takes_a_family_off_the_list_and_one_way_does_not():
+    fr = frames([family("in-touch"), family("boundary"), family("just-in"), family("told-only")],
+                [contact("in-touch", 3), contact("boundary", 42), contact("just-in", 41),
+                 contact("told-only", 2, two_way=False), contact("told-only", 60)])
+    wl = o.worklist(fr)
+    # The last 42 days are today and the 41 before it: a contact 42 days ago is outside them.
+    assert set(ids(wl)) == {"boundary", "told-only"}
+    told = wl.set_index("family_id").loc["told-only"]
+    assert told["one_way_contacts"] == 1
+    assert "1 one-way contact in 42 days, none two-way +1" in told["reasons"]
+
+
+def test_contacts_dated_after_today_are_ignored():
+    wl = o.worklist(frames([family("F1")], [contact("F1", -5)]))
+    assert ids(wl) == ["F1"] and wl.iloc[0]["reasons"] == "never in two-way contact +4"
+
+
+def test_each_part_of_the_priority_is_weighted_and_explained():
+    fr = frames([family("F1", send=True, pupil_premium=True, eal=True, young_carer=True, year_groups="R;4")],
+                [contact("F1", 95), contact("F1", 10, two_way=False), contact("F1", 5, two_way=False)])
+    row = o.worklist(fr).iloc[0]
+    # SEND 3 + pupil premium 3 + young carer 3 + EAL 1 + 3 whole months 3 + Reception 2 + one-way 1
+    assert row["priority"] == 16
+    assert row["reasons"] == ("SEND +3, pupil premium +3, young carer +3, EAL +1, "
+                              "95 days since the last two-way contact +3, transition: Reception +2, "
+                              "2 one-way contacts in 42 days, none two-way +1")
+    assert row["flags"] == "SEND;pupil premium;young carer;EAL"
+
+
+def test_recency_is_capped_so_a_family_never_reached_is_not_outranked_on_recency_alone():
+    fr = frames([family("A-long-ago"), family("B-never")], [contact("A-long-ago", 400)])
+    wl = o.worklist(fr)
+    assert ids(wl) == ["B-never", "A-long-ago"]
+    assert wl.iloc[0]["priority"] == wl.iloc[1]["priority"] == 4
+    assert wl.iloc[1]["reasons"] == "400 days since the last two-way contact +4"
+
+
+def test_ties_are_broken_never_first_then_longest_without_contact_then_by_reference():
+    rows = [family("F-c"), family("F-a"), family("F-b"), family("F-d"), family("F-e")]
+    inter = [contact("F-d", 50), contact("F-e", 55), contact("F-a", 50), contact("F-b", 50), contact("F-c", 50)]
+    # F-a..F-d: 50 days (+1 each); F-e 55 days (+1): same priority, F-e waited longest.
+    wl = o.worklist(frames(rows, inter))
+    assert ids(wl) == ["F-e", "F-a", "F-b", "F-c", "F-d"]
+    again = o.worklist(frames(list(reversed(rows)), list(reversed(inter))))
+    assert ids(again) == ids(wl)
+
+
+def test_transition_reception_year_six_and_new_starters():
+    fr = frames([family("year6", year_groups="Year 6"), family("reception", year_groups="Reception;2"),
+                 family("new", year_groups="3"), family("settled", year_groups="3"),
+                 family("unknown", year_groups="3")],
+                [contact("new", 50, two_way=False), contact("settled", 90, two_way=False)])
+    wl = o.worklist(fr).set_index("family_id")
+    assert "transition: Year 6 +2" in wl.loc["year6", "reasons"]
+    assert "transition: Reception +2" in wl.loc["reception", "reasons"]
+    assert wl.loc["reception", "year_groups"] == "R;2"
+    assert "transition: new starter +2" in wl.loc["new", "reasons"] and wl.loc["new", "new_starter"]
+    # First contact 90 days ago, or no record at all: not a new starter.
+    assert "transition" not in wl.loc["settled", "reasons"] and not wl.loc["settled", "new_starter"]
+    assert "transition" not in wl.loc["unknown", "reasons"]
+
+
+def test_weights_come_from_the_config_file(tmp_path, monkeypatch):
+    fr = frames([family("eal", eal=True), family("send", send=True)])
+    assert ids(o.worklist(fr)) == ["send", "eal"]
+    config = (ROOT / "data" / "config.toml").read_text().replace("eal = 1\n", "eal = 7\n", 1)
+    (tmp_path / "config.toml").write_text(config)
+    monkeypatch.setenv("ENGAGEMENT_CONFIG", str(tmp_path / "config.toml"))
+    wl = o.worklist(fr)
+    assert ids(wl) == ["eal", "send"] and wl.iloc[0]["reasons"].startswith("EAL +7")
+
+
+def test_filters_by_year_group_flag_sector_channel_and_language():
+    fr = frames([family("F1", year_groups="R;3", send=True, postcode="b30 2qx", preferred_channel="Phone",
+                        language="Polish"),
+                 family("F2", year_groups="6", eal=True, postcode="B29 6AB", preferred_channel="digital",
+                        language="Urdu"),
+                 family("F3", year_groups="3", postcode=None, preferred_channel="letter", language="English")])
+    wl = o.worklist(fr)
+    assert ids(o.worklist(fr, year_group="Year 3")) == ["F1", "F3"]
+    assert ids(o.worklist(fr, year_group="reception")) == ["F1"]
+    assert ids(o.worklist(fr, flag="send")) == ["F1"] and ids(o.worklist(fr, flag="EAL")) == ["F2"]
+    assert ids(o.worklist(fr, sector="B30 2")) == ["F1"]
+    assert ids(o.worklist(fr, channel="phone")) == ["F1"]
+    assert ids(o.worklist(fr, language="urdu")) == ["F2"]
+    assert o.worklist(fr, flag="send", language="Urdu").empty
+    with pytest.raises(ValueError, match="not a flag"):
+        o.worklist(fr, flag="tall")
+    choices = o.filter_choices(wl)
+    assert choices["year_group"] == ["R", "3", "6"]
+    assert choices["flag"] == ["SEND", "EAL"]
+    assert choices["sector"] == ["B29 6", "B30 2"]
+    assert choices["language"] == ["English", "Polish", "Urdu"]
+    assert wl.set_index("family_id").loc["F1", "postcode"] == "B30 2QX"
+
+
+# ---------------------------------------------------------------- partners near a family
+
+def partner(pid, services, north_km, east_km=0.0, status="active", name=None):
+    lat = HOME[0] + north_km / 111.2
+    lon = HOME[1] + east_km / (111.2 * 0.6094)
+    return {"partner_id": pid, "name": name or pid, "category": "charity", "services": services,
+            "status": status, "latitude": lat, "longitude": lon, "contact_phone": "0121 496 0000"}
+
+
+PARTNERS = [
+    partner("P-far", "food", 5.0),
+    partner("P-near", "Food;clothing", 0.8),
+    partner("P-mid", "SEND inclusive;holiday club", 1.5, 1.0),
+    partner("P-lapsed", "food", 0.3, status="lapsed"),
+    partner("P-prospective", "FOOD", 2.0, status="prospective"),
+    partner("P-unrelated", "coding", 0.2),
+    partner("P-general", "parenting support", 0.6),
+]
+GAZ = [{"postcode": "B30 2QX", "latitude": HOME[0], "longitude": HOME[1]}]
+
+
+def test_partners_matching_needs_within_the_radius_nearest_first_lapsed_excluded():
+    fr = frames([family("F1", postcode="b30 2qx", needs="food; send INCLUSIVE")], partners=PARTNERS, gazetteer=GAZ)
+    sug = o.partner_suggestions(fr, family_id="F1", radius_km=3)
+    assert sug["partner_id"].tolist() == ["P-near", "P-mid", "P-prospective"]
+    assert sug["matched"].tolist() == ["Food", "SEND inclusive", "FOOD"]
+    assert "P-lapsed" not in sug["partner_id"].tolist()
+    assert sug.attrs["basis"] == "Partners offering its needs within 3 km of home, nearest first."
+    for row in sug.itertuples():
+        p = next(p for p in PARTNERS if p["partner_id"] == row.partner_id)
+        expected = geodesic(HOME, (p["latitude"], p["longitude"])).km
+        assert row.distance_km == pytest.approx(expected, rel=0.005, abs=0.006)
+    wider = o.partner_suggestions(fr, family_id="F1", radius_km=6)
+    assert wider["partner_id"].tolist()[-1] == "P-far"
+
+
+def test_a_family_with_no_known_home_gets_its_matches_at_any_distance():
+    fr = frames([family("no-postcode", needs="food"), family("not-in-gazetteer", postcode="B1 1AA", needs="food")],
+                partners=PARTNERS, gazetteer=GAZ)
+    for fid, why in (("no-postcode", "not recorded"), ("not-in-gazetteer", "not in the gazetteer")):
+        sug = o.partner_suggestions(fr, family_id=fid)
+        assert set(sug["partner_id"]) == {"P-far", "P-near", "P-prospective"}
+        assert sug["distance_km"].isna().all()
+        assert sug.attrs["basis"].endswith(f"home postcode is {why}.")
+
+
+def test_a_family_with_no_needs_gets_the_general_services():
+    fr = frames([family("F1", postcode="B30 2QX")], partners=PARTNERS, gazetteer=GAZ)
+    sug = o.partner_suggestions(fr, family_id="F1", radius_km=3)
+    assert sug["partner_id"].tolist() == ["P-general", "P-near", "P-mid", "P-prospective"]
+    assert "general services (parenting support, holiday club, after-school, food)" in sug.attrs["basis"]
+    with pytest.raises(KeyError):
+        o.partner_suggestions(fr, family_id="nobody")
+
+
+# ---------------------------------------------------------------- taking it out
+
+NASTY = "<img src=x onerror=alert(1)>"
+
+
+def test_csv_export_is_formula_safe_and_reads_back():
+    fr = frames([family("=HYPERLINK(\"http://x\")", needs="@SUM(A1)", language=NASTY, looked_after=True)])
+    data = o.worklist_csv(o.worklist(fr))
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0]["family_id"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["needs"] == "'@SUM(A1)"
+    assert rows[0]["language"] == NASTY and rows[0]["priority"] == "9.0"
+    assert list(rows[0]) == o.WORKLIST_COLUMNS
+
+
+def test_printable_sheet_is_dated_escaped_self_contained_and_a4():
+    fr = frames([family(NASTY, needs="${alert(1)}", postcode="B30 2QX")], [contact(NASTY, 70)])
+    wl = o.worklist(fr)
+    page = o.visit_sheet_html(wl, school_name="Holly <b>brook</b>", today=TODAY, days=42,
+                              suggestions={NASTY: ["<script>x</script> (0.4 km)"]})
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page and NASTY not in page
+    assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt; (0.4 km)" in page
+    assert "Holly &lt;b&gt;brook&lt;/b&gt;" in page
+    assert "Monday 23 November 2026" in page and "14/09/2026 (70 days)" in page
+    assert "@media print" in page and "size:A4" in page
+    for outside in ("http://", "https://", "src=\"", "<link", "@import", "url("):
+        assert outside not in page
+
+
+# ---------------------------------------------------------------- from the store, and from the command line
+
+def fill_store(store, families, interactions, partners=(), gazetteer=()):
+    with store.write("test") as conn:
+        conn.execute(st.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        conn.execute(st.families.insert(), [{"school_id": "S1", "pupils": 1, **{flag: False for flag in o.FLAGS},
+                                             **f} for f in families])
+        if interactions:
+            conn.execute(st.interactions.insert(), [
+                {"interaction_id": f"I{n}", "school_id": "S1", "activity": "phone call",
+                 "channel": "phone", **i} for n, i in enumerate(interactions)])
+        if partners:
+            conn.execute(st.partners.insert(), [{"school_id": "S1", "layer": 3, **p} for p in partners])
+        if gazetteer:
+            conn.execute(st.gazetteer.insert(), list(gazetteer))
+
+
+FAMILIES = [
+    family("F1", looked_after=True, postcode="B30 2QX", needs="food"),
+    family("F2", send=True, year_groups="6"),
+    family("F3"), family("F4", eal=True), family("F5", pupil_premium=True, year_groups="R"),
+]
+CONTACTS = [contact("F2", 50), contact("F2", 10, two_way=False), contact("F3", 3), contact("F4", 200),
+            contact("F4", 20, two_way=False), contact("F5", 30, two_way=False), contact("F5", 70, two_way=False),
+            contact("F1", -3)]
+
+
+def test_the_store_gives_the_same_worklist_as_plain_tables(store):
+    fill_store(store, FAMILIES, CONTACTS, PARTNERS, GAZ)
+    from_store = o.worklist(store, "S1", today=TODAY)
+    from_tables = o.worklist(frames(FAMILIES, CONTACTS, PARTNERS, GAZ))
+    pd.testing.assert_frame_equal(from_store, from_tables)
+    # F5: pupil premium 3, never 4, Reception 2, one-way 1; F1: looked after 5, never 4 (its contact is
+    # dated after today); F2: SEND 3, 50 days 1, Year 6 2, one-way 1; F4: EAL 1, 200 days capped 4, one-way 1.
+    assert ids(from_store) == ["F5", "F1", "F2", "F4"]
+    assert from_store["priority"].tolist() == [10, 9, 7, 6]
+    sug = o.partner_suggestions(store, "S1", "F1", 3, today=TODAY)
+    assert sug["partner_id"].tolist() == ["P-near", "P-prospective"]
+
+
+def test_cli_outreach_json(tmp_path):
+    db = tmp_path / "cli.db"
+    store = st.open_store(str(db))
+    fill_store(store, FAMILIES, CONTACTS)
+    store.dispose()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DATABASE_URL", None)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(db), *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    done = run("--json", "--today", "2026-11-23", "--limit", "2")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["school_id"] == "S1" and report["today"] == "2026-11-23" and report["days"] == 42
+    assert report["families_on_list"] == 4 and report["families_on_roll"] == 5
+    assert [f["family_id"] for f in report["families"]] == ["F5", "F1"]
+    assert report["families"][1]["reasons"] == "looked after +5, never in two-way contact +4"
+    assert report["families"][1]["last_two_way"] is None and report["families"][1]["days_since"] is None
+    wider = json.loads(run("--json", "--today", "2026-11-23", "--days", "2").stdout)
+    assert wider["days"] == 2 and wider["families_on_list"] == 5
+    f2 = next(f for f in wider["families"] if f["family_id"] == "F2")
+    assert f2["last_two_way"] == "2026-10-04" and f2["days_since"] == 50 and f2["priority"] == 6
+    text = run("--today", "2026-11-23")
+    assert text.returncode == 0 and "4 of 5 families" in text.stdout and "F5" in text.stdout
+    assert run("--school", "nope").returncode == 2
+    assert run("--days", "0").returncode == 2
