@@ -1,0 +1,512 @@
+"""The engagement metrics of the design: how well a school reaches its families, agencies,
+businesses and community in a window of dates, whether that reach is equitable, which layers and
+categories of its community are covered, and a 0-100 score per segment that explains itself.
+
+Everything here is plain pandas and numpy over :class:`engagement.frames.Frames`, computed for
+every school of the frames at once (so an authority's 400 cards are one pass, not 400). Windows
+are inclusive dates. Weights, scaling and the suppression threshold come from ``data/config.toml``.
+
+Decisions the design leaves open, made here:
+
+- **Two-way** is the stored ``two_way`` column of each interaction, never the activity's default.
+- **Breadth** counts the distinct Epstein types of a family's *two-way* interactions: a newsletter
+  pushed to every home says nothing about how a family takes part.
+- **Regularity, breadth, recency** are over reached families; with none reached they are empty
+  (null) and score 0.
+- **Partners**: listed = status active or prospective (never lapsed); engaged = listed with at least
+  one interaction of any kind in the window; interactions with lapsed partners count nowhere.
+- **Category and layer coverage** use the typology's categories; a category belongs to its
+  typology layer and segment (a partner's own layer override moves its mark on the diagram, not
+  the category's coverage).
+- **Privacy**: a count of families under the threshold is never shown. An equity entry is
+  suppressed whole (group, rest, both reaches, gap and parity are null) when either side is under
+  it, since the on-roll total shown beside it would give the small side away. When a school has
+  fewer families on roll than the threshold, every family figure and the family score are null,
+  and the overall score is the weighted mean of the partner segments.
+
+>>> previous_window(datetime.date(2026, 9, 1), datetime.date(2026, 9, 30))
+(datetime.date(2026, 8, 2), datetime.date(2026, 8, 31))
+>>> default_window(datetime.date(2026, 11, 23))
+(datetime.date(2026, 9, 1), datetime.date(2026, 11, 23))
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from engagement.config import load_config
+from engagement.frames import FLAGS, Frames
+from engagement.terms import months_between, terms_between, term_of
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+
+FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
+PARTNER_COMPONENTS = ("reach", "intensity", "category_coverage")
+SEGMENTS = ("families", *PARTNER_SEGMENTS)
+FLAG_LABELS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL",
+               "looked_after": "Looked after", "young_carer": "Young carers"}
+COMPONENT_LABELS = {
+    "families": {"reach": "Family reach (two-way)", "informed_reach": "Informed reach (any contact)",
+                 "regularity": "Regular contact (2+ months)", "breadth": "Breadth (Epstein types)",
+                 "recency": "Recency of last two-way contact"},
+    "partners": {"reach": "Partners engaged", "intensity": "Interactions per engaged partner",
+                 "category_coverage": "Categories with an engaged partner"},
+}
+# How each figure is rounded wherever it leaves this module (FORMATS.md: rates 4, scores 1).
+_DIGITS = {"reach": 4, "informed_reach": 4, "regularity": 4, "breadth": 2, "recency_days": 1,
+           "score": 1, "group_reach": 4, "rest_reach": 4, "gap_pp": 1, "parity": 4,
+           "interactions_per_engaged": 2, "category_coverage": 4, "coverage": 4, "overall": 1}
+_COUNTS = {"on_roll", "reached", "group", "rest", "listed", "engaged", "categories", "covered"}
+
+
+def _day(value) -> int:
+    return int(np.datetime64(value, "D").astype(np.int64))
+
+
+def _month(day: int) -> int:
+    return int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64))
+
+
+def default_window(today: datetime.date | None = None, config: dict | None = None) -> tuple[datetime.date, datetime.date]:
+    """The window every page and the command line use unless told otherwise: config ``[window]``
+    ``default`` = "term" (the current term so far) or a number of days ending today."""
+    today = today or datetime.date.today()
+    setting = (config or load_config()).get("window", {}).get("default", "term")
+    if str(setting) == "term":
+        return term_of(today).start, today
+    return today - datetime.timedelta(days=int(setting) - 1), today
+
+
+def previous_window(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The window of the same length that ends the day before ``start``."""
+    length = (end - start).days + 1
+    return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
+
+
+def _weights(section: dict, names: Iterable[str]) -> np.ndarray:
+    w = np.array([float(section.get(n, 0.0)) for n in names])
+    total = w.sum()
+    return w / total if total > 0 else w
+
+
+def _ratio(num, den) -> np.ndarray:
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _family_flags(frames: Frames, start_day: int, end_day: int):
+    """Per family: informed, reached, regular, distinct Epstein types, last two-way day."""
+    inter = frames.interactions
+    n_fam = len(frames.families)
+    day = inter["day"].to_numpy()
+    fam = inter["family"].to_numpy()
+    sel = (day >= start_day) & (day <= end_day) & (fam >= 0)
+    f = fam[sel]
+    informed = np.zeros(n_fam, bool)
+    informed[f] = True
+    two_way = inter["two_way"].to_numpy()[sel]
+    f2, d2 = f[two_way], day[sel][two_way]
+    reached = np.zeros(n_fam, bool)
+    reached[f2] = True
+    m2 = inter["month"].to_numpy()[sel][two_way] - _month(start_day)
+    n_months = _month(end_day) - _month(start_day) + 1
+    if n_fam * n_months <= 50_000_000:
+        seen = np.zeros((n_fam, n_months), bool)
+        seen[f2, m2] = True
+        months = seen.sum(axis=1)
+    else:  # a window of many years over many schools: count distinct pairs instead
+        pairs = np.unique(f2.astype(np.int64) * n_months + m2)
+        months = np.bincount(pairs // n_months, minlength=n_fam)
+    e2 = inter["epstein"].cat.codes.to_numpy()[sel][two_way]
+    known = e2 >= 0
+    types = np.zeros((n_fam, len(inter["epstein"].cat.categories)), bool)
+    types[f2[known], e2[known]] = True
+    last = np.full(n_fam, np.iinfo(np.int64).min)
+    np.maximum.at(last, f2, d2.astype(np.int64))
+    return informed, reached, reached & (months >= 2), types.sum(axis=1), last
+
+
+def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> pd.DataFrame:
+    """Every figure of every school in ``frames`` for the window ``[start, end]``, one row per
+    school (index: school_id), flat columns such as ``families.reach``,
+    ``equity.send.gap_pp``, ``agencies.score``, ``layers.3.coverage``, ``overall``, plus the
+    scaled components (``families.scaled.reach``) that the explanations use. Unrounded, and
+    already suppressed: a figure under the threshold is NaN with its ``suppressed`` flag set."""
+    if end < start:
+        raise ValueError(f"the window ends ({end}) before it starts ({start})")
+    cfg = config or load_config()
+    scoring = cfg["scoring"]
+    scaling = scoring["scaling"]
+    threshold = int(cfg["privacy"]["suppression_threshold"])
+    typology = load_typology()
+    s, e = _day(start), _day(end)
+    n_schools = len(frames.schools)
+    out: dict[str, np.ndarray] = {}
+
+    def per_school(codes, weights=None):
+        return np.bincount(codes, weights=weights, minlength=n_schools).astype(float)
+
+    # ---- families
+    fam_school = frames.families["school_id"].cat.codes.to_numpy().astype(np.int64)
+    informed, reached, regular, n_types, last = _family_flags(frames, s, e)
+    on_roll = per_school(fam_school)
+    reached_n = per_school(fam_school, reached)
+    recency = pd.Series((e - last[reached]).astype(float)).groupby(fam_school[reached]).median()
+    out["families.on_roll"] = on_roll
+    out["families.reached"] = reached_n
+    out["families.reach"] = _ratio(reached_n, on_roll)
+    out["families.informed_reach"] = _ratio(per_school(fam_school, informed), on_roll)
+    out["families.regularity"] = _ratio(per_school(fam_school, regular), reached_n)
+    out["families.breadth"] = _ratio(per_school(fam_school, n_types * reached), reached_n)
+    out["families.recency_days"] = recency.reindex(range(n_schools)).to_numpy(float)
+    fam_scaled = {
+        "reach": np.nan_to_num(out["families.reach"]),
+        "informed_reach": np.nan_to_num(out["families.informed_reach"]),
+        "regularity": np.nan_to_num(out["families.regularity"]),
+        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / float(scaling["breadth_full"]), 0, 1),
+        "recency": np.where(np.isnan(out["families.recency_days"]), 0.0, np.clip(
+            1 - np.nan_to_num(out["families.recency_days"]) / float(scaling["recency_zero_days"]), 0, 1)),
+    }
+    w = _weights(scoring["families"], FAMILY_COMPONENTS)
+    for name, weight in zip(FAMILY_COMPONENTS, w):
+        out[f"families.scaled.{name}"] = fam_scaled[name]
+        out[f"families.weight.{name}"] = np.full(n_schools, weight)
+    out["families.score"] = 100 * sum(wi * fam_scaled[n] for n, wi in zip(FAMILY_COMPONENTS, w))
+    small_school = on_roll < threshold
+    out["families.suppressed"] = small_school
+    for col in [c for c in out if c.startswith("families.") and c != "families.suppressed"]:
+        out[col] = np.where(small_school, np.nan, out[col])
+
+    # ---- equity
+    for flag in FLAGS:
+        in_group = frames.families[flag].to_numpy()
+        group = per_school(fam_school, in_group)
+        group_reached = per_school(fam_school, in_group & reached)
+        rest, rest_reached = on_roll - group, reached_n - group_reached
+        group_reach, rest_reach = _ratio(group_reached, group), _ratio(rest_reached, rest)
+        hidden = (group < threshold) | (rest < threshold)
+        figures = {"group": group, "rest": rest, "group_reach": group_reach, "rest_reach": rest_reach,
+                   "gap_pp": 100 * (group_reach - rest_reach), "parity": _ratio(group_reach, rest_reach)}
+        for key, value in figures.items():
+            out[f"equity.{flag}.{key}"] = np.where(hidden, np.nan, value)
+        out[f"equity.{flag}.suppressed"] = hidden
+
+    # ---- partners
+    partners = frames.partners
+    inter = frames.interactions
+    day = inter["day"].to_numpy()
+    par = inter["partner"].to_numpy()
+    counts = np.bincount(par[(day >= s) & (day <= e) & (par >= 0)], minlength=len(partners))
+    par_school = partners["school_id"].cat.codes.to_numpy().astype(np.int64)
+    listed = partners["status"].cat.codes.to_numpy() <= 1  # active, prospective
+    engaged = listed & (counts > 0)
+    segment = partners["segment"].cat.codes.to_numpy()
+    cat_names = [c.name for c in typology.categories]
+    cat_code = pd.Categorical(partners["category"], categories=cat_names).codes
+    covered = np.zeros((n_schools, len(cat_names)), bool)
+    hit = engaged & (cat_code >= 0)
+    covered[par_school[hit], cat_code[hit]] = True
+    cat_segment = np.array([PARTNER_SEGMENTS.index(c.segment) for c in typology.categories])
+    cat_layer = np.array([c.layer for c in typology.categories])
+    pw = _weights(scoring["partners"], PARTNER_COMPONENTS)
+    for k, seg in enumerate(PARTNER_SEGMENTS):
+        mine = listed & (segment == k)
+        listed_n = per_school(par_school[mine])
+        engaged_n = per_school(par_school[mine & engaged])
+        inter_n = per_school(par_school[mine & engaged], counts[mine & engaged])
+        of_segment = cat_segment == k
+        out[f"{seg}.listed"] = listed_n
+        out[f"{seg}.engaged"] = engaged_n
+        out[f"{seg}.reach"] = _ratio(engaged_n, listed_n)
+        out[f"{seg}.interactions_per_engaged"] = _ratio(inter_n, engaged_n)
+        out[f"{seg}.category_coverage"] = _ratio(covered[:, of_segment].sum(axis=1), np.full(n_schools, of_segment.sum()))
+        scaled = {
+            "reach": np.nan_to_num(out[f"{seg}.reach"]),
+            "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"])
+                                 / float(scaling["intensity_full"]), 0, 1),
+            "category_coverage": np.nan_to_num(out[f"{seg}.category_coverage"]),
+        }
+        for name, weight in zip(PARTNER_COMPONENTS, pw):
+            out[f"{seg}.scaled.{name}"] = scaled[name]
+            out[f"{seg}.weight.{name}"] = np.full(n_schools, weight)
+        out[f"{seg}.score"] = 100 * sum(wi * scaled[n] for n, wi in zip(PARTNER_COMPONENTS, pw))
+
+    # ---- layers
+    for layer in PARTNER_LAYERS:
+        of_layer = cat_layer == layer
+        out[f"layers.{layer}.categories"] = np.full(n_schools, float(of_layer.sum()))
+        out[f"layers.{layer}.covered"] = covered[:, of_layer].sum(axis=1).astype(float)
+        out[f"layers.{layer}.coverage"] = _ratio(out[f"layers.{layer}.covered"], out[f"layers.{layer}.categories"])
+
+    # ---- overall: a segment without a score (too few families to show) drops out of the mean
+    ow = np.array([float(scoring["overall"].get(seg, 0.0)) for seg in SEGMENTS])
+    seg_scores = np.vstack([out[f"{seg}.score"] for seg in SEGMENTS])
+    present = ~np.isnan(seg_scores)
+    weight_sum = (ow[:, None] * present).sum(axis=0)
+    out["overall"] = _ratio((ow[:, None] * np.nan_to_num(seg_scores)).sum(axis=0), weight_sum)
+    for k, seg in enumerate(SEGMENTS):
+        out[f"overall.weight.{seg}"] = _ratio(ow[k] * present[k], weight_sum)
+    return pd.DataFrame(out, index=pd.Index(frames.schools["school_id"], name="school_id"))
+
+
+# ---------------------------------------------------------------- the card (FORMATS.md)
+
+def _num(key: str, value):
+    """One figure as FORMATS.md prints it: None when missing, counts whole, the rest rounded."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if key in _COUNTS:
+        return int(value)
+    value = round(float(value), _DIGITS.get(key, 4))
+    if key == "recency_days" and value == int(value):
+        return int(value)
+    return value
+
+
+def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
+    """The ``score --json`` object from one row of :func:`metrics` (as a dict)."""
+    fam_keys = ("on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score")
+    families = {k: _num(k, row[f"families.{k}"]) for k in fam_keys}
+    if row["families.suppressed"]:
+        families["suppressed"] = True
+    card = {"window": {"from": start.isoformat(), "to": end.isoformat()}, "families": families, "equity": {}}
+    for flag in FLAGS:
+        entry = {k: _num(k, row[f"equity.{flag}.{k}"])
+                 for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}
+        entry["suppressed"] = bool(row[f"equity.{flag}.suppressed"])
+        card["equity"][flag] = entry
+    for seg in PARTNER_SEGMENTS:
+        card[seg] = {k: _num(k, row[f"{seg}.{k}"]) for k in
+                     ("listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score")}
+    card["layers"] = {str(layer): {k: _num(k, row[f"layers.{layer}.{k}"]) for k in ("categories", "covered", "coverage")}
+                      for layer in PARTNER_LAYERS}
+    card["overall"] = _num("overall", row["overall"])
+    return card
+
+
+def score_card(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
+               config: dict | None = None) -> dict:
+    """The score card of one school for ``[start, end]``, exactly the ``score --json`` object.
+
+    >>> from engagement.store import open_store, schools, families
+    >>> from engagement.frames import load_school_frames
+    >>> store = open_store("sqlite://")
+    >>> with store.write(actor="doctest") as conn:
+    ...     _ = conn.execute(schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2AA"))
+    ...     _ = conn.execute(families.insert(), [{"family_id": f"F{i}", "school_id": "S1"} for i in range(3)])
+    >>> card = score_card(load_school_frames(store), "S1", datetime.date(2026, 9, 1), datetime.date(2026, 12, 19))
+    >>> card["families"]["on_roll"], card["families"]["suppressed"], card["agencies"]["listed"]
+    (None, True, 0)
+    """
+    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
+    if school_id not in set(sub.schools["school_id"]):
+        raise KeyError(f"no school {school_id!r} in the store")
+    row = metrics(sub, start, end, config).iloc[0].to_dict()
+    return card_from_row(row, start, end)
+
+
+def score_cards(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> dict[str, dict]:
+    """Every school's card for ``[start, end]``, computed in one vectorised pass."""
+    table = metrics(frames, start, end, config)
+    return {sid: card_from_row(row, start, end) for sid, row in table.to_dict("index").items()}
+
+
+def family_reach(frames: Frames, start: datetime.date, end: datetime.date) -> pd.Series:
+    """Family reach of every school (unsuppressed fractions; for benchmarks and checks, not for
+    governors)."""
+    _, reached, *_ = _family_flags(frames, _day(start), _day(end))
+    codes = frames.families["school_id"].cat.codes.to_numpy()
+    n = len(frames.schools)
+    return pd.Series(_ratio(np.bincount(codes, weights=reached, minlength=n), np.bincount(codes, minlength=n)),
+                     index=pd.Index(frames.schools["school_id"], name="school_id"), name="reach")
+
+
+# ---------------------------------------------------------------- gaps, partners, explanations
+
+def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+    """One row per partner of the school: partner_id, name, category, layer, segment, status,
+    interactions (in the window), last_contact (latest interaction on or before the window's end,
+    any time; NaT when never), engaged (listed and contacted in the window)."""
+    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
+    partners = sub.partners
+    inter = sub.interactions
+    s, e = _day(start), _day(end)
+    day, par = inter["day"].to_numpy(), inter["partner"].to_numpy()
+    upto = (par >= 0) & (day <= e)
+    counts = np.bincount(par[upto & (day >= s)], minlength=len(partners))
+    last = np.full(len(partners), np.iinfo(np.int64).min)
+    np.maximum.at(last, par[upto], day[upto].astype(np.int64))
+    last_contact = pd.Series(np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"),
+                                      (np.maximum(last, 0) * 86400).view("datetime64[s]")))
+    table = partners[["partner_id", "name", "category", "layer", "segment", "status"]].copy()
+    table["interactions"] = counts
+    table["last_contact"] = last_contact.to_numpy()
+    table["engaged"] = table["status"].isin(["active", "prospective"]).to_numpy() & (counts > 0)
+    return table.reset_index(drop=True)
+
+
+def gaps(frames: Frames, school_id: str, start: datetime.date, end: datetime.date) -> dict[int, list[str]]:
+    """For layers 2 to 4, the typology's categories with no engaged partner in the window, in
+    typology order: what the Community layers page names as gaps ("no care home linked")."""
+    table = partner_engagement(frames, school_id, start, end)
+    engaged = set(table.loc[table["engaged"], "category"])
+    typology = load_typology()
+    return {layer: [c.name for c in typology.categories_of_layer(layer) if c.name not in engaged]
+            for layer in PARTNER_LAYERS}
+
+
+def _count_text(n: float, threshold: int) -> str:
+    return "fewer than 10" if n < threshold else f"{int(n)}"
+
+
+def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: dict) -> str:
+    scaling = cfg["scoring"]["scaling"]
+    threshold = int(cfg["privacy"]["suppression_threshold"])
+    if segment == "families":
+        unreached = row["families.on_roll"] - row["families.reached"]
+        return {
+            "reach": f"Reach more families two-way: {_count_text(unreached, threshold)} families on roll have had "
+                     "no two-way contact (a call, a meeting, a visit) in this window.",
+            "informed_reach": "Make sure every family hears from school: some families had no contact at all, "
+                              "not even a newsletter or portal message.",
+            "regularity": f"Follow up: only {row['families.regularity'] or 0:.0%} of reached families had two-way "
+                          "contact in two or more months of the window.",
+            "breadth": f"Widen the ways families take part (volunteering, learning at home, decision making): "
+                       f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
+                       f"full marks at {scaling['breadth_full']:g}.",
+            "recency": "Contact reached families again sooner: the typical family last had two-way contact "
+                       f"{row['families.recency_days'] or 0:.0f} days before the window's end "
+                       f"(no credit at {scaling['recency_zero_days']} days).",
+        }[component]
+    label = {"agencies": "agency", "businesses": "business"}.get(segment, segment)
+    not_engaged = int(row[f"{segment}.listed"] - row[f"{segment}.engaged"])
+    return {
+        "reach": f"Contact the {not_engaged} listed {label} partners who had no contact in this window.",
+        "intensity": f"Deepen the links you have: engaged {label} partners had "
+                     f"{row[f'{segment}.interactions_per_engaged'] or 0:.1f} interactions each; "
+                     f"full marks at {scaling['intensity_full']:g}.",
+        "category_coverage": "Link with a partner in a category you do not yet reach"
+                             + (f", such as {', '.join(gap_list[:3])}." if gap_list else "."),
+    }[component]
+
+
+def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
+            config: dict | None = None) -> dict:
+    """Why each score is what it is. For each of families, agencies, businesses, community and
+    overall: ``score``, ``components`` (a list of dicts: component, label, value, scaled, weight,
+    contribution in points; contributions add up to the score) and ``advice``, a sentence naming
+    the change that would raise the score most. Suppressed figures stay null here too."""
+    cfg = config or load_config()
+    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
+    row = metrics(sub, start, end, cfg).iloc[0].to_dict()
+    typology = load_typology()
+    missing = gaps(sub, school_id, start, end)
+    uncovered = [c for layer in PARTNER_LAYERS for c in missing[layer]]
+    out = {}
+    for seg in SEGMENTS:
+        names = FAMILY_COMPONENTS if seg == "families" else PARTNER_COMPONENTS
+        labels = COMPONENT_LABELS["families" if seg == "families" else "partners"]
+        value_key = {"recency": "recency_days", "intensity": "interactions_per_engaged"}
+        comps = []
+        for name in names:
+            scaled, weight = row[f"{seg}.scaled.{name}"], row[f"{seg}.weight.{name}"]
+            key = value_key.get(name, name)
+            comps.append({"component": name, "label": labels[name], "value": _num(key, row.get(f"{seg}.{key}")),
+                          "scaled": _num("reach", scaled), "weight": round(float(weight), 4),
+                          "contribution": _num("score", 100 * weight * scaled)})
+        score = _num("score", row[f"{seg}.score"])
+        if score is None:
+            out[seg] = {"score": None, "components": [], "suppressed": True,
+                        "advice": "Fewer than 10 families on roll: family figures are not shown."}
+            continue
+        gains = [(row[f"{seg}.weight.{n}"] * (1 - row[f"{seg}.scaled.{n}"]), n) for n in names]
+        gain, best = max(gains)
+        seg_gaps = [c for c in uncovered if typology.category(c).segment == seg] if seg != "families" else []
+        advice = (f"Full marks." if gain <= 0 else
+                  _advice(seg, best, row, seg_gaps, cfg) + f" This could add up to {100 * gain:.1f} points.")
+        out[seg] = {"score": score, "components": comps, "advice": advice.strip()}
+    seg_comps, best = [], None
+    for seg in SEGMENTS:
+        weight, score = row[f"overall.weight.{seg}"], row[f"{seg}.score"]
+        if np.isnan(score):
+            continue
+        seg_comps.append({"component": seg, "label": typology.segments[seg]["label"], "value": _num("score", score),
+                          "scaled": _num("reach", score / 100), "weight": round(float(weight), 4),
+                          "contribution": _num("score", weight * score)})
+        gain = weight * (100 - score)
+        if best is None or gain > best[0]:
+            best = (gain, seg)
+    overall_advice = "Full marks." if best is None or best[0] <= 0 else (
+        f"The most to gain is in {typology.segments[best[1]]['label'].lower()} "
+        f"(up to {best[0]:.1f} points): {out[best[1]]['advice']}")
+    out["overall"] = {"score": _num("overall", row["overall"]), "components": seg_comps, "advice": overall_advice}
+    return out
+
+
+# ---------------------------------------------------------------- trends and comparison
+
+def _periods(start: datetime.date, end: datetime.date, by: str) -> list[tuple[str, datetime.date, datetime.date]]:
+    if by == "term":
+        spans = [(t.name, t.start, t.end) for t in terms_between(start, end)]
+    elif by == "month":
+        spans = [(a.strftime("%Y-%m"), a, b) for a, b in months_between(start, end)]
+    else:
+        raise ValueError("by must be 'term' or 'month'")
+    # A period is cut to the range asked for, so the current term runs to today, not to December.
+    return [(name, max(a, start), min(b, end)) for name, a, b in spans]
+
+
+def flatten(card: dict) -> dict[str, float | None]:
+    """A card as ``{"families.reach": 0.73, "equity.send.gap_pp": -4.1, ...}``: its figures only."""
+    out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif not isinstance(value, (bool, str)):
+            out[prefix] = value
+
+    walk("", {k: v for k, v in card.items() if k != "window"})
+    return out
+
+
+def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
+           by: str = "term", config: dict | None = None) -> pd.DataFrame:
+    """The score card per term (autumn Sep-Dec, spring Jan-Mar, summer Apr-Aug) or per month
+    overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
+    period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
+    None when suppressed). ``school_id`` None gives every school."""
+    sub = frames.school(school_id) if school_id is not None and len(frames.schools) > 1 else frames
+    rows = []
+    for name, a, b in _periods(start, end, by):
+        for sid, row in metrics(sub, a, b, config).to_dict("index").items():
+            if school_id is not None and sid != school_id:
+                continue
+            for figure, value in flatten(card_from_row(row, a, b)).items():
+                section, _, metric = figure.rpartition(".")
+                rows.append((sid, name, a, b, figure, section or figure, metric, value))
+    return pd.DataFrame(rows, columns=["school_id", "period", "period_start", "period_end", "figure",
+                                       "section", "metric", "value"])
+
+
+def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
+            previous: tuple[datetime.date, datetime.date] | None = None, config: dict | None = None) -> pd.DataFrame:
+    """Each figure of the card beside its value in the previous window (by default the window of
+    the same length just before; the Overview may pass the previous term): figure, current,
+    previous, change (current - previous; None when either is missing or suppressed)."""
+    prev = previous or previous_window(start, end)
+    now = flatten(score_card(frames, school_id, start, end, config))
+    before = flatten(score_card(frames, school_id, prev[0], prev[1], config))
+    rows = []
+    for figure, value in now.items():
+        old = before.get(figure)
+        change = None if value is None or old is None else value - old
+        digits = _DIGITS.get(figure.rpartition(".")[2], 4)
+        rows.append((figure, value, old, None if change is None else round(change, digits)))
+    return pd.DataFrame(rows, columns=["figure", "current", "previous", "change"])
