@@ -11,6 +11,7 @@ st.set_page_config(page_title="Community engagement map", page_icon="🏫", layo
 
 PAGES = {
     "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
+    "map": st.Page("pages/partner_map.py", title="Partner map", icon=":material/map:"),
     "audit": st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
 }
 

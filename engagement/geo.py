@@ -35,7 +35,7 @@ from geopy.exc import (
 )
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from engagement import store as st
 from engagement.config import load_config
@@ -321,6 +321,16 @@ def _missing(store: st.Store) -> list[dict]:
             for r in rows:
                 out.append({"kind": kind, "table": table, "key": key, "id": r[key], "name": r["name"],
                             "postcode": r["postcode"], "address": r.get("address")})
+    return out
+
+
+def unplaced_counts(store: st.Store) -> dict[str, int]:
+    """How many schools and partners have no coordinates yet."""
+    out = {}
+    with store.read() as conn:
+        for name, table in (("schools", st.schools), ("partners", st.partners)):
+            out[name] = conn.execute(select(func.count()).select_from(table).where(
+                or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))).scalar()
     return out
 
 

@@ -1,0 +1,538 @@
+"""The Partner map: the school, its distance rings, every placed partner coloured by layer and
+shaped by segment, families aggregated by postcode sector, and a legend, as a folium map that
+draws with no request leaving the app's own server except for map tiles.
+
+Where the map's scripts come from. folium and streamlit-folium load Leaflet, jQuery, Bootstrap,
+Font Awesome and Leaflet.markercluster from public CDNs, which a school network may block (and
+this machine cannot reach): the map is then blank. Here every element that carries links
+(``default_js``/``default_css``) is a subclass pointing at ``/app/static/vendor/...``; only
+Leaflet and Leaflet.markercluster are needed, because markers are inline-SVG ``DivIcon``s and
+circles (no icon font, no jQuery, no Bootstrap). The files come from the pinned pip packages
+``XStatic-Leaflet`` and ``XStatic-Leaflet-MarkerCluster`` (see requirements.txt), copied by
+:func:`install_assets` into ``static/vendor/`` (git-ignored, about 250 KB, re-copied when the
+package version changes), which Streamlit serves at ``/app/static/`` (``enableStaticServing``).
+Streamlit only serves files that really sit in ``static/`` (it resolves symlinks and refuses
+anything outside), hence a copy rather than a link to the package directory.
+
+How it is shown. ``st_folium`` puts the map's HTML and script into its component frame and
+renders the whole map again on every rerun; a new script means a new frame, losing pan and zoom.
+So the map comes in two parts (:class:`MapParts`): a *base* that depends only on the school, the
+window and its families (school, rings, family sectors, legend), and the *partner groups*, one
+``FeatureGroup`` per layer with all its markers in one ``FastMarkerCluster`` data array, which
+the page passes as ``feature_group_to_add``: a filter change swaps only those groups in the open
+map. Clustering is client-side (Leaflet.markercluster); below ``[map] cluster_above`` partners
+it is switched off (``disableClusteringAtZoom``).
+
+Escaping. folium inserts tooltip and popup text raw into HTML, inside a JavaScript template
+literal where ``${...}`` runs. Every user string goes through :func:`safe_text` (HTML-escaped,
+with backtick, ``$`` and backslash as entities) and partner data travel as JSON (Jinja's
+``tojson`` escapes ``<``, ``>`` and ``&``). Partners have tooltips, no popups.
+
+>>> safe_text("<img src=x onerror=alert(1)>"), safe_text("${alert(1)}`")
+('&lt;img src=x onerror=alert(1)&gt;', '&#36;{alert(1)}&#96;')
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+from branca.element import MacroElement
+from folium.plugins import FastMarkerCluster
+from folium.template import Template
+from sqlalchemy import and_, func, select
+
+from engagement import geo
+from engagement import store as st
+from engagement.config import load_config, suppression_threshold
+from engagement.terms import term_of
+from engagement.typology import load_typology
+
+STATIC_DIR = st.PROJECT_DIR / "static"
+VENDOR = "vendor"
+DEFAULT_ASSETS_URL = "/app/static/vendor"
+
+SHAPES = {"agencies": "square", "businesses": "triangle", "community": "circle"}
+SHAPE_SVG = {  # 20x20 view box; filled or hollow is set on the element
+    "circle": '<circle cx="10" cy="10" r="7.5"/>',
+    "square": '<rect x="3" y="3" width="14" height="14" rx="1.5"/>',
+    "triangle": '<path d="M10 2 L18 17 L2 17 Z"/>',
+    "diamond": '<path d="M10 1.5 L18.5 10 L10 18.5 L1.5 10 Z"/>',
+}
+SHAPE_ORDER = ("circle", "square", "triangle", "diamond")
+# Reach of a postcode sector, light (none) to dark (all): a purple ramp apart from the layer hues.
+REACH_RAMP = ("#f3e8f0", "#dcb9d3", "#c289b3", "#a05890", "#7a2d6b", "#4f0f45")
+SCHOOL_COLOUR = "#111111"
+FAMILY_OUTLINE = "#5b1f52"
+
+
+# ---------------------------------------------------------------- assets
+
+def _asset_sources() -> dict[str, Path]:
+    import xstatic.pkg.leaflet as leaflet
+    import xstatic.pkg.leaflet_markercluster as cluster
+
+    base, mc = Path(leaflet.BASE_DIR), Path(cluster.BASE_DIR)
+    files = {"leaflet.js": base / "leaflet.js", "leaflet.css": base / "leaflet.css",
+             "leaflet.markercluster.js": mc / "leaflet.markercluster.js", "MarkerCluster.css": mc / "MarkerCluster.css"}
+    for image in sorted((base / "images").glob("*.png")):
+        files[f"images/{image.name}"] = image
+    return files
+
+
+def assets_version() -> str:
+    import xstatic.pkg.leaflet as leaflet
+    import xstatic.pkg.leaflet_markercluster as cluster
+
+    return f"leaflet {leaflet.VERSION}, markercluster {cluster.VERSION}"
+
+
+def install_assets(static_dir: str | Path = STATIC_DIR) -> Path:
+    """Copy Leaflet and Leaflet.markercluster from their pip packages into ``static/vendor``
+    (only when missing or from another version); returns the vendor directory. Cheap when done."""
+    target = Path(static_dir) / VENDOR
+    stamp = target / "VERSION"
+    version = assets_version()
+    if stamp.exists() and stamp.read_text() == version:
+        return target
+    for name, source in _asset_sources().items():
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+    stamp.write_text(version)
+    return target
+
+
+def _js(assets_url: str) -> list[tuple[str, str]]:
+    return [("leaflet", f"{assets_url}/leaflet.js"), ("markerclusterjs", f"{assets_url}/leaflet.markercluster.js")]
+
+
+def _css(assets_url: str) -> list[tuple[str, str]]:
+    return [("leaflet_css", f"{assets_url}/leaflet.css"), ("markerclustercss", f"{assets_url}/MarkerCluster.css")]
+
+
+class LocalMap(folium.Map):
+    """A folium Map whose scripts and styles are the app's own (set per instance)."""
+
+    def __init__(self, *args, assets_url: str = DEFAULT_ASSETS_URL, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Markercluster comes with the base map so a filter that adds the first clusters
+        # later finds it loaded (st_folium loads scripts only when the frame is created).
+        self.default_js = _js(assets_url)
+        self.default_css = _css(assets_url)
+
+
+class LocalFastMarkerCluster(FastMarkerCluster):
+    def __init__(self, *args, assets_url: str = DEFAULT_ASSETS_URL, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_js = _js(assets_url)[1:]
+        self.default_css = _css(assets_url)[1:]
+
+
+# ---------------------------------------------------------------- text
+
+def safe_text(value) -> str:
+    """User text made inert for folium: HTML-escaped, and the characters that mean something in a
+    JavaScript template literal (backtick, ``$``, backslash) written as entities."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+_MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:="
+
+
+def md_escape(value) -> str:
+    """User text for a Streamlit markdown element (a heading, a caption): every markdown
+    character backslash-escaped so a name never becomes a link, bold, code or formula.
+
+    >>> print(md_escape("**b** [l](x)"))
+    \\*\\*b\\*\\* \\[l\\]\\(x\\)
+    """
+    text = "" if value is None else str(value)
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text).replace("\n", " ")
+
+
+# ---------------------------------------------------------------- data
+
+def default_window(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """The current school term, the design's default window."""
+    term = term_of(today or datetime.date.today())
+    return term.start, term.end
+
+
+def partner_table(store: st.Store, school_id: str, window: tuple[datetime.date, datetime.date]) -> pd.DataFrame:
+    """The school's partners with their segment, distance from the school (km, None when either
+    is unplaced) and engagement in the window: ``interactions``, ``last_contact``, ``engaged``.
+
+    Computed here with one grouped query because the scoring module's per-partner table was not
+    there when the map was built; the definition is the design's (any interaction in the window).
+    """
+    start, end = window
+    p, i = st.partners, st.interactions
+    with store.read() as conn:
+        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
+        frame = pd.DataFrame(conn.execute(select(p).where(p.c.school_id == school_id)
+                                          .order_by(p.c.partner_id)).mappings().all(), columns=list(p.c.keys()))
+        counts = pd.DataFrame(conn.execute(
+            select(i.c.partner_id, func.count().label("interactions"), func.max(i.c.date).label("last_contact"))
+            .where(and_(i.c.school_id == school_id, i.c.partner_id.is_not(None), i.c.date >= start, i.c.date <= end))
+            .group_by(i.c.partner_id)).all(), columns=["partner_id", "interactions", "last_contact"])
+    typology = load_typology()
+    frame["segment"] = frame["category"].map(
+        lambda c: typology.category(c).segment if typology.category(c) else "community")
+    frame = frame.merge(counts, on="partner_id", how="left")
+    frame["interactions"] = frame["interactions"].fillna(0).astype(int)
+    frame["engaged"] = frame["interactions"] > 0
+    frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
+    frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
+    if school is not None and school["latitude"] is not None and school["longitude"] is not None:
+        frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"],
+                                               frame["latitude"], frame["longitude"])
+    else:
+        frame["distance_km"] = np.nan
+    return frame
+
+
+@dataclass
+class FamilySectors:
+    """Families by postcode sector, only sectors at or above the privacy threshold."""
+    shown: pd.DataFrame            # sector, families, reached, reach, latitude, longitude
+    hidden_families: int           # in small sectors, or with no known location
+    threshold: int
+
+
+def family_sectors(store: st.Store, school_id: str, window: tuple[datetime.date, datetime.date],
+                   threshold: int | None = None) -> FamilySectors:
+    """Families of the school grouped by postcode sector, placed at the mean of their postcodes'
+    gazetteer coordinates, with reach = families with a two-way interaction in the window ÷
+    families of the sector. A sector with fewer than ``threshold`` families (config privacy
+    threshold) is never returned: its families only add to ``hidden_families``."""
+    threshold = suppression_threshold() if threshold is None else threshold
+    start, end = window
+    f, i = st.families, st.interactions
+    with store.read() as conn:
+        fams = pd.DataFrame(conn.execute(select(f.c.family_id, f.c.postcode).where(f.c.school_id == school_id)).all(),
+                            columns=["family_id", "postcode"])
+        reached = set(conn.execute(select(i.c.family_id).distinct().where(and_(
+            i.c.school_id == school_id, i.c.family_id.is_not(None), i.c.two_way.is_(True),
+            i.c.date >= start, i.c.date <= end))).scalars())
+    empty = pd.DataFrame(columns=["sector", "families", "reached", "reach", "latitude", "longitude"])
+    if fams.empty:
+        return FamilySectors(empty, 0, threshold)
+    fams["postcode"] = fams["postcode"].map(geo.normalise_postcode)
+    fams["sector"] = fams["postcode"].map(geo.postcode_sector)
+    where = geo.gazetteer_lookup(store, fams["postcode"].dropna().unique())
+    fams["latitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[0])
+    fams["longitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[1])
+    fams["reached"] = fams["family_id"].isin(reached)
+    grouped = fams.dropna(subset=["sector"]).groupby("sector").agg(
+        families=("family_id", "size"), reached=("reached", "sum"),
+        latitude=("latitude", "mean"), longitude=("longitude", "mean")).reset_index()
+    ok = (grouped["families"] >= threshold) & grouped["latitude"].notna()
+    shown = grouped[ok].copy()
+    shown["reach"] = shown["reached"] / shown["families"]
+    hidden = int(len(fams) - shown["families"].sum())
+    return FamilySectors(shown[["sector", "families", "reached", "reach", "latitude", "longitude"]]
+                         .sort_values("sector").reset_index(drop=True), hidden, threshold)
+
+
+@dataclass
+class PartnerFilter:
+    """What the page's filters chose; empty means "all"."""
+    layers: tuple[int, ...] = ()
+    segments: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    engaged: bool | None = None
+    search: str = ""
+
+
+def service_tags(partners: pd.DataFrame) -> list[str]:
+    """Every service tag the partners offer, sorted case-insensitively."""
+    tags = {t.strip() for s in partners["services"].dropna() for t in str(s).split(";") if t.strip()}
+    return sorted(tags, key=str.lower)
+
+
+def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFrame:
+    """The partners that pass every filter.
+
+    >>> frame = pd.DataFrame({"name": ["Stirchley Food Bank", "Bournville Library"], "layer": [3, 3],
+    ...     "segment": ["community"] * 2, "category": ["food bank", "library"], "services": ["food;clothing", None],
+    ...     "status": ["active", "lapsed"], "engaged": [True, False]})
+    >>> filter_partners(frame, PartnerFilter(services=("Food",), search="stirch"))["name"].tolist()
+    ['Stirchley Food Bank']
+    """
+    keep = pd.Series(True, index=partners.index)
+    if chosen.layers:
+        keep &= partners["layer"].isin(chosen.layers)
+    if chosen.segments:
+        keep &= partners["segment"].isin(chosen.segments)
+    if chosen.categories:
+        wanted = {c.lower() for c in chosen.categories}
+        keep &= partners["category"].str.lower().isin(wanted)
+    if chosen.services:
+        wanted = {s.lower() for s in chosen.services}
+        keep &= partners["services"].fillna("").map(
+            lambda s: bool(wanted & {t.strip().lower() for t in s.split(";")}))
+    if chosen.statuses:
+        keep &= partners["status"].isin(chosen.statuses)
+    if chosen.engaged is not None:
+        keep &= partners["engaged"] == chosen.engaged
+    if chosen.search.strip():
+        keep &= partners["name"].str.contains(chosen.search.strip(), case=False, regex=False, na=False)
+    return partners[keep]
+
+
+def partners_at(partners: pd.DataFrame, lat: float, lng: float, tooltip: str | None = None,
+                tolerance: float = 1e-6) -> pd.DataFrame:
+    """The partners drawn at a clicked point (a marker click reports the marker's own position);
+    when several share the point, the clicked tooltip's first line narrows them to its name."""
+    here = partners[((partners["latitude"] - lat).abs() <= tolerance)
+                    & ((partners["longitude"] - lng).abs() <= tolerance)]
+    if len(here) > 1 and tooltip:
+        named = here[[tooltip.strip().startswith(str(n).strip()) for n in here["name"]]]
+        if len(named):
+            return named
+    return here
+
+
+# ---------------------------------------------------------------- the folium map
+
+def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20) -> str:
+    fill, stroke, width = (colour, "#1a1a1a", 1.4) if filled else ("#ffffff", colour, 3)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 20 20">'
+            f'<g fill="{fill}" stroke="{stroke}" stroke-width="{width}">{SHAPE_SVG[shape]}</g></svg>')
+
+
+def _marker_callback(colour: str, size: int = 20) -> str:
+    """The JavaScript that makes one marker from a data row [lat, lng, shape, engaged, tooltip].
+    Icons are built once per shape and fill, from fixed SVG (no user text)."""
+    icons = {f"{shape}{int(filled)}": _shape_svg(shape, colour, filled, size)
+             for shape in SHAPE_ORDER for filled in (True, False)}
+    half = size // 2
+    return (
+        "(function () {"
+        f" var svg = {json.dumps(icons)}; var cache = {{}};"
+        " return function (row) {"
+        "  var k = row[2] + row[3];"
+        f"  var icon = cache[k] || (cache[k] = L.divIcon({{html: svg[k], className: 'partner-mark',"
+        f" iconSize: [{size}, {size}], iconAnchor: [{half}, {half}]}}));"
+        "  return L.marker([row[0], row[1]], {icon: icon, riseOnHover: true})"
+        f"   .bindTooltip(row[4], {{direction: 'top', offset: [0, -{half}], className: 'partner-tip'}});"
+        " }; })()"
+    )
+
+
+def _cluster_icon(colour: str) -> str:
+    return (
+        "function (cluster) { var n = cluster.getChildCount();"
+        " var s = n < 10 ? 30 : (n < 100 ? 36 : 44);"
+        f" return L.divIcon({{html: '<div style=\"background:{colour};width:' + s + 'px;height:' + s + 'px;"
+        "line-height:' + s + 'px\">' + n + '</div>', className: 'partner-cluster', iconSize: [s, s]}); }"
+    )
+
+
+def _tooltip(row) -> str:
+    lines = [f"<b>{safe_text(row['name'])}</b>",
+             f"{safe_text(row['category'])} · layer {int(row['layer'])}"
+             + (f" · {row['distance_km']:.1f} km" if pd.notna(row.get("distance_km")) else "")]
+    if row["engaged"]:
+        last = row["last_contact"]
+        when = f", last {last:%d/%m/%Y}" if isinstance(last, datetime.date) else ""
+        lines.append(f"{int(row['interactions'])} contact{'s' if row['interactions'] != 1 else ''} in the window{when}")
+    else:
+        lines.append("no contact in the window")
+    if row["status"] != "active":
+        lines.append(safe_text(row["status"]))
+    return "<br>".join(lines)
+
+
+class Legend(MacroElement):
+    """The map's key, as HTML beside the map (every label escaped)."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}
+        <style>
+          .map-legend {position: absolute; left: 10px; bottom: 22px; z-index: 1000; background: #fff;
+            border: 1px solid #888; border-radius: 6px; padding: 8px 10px; font: 14px/1.35 sans-serif;
+            color: #111; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 270px;}
+          .map-legend h4 {margin: 0 0 4px; font-size: 14px;}
+          .map-legend .row {display: flex; align-items: center; gap: 6px; margin: 2px 0;}
+          .map-legend .sw {display: inline-block; width: 14px; height: 14px; border: 1px solid #333; border-radius: 2px;}
+          .map-legend .ramp {display: inline-block; width: 110px; height: 10px; border: 1px solid #555;}
+          .map-legend .note {font-size: 12px; color: #333; margin-top: 4px;}
+          .partner-mark {background: none; border: none;}
+          .partner-cluster div {border-radius: 50%; color: #fff; font: bold 14px sans-serif; text-align: center;
+            border: 2px solid #fff; box-shadow: 0 0 0 1.5px #333; text-shadow: 0 0 2px #000;}
+          .ring-label {background: none; border: none; font: bold 13px sans-serif; color: #222;
+            text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; white-space: nowrap;}
+          .partner-tip, .sector-tip {font-size: 13px;}
+        </style>
+        {% endmacro %}
+        {% macro html(this, kwargs) %}
+        <div class="map-legend" id="map-legend">{{ this.body }}</div>
+        {% endmacro %}
+    """)
+
+    def __init__(self, body: str):
+        super().__init__()
+        self._name = "Legend"
+        self.body = body
+
+
+def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, window) -> str:
+    rows = ["<h4>Partners</h4>"]
+    for layer in layers:
+        colour = typology.layer_colour(layer)
+        rows.append(f'<div class="row"><span class="sw" style="background:{safe_text(colour)}"></span>'
+                    f"Layer {layer}: {safe_text(typology.layer_name(layer))}</div>")
+    for segment, shape in SHAPES.items():
+        label = typology.segments.get(segment, {}).get("label", segment)
+        rows.append(f'<div class="row">{_shape_svg(shape, "#555555", True, 16)} {safe_text(label)}</div>')
+    rows.append(f'<div class="row">{_shape_svg("circle", "#555555", True, 16)} filled: contact in the window;'
+                f' {_shape_svg("circle", "#555555", False, 16)} hollow: none</div>')
+    rows.append(f'<div class="row">{_school_svg(16)} the school; dashed rings: distance</div>')
+    if sectors is not None:
+        ramp = ", ".join(REACH_RAMP)
+        rows.append("<h4 style='margin-top:6px'>Families by postcode sector</h4>")
+        rows.append("<div>Circle size: number of families</div>")
+        rows.append(f'<div class="row">reach 0% <span class="ramp" style="background:linear-gradient(90deg,{ramp})">'
+                    "</span> 100%</div>")
+        if sectors.hidden_families:
+            n = sectors.hidden_families
+            count = f"fewer than {sectors.threshold}" if n < sectors.threshold else f"{n}"
+            rows.append(f'<div class="note">Not shown: {count} families in sectors of fewer than '
+                        f"{sectors.threshold} families or with no known location.</div>")
+    start, end = window
+    rows.append(f'<div class="note">Window: {start:%d/%m/%Y} to {end:%d/%m/%Y}</div>')
+    return "".join(rows)
+
+
+def _school_svg(size: int = 26) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 26 26">'
+            f'<path d="M13 2 L24 10 L24 24 L2 24 L2 10 Z" fill="{SCHOOL_COLOUR}" stroke="#fff" stroke-width="1.5"/>'
+            '<rect x="10" y="15" width="6" height="9" fill="#fff"/></svg>')
+
+
+def _reach_colour(reach: float) -> str:
+    idx = min(len(REACH_RAMP) - 1, max(0, int(reach * len(REACH_RAMP))))
+    return REACH_RAMP[idx]
+
+
+@dataclass
+class MapParts:
+    """A map in the two parts st_folium needs: the ``base`` (fixed while only filters change) and
+    the partner ``groups`` (one FeatureGroup per layer) with a ``control`` to toggle them."""
+    base: folium.Map
+    groups: list[folium.FeatureGroup] = field(default_factory=list)
+    control: folium.LayerControl | None = None
+    shown: int = 0
+
+    def html(self) -> str:
+        """The whole map as one standalone HTML page (groups and control added to the base)."""
+        for group in self.groups:
+            group.add_to(self.base)
+        if self.control is not None:
+            self.control.add_to(self.base)
+        return self.base.get_root().render()
+
+
+def map_settings() -> dict:
+    section = dict(load_config().get("map", {}))
+    section.setdefault("rings_km", [0.5, 1, 2, 5])
+    section.setdefault("tiles_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+    section.setdefault("tiles_attribution", "&copy; OpenStreetMap contributors")
+    section.setdefault("assets_url", DEFAULT_ASSETS_URL)
+    section.setdefault("cluster_above", 150)
+    section.setdefault("height", 640)
+    return section
+
+
+def initial_bounds(school: dict, partners: pd.DataFrame, rings_km) -> list[list[float]]:
+    """Where the map opens: the school and the partners within the largest ring, never tighter
+    than the 1 km ring. Computed from all the school's partners, so filters do not move it."""
+    lat0, lon0 = float(school["latitude"]), float(school["longitude"])
+    outer = max(rings_km) if rings_km else 5.0
+    placed = partners.dropna(subset=["latitude", "longitude"])
+    near = placed[placed["distance_km"] <= outer] if "distance_km" in placed else placed
+    reach_km = max(1.0, float(near["distance_km"].max()) if len(near) and "distance_km" in near else 1.0)
+    dlat = reach_km / 111.2
+    dlon = reach_km / (111.2 * math.cos(math.radians(lat0)))
+    return [[lat0 - dlat, lon0 - dlon], [lat0 + dlat, lon0 + dlon]]
+
+
+def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | None = None, *,
+              window: tuple[datetime.date, datetime.date] | None = None, bounds=None,
+              settings: dict | None = None) -> MapParts:
+    """The Partner map for ``school`` (a row of the schools table, placed) showing ``partners``
+    (rows of :func:`partner_table`, already filtered) and family ``sectors``."""
+    settings = {**map_settings(), **(settings or {})}
+    typology = load_typology()
+    window = window or default_window()
+    assets = settings["assets_url"]
+    lat0, lon0 = float(school["latitude"]), float(school["longitude"])
+    tiles_url = settings["tiles_url"]
+    base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True,
+                    prefer_canvas=False, assets_url=assets)
+    if tiles_url:
+        folium.TileLayer(tiles=tiles_url, attr=settings["tiles_attribution"], name="Street map",
+                         max_zoom=19, control=False).add_to(base)
+    base.fit_bounds(bounds or initial_bounds(school, partners, settings["rings_km"]))
+
+    rings = folium.FeatureGroup(name="Distance rings", control=False).add_to(base)
+    for km in sorted(settings["rings_km"]):
+        folium.Circle([lat0, lon0], radius=float(km) * 1000, color="#333333", weight=1.5, dash_array="6 5",
+                      fill=False, interactive=False).add_to(rings)
+        label = f"{km:g} km"
+        folium.Marker([lat0 + float(km) / 111.2, lon0], interactive=False, keyboard=False,
+                      icon=folium.DivIcon(html=f"<span>{safe_text(label)}</span>", class_name="ring-label",
+                                          icon_size=(60, 16), icon_anchor=(30, 8))).add_to(rings)
+
+    if sectors is not None and len(sectors.shown):
+        fam = folium.FeatureGroup(name="Families by postcode sector", control=False).add_to(base)
+        biggest = max(1, int(sectors.shown["families"].max()))
+        for row in sectors.shown.itertuples(index=False):
+            radius = 8 + 22 * math.sqrt(row.families / biggest)
+            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{int(row.families)} families"
+                   f"<br>reach {row.reach:.0%} (two-way contact in the window)")
+            folium.CircleMarker([row.latitude, row.longitude], radius=radius, color=FAMILY_OUTLINE, weight=1.5,
+                                fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.75,
+                                tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
+
+    folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000,
+                  icon=folium.DivIcon(html=_school_svg(), class_name="partner-mark", icon_size=(26, 26),
+                                      icon_anchor=(13, 20)),
+                  tooltip=folium.Tooltip(f"<b>{safe_text(school['name'])}</b><br>the school")).add_to(base)
+    Legend(_legend_body(typology, list(typology.layers)[1:], sectors, window)).add_to(base)
+
+    parts = MapParts(base=base)
+    placed = partners.dropna(subset=["latitude", "longitude"])
+    parts.shown = len(placed)
+    cluster = len(placed) > int(settings["cluster_above"])
+    for layer in sorted(typology.layers):
+        rows = placed[placed["layer"] == layer]
+        if layer == 1 or rows.empty:
+            continue
+        colour = typology.layer_colour(layer)
+        data = [[float(r["latitude"]), float(r["longitude"]), SHAPES.get(r["segment"], "diamond"),
+                 int(bool(r["engaged"])), _tooltip(r)] for _, r in rows.iterrows()]
+        group = folium.FeatureGroup(name=safe_text(f"Layer {layer}: {typology.layer_name(layer)} ({len(rows)})"))
+        options = ({"maxClusterRadius": 45, "disableClusteringAtZoom": 17, "chunkedLoading": True,
+                    "showCoverageOnHover": False, "spiderfyOnMaxZoom": False} if cluster
+                   else {"disableClusteringAtZoom": 1, "showCoverageOnHover": False})
+        LocalFastMarkerCluster(data, callback=_marker_callback(colour), icon_create_function=_cluster_icon(colour),
+                               control=False, assets_url=assets, **options).add_to(group)
+        parts.groups.append(group)
+    parts.control = folium.LayerControl(collapsed=False, position="topright")
+    return parts

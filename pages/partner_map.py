@@ -1,0 +1,145 @@
+"""Partner map: the school, distance rings, partners by layer and segment, families by postcode
+sector; filters in the sidebar; click a partner to see its record and log a contact."""
+
+import datetime
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+import ui
+from engagement import access, contacts, maps
+from engagement import store as engagement_store
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+
+viewer = ui.page_guard("map")
+store = ui.get_store()
+ui.demo_banner(store)
+school_id = ui.school_picker(store)
+if not school_id:
+    st.stop()
+
+try:
+    maps.install_assets()
+except OSError as error:  # a read-only install: the files must then be copied at deployment
+    st.warning(f"The map's scripts could not be copied into static/vendor ({error}); the map may not draw.")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load(url: str, school_id: str, start: datetime.date, end: datetime.date, version: int):
+    schools = {s["school_id"]: s for s in engagement_store.list_schools(store)}
+    partners = maps.partner_table(store, school_id, (start, end))
+    return schools.get(school_id), partners, maps.family_sectors(store, school_id, (start, end))
+
+
+typology = load_typology()
+term_start, term_end = maps.default_window()
+with st.sidebar:
+    st.subheader("Filters")
+    window = st.date_input("Window", value=(term_start, term_end), format="DD/MM/YYYY", key="map_window",
+                           help="Contacts in this window count as engagement; default: the current term")
+start, end = (window if isinstance(window, (tuple, list)) and len(window) == 2 else (term_start, term_end))
+school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
+
+st.title("Partner map")
+if school is None or school["latitude"] is None or school["longitude"] is None:
+    st.warning("The school has no coordinates yet. Use **Place partners and schools on the map** below.")
+
+with st.sidebar:
+    layers = st.multiselect("Layer", list(PARTNER_LAYERS), format_func=lambda n: f"{n}: {typology.layer_name(n)}",
+                            key="map_layers")
+    segments = st.multiselect("Segment", list(PARTNER_SEGMENTS), key="map_segments",
+                              format_func=lambda s: typology.segments.get(s, {}).get("label", s))
+    categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
+    services = st.multiselect("Service", maps.service_tags(partners), key="map_services")
+    statuses = st.multiselect("Status", ["active", "prospective", "lapsed"], key="map_statuses")
+    engaged = st.radio("Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged",
+                       horizontal=True)
+    search = st.text_input("Name contains", key="map_search")
+
+chosen = maps.PartnerFilter(layers=tuple(layers), segments=tuple(segments), categories=tuple(categories),
+                            services=tuple(services), statuses=tuple(statuses),
+                            engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
+                            search=search)
+shown = maps.filter_partners(partners, chosen)
+unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
+
+settings = maps.map_settings()
+left, right = st.columns([3, 2], gap="medium")
+selected_id = st.session_state.get("map_selected")
+with left:
+    st.caption(f"Showing {len(shown) - len(unplaced)} of {len(partners)} partners on the map"
+               + (f"; {len(unplaced)} more have no coordinates" if len(unplaced) else "")
+               + f". Window {start:%d/%m/%Y} to {end:%d/%m/%Y}.")
+    if school is not None and school["latitude"] is not None:
+        parts = maps.build_map(school, shown, sectors, window=(start, end),
+                               bounds=maps.initial_bounds(school, partners, settings["rings_km"]))
+        clicked = st_folium(parts.base, key="partner_map", height=int(settings["height"]), use_container_width=True,
+                            returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
+                            feature_group_to_add=parts.groups, layer_control=parts.control)
+        point = (clicked or {}).get("last_object_clicked")
+        if point and point != st.session_state.get("map_last_click"):
+            st.session_state["map_last_click"] = point
+            here = maps.partners_at(shown, point["lat"], point["lng"], clicked.get("last_object_clicked_tooltip"))
+            if len(here):
+                selected_id = here["partner_id"].iloc[0]
+                st.session_state["map_selected"] = selected_id
+                st.session_state["map_here"] = here["partner_id"].tolist()
+
+with right:
+    here = [p for p in st.session_state.get("map_here", []) if p in set(partners["partner_id"])]
+    names = dict(zip(partners["partner_id"], partners["name"]))
+    if len(here) > 1:
+        selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get,
+                                   index=here.index(selected_id) if selected_id in here else 0)
+    record = partners[partners["partner_id"] == selected_id]
+    if record.empty:
+        st.info("Click a partner on the map to see its record, contacts, services and history here.")
+    else:
+        r = record.iloc[0]
+        st.subheader(maps.md_escape(r["name"]))
+        st.caption(f"{maps.md_escape(r['category'])} · layer {int(r['layer'])} "
+                   f"({maps.md_escape(typology.layer_name(int(r['layer'])))}) · {maps.md_escape(r['status'])}")
+        distance = "" if r["distance_km"] != r["distance_km"] else f"{r['distance_km']:.1f} km"
+        facts = {"Distance from the school": distance or "not placed",
+                 "Contacts in the window": str(int(r["interactions"])),
+                 "Last contact in the window": "" if not r["engaged"] else f"{r['last_contact']:%d/%m/%Y}",
+                 "Address": " ".join(str(v) for v in (r["address"], r["postcode"]) if v),
+                 "Contact": r["contact_name"] or "", "Email": r["contact_email"] or "",
+                 "Phone": r["contact_phone"] or "", "Services": "; ".join(
+                     t.strip() for t in str(r["services"] or "").split(";") if t.strip()),
+                 "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
+                 "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
+                 "Notes": r["notes"] or "", "Reference": r["partner_id"]}
+        st.dataframe({"": list(facts), "Value": list(facts.values())}, hide_index=True, use_container_width=True)
+        history = contacts.interaction_history(store, partner_id=r["partner_id"])
+        st.markdown(f"**History** ({len(history)} contacts)")
+        st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,
+                     use_container_width=True, height=220,
+                     column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY")})
+        if access.may_import(viewer.role):
+            with st.form("log_partner_contact", clear_on_submit=True):
+                st.markdown("**Log a contact with this partner**")
+                c1, c2 = st.columns(2)
+                when = c1.date_input("Date", value=datetime.date.today(), format="DD/MM/YYYY")
+                activity = c2.selectbox("Activity", typology.activity_names(),
+                                        index=typology.activity_names().index("phone call")
+                                        if "phone call" in typology.activity_names() else 0)
+                two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
+                staff = st.text_input("Staff")
+                notes = st.text_area("Notes", height=80)
+                if st.form_submit_button("Log contact", type="primary"):
+                    try:
+                        contacts.log_interaction(store, ui.current_actor(), school_id=school_id, date=when,
+                                                 activity=activity, partner_id=r["partner_id"], two_way=two_way,
+                                                 staff=staff or None, notes=notes or None)
+                    except contacts.InvalidInteraction as error:
+                        st.error(str(error))
+                    else:
+                        ui.data_changed()
+                        st.toast("Contact logged.")
+                        st.rerun()
+
+if access.may_import(viewer.role):
+    from pages_parts.geocoding import geocode_section
+
+    geocode_section(store)

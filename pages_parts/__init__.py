@@ -1,0 +1,1 @@
+"""Sections shared by several pages (widgets only; every rule lives in ``engagement``)."""
