@@ -228,7 +228,9 @@ class ImportReport:
             for kind in KINDS:
                 if kind in self.counts:
                     c = self.counts[kind]
-                    lines.append(f"  {kind}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged")
+                    new, updated = ("to add", "to update") if self.dry_run else ("new", "updated")
+                    lines.append(f"  {kind}: {c['inserted']} {new}, {c['updated']} {updated}, "
+                                 f"{c['unchanged']} unchanged")
         lines += [f"  Note: {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -685,6 +687,17 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
     return merged, present, existing
 
 
+def _compare(rows: list[dict], existing: dict[str, dict], key: str) -> dict[str, int]:
+    """What :func:`engagement.store.upsert` would do with ``rows``, without doing it."""
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    for row in rows:
+        before = existing.get(row[key])
+        state = ("inserted" if before is None
+                 else "updated" if any(before.get(k) != v for k, v in row.items()) else "unchanged")
+        counts[state] += 1
+    return counts
+
+
 class _RollBack(Exception):
     pass
 
@@ -705,7 +718,12 @@ def import_files(store: st.Store, paths, kind: str | None = None, actor: str = "
     sources = [paths] if single else list(paths)
     if dry_run:
         with store.read() as conn:
-            _validate(report, conn, sources, kind, school_id)
+            merged, present, existing = _validate(report, conn, sources, kind, school_id)
+            if not report.errors:
+                for k in KINDS:
+                    if k in merged:
+                        report.counts[k] = _compare(_records(merged[k], k, existing[k], present[k]),
+                                                    existing[k], KEY[k])
         return report
     try:
         # Checked inside the write transaction, so what was checked is what is written.

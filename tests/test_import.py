@@ -318,8 +318,12 @@ def test_columns_a_file_lacks_are_left_alone(seeded):
 
 def test_dry_run_checks_without_writing(seeded):
     before = dump(seeded)
-    report = import_files(seeded, files(families_csv="family_id\nF2\n"), dry_run=True)
+    report = import_files(seeded, files(families_csv="family_id,postcode\nF1,B30 2AD\nF2,\nF3,\n",
+                                        partners_csv="partner_id,name,category\nP1,Renamed,food bank\n"),
+                          dry_run=True)
     assert report.ok and "Checked (nothing written)" in report.format()
+    assert "families: 2 to add, 0 to update, 1 unchanged" in report.format()
+    assert report.counts["partners"] == {"inserted": 0, "updated": 1, "unchanged": 0}
     assert dump(seeded) == before
 
 

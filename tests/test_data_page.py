@@ -1,0 +1,68 @@
+"""The Data page with AppTest: it renders on the demo school and on an empty store, offers a template of
+each kind and the export, loads the demo school on request. Uploading is hard to drive in AppTest, so
+the import itself is the plain engagement call tested in test_import.py; here the page's own wiring is."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from engagement import store as st
+from engagement.io import KINDS, import_files
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def open_data_page(monkeypatch, url, demo=True):
+    monkeypatch.setenv("DATABASE_URL", url)
+    if not demo:
+        monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def download_labels(at) -> list[str]:
+    return [b.proto.label for b in at.get("download_button")]
+
+
+def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypatch):
+    at = open_data_page(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
+    assert at.title[0].value == "Data"
+    assert [h.value for h in at.header] == ["Import", "Templates", "Export", "Demo school"]
+    assert download_labels(at) == [f"{k}.csv" for k in KINDS] + ["Download the data (ZIP)"]
+    assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
+    assert any("Demo data" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there
+
+
+def test_empty_store_offers_the_demo_school_and_loads_it(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    at = open_data_page(monkeypatch, url, demo=False)
+    assert st.is_empty(st.open_store(url))
+    at.button(key="load_demo").click().run()
+    assert not at.exception, at.exception
+    assert st.has_demo_data(st.open_store(url))
+    assert any("Demo data" in m.value for m in at.markdown)
+
+
+def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    store = st.open_store(url)
+    report = import_files(store, [
+        ("schools.csv", b"school_id,name,postcode\nS1,<img src=x onerror=alert(1)>,B30 2AA\n"),
+        ("partners.csv", b'partner_id,name,category\nP1,"=HYPERLINK(""http://x"",""y"")",business\n')],
+        actor="test")
+    assert report.ok, report.format()
+    at = open_data_page(monkeypatch, url, demo=False)
+    assert at.selectbox(key="import_school").options[1] == "<img src=x onerror=alert(1)> (S1)"
+
+
+def test_the_templates_import_as_they_stand(sqlite_store):
+    # The templates are what a school copies: they must pass the same checks as any file.
+    templates = Path(__file__).resolve().parent.parent / "data" / "templates"
+    report = import_files(sqlite_store, sorted(templates.glob("*.csv")), actor="test")
+    assert report.ok, report.format()
+    assert {k: c["inserted"] for k, c in report.counts.items()} == {
+        "schools": 1, "partners": 2, "families": 2, "interactions": 2}
