@@ -191,6 +191,61 @@ def _outreach_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- score
+
+def _score_args(p):
+    p.add_argument("--from", dest="start", type=_date, default=None,
+                   help="first day of the window (default: the current term, data/config.toml [window])")
+    p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
+    p.add_argument("--school", help="the school, required when the store holds several")
+    p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
+
+
+def _score_run(args) -> int:
+    import json
+
+    from engagement.frames import load_school_frames
+    from engagement.scoring import default_window, format_card, score_card
+
+    store = st.open_store(args.db)
+    ids = st.school_ids(store)
+    school = args.school or (ids[0] if len(ids) == 1 else None)
+    if school not in ids:
+        print(f"There is no school {args.school!r} in the store." if args.school else
+              "The store holds no school yet: load one with `demo` or `import`." if not ids else
+              f"The store holds {len(ids)} schools; choose one with --school "
+              f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).", file=sys.stderr)
+        return EXIT_USAGE
+    start, end = default_window(args.end)
+    start, end = args.start or start, args.end or end
+    if end < start:
+        print(f"The window ends ({end}) before it starts ({start}).", file=sys.stderr)
+        return EXIT_USAGE
+    frames = load_school_frames(store, school)
+    card = score_card(frames, school, start, end)
+    if args.json:
+        print(json.dumps(card, ensure_ascii=False))
+    else:
+        print(format_card(card, frames.schools["name"].iloc[0]))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- bench
+
+def _bench_args(p):
+    p.add_argument("--scale", choices=["school", "trust", "authority"], default="school")
+    p.add_argument("--repeats", type=_positive_int, default=None, help="runs per timing (median taken)")
+    p.add_argument("--today", type=_date, default=None, help="date the demo's current term runs to (default: today)")
+
+
+def _bench_run(args) -> int:
+    from engagement.bench import run_bench
+
+    # The benchmark always writes into a fresh temporary store; --db is not used.
+    run_bench(args.scale, repeats=args.repeats, today=args.today)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- the parser
 
 COMMANDS = {
@@ -203,6 +258,8 @@ COMMANDS = {
     "geocode": ("place partners and schools that have no coordinates (gazetteer, then online)",
                 _geocode_args, _geocode_run),
     "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
+    "score": ("the engagement metrics and scores of a school for a window", _score_args, _score_run),
+    "bench": ("time the engagement module (and the map) on synthetic data", _bench_args, _bench_run),
 }
 
 

@@ -510,3 +510,53 @@ def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.
         digits = _DIGITS.get(figure.rpartition(".")[2], 4)
         rows.append((figure, value, old, None if change is None else round(change, digits)))
     return pd.DataFrame(rows, columns=["figure", "current", "previous", "change"])
+
+
+# ---------------------------------------------------------------- plain text
+
+def format_card(card: dict, school_name: str = "") -> str:
+    """The card as a governor would read it on a terminal or in an email."""
+
+    def pct(x):
+        return "fewer than 10" if x is None else f"{100 * x:.1f}%"
+
+    def shown(x, unit=""):
+        return "fewer than 10" if x is None else f"{x:g}{unit}"
+
+    fam = card["families"]
+    w = card["window"]
+    lines = [f"{school_name + ': ' if school_name else ''}engagement from {w['from']} to {w['to']}", ""]
+    if fam.get("suppressed"):
+        lines.append("Families: fewer than 10 on roll, figures not shown.")
+    else:
+        lines += [
+            f"Families (score {fam['score']:g} / 100)",
+            f"  reached two-way     {fam['reached']} of {fam['on_roll']} ({pct(fam['reach'])})",
+            f"  informed (any)      {pct(fam['informed_reach'])}",
+            f"  regular (2+ months) {'-' if fam['regularity'] is None else pct(fam['regularity'])} of reached",
+            f"  breadth             {'-' if fam['breadth'] is None else fam['breadth']} Epstein types on average",
+            f"  recency             {'-' if fam['recency_days'] is None else fam['recency_days']} days since last "
+            "two-way contact (median)",
+        ]
+    lines += ["", "Equity (reach of the group against the rest)"]
+    for flag, e in card["equity"].items():
+        if e["suppressed"]:
+            lines.append(f"  {FLAG_LABELS[flag]:<14} fewer than 10 families on one side: not shown")
+        else:
+            lines.append(f"  {FLAG_LABELS[flag]:<14} {pct(e['group_reach'])} of {e['group']} against "
+                         f"{pct(e['rest_reach'])} of {e['rest']}: gap {e['gap_pp']:+.1f} points, "
+                         f"parity {e['parity'] if e['parity'] is not None else '-'}")
+    for seg in PARTNER_SEGMENTS:
+        p = card[seg]
+        lines += ["", f"{seg.capitalize()} (score {p['score']:g} / 100)",
+                  f"  engaged             {p['engaged']} of {p['listed']} listed"
+                  + ("" if p["reach"] is None else f" ({pct(p['reach'])})"),
+                  f"  interactions each   {'-' if p['interactions_per_engaged'] is None else p['interactions_per_engaged']}",
+                  f"  categories covered  {pct(p['category_coverage'])}"]
+    lines += ["", "Layers (categories with an engaged partner)"]
+    typology = load_typology()
+    for layer, entry in card["layers"].items():
+        lines.append(f"  {layer} {typology.layer_name(int(layer)):<22} {entry['covered']} of {entry['categories']}"
+                     f" ({pct(entry['coverage'])})")
+    lines += ["", f"Overall score: {shown(card['overall'])} / 100"]
+    return "\n".join(lines)

@@ -1,0 +1,183 @@
+"""The benchmark behind ``python -m engagement bench``: how fast the product is on a school, a
+trust and a local authority (400 schools, about five million interactions).
+
+It writes the demo data at the chosen scale into a fresh temporary SQLite store, then runs each
+*section* in :data:`SECTIONS` and prints one table of medians. A section is a function that takes
+the :class:`Bench` (store, demo data, loaded frames, window, repeats) and returns a list of
+:class:`Timing`; a part of the product adds its own timings by writing such a function here and
+appending it to :data:`SECTIONS` (the map and the outreach planner do).
+
+The engagement section times loading from the store, one school's card, every school's card,
+term trends, and family reach for every school against the same query in DuckDB SQL over the
+same frames (DuckDB on one thread, as our code runs on one core).
+
+>>> t = Timing("score card, one school", 0.0123, runs=7, target="< 50 ms")
+>>> format_seconds(t.seconds)
+'12.3 ms'
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from engagement import scoring
+from engagement import store as st
+from engagement.demo import load_demo
+from engagement.frames import Frames, load_school_frames
+from engagement.terms import previous_term, term_of
+
+DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
+
+
+@dataclass
+class Timing:
+    what: str
+    seconds: float
+    runs: int = 1
+    target: str = ""
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    scale: str
+    store: st.Store
+    data: object  # engagement.demo.DemoData
+    today: datetime.date
+    window: tuple[datetime.date, datetime.date]
+    repeats: int
+    frames: Frames | None = None
+    results: list[Timing] = field(default_factory=list)
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """The median wall time of ``repeats`` calls of ``fn``, and the last result."""
+    times, result = [], None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _duckdb_family_reach(frames: Frames, start: datetime.date, end: datetime.date, threads: int):
+    """Family reach per school in DuckDB SQL over the very arrays our code reads: a timed callable."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads})
+    fam = frames.families
+    fam_table = {"pos": np.arange(len(fam), dtype=np.int32), "school": fam["school_id"].cat.codes.to_numpy()}
+    inter = frames.interactions
+    inter_table = {"family": inter["family"].to_numpy(), "day": inter["day"].to_numpy(),
+                   "two_way": inter["two_way"].to_numpy()}
+    import pandas as pd
+
+    con.register("fam", pd.DataFrame(fam_table))
+    con.register("inter", pd.DataFrame(inter_table))
+    sql = """
+        SELECT f.school, count(*) AS on_roll, count(r.family) AS reached, count(r.family) / count(*) AS reach
+        FROM fam f LEFT JOIN (
+            SELECT DISTINCT family FROM inter WHERE two_way AND family >= 0 AND day BETWEEN $s AND $e
+        ) r ON r.family = f.pos
+        GROUP BY f.school ORDER BY f.school
+    """
+    params = {"s": scoring._day(start), "e": scoring._day(end)}
+    return con, lambda: con.execute(sql, params).fetchnumpy()
+
+
+def engagement_section(bench: Bench) -> list[Timing]:
+    start, end = bench.window
+    n = bench.repeats
+    out = []
+    load_runs = max(3, n // 2)
+    t_load, frames = median_seconds(lambda: load_school_frames(bench.store), load_runs)
+    bench.frames = frames
+    out.append(Timing("load from the store, every school", t_load, load_runs))
+    first = frames.school_ids[0]
+    t_one_load, _ = median_seconds(lambda: load_school_frames(bench.store, first), n)
+    out.append(Timing("load from the store, one school", t_one_load, n))
+    t_card, _ = median_seconds(lambda: scoring.score_card(frames, first, start, end), n)
+    out.append(Timing("score card, one school", t_card, n, "< 50 ms"))
+    t_explain, _ = median_seconds(lambda: scoring.explain(frames, first, start, end), n)
+    out.append(Timing("explanations, one school", t_explain, n))
+    t_all, cards = median_seconds(lambda: scoring.score_cards(frames, start, end), n)
+    out.append(Timing(f"score cards, all {len(cards)} schools", t_all, n))
+    if bench.scale == "authority":
+        out.append(Timing("load + all score cards", t_load + t_all, n, "< 10 s"))
+    trend_start = previous_term(previous_term(term_of(end))).start  # the demo's three terms
+    t_trend, _ = median_seconds(lambda: scoring.trends(frames, first, trend_start, end, by="term"), n)
+    out.append(Timing("term trends, one school", t_trend, n))
+    t_trend_all, _ = median_seconds(lambda: scoring.trends(frames, None, trend_start, end, by="term"), max(1, n // 2))
+    out.append(Timing(f"term trends, all {len(frames.school_ids)} schools", t_trend_all, max(1, n // 2)))
+    t_compare, _ = median_seconds(lambda: scoring.compare(frames, first, start, end), n)
+    out.append(Timing("previous-period comparison, one school", t_compare, n))
+
+    t_ours, ours = median_seconds(lambda: scoring.family_reach(frames, start, end), n)
+    out.append(Timing("family reach, all schools (ours)", t_ours, n))
+    for threads in (1, os.cpu_count() or 1):
+        con, query = _duckdb_family_reach(frames, start, end, threads)
+        t_duck, duck = median_seconds(query, n)
+        con.close()
+        if not np.allclose(duck["reach"], ours.to_numpy(), equal_nan=True):
+            raise AssertionError("DuckDB and our family reach disagree")
+        target = "ours within 2x" if threads == 1 else ""
+        out.append(Timing(f"family reach, all schools (DuckDB SQL, {threads} thread{'s' if threads > 1 else ''})",
+                          t_duck, n, target, note=f"ours / DuckDB = {t_ours / t_duck:.2f}"))
+        if threads == (os.cpu_count() or 1):
+            break
+    return out
+
+
+# Each part of the product that wants timings adds its function here.
+SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section]
+
+
+def run_bench(scale: str = "school", repeats: int | None = None, today: datetime.date | None = None,
+              seed: int = 42, echo: Callable[[str], None] = print, sections=None) -> list[Timing]:
+    """Generate the demo data at ``scale`` into a fresh temporary store, run every section, print
+    the table through ``echo`` and return the timings."""
+    today = today or datetime.date.today()
+    repeats = repeats or DEFAULT_REPEATS.get(scale, 5)
+    with tempfile.TemporaryDirectory(prefix="engagement-bench-") as tmp:
+        store = st.open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        echo(f"Writing the {scale} demo data set into a fresh SQLite store ...")
+        started = time.perf_counter()
+        data = load_demo(store, scale=scale, seed=seed, today=today, actor="bench")
+        built = time.perf_counter() - started
+        bench = Bench(scale, store, data, today, scoring.default_window(today), repeats)
+        bench.results.append(Timing("generate and write the demo data (once)", built, 1))
+        for section in sections or SECTIONS:
+            bench.results.extend(section(bench))
+        store.dispose()
+    echo(report(bench))
+    return bench.results
+
+
+def report(bench: Bench) -> str:
+    data = bench.data
+    head = (f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
+            f"{len(data.partners):,} partners, {len(data.interactions):,} interactions\n"
+            f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
+            f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}")
+    width = max(len(t.what) for t in bench.results)
+    lines = [head, "", f"{'what':<{width}}  {'median':>10}  {'runs':>4}  {'target':<15} note",
+             "-" * (width + 45)]
+    for t in bench.results:
+        lines.append(f"{t.what:<{width}}  {format_seconds(t.seconds):>10}  {t.runs:>4}  {t.target:<15} {t.note}".rstrip())
+    return "\n".join(lines)
