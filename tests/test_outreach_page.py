@@ -1,0 +1,133 @@
+"""The Outreach planner page with AppTest on a temporary store holding the demo school: the ranked
+worklist with its reasons, filters, and logging a contact (exactly one interaction and one audit
+row; a two-way contact takes the family off the list; bad input refused, nothing written)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from engagement import store as st
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+SUBMIT = "FormSubmitter:outreach_log-Log contact"
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.run()
+    at.switch_page("pages/outreach.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def counts(url: str) -> tuple[int, int]:
+    store = st.open_store(url)
+    try:
+        with store.read() as conn:
+            return (conn.execute(select(func.count()).select_from(st.interactions)).scalar(),
+                    conn.execute(select(func.count()).select_from(st.audit_log)).scalar())
+    finally:
+        store.dispose()
+
+
+def worklist_ids(at: AppTest) -> list[str]:
+    # The options are shown as "reference · priority N".
+    return [label.split(" · ")[0] for label in at.selectbox(key="outreach_family").options]
+
+
+def test_the_page_ranks_families_and_says_why(app_db):
+    at = open_page()
+    assert at.title[0].value == "Outreach planner"
+    table = at.dataframe[0].value
+    assert len(table) > 20
+    assert table["priority"].is_monotonic_decreasing
+    assert table["reasons"].str.contains(r"\+\d").all()
+    first = at.selectbox(key="outreach_family").value
+    assert first == table["family_id"].iloc[0]
+    assert any(m.value.startswith("**Why now:** " + table["reasons"].iloc[0]) for m in at.markdown)
+    assert any(s.value.startswith(f"{len(table):,} families to reach") for s in at.subheader)
+
+
+def test_filters_narrow_the_list(app_db):
+    at = open_page()
+    before = len(at.dataframe[0].value)
+    at.selectbox(key="outreach_filter_flag").set_value("SEND").run()
+    table = at.dataframe[0].value
+    assert 0 < len(table) < before
+    assert table["flags"].str.split(";").map(lambda f: "SEND" in f).all()
+    at.selectbox(key="outreach_filter_year_group").set_value("6").run()
+    narrower = at.dataframe[0].value
+    assert narrower["year_groups"].str.split(";").map(lambda y: "6" in y).all() and len(narrower) <= len(table)
+
+
+def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_the_family_leaves(app_db):
+    at = open_page()
+    family = at.selectbox(key="outreach_family").value
+    assert family in worklist_ids(at)
+    interactions, audits = counts(app_db)
+    at.selectbox(key="log_activity").set_value("phone call")
+    at.radio(key="log_two_way").set_value("Yes")
+    at.text_area(key="log_note").set_value("Spoke to mum about <b>clubs</b>")
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception and not at.error
+    assert counts(app_db) == (interactions + 1, audits + 1)
+    assert family not in worklist_ids(at) and family not in at.dataframe[0].value["family_id"].tolist()
+    assert at.success[0].value.startswith(f"Logged a phone call with family {family}")
+    assert "has left the worklist" in at.success[0].value
+    store = st.open_store(app_db)
+    with store.read() as conn:
+        row = conn.execute(select(st.interactions).where(st.interactions.c.family_id == family)
+                           .order_by(st.interactions.c.date.desc())).mappings().first()
+        audit = conn.execute(select(st.audit_log).order_by(st.audit_log.c.id.desc())).mappings().first()
+    store.dispose()
+    assert row["date"] == datetime.date.today() and row["two_way"] and row["channel"] == "phone"
+    assert row["notes"] == "Spoke to mum about <b>clubs</b>"
+    assert audit["table_name"] == "interactions" and audit["record_id"] == row["interaction_id"]
+    assert audit["actor"] == "local admin"
+
+
+def test_a_one_way_contact_is_logged_and_the_family_stays(app_db):
+    at = open_page()
+    family = at.selectbox(key="outreach_family").value
+    interactions, audits = counts(app_db)
+    at.selectbox(key="log_activity").set_value("phone call")
+    at.radio(key="log_two_way").set_value("No")
+    at.button(key=SUBMIT).click().run()
+    assert counts(app_db) == (interactions + 1, audits + 1)
+    assert family in worklist_ids(at)
+    assert "stays on the worklist" in at.success[0].value
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("future", "is in the future"),
+    ("unknown activity", "'tea party' is not an activity of the catalogue"),
+])
+def test_bad_input_is_refused_with_a_message_and_writes_nothing(app_db, bad, message):
+    at = open_page()
+    family = at.selectbox(key="outreach_family").value
+    before = counts(app_db)
+    if bad == "future":
+        at.date_input(key="log_date").set_value(datetime.date.today() + datetime.timedelta(days=1))
+    else:
+        at.selectbox(key="log_activity").set_value("Other")
+        at.text_input(key="log_other").set_value("tea party")
+    at.text_area(key="log_note").set_value("typed before the mistake")
+    at.button(key=SUBMIT).click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value
+    assert counts(app_db) == before
+    assert family in worklist_ids(at) and not at.success
+    # What the FLO typed is still there to correct.
+    assert at.text_area(key="log_note").value == "typed before the mistake"
