@@ -142,8 +142,35 @@ def load_school_frames(store: st.Store, school_id: str | None = None) -> Frames:
         raw = _read_sqlite_adbc(path, queries) if path else None
     except ImportError:  # the driver is optional: a plain install still works, more slowly
         raw = None
-    schools, fam, par, inter = raw if raw is not None else _read_sqlalchemy(store, queries)
+    return _build(*(raw if raw is not None else _read_sqlalchemy(store, queries)))
 
+
+def frames_from_tables(schools: pd.DataFrame, families: pd.DataFrame, partners: pd.DataFrame,
+                       interactions: pd.DataFrame) -> Frames:
+    """:class:`Frames` from tables shaped like the store's (e.g. :class:`engagement.demo.DemoData`),
+    without a store: the same encoding :func:`load_school_frames` applies to what it reads."""
+    inter = pd.DataFrame({
+        "day": pd.to_datetime(pd.Series(interactions["date"], dtype=object)).to_numpy()
+               .astype("datetime64[D]").astype(np.int64),
+        "who": interactions["family_id"].where(interactions["family_id"].notna(), interactions["partner_id"]),
+        "is_partner": interactions["family_id"].isna().astype(np.int64),
+        "activity": interactions["activity"], "two_way": interactions["two_way"].astype(bool)})
+    fam_cols = ["family_id", "school_id", *FLAGS]
+    par_cols = ["partner_id", "school_id", "name", "category", "layer", "status"]
+    as_table = lambda frame, cols: pa.table({c: pa.array(list(frame[c]) if len(frame) else [],  # noqa: E731
+                                                         type=_ARROW_TYPES.get(c, pa.bool_() if c in FLAGS else None))
+                                             for c in cols})
+    inter_table = pa.table({"day": pa.array(inter["day"].to_numpy(), type=pa.int64()),
+                            "who": pa.array(list(inter["who"]), type=pa.string()),
+                            "is_partner": pa.array(inter["is_partner"].to_numpy(), type=pa.int64()),
+                            "activity": pa.array(list(inter["activity"]), type=pa.string()),
+                            "two_way": pa.array(inter["two_way"].to_numpy(), type=pa.bool_())})
+    school_table = as_table(schools.sort_values("school_id"), ["school_id", "name"])
+    return _build(school_table, as_table(families, fam_cols), as_table(partners, par_cols), inter_table)
+
+
+def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> Frames:
+    typology = load_typology()
     school_list = [str(x) for x in schools.column("school_id").to_pylist()]
     school_type = pd.CategoricalDtype(school_list)
     schools = pd.DataFrame({"school_id": school_list, "name": [str(x) for x in schools.column("name").to_pylist()]})
