@@ -358,20 +358,38 @@ def _tooltip(row) -> str:
     return "<br>".join(lines)
 
 
+class IconPath(MacroElement):
+    """Points Leaflet's default marker images at the app's copy: a folium Marker is created with
+    the default icon before its DivIcon is set, and Leaflet would guess the path wrongly."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.Icon.Default.imagePath = {{ this.path|tojson }};
+        {% endmacro %}
+    """)
+
+    def __init__(self, path: str):
+        super().__init__()
+        self._name = "IconPath"
+        self.path = path
+
+
 class Legend(MacroElement):
     """The map's key, as HTML beside the map (every label escaped)."""
 
     _template = Template("""
         {% macro header(this, kwargs) %}
         <style>
-          .map-legend {position: absolute; left: 10px; bottom: 22px; z-index: 1000; background: #fff;
-            border: 1px solid #888; border-radius: 6px; padding: 8px 10px; font: 14px/1.35 sans-serif;
-            color: #111; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 270px;}
-          .map-legend h4 {margin: 0 0 4px; font-size: 14px;}
-          .map-legend .row {display: flex; align-items: center; gap: 6px; margin: 2px 0;}
-          .map-legend .sw {display: inline-block; width: 14px; height: 14px; border: 1px solid #333; border-radius: 2px;}
-          .map-legend .ramp {display: inline-block; width: 110px; height: 10px; border: 1px solid #555;}
-          .map-legend .note {font-size: 12px; color: #333; margin-top: 4px;}
+          .map-legend {position: absolute; left: 8px; bottom: 34px; z-index: 1000; background: rgba(255,255,255,.94);
+            border: 1px solid #777; border-radius: 6px; padding: 6px 9px; font: 13px/1.3 sans-serif;
+            color: #111; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 300px;}
+          .map-legend summary {font-weight: bold; cursor: pointer;}
+          .map-legend h4 {margin: 5px 0 2px; font-size: 13px;}
+          .map-legend .grid {display: grid; grid-template-columns: auto auto; column-gap: 10px;}
+          .map-legend .row {display: flex; align-items: center; gap: 5px; margin: 1px 0;}
+          .map-legend .sw {display: inline-block; width: 13px; height: 13px; border: 1px solid #333; border-radius: 2px;}
+          .map-legend .ramp {display: inline-block; width: 90px; height: 10px; border: 1px solid #555;}
+          .map-legend .note {font-size: 12px; color: #333; margin-top: 3px;}
           .partner-mark {background: none; border: none;}
           .partner-cluster div {border-radius: 50%; color: #fff; font: bold 14px sans-serif; text-align: center;
             border: 2px solid #fff; box-shadow: 0 0 0 1.5px #333; text-shadow: 0 0 2px #000;}
@@ -381,7 +399,7 @@ class Legend(MacroElement):
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
-        <div class="map-legend" id="map-legend">{{ this.body }}</div>
+        <div class="map-legend" id="map-legend"><details open><summary>Key</summary>{{ this.body }}</details></div>
         {% endmacro %}
     """)
 
@@ -392,30 +410,31 @@ class Legend(MacroElement):
 
 
 def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, window) -> str:
-    rows = ["<h4>Partners</h4>"]
+    rows = ["<h4>Partners: colour is the layer</h4>"]
     for layer in layers:
         colour = typology.layer_colour(layer)
         rows.append(f'<div class="row"><span class="sw" style="background:{safe_text(colour)}"></span>'
-                    f"Layer {layer}: {safe_text(typology.layer_name(layer))}</div>")
+                    f"{layer}: {safe_text(typology.layer_name(layer))}</div>")
+    rows.append('<h4>Shape is the segment</h4><div class="grid">')
     for segment, shape in SHAPES.items():
         label = typology.segments.get(segment, {}).get("label", segment)
-        rows.append(f'<div class="row">{_shape_svg(shape, "#555555", True, 16)} {safe_text(label)}</div>')
-    rows.append(f'<div class="row">{_shape_svg("circle", "#555555", True, 16)} filled: contact in the window;'
-                f' {_shape_svg("circle", "#555555", False, 16)} hollow: none</div>')
-    rows.append(f'<div class="row">{_school_svg(16)} the school; dashed rings: distance</div>')
+        rows.append(f'<div class="row">{_shape_svg(shape, "#555555", True, 14)} {safe_text(label)}</div>')
+    rows.append(f'<div class="row">{_school_svg(14)} the school</div></div>')
+    rows.append(f'<div class="grid"><div class="row">{_shape_svg("circle", "#555555", True, 14)} contacted</div>'
+                f'<div class="row">{_shape_svg("circle", "#555555", False, 14)} not contacted</div></div>')
     if sectors is not None:
         ramp = ", ".join(REACH_RAMP)
-        rows.append("<h4 style='margin-top:6px'>Families by postcode sector</h4>")
-        rows.append("<div>Circle size: number of families</div>")
-        rows.append(f'<div class="row">reach 0% <span class="ramp" style="background:linear-gradient(90deg,{ramp})">'
-                    "</span> 100%</div>")
+        rows.append("<h4>Families by postcode sector</h4>")
+        rows.append(f'<div class="row">size: families; reach 0% <span class="ramp" '
+                    f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>')
         if sectors.hidden_families:
             n = sectors.hidden_families
             count = f"fewer than {sectors.threshold}" if n < sectors.threshold else f"{n}"
             rows.append(f'<div class="note">Not shown: {count} families in sectors of fewer than '
-                        f"{sectors.threshold} families or with no known location.</div>")
+                        f"{sectors.threshold} or with no known location.</div>")
     start, end = window
-    rows.append(f'<div class="note">Window: {start:%d/%m/%Y} to {end:%d/%m/%Y}</div>')
+    rows.append(f'<div class="note">Contact window {start:%d/%m/%Y} to {end:%d/%m/%Y}. '
+                "Dashed rings: distance from the school.</div>")
     return "".join(rows)
 
 
@@ -485,6 +504,7 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
     tiles_url = settings["tiles_url"]
     base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True,
                     prefer_canvas=False, assets_url=assets)
+    IconPath(f"{assets}/images/").add_to(base)
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr=settings["tiles_attribution"], name="Street map",
                          max_zoom=19, control=False).add_to(base)
@@ -507,7 +527,7 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
             tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{int(row.families)} families"
                    f"<br>reach {row.reach:.0%} (two-way contact in the window)")
             folium.CircleMarker([row.latitude, row.longitude], radius=radius, color=FAMILY_OUTLINE, weight=1.5,
-                                fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.75,
+                                fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.6,
                                 tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
 
     folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000,

@@ -1,0 +1,183 @@
+"""The map builder: the HTML folium makes holds the right markers, escaped names, no CDN address,
+and never a postcode sector below the privacy threshold; the per-partner engagement and the
+filters behind the page."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from engagement import maps
+from engagement import store as st
+from engagement.demo import load_demo
+
+TODAY = datetime.date(2026, 11, 23)
+WINDOW = maps.default_window(TODAY)
+CDN_HOSTS = ["cdn.jsdelivr", "unpkg", "cdnjs", "code.jquery", "bootstrapcdn", "googleapis", "gstatic",
+             "fontawesome", "netdna"]
+HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</script><script>alert(1)</script>"]
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    store = st.open_store(f"sqlite:///{tmp_path_factory.mktemp('maps') / 'demo.db'}")
+    load_demo(store, today=TODAY)
+    with store.write("test") as conn:
+        first = dict(conn.execute(select(st.partners).order_by(st.partners.c.partner_id).limit(1)).mappings().one())
+        for n, name in enumerate(HOSTILE):
+            conn.execute(st.partners.insert().values({**first, "partner_id": f"H{n}", "name": name,
+                                                       "category": name if n == 0 else first["category"],
+                                                       "latitude": first["latitude"] + 0.001 * (n + 1)}))
+    yield store
+    store.dispose()
+
+
+def school_of(store):
+    return st.list_schools(store)[0]
+
+
+def marker_rows(html: str) -> list[list]:
+    """The data arrays of every FastMarkerCluster in the page."""
+    rows = []
+    for match in re.finditer(r"var data = (\[.*?\]);\n", html):
+        rows.extend(json.loads(match.group(1)))
+    return rows
+
+
+def test_partner_table_counts_engagement_in_the_window(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    with demo_store.read() as conn:
+        rows = conn.execute(select(st.interactions.c.partner_id, st.interactions.c.date)
+                            .where(st.interactions.c.partner_id.is_not(None))).all()
+    in_window = pd.Series([p for p, d in rows if WINDOW[0] <= d <= WINDOW[1]]).value_counts()
+    some = table[table["interactions"] > 0].iloc[0]
+    assert some["interactions"] == in_window[some["partner_id"]]
+    assert some["last_contact"] == max(d for p, d in rows if p == some["partner_id"] and d <= WINDOW[1])
+    assert set(table.loc[~table["engaged"], "partner_id"]).isdisjoint(in_window.index)
+    assert table["distance_km"].between(0, 6).all()
+    assert set(table["segment"]) == {"agencies", "businesses", "community"}
+
+
+def test_the_map_holds_one_marker_per_placed_partner_and_no_cdn(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    sectors = maps.family_sectors(demo_store, school["school_id"], WINDOW)
+    html = maps.build_map(school, table, sectors, window=WINDOW).html()
+    rows = marker_rows(html)
+    assert len(rows) == len(table)
+    for host in CDN_HOSTS:
+        assert host not in html, host
+    assert '<script src="/app/static/vendor/leaflet.js"></script>' in html
+    assert "/app/static/vendor/leaflet.markercluster.js" in html
+    # Partners drawn in their layer's colour (Okabe-Ito), one toggleable group per layer.
+    for layer, colour in {2: "#0072B2", 3: "#E69F00", 4: "#009E73"}.items():
+        assert f"Layer {layer}: " in html and colour in html
+    assert html.count("L.featureGroup(") >= 3 and "L.control.layers(" in html
+    # Rings labelled, the school marked, a legend.
+    assert html.count('"className": "ring-label"') == 4
+    for km in ("0.5 km", "1 km", "2 km", "5 km"):
+        assert f"\\u003cspan\\u003e{km}\\u003c/span\\u003e" in html
+    assert "Hollybrook Primary School" in html and 'id="map-legend"' in html
+
+
+def test_names_are_escaped_for_html_and_template_literals(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    hostile = table[table["partner_id"].str.startswith("H")]
+    html = maps.build_map(school, hostile, None, window=WINDOW).html()
+    assert "<img src=x" not in html and "${alert" not in html and "</script><script>alert" not in html
+    tips = [row[4] for row in marker_rows(html)]
+    assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in tips)
+    assert any("&#36;{alert(1)}" in t for t in tips)
+    assert any("&#96;backtick&#96;&#92;" in t for t in tips)
+    # The school's own name and the sector labels go through the same escaping.
+    evil_school = {**school, "name": "${alert(1)} <img src=x onerror=alert(1)>"}
+    html = maps.build_map(evil_school, table.head(3), None, window=WINDOW).html()
+    assert "<img src=x" not in html and "${alert" not in html
+
+
+def test_small_sectors_are_never_shown(demo_store):
+    school = school_of(demo_store)
+    sectors = maps.family_sectors(demo_store, school["school_id"], WINDOW, threshold=25)
+    assert (sectors.shown["families"] >= 25).all() and len(sectors.shown)
+    with demo_store.read() as conn:
+        postcodes = list(conn.execute(select(st.families.c.postcode)).scalars())
+    by_sector = pd.Series([maps.geo.postcode_sector(p) for p in postcodes]).value_counts()
+    small = sorted(by_sector[by_sector < 25].index)
+    assert small, "the demo must have a sector under the threshold for this test to mean anything"
+    assert sectors.hidden_families == int(by_sector[by_sector < 25].sum())
+    html = maps.build_map(school, maps.partner_table(demo_store, school["school_id"], WINDOW).head(0),
+                          sectors, window=WINDOW).html()
+    for sector in small:
+        assert f"Postcode sector {sector}<" not in html
+    for sector in sectors.shown["sector"]:
+        assert f"Postcode sector {sector}<" in html
+    assert f"Not shown: {sectors.hidden_families} families" in html
+    # Reach is families with two-way contact in the window over families of the sector.
+    row = sectors.shown.iloc[0]
+    assert row["reach"] == pytest.approx(row["reached"] / row["families"])
+
+
+def test_a_hidden_count_under_the_threshold_is_not_printed():
+    shown = pd.DataFrame({"sector": ["B30 2"], "families": [40], "reached": [20], "reach": [0.5],
+                          "latitude": [52.43], "longitude": [-1.93]})
+    body = maps._legend_body(maps.load_typology(), [2, 3, 4], maps.FamilySectors(shown, 3, 10), WINDOW)
+    assert "Not shown: fewer than 10 families" in body and " 3 families" not in body
+
+
+def test_filters_narrow_the_partners(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    layer3 = maps.filter_partners(table, maps.PartnerFilter(layers=(3,)))
+    assert len(layer3) and (layer3["layer"] == 3).all() and len(layer3) < len(table)
+    engaged = maps.filter_partners(table, maps.PartnerFilter(engaged=False))
+    assert not engaged["engaged"].any()
+    food = maps.filter_partners(table, maps.PartnerFilter(services=("food",)))
+    assert all("food" in s.split(";") for s in food["services"])
+    assert len(maps.filter_partners(table, maps.PartnerFilter(search="${alert"))) == 1
+    html = maps.build_map(school, layer3, None, window=WINDOW).html()
+    assert len(marker_rows(html)) == len(layer3)
+
+
+def test_many_partners_are_clustered_few_are_not(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    few = maps.build_map(school, table, None, window=WINDOW, settings={"cluster_above": 1000}).html()
+    many = maps.build_map(school, table, None, window=WINDOW, settings={"cluster_above": 10}).html()
+    assert '"disableClusteringAtZoom": 1,' in few and '"maxClusterRadius": 45' not in few
+    assert '"maxClusterRadius": 45' in many
+
+
+def test_no_tiles_configured_still_draws_every_layer(demo_store):
+    school = school_of(demo_store)
+    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    html = maps.build_map(school, table, maps.family_sectors(demo_store, school["school_id"], WINDOW),
+                          window=WINDOW, settings={"tiles_url": ""}).html()
+    assert "L.tileLayer(" not in html and len(marker_rows(html)) == len(table)
+    assert "tile.openstreetmap.org" not in html
+
+
+def test_a_click_finds_the_partner_even_when_several_share_a_point():
+    frame = pd.DataFrame({"partner_id": ["A", "B", "C"], "name": ["Library", "Food Bank", "Far"],
+                          "latitude": [52.1, 52.1, 52.3], "longitude": [-1.9, -1.9, -1.8]})
+    assert maps.partners_at(frame, 52.1, -1.9)["partner_id"].tolist() == ["A", "B"]
+    assert maps.partners_at(frame, 52.1, -1.9, "Food Bank community 1.2 km")["partner_id"].tolist() == ["B"]
+    assert maps.partners_at(frame, 52.2, -1.9).empty
+
+
+def test_assets_are_copied_from_the_pinned_packages(tmp_path):
+    vendor = maps.install_assets(tmp_path)
+    import xstatic.pkg.leaflet as leaflet
+
+    assert (vendor / "leaflet.js").read_bytes() == (maps.Path(leaflet.BASE_DIR) / "leaflet.js").read_bytes()
+    for name in ("leaflet.css", "leaflet.markercluster.js", "MarkerCluster.css", "images/layers.png"):
+        assert (vendor / name).stat().st_size > 0
+    total = sum(p.stat().st_size for p in vendor.rglob("*") if p.is_file())
+    assert total < 400_000
+    assert (vendor / "VERSION").read_text() == maps.assets_version()
