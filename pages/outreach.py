@@ -19,7 +19,7 @@ if not school_id:
     st.stop()
 
 ANY = "Any"
-USUAL = "As usual for the activity"
+USUAL = "As usual"
 OTHER = "Other"
 
 
@@ -48,7 +48,7 @@ st.caption("Families the school has had no two-way contact with lately, most in 
            "why it is on the list, who could help near home, and to log the contact.")
 
 top = st.columns([1, 1, 1, 1, 1, 1])
-days = int(top[0].number_input("No two-way contact for (days)", min_value=1, max_value=730, step=1,
+days = int(top[0].number_input("Days without contact", min_value=1, max_value=730, step=1,
                                value=settings["days_without_contact"], key="outreach_days"))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
 everyone = outreach.worklist(frames)
@@ -94,8 +94,8 @@ if st.session_state.get("outreach_family") not in ids:
 see_postcode = access.sees_family_detail(viewer.role)
 st.dataframe(
     shown, key=table_key, on_select="rerun", selection_mode="single-row", hide_index=True, height=320,
-    column_order=["priority", "family_id", "postcode" if see_postcode else "sector", "year_groups", "flags", "needs",
-                  "preferred_channel", "language", "last_two_way", "days_since", "reasons"],
+    column_order=["priority", "family_id", "reasons", "flags", "year_groups", "preferred_channel", "language",
+                  "postcode" if see_postcode else "sector", "last_two_way", "days_since", "needs"],
     column_config={
         "priority": st.column_config.NumberColumn("Priority", format="%g", width="small"),
         "family_id": st.column_config.TextColumn("Family", help="The MIS reference; no names are held"),
@@ -128,7 +128,7 @@ with st.container(border=True):
             st.caption("No contact recorded with this family.")
         else:
             st.dataframe(history, hide_index=True, height=220,
-                         column_order=["date", "activity", "channel", "two_way", "notes"],
+                         column_order=["date", "activity", "two_way", "channel", "notes"],
                          column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
                                         "activity": "Activity", "channel": "Channel",
                                         "two_way": st.column_config.CheckboxColumn("Two-way"), "notes": "Note"})
@@ -142,31 +142,32 @@ with st.container(border=True):
             st.info("No partner fits within this distance. Widen the distance, or add partners on the Data page.")
         else:
             st.dataframe(suggestions, hide_index=True, height=220,
-                         column_order=["name", "category", "matched", "distance_km", "status", "contact_phone",
+                         column_order=["name", "distance_km", "matched", "contact_phone", "category", "status",
                                        "contact_email"],
                          column_config={"name": "Partner", "category": "Category", "matched": "Offers",
                                         "distance_km": st.column_config.NumberColumn("Km", format="%.1f"),
                                         "status": "Status", "contact_phone": "Phone", "contact_email": "Email"})
 
         family_activities = [a.name for a in load_typology().activities if "families" in a.with_]
-        if st.session_state.pop("outreach_form_done", False):
-            # The last contact was logged: start the next one from a clean form (kept after a refusal,
-            # so nothing typed is lost while the FLO corrects it).
-            for key in ("log_date", "log_activity", "log_other", "log_channel", "log_two_way", "log_note"):
-                st.session_state.pop(key, None)
+        blank_form = {"log_date": today, "log_other": "", "log_channel": USUAL, "log_two_way": USUAL, "log_note": "",
+                      "log_activity": "phone call" if "phone call" in family_activities else family_activities[0]}
+        # After a contact is logged the next one starts from a clean form; after a refusal what was
+        # typed stays, so the FLO only corrects the mistake.
+        done = st.session_state.pop("outreach_form_done", False)
+        for key, value in blank_form.items():
+            if done or key not in st.session_state:
+                st.session_state[key] = value
         with st.form("outreach_log", border=True):
             st.markdown("**Log a contact**")
             c1, c2 = st.columns(2)
-            when = c1.date_input("Date", value=today, format="DD/MM/YYYY", key="log_date")
-            chosen = c2.selectbox("Activity", [*family_activities, OTHER], key="log_activity",
-                                  index=family_activities.index("phone call") if "phone call" in family_activities
-                                  else 0)
+            when = c1.date_input("Date", format="DD/MM/YYYY", key="log_date")
+            chosen = c2.selectbox("Activity", [*family_activities, OTHER], key="log_activity")
             other = st.text_input(f"Other activity (when the activity is “{OTHER}”)", key="log_other",
                                   help="Any activity of the school's catalogue, or another name it knows it by")
             c3, c4 = st.columns(2)
             channel = c3.selectbox("Channel", [USUAL, *CHANNELS], key="log_channel")
-            two_way = c4.radio("Did the family respond? (two-way)", [USUAL, "Yes", "No"], key="log_two_way",
-                               horizontal=True)
+            two_way = c4.radio("Two-way: did the family respond?", [USUAL, "Yes", "No"], key="log_two_way",
+                               horizontal=True, help="As usual: what the catalogue says of the activity")
             note = st.text_area("Note (no names)", key="log_note", height=80)
             if st.form_submit_button("Log contact", type="primary"):
                 activity = other if chosen == OTHER else chosen
@@ -181,7 +182,7 @@ with st.container(border=True):
                     st.session_state["outreach_form_done"] = True
                     st.session_state["outreach_flash"] = {
                         "family_id": family_id,
-                        "message": f"Logged a {activity} with family {family_id} on {when:%d/%m/%Y}."}
+                        "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}."}
                     st.rerun()
 
 st.subheader("Take the list out")

@@ -84,8 +84,10 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
     assert not at.exception and not at.error
     assert counts(app_db) == (interactions + 1, audits + 1)
     assert family not in worklist_ids(at) and family not in at.dataframe[0].value["family_id"].tolist()
-    assert at.success[0].value.startswith(f"Logged a phone call with family {family}")
+    assert at.success[0].value.startswith(f"Logged a ` phone call ` with family ` {family} `")
     assert "has left the worklist" in at.success[0].value
+    # The next contact starts from a clean form.
+    assert at.text_area(key="log_note").value == "" and at.radio(key="log_two_way").value == "As usual"
     store = st.open_store(app_db)
     with store.read() as conn:
         row = conn.execute(select(st.interactions).where(st.interactions.c.family_id == family)
