@@ -25,7 +25,7 @@ def geocode_section(store, key: str = "geocode") -> None:
                  f"if allowed, the online geocoder at {settings.domain} (one request a second).")
         c1, c2 = st.columns(2)
         online = c1.toggle("Use the online geocoder", value=settings.online, key=f"{key}_online")
-        limit = c2.number_input("At most this many records now", min_value=1, value=max(1, min(missing, 200)),
+        limit = c2.number_input("At most this many records now", min_value=1, value=200,
                                 step=10, key=f"{key}_limit")
         if st.button("Place them", key=f"{key}_run", disabled=missing == 0, type="primary"):
             bar = st.progress(0.0, text="Starting…")
@@ -35,6 +35,7 @@ def geocode_section(store, key: str = "geocode") -> None:
                                                                 text=f"{done} of {total}: {md_escape(what)}"))
             ui.data_changed()
             st.session_state[f"{key}_report"] = report
+            st.rerun()  # the map above was drawn before these partners had coordinates
         report = st.session_state.get(f"{key}_report")
         if report is not None:
             st.success(f"Placed {len(report.placed)} of {report.attempted}"

@@ -1,0 +1,104 @@
+"""The Partner map page with AppTest: it renders without exception, the filters change how many
+partners it shows, a chosen partner's record and history show beside the map, a contact can be
+logged there, and the geocoding section places partners and lists what it could not place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import streamlit
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from engagement import store as st
+
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "partner_map.py"
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def shown_count(at) -> tuple[int, int]:
+    for caption in at.caption:
+        m = re.search(r"Showing (\d+) of (\d+) partners", caption.value)
+        if m:
+            return int(m.group(1)), int(m.group(2))
+    raise AssertionError("no 'Showing N of M partners' caption")
+
+
+def run_page() -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_page_renders_the_map_and_filters_change_the_count(app_db):
+    at = run_page()
+    shown, total = shown_count(at)
+    assert shown == total == 120
+    assert at.title[0].value == "Partner map"
+    at.sidebar.multiselect(key="map_layers").set_value([3]).run()
+    layer3, _ = shown_count(at)
+    assert 0 < layer3 < total
+    at.sidebar.radio(key="map_engaged").set_value("Not contacted").run()
+    not_contacted, _ = shown_count(at)
+    assert not_contacted < layer3
+    at.sidebar.text_input(key="map_search").set_value("no partner is called this").run()
+    assert shown_count(at)[0] == 0
+    assert not at.exception
+
+
+def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
+    at = run_page()
+    store = st.open_store(app_db)
+    with store.read() as conn:
+        partner_id, name = conn.execute(select(st.partners.c.partner_id, st.partners.c.name)
+                                        .order_by(st.partners.c.partner_id).limit(1)).one()
+        before = conn.execute(select(func.count()).select_from(st.interactions)
+                              .where(st.interactions.c.partner_id == partner_id)).scalar()
+    at.session_state["map_selected"] = partner_id
+    at.run()
+    assert not at.exception
+    assert any(h.value.replace("\\", "") == name for h in at.subheader)
+    assert any(f"**History** ({before} contacts)" == m.value for m in at.markdown)
+    form_staff = [t for t in at.text_input if t.label == "Staff"][0]
+    form_staff.set_value("FLO")
+    [b for b in at.button if b.label == "Log contact"][0].click().run()
+    assert not at.exception
+    with store.read() as conn:
+        after = conn.execute(select(func.count()).select_from(st.interactions)
+                             .where(st.interactions.c.partner_id == partner_id)).scalar()
+    assert after == before + 1
+    assert any(f"**History** ({before + 1} contacts)" == m.value for m in at.markdown)
+
+
+def test_the_geocode_section_places_partners_from_the_gazetteer(app_db):
+    at = run_page()
+    store = st.open_store(app_db)
+    with store.write("test") as conn:
+        # Two partners lose their coordinates: one postcode the gazetteer knows, one it does not.
+        known = conn.execute(select(st.gazetteer.c.postcode).limit(1)).scalar()
+        ids = list(conn.execute(select(st.partners.c.partner_id).order_by(st.partners.c.partner_id).limit(2))
+                   .scalars())
+        conn.execute(st.partners.update().where(st.partners.c.partner_id == ids[0])
+                     .values(latitude=None, longitude=None, postcode=known))
+        conn.execute(st.partners.update().where(st.partners.c.partner_id == ids[1])
+                     .values(latitude=None, longitude=None, postcode="ZZ9 9ZZ"))
+    streamlit.cache_data.clear()  # written behind the app's back, so its cache must be told
+    at.run()
+    assert shown_count(at) == (118, 120)
+    at.toggle(key="geocode_online").set_value(False)
+    at.button(key="geocode_run").click().run()
+    assert not at.exception
+    assert any(s.value == "Placed 1 of 2." for s in at.success)
+    table = at.dataframe[-1].value
+    assert list(table["Reference"]) == [ids[1]]
+    assert "not in the gazetteer" in table["Reason"].iloc[0]
+    assert shown_count(at) == (119, 120)
