@@ -1,0 +1,134 @@
+"""`python -m engagement score` on the demo school, checked key by key against shared/FORMATS.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engagement import store as st
+from engagement.frames import load_school_frames
+from engagement.scoring import score_card
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The `score --json` object of FORMATS.md, key by key, in its order.
+FAMILY_KEYS = ["on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score"]
+EQUITY_KEYS = ["group", "rest", "group_reach", "rest_reach", "gap_pp", "parity", "suppressed"]
+PARTNER_KEYS = ["listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score"]
+LAYER_KEYS = ["categories", "covered", "coverage"]
+TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall"]
+FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
+
+
+def run(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "engagement", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("score") / "demo.db"
+    run("demo", "--db", str(db), "--today", "2026-11-23")
+    return db
+
+
+def _places(x: float) -> int:
+    text = repr(x)
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def test_score_json_matches_formats_key_by_key(demo_db):
+    out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
+    card = json.loads(out)  # one object, nothing else on stdout
+    assert list(card) == TOP_KEYS
+    # --to alone: the window is the term that day falls in, up to that day.
+    assert card["window"] == {"from": "2026-09-01", "to": "2026-11-23"}
+    fam = card["families"]
+    assert list(fam) == FAMILY_KEYS
+    assert fam["on_roll"] == 420 and isinstance(fam["reached"], int) and 0 < fam["reached"] <= 420
+    for key in ("reach", "informed_reach", "regularity"):
+        assert 0 < fam[key] <= 1 and _places(fam[key]) <= 4
+    assert fam["reach"] == round(fam["reached"] / fam["on_roll"], 4)
+    assert fam["informed_reach"] >= fam["reach"]
+    assert 1 <= fam["breadth"] <= 6 and 0 <= fam["recency_days"] <= 84
+    assert 0 <= fam["score"] <= 100 and _places(fam["score"]) <= 1
+
+    assert list(card["equity"]) == FLAGS
+    gaps, suppressed = [], []
+    for flag, entry in card["equity"].items():
+        assert list(entry) == EQUITY_KEYS
+        if entry["suppressed"]:
+            suppressed.append(flag)
+            assert [entry[k] for k in EQUITY_KEYS[:-1]] == [None] * 6
+            continue
+        assert entry["group"] >= 10 and entry["rest"] >= 10 and entry["group"] + entry["rest"] == fam["on_roll"]
+        # The gap comes from the unrounded reaches: within rounding of the shown ones.
+        assert abs(entry["gap_pp"] - 100 * (entry["group_reach"] - entry["rest_reach"])) < 0.06
+        assert abs(entry["parity"] - entry["group_reach"] / entry["rest_reach"]) < 1e-3
+        gaps.append(entry["gap_pp"])
+    # About 1.5% of 420 families are looked after: fewer than 10, so never shown.
+    assert "looked_after" in suppressed
+    # Pupil premium families are reached less in the demo: a negative gap a governor should see.
+    assert card["equity"]["pupil_premium"]["gap_pp"] < 0 and min(gaps) < 0
+
+    for seg in ("agencies", "businesses", "community"):
+        entry = card[seg]
+        assert list(entry) == PARTNER_KEYS
+        assert 0 < entry["engaged"] <= entry["listed"]
+        assert entry["reach"] == round(entry["engaged"] / entry["listed"], 4)
+        assert entry["interactions_per_engaged"] >= 1 and 0 < entry["category_coverage"] <= 1
+        assert 0 <= entry["score"] <= 100
+    assert list(card["layers"]) == ["2", "3", "4"]
+    for entry in card["layers"].values():
+        assert list(entry) == LAYER_KEYS
+        assert entry["coverage"] == round(entry["covered"] / entry["categories"], 4)
+    # The demo never links a care home: layer 3 cannot be fully covered.
+    assert card["layers"]["3"]["covered"] < card["layers"]["3"]["categories"]
+    assert 0 <= card["overall"] <= 100 and _places(card["overall"]) <= 1
+
+
+def test_the_command_prints_what_the_library_computes(demo_db):
+    import datetime
+
+    card = json.loads(run("score", "--db", str(demo_db), "--json", "--from", "2026-09-01",
+                          "--to", "19/12/2026").stdout)
+    assert card["window"] == {"from": "2026-09-01", "to": "2026-12-19"}
+    store = st.open_store(str(demo_db))
+    try:
+        expected = score_card(load_school_frames(store), "999001", datetime.date(2026, 9, 1),
+                              datetime.date(2026, 12, 19))
+    finally:
+        store.dispose()
+    assert card == expected
+
+
+def test_human_readable_by_default(demo_db):
+    out = run("score", "--db", str(demo_db), "--to", "2026-11-23").stdout
+    assert out.startswith("Hollybrook Primary School: engagement from 2026-09-01 to 2026-11-23")
+    assert "Looked after   fewer than 10 families on one side: not shown" in out
+    assert "Overall score:" in out and "{" not in out
+
+
+def test_several_schools_need_school_and_bad_input_is_usage(demo_db, tmp_path):
+    db = tmp_path / "two.db"
+    db.write_bytes(demo_db.read_bytes())
+    store = st.open_store(str(db))
+    with store.write(actor="test") as conn:
+        conn.execute(st.schools.insert().values(school_id="S2", name="Elm Road", postcode="B30 3AA"))
+    store.dispose()
+    several = run("score", "--db", str(db), "--json", check=False)
+    assert several.returncode == 2 and "--school" in several.stderr and several.stdout == ""
+    chosen = run("score", "--db", str(db), "--json", "--school", "S2", "--to", "2026-11-23")
+    assert json.loads(chosen.stdout)["families"]["suppressed"] is True
+    unknown = run("score", "--db", str(db), "--school", "nope", check=False)
+    assert unknown.returncode == 2 and "no school 'nope'" in unknown.stderr
+    backwards = run("score", "--db", str(demo_db), "--from", "2026-11-01", "--to", "2026-10-01", check=False)
+    assert backwards.returncode == 2
+    assert run("score", "--db", str(demo_db), "--to", "not a date", check=False).returncode == 2
