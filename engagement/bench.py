@@ -144,8 +144,37 @@ def engagement_section(bench: Bench) -> list[Timing]:
     return out
 
 
+def outreach_section(bench: Bench) -> list[Timing]:
+    """The outreach planner for one school, as the page asks for it: from the store to the ranked
+    worklist, then the partners near the first family's home."""
+    from engagement import outreach
+
+    n = bench.repeats
+    school = str(bench.data.schools["school_id"].iloc[0])
+
+    def planner():
+        frames = outreach.load_frames(bench.store, school, bench.today)
+        wl = outreach.worklist(frames)
+        return frames, wl, outreach.partner_suggestions(frames, family_id=wl["family_id"].iloc[0])
+
+    t_all, (frames, wl, _) = median_seconds(planner, n)
+    t_load, _ = median_seconds(lambda: outreach.load_frames(bench.store, school, bench.today), n)
+    t_list, _ = median_seconds(lambda: outreach.worklist(frames), n)
+    t_near, _ = median_seconds(lambda: outreach.partner_suggestions(frames, family_id=wl["family_id"].iloc[0]), n)
+    t_sheet, _ = median_seconds(lambda: outreach.visit_sheet_html(
+        wl.head(25), school_name=school, suggestions=outreach.suggestions_for(frames, wl["family_id"].head(25))), n)
+    on_roll = len(frames.families)
+    return [
+        Timing("outreach: load one school from the store", t_load, n, note=f"{on_roll} families"),
+        Timing("outreach: rank the worklist", t_list, n, note=f"{len(wl)} families on the list"),
+        Timing("outreach: partners near one family", t_near, n),
+        Timing("outreach: worklist + partner suggestions, one school", t_all, n, "< 300 ms"),
+        Timing("outreach: printable sheet, 25 families with partners", t_sheet, n),
+    ]
+
+
 # Each part of the product that wants timings adds its function here.
-SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section]
+SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section, outreach_section]
 
 
 def run_bench(scale: str = "school", repeats: int | None = None, today: datetime.date | None = None,

@@ -148,8 +148,9 @@ def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame
         fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
     fam["family_id"] = fam["family_id"].astype(str)
     # A postcode that is not a UK postcode is kept as written (the FLO may still read it) but has no home.
-    fam["postcode"] = [None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
-                       for v in fam["postcode"]]
+    written = {v: None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
+               for v in set(fam["postcode"].tolist())}
+    fam["postcode"] = [written[v] for v in fam["postcode"].tolist()]
     coords = gazetteer.reindex(columns=["postcode", "latitude", "longitude"]).copy()
     coords["postcode"] = coords["postcode"].map(normalise_postcode)
     coords = coords.dropna(subset=["postcode"]).drop_duplicates("postcode")
@@ -215,12 +216,10 @@ def load_frames(store: st.Store, school_id: str, today: datetime.date | None = N
     )
     with store.read() as conn:
         fam = pd.DataFrame(conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS))
-                                        .where(f.c.school_id == school_id)).mappings().all(),
-                           columns=FAMILY_COLUMNS)
+                                        .where(f.c.school_id == school_id)).all(), columns=FAMILY_COLUMNS)
         contacts = pd.DataFrame(conn.execute(summary).all(), columns=CONTACT_COLUMNS)
         par = pd.DataFrame(conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS))
-                                        .where(p.c.school_id == school_id)).mappings().all(),
-                           columns=PARTNER_COLUMNS)
+                                        .where(p.c.school_id == school_id)).all(), columns=PARTNER_COLUMNS)
     gaz = pd.DataFrame([(code, lat, lon) for code, (lat, lon) in gazetteer_lookup(store, fam["postcode"]).items()],
                        columns=["postcode", "latitude", "longitude"])
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
@@ -267,13 +266,15 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     one_way = fam["one_way_recent"].fillna(0).astype(int).to_numpy()
     first = pd.to_datetime(fam["first_contact"])
     new_starter = (first >= pd.Timestamp(today - datetime.timedelta(days=cfg["new_starter_days"]))).to_numpy()
-    years = fam["year_groups"].map(year_tokens)
+    years = [year_tokens(v) for v in fam["year_groups"].tolist()]
+    days_since = since.fillna(-1).astype(int).tolist()
+    flag_cols = {key: fam[key].to_numpy(dtype=bool) for key in FLAGS}
 
     n = len(fam)
     priority = np.zeros(n)
     reasons: list[list[str]] = [[] for _ in range(n)]
     for key, label in FLAGS.items():
-        has = fam[key].to_numpy(dtype=bool)
+        has = flag_cols[key]
         priority += has * w[key]
         for idx in np.flatnonzero(has):
             reasons[idx].append(f"{label} {_points(w[key])}")
@@ -285,9 +286,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if never[idx]:
             reasons[idx].append(f"never in two-way contact {_points(w['never_contacted'])}")
         elif recency[idx]:
-            reasons[idx].append(f"{int(since.iloc[idx])} days since the last two-way contact {_points(recency[idx])}")
-        transition = [word for word, yes in (("Reception", "R" in years.iloc[idx]),
-                                             ("Year 6", "6" in years.iloc[idx]),
+            reasons[idx].append(f"{days_since[idx]} days since the last two-way contact {_points(recency[idx])}")
+        transition = [word for word, yes in (("Reception", "R" in years[idx]),
+                                             ("Year 6", "6" in years[idx]),
                                              ("new starter", bool(new_starter[idx]))) if yes]
         if transition:
             priority[idx] += w["transition_coming"]
@@ -301,9 +302,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     out = pd.DataFrame({
         "family_id": fam["family_id"].astype(str),
         "postcode": fam["postcode"],
-        "sector": fam["postcode"].map(postcode_sector),
-        "year_groups": years.map(lambda t: ";".join(sorted(t, key=_year_order)) or None),
-        "flags": [";".join(FLAGS[k] for k in FLAGS if row[k]) or None for _, row in fam[list(FLAGS)].iterrows()],
+        "sector": [postcode_sector(v) for v in fam["postcode"].tolist()],
+        "year_groups": [";".join(sorted(t, key=_year_order)) or None for t in years],
+        "flags": [";".join(FLAGS[k] for k in FLAGS if flag_cols[k][i]) or None for i in range(n)],
         "needs": fam["needs"],
         "preferred_channel": fam["preferred_channel"],
         "language": fam["language"],

@@ -47,7 +47,7 @@ st.title("Outreach planner")
 st.caption("Families the school has had no two-way contact with lately, most in need first. Pick a family to see "
            "why it is on the list, who could help near home, and to log the contact.")
 
-top = st.columns([1, 1, 1, 1, 1, 1])
+top = st.columns([1.3, 1, 1, 1, 1, 1])
 days = int(top[0].number_input("Days without contact", min_value=1, max_value=730, step=1,
                                value=settings["days_without_contact"], key="outreach_days"))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
