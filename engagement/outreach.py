@@ -449,9 +449,11 @@ print-color-adjust:exact}}
 
 
 def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.date | None = None,
-                     days: int | None = None, suggestions: dict[str, list[str]] | None = None) -> str:
+                     days: int | None = None, suggestions: dict[str, list[str]] | None = None,
+                     on_list: int | None = None) -> str:
     """A printable, dated visit and call sheet: one self-contained HTML page (no scripts, no
     outside resources, every text escaped), A4 when printed, with a blank column for the outcome.
+    ``on_list`` is how many families the whole worklist holds, when the sheet shows only the first.
 
     >>> sheet = visit_sheet_html(pd.DataFrame([{"family_id": "<b>F1</b>", "reasons": "SEND +3"}]),
     ...                          school_name="Hollybrook", today=datetime.date(2026, 11, 23), days=42)
@@ -467,7 +469,9 @@ def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.d
         since = row.get("days_since")
         when += "" if since is None or pd.isna(since) else f" ({int(since)} days)"
         prefers = " · ".join(esc(v) for v in (row.get("preferred_channel"), row.get("language")) if esc(v))
-        about = "<br>".join(esc(v) for v in (row.get("flags"), row.get("needs")) if esc(v))
+        about = "<br>".join(part for part in (esc(row.get("flags")),
+                                              "needs: " + esc(row.get("needs")) if esc(row.get("needs")) else "")
+                            if part)
         near = "<br>".join(esc(s) for s in (suggestions or {}).get(row.get("family_id"), []))
         rows.append(
             f"<tr><td>{rank}</td><td>{esc(row.get('family_id'))}</td><td>{esc(row.get('postcode'))}</td>"
@@ -481,8 +485,10 @@ def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.d
         f"<title>Visit and call sheet, {esc(school_name)}, {today:%d/%m/%Y}</title>"
         f"<style>{_SHEET_CSS}</style></head><body>"
         f"<h1>Visit and call sheet: {esc(school_name)}</h1>"
-        f"<p class=\"meta\">For {today:%A %d %B %Y}. {len(frame)} families with no two-way contact{window}, "
-        "most in need first. Family references only: no names are held.</p>"
+        f"<p class=\"meta\">For {today:%A %d %B %Y}. "
+        + (f"The first {len(frame)} of {on_list} families" if on_list and on_list > len(frame)
+           else f"{len(frame)} {'family' if len(frame) == 1 else 'families'}")
+        + f" with no two-way contact{window}, most in need first. Family references only: no names are held.</p>"
         "<table><thead><tr><th>#</th><th>Family</th><th>Postcode</th><th>Year groups</th><th>Flags and needs</th>"
         "<th>Prefers</th><th>Last two-way contact</th><th>Why now</th>" + near_head +
         "<th>Outcome (date, activity, two-way?)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"

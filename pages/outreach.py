@@ -72,7 +72,7 @@ if flash:
     st.success(flash["message"] + (" The family has left the worklist." if left else
                                    " It stays on the worklist: the contact was one-way."), icon=":material/check:")
 
-st.subheader(f"{len(shown):,} families to reach"
+st.header(f"{len(shown):,} families to reach"
              + (f" (of {len(everyone):,} on the list, filtered)" if len(shown) != len(everyone) else ""))
 st.caption(f"No two-way contact in the last {days} days, out of {len(frames.families):,} families on roll. "
            "Priority adds up the reasons shown; the weights are in the school's settings.")
@@ -185,7 +185,7 @@ with st.container(border=True):
                         "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}."}
                     st.rerun()
 
-st.subheader("Take the list out")
+st.header("Take the list out")
 d1, d2, d3 = st.columns([1, 1, 1], vertical_alignment="bottom")
 d1.download_button("Worklist as CSV", outreach.worklist_csv(shown), file_name=f"outreach-{today.isoformat()}.csv",
                    mime="text/csv", icon=":material/download:", on_click="ignore")
@@ -194,15 +194,15 @@ how_many = int(d2.number_input("Families on the printed sheet", min_value=1, max
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def sheet_for(page, _frames, frames_key: tuple, school_name: str, radius: float) -> str:
+def sheet_for(page, _frames, frames_key: tuple, school_name: str, radius: float, on_list: int) -> str:
     near_home = outreach.suggestions_for(_frames, page["family_id"], radius_km=radius)
     return outreach.visit_sheet_html(page, school_name=school_name, today=_frames.today, days=_frames.days,
-                                     suggestions=near_home)
+                                     suggestions=near_home, on_list=on_list)
 
 
 school_name = next((s["name"] for s in list_schools(store) if s["school_id"] == school_id), school_id)
 sheet = sheet_for(shown.head(how_many), frames, (school_id, today, days, ui.data_version(), viewer.role),
-                  school_name, radius)
+                  school_name, radius, len(shown))
 d3.download_button("Printable visit and call sheet", sheet, file_name=f"visit-sheet-{today.isoformat()}.html",
                    mime="text/html", icon=":material/print:", on_click="ignore",
                    help="Open it in the browser and print (A4, landscape). Shred it once the contacts are logged.")

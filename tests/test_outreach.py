@@ -240,6 +240,10 @@ def test_printable_sheet_is_dated_escaped_self_contained_and_a4():
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt; (0.4 km)" in page
     assert "Holly &lt;b&gt;brook&lt;/b&gt;" in page
     assert "Monday 23 November 2026" in page and "14/09/2026 (70 days)" in page
+    assert "1 family with no two-way contact in the last 42 days" in page and "needs: ${alert(1)}" in page
+    first_two = o.visit_sheet_html(o.worklist(frames([family("A"), family("B"), family("C")])).head(2),
+                                   school_name="Hollybrook", today=TODAY, days=42, on_list=3)
+    assert "The first 2 of 3 families with no two-way contact" in first_two
     assert "@media print" in page and "size:A4" in page
     for outside in ("http://", "https://", "src=\"", "<link", "@import", "url("):
         assert outside not in page

@@ -57,7 +57,7 @@ def test_the_page_ranks_families_and_says_why(app_db):
     first = at.selectbox(key="outreach_family").value
     assert first == table["family_id"].iloc[0]
     assert any(m.value.startswith("**Why now:** " + table["reasons"].iloc[0]) for m in at.markdown)
-    assert any(s.value.startswith(f"{len(table):,} families to reach") for s in at.subheader)
+    assert any(s.value.startswith(f"{len(table):,} families to reach") for s in at.header)
 
 
 def test_filters_narrow_the_list(app_db):
