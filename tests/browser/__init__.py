@@ -1,0 +1,1 @@
+"""Browser tests: the running app (``streamlit run``) driven by headless Chromium."""

@@ -1,0 +1,152 @@
+"""Fixtures of the browser tests: one app server and one Chromium for the whole session, and every
+page of the app's menu visited once at each viewport; the tests then judge those visits.
+
+The server's store is a fresh SQLite file holding the demo school plus partners, interactions and
+notes whose text is hostile (HTML, ``${...}``, markdown, a spreadsheet formula), so every page
+test is an injection test too. A page's own browser test can open a path with ``open_app_page``
+(and a map test can allow its tile hosts there, and only there).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import select
+
+from engagement import store as engagement_store
+from engagement.demo import load_demo
+
+from . import harness as h
+
+ACTOR = "browser tests"
+
+
+def seed_hostile_store(url: str) -> None:
+    """The demo school, then one partner per hostile name (a copy of a real demo partner, so it
+    sits on the map and in its layer) with a contact this term, and family contacts whose notes
+    and staff are hostile too."""
+    store = engagement_store.open_store(url)
+    try:
+        load_demo(store, actor=ACTOR)
+        p, i = engagement_store.partners, engagement_store.interactions
+        with store.write(actor=ACTOR) as conn:
+            partner = dict(conn.execute(select(p).where(p.c.status == "active").order_by(p.c.partner_id)
+                                        .limit(1)).mappings().one())
+            with_partner = dict(conn.execute(select(i).where(i.c.partner_id.is_not(None))
+                                             .order_by(i.c.date.desc(), i.c.interaction_id).limit(1)).mappings().one())
+            with_family = dict(conn.execute(select(i).where(i.c.family_id.is_not(None))
+                                            .order_by(i.c.date.desc(), i.c.interaction_id).limit(1)).mappings().one())
+            partners, contacts = [], []
+            for n, name in enumerate(h.HOSTILE_NAMES, start=1):
+                partners.append({**partner, "partner_id": f"HOSTILE-{n}", "name": name, "contact_name": name,
+                                 "notes": name})
+                contacts.append({**with_partner, "interaction_id": f"HOSTILE-P{n}", "partner_id": f"HOSTILE-{n}",
+                                 "staff": name, "notes": name})
+                contacts.append({**with_family, "interaction_id": f"HOSTILE-F{n}", "staff": name, "notes": name})
+            engagement_store.upsert(conn, "partners", partners)
+            engagement_store.upsert(conn, "interactions", contacts)
+    finally:
+        store.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_database(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'app.db'}"
+    seed_hostile_store(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app_server(app_database, tmp_path_factory):
+    """The app on the browser tests' store, with map tiles and online geocoding off, so that
+    nothing at all may leave the machine."""
+    config = h.offline_config(tmp_path_factory.mktemp("config") / "config.toml")
+    server = h.start_app_server(h.ARTIFACTS / "browser" / "server.log",
+                                env={"DATABASE_URL": app_database, "ENGAGEMENT_CONFIG": str(config)})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiles_app_server(app_database):
+    """The app on the same store with the school's own settings (map tiles on), for a map test that
+    passes its tile hosts as ``allow_hosts``; started only when a test asks for it."""
+    server = h.start_app_server(h.ARTIFACTS / "browser" / "server-tiles.log", env={"DATABASE_URL": app_database})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=h.CHROMIUM, args=h.CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def nav_pages(chromium, app_server) -> list[h.NavPage]:
+    """The pages the app's menu lists, found from the running app (so new pages are covered)."""
+    with h.visit(chromium, app_server.url, "menu") as (record, page):
+        h.open_path(page, record, "/")
+        return h.discover_pages(page)
+
+
+@pytest.fixture(scope="session")
+def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
+    """Every menu page opened by its URL in a fresh session at each viewport: checked, screenshot
+    to artifacts/screenshots/<page>-<w>x<h>.png, and (at the first viewport) run through axe-core."""
+    for stale in h.SCREENSHOTS.glob("*.png"):
+        stale.unlink()  # a page renamed or gone must not leave an old picture behind
+    visits: dict[str, list[h.Visit]] = {}
+    for nav in nav_pages:
+        for viewport in h.VIEWPORTS:
+            label = f"{nav.name} ({nav.path}) at {viewport[0]}x{viewport[1]}"
+            started = time.monotonic()
+            with h.visit(chromium, app_server.url, label, viewport) as (record, page):
+                try:
+                    h.open_path(page, record, nav.path)
+                    h.collect(page, record)
+                    h.screenshot(page, h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
+                    if viewport == h.VIEWPORTS[0]:
+                        record.axe = h.axe_violations(page)
+                        h.save_json(h.ARTIFACTS / "axe" / f"{nav.name}.json", record.axe)
+                except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others
+                    record.failures.append(f"{type(exc).__name__}: {exc}")
+                    try:
+                        page.screenshot(path=str(h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}-failed.png"))
+                    except Exception:  # noqa: BLE001 - a crashed page has no picture to give
+                        pass
+            record.seconds = time.monotonic() - started
+            visits.setdefault(nav.name, []).append(record)
+    app_server.assert_alive()
+    return visits
+
+
+@pytest.fixture
+def open_app_page(request, chromium, app_server):
+    """Open one path of the running app in a fresh session, settled; the record is complete when
+    the block ends. A test that passes ``allow_hosts`` (a map test allowing its tile host) gets the
+    server with the school's own settings, tiles on; requests to an allowed host are answered
+    here with a blank tile and never sent:
+
+        def test_map(open_app_page):
+            with open_app_page("/partner_map", (1280, 800), allow_hosts=["tile.openstreetmap.org"]) as (record, page):
+                ...                      # drive the page
+            assert record.allowed_outside and not record.problems()
+    """
+    @contextmanager
+    def opener(path: str = "/", viewport: tuple[int, int] = h.VIEWPORTS[0], allow_hosts=(), server=None):
+        server = server or (request.getfixturevalue("tiles_app_server") if allow_hosts else app_server)
+        with h.visit(chromium, server.url, path, viewport, allow_hosts) as (record, page):
+            h.open_path(page, record, path)
+            yield record, page
+            h.collect(page, record)
+    return opener

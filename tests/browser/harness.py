@@ -1,0 +1,497 @@
+"""The browser harness: the real app started with ``streamlit run`` on a free port, its pages opened
+in headless Chromium, and everything recorded that a school would not want to happen: an exception
+box, a console error, a dialog (an ``alert()`` means injected script ran), or any request leaving
+the app's own origin. Outside requests are aborted, so a test never reaches the internet, and are
+still reported as failures; a map test may allow its tile hosts by passing ``allow_hosts``.
+
+The pieces are plain functions so that a page's own browser test can reuse them:
+:func:`start_app_server`, :func:`visit`, :func:`wait_ready`, :func:`discover_pages`,
+:func:`screenshot`, :func:`axe_violations`.
+
+>>> origin = "http://127.0.0.1:8501"
+>>> is_allowed("http://127.0.0.1:8501/_stcore/health", origin), is_allowed("ws://127.0.0.1:8501/_stcore/stream", origin)
+(True, True)
+>>> is_allowed("https://fonts.gstatic.com/s/i/icon.svg", origin), is_allowed("http://127.0.0.1:9999/", origin)
+(False, False)
+>>> is_allowed("https://a.tile.openstreetmap.org/1/0/0.png", origin, ["*.tile.openstreetmap.org"])
+True
+>>> is_allowed("data:image/svg+xml,<svg/>", origin), is_allowed("about:blank", origin)
+(True, True)
+>>> slug("Community layers"), slug("Partner map / rings")
+('community-layers', 'partner-map-rings')
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import urlsplit
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT_DIR / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+VIEWPORTS = [(1280, 800), (1920, 1080)]
+READY_TIMEOUT_MS = 60_000
+# Streamlit may start a rerun just after a run ends (a component sending its first value), so a
+# page counts as settled only once its script has stayed idle this long.
+SETTLE_MS = 750
+# Full-page screenshots stretch the viewport to the content; past this the page is unreadable anyway.
+MAX_SCREENSHOT_HEIGHT = 12_000
+
+# Partner names that must show as text everywhere and never run, render or evaluate.
+HOSTILE_NAMES = [
+    "<img src=x onerror=alert(1)>",
+    "${alert(1)}",
+    "`backtick`",
+    "**bold** [link](http://x)",
+    '=HYPERLINK("http://x","y")',
+]
+
+_LOCAL_SCHEMES = {"data", "blob", "about"}
+
+
+def slug(text: str) -> str:
+    """A file-name-safe name for a page label."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "page"
+
+
+def is_allowed(url: str, origin: str, allow_hosts: Iterable[str] = ()) -> bool:
+    """Whether a request to ``url`` stays inside the app: its own origin (http or ws), ``data:``,
+    ``blob:`` and ``about:``, or a host matching one of ``allow_hosts`` (shell-style patterns)."""
+    parts = urlsplit(url)
+    if parts.scheme in _LOCAL_SCHEMES:
+        return True
+    own = urlsplit(origin)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    if (scheme, parts.netloc) == (own.scheme, own.netloc):
+        return True
+    return any(fnmatch.fnmatch(parts.hostname or "", pattern) for pattern in allow_hosts)
+
+
+def offline_config(path: Path, source: Path = PROJECT_DIR / "data" / "config.toml") -> Path:
+    """A copy of the app's settings with map tiles and online geocoding off, for a server whose
+    every request must stay on this machine (the server's own outbound requests, geocoding, are
+    invisible to the browser, so they are switched off rather than watched)."""
+    text = source.read_text()
+    text = re.sub(r"(?m)^tiles_url\s*=.*$", 'tiles_url = ""', text)
+    text = re.sub(r"(?m)^online\s*=.*$", "online = false", text)
+    settings = tomllib.loads(text)
+    if settings.get("map", {}).get("tiles_url") != "" or settings.get("geocoding", {}).get("online") is not False:
+        raise AssertionError(f"could not switch tiles and online geocoding off in a copy of {source}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# --- the server -------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _python() -> str:
+    venv = PROJECT_DIR / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+@dataclass
+class AppServer:
+    """A running ``streamlit run app.py``; its output goes to ``log_path``."""
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def assert_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise AssertionError(f"the app server died (exit {code}); its log ends:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        # The server runs in its own process group: end it and anything it started.
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: Iterable[str] = (),
+                     timeout: float = 60.0, attempts: int = 3) -> AppServer:
+    """Start ``streamlit run app.py`` on a free loopback port and wait until ``/_stcore/health``
+    answers. ``env`` is added to this process's environment (``DATABASE_URL`` above all)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **(env or {})}
+    last_error = ""
+    for _ in range(attempts):
+        port = free_port()
+        command = [_python(), "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true", *args]
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, cwd=PROJECT_DIR, env=full_env, stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = AppServer(process, port, log_path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if _healthy(server.url):
+                return server
+            time.sleep(0.2)
+        server.stop()
+        last_error = server.log_tail()
+        if "address already in use" not in last_error.lower():
+            break  # another port would not help
+    raise RuntimeError(f"streamlit run did not become healthy within {timeout:.0f} s; its log ends:\n{last_error}")
+
+
+# --- a visit to one page ------------------------------------------------------------------------
+
+@dataclass
+class Visit:
+    """What happened while a browser context was open on the app."""
+    label: str
+    origin: str
+    allow_hosts: tuple[str, ...] = ()
+    outside: list[str] = field(default_factory=list)
+    allowed_outside: list[str] = field(default_factory=list)  # to allow-listed hosts, answered locally
+    console_errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # known Streamlit noise, kept for the record
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+    not_found: bool = False
+    expected_path: str | None = None
+    active_path: str | None = None
+    text: str = ""
+    markup: list[str] = field(default_factory=list)
+    axe: list[dict] | None = None
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def problems(self) -> list[str]:
+        """Every failure of this visit, one line each, for an assertion message."""
+        lines = [f"harness: {_short(e)}" for e in self.failures]
+        lines += [f"Streamlit exception box: {_short(e)}" for e in self.exceptions]
+        lines += [f"console error: {_short(e)}" for e in self.console_errors]
+        lines += [f"page error: {_short(e)}" for e in self.page_errors]
+        by_host: dict[str, list[str]] = {}
+        for url in self.outside:
+            by_host.setdefault(urlsplit(url).netloc or url, []).append(url)
+        lines += [f"{len(urls)} request(s) outside the app to {host} (aborted), e.g. {urls[0]}"
+                  for host, urls in sorted(by_host.items())]
+        lines += [f"dialog appeared: {d}" for d in self.dialogs]
+        if self.not_found:
+            lines.append("Streamlit said 'Page not found' and ran the main page instead")
+        if self.expected_path and self.active_path and self.active_path != self.expected_path:
+            lines.append(f"opened {self.expected_path} but the menu marks {self.active_path} as the current page")
+        return lines
+
+
+def problem_report(visits: Iterable[Visit], what=Visit.problems) -> str:
+    """The problems of the given visits (``what`` picks which), grouped by visit, one per line."""
+    lines = []
+    for record in visits:
+        problems = what(record)
+        if problems:
+            lines.append(f"{record.label}:")
+            lines += [f"    {p}" for p in problems]
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 600) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _record_request(record: Visit, url: str) -> None:
+    if not is_allowed(url, record.origin, record.allow_hosts):
+        record.outside.append(url)
+
+
+def streamlit_deep_link_probe(text: str, url: str, origin: str) -> bool:
+    """Whether a console error is Streamlit's own probe for a base path when a page is opened by
+    its URL: it asks ``/<page>/_stcore/health`` and ``/<page>/_stcore/host-config`` first, gets
+    404, then asks ``/_stcore/...`` (streamlit/streamlit issue 7074, open). Nothing the app can
+    change; only exactly this is let through.
+
+    >>> streamlit_deep_link_probe("Failed to load resource: the server responded with a status of 404 (Not Found)",
+    ...                           "http://127.0.0.1:8501/map/_stcore/health", "http://127.0.0.1:8501")
+    True
+    >>> streamlit_deep_link_probe("Failed to load resource: the server responded with a status of 404 (Not Found)",
+    ...                           "http://127.0.0.1:8501/static/app.js", "http://127.0.0.1:8501")
+    False
+    """
+    return (text.startswith("Failed to load resource: the server responded with a status of 404")
+            and re.fullmatch(re.escape(origin) + r"/[^/?#]+/_stcore/(health|host-config)", url) is not None)
+
+
+def _record_console(record: Visit, msg) -> None:
+    if msg.type != "error":
+        return
+    url = msg.location.get("url", "") if msg.location else ""
+    if "ERR_BLOCKED_BY_CLIENT" in msg.text and not is_allowed(url, record.origin, record.allow_hosts):
+        return  # a request this harness aborted: reported once, as an outside request
+    if streamlit_deep_link_probe(msg.text, url, record.origin):
+        record.ignored.append(f"{msg.text} (at {url})")
+    else:
+        record.console_errors.append(f"{msg.text} (at {url or '?'})")
+
+
+# A 1x1 PNG: what an allow-listed tile host "serves", so that a map test sees its tiles
+# requested without the test ever reaching the internet.
+BLANK_TILE = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+
+
+def _route(record: Visit):
+    def handle(route) -> None:
+        url = route.request.url
+        if is_allowed(url, record.origin):
+            route.fallback()
+        elif is_allowed(url, record.origin, record.allow_hosts):
+            record.allowed_outside.append(url)
+            route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
+        else:
+            route.abort("blockedbyclient")
+    return handle
+
+
+def _route_ws(record: Visit):
+    def handle(ws) -> None:
+        record.outside.append(ws.url)
+        ws.close()  # never connected to the real server
+    return handle
+
+
+@contextmanager
+def visit(browser, origin: str, label: str, viewport: tuple[int, int] = VIEWPORTS[0],
+          allow_hosts: Iterable[str] = ()) -> Iterator[tuple[Visit, object]]:
+    """A fresh browser context (a new Streamlit session) with every listener attached; yields the
+    record and a new page. Outside requests are aborted and recorded; dialogs are recorded and
+    dismissed so that the page does not hang on them."""
+    record = Visit(label=label, origin=origin, allow_hosts=tuple(allow_hosts))
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                  service_workers="block")
+    try:
+        context.route("**/*", _route(record))
+        context.route_web_socket(lambda url: not is_allowed(url, origin, record.allow_hosts), _route_ws(record))
+        context.on("request", lambda request: _record_request(record, request.url))
+        context.on("console", lambda msg: _record_console(record, msg))
+        context.on("weberror", lambda err: record.page_errors.append(str(err.error)))
+        context.on("dialog", lambda dialog: (record.dialogs.append(f"{dialog.type}: {dialog.message!r}"),
+                                             dialog.dismiss()))
+        page = context.new_page()
+        yield record, page
+    finally:
+        context.close()
+
+
+_SETTLED_JS = """settleMs => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const idle = !!app && app.dataset.testConnectionState === 'CONNECTED'
+    && app.dataset.testScriptState === 'notRunning'
+    && !!document.querySelector('[data-testid="stMain"]')
+    && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')
+    && !document.querySelector('[data-stale="true"]');
+  const now = performance.now();
+  if (!idle) { window.__harnessIdleSince = null; return false; }
+  if (window.__harnessIdleSince == null) window.__harnessIdleSince = now;
+  return now - window.__harnessIdleSince >= settleMs;
+}"""
+
+
+def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS) -> None:
+    """Wait until Streamlit is connected, its script has finished and stayed idle, and the
+    page's own requests (component frames, images) are done."""
+    page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
+    try:
+        page.wait_for_load_state("networkidle", timeout=10_000)
+    except Exception:  # noqa: BLE001 - a long-polling asset should not fail the page; the checks decide
+        pass
+    page.evaluate("() => { window.__harnessIdleSince = null; }")
+    page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
+
+
+def open_path(page, record: Visit, path: str) -> None:
+    """Open ``path`` of the app in ``page`` and wait until it has settled."""
+    record.expected_path = path
+    page.goto(record.origin + path, wait_until="domcontentloaded")
+    wait_ready(page)
+
+
+_MARKUP_JS = """() => {
+  const found = [];
+  for (const img of document.querySelectorAll('img')) if (img.getAttribute('src') === 'x') found.push('an <img src=x> element');
+  for (const a of document.querySelectorAll('a[href]')) if (/^http:\\/\\/x\\/?$/.test(a.getAttribute('href'))) found.push('a link to http://x');
+  for (const el of document.querySelectorAll('strong, b')) if (el.textContent.trim() === 'bold') found.push('<strong>bold</strong> from markdown');
+  for (const el of document.querySelectorAll('code')) if (el.textContent.trim() === 'backtick') found.push('<code>backtick</code> from markdown');
+  return found;
+}"""
+
+
+# The text a reader gets: every text node outside scripts and styles (a map's script holds names
+# JS-escaped, which is neither shown nor a sign of trouble), one node per line.
+_TEXT_JS = """() => {
+  if (!document.body) return '';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {acceptNode: node =>
+    node.parentElement && node.parentElement.closest('script, style, noscript, template')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+  const parts = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) parts.push(node.nodeValue);
+  return parts.join('\\n');
+}"""
+
+
+def collect(page, record: Visit) -> None:
+    """Fill the record from the settled page: exception boxes, 'page not found', the text of the
+    page and of its frames, and any markup that a hostile name could have turned into."""
+    record.exceptions = page.locator('[data-testid="stException"]').all_inner_texts()
+    texts, markup = [], []
+    for frame in page.frames:
+        try:
+            texts.append(frame.evaluate(_TEXT_JS))
+            markup += frame.evaluate(_MARKUP_JS)
+        except Exception:  # noqa: BLE001 - a frame that went away while we read has nothing to show
+            continue
+    record.text = "\n".join(texts)
+    record.markup = sorted(set(markup))
+    record.not_found = "Page not found" in record.text
+    current = page.locator('a[aria-current="page"][data-testid$="NavLink"]')
+    record.active_path = (urlsplit(current.first.get_attribute("href") or "/").path or "/") if current.count() else None
+
+
+# --- navigation, screenshots, accessibility ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class NavPage:
+    label: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        return slug(self.label)
+
+
+def discover_pages(page) -> list[NavPage]:
+    """The pages the app's navigation lists (sidebar or top), in menu order. An app with one page
+    shows no menu; then the page at ``/`` is the only one."""
+    more = page.locator('[data-testid="stSidebarNavViewButton"]')
+    if more.count() and "more" in more.first.inner_text().lower():
+        more.first.click()
+    links = page.locator('a[data-testid="stSidebarNavLink"], a[data-testid="stTopNavLink"]')
+    found: list[NavPage] = []
+    for i in range(links.count()):
+        link = links.nth(i)
+        path = urlsplit(link.get_attribute("href") or "/").path or "/"
+        label = " ".join(link.inner_text().split()) or path.strip("/") or "home"
+        # Material icon names are text in the DOM ("school School"); keep the visible label.
+        icon = link.locator('[data-testid="stIconMaterial"]')
+        if icon.count():
+            label = label.removeprefix(icon.first.inner_text().strip()).strip() or label
+        if all(p.path != path for p in found):
+            found.append(NavPage(label, path))
+    return found or [NavPage("home", "/")]
+
+
+def nav_link(page, path: str):
+    """The menu link to ``path``."""
+    links = page.locator('a[data-testid="stSidebarNavLink"], a[data-testid="stTopNavLink"]')
+    for i in range(links.count()):
+        if (urlsplit(links.nth(i).get_attribute("href") or "/").path or "/") == path:
+            return links.nth(i)
+    raise AssertionError(f"the menu has no link to {path}")
+
+
+def screenshot(page, path: Path, viewport: tuple[int, int]) -> Path:
+    """A full-page screenshot at ``viewport``'s width. Streamlit scrolls inside its own container,
+    so the viewport is stretched to the content's height first and restored after."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    width, height = viewport
+    content = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...Array.from(document.querySelectorAll('[data-testid="stAppViewContainer"], [data-testid="stMain"],'
+          + ' [data-testid="stSidebarContent"]'), el => el.scrollHeight))""")
+    tall = min(max(height, int(content)), MAX_SCREENSHOT_HEIGHT)
+    if tall != height:
+        page.set_viewport_size({"width": width, "height": tall})
+        wait_ready(page)
+    page.screenshot(path=str(path), full_page=True)
+    if tall != height:
+        page.set_viewport_size({"width": width, "height": height})
+    return path
+
+
+SERIOUS = ("serious", "critical")
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the settled page (frames included), from the copy of axe-core
+    that the axe-playwright-python wheel ships (nothing is downloaded)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    for frame in page.frames[1:]:
+        try:
+            frame.evaluate(axe.axe_script)  # so that axe in the page can reach into the frame
+        except Exception:  # noqa: BLE001 - a frame gone or not scriptable is checked from outside only
+            pass
+    return axe.run(page).response["violations"]
+
+
+def describe_violations(violations: list[dict], impacts: Iterable[str] = SERIOUS, examples: int = 3) -> list[str]:
+    """One readable line per violation of the given impacts: rule, impact, how many elements, and
+    the first few of them."""
+    lines = []
+    for v in violations:
+        if v.get("impact") not in impacts:
+            continue
+        nodes = v["nodes"]
+        where = "; ".join(f"{' > '.join(map(str, n['target']))}: {_short(n.get('html', ''), 160)}"
+                          for n in nodes[:examples])
+        more = f" (and {len(nodes) - examples} more)" if len(nodes) > examples else ""
+        lines.append(f"{v['id']} ({v['impact']}), {len(nodes)} element(s): {v['help']}. {where}{more}")
+    return lines
+
+
+def save_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
