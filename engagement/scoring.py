@@ -268,6 +268,13 @@ def _num(key: str, value):
     return value
 
 
+def _one_school(frames: Frames, school_id: str) -> Frames:
+    """The frames of ``school_id`` alone; KeyError when the frames do not hold it."""
+    if len(frames.schools) == 1 and frames.schools["school_id"].iloc[0] == school_id:
+        return frames
+    return frames.school(school_id)
+
+
 def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
     """The ``score --json`` object from one row of :func:`metrics` (as a dict)."""
     fam_keys = ("on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score")
@@ -303,9 +310,7 @@ def score_card(frames: Frames, school_id: str, start: datetime.date, end: dateti
     >>> card["families"]["on_roll"], card["families"]["suppressed"], card["agencies"]["listed"]
     (None, True, 0)
     """
-    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
-    if school_id not in set(sub.schools["school_id"]):
-        raise KeyError(f"no school {school_id!r} in the store")
+    sub = _one_school(frames, school_id)
     row = metrics(sub, start, end, config).iloc[0].to_dict()
     return card_from_row(row, start, end)
 
@@ -332,7 +337,7 @@ def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end
     """One row per partner of the school: partner_id, name, category, layer, segment, status,
     interactions (in the window), last_contact (latest interaction on or before the window's end,
     any time; NaT when never), engaged (listed and contacted in the window)."""
-    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
+    sub = _one_school(frames, school_id)
     partners = sub.partners
     inter = sub.interactions
     s, e = _day(start), _day(end)
@@ -402,7 +407,7 @@ def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     contribution in points; contributions add up to the score) and ``advice``, a sentence naming
     the change that would raise the score most. Suppressed figures stay null here too."""
     cfg = config or load_config()
-    sub = frames.school(school_id) if len(frames.schools) > 1 else frames
+    sub = _one_school(frames, school_id)
     row = metrics(sub, start, end, cfg).iloc[0].to_dict()
     typology = load_typology()
     missing = gaps(sub, school_id, start, end)
@@ -482,7 +487,7 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
     overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
     period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
     None when suppressed). ``school_id`` None gives every school."""
-    sub = frames.school(school_id) if school_id is not None and len(frames.schools) > 1 else frames
+    sub = frames if school_id is None else _one_school(frames, school_id)
     rows = []
     for name, a, b in _periods(start, end, by):
         for sid, row in metrics(sub, a, b, config).to_dict("index").items():
@@ -501,8 +506,9 @@ def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     the same length just before; the Overview may pass the previous term): figure, current,
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
-    now = flatten(score_card(frames, school_id, start, end, config))
-    before = flatten(score_card(frames, school_id, prev[0], prev[1], config))
+    sub = _one_school(frames, school_id)
+    now = flatten(score_card(sub, school_id, start, end, config))
+    before = flatten(score_card(sub, school_id, prev[0], prev[1], config))
     rows = []
     for figure, value in now.items():
         old = before.get(figure)
