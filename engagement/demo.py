@@ -305,7 +305,7 @@ def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
     cats = partners["category"].to_numpy()
     status = partners["status"].to_numpy()
     engaged = (rng.random(n) < 0.8) & (status != "prospective") & ~np.isin(cats, list(GAP_CATEGORIES))
-    engaged |= (status == "prospective") & (rng.random(n) < 0.15)
+    engaged |= (status == "prospective") & (rng.random(n) < 0.15) & ~np.isin(cats, list(GAP_CATEGORIES))
     rate = rng.gamma(1.5, 1.2, n) * engaged * np.where(status == "lapsed", 0.15, 1.0)
     parts = []
     for term_name, start, end in terms:
