@@ -116,6 +116,7 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
                     h.collect(page, record)
                     h.screenshot(page, h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
                     if viewport == h.VIEWPORTS[0]:
+                        (h.ARTIFACTS / "browser" / f"{nav.name}.txt").write_text(record.text)
                         record.axe = h.axe_violations(page)
                         h.save_json(h.ARTIFACTS / "axe" / f"{nav.name}.json", record.axe)
                 except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others

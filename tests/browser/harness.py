@@ -23,7 +23,6 @@ True
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import json
 import os
@@ -31,11 +30,13 @@ import re
 import signal
 import socket
 import subprocess
+import struct
 import sys
 import time
 import tomllib
 import urllib.error
 import urllib.request
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,10 +278,18 @@ def _record_console(record: Visit, msg) -> None:
         record.console_errors.append(f"{msg.text} (at {url or '?'})")
 
 
-# A 1x1 PNG: what an allow-listed tile host "serves", so that a map test sees its tiles
-# requested without the test ever reaching the internet.
-BLANK_TILE = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A plain PNG of one colour."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    row = b"\x00" + bytes(rgb) * width
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+
+
+# What an allow-listed tile host "serves": a plain land-coloured tile, so that a map test sees its
+# tiles requested without the test ever reaching the internet.
+BLANK_TILE = _png(256, 256, (242, 239, 233))
 
 
 def _route(record: Visit):
