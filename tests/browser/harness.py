@@ -159,7 +159,7 @@ def _healthy(url: str) -> bool:
 
 
 def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: Iterable[str] = (),
-                     timeout: float = 60.0, attempts: int = 3) -> AppServer:
+                     timeout: float = 60.0, attempts: int = 3, script: str = "app.py") -> AppServer:
     """Start ``streamlit run app.py`` on a free loopback port and wait until ``/_stcore/health``
     answers. ``env`` is added to this process's environment (``DATABASE_URL`` above all)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +167,7 @@ def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: It
     last_error = ""
     for _ in range(attempts):
         port = free_port()
-        command = [_python(), "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        command = [_python(), "-m", "streamlit", "run", script, "--server.port", str(port),
                    "--server.address", "127.0.0.1", "--server.headless", "true", *args]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, cwd=PROJECT_DIR, env=full_env, stdin=subprocess.DEVNULL,
