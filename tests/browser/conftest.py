@@ -103,8 +103,9 @@ def nav_pages(chromium, app_server) -> list[h.NavPage]:
 def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
     """Every menu page opened by its URL in a fresh session at each viewport: checked, screenshot
     to artifacts/screenshots/<page>-<w>x<h>.png, and (at the first viewport) run through axe-core."""
-    for stale in h.SCREENSHOTS.glob("*.png"):
-        stale.unlink()  # a page renamed or gone must not leave an old picture behind
+    for stale in [*h.SCREENSHOTS.glob("*.png"), *(h.ARTIFACTS / "axe").glob("*.json"),
+                  *(h.ARTIFACTS / "browser").glob("*.txt")]:
+        stale.unlink()  # a page renamed or gone must not leave old findings behind
     visits: dict[str, list[h.Visit]] = {}
     for nav in nav_pages:
         for viewport in h.VIEWPORTS:
