@@ -11,8 +11,9 @@ st.set_page_config(page_title="Community engagement map", page_icon="🏫", layo
 
 PAGES = {
     "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
-    "outreach": st.Page("pages/outreach.py", title="Outreach planner", icon=":material/support_agent:"),
+    "layers": st.Page("pages/layers.py", title="Community layers", icon=":material/radar:"),
     "map": st.Page("pages/partner_map.py", title="Partner map", icon=":material/map:"),
+    "outreach": st.Page("pages/outreach.py", title="Outreach planner", icon=":material/support_agent:"),
     "data": st.Page("pages/data.py", title="Data", icon=":material/database:"),
     "audit": st.Page("pages/audit.py", title="Audit log", icon=":material/history:"),
 }

@@ -5,6 +5,7 @@ Pages stay thin by calling these; anything that computes a figure lives in ``eng
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from engagement import access
 from engagement import store as engagement_store
 from engagement.config import load_config
 from engagement.demo import load_demo
+from engagement.frames import Frames, load_school_frames
+from engagement.terms import Window, date_range_text, term_windows
 
 
 def database_url() -> str | None:
@@ -157,3 +160,33 @@ def school_picker(store: engagement_store.Store) -> str | None:
     if len(ids) == 1:
         return ids[0]
     return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
+
+
+@st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
+def _frames(url: str, school_id: str, version: int) -> Frames:
+    return load_school_frames(get_store(), school_id)
+
+
+def school_frames(store: engagement_store.Store, school_id: str) -> Frames:
+    """The engagement module's frames for one school, cached until the data changes. Frames hold
+    aggregable records only; pages for governors show nothing but the module's aggregates."""
+    return _frames(store.url, school_id, data_version())
+
+
+def window_picker(key: str = "window", today: datetime.date | None = None) -> Window:
+    """The window a page shows: a term (the current one so far by default) or custom dates.
+    Remembered across pages, so the Overview and the layers tell the same story."""
+    today = today or datetime.date.today()
+    terms = term_windows(today, 4)
+    custom = "Custom dates"
+    labels = [w.label for w in terms] + [custom]
+    choice = st.sidebar.selectbox("Window", labels, key=f"{key}_term",
+                                  help="Every figure on the page counts contacts within these dates.")
+    if choice != custom:
+        return terms[labels.index(choice)]
+    start, end = terms[0].start, today
+    picked = st.sidebar.date_input("From – to", value=(start, end), max_value=today, format="DD/MM/YYYY",
+                                   key=f"{key}_dates")
+    if isinstance(picked, (tuple, list)) and len(picked) == 2:
+        start, end = picked
+    return Window(start, end, date_range_text(start, end))

@@ -208,6 +208,18 @@ def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: in
     return fig
 
 
+def selected_partner(figure: go.Figure, points: list[dict]) -> str | None:
+    """The partner_id of the first selected partner mark (a selection may also catch a ring)."""
+    for point in points or []:
+        curve, index = point.get("curve_number"), point.get("point_index", point.get("point_number"))
+        if curve is None or index is None or curve >= len(figure.data):
+            continue
+        trace = figure.data[curve]
+        if trace.meta in ENGAGEMENT_STATES and index < len(trace.customdata):
+            return str(trace.customdata[index][0])
+    return None
+
+
 def _short(category: str) -> str:
     """A category's name for a ring's edge, escaped, broken onto two lines when long."""
     words = category.split()

@@ -321,6 +321,12 @@ def list_schools(store: Store) -> list[dict]:
         return [dict(r) for r in conn.execute(select(schools).order_by(schools.c.name)).mappings()]
 
 
+def get_school(store: Store, school_id: str) -> dict | None:
+    with store.read() as conn:
+        row = conn.execute(select(schools).where(schools.c.school_id == school_id)).mappings().first()
+    return dict(row) if row else None
+
+
 def is_empty(store: Store) -> bool:
     with store.read() as conn:
         return conn.execute(select(func.count()).select_from(schools)).scalar() == 0

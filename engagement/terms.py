@@ -65,3 +65,32 @@ def months_between(start: datetime.date, end: datetime.date) -> list[tuple[datet
         out.append((cur, _month_end(cur.year, cur.month)))
         cur = _month_end(cur.year, cur.month) + datetime.timedelta(days=1)
     return out
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of dates the pages and reports show, with the words that name it."""
+    start: datetime.date
+    end: datetime.date
+    label: str
+
+
+def term_windows(today: datetime.date, count: int = 4) -> list[Window]:
+    """The current term so far and the ``count - 1`` terms before it, newest first: the choices a
+    page offers. The current term ends today, since later days have no contacts yet.
+
+    >>> [w.label for w in term_windows(datetime.date(2026, 11, 23), 3)]
+    ['Autumn 2026 (1 Sep – 23 Nov 2026)', 'Summer 2026 (1 Apr – 31 Aug 2026)', 'Spring 2026 (1 Jan – 31 Mar 2026)']
+    """
+    out, term = [], term_of(today)
+    for _ in range(count):
+        end = min(term.end, today)
+        out.append(Window(term.start, end, f"{term.label} ({date_range_text(term.start, end)})"))
+        term = previous_term(term)
+    return out
+
+
+def date_range_text(start: datetime.date, end: datetime.date) -> str:
+    """ "1 Sep – 23 Nov 2026", the way a governor writes a date range. """
+    left = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
+    return f"{left} – {end.day} {end:%b} {end.year}"

@@ -1,0 +1,60 @@
+"""The partner directory as the pages show it: every stored field of each partner, its segment,
+its distance from the school, and how it stands in a window (interactions, last contact, engaged).
+
+Engagement comes from :func:`engagement.scoring.partner_engagement`, so the diagram, the map and
+the scores always agree on who counts as engaged (a listed partner, active or prospective, with at
+least one interaction in the window; a lapsed partner never does).
+
+>>> import datetime
+>>> from engagement.store import open_store
+>>> partners_in_window(open_store("sqlite://"), "none", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23)).empty
+True
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from engagement import geo
+from engagement import store as st
+from engagement.frames import Frames, load_school_frames
+from engagement.scoring import partner_engagement
+
+ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
+
+
+def partner_directory(store: st.Store, school_id: str) -> pd.DataFrame:
+    """Every stored field of the school's partners, with the distance from the school in km
+    (NaN when the school or the partner is not placed yet)."""
+    p = st.partners
+    with store.read() as conn:
+        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
+        frame = pd.DataFrame(conn.execute(select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id))
+                             .mappings().all(), columns=list(p.c.keys()))
+    frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
+    frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
+    if school is not None and school["latitude"] is not None and school["longitude"] is not None and len(frame):
+        frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"],
+                                               frame["latitude"], frame["longitude"])
+    else:
+        frame["distance_km"] = np.nan
+    return frame
+
+
+def partners_in_window(store: st.Store, school_id: str, start: datetime.date, end: datetime.date,
+                       frames: Frames | None = None) -> pd.DataFrame:
+    """The directory joined with each partner's engagement in ``[start, end]`` and its segment."""
+    directory = partner_directory(store, school_id)
+    if directory.empty:
+        return directory.assign(segment=pd.Series(dtype=object), interactions=pd.Series(dtype=int),
+                                last_contact=pd.Series(dtype="datetime64[s]"), engaged=pd.Series(dtype=bool))
+    frames = frames if frames is not None else load_school_frames(store, school_id)
+    engagement = partner_engagement(frames, school_id, start, end)[["partner_id", "segment", *ENGAGEMENT_COLUMNS]]
+    merged = directory.merge(engagement, on="partner_id", how="left")
+    merged["interactions"] = merged["interactions"].fillna(0).astype(int)
+    merged["engaged"] = merged["engaged"].fillna(False).astype(bool)
+    return merged
