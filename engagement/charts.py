@@ -192,9 +192,11 @@ def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: in
         textfont=dict(size=11, color="#333333"), hoverinfo="skip", showlegend=False,
     ))
     fig.update_layout(
-        title=dict(text=title, font=dict(size=20), subtitle=dict(text=" · ".join(
-            ["Rings: 1 pupils and staff"] + [f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}"
-                                            for layer in PARTNER_LAYERS]), font=dict(size=15))), font=FONT, height=760, margin=dict(l=30, r=30, t=70, b=30),
+        title=dict(text=title, font=dict(size=20), subtitle=dict(text=(
+            "Rings: 1 pupils and staff · " + " · ".join(
+                f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}" for layer in PARTNER_LAYERS[:1])
+            + "<br>" + " · ".join(f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}"
+                                  for layer in PARTNER_LAYERS[1:])), font=dict(size=14))), font=FONT, height=780, margin=dict(l=30, r=30, t=95, b=30),
         polar=dict(
             radialaxis=dict(visible=False, range=[0, 4.05]),
             angularaxis=dict(visible=True, showticklabels=False, ticks="", showgrid=False, showline=False,
