@@ -390,6 +390,7 @@ class Legend(MacroElement):
           .map-legend .sw {display: inline-block; width: 13px; height: 13px; border: 1px solid #333; border-radius: 2px;}
           .map-legend .ramp {display: inline-block; width: 90px; height: 10px; border: 1px solid #555;}
           .map-legend .note {font-size: 12px; color: #333; margin-top: 3px;}
+          {{ this.shape_css }}
           .partner-mark {background: none; border: none;}
           .partner-cluster div {border-radius: 50%; color: #fff; font: bold 14px sans-serif; text-align: center;
             border: 2px solid #fff; box-shadow: 0 0 0 1.5px #333; text-shadow: 0 0 2px #000;}
@@ -399,7 +400,7 @@ class Legend(MacroElement):
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
-        <div class="map-legend" id="map-legend"><details open><summary>Key</summary>{{ this.body }}</details></div>
+        {% if this.body %}<div class="map-legend" id="map-legend"><details open><summary>Key</summary>{{ this.body }}</details></div>{% endif %}
         {% endmacro %}
     """)
 
@@ -407,6 +408,13 @@ class Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         self.body = body
+        self.shape_css = _SHAPE_CSS.format(scope=".map-legend")
+
+
+def _key_shape(shape: str, colour: str = "#555555", filled: bool = True) -> str:
+    """A shape for the key drawn with CSS (an inline SVG would be stripped by st.html's sanitiser)."""
+    fill, border = (colour, "#1a1a1a") if filled else ("#ffffff", colour)
+    return f'<span class="shape {shape}" style="background:{fill};border-color:{border}"></span>'
 
 
 def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, window) -> str:
@@ -418,10 +426,10 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
     rows.append('<h4>Shape is the segment</h4><div class="grid">')
     for segment, shape in SHAPES.items():
         label = typology.segments.get(segment, {}).get("label", segment)
-        rows.append(f'<div class="row">{_shape_svg(shape, "#555555", True, 14)} {safe_text(label)}</div>')
-    rows.append(f'<div class="row">{_school_svg(14)} the school</div></div>')
-    rows.append(f'<div class="grid"><div class="row">{_shape_svg("circle", "#555555", True, 14)} contacted</div>'
-                f'<div class="row">{_shape_svg("circle", "#555555", False, 14)} not contacted</div></div>')
+        rows.append(f'<div class="row">{_key_shape(shape)} {safe_text(label)}</div>')
+    rows.append(f'<div class="row">{_key_shape("school", SCHOOL_COLOUR)} the school</div></div>')
+    rows.append(f'<div class="grid"><div class="row">{_key_shape("circle")} contacted</div>'
+                f'<div class="row">{_key_shape("circle", "#555555", False)} not contacted</div></div>')
     if sectors is not None:
         ramp = ", ".join(REACH_RAMP)
         rows.append("<h4>Families by postcode sector</h4>")
@@ -436,6 +444,33 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
     rows.append(f'<div class="note">Contact window {start:%d/%m/%Y} to {end:%d/%m/%Y}. '
                 "Dashed rings: distance from the school.</div>")
     return "".join(rows)
+
+
+_SHAPE_CSS = """
+{scope} .shape {{display: inline-block; width: 14px; height: 14px; box-sizing: border-box; border: 2px solid;}}
+{scope} .shape.circle {{border-radius: 50%;}}
+{scope} .shape.square {{border-radius: 2px;}}
+{scope} .shape.triangle {{clip-path: polygon(50% 0, 100% 100%, 0 100%); border: none;}}
+{scope} .shape.diamond {{clip-path: polygon(50% 0, 100% 50%, 50% 100%, 0 50%); border: none;}}
+{scope} .shape.school {{clip-path: polygon(50% 0, 100% 38%, 100% 100%, 0 100%, 0 38%); border: none;}}
+"""
+
+
+KEY_CSS = """
+.map-key {font: 14px/1.35 sans-serif; color: #111;}
+.map-key h4 {margin: 6px 0 2px; font-size: 14px; font-weight: 700;}
+.map-key .grid {display: grid; grid-template-columns: auto auto; column-gap: 12px;}
+.map-key .row {display: flex; align-items: center; gap: 6px; margin: 1px 0;}
+.map-key .sw {display: inline-block; width: 14px; height: 14px; border: 1px solid #333; border-radius: 2px;}
+.map-key .ramp {display: inline-block; width: 100px; height: 11px; border: 1px solid #555;}
+.map-key .note {font-size: 13px; color: #333; margin-top: 4px;}
+""" + _SHAPE_CSS.format(scope=".map-key")
+
+
+def legend_html(sectors: FamilySectors | None, window) -> str:
+    """The map's key as HTML (fixed text and escaped labels only), for beside the map or in it."""
+    typology = load_typology()
+    return _legend_body(typology, [n for n in sorted(typology.layers) if n != 1], sectors, window)
 
 
 def _school_svg(size: int = 26) -> str:
@@ -493,7 +528,7 @@ def initial_bounds(school: dict, partners: pd.DataFrame, rings_km) -> list[list[
 
 def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | None = None, *,
               window: tuple[datetime.date, datetime.date] | None = None, bounds=None,
-              settings: dict | None = None) -> MapParts:
+              settings: dict | None = None, legend: bool = True) -> MapParts:
     """The Partner map for ``school`` (a row of the schools table, placed) showing ``partners``
     (rows of :func:`partner_table`, already filtered) and family ``sectors``."""
     settings = {**map_settings(), **(settings or {})}
@@ -534,7 +569,8 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
                   icon=folium.DivIcon(html=_school_svg(), class_name="partner-mark", icon_size=(26, 26),
                                       icon_anchor=(13, 20)),
                   tooltip=folium.Tooltip(f"<b>{safe_text(school['name'])}</b><br>the school")).add_to(base)
-    Legend(_legend_body(typology, list(typology.layers)[1:], sectors, window)).add_to(base)
+    # The page draws the key beside the map (inside, it would hide partners); a saved map keeps it.
+    Legend(legend_html(sectors, window) if legend else "").add_to(base)
 
     parts = MapParts(base=base)
     placed = partners.dropna(subset=["latitude", "longitude"])

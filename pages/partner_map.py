@@ -71,7 +71,7 @@ with left:
                + (f"; {len(unplaced)} more have no coordinates" if len(unplaced) else "")
                + f". Window {start:%d/%m/%Y} to {end:%d/%m/%Y}.")
     if school is not None and school["latitude"] is not None:
-        parts = maps.build_map(school, shown, sectors, window=(start, end),
+        parts = maps.build_map(school, shown, sectors, window=(start, end), legend=False,
                                bounds=maps.initial_bounds(school, partners, settings["rings_km"]))
         clicked = st_folium(parts.base, key="partner_map", height=int(settings["height"]), use_container_width=True,
                             returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
@@ -91,6 +91,8 @@ with right:
     if len(here) > 1:
         selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get,
                                    index=here.index(selected_id) if selected_id in here else 0)
+    with st.expander("Key", expanded=True):
+        st.html(f'<style>{maps.KEY_CSS}</style><div class="map-key">{maps.legend_html(sectors, (start, end))}</div>')
     record = partners[partners["partner_id"] == selected_id]
     if record.empty:
         st.info("Click a partner on the map to see its record, contacts, services and history here.")

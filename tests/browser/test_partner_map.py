@@ -1,0 +1,114 @@
+"""The Partner map in headless Chromium: Leaflet draws the markers inside the component frame from
+the app's own copy of its scripts, nothing but tiles leaves the app's host, clicking a marker shows
+that partner's record beside the map, and hostile partner names open no dialog anywhere (tooltips
+forced open, the record panel, the picker for partners sharing a point)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from . import harness as h
+
+pytestmark = pytest.mark.browser
+VIEWPORT = (1280, 800)
+TILES = ["tile.openstreetmap.org"]
+FRAME = "iframe[title='streamlit_folium.st_folium']"
+
+
+def map_frame(page, marks: int = 2):
+    """The map's frame once at least ``marks`` marks are drawn (the school's comes first, with
+    the base map; the partners' when their groups are added)."""
+    page.locator(FRAME).wait_for(timeout=30_000)
+    raw = next(f for f in page.frames if "st_folium" in f.url)
+    raw.wait_for_function("n => document.querySelectorAll('.partner-mark').length >= n", arg=marks,
+                          timeout=30_000)
+    return page.frame_locator(FRAME), raw
+
+
+UNCOVERED_MARK = """() => {
+  const marks = [...document.querySelectorAll('.partner-mark')];
+  for (let i = 0; i < marks.length; i++) {
+    if (marks[i].querySelector('svg[viewBox="0 0 26 26"]')) continue;  // the school
+    const r = marks[i].getBoundingClientRect();
+    const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+    if (hit && marks[i].contains(hit) && r.y > 60) return i;
+  }
+  return -1;
+}"""
+
+
+def heading_in_panel(page) -> str:
+    return page.locator('[data-testid="stMain"] h3').first.inner_text().strip()
+
+
+def test_the_map_draws_its_markers_from_the_apps_own_scripts(open_app_page):
+    with open_app_page("/partner_map", VIEWPORT, allow_hosts=TILES) as (record, page):
+        caption = page.get_by_text(re.compile(r"Showing \d+ of \d+ partners")).inner_text()
+        shown = int(re.search(r"Showing (\d+)", caption).group(1))
+        frame, raw = map_frame(page, shown + 1)
+        # One mark per partner plus the school; every script of the frame comes from the app.
+        assert frame.locator(".partner-mark").count() == shown + 1
+        key = page.locator(".map-key")  # beside the map, where it hides no partner
+        assert key.is_visible() and "Partners: colour is the layer" in key.inner_text()
+        assert frame.locator(".leaflet-overlay-pane path").count() >= 4  # the rings and family sectors
+        scripts = raw.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
+        assert any(s.endswith("/app/static/vendor/leaflet.js") for s in scripts), scripts
+        assert all(s.startswith(record.origin) for s in scripts), scripts
+        h.screenshot(page, h.SCREENSHOTS / "partner-map-1280x800.png", VIEWPORT)
+    assert not record.problems(), "\n".join(record.problems())
+    assert record.allowed_outside, "the map should have asked for its tiles"
+    assert all("tile.openstreetmap.org" in url for url in record.allowed_outside)
+
+
+def test_clicking_a_marker_shows_that_partners_record(open_app_page):
+    with open_app_page("/partner_map", VIEWPORT, allow_hosts=TILES) as (record, page):
+        frame, raw = map_frame(page)
+        # Scrolled first, so the marker found uncovered is still where the pointer goes.
+        page.locator(FRAME).scroll_into_view_if_needed()
+        raw.wait_for_timeout(500)
+        index = raw.evaluate(UNCOVERED_MARK)
+        assert index >= 0
+        marker = frame.locator(".partner-mark").nth(index)
+        marker.hover()
+        tip = frame.locator(".partner-tip").last
+        tip.wait_for(timeout=5_000)
+        name = tip.locator("b").inner_text().strip()
+        marker.click()
+        page.get_by_role("heading", name=name).wait_for(timeout=30_000)
+        h.wait_ready(page)
+        assert heading_in_panel(page) == name
+        assert page.get_by_text(re.compile(r"History \(\d+ contacts\)")).is_visible()
+        assert page.get_by_role("button", name="Log contact").is_visible()
+        h.screenshot(page, h.SCREENSHOTS / "partner-map-record-1280x800.png", VIEWPORT)
+    assert not record.problems(), "\n".join(record.problems())
+
+
+def test_hostile_names_open_no_dialog_on_the_map(open_app_page):
+    with open_app_page("/partner_map", VIEWPORT, allow_hosts=TILES) as (record, page):
+        page.get_by_label("Name contains").fill("alert(1)")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(300)
+        h.wait_ready(page)
+        frame, raw = map_frame(page, 3)
+        page.wait_for_timeout(500)
+        assert frame.locator(".partner-mark").count() == 3  # two hostile partners and the school
+        # Open every tooltip: this is where folium would have put the names as HTML.
+        raw.evaluate("""() => { let n = 0; window.map.eachLayer(l => {
+            if (l.getTooltip && l.getTooltip()) { l.openTooltip(); n++; } }); return n; }""")
+        page.wait_for_timeout(500)
+        text = raw.evaluate("() => document.body.innerText")
+        assert "<img src=x onerror=alert(1)>" in text and "${alert(1)}" in text
+        assert raw.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0
+        # Both sit on one point: a click offers the choice, and each record shows its name as text.
+        page.locator(FRAME).scroll_into_view_if_needed()
+        raw.wait_for_timeout(300)
+        raw.evaluate("() => window.map.eachLayer(l => l.closeTooltip && l.closeTooltip())")
+        frame.locator(".partner-mark").nth(raw.evaluate(UNCOVERED_MARK)).click()
+        page.get_by_text("Log a contact with this partner").wait_for(timeout=30_000)
+        h.wait_ready(page)
+        assert heading_in_panel(page) in ("<img src=x onerror=alert(1)>", "${alert(1)}")
+    assert not record.dialogs, record.dialogs
+    assert not record.markup, record.markup
+    assert not record.problems(), "\n".join(record.problems())
