@@ -44,7 +44,9 @@ def school_summary(store: st.Store, school_id: str, today: datetime.date | None 
     for layer in (1, 2, 3, 4):
         row = {"layer": layer, "name": typology.layer_name(layer), "who": typology.layers[layer]["who"]}
         if layer == 1:
-            row.update(active=(school["pupils"] or 0) + (school["staff"] or 0), prospective=0, lapsed=0)
+            # The core is counted, not mapped: its people go in words, not in the partner columns.
+            row.update(who=f"{school['pupils'] or 0:,} pupils and {school['staff'] or 0:,} staff",
+                       active=None, prospective=None, lapsed=None)
         else:
             sub = partner_counts[partner_counts["layer"] == layer].set_index("status")["partners"]
             row.update({s: int(sub.get(s, 0)) for s in ("active", "prospective", "lapsed")})

@@ -25,8 +25,10 @@ if school_id:
         hide_index=True,
         column_config={
             "layer": st.column_config.NumberColumn("Layer", format="%d"),
-            "name": "Name", "who": "Who",
-            "active": st.column_config.NumberColumn("Active", help="Layer 1: pupils and staff"),
-            "prospective": "Prospective", "lapsed": "Lapsed",
+            "name": st.column_config.TextColumn("Name", width="small"),
+            "who": st.column_config.TextColumn("Who", width="large"),
+            "active": st.column_config.NumberColumn("Active partners", format="%d", width="small"),
+            "prospective": st.column_config.NumberColumn("Prospective", format="%d", width="small"),
+            "lapsed": st.column_config.NumberColumn("Lapsed", format="%d", width="small"),
         },
     )
