@@ -29,7 +29,7 @@ with backtick, ``$`` and backslash as entities) and partner data travel as JSON 
 ``tojson`` escapes ``<``, ``>`` and ``&``). Partners have tooltips, no popups.
 
 >>> safe_text("<img src=x onerror=alert(1)>"), safe_text("${alert(1)}`")
-('&lt;img src=x onerror=alert(1)&gt;', '&#36;{alert(1)}&#96;')
+('&lt;img src=x onerror=alert(1)&gt;', '&#36;&#123;alert(1)&#125;&#96;')
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
+from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
 from sqlalchemy import and_, func, select
@@ -130,22 +130,47 @@ class LocalMap(folium.Map):
         self.default_css = _css(assets_url)
 
 
+class _Rendered(Element):
+    """Already-rendered script, added to the page as it is. branca would wrap it in a new Jinja
+    template and compile it (70 ms for 5,000 partners, on every rerun; and evaluating any
+    ``{{ }}`` left in the data)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
 class LocalFastMarkerCluster(FastMarkerCluster):
     def __init__(self, *args, assets_url: str = DEFAULT_ASSETS_URL, **kwargs):
         super().__init__(*args, **kwargs)
         self.default_js = _js(assets_url)[1:]
         self.default_css = _css(assets_url)[1:]
 
+    def render(self, **kwargs):
+        figure = self.get_root()
+        for name, url in self.default_js:
+            figure.header.add_child(JavascriptLink(url), name=name)
+        for name, url in self.default_css:
+            figure.header.add_child(CssLink(url), name=name)
+        figure.script.add_child(_Rendered(self._template.module.script(self, kwargs)), name=self.get_name())
+
 
 # ---------------------------------------------------------------- text
 
 def safe_text(value) -> str:
     """User text made inert for folium: HTML-escaped, and the characters that mean something in a
-    JavaScript template literal (backtick, ``$``, backslash) written as entities."""
+    JavaScript template literal (backtick, ``$``, backslash) or in a Jinja template (braces)
+    written as entities."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = html.escape(str(value), quote=True)
-    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+    # Braces too: branca compiles every rendered script as a Jinja template again, so a name
+    # holding "{{ ... }}" would be evaluated on the server.
+    return (text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+            .replace("{", "&#123;").replace("}", "&#125;"))
 
 
 _MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:="
@@ -343,19 +368,24 @@ def _cluster_icon(colour: str) -> str:
     )
 
 
-def _tooltip(row) -> str:
-    lines = [f"<b>{safe_text(row['name'])}</b>",
-             f"{safe_text(row['category'])} · layer {int(row['layer'])}"
-             + (f" · {row['distance_km']:.1f} km" if pd.notna(row.get("distance_km")) else "")]
-    if row["engaged"]:
-        last = row["last_contact"]
-        when = f", last {last:%d/%m/%Y}" if isinstance(last, datetime.date) else ""
-        lines.append(f"{int(row['interactions'])} contact{'s' if row['interactions'] != 1 else ''} in the window{when}")
-    else:
-        lines.append("no contact in the window")
-    if row["status"] != "active":
-        lines.append(safe_text(row["status"]))
-    return "<br>".join(lines)
+def _tooltips(rows: pd.DataFrame) -> list[str]:
+    """The tooltip of each partner (escaped), built in one pass: this runs on every rerun."""
+    out = []
+    for name, category, layer, distance, engaged, count, last, status in zip(
+            rows["name"], rows["category"], rows["layer"], rows["distance_km"], rows["engaged"],
+            rows["interactions"], rows["last_contact"], rows["status"]):
+        text = f"<b>{safe_text(name)}</b><br>{safe_text(category)} · layer {int(layer)}"
+        if distance == distance and distance is not None:
+            text += f" · {distance:.1f} km"
+        if engaged:
+            when = f", last {last:%d/%m/%Y}" if isinstance(last, datetime.date) else ""
+            text += f"<br>{int(count)} contact{'s' if count != 1 else ''} in the window{when}"
+        else:
+            text += "<br>no contact in the window"
+        if status != "active":
+            text += f"<br>{safe_text(status)}"
+        out.append(text)
+    return out
 
 
 class IconPath(MacroElement):
@@ -581,8 +611,10 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
         if layer == 1 or rows.empty:
             continue
         colour = typology.layer_colour(layer)
-        data = [[float(r["latitude"]), float(r["longitude"]), SHAPES.get(r["segment"], "diamond"),
-                 int(bool(r["engaged"])), _tooltip(r)] for _, r in rows.iterrows()]
+        data = [list(t) for t in zip(rows["latitude"].astype(float).round(6).tolist(),
+                                     rows["longitude"].astype(float).round(6).tolist(),
+                                     rows["segment"].map(lambda s: SHAPES.get(s, "diamond")).tolist(),
+                                     rows["engaged"].astype(bool).astype(int).tolist(), _tooltips(rows))]
         group = folium.FeatureGroup(name=safe_text(f"Layer {layer}: {typology.layer_name(layer)} ({len(rows)})"))
         options = ({"maxClusterRadius": 45, "disableClusteringAtZoom": 17, "chunkedLoading": True,
                     "showCoverageOnHover": False, "spiderfyOnMaxZoom": False} if cluster

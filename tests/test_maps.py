@@ -20,7 +20,8 @@ TODAY = datetime.date(2026, 11, 23)
 WINDOW = maps.default_window(TODAY)
 CDN_HOSTS = ["cdn.jsdelivr", "unpkg", "cdnjs", "code.jquery", "bootstrapcdn", "googleapis", "gstatic",
              "fontawesome", "netdna"]
-HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</script><script>alert(1)</script>"]
+HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</script><script>alert(1)</script>",
+           "{{ 7*7 }} {% if true %}ran{% endif %}"]
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +93,18 @@ def test_names_are_escaped_for_html_and_template_literals(demo_store):
     hostile = table[table["partner_id"].str.startswith("H")]
     html = maps.build_map(school, hostile, None, window=WINDOW).html()
     assert "<img src=x" not in html and "${alert" not in html and "</script><script>alert" not in html
+    # branca compiles rendered scripts as Jinja templates: a name must not be evaluated there.
+    assert "49" not in " ".join(t for t in [row[4] for row in marker_rows(html)] if "7*7" in t or "49" in t)
+    assert any("&#123;&#123; 7*7 &#125;&#125; &#123;% if true %&#125;ran&#123;% endif %&#125;" in t
+               for t in [row[4] for row in marker_rows(html)])
     tips = [row[4] for row in marker_rows(html)]
     assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in tips)
-    assert any("&#36;{alert(1)}" in t for t in tips)
+    assert any("&#36;&#123;alert(1)&#125;" in t for t in tips)
     assert any("&#96;backtick&#96;&#92;" in t for t in tips)
     # The school's own name and the sector labels go through the same escaping.
-    evil_school = {**school, "name": "${alert(1)} <img src=x onerror=alert(1)>"}
+    evil_school = {**school, "name": "${alert(1)} <img src=x onerror=alert(1)> {{ 'ev' ~ 'aluated' }}"}
     html = maps.build_map(evil_school, table.head(3), None, window=WINDOW).html()
-    assert "<img src=x" not in html and "${alert" not in html
+    assert "<img src=x" not in html and "${alert" not in html and "evaluated" not in html
 
 
 def test_small_sectors_are_never_shown(demo_store):

@@ -1,0 +1,102 @@
+"""The map's section of the benchmark: how long the Partner map takes to build for a school with
+many partners, how big its HTML is, and (through ``scripts/bench_partner_map.py``, which may use
+Streamlit and a browser, as this package may not) what a rerun of the page costs on the server
+and how soon headless Chromium shows the markers. Targets from issue 5, for 5,000 partners: build
+under 1 s, HTML under 3 MB, a rerun under 300 ms, markers within 3 s.
+
+>>> result = bench_map(200, seed=1)
+>>> result["markers"], result["html_bytes"] < 3_000_000
+(200, True)
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from engagement import geo, maps
+from engagement.demo import CENTRE
+from engagement.typology import load_typology
+
+TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_visible_s": 3.0}
+
+
+def synthetic_school() -> dict:
+    return {"school_id": "BENCH", "name": "Benchmark School", "postcode": "B30 2QX",
+            "latitude": CENTRE[0], "longitude": CENTRE[1]}
+
+
+def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.DataFrame:
+    """``n`` partners within 6 km of the school, shaped like :func:`engagement.maps.partner_table`."""
+    school = school or synthetic_school()
+    rng = np.random.default_rng(seed)
+    typology = load_typology()
+    cats = typology.categories
+    pick = rng.integers(len(cats), size=n)
+    r = 6.0 * np.sqrt(rng.random(n))
+    a = rng.random(n) * 2 * np.pi
+    lat = school["latitude"] + r * np.cos(a) / 111.2
+    lon = school["longitude"] + r * np.sin(a) / (111.2 * np.cos(np.radians(school["latitude"])))
+    interactions = rng.poisson(1.2, n)
+    frame = pd.DataFrame({
+        "partner_id": [f"B{i:05d}" for i in range(n)], "school_id": school["school_id"],
+        "name": [f"{cats[k].name.title()} {i} <Trust & Co>" for i, k in enumerate(pick)],
+        "category": [cats[k].name for k in pick], "layer": [cats[k].layer for k in pick],
+        "segment": [cats[k].segment for k in pick], "postcode": "B30 2QX",
+        "latitude": lat, "longitude": lon, "services": "food;holiday club",
+        "status": rng.choice(["active", "prospective", "lapsed"], n, p=[0.8, 0.12, 0.08]),
+        "interactions": interactions, "engaged": interactions > 0,
+        "last_contact": [datetime.date(2026, 11, 1) if k else None for k in interactions],
+    })
+    frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"], lat, lon)
+    return frame
+
+
+def bench_map(n: int = 5000, seed: int = 1) -> dict:
+    """Build the Partner map for ``n`` synthetic partners (clustered, as the page would) and
+    render it to HTML: seconds to build, seconds to render, HTML size, markers in it."""
+    school = synthetic_school()
+    partners = synthetic_partners(n, seed, school)
+    window = maps.default_window(datetime.date(2026, 11, 23))
+    started = time.perf_counter()
+    parts = maps.build_map(school, partners, None, window=window)
+    built = time.perf_counter()
+    html = parts.html()
+    rendered = time.perf_counter()
+    markers = sum(len(json.loads(m.group(1))) for m in re.finditer(r"var data = (\[.*?\]);\n", html))
+    return {"partners": n, "build_s": round(built - started, 3), "render_s": round(rendered - built, 3),
+            "build_and_render_s": round(rendered - started, 3), "html_bytes": len(html.encode()),
+            "markers": markers}
+
+
+def bench_page(n: int = 5000, browser: bool = True) -> dict:
+    """The page's server-side rerun cost and the browser's time to markers, measured by
+    ``scripts/bench_partner_map.py`` in a child process (it runs Streamlit)."""
+    command = [sys.executable, str(maps.st.PROJECT_DIR / "scripts" / "bench_partner_map.py"), "--partners", str(n)]
+    if not browser:
+        command.append("--no-browser")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=maps.st.PROJECT_DIR, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench_partner_map.py failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def format_results(results: dict) -> str:
+    """One line per measure with its target, for the bench command and the README."""
+    lines = []
+    for key, target in TARGETS.items():
+        if key in results:
+            value = results[key]
+            ok = "ok" if value <= target else "OVER TARGET"
+            unit = "MB" if key == "html_bytes" else "s"
+            shown = f"{value / 1e6:.2f}" if key == "html_bytes" else f"{value:.3f}"
+            limit = f"{target / 1e6:.0f}" if key == "html_bytes" else f"{target:g}"
+            lines.append(f"map {key:<18} {shown} {unit} (target < {limit} {unit}) {ok}")
+    return "\n".join(lines)

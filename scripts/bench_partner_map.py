@@ -1,0 +1,121 @@
+"""Times the Partner map page with many partners: the server-side cost of a rerun (AppTest, a
+filter change and a rerun with nothing changed) and, unless --no-browser, how soon headless
+Chromium shows the markers after navigation. Prints one JSON line. Called by
+engagement.map_bench.bench_page; run it alone as ``python scripts/bench_partner_map.py``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from engagement import store as st  # noqa: E402
+from engagement.demo import load_demo  # noqa: E402
+from engagement.map_bench import synthetic_partners  # noqa: E402
+
+
+def make_store(path: Path, n: int) -> str:
+    url = f"sqlite:///{path}"
+    store = st.open_store(url)
+    load_demo(store, actor="bench")
+    school = st.list_schools(store)[0]
+    extra = synthetic_partners(max(0, n - 120), seed=2, school=school)
+    columns = [c.name for c in st.partners.columns]
+    rows = extra.assign(school_id=school["school_id"], address=None, contact_name=None, contact_email=None,
+                        contact_phone=None, since=None, last_verified=None, notes=None)[columns]
+    with store.write("bench") as conn:
+        if len(rows):
+            conn.execute(st.partners.insert(), rows.astype(object).where(rows.notna(), None).to_dict("records"))
+    store.dispose()
+    return url
+
+
+def rerun_cost(url: str) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["DATABASE_URL"] = url
+    at = AppTest.from_file(str(PROJECT / "pages" / "partner_map.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    same, changed = [], []
+    for i in range(5):
+        started = time.perf_counter()
+        at.run()
+        same.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        at.sidebar.multiselect(key="map_layers").set_value([3] if i % 2 == 0 else []).run()
+        changed.append(time.perf_counter() - started)
+    assert not at.exception
+    return {"rerun_s": round(statistics.median(changed), 3), "rerun_unchanged_s": round(statistics.median(same), 3)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def browser_time(url: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.headless", "true"], cwd=PROJECT, env={**os.environ, "DATABASE_URL": url},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{origin}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"])
+            times = []
+            for attempt in range(3):  # the first visit also warms the server's caches
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.route("**/*", lambda r: r.fallback() if r.request.url.startswith(origin) else r.abort())
+                started = time.perf_counter()
+                page.goto(f"{origin}/partner_map")
+                frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+                frame.locator(".partner-cluster, .partner-mark >> nth=1").first.wait_for(timeout=60_000)
+                times.append(time.perf_counter() - started)
+                page.close()
+            browser.close()
+        return {"markers_visible_s": round(min(times[1:]), 3), "markers_visible_cold_s": round(times[0], 3)}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--partners", type=int, default=5000)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = make_store(Path(tmp) / "bench.db", args.partners)
+        result = {"partners": args.partners, **rerun_cost(url)}
+        if not args.no_browser:
+            result.update(browser_time(url))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
