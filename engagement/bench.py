@@ -173,8 +173,14 @@ def outreach_section(bench: Bench) -> list[Timing]:
     ]
 
 
+def map_section(bench: Bench) -> list[Timing]:
+    from engagement.map_bench import map_section as partner_map_section
+
+    return partner_map_section(bench)
+
+
 # Each part of the product that wants timings adds its function here.
-SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section, outreach_section]
+SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section, outreach_section, map_section]
 
 
 def run_bench(scale: str = "school", repeats: int | None = None, today: datetime.date | None = None,

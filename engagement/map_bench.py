@@ -100,3 +100,33 @@ def format_results(results: dict) -> str:
             limit = f"{target / 1e6:.0f}" if key == "html_bytes" else f"{target:g}"
             lines.append(f"map {key:<18} {shown} {unit} (target < {limit} {unit}) {ok}")
     return "\n".join(lines)
+
+
+def map_section(bench) -> list:
+    """The Partner map's timings for ``python -m engagement bench`` (see engagement.bench): the
+    page's data for the first demo school, then the map at 5,000 synthetic partners (build, HTML
+    size) and, at the school scale, the page's rerun cost measured in a child process."""
+    from engagement.bench import Timing, median_seconds
+
+    n = bench.repeats
+    school = {k: v for k, v in bench.data.schools.iloc[0].items()}
+    school_id = str(school["school_id"])
+    t_data, (partners, sectors) = median_seconds(
+        lambda: (maps.partner_table(bench.store, school_id, bench.window),
+                 maps.family_sectors(bench.store, school_id, bench.window)), n)
+    t_small, _ = median_seconds(lambda: maps.build_map(school, partners, sectors, window=bench.window).html(), n)
+    many = synthetic_partners(5000, school=synthetic_school())
+    t_build, parts = median_seconds(lambda: maps.build_map(synthetic_school(), many, None, window=bench.window), n)
+    t_html, html = median_seconds(lambda: maps.build_map(synthetic_school(), many, None, window=bench.window).html(), n)
+    out = [
+        Timing("map: partners and family sectors of one school", t_data, n, note=f"{len(partners)} partners"),
+        Timing("map: build and render, one school", t_small, n),
+        Timing("map: build, 5,000 partners", t_build, n, "< 1 s"),
+        Timing("map: build and render the HTML, 5,000 partners", t_html, n, "< 1 s",
+               note=f"HTML {len(html.encode()) / 1e6:.2f} MB (target < 3 MB)"),
+    ]
+    if bench.scale == "school":
+        page = bench_page(5000, browser=False)
+        out.append(Timing("map page: rerun after a filter change, 5,000 partners (AppTest)", page["rerun_s"], 5,
+                          "< 300 ms", note=f"rerun with nothing changed {page['rerun_unchanged_s'] * 1000:.0f} ms"))
+    return out
