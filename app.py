@@ -10,7 +10,8 @@ from engagement import access
 st.set_page_config(page_title="Community engagement map", page_icon="🏫", layout="wide")
 
 PAGES = {
-    "school": st.Page("pages/school.py", title="School", icon=":material/school:", default=True),
+    "overview": st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    "school": st.Page("pages/school.py", title="School", icon=":material/school:"),
     "layers": st.Page("pages/layers.py", title="Community layers", icon=":material/radar:"),
     "map": st.Page("pages/partner_map.py", title="Partner map", icon=":material/map:"),
     "outreach": st.Page("pages/outreach.py", title="Outreach planner", icon=":material/support_agent:"),
@@ -20,4 +21,4 @@ PAGES = {
 
 viewer = ui.current_viewer()
 allowed = [page for key, page in PAGES.items() if access.can_open(viewer.role, key)]
-st.navigation(allowed or [PAGES["school"]]).run()
+st.navigation(allowed or [PAGES["overview"]]).run()

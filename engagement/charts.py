@@ -241,3 +241,124 @@ def sector_labels(typology: Typology | None = None) -> pd.DataFrame:
 def _clock_position(degrees: float) -> str:
     hour = round(degrees / 30) % 12
     return f"{12 if hour == 0 else hour} o'clock"
+
+
+# ---------------------------------------------------------------- the governors' Overview
+
+OVERVIEW_SEGMENTS = ("families", "agencies", "businesses", "community")
+OVERVIEW_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
+                   "community": "Community", "overall": "Overall"}
+# In the equity chart: the group a dot, the rest of the school a diamond, in two Okabe-Ito colours.
+EQUITY_STYLE = {"group": {"name": "The group", "colour": OKABE_ITO["blue"], "symbol": "circle"},
+                "rest": {"name": "The rest of the school", "colour": OKABE_ITO["orange"], "symbol": "diamond"}}
+
+
+def _overview_layout(fig: go.Figure, title: str, subtitle: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=19),
+                   subtitle=dict(text=subtitle, font=dict(size=14))),
+        font=FONT, height=height, paper_bgcolor="white", plot_bgcolor="white", margin=dict(l=20, r=20, t=80, b=10),
+        legend=dict(orientation="h", y=-0.18, x=0, font=dict(size=14), itemsizing="constant"),
+        hoverlabel=dict(font_size=15), dragmode=False,
+    )
+    fig.update_xaxes(showline=True, linecolor="#555", gridcolor="#e5e5e5", tickfont=dict(size=14), fixedrange=True,
+                     automargin=True)
+    fig.update_yaxes(showline=True, linecolor="#555", gridcolor="#e5e5e5", tickfont=dict(size=14), fixedrange=True,
+                     zeroline=False, automargin=True)
+    return fig
+
+
+def equity_chart(equity: pd.DataFrame, title: str = "Reach of each group and of the rest",
+                 fewer_text: str = "fewer than 10 on one side: not shown") -> go.Figure:
+    """A dot chart of equity: per group (pupil premium, SEND, ...), the group's reach as a blue dot
+    and the rest's as an orange diamond, joined by a line whose length is the gap. A suppressed
+    group keeps its row, with ``fewer_text`` written in it and no mark.
+
+    ``equity`` has one row per group: label, group_reach, rest_reach (fractions), suppressed.
+
+    >>> rows = pd.DataFrame([{"label": "SEND", "group_reach": 0.5, "rest_reach": 0.8, "suppressed": False},
+    ...                      {"label": "Looked after", "group_reach": None, "rest_reach": None, "suppressed": True}])
+    >>> fig = equity_chart(rows)
+    >>> [list(t.x) for t in fig.data if t.meta in EQUITY_STYLE]
+    [[50.0], [80.0]]
+    >>> fig.layout.annotations[0].text
+    'fewer than 10 on one side: not shown'
+    """
+    labels = [text_for_plotly(v) for v in equity["label"]]
+    shown = equity[~equity["suppressed"].astype(bool)]
+    fig = go.Figure()
+    lines_x, lines_y = [], []
+    for _, row in shown.iterrows():
+        lines_x += [100 * row["group_reach"], 100 * row["rest_reach"], None]
+        lines_y += [text_for_plotly(row["label"])] * 2 + [None]
+    fig.add_trace(go.Scatter(x=lines_x, y=lines_y, mode="lines", line=dict(color="#8c8c8c", width=3),
+                             hoverinfo="skip", showlegend=False))
+    for side, style in EQUITY_STYLE.items():
+        values = [100 * float(v) for v in shown[f"{side}_reach"]]
+        fig.add_trace(go.Scatter(
+            x=values, y=[text_for_plotly(v) for v in shown["label"]], mode="markers", name=style["name"],
+            marker=dict(size=17, color=style["colour"], symbol=style["symbol"], line=dict(color="white", width=1.5)),
+            customdata=[[style["name"]]] * len(values),
+            hovertemplate="%{y}: %{customdata[0]} reached %{x:.1f}%<extra></extra>",
+        ))
+        fig.data[-1].meta = side
+    for _, row in equity[equity["suppressed"].astype(bool)].iterrows():
+        fig.add_annotation(x=0.02, xref="paper", xanchor="left", y=text_for_plotly(row["label"]), text=text_for_plotly(fewer_text), showarrow=False,
+                           font=dict(size=14, color="#333333"))
+    _overview_layout(fig, title, "Two-way contact in the window; the grey line is the gap",
+                     height=130 + 62 * len(labels))
+    # A dot chart is read by position, not length, so the axis starts near the lowest reach shown,
+    # where a few points' gap is still visible on a projector.
+    shown_values = [100 * float(v) for side in EQUITY_STYLE for v in shown[f"{side}_reach"]]
+    low = max(0, 10 * math.floor((min(shown_values, default=0) - 5) / 10))
+    fig.update_xaxes(title=dict(text="Families reached (%)", font=dict(size=15)), range=[low, 101], ticksuffix="%",
+                     dtick=10 if low >= 50 else 20)
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], type="category")
+    fig.update_layout(legend=dict(y=-0.1 - 0.6 / max(len(labels), 1)))
+    return fig
+
+
+def _trend_chart(trends: pd.DataFrame, columns: dict[str, str], title: str, subtitle: str, axis: str,
+                 percent: bool) -> go.Figure:
+    # "Autumn 2026 (to 23 Nov)" on two lines, so a narrow chart keeps every term's name whole.
+    periods = [text_for_plotly(v).replace(" (", "<br>(") for v in trends["label"]]
+    fig = go.Figure()
+    for segment, column in columns.items():
+        values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else (100 * v if percent else v)
+                  for v in trends[column]]
+        fig.add_trace(go.Scatter(
+            x=periods, y=values, mode="lines+markers", name=OVERVIEW_LABELS[segment],
+            line=dict(color=SEGMENT_COLOURS[segment], width=3, dash="dot" if segment == "overall" else "solid"),
+            marker=dict(size=14, symbol=SEGMENT_SYMBOLS[segment], color=SEGMENT_COLOURS[segment],
+                        line=dict(color="white", width=1)),
+            hovertemplate=f"{OVERVIEW_LABELS[segment]}, %{{x}}: %{{y:.1f}}{'%' if percent else ''}<extra></extra>",
+        ))
+        fig.data[-1].meta = segment
+    _overview_layout(fig, title, subtitle, height=480)
+    fig.update_layout(legend=dict(yanchor="top", y=-0.3))
+    fig.update_xaxes(title=dict(text="Term", font=dict(size=15)), type="category")
+    fig.update_yaxes(title=dict(text=axis, font=dict(size=15)), range=[0, 103], dtick=20,
+                     ticksuffix="%" if percent else "")
+    return fig
+
+
+def score_trend_chart(trends: pd.DataFrame, title: str = "Scores per term") -> go.Figure:
+    """Each segment's score and the overall score per term, 0-100, one colour and marker shape per
+    segment. ``trends`` has one row per term: label, ``<segment>_score``, ``overall_score``.
+
+    >>> rows = pd.DataFrame([{"label": "Spring 2026", "families_score": 80.0, "agencies_score": 60.0,
+    ...     "businesses_score": 50.0, "community_score": 40.0, "overall_score": 65.0}])
+    >>> [(t.name, t.marker.symbol) for t in score_trend_chart(rows).data][:2]
+    [('Families', 'circle'), ('Agencies', 'square')]
+    """
+    columns = {seg: f"{seg}_score" for seg in OVERVIEW_SEGMENTS} | {"overall": "overall_score"}
+    return _trend_chart(trends, columns, title, "Out of 100; overall is their weighted mean", "Score (0–100)",
+                        percent=False)
+
+
+def reach_trend_chart(trends: pd.DataFrame, title: str = "Reach per term") -> go.Figure:
+    """Family reach and each partner segment's reach per term, in %. ``trends`` has one row per
+    term: label and ``<segment>_reach`` (fractions)."""
+    columns = {seg: f"{seg}_reach" for seg in OVERVIEW_SEGMENTS}
+    return _trend_chart(trends, columns, title, "Families with two-way contact; listed partners contacted",
+                        "Reached (%)", percent=True)

@@ -1,0 +1,101 @@
+"""Overview: the page a chair of governors puts on a projector. How well the school reaches each
+segment, for whom it falls short, whether it improved on last term, and a dated one-page report of
+the same. Aggregates only: nothing here names or identifies a family."""
+
+import streamlit as st
+
+import ui
+from engagement import charts, report
+from engagement.maps import md_escape
+
+viewer = ui.page_guard("overview")
+store = ui.get_store()
+ui.demo_banner(store)
+school_id = ui.school_picker(store)
+if not school_id:
+    st.stop()
+window = ui.window_picker()
+frames = ui.school_frames(store, school_id)
+view = report.overview(frames, school_id, window.start, window.end)
+
+st.title(md_escape(view.school_name))
+head, downloads = st.columns([3, 1], vertical_alignment="bottom")
+head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
+head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of fewer than 10 families "
+             "are never shown as a number. Change the school or the window in the sidebar.")
+report_html = report.overview_report_html(view)
+downloads.download_button("Download report (HTML)", report_html, file_name=report.report_file_name(view, "html"),
+                          mime="text/html", on_click="ignore", icon=":material/download:", key="overview_html",
+                          width="stretch", help="One A4 page: open it in a browser and print, or keep it.")
+downloads.download_button("Download report (PDF)", lambda: report.overview_report_pdf(report_html),
+                          file_name=report.report_file_name(view, "pdf"), mime="application/pdf", on_click="ignore",
+                          icon=":material/picture_as_pdf:", key="overview_pdf", width="stretch")
+
+
+
+def delta(change, unit: str = "") -> str | None:
+    return None if change is None else f"{change:+.1f}{unit}"
+
+
+def score_text(score) -> str:
+    return "not shown" if score is None else f"{score:.1f}"
+
+
+def flat(change) -> dict:
+    """No arrow and no colour for a change of nothing."""
+    return {"delta_color": "off", "delta_arrow": "off"} if change == 0 else {}
+
+
+st.header("Scores out of 100", anchor=False)
+for column, row in zip(st.columns(len(view.segments)), view.segments):
+    with column.container(border=True):
+        if row["score"] is None:
+            st.metric(f"{row['label']} score", "not shown", help=row["counts"])
+            st.caption(md_escape(row["counts"]))
+            continue
+        st.metric(row["label"], f"{row['score']:.1f}", delta(row["score_change"]),
+                  help=f"Score out of 100. {row['drivers']}", **flat(row["score_change"]))
+        if row["rate_label"]:
+            st.metric(row["rate_label"], f"{100 * row['rate']:.1f}%", delta(row["rate_change"], " pts"),
+                      **flat(row["rate_change"]))
+            st.caption(md_escape(row["counts"]))
+        else:
+            st.caption("The weighted mean of the four segments' scores.")
+
+st.subheader("What drives each score, and what would raise it", anchor=False)
+st.table([{"Segment": f"{row['label']} ({score_text(row['score'])})",
+           "What drives it (points out of 100)": row["drivers"], "What would raise it": row["advice"]}
+          for row in view.segments], hide_index=True)
+
+st.header("Equity: who the school reaches less", anchor=False)
+chart_side, table_side = st.columns(2)
+chart_side.plotly_chart(charts.equity_chart(view.equity), config={"displayModeBar": False}, key="overview_equity",
+                        theme=None, alt="Dot chart of family reach by group; the same figures are in the table beside it.")
+table_side.table([report.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
+table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
+                   "divided by the rest's (1.00 is equal). A group with fewer than 10 families, or with fewer "
+                   "than 10 outside it, is not shown.")
+
+st.header("Layer coverage: categories with an engaged partner", anchor=False)
+st.table([report.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+
+st.header("Trends per term", anchor=False)
+words = report.trend_text(view.trends)
+
+
+def trend_columns(suffix: str):
+    """The table beside a trend chart: its figures, headed by segment (the chart's title says what they are)."""
+    picked = [c for c in words.columns if c == "Term" or c.endswith(suffix)]
+    return words[picked].rename(columns=lambda c: c.removesuffix(suffix))
+
+
+scores_side, reach_side = st.columns(2)
+scores_side.plotly_chart(charts.score_trend_chart(view.trends), config={"displayModeBar": False},
+                         key="overview_score_trend", theme=None,
+                         alt="Line chart of the scores per term; the same figures are in the table below it.")
+scores_side.table(trend_columns(" score"), hide_index=True)
+reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayModeBar": False},
+                        key="overview_reach_trend", theme=None,
+                        alt="Line chart of reach per term; the same figures are in the table below it.")
+reach_side.table(trend_columns(" reach"), hide_index=True)
+st.caption(" ".join(md_escape(n) for n in view.notes))
