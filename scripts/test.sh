@@ -10,6 +10,16 @@ if [ ! -x /usr/bin/chromium ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
 
+# WeasyPrint (the PDF report) loads pango at run time.
+pango=""
+for lib in libpango-1.0-0 libpangoft2-1.0-0; do
+  dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q "ok installed" || pango="$pango $lib"
+done
+if [ -n "$pango" ]; then
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $pango
+fi
+
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if ! command -v pg_ctlcluster >/dev/null; then
     as_root apt-get update -q
