@@ -1,0 +1,260 @@
+"""The Overview's figures and its one-page report, without streamlit: the figures are the score
+card's for the window, the change is on the previous term, the report names school, window, filters
+and date, shows every score and "fewer than 10" where a group is suppressed, holds no family
+reference, escapes the school's name, loads nothing from outside, and its PDF is one A4 page whose
+text carries the scores."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import io
+import re
+from html.parser import HTMLParser
+
+import pypdf
+import pytest
+from sqlalchemy import select, update
+
+from engagement import report, scoring
+from engagement import store as st
+from engagement.demo import load_demo
+from engagement.frames import load_school_frames
+from engagement.typology import load_typology
+
+TODAY = datetime.date(2026, 11, 23)
+AUTUMN = (datetime.date(2026, 9, 1), TODAY)
+SUMMER = (datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def _demo(store, name: str | None = None) -> str:
+    load_demo(store, actor="tests", today=TODAY)
+    school_id = st.school_ids(store)[0]
+    if name is not None:
+        with store.write(actor="tests") as conn:
+            conn.execute(update(st.schools).where(st.schools.c.school_id == school_id).values(name=name))
+    return school_id
+
+
+def _family_ids(store) -> list[str]:
+    with store.read() as conn:
+        return list(conn.execute(select(st.families.c.family_id)).scalars())
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo school under a hostile name, its frames, the autumn view and its report."""
+    store = st.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
+    school_id = _demo(store, name=HOSTILE)
+    frames = load_school_frames(store, school_id)
+    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    yield {"store": store, "school_id": school_id, "frames": frames, "view": view,
+           "html": report.overview_report_html(view), "families": _family_ids(store)}
+    store.dispose()
+
+
+class _Text(HTMLParser):
+    """The text a reader of the report sees (styles and the SVG's own title left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("style", "title")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("style", "title")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def _text(page: str) -> str:
+    parser = _Text()
+    parser.feed(page)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def _cards(page: str) -> dict[str, str]:
+    """The report's score cards: segment label -> the score as printed."""
+    return dict(re.findall(r'<div class="seg"[^>]*>([^<]+)</div><div class="score">([^<]+)<', page))
+
+
+# ---------------------------------------------------------------- the figures
+
+def test_the_figures_are_the_score_card_of_the_window_on_both_databases(store):
+    school_id = _demo(store)
+    frames = load_school_frames(store, school_id)
+    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    card = scoring.score_card(frames, school_id, *AUTUMN)
+    assert view.card == card
+    by_segment = {row["segment"]: row for row in view.segments}
+    for seg in ("families", "agencies", "businesses", "community"):
+        assert by_segment[seg]["score"] == card[seg]["score"]
+        assert by_segment[seg]["rate"] == card[seg]["reach"]
+    assert by_segment["overall"]["score"] == card["overall"]
+
+
+def test_the_change_is_on_the_whole_previous_term(demo):
+    view, frames, school_id = demo["view"], demo["frames"], demo["school_id"]
+    assert view.previous == SUMMER
+    assert view.previous_text == "Summer term 2026, 1 Apr – 31 Aug 2026"
+    now, before = view.card, scoring.score_card(frames, school_id, *SUMMER)
+    rows = {row["segment"]: row for row in view.segments}
+    for seg in ("families", "agencies", "businesses", "community"):
+        assert rows[seg]["score_change"] == pytest.approx(now[seg]["score"] - before[seg]["score"], abs=0.051)
+        assert rows[seg]["rate_change"] == pytest.approx(100 * (now[seg]["reach"] - before[seg]["reach"]), abs=0.051)
+    assert rows["overall"]["score_change"] == pytest.approx(now["overall"] - before["overall"], abs=0.051)
+    # The demo's autumn is not its summer: a change of nothing everywhere would mean the windows were mixed up.
+    assert any(row["score_change"] != 0 for row in view.segments)
+
+
+def test_a_custom_window_is_compared_with_the_same_length_just_before():
+    start, end = datetime.date(2026, 10, 5), datetime.date(2026, 11, 6)
+    assert report.window_text(start, end) == "5 Oct – 6 Nov 2026"
+    assert report.comparison_window(start, end) == scoring.previous_window(start, end)
+    assert report.comparison_window(*AUTUMN) == SUMMER
+
+
+def test_each_explanation_adds_up_to_its_score(demo):
+    explained = scoring.explain(demo["frames"], demo["school_id"], *AUTUMN)
+    for row in demo["view"].segments:
+        parts = [float(p) for p in re.findall(r"gives ([\d.]+) of", row["drivers"])]
+        assert len(parts) == len(explained[row["segment"]]["components"]) > 0
+        assert sum(parts) == pytest.approx(row["score"], abs=0.3)
+        assert row["advice"] == explained[row["segment"]]["advice"]
+
+
+def test_equity_rows_follow_the_card_and_say_fewer_than_10_when_suppressed(demo):
+    view = demo["view"]
+    suppressed = [flag for flag, e in view.card["equity"].items() if e["suppressed"]]
+    assert suppressed, "the demo school has a group under 10 (looked after children)"
+    for _, row in view.equity.iterrows():
+        words = report.equity_text(row)
+        if row["suppressed"]:
+            assert words["Families"] == "fewer than 10 on one side"
+            assert not any(ch.isdigit() for key, value in words.items() for ch in value if key != "Families")
+        else:
+            entry = view.card["equity"][row["flag"]]
+            assert words["Group reach"] == f"{100 * entry['group_reach']:.1f}%"
+            assert words["Families"] == f"{entry['group']} of {entry['group'] + entry['rest']}"
+
+
+def test_layer_coverage_names_each_missing_category_by_its_gap_phrase(demo):
+    view = demo["view"]
+    missing = scoring.gaps(demo["frames"], demo["school_id"], *AUTUMN)
+    typology = load_typology()
+    for _, row in view.layers.iterrows():
+        assert len(row["missing"]) == row["categories"] - row["covered"]
+        assert row["missing"] == [typology.category(name).gap for name in missing[row["layer"]]]
+    assert "no intergenerational link" in view.layers.explode("missing")["missing"].tolist()
+
+
+def test_trends_run_per_term_to_the_window_and_match_each_terms_card(demo):
+    view, frames, school_id = demo["view"], demo["frames"], demo["school_id"]
+    assert list(view.trends["label"]) == ["Spring 2026", "Summer 2026", "Autumn 2026 (to 23 Nov)"]
+    summer = scoring.score_card(frames, school_id, *SUMMER)
+    row = view.trends.iloc[1]
+    assert row["families_score"] == summer["families"]["score"]
+    assert row["agencies_reach"] == summer["agencies"]["reach"]
+    assert row["overall_score"] == summer["overall"]
+    assert view.trends.iloc[-1]["families_score"] == view.card["families"]["score"]
+
+
+# ---------------------------------------------------------------- the report
+
+def test_the_report_names_school_window_filters_and_date(demo):
+    text = _text(demo["html"])
+    assert f"{HOSTILE}: community engagement overview" in text
+    assert "Window: Autumn term 2026, 1 Sep – 23 Nov 2026" in text
+    assert "Change compared with: Summer term 2026, 1 Apr – 31 Aug 2026" in text
+    assert f"Filters: school {HOSTILE} ({demo['school_id']}); window Autumn term 2026" in text
+    assert "Generated 23 November 2026" in text
+
+
+def test_the_report_shows_every_score_and_rate_of_the_card(demo):
+    page, card = demo["html"], demo["view"].card
+    expected = {"Families": card["families"]["score"], "Agencies": card["agencies"]["score"],
+                "Businesses": card["businesses"]["score"], "Community": card["community"]["score"],
+                "Overall": card["overall"]}
+    assert _cards(page) == {label: f"{score:.1f}" for label, score in expected.items()}
+    text = _text(page)
+    assert f"Family reach: {100 * card['families']['reach']:.1f}%" in text
+    for seg in ("agencies", "businesses", "community"):
+        assert f"Partner reach: {100 * card[seg]['reach']:.1f}%" in text
+
+
+def test_the_report_says_fewer_than_10_for_a_suppressed_group_and_never_a_number(demo):
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>(.*?)</td>", demo["html"])
+    by_group = {html.unescape(group): (families, reach) for group, families, reach in rows}
+    assert by_group["Looked after"] == ("fewer than 10 on one side", "not shown")
+    assert by_group["SEND"][0].endswith(f"of {demo['view'].card['families']['on_roll']}")
+
+
+def test_a_school_under_the_threshold_shows_no_family_figure(sqlite_store):
+    with sqlite_store.write(actor="tests") as conn:
+        conn.execute(st.schools.insert().values(school_id="S1", name="Tiny School", postcode="B30 2AA"))
+        conn.execute(st.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
+                                            for i in range(7)])
+    frames = load_school_frames(sqlite_store, "S1")
+    view = report.overview(frames, "S1", *AUTUMN, today=TODAY)
+    page = report.overview_report_html(view)
+    text = _text(page)
+    assert "fewer than 10 families on roll: not shown" in text
+    assert _cards(page)["Families"] == "–"
+    assert not re.search(r"\b7 of\b|\b3 of\b", text)
+    assert text.count("fewer than 10 on one side") == 5
+    assert "TINY-" not in page
+
+
+def test_the_report_holds_no_family_reference(demo):
+    page = demo["html"]
+    assert demo["families"] and not [f for f in demo["families"] if f in page]
+    assert not re.search(r"\d+-F\d{4}", page)
+
+
+def test_the_school_name_is_escaped(demo):
+    page = demo["html"]
+    assert "<img" not in page and "onerror=alert(1)&gt;" in page
+    assert html.escape(HOSTILE) in page
+
+
+def test_the_report_is_self_contained_and_prints_on_a4(demo):
+    page = demo["html"]
+    assert not re.search(r"https?://", page), "nothing may point outside the file"
+    assert not re.search(r"<script|<link|<iframe|<object|<embed|\bsrc=\"|url\(|@import", page)
+    assert "@page { size: A4;" in page and "<svg" in page
+    assert page.count("<svg") == 2 and page.lstrip().startswith("<!DOCTYPE html>")
+
+
+def test_the_pdf_is_one_a4_page_with_the_scores(demo):
+    pdf = report.overview_report_pdf(demo["html"])
+    assert pdf.startswith(b"%PDF")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+    assert (round(width * 25.4 / 72), round(height * 25.4 / 72)) == (210, 297)
+    text = " ".join(reader.pages[0].extract_text().split())
+    card = demo["view"].card
+    for score in (card["families"]["score"], card["agencies"]["score"], card["businesses"]["score"],
+                  card["community"]["score"], card["overall"]):
+        assert f"{score:.1f} / 100" in text
+    assert HOSTILE in text and "fewer than 10 on one side" in text
+    assert not [f for f in demo["families"] if f in text]
+
+
+def test_a_long_name_still_fits_one_page(demo):
+    view = demo["view"]
+    long = report.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
+                              + "Primary Schools"})
+    reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(long))))
+    assert len(reader.pages) == 1
+    assert "Primary Schools" in reader.pages[0].extract_text()
+
+
+def test_the_file_name_says_what_the_report_holds(demo):
+    assert report.report_file_name(demo["view"], "html") == (
+        f"engagement-overview-{demo['school_id']}-2026-09-01-to-2026-11-23.html")
