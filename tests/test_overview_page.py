@@ -1,0 +1,161 @@
+"""The Overview page with AppTest on a temporary store holding the demo school: it is the app's main
+page, says which school and window it shows, its numbers are the score card's for that window,
+another term or custom dates change them, a governor sees it, and nothing on it is family-level."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from engagement import report, scoring
+from engagement import store as st
+from engagement.frames import load_school_frames
+from engagement.terms import term_windows
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+SEGMENTS = ("families", "agencies", "businesses", "community")
+# Signed-in mode as in test_access.py: an OIDC provider that is never reached, roles by address and domain.
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
+ROLES = {"head@hollybrook.sch.uk": "head", "@governors.hollybrook.sch.uk": "governor"}
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def open_overview(**user) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    if user:
+        at.secrets["auth"] = AUTH
+        at.secrets["roles"] = ROLES
+        at.user = {"is_logged_in": True, **user}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def card_for(url: str, start: datetime.date, end: datetime.date) -> dict:
+    store = st.open_store(url)
+    try:
+        school_id = st.school_ids(store)[0]
+        return scoring.score_card(load_school_frames(store, school_id), school_id, start, end)
+    finally:
+        store.dispose()
+
+
+def metrics(at: AppTest) -> list[tuple[str, str, str | None]]:
+    return [(m.label, m.value, m.delta) for m in at.metric]
+
+
+def expected_metrics(card: dict, previous: dict) -> list[tuple[str, str, str | None]]:
+    def change(now, before, scale=1.0, unit=""):
+        return None if now is None or before is None else f"{round(scale * (now - before), 1) + 0.0:+.1f}{unit}"
+
+    out = []
+    for seg in SEGMENTS:
+        label = seg.capitalize()
+        out.append((label, f"{card[seg]['score']:.1f}", change(card[seg]["score"], previous[seg]["score"])))
+        rate = "Family reach" if seg == "families" else "Partner reach"
+        out.append((rate, f"{100 * card[seg]['reach']:.1f}%",
+                    change(card[seg]["reach"], previous[seg]["reach"], 100, " pts")))
+    out.append(("Overall", f"{card['overall']:.1f}", change(card["overall"], previous["overall"])))
+    return out
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in (at.title, at.header, at.subheader, at.markdown, at.caption) for e in kind]
+    parts += [m.label + " " + m.value for m in at.metric]
+    parts += [table.value.to_string() for table in at.table]
+    return "\n".join(parts)
+
+
+def test_the_overview_is_the_main_page_and_says_which_school_and_window(app_db):
+    at = open_overview()
+    window = term_windows(datetime.date.today(), 1)[0]
+    assert at.title[0].value == "Hollybrook Primary School"
+    assert at.subheader[0].value == f"Engagement overview · {report.window_text(window.start, window.end)}"
+    assert at.sidebar.selectbox(key="window_term").value == window.label
+    assert any(h.value == "Scores out of 100" for h in at.header)
+
+
+def test_the_numbers_are_the_score_card_of_the_current_term(app_db):
+    at = open_overview()
+    window = term_windows(datetime.date.today(), 1)[0]
+    card = card_for(app_db, window.start, window.end)
+    previous = card_for(app_db, *report.comparison_window(window.start, window.end))
+    assert metrics(at) == expected_metrics(card, previous)
+    equity = at.table[1].value
+    looked_after = equity[equity["Group"] == "Looked after"].iloc[0]
+    assert card["equity"]["looked_after"]["suppressed"]
+    assert looked_after["Families"] == "fewer than 10 on one side"
+    send = equity[equity["Group"] == "SEND"].iloc[0]
+    assert send["Group reach"] == f"{100 * card['equity']['send']['group_reach']:.1f}%"
+
+
+def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
+    at = open_overview()
+    before = metrics(at)
+    summer = term_windows(datetime.date.today(), 2)[1]
+    at.sidebar.selectbox(key="window_term").set_value(summer.label).run()
+    assert not at.exception
+    after = metrics(at)
+    assert after != before
+    card = card_for(app_db, summer.start, summer.end)
+    previous = card_for(app_db, *report.comparison_window(summer.start, summer.end))
+    assert after == expected_metrics(card, previous)
+    assert at.subheader[0].value == f"Engagement overview · {report.window_text(summer.start, summer.end)}"
+    layers = at.table[2].value
+    assert list(layers["Categories covered"]) == [
+        f"{e['covered']} of {e['categories']} ({100 * e['coverage']:.1f}%)" for e in card["layers"].values()]
+
+
+def test_custom_dates_show_their_own_card(app_db):
+    at = open_overview()
+    today = datetime.date.today()
+    start, end = today - datetime.timedelta(days=40), today - datetime.timedelta(days=10)
+    at.sidebar.selectbox(key="window_term").set_value("Custom dates").run()
+    at.sidebar.date_input(key="window_dates").set_value((start, end)).run()
+    assert not at.exception
+    card = card_for(app_db, start, end)
+    previous = card_for(app_db, *scoring.previous_window(start, end))
+    assert metrics(at) == expected_metrics(card, previous)
+    assert report.window_text(start, end) in at.subheader[0].value
+
+
+def test_the_trend_tables_hold_each_terms_scores(app_db):
+    at = open_overview()
+    scores = at.table[3].value
+    assert list(scores.columns) == ["Term", "Families", "Agencies", "Businesses", "Community", "Overall"]
+    for term_label, window in ((w.label.split(" (")[0], w) for w in term_windows(datetime.date.today(), 3)):
+        rows = scores[scores["Term"].str.startswith(term_label)]
+        if rows.empty:
+            continue  # a term before the demo's first contact is not charted
+        card = card_for(app_db, window.start, window.end)
+        assert rows.iloc[0]["Agencies"] == f"{card['agencies']['score']:.1f}"
+        assert rows.iloc[0]["Overall"] == f"{card['overall']:.1f}"
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
+    at = open_overview(email="chair@governors.hollybrook.sch.uk")
+    assert at.title[0].value == "Hollybrook Primary School"
+    assert "Signed in as chair@governors.hollybrook.sch.uk (governor)" in texts(at)
+    assert len(at.metric) == 9
+    store = st.open_store(app_db)
+    try:
+        with store.read() as conn:
+            family_ids = list(conn.execute(select(st.families.c.family_id)).scalars())
+    finally:
+        store.dispose()
+    shown = texts(at)
+    assert family_ids and not [f for f in family_ids if f in shown]
+    buttons = {b.label for b in at.get("download_button")}
+    assert buttons == {"Download report (HTML)", "Download report (PDF)"}
