@@ -112,12 +112,16 @@ with right:
                  "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
                  "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
                  "Notes": r["notes"] or "", "Reference": r["partner_id"]}
-        st.dataframe({"": list(facts), "Value": list(facts.values())}, hide_index=True, use_container_width=True)
+        st.dataframe({"": list(facts), "Value": list(facts.values())}, hide_index=True, use_container_width=True,
+                     column_config={"": st.column_config.TextColumn("", width="medium")})
         history = contacts.interaction_history(store, partner_id=r["partner_id"])
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,
                      use_container_width=True, height=220,
-                     column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY")})
+                     column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                                    "activity": "Activity", "channel": "Channel",
+                                    "two_way": st.column_config.CheckboxColumn("Two-way"),
+                                    "staff": "Staff", "notes": "Notes"})
         if access.may_import(viewer.role):
             with st.form("log_partner_contact", clear_on_submit=True):
                 st.markdown("**Log a contact with this partner**")
