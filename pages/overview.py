@@ -82,20 +82,12 @@ st.table([report.layer_text(row) for _, row in view.layers.iterrows()], hide_ind
 st.header("Trends per term", anchor=False)
 words = report.trend_text(view.trends)
 
-
-def trend_columns(suffix: str):
-    """The table beside a trend chart: its figures, headed by segment (the chart's title says what they are)."""
-    picked = [c for c in words.columns if c == "Term" or c.endswith(suffix)]
-    return words[picked].rename(columns=lambda c: c.removesuffix(suffix))
-
-
 scores_side, reach_side = st.columns(2)
 scores_side.plotly_chart(charts.score_trend_chart(view.trends), config={"displayModeBar": False},
                          key="overview_score_trend", theme=None,
-                         alt="Line chart of the scores per term; the same figures are in the table below it.")
-scores_side.table(trend_columns(" score"), hide_index=True)
+                         alt="Line chart of the scores per term; the same figures are in the table below.")
 reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayModeBar": False},
                         key="overview_reach_trend", theme=None,
-                        alt="Line chart of reach per term; the same figures are in the table below it.")
-reach_side.table(trend_columns(" reach"), hide_index=True)
+                        alt="Line chart of reach per term; the same figures are in the table below.")
+st.table(words, hide_index=True)
 st.caption(" ".join(md_escape(n) for n in view.notes))

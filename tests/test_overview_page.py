@@ -133,14 +133,17 @@ def test_custom_dates_show_their_own_card(app_db):
 def test_the_trend_tables_hold_each_terms_scores(app_db):
     at = open_overview()
     scores = at.table[3].value
-    assert list(scores.columns) == ["Term", "Families", "Agencies", "Businesses", "Community", "Overall"]
+    assert list(scores.columns) == ["Term", "Families score", "Agencies score", "Businesses score", "Community score",
+                                    "Overall score", "Families reach", "Agencies reach", "Businesses reach",
+                                    "Community reach"]
     for term_label, window in ((w.label.split(" (")[0], w) for w in term_windows(datetime.date.today(), 3)):
         rows = scores[scores["Term"].str.startswith(term_label)]
         if rows.empty:
             continue  # a term before the demo's first contact is not charted
         card = card_for(app_db, window.start, window.end)
-        assert rows.iloc[0]["Agencies"] == f"{card['agencies']['score']:.1f}"
-        assert rows.iloc[0]["Overall"] == f"{card['overall']:.1f}"
+        assert rows.iloc[0]["Agencies score"] == f"{card['agencies']['score']:.1f}"
+        assert rows.iloc[0]["Overall score"] == f"{card['overall']:.1f}"
+        assert rows.iloc[0]["Community reach"] == f"{100 * card['community']['reach']:.1f}%"
     assert len(at.get("plotly_chart")) == 3
 
 

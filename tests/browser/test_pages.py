@@ -25,12 +25,12 @@ def _report(page_visits, *kinds: str) -> str:
     return h.problem_report(_visits(page_visits), pick)
 
 
-def test_the_menu_lists_the_pages_once_each_with_school_as_the_main_page(nav_pages):
+def test_the_menu_lists_the_pages_once_each_with_the_overview_as_the_main_page(nav_pages):
     paths = [p.path for p in nav_pages]
     assert len(paths) == len(set(paths)), nav_pages
     assert len({p.name for p in nav_pages}) == len(nav_pages), "two pages would share a screenshot name"
     main = [p for p in nav_pages if p.path == "/"]
-    assert main and main[0].label == "School", nav_pages
+    assert main and main[0].label == "Overview", nav_pages
 
 
 def test_no_page_shows_a_streamlit_exception(page_visits):

@@ -1,0 +1,119 @@
+"""The Overview in headless Chromium, as a governor sees it on a projector: screenshots at 1280x800
+and 1920x1080 with no console error or outside request; the report downloaded from the page opens
+as a file in Chromium with nothing fetched, and its numbers are the page's (and the score card's)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+
+import pypdf
+import pytest
+
+from engagement import scoring
+from engagement import store as engagement_store
+from engagement.frames import load_school_frames
+from engagement.terms import term_windows
+
+from . import harness as h
+
+pytestmark = pytest.mark.browser
+A4 = (794, 1123)  # CSS pixels of an A4 sheet
+
+
+def page_figures(page) -> dict[str, str]:
+    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first)."""
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    figures, seen = {}, {}
+    for label, value in zip(labels, values):
+        label = " ".join(label.split())
+        seen[label] = seen.get(label, 0) + 1
+        figures[label if seen[label] == 1 else f"{label} {seen[label]}"] = value.strip()
+    return figures
+
+
+def download(page, button: str, to) -> bytes:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(to)
+    return to.read_bytes()
+
+
+@pytest.mark.parametrize("viewport", h.VIEWPORTS, ids=lambda v: f"{v[0]}x{v[1]}")
+def test_the_overview_on_a_projector(open_app_page, viewport):
+    with open_app_page("/", viewport) as (record, page):
+        assert page.get_by_role("heading", name="Scores out of 100").is_visible()
+        assert page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).is_visible()
+        assert len(page_figures(page)) == 9
+        # Every chart has drawn its marks (plotly draws points as paths inside .scatterlayer).
+        charts = page.locator('[data-testid="stPlotlyChart"]')
+        assert charts.count() == 3
+        for i in range(3):
+            assert charts.nth(i).locator(".scatterlayer .point").count() > 0
+        h.screenshot(page, h.SCREENSHOTS / f"overview-projector-{viewport[0]}x{viewport[1]}.png", viewport)
+    assert not record.problems(), "\n".join(record.problems())
+    assert not record.markup, record.markup
+
+
+def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_page, chromium, app_database,
+                                                                       tmp_path):
+    with open_app_page("/", h.VIEWPORTS[0]) as (record, page):
+        figures = page_figures(page)
+        window_heading = page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).inner_text()
+        html_bytes = download(page, "Download report (HTML)", tmp_path / "overview.html")
+        pdf_bytes = download(page, "Download report (PDF)", tmp_path / "overview.pdf")
+    assert not record.problems(), "\n".join(record.problems())
+
+    # The page's numbers are the score card's for the current term.
+    store = engagement_store.open_store(app_database)
+    try:
+        school_id = engagement_store.school_ids(store)[0]
+        window = term_windows(datetime.date.today(), 1)[0]
+        card = scoring.score_card(load_school_frames(store, school_id), school_id, window.start, window.end)
+    finally:
+        store.dispose()
+    assert figures["Families"] == f"{card['families']['score']:.1f}"
+    assert figures["Overall"] == f"{card['overall']:.1f}"
+    assert figures["Family reach"] == f"{100 * card['families']['reach']:.1f}%"
+
+    # The report, opened as a file in a context of its own: it asks for nothing but itself.
+    requests, errors = [], []
+    context = chromium.new_context(viewport={"width": A4[0], "height": A4[1]})
+    try:
+        report_page = context.new_page()
+        report_page.on("request", lambda r: requests.append(r.url))
+        report_page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        report_page.on("pageerror", lambda e: errors.append(str(e)))
+        report_page.goto((tmp_path / "overview.html").as_uri())
+        report_page.emulate_media(media="print")
+        text = " ".join(report_page.inner_text("body").split())
+        report_page.screenshot(path=str(h.SCREENSHOTS / "overview-report-a4.png"), full_page=True)
+        height = report_page.evaluate("document.documentElement.scrollHeight")
+    finally:
+        context.close()
+    assert requests == [(tmp_path / "overview.html").as_uri()], requests
+    assert not errors, errors
+    assert html_bytes.startswith(b"<!DOCTYPE html>")
+
+    scores = {label: value for label, value in figures.items()
+              if label in ("Families", "Agencies", "Businesses", "Community", "Overall")}
+    assert len(scores) == 5
+    for label, value in scores.items():
+        assert f"{label} {value} / 100" in text, (label, value)
+    assert f"Family reach: {figures['Family reach']}" in text
+    for n, label in enumerate(("Partner reach", "Partner reach 2", "Partner reach 3")):
+        assert f"Partner reach: {figures[label]}" in text
+    assert window_heading.removeprefix("Engagement overview · ") in text
+    assert "Hollybrook Primary School" in text and "fewer than 10 on one side" in text
+    assert "Generated " + f"{datetime.date.today().day} {datetime.date.today():%B %Y}" in text
+    # An A4 sheet is 1123 CSS pixels tall; printed, the report keeps to about one.
+    assert height < 1.1 * A4[1], height
+
+    assert pdf_bytes.startswith(b"%PDF")
+    reader = pypdf.PdfReader(io.BytesIO(pdf_bytes))
+    assert len(reader.pages) == 1
+    pdf_text = " ".join(reader.pages[0].extract_text().split())
+    for value in scores.values():
+        assert f"{value} / 100" in pdf_text
