@@ -135,6 +135,11 @@ def demo_banner(store: engagement_store.Store) -> None:
     """Every page says plainly when it shows demo data, with a way to clear it."""
     if not engagement_store.has_demo_data(store):
         return
+    if not access.may_import(current_viewer().role):
+        # Clearing the demo deletes a school: not for a governor's read-only view.
+        st.container(border=True).markdown("**Demo data.** This app is showing *Hollybrook Primary School*, "
+                                           "a fictional school with synthetic families and partners.")
+        return
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.markdown(

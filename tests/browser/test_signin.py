@@ -1,0 +1,282 @@
+"""Sign-in and roles in headless Chromium against a real OpenID Connect provider on loopback: each
+role, signed in through the provider's form, sees exactly its pages and is refused the others even
+by URL; a governor sees aggregates only; an account without a role is refused politely; signing out
+ends access; and a contact logged by a family liaison officer is audited under their address.
+
+The expected menus come from ``engagement.access.PAGE_ROLES`` and the pages ``app.py`` declares,
+so the tests stay true when a page is added.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+import tomllib
+from contextlib import contextmanager
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from engagement import access, maps
+from engagement import store as engagement_store
+from engagement.config import suppression_threshold
+
+from . import harness as h
+from . import oidc
+from .conftest import seed_hostile_store
+
+pytestmark = pytest.mark.browser
+
+VIEWPORT = (1280, 800)
+EMAILS = {"admin": "data.lead@hollybrook.sch.uk", "head": "head@hollybrook.sch.uk",
+          "flo": "flo@hollybrook.sch.uk", "governor": "chair@governors.hollybrook.sch.uk"}
+# Governors by domain; the others by address.
+ROLES = {EMAILS["admin"]: "admin", EMAILS["head"]: "head", EMAILS["flo"]: "flo",
+         "@governors.hollybrook.sch.uk": "governor"}
+NO_ROLE = "visitor@example.org"
+# The demo's family references (school URN, then F and a number).
+FAMILY_ID = re.compile(r"999001-F\d+")
+# Three families in a postcode sector of their own: a sector far under the privacy threshold.
+SMALL_SECTOR = "B31 9"
+SMALL_POSTCODES = ["B31 9ZA", "B31 9ZB", "B31 9ZD"]
+# The map's tile server, from the school's settings.
+TILE_HOSTS = [urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname]
+REFUSED = ("Not available to your role", "Page not found")
+
+
+def app_pages() -> dict[str, str]:
+    """The pages ``app.py`` declares, key to URL path (the default page is ``/``)."""
+    tree = ast.parse((h.PROJECT_DIR / "app.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PAGES" for t in node.targets):
+            paths = {}
+            for key, call in zip(node.value.keys, node.value.values):
+                kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+                stem = PurePosixPath(ast.literal_eval(call.args[0])).stem
+                paths[ast.literal_eval(key)] = "/" if kwargs.get("default") else "/" + kwargs.get("url_path", stem)
+            return paths
+    raise AssertionError("app.py declares no PAGES")
+
+
+PAGES = app_pages()
+
+
+def expected_menu(role: str) -> set[str]:
+    return {path for key, path in PAGES.items() if access.can_open(role, key)}
+
+
+@pytest.fixture(scope="module")
+def signin_database(tmp_path_factory) -> str:
+    """The browser tests' hostile demo store, plus three families in a sector of their own."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('signin') / 'app.db'}"
+    seed_hostile_store(url)
+    store = engagement_store.open_store(url)
+    try:
+        f = engagement_store.families
+        with store.write(actor="browser tests") as conn:
+            family = dict(conn.execute(select(f).order_by(f.c.family_id).limit(1)).mappings().one())
+            postcodes = set(conn.execute(select(f.c.postcode)).scalars())
+            assert not any(str(pc).startswith(SMALL_SECTOR + " ") for pc in postcodes), "the sector is not new"
+            engagement_store.upsert(conn, "families", [
+                {**family, "family_id": f"{family['school_id']}-F{9001 + n}", "postcode": pc}
+                for n, pc in enumerate(SMALL_POSTCODES)])
+            conn.execute(engagement_store.gazetteer.insert(), [
+                {"postcode": pc, "latitude": 52.425 + n / 1000, "longitude": -1.940} for n, pc in enumerate(SMALL_POSTCODES)])
+    finally:
+        store.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def provider():
+    with oidc.run_provider() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def signin_server(signin_database, provider, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("signin-server")
+    # The school's own settings with online geocoding off: the server itself never reaches out, and
+    # the map draws its tiles (answered in the browser with a blank tile, see TILE_HOSTS).
+    config = folder / "config.toml"
+    config.write_text(re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text()))
+    assert tomllib.loads(config.read_text())["geocoding"]["online"] is False
+    started = time.monotonic()
+    server = oidc.start_signin_server(h.ARTIFACTS / "browser" / "server-signin.log", folder / "secrets.toml",
+                                      provider, ROLES,
+                                      env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)})
+    print(f"signed-in app server healthy in {time.monotonic() - started:.1f} s")
+    yield server
+    server.stop()
+
+
+@contextmanager
+def signed_in(chromium, server, provider, email: str, label: str):
+    """A fresh browser signed in as ``email`` through the provider; its record is judged at the end
+    with the provider's own requests taken out."""
+    with h.visit(chromium, server.url, label, VIEWPORT, allow_hosts=TILE_HOSTS) as (record, page):
+        traffic = oidc.allow_provider(record, page, provider)
+        h.open_path(page, record, "/")
+        assert page.get_by_text("Sign in with your school account").is_visible()
+        oidc.sign_in(page, email, server.url)
+        yield record, page
+        oidc.forget_provider_traffic(record, traffic)
+    server.assert_alive()
+
+
+def open_page(page, record: h.Visit, path: str) -> str:
+    """Open ``path`` by URL, settled; the page's text (frames included)."""
+    h.open_path(page, record, path)
+    h.collect(page, record)
+    assert not record.exceptions, f"{path}: {record.exceptions}"
+    assert not record.markup, f"{path}: {record.markup}"
+    return record.text
+
+
+def forget_refusal(record: h.Visit) -> None:
+    """A page refused by URL legitimately leaves Streamlit on another page; not a harness problem."""
+    record.not_found = False
+    record.expected_path = record.active_path = None
+
+
+def menu_paths(page) -> set[str]:
+    return {nav.path for nav in h.discover_pages(page)}
+
+
+@pytest.mark.parametrize("role", list(EMAILS))
+def test_each_role_sees_exactly_its_pages_and_is_refused_the_others_by_url(chromium, signin_server, provider, role):
+    started = time.monotonic()
+    email = EMAILS[role]
+    with signed_in(chromium, signin_server, provider, email, f"signed in as {role}") as (record, page):
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert f"Signed in as {email} ({role})" in " ".join(sidebar.split())
+        assert menu_paths(page) == expected_menu(role)
+        for key, path in PAGES.items():
+            text = open_page(page, record, path)
+            if access.can_open(role, key):
+                assert not any(r in text for r in REFUSED), f"{role} refused {path}"
+                assert page.locator("h1").first.is_visible(), f"{role} on {path}: no title"
+            else:
+                assert any(r in text for r in REFUSED), f"{role} opened {path} by URL:\n{text[:500]}"
+                assert menu_paths(page) == expected_menu(role)
+                forget_refusal(record)
+    assert not record.problems(), "\n".join(record.problems())
+    print(f"{role}: signed in and {len(PAGES)} pages checked in {time.monotonic() - started:.1f} s")
+
+
+def test_a_governor_opening_the_outreach_planner_by_url_sees_no_family(chromium, signin_server, provider):
+    with signed_in(chromium, signin_server, provider, EMAILS["governor"], "governor on /outreach") as (record, page):
+        text = open_page(page, record, PAGES["outreach"])
+        assert any(r in text for r in REFUSED)
+        assert not page.get_by_role("heading", name="Outreach planner").count()
+        assert "Family to work on" not in text and "Log a contact" not in text
+        assert not FAMILY_ID.search(page.content())
+        forget_refusal(record)
+    assert not record.problems(), "\n".join(record.problems())
+
+
+def frame_html(page) -> str:
+    """The markup of the page and of every frame in it (a folium map keeps its tooltips in scripts)."""
+    html = []
+    for frame in page.frames:
+        try:
+            html.append(frame.content())
+        except Exception:  # noqa: BLE001 - a frame gone while read holds nothing to find
+            continue
+    return "\n".join(html)
+
+
+def test_a_governor_sees_aggregates_only(chromium, signin_server, provider, signin_database):
+    """Pages cached for every role (the school's frames) must show a governor nothing family-level:
+    no family reference on any page, no sector under the threshold on the map, no button that
+    changes the data."""
+    store = engagement_store.open_store(signin_database)
+    try:
+        school = engagement_store.school_ids(store)[0]
+        every = maps.family_sectors(store, school, maps.default_window(), threshold=1).shown
+    finally:
+        store.dispose()
+    threshold = suppression_threshold()
+    small = set(every[every["families"] < threshold]["sector"])
+    large = set(every[every["families"] >= threshold]["sector"])
+    assert SMALL_SECTOR in small and large, (small, large)
+
+    with signed_in(chromium, signin_server, provider, EMAILS["governor"], "governor's pages") as (record, page):
+        for key, path in PAGES.items():
+            if not access.can_open("governor", key):
+                continue
+            text = open_page(page, record, path)
+            found = FAMILY_ID.findall(text + frame_html(page))
+            assert not found, f"family references on {path} for a governor: {sorted(set(found))[:5]}"
+            assert not page.get_by_role("button", name="Clear demo data").count(), path
+            if key == "map":
+                html = frame_html(page)
+                assert all(f"Postcode sector {s}<" not in html for s in small), "a small sector is on the map"
+                assert all(f"Postcode sector {s}<" in html for s in large), "the sectors at the threshold are missing"
+                assert f"Not shown: fewer than {threshold} families" in text
+    assert not record.problems(), "\n".join(record.problems())
+
+
+def test_an_account_without_a_role_is_refused_politely(chromium, signin_server, provider):
+    with signed_in(chromium, signin_server, provider, NO_ROLE, "no role") as (record, page):
+        h.collect(page, record)
+        assert page.get_by_role("heading", name="No access yet").is_visible()
+        assert "Ask the school's data lead" in record.text
+        assert "Hollybrook" not in record.text and not FAMILY_ID.search(record.text)
+        assert menu_paths(page) == {"/"}, "no menu for an account without a role"
+        for path in PAGES.values():
+            text = open_page(page, record, path)
+            assert "No access yet" in text or "Page not found" in text, path
+            assert "Hollybrook" not in text and not FAMILY_ID.search(text), path
+            forget_refusal(record)
+    assert not record.problems(), "\n".join(record.problems())
+
+
+def test_signing_out_ends_access(chromium, signin_server, provider):
+    with signed_in(chromium, signin_server, provider, EMAILS["head"], "sign out") as (record, page):
+        assert "Outreach planner" in open_page(page, record, PAGES["outreach"])
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
+        # The provider has an end-session endpoint, so Streamlit sends the browser there to end
+        # the provider's session too, then back to the app.
+        end = page.get_by_role("button", name="End session")
+        end.wait_for(timeout=30_000)
+        end.click()
+        page.wait_for_url(lambda url: url.startswith(signin_server.url) and "/oauth2callback" not in url,
+                          timeout=30_000)
+        h.wait_ready(page)
+        assert not [c for c in page.context.cookies() if c["name"].startswith("_streamlit_user")]
+        for path in PAGES.values():
+            text = open_page(page, record, path)
+            assert page.get_by_role("button", name="Sign in").is_visible(), path
+            assert "Hollybrook" not in text and not FAMILY_ID.search(text), path
+            forget_refusal(record)
+    assert not record.problems(), "\n".join(record.problems())
+
+
+def test_a_contact_logged_by_the_flo_is_audited_under_their_address(chromium, signin_server, provider,
+                                                                   signin_database):
+    note = f"Signed-in contact {time.time_ns()}"
+    with signed_in(chromium, signin_server, provider, EMAILS["flo"], "flo logs a contact") as (record, page):
+        open_page(page, record, PAGES["outreach"])
+        form = page.locator('[data-testid="stForm"]')
+        form.locator('[data-testid="stRadio"]').get_by_text("Yes", exact=True).click()
+        form.locator("textarea").fill(note)
+        form.get_by_role("button", name="Log contact").click()
+        page.wait_for_timeout(300)
+        h.wait_ready(page)
+        assert page.locator('[data-testid="stAlert"]').filter(has_text="Logged a").count()
+    assert not record.problems(), "\n".join(record.problems())
+
+    store = engagement_store.open_store(signin_database)
+    try:
+        a = engagement_store.audit_log
+        with store.read() as conn:
+            rows = conn.execute(select(a.c.actor, a.c.action).where(a.c.table_name == "interactions",
+                                                                   a.c.after.contains(note))).all()
+    finally:
+        store.dispose()
+    assert rows, "the contact the app confirmed is not in the store as another process reads it"
+    assert [actor for actor, _ in rows] == [EMAILS["flo"]], rows
