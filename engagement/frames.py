@@ -7,9 +7,8 @@ as categoricals, each interaction's family or partner as an integer position int
 or partners frame, dates also as whole days since 1970 (``day``) and months since 1970 (``month``).
 Rows are grouped by school, so :meth:`Frames.school` slices one school out without a scan.
 
-An authority holds about six million interactions. Row-by-row DBAPI fetching spends seconds
-building Python tuples, so a SQLite file is read with the Arrow ADBC driver (columnar, no Python
-objects per row); any other store (PostgreSQL, in-memory SQLite) goes through SQLAlchemy.
+An authority holds about six million interactions: they are read with the store's own DBAPI
+cursor in one transaction and turned into Arrow columns, with no per-row objects of SQLAlchemy's.
 
 >>> from engagement.store import open_store
 >>> frames = load_school_frames(open_store("sqlite://"))
@@ -94,38 +93,31 @@ def _offsets(codes: np.ndarray, n_schools: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_schools))]).astype(np.int64)
 
 
-def _read_sqlite_adbc(path: str, queries: list[tuple[str, list]]) -> list[pa.Table]:
-    import adbc_driver_sqlite.dbapi as adbc
+def _read(store: st.Store, queries: list[tuple[str, list]]) -> list[pa.Table]:
+    """Run the queries in one read transaction (one snapshot) on the store's own DBAPI connection
+    and return each result as an Arrow table, built column by column.
 
-    out = []
-    # One connection and one transaction, so the tables come from one snapshot.
-    with adbc.connect(path) as conn, conn.cursor() as cur:
-        for sql, params in queries:
-            cur.execute(sql, params or None)
-            out.append(cur.fetch_arrow_table())
-        conn.rollback()
-    return out
-
-
-def _read_sqlalchemy(store: st.Store, queries: list[tuple[str, list]]) -> list[pa.Table]:
+    The raw cursor skips SQLAlchemy's per-row Result objects, which cost more than the query. A
+    second SQLite library in the same process (an Arrow ADBC driver, say) was tried and refused:
+    SQLite's POSIX locks are per process, so another library closing the file drops the app's
+    own locks and deletes its WAL, and a school's database could be corrupted."""
     out = []
     with store.read() as conn:
-        for sql, params in queries:
-            names = {f"p{i}": v for i, v in enumerate(params)}
-            text = sql.replace("?", "{}").format(*[f":{n}" for n in names])
-            result = conn.execute(sa.text(text), names)
-            columns = list(result.keys())
-            rows = result.fetchall()
-            out.append(pa.table({c: pa.array([r[i] for r in rows], type=_ARROW_TYPES.get(c))
-                                 for i, c in enumerate(columns)}))
+        conn.exec_driver_sql("SELECT 1")  # start the transaction the queries below share
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for sql, params in queries:
+                if store.dialect != "sqlite":
+                    sql = sql.replace("?", "%s")
+                cursor.execute(sql, tuple(params))
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+                data = list(zip(*rows)) if rows else [()] * len(columns)
+                out.append(pa.table({c: pa.array(data[i], type=_ARROW_TYPES.get(c))
+                                     for i, c in enumerate(columns)}))
+        finally:
+            cursor.close()
     return out
-
-
-def _sqlite_file(store: st.Store) -> str | None:
-    url = sa.engine.make_url(store.url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return url.database
 
 
 def load_school_frames(store: st.Store, school_id: str | None = None) -> Frames:
@@ -133,16 +125,11 @@ def load_school_frames(store: st.Store, school_id: str | None = None) -> Frames:
     typology = load_typology()
     where, params = (" WHERE school_id = ?", [school_id]) if school_id is not None else ("", [])
     school_sql = "SELECT school_id, name FROM schools" + where + " ORDER BY school_id"
-    path = _sqlite_file(store)
-    day = _SQLITE_DAY if path or store.dialect == "sqlite" else "date"
+    day = _SQLITE_DAY if store.dialect == "sqlite" else "date"
     queries = [(school_sql, params), (_FAMILY_SQL.format(where=where), params),
                (_PARTNER_SQL.format(where=where), params),
                (_INTERACTION_SQL.format(day=day, where=where), params)]
-    try:
-        raw = _read_sqlite_adbc(path, queries) if path else None
-    except ImportError:  # the driver is optional: a plain install still works, more slowly
-        raw = None
-    return _build(*(raw if raw is not None else _read_sqlalchemy(store, queries)))
+    return _build(*_read(store, queries))
 
 
 def frames_from_tables(schools: pd.DataFrame, families: pd.DataFrame, partners: pd.DataFrame,
