@@ -414,7 +414,7 @@ class Legend(MacroElement):
             border: 1px solid #777; border-radius: 6px; padding: 6px 9px; font: 13px/1.3 sans-serif;
             color: #111; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 300px;}
           .map-legend summary {font-weight: bold; cursor: pointer;}
-          .map-legend h4 {margin: 5px 0 2px; font-size: 13px;}
+          .map-legend .kh {margin: 5px 0 2px; font-size: 13px; font-weight: bold;}
           .map-legend .grid {display: grid; grid-template-columns: auto auto; column-gap: 10px;}
           .map-legend .row {display: flex; align-items: center; gap: 5px; margin: 1px 0;}
           .map-legend .sw {display: inline-block; width: 13px; height: 13px; border: 1px solid #333; border-radius: 2px;}
@@ -448,12 +448,12 @@ def _key_shape(shape: str, colour: str = "#555555", filled: bool = True) -> str:
 
 
 def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, window) -> str:
-    rows = ["<h4>Partners: colour is the layer</h4>"]
+    rows = ['<div class="kh">Partners: colour is the layer</div>']
     for layer in layers:
         colour = typology.layer_colour(layer)
         rows.append(f'<div class="row"><span class="sw" style="background:{safe_text(colour)}"></span>'
                     f"{layer}: {safe_text(typology.layer_name(layer))}</div>")
-    rows.append('<h4>Shape is the segment</h4><div class="grid">')
+    rows.append('<div class="kh">Shape is the segment</div><div class="grid">')
     for segment, shape in SHAPES.items():
         label = typology.segments.get(segment, {}).get("label", segment)
         rows.append(f'<div class="row">{_key_shape(shape)} {safe_text(label)}</div>')
@@ -462,7 +462,7 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
                 f'<div class="row">{_key_shape("circle", "#555555", False)} not contacted</div></div>')
     if sectors is not None:
         ramp = ", ".join(REACH_RAMP)
-        rows.append("<h4>Families by postcode sector</h4>")
+        rows.append('<div class="kh">Families by postcode sector</div>')
         rows.append(f'<div class="row">size: families; reach 0% <span class="ramp" '
                     f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>')
         if sectors.hidden_families:
@@ -488,7 +488,7 @@ _SHAPE_CSS = """
 
 KEY_CSS = """
 .map-key {font: 14px/1.35 sans-serif; color: #111;}
-.map-key h4 {margin: 6px 0 2px; font-size: 14px; font-weight: 700;}
+.map-key .kh {margin: 6px 0 2px; font-size: 14px; font-weight: 700;}
 .map-key .grid {display: grid; grid-template-columns: auto auto; column-gap: 12px;}
 .map-key .row {display: flex; align-items: center; gap: 6px; margin: 1px 0;}
 .map-key .sw {display: inline-block; width: 14px; height: 14px; border: 1px solid #333; border-radius: 2px;}
@@ -567,7 +567,8 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
     assets = settings["assets_url"]
     lat0, lon0 = float(school["latitude"]), float(school["longitude"])
     tiles_url = settings["tiles_url"]
-    base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True,
+    # maxZoom on the map itself: markercluster needs it, and with no tile layer nothing else sets it.
+    base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True, maxZoom=19,
                     prefer_canvas=False, assets_url=assets)
     IconPath(f"{assets}/images/").add_to(base)
     if tiles_url:

@@ -165,6 +165,7 @@ def test_no_tiles_configured_still_draws_every_layer(demo_store):
     html = maps.build_map(school, table, maps.family_sectors(demo_store, school["school_id"], WINDOW),
                           window=WINDOW, settings={"tiles_url": ""}).html()
     assert "L.tileLayer(" not in html and len(marker_rows(html)) == len(table)
+    assert '"maxZoom": 19' in html  # markercluster refuses a map with no maxZoom, and no tile layer sets one
     assert "tile.openstreetmap.org" not in html
 
 
