@@ -341,19 +341,25 @@ def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20) -> str:
 
 
 def _marker_callback(colour: str, size: int = 20) -> str:
-    """The JavaScript that makes one marker from a data row [lat, lng, shape, engaged, tooltip].
-    Icons are built once per shape and fill, from fixed SVG (no user text)."""
+    """The JavaScript that makes one marker from a data row [lat, lng, shape, engaged, tooltip,
+    name]. Icons are built once per shape and fill, from fixed SVG (no user text). The name
+    (escaped) is unescaped into the marker's ``title``, its accessible name, which Leaflet sets
+    as a DOM property: text, never parsed as HTML."""
     icons = {f"{shape}{int(filled)}": _shape_svg(shape, colour, filled, size)
              for shape in SHAPE_ORDER for filled in (True, False)}
     half = size // 2
     return (
         "(function () {"
         f" var svg = {json.dumps(icons)}; var cache = {{}};"
+        # The name arrives escaped like every user string; undone here for the title property.
+        " var plain = function (s) { return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>')"
+        ".replace(/&quot;/g, '\"').replace(/&#x27;/g, \"'\").replace(/&#(\\d+);/g, function (m, n) {"
+        " return String.fromCharCode(+n); }).replace(/&amp;/g, '&'); };"
         " return function (row) {"
         "  var k = row[2] + row[3];"
         f"  var icon = cache[k] || (cache[k] = L.divIcon({{html: svg[k], className: 'partner-mark',"
         f" iconSize: [{size}, {size}], iconAnchor: [{half}, {half}]}}));"
-        "  return L.marker([row[0], row[1]], {icon: icon, riseOnHover: true})"
+        "  return L.marker([row[0], row[1]], {icon: icon, riseOnHover: true, title: plain(row[5])})"
         f"   .bindTooltip(row[4], {{direction: 'top', offset: [0, -{half}], className: 'partner-tip'}});"
         " }; })()"
     )
@@ -596,7 +602,7 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
                                 fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.6,
                                 tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
 
-    folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000,
+    folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000, title="The school",
                   icon=folium.DivIcon(html=_school_svg(), class_name="partner-mark", icon_size=(26, 26),
                                       icon_anchor=(13, 20)),
                   tooltip=folium.Tooltip(f"<b>{safe_text(school['name'])}</b><br>the school")).add_to(base)
@@ -615,7 +621,8 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
         data = [list(t) for t in zip(rows["latitude"].astype(float).round(6).tolist(),
                                      rows["longitude"].astype(float).round(6).tolist(),
                                      rows["segment"].map(lambda s: SHAPES.get(s, "diamond")).tolist(),
-                                     rows["engaged"].astype(bool).astype(int).tolist(), _tooltips(rows))]
+                                     rows["engaged"].astype(bool).astype(int).tolist(), _tooltips(rows),
+                                     rows["name"].map(safe_text).tolist())]
         group = folium.FeatureGroup(name=safe_text(f"Layer {layer}: {typology.layer_name(layer)} ({len(rows)})"))
         options = ({"maxClusterRadius": 45, "disableClusteringAtZoom": 17, "chunkedLoading": True,
                     "showCoverageOnHover": False, "spiderfyOnMaxZoom": False} if cluster

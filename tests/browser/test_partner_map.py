@@ -101,6 +101,9 @@ def test_hostile_names_open_no_dialog_on_the_map(open_app_page):
         text = raw.evaluate("() => document.body.innerText")
         assert "<img src=x onerror=alert(1)>" in text and "${alert(1)}" in text
         assert raw.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0
+        # Each marker's accessible name is the name itself, as text.
+        titles = raw.evaluate("() => [...document.querySelectorAll('.partner-mark')].map(e => e.title)")
+        assert {"<img src=x onerror=alert(1)>", "${alert(1)}"} <= set(titles)
         # Both sit on one point: a click offers the choice, and each record shows its name as text.
         page.locator(FRAME).scroll_into_view_if_needed()
         raw.wait_for_timeout(300)
