@@ -23,6 +23,8 @@ import pandas as pd
 
 from engagement import geo, maps
 from engagement.demo import CENTRE
+from engagement.partners import partners_in_window
+from engagement.scoring import default_window
 from engagement.typology import load_typology
 
 TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_visible_s": 3.0}
@@ -34,7 +36,7 @@ def synthetic_school() -> dict:
 
 
 def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.DataFrame:
-    """``n`` partners within 6 km of the school, shaped like :func:`engagement.maps.partner_table`."""
+    """``n`` partners within 6 km of the school, shaped like :func:`engagement.partners.partners_in_window`."""
     school = school or synthetic_school()
     rng = np.random.default_rng(seed)
     typology = load_typology()
@@ -64,7 +66,7 @@ def bench_map(n: int = 5000, seed: int = 1) -> dict:
     render it to HTML: seconds to build, seconds to render, HTML size, markers in it."""
     school = synthetic_school()
     partners = synthetic_partners(n, seed, school)
-    window = maps.default_window(datetime.date(2026, 11, 23))
+    window = default_window(datetime.date(2026, 11, 23))
     started = time.perf_counter()
     parts = maps.build_map(school, partners, None, window=window)
     built = time.perf_counter()
@@ -112,7 +114,7 @@ def map_section(bench) -> list:
     school = {k: v for k, v in bench.data.schools.iloc[0].items()}
     school_id = str(school["school_id"])
     t_data, (partners, sectors) = median_seconds(
-        lambda: (maps.partner_table(bench.store, school_id, bench.window),
+        lambda: (partners_in_window(bench.store, school_id, *bench.window),
                  maps.family_sectors(bench.store, school_id, bench.window)), n)
     t_small, _ = median_seconds(lambda: maps.build_map(school, partners, sectors, window=bench.window).html(), n)
     many = synthetic_partners(5000, school=synthetic_school())

@@ -48,12 +48,11 @@ import pandas as pd
 from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 
 from engagement import geo
 from engagement import store as st
 from engagement.config import load_config, suppression_threshold
-from engagement.terms import term_of
 from engagement.typology import load_typology
 
 STATIC_DIR = st.PROJECT_DIR / "static"
@@ -173,59 +172,7 @@ def safe_text(value) -> str:
             .replace("{", "&#123;").replace("}", "&#125;"))
 
 
-_MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:="
-
-
-def md_escape(value) -> str:
-    """User text for a Streamlit markdown element (a heading, a caption): every markdown
-    character backslash-escaped so a name never becomes a link, bold, code or formula.
-
-    >>> print(md_escape("**b** [l](x)"))
-    \\*\\*b\\*\\* \\[l\\]\\(x\\)
-    """
-    text = "" if value is None else str(value)
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text).replace("\n", " ")
-
-
 # ---------------------------------------------------------------- data
-
-def default_window(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
-    """The current school term, the design's default window."""
-    term = term_of(today or datetime.date.today())
-    return term.start, term.end
-
-
-def partner_table(store: st.Store, school_id: str, window: tuple[datetime.date, datetime.date]) -> pd.DataFrame:
-    """The school's partners with their segment, distance from the school (km, None when either
-    is unplaced) and engagement in the window: ``interactions``, ``last_contact``, ``engaged``.
-
-    Computed here with one grouped query because the scoring module's per-partner table was not
-    there when the map was built; the definition is the design's (any interaction in the window).
-    """
-    start, end = window
-    p, i = st.partners, st.interactions
-    with store.read() as conn:
-        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
-        frame = pd.DataFrame(conn.execute(select(p).where(p.c.school_id == school_id)
-                                          .order_by(p.c.partner_id)).mappings().all(), columns=list(p.c.keys()))
-        counts = pd.DataFrame(conn.execute(
-            select(i.c.partner_id, func.count().label("interactions"), func.max(i.c.date).label("last_contact"))
-            .where(and_(i.c.school_id == school_id, i.c.partner_id.is_not(None), i.c.date >= start, i.c.date <= end))
-            .group_by(i.c.partner_id)).all(), columns=["partner_id", "interactions", "last_contact"])
-    typology = load_typology()
-    frame["segment"] = frame["category"].map(
-        lambda c: typology.category(c).segment if typology.category(c) else "community")
-    frame = frame.merge(counts, on="partner_id", how="left")
-    frame["interactions"] = frame["interactions"].fillna(0).astype(int)
-    frame["engaged"] = frame["interactions"] > 0
-    frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
-    frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
-    if school is not None and school["latitude"] is not None and school["longitude"] is not None:
-        frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"],
-                                               frame["latitude"], frame["longitude"])
-    else:
-        frame["distance_km"] = np.nan
-    return frame
 
 
 @dataclass
@@ -269,54 +216,6 @@ def family_sectors(store: st.Store, school_id: str, window: tuple[datetime.date,
     hidden = int(len(fams) - shown["families"].sum())
     return FamilySectors(shown[["sector", "families", "reached", "reach", "latitude", "longitude"]]
                          .sort_values("sector").reset_index(drop=True), hidden, threshold)
-
-
-@dataclass
-class PartnerFilter:
-    """What the page's filters chose; empty means "all"."""
-    layers: tuple[int, ...] = ()
-    segments: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    services: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    engaged: bool | None = None
-    search: str = ""
-
-
-def service_tags(partners: pd.DataFrame) -> list[str]:
-    """Every service tag the partners offer, sorted case-insensitively."""
-    tags = {t.strip() for s in partners["services"].dropna() for t in str(s).split(";") if t.strip()}
-    return sorted(tags, key=str.lower)
-
-
-def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFrame:
-    """The partners that pass every filter.
-
-    >>> frame = pd.DataFrame({"name": ["Stirchley Food Bank", "Bournville Library"], "layer": [3, 3],
-    ...     "segment": ["community"] * 2, "category": ["food bank", "library"], "services": ["food;clothing", None],
-    ...     "status": ["active", "lapsed"], "engaged": [True, False]})
-    >>> filter_partners(frame, PartnerFilter(services=("Food",), search="stirch"))["name"].tolist()
-    ['Stirchley Food Bank']
-    """
-    keep = pd.Series(True, index=partners.index)
-    if chosen.layers:
-        keep &= partners["layer"].isin(chosen.layers)
-    if chosen.segments:
-        keep &= partners["segment"].isin(chosen.segments)
-    if chosen.categories:
-        wanted = {c.lower() for c in chosen.categories}
-        keep &= partners["category"].str.lower().isin(wanted)
-    if chosen.services:
-        wanted = {s.lower() for s in chosen.services}
-        keep &= partners["services"].fillna("").map(
-            lambda s: bool(wanted & {t.strip().lower() for t in s.split(";")}))
-    if chosen.statuses:
-        keep &= partners["status"].isin(chosen.statuses)
-    if chosen.engaged is not None:
-        keep &= partners["engaged"] == chosen.engaged
-    if chosen.search.strip():
-        keep &= partners["name"].str.contains(chosen.search.strip(), case=False, regex=False, na=False)
-    return partners[keep]
 
 
 def partners_at(partners: pd.DataFrame, lat: float, lng: float, tooltip: str | None = None,

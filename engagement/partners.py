@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -57,4 +58,55 @@ def partners_in_window(store: st.Store, school_id: str, start: datetime.date, en
     merged = directory.merge(engagement, on="partner_id", how="left")
     merged["interactions"] = merged["interactions"].fillna(0).astype(int)
     merged["engaged"] = merged["engaged"].fillna(False).astype(bool)
+    # A category no longer in the typology (a school edited it after importing) falls in the
+    # design's catch-all segment: "community, everyone else outside the gates".
+    merged["segment"] = merged["segment"].fillna("community")
     return merged
+
+
+@dataclass
+class PartnerFilter:
+    """What the page's filters chose; empty means "all"."""
+    layers: tuple[int, ...] = ()
+    segments: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    engaged: bool | None = None
+    search: str = ""
+
+
+def service_tags(partners: pd.DataFrame) -> list[str]:
+    """Every service tag the partners offer, sorted case-insensitively."""
+    tags = {t.strip() for s in partners["services"].dropna() for t in str(s).split(";") if t.strip()}
+    return sorted(tags, key=str.lower)
+
+
+def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFrame:
+    """The partners that pass every filter.
+
+    >>> frame = pd.DataFrame({"name": ["Stirchley Food Bank", "Bournville Library"], "layer": [3, 3],
+    ...     "segment": ["community"] * 2, "category": ["food bank", "library"], "services": ["food;clothing", None],
+    ...     "status": ["active", "lapsed"], "engaged": [True, False]})
+    >>> filter_partners(frame, PartnerFilter(services=("Food",), search="stirch"))["name"].tolist()
+    ['Stirchley Food Bank']
+    """
+    keep = pd.Series(True, index=partners.index)
+    if chosen.layers:
+        keep &= partners["layer"].isin(chosen.layers)
+    if chosen.segments:
+        keep &= partners["segment"].isin(chosen.segments)
+    if chosen.categories:
+        wanted = {c.lower() for c in chosen.categories}
+        keep &= partners["category"].str.lower().isin(wanted)
+    if chosen.services:
+        wanted = {s.lower() for s in chosen.services}
+        keep &= partners["services"].fillna("").map(
+            lambda s: bool(wanted & {t.strip().lower() for t in s.split(";")}))
+    if chosen.statuses:
+        keep &= partners["status"].isin(chosen.statuses)
+    if chosen.engaged is not None:
+        keep &= partners["engaged"] == chosen.engaged
+    if chosen.search.strip():
+        keep &= partners["name"].str.contains(chosen.search.strip(), case=False, regex=False, na=False)
+    return partners[keep]

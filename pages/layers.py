@@ -7,9 +7,9 @@ import streamlit as st
 import ui
 from engagement import charts, scoring
 from engagement.contacts import interaction_history
-from engagement.maps import PartnerFilter, filter_partners, md_escape, service_tags
-from engagement.partners import partners_in_window
+from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags
 from engagement.store import get_school
+from engagement.text import md_escape
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 viewer = ui.page_guard("layers")

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from engagement import charts, report
-from engagement.maps import md_escape
+from engagement.text import md_escape
 
 viewer = ui.page_guard("overview")
 store = ui.get_store()

@@ -9,6 +9,8 @@ from streamlit_folium import st_folium
 import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
+from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags
+from engagement.text import md_escape
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 viewer = ui.page_guard("map")
@@ -26,19 +28,16 @@ except OSError as error:  # a read-only install: the files must then be copied a
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load(url: str, school_id: str, start: datetime.date, end: datetime.date, version: int):
-    schools = {s["school_id"]: s for s in engagement_store.list_schools(store)}
-    partners = maps.partner_table(store, school_id, (start, end))
-    return schools.get(school_id), partners, maps.family_sectors(store, school_id, (start, end))
+    partners = partners_in_window(store, school_id, start, end, ui.school_frames(store, school_id))
+    return engagement_store.get_school(store, school_id), partners, maps.family_sectors(store, school_id, (start, end))
 
 
 typology = load_typology()
-term_start, term_end = maps.default_window()
+window = ui.window_picker()
+start, end = window.start, window.end
+school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
 with st.sidebar:
     st.subheader("Filters")
-    window = st.date_input("Window", value=(term_start, term_end), format="DD/MM/YYYY", key="map_window",
-                           help="Contacts in this window count as engagement; default: the current term")
-start, end = (window if isinstance(window, (tuple, list)) and len(window) == 2 else (term_start, term_end))
-school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
 
 st.title("Partner map")
 if school is None or school["latitude"] is None or school["longitude"] is None:
@@ -50,17 +49,17 @@ with st.sidebar:
     segments = st.multiselect("Segment", list(PARTNER_SEGMENTS), key="map_segments",
                               format_func=lambda s: typology.segments.get(s, {}).get("label", s))
     categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
-    services = st.multiselect("Service", maps.service_tags(partners), key="map_services")
+    services = st.multiselect("Service", service_tags(partners), key="map_services")
     statuses = st.multiselect("Status", ["active", "prospective", "lapsed"], key="map_statuses")
     engaged = st.radio("Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged",
                        horizontal=True)
     search = st.text_input("Name contains", key="map_search")
 
-chosen = maps.PartnerFilter(layers=tuple(layers), segments=tuple(segments), categories=tuple(categories),
+chosen = PartnerFilter(layers=tuple(layers), segments=tuple(segments), categories=tuple(categories),
                             services=tuple(services), statuses=tuple(statuses),
                             engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
                             search=search)
-shown = maps.filter_partners(partners, chosen)
+shown = filter_partners(partners, chosen)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
 settings = maps.map_settings()
@@ -98,9 +97,9 @@ with right:
         st.info("Click a partner on the map to see its record, contacts, services and history here.")
     else:
         r = record.iloc[0]
-        st.subheader(maps.md_escape(r["name"]))
-        st.caption(f"{maps.md_escape(r['category'])} · layer {int(r['layer'])} "
-                   f"({maps.md_escape(typology.layer_name(int(r['layer'])))}) · {maps.md_escape(r['status'])}")
+        st.subheader(md_escape(r["name"]))
+        st.caption(f"{md_escape(r['category'])} · layer {int(r['layer'])} "
+                   f"({md_escape(typology.layer_name(int(r['layer'])))}) · {md_escape(r['status'])}")
         distance = "" if r["distance_km"] != r["distance_km"] else f"{r['distance_km']:.1f} km"
         facts = {"Distance from the school": distance or "not placed",
                  "Contacts in the window": str(int(r["interactions"])),

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from engagement import geo
-from engagement.maps import md_escape
+from engagement.text import md_escape
 
 
 def geocode_section(store, key: str = "geocode") -> None:

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from engagement import maps
 from engagement import store as st
 from engagement.demo import load_demo
+from engagement.partners import PartnerFilter, filter_partners, partners_in_window
+from engagement.scoring import default_window
 
 TODAY = datetime.date(2026, 11, 23)
-WINDOW = maps.default_window(TODAY)
+WINDOW = default_window(TODAY)
 CDN_HOSTS = ["cdn.jsdelivr", "unpkg", "cdnjs", "code.jquery", "bootstrapcdn", "googleapis", "gstatic",
              "fontawesome", "netdna"]
 HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</script><script>alert(1)</script>",
@@ -52,22 +54,25 @@ def marker_rows(html: str) -> list[list]:
 
 def test_partner_table_counts_engagement_in_the_window(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     with demo_store.read() as conn:
         rows = conn.execute(select(st.interactions.c.partner_id, st.interactions.c.date)
                             .where(st.interactions.c.partner_id.is_not(None))).all()
     in_window = pd.Series([p for p, d in rows if WINDOW[0] <= d <= WINDOW[1]]).value_counts()
     some = table[table["interactions"] > 0].iloc[0]
     assert some["interactions"] == in_window[some["partner_id"]]
-    assert some["last_contact"] == max(d for p, d in rows if p == some["partner_id"] and d <= WINDOW[1])
-    assert set(table.loc[~table["engaged"], "partner_id"]).isdisjoint(in_window.index)
+    assert some["last_contact"] == pd.Timestamp(max(d for p, d in rows if p == some["partner_id"] and d <= WINDOW[1]))
+    # Engaged means what the scores mean: listed (not lapsed) and contacted in the window.
+    listed = table["status"] != "lapsed"
+    assert (table["engaged"] == (listed & table["partner_id"].isin(in_window.index))).all()
+    assert (table.loc[~listed, "interactions"] > 0).any()  # the demo has lapsed partners still in touch
     assert table["distance_km"].between(0, 6).all()
     assert set(table["segment"]) == {"agencies", "businesses", "community"}
 
 
 def test_the_map_holds_one_marker_per_placed_partner_and_no_cdn(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     sectors = maps.family_sectors(demo_store, school["school_id"], WINDOW)
     html = maps.build_map(school, table, sectors, window=WINDOW).html()
     rows = marker_rows(html)
@@ -89,7 +94,7 @@ def test_the_map_holds_one_marker_per_placed_partner_and_no_cdn(demo_store):
 
 def test_names_are_escaped_for_html_and_template_literals(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     hostile = table[table["partner_id"].str.startswith("H")]
     html = maps.build_map(school, hostile, None, window=WINDOW).html()
     assert "<img src=x" not in html and "${alert" not in html and "</script><script>alert" not in html
@@ -117,7 +122,7 @@ def test_small_sectors_are_never_shown(demo_store):
     small = sorted(by_sector[by_sector < 25].index)
     assert small, "the demo must have a sector under the threshold for this test to mean anything"
     assert sectors.hidden_families == int(by_sector[by_sector < 25].sum())
-    html = maps.build_map(school, maps.partner_table(demo_store, school["school_id"], WINDOW).head(0),
+    html = maps.build_map(school, partners_in_window(demo_store, school["school_id"], *WINDOW).head(0),
                           sectors, window=WINDOW).html()
     for sector in small:
         assert f"Postcode sector {sector}<" not in html
@@ -138,21 +143,21 @@ def test_a_hidden_count_under_the_threshold_is_not_printed():
 
 def test_filters_narrow_the_partners(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
-    layer3 = maps.filter_partners(table, maps.PartnerFilter(layers=(3,)))
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
+    layer3 = filter_partners(table, PartnerFilter(layers=(3,)))
     assert len(layer3) and (layer3["layer"] == 3).all() and len(layer3) < len(table)
-    engaged = maps.filter_partners(table, maps.PartnerFilter(engaged=False))
+    engaged = filter_partners(table, PartnerFilter(engaged=False))
     assert not engaged["engaged"].any()
-    food = maps.filter_partners(table, maps.PartnerFilter(services=("food",)))
+    food = filter_partners(table, PartnerFilter(services=("food",)))
     assert all("food" in s.split(";") for s in food["services"])
-    assert len(maps.filter_partners(table, maps.PartnerFilter(search="${alert"))) == 1
+    assert len(filter_partners(table, PartnerFilter(search="${alert"))) == 1
     html = maps.build_map(school, layer3, None, window=WINDOW).html()
     assert len(marker_rows(html)) == len(layer3)
 
 
 def test_many_partners_are_clustered_few_are_not(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     few = maps.build_map(school, table, None, window=WINDOW, settings={"cluster_above": 1000}).html()
     many = maps.build_map(school, table, None, window=WINDOW, settings={"cluster_above": 10}).html()
     assert '"disableClusteringAtZoom": 1,' in few and '"maxClusterRadius": 45' not in few
@@ -161,7 +166,7 @@ def test_many_partners_are_clustered_few_are_not(demo_store):
 
 def test_no_tiles_configured_still_draws_every_layer(demo_store):
     school = school_of(demo_store)
-    table = maps.partner_table(demo_store, school["school_id"], WINDOW)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     html = maps.build_map(school, table, maps.family_sectors(demo_store, school["school_id"], WINDOW),
                           window=WINDOW, settings={"tiles_url": ""}).html()
     assert "L.tileLayer(" not in html and len(marker_rows(html)) == len(table)

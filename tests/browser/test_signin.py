@@ -23,6 +23,7 @@ from sqlalchemy import select
 from engagement import access, maps
 from engagement import store as engagement_store
 from engagement.config import suppression_threshold
+from engagement.scoring import default_window
 
 from . import harness as h
 from . import oidc
@@ -198,7 +199,7 @@ def test_a_governor_sees_aggregates_only(chromium, signin_server, provider, sign
     store = engagement_store.open_store(signin_database)
     try:
         school = engagement_store.school_ids(store)[0]
-        every = maps.family_sectors(store, school, maps.default_window(), threshold=1).shown
+        every = maps.family_sectors(store, school, default_window(), threshold=1).shown
     finally:
         store.dispose()
     threshold = suppression_threshold()

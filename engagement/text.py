@@ -1,0 +1,21 @@
+"""Showing user text safely in Streamlit's markdown elements (titles, captions, labels).
+
+Streamlit renders markdown in almost every element; a partner called ``**Free** [prize](http://x)``
+would become bold text and a link. Every user string shown in a markdown element goes through
+:func:`md_escape` first.
+"""
+
+from __future__ import annotations
+
+_MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:="
+
+
+def md_escape(value) -> str:
+    """User text for a Streamlit markdown element (a heading, a caption): every markdown
+    character backslash-escaped so a name never becomes a link, bold, code or formula.
+
+    >>> print(md_escape("**b** [l](x)"))
+    \\*\\*b\\*\\* \\[l\\]\\(x\\)
+    """
+    text = "" if value is None else str(value)
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text).replace("\n", " ")
