@@ -9,7 +9,7 @@ titled, labelled, and safe with user text: partner names reach plotly only throu
 >>> table = pd.DataFrame([{"partner_id": "P1", "name": "<b>Library</b>", "category": "library", "layer": 3,
 ...     "segment": "community", "status": "active", "interactions": 4, "last_contact": None, "engaged": True}])
 >>> figure = layers_diagram(table, pupils=600, staff=60)
->>> [t.meta for t in figure.data if t.meta in ENGAGEMENT_STATES and len(t.r)]
+>>> [t.meta for t in figure.data if t.meta in ENGAGEMENT_STATES and len(t.x)]
 ['engaged']
 """
 
@@ -111,12 +111,30 @@ def place_partners(table: pd.DataFrame, typology: Typology) -> pd.DataFrame:
     return pd.concat(placed)
 
 
+def _xy(r, theta_degrees):
+    """Polar to the page: angle clockwise from twelve o'clock, as a clock face reads."""
+    t = np.radians(np.asarray(theta_degrees, dtype=float))
+    r = np.asarray(r, dtype=float)
+    return r * np.sin(t), r * np.cos(t)
+
+
+def _wedge(inner: float, outer: float, start: float, width: float, steps: int = 24):
+    """The outline of a ring's sector, as x and y lists for a filled scatter trace."""
+    angles = np.linspace(start, start + width, steps)
+    xo, yo = _xy(np.full(steps, outer), angles)
+    xi, yi = _xy(np.full(steps, inner), angles[::-1])
+    return list(xo) + list(xi) + [xo[0]], list(yo) + list(yi) + [yo[0]]
+
+
 def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: int | None,
                    typology: Typology | None = None, title: str = "The school's community, layer by layer"
                    ) -> go.Figure:
     """The concentric layers: pupils and staff at the centre, then close partners, linked
     organisations and the wider community. Each partner is a mark in its ring, in its category's
     sector, sized by its interactions in the window and coloured and shaped by its state.
+
+    Drawn on ordinary x/y axes rather than plotly's polar ones: Streamlit reports a clicked
+    point only on cartesian charts, and selecting a partner is how its record opens.
 
     ``partner_table`` has one row per partner: partner_id, name, category, layer, segment,
     status, interactions, last_contact, engaged.
@@ -129,23 +147,22 @@ def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: in
 
     # The rings: one shaded wedge per category, so empty sectors read as gaps.
     for layer in PARTNER_LAYERS:
-        ring = sectors[sectors["layer"] == layer]
-        hover = []
-        for cat in ring["category"]:
-            n = int(counts.loc[(layer, cat), "partners"]) if counts is not None and (layer, cat) in counts.index else 0
-            e = int(counts.loc[(layer, cat), "engaged"]) if counts is not None and (layer, cat) in counts.index else 0
-            hover.append(f"{text_for_plotly(cat)}: {n} partners, {e} engaged")
-        fig.add_trace(go.Barpolar(
-            r=[1.0] * len(ring), base=[layer - 1] * len(ring), theta=ring["centre"], width=ring["width"],
-            marker=dict(color=_tint(typology.layer_colour(layer), 0.18 + 0.06 * (layer % 2)),
-                        line=dict(color="white", width=1.5)),
-            name=f"Layer {layer}: {typology.layer_name(layer)}", hovertext=hover, hoverinfo="text",
-            showlegend=False,
-        ))
-    fig.add_trace(go.Barpolar(
-        r=[1.0], base=[0], theta=[180], width=[360], marker=dict(color=_tint("#555555", 0.25), line=dict(width=0)),
-        hovertext=[f"Layer 1, core: {pupils or 0:,} pupils and {staff or 0:,} staff"], hoverinfo="text",
-        showlegend=False, name="Layer 1: Core",
+        colour = _tint(typology.layer_colour(layer), 0.18 + 0.06 * (layer % 2))
+        for sector in sectors[sectors["layer"] == layer].itertuples():
+            known = counts is not None and (layer, sector.category) in counts.index
+            n = int(counts.loc[(layer, sector.category), "partners"]) if known else 0
+            e = int(counts.loc[(layer, sector.category), "engaged"]) if known else 0
+            x, y = _wedge(layer - 1, layer, sector.start, sector.width)
+            fig.add_trace(go.Scatter(
+                x=x, y=y, mode="lines", fill="toself", fillcolor=colour, line=dict(color="white", width=1.5),
+                hoveron="fills", hoverinfo="text", text=f"{text_for_plotly(sector.category)}: {n} partners, {e} engaged",
+                name=f"Layer {layer}: {typology.layer_name(layer)}", showlegend=False,
+            ))
+    x, y = _wedge(0, 1, 0, 360, steps=90)
+    fig.add_trace(go.Scatter(
+        x=x[:90], y=y[:90], mode="lines", fill="toself", fillcolor=_tint("#555555", 0.25), line=dict(width=0),
+        hoveron="fills", hoverinfo="text", text=f"Layer 1, core: {pupils or 0:,} pupils and {staff or 0:,} staff",
+        name="Layer 1: Core", showlegend=False,
     ))
 
     placed = place_partners(partner_table, typology) if len(partner_table) else partner_table
@@ -165,9 +182,9 @@ def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: in
             part["interactions"].fillna(0).astype(int).to_numpy() if len(part) else np.array([], dtype=int),
             [style["label"]] * len(part),
         ]) if len(part) else np.empty((0, 6), dtype=object)
-        fig.add_trace(go.Scatterpolar(
-            r=part["r"] if len(part) else [], theta=part["theta"] if len(part) else [], mode="markers",
-            name=state, legendgroup=state,
+        x, y = _xy(part["r"], part["theta"]) if len(part) else ([], [])
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="markers", legendgroup=state, name=style["label"], meta=state,
             marker=dict(size=part["size"] if len(part) else [], color=style["colour"], symbol=style["symbol"],
                         line=dict(color=style["colour"], width=2), opacity=0.95),
             customdata=custom,
@@ -175,37 +192,33 @@ def layers_diagram(partner_table: pd.DataFrame, *, pupils: int | None, staff: in
                            "<br>Interactions in the window: %{customdata[4]}<br>%{customdata[5]}<extra></extra>"),
             showlegend=True,
         ))
-        fig.data[-1].name = style["label"]
-        fig.data[-1].meta = state
 
-    # Ring names in the slot at twelve o'clock, category names along each ring's outer edge,
+    # Ring numbers in the slot at twelve o'clock, category names along each ring's outer edge,
     # the core's counts in the middle.
-    fig.add_trace(go.Scatterpolar(
-        r=[0.0] + [layer - 0.5 for layer in PARTNER_LAYERS], theta=[0, 0, 0, 0], mode="text",
+    fig.add_trace(go.Scatter(
+        x=[0, 0, 0, 0], y=[0.0] + [layer - 0.5 for layer in PARTNER_LAYERS], mode="text",
         text=[f"<b>Pupils and staff</b><br>{pupils or 0:,} pupils<br>{staff or 0:,} staff"]
         + [f"<b>{layer}</b>" for layer in PARTNER_LAYERS],
         textfont=dict(size=16, color="#1a1a1a"), hoverinfo="skip", showlegend=False,
     ))
-    fig.add_trace(go.Scatterpolar(
-        r=sectors["layer"] - 0.13, theta=sectors["centre"], mode="text",
-        text=[_short(c) for c in sectors["category"]],
+    x, y = _xy(sectors["layer"] - 0.13, sectors["centre"])
+    fig.add_trace(go.Scatter(
+        x=x, y=y, mode="text", text=[_short(c) for c in sectors["category"]],
         textfont=dict(size=11, color="#333333"), hoverinfo="skip", showlegend=False,
     ))
+    hidden = dict(visible=False, range=[-4.1, 4.1], fixedrange=True)
     fig.update_layout(
         title=dict(text=title, font=dict(size=20), subtitle=dict(text=(
             "Rings: 1 pupils and staff · " + " · ".join(
                 f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}" for layer in PARTNER_LAYERS[:1])
             + "<br>" + " · ".join(f"{layer} {text_for_plotly(typology.layer_name(layer)).lower()}"
-                                  for layer in PARTNER_LAYERS[1:])), font=dict(size=14))), font=FONT, height=780, margin=dict(l=30, r=30, t=95, b=30),
-        polar=dict(
-            radialaxis=dict(visible=False, range=[0, 4.05]),
-            angularaxis=dict(visible=True, showticklabels=False, ticks="", showgrid=False, showline=False,
-                             direction="clockwise", rotation=90),
-            bgcolor="white", hole=0.0,
-        ),
+                                  for layer in PARTNER_LAYERS[1:])), font=dict(size=14))),
+        font=FONT, height=780, margin=dict(l=30, r=30, t=95, b=30),
+        xaxis=hidden, yaxis=dict(hidden, scaleanchor="x", scaleratio=1),
+        plot_bgcolor="white", paper_bgcolor="white",
         legend=dict(title=dict(text="Partner in the window"), orientation="h", y=-0.02, x=0.5, xanchor="center",
                     font=dict(size=14), itemsizing="constant"),
-        paper_bgcolor="white", dragmode=False, clickmode="event+select",
+        dragmode=False, clickmode="event+select", hovermode="closest",
     )
     return fig
 

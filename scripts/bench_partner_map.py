@@ -47,7 +47,7 @@ def rerun_cost(url: str) -> dict:
     from streamlit.testing.v1 import AppTest
 
     os.environ["DATABASE_URL"] = url
-    at = AppTest.from_file(str(PROJECT / "pages" / "partner_map.py"), default_timeout=120)
+    at = AppTest.from_file(str(PROJECT / "app_pages" / "partner_map.py"), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     same, changed = [], []

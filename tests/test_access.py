@@ -85,7 +85,7 @@ def test_governor_sees_school_page_with_identity(app):
 
 def test_audit_page_for_admins_only(app):
     app.run()  # local mode: admin
-    app.switch_page("pages/audit.py").run()
+    app.switch_page("app_pages/audit.py").run()
     assert not app.exception
     assert app.title[0].value == "Audit log"
     assert any("entries, newest first" in m.value for m in app.markdown)
@@ -98,9 +98,9 @@ def test_governor_opening_audit_page_by_url_is_refused(app):
     app.run()
     # Not in the governor's menu, so the router has no such page for them ...
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page("pages/audit.py")
+        app.switch_page("app_pages/audit.py")
     # ... and the page refuses by itself when run directly, as it would be if ever routed.
-    page = AppTest.from_file(str(APP.parent / "pages" / "audit.py"), default_timeout=60)
+    page = AppTest.from_file(str(APP.parent / "app_pages" / "audit.py"), default_timeout=60)
     page.secrets["auth"] = AUTH
     page.secrets["roles"] = ROLES
     page.user = {"is_logged_in": True, "email": "chair@governors.hollybrook.sch.uk"}

@@ -3,6 +3,7 @@ and shape, user text escaped in hover labels."""
 
 import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,10 +38,12 @@ def _state_traces(fig):
 def test_every_partner_is_one_mark_in_its_ring_and_sector(table):
     fig = charts.layers_diagram(table, pupils=600, staff=60)
     traces = _state_traces(fig)
-    assert sum(len(t.r) for t in traces.values()) == len(table)
+    assert sum(len(t.x) for t in traces.values()) == len(table)
     sectors = charts.layer_sectors(T).set_index("category")
     for trace in traces.values():
-        for pid, r, theta in zip(trace.customdata[:, 0], trace.r, trace.theta):
+        radius = np.hypot(trace.x, trace.y)
+        angle = np.degrees(np.arctan2(trace.x, trace.y)) % 360  # clockwise from twelve o'clock
+        for pid, r, theta in zip(trace.customdata[:, 0], radius, angle):
             row = table.set_index("partner_id").loc[pid]
             assert row["layer"] - 1 < r < row["layer"], pid
             sector = sectors.loc[row["category"]]
@@ -69,9 +72,9 @@ def test_hover_text_is_escaped_and_never_templated(table):
 
 def test_empty_category_is_a_visible_sector(table):
     fig = charts.layers_diagram(table, pupils=1, staff=1)
-    ring4 = next(t for t in fig.data if t.type == "barpolar" and t.name.startswith("Layer 4"))
-    assert len(ring4.theta) == len(T.categories_of_layer(4))
-    assert any(h.startswith("transport provider: 0 partners") for h in ring4.hovertext)
+    ring4 = [t for t in fig.data if t.name and t.name.startswith("Layer 4")]
+    assert len(ring4) == len(T.categories_of_layer(4))
+    assert any(t.text.startswith("transport provider: 0 partners") for t in ring4)
 
 
 def test_marks_sized_by_interactions(table):
@@ -85,4 +88,4 @@ def test_empty_table_draws_rings_only():
     fig = charts.layers_diagram(pd.DataFrame(columns=["partner_id", "name", "category", "layer", "segment",
                                                       "status", "interactions", "last_contact", "engaged"]),
                                 pupils=0, staff=0)
-    assert sum(len(t.r) for t in _state_traces(fig).values()) == 0
+    assert sum(len(t.x) for t in _state_traces(fig).values()) == 0

@@ -18,7 +18,7 @@ def open_data_page(monkeypatch, url, demo=True):
         monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception, at.exception
     return at
 

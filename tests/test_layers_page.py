@@ -13,7 +13,7 @@ def page(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
-    at.switch_page("pages/layers.py").run()
+    at.switch_page("app_pages/layers.py").run()
     assert not at.exception
     return at
 

@@ -27,7 +27,7 @@ def app_db(tmp_path, monkeypatch):
 def open_page() -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
-    at.switch_page("pages/outreach.py").run()
+    at.switch_page("app_pages/outreach.py").run()
     assert not at.exception, at.exception
     return at
 

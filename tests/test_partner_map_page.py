@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from engagement import store as st
 
-PAGE = Path(__file__).resolve().parent.parent / "pages" / "partner_map.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "partner_map.py"
 
 
 @pytest.fixture
