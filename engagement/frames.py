@@ -93,7 +93,42 @@ def _offsets(codes: np.ndarray, n_schools: int) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=n_schools))]).astype(np.int64)
 
 
-def _read(store: st.Store, queries: list[tuple[str, list]]) -> list[pa.Table]:
+# SQLite builds each school's interactions as one block of text (fields split by the unit
+# separator, rows by newlines) which Arrow's C reader parses: no Python object per row, where a
+# cursor makes a tuple and five values for each of six million rows. Usable only while no
+# reference holds either separator, which the loader checks first.
+_SQLITE_TEXT_SQL = ("SELECT group_concat(date || char(31) || COALESCE(family_id, partner_id) || char(31) || "
+                    "(family_id IS NULL) || char(31) || activity || char(31) || two_way, char(10)) "
+                    "FROM interactions{where} GROUP BY school_id")
+_SEPARATOR_CHECK = ("SELECT (SELECT count(*) FROM families WHERE instr(family_id, char(10)) OR instr(family_id, char(31))) "
+                    "+ (SELECT count(*) FROM partners WHERE instr(partner_id, char(10)) OR instr(partner_id, char(31))) "
+                    "+ (SELECT count(*) FROM (SELECT DISTINCT activity FROM interactions{where}) "
+                    "   WHERE instr(activity, char(10)) OR instr(activity, char(31)))")
+_TEXT_COLUMNS = {"day": pa.date32(), "who": pa.string(), "is_partner": pa.int64(), "activity": pa.string(),
+                 "two_way": pa.int8()}
+
+
+def _read_sqlite_interactions(cursor, where: str, params: list) -> pa.Table | None:
+    """The interactions as one Arrow table from SQLite's text blocks, or None when a reference
+    holds a separator character (the caller then reads row by row)."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    if cursor.execute(_SEPARATOR_CHECK.format(where=where), tuple(params)).fetchone()[0]:
+        return None
+    blocks = [row[0] for row in cursor.execute(_SQLITE_TEXT_SQL.format(where=where), tuple(params)) if row[0]]
+    if not blocks:
+        return pa.table({name: pa.array([], type=kind) for name, kind in _TEXT_COLUMNS.items()})
+    return pcsv.read_csv(
+        io.BytesIO("\n".join(blocks).encode("utf-8")),
+        read_options=pcsv.ReadOptions(column_names=list(_TEXT_COLUMNS)),
+        parse_options=pcsv.ParseOptions(delimiter="\x1f", quote_char=False, escape_char=False),
+        convert_options=pcsv.ConvertOptions(column_types=_TEXT_COLUMNS, strings_can_be_null=False))
+
+
+def _read(store: st.Store, queries: list[tuple[str, list]], sqlite_text: tuple[str, list] | None = None
+          ) -> list[pa.Table]:
     """Run the queries in one read transaction (one snapshot) on the store's own DBAPI connection
     and return each result as an Arrow table, built column by column.
 
@@ -106,6 +141,9 @@ def _read(store: st.Store, queries: list[tuple[str, list]]) -> list[pa.Table]:
         conn.exec_driver_sql("SELECT 1")  # start the transaction the queries below share
         cursor = conn.connection.driver_connection.cursor()
         try:
+            fast = _read_sqlite_interactions(cursor, *sqlite_text) if sqlite_text else None
+            if fast is not None:
+                queries = queries[:-1]
             for sql, params in queries:
                 if store.dialect != "sqlite":
                     sql = sql.replace("?", "%s")
@@ -115,6 +153,8 @@ def _read(store: st.Store, queries: list[tuple[str, list]]) -> list[pa.Table]:
                 data = list(zip(*rows)) if rows else [()] * len(columns)
                 out.append(pa.table({c: pa.array(data[i], type=_ARROW_TYPES.get(c))
                                      for i, c in enumerate(columns)}))
+            if fast is not None:
+                out.append(fast)
         finally:
             cursor.close()
     return out
@@ -129,7 +169,7 @@ def load_school_frames(store: st.Store, school_id: str | None = None) -> Frames:
     queries = [(school_sql, params), (_FAMILY_SQL.format(where=where), params),
                (_PARTNER_SQL.format(where=where), params),
                (_INTERACTION_SQL.format(day=day, where=where), params)]
-    return _build(*_read(store, queries))
+    return _build(*_read(store, queries, (where, params) if store.dialect == "sqlite" else None))
 
 
 def frames_from_tables(schools: pd.DataFrame, families: pd.DataFrame, partners: pd.DataFrame,
