@@ -74,15 +74,33 @@ def current_actor() -> str:
     return current_viewer().email or "unknown"
 
 
-def _idle_timeout() -> None:
-    # Streamlit's identity cookie lasts 30 days; a shared staff-room PC needs less than that.
+@st.cache_resource
+def _last_activity() -> dict[str, float]:
+    """When each signed-in address last used the app, across every tab and session."""
+    return {}
+
+
+def _idle_timeout(email: str) -> None:
+    """Sign out anyone idle for longer than ``idle_minutes``, in this tab or any other.
+
+    Streamlit's identity cookie lasts 30 days, so a tab opened tomorrow on a shared staff-room PC
+    would start signed in. The last use is the latest of: this address's last page view on this
+    server, and the moment the provider signed it in (the ID token's ``iat``). A server restart
+    forgets page views, so after one only the sign-in time counts."""
     minutes = float(load_config().get("access", {}).get("idle_minutes", 30))
     now = time.time()
-    last = st.session_state.get("_last_seen")
-    st.session_state["_last_seen"] = now
-    if last is not None and now - last > minutes * 60:
+    seen = _last_activity()
+    try:
+        issued = float(st.user.get("iat") or 0)
+    except (TypeError, ValueError):
+        issued = 0.0
+    last = max(seen.get(email, 0.0), st.session_state.get("_last_seen", 0.0), issued)
+    if last and now - last > minutes * 60:
+        seen.pop(email, None)
         st.session_state.clear()
         st.logout()
+        st.stop()
+    seen[email] = st.session_state["_last_seen"] = now
 
 
 def page_guard(page: str) -> Viewer:
@@ -97,7 +115,7 @@ def page_guard(page: str) -> Viewer:
         st.write("Sign in with your school account to continue.")
         st.button("Sign in", on_click=st.login, type="primary")
         st.stop()
-    _idle_timeout()
+    _idle_timeout(viewer.email)
     with st.sidebar:
         st.caption(f"Signed in as {viewer.email} ({viewer.role or 'no role'})")
         st.button("Sign out", on_click=st.logout)

@@ -108,3 +108,40 @@ def test_governor_opening_audit_page_by_url_is_refused(app):
     assert not page.exception
     assert page.title[0].value == "Not available to your role"
     assert not any("entries, newest first" in m.value for m in page.markdown)
+
+
+def _signed_in_app(tmp_path, monkeypatch, **claims):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'idle.db'}")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.secrets["roles"] = ROLES
+    at.user = {"is_logged_in": True, "email": "head@hollybrook.sch.uk", **claims}
+    return at
+
+
+def test_a_tab_opened_after_long_idle_is_signed_out(tmp_path, monkeypatch):
+    import time
+
+    import ui
+    ui._last_activity().clear()
+    at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
+    at.run()
+    assert not at.exception
+    assert "Hollybrook Primary School" not in _texts(at)
+    assert not at.user.get("is_logged_in")
+
+
+def test_a_fresh_sign_in_and_recent_use_stay_signed_in(tmp_path, monkeypatch):
+    import time
+
+    import ui
+    ui._last_activity().clear()
+    at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 60)
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Hollybrook Primary School"
+    # Signed in long ago, but used a minute ago in another tab on this server: still in.
+    ui._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
+    again = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 5 * 3600)
+    again.run()
+    assert again.title[0].value == "Hollybrook Primary School"
