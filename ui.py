@@ -213,3 +213,15 @@ def window_picker(key: str = "window", today: datetime.date | None = None) -> Wi
     if isinstance(picked, (tuple, list)) and len(picked) == 2:
         start, end = picked
     return Window(start, end, date_range_text(start, end))
+
+
+def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, engagement_store.Store, str | None]:
+    """What every page does first: check the reader may see it, open the store, say when it shows
+    demo data, and pick the school (stopping the page, with a message, when there is none)."""
+    viewer = page_guard(page)
+    store = get_store()
+    demo_banner(store)
+    school_id = school_picker(store) if needs_school else None
+    if needs_school and not school_id:
+        st.stop()
+    return viewer, store, school_id

@@ -7,9 +7,7 @@ import streamlit as st
 import ui
 from engagement.privacy import audit_csv, audit_entries
 
-ui.page_guard("audit")
-store = ui.get_store()
-ui.demo_banner(store)
+_, store, _ = ui.open_page("audit", needs_school=False)
 st.title("Audit log")
 st.caption("Every change to the store: who made it, when, and the record before and after. "
            "Erased family data shows as redacted.")

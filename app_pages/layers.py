@@ -12,12 +12,7 @@ from engagement.store import get_school
 from engagement.text import md_escape
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
-viewer = ui.page_guard("layers")
-store = ui.get_store()
-ui.demo_banner(store)
-school_id = ui.school_picker(store)
-if not school_id:
-    st.stop()
+_, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
 school = get_school(store, school_id)

@@ -11,12 +11,7 @@ from engagement.contacts import InvalidInteraction, interaction_history, log_int
 from engagement.store import list_schools
 from engagement.typology import CHANNELS, load_typology
 
-viewer = ui.page_guard("outreach")
-store = ui.get_store()
-ui.demo_banner(store)
-school_id = ui.school_picker(store)
-if not school_id:
-    st.stop()
+viewer, store, school_id = ui.open_page("outreach")
 
 ANY = "Any"
 USUAL = "As usual"

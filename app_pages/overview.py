@@ -8,12 +8,7 @@ import ui
 from engagement import charts, report
 from engagement.text import md_escape
 
-viewer = ui.page_guard("overview")
-store = ui.get_store()
-ui.demo_banner(store)
-school_id = ui.school_picker(store)
-if not school_id:
-    st.stop()
+viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
 view = report.overview(frames, school_id, window.start, window.end)

@@ -13,12 +13,7 @@ from engagement.partners import PartnerFilter, filter_partners, partners_in_wind
 from engagement.text import md_escape
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
-viewer = ui.page_guard("map")
-store = ui.get_store()
-ui.demo_banner(store)
-school_id = ui.school_picker(store)
-if not school_id:
-    st.stop()
+viewer, store, school_id = ui.open_page("map")
 
 try:
     maps.install_assets()

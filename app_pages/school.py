@@ -4,31 +4,29 @@ import streamlit as st
 
 import ui
 from engagement.summary import school_summary
+from engagement.text import md_escape
 
-ui.page_guard("school")
-store = ui.get_store()
-ui.demo_banner(store)
-school_id = ui.school_picker(store)
-if school_id:
-    summary = school_summary(store, school_id)
-    school = summary["school"]
-    st.title(school["name"])
-    st.caption(f"School reference {school['school_id']} · {school['postcode']} · {summary['term'].label} term")
-    cols = st.columns(4)
-    cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
-    cols[1].metric("Families on roll", f"{summary['families']:,}")
-    cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
-    cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
-    st.subheader("The school's community, layer by layer")
-    st.dataframe(
-        summary["layers"],
-        hide_index=True,
-        column_config={
-            "layer": st.column_config.NumberColumn("Layer", format="%d"),
-            "name": st.column_config.TextColumn("Name", width="small"),
-            "who": st.column_config.TextColumn("Who", width="large"),
-            "active": st.column_config.NumberColumn("Active partners", format="%d", width="small"),
-            "prospective": st.column_config.NumberColumn("Prospective", format="%d", width="small"),
-            "lapsed": st.column_config.NumberColumn("Lapsed", format="%d", width="small"),
-        },
-    )
+_, store, school_id = ui.open_page("school")
+summary = school_summary(store, school_id)
+school = summary["school"]
+st.title(md_escape(school["name"]))
+st.caption(f"School reference {md_escape(school['school_id'])} · {md_escape(school['postcode'])} · "
+           f"{summary['term'].label} term")
+cols = st.columns(4)
+cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
+cols[1].metric("Families on roll", f"{summary['families']:,}")
+cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
+cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
+st.subheader("The school's community, layer by layer")
+st.dataframe(
+    summary["layers"],
+    hide_index=True,
+    column_config={
+        "layer": st.column_config.NumberColumn("Layer", format="%d"),
+        "name": st.column_config.TextColumn("Name", width="small"),
+        "who": st.column_config.TextColumn("Who", width="large"),
+        "active": st.column_config.NumberColumn("Active partners", format="%d", width="small"),
+        "prospective": st.column_config.NumberColumn("Prospective", format="%d", width="small"),
+        "lapsed": st.column_config.NumberColumn("Lapsed", format="%d", width="small"),
+    },
+)

@@ -40,3 +40,17 @@ def test_clear_demo_button_empties_the_store(app_db):
     assert not at.exception
     assert not any("Demo data" in m.value for m in at.markdown)
     assert st.school_ids(st.open_store(app_db)) == []
+
+
+def test_a_hostile_school_name_is_shown_as_text(app_db):
+    store = st.open_store(app_db)
+    with store.write(actor="test") as conn:
+        st.upsert(conn, "schools", [{"school_id": "X1", "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
+                                     "postcode": "B1 1AA", "demo": False}])
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/school.py").run()
+    assert not at.exception
+    title = at.title[0].value
+    # Every markdown character is escaped, so Streamlit shows the name exactly as written.
+    assert title.startswith("\\*\\*Bold\\*\\* \\[x\\]\\(http") and "\\<img" in title
