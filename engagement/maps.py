@@ -53,6 +53,7 @@ from sqlalchemy import and_, select
 from engagement import geo
 from engagement import store as st
 from engagement.config import load_config, suppression_threshold
+from engagement.scoring import default_window
 from engagement.typology import load_typology
 
 STATIC_DIR = st.PROJECT_DIR / "static"

@@ -192,3 +192,10 @@ def test_assets_are_copied_from_the_pinned_packages(tmp_path):
     total = sum(p.stat().st_size for p in vendor.rglob("*") if p.is_file())
     assert total < 400_000
     assert (vendor / "VERSION").read_text() == maps.assets_version()
+
+
+def test_without_a_window_the_map_uses_the_default_reach_window(demo_store):
+    school = school_of(demo_store)
+    table = partners_in_window(demo_store, school["school_id"], *default_window())
+    html = maps.build_map(school, table, None).html()
+    assert len(marker_rows(html)) == len(table)
