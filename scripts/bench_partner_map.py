@@ -84,21 +84,34 @@ def browser_time(url: str) -> dict:
             except OSError:
                 time.sleep(0.2)
         with sync_playwright() as p:
+            # Outside hosts fail to resolve (tiles included): no request leaves the machine, and
+            # unlike page.route this keeps the browser's HTTP cache, which a return visit uses.
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
-            times = []
-            for attempt in range(3):  # the first visit also warms the server's caches
-                page = browser.new_page(viewport={"width": 1600, "height": 1000})
-                page.route("**/*", lambda r: r.fallback() if r.request.url.startswith(origin) else r.abort())
+                "--no-first-run", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+
+            def visit(context) -> float:
+                page = context.new_page()
                 started = time.perf_counter()
                 page.goto(f"{origin}/partner_map")
                 frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
                 frame.locator(".partner-cluster, .partner-mark >> nth=1").first.wait_for(timeout=60_000)
-                times.append(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
                 page.close()
+                return elapsed
+
+            viewport = {"width": 1600, "height": 1000}
+            cold = visit(browser.new_context(viewport=viewport))  # also warms the server's caches
+            first, again = [], []
+            for _ in range(3):
+                context = browser.new_context(viewport=viewport)  # an empty browser cache
+                first.append(visit(context))
+                again.append(visit(context))  # the everyday case: the app's scripts already cached
+                context.close()
             browser.close()
-        return {"markers_visible_s": round(min(times[1:]), 3), "markers_visible_cold_s": round(times[0], 3)}
+        return {"markers_visible_s": round(statistics.median(again), 3),
+                "markers_visible_first_visit_s": round(statistics.median(first), 3),
+                "markers_visible_cold_server_s": round(cold, 3)}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -199,3 +199,22 @@ def test_without_a_window_the_map_uses_the_default_reach_window(demo_store):
     table = partners_in_window(demo_store, school["school_id"], *default_window())
     html = maps.build_map(school, table, None).html()
     assert len(marker_rows(html)) == len(table)
+
+
+def test_the_first_view_is_fitted_without_animation(demo_store):
+    # An animated fit ends after the partners are clustered and makes markercluster redo it all.
+    school = school_of(demo_store)
+    html = maps.build_map(school, partners_in_window(demo_store, school["school_id"], *WINDOW), None,
+                          window=WINDOW).html()
+    fit = re.search(r"\.fitBounds\(\s*(\[\[.*?\]\]),\s*(\{.*?\})\s*\);", html, re.S)
+    assert fit and json.loads(fit.group(2)) == {"animate": False}
+    (south, west), (north, east) = json.loads(fit.group(1))
+    assert south < school["latitude"] < north and west < school["longitude"] < east
+
+
+def test_marker_text_worked_out_ahead_gives_the_same_markers(demo_store):
+    school = school_of(demo_store)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
+    plain = marker_rows(maps.build_map(school, table, None, window=WINDOW).html())
+    ahead = marker_rows(maps.build_map(school, maps.with_marker_text(table), None, window=WINDOW).html())
+    assert ahead == plain and any("&lt;img src=x" in row[5] for row in ahead)
