@@ -217,4 +217,20 @@ def test_marker_text_worked_out_ahead_gives_the_same_markers(demo_store):
     table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     plain = marker_rows(maps.build_map(school, table, None, window=WINDOW).html())
     ahead = marker_rows(maps.build_map(school, maps.with_marker_text(table), None, window=WINDOW).html())
-    assert ahead == plain and any("&lt;img src=x" in row[5] for row in ahead)
+    assert ahead == plain and any("&lt;img src=x" in row[4] for row in ahead)
+
+
+def test_each_marker_carries_the_figures_its_tooltip_is_made_of(demo_store):
+    school = school_of(demo_store)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
+    table = table.dropna(subset=["latitude"]).reset_index(drop=True)
+    data, categories, statuses = maps._marker_data(table)
+    assert len(data) == len(table)
+    for row, partner in zip(data, table.itertuples()):
+        lat, lng, shape, engaged, name, cat, layer, km, contacts, last, status = row
+        assert (lat, lng) == (round(partner.latitude, 6), round(partner.longitude, 6))
+        assert name == maps.safe_text(partner.name) and categories[cat] == partner.category
+        assert layer == partner.layer and km == round(partner.distance_km, 1)
+        assert engaged == int(partner.engaged) and contacts == partner.interactions
+        assert last == (f"{partner.last_contact:%d/%m/%Y}" if partner.engaged else "")
+        assert statuses[status] == partner.status

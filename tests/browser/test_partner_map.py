@@ -75,10 +75,17 @@ def test_clicking_a_marker_shows_that_partners_record(open_app_page):
         tip = frame.locator(".partner-tip").last
         tip.wait_for(timeout=5_000)
         name = tip.locator("b").inner_text().strip()
+        # The tooltip is put together in the browser from the marker's figures.
+        lines = tip.inner_text().strip().split("\n")
+        assert lines[0].strip() == name
+        category = re.fullmatch(r"(.+) · layer ([234])(?: · \d+\.\d km)?", lines[1]).group(1)
+        assert re.fullmatch(r"\d+ contacts? in the window(, last \d\d/\d\d/\d{4})?|no contact in the window",
+                            lines[2]), lines
         marker.click()
         page.get_by_role("heading", name=name).wait_for(timeout=30_000)
         h.wait_ready(page)
         assert heading_in_panel(page) == name
+        assert page.get_by_text(f"{category} · layer {lines[1].split('layer ')[1][0]}").is_visible()
         assert page.get_by_text(re.compile(r"History \(\d+ contacts\)")).is_visible()
         assert page.get_by_role("button", name="Log contact").is_visible()
         h.screenshot(page, h.SCREENSHOTS / "partner-map-record-1280x800.png", VIEWPORT)
