@@ -68,9 +68,11 @@ with left:
     if school is not None and school["latitude"] is not None:
         parts = maps.build_map(school, shown, sectors, window=(start, end), legend=False,
                                bounds=maps.initial_bounds(school, partners, settings["rings_km"]))
+        # render=False: st_folium renders the map itself once more anyway; rendering it twice
+        # doubled the per-rerun cost of the rings and sectors and drew every icon twice.
         clicked = st_folium(parts.base, key="partner_map", height=int(settings["height"]), use_container_width=True,
                             returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
-                            feature_group_to_add=parts.groups, layer_control=parts.control)
+                            feature_group_to_add=parts.groups, layer_control=parts.control, render=False)
         point = (clicked or {}).get("last_object_clicked")
         if point and point != st.session_state.get("map_last_click"):
             st.session_state["map_last_click"] = point

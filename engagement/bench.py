@@ -71,6 +71,8 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, objec
 
 
 def format_seconds(seconds: float) -> str:
+    if seconds != seconds:  # NaN: a timing that could not be taken here (its note says why)
+        return "-"
     if seconds < 1:
         return f"{seconds * 1000:.1f} ms"
     return f"{seconds:.2f} s"
