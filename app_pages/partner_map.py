@@ -10,7 +10,7 @@ import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags
-from engagement.text import md_escape
+from engagement.text import md_escape, text_or_blank
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 viewer, store, school_id = ui.open_page("map")
@@ -102,15 +102,17 @@ with right:
         facts = {"Distance from the school": distance or "not placed",
                  "Contacts in the window": str(int(r["interactions"])),
                  "Last contact in the window": "" if not r["engaged"] else f"{r['last_contact']:%d/%m/%Y}",
-                 "Address": " ".join(str(v) for v in (r["address"], r["postcode"]) if v),
-                 "Contact": r["contact_name"] or "", "Email": r["contact_email"] or "",
-                 "Phone": r["contact_phone"] or "", "Services": "; ".join(
-                     t.strip() for t in str(r["services"] or "").split(";") if t.strip()),
+                 "Address": " ".join(text_or_blank(v) for v in (r["address"], r["postcode"]) if text_or_blank(v)),
+                 "Contact": r["contact_name"], "Email": r["contact_email"],
+                 "Phone": r["contact_phone"], "Services": "; ".join(
+                     t.strip() for t in text_or_blank(r["services"]).split(";") if t.strip()),
                  "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
                  "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
-                 "Notes": r["notes"] or "", "Reference": r["partner_id"]}
-        st.dataframe({"": list(facts), "Value": list(facts.values())}, hide_index=True, use_container_width=True,
-                     column_config={"": st.column_config.TextColumn("", width="medium")})
+                 "Notes": r["notes"], "Reference": r["partner_id"]}
+        # Lines of text, not a table: a narrow column cut addresses and emails short.
+        with st.container(border=True):
+            st.markdown("  \n".join(f"**{label}:** {md_escape(text_or_blank(value)) or '—'}"
+                                   for label, value in facts.items()))
         history = contacts.interaction_history(store, partner_id=r["partner_id"])
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,

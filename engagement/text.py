@@ -19,3 +19,15 @@ def md_escape(value) -> str:
     """
     text = "" if value is None else str(value)
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text).replace("\n", " ")
+
+
+def text_or_blank(value) -> str:
+    """A stored value as text, with nothing for a missing one (None, or pandas' NaN, which a
+    table of partners holds where a column is empty and which would otherwise print as "nan").
+
+    >>> text_or_blank(float("nan")), text_or_blank(None), text_or_blank("Bournville Library")
+    ('', '', 'Bournville Library')
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)

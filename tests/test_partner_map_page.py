@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from engagement import store as st
+from engagement.text import md_escape
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "partner_map.py"
 
@@ -67,6 +68,11 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     at.run()
     assert not at.exception
     assert any(h.value.replace("\\", "") == name for h in at.subheader)
+    # The record in full, as lines of escaped text (a table cut long addresses short).
+    record = next(m.value for m in at.markdown if "**Reference:**" in m.value)
+    assert f"**Reference:** {md_escape(partner_id)}" in record and "**Distance from the school:** " in record
+    assert not re.search(r"\bnan\b|\bNone\b", record), record  # an empty field is a dash
+    assert "**Notes:** —" in record, record  # the demo partner has no notes
     assert any(f"**History** ({before} contacts)" == m.value for m in at.markdown)
     form_staff = [t for t in at.text_input if t.label == "Staff"][0]
     form_staff.set_value("FLO")
