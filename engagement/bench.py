@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 import statistics
 import tempfile
 import time
@@ -206,6 +207,25 @@ def run_bench(scale: str = "school", repeats: int | None = None, today: datetime
     return bench.results
 
 
+def verdict(timing: Timing) -> str:
+    """"ok" or "MISSED" for a timing with a target this can read ("< 50 ms", "< 3 s", or
+    "ours within 2x" with the ratio in the note); "" otherwise, and for a timing not taken.
+
+    >>> verdict(Timing("score card", 0.012, target="< 50 ms")), verdict(Timing("map", 3.2, target="< 3 s"))
+    ('ok', 'MISSED')
+    """
+    if timing.seconds != timing.seconds:
+        return ""
+    limit = re.fullmatch(r"<\s*([\d.]+)\s*(ms|s)", timing.target.strip())
+    if limit:
+        seconds = float(limit.group(1)) / (1000 if limit.group(2) == "ms" else 1)
+        return "ok" if timing.seconds < seconds else "MISSED"
+    ratio = re.search(r"ours / DuckDB = ([\d.]+)", timing.note)
+    if timing.target == "ours within 2x" and ratio:
+        return "ok" if float(ratio.group(1)) <= 2 else "MISSED"
+    return ""
+
+
 def report(bench: Bench) -> str:
     data = bench.data
     head = (f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
@@ -213,8 +233,9 @@ def report(bench: Bench) -> str:
             f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
             f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}")
     width = max(len(t.what) for t in bench.results)
-    lines = [head, "", f"{'what':<{width}}  {'median':>10}  {'runs':>4}  {'target':<15} note",
-             "-" * (width + 45)]
+    lines = [head, "", f"{'what':<{width}}  {'median':>10}  {'runs':>4}  {'target':<15} {'':<6} note",
+             "-" * (width + 52)]
     for t in bench.results:
-        lines.append(f"{t.what:<{width}}  {format_seconds(t.seconds):>10}  {t.runs:>4}  {t.target:<15} {t.note}".rstrip())
+        lines.append(f"{t.what:<{width}}  {format_seconds(t.seconds):>10}  {t.runs:>4}  {t.target:<15} "
+                     f"{verdict(t):<6} {t.note}".rstrip())
     return "\n".join(lines)

@@ -26,6 +26,7 @@ def test_the_school_benchmark_prints_every_timing_with_its_target():
         assert timing.target == target and math.isfinite(timing.seconds) and timing.seconds > 0
         line = next(line for line in table.splitlines() if line.startswith(what))
         assert target in line and bench.format_seconds(timing.seconds) in line
+        assert bench.verdict(timing) in ("ok", "MISSED") and f" {bench.verdict(timing)}" in line
     assert "ours / DuckDB = " in table
 
 
@@ -35,6 +36,16 @@ def test_the_map_build_timing_counts_every_marker():
     lines = map_bench.format_results({**result, "rerun_s": 0.5})
     assert "map rerun_s" in lines and "OVER TARGET" in lines  # a miss is said, not hidden
     assert "map build_s" in lines and "(target < 1 s) ok" in lines
+
+
+def test_each_timing_says_whether_it_met_its_target():
+    assert bench.verdict(bench.Timing("card", 0.049, target="< 50 ms")) == "ok"
+    assert bench.verdict(bench.Timing("card", 0.051, target="< 50 ms")) == "MISSED"
+    assert bench.verdict(bench.Timing("map", 2.9, target="< 3 s")) == "ok"
+    assert bench.verdict(bench.Timing("map", float("nan"), target="< 3 s")) == ""
+    duck = bench.Timing("reach (DuckDB)", 0.01, target="ours within 2x", note="ours / DuckDB = 2.40")
+    assert bench.verdict(duck) == "MISSED"
+    assert bench.verdict(bench.Timing("load", 1.0)) == ""
 
 
 def test_a_timing_that_could_not_be_taken_prints_a_dash():

@@ -234,3 +234,16 @@ def test_each_marker_carries_the_figures_its_tooltip_is_made_of(demo_store):
         assert engaged == int(partner.engaged) and contacts == partner.interactions
         assert last == (f"{partner.last_contact:%d/%m/%Y}" if partner.engaged else "")
         assert statuses[status] == partner.status
+
+
+def test_marker_rows_round_distances_as_the_record_does_and_never_point_outside_their_lists(demo_store):
+    school = school_of(demo_store)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW).head(4).copy()
+    table["distance_km"] = [1.05, 0.15, float("nan"), 2.25]
+    table.loc[table.index[0], "category"] = None
+    table.loc[table.index[1], "status"] = None
+    data, categories, statuses = maps._marker_data(table)
+    # The same figure as the record's f"{km:.1f}" (numpy's round gave 1.0 and 0.2 for the first two).
+    assert [row[7] for row in data] == [float(f"{d:.1f}") for d in (1.05, 0.15)] + [None, float(f"{2.25:.1f}")]
+    assert all(0 <= row[5] < len(categories) and 0 <= row[10] < len(statuses) for row in data)
+    assert categories[data[0][5]] == "" and statuses[data[1][10]] == ""
