@@ -7,9 +7,9 @@ import streamlit as st
 import ui
 from engagement import charts, scoring
 from engagement.contacts import interaction_history
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags
+from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
 from engagement.store import get_school
-from engagement.text import md_escape
+from engagement.text import md_escape, record_lines, text_or_blank
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 _, store, school_id = ui.open_page("layers")
@@ -59,15 +59,16 @@ with diagram_tab:
             st.markdown(
                 f"{md_escape(record['category'].capitalize())} · layer {int(record['layer'])} · "
                 f"{md_escape(record['status'])} · {int(record['interactions'])} contacts in the window")
-            details = {"Services": record["services"], "Contact": record["contact_name"],
+            details = {"Services": services_text(record["services"]), "Contact": record["contact_name"],
                        "Email": record["contact_email"], "Phone": record["contact_phone"],
-                       "Address": " ".join(str(v) for v in (record["address"], record["postcode"]) if pd.notna(v)),
+                       "Address": " ".join(text_or_blank(v) for v in (record["address"], record["postcode"])
+                                           if text_or_blank(v)),
                        "Distance from school": (f"{record['distance_km']:.1f} km"
                                                 if pd.notna(record["distance_km"]) else "not placed yet"),
                        "Notes": record["notes"]}
-            st.dataframe(pd.DataFrame({"Field": list(details), "Value": [
-                "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in details.values()]}),
-                hide_index=True, width="stretch")
+            # Lines of text, not a table: a table beside the diagram cut addresses and emails short.
+            with st.container(border=True):
+                st.markdown(record_lines(details))
             history = interaction_history(store, partner_id=selected)
             st.markdown(f"**History** ({len(history)} contacts)")
             st.dataframe(history[["date", "activity", "channel", "two_way", "notes"]].head(50), hide_index=True,

@@ -9,8 +9,8 @@ from streamlit_folium import st_folium
 import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags
-from engagement.text import md_escape, text_or_blank
+from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
+from engagement.text import md_escape, record_lines, text_or_blank
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 viewer, store, school_id = ui.open_page("map")
@@ -104,15 +104,13 @@ with right:
                  "Last contact in the window": "" if not r["engaged"] else f"{r['last_contact']:%d/%m/%Y}",
                  "Address": " ".join(text_or_blank(v) for v in (r["address"], r["postcode"]) if text_or_blank(v)),
                  "Contact": r["contact_name"], "Email": r["contact_email"],
-                 "Phone": r["contact_phone"], "Services": "; ".join(
-                     t.strip() for t in text_or_blank(r["services"]).split(";") if t.strip()),
+                 "Phone": r["contact_phone"], "Services": services_text(r["services"]),
                  "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
                  "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
                  "Notes": r["notes"], "Reference": r["partner_id"]}
         # Lines of text, not a table: a narrow column cut addresses and emails short.
         with st.container(border=True):
-            st.markdown("  \n".join(f"**{label}:** {md_escape(text_or_blank(value)) or '—'}"
-                                   for label, value in facts.items()))
+            st.markdown(record_lines(facts))
         history = contacts.interaction_history(store, partner_id=r["partner_id"])
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,

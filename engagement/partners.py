@@ -76,6 +76,17 @@ class PartnerFilter:
     search: str = ""
 
 
+def services_text(services) -> str:
+    """One partner's services as a reader would write them: "; " between, blanks dropped.
+
+    >>> services_text("after-school;holiday club; ;sport"), services_text(None)
+    ('after-school; holiday club; sport', '')
+    """
+    if services is None or (isinstance(services, float) and services != services):
+        return ""
+    return "; ".join(t.strip() for t in str(services).split(";") if t.strip())
+
+
 def service_tags(partners: pd.DataFrame) -> list[str]:
     """Every service tag the partners offer, sorted case-insensitively."""
     tags = {t.strip() for s in partners["services"].dropna() for t in str(s).split(";") if t.strip()}

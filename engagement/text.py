@@ -31,3 +31,15 @@ def text_or_blank(value) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     return str(value)
+
+
+def record_lines(fields: dict) -> str:
+    """A record as markdown lines, "**Label:** value", each value escaped and a dash where it is
+    empty. Pages show partners' records this way rather than as a table, which cut long
+    addresses and emails short in a narrow column.
+
+    >>> print(record_lines({"Email": "office@example.org", "Notes": None}))
+    **Email:** office@example\\.org  
+    **Notes:** —
+    """
+    return "  \n".join(f"**{label}:** {md_escape(text_or_blank(value)) or '—'}" for label, value in fields.items())

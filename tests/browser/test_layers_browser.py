@@ -37,5 +37,10 @@ def test_selecting_a_mark_shows_the_partners_record(open_app_page):
         assert page.get_by_text("contacts in the window").first.is_visible()
         heading = page.locator("h3").filter(has_not_text="Gaps in this window").first.inner_text()
         assert heading and hovered.startswith(heading), (heading, hovered)
+        # The record as lines of text, none cut short and none printing a missing value as "nan".
+        fields = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Distance from school:")
+        text = fields.first.inner_text()
+        assert "Services:" in text and "Address:" in text and "Notes:" in text, text
+        assert "nan" not in text.split() and "None" not in text.split(), text
         h.screenshot(page, h.SCREENSHOTS / "layers-selected-1920x1080.png", (1920, 1080))
     assert not record.problems(), "\n".join(record.problems())
