@@ -171,13 +171,8 @@ def _outreach_run(args) -> int:
     from engagement.outreach import worklist_report
 
     store = st.open_store(args.db)
-    ids = st.school_ids(store)
-    school = args.school or (ids[0] if len(ids) == 1 else None)
-    if school not in ids:
-        print(f"There is no school {args.school!r} in the store." if args.school else
-              f"The store holds {len(ids)} schools; choose one with --school "
-              f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).",
-              file=sys.stderr)
+    school = _chosen_school(store, args.school)
+    if school is None:
         return EXIT_USAGE
     report = worklist_report(store, school, today=args.today, days=args.days, limit=args.limit)
     if args.json:
@@ -189,6 +184,20 @@ def _outreach_run(args) -> int:
         print(f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
               f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}")
     return EXIT_OK
+
+
+def _chosen_school(store: st.Store, wanted: str | None) -> str | None:
+    """The school a command works on: ``--school``, or the store's only school. ``None``, with
+    the reason on stderr, when there is no such school or several to choose from."""
+    ids = st.school_ids(store)
+    school = wanted or (ids[0] if len(ids) == 1 else None)
+    if school in ids:
+        return school
+    print(f"There is no school {wanted!r} in the store." if wanted else
+          "The store holds no school yet: load one with `demo` or `import`." if not ids else
+          f"The store holds {len(ids)} schools; choose one with --school "
+          f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).", file=sys.stderr)
+    return None
 
 
 # ---------------------------------------------------------------- score
@@ -208,13 +217,8 @@ def _score_run(args) -> int:
     from engagement.scoring import default_window, format_card, score_card
 
     store = st.open_store(args.db)
-    ids = st.school_ids(store)
-    school = args.school or (ids[0] if len(ids) == 1 else None)
-    if school not in ids:
-        print(f"There is no school {args.school!r} in the store." if args.school else
-              "The store holds no school yet: load one with `demo` or `import`." if not ids else
-              f"The store holds {len(ids)} schools; choose one with --school "
-              f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).", file=sys.stderr)
+    school = _chosen_school(store, args.school)
+    if school is None:
         return EXIT_USAGE
     start, end = default_window(args.end)
     start, end = args.start or start, args.end or end

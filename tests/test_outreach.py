@@ -314,3 +314,9 @@ def test_cli_outreach_json(tmp_path):
     assert text.returncode == 0 and "4 of 5 families" in text.stdout and "F5" in text.stdout
     assert run("--school", "nope").returncode == 2
     assert run("--days", "0").returncode == 2
+    # A store with no school yet says how to get one, as `score` does.
+    empty = tmp_path / "empty.db"
+    st.open_store(str(empty)).dispose()
+    nothing = subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(empty)],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert nothing.returncode == 2 and "holds no school yet" in nothing.stderr
