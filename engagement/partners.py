@@ -24,6 +24,7 @@ from engagement import geo
 from engagement import store as st
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
+from engagement.text import text_or_blank
 
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
 
@@ -82,9 +83,7 @@ def services_text(services) -> str:
     >>> services_text("after-school;holiday club; ;sport"), services_text(None)
     ('after-school; holiday club; sport', '')
     """
-    if services is None or (isinstance(services, float) and services != services):
-        return ""
-    return "; ".join(t.strip() for t in str(services).split(";") if t.strip())
+    return "; ".join(t.strip() for t in text_or_blank(services).split(";") if t.strip())
 
 
 def service_tags(partners: pd.DataFrame) -> list[str]:
