@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from engagement import access
-from engagement import io as data_io
+from engagement import interchange
 from engagement import store as data_store
 from engagement.demo import load_demo
 
@@ -30,7 +30,7 @@ else:
              "whole first; nothing is written unless every row of every file is right.")
     uploads = st.file_uploader("Files to import", type=["csv", "xlsx"], accept_multiple_files=True, key="uploads")
     left, right = st.columns(2)
-    kind = left.selectbox("What the files hold", [KIND_GUESS, *data_io.KINDS], key="import_kind",
+    kind = left.selectbox("What the files hold", [KIND_GUESS, *interchange.KINDS], key="import_kind",
                           help="Named like partners.csv or 2026-families-export.xlsx, the kind is worked out.")
     default_school = right.selectbox(
         "School of rows with no school_id", [None, *schools], key="import_school",
@@ -38,7 +38,7 @@ else:
     if uploads:
         sources = [(f.name, f.getvalue()) for f in uploads]
         options = {"kind": None if kind == KIND_GUESS else kind, "school_id": default_school}
-        check = data_io.import_files(store, sources, dry_run=True, **options)
+        check = interchange.import_files(store, sources, dry_run=True, **options)
         for note in check.notes:
             st.caption(note)
         if not check.ok:
@@ -53,7 +53,7 @@ else:
                 f"{k}: {c['inserted']} to add, {c['updated']} to update, {c['unchanged']} unchanged"
                 for k, c in check.counts.items()) + ".")
             if st.button("Import", type="primary", key="import_go"):
-                done = data_io.import_files(store, sources, actor=ui.current_actor(), **options)
+                done = interchange.import_files(store, sources, actor=ui.current_actor(), **options)
                 if done.ok:
                     ui.data_changed()
                     st.success("Imported. " + ", ".join(
@@ -66,8 +66,8 @@ else:
 # ---------------------------------------------------------------- templates
 st.header("Templates")
 st.write("An example file of each kind, with every column the import reads. Keep the header row.")
-for column, kind_name in zip(st.columns(len(data_io.KINDS)), data_io.KINDS):
-    column.download_button(f"{kind_name}.csv", data_io.template_path(kind_name).read_bytes(),
+for column, kind_name in zip(st.columns(len(interchange.KINDS)), interchange.KINDS):
+    column.download_button(f"{kind_name}.csv", interchange.template_path(kind_name).read_bytes(),
                            file_name=f"{kind_name}.csv", mime="text/csv", key=f"template_{kind_name}",
                            icon=":material/download:", on_click="ignore")
 
@@ -79,7 +79,7 @@ scope = st.radio("Export", ["this school", "every school"], horizontal=True, key
                  disabled=school_id is None)
 export_school = school_id if scope == "this school" else None
 st.download_button(
-    "Download the data (ZIP)", lambda: data_io.export_zip(store, school_id=export_school),
+    "Download the data (ZIP)", lambda: interchange.export_zip(store, school_id=export_school),
     file_name=f"engagement-{export_school or 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
     mime="application/zip", key="export_zip", icon=":material/folder_zip:", on_click="ignore",
     disabled=not schools)

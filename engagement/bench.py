@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from engagement import scoring
-from engagement import store as st
+from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
 from engagement.terms import previous_term, term_of
@@ -52,7 +52,7 @@ class Timing:
 @dataclass
 class Bench:
     scale: str
-    store: st.Store
+    store: db.Store
     data: object  # engagement.demo.DemoData
     today: datetime.date
     window: tuple[datetime.date, datetime.date]
@@ -193,7 +193,7 @@ def run_bench(scale: str = "school", repeats: int | None = None, today: datetime
     today = today or datetime.date.today()
     repeats = repeats or DEFAULT_REPEATS.get(scale, 5)
     with tempfile.TemporaryDirectory(prefix="engagement-bench-") as tmp:
-        store = st.open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store = db.open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         echo(f"Writing the {scale} demo data set into a fresh SQLite store ...")
         started = time.perf_counter()
         data = load_demo(store, scale=scale, seed=seed, today=today, actor="bench")

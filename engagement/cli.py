@@ -13,13 +13,13 @@ import getpass
 import sys
 from pathlib import Path
 
-from engagement import store as st
+from engagement import store as db
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def _date(text: str) -> datetime.date:
-    from engagement.io import parse_date
+    from engagement.interchange import parse_date
 
     value = parse_date(text)
     if value is None:
@@ -45,7 +45,7 @@ def _demo_args(p):
 def _demo_run(args) -> int:
     from engagement.demo import load_demo
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     data = load_demo(store, scale=args.scale, seed=args.seed, today=args.today, actor=_actor())
     print(f"Demo data written to {store.url}: {len(data.schools)} school(s), {len(data.partners)} partners, "
           f"{len(data.families)} families, {len(data.interactions)} interactions.")
@@ -61,9 +61,9 @@ def _import_args(p):
 
 
 def _import_run(args) -> int:
-    from engagement.io import import_files
+    from engagement.interchange import import_files
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
     print(report.format(), file=sys.stdout if report.ok else sys.stderr)
     return EXIT_OK if report.ok else EXIT_REFUSED
@@ -76,9 +76,9 @@ def _export_args(p):
 
 
 def _export_run(args) -> int:
-    from engagement.io import export_all
+    from engagement.interchange import export_all
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     for path in export_all(store, args.directory):
         print(path)
     return EXIT_OK
@@ -93,7 +93,7 @@ def _erase_family_args(p):
 def _erase_family_run(args) -> int:
     from engagement.privacy import UnknownFamily, erase_family
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     try:
         count = erase_family(store, args.family_id, actor=_actor())
     except UnknownFamily as exc:
@@ -110,7 +110,7 @@ def _retention_args(p):
 def _retention_run(args) -> int:
     from engagement.privacy import apply_retention, retention_days
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     days = args.days if args.days is not None else retention_days()
     count = apply_retention(store, actor=_actor(), days=days)
     print(f"Erased the notes of {count} interactions older than {days} days.")
@@ -129,7 +129,7 @@ def _geocode_args(p):
 def _geocode_run(args) -> int:
     from engagement import geo
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     if args.gazetteer:
         try:
             n = geo.import_gazetteer(store, args.gazetteer, actor=_actor())
@@ -170,7 +170,7 @@ def _outreach_run(args) -> int:
 
     from engagement.outreach import worklist_report
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
     if school is None:
         return EXIT_USAGE
@@ -186,10 +186,10 @@ def _outreach_run(args) -> int:
     return EXIT_OK
 
 
-def _chosen_school(store: st.Store, wanted: str | None) -> str | None:
+def _chosen_school(store: db.Store, wanted: str | None) -> str | None:
     """The school a command works on: ``--school``, or the store's only school. ``None``, with
     the reason on stderr, when there is no such school or several to choose from."""
-    ids = st.school_ids(store)
+    ids = db.school_ids(store)
     school = wanted or (ids[0] if len(ids) == 1 else None)
     if school in ids:
         return school
@@ -216,7 +216,7 @@ def _score_run(args) -> int:
     from engagement.frames import load_school_frames
     from engagement.scoring import default_window, format_card, score_card
 
-    store = st.open_store(args.db)
+    store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
     if school is None:
         return EXIT_USAGE

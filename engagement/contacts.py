@@ -28,8 +28,8 @@ import uuid
 import pandas as pd
 from sqlalchemy import select
 
-from engagement import store as st
-from engagement.io import parse_bool, parse_date
+from engagement import store as db
+from engagement.interchange import parse_bool, parse_date
 from engagement.typology import CHANNELS, load_typology
 
 HISTORY_COLUMNS = ["interaction_id", "date", "activity", "channel", "two_way", "staff", "notes"]
@@ -66,7 +66,7 @@ def _as_date(value, what: str = "date") -> datetime.date:
     return parsed
 
 
-def log_interaction(store: st.Store, actor: str, *, school_id: str, date, activity: str,
+def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activity: str,
                     family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
                     two_way=None, staff: str | None = None, notes: str | None = None,
                     today=None) -> str:
@@ -105,28 +105,28 @@ def log_interaction(store: st.Store, actor: str, *, school_id: str, date, activi
         "channel": channel_name, "two_way": bool(two_way_value),
         "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
     }
-    table, key, who = ((st.families, "family_id", "family") if family_id
-                       else (st.partners, "partner_id", "partner"))
+    table, key, who = ((db.families, "family_id", "family") if family_id
+                       else (db.partners, "partner_id", "partner"))
     with store.write(actor) as conn:
         # Checked inside the write transaction so the family cannot vanish between check and write.
-        if conn.execute(select(st.schools.c.school_id).where(st.schools.c.school_id == school_id)).first() is None:
+        if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
             raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
         owner = conn.execute(select(table.c.school_id).where(table.c[key] == row[key])).scalar()
         if owner is None:
             raise InvalidInteraction(f"There is no {who} {row[key]!r} in the store.")
         if owner != school_id:
             raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
-        conn.execute(st.interactions.insert().values(**row))
-        st.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
+        conn.execute(db.interactions.insert().values(**row))
+        db.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
     return row["interaction_id"]
 
 
-def interaction_history(store: st.Store, *, family_id: str | None = None,
+def interaction_history(store: db.Store, *, family_id: str | None = None,
                         partner_id: str | None = None) -> pd.DataFrame:
     """Every contact with one family or one partner, newest first (columns :data:`HISTORY_COLUMNS`)."""
     if (family_id is None) == (partner_id is None):
         raise ValueError("give exactly one of family_id and partner_id")
-    t = st.interactions
+    t = db.interactions
     where = t.c.family_id == family_id if family_id is not None else t.c.partner_id == partner_id
     with store.read() as conn:
         rows = conn.execute(select(*(t.c[c] for c in HISTORY_COLUMNS)).where(where)

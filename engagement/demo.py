@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from engagement import store as st
+from engagement import store as db
 from engagement.terms import term_of, previous_term
 from engagement.typology import load_typology
 
@@ -389,20 +389,20 @@ def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, chunk: int = 50_000
         conn.execute(table.insert(), rows)
 
 
-def load_demo(store: st.Store, scale: str = "school", seed: int = 42, today: datetime.date | None = None,
+def load_demo(store: db.Store, scale: str = "school", seed: int = 42, today: datetime.date | None = None,
               actor: str = "demo") -> DemoData:
     """Replace any demo data in the store with a freshly generated set, in one transaction.
     Real schools in the same store are left alone."""
     data = generate(scale, seed, today)
-    st.clear_demo_data(store, actor=actor)
+    db.clear_demo_data(store, actor=actor)
     with store.write(actor=actor) as conn:
-        _bulk_insert(conn, st.schools, data.schools)
-        _bulk_insert(conn, st.partners, data.partners)
-        _bulk_insert(conn, st.families, data.families)
-        _bulk_insert(conn, st.interactions, data.interactions)
-        existing = set(conn.execute(sa.select(st.gazetteer.c.postcode)).scalars())
-        _bulk_insert(conn, st.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
-        st.audit(conn, "load demo", "schools", detail=(
+        _bulk_insert(conn, db.schools, data.schools)
+        _bulk_insert(conn, db.partners, data.partners)
+        _bulk_insert(conn, db.families, data.families)
+        _bulk_insert(conn, db.interactions, data.interactions)
+        existing = set(conn.execute(sa.select(db.gazetteer.c.postcode)).scalars())
+        _bulk_insert(conn, db.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
+        db.audit(conn, "load demo", "schools", detail=(
             f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
             f"{len(data.families)} families, {len(data.interactions)} interactions"))
     return data

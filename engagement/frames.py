@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from engagement import store as st
+from engagement import store as db
 from engagement.typology import PARTNER_SEGMENTS, load_typology
 
 FLAGS = ("pupil_premium", "send", "eal", "looked_after", "young_carer")
@@ -127,7 +127,7 @@ def _read_sqlite_interactions(cursor, where: str, params: list) -> pa.Table | No
         convert_options=pcsv.ConvertOptions(column_types=_TEXT_COLUMNS, strings_can_be_null=False))
 
 
-def _read(store: st.Store, queries: list[tuple[str, list]], sqlite_text: tuple[str, list] | None = None
+def _read(store: db.Store, queries: list[tuple[str, list]], sqlite_text: tuple[str, list] | None = None
           ) -> list[pa.Table]:
     """Run the queries in one read transaction (one snapshot) on the store's own DBAPI connection
     and return each result as an Arrow table, built column by column.
@@ -160,7 +160,7 @@ def _read(store: st.Store, queries: list[tuple[str, list]], sqlite_text: tuple[s
     return out
 
 
-def load_school_frames(store: st.Store, school_id: str | None = None) -> Frames:
+def load_school_frames(store: db.Store, school_id: str | None = None) -> Frames:
     """Read what the metrics need for ``school_id`` (every school when None) into :class:`Frames`."""
     typology = load_typology()
     where, params = (" WHERE school_id = ?", [school_id]) if school_id is not None else ("", [])

@@ -37,7 +37,7 @@ from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 from sqlalchemy import and_, func, or_, select
 
-from engagement import store as st
+from engagement import store as db
 from engagement.config import load_config
 
 # Outward code (area, district, optional sub-district) and inward code (sector digit, unit letters).
@@ -107,7 +107,7 @@ def _pick(header: dict[str, str], names: Iterable[str]) -> str | None:
     return None
 
 
-def import_gazetteer(store: st.Store, csv_path: str | Path, actor: str, chunk_rows: int = 100_000) -> int:
+def import_gazetteer(store: db.Store, csv_path: str | Path, actor: str, chunk_rows: int = 100_000) -> int:
     """Import postcode coordinates from ``csv_path`` into the gazetteer, replacing rows for the
     same postcodes, in one transaction; returns how many postcodes were written.
 
@@ -145,20 +145,20 @@ def import_gazetteer(store: st.Store, csv_path: str | Path, actor: str, chunk_ro
                 continue
             codes = frame["postcode"].tolist()
             for start in range(0, len(codes), 500):
-                conn.execute(st.gazetteer.delete().where(st.gazetteer.c.postcode.in_(codes[start:start + 500])))
-            conn.execute(st.gazetteer.insert(), frame.to_dict("records"))
+                conn.execute(db.gazetteer.delete().where(db.gazetteer.c.postcode.in_(codes[start:start + 500])))
+            conn.execute(db.gazetteer.insert(), frame.to_dict("records"))
             written += len(frame)
-        st.audit(conn, "import", "gazetteer", detail=f"{written} postcodes from {path.name}")
+        db.audit(conn, "import", "gazetteer", detail=f"{written} postcodes from {path.name}")
     return written
 
 
-def gazetteer_lookup(store: st.Store, postcodes: Iterable[str]) -> dict[str, tuple[float, float]]:
+def gazetteer_lookup(store: db.Store, postcodes: Iterable[str]) -> dict[str, tuple[float, float]]:
     """Coordinates of those ``postcodes`` (normalised first) that the gazetteer knows."""
     codes = sorted({p for p in (normalise_postcode(c) for c in postcodes) if p})
     found: dict[str, tuple[float, float]] = {}
     with store.read() as conn:
         for start in range(0, len(codes), 500):
-            rows = conn.execute(select(st.gazetteer).where(st.gazetteer.c.postcode.in_(codes[start:start + 500])))
+            rows = conn.execute(select(db.gazetteer).where(db.gazetteer.c.postcode.in_(codes[start:start + 500])))
             for pc, lat, lon in rows:
                 found[pc] = (lat, lon)
     return found
@@ -198,7 +198,7 @@ class OnlineGeocoder:
     ``error_wait_seconds``. A malformed answer or a refused query is not retried.
     """
 
-    def __init__(self, store: st.Store, settings: GeocodingSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, store: db.Store, settings: GeocodingSettings, sleep: Callable[[float], None] = time.sleep):
         self.store = store
         self.settings = settings
         self.sleep = sleep
@@ -215,7 +215,7 @@ class OnlineGeocoder:
 
     def cached(self, query: str) -> dict | None:
         with self.store.read() as conn:
-            row = conn.execute(select(st.geocode_cache).where(st.geocode_cache.c.query == self.cache_key(query)))
+            row = conn.execute(select(db.geocode_cache).where(db.geocode_cache.c.query == self.cache_key(query)))
             found = row.mappings().first()
         return dict(found) if found else None
 
@@ -224,8 +224,8 @@ class OnlineGeocoder:
         row = {"query": key, "latitude": lat, "longitude": lon, "found": found, "source": "nominatim",
                "message": message, "fetched_at": dt.datetime.now(dt.timezone.utc)}
         with self.store.write("geocoder") as conn:
-            conn.execute(st.geocode_cache.delete().where(st.geocode_cache.c.query == key))
-            conn.execute(st.geocode_cache.insert().values(**row))
+            conn.execute(db.geocode_cache.delete().where(db.geocode_cache.c.query == key))
+            conn.execute(db.geocode_cache.insert().values(**row))
 
     def _ask(self, query: str):
         attempt = 0
@@ -309,10 +309,10 @@ class GeocodeReport:
         return "\n".join(lines)
 
 
-def _missing(store: st.Store) -> list[dict]:
+def _missing(store: db.Store) -> list[dict]:
     out = []
     with store.read() as conn:
-        for kind, table, key in (("school", st.schools, "school_id"), ("partner", st.partners, "partner_id")):
+        for kind, table, key in (("school", db.schools, "school_id"), ("partner", db.partners, "partner_id")):
             cols = [table.c[key], table.c.name, table.c.postcode]
             if kind == "partner":
                 cols.append(table.c.address)
@@ -324,17 +324,17 @@ def _missing(store: st.Store) -> list[dict]:
     return out
 
 
-def unplaced_counts(store: st.Store) -> dict[str, int]:
+def unplaced_counts(store: db.Store) -> dict[str, int]:
     """How many schools and partners have no coordinates yet."""
     out = {}
     with store.read() as conn:
-        for name, table in (("schools", st.schools), ("partners", st.partners)):
+        for name, table in (("schools", db.schools), ("partners", db.partners)):
             out[name] = conn.execute(select(func.count()).select_from(table).where(
                 or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))).scalar()
     return out
 
 
-def _write_coordinates(store: st.Store, actor: str, placements: list[tuple[dict, float, float, str]]) -> None:
+def _write_coordinates(store: db.Store, actor: str, placements: list[tuple[dict, float, float, str]]) -> None:
     if not placements:
         return
     with store.write(actor) as conn:
@@ -346,7 +346,7 @@ def _write_coordinates(store: st.Store, actor: str, placements: list[tuple[dict,
                                             or_(table.c.latitude.is_(None), table.c.longitude.is_(None))))
                                 .values(latitude=lat, longitude=lon))
             if done.rowcount:
-                st.audit(conn, "geocode", table.name, rec["id"], before={"latitude": None, "longitude": None},
+                db.audit(conn, "geocode", table.name, rec["id"], before={"latitude": None, "longitude": None},
                          after={"latitude": lat, "longitude": lon}, detail=how)
 
 
@@ -370,7 +370,7 @@ def _offline_reason(given, postcode) -> str:
     return "no postcode, and online geocoding is off"
 
 
-def geocode_missing(store: st.Store, actor: str, limit: int | None = None,
+def geocode_missing(store: db.Store, actor: str, limit: int | None = None,
                     progress: Callable[[int, int, str], None] | None = None, online: bool | None = None,
                     settings: GeocodingSettings | dict | None = None,
                     sleep: Callable[[float], None] = time.sleep) -> GeocodeReport:

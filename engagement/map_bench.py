@@ -84,10 +84,10 @@ def bench_map(n: int = 5000, seed: int = 1) -> dict:
 def bench_page(n: int = 5000, browser: bool = True) -> dict:
     """The page's server-side rerun cost and the browser's time to markers, measured by
     ``scripts/bench_partner_map.py`` in a child process (it runs Streamlit)."""
-    command = [sys.executable, str(maps.st.PROJECT_DIR / "scripts" / "bench_partner_map.py"), "--partners", str(n)]
+    command = [sys.executable, str(maps.db.PROJECT_DIR / "scripts" / "bench_partner_map.py"), "--partners", str(n)]
     if not browser:
         command.append("--no-browser")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=maps.st.PROJECT_DIR, timeout=600)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=maps.db.PROJECT_DIR, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"bench_partner_map.py failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

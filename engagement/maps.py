@@ -52,12 +52,12 @@ from folium.template import Template
 from sqlalchemy import and_, select
 
 from engagement import geo
-from engagement import store as st
+from engagement import store as db
 from engagement.config import load_config, suppression_threshold
 from engagement.scoring import default_window
 from engagement.typology import load_typology
 
-STATIC_DIR = st.PROJECT_DIR / "static"
+STATIC_DIR = db.PROJECT_DIR / "static"
 VENDOR = "vendor"
 DEFAULT_ASSETS_URL = "/app/static/vendor"
 
@@ -185,7 +185,7 @@ class FamilySectors:
     threshold: int
 
 
-def family_sectors(store: st.Store, school_id: str, window: tuple[datetime.date, datetime.date],
+def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date, datetime.date],
                    threshold: int | None = None) -> FamilySectors:
     """Families of the school grouped by postcode sector, placed at the mean of their postcodes'
     gazetteer coordinates, with reach = families with a two-way interaction in the window ÷
@@ -193,7 +193,7 @@ def family_sectors(store: st.Store, school_id: str, window: tuple[datetime.date,
     threshold) is never returned: its families only add to ``hidden_families``."""
     threshold = suppression_threshold() if threshold is None else threshold
     start, end = window
-    f, i = st.families, st.interactions
+    f, i = db.families, db.interactions
     with store.read() as conn:
         fams = pd.DataFrame(conn.execute(select(f.c.family_id, f.c.postcode).where(f.c.school_id == school_id)).all(),
                             columns=["family_id", "postcode"])
@@ -368,7 +368,7 @@ class Legend(MacroElement):
 
 
 def _key_shape(shape: str, colour: str = "#555555", filled: bool = True) -> str:
-    """A shape for the key drawn with CSS (an inline SVG would be stripped by st.html's sanitiser)."""
+    """A shape for the key drawn with CSS (an inline SVG would be stripped by db.html's sanitiser)."""
     fill, border = (colour, "#1a1a1a") if filled else ("#ffffff", colour)
     return f'<span class="shape {shape}" style="background:{fill};border-color:{border}"></span>'
 

@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from engagement import store as st
+from engagement import store as db
 from engagement.config import load_config
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
-from engagement.io import excel_safe, parse_list
+from engagement.interchange import excel_safe, parse_list
 
 # The equity flags of a family, as the school says them.
 FLAGS = {"looked_after": "looked after", "send": "SEND", "pupil_premium": "pupil premium",
@@ -195,13 +195,13 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
                           _partners_frame(partners))
 
 
-def load_frames(store: st.Store, school_id: str, today: datetime.date | None = None,
+def load_frames(store: db.Store, school_id: str, today: datetime.date | None = None,
                 days: int | None = None) -> OutreachFrames:
     """Read what the planner needs for one school. The contact summary is aggregated by the
     database (one row per family), so this stays fast at trust scale."""
     today = today or datetime.date.today()
     days = int(days or settings()["days_without_contact"])
-    f, i, p = st.families, st.interactions, st.partners
+    f, i, p = db.families, db.interactions, db.partners
     start = _window_start(today, days)
     summary = (
         sa.select(
@@ -520,7 +520,7 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
 
 
 
-def worklist_report(store: st.Store, school_id: str, today: datetime.date | None = None, days: int | None = None,
+def worklist_report(store: db.Store, school_id: str, today: datetime.date | None = None, days: int | None = None,
                     limit: int | None = None) -> dict:
     """The worklist of one school as one JSON-ready object (what ``python -m engagement outreach
     --json`` prints): the school, the date, the window, how many families are on the list, and
@@ -528,7 +528,7 @@ def worklist_report(store: st.Store, school_id: str, today: datetime.date | None
     frames = load_frames(store, school_id, today, days)
     frame = worklist(frames)
     with store.read() as conn:
-        name = conn.execute(sa.select(st.schools.c.name).where(st.schools.c.school_id == school_id)).scalar()
+        name = conn.execute(sa.select(db.schools.c.name).where(db.schools.c.school_id == school_id)).scalar()
     shown = frame if limit is None else frame.head(limit)
     return {"school_id": school_id, "school": name, "today": frames.today.isoformat(), "days": frames.days,
             "families_on_list": len(frame), "families_on_roll": len(frames.families),

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from engagement import geo
-from engagement import store as st
+from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
 from engagement.text import text_or_blank
@@ -29,12 +29,12 @@ from engagement.text import text_or_blank
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
 
 
-def partner_directory(store: st.Store, school_id: str) -> pd.DataFrame:
+def partner_directory(store: db.Store, school_id: str) -> pd.DataFrame:
     """Every stored field of the school's partners, with the distance from the school in km
     (NaN when the school or the partner is not placed yet)."""
-    p = st.partners
+    p = db.partners
     with store.read() as conn:
-        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
+        school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()
         frame = pd.DataFrame(conn.execute(select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id))
                              .mappings().all(), columns=list(p.c.keys()))
     frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
@@ -47,7 +47,7 @@ def partner_directory(store: st.Store, school_id: str) -> pd.DataFrame:
     return frame
 
 
-def partners_in_window(store: st.Store, school_id: str, start: datetime.date, end: datetime.date,
+def partners_in_window(store: db.Store, school_id: str, start: datetime.date, end: datetime.date,
                        frames: Frames | None = None) -> pd.DataFrame:
     """The directory joined with each partner's engagement in ``[start, end]`` and its segment."""
     directory = partner_directory(store, school_id)

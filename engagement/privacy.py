@@ -20,7 +20,7 @@ import json
 import pandas as pd
 from sqlalchemy import and_, func, select
 
-from engagement import store as st
+from engagement import store as db
 from engagement.config import load_config
 
 REDACTED = "redacted"
@@ -30,11 +30,11 @@ def retention_days() -> int:
     return int(load_config()["privacy"].get("notes_retention_days", 730))
 
 
-def audit_entries(store: st.Store, *, start: datetime.date | None = None, end: datetime.date | None = None,
+def audit_entries(store: db.Store, *, start: datetime.date | None = None, end: datetime.date | None = None,
                   actor: str | None = None, table_name: str | None = None, action: str | None = None,
                   record_id: str | None = None, limit: int = 5000) -> pd.DataFrame:
     """The audit log, newest first, filtered. Dates are inclusive and in UTC."""
-    log = st.audit_log
+    log = db.audit_log
     query = select(log).order_by(log.c.id.desc()).limit(limit)
     if start:
         query = query.where(log.c.at >= datetime.datetime.combine(start, datetime.time(), datetime.timezone.utc))
@@ -51,7 +51,7 @@ def audit_entries(store: st.Store, *, start: datetime.date | None = None, end: d
 
 
 def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
-    log = st.audit_log
+    log = db.audit_log
     for start in range(0, len(interaction_ids), 500):
         chunk = interaction_ids[start:start + 500]
         rows = conn.execute(select(log.c.id, log.c.before, log.c.after).where(
@@ -68,21 +68,21 @@ def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
                 conn.execute(log.update().where(log.c.id == row_id).values(**changes))
 
 
-def apply_retention(store: st.Store, actor: str, today: datetime.date | None = None,
+def apply_retention(store: db.Store, actor: str, today: datetime.date | None = None,
                     days: int | None = None) -> int:
     """Erase the notes of interactions older than the retention period (and their copies in the
     audit log). Returns how many interactions had notes erased."""
     today = today or datetime.date.today()
     cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
     with store.write(actor) as conn:
-        old = st.interactions.c.date < cutoff
-        ids = list(conn.execute(select(st.interactions.c.interaction_id)
-                                .where(old & st.interactions.c.notes.is_not(None))).scalars())
+        old = db.interactions.c.date < cutoff
+        ids = list(conn.execute(select(db.interactions.c.interaction_id)
+                                .where(old & db.interactions.c.notes.is_not(None))).scalars())
         if not ids:
             return 0
-        conn.execute(st.interactions.update().where(old & st.interactions.c.notes.is_not(None)).values(notes=None))
+        conn.execute(db.interactions.update().where(old & db.interactions.c.notes.is_not(None)).values(notes=None))
         _redact_notes_in_audit(conn, ids)
-        st.audit(conn, "retention", "interactions", detail=(
+        db.audit(conn, "retention", "interactions", detail=(
             f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}"))
     return len(ids)
 
@@ -91,32 +91,32 @@ class UnknownFamily(LookupError):
     pass
 
 
-def erase_family(store: st.Store, family_id: str, actor: str) -> int:
+def erase_family(store: db.Store, family_id: str, actor: str) -> int:
     """Erase one family completely (a data subject request): its interactions, its record, and the
     content of every audit row about them. Returns how many interactions went."""
     with store.write(actor) as conn:
-        exists = conn.execute(select(func.count()).select_from(st.families)
-                              .where(st.families.c.family_id == family_id)).scalar()
+        exists = conn.execute(select(func.count()).select_from(db.families)
+                              .where(db.families.c.family_id == family_id)).scalar()
         if not exists:
             raise UnknownFamily(f"no family with reference {family_id!r} in the store")
-        ids = list(conn.execute(select(st.interactions.c.interaction_id)
-                                .where(st.interactions.c.family_id == family_id)).scalars())
-        conn.execute(st.interactions.delete().where(st.interactions.c.family_id == family_id))
-        conn.execute(st.families.delete().where(st.families.c.family_id == family_id))
-        log = st.audit_log
+        ids = list(conn.execute(select(db.interactions.c.interaction_id)
+                                .where(db.interactions.c.family_id == family_id)).scalars())
+        conn.execute(db.interactions.delete().where(db.interactions.c.family_id == family_id))
+        conn.execute(db.families.delete().where(db.families.c.family_id == family_id))
+        log = db.audit_log
         about_family = ((log.c.table_name == "families") & (log.c.record_id == family_id))
         for start in range(0, max(len(ids), 1), 500):
             chunk = ids[start:start + 500]
             about = about_family | ((log.c.table_name == "interactions") & log.c.record_id.in_(chunk))
             conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED))
-        st.audit(conn, "erase family", "families", record_id=family_id,
+        db.audit(conn, "erase family", "families", record_id=family_id,
                  detail=f"data subject request: erased the family record and {len(ids)} interactions")
     return len(ids)
 
 
 def audit_csv(entries: pd.DataFrame) -> bytes:
     """The audit entries as CSV for Excel: UTF-8 with BOM, every formula-like cell neutralised."""
-    from engagement.io import excel_safe
+    from engagement.interchange import excel_safe
 
     safe = entries.astype(object).map(excel_safe)
     return safe.to_csv(index=False).encode("utf-8-sig")

@@ -15,30 +15,30 @@ import datetime
 import pandas as pd
 from sqlalchemy import func, select
 
-from engagement import store as st
+from engagement import store as db
 from engagement.terms import term_of
 from engagement.typology import load_typology
 
 
-def school_summary(store: st.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
+def school_summary(store: db.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
     """The school record, layer counts and this term's interactions, or None for an unknown school."""
     today = today or datetime.date.today()
     term = term_of(today)
     typology = load_typology()
     with store.read() as conn:
-        school = conn.execute(select(st.schools).where(st.schools.c.school_id == school_id)).mappings().first()
+        school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()
         if school is None:
             return None
-        families = conn.execute(select(func.count()).select_from(st.families)
-                                .where(st.families.c.school_id == school_id)).scalar()
+        families = conn.execute(select(func.count()).select_from(db.families)
+                                .where(db.families.c.school_id == school_id)).scalar()
         partner_counts = pd.DataFrame(conn.execute(
-            select(st.partners.c.layer, st.partners.c.status, func.count().label("partners"))
-            .where(st.partners.c.school_id == school_id)
-            .group_by(st.partners.c.layer, st.partners.c.status)).mappings().all(),
+            select(db.partners.c.layer, db.partners.c.status, func.count().label("partners"))
+            .where(db.partners.c.school_id == school_id)
+            .group_by(db.partners.c.layer, db.partners.c.status)).mappings().all(),
             columns=["layer", "status", "partners"])
-        in_term = (st.interactions.c.school_id == school_id) & st.interactions.c.date.between(term.start, term.end)
+        in_term = (db.interactions.c.school_id == school_id) & db.interactions.c.date.between(term.start, term.end)
         term_counts = conn.execute(select(
-            func.count(st.interactions.c.family_id), func.count(st.interactions.c.partner_id))
+            func.count(db.interactions.c.family_id), func.count(db.interactions.c.partner_id))
             .where(in_term)).one()
     layers = []
     for layer in (1, 2, 3, 4):

@@ -22,23 +22,23 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from engagement import store as st  # noqa: E402
+from engagement import store as db  # noqa: E402
 from engagement.demo import load_demo  # noqa: E402
 from engagement.map_bench import synthetic_partners  # noqa: E402
 
 
 def make_store(path: Path, n: int) -> str:
     url = f"sqlite:///{path}"
-    store = st.open_store(url)
+    store = db.open_store(url)
     load_demo(store, actor="bench")
-    school = st.list_schools(store)[0]
+    school = db.list_schools(store)[0]
     extra = synthetic_partners(max(0, n - 120), seed=2, school=school)
-    columns = [c.name for c in st.partners.columns]
+    columns = [c.name for c in db.partners.columns]
     rows = extra.assign(school_id=school["school_id"], address=None, contact_name=None, contact_email=None,
                         contact_phone=None, since=None, last_verified=None, notes=None)[columns]
     with store.write("bench") as conn:
         if len(rows):
-            conn.execute(st.partners.insert(), rows.astype(object).where(rows.notna(), None).to_dict("records"))
+            conn.execute(db.partners.insert(), rows.astype(object).where(rows.notna(), None).to_dict("records"))
     store.dispose()
     return url
 

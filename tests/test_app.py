@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engagement import store as st
+from engagement import store as db
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -30,8 +30,8 @@ def test_first_start_loads_demo_school_and_says_so(app_db):
     assert not at.exception
     assert at.title[0].value == "Hollybrook Primary School"
     assert any("Demo data" in m.value for m in at.markdown)
-    store = st.open_store(app_db)
-    assert st.has_demo_data(store)
+    store = db.open_store(app_db)
+    assert db.has_demo_data(store)
 
 
 def test_clear_demo_button_empties_the_store(app_db):
@@ -39,13 +39,13 @@ def test_clear_demo_button_empties_the_store(app_db):
     at.button(key="clear_demo").click().run()
     assert not at.exception
     assert not any("Demo data" in m.value for m in at.markdown)
-    assert st.school_ids(st.open_store(app_db)) == []
+    assert db.school_ids(db.open_store(app_db)) == []
 
 
 def test_a_hostile_school_name_is_shown_as_text(app_db):
-    store = st.open_store(app_db)
+    store = db.open_store(app_db)
     with store.write(actor="test") as conn:
-        st.upsert(conn, "schools", [{"school_id": "X1", "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
+        db.upsert(conn, "schools", [{"school_id": "X1", "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
                                      "postcode": "B1 1AA", "demo": False}])
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()

@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engagement import store as st
-from engagement.io import KINDS, import_files
+from engagement.interchange import KINDS, import_files
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engagement import store as st
 from engagement.demo import load_demo
-from engagement.io import EXPORT_COLUMNS, export_all, export_zip, import_files
+from engagement.interchange import EXPORT_COLUMNS, export_all, export_zip, import_files
 
 PROJECT = Path(__file__).resolve().parent.parent
 NASTY = ['=HYPERLINK("http://x","y")', "-1+2", "@SUM(A1)", "\tTabbed", "\rReturned", "+44 121 496 0000",

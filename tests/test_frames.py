@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from engagement import frames as fr
-from engagement import store as st
+from engagement import store as db
 from engagement.demo import load_demo
 
 TODAY = datetime.date(2026, 11, 23)
@@ -37,8 +37,8 @@ def test_text_blocks_and_rows_agree(demo_store, monkeypatch):
 def test_a_reference_with_a_separator_is_read_row_by_row(demo_store, monkeypatch):
     odd = "999001-F\x1fodd\nid"
     with demo_store.write(actor="test") as conn:
-        st.upsert(conn, "families", [{"family_id": odd, "school_id": "999001", "pupil_premium": True}])
-        st.upsert(conn, "interactions", [{"interaction_id": "odd-1", "school_id": "999001", "date": TODAY,
+        db.upsert(conn, "families", [{"family_id": odd, "school_id": "999001", "pupil_premium": True}])
+        db.upsert(conn, "interactions", [{"interaction_id": "odd-1", "school_id": "999001", "date": TODAY,
                                           "family_id": odd, "activity": "phone call", "channel": "phone",
                                           "two_way": True}])
     calls = []

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from engagement import store as st
-from engagement.io import guess_kind, import_files
+from engagement.interchange import guess_kind, import_files
 
 PROJECT = Path(__file__).resolve().parent.parent
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from engagement import maps
-from engagement import store as st
+from engagement import store as db
 from engagement.demo import load_demo
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window
 from engagement.scoring import default_window
@@ -28,12 +28,12 @@ HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</scr
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    store = st.open_store(f"sqlite:///{tmp_path_factory.mktemp('maps') / 'demo.db'}")
+    store = db.open_store(f"sqlite:///{tmp_path_factory.mktemp('maps') / 'demo.db'}")
     load_demo(store, today=TODAY)
     with store.write("test") as conn:
-        first = dict(conn.execute(select(st.partners).order_by(st.partners.c.partner_id).limit(1)).mappings().one())
+        first = dict(conn.execute(select(db.partners).order_by(db.partners.c.partner_id).limit(1)).mappings().one())
         for n, name in enumerate(HOSTILE):
-            conn.execute(st.partners.insert().values({**first, "partner_id": f"H{n}", "name": name,
+            conn.execute(db.partners.insert().values({**first, "partner_id": f"H{n}", "name": name,
                                                        "category": name if n == 0 else first["category"],
                                                        "latitude": first["latitude"] + 0.001 * (n + 1)}))
     yield store
@@ -41,7 +41,7 @@ def demo_store(tmp_path_factory):
 
 
 def school_of(store):
-    return st.list_schools(store)[0]
+    return db.list_schools(store)[0]
 
 
 def marker_rows(html: str) -> list[list]:
@@ -56,8 +56,8 @@ def test_partner_table_counts_engagement_in_the_window(demo_store):
     school = school_of(demo_store)
     table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     with demo_store.read() as conn:
-        rows = conn.execute(select(st.interactions.c.partner_id, st.interactions.c.date)
-                            .where(st.interactions.c.partner_id.is_not(None))).all()
+        rows = conn.execute(select(db.interactions.c.partner_id, db.interactions.c.date)
+                            .where(db.interactions.c.partner_id.is_not(None))).all()
     in_window = pd.Series([p for p, d in rows if WINDOW[0] <= d <= WINDOW[1]]).value_counts()
     some = table[table["interactions"] > 0].iloc[0]
     assert some["interactions"] == in_window[some["partner_id"]]
@@ -117,7 +117,7 @@ def test_small_sectors_are_never_shown(demo_store):
     sectors = maps.family_sectors(demo_store, school["school_id"], WINDOW, threshold=25)
     assert (sectors.shown["families"] >= 25).all() and len(sectors.shown)
     with demo_store.read() as conn:
-        postcodes = list(conn.execute(select(st.families.c.postcode)).scalars())
+        postcodes = list(conn.execute(select(db.families.c.postcode)).scalars())
     by_sector = pd.Series([maps.geo.postcode_sector(p) for p in postcodes]).value_counts()
     small = sorted(by_sector[by_sector < 25].index)
     assert small, "the demo must have a sector under the threshold for this test to mean anything"

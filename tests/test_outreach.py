@@ -18,7 +18,7 @@ import pytest
 from geopy.distance import geodesic
 
 from engagement import outreach as o
-from engagement import store as st
+from engagement import store as db
 
 TODAY = datetime.date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parent.parent
@@ -253,17 +253,17 @@ def test_printable_sheet_is_dated_escaped_self_contained_and_a4():
 
 def fill_store(store, families, interactions, partners=(), gazetteer=()):
     with store.write("test") as conn:
-        conn.execute(st.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
-        conn.execute(st.families.insert(), [{"school_id": "S1", "pupils": 1, **{flag: False for flag in o.FLAGS},
+        conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        conn.execute(db.families.insert(), [{"school_id": "S1", "pupils": 1, **{flag: False for flag in o.FLAGS},
                                              **f} for f in families])
         if interactions:
-            conn.execute(st.interactions.insert(), [
+            conn.execute(db.interactions.insert(), [
                 {"interaction_id": f"I{n}", "school_id": "S1", "activity": "phone call",
                  "channel": "phone", **i} for n, i in enumerate(interactions)])
         if partners:
-            conn.execute(st.partners.insert(), [{"school_id": "S1", "layer": 3, **p} for p in partners])
+            conn.execute(db.partners.insert(), [{"school_id": "S1", "layer": 3, **p} for p in partners])
         if gazetteer:
-            conn.execute(st.gazetteer.insert(), list(gazetteer))
+            conn.execute(db.gazetteer.insert(), list(gazetteer))
 
 
 FAMILIES = [
@@ -291,7 +291,7 @@ def test_the_store_gives_the_same_worklist_as_plain_tables(store):
 
 def test_cli_outreach_json(tmp_path):
     db = tmp_path / "cli.db"
-    store = st.open_store(str(db))
+    store = db.open_store(str(db))
     fill_store(store, FAMILIES, CONTACTS)
     store.dispose()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -316,7 +316,7 @@ def test_cli_outreach_json(tmp_path):
     assert run("--days", "0").returncode == 2
     # A store with no school yet says how to get one, as `score` does.
     empty = tmp_path / "empty.db"
-    st.open_store(str(empty)).dispose()
+    db.open_store(str(empty)).dispose()
     nothing = subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(empty)],
                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert nothing.returncode == 2 and "holds no school yet" in nothing.stderr

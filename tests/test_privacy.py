@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engagement import privacy
-from engagement import store as st
+from engagement import store as db
 
 TODAY = datetime.date(2026, 11, 23)
 
@@ -17,10 +17,10 @@ TODAY = datetime.date(2026, 11, 23)
 @pytest.fixture
 def school(store):
     with store.write(actor="flo@school") as conn:
-        conn.execute(st.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
-        st.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AB"},
+        conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        db.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AB"},
                                      {"family_id": "F2", "school_id": "S1", "postcode": "B29 6AB"}])
-        st.upsert(conn, "interactions", [
+        db.upsert(conn, "interactions", [
             {"interaction_id": "I-old", "school_id": "S1", "date": datetime.date(2023, 10, 2), "family_id": "F1",
              "activity": "home visit", "channel": "home visit", "two_way": True, "notes": "Mum worried about housing"},
             {"interaction_id": "I-new", "school_id": "S1", "date": datetime.date(2026, 10, 2), "family_id": "F1",
@@ -33,14 +33,14 @@ def school(store):
 
 def _audit_text(store):
     with store.read() as conn:
-        return " ".join(str(v) for row in conn.execute(select(st.audit_log)).all() for v in row)
+        return " ".join(str(v) for row in conn.execute(select(db.audit_log)).all() for v in row)
 
 
 def test_retention_erases_old_notes_everywhere(school):
     assert "Mum worried about housing" in _audit_text(school)
     assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 1
     with school.read() as conn:
-        notes = dict(conn.execute(select(st.interactions.c.interaction_id, st.interactions.c.notes)).all())
+        notes = dict(conn.execute(select(db.interactions.c.interaction_id, db.interactions.c.notes)).all())
     assert notes == {"I-old": None, "I-new": "Agreed a plan", "I-F2": None}
     assert "Mum worried about housing" not in _audit_text(school)
     entries = privacy.audit_entries(school, action="retention")
@@ -53,9 +53,9 @@ def test_retention_erases_old_notes_everywhere(school):
 def test_erase_family_removes_record_history_and_audit_content(school):
     assert privacy.erase_family(school, "F1", actor="dpo@school") == 2
     with school.read() as conn:
-        assert conn.execute(select(func.count()).select_from(st.families)
-                            .where(st.families.c.family_id == "F1")).scalar() == 0
-        left = set(conn.execute(select(st.interactions.c.interaction_id)).scalars())
+        assert conn.execute(select(func.count()).select_from(db.families)
+                            .where(db.families.c.family_id == "F1")).scalar() == 0
+        left = set(conn.execute(select(db.interactions.c.interaction_id)).scalars())
     assert left == {"I-F2"}
     text = _audit_text(school)
     assert "Mum worried about housing" not in text and "Agreed a plan" not in text and "B30 2AB" not in text

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from engagement import store as st
+from engagement import store as db
 from engagement.typology import CHANNELS, PARTNER_LAYERS, load_typology
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -468,7 +468,7 @@ def _where(frame: pd.DataFrame, i) -> tuple[str, int]:
 
 
 def _existing(conn: Connection, kind: str, ids: list[str]) -> dict[str, dict]:
-    table, key = st.TABLES[kind], KEY[kind]
+    table, key = db.TABLES[kind], KEY[kind]
     found: dict[str, dict] = {}
     unique = list(dict.fromkeys(i for i in ids if i))
     for start in range(0, len(unique), 500):
@@ -495,7 +495,7 @@ def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> pd.DataF
 
 def _resolve_schools(report, conn, frames, school_id) -> set[str]:
     """Give every partner, family and interaction row its school, or report why it has none."""
-    store_schools = set(conn.execute(select(st.schools.c.school_id)).scalars())
+    store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
     batch_schools = set(frames["schools"]["school_id"].dropna()) if "schools" in frames else set()
     known = store_schools | batch_schools
     fallback, why_not = None, None
@@ -594,7 +594,7 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
     stored value; a blank cell takes the format's default; coordinates left blank keep the
     stored ones while the postcode is the same (they are geocoded, not typed)."""
     typology = load_typology()
-    table = st.TABLES[kind]
+    table = db.TABLES[kind]
     columns = [c.name for c in table.columns]
     defaults = _DEFAULTS[kind]
     out = []
@@ -702,7 +702,7 @@ class _RollBack(Exception):
     pass
 
 
-def import_files(store: st.Store, paths, kind: str | None = None, actor: str = "import",
+def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
                  school_id: str | None = None, dry_run: bool = False) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
@@ -734,10 +734,10 @@ def import_files(store: st.Store, paths, kind: str | None = None, actor: str = "
             for k in KINDS:
                 if k in merged:
                     rows = _records(merged[k], k, existing[k], present[k])
-                    report.counts[k] = st.upsert(conn, k, rows)
+                    report.counts[k] = db.upsert(conn, k, rows)
             changed = {k: c for k, c in report.counts.items() if c["inserted"] or c["updated"]}
             if changed:
-                st.audit(conn, "import", ",".join(changed), detail="; ".join(
+                db.audit(conn, "import", ",".join(changed), detail="; ".join(
                     [", ".join(report.files)] + [f"{k}: {c['inserted']} new, {c['updated']} updated"
                                                  for k, c in changed.items()]))
     except _RollBack:
@@ -771,7 +771,7 @@ def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def export_all(store: st.Store, directory, school_id: str | None = None) -> list[Path]:
+def export_all(store: db.Store, directory, school_id: str | None = None) -> list[Path]:
     """Write schools.csv, partners.csv, families.csv and interactions.csv into ``directory`` in
     the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right, every text cell
     made safe for Excel. Re-importing them changes nothing. Returns the paths written."""
@@ -780,7 +780,7 @@ def export_all(store: st.Store, directory, school_id: str | None = None) -> list
     written = []
     with store.read() as conn:
         for kind in KINDS:
-            table = st.TABLES[kind]
+            table = db.TABLES[kind]
             order = [table.c.date, table.c[KEY[kind]]] if kind == "interactions" else [table.c[KEY[kind]]]
             query = select(*(table.c[c] for c in EXPORT_COLUMNS[kind])).order_by(*order)
             if school_id is not None:
@@ -799,7 +799,7 @@ def export_all(store: st.Store, directory, school_id: str | None = None) -> list
     return written
 
 
-def export_zip(store: st.Store, school_id: str | None = None) -> bytes:
+def export_zip(store: db.Store, school_id: str | None = None) -> bytes:
     """The four export CSVs in one ZIP file, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()
