@@ -1,5 +1,6 @@
-"""Entry point: page settings and navigation. Pages live in app_pages/, one file each; the menu shows
-only the pages the signed-in role may open (each page checks again for itself).
+"""Entry point: page settings and navigation. Pages live in app_pages/, one file each, registered
+in engagement/pages.py; the menu shows only the pages the signed-in role may open (each page checks
+again for itself).
 
 The folder is deliberately not called pages/: Streamlit 1.67 treats a pages/ folder beside the
 entry script as an old-style multipage app until st.navigation first runs, so the first visitor
@@ -9,21 +10,24 @@ settings, and a menu of every file whatever their role)."""
 import streamlit as st
 
 import ui
-from engagement import access
+from engagement import access, pages
+from engagement.settings import SettingsError, load_settings
 
 # An emoji favicon is drawn in the browser; a :material/ one would be fetched from Google's font servers.
 st.set_page_config(page_title="Community engagement map", page_icon="🏫", layout="wide")
 
-PAGES = {
-    "overview": st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    "school": st.Page("app_pages/school.py", title="School", icon=":material/school:"),
-    "layers": st.Page("app_pages/layers.py", title="Community layers", icon=":material/radar:"),
-    "map": st.Page("app_pages/partner_map.py", title="Partner map", icon=":material/map:"),
-    "outreach": st.Page("app_pages/outreach.py", title="Outreach planner", icon=":material/support_agent:"),
-    "data": st.Page("app_pages/data.py", title="Data", icon=":material/database:"),
-    "audit": st.Page("app_pages/audit.py", title="Audit log", icon=":material/history:"),
-}
+# The registry and the settings are checked before anything is served: a page without roles, a file
+# of app_pages/ left out of the registry or a misspelt setting stops the app with a message naming
+# it, rather than hiding a page from everyone or scoring with a silent default.
+try:
+    REGISTRY = pages.check_registry()
+    load_settings()
+except (pages.RegistryError, SettingsError) as error:
+    st.error(f"The app cannot start: {error}", icon=":material/error:")
+    st.stop()
+MENU = {entry.key: st.Page(entry.file, title=entry.title, icon=entry.icon, default=entry.default) for entry in REGISTRY}
 
 viewer = ui.current_viewer()
-allowed = [page for key, page in PAGES.items() if access.can_open(viewer.role, key)]
-st.navigation(allowed or [PAGES["overview"]]).run()
+allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role, entry.key)]
+default = next(entry.key for entry in REGISTRY if entry.default)
+st.navigation(allowed or [MENU[default]]).run()

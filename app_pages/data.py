@@ -55,7 +55,6 @@ else:
             if st.button("Import", type="primary", key="import_go"):
                 done = interchange.import_files(store, sources, actor=ui.current_actor(), **options)
                 if done.ok:
-                    ui.data_changed()
                     st.success("Imported. " + ", ".join(
                         f"{k}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
                         for k, c in done.counts.items()) + ".")
@@ -94,5 +93,4 @@ elif access.may_import(viewer.role):
     if st.button("Load demo school", key="load_demo"):
         with st.spinner("Writing the demo school..."):
             load_demo(store, actor=ui.current_actor())
-        ui.data_changed()
         st.rerun()

@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from engagement import access, outreach
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
+from engagement.settings import load_settings
 from engagement.store import list_schools
 from engagement.typology import CHANNELS, load_typology
 
@@ -36,7 +37,7 @@ def frames_for(url: str, school: str, today: datetime.date, days: int, version: 
     return outreach.load_frames(ui.get_store(), school, today, days)
 
 
-settings = outreach.settings()
+settings = load_settings().outreach
 today = datetime.date.today()
 st.title("Outreach planner")
 st.caption("Families the school has had no two-way contact with lately, most in need first. Pick a family to see "
@@ -44,7 +45,7 @@ st.caption("Families the school has had no two-way contact with lately, most in 
 
 top = st.columns([1.3, 1, 1, 1, 1, 1])
 days = int(top[0].number_input("Days without contact", min_value=1, max_value=730, step=1,
-                               value=settings["days_without_contact"], key="outreach_days"))
+                               value=settings.days_without_contact, key="outreach_days"))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
 everyone = outreach.worklist(frames)
 choices = outreach.filter_choices(everyone)
@@ -129,7 +130,7 @@ with st.container(border=True):
                                         "two_way": st.column_config.CheckboxColumn("Two-way"), "notes": "Note"})
     with near:
         radius = st.slider("Partners within (km of home)", min_value=0.5, max_value=10.0, step=0.5,
-                           value=float(settings["partner_radius_km"]), key="outreach_radius")
+                           value=float(settings.partner_radius_km), key="outreach_radius")
         suggestions = outreach.partner_suggestions(frames, family_id=family_id, radius_km=radius)
         st.markdown("**Partners that fit**")
         st.caption(suggestions.attrs["basis"])
@@ -173,7 +174,6 @@ with st.container(border=True):
                 except InvalidInteraction as error:
                     st.error(str(error), icon=":material/error:")
                 else:
-                    ui.data_changed()
                     st.session_state["outreach_form_done"] = True
                     st.session_state["outreach_flash"] = {
                         "family_id": family_id,

@@ -10,6 +10,7 @@ import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
+from engagement.settings import load_settings
 from engagement.text import md_escape, record_lines, text_or_blank
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
@@ -58,7 +59,7 @@ chosen = PartnerFilter(layers=tuple(layers), segments=tuple(segments), categorie
 shown = filter_partners(partners, chosen)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
-settings = maps.map_settings()
+settings = load_settings().map
 left, right = st.columns([3, 2], gap="medium")
 selected_id = st.session_state.get("map_selected")
 with left:
@@ -67,10 +68,10 @@ with left:
                + f". Window {start:%d/%m/%Y} to {end:%d/%m/%Y}.")
     if school is not None and school["latitude"] is not None:
         parts = maps.build_map(school, shown, sectors, window=(start, end), legend=False,
-                               bounds=maps.initial_bounds(school, partners, settings["rings_km"]))
+                               bounds=maps.initial_bounds(school, partners, settings.rings_km))
         # render=False: st_folium renders the map itself once more anyway; rendering it twice
         # doubled the per-rerun cost of the rings and sectors and drew every icon twice.
-        clicked = st_folium(parts.base, key="partner_map", height=int(settings["height"]), use_container_width=True,
+        clicked = st_folium(parts.base, key="partner_map", height=settings.height, use_container_width=True,
                             returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
                             feature_group_to_add=parts.groups, layer_control=parts.control, render=False)
         point = (clicked or {}).get("last_object_clicked")
@@ -138,11 +139,10 @@ with right:
                     except contacts.InvalidInteraction as error:
                         st.error(str(error))
                     else:
-                        ui.data_changed()
                         st.toast("Contact logged.")
                         st.rerun()
 
 if access.may_import(viewer.role):
-    from pages_parts.geocoding import geocode_section
+    from ui.geocoding import geocode_section
 
     geocode_section(store)

@@ -2,6 +2,7 @@
 
 Schools hold this data about children, so access is decided here, in one place, and every page
 asks before it shows anything (a page reached by URL is as protected as one reached by the menu).
+The pages and the roles that open them are in the registry, :mod:`engagement.pages`.
 Roles come from the ``[roles]`` table of Streamlit secrets, keyed by email address or by
 ``@domain``; an exact address wins over its domain.
 
@@ -16,28 +17,11 @@ True
 
 from __future__ import annotations
 
-ROLES = {
-    "admin": "Administrator: every page, imports, settings and the audit log",
-    "head": "Headteacher or senior leader: every page",
-    "flo": "Family liaison officer: outreach, map and data entry",
-    "governor": "Governor: aggregates only (overview, community layers, map without family detail)",
-}
-
-# The pages of the app and the roles that open them.
-PAGE_ROLES: dict[str, frozenset[str]] = {
-    "school": frozenset({"admin", "head", "flo", "governor"}),
-    "overview": frozenset({"admin", "head", "flo", "governor"}),
-    "layers": frozenset({"admin", "head", "flo", "governor"}),
-    "map": frozenset({"admin", "head", "flo", "governor"}),
-    "outreach": frozenset({"admin", "head", "flo"}),
-    "data": frozenset({"admin", "head", "flo"}),
-    "audit": frozenset({"admin"}),
-}
+from engagement.pages import PAGES, ROLES
 
 # What a role may do beyond opening a page.
 FAMILY_DETAIL_ROLES = frozenset({"admin", "head", "flo"})
 IMPORT_ROLES = frozenset({"admin", "flo", "head"})
-SETTINGS_ROLES = frozenset({"admin"})
 
 LOCAL_USER = "local admin"
 
@@ -56,7 +40,7 @@ def role_for(email: str | None, roles: dict[str, str] | None) -> str | None:
 
 def can_open(role: str | None, page: str) -> bool:
     """Whether ``role`` may open ``page`` (unknown pages are closed to everyone)."""
-    return role is not None and role in PAGE_ROLES.get(page, frozenset())
+    return role is not None and any(entry.key == page and role in entry.roles for entry in PAGES)
 
 
 def sees_family_detail(role: str | None) -> bool:
@@ -66,8 +50,3 @@ def sees_family_detail(role: str | None) -> bool:
 
 def may_import(role: str | None) -> bool:
     return role in IMPORT_ROLES
-
-
-def pages_for(role: str | None) -> list[str]:
-    """The pages ``role`` may open, in menu order."""
-    return [page for page in PAGE_ROLES if can_open(role, page)]

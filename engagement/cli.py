@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from engagement import store as db
+from engagement.settings import SettingsError, load_settings, settings_file
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -252,6 +253,18 @@ def _bench_run(args) -> int:
 
 # ---------------------------------------------------------------- the parser
 
+def _check_args(p):
+    pass
+
+
+def _check_run(args) -> int:
+    from engagement.pages import check_registry
+
+    check_registry()
+    print(f"Settings ({settings_file()}) and page registry are in order.")
+    return 0
+
+
 COMMANDS = {
     "demo": ("write the synthetic demo data set into the database", _demo_args, _demo_run),
     "import": ("import CSV or XLSX files; all-or-nothing, a report on any error", _import_args, _import_run),
@@ -264,6 +277,7 @@ COMMANDS = {
     "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
     "score": ("the engagement metrics and scores of a school for a window", _score_args, _score_run),
     "bench": ("time the engagement module (and the map) on synthetic data", _bench_args, _bench_run),
+    "check": ("check the settings file and the page registry (run before the app starts)", _check_args, _check_run),
 }
 
 
@@ -281,4 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    # A misspelt setting or a broken page registry stops every command before it touches the store.
+    from engagement.pages import RegistryError
+
+    try:
+        load_settings()
+        return args.run(args)
+    except (SettingsError, RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

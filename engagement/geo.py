@@ -38,7 +38,7 @@ from geopy.geocoders import Nominatim
 from sqlalchemy import and_, func, or_, select
 
 from engagement import store as db
-from engagement.config import load_config
+from engagement.settings import Geocoding, load_settings
 
 # Outward code (area, district, optional sub-district) and inward code (sector digit, unit letters).
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
@@ -166,27 +166,13 @@ def gazetteer_lookup(store: db.Store, postcodes: Iterable[str]) -> dict[str, tup
 
 # ---------------------------------------------------------------- online geocoding
 
-@dataclass(frozen=True)
-class GeocodingSettings:
-    """The ``[geocoding]`` section of the config, with defaults for what it leaves out."""
-    online: bool = True
-    scheme: str = "https"
-    domain: str = "nominatim.openstreetmap.org"
-    user_agent: str = "community-engagement-map"
-    min_delay_seconds: float = 1.0
-    timeout_seconds: float = 10.0
-    country_codes: str = "gb"
-    max_retries: int = 2
-    error_wait_seconds: float = 5.0
-    max_retry_after_seconds: float = 120.0
-    give_up_after_errors: int = 3
+# The [geocoding] settings; their defaults are written once, in engagement/settings.py.
+GeocodingSettings = Geocoding
 
-    @classmethod
-    def from_config(cls, overrides: dict | None = None) -> "GeocodingSettings":
-        section = dict(load_config().get("geocoding", {}))
-        section.update(overrides or {})
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+
+def geocoding_settings(overrides: dict | None = None) -> Geocoding:
+    """The ``[geocoding]`` settings in force, with ``overrides`` checked like the file itself."""
+    return Geocoding.model_validate({**load_settings().geocoding.model_dump(), **(overrides or {})})
 
 
 class OnlineGeocoder:
@@ -381,7 +367,7 @@ def geocode_missing(store: db.Store, actor: str, limit: int | None = None,
     so an interrupted run keeps what it did.
     """
     if not isinstance(settings, GeocodingSettings):
-        settings = GeocodingSettings.from_config(settings)
+        settings = geocoding_settings(settings)
     use_online = settings.online if online is None else online
     report = GeocodeReport()
     todo = _missing(store)

@@ -53,13 +53,14 @@ from sqlalchemy import and_, select
 
 from engagement import geo
 from engagement import store as db
-from engagement.config import load_config, suppression_threshold
+from engagement.config import suppression_threshold
+from engagement.settings import MapSettings, load_settings
 from engagement.scoring import default_window
 from engagement.typology import load_typology
 
 STATIC_DIR = db.PROJECT_DIR / "static"
 VENDOR = "vendor"
-DEFAULT_ASSETS_URL = "/app/static/vendor"
+DEFAULT_ASSETS_URL = MapSettings.model_fields["assets_url"].default
 
 SHAPES = {"agencies": "square", "businesses": "triangle", "community": "circle"}
 SHAPE_SVG = {  # 20x20 view box; filled or hollow is set on the element
@@ -458,17 +459,6 @@ class MapParts:
         return self.base.get_root().render()
 
 
-def map_settings() -> dict:
-    section = dict(load_config().get("map", {}))
-    section.setdefault("rings_km", [0.5, 1, 2, 5])
-    section.setdefault("tiles_url", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-    section.setdefault("tiles_attribution", "&copy; OpenStreetMap contributors")
-    section.setdefault("assets_url", DEFAULT_ASSETS_URL)
-    section.setdefault("cluster_above", 150)
-    section.setdefault("height", 640)
-    return section
-
-
 def initial_bounds(school: dict, partners: pd.DataFrame, rings_km) -> list[list[float]]:
     """Where the map opens: the school and the partners within the largest ring, never tighter
     than the 1 km ring. Computed from all the school's partners, so filters do not move it."""
@@ -487,28 +477,29 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
               settings: dict | None = None, legend: bool = True) -> MapParts:
     """The Partner map for ``school`` (a row of the schools table, placed) showing ``partners``
     (rows of :func:`partner_table`, already filtered) and family ``sectors``."""
-    settings = {**map_settings(), **(settings or {})}
+    # Overrides (a test without tiles, the bench) are checked like the settings file itself.
+    settings = MapSettings.model_validate({**load_settings().map.model_dump(), **(settings or {})})
     typology = load_typology()
     window = window or default_window()
-    assets = settings["assets_url"]
+    assets = settings.assets_url
     lat0, lon0 = float(school["latitude"]), float(school["longitude"])
-    tiles_url = settings["tiles_url"]
+    tiles_url = settings.tiles_url
     # maxZoom on the map itself: markercluster needs it, and with no tile layer nothing else sets it.
     base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True, maxZoom=19,
                     prefer_canvas=False, assets_url=assets)
     IconPath(f"{assets}/images/").add_to(base)
     if tiles_url:
-        folium.TileLayer(tiles=tiles_url, attr=settings["tiles_attribution"], name="Street map",
+        folium.TileLayer(tiles=tiles_url, attr=settings.tiles_attribution, name="Street map",
                          max_zoom=19, control=False).add_to(base)
     # Not animated: the map is already drawn at zoom_start, and an animated fit would end after
     # the partners are clustered, making Leaflet.markercluster cluster them all again with
     # animations (measured: 2.3 s to first markers at 5,000 partners, 0.9 s without).
-    fit = FitBounds(bounds or initial_bounds(school, partners, settings["rings_km"]))
+    fit = FitBounds(bounds or initial_bounds(school, partners, settings.rings_km))
     fit.options["animate"] = False
     base.add_child(fit, name="fit_bounds")
 
     rings = folium.FeatureGroup(name="Distance rings", control=False).add_to(base)
-    for km in sorted(settings["rings_km"]):
+    for km in sorted(settings.rings_km):
         folium.Circle([lat0, lon0], radius=float(km) * 1000, color="#333333", weight=1.5, dash_array="6 5",
                       fill=False, interactive=False).add_to(rings)
         label = f"{km:g} km"
@@ -537,7 +528,7 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
     parts = MapParts(base=base)
     placed = partners.dropna(subset=["latitude", "longitude"])
     parts.shown = len(placed)
-    cluster = len(placed) > int(settings["cluster_above"])
+    cluster = len(placed) > settings.cluster_above
     for layer in sorted(typology.layers):
         rows = placed[placed["layer"] == layer]
         if layer == 1 or rows.empty:

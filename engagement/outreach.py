@@ -51,7 +51,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.config import load_config
+from engagement.settings import load_settings
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.interchange import excel_safe, parse_list
 
@@ -69,21 +69,6 @@ WORKLIST_COLUMNS = ["family_id", "postcode", "sector", "year_groups", "flags", "
 SUGGESTION_COLUMNS = ["partner_id", "name", "category", "services", "matched", "distance_km", "status",
                       "contact_phone", "contact_email"]
 
-
-
-def settings() -> dict:
-    """The ``[outreach]`` settings with their defaults filled in."""
-    raw = load_config().get("outreach", {})
-    priority = {"looked_after": 5, "send": 3, "pupil_premium": 3, "young_carer": 3, "eal": 1,
-                "never_contacted": 4, "per_30_days_since_contact": 1, "transition_coming": 2, "one_way_only": 1}
-    priority.update({k: float(v) for k, v in raw.get("priority", {}).items()})
-    return {
-        "days_without_contact": int(raw.get("days_without_contact", 42)),
-        "partner_radius_km": float(raw.get("partner_radius_km", 3.0)),
-        "new_starter_days": int(raw.get("new_starter_days", 60)),
-        "general_services": list(raw.get("general_services", ["parenting support", "holiday club"])),
-        "priority": {k: float(v) for k, v in priority.items()},
-    }
 
 
 # ---------------------------------------------------------------- year groups and tags
@@ -174,7 +159,7 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
     today = today or datetime.date.today()
-    days = int(days or settings()["days_without_contact"])
+    days = int(days or load_settings().outreach.days_without_contact)
     inter = (interactions if interactions is not None else pd.DataFrame()).reindex(
         columns=["family_id", "date", "two_way"]).dropna(subset=["family_id"]).copy()
     inter["date"] = pd.to_datetime(inter["date"]).dt.date
@@ -200,7 +185,7 @@ def load_frames(store: db.Store, school_id: str, today: datetime.date | None = N
     """Read what the planner needs for one school. The contact summary is aggregated by the
     database (one row per family), so this stays fast at trust scale."""
     today = today or datetime.date.today()
-    days = int(days or settings()["days_without_contact"])
+    days = int(days or load_settings().outreach.days_without_contact)
     f, i, p = db.families, db.interactions, db.partners
     start = _window_start(today, days)
     summary = (
@@ -254,8 +239,8 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     :class:`OutreachFrames`. Filters, each optional and case-insensitive: a year group ("R", "6"),
     a flag (a key or label of :data:`FLAGS`), a postcode sector, a preferred channel, a language."""
     frames = _frames(source, school_id, today, days)
-    cfg = settings()
-    w = {**cfg["priority"], **(weights or {})}
+    cfg = load_settings().outreach
+    w = {**cfg.priority.model_dump(), **(weights or {})}
     today, days = frames.today, frames.days
     fam = frames.families.merge(frames.contacts, on="family_id", how="left")
     last = pd.to_datetime(fam["last_two_way"])
@@ -265,7 +250,7 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     never = since.isna().to_numpy()
     one_way = fam["one_way_recent"].fillna(0).astype(int).to_numpy()
     first = pd.to_datetime(fam["first_contact"])
-    new_starter = (first >= pd.Timestamp(today - datetime.timedelta(days=cfg["new_starter_days"]))).to_numpy()
+    new_starter = (first >= pd.Timestamp(today - datetime.timedelta(days=cfg.new_starter_days))).to_numpy()
     years = [year_tokens(v) for v in fam["year_groups"].tolist()]
     days_since = since.fillna(-1).astype(int).tolist()
     flag_cols = {key: fam[key].to_numpy(dtype=bool) for key in FLAGS}
@@ -375,14 +360,14 @@ def partner_suggestions(source, school_id: str | None = None, family_id: str | N
     if family_id is None:
         raise ValueError("give the family")
     frames = _frames(source, school_id, today, days)
-    cfg = settings()
-    radius = float(cfg["partner_radius_km"] if radius_km is None else radius_km)
+    cfg = load_settings().outreach
+    radius = float(cfg.partner_radius_km if radius_km is None else radius_km)
     found = frames.families[frames.families["family_id"] == str(family_id)]
     if found.empty:
         raise KeyError(f"there is no family {family_id!r} at school {frames.school_id!r}")
     family = found.iloc[0]
     needs = _tags(family["needs"])
-    wanted = needs or [" ".join(s.lower().split()) for s in cfg["general_services"]]
+    wanted = needs or [" ".join(s.lower().split()) for s in cfg.general_services]
     home = not (pd.isna(family["latitude"]) or pd.isna(family["longitude"]))
 
     partners = frames.partners[frames.partners["status"] != "lapsed"]
@@ -400,7 +385,7 @@ def partner_suggestions(source, school_id: str | None = None, family_id: str | N
         out["distance_km"] = np.nan
         out = out.sort_values(["_matches", "name", "partner_id"], ascending=[False, True, True], kind="mergesort")
     out = out.reindex(columns=SUGGESTION_COLUMNS).reset_index(drop=True)
-    what = "its needs" if needs else "general services (" + ", ".join(cfg["general_services"]) + ")"
+    what = "its needs" if needs else "general services (" + ", ".join(cfg.general_services) + ")"
     out.attrs["basis"] = (f"Partners offering {what} within {radius:g} km of home, nearest first." if home else
                           f"Partners offering {what}, at any distance: the family's home postcode is "
                           f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}.")

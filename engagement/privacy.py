@@ -21,13 +21,13 @@ import pandas as pd
 from sqlalchemy import and_, func, select
 
 from engagement import store as db
-from engagement.config import load_config
+from engagement.settings import load_settings
 
 REDACTED = "redacted"
 
 
 def retention_days() -> int:
-    return int(load_config()["privacy"].get("notes_retention_days", 730))
+    return load_settings().privacy.notes_retention_days
 
 
 def audit_entries(store: db.Store, *, start: datetime.date | None = None, end: datetime.date | None = None,

@@ -261,6 +261,22 @@ def open_store(url: str | None = None) -> Store:
     return Store(engine, resolved)
 
 
+def data_version(store: Store) -> int:
+    """The store's version: the id of its newest audit entry. Every change is audited in the
+    transaction that makes it, whichever process makes it (the app, a second server, the command
+    line), so a reader that keys its caches on this sees any change on its next read.
+
+    >>> store = open_store("sqlite://")
+    >>> before = data_version(store)
+    >>> with store.write(actor="doctest") as conn:
+    ...     audit(conn, "insert", "schools", "S1")
+    >>> data_version(store) > before
+    True
+    """
+    with store.read() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(audit_log.c.id), 0))).scalar_one())
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 # WeasyPrint (the Overview's PDF report) loads pango at run time.
 bash scripts/debian-packages.sh libpango-1.0-0 libpangoft2-1.0-0
 bash scripts/setup-python.sh requirements.txt
+.venv/bin/python -m engagement check  # a misspelt setting stops here, with the key and file named
 exec .venv/bin/streamlit run app.py "$@"

@@ -290,13 +290,13 @@ def test_the_store_gives_the_same_worklist_as_plain_tables(store):
 
 
 def test_cli_outreach_json(tmp_path):
-    db = tmp_path / "cli.db"
-    store = db.open_store(str(db))
+    db_path = tmp_path / "cli.db"
+    store = db.open_store(str(db_path))
     fill_store(store, FAMILIES, CONTACTS)
     store.dispose()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DATABASE_URL", None)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(db), *a],  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(db_path), *a],  # noqa: E731
                                     capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     done = run("--json", "--today", "2026-11-23", "--limit", "2")
     assert done.returncode == 0, done.stderr

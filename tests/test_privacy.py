@@ -79,8 +79,8 @@ def test_audit_entries_filters(school):
 
 
 def test_cli_erase_family_and_retention(tmp_path):
-    db = tmp_path / "cli.db"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", *a, "--db", str(db)],  # noqa: E731
+    db_path = tmp_path / "cli.db"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", *a, "--db", str(db_path)],  # noqa: E731
                                     capture_output=True, text=True, timeout=120)
     assert run("demo", "--today", "2026-11-23").returncode == 0
     done = run("erase-family", "999001-F0001")

@@ -3,13 +3,12 @@ role, signed in through the provider's form, sees exactly its pages and is refus
 by URL; a governor sees aggregates only; an account without a role is refused politely; signing out
 ends access; and a contact logged by a family liaison officer is audited under their address.
 
-The expected menus come from ``engagement.access.PAGE_ROLES`` and the pages ``app.py`` declares,
+The expected menus come from the page registry (``engagement.pages.PAGES``),
 so the tests stay true when a page is added.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 import time
 import tomllib
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from engagement import access, maps
+from engagement import access, maps, pages
 from engagement import store as engagement_store
 from engagement.config import suppression_threshold
 from engagement.scoring import default_window
@@ -51,17 +50,8 @@ REFUSED = ("Not available to your role", "Page not found")
 
 
 def app_pages() -> dict[str, str]:
-    """The pages ``app.py`` declares, key to URL path (the default page is ``/``)."""
-    tree = ast.parse((h.PROJECT_DIR / "app.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PAGES" for t in node.targets):
-            paths = {}
-            for key, call in zip(node.value.keys, node.value.values):
-                kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-                stem = PurePosixPath(ast.literal_eval(call.args[0])).stem
-                paths[ast.literal_eval(key)] = "/" if kwargs.get("default") else "/" + kwargs.get("url_path", stem)
-            return paths
-    raise AssertionError("app.py declares no PAGES")
+    """The registered pages, key to URL path (the default page is ``/``)."""
+    return {entry.key: "/" if entry.default else "/" + PurePosixPath(entry.file).stem for entry in pages.PAGES}
 
 
 PAGES = app_pages()

@@ -17,7 +17,7 @@ from engagement.text import md_escape
 def geocode_section(store, key: str = "geocode") -> None:
     counts = geo.unplaced_counts(store)
     missing = counts["schools"] + counts["partners"]
-    settings = geo.GeocodingSettings.from_config()
+    settings = geo.geocoding_settings()
     with st.expander(f"Place partners and schools on the map ({missing} without coordinates)",
                      expanded=bool(counts["schools"])):
         st.write(f"{counts['partners']} partners and {counts['schools']} schools have no coordinates. "
@@ -33,7 +33,6 @@ def geocode_section(store, key: str = "geocode") -> None:
                 store, ui.current_actor(), limit=int(limit), online=online,
                 progress=lambda done, total, what: bar.progress(done / max(total, 1),
                                                                 text=f"{done} of {total}: {md_escape(what)}"))
-            ui.data_changed()
             st.session_state[f"{key}_report"] = report
             st.rerun()  # the map above was drawn before these partners had coordinates
         report = st.session_state.get(f"{key}_report")
@@ -56,5 +55,4 @@ def geocode_section(store, key: str = "geocode") -> None:
                 except geo.GazetteerError as error:
                     st.error(str(error))
                 else:
-                    ui.data_changed()
                     st.success(f"{n} postcodes added to the gazetteer.")

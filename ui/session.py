@@ -1,11 +1,11 @@
-"""What every page shares: the open store, the demo-data banner, the school picker.
+"""Who is looking and what they may see, the open store, the demo-data banner and the cached
+frames: what every page does before it shows anything (:func:`open_page`).
 
 Pages stay thin by calling these; anything that computes a figure lives in ``engagement``.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
 from dataclasses import dataclass
@@ -13,31 +13,24 @@ from dataclasses import dataclass
 import streamlit as st
 
 from engagement import access
-from engagement import store as engagement_store
-from engagement.config import load_config
+from engagement import store as db
+from engagement.settings import load_settings
 from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
-from engagement.terms import Window, date_range_text, term_windows
-
-
-def database_url() -> str | None:
-    try:
-        return st.secrets.get("DATABASE_URL") or os.environ.get("DATABASE_URL")
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
-        return os.environ.get("DATABASE_URL")
+from ui import pickers
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(url: str | None) -> engagement_store.Store:
-    store = engagement_store.open_store(url)
-    if engagement_store.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
+def _open_store(url: str | None) -> db.Store:
+    store = db.open_store(url)
+    if db.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
         # First start on an empty store: show the demo school rather than an empty app.
         load_demo(store, actor="first start")
     return store
 
 
-def get_store() -> engagement_store.Store:
-    return _open_store(database_url())
+def get_store() -> db.Store:
+    return _open_store(db.database_url())
 
 
 @dataclass(frozen=True)
@@ -87,7 +80,7 @@ def _idle_timeout(email: str) -> None:
     would start signed in. The last use is the latest of: this address's last page view on this
     server, and the moment the provider signed it in (the ID token's ``iat``). A server restart
     forgets page views, so after one only the sign-in time counts."""
-    minutes = float(load_config().get("access", {}).get("idle_minutes", 30))
+    minutes = load_settings().access.idle_minutes
     now = time.time()
     seen = _last_activity()
     try:
@@ -132,26 +125,15 @@ def page_guard(page: str) -> Viewer:
 
 
 def data_version() -> int:
-    """Bumped after every write so cached loaders (keyed on it) read fresh data."""
-    return st.session_state.setdefault("data_version", 0) + _global_version()
+    """The store's version: the newest audit entry. Every write is audited, by this server, the
+    command line or another server alike, so cached loaders keyed on it read fresh data on the next
+    run of any page (one indexed query, well under a millisecond)."""
+    return db.data_version(get_store())
 
 
-@st.cache_resource
-def _version_box() -> dict:
-    return {"v": 0}
-
-
-def _global_version() -> int:
-    return _version_box()["v"]
-
-
-def data_changed() -> None:
-    _version_box()["v"] += 1
-
-
-def demo_banner(store: engagement_store.Store) -> None:
+def demo_banner(store: db.Store) -> None:
     """Every page says plainly when it shows demo data, with a way to clear it."""
-    if not engagement_store.has_demo_data(store):
+    if not db.has_demo_data(store):
         return
     if not access.may_import(current_viewer().role):
         # Clearing the demo deletes a school: not for a governor's read-only view.
@@ -165,24 +147,8 @@ def demo_banner(store: engagement_store.Store) -> None:
             "synthetic families and partners. Import your own files on the **Data** page, or clear the demo."
         )
         if right.button("Clear demo data", key="clear_demo", help="Deletes the demo school and everything in it"):
-            engagement_store.clear_demo_data(store, actor=current_actor())
-            data_changed()
+            db.clear_demo_data(store, actor=current_actor())
             st.rerun()
-
-
-def school_picker(store: engagement_store.Store) -> str | None:
-    """The school the page shows (a trust holds several); remembered across pages."""
-    schools = engagement_store.list_schools(store)
-    if not schools:
-        st.info("The store holds no school yet. Import a schools file on the **Data** page.")
-        return None
-    ids = [s["school_id"] for s in schools]
-    names = {s["school_id"]: f"{s['name']} ({s['school_id']})" for s in schools}
-    if st.session_state.get("school_id") not in ids:
-        st.session_state["school_id"] = ids[0]
-    if len(ids) == 1:
-        return ids[0]
-    return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
 
 
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
@@ -190,38 +156,19 @@ def _frames(url: str, school_id: str, version: int) -> Frames:
     return load_school_frames(get_store(), school_id)
 
 
-def school_frames(store: engagement_store.Store, school_id: str) -> Frames:
+def school_frames(store: db.Store, school_id: str) -> Frames:
     """The engagement module's frames for one school, cached until the data changes. Frames hold
     aggregable records only; pages for governors show nothing but the module's aggregates."""
     return _frames(store.url, school_id, data_version())
 
 
-def window_picker(key: str = "window", today: datetime.date | None = None) -> Window:
-    """The window a page shows: a term (the current one so far by default) or custom dates.
-    Remembered across pages, so the Overview and the layers tell the same story."""
-    today = today or datetime.date.today()
-    terms = term_windows(today, 4)
-    custom = "Custom dates"
-    labels = [w.label for w in terms] + [custom]
-    choice = st.sidebar.selectbox("Window", labels, key=f"{key}_term",
-                                  help="Every figure on the page counts contacts within these dates.")
-    if choice != custom:
-        return terms[labels.index(choice)]
-    start, end = terms[0].start, today
-    picked = st.sidebar.date_input("From – to", value=(start, end), max_value=today, format="DD/MM/YYYY",
-                                   key=f"{key}_dates")
-    if isinstance(picked, (tuple, list)) and len(picked) == 2:
-        start, end = picked
-    return Window(start, end, date_range_text(start, end))
-
-
-def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, engagement_store.Store, str | None]:
+def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
     """What every page does first: check the reader may see it, open the store, say when it shows
     demo data, and pick the school (stopping the page, with a message, when there is none)."""
     viewer = page_guard(page)
     store = get_store()
     demo_banner(store)
-    school_id = school_picker(store) if needs_school else None
+    school_id = pickers.school_picker(store) if needs_school else None
     if needs_school and not school_id:
         st.stop()
     return viewer, store, school_id

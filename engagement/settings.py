@@ -1,0 +1,253 @@
+"""The school's settings: one typed object, read from ``data/config.toml`` (or the file named by
+``ENGAGEMENT_CONFIG``), with every default written once, here. Score weights, the suppression
+threshold, the default window, outreach priorities, map rings and tiles, geocoding and sign-in
+options all come from it; no other module repeats a default.
+
+A misspelt or unknown key, or a value of the wrong kind (a weight that is not a number), is an
+error naming the key and the file: the app and the command line refuse to start rather than run
+on a silent zero.
+
+>>> settings = load_settings()
+>>> settings.privacy.suppression_threshold, settings.privacy.fewer_than
+(10, 'fewer than 10')
+>>> settings.scoring.families.reach
+0.4
+>>> parse_settings({"scoring": {"families": {"reech": 0.5}}}, "my.toml")
+Traceback (most recent call last):
+...
+engagement.settings.SettingsError: my.toml: unknown setting scoring.families.reech (did you mean reach?)
+>>> parse_settings({"privacy": {"suppression_threshold": "ten"}}, "my.toml")
+Traceback (most recent call last):
+...
+engagement.settings.SettingsError: my.toml: privacy.suppression_threshold must be a whole number, not 'ten'
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engagement.typology import DATA_DIR
+
+CONFIG_FILE = DATA_DIR / "config.toml"
+
+Weight = float  # a non-negative number; weights need not add to 1 (they are normalised)
+
+
+class SettingsError(ValueError):
+    """The settings file cannot be used: its message names the file, the key and what is wrong."""
+
+
+class _Section(BaseModel):
+    # Strict: "0.4" in quotes is text, not a weight; extra keys are misspellings, not options.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Privacy(_Section):
+    suppression_threshold: int = Field(10, ge=1)
+    """Counts of families under this are never shown as a number."""
+    notes_retention_days: int = Field(730, ge=1)
+    """Interaction notes older than this are erased by ``python -m engagement retention``."""
+
+    @property
+    def fewer_than(self) -> str:
+        """The words shown in place of a suppressed count, e.g. "fewer than 10"."""
+        return f"fewer than {self.suppression_threshold}"
+
+
+class WindowSettings(_Section):
+    default: Literal["term"] | int = "term"
+    """The default window of every metric: "term" (the current school term) or a number of days."""
+
+
+class FamilyWeights(_Section):
+    reach: Weight = Field(0.4, ge=0)
+    informed_reach: Weight = Field(0.1, ge=0)
+    regularity: Weight = Field(0.2, ge=0)
+    breadth: Weight = Field(0.15, ge=0)
+    recency: Weight = Field(0.15, ge=0)
+
+
+class PartnerWeights(_Section):
+    reach: Weight = Field(0.5, ge=0)
+    intensity: Weight = Field(0.2, ge=0)
+    category_coverage: Weight = Field(0.3, ge=0)
+
+
+class Scaling(_Section):
+    breadth_full: float = Field(3.0, gt=0)
+    """Breadth (mean distinct Epstein types) reaches full marks at this many types."""
+    recency_zero_days: float = Field(90, gt=0)
+    """Recency scores 1 at 0 days and 0 at this many days or more."""
+    intensity_full: float = Field(4.0, gt=0)
+    """Interactions per engaged partner reach full marks at this many."""
+
+
+class OverallWeights(_Section):
+    families: Weight = Field(0.4, ge=0)
+    agencies: Weight = Field(0.2, ge=0)
+    businesses: Weight = Field(0.2, ge=0)
+    community: Weight = Field(0.2, ge=0)
+
+
+class Scoring(_Section):
+    families: FamilyWeights = FamilyWeights()
+    partners: PartnerWeights = PartnerWeights()
+    scaling: Scaling = Scaling()
+    overall: OverallWeights = OverallWeights()
+
+
+class Priority(_Section):
+    """Points a family earns on the outreach worklist for each reason."""
+
+    looked_after: float = 5
+    send: float = 3
+    pupil_premium: float = 3
+    young_carer: float = 3
+    eal: float = 1
+    never_contacted: float = 4
+    per_30_days_since_contact: float = 1
+    transition_coming: float = 2
+    one_way_only: float = 1
+
+
+class Outreach(_Section):
+    days_without_contact: int = Field(42, ge=1)
+    """A family is on the worklist when it has had no two-way contact for this many days."""
+    partner_radius_km: float = Field(3.0, gt=0)
+    """How far from home to suggest partners."""
+    new_starter_days: int = Field(60, ge=0)
+    """A family whose first recorded contact is this recent counts as a new starter."""
+    general_services: list[str] = Field(
+        default_factory=lambda: ["parenting support", "holiday club", "after-school", "food"]
+    )
+    """Suggested to a family with no recorded needs: services most families can use."""
+    priority: Priority = Priority()
+
+
+class MapSettings(_Section):
+    rings_km: list[float] = Field(default_factory=lambda: [0.5, 1, 2, 5])
+    tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    """Map tiles; empty for none (the map still draws every layer)."""
+    tiles_attribution: str = "&copy; OpenStreetMap contributors"
+    assets_url: str = "/app/static/vendor"
+    """Where the browser loads Leaflet from: the app's own static folder, never a CDN."""
+    cluster_above: int = Field(150, ge=0)
+    height: int = Field(640, ge=200)
+
+
+class Geocoding(_Section):
+    online: bool = True
+    """Online geocoding is optional; with false only given coordinates and the gazetteer are used."""
+    scheme: Literal["http", "https"] = "https"
+    domain: str = "nominatim.openstreetmap.org"
+    user_agent: str = "community-engagement-map"
+    min_delay_seconds: float = Field(1.0, ge=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+    country_codes: str = "gb"
+    max_retries: int = Field(2, ge=0)
+    error_wait_seconds: float = Field(5.0, ge=0)
+    max_retry_after_seconds: float = Field(120.0, ge=0)
+    give_up_after_errors: int = Field(3, ge=1)
+
+
+class Access(_Section):
+    idle_minutes: float = Field(30, gt=0)
+    """Sign-out after this many minutes without using the app."""
+
+
+class Settings(_Section):
+    privacy: Privacy = Privacy()
+    window: WindowSettings = WindowSettings()
+    scoring: Scoring = Scoring()
+    outreach: Outreach = Outreach()
+    map: MapSettings = MapSettings()
+    geocoding: Geocoding = Geocoding()
+    access: Access = Access()
+
+
+_KIND_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "text in quotes",
+    "list": "a list in square brackets",
+    "dict": "a table of settings",
+    "model": "a table of settings",
+    "literal": "one of the allowed values",
+}
+
+
+def _known_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # A value that may be of several kinds (window.default: "term" or days) adds the kind tried to
+    # the location, e.g. ('window', 'default', "literal['term']"): not part of the key.
+    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _KIND_WORDS)))
+
+
+def _message(error: dict[str, Any]) -> str:
+    loc = _field_path(tuple(error["loc"]))
+    key = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(Settings, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else (f" (known: {', '.join(known)})" if known else "")
+        return f"unknown setting {key}{hint}"
+    kind = error["type"].split("_")[0]
+    if kind in _KIND_WORDS and error["type"].endswith(("_type", "_parsing")):
+        return f"{key} must be {_KIND_WORDS[kind]}, not {error['input']!r}"
+    if error["type"] == "literal_error":
+        return f"{key}: {error['msg'].lower()}, not {error['input']!r}"
+    return f"{key}: {error['msg']}"
+
+
+def parse_settings(raw: dict[str, Any], source: str = "settings") -> Settings:
+    """Settings from the parsed TOML ``raw``; :class:`SettingsError` names every key that is wrong."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        problems: dict[tuple[Any, ...], str] = {}
+        for e in error.errors():
+            key = _field_path(tuple(e["loc"]))
+            if key in problems:  # every kind of a many-kinded value refused it: say so once
+                problems[key] = f"{'.'.join(map(str, key))} cannot be {e['input']!r}"
+            else:
+                problems[key] = _message(dict(e))
+        raise SettingsError(f"{source}: " + "; ".join(problems.values())) from None
+
+
+def settings_file() -> Path:
+    """The settings file in force: ``ENGAGEMENT_CONFIG`` when set, else ``data/config.toml``."""
+    return Path(os.environ.get("ENGAGEMENT_CONFIG") or CONFIG_FILE)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Settings:
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: the settings file does not exist") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: not valid TOML: {error}") from None
+    return parse_settings(raw, path)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The settings in force (read once per file; a broken file raises :class:`SettingsError`)."""
+    return _load(str(path or settings_file()))

@@ -1,1 +1,0 @@
-"""Sections shared by several pages (widgets only; every rule lives in ``engagement``)."""

@@ -1,0 +1,39 @@
+"""What the pages share, and nothing else: Streamlit code that every page calls before it shows
+a figure. ``engagement/`` never imports Streamlit; this package is the thin layer between the two.
+
+- :mod:`ui.session`: who is signed in and what they may open, the store, the demo banner, the
+  cached frames, and :func:`open_page`, the first line of every page;
+- :mod:`ui.pickers`: the school and window pickers of the sidebar;
+- :mod:`ui.geocoding`: the section that places partners and schools on the map.
+
+Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
+"""
+
+from ui.pickers import school_picker, window_picker
+from ui.session import (
+    Viewer,
+    auth_configured,
+    current_actor,
+    current_viewer,
+    data_version,
+    demo_banner,
+    get_store,
+    open_page,
+    page_guard,
+    school_frames,
+)
+
+__all__ = [
+    "Viewer",
+    "auth_configured",
+    "current_actor",
+    "current_viewer",
+    "data_version",
+    "demo_banner",
+    "get_store",
+    "open_page",
+    "page_guard",
+    "school_frames",
+    "school_picker",
+    "window_picker",
+]

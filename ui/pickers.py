@@ -1,0 +1,45 @@
+"""The sidebar's pickers: which school (a trust holds several) and which window of dates a page
+shows. Both are remembered across pages, so the Overview and the layers tell the same story."""
+
+from __future__ import annotations
+
+import datetime
+
+import streamlit as st
+
+from engagement import store as db
+from engagement.terms import Window, date_range_text, term_windows
+
+
+def school_picker(store: db.Store) -> str | None:
+    """The school the page shows (a trust holds several); remembered across pages."""
+    schools = db.list_schools(store)
+    if not schools:
+        st.info("The store holds no school yet. Import a schools file on the **Data** page.")
+        return None
+    ids = [s["school_id"] for s in schools]
+    names = {s["school_id"]: f"{s['name']} ({s['school_id']})" for s in schools}
+    if st.session_state.get("school_id") not in ids:
+        st.session_state["school_id"] = ids[0]
+    if len(ids) == 1:
+        return ids[0]
+    return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
+
+
+def window_picker(key: str = "window", today: datetime.date | None = None) -> Window:
+    """The window a page shows: a term (the current one so far by default) or custom dates.
+    Remembered across pages, so the Overview and the layers tell the same story."""
+    today = today or datetime.date.today()
+    terms = term_windows(today, 4)
+    custom = "Custom dates"
+    labels = [w.label for w in terms] + [custom]
+    choice = st.sidebar.selectbox("Window", labels, key=f"{key}_term",
+                                  help="Every figure on the page counts contacts within these dates.")
+    if choice != custom:
+        return terms[labels.index(choice)]
+    start, end = terms[0].start, today
+    picked = st.sidebar.date_input("From – to", value=(start, end), max_value=today, format="DD/MM/YYYY",
+                                   key=f"{key}_dates")
+    if isinstance(picked, (tuple, list)) and len(picked) == 2:
+        start, end = picked
+    return Window(start, end, date_range_text(start, end))
