@@ -122,8 +122,8 @@ def _signed_in_app(tmp_path, monkeypatch, **claims):
 def test_a_tab_opened_after_long_idle_is_signed_out(tmp_path, monkeypatch):
     import time
 
-    import ui
-    ui._last_activity().clear()
+    from ui import session
+    session._last_activity().clear()
     at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
     at.run()
     assert not at.exception
@@ -134,14 +134,14 @@ def test_a_tab_opened_after_long_idle_is_signed_out(tmp_path, monkeypatch):
 def test_a_fresh_sign_in_and_recent_use_stay_signed_in(tmp_path, monkeypatch):
     import time
 
-    import ui
-    ui._last_activity().clear()
+    from ui import session
+    session._last_activity().clear()
     at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 60)
     at.run()
     assert not at.exception
     assert at.title[0].value == "Hollybrook Primary School"
     # Signed in long ago, but used a minute ago in another tab on this server: still in.
-    ui._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
+    session._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
     again = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 5 * 3600)
     again.run()
     assert again.title[0].value == "Hollybrook Primary School"
