@@ -224,6 +224,31 @@ def upgrade_schema(engine: Engine) -> None:
         conn.commit()
 
 
+def write_migration(message: str, version_path: str | Path | None = None) -> Path:
+    """Write the next Alembic migration from the difference between the tables declared above and
+    the schema the existing migrations build (on a scratch in-memory store). This is the step after
+    adding a column to a table here: review the file it writes, then commit both.
+    Returns the new file's path. ``version_path`` (a test's scratch folder) defaults to the
+    project's ``engagement/migrations/versions``."""
+    from alembic import command
+    from alembic.config import Config
+
+    versions = Path(__file__).parent / "migrations" / "versions"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if version_path is not None:
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_locations", os.pathsep.join([str(versions), str(version_path)]))
+    engine = _make_engine("sqlite://")
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        script = command.revision(cfg, message=message, autogenerate=True,
+                                  version_path=str(version_path) if version_path is not None else None)
+    engine.dispose()
+    return Path(script.path)  # type: ignore[union-attr]  # one script for one head
+
+
 class Store:
     """An open store: an engine with its schema up to date, and the ways to read and write it."""
 

@@ -4,6 +4,8 @@ on PostgreSQL. A column added to a model without its migration (or the other way
 
 from __future__ import annotations
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -35,3 +37,19 @@ def test_a_model_change_without_a_migration_is_caught(store):
     finally:
         metadata.tables["partners"]._columns.remove(column)
     assert [(d[0], d[3].name) for d in found] == [("add_column", "website")]
+
+
+def test_the_next_migration_is_written_from_a_model_change(tmp_path):
+    from sqlalchemy import Column, String
+
+    from engagement.store import write_migration
+
+    column = Column("website", String(300))
+    metadata.tables["partners"].append_column(column)
+    try:
+        path = write_migration("partners: add website", version_path=tmp_path)
+    finally:
+        metadata.tables["partners"]._columns.remove(column)
+    text = path.read_text()
+    assert path.parent == tmp_path and "add_column" in text and "website" in text
+    assert re.search(r"down_revision[^=]*= ['\"]0001['\"]", text), text  # it follows the newest migration
