@@ -284,7 +284,9 @@ def test_a_429_asking_too_long_a_wait_is_reported_not_waited_for(store, nominati
 def test_requests_are_spaced_by_the_rate_limit(store, nominatim):
     add_school(store, lat=52.43, lon=-1.93)
     add_partners(store, ["B29 6AB", "B30 2QX", "B14 7AA", "B13 0AA"])
-    report = geo.geocode_missing(store, "tester", settings=settings_for(nominatim, min_delay_seconds=1.0))
+    # A generous timeout: on a loaded machine a 0.5 s one timed out and retried (five requests, not four).
+    report = geo.geocode_missing(store, "tester",
+                                 settings=settings_for(nominatim, min_delay_seconds=1.0, timeout_seconds=10))
     assert len(report.placed) == 4
     times = [t for t, _ in nominatim.seen]
     assert len(times) == 4

@@ -42,9 +42,17 @@ class Viewer:
 
 
 def _secrets() -> dict:
+    """The secrets; none when there is no secrets file. A file that exists but cannot be read
+    fails closed: treating it as absent would make every visitor an administrator."""
     try:
         return st.secrets.to_dict()
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+    except st.errors.StreamlitSecretNotFoundError as error:  # a FileNotFoundError too: catch it first
+        if getattr(error, "error_id", "") == "no-secrets-found":
+            return {}
+        raise access.SignInConfigError(
+            f"the secrets file cannot be read ({error}). Nothing is served until it is fixed."
+        ) from None
+    except FileNotFoundError:
         return {}
 
 
@@ -53,13 +61,18 @@ def auth_configured() -> bool:
 
 
 def current_viewer() -> Viewer:
-    """The signed-in user and their role; in local mode (no [auth] in secrets) an admin."""
-    if not auth_configured():
+    """The signed-in user and their role; in local mode (no [auth] in secrets, loopback only) an
+    admin. Raises :class:`access.SignInConfigError` when sign-in is not configured safely."""
+    secrets = _secrets()
+    if access.sign_in_mode(secrets.get("auth"), st.get_option("server.address")) == "local":
         return Viewer(access.LOCAL_USER, "admin", local=True)
     if not st.user.is_logged_in:
         return Viewer("", None, local=False)
     email = str(st.user.get("email") or "")
-    return Viewer(email, access.role_for(email, _secrets().get("roles", {})), local=False)
+    if st.user.get("email_verified") is False:
+        # A provider that says the address is unverified could be asserting anyone's address.
+        return Viewer(email, None, local=False)
+    return Viewer(email, access.role_for(email, secrets.get("roles", {})), local=False)
 
 
 def current_actor() -> str:
@@ -98,7 +111,11 @@ def _idle_timeout(email: str) -> None:
 
 def page_guard(page: str) -> Viewer:
     """Every page calls this first. Stops the page, politely, for anyone not allowed to see it."""
-    viewer = current_viewer()
+    try:
+        viewer = current_viewer()
+    except access.SignInConfigError as error:
+        st.error(f"The app cannot start: {error}", icon=":material/error:")
+        st.stop()
     if viewer.local:
         st.caption(":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
                    "from this computer only and treats you as an administrator.")
