@@ -30,4 +30,7 @@ MENU = {entry.key: st.Page(entry.file, title=entry.title, icon=entry.icon, defau
 
 allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role, entry.key)]
 default = next(entry.key for entry in REGISTRY if entry.default)
-st.navigation(allowed or [MENU[default]]).run()
+try:
+    st.navigation(allowed or [MENU[default]]).run()
+except Exception as error:  # st.stop and st.rerun are not Exceptions: they pass through
+    ui.show_error(error)

@@ -48,7 +48,7 @@ def _demo_run(args) -> int:
 
     store = db.open_store(args.db)
     data = load_demo(store, scale=args.scale, seed=args.seed, today=args.today, actor=_actor())
-    print(f"Demo data written to {store.url}: {len(data.schools)} school(s), {len(data.partners)} partners, "
+    print(f"Demo data written to {db.display_url(store.url)}: {len(data.schools)} school(s), {len(data.partners)} partners, "
           f"{len(data.families)} families, {len(data.interactions)} interactions.")
     return EXIT_OK
 

@@ -31,7 +31,7 @@ from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
     String, Table, Text, create_engine, event, func, select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -175,6 +175,15 @@ def database_url(explicit: str | None = None) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return url
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to print: its password, if any, masked.
+
+    >>> display_url("postgresql+psycopg://app:s3cret@db.example/engagement")
+    'postgresql+psycopg://app:***@db.example/engagement'
+    """
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _make_engine(url: str) -> Engine:

@@ -6,8 +6,10 @@ Pages stay thin by calling these; anything that computes a figure lives in ``eng
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
@@ -31,6 +33,19 @@ def _open_store(url: str | None) -> db.Store:
 
 def get_store() -> db.Store:
     return _open_store(db.database_url())
+
+
+def show_error(error: BaseException) -> str:
+    """Tell the user plainly that something failed, with a reference; the details go to the
+    server's log under that reference, never to the page. Returns the reference."""
+    reference = uuid.uuid4().hex[:8].upper()
+    logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
+    st.error(
+        f"Something went wrong and this page could not be shown. Nothing you saved is lost. "
+        f"If it happens again, give this reference to the school's data lead: **{reference}**.",
+        icon=":material/error:",
+    )
+    return reference
 
 
 @dataclass(frozen=True)
