@@ -396,7 +396,9 @@ def clear_demo_data(store: Store, actor: str) -> int:
             return 0
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
+        deleted = {}
         for table in (interactions, families, partners, schools):
-            conn.execute(table.delete().where(table.c.school_id.in_(demo_ids)))
-        audit(conn, "clear demo", "schools", detail=f"removed demo schools {', '.join(demo_ids)}")
+            deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
+        audit(conn, "clear demo", "schools", detail=(
+            f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))
         return len(demo_ids)

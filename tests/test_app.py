@@ -34,10 +34,18 @@ def test_first_start_loads_demo_school_and_says_so(app_db):
     assert db.has_demo_data(store)
 
 
-def test_clear_demo_button_empties_the_store(app_db):
+def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_went(app_db):
     at = _run()
     at.button(key="clear_demo").click().run()
+    assert "cannot be undone" in at.warning[0].value
+    at.button(key="clear_demo_cancel").click().run()
+    assert db.has_demo_data(db.open_store(app_db)) and not at.warning  # "Keep it" keeps it
+    at.button(key="clear_demo").click().run()
+    at.button(key="clear_demo_confirm").click().run()
     assert not at.exception
+    with db.open_store(app_db).read() as conn:
+        detail = conn.execute(db.select(db.audit_log.c.detail).where(db.audit_log.c.action == "clear demo")).scalar_one()
+    assert "removed demo schools" in detail and "families" in detail and "interactions" in detail
     assert not any("Demo data" in m.value for m in at.markdown)
     assert db.school_ids(db.open_store(app_db)) == []
 

@@ -179,8 +179,19 @@ def demo_banner(store: db.Store) -> None:
             "synthetic families and partners. Import your own files on the **Data** page, or clear the demo."
         )
         if right.button("Clear demo data", key="clear_demo", help="Deletes the demo school and everything in it"):
-            db.clear_demo_data(store, actor=current_actor())
-            st.rerun()
+            st.session_state["clear_demo_asked"] = True
+        if st.session_state.get("clear_demo_asked"):
+            # Deleting a school is not undone by a second click: ask once, plainly.
+            st.warning("Delete the demo school, its partners, families and contacts? Your own imported schools "
+                       "are kept. This cannot be undone.", icon=":material/warning:")
+            yes, no, _ = st.columns([1, 1, 4])
+            if yes.button("Yes, delete the demo", key="clear_demo_confirm", type="primary"):
+                st.session_state.pop("clear_demo_asked", None)
+                db.clear_demo_data(store, actor=current_actor())
+                st.rerun()
+            if no.button("Keep it", key="clear_demo_cancel"):
+                st.session_state.pop("clear_demo_asked", None)
+                st.rerun()
 
 
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
