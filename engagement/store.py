@@ -304,8 +304,8 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     existing: dict[str, dict] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for row in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
-            existing[row[key]] = dict(row)
+        for stored in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+            existing[stored[key]] = dict(stored)
     new_rows = []
     for row in rows:
         before = existing.get(row[key])
