@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -284,7 +285,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def audit(conn: Connection, action: str, table_name: str, record_id: str | None = None,
-          before: dict | None = None, after: dict | None = None, detail: str | None = None) -> None:
+          before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+          detail: str | None = None) -> None:
     """Write one audit row in the caller's transaction: it lands or is lost with the change."""
     dump = lambda row: None if row is None else json.dumps(  # noqa: E731
         {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
