@@ -498,7 +498,7 @@ def _resolve_schools(report, conn, frames, school_id) -> set[str]:
     store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
     batch_schools = set(frames["schools"]["school_id"].dropna()) if "schools" in frames else set()
     known = store_schools | batch_schools
-    fallback, why_not = None, None
+    fallback, why_not = None, ""  # why_not is read only when fallback is None, and each such branch sets it
     if school_id is not None:
         fallback = school_id if school_id in known else None
         why_not = f"there is no school {school_id!r} in the store or in this import"
@@ -580,7 +580,7 @@ def _check_coordinates(report, frame: pd.DataFrame) -> None:
 
 # ---------------------------------------------------------------- building the rows written
 
-_DEFAULTS = {
+_DEFAULTS: dict[str, dict[str, object]] = {
     "schools": {"demo": False},
     "partners": {"status": "active"},
     "families": {"pupils": 1, "pupil_premium": False, "send": False, "eal": False,
@@ -619,9 +619,14 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
 
             row[column] = value
         if kind == "partners" and row["layer"] is None:
-            row["layer"] = typology.category(row["category"]).layer
+            category = typology.category(row["category"])
+            if category is None:  # not reached: _validate refused every row without a known category
+                raise ValueError(f"{row['category']!r} is not a category of the typology")
+            row["layer"] = category.layer
         if kind == "interactions":
             activity = typology.activity(row["activity"])
+            if activity is None:  # not reached: _validate refused every row without a known activity
+                raise ValueError(f"{row['activity']!r} is not an activity of the catalogue")
             row["channel"] = row["channel"] or activity.channel
             if row["two_way"] is None or ("two_way" in present and rec.get("two_way") is None):
                 row["two_way"] = activity.two_way

@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -318,7 +319,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def audit(conn: Connection, action: str, table_name: str, record_id: str | None = None,
-          before: dict | None = None, after: dict | None = None, detail: str | None = None) -> None:
+          before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+          detail: str | None = None) -> None:
     """Write one audit row in the caller's transaction: it lands or is lost with the change."""
     dump = lambda row: None if row is None else json.dumps(  # noqa: E731
         {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
@@ -338,8 +340,8 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     existing: dict[str, dict] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for row in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
-            existing[row[key]] = dict(row)
+        for stored in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+            existing[stored[key]] = dict(stored)
     new_rows = []
     for row in rows:
         before = existing.get(row[key])
