@@ -496,14 +496,19 @@ def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> pd.DataF
 def _resolve_schools(report, conn, frames, school_id) -> set[str]:
     """Give every partner, family and interaction row its school, or report why it has none."""
     store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
+    demo_schools = set(conn.execute(select(db.schools.c.school_id).where(db.schools.c.demo)).scalars())
     batch_schools = set(frames["schools"]["school_id"].dropna()) if "schools" in frames else set()
     known = store_schools | batch_schools
     fallback, why_not = None, ""  # why_not is read only when fallback is None, and each such branch sets it
     if school_id is not None:
         fallback = school_id if school_id in known else None
         why_not = f"there is no school {school_id!r} in the store or in this import"
-    elif len(known) == 1:
+    elif len(known) == 1 and not (known & demo_schools and not batch_schools):
         fallback = next(iter(known))
+    elif len(known) == 1:
+        # The app starts on the demo school: a school's real families must never land in it unseen.
+        why_not = ("school_id needed: the only school in the store is the demo school; import your schools.csv "
+                   "first (or with this file), so that your rows go to your own school")
     elif not known:
         why_not = "there is no school yet: import a schools file first (or with this one)"
     else:
