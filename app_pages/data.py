@@ -10,6 +10,7 @@ from engagement import access
 from engagement import interchange
 from engagement import store as data_store
 from engagement.demo import load_demo
+from engagement.text import md_escape
 
 KIND_GUESS = "guess from the file name"
 
@@ -40,7 +41,7 @@ else:
         options = {"kind": None if kind == KIND_GUESS else kind, "school_id": default_school}
         check = interchange.import_files(store, sources, dry_run=True, **options)
         for note in check.notes:
-            st.caption(note)
+            st.caption(md_escape(note))  # notes quote the files' headers: text, never markdown or an image
         if not check.ok:
             n = len(check.errors)
             st.error(f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. "

@@ -23,6 +23,7 @@ import datetime
 import io
 import math
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import store as db
+from engagement.settings import load_settings
 from engagement.typology import CHANNELS, PARTNER_LAYERS, load_typology
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -174,6 +176,18 @@ def guess_kind(filename: str) -> str | None:
 
 # ---------------------------------------------------------------- the report
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    >>> _shorten("x" * 500, 20)
+    'xxxxxxxxxx… (490 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    keep = max(limit // 2, 1)
+    return f"{text[:keep]}… ({len(text) - keep:,} more characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason a batch was refused. ``row`` is the spreadsheet row (the header is row 1)."""
@@ -201,7 +215,9 @@ class ImportReport:
         return not self.errors
 
     def error(self, file: str, row: int | None, column: str | None, reason: str) -> None:
-        self.errors.append(Problem(file, row, column, reason))
+        # A report quotes what it refuses; a 300 MB header must not become a 300 MB report.
+        self.errors.append(Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60),
+                                   _shorten(reason, 400)))
 
     def errors_frame(self) -> pd.DataFrame:
         """The problems as a table (file, row, column, reason), for a page to show."""
@@ -280,24 +296,51 @@ def _read_rows(name: str, data: bytes) -> list[list[str]]:
     """Every row of the file (blank ones included, so row numbers match a spreadsheet's)."""
     if not data.strip():
         raise _Refused("the file is empty: it needs a header row and rows of data")
+    _check_size(len(data))
+    limits = load_settings().imports
     suffix = Path(name).suffix.lower()
     if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and data.startswith(b"PK\x03\x04")):
+        _check_workbook(data)
         try:
             sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
             raise _Refused(f"the file is not a readable Excel workbook ({type(exc).__name__}): "
                            "save it again as .xlsx or CSV") from None
-        return [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
+        rows = [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
+        _check_rows(rows, limits.max_rows, limits.max_cell_chars)
+        return rows
     if suffix == ".xls":
         raise _Refused("old Excel files (.xls) are not read: save it as .xlsx or CSV")
     text = _decode(data)
     first = next((line for line in text.splitlines() if line.strip()), "")
     # Excel in some locales writes ";" or tab between cells; the header row tells which.
     delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    saved_limit = csv.field_size_limit(limits.max_cell_chars)
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = list(reader)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _Refused(_too_long(reader.line_num, limits.max_cell_chars)) from None
         raise _Refused(f"the file is not valid CSV: {exc}") from None
+    finally:
+        csv.field_size_limit(saved_limit)
+    _check_rows(rows, limits.max_rows, None)
+    return rows
+
+
+def _too_long(row: int, limit: int) -> str:
+    return (f"row {row} has a cell of more than {limit:,} characters (a stray quote mark can make the rest of the "
+            "file one cell): check that row's quotes, or shorten the text")
+
+
+def _check_rows(rows: list[list[str]], max_rows: int, max_cell_chars: int | None) -> None:
+    if len(rows) > max_rows + 1:
+        raise _Refused(f"the file has {len(rows) - 1:,} rows, over the limit of {max_rows:,}: split it into several files")
+    if max_cell_chars is not None:
+        for number, row in enumerate(rows, start=1):
+            if any(len(cell) > max_cell_chars for cell in row):
+                raise _Refused(_too_long(number, max_cell_chars))
 
 
 def _clean(cell: str) -> str:
@@ -645,13 +688,39 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
 # ---------------------------------------------------------------- the whole batch
 
 def _source(item) -> tuple[str, bytes]:
-    """A file to import as (name, bytes): a path, a (name, bytes) pair, or an uploaded file."""
+    """A file to import as (name, bytes): a path, a (name, bytes) pair, or an uploaded file. A path
+    that is not a regular file (a FIFO would block for ever) or is over the size limit is refused
+    before a byte is read."""
     if isinstance(item, tuple):
         return str(item[0]), bytes(item[1])
     if hasattr(item, "getvalue"):
         return str(item.name), bytes(item.getvalue())
     path = Path(item)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
+    _check_size(info.st_size)
     return path.name, path.read_bytes()
+
+
+def _check_size(size: int) -> None:
+    limit = load_settings().imports.max_file_mb
+    if size > limit * 1_000_000:
+        raise _Refused(f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: "
+                       "split it into several files")
+
+
+def _check_workbook(data: bytes) -> None:
+    """Refuse an .xlsx that would unpack to far more than it holds, before openpyxl opens it."""
+    limits = load_settings().imports
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # not a ZIP at all: openpyxl's own refusal says so
+    if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
+        raise _Refused(f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from {len(data) / 1_000_000:,.1f} MB; "
+                       "it is refused unopened. Save the sheet as CSV and import that")
 
 
 def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None):
@@ -664,6 +733,10 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
         except OSError as exc:
             report.files.append(str(item))
             report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
+            continue
+        except _Refused as refused:
+            report.files.append(Path(str(item)).name)
+            report.error(Path(str(item)).name, None, None, str(refused))
             continue
         report.files.append(name)
         file_kind = kind or guess_kind(name)
