@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, Callable, Iterable
 
 import pandas as pd
@@ -723,7 +724,17 @@ def _check_workbook(data: bytes) -> None:
                        "it is refused unopened. Save the sheet as CSV and import that")
 
 
-def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None):
+def _check_allowed_schools(report: ImportReport, merged: dict[str, pd.DataFrame], allowed: Collection[str]) -> None:
+    """Staff of one school import rows for their own schools only."""
+    for kind, frame in merged.items():
+        outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
+        for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
+            report.error(*_where(frame, i), "school_id",
+                         f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change")
+
+
+def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None,
+              allowed_schools: Collection[str] | None = None):
     converters = _converters()
     frames: dict[str, list[pd.DataFrame]] = {}
     present: dict[str, set[str]] = {}
@@ -760,6 +771,8 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
     if not merged:
         return merged, present, {}
     _resolve_schools(report, conn, merged, school_id)
+    if allowed_schools is not None:
+        _check_allowed_schools(report, merged, allowed_schools)
     existing = {}
     for k, frame in merged.items():
         existing[k] = _existing(conn, k, list(frame[KEY[k]].dropna()))
@@ -786,12 +799,15 @@ class _RollBack(Exception):
 
 
 def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
-                 school_id: str | None = None, dry_run: bool = False) -> ImportReport:
+                 school_id: str | None = None, dry_run: bool = False,
+                 allowed_schools: Collection[str] | None = None) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
     file (else each kind is guessed from its name); ``school_id`` is the school of rows that do
-    not name one. With ``dry_run`` the batch is only checked. The report says what happened.
+    not name one. With ``dry_run`` the batch is only checked. ``allowed_schools`` (the schools
+    of the signed-in account; ``None``: any) refuses rows of any other school. The report says
+    what happened.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -801,7 +817,7 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     sources = [paths] if single else list(paths)
     if dry_run:
         with store.read() as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id)
+            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
             if not report.errors:
                 for k in KINDS:
                     if k in merged:
@@ -811,7 +827,7 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     try:
         # Checked inside the write transaction, so what was checked is what is written.
         with store.write(actor) as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id)
+            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
             if report.errors:
                 raise _RollBack
             for k in KINDS:
@@ -854,7 +870,7 @@ def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def export_all(store: db.Store, directory, school_id: str | None = None) -> list[Path]:
+def export_all(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
     """Write schools.csv, partners.csv, families.csv and interactions.csv into ``directory`` in
     the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right, every text cell
     made safe for Excel. Re-importing them changes nothing. Returns the paths written."""
@@ -866,8 +882,10 @@ def export_all(store: db.Store, directory, school_id: str | None = None) -> list
             table = db.TABLES[kind]
             order = [table.c.date, table.c[KEY[kind]]] if kind == "interactions" else [table.c[KEY[kind]]]
             query = select(*(table.c[c] for c in EXPORT_COLUMNS[kind])).order_by(*order)
-            if school_id is not None:
+            if isinstance(school_id, str):
                 query = query.where(table.c.school_id == school_id)
+            elif school_id is not None:  # the schools an account may see, no other
+                query = query.where(table.c.school_id.in_(list(school_id)))
             path = directory / f"{kind}.csv"
             result = conn.execute(query.execution_options(yield_per=50_000))
             with open(path, "w", encoding="utf-8-sig", newline="") as out:
@@ -882,7 +900,7 @@ def export_all(store: db.Store, directory, school_id: str | None = None) -> list
     return written
 
 
-def export_zip(store: db.Store, school_id: str | None = None) -> bytes:
+def export_zip(store: db.Store, school_id: str | Collection[str] | None = None) -> bytes:
     """The four export CSVs in one ZIP file, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()

@@ -50,10 +50,16 @@ def show_error(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is looking at the page: their email (or "local admin") and role."""
+    """Who is looking at the page: their email (or "local admin"), role, and the schools their
+    grant names (see :func:`access.visible_schools` for what that opens in this store)."""
     email: str
     role: str | None
     local: bool
+    schools: frozenset[str] | None = None
+
+    def visible_schools(self, store: db.Store) -> list[str]:
+        """The schools of ``store`` this viewer may see, in the store's order."""
+        return access.visible_schools(self.schools, db.school_ids(store))
 
 
 def _secrets() -> dict:
@@ -80,14 +86,17 @@ def current_viewer() -> Viewer:
     admin. Raises :class:`access.SignInConfigError` when sign-in is not configured safely."""
     secrets = _secrets()
     if access.sign_in_mode(secrets.get("auth"), st.get_option("server.address")) == "local":
-        return Viewer(access.LOCAL_USER, "admin", local=True)
+        return Viewer(access.LOCAL_USER, "admin", local=True, schools=access.EVERY_SCHOOL)
     if not st.user.is_logged_in:
         return Viewer("", None, local=False)
     email = str(st.user.get("email") or "")
     if st.user.get("email_verified") is False:
         # A provider that says the address is unverified could be asserting anyone's address.
         return Viewer(email, None, local=False)
-    return Viewer(email, access.role_for(email, secrets.get("roles", {})), local=False)
+    grant = access.grant_for(email, secrets.get("roles", {}))
+    if grant is None:
+        return Viewer(email, None, local=False)
+    return Viewer(email, grant.role, local=False, schools=grant.schools)
 
 
 def current_actor() -> str:
@@ -211,7 +220,7 @@ def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, s
     viewer = page_guard(page)
     store = get_store()
     demo_banner(store)
-    school_id = pickers.school_picker(store) if needs_school else None
+    school_id = pickers.school_picker(store, viewer.visible_schools(store)) if needs_school else None
     if needs_school and not school_id:
         st.stop()
     return viewer, store, school_id
