@@ -211,3 +211,16 @@ def test_an_unverified_address_gets_no_role(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert "No access yet" in [t.value for t in at.title]
+
+
+def test_governors_choose_whole_terms_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+    for email, custom in (("chair@governors.hollybrook.sch.uk", False), ("head@hollybrook.sch.uk", True)):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.secrets["auth"] = AUTH
+        at.secrets["roles"] = ROLES
+        at.user = {"is_logged_in": True, "email": email}
+        at.run()
+        assert not at.exception
+        options = at.sidebar.selectbox(key="window_term").options
+        assert ("Custom dates" in options) is custom, (email, options)
