@@ -13,7 +13,10 @@ import getpass
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from engagement import store as db
+from engagement.store import store_problem
 from engagement.settings import SettingsError, load_settings, settings_file
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -304,3 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except SQLAlchemyError as error:
+        # A store that is down, read-only or locked: one plain line, not a traceback.
+        print(f"error: the store cannot be used: {store_problem(error)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except PermissionError as error:
+        print(f"error: the store cannot be used: {error.strerror}: {error.filename}", file=sys.stderr)
+        return EXIT_REFUSED

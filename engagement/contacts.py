@@ -125,7 +125,7 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
     key: Literal["family_id", "partner_id"]
     table, key, who = ((db.families, "family_id", "family") if family_id
                        else (db.partners, "partner_id", "partner"))
-    with store.write(actor) as conn:
+    def save(conn) -> None:
         # Checked inside the write transaction so the family cannot vanish between check and write.
         if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
             raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
@@ -136,6 +136,9 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
             raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
         conn.execute(db.interactions.insert().values(**row))
         db.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
+
+    # A contact logged while the database server restarts is saved a moment later, not lost.
+    store.write_retrying(actor, save)
     return row["interaction_id"]
 
 

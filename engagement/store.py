@@ -22,19 +22,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 import tomllib
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
     String, Table, Text, create_engine, event, func, select,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+T = TypeVar("T")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_DIR / "var" / "engagement.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -178,6 +181,20 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+def store_problem(error: BaseException) -> str:
+    """A database error in one line a data lead can act on, without the SQL or a password.
+
+    >>> from sqlalchemy.exc import OperationalError
+    >>> store_problem(OperationalError("INSERT ...", {}, Exception("attempt to write a readonly database")))
+    'attempt to write a readonly database'
+    """
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split())
+    if "connection" in text.lower() and ("refused" in text.lower() or "failed" in text.lower()):
+        return "the database server cannot be reached (is it running?)"
+    return text.split(" [SQL:")[0][:300]
+
+
 def display_url(url: str) -> str:
     """``url`` fit to print: its password, if any, masked.
 
@@ -222,12 +239,21 @@ def _make_engine(url: str) -> Engine:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
+    """Create or upgrade the schema to the newest Alembic revision. The version is read first
+    without a write lock, so a process started during another's long write (a ``score`` during an
+    import) neither waits for nor blocks it when, as nearly always, there is nothing to upgrade."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
     with engine.connect().execution_options(write=True) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
@@ -283,6 +309,21 @@ class Store:
             conn.info["actor"] = actor
             with conn.begin():
                 yield conn
+
+    def write_retrying(self, actor: str, work: Callable[[Connection], T], attempts: int = 4) -> T:
+        """Run ``work`` in one write transaction, again on a fresh connection if the first one
+        was lost (a database server restarting, a dropped connection): a user's save then costs
+        a moment, not an error. Only a lost connection is retried; the transaction either
+        committed whole or not at all, so a retry never writes twice."""
+        for attempt in range(attempts):
+            try:
+                with self.write(actor) as conn:
+                    return work(conn)
+            except DBAPIError as error:
+                if not error.connection_invalidated or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)  # 0.5, 1, 2 s: a restart's usual length
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import access
 from engagement import store as db
@@ -40,9 +41,11 @@ def show_error(error: BaseException) -> str:
     server's log under that reference, never to the page. Returns the reference."""
     reference = uuid.uuid4().hex[:8].upper()
     logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
+    what = ("The database cannot be used just now, so this page could not be shown"
+            if isinstance(error, SQLAlchemyError) else "Something went wrong and this page could not be shown")
     st.error(
-        f"Something went wrong and this page could not be shown. Nothing you saved is lost. "
-        f"If it happens again, give this reference to the school's data lead: **{reference}**.",
+        f"{what}. Nothing you saved is lost. Try again in a moment; if it happens again, give this "
+        f"reference to the school's data lead: **{reference}**.",
         icon=":material/error:",
     )
     return reference
