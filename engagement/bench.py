@@ -35,7 +35,7 @@ from engagement import scoring
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
-from engagement.terms import previous_term, term_of
+from engagement.terms import default_window, previous_term, term_of
 
 DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
 
@@ -198,7 +198,7 @@ def run_bench(scale: str = "school", repeats: int | None = None, today: datetime
         started = time.perf_counter()
         data = load_demo(store, scale=scale, seed=seed, today=today, actor="bench")
         built = time.perf_counter() - started
-        bench = Bench(scale, store, data, today, scoring.default_window(today), repeats)
+        bench = Bench(scale, store, data, today, default_window(today), repeats)
         bench.results.append(Timing("generate and write the demo data (once)", built, 1))
         for section in sections or SECTIONS:
             bench.results.extend(section(bench))

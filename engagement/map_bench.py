@@ -26,7 +26,7 @@ import pandas as pd
 from engagement import geo, maps
 from engagement.demo import CENTRE
 from engagement.partners import partners_in_window
-from engagement.scoring import default_window
+from engagement.terms import default_window
 from engagement.typology import load_typology
 
 CHROMIUM = "/usr/bin/chromium"

@@ -54,7 +54,7 @@ from sqlalchemy import and_, select
 from engagement import geo
 from engagement import store as db
 from engagement.config import load_config, suppression_threshold
-from engagement.scoring import default_window
+from engagement.terms import default_window
 from engagement.typology import load_typology
 
 STATIC_DIR = db.PROJECT_DIR / "static"

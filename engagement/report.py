@@ -38,7 +38,7 @@ from engagement import scoring
 from engagement.charts import OKABE_ITO, SEGMENT_COLOURS
 from engagement.config import load_config
 from engagement.frames import FLAGS, Frames
-from engagement.terms import date_range_text, previous_term, term_of, terms_between
+from engagement.terms import comparison_window, period_label, short_window_text, terms_between, window_text
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 SEGMENT_ORDER = ("families", *PARTNER_SEGMENTS, "overall")
@@ -81,59 +81,6 @@ class Overview:
         """The page's filters as the report names them."""
         return [("School", f"{self.school_name} ({self.school_id})"), ("Window", self.window_text),
                 ("Change compared with", self.previous_text)]
-
-
-# ---------------------------------------------------------------- windows in words
-
-def _is_term_window(start: datetime.date, end: datetime.date) -> bool:
-    term = term_of(start)
-    return start == term.start and end <= term.end
-
-
-def window_text(start: datetime.date, end: datetime.date) -> str:
-    """A window as a governor says it: the term when it is one (or the start of one), else dates.
-
-    >>> window_text(datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    'Summer term 2026, 1 Apr – 31 Aug 2026'
-    >>> window_text(datetime.date(2026, 10, 5), datetime.date(2026, 11, 6))
-    '5 Oct – 6 Nov 2026'
-    """
-    if _is_term_window(start, end):
-        season, year = term_of(start).name.split()
-        return f"{season.capitalize()} term {year}, {date_range_text(start, end)}"
-    return date_range_text(start, end)
-
-
-def short_window_text(start: datetime.date, end: datetime.date) -> str:
-    """A window in a few words, for a change's label: "Summer 2026", or "1 Apr – 31 Aug 2026".
-
-    >>> short_window_text(datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    'Summer 2026'
-    """
-    return term_of(start).name.capitalize() if _is_term_window(start, end) else date_range_text(start, end)
-
-
-def comparison_window(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The window the change is measured against: the whole previous term when the window is a
-    term (or the term so far), else the window of the same length just before.
-
-    >>> comparison_window(datetime.date(2026, 9, 1), datetime.date(2026, 11, 23))
-    (datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    """
-    if _is_term_window(start, end):
-        before = previous_term(term_of(start))
-        return before.start, before.end
-    return scoring.previous_window(start, end)
-
-
-def _period_label(name: str, start: datetime.date, end: datetime.date) -> str:
-    term = term_of(start)
-    label = name.capitalize()
-    if start != term.start:
-        label += f" (from {start.day} {start:%b})"
-    if end != term.end:
-        label += f" (to {end.day} {end:%b})"
-    return label
 
 
 # ---------------------------------------------------------------- the figures
@@ -228,7 +175,7 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     for column in wanted.values():
         if column not in wide:
             wide[column] = None
-    wide["label"] = [_period_label(p, a, b) for p, a, b in zip(wide["period"], wide["period_start"], wide["period_end"])]
+    wide["label"] = [period_label(p, a, b) for p, a, b in zip(wide["period"], wide["period_start"], wide["period_end"])]
     columns = ["period", "label", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
                *[f"{seg}_reach" for seg in scoring.SEGMENTS]]
     out = wide[columns].reset_index(drop=True)

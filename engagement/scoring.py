@@ -24,10 +24,8 @@ Decisions the design leaves open, made here:
   fewer families on roll than the threshold, every family figure and the family score are null,
   and the overall score is the weighted mean of the partner segments.
 
->>> previous_window(datetime.date(2026, 9, 1), datetime.date(2026, 9, 30))
-(datetime.date(2026, 8, 2), datetime.date(2026, 8, 31))
->>> default_window(datetime.date(2026, 11, 23))
-(datetime.date(2026, 9, 1), datetime.date(2026, 11, 23))
+Which windows there are (the default one, the previous one, terms and months) is for
+:mod:`engagement.terms` to say.
 """
 
 from __future__ import annotations
@@ -40,7 +38,10 @@ import pandas as pd
 
 from engagement.config import load_config
 from engagement.frames import FLAGS, Frames
-from engagement.terms import months_between, terms_between, term_of
+from engagement.terms import periods, previous_window
+# Re-exported only for tests/browser/test_signin.py, which this change could not edit; import it
+# from engagement.terms.
+from engagement.terms import default_window  # noqa: F401
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
@@ -68,22 +69,6 @@ def _day(value) -> int:
 
 def _month(day: int) -> int:
     return int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64))
-
-
-def default_window(today: datetime.date | None = None, config: dict | None = None) -> tuple[datetime.date, datetime.date]:
-    """The window every page and the command line use unless told otherwise: config ``[window]``
-    ``default`` = "term" (the current term so far) or a number of days ending today."""
-    today = today or datetime.date.today()
-    setting = (config or load_config()).get("window", {}).get("default", "term")
-    if str(setting) == "term":
-        return term_of(today).start, today
-    return today - datetime.timedelta(days=int(setting) - 1), today
-
-
-def previous_window(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The window of the same length that ends the day before ``start``."""
-    length = (end - start).days + 1
-    return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
 
 
 def _weights(section: dict, names: Iterable[str]) -> np.ndarray:
@@ -455,17 +440,6 @@ def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.
 
 # ---------------------------------------------------------------- trends and comparison
 
-def _periods(start: datetime.date, end: datetime.date, by: str) -> list[tuple[str, datetime.date, datetime.date]]:
-    if by == "term":
-        spans = [(t.name, t.start, t.end) for t in terms_between(start, end)]
-    elif by == "month":
-        spans = [(a.strftime("%Y-%m"), a, b) for a, b in months_between(start, end)]
-    else:
-        raise ValueError("by must be 'term' or 'month'")
-    # A period is cut to the range asked for, so the current term runs to today, not to December.
-    return [(name, max(a, start), min(b, end)) for name, a, b in spans]
-
-
 def flatten(card: dict) -> dict[str, float | None]:
     """A card as ``{"families.reach": 0.73, "equity.send.gap_pp": -4.1, ...}``: its figures only."""
     out = {}
@@ -489,7 +463,7 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
     None when suppressed). ``school_id`` None gives every school."""
     sub = frames if school_id is None else _one_school(frames, school_id)
     rows = []
-    for name, a, b in _periods(start, end, by):
+    for name, a, b in periods(start, end, by):
         for sid, row in metrics(sub, a, b, config).to_dict("index").items():
             if school_id is not None and sid != school_id:
                 continue

@@ -16,7 +16,7 @@ from engagement import maps
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window
-from engagement.scoring import default_window
+from engagement.terms import default_window
 
 TODAY = datetime.date(2026, 11, 23)
 WINDOW = default_window(TODAY)

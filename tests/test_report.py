@@ -16,7 +16,7 @@ import pypdf
 import pytest
 from sqlalchemy import select, update
 
-from engagement import report, scoring
+from engagement import report, scoring, terms
 from engagement import store as st
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
@@ -114,9 +114,9 @@ def test_the_change_is_on_the_whole_previous_term(demo):
 
 def test_a_custom_window_is_compared_with_the_same_length_just_before():
     start, end = datetime.date(2026, 10, 5), datetime.date(2026, 11, 6)
-    assert report.window_text(start, end) == "5 Oct – 6 Nov 2026"
-    assert report.comparison_window(start, end) == scoring.previous_window(start, end)
-    assert report.comparison_window(*AUTUMN) == SUMMER
+    assert terms.window_text(start, end) == "5 Oct – 6 Nov 2026"
+    assert terms.comparison_window(start, end) == terms.previous_window(start, end)
+    assert terms.comparison_window(*AUTUMN) == SUMMER
 
 
 def test_each_explanation_adds_up_to_its_score(demo):

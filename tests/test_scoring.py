@@ -65,7 +65,7 @@ import pytest
 from engagement import store as st
 from engagement.config import load_config
 from engagement.frames import load_school_frames
-from engagement import scoring
+from engagement import scoring, terms
 
 D = datetime.date
 START, END = D(2026, 9, 1), D(2026, 10, 31)
@@ -293,7 +293,7 @@ def test_trends_per_month_and_per_term(frames):
 
 def test_comparison_with_the_previous_window(frames):
     # 1 Sep - 31 Oct is 61 days; the window before is 2 Jul - 31 Aug: F06 (31 Aug) reached, P3 (1 Aug) engaged.
-    assert scoring.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
+    assert terms.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
     table = scoring.compare(frames, "S1", START, END, config=CONFIG).set_index("figure")
     assert table.loc["families.reached"].tolist() == [6, 1, 5]
     assert table.loc["families.reach", "change"] == 0.25
@@ -302,8 +302,8 @@ def test_comparison_with_the_previous_window(frames):
 
 
 def test_the_default_window_follows_the_config():
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
 
 
 def test_plain_text_card_says_fewer_than_10(frames):
