@@ -31,7 +31,7 @@ from typing import Callable
 
 import numpy as np
 
-from engagement import scoring
+from engagement import explanations, scoring
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
@@ -117,7 +117,7 @@ def engagement_section(bench: Bench) -> list[Timing]:
     out.append(Timing("load from the store, one school", t_one_load, n))
     t_card, _ = median_seconds(lambda: scoring.score_card(frames, first, start, end), n)
     out.append(Timing("score card, one school", t_card, n, "< 50 ms"))
-    t_explain, _ = median_seconds(lambda: scoring.explain(frames, first, start, end), n)
+    t_explain, _ = median_seconds(lambda: explanations.explain(frames, first, start, end), n)
     out.append(Timing("explanations, one school", t_explain, n))
     t_all, cards = median_seconds(lambda: scoring.score_cards(frames, start, end), n)
     out.append(Timing(f"score cards, all {len(cards)} schools", t_all, n))

@@ -70,7 +70,10 @@ class Frames:
         return list(self.schools["school_id"])
 
     def school(self, school_id: str) -> "Frames":
-        """The frames of one school (positions rebased), sliced without scanning the others."""
+        """The frames of one school (positions rebased), sliced without scanning the others; these
+        frames themselves when they hold that school alone. KeyError when they do not hold it."""
+        if len(self.schools) == 1 and self.schools["school_id"].iloc[0] == school_id:
+            return self
         try:
             k = self.school_ids.index(school_id)
         except ValueError:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engagement import scoring
+from engagement import explanations, scoring
 from engagement.charts import OKABE_ITO, SEGMENT_COLOURS
 from engagement.config import load_config
 from engagement.frames import FLAGS, Frames
@@ -143,7 +143,7 @@ def _equity(card: dict) -> pd.DataFrame:
     rows = []
     for flag in FLAGS:
         e = card["equity"][flag]
-        rows.append({"flag": flag, "label": scoring.FLAG_LABELS[flag], **{k: e[k] for k in (
+        rows.append({"flag": flag, "label": explanations.FLAG_LABELS[flag], **{k: e[k] for k in (
             "group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}, "suppressed": e["suppressed"]})
     return pd.DataFrame(rows)
 
@@ -188,13 +188,13 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     change on the previous term (see :func:`comparison_window`), what drives it and what would raise
     it, the equity gaps, the missing categories of each layer and the trend per term up to ``end``."""
     cfg = config or load_config()
-    sub = scoring._one_school(frames, school_id)
+    sub = frames.school(school_id)
     card = scoring.score_card(sub, school_id, start, end, cfg)
     previous = comparison_window(start, end)
     compared = scoring.compare(sub, school_id, start, end, previous, cfg)
     changes = {figure: None if change is None or pd.isna(change) else float(change)
                for figure, change in zip(compared["figure"], compared["change"])}
-    explanation = scoring.explain(sub, school_id, start, end, cfg)
+    explanation = explanations.explain(sub, school_id, start, end, cfg)
     missing = scoring.gaps(sub, school_id, start, end)
     threshold = int(cfg["privacy"]["suppression_threshold"])
     notes = [f"Counts of families under {threshold} are shown as “{FEWER}”, never as a number; "

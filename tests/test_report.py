@@ -16,7 +16,7 @@ import pypdf
 import pytest
 from sqlalchemy import select, update
 
-from engagement import report, scoring, terms
+from engagement import explanations, report, scoring, terms
 from engagement import store as st
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
@@ -120,7 +120,7 @@ def test_a_custom_window_is_compared_with_the_same_length_just_before():
 
 
 def test_each_explanation_adds_up_to_its_score(demo):
-    explained = scoring.explain(demo["frames"], demo["school_id"], *AUTUMN)
+    explained = explanations.explain(demo["frames"], demo["school_id"], *AUTUMN)
     for row in demo["view"].segments:
         parts = [float(p) for p in re.findall(r"gives ([\d.]+) of", row["drivers"])]
         assert len(parts) == len(explained[row["segment"]]["components"]) > 0

@@ -65,7 +65,7 @@ import pytest
 from engagement import store as st
 from engagement.config import load_config
 from engagement.frames import load_school_frames
-from engagement import scoring, terms
+from engagement import explanations, scoring, terms
 
 D = datetime.date
 START, END = D(2026, 9, 1), D(2026, 10, 31)
@@ -247,7 +247,7 @@ def test_gaps_name_every_category_without_an_engaged_partner(frames):
 
 
 def test_explanations_add_up_and_name_the_biggest_gain(frames):
-    why = scoring.explain(frames, "S1", START, END, CONFIG)
+    why = explanations.explain(frames, "S1", START, END, CONFIG)
     fam = why["families"]
     assert fam["score"] == 39.7
     assert [c["component"] for c in fam["components"]] == list(scoring.FAMILY_COMPONENTS)
@@ -268,7 +268,7 @@ def test_explanations_add_up_and_name_the_biggest_gain(frames):
 
 
 def test_explanations_of_a_school_too_small_to_show(frames):
-    why = scoring.explain(frames, "S2", START, END, CONFIG)
+    why = explanations.explain(frames, "S2", START, END, CONFIG)
     assert why["families"]["score"] is None and why["families"]["components"] == []
     assert [c["component"] for c in why["overall"]["components"]] == ["agencies", "businesses", "community"]
 
@@ -307,7 +307,7 @@ def test_the_default_window_follows_the_config():
 
 
 def test_plain_text_card_says_fewer_than_10(frames):
-    text = scoring.format_card(scoring.score_card(frames, "S1", START, END, CONFIG), "Hollybrook")
+    text = explanations.format_card(scoring.score_card(frames, "S1", START, END, CONFIG), "Hollybrook")
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
     assert "gap -20.0 points" in text and "Overall score: 43.9 / 100" in text
