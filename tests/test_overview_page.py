@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from engagement import report, scoring, terms
+from engagement import scoring, terms
 from engagement import store as st
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows

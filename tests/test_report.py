@@ -16,7 +16,7 @@ import pypdf
 import pytest
 from sqlalchemy import select, update
 
-from engagement import explanations, report, scoring, terms
+from engagement import explanations, overview, report, scoring, terms
 from engagement import store as st
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
@@ -48,7 +48,7 @@ def demo(tmp_path_factory):
     store = st.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
-    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY)
     yield {"store": store, "school_id": school_id, "frames": frames, "view": view,
            "html": report.overview_report_html(view), "families": _family_ids(store)}
     store.dispose()
@@ -88,7 +88,7 @@ def _cards(page: str) -> dict[str, str]:
 def test_the_figures_are_the_score_card_of_the_window_on_both_databases(store):
     school_id = _demo(store)
     frames = load_school_frames(store, school_id)
-    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY)
     card = scoring.score_card(frames, school_id, *AUTUMN)
     assert view.card == card
     by_segment = {row["segment"]: row for row in view.segments}
@@ -133,7 +133,7 @@ def test_equity_rows_follow_the_card_and_say_fewer_than_10_when_suppressed(demo)
     suppressed = [flag for flag, e in view.card["equity"].items() if e["suppressed"]]
     assert suppressed, "the demo school has a group under 10 (looked after children)"
     for _, row in view.equity.iterrows():
-        words = report.equity_text(row)
+        words = overview.equity_text(row)
         if row["suppressed"]:
             assert words["Families"] == "fewer than 10 on one side"
             assert not any(ch.isdigit() for key, value in words.items() for ch in value if key != "Families")
@@ -200,7 +200,7 @@ def test_a_school_under_the_threshold_shows_no_family_figure(sqlite_store):
         conn.execute(st.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
                                             for i in range(7)])
     frames = load_school_frames(sqlite_store, "S1")
-    view = report.overview(frames, "S1", *AUTUMN, today=TODAY)
+    view = overview.overview(frames, "S1", *AUTUMN, today=TODAY)
     page = report.overview_report_html(view)
     text = _text(page)
     assert "fewer than 10 families on roll: not shown" in text
@@ -248,7 +248,7 @@ def test_the_pdf_is_one_a4_page_with_the_scores(demo):
 
 def test_a_long_name_still_fits_one_page(demo):
     view = demo["view"]
-    long = report.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
+    long = overview.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
                               + "Primary Schools"})
     reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(long))))
     assert len(reader.pages) == 1
