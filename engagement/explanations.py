@@ -82,9 +82,15 @@ def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     the change that would raise the score most. Suppressed figures stay null here too."""
     cfg = config or load_config()
     sub = frames.school(school_id)
-    row = metrics(sub, start, end, cfg).iloc[0].to_dict()
+    return explain_row(metrics(sub, start, end, cfg).iloc[0].to_dict(), gaps(sub, school_id, start, end), cfg)
+
+
+def explain_row(row: dict, missing: dict[int, list[str]], config: dict | None = None) -> dict:
+    """:func:`explain` from figures already computed: ``row``, one school's row of
+    :func:`engagement.scoring.metrics` as a dict, and ``missing``, its
+    :func:`engagement.scoring.gaps` in the same window."""
+    cfg = config or load_config()
     typology = load_typology()
-    missing = gaps(sub, school_id, start, end)
     uncovered = [c for layer in PARTNER_LAYERS for c in missing[layer]]
     out = {}
     for seg in SEGMENTS:

@@ -26,6 +26,7 @@ appears anywhere.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -164,12 +165,12 @@ def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, config) -> pd.DataFrame:
+def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of) -> pd.DataFrame:
     school = frames.interactions["date"]
     first = school.min() if len(school) else pd.NaT
     begin = min(start, first.date()) if pd.notna(first) else start
     terms = terms_between(begin, end)[-TREND_TERMS:]
-    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", config=config)
+    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of)
     wanted = {f"{seg}.score": f"{seg}_score" for seg in scoring.SEGMENTS}
     wanted |= {f"{seg}.reach": f"{seg}_reach" for seg in scoring.SEGMENTS}
     wanted["overall"] = "overall_score"
@@ -194,13 +195,18 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     it, the equity gaps, the missing categories of each layer and the trend per term up to ``end``."""
     cfg = config or load_config()
     sub = frames.school(school_id)
-    card = scoring.score_card(sub, school_id, start, end, cfg)
+    # The card, its explanations, the change and the trend ask for the same windows again (the
+    # window is often the current term, the comparison the previous one): each is computed once.
+    metrics_of = functools.cache(lambda a, b: scoring.metrics(sub, a, b, cfg))
+    row = metrics_of(start, end).iloc[0].to_dict()
+    card = scoring.card_from_row(row, start, end)
     previous = comparison_window(start, end)
-    compared = scoring.compare(sub, school_id, start, end, previous, cfg)
+    before = scoring.card_from_row(metrics_of(*previous).iloc[0].to_dict(), *previous)
+    compared = scoring.card_changes(card, before)
     changes = {figure: None if change is None or pd.isna(change) else float(change)
                for figure, change in zip(compared["figure"], compared["change"])}
-    explanation = explanations.explain(sub, school_id, start, end, cfg)
     missing = scoring.gaps(sub, school_id, start, end)
+    explanation = explanations.explain_row(row, missing, cfg)
     threshold = int(cfg["privacy"]["suppression_threshold"])
     notes = [f"Counts of families under {threshold} are shown as “{FEWER}”, never as a number; "
              "an equity group is not shown when it or the rest of the school has fewer."]
@@ -208,7 +214,7 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
         school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
         window_text=window_text(start, end), previous=previous, previous_text=window_text(*previous),
         card=card, segments=_segments(card, changes, explanation), equity=_equity(card),
-        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, cfg),
+        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of),
         generated=today or datetime.date.today(), notes=notes,
     )
 

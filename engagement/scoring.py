@@ -32,7 +32,7 @@ for :mod:`engagement.terms` to say, and :mod:`engagement.explanations` puts a sc
 from __future__ import annotations
 
 import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -358,15 +358,21 @@ def flatten(card: dict) -> dict[str, float | None]:
 
 
 def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
-           by: str = "term", config: dict | None = None) -> pd.DataFrame:
+           by: str = "term", config: dict | None = None, *,
+           metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None) -> pd.DataFrame:
     """The score card per term (autumn Sep-Dec, spring Jan-Mar, summer Apr-Aug) or per month
     overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
     period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
-    None when suppressed). ``school_id`` None gives every school."""
+    None when suppressed). ``school_id`` None gives every school.
+
+    ``metrics_of(a, b)``, when given, stands for :func:`metrics` of these frames: a caller that
+    has already computed some of the periods (the Overview's window is often the current term)
+    passes them in rather than have them computed again."""
     sub = frames if school_id is None else frames.school(school_id)
+    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, config))
     rows = []
     for name, a, b in periods(start, end, by):
-        for sid, row in metrics(sub, a, b, config).to_dict("index").items():
+        for sid, row in metrics_of(a, b).to_dict("index").items():
             if school_id is not None and sid != school_id:
                 continue
             for figure, value in flatten(card_from_row(row, a, b)).items():
@@ -383,8 +389,18 @@ def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
     sub = frames.school(school_id)
-    now = flatten(score_card(sub, school_id, start, end, config))
-    before = flatten(score_card(sub, school_id, prev[0], prev[1], config))
+    return card_changes(score_card(sub, school_id, start, end, config),
+                        score_card(sub, school_id, prev[0], prev[1], config))
+
+
+def card_changes(card: dict, before: dict) -> pd.DataFrame:
+    """Each figure of ``card`` beside its value in the card ``before``: figure, current, previous,
+    change (rounded as the figure is; None when either is missing or suppressed).
+
+    >>> card_changes({"families": {"reach": 0.5}}, {"families": {"reach": 0.25}}).values.tolist()
+    [['families.reach', 0.5, 0.25, 0.25]]
+    """
+    now, before = flatten(card), flatten(before)
     rows = []
     for figure, value in now.items():
         old = before.get(figure)

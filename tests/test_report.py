@@ -164,6 +164,18 @@ def test_trends_run_per_term_to_the_window_and_match_each_terms_card(demo):
     assert view.trends.iloc[-1]["families_score"] == view.card["families"]["score"]
 
 
+def test_each_window_is_computed_once(demo, monkeypatch):
+    """The card, the explanations, the change and the trend share their windows' metrics: the term
+    so far is also the trend's last term, the previous term its one before."""
+    computed = []
+    metrics = scoring.metrics
+    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, config=None:
+                        computed.append((start, end)) or metrics(frames, start, end, config))
+    again = overview.overview(demo["frames"], demo["school_id"], *AUTUMN, today=TODAY)
+    assert sorted(computed) == [(datetime.date(2026, 1, 1), datetime.date(2026, 3, 31)), SUMMER, AUTUMN]
+    assert again.segments == demo["view"].segments and again.trends.equals(demo["view"].trends)
+
+
 # ---------------------------------------------------------------- the report
 
 def test_the_report_names_school_window_filters_and_date(demo):
