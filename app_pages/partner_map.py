@@ -23,9 +23,11 @@ except OSError as error:  # a read-only install: the files must then be copied a
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load(url: str, school_id: str, start: datetime.date, end: datetime.date, version: int):
-    partners = maps.with_marker_text(partners_in_window(store, school_id, start, end,
-                                                        ui.school_frames(store, school_id)))
-    return engagement_store.get_school(store, school_id), partners, maps.family_sectors(store, school_id, (start, end))
+    # One set of frames for the partners and the family sectors: the map's reach is the scores'.
+    frames = ui.school_frames(store, school_id)
+    partners = maps.with_marker_text(partners_in_window(store, school_id, start, end, frames))
+    sectors = maps.family_sectors(store, school_id, (start, end), frames=frames)
+    return engagement_store.get_school(store, school_id), partners, sectors
 
 
 typology = load_typology()

@@ -296,10 +296,18 @@ def score_cards(frames: Frames, start: datetime.date, end: datetime.date, config
     return {sid: card_from_row(row, start, end) for sid, row in table.to_dict("index").items()}
 
 
+def reached_families(frames: Frames, start: datetime.date, end: datetime.date) -> np.ndarray:
+    """For each family of ``frames.families``, whether it was reached in ``[start, end]``: at least
+    one two-way interaction in the window. An interaction counts for its family's school, whichever
+    school it was logged under. Every figure of reach (the card, the map's postcode sectors) starts
+    from here."""
+    return _family_flags(frames, _day(start), _day(end))[1]
+
+
 def family_reach(frames: Frames, start: datetime.date, end: datetime.date) -> pd.Series:
     """Family reach of every school (unsuppressed fractions; for benchmarks and checks, not for
     governors)."""
-    _, reached, *_ = _family_flags(frames, _day(start), _day(end))
+    reached = reached_families(frames, start, end)
     codes = frames.families["school_id"].cat.codes.to_numpy()
     n = len(frames.schools)
     return pd.Series(_ratio(np.bincount(codes, weights=reached, minlength=n), np.bincount(codes, minlength=n)),

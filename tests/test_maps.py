@@ -15,6 +15,8 @@ from sqlalchemy import select
 from engagement import maps
 from engagement import store as db
 from engagement.demo import load_demo
+from engagement.frames import load_school_frames
+from engagement.overview import overview
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window
 from engagement.terms import default_window
 
@@ -132,6 +134,45 @@ def test_small_sectors_are_never_shown(demo_store):
     # Reach is families with two-way contact in the window over families of the sector.
     row = sectors.shown.iloc[0]
     assert row["reach"] == pytest.approx(row["reached"] / row["families"])
+
+
+def test_the_sectors_add_up_to_the_overviews_family_reach(demo_store):
+    school_id = school_of(demo_store)["school_id"]
+    frames = load_school_frames(demo_store, school_id)
+    card = overview(frames, school_id, *WINDOW, today=TODAY).card["families"]
+    # Before suppression (a threshold of 1) every demo family is in a placed sector.
+    every = maps.family_sectors(demo_store, school_id, WINDOW, threshold=1, frames=frames)
+    assert every.hidden_families == 0
+    assert every.shown["families"].sum() == card["on_roll"]
+    assert every.shown["reached"].sum() == card["reached"] > 0
+    # Read from the store or given the page's frames, the sectors are the same.
+    assert every.shown.equals(maps.family_sectors(demo_store, school_id, WINDOW, threshold=1).shown)
+
+
+def test_a_contact_logged_under_another_school_counts_for_the_familys_school():
+    """The scores count an interaction for its family's school, whatever school it was logged
+    under (a sibling's school, a shared family liaison officer); the map counts it the same way."""
+    store = db.open_store("sqlite://")
+    with store.write("test") as conn:
+        conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Oak", "postcode": "B30 2QX"},
+                                           {"school_id": "S2", "name": "Elm", "postcode": "B29 6AA"}])
+        conn.execute(db.families.insert(), [{"family_id": f"F{n:02}", "school_id": "S1", "postcode": f"B30 2A{chr(65 + n)}"}
+                                            for n in range(12)])
+        conn.execute(db.gazetteer.insert(), [{"postcode": f"B30 2A{chr(65 + n)}", "latitude": 52.43, "longitude": -1.93}
+                                             for n in range(12)])
+        conn.execute(db.interactions.insert(), [
+            {"interaction_id": "I1", "school_id": "S1", "family_id": "F00", "date": WINDOW[0],
+             "activity": "phone call", "channel": "phone", "two_way": True},
+            {"interaction_id": "I2", "school_id": "S2", "family_id": "F01", "date": WINDOW[0],
+             "activity": "phone call", "channel": "phone", "two_way": True},
+            {"interaction_id": "I3", "school_id": "S1", "family_id": "F02", "date": WINDOW[0],
+             "activity": "newsletter", "channel": "digital", "two_way": False}])
+    frames = load_school_frames(store)
+    assert overview(frames, "S1", *WINDOW, today=TODAY).card["families"]["reached"] == 2
+    sectors = maps.family_sectors(store, "S1", WINDOW, frames=frames)
+    assert sectors.shown[["sector", "families", "reached"]].values.tolist() == [["B30 2", 12, 2]]
+    assert maps.family_sectors(store, "S2", WINDOW, frames=frames).shown.empty
+    store.dispose()
 
 
 def test_a_hidden_count_under_the_threshold_is_not_printed():
