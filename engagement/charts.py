@@ -244,18 +244,6 @@ def _short(category: str) -> str:
     return text_for_plotly(" ".join(words[:half])) + "<br>" + text_for_plotly(" ".join(words[half:]))
 
 
-def sector_labels(typology: Typology | None = None) -> pd.DataFrame:
-    """Category names with their ring and position, for the table beside the diagram."""
-    typology = typology or load_typology()
-    sectors = layer_sectors(typology)
-    return sectors.assign(clock=[_clock_position(c) for c in sectors["centre"]])
-
-
-def _clock_position(degrees: float) -> str:
-    hour = round(degrees / 30) % 12
-    return f"{12 if hour == 0 else hour} o'clock"
-
-
 # ---------------------------------------------------------------- the governors' Overview
 
 OVERVIEW_SEGMENTS = ("families", "agencies", "businesses", "community")

@@ -51,10 +51,6 @@ PLACES = ["Stirchley", "Bournville", "Selly Oak", "Cotteridge", "Kings Norton", 
           "Ten Acres", "Lifford", "Dogpool", "Selly Park", "Brandwood", "Hay Green", "Pershore Road",
           "Bournbrook", "Weoley", "Northfield", "Moseley", "Kings Heath"]
 
-NEEDS = ["SEND inclusive", "food", "clothing", "parenting support", "mental health", "EAL support",
-         "holiday club", "after-school", "youth club", "sport", "arts", "coding", "housing advice",
-         "debt advice", "mentoring", "young carers"]
-
 # What a partner of each category offers (services) and the activities a school does with it.
 CATEGORY_PROFILE = {
     "social care": (["parenting support", "young carers"], ["multi-agency meeting", "phone call", "email"]),

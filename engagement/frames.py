@@ -25,13 +25,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlalchemy as sa
 
 from engagement import store as db
 from engagement.typology import PARTNER_SEGMENTS, load_typology
 
 FLAGS = ("pupil_premium", "send", "eal", "looked_after", "young_carer")
-LISTED = ("active", "prospective")
 STATUSES = ("active", "prospective", "lapsed")
 
 _FAMILY_SQL = ("SELECT family_id, school_id, postcode, pupil_premium, send, eal, looked_after, young_carer "

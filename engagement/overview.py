@@ -72,12 +72,6 @@ class Overview:
     generated: datetime.date
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def filters(self) -> list[tuple[str, str]]:
-        """The page's filters as the report names them."""
-        return [("School", f"{self.school_name} ({self.school_id})"), ("Window", self.window_text),
-                ("Change compared with", self.previous_text)]
-
 
 # ---------------------------------------------------------------- the figures
 

@@ -76,9 +76,6 @@ class Typology:
     def categories_of_layer(self, layer: int) -> list[Category]:
         return [c for c in self.categories if c.layer == layer]
 
-    def categories_of_segment(self, segment: str) -> list[Category]:
-        return [c for c in self.categories if c.segment == segment]
-
     def layer_colour(self, layer: int) -> str:
         return self.layers[layer]["colour"]
 
