@@ -10,7 +10,7 @@ from engagement.contacts import interaction_history
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
 from engagement.store import get_school
 from engagement.text import md_escape, record_lines, text_or_blank
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 _, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
@@ -27,7 +27,7 @@ columns = st.columns(4)
 segments = columns[0].multiselect("Segment", list(PARTNER_SEGMENTS), format_func=str.capitalize)
 categories = columns[1].multiselect("Category", typology.category_names())
 services = columns[2].multiselect("Service offered", service_tags(partners))
-statuses = columns[3].multiselect("Status", ["active", "prospective", "lapsed"], format_func=str.capitalize)
+statuses = columns[3].multiselect("Status", PARTNER_STATUSES, format_func=str.capitalize)
 shown = filter_partners(partners, PartnerFilter(segments=tuple(segments), categories=tuple(categories),
                                                 services=tuple(services), statuses=tuple(statuses)))
 

@@ -11,7 +11,7 @@ from engagement import access, contacts, maps
 from engagement import store as engagement_store
 from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
 from engagement.text import md_escape, record_lines, text_or_blank
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 viewer, store, school_id = ui.open_page("map")
 
@@ -48,7 +48,7 @@ with st.sidebar:
                               format_func=lambda s: typology.segments.get(s, {}).get("label", s))
     categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
     services = st.multiselect("Service", service_tags(partners), key="map_services")
-    statuses = st.multiselect("Status", ["active", "prospective", "lapsed"], key="map_statuses")
+    statuses = st.multiselect("Status", PARTNER_STATUSES, key="map_statuses")
     engaged = st.radio("Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged",
                        horizontal=True)
     search = st.text_input("Name contains", key="map_search")

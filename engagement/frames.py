@@ -27,10 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engagement import store as db
-from engagement.typology import PARTNER_SEGMENTS, load_typology
+from engagement.typology import PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 FLAGS = ("pupil_premium", "send", "eal", "looked_after", "young_carer")
-STATUSES = ("active", "prospective", "lapsed")
 
 _FAMILY_SQL = ("SELECT family_id, school_id, postcode, pupil_premium, send, eal, looked_after, young_carer "
                "FROM families{where} ORDER BY school_id, family_id")
@@ -239,7 +238,7 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
         "segment": pd.Categorical(category.map(lambda c: categories[c].segment if c in categories else None),
                                   categories=list(PARTNER_SEGMENTS)),
         "status": pd.Categorical(par.column("status").cast(pa.string()).to_numpy(zero_copy_only=False),
-                                 categories=list(STATUSES)),
+                                 categories=list(PARTNER_STATUSES)),
     })
 
     who = inter.column("who").cast(pa.string())

@@ -28,7 +28,7 @@ from engagement.demo import CENTRE
 from engagement.frames import load_school_frames
 from engagement.partners import partners_in_window
 from engagement.terms import default_window
-from engagement.typology import load_typology
+from engagement.typology import PARTNER_STATUSES, load_typology
 
 CHROMIUM = "/usr/bin/chromium"
 TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_visible_s": 3.0}
@@ -57,7 +57,7 @@ def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.
         "category": [cats[k].name for k in pick], "layer": [cats[k].layer for k in pick],
         "segment": [cats[k].segment for k in pick], "postcode": "B30 2QX",
         "latitude": lat, "longitude": lon, "services": "food;holiday club",
-        "status": rng.choice(["active", "prospective", "lapsed"], n, p=[0.8, 0.12, 0.08]),
+        "status": rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08]),
         "interactions": interactions, "engaged": interactions > 0,
         "last_contact": [datetime.date(2026, 11, 1) if k else None for k in interactions],
     })

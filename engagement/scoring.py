@@ -43,7 +43,7 @@ from engagement.terms import periods, previous_window
 # Re-exported only for tests/browser/test_signin.py, which this change could not edit; import it
 # from engagement.terms.
 from engagement.terms import default_window  # noqa: F401
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
 PARTNER_COMPONENTS = ("reach", "intensity", "category_coverage")
@@ -180,7 +180,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     par = inter["partner"].to_numpy()
     counts = np.bincount(par[(day >= s) & (day <= e) & (par >= 0)], minlength=len(partners))
     par_school = partners["school_id"].cat.codes.to_numpy().astype(np.int64)
-    listed = partners["status"].cat.codes.to_numpy() <= 1  # active, prospective
+    listed = partners["status"].isin(LISTED_STATUSES).to_numpy()
     engaged = listed & (counts > 0)
     segment = partners["segment"].cat.codes.to_numpy()
     cat_names = [c.name for c in typology.categories]
@@ -334,7 +334,7 @@ def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end
     table = partners[["partner_id", "name", "category", "layer", "segment", "status"]].copy()
     table["interactions"] = counts
     table["last_contact"] = last_contact.to_numpy()
-    table["engaged"] = table["status"].isin(["active", "prospective"]).to_numpy() & (counts > 0)
+    table["engaged"] = table["status"].isin(LISTED_STATUSES).to_numpy() & (counts > 0)
     return table.reset_index(drop=True)
 
 

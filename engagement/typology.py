@@ -25,6 +25,10 @@ SEGMENTS = ("families", "agencies", "businesses", "community")
 PARTNER_SEGMENTS = ("agencies", "businesses", "community")
 CHANNELS = ("in person", "home visit", "phone", "digital", "letter")
 PARTNER_LAYERS = (2, 3, 4)
+# Where a partner stands in the school's directory. Listed partners (active or prospective) are the
+# ones the scores expect contact with; a lapsed partner stays on the map and counts nowhere.
+PARTNER_STATUSES = ("active", "prospective", "lapsed")
+LISTED_STATUSES = ("active", "prospective")
 
 
 @dataclass(frozen=True)
