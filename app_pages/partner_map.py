@@ -9,8 +9,10 @@ from streamlit_folium import st_folium
 import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
-from engagement.text import md_escape, record_lines, text_or_blank
+from engagement.partners import (
+    PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
+)
+from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 viewer, store, school_id = ui.open_page("map")
@@ -98,21 +100,10 @@ with right:
     else:
         r = record.iloc[0]
         st.subheader(md_escape(r["name"]))
-        st.caption(f"{md_escape(r['category'])} · layer {int(r['layer'])} "
-                   f"({md_escape(typology.layer_name(int(r['layer'])))}) · {md_escape(r['status'])}")
-        distance = "" if r["distance_km"] != r["distance_km"] else f"{r['distance_km']:.1f} km"
-        facts = {"Distance from the school": distance or "not placed",
-                 "Contacts in the window": str(int(r["interactions"])),
-                 "Last contact in the window": "" if not r["engaged"] else f"{r['last_contact']:%d/%m/%Y}",
-                 "Address": " ".join(text_or_blank(v) for v in (r["address"], r["postcode"]) if text_or_blank(v)),
-                 "Contact": r["contact_name"], "Email": r["contact_email"],
-                 "Phone": r["contact_phone"], "Services": services_text(r["services"]),
-                 "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
-                 "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
-                 "Notes": r["notes"], "Reference": r["partner_id"]}
+        st.caption(md_escape(partner_heading(r)))
         # Lines of text, not a table: a narrow column cut addresses and emails short.
         with st.container(border=True):
-            st.markdown(record_lines(facts))
+            st.markdown(record_lines(partner_record(r)))
         history = contacts.interaction_history(store, partner_id=r["partner_id"])
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,

@@ -17,7 +17,8 @@ from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.overview import overview
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window
+from engagement.partners import PartnerFilter, filter_partners, partner_record, partners_in_window
+from engagement.text import record_lines
 from engagement.terms import default_window
 
 TODAY = datetime.date(2026, 11, 23)
@@ -70,6 +71,17 @@ def test_partner_table_counts_engagement_in_the_window(demo_store):
     assert (table.loc[~listed, "interactions"] > 0).any()  # the demo has lapsed partners still in touch
     assert table["distance_km"].between(0, 6).all()
     assert set(table["segment"]) == {"agencies", "businesses", "community"}
+
+
+def test_every_partners_record_reads_cleanly(demo_store):
+    """The record beside the map and the layers diagram (one function for both pages): every
+    field of every demo partner, a dash where empty, never "nan" or "None"."""
+    table = partners_in_window(demo_store, school_of(demo_store)["school_id"], *WINDOW)
+    for _, row in table.iterrows():
+        record = partner_record(row)
+        assert list(record)[:3] == ["Distance from the school", "Contacts in the window", "Last contact in the window"]
+        assert record["Reference"] == row["partner_id"]
+        assert not re.search(r"\bnan\b|\bNone\b|\bNaT\b", record_lines(record)), row["partner_id"]
 
 
 def test_the_map_holds_one_marker_per_placed_partner_and_no_cdn(demo_store):
