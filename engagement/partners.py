@@ -111,8 +111,9 @@ def partner_record(partner) -> dict[str, object]:
     >>> record["Distance from the school"], record["Last contact in the window"], record["Address"]
     ('not placed', '05/10/2026', '1 High St')
     """
+    distance = partner["distance_km"]
     return {
-        "Distance from the school": "not placed" if pd.isna(partner["distance_km"]) else f"{partner['distance_km']:.1f} km",
+        "Distance from the school": "not placed" if pd.isna(distance) else f"{distance:.1f} km",
         "Contacts in the window": str(int(partner["interactions"])),
         "Last contact in the window": _date_text(partner["last_contact"]) if partner["engaged"] else "",
         "Address": " ".join(text_or_blank(v) for v in (partner["address"], partner["postcode"]) if text_or_blank(v)),

@@ -237,8 +237,10 @@ def rounded(key: str, value):
     """One figure as FORMATS.md prints it: None when missing, counts whole, the rest rounded
     (``key`` is the figure's last name: ``reach``, ``on_roll``, ``recency_days``...).
 
-    >>> rounded("reach", 0.123456), rounded("on_roll", 20.0), rounded("recency_days", 12.0), rounded("score", float("nan"))
-    (0.1235, 20, 12, None)
+    >>> rounded("reach", 0.123456), rounded("on_roll", 20.0), rounded("recency_days", 12.0)
+    (0.1235, 20, 12)
+    >>> rounded("score", float("nan")) is None
+    True
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None

@@ -168,10 +168,11 @@ def test_a_contact_logged_under_another_school_counts_for_the_familys_school():
     with store.write("test") as conn:
         conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Oak", "postcode": "B30 2QX"},
                                            {"school_id": "S2", "name": "Elm", "postcode": "B29 6AA"}])
-        conn.execute(db.families.insert(), [{"family_id": f"F{n:02}", "school_id": "S1", "postcode": f"B30 2A{chr(65 + n)}"}
-                                            for n in range(12)])
-        conn.execute(db.gazetteer.insert(), [{"postcode": f"B30 2A{chr(65 + n)}", "latitude": 52.43, "longitude": -1.93}
-                                             for n in range(12)])
+        postcodes = [f"B30 2A{letter}" for letter in "ABCDEFGHIJKL"]
+        conn.execute(db.families.insert(), [{"family_id": f"F{n:02}", "school_id": "S1", "postcode": postcode}
+                                            for n, postcode in enumerate(postcodes)])
+        conn.execute(db.gazetteer.insert(), [{"postcode": postcode, "latitude": 52.43, "longitude": -1.93}
+                                             for postcode in postcodes])
         conn.execute(db.interactions.insert(), [
             {"interaction_id": "I1", "school_id": "S1", "family_id": "F00", "date": WINDOW[0],
              "activity": "phone call", "channel": "phone", "two_way": True},
