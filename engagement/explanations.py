@@ -28,6 +28,8 @@ from engagement.frames import Frames
 from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, SEGMENTS, gaps, metrics, rounded
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
+SEGMENT_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
+                  "community": "Community", "overall": "Overall"}
 FLAG_LABELS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL",
                "looked_after": "Looked after", "young_carer": "Young carers"}
 COMPONENT_LABELS = {

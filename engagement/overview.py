@@ -33,13 +33,12 @@ import pandas as pd
 
 from engagement import explanations, scoring
 from engagement.config import load_config
+from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames
 from engagement.terms import comparison_window, period_label, terms_between, window_text
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
 
-SEGMENT_ORDER = ("families", *PARTNER_SEGMENTS, "overall")
-SEGMENT_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
-                  "community": "Community", "overall": "Overall"}
+SEGMENT_ORDER = (*SEGMENTS, "overall")
 RATE_LABELS = {"families": "Family reach", "agencies": "Partner reach", "businesses": "Partner reach",
                "community": "Partner reach"}
 FEWER = "fewer than 10"

@@ -28,8 +28,9 @@ import re
 
 from engagement import scoring
 from engagement.charts import OKABE_ITO, SEGMENT_COLOURS
+from engagement.explanations import SEGMENT_LABELS
 from engagement.overview import (
-    SEGMENT_LABELS, SEGMENT_ORDER, Overview, equity_text, layer_text, percent_text, points_text, trend_text,
+    SEGMENT_ORDER, Overview, equity_text, layer_text, percent_text, points_text, trend_text,
 )
 from engagement.terms import short_window_text
 

@@ -43,11 +43,10 @@ from engagement.terms import periods, previous_window
 # Re-exported only for tests/browser/test_signin.py, which this change could not edit; import it
 # from engagement.terms.
 from engagement.terms import default_window  # noqa: F401
-from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
 PARTNER_COMPONENTS = ("reach", "intensity", "category_coverage")
-SEGMENTS = ("families", *PARTNER_SEGMENTS)
 # How each figure is rounded wherever it leaves this module (FORMATS.md: rates 4, scores 1).
 _DIGITS = {"reach": 4, "informed_reach": 4, "regularity": 4, "breadth": 2, "recency_days": 1,
            "score": 1, "group_reach": 4, "rest_reach": 4, "gap_pp": 1, "parity": 4,
