@@ -183,7 +183,9 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     engaged = listed & (counts > 0)
     segment = partners["segment"].cat.codes.to_numpy()
     cat_names = [c.name for c in typology.categories]
-    cat_code = pd.Categorical(partners["category"], categories=cat_names).codes
+    # -1 for a category the typology no longer knows: it covers nothing. (A Categorical built with
+    # such values warns in pandas 3 and is to raise.)
+    cat_code = pd.Index(cat_names).get_indexer(partners["category"])
     covered = np.zeros((n_schools, len(cat_names)), bool)
     hit = engaged & (cat_code >= 0)
     covered[par_school[hit], cat_code[hit]] = True
