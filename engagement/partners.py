@@ -1,5 +1,6 @@
 """The partner directory as the pages show it: every stored field of each partner, its segment,
-its distance from the school, and how it stands in a window (interactions, last contact, engaged).
+its distance from the school, how it stands in a window (interactions, last contact, engaged), and
+the record of one partner that the map and the layers page show beside their drawing.
 
 Engagement comes from :func:`engagement.scoring.partner_engagement`, so the diagram, the map and
 the scores always agree on who counts as engaged (a listed partner, active or prospective, with at
