@@ -5,13 +5,13 @@ the same. Aggregates only: nothing here names or identifies a family."""
 import streamlit as st
 
 import ui
-from engagement import charts, report
+from engagement import charts, overview, report
 from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
-view = report.overview(frames, school_id, window.start, window.end)
+view = overview.overview(frames, school_id, window.start, window.end)
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
@@ -66,16 +66,16 @@ st.header("Equity: who the school reaches less", anchor=False)
 chart_side, table_side = st.columns(2)
 chart_side.plotly_chart(charts.equity_chart(view.equity), config={"displayModeBar": False}, key="overview_equity",
                         theme=None, alt="Dot chart of family reach by group; the same figures are in the table beside it.")
-table_side.table([report.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
+table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
 table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
                    "divided by the rest's (1.00 is equal). A group with fewer than 10 families, or with fewer "
                    "than 10 outside it, is not shown.")
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
-st.table([report.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
 
 st.header("Trends per term", anchor=False)
-words = report.trend_text(view.trends)
+words = overview.trend_text(view.trends)
 
 scores_side, reach_side = st.columns(2)
 scores_side.plotly_chart(charts.score_trend_chart(view.trends), config={"displayModeBar": False},

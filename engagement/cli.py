@@ -218,7 +218,9 @@ def _score_run(args) -> int:
     import json
 
     from engagement.frames import load_school_frames
-    from engagement.scoring import default_window, format_card, score_card
+    from engagement.explanations import format_card
+    from engagement.scoring import score_card
+    from engagement.terms import default_window
 
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)

@@ -49,13 +49,13 @@ from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
-from sqlalchemy import and_, select
-
 from engagement import geo
 from engagement import store as db
 from engagement.config import suppression_threshold
+from engagement.frames import Frames, load_school_frames
+from engagement.scoring import reached_families
 from engagement.settings import MapSettings, load_settings
-from engagement.scoring import default_window
+from engagement.terms import default_window
 from engagement.typology import load_typology
 
 STATIC_DIR = db.PROJECT_DIR / "static"
@@ -187,21 +187,23 @@ class FamilySectors:
 
 
 def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date, datetime.date],
-                   threshold: int | None = None) -> FamilySectors:
+                   threshold: int | None = None, *, frames: Frames | None = None) -> FamilySectors:
     """Families of the school grouped by postcode sector, placed at the mean of their postcodes'
-    gazetteer coordinates, with reach = families with a two-way interaction in the window ÷
-    families of the sector. A sector with fewer than ``threshold`` families (config privacy
-    threshold) is never returned: its families only add to ``hidden_families``."""
+    gazetteer coordinates, with reach = families reached in the window ÷ families of the sector.
+    A sector with fewer than ``threshold`` families (config privacy threshold) is never returned:
+    its families only add to ``hidden_families``.
+
+    Families and reach are the Overview's own: the families on roll in ``frames`` (the school's,
+    read from ``store`` when not given) and :func:`engagement.scoring.reached_families`, so the
+    sectors add up to the family reach the scores show. The store is read for coordinates only."""
     threshold = suppression_threshold() if threshold is None else threshold
-    start, end = window
-    f, i = db.families, db.interactions
-    with store.read() as conn:
-        fams = pd.DataFrame(conn.execute(select(f.c.family_id, f.c.postcode).where(f.c.school_id == school_id)).all(),
-                            columns=["family_id", "postcode"])
-        reached = set(conn.execute(select(i.c.family_id).distinct().where(and_(
-            i.c.school_id == school_id, i.c.family_id.is_not(None), i.c.two_way.is_(True),
-            i.c.date >= start, i.c.date <= end))).scalars())
     empty = pd.DataFrame(columns=["sector", "families", "reached", "reach", "latitude", "longitude"])
+    frames = frames if frames is not None else load_school_frames(store, school_id)
+    if school_id not in frames.school_ids:
+        return FamilySectors(empty, 0, threshold)
+    school = frames.school(school_id)
+    fams = pd.DataFrame({"family_id": school.families["family_id"], "postcode": school.families["postcode"],
+                         "reached": reached_families(school, *window)})
     if fams.empty:
         return FamilySectors(empty, 0, threshold)
     fams["postcode"] = fams["postcode"].map(geo.normalise_postcode)
@@ -209,7 +211,6 @@ def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date,
     where = geo.gazetteer_lookup(store, fams["postcode"].dropna().unique())
     fams["latitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[0])
     fams["longitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[1])
-    fams["reached"] = fams["family_id"].isin(reached)
     grouped = fams.dropna(subset=["sector"]).groupby("sector").agg(
         families=("family_id", "size"), reached=("reached", "sum"),
         latitude=("latitude", "mean"), longitude=("longitude", "mean")).reset_index()

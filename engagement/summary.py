@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from engagement import store as db
 from engagement.terms import term_of
-from engagement.typology import load_typology
+from engagement.typology import PARTNER_STATUSES, load_typology
 
 
 def school_summary(store: db.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
@@ -46,10 +46,10 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         if layer == 1:
             # The core is counted, not mapped: its people go in words, not in the partner columns.
             row.update(who=f"{school['pupils'] or 0:,} pupils and {school['staff'] or 0:,} staff",
-                       active=None, prospective=None, lapsed=None)
+                       **dict.fromkeys(PARTNER_STATUSES))
         else:
             sub = partner_counts[partner_counts["layer"] == layer].set_index("status")["partners"]
-            row.update({s: int(sub.get(s, 0)) for s in ("active", "prospective", "lapsed")})
+            row.update({s: int(sub.get(s, 0)) for s in PARTNER_STATUSES})
         layers.append(row)
     return {
         "school": dict(school), "families": int(families), "term": term,

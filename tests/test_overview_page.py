@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from engagement import report, scoring
+from engagement import scoring, terms
 from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows
@@ -81,7 +81,7 @@ def test_the_overview_is_the_main_page_and_says_which_school_and_window(app_db):
     at = open_overview()
     window = term_windows(datetime.date.today(), 1)[0]
     assert at.title[0].value == "Hollybrook Primary School"
-    assert at.subheader[0].value == f"Engagement overview · {report.window_text(window.start, window.end)}"
+    assert at.subheader[0].value == f"Engagement overview · {terms.window_text(window.start, window.end)}"
     assert at.sidebar.selectbox(key="window_term").value == window.label
     assert any(h.value == "Scores out of 100" for h in at.header)
 
@@ -90,7 +90,7 @@ def test_the_numbers_are_the_score_card_of_the_current_term(app_db):
     at = open_overview()
     window = term_windows(datetime.date.today(), 1)[0]
     card = card_for(app_db, window.start, window.end)
-    previous = card_for(app_db, *report.comparison_window(window.start, window.end))
+    previous = card_for(app_db, *terms.comparison_window(window.start, window.end))
     assert metrics(at) == expected_metrics(card, previous)
     equity = at.table[1].value
     looked_after = equity[equity["Group"] == "Looked after"].iloc[0]
@@ -109,9 +109,9 @@ def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
     after = metrics(at)
     assert after != before
     card = card_for(app_db, summer.start, summer.end)
-    previous = card_for(app_db, *report.comparison_window(summer.start, summer.end))
+    previous = card_for(app_db, *terms.comparison_window(summer.start, summer.end))
     assert after == expected_metrics(card, previous)
-    assert at.subheader[0].value == f"Engagement overview · {report.window_text(summer.start, summer.end)}"
+    assert at.subheader[0].value == f"Engagement overview · {terms.window_text(summer.start, summer.end)}"
     layers = at.table[2].value
     assert list(layers["Categories covered"]) == [
         f"{e['covered']} of {e['categories']} ({100 * e['coverage']:.1f}%)" for e in card["layers"].values()]
@@ -125,9 +125,9 @@ def test_custom_dates_show_their_own_card(app_db):
     at.sidebar.date_input(key="window_dates").set_value((start, end)).run()
     assert not at.exception
     card = card_for(app_db, start, end)
-    previous = card_for(app_db, *scoring.previous_window(start, end))
+    previous = card_for(app_db, *terms.previous_window(start, end))
     assert metrics(at) == expected_metrics(card, previous)
-    assert report.window_text(start, end) in at.subheader[0].value
+    assert terms.window_text(start, end) in at.subheader[0].value
 
 
 def test_the_trend_tables_hold_each_terms_scores(app_db):

@@ -65,7 +65,7 @@ import pytest
 from engagement import store as db
 from engagement.config import load_config
 from engagement.frames import load_school_frames
-from engagement import scoring
+from engagement import explanations, scoring, terms
 
 D = datetime.date
 START, END = D(2026, 9, 1), D(2026, 10, 31)
@@ -247,7 +247,7 @@ def test_gaps_name_every_category_without_an_engaged_partner(frames):
 
 
 def test_explanations_add_up_and_name_the_biggest_gain(frames):
-    why = scoring.explain(frames, "S1", START, END, CONFIG)
+    why = explanations.explain(frames, "S1", START, END, CONFIG)
     fam = why["families"]
     assert fam["score"] == 39.7
     assert [c["component"] for c in fam["components"]] == list(scoring.FAMILY_COMPONENTS)
@@ -268,7 +268,7 @@ def test_explanations_add_up_and_name_the_biggest_gain(frames):
 
 
 def test_explanations_of_a_school_too_small_to_show(frames):
-    why = scoring.explain(frames, "S2", START, END, CONFIG)
+    why = explanations.explain(frames, "S2", START, END, CONFIG)
     assert why["families"]["score"] is None and why["families"]["components"] == []
     assert [c["component"] for c in why["overall"]["components"]] == ["agencies", "businesses", "community"]
 
@@ -293,7 +293,7 @@ def test_trends_per_month_and_per_term(frames):
 
 def test_comparison_with_the_previous_window(frames):
     # 1 Sep - 31 Oct is 61 days; the window before is 2 Jul - 31 Aug: F06 (31 Aug) reached, P3 (1 Aug) engaged.
-    assert scoring.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
+    assert terms.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
     table = scoring.compare(frames, "S1", START, END, config=CONFIG).set_index("figure")
     assert table.loc["families.reached"].tolist() == [6, 1, 5]
     assert table.loc["families.reach", "change"] == 0.25
@@ -302,12 +302,12 @@ def test_comparison_with_the_previous_window(frames):
 
 
 def test_the_default_window_follows_the_config():
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
 
 
 def test_plain_text_card_says_fewer_than_10(frames):
-    text = scoring.format_card(scoring.score_card(frames, "S1", START, END, CONFIG), "Hollybrook")
+    text = explanations.format_card(scoring.score_card(frames, "S1", START, END, CONFIG), "Hollybrook")
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
     assert "gap -20.0 points" in text and "Overall score: 43.9 / 100" in text
