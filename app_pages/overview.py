@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from engagement import charts, overview, report
+from engagement.settings import fewer_than
 from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("overview")
@@ -16,7 +17,7 @@ view = overview.overview(frames, school_id, window.start, window.end)
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
 head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
-head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of fewer than 10 families "
+head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of {fewer_than()} families "
              "are never shown as a number. Change the school or the window in the sidebar.")
 report_html = report.overview_report_html(view)
 downloads.download_button("Download report (HTML)", report_html, file_name=report.report_file_name(view, "html"),
@@ -68,8 +69,8 @@ chart_side.plotly_chart(charts.equity_chart(view.equity), config={"displayModeBa
                         theme=None, alt="Dot chart of family reach by group; the same figures are in the table beside it.")
 table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
 table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
-                   "divided by the rest's (1.00 is equal). A group with fewer than 10 families, or with fewer "
-                   "than 10 outside it, is not shown.")
+                   "divided by the rest's (1.00 is equal). A group with "
+                   f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown.")
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)

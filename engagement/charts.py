@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engagement.explanations import SEGMENT_LABELS
+from engagement.settings import fewer_than
 from engagement.typology import PARTNER_LAYERS, SEGMENTS, Typology, load_typology
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -268,10 +269,11 @@ def _overview_layout(fig: go.Figure, title: str, subtitle: str, height: int) -> 
 
 
 def equity_chart(equity: pd.DataFrame, title: str = "Reach of each group and of the rest",
-                 fewer_text: str = "fewer than 10 on one side: not shown") -> go.Figure:
+                 fewer_text: str | None = None) -> go.Figure:
     """A dot chart of equity: per group (pupil premium, SEND, ...), the group's reach as a blue dot
     and the rest's as an orange diamond, joined by a line whose length is the gap. A suppressed
-    group keeps its row, with ``fewer_text`` written in it and no mark.
+    group keeps its row, with ``fewer_text`` written in it (by default "fewer than 10 on one side:
+    not shown", the words following the threshold in force) and no mark.
 
     ``equity`` has one row per group: label, group_reach, rest_reach (fractions), suppressed.
 
@@ -283,6 +285,7 @@ def equity_chart(equity: pd.DataFrame, title: str = "Reach of each group and of 
     >>> fig.layout.annotations[0].text
     'fewer than 10 on one side: not shown'
     """
+    fewer_text = fewer_text or f"{fewer_than()} on one side: not shown"
     labels = [text_for_plotly(v) for v in equity["label"]]
     shown = equity[~equity["suppressed"].astype(bool)]
     fig = go.Figure()

@@ -23,7 +23,7 @@ import datetime
 
 import numpy as np
 
-from engagement.config import load_config
+from engagement.settings import Settings, fewer_than, load_settings
 from engagement.frames import Frames
 from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, SEGMENTS, gaps, metrics, rounded
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
@@ -42,12 +42,12 @@ COMPONENT_LABELS = {
 
 
 def _count_text(n: float, threshold: int) -> str:
-    return "fewer than 10" if n < threshold else f"{int(n)}"
+    return f"fewer than {threshold}" if n < threshold else f"{int(n)}"
 
 
-def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: dict) -> str:
-    scaling = cfg["scoring"]["scaling"]
-    threshold = int(cfg["privacy"]["suppression_threshold"])
+def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: Settings) -> str:
+    scaling = cfg.scoring.scaling
+    threshold = cfg.privacy.suppression_threshold
     if segment == "families":
         unreached = row["families.on_roll"] - row["families.reached"]
         return {
@@ -59,10 +59,10 @@ def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: d
                           "contact in two or more months of the window.",
             "breadth": f"Widen the ways families take part (volunteering, learning at home, decision making): "
                        f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
-                       f"full marks at {scaling['breadth_full']:g}.",
+                       f"full marks at {scaling.breadth_full:g}.",
             "recency": "Contact reached families again sooner: the typical family last had two-way contact "
                        f"{row['families.recency_days'] or 0:.0f} days before the window's end "
-                       f"(no credit at {scaling['recency_zero_days']} days).",
+                       f"(no credit at {scaling.recency_zero_days:g} days).",
         }[component]
     label = {"agencies": "agency", "businesses": "business"}.get(segment, segment)
     not_engaged = int(row[f"{segment}.listed"] - row[f"{segment}.engaged"])
@@ -70,28 +70,28 @@ def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: d
         "reach": f"Contact the {not_engaged} listed {label} partners who had no contact in this window.",
         "intensity": f"Deepen the links you have: engaged {label} partners had "
                      f"{row[f'{segment}.interactions_per_engaged'] or 0:.1f} interactions each; "
-                     f"full marks at {scaling['intensity_full']:g}.",
+                     f"full marks at {scaling.intensity_full:g}.",
         "category_coverage": "Link with a partner in a category you do not yet reach"
                              + (f", such as {', '.join(gap_list[:3])}." if gap_list else "."),
     }[component]
 
 
 def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            config: dict | None = None) -> dict:
+            settings: Settings | None = None) -> dict:
     """Why each score is what it is. For each of families, agencies, businesses, community and
     overall: ``score``, ``components`` (a list of dicts: component, label, value, scaled, weight,
     contribution in points; contributions add up to the score) and ``advice``, a sentence naming
     the change that would raise the score most. Suppressed figures stay null here too."""
-    cfg = config or load_config()
+    cfg = settings or load_settings()
     sub = frames.school(school_id)
     return explain_row(metrics(sub, start, end, cfg).iloc[0].to_dict(), gaps(sub, school_id, start, end), cfg)
 
 
-def explain_row(row: dict, missing: dict[int, list[str]], config: dict | None = None) -> dict:
+def explain_row(row: dict, missing: dict[int, list[str]], settings: Settings | None = None) -> dict:
     """:func:`explain` from figures already computed: ``row``, one school's row of
     :func:`engagement.scoring.metrics` as a dict, and ``missing``, its
     :func:`engagement.scoring.gaps` in the same window."""
-    cfg = config or load_config()
+    cfg = settings or load_settings()
     typology = load_typology()
     uncovered = [c for layer in PARTNER_LAYERS for c in missing[layer]]
     out = {}
@@ -141,16 +141,16 @@ def format_card(card: dict, school_name: str = "") -> str:
     """The card as a governor would read it on a terminal or in an email."""
 
     def pct(x):
-        return "fewer than 10" if x is None else f"{100 * x:.1f}%"
+        return fewer_than() if x is None else f"{100 * x:.1f}%"
 
     def shown(x, unit=""):
-        return "fewer than 10" if x is None else f"{x:g}{unit}"
+        return fewer_than() if x is None else f"{x:g}{unit}"
 
     fam = card["families"]
     w = card["window"]
     lines = [f"{school_name + ': ' if school_name else ''}engagement from {w['from']} to {w['to']}", ""]
     if fam.get("suppressed"):
-        lines.append("Families: fewer than 10 on roll, figures not shown.")
+        lines.append(f"Families: {fewer_than()} on roll, figures not shown.")
     else:
         lines += [
             f"Families (score {fam['score']:g} / 100)",
@@ -164,7 +164,7 @@ def format_card(card: dict, school_name: str = "") -> str:
     lines += ["", "Equity (reach of the group against the rest)"]
     for flag, e in card["equity"].items():
         if e["suppressed"]:
-            lines.append(f"  {FLAG_LABELS[flag]:<14} fewer than 10 families on one side: not shown")
+            lines.append(f"  {FLAG_LABELS[flag]:<14} {fewer_than()} families on one side: not shown")
         else:
             lines.append(f"  {FLAG_LABELS[flag]:<14} {pct(e['group_reach'])} of {e['group']} against "
                          f"{pct(e['rest_reach'])} of {e['rest']}: gap {e['gap_pp']:+.1f} points, "

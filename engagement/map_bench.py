@@ -116,7 +116,7 @@ def page_data(store, school_id: str, window) -> tuple[pd.DataFrame, maps.FamilyS
     """What the Partner map page reads for a school: its frames once, for both the partners'
     engagement and the family sectors."""
     frames = load_school_frames(store, school_id)
-    return (partners_in_window(store, school_id, *window, frames),
+    return (partners_in_window(store, school_id, window[0], window[1], frames),
             maps.family_sectors(store, school_id, window, frames=frames))
 
 

@@ -51,7 +51,6 @@ from folium.plugins import FastMarkerCluster
 from folium.template import Template
 from engagement import geo
 from engagement import store as db
-from engagement.config import suppression_threshold
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import reached_families
 from engagement.settings import MapSettings, load_settings
@@ -196,7 +195,7 @@ def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date,
     Families and reach are the Overview's own: the families on roll in ``frames`` (the school's,
     read from ``store`` when not given) and :func:`engagement.scoring.reached_families`, so the
     sectors add up to the family reach the scores show. The store is read for coordinates only."""
-    threshold = suppression_threshold() if threshold is None else threshold
+    threshold = load_settings().privacy.suppression_threshold if threshold is None else threshold
     empty = pd.DataFrame(columns=["sector", "families", "reached", "reach", "latitude", "longitude"])
     frames = frames if frames is not None else load_school_frames(store, school_id)
     if school_id not in frames.school_ids:

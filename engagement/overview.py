@@ -6,7 +6,7 @@ previous term, the layers' missing categories and the trend per term, and
 :mod:`engagement.explanations` for what drives each score and what would raise it, and returns
 them as one :class:`Overview`. The page shows that object and :mod:`engagement.report` prints it,
 so the report holds exactly what the page shows. Only aggregates ever enter it: counts of
-families under the privacy threshold are "fewer than 10", never a number, and no family reference
+families under the privacy threshold are "fewer than 10" (the words follow the setting), never a number, and no family reference
 appears anywhere.
 
 >>> import datetime
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engagement import explanations, scoring
-from engagement.config import load_config
+from engagement.settings import Settings, fewer_than, load_settings
 from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames
 from engagement.terms import comparison_window, period_label, terms_between, window_text
@@ -41,7 +41,6 @@ from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
 SEGMENT_ORDER = (*SEGMENTS, "overall")
 RATE_LABELS = {"families": "Family reach", "agencies": "Partner reach", "businesses": "Partner reach",
                "community": "Partner reach"}
-FEWER = "fewer than 10"
 # How many terms the trend charts go back, at most.
 TREND_TERMS = 4
 
@@ -123,7 +122,7 @@ def _segments(card: dict, changes: dict, explanation: dict) -> list[dict]:
             score, rate, rate_label = figures["score"], figures["reach"], RATE_LABELS[seg]
             if seg == "families":
                 counts = (f"{figures['reached']} of {figures['on_roll']} families had two-way contact"
-                          if score is not None else f"{FEWER} families on roll: not shown")
+                          if score is not None else f"{fewer_than()} families on roll: not shown")
             else:
                 counts = f"{figures['engaged']} of {figures['listed']} listed partners had contact"
         key = "overall" if seg == "overall" else f"{seg}.score"
@@ -182,11 +181,11 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
 
 
 def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
-             today: datetime.date | None = None, config: dict | None = None) -> Overview:
+             today: datetime.date | None = None, settings: Settings | None = None) -> Overview:
     """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
     change on the previous term (see :func:`comparison_window`), what drives it and what would raise
     it, the equity gaps, the missing categories of each layer and the trend per term up to ``end``."""
-    cfg = config or load_config()
+    cfg = settings or load_settings()
     sub = frames.school(school_id)
     # The card, its explanations, the change and the trend ask for the same windows again (the
     # window is often the current term, the comparison the previous one): each is computed once.
@@ -200,8 +199,8 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
                for figure, change in zip(compared["figure"], compared["change"])}
     missing = scoring.gaps(sub, school_id, start, end)
     explanation = explanations.explain_row(row, missing, cfg)
-    threshold = int(cfg["privacy"]["suppression_threshold"])
-    notes = [f"Counts of families under {threshold} are shown as “{FEWER}”, never as a number; "
+    threshold = cfg.privacy.suppression_threshold
+    notes = [f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
              "an equity group is not shown when it or the rest of the school has fewer."]
     return Overview(
         school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
@@ -213,9 +212,9 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
 
 
 def equity_text(row) -> dict[str, str]:
-    """An equity row's cells as words: "fewer than 10 families on one side" where suppressed."""
+    """An equity row's cells as words: "fewer than 10 on one side" where suppressed."""
     if row["suppressed"]:
-        return {"Group": row["label"], "Families": f"{FEWER} on one side", "Group reach": "not shown",
+        return {"Group": row["label"], "Families": f"{fewer_than()} on one side", "Group reach": "not shown",
                 "Rest reach": "not shown", "Gap (points)": "not shown", "Parity": "not shown"}
     return {"Group": row["label"], "Families": f"{int(row['group'])} of {int(row['group'] + row['rest'])}",
             "Group reach": percent_text(row["group_reach"]), "Rest reach": percent_text(row["rest_reach"]),
@@ -234,11 +233,11 @@ def trend_text(trends: pd.DataFrame) -> pd.DataFrame:
     """The trend table in words: one row per term, a score and a reach column per segment."""
     out = pd.DataFrame({"Term": trends["label"]})
     for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} score"] = [FEWER if v is None and seg == "families" else _score_text(v)
+        out[f"{SEGMENT_LABELS[seg]} score"] = [fewer_than() if v is None and seg == "families" else _score_text(v)
                                                for v in trends[f"{seg}_score"]]
     out["Overall score"] = [_score_text(v) for v in trends["overall_score"]]
     for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} reach"] = [FEWER if v is None and seg == "families" else percent_text(v)
+        out[f"{SEGMENT_LABELS[seg]} reach"] = [fewer_than() if v is None and seg == "families" else percent_text(v)
                                                for v in trends[f"{seg}_reach"]]
     return out
 

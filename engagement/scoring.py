@@ -5,7 +5,7 @@ add up to it.
 
 Everything here is plain pandas and numpy over :class:`engagement.frames.Frames`, computed for
 every school of the frames at once (so an authority's 400 cards are one pass, not 400). Windows
-are inclusive dates. Weights, scaling and the suppression threshold come from ``data/config.toml``.
+are inclusive dates. Weights, scaling and the suppression threshold come from the settings (:mod:`engagement.settings`).
 
 Decisions the design leaves open, made here:
 
@@ -37,7 +37,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from engagement.config import load_config
+from engagement.settings import Settings, load_settings
 from engagement.frames import FLAGS, Frames
 from engagement.terms import periods, previous_window
 # Re-exported only for tests/browser/test_signin.py, which this change could not edit; import it
@@ -107,7 +107,7 @@ def _family_flags(frames: Frames, start_day: int, end_day: int):
     return informed, reached, reached & (months >= 2), types.sum(axis=1), last
 
 
-def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> pd.DataFrame:
+def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> pd.DataFrame:
     """Every figure of every school in ``frames`` for the window ``[start, end]``, one row per
     school (index: school_id), flat columns such as ``families.reach``,
     ``equity.send.gap_pp``, ``agencies.score``, ``layers.3.coverage``, ``overall``, plus the
@@ -115,10 +115,9 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     already suppressed: a figure under the threshold is NaN with its ``suppressed`` flag set."""
     if end < start:
         raise ValueError(f"the window ends ({end}) before it starts ({start})")
-    cfg = config or load_config()
-    scoring = cfg["scoring"]
-    scaling = scoring["scaling"]
-    threshold = int(cfg["privacy"]["suppression_threshold"])
+    cfg = settings or load_settings()
+    scaling = cfg.scoring.scaling
+    threshold = cfg.privacy.suppression_threshold
     typology = load_typology()
     s, e = _day(start), _day(end)
     n_schools = len(frames.schools)
@@ -144,11 +143,11 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         "reach": np.nan_to_num(out["families.reach"]),
         "informed_reach": np.nan_to_num(out["families.informed_reach"]),
         "regularity": np.nan_to_num(out["families.regularity"]),
-        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / float(scaling["breadth_full"]), 0, 1),
+        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / scaling.breadth_full, 0, 1),
         "recency": np.where(np.isnan(out["families.recency_days"]), 0.0, np.clip(
-            1 - np.nan_to_num(out["families.recency_days"]) / float(scaling["recency_zero_days"]), 0, 1)),
+            1 - np.nan_to_num(out["families.recency_days"]) / scaling.recency_zero_days, 0, 1)),
     }
-    w = _weights(scoring["families"], FAMILY_COMPONENTS)
+    w = _weights(cfg.scoring.families.model_dump(), FAMILY_COMPONENTS)
     for name, weight in zip(FAMILY_COMPONENTS, w):
         out[f"families.scaled.{name}"] = fam_scaled[name]
         out[f"families.weight.{name}"] = np.full(n_schools, weight)
@@ -191,7 +190,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     covered[par_school[hit], cat_code[hit]] = True
     cat_segment = np.array([PARTNER_SEGMENTS.index(c.segment) for c in typology.categories])
     cat_layer = np.array([c.layer for c in typology.categories])
-    pw = _weights(scoring["partners"], PARTNER_COMPONENTS)
+    pw = _weights(cfg.scoring.partners.model_dump(), PARTNER_COMPONENTS)
     for k, seg in enumerate(PARTNER_SEGMENTS):
         mine = listed & (segment == k)
         listed_n = per_school(par_school[mine])
@@ -206,7 +205,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         scaled = {
             "reach": np.nan_to_num(out[f"{seg}.reach"]),
             "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"])
-                                 / float(scaling["intensity_full"]), 0, 1),
+                                 / scaling.intensity_full, 0, 1),
             "category_coverage": np.nan_to_num(out[f"{seg}.category_coverage"]),
         }
         for name, weight in zip(PARTNER_COMPONENTS, pw):
@@ -222,7 +221,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         out[f"layers.{layer}.coverage"] = _ratio(out[f"layers.{layer}.covered"], out[f"layers.{layer}.categories"])
 
     # ---- overall: a segment without a score (too few families to show) drops out of the mean
-    ow = np.array([float(scoring["overall"].get(seg, 0.0)) for seg in SEGMENTS])
+    ow = np.array([float(getattr(cfg.scoring.overall, seg)) for seg in SEGMENTS])
     seg_scores = np.vstack([out[f"{seg}.score"] for seg in SEGMENTS])
     present = ~np.isnan(seg_scores)
     weight_sum = (ow[:, None] * present).sum(axis=0)
@@ -275,7 +274,7 @@ def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
 
 
 def score_card(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-               config: dict | None = None) -> dict:
+               settings: Settings | None = None) -> dict:
     """The score card of one school for ``[start, end]``, exactly the ``score --json`` object.
 
     >>> from engagement.store import open_store, schools, families
@@ -289,13 +288,13 @@ def score_card(frames: Frames, school_id: str, start: datetime.date, end: dateti
     (None, True, 0)
     """
     sub = frames.school(school_id)
-    row = metrics(sub, start, end, config).iloc[0].to_dict()
+    row = metrics(sub, start, end, settings).iloc[0].to_dict()
     return card_from_row(row, start, end)
 
 
-def score_cards(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> dict[str, dict]:
+def score_cards(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> dict[str, dict]:
     """Every school's card for ``[start, end]``, computed in one vectorised pass."""
-    table = metrics(frames, start, end, config)
+    table = metrics(frames, start, end, settings)
     return {sid: card_from_row(row, start, end) for sid, row in _rows(table).items()}
 
 
@@ -378,7 +377,7 @@ def flatten(card: dict) -> dict[str, float | None]:
 
 
 def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
-           by: str = "term", config: dict | None = None, *,
+           by: str = "term", settings: Settings | None = None, *,
            metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None) -> pd.DataFrame:
     """The score card per term (autumn Sep-Dec, spring Jan-Mar, summer Apr-Aug) or per month
     overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
@@ -389,7 +388,7 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
     has already computed some of the periods (the Overview's window is often the current term)
     passes them in rather than have them computed again."""
     sub = frames if school_id is None else frames.school(school_id)
-    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, config))
+    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, settings))
     rows = []
     for name, a, b in periods(start, end, by):
         for sid, row in _rows(metrics_of(a, b)).items():
@@ -403,14 +402,14 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
 
 
 def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            previous: tuple[datetime.date, datetime.date] | None = None, config: dict | None = None) -> pd.DataFrame:
+            previous: tuple[datetime.date, datetime.date] | None = None, settings: Settings | None = None) -> pd.DataFrame:
     """Each figure of the card beside its value in the previous window (by default the window of
     the same length just before; the Overview may pass the previous term): figure, current,
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
     sub = frames.school(school_id)
-    return card_changes(score_card(sub, school_id, start, end, config),
-                        score_card(sub, school_id, prev[0], prev[1], config))
+    return card_changes(score_card(sub, school_id, start, end, settings),
+                        score_card(sub, school_id, prev[0], prev[1], settings))
 
 
 def card_changes(card: dict, before: dict) -> pd.DataFrame:

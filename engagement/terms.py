@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from engagement.config import load_config
+from engagement.settings import Settings, load_settings
 
 # (name, first month, last month) in calendar order.
 TERMS = (("spring", 1, 3), ("summer", 4, 8), ("autumn", 9, 12))
@@ -109,11 +109,13 @@ def date_range_text(start: datetime.date, end: datetime.date) -> str:
 
 # ---------------------------------------------------------------- the windows figures are for
 
-def default_window(today: datetime.date | None = None, config: dict | None = None) -> tuple[datetime.date, datetime.date]:
-    """The window every page and the command line use unless told otherwise: config ``[window]``
+def default_window(
+    today: datetime.date | None = None, settings: Settings | None = None
+) -> tuple[datetime.date, datetime.date]:
+    """The window every page and the command line use unless told otherwise: settings ``[window]``
     ``default`` = "term" (the current term so far) or a number of days ending today."""
     today = today or datetime.date.today()
-    setting = (config or load_config()).get("window", {}).get("default", "term")
+    setting = (settings or load_settings()).window.default
     if str(setting) == "term":
         return term_of(today).start, today
     return today - datetime.timedelta(days=int(setting) - 1), today

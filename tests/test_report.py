@@ -169,8 +169,8 @@ def test_each_window_is_computed_once(demo, monkeypatch):
     so far is also the trend's last term, the previous term its one before."""
     computed = []
     metrics = scoring.metrics
-    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, config=None:
-                        computed.append((start, end)) or metrics(frames, start, end, config))
+    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, settings=None:
+                        computed.append((start, end)) or metrics(frames, start, end, settings))
     again = overview.overview(demo["frames"], demo["school_id"], *AUTUMN, today=TODAY)
     assert sorted(computed) == [(datetime.date(2026, 1, 1), datetime.date(2026, 3, 31)), SUMMER, AUTUMN]
     assert again.segments == demo["view"].segments and again.trends.equals(demo["view"].trends)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from engagement import access, maps, pages
 from engagement import store as engagement_store
-from engagement.config import suppression_threshold
+from engagement.settings import load_settings
 from engagement.scoring import default_window
 
 from . import harness as h
@@ -192,7 +192,7 @@ def test_a_governor_sees_aggregates_only(chromium, signin_server, provider, sign
         every = maps.family_sectors(store, school, default_window(), threshold=1).shown
     finally:
         store.dispose()
-    threshold = suppression_threshold()
+    threshold = load_settings().privacy.suppression_threshold
     small = set(every[every["families"] < threshold]["sector"])
     large = set(every[every["families"] >= threshold]["sector"])
     assert SMALL_SECTOR in small and large, (small, large)
