@@ -123,6 +123,9 @@ def _segments(card: dict, changes: dict, explanation: dict) -> list[dict]:
             if seg == "families":
                 counts = (f"{figures['reached']} of {figures['on_roll']} families had two-way contact"
                           if score is not None else f"{fewer_than()} families on roll: not shown")
+            elif not figures["listed"]:
+                kind = {"agencies": "agency", "businesses": "business"}.get(seg, seg)
+                counts = f"No {kind} partners are listed yet: add them on the Data page."
             else:
                 counts = f"{figures['engaged']} of {figures['listed']} listed partners had contact"
         key = "overall" if seg == "overall" else f"{seg}.score"

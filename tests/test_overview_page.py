@@ -162,3 +162,21 @@ def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
     assert family_ids and not [f for f in family_ids if f in shown]
     buttons = {b.label for b in at.get("download_button")}
     assert buttons == {"Download report (HTML)", "Download report (PDF)"}
+
+
+def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_report(app_db):
+    today = datetime.date.today()
+    store = db.open_store(app_db)
+    with store.write(actor="test") as conn:
+        db.upsert(conn, "schools", [{"school_id": "S1", "name": "Oak", "postcode": "B30 2AA", "demo": False}])
+        db.upsert(conn, "families", [{"family_id": f"F{i}", "school_id": "S1"} for i in range(30)])
+        db.upsert(conn, "partners", [{"partner_id": "P1", "school_id": "S1", "name": "Library", "category": "library",
+                                      "layer": 3, "status": "active"}])  # no agencies, no businesses at all
+        db.upsert(conn, "interactions", [
+            {"interaction_id": f"I{i}", "school_id": "S1", "date": today, "family_id": f"F{i}",
+             "activity": "phone call", "channel": "phone", "two_way": True} for i in range(15)])
+    at = open_overview()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Oak"
+    assert any("business partners are listed yet" in c.value.replace("\\", "") for c in at.caption)
