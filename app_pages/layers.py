@@ -13,7 +13,7 @@ from engagement.store import get_school
 from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
-_, store, school_id = ui.open_page("layers")
+viewer, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
 school = get_school(store, school_id)
@@ -61,9 +61,10 @@ with diagram_tab:
             # Lines of text, not a table: a table beside the diagram cut addresses and emails short.
             with st.container(border=True):
                 st.markdown(record_lines(partner_record(record)))
-            history = interaction_history(store, partner_id=selected)
+            history = interaction_history(store, partner_id=selected, role=viewer.role)
             st.markdown(f"**History** ({len(history)} contacts)")
-            st.dataframe(history[["date", "activity", "channel", "two_way", "notes"]].head(50), hide_index=True,
+            shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
+            st.dataframe(history[shown_columns].head(50), hide_index=True,
                          column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
                                         "two_way": st.column_config.CheckboxColumn("Two-way")})
         else:

@@ -105,7 +105,7 @@ with right:
         # Lines of text, not a table: a narrow column cut addresses and emails short.
         with st.container(border=True):
             st.markdown(record_lines(partner_record(r)))
-        history = contacts.interaction_history(store, partner_id=r["partner_id"])
+        history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,
                      use_container_width=True, height=220,
