@@ -186,8 +186,9 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
 def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
              today: datetime.date | None = None, settings: Settings | None = None) -> Overview:
     """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
-    change on the previous term (see :func:`comparison_window`), what drives it and what would raise
-    it, the equity gaps, the missing categories of each layer and the trend per term up to ``end``."""
+    change on the previous term (see :func:`engagement.terms.comparison_window`), what drives it
+    and what would raise it, the equity gaps, the missing categories of each layer and the trend
+    per term up to ``end``."""
     cfg = settings or load_settings()
     sub = frames.school(school_id)
     # The card, its explanations, the change and the trend ask for the same windows again (the

@@ -40,9 +40,6 @@ import pandas as pd
 from engagement.settings import Settings, load_settings
 from engagement.frames import FLAGS, Frames
 from engagement.terms import periods, previous_window
-# Re-exported only for tests/browser/test_signin.py, which this change could not edit; import it
-# from engagement.terms.
-from engagement.terms import default_window  # noqa: F401
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from engagement import access, maps, pages
 from engagement import store as engagement_store
 from engagement.settings import load_settings
-from engagement.scoring import default_window
+from engagement.terms import default_window
 
 from . import harness as h
 from . import oidc
