@@ -5,14 +5,15 @@ the same. Aggregates only: nothing here names or identifies a family."""
 import streamlit as st
 
 import ui
-from engagement import charts, overview, report
+from engagement import access, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
-view = overview.overview(frames, school_id, window.start, window.end)
+view = overview.overview(frames, school_id, window.start, window.end,
+                         for_governor=not access.sees_family_detail(viewer.role))
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")

@@ -37,6 +37,8 @@ typology = load_typology()
 window = ui.window_picker()
 start, end = window.start, window.end
 school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
+if not access.sees_family_detail(viewer.role):
+    sectors = sectors.for_governors()
 with st.sidebar:
     st.subheader("Filters")
 

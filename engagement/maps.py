@@ -49,7 +49,7 @@ from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
-from engagement import geo
+from engagement import geo, privacy
 from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import reached_families
@@ -181,8 +181,22 @@ def safe_text(value) -> str:
 class FamilySectors:
     """Families by postcode sector, only sectors at or above the privacy threshold."""
     shown: pd.DataFrame            # sector, families, reached, reach, latitude, longitude
-    hidden_families: int           # in small sectors, or with no known location
+    hidden_families: int | None    # in small sectors, or with no known location (None: not told)
     threshold: int
+    rounded: bool = False          # counts rounded for governors
+
+    def for_governors(self) -> FamilySectors:
+        """The sectors as governors see them: families and reached rounded to the threshold, a
+        sector's reach hidden when its reached or unreached families are a small count, and the
+        hidden families not counted (see :func:`engagement.privacy.governor_row`)."""
+        shown = self.shown.copy()
+        t = self.threshold
+        small = [privacy.is_small(n, t) or privacy.is_small(f - n, t) for n, f in zip(shown["reached"], shown["families"])]
+        shown.loc[small, "reach"] = float("nan")
+        shown["families"] = [privacy.governor_count(n, t) for n in shown["families"]]
+        shown["reached"] = [float("nan") if hide else privacy.governor_count(n, t)
+                            for n, hide in zip(shown["reached"], small)]
+        return FamilySectors(shown, None, t, rounded=True)
 
 
 def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date, datetime.date],
@@ -392,7 +406,12 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
         rows.append('<div class="kh">Families by postcode sector</div>')
         rows.append(f'<div class="row">size: families; reach 0% <span class="ramp" '
                     f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>')
-        if sectors.hidden_families:
+        if sectors.hidden_families is None:
+            # For governors the number is not given: with the roll and the drawn sectors it would
+            # complete a subtraction.
+            rows.append(f'<div class="note">Not shown: families in sectors of fewer than {sectors.threshold} '
+                        "or with no known location.</div>")
+        elif sectors.hidden_families:
             n = sectors.hidden_families
             count = f"fewer than {sectors.threshold}" if n < sectors.threshold else f"{n}"
             rows.append(f'<div class="note">Not shown: {count} families in sectors of fewer than '
@@ -512,10 +531,14 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
         biggest = max(1, int(sectors.shown["families"].max()))
         for row in sectors.shown.itertuples(index=False):
             radius = 8 + 22 * math.sqrt(row.families / biggest)
-            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{int(row.families)} families"
-                   f"<br>reach {row.reach:.0%} (two-way contact in the window)")
+            known = row.reach == row.reach  # NaN: hidden from governors (privacy.governor_row)
+            reach = f"reach {row.reach:.0%} (two-way contact in the window)" if known else "reach not shown"
+            about = "about " if sectors.rounded else ""
+            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{about}{int(row.families)} families"
+                   f"<br>{reach}")
             folium.CircleMarker([row.latitude, row.longitude], radius=radius, color=FAMILY_OUTLINE, weight=1.5,
-                                fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.6,
+                                fill=True, fill_color=_reach_colour(row.reach) if known else "#bbbbbb",
+                                fill_opacity=0.6,
                                 tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
 
     folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000, title="The school",

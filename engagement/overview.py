@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engagement import explanations, scoring
+from engagement.privacy import governor_metrics
 from engagement.settings import Settings, fewer_than, load_settings
 from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames
@@ -111,7 +112,17 @@ def _drivers(entry: dict, segment: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _segments(card: dict, changes: dict, explanation: dict) -> list[dict]:
+def _family_counts(figures: dict, score, for_governor: bool) -> str:
+    if figures.get("on_roll") is None:
+        return f"{fewer_than()} families on roll: not shown"
+    if figures.get("reached") is None:
+        return (f"Reach not shown: {fewer_than()} families were reached, or {fewer_than()} were not, "
+                "so the figure could identify them.")
+    about = "about " if for_governor else ""
+    return f"{about}{figures['reached']:,} of {about}{figures['on_roll']:,} families had two-way contact"
+
+
+def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool = False) -> list[dict]:
     rows = []
     for seg in SEGMENT_ORDER:
         entry = explanation[seg]
@@ -121,8 +132,7 @@ def _segments(card: dict, changes: dict, explanation: dict) -> list[dict]:
             figures = card[seg]
             score, rate, rate_label = figures["score"], figures["reach"], RATE_LABELS[seg]
             if seg == "families":
-                counts = (f"{figures['reached']} of {figures['on_roll']} families had two-way contact"
-                          if score is not None else f"{fewer_than()} families on roll: not shown")
+                counts = _family_counts(figures, score, for_governor)
             elif not figures["listed"]:
                 kind = {"agencies": "agency", "businesses": "business"}.get(seg, seg)
                 counts = f"No {kind} partners are listed yet: add them on the Data page."
@@ -184,7 +194,8 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
 
 
 def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
-             today: datetime.date | None = None, settings: Settings | None = None) -> Overview:
+             today: datetime.date | None = None, settings: Settings | None = None,
+             for_governor: bool = False) -> Overview:
     """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
     change on the previous term (see :func:`engagement.terms.comparison_window`), what drives it
     and what would raise it, the equity gaps, the missing categories of each layer and the trend
@@ -193,7 +204,14 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     sub = frames.school(school_id)
     # The card, its explanations, the change and the trend ask for the same windows again (the
     # window is often the current term, the comparison the previous one): each is computed once.
-    metrics_of = functools.cache(lambda a, b: scoring.metrics(sub, a, b, cfg))
+    threshold = cfg.privacy.suppression_threshold
+
+    def window_metrics(a: datetime.date, b: datetime.date) -> pd.DataFrame:
+        table = scoring.metrics(sub, a, b, cfg)
+        # Governors see rounded counts and no figure that gives a small count back (privacy.governor_row).
+        return governor_metrics(table, threshold) if for_governor else table
+
+    metrics_of = functools.cache(window_metrics)
     row = metrics_of(start, end).iloc[0].to_dict()
     card = scoring.card_from_row(row, start, end)
     previous = comparison_window(start, end)
@@ -203,13 +221,15 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
                for figure, change in zip(compared["figure"], compared["change"])}
     missing = scoring.gaps(sub, school_id, start, end)
     explanation = explanations.explain_row(row, missing, cfg)
-    threshold = cfg.privacy.suppression_threshold
     notes = [f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
              "an equity group is not shown when it or the rest of the school has fewer."]
+    if for_governor:
+        notes.append(f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
+                     f"could single out {cfg.privacy.fewer_than} families is not shown.")
     return Overview(
         school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
         window_text=window_text(start, end), previous=previous, previous_text=window_text(*previous),
-        card=card, segments=_segments(card, changes, explanation), equity=_equity(card),
+        card=card, segments=_segments(card, changes, explanation, for_governor), equity=_equity(card),
         layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of),
         generated=today or datetime.date.today(), notes=notes,
     )

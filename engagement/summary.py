@@ -16,6 +16,9 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from engagement import store as db
+from engagement.access import sees_family_detail
+from engagement.privacy import governor_count
+from engagement.settings import fewer_than, load_settings
 from engagement.terms import term_of
 from engagement.typology import PARTNER_STATUSES, load_typology
 
@@ -57,3 +60,16 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         "partner_interactions_this_term": int(term_counts[1]),
         "layers": pd.DataFrame(layers),
     }
+
+
+def families_on_roll_text(families: int, role: str | None) -> str:
+    """The roll as a reader may see it: exact for staff; for governors rounded, or "fewer than
+    10" (the Overview says the same, so neither page undoes the other).
+
+    >>> families_on_roll_text(417, "head"), families_on_roll_text(417, "governor"), families_on_roll_text(7, "governor")
+    ('417', 'about 420', 'fewer than 10')
+    """
+    if sees_family_detail(role):
+        return f"{families:,}"
+    shown = governor_count(families, load_settings().privacy.suppression_threshold)
+    return fewer_than() if shown != shown else f"about {int(shown):,}"
