@@ -1,10 +1,25 @@
 """Import and export in the formats of shared/FORMATS.md: CSV (UTF-8 with or without BOM, or
 Windows-1252) and XLSX, validated whole before anything is written, upserted by id in one
-transaction, every change audited; exports safe to open in Excel.
+transaction, each import audited as one event; exports safe to open in Excel.
 
 A batch of files (schools, partners, families, interactions, in that order) is all-or-nothing:
 every problem is collected as (file, row as a spreadsheet numbers it, column, reason) and, if
 there is even one, the store is left exactly as it was.
+
+Several people write at once (officers logging contacts while the data lead imports), so an import
+holds the store's write lock only for writing. The files are read and checked first, in chunks of
+rows (memory grows with the rows' typed columns, not with their text), against a read of the
+store; then one short write transaction re-checks what may have changed since (the rows it will
+update, the owners of the families and partners it refers to, the schools), writes with bulk
+statements (COPY on PostgreSQL) and adds one audit event: who, when, the files with their SHA-256,
+the counts, the ids added and the before-images of the rows changed. If the store changed under
+the check, the check runs again.
+
+A file with broken quoting is refused with the row where the open quote starts: the csv module
+reads strictly, and a cell that runs over lines that look like rows of the file is never taken as
+data (a note of several lines in quotes still is). Empty text and a missing value differ as in
+PostgreSQL's CSV: ``""`` is empty text, an empty cell is missing, so an export read back gives the
+same store.
 
 >>> parse_date("14/09/2026"), parse_bool("Yes"), parse_list(" a; b ;;")
 (datetime.date(2026, 9, 14), True, ['a', 'b'])
@@ -18,23 +33,31 @@ there is even one, the store is left exactly as it was.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
+import gc
+import hashlib
 import io
+import json
 import math
+import os
 import re
 import stat
 import tempfile
+import time
 import zipfile
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Collection
-from typing import Any, Callable, Iterable
+from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engagement import store as db
 from engagement.settings import load_settings
@@ -116,6 +139,14 @@ KINDS = ("schools", "partners", "families", "interactions")
 PREFERRED_CHANNELS = ("in person", "phone", "digital", "letter")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
 MAX_PRINTED_ERRORS = 50
+# Problems kept in a report: enough for any page or printout, while a file of a million bad rows
+# still makes a report of a few megabytes (the count says how many there were in all).
+MAX_KEPT_ERRORS = 10_000
+# Rows read, checked and converted at a time: the text of one chunk is all the text held at once.
+CHUNK_ROWS = 50_000
+# A cell written "" (quoted and empty) while it is read: empty text, not a missing value. The NUL
+# character cannot come from a file: a file holding it is refused as binary before it is parsed.
+EMPTY_TEXT = "\x00"
 
 
 @dataclass(frozen=True)
@@ -132,6 +163,8 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("school_id", "text", True, 64), Field("name", "text", True, 200),
         Field("postcode", "text", True, 16), Field("latitude", "latitude"), Field("longitude", "longitude"),
         Field("pupils", "count"), Field("staff", "count"),
+        # Optional, so that an export read back into an empty store keeps the demo school a demo.
+        Field("demo", "bool"),
     ),
     "partners": (
         Field("partner_id", "text", True, 64), Field("school_id", "text", False, 64),
@@ -160,6 +193,8 @@ FORMATS: dict[str, tuple[Field, ...]] = {
 KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
        "interactions": "interaction_id"}
 SINGULAR = {"schools": "school", "partners": "partner", "families": "family", "interactions": "interaction"}
+# Kinds of column whose empty text ("") is kept as empty text; elsewhere "" is just a blank cell.
+_TEXT_KINDS = ("text", "list")
 
 
 def guess_kind(filename: str) -> str | None:
@@ -203,18 +238,29 @@ class Problem:
 
 @dataclass
 class ImportReport:
-    """What an import did, or why it did nothing."""
+    """What an import did, or why it did nothing. ``seconds`` says how long the reading and
+    checking and the writing (the time the store's write lock was held) took."""
     files: list[str] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    errors_not_kept: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def problem_count(self) -> int:
+        """Every problem found, also those beyond the :data:`MAX_KEPT_ERRORS` kept."""
+        return len(self.errors) + self.errors_not_kept
+
     def error(self, file: str, row: int | None, column: str | None, reason: str) -> None:
+        if len(self.errors) >= MAX_KEPT_ERRORS:
+            self.errors_not_kept += 1
+            return
         # A report quotes what it refuses; a 300 MB header must not become a 300 MB report.
         self.errors.append(Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60),
                                    _shorten(reason, 400)))
@@ -232,12 +278,12 @@ class ImportReport:
             return "No files were given."
         lines = []
         if self.errors:
-            n, files = len(self.errors), len({p.file for p in self.errors})
-            lines.append(f"Nothing was imported: {n} problem{'s' * (n != 1)} in {files} "
+            n, files = self.problem_count, len({p.file for p in self.errors})
+            lines.append(f"Nothing was imported: {n:,} problem{'s' * (n != 1)} in {files} "
                          f"file{'s' * (files != 1)}. The store is unchanged; fix the files and import again.")
             lines += [f"  {p}" for p in self.errors[:limit]]
             if n > limit:
-                lines.append(f"  ... and {n - limit} more.")
+                lines.append(f"  ... and {n - limit:,} more.")
         else:
             verb = "Checked (nothing written)" if self.dry_run else "Imported"
             lines.append(f"{verb}: {', '.join(self.files)}.")
@@ -251,30 +297,109 @@ class ImportReport:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------- reading a file into text cells
+# ---------------------------------------------------------------- a file to import
 
 class _Refused(Exception):
-    """A file that cannot be read at all; the message is the reason."""
+    """A file that cannot be read (on); the message is the reason, ``row`` and ``column`` where."""
 
+    def __init__(self, reason: str, row: int | None = None, column: str | None = None):
+        super().__init__(reason)
+        self.row, self.column = row, column
+
+
+@dataclass
+class _Source:
+    """A file of the batch: its name, its size, and how to open its bytes (again)."""
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+    sha256: str = ""
+
+
+def _source(item) -> _Source:
+    """A file to import: a path, a (name, bytes) pair, or an uploaded file. A path that is not a
+    regular file (a FIFO would block for ever) or is over the size limit is refused before a byte
+    is read; a path is read from disk as it is parsed, never held whole."""
+    if isinstance(item, tuple) or hasattr(item, "getvalue"):
+        name, data = (str(item[0]), bytes(item[1])) if isinstance(item, tuple) else (
+            str(item.name), bytes(item.getvalue()))
+        return _Source(name, len(data), lambda: io.BytesIO(data))
+    path = Path(item)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
+    _check_size(info.st_size)
+    return _Source(path.name, info.st_size, lambda: open(path, "rb"))
+
+
+def _check_size(size: int) -> None:
+    limit = load_settings().imports.max_file_mb
+    if size > limit * 1_000_000:
+        raise _Refused(f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: "
+                       "split it into several files")
+
+
+def _check_workbook(data: bytes) -> None:
+    """Refuse an .xlsx that would unpack to far more than it holds, before openpyxl opens it."""
+    limits = load_settings().imports
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # not a ZIP at all: openpyxl's own refusal says so
+    if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
+        raise _Refused(f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from "
+                       f"{len(data) / 1_000_000:,.1f} MB; it is refused unopened. "
+                       "Save the sheet as CSV and import that")
+
+
+# ---------------------------------------------------------------- reading a file into rows of text cells
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_NOT_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # the five bytes Windows-1252 leaves undefined
+_BLOCK = 1 << 20
+_NOT_TEXT = "the file is not text (it holds binary bytes): save it as CSV or XLSX"
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
-    else:
+@dataclass
+class _Look:
+    """What one pass over a file's bytes found: its checksum, whether it holds anything, how it
+    starts, and which text encoding reads it (None: binary)."""
+    sha256: str
+    blank: bool
+    start: bytes
+    encoding: str | None
+    control: bool
+
+
+def _look(source: _Source) -> _Look:
+    """One pass over the bytes, a block at a time: the SHA-256 for the audit, and whether the file
+    is UTF-8 or Windows-1252 text without control bytes (in both, a byte under 0x80 is the ASCII
+    character, so the bytes can be checked before decoding)."""
+    digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    is_utf8, is_cp1252, control, blank, start = True, True, False, True, b""
+    with source.open() as f:
+        while block := f.read(_BLOCK):
+            digest.update(block)
+            if not start:
+                start = block[:4]
+            blank = blank and not block.strip()
+            control = control or bool(_CONTROL_BYTES.search(block))
+            if is_utf8:
+                try:
+                    utf8.decode(block)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+            is_cp1252 = is_cp1252 and not _NOT_CP1252.search(block)
+    if is_utf8:
         try:
-            text = data.decode("utf-8-sig")        # strict: Windows-1252 bytes fail here
+            utf8.decode(b"", final=True)
         except UnicodeDecodeError:
-            try:
-                text = data.decode("cp1252")
-            except UnicodeDecodeError:
-                raise _Refused("the file is not text (it is neither UTF-8 nor Windows-1252): "
-                               "save it as CSV or XLSX") from None
-    if _CONTROL.search(text):
-        raise _Refused("the file is not text (it holds binary bytes): save it as CSV or XLSX")
-    return text
+            is_utf8 = False
+    encoding = "utf-8-sig" if is_utf8 else "cp1252" if is_cp1252 else None
+    return _Look(digest.hexdigest(), blank, start, encoding, control)
 
 
 def _cell_text(value: Any) -> str:
@@ -292,116 +417,357 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_rows(name: str, data: bytes) -> list[list[str]]:
-    """Every row of the file (blank ones included, so row numbers match a spreadsheet's)."""
-    if not data.strip():
-        raise _Refused("the file is empty: it needs a header row and rows of data")
-    _check_size(len(data))
+def _rows(source: _Source) -> Iterator[list[str]]:
+    """Every row of the file as text cells, blank ones included, so that the n-th row is the row
+    a spreadsheet numbers n. Raises :class:`_Refused` (at once, or on reaching a broken row)."""
     limits = load_settings().imports
-    suffix = Path(name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and data.startswith(b"PK\x03\x04")):
-        _check_workbook(data)
-        try:
-            sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
-            raise _Refused(f"the file is not a readable Excel workbook ({type(exc).__name__}): "
-                           "save it again as .xlsx or CSV") from None
-        rows = [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
-        _check_rows(rows, limits.max_rows, limits.max_cell_chars)
-        return rows
+    look = _look(source)
+    source.sha256 = look.sha256
+    if look.blank:
+        raise _Refused("the file is empty: it needs a header row and rows of data")
+    _check_size(source.size)
+    suffix = Path(source.name).suffix.lower()
+    if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and look.start.startswith(b"PK\x03\x04")):
+        return _sheet_rows(source, limits.max_rows, limits.max_cell_chars)
     if suffix == ".xls":
         raise _Refused("old Excel files (.xls) are not read: save it as .xlsx or CSV")
-    text = _decode(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    if look.start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        with source.open() as f:
+            text = f.read().decode("utf-16")       # rare, and small: Excel's "Unicode text"
+        if _CONTROL.search(text):
+            raise _Refused(_NOT_TEXT)
+        return _csv_rows(lambda: io.StringIO(text, newline=""), source.name, limits.max_rows, limits.max_cell_chars)
+    if look.encoding is None:
+        raise _Refused("the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX")
+    if look.control:
+        raise _Refused(_NOT_TEXT)
+    encoding = look.encoding
+    return _csv_rows(lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""), source.name,
+                     limits.max_rows, limits.max_cell_chars)
+
+
+def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
+    with source.open() as f:
+        data = f.read()
+    _check_workbook(data)
+    try:
+        sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise _Refused(f"the file is not a readable Excel workbook ({type(exc).__name__}): "
+                       "save it again as .xlsx or CSV") from None
+    del data
+    if len(sheet) > max_rows + 1:
+        raise _Refused(f"the file has {len(sheet) - 1:,} rows, over the limit of {max_rows:,}: "
+                       "split it into several files")
+
+    def rows() -> Iterator[list[str]]:
+        for number, values in enumerate(sheet.itertuples(index=False, name=None), start=1):
+            cells = [_cell_text(v) for v in values]
+            if any(len(cell) > max_cell_chars for cell in cells):
+                raise _Refused(_too_long(max_cell_chars), row=number)
+            yield cells
+    return rows()
+
+
+def _too_long(limit: int, line: int | None = None) -> str:
+    where = f" (it starts on line {line:,} of the file)" if line else ""
+    return (f"this row has a cell of more than {limit:,} characters{where}; a stray quote mark can make the rest "
+            "of the file one cell: check the quote marks in this row, or shorten the text")
+
+
+def _csv_rows(open_text: Callable[[], IO[str]], name: str, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
+    """The rows of a CSV file, read strictly a record at a time (a quoted cell may hold line
+    breaks). A quoted empty cell comes as :data:`EMPTY_TEXT`. A broken quote, a cell over
+    ``max_cell_chars`` or a cell that swallowed rows of the file raises :class:`_Refused` naming
+    the row (and column) where that cell starts."""
+    with open_text() as f:
+        first = next((line for line in f if line.strip()), "")
     # Excel in some locales writes ";" or tab between cells; the header row tells which.
     delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    saved_limit = csv.field_size_limit(limits.max_cell_chars)
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        if "field larger than field limit" in str(exc):
-            raise _Refused(_too_long(reader.line_num, limits.max_cell_chars)) from None
-        raise _Refused(f"the file is not valid CSV: {exc}") from None
-    finally:
-        csv.field_size_limit(saved_limit)
-    _check_rows(rows, limits.max_rows, None)
-    return rows
+    with open_text() as f:
+        lines: list[str] = []
+
+        def feed() -> Iterator[str]:
+            # The lines of the record being read, for the rare record that needs a second look.
+            for line in f:
+                lines.append(line)
+                yield line
+
+        reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+        header: list[str] | None = None
+        row = line_end = 0
+        saved = csv.field_size_limit(max_cell_chars)
+        try:
+            while True:
+                lines.clear()
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise _broken(exc, row + 1, line_end + 1, lines, delimiter, header, max_cell_chars) from None
+                row += 1
+                if row > max_rows + 1:
+                    raise _Refused(f"the file has more than {max_rows:,} rows, the limit: split it into several files")
+                if len(lines) > 1 or (lines and '""' in lines[0]):
+                    cells = _second_look(cells, lines, delimiter, row, line_end + 1, header)
+                line_end = reader.line_num
+                if header is None and any(c.strip() for c in cells):
+                    header = [c.strip().lower() for c in cells]
+                yield cells
+        finally:
+            csv.field_size_limit(saved)
 
 
-def _too_long(row: int, limit: int) -> str:
-    return (f"row {row} has a cell of more than {limit:,} characters (a stray quote mark can make the rest of the "
-            "file one cell): check that row's quotes, or shorten the text")
+@dataclass
+class _Cell:
+    """Where one cell lies in a record's raw text, as :func:`_scan` found it."""
+    index: int
+    start: int
+    end: int
+    quoted: bool
+    closed: bool = True
+    text_after_quote: bool = False
 
 
-def _check_rows(rows: list[list[str]], max_rows: int, max_cell_chars: int | None) -> None:
-    if len(rows) > max_rows + 1:
-        raise _Refused(f"the file has {len(rows) - 1:,} rows, over the limit of {max_rows:,}: split it into several files")
-    if max_cell_chars is not None:
-        for number, row in enumerate(rows, start=1):
-            if any(len(cell) > max_cell_chars for cell in row):
-                raise _Refused(_too_long(number, max_cell_chars))
+def _scan(raw: str, delimiter: str) -> list[_Cell]:
+    """The cells of one record's raw text, forgivingly (as the csv module reads without
+    ``strict``), with where each starts and ends and how it is quoted.
+
+    >>> [(c.index, c.quoted, c.closed) for c in _scan('1,"a ""b"", c",,""\\n', ",")]
+    [(0, False, True), (1, True, True), (2, False, True), (3, True, True)]
+    >>> [(c.quoted, c.closed) for c in _scan('1,"open\\n2,3\\n', ",")]
+    [(False, True), (True, False)]
+    """
+    cells: list[_Cell] = []
+    i, n = 0, len(raw)
+    while True:
+        cell = _Cell(len(cells), i, i, quoted=raw.startswith('"', i))
+        if cell.quoted:
+            i += 1
+            while True:
+                j = raw.find('"', i)
+                if j == -1:
+                    cell.closed, i = False, n
+                    break
+                if raw.startswith('""', j):
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            if cell.closed and i < n and raw[i] not in (delimiter, "\r", "\n"):
+                cell.text_after_quote = True
+        ends = [k for k in (raw.find(delimiter, i), raw.find("\n", i), raw.find("\r", i)) if k != -1]
+        i = min(ends) if ends else n
+        cell.end = i
+        cells.append(cell)
+        if i >= n or raw[i] != delimiter:
+            return cells
+        i += 1
+
+
+_FIELD = {d: re.compile(f'"(?:[^"]|"")*"|[^{re.escape(d)}\\r\\n]*') for d in (",", ";", "\t")}
+
+
+def _quoted_empty(raw: str, delimiter: str) -> list[int]:
+    """The cells of a well-formed record (one the strict reader took) written as ``""``.
+
+    >>> _quoted_empty('a,"",,"say ""hi"" ",""', ",")
+    [1, 4]
+    """
+    pattern, index, i = _FIELD[delimiter], 0, 0
+    found: list[int] = []
+    while True:
+        m = pattern.match(raw, i)
+        if m is None:
+            return found
+        if m.end() - m.start() == 2 and raw.startswith('""', i):
+            found.append(index)
+        i = m.end()
+        if i >= len(raw) or raw[i] != delimiter:
+            return found
+        i, index = i + 1, index + 1
+
+
+def _second_look(cells: list[str], lines: list[str], delimiter: str, row: int, line: int,
+                 header: list[str] | None) -> list[str]:
+    """A record that spans lines or holds ``""``: mark its quoted empty cells, and refuse it if a
+    cell swallowed what look like rows of the file (a quote mark opened and closed far apart)."""
+    raw = "".join(lines)
+    if "" in cells and '""' in raw:
+        for index in _quoted_empty(raw, delimiter):
+            if index < len(cells) and cells[index] == "":
+                cells[index] = EMPTY_TEXT
+    if len(lines) > 1 and header is not None:
+        for index, text in enumerate(cells):
+            if "\n" not in text and "\r" not in text:
+                continue
+            later = text.splitlines()[1:]
+            rowlike = _rowlike(later, delimiter, header)
+            if rowlike is not None:
+                raise _Refused(
+                    f"this cell runs on over {len(later) + 1:,} lines of the file (from line {line:,}), and line "
+                    f"{line + rowlike:,} in it looks like a row of its own ({_shorten(later[rowlike - 1], 60)!r}): "
+                    "a quote mark that opens the cell is probably never closed where it should be. Close the quote, "
+                    "or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
+                    row=row, column=_column_name(header, index))
+    return cells
+
+
+def _rowlike(lines: list[str], delimiter: str, header: list[str] | None) -> int | None:
+    """The first of ``lines`` (1 = the first) that looks like a row of the file: it holds as many
+    separators as a row does (a line of a note rarely does), or None."""
+    if header is None:
+        return None
+    enough = max(len(header) - 1, 2)
+    return next((k for k, part in enumerate(lines, start=1) if part.count(delimiter) >= enough), None)
+
+
+def _column_name(header: list[str] | None, index: int) -> str | None:
+    if header is None:
+        return None
+    return header[index] if index < len(header) and header[index] else f"column {index + 1}"
+
+
+def _broken(exc: csv.Error, row: int, line: int, lines: list[str], delimiter: str,
+            header: list[str] | None, max_cell_chars: int) -> _Refused:
+    """Why the csv module stopped, as a sentence naming the row (and line) where the cell starts."""
+    raw = "".join(lines)
+    cells = _scan(raw, delimiter)
+    last_line = line + max(len(lines) - 1, 0)
+    if "field larger than field limit" in str(exc):
+        long = next((c for c in cells if c.end - c.start > max_cell_chars), cells[-1] if cells else None)
+        column = _column_name(header, long.index) if long else None
+        if long is not None and long.quoted and not long.closed and _rowlike(raw[long.start:].splitlines()[1:],
+                                                                             delimiter, header):
+            return _Refused(
+                f"a quote mark opens this cell (line {line:,} of the file) and is never closed: the cell runs on "
+                f"over the rows that follow, past the limit of a cell of more than {max_cell_chars:,} characters. "
+                "Close the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
+                row=row, column=column)
+        return _Refused(_too_long(max_cell_chars, line if line != row else None), row=row, column=column)
+    unclosed = next((c for c in cells if c.quoted and not c.closed), None)
+    if unclosed is not None:
+        return _Refused(
+            f"a quote mark opens this cell (line {line:,} of the file) and is never closed, so lines {line:,} to "
+            f"{last_line:,} would be read as one cell: close the quote, or remove the stray quote mark (a quote "
+            "mark inside a cell is written twice: \"\")", row=row, column=_column_name(header, cells.index(unclosed)))
+    after = next((c for c in cells if c.text_after_quote), None)
+    if after is not None:
+        column = _column_name(header, after.index)
+        if any(mark in raw[after.start:after.end] for mark in ("\n", "\r")):
+            return _Refused(
+                f"the quoted text that starts in this cell (line {line:,} of the file) runs on to line {last_line:,}, "
+                "where a quote mark is followed by more text: a quote mark is missing or stray in this row. Close "
+                "the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
+                row=row, column=column)
+        return _Refused(
+            f"a quote mark ends the quoted text of this cell and more text follows it "
+            f"({_shorten(raw[after.start:after.end], 60)!r}): put the whole cell in quotes and write each quote "
+            "mark inside it twice (\"\")", row=row, column=column)
+    return _Refused(f"the file is not valid CSV here (line {line:,}): {exc}", row=row)
 
 
 def _clean(cell: str) -> str:
     return excel_unsafe(cell.strip())
 
 
-def _table(report: ImportReport, name: str, data: bytes, kind: str) -> pd.DataFrame | None:
-    """The file as a frame of cleaned text, one column per known header, plus ``_row``."""
+def _blank_row(cells: list[str]) -> bool:
+    if cells and cells[0] != EMPTY_TEXT and cells[0].strip():
+        return False                               # the usual row, decided by its first cell
+    return not any(c.strip() and c != EMPTY_TEXT for c in cells)
+
+
+@dataclass
+class _Table:
+    """One file read whole: typed values (None where blank), one object column per field of the
+    format, ``_row`` (the spreadsheet row) and ``_src`` (the file's place in the batch)."""
+    name: str
+    kind: str
+    frame: pd.DataFrame
+    present: set[str]
+
+
+def _read_table(report: ImportReport, source: _Source, kind: str, src: int, converters) -> _Table | None:
+    """Read, check and convert one file a chunk of rows at a time; problems go to the report."""
+    name = source.name
     try:
-        rows = _read_rows(name, data)
+        rows = _rows(source)
     except _Refused as exc:
-        report.error(name, None, None, str(exc))
+        report.error(name, exc.row, exc.column, str(exc))
         return None
-    numbered = [(i, [_clean(c) for c in row]) for i, row in enumerate(rows, start=1)]
-    numbered = [(i, cells) for i, cells in numbered if any(cells)]
-    if not numbered:
+    header: list[str] | None = None
+    columns: dict[str, int] = {}
+    chunks: list[pd.DataFrame] = []
+    numbers: list[int] = []
+    body: list[list[str]] = []
+    shown: set[str] = set()
+    try:
+        for number, cells in enumerate(rows, start=1):
+            if _blank_row(cells):
+                continue
+            if header is None:
+                header = [("" if h == EMPTY_TEXT else h).strip().lower() for h in cells]
+                known = _check_header(report, name, kind, number, header)
+                if known is None:
+                    return None
+                columns = known
+                continue
+            if len(cells) > len(header) and any(c.strip() and c != EMPTY_TEXT for c in cells[len(header):]):
+                report.error(name, number, None,
+                             f"the row has {len(cells)} cells but the header names only {len(header)} columns")
+            numbers.append(number)
+            body.append(cells)
+            if len(body) >= CHUNK_ROWS:
+                chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
+                numbers, body = [], []
+    except _Refused as exc:
+        report.error(name, exc.row, exc.column, str(exc))
+        return None
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()                                # restores the csv module's field limit at once
+    if header is None:
         report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
         return None
-    header_row, header = numbered[0]
-    header = [h.strip().lower() for h in header]
+    if body or not chunks:
+        chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    return _Table(name, kind, frame, set(columns))
+
+
+def _check_header(report: ImportReport, name: str, kind: str, row: int, header: list[str]) -> dict[str, int] | None:
+    """The known columns and where they are, or None (with the problems reported) if the header
+    does not make a file of this kind."""
     known = {f.name for f in FORMATS[kind]}
-    errors_before = len(report.errors)
+    errors_before = report.problem_count
     seen: set[str] = set()
     for h in header:
         if h and h in seen:
-            report.error(name, header_row, h, f"the column {h!r} appears twice in the header")
+            report.error(name, row, h, f"the column {h!r} appears twice in the header")
         seen.add(h)
     for f in FORMATS[kind]:
         if f.required and f.name not in seen:
-            report.error(name, header_row, f.name,
+            report.error(name, row, f.name,
                          f"the required column {f.name!r} is missing (a {kind} file needs "
                          f"{', '.join(x.name for x in FORMATS[kind] if x.required)}; "
                          f"found: {', '.join(h for h in header if h) or 'nothing'})")
     if kind == "interactions" and not {"family_id", "partner_id"} & seen:
-        report.error(name, header_row, "family_id",
+        report.error(name, row, "family_id",
                      "an interactions file needs a family_id or a partner_id column (or both)")
     ignored = [h for h in header if h and h not in known]
     if ignored:
         report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
-    if len(report.errors) > errors_before:
+    if report.problem_count > errors_before:
         return None
-    width = len(header)
-    body = numbered[1:]
-    for i, cells in body:
-        if len(cells) > width and any(cells[width:]):
-            report.error(name, i, None, f"the row has {len(cells)} cells but the header names only {width} columns")
-    columns = {h: j for j, h in enumerate(header) if h in known}
-    frame = pd.DataFrame(
-        {h: [cells[j] if j < len(cells) else "" for _, cells in body] for h, j in columns.items()},
-        dtype=object, index=pd.RangeIndex(len(body)),
-    )
-    frame["_row"] = [i for i, _ in body]
-    frame["_file"] = name
-    return frame
+    return {h: j for j, h in enumerate(header) if h in known}
 
 
 # ---------------------------------------------------------------- reading cells into values
 
 class _Bad:
-    """A reason a cell was refused, travelling in the cell's place through a pandas column
-    (not a str subclass: pandas would turn it back into a plain str)."""
+    """A reason a cell was refused, travelling in the cell's place through a column of values."""
     __slots__ = ("reason",)
 
     def __init__(self, reason: str):
@@ -473,70 +839,153 @@ def _converters() -> dict[str, Callable[[str], Any]]:
     }
 
 
-def _convert(report: ImportReport, frame: pd.DataFrame, kind: str, converters) -> pd.DataFrame:
-    """Typed values in place of text; blank cells become None. Problems go to the report."""
-    out = pd.DataFrame({"_row": frame["_row"], "_file": frame["_file"]})
+def _objects(values, n: int | None = None) -> pd.Series:
+    """An object column (pandas would otherwise read a column of text as its string type, None as NaN)."""
+    if n is not None:
+        return pd.Series(np.full(n, values, dtype=object), dtype=object)
+    return pd.Series(values, dtype=object)
+
+
+def _convert(report: ImportReport, name: str, kind: str, src: int, header: list[str], columns: dict[str, int],
+             numbers: list[int], body: list[list[str]], converters, shown: set[str]) -> pd.DataFrame:
+    """One chunk of rows as typed values; blank cells become None, problems go to the report.
+
+    Each distinct text of a column is read once (a column of a million dates holds a few hundred
+    days), so reading costs a hash per cell and the values share their objects."""
+    n, width = len(body), len(header)
+    fixed = [cells if len(cells) == width else cells[:width] + [""] * (width - len(cells)) for cells in body]
+    by_column = list(zip(*fixed, strict=True)) if n else [()] * width
+    del fixed
+    out: dict[str, pd.Series] = {}
     for f in FORMATS[kind]:
-        if f.name not in frame:
-            out[f.name] = pd.Series(None, index=frame.index, dtype=object)
+        if f.name not in columns:
+            out[f.name] = _objects(None, n)
             continue
-        text = frame[f.name]
-        blank = text.eq("")
-        values = pd.Series(None, index=frame.index, dtype=object)
-        values[~blank] = text[~blank].map(converters[f.kind])
-        bad = values.map(lambda v: isinstance(v, _Bad))
-        if f.limit:
-            long = ~bad & values.map(lambda v: isinstance(v, str) and len(v) > f.limit)
-            values[long] = [_Bad(f"is too long: {len(v)} characters, at most {f.limit}") for v in values[long]]
-            bad |= long
-        if f.required:
-            values[blank] = _Bad(f"the {f.name} is missing; every row needs one")
-            bad |= blank
-        shown_list = False
-        for row, file, reason in zip(frame["_row"][bad], frame["_file"][bad], values[bad]):
-            if f.kind in ("category", "activity") and shown_list:
-                # The full list of known names once per column is enough.
-                reason = _Bad(reason.reason.split(". Known")[0] + " (the known ones are listed above).")
-            shown_list = shown_list or f.kind in ("category", "activity")
-            report.error(file, int(row), f.name, reason.reason)
-        values[bad] = None
-        out[f.name] = values
-    return out
+        codes, uniques = pd.factorize(np.asarray(by_column[columns[f.name]], dtype=object))
+        values = np.empty(len(uniques), dtype=object)
+        bad = np.zeros(len(uniques), dtype=bool)
+        blank = np.zeros(len(uniques), dtype=bool)
+        for k, text in enumerate(_clean(u) for u in uniques):
+            if text == "" or (text == EMPTY_TEXT and (f.kind not in _TEXT_KINDS or f.required)):
+                blank[k] = True
+            elif text == EMPTY_TEXT:
+                values[k] = ""                     # written "": empty text, kept as such
+            else:
+                value = converters[f.kind](text)
+                if not isinstance(value, _Bad) and f.limit and isinstance(value, str) and len(value) > f.limit:
+                    value = _Bad(f"is too long: {len(value)} characters, at most {f.limit}")
+                bad[k] = isinstance(value, _Bad)
+                values[k] = value
+        column = values[codes] if n else np.empty(0, dtype=object)
+        refused = bad[codes] | (blank[codes] if f.required else False) if n else np.zeros(0, dtype=bool)
+        for i in np.flatnonzero(refused):
+            value = column[i]
+            reason = value.reason if isinstance(value, _Bad) else f"the {f.name} is missing; every row needs one"
+            if f.kind in ("category", "activity") and isinstance(value, _Bad):
+                if f.name in shown:  # the full list of known names once per column is enough
+                    reason = reason.split(". Known")[0] + " (the known ones are listed above)."
+                shown.add(f.name)
+            report.error(name, numbers[i], f.name, reason)
+        column[refused] = None
+        out[f.name] = _objects(column)
+    frame = pd.DataFrame(out)
+    frame["_row"] = np.asarray(numbers, dtype=np.int64)
+    frame["_src"] = src
+    return frame
 
 
 # ---------------------------------------------------------------- checks across rows, files and the store
 
-def _where(frame: pd.DataFrame, i) -> tuple[str, int]:
-    return frame.at[i, "_file"], int(frame.at[i, "_row"])
+@dataclass
+class _Batch:
+    """The files of one import, read and converted: per kind, one frame of every file's rows."""
+    names: list[str]
+    sources: list[_Source]
+    frames: dict[str, pd.DataFrame]
+    present: dict[int, set[str]]                    # per file (its _src), the columns it has
 
 
-def _existing(conn: Connection, kind: str, ids: list[str]) -> dict[str, dict]:
-    table, key = db.TABLES[kind], KEY[kind]
-    found: dict[str, dict] = {}
-    unique = list(dict.fromkeys(i for i in ids if i))
-    for start in range(0, len(unique), 500):
-        for row in conn.execute(select(table).where(table.c[key].in_(unique[start:start + 500]))).mappings():
-            found[row[key]] = dict(row)
-    return found
+def _where(frame: pd.DataFrame, i, names: list[str]) -> tuple[str, int]:
+    return names[int(frame.at[i, "_src"])], int(frame.at[i, "_row"])
 
 
-def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> pd.DataFrame:
+def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str, names: list[str]) -> pd.DataFrame:
     ids = frame[key]
     dup = ids.notna() & ids.duplicated(keep=False)
     if not dup.any():
         return frame
     later = dup & ids.duplicated(keep="first")
-    first_at = {v: _where(frame, i) for i, v in ids[dup & ~later].items()}
+    first_at = {v: _where(frame, i, names) for i, v in ids[dup & ~later].items()}
     for i in frame.index[later]:
-        file, row = _where(frame, i)
+        file, row = _where(frame, i, names)
         where_first = first_at[ids[i]]
         place = f"row {where_first[1]}" + ("" if where_first[0] == file else f" of {where_first[0]}")
         report.error(file, row, key, f"{key} {ids[i]!r} appears twice: already at {place}")
     # Later copies go, so the checks that follow report each problem once.
-    return frame.drop(frame.index[later])
+    return frame.drop(frame.index[later]).reset_index(drop=True)
 
 
-def _resolve_schools(report, conn, frames, school_id) -> set[str]:
+def _check_coordinates(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> None:
+    lat, lon = frame["latitude"].isna(), frame["longitude"].isna()
+    for i in frame.index[lat != lon]:
+        column = "longitude" if lon[i] else "latitude"
+        report.error(*_where(frame, i, names), column, "a latitude needs its longitude and the other way round")
+
+
+def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
+    """Every file read and checked on its own, then the checks across rows of each kind."""
+    converters = _converters()
+    names: list[str] = []
+    sources: list[_Source] = []
+    tables: dict[str, list[_Table]] = {}
+    present: dict[int, set[str]] = {}
+    for item in items:
+        try:
+            source = _source(item)
+        except OSError as exc:
+            report.files.append(str(item))
+            report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
+            continue
+        except _Refused as refused:
+            report.files.append(Path(str(item)).name)
+            report.error(Path(str(item)).name, None, None, str(refused))
+            continue
+        report.files.append(source.name)
+        file_kind = kind or guess_kind(source.name)
+        if file_kind is None:
+            report.error(source.name, None, None, "cannot tell what this file holds from its name: call it "
+                         "schools, partners, families or interactions (e.g. partners.csv) or choose the kind")
+            continue
+        src = len(names)
+        names.append(source.name)
+        sources.append(source)
+        try:
+            table = _read_table(report, source, file_kind, src, converters)
+        except OSError as exc:
+            report.error(source.name, None, None, f"the file cannot be read: {exc.strerror or exc}")
+            continue
+        if table is None:
+            continue
+        # The id, the school and (for interactions) who it was with are always written whole.
+        always = {KEY[file_kind]} | ({"school_id"} if file_kind != "schools" else set()) | (
+            {"family_id", "partner_id"} if file_kind == "interactions" else set())
+        present[src] = table.present | always
+        tables.setdefault(file_kind, []).append(table)
+    frames = {}
+    for k in KINDS:
+        if k not in tables:
+            continue
+        parts = [t.frame for t in tables[k]]
+        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        frame = _duplicates(report, frame, KEY[k], names)
+        if k in ("schools", "partners"):
+            _check_coordinates(report, frame, names)
+        frames[k] = frame
+    return _Batch(names, sources, frames, present)
+
+
+def _resolve_schools(report: ImportReport, conn: Connection, frames: dict[str, pd.DataFrame],
+                     school_id: str | None, names: list[str]) -> None:
     """Give every partner, family and interaction row its school, or report why it has none."""
     store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
     demo_schools = set(conn.execute(select(db.schools.c.school_id).where(db.schools.c.demo)).scalars())
@@ -561,69 +1010,91 @@ def _resolve_schools(report, conn, frames, school_id) -> set[str]:
         if kind not in frames:
             continue
         frame = frames[kind]
-        given = frame["school_id"] if "school_id" in frame else pd.Series(None, index=frame.index, dtype=object)
+        given = frame["school_id"]
         unknown = given.notna() & ~given.isin(known)
         for i in frame.index[unknown]:
-            report.error(*_where(frame, i), "school_id",
+            report.error(*_where(frame, i, names), "school_id",
                          f"there is no school {given[i]!r} in the store or in this import")
         missing = given.isna()
         if missing.any() and fallback is None:
-            for file in frame.loc[missing, "_file"].unique():
-                rows = frame.loc[missing & (frame["_file"] == file), "_row"]
-                report.error(file, int(rows.iloc[0]), "school_id", why_not
+            for src in frame.loc[missing, "_src"].unique():
+                rows = frame.loc[missing & (frame["_src"] == src), "_row"]
+                report.error(names[int(src)], int(rows.iloc[0]), "school_id", why_not
                              + (f" ({len(rows)} rows have no school_id)" if len(rows) > 1 else ""))
-        frame["school_id"] = given.where(~missing, fallback)
-    return known
+        frame["school_id"] = _objects(np.where(missing.to_numpy(), fallback, given.to_numpy(dtype=object)))
 
 
-def _check_owners(report, frame: pd.DataFrame, kind: str, existing: dict[str, dict]) -> None:
+def _check_allowed_schools(report: ImportReport, frames: dict[str, pd.DataFrame], allowed: Collection[str],
+                           names: list[str]) -> None:
+    """Staff of one school import rows for their own schools only."""
+    for frame in frames.values():
+        outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
+        for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
+            report.error(*_where(frame, i, names), "school_id",
+                         f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change")
+
+
+def _ids(values) -> pd.Index:
+    """Ids as an index of Python strings, to align stored rows with a file's (pandas would
+    otherwise convert them to its own string type first, a copy of every id)."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object)
+
+
+def _check_owners(report: ImportReport, frame: pd.DataFrame, kind: str, existing: pd.DataFrame,
+                  names: list[str]) -> None:
     """A partner, family or interaction belongs to one school; an import does not move it."""
     key = KEY[kind]
-    for i, rid, school in zip(frame.index, frame[key], frame["school_id"]):
-        before = existing.get(rid)
-        if before is not None and school is not None and before["school_id"] != school:
-            report.error(*_where(frame, i), "school_id",
-                         f"{SINGULAR[kind]} {rid!r} already belongs to school {before['school_id']!r}, not {school!r}")
+    stored = existing["school_id"].reindex(_ids(frame[key])).to_numpy(dtype=object)
+    school = frame["school_id"].to_numpy(dtype=object)
+    moved = pd.notna(stored) & pd.notna(school) & (stored != school)
+    for i in np.flatnonzero(moved):
+        report.error(*_where(frame, i, names), "school_id",
+                     f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to school {stored[i]!r}, "
+                     f"not {school[i]!r}")
 
 
-def _check_references(report, conn, frames) -> None:
+def _owners(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, str]]:
+    """The school of every family and partner the interactions name, as the store holds it."""
+    frame = frames["interactions"]
+    out = {}
+    for column, kind in (("family_id", "families"), ("partner_id", "partners")):
+        wanted = frame[column].dropna().unique()
+        stored = db.frame_by_key(conn, kind, list(wanted), columns=[KEY[kind], "school_id"])
+        out[kind] = dict(zip(stored[KEY[kind]], stored["school_id"], strict=True))
+    return out
+
+
+def _check_references(report: ImportReport, frames: dict[str, pd.DataFrame], stored: dict[str, dict[str, str]],
+                      names: list[str]) -> None:
     """Each interaction names exactly one family or partner, known to the store or this batch,
     of the interaction's own school."""
     frame = frames["interactions"]
-    for column in ("family_id", "partner_id"):
-        if column not in frame:
-            frame[column] = None
     fam, par = frame["family_id"].notna(), frame["partner_id"].notna()
     for i in frame.index[fam & par]:
-        report.error(*_where(frame, i), "family_id",
+        report.error(*_where(frame, i, names), "family_id",
                      "an interaction is with one family or one partner, not both: leave one of them empty")
     for i in frame.index[~fam & ~par]:
-        report.error(*_where(frame, i), "family_id",
+        report.error(*_where(frame, i, names), "family_id",
                      "an interaction needs a family_id or a partner_id: both are empty")
     for column, kind in (("family_id", "families"), ("partner_id", "partners")):
-        wanted = frame[column].dropna()
-        owners = {rid: r["school_id"] for rid, r in _existing(conn, kind, list(wanted.unique())).items()}
+        owners = dict(stored[kind])
         if kind in frames:
-            owners.update(zip(frames[kind][KEY[kind]], frames[kind]["school_id"]))
+            owners.update(zip(frames[kind][KEY[kind]], frames[kind]["school_id"], strict=True))
         who = SINGULAR[kind]
-        for i, rid in wanted.items():
-            school = frame.at[i, "school_id"]
-            if rid not in owners:
-                report.error(*_where(frame, i), column,
+        wanted = frame[column]
+        owner = wanted.map(owners).to_numpy(dtype=object)
+        school = frame["school_id"].to_numpy(dtype=object)
+        named = wanted.notna().to_numpy()
+        unknown = named & pd.isna(owner)
+        elsewhere = named & ~unknown & pd.notna(school) & (owner != school)
+        for i in np.flatnonzero(unknown | elsewhere):
+            rid = wanted.iat[i]
+            if unknown[i]:
+                report.error(*_where(frame, i, names), column,
                              f"there is no {who} {rid!r} in the store or in this import")
-            elif school is not None and owners[rid] != school:
-                report.error(*_where(frame, i), column,
-                             f"{who} {rid!r} belongs to school {owners[rid]!r}, not to {school!r}")
-
-
-def _check_coordinates(report, frame: pd.DataFrame) -> None:
-    if "latitude" not in frame and "longitude" not in frame:
-        return
-    lat = frame["latitude"] if "latitude" in frame else pd.Series(None, index=frame.index, dtype=object)
-    lon = frame["longitude"] if "longitude" in frame else pd.Series(None, index=frame.index, dtype=object)
-    for i in frame.index[lat.isna() != lon.isna()]:
-        column = "longitude" if lon.isna()[i] else "latitude"
-        report.error(*_where(frame, i), column, "a latitude needs its longitude and the other way round")
+            else:
+                report.error(*_where(frame, i, names), column,
+                             f"{who} {rid!r} belongs to school {owner[i]!r}, not to {school[i]!r}")
 
 
 # ---------------------------------------------------------------- building the rows written
@@ -637,164 +1108,223 @@ _DEFAULTS: dict[str, dict[str, object]] = {
 }
 
 
-def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present: set[str]) -> list[dict]:
-    """Full rows for :func:`engagement.store.upsert`. A column the file does not have keeps the
-    stored value; a blank cell takes the format's default; coordinates left blank keep the
-    stored ones while the postcode is the same (they are geocoded, not typed)."""
+def _new_interaction_ids(n: int) -> list[str]:
+    """``n`` fresh interaction references, as :func:`engagement.contacts.new_interaction_id` makes
+    them (random, so two people logging at once never clash), from one call for random bytes."""
+    raw = os.urandom(16 * n)
+    return ["I-" + raw[i:i + 16].hex() for i in range(0, 16 * n, 16)]
+
+
+def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: dict[int, set[str]]) -> pd.DataFrame:
+    """The rows to write, every column of the table, aligned with ``frame``. A column the file
+    does not have keeps the stored value; a blank cell takes the format's default; coordinates
+    left blank keep the stored ones while the postcode is the same (they are geocoded, not typed);
+    a blank cell where the store holds empty text keeps the empty text."""
     typology = load_typology()
     table = db.TABLES[kind]
-    columns = [c.name for c in table.columns]
     defaults = _DEFAULTS[kind]
-    out = []
-    for rec in frame.drop(columns=["_row", "_file"]).to_dict("records"):
-        rec = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in rec.items()}
-        if kind == "interactions" and rec.get("interaction_id") is None:
-            from engagement.contacts import new_interaction_id
-            rec["interaction_id"] = new_interaction_id()
-        before = existing.get(rec[KEY[kind]])
-        row = {}
-        for column in columns:
-            if column in present and column in rec:
-                value = rec[column]
-            elif before is not None:
-                value = before.get(column)
-            else:
-                value = None
-            if value is None and column in defaults and (column in present or before is None):
-                value = defaults[column]
-            if value is None and before is not None and before.get(column) == "":
-                value = ""                         # an empty cell and an empty text are the same
+    n = len(frame)
+    keys = frame[KEY[kind]].to_numpy(dtype=object)
+    stored = existing.reindex(_ids(keys))
+    is_new = ~_ids(keys).isin(existing.index)
+    src = frame["_src"].to_numpy()
+    out: dict[str, np.ndarray] = {}
+    given: dict[str, np.ndarray] = {}
+    has: dict[str, np.ndarray] = {}
+    for column in (c.name for c in table.columns):
+        file_value = frame[column].to_numpy(dtype=object) if column in frame else np.full(n, None, dtype=object)
+        before = stored[column].to_numpy(dtype=object)
+        before = np.where(pd.isna(before), None, before)
+        in_file = np.isin(src, [s for s, cols in present.items() if column in cols])
+        value = np.where(in_file, file_value, before)
+        if column in defaults:
+            value = np.where(pd.isna(value) & (in_file | is_new), np.full(n, defaults[column], dtype=object), value)
+        value = np.where(pd.isna(value) & ~is_new & (before == ""), np.full(n, "", dtype=object), value)
+        out[column], given[column], has[column] = value, file_value, in_file
+    if kind == "partners":
+        layers = {c.name: c.layer for c in typology.categories}
+        default = np.array([layers.get(c) for c in out["category"]], dtype=object)
+        out["layer"] = np.where(pd.isna(out["layer"]), default, out["layer"])
+    if kind == "interactions":
+        catalogue = {a.name: a for a in typology.activities}
+        channel = np.array([catalogue[a].channel for a in out["activity"]], dtype=object)
+        two_way = np.array([catalogue[a].two_way for a in out["activity"]], dtype=object)
+        out["channel"] = np.where(pd.isna(out["channel"]) | (out["channel"] == ""), channel, out["channel"])
+        blank = pd.isna(out["two_way"]) | (has["two_way"] & pd.isna(given["two_way"]))
+        out["two_way"] = np.where(blank, two_way, out["two_way"])
+    if "latitude" in out and "postcode" in out:
+        before_lat = stored["latitude"].to_numpy(dtype=object)
+        before_lon = stored["longitude"].to_numpy(dtype=object)
+        keep = (~is_new & pd.isna(out["latitude"]) & pd.isna(out["longitude"])
+                & (out["postcode"] == stored["postcode"].to_numpy(dtype=object)))
+        out["latitude"] = np.where(keep, np.where(pd.isna(before_lat), None, before_lat), out["latitude"])
+        out["longitude"] = np.where(keep, np.where(pd.isna(before_lon), None, before_lon), out["longitude"])
+    return pd.DataFrame({c: _objects(v) for c, v in out.items()})
 
-            row[column] = value
-        if kind == "partners" and row["layer"] is None:
-            category = typology.category(row["category"])
-            if category is None:  # not reached: _validate refused every row without a known category
-                raise ValueError(f"{row['category']!r} is not a category of the typology")
-            row["layer"] = category.layer
-        if kind == "interactions":
-            activity = typology.activity(row["activity"])
-            if activity is None:  # not reached: _validate refused every row without a known activity
-                raise ValueError(f"{row['activity']!r} is not an activity of the catalogue")
-            row["channel"] = row["channel"] or activity.channel
-            if row["two_way"] is None or ("two_way" in present and rec.get("two_way") is None):
-                row["two_way"] = activity.two_way
-        if (before is not None and "latitude" in row and row["latitude"] is None and row["longitude"] is None
-                and row.get("postcode") == before.get("postcode")):
-            row["latitude"], row["longitude"] = before.get("latitude"), before.get("longitude")
-        out.append(row)
-    return out
+
+@dataclass
+class _KindPlan:
+    """What an import will do to one table: the rows (every column), which are new, which changed
+    and in which columns, and the stored rows they change (the before-images)."""
+    kind: str
+    records: pd.DataFrame
+    new: np.ndarray
+    changes: np.ndarray                             # rows x columns: the value differs from the stored one
+    insert_order: np.ndarray                        # the new rows, in key order
+    before: dict[str, dict[str, Any]]
+
+    @property
+    def changed(self) -> np.ndarray:
+        return ~self.new & self.changes.any(axis=1)
+
+    def counts(self) -> dict[str, int]:
+        new, changed = int(self.new.sum()), int(self.changed.sum())
+        return {"inserted": new, "updated": changed, "unchanged": len(self.new) - new - changed}
+
+
+@dataclass
+class _Plan:
+    kinds: dict[str, _KindPlan]
+    schools: set[tuple[str, bool]]                  # the store's schools and whether each is a demo
+    owners: dict[str, dict[str, str]]               # the stored owners of the families and partners named
+
+
+def _plan(report: ImportReport, conn: Connection, batch: _Batch, school_id: str | None,
+          allowed_schools: Collection[str] | None) -> _Plan | None:
+    """Check the batch against the store as ``conn`` sees it and work out every row to write.
+    None (with the problems reported) if the batch cannot go in."""
+    frames = {k: f.copy(deep=False) for k, f in batch.frames.items()}   # the batch itself stays as read
+    names = batch.names
+    schools = {(s, bool(d)) for s, d in conn.execute(select(db.schools.c.school_id, db.schools.c.demo))}
+    _resolve_schools(report, conn, frames, school_id, names)
+    if allowed_schools is not None:
+        _check_allowed_schools(report, frames, allowed_schools, names)
+    if "interactions" in frames:
+        frame = frames["interactions"]
+        missing = frame["interaction_id"].isna().to_numpy()
+        if missing.any():
+            ids = frame["interaction_id"].to_numpy(dtype=object, copy=True)
+            ids[missing] = _new_interaction_ids(int(missing.sum()))
+            frame["interaction_id"] = _objects(ids)
+    existing = {}
+    for k, frame in frames.items():
+        existing[k] = db.frame_by_key(conn, k, frame[KEY[k]].dropna().unique().tolist())
+        if k != "schools":
+            _check_owners(report, frame, k, existing[k], names)
+    owners: dict[str, dict[str, str]] = {}
+    if "interactions" in frames:
+        owners = _owners(conn, frames)
+        _check_references(report, frames, owners, names)
+    if report.errors:
+        return None
+    kinds = {}
+    for k, frame in frames.items():
+        records = _records(frame, k, existing[k], batch.present)
+        stored = existing[k].reindex(_ids(records[KEY[k]]))
+        new = ~records[KEY[k]].isin(existing[k].index).to_numpy()
+        changes = np.zeros((len(records), len(records.columns)), dtype=bool)
+        old = np.flatnonzero(~new)
+        for j, column in enumerate(records.columns):
+            a = records[column].to_numpy(dtype=object)[old]
+            b = stored[column].to_numpy(dtype=object)[old]
+            changes[old, j] = np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
+        keys = records[KEY[k]].to_numpy(dtype=object)
+        # New rows go in in key order: each lands next to the last in the key's index.
+        order = np.flatnonzero(new)
+        order = order[np.argsort(keys[order], kind="stable")]
+        plan = _KindPlan(k, records, new, changes, order, {})
+        changed_ids = keys[plan.changed]
+        images = existing[k].loc[changed_ids].to_dict("records") if len(changed_ids) else []
+        plan.before = dict(zip(changed_ids, images, strict=True))
+        kinds[k] = plan
+    return _Plan(kinds, schools, owners)
+
+
+# ---------------------------------------------------------------- writing
+
+class _StoreChanged(Exception):
+    """What the check read has changed since: check again."""
+
+
+def _still_as_checked(conn: Connection, plan: _Plan) -> bool:
+    """Inside the write transaction, cheaply: are the schools, the rows about to be updated and the
+    owners of the families and partners named still as the check saw them? (A row inserted
+    meanwhile under an id the import adds makes the insert fail: that is checked again too.)"""
+    schools = {(s, bool(d)) for s, d in conn.execute(select(db.schools.c.school_id, db.schools.c.demo))}
+    if schools != plan.schools:
+        return False
+    for kind, kind_plan in plan.kinds.items():
+        if kind_plan.before:
+            now = {r[KEY[kind]]: r for r in db.rows_by_key(conn, kind, list(kind_plan.before))}
+            if now != kind_plan.before:
+                return False
+    for kind, owners in plan.owners.items():
+        if owners:
+            stored = db.frame_by_key(conn, kind, list(owners), columns=[KEY[kind], "school_id"])
+            if dict(zip(stored[KEY[kind]], stored["school_id"], strict=True)) != owners:
+                return False
+    return True
+
+
+def _write(conn: Connection, plan: _Plan) -> None:
+    """New rows by bulk insert (COPY on PostgreSQL); changed rows by one UPDATE per set of changed
+    columns, setting only those, so an edit made meanwhile to another column of the row stays."""
+    for kind in KINDS:
+        if kind not in plan.kinds:
+            continue
+        p = plan.kinds[kind]
+        columns = list(p.records.columns)
+        if len(p.insert_order):
+            db.bulk_insert(conn, kind, {c: p.records[c].to_numpy(dtype=object)[p.insert_order] for c in columns})
+        changed = np.flatnonzero(p.changed)
+        if not len(changed):
+            continue
+        keys = p.records[KEY[kind]].to_numpy(dtype=object)
+        patterns = pd.Series([p.changes[i].tobytes() for i in changed])
+        for _, group in patterns.groupby(patterns, sort=False):
+            rows = changed[group.index.to_numpy()]
+            which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
+            db.bulk_update(conn, kind, list(keys[rows]), {c: p.records[c].to_numpy(dtype=object)[rows] for c in which})
+
+
+def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
+    """The one audit row of an import, built before the write transaction: who and when are added
+    as it is written. None when the import changes nothing (a re-imported export leaves no trace)."""
+    changed = [k for k in KINDS if k in counts and (counts[k]["inserted"] or counts[k]["updated"])]
+    if not changed:
+        return None
+    added = {}
+    before = {}
+    for k in changed:
+        p = plan.kinds[k]
+        keys = p.records[KEY[k]].to_numpy(dtype=object)
+        if p.new.any():
+            added[k] = keys[p.new].tolist()
+        if p.before:
+            before[k] = p.before
+    detail = {"files": [{"name": s.name, "sha256": s.sha256, "bytes": s.size} for s in batch.sources],
+              "counts": {k: counts[k] for k in KINDS if k in counts}}
+    return {"table_name": ",".join(changed), "before": db.to_json(before) if before else None,
+            "after": db.to_json({"added": added}) if added else None,
+            "detail": json.dumps(detail, ensure_ascii=False)}
 
 
 # ---------------------------------------------------------------- the whole batch
 
-def _source(item) -> tuple[str, bytes]:
-    """A file to import as (name, bytes): a path, a (name, bytes) pair, or an uploaded file. A path
-    that is not a regular file (a FIFO would block for ever) or is over the size limit is refused
-    before a byte is read."""
-    if isinstance(item, tuple):
-        return str(item[0]), bytes(item[1])
-    if hasattr(item, "getvalue"):
-        return str(item.name), bytes(item.getvalue())
-    path = Path(item)
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise _Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
-    _check_size(info.st_size)
-    return path.name, path.read_bytes()
+ATTEMPTS = 3
 
 
-def _check_size(size: int) -> None:
-    limit = load_settings().imports.max_file_mb
-    if size > limit * 1_000_000:
-        raise _Refused(f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: "
-                       "split it into several files")
-
-
-def _check_workbook(data: bytes) -> None:
-    """Refuse an .xlsx that would unpack to far more than it holds, before openpyxl opens it."""
-    limits = load_settings().imports
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Reading makes millions of short lists and tuples and frees them as it goes, none in a cycle;
+    Python's cycle collector would walk every live one again and again (a third of the time)."""
+    was = gc.isenabled()
+    gc.disable()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        return  # not a ZIP at all: openpyxl's own refusal says so
-    if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
-        raise _Refused(f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from {len(data) / 1_000_000:,.1f} MB; "
-                       "it is refused unopened. Save the sheet as CSV and import that")
-
-
-def _check_allowed_schools(report: ImportReport, merged: dict[str, pd.DataFrame], allowed: Collection[str]) -> None:
-    """Staff of one school import rows for their own schools only."""
-    for kind, frame in merged.items():
-        outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
-        for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
-            report.error(*_where(frame, i), "school_id",
-                         f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change")
-
-
-def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None,
-              allowed_schools: Collection[str] | None = None):
-    converters = _converters()
-    frames: dict[str, list[pd.DataFrame]] = {}
-    present: dict[str, set[str]] = {}
-    for item in sources:
-        try:
-            name, data = _source(item)
-        except OSError as exc:
-            report.files.append(str(item))
-            report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
-            continue
-        except _Refused as refused:
-            report.files.append(Path(str(item)).name)
-            report.error(Path(str(item)).name, None, None, str(refused))
-            continue
-        report.files.append(name)
-        file_kind = kind or guess_kind(name)
-        if file_kind is None:
-            report.error(name, None, None, "cannot tell what this file holds from its name: call it "
-                         "schools, partners, families or interactions (e.g. partners.csv) or choose the kind")
-            continue
-        text = _table(report, name, data, file_kind)
-        if text is None:
-            continue
-        # The id, the school and (for interactions) who it was with are always written whole.
-        always = {KEY[file_kind]} | ({"school_id"} if file_kind != "schools" else set()) | (
-            {"family_id", "partner_id"} if file_kind == "interactions" else set())
-        present.setdefault(file_kind, set()).update({c for c in text.columns if not c.startswith("_")} | always)
-        frames.setdefault(file_kind, []).append(_convert(report, text, file_kind, converters))
-    merged = {k: pd.concat(frames[k], ignore_index=True) for k in KINDS if k in frames}
-    for k in merged:
-        merged[k] = _duplicates(report, merged[k], KEY[k])
-        if k in ("schools", "partners"):
-            _check_coordinates(report, merged[k])
-    if not merged:
-        return merged, present, {}
-    _resolve_schools(report, conn, merged, school_id)
-    if allowed_schools is not None:
-        _check_allowed_schools(report, merged, allowed_schools)
-    existing = {}
-    for k, frame in merged.items():
-        existing[k] = _existing(conn, k, list(frame[KEY[k]].dropna()))
-        if k != "schools":
-            _check_owners(report, frame, k, existing[k])
-    if "interactions" in merged:
-        _check_references(report, conn, merged)
-    return merged, present, existing
-
-
-def _compare(rows: list[dict], existing: dict[str, dict], key: str) -> dict[str, int]:
-    """What :func:`engagement.store.upsert` would do with ``rows``, without doing it."""
-    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    for row in rows:
-        before = existing.get(row[key])
-        state = ("inserted" if before is None
-                 else "updated" if any(before.get(k) != v for k, v in row.items()) else "unchanged")
-        counts[state] += 1
-    return counts
-
-
-class _RollBack(Exception):
-    pass
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
@@ -814,42 +1344,64 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     single = isinstance(paths, (str, Path)) or (isinstance(paths, tuple) and len(paths) == 2
                                                  and isinstance(paths[1], (bytes, bytearray)))
     sources = [paths] if single else list(paths)
-    if dry_run:
-        with store.read() as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
-            if not report.errors:
-                for k in KINDS:
-                    if k in merged:
-                        report.counts[k] = _compare(_records(merged[k], k, existing[k], present[k]),
-                                                    existing[k], KEY[k])
+    started = time.perf_counter()
+    with _no_cycle_collection():
+        batch = _read_batch(report, sources, kind)
+    if report.errors or not batch.frames:
+        report.seconds["read and check"] = time.perf_counter() - started
         return report
-    try:
-        # Checked inside the write transaction, so what was checked is what is written.
-        with store.write(actor) as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
-            if report.errors:
-                raise _RollBack
-            for k in KINDS:
-                if k in merged:
-                    rows = _records(merged[k], k, existing[k], present[k])
-                    report.counts[k] = db.upsert(conn, k, rows)
-            changed = {k: c for k, c in report.counts.items() if c["inserted"] or c["updated"]}
-            if changed:
-                db.audit(conn, "import", ",".join(changed), detail="; ".join(
-                    [", ".join(report.files)] + [f"{k}: {c['inserted']} new, {c['updated']} updated"
-                                                 for k, c in changed.items()]))
-    except _RollBack:
-        report.counts = {}
-    except SQLAlchemyError as exc:
-        report.counts = {}
-        report.error(", ".join(report.files), None, None,
-                     f"the database refused the import, so nothing was written: {exc.orig if hasattr(exc, 'orig') else exc}")
+    for attempt in range(1, ATTEMPTS + 1):
+        # Checked against a read of the store, outside the write transaction: the lock is held
+        # only to write (and to see that what was checked still holds).
+        with store.read() as conn, _no_cycle_collection():
+            plan = _plan(report, conn, batch, school_id, allowed_schools)
+        report.seconds["read and check"] = time.perf_counter() - started
+        if plan is None:
+            return report
+        counts = {k: p.counts() for k, p in plan.kinds.items()}
+        if dry_run:
+            report.counts = counts
+            return report
+        event = _audit_event(batch, plan, counts)
+        try:
+            with store.write(actor) as conn:
+                locked = time.perf_counter()
+                if not _still_as_checked(conn, plan):
+                    raise _StoreChanged
+                _write(conn, plan)
+                if event is not None:
+                    db.audit(conn, "import", event["table_name"], before=event["before"], after=event["after"],
+                             detail=event["detail"])
+            report.seconds["write"] = time.perf_counter() - locked
+            report.counts = counts
+            return report
+        except (_StoreChanged, IntegrityError) as exc:
+            # Someone changed the rows checked (or added one under an id of the file) meanwhile.
+            if attempt == ATTEMPTS:
+                reason = (f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}"
+                          if isinstance(exc, IntegrityError) else
+                          "the store kept changing while the files were checked, so nothing was written: "
+                          "import them again")
+                report.error(", ".join(report.files), None, None, reason)
+        except SQLAlchemyError as exc:
+            report.error(", ".join(report.files), None, None,
+                         f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}")
+            return report
+        started = time.perf_counter()
     return report
 
 
 # ---------------------------------------------------------------- export
 
 EXPORT_COLUMNS = {kind: [f.name for f in FORMATS[kind]] for kind in KINDS}
+
+
+def _export_text(value):
+    """A text cell as exported: safe in Excel, and empty text marked so it is written "" (a
+    missing value is written as nothing)."""
+    if value == "":
+        return EMPTY_TEXT
+    return excel_safe(value.replace(EMPTY_TEXT, "") if isinstance(value, str) else value)
 
 
 def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -865,14 +1417,16 @@ def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
         elif f.kind == "date":
             out[f.name] = values.map(lambda v: v.isoformat() if isinstance(v, datetime.date) else v)
         else:
-            out[f.name] = values.map(excel_safe)
+            out[f.name] = values.map(_export_text)
     return out
 
 
 def export_all(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
     """Write schools.csv, partners.csv, families.csv and interactions.csv into ``directory`` in
     the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right, every text cell
-    made safe for Excel. Re-importing them changes nothing. Returns the paths written."""
+    made safe for Excel, empty text written "" and a missing value as nothing. Re-importing them
+    changes nothing, and importing them into an empty store gives the same rows. Returns the paths
+    written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -889,9 +1443,11 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
             result = conn.execute(query.execution_options(yield_per=50_000))
             with open(path, "w", encoding="utf-8-sig", newline="") as out:
                 header = True
-                for chunk in result.mappings().partitions():
-                    frame = pd.DataFrame([dict(r) for r in chunk], columns=EXPORT_COLUMNS[kind], dtype=object)
-                    _export_frame(frame, kind).to_csv(out, index=False, header=header, lineterminator="\r\n")
+                for chunk in result.partitions():
+                    columns = list(zip(*chunk, strict=True))
+                    frame = pd.DataFrame({c: _objects(v) for c, v in zip(EXPORT_COLUMNS[kind], columns, strict=True)})
+                    text = _export_frame(frame, kind).to_csv(index=False, header=header, lineterminator="\r\n")
+                    out.write(text.replace(EMPTY_TEXT, '""'))
                     header = False
                 if header:
                     out.write(",".join(EXPORT_COLUMNS[kind]) + "\r\n")

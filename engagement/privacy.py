@@ -6,6 +6,11 @@ before and after of every change, so erasing data means erasing it there too: th
 held the erased text are redacted, and the erasure itself is audited (what, when, by whom, how
 many records; never the erased content).
 
+An import is audited as one event (action ``import``): its ``after`` lists the ids it added per
+table, its ``before`` holds the before-image of every row it changed, per table and id. Erasing a
+family takes its id, its interactions' ids and their images out of every import event; retention
+redacts old notes in the images as it does in the rows of single changes.
+
 >>> from engagement.store import open_store
 >>> store = open_store("sqlite://")
 >>> apply_retention(store, actor="doctest", today=datetime.date(2026, 11, 23))
@@ -69,6 +74,75 @@ def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
                 conn.execute(log.update().where(log.c.id == row_id).values(**changes))
 
 
+def _import_events(conn, tables: tuple[str, ...]):
+    """The import events that may hold rows of ``tables``: (id, at, before, after), JSON parsed."""
+    log = db.audit_log
+    rows = conn.execute(select(log.c.id, log.c.at, log.c.table_name, log.c.before, log.c.after)
+                        .where(log.c.action == "import").order_by(log.c.id))
+    for row_id, at, table_name, before, after in rows:
+        if before is None and after is None:
+            continue
+        if not set(str(table_name).split(",")) & set(tables):
+            continue
+        yield row_id, at, json.loads(before) if before else {}, json.loads(after) if after else {}
+
+
+def _save_event(conn, row_id: int, before: dict, after: dict) -> None:
+    conn.execute(db.audit_log.update().where(db.audit_log.c.id == row_id).values(
+        before=db.to_json(before) if before else None, after=db.to_json(after) if after else None))
+
+
+def _utc(at: datetime.datetime) -> datetime.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=datetime.UTC)  # SQLite gives it back naive
+
+
+def _old_in_import_events(conn, cutoff: datetime.date) -> set[str]:
+    """Interactions whose before-image in an import event is dated before ``cutoff``, or that an
+    import before the cutoff changed."""
+    start = datetime.datetime.combine(cutoff, datetime.time(), datetime.UTC)
+    found: set[str] = set()
+    for _, at, before, _after in _import_events(conn, ("interactions",)):
+        old_event = at is not None and _utc(at) < start
+        for interaction_id, image in before.get("interactions", {}).items():
+            day = str(image.get("date") or "")[:10]
+            if old_event or (day and day < cutoff.isoformat()):
+                found.add(interaction_id)
+    return found
+
+
+def _redact_notes_in_import_events(conn, interaction_ids: set[str]) -> None:
+    for row_id, _at, before, after in _import_events(conn, ("interactions",)):
+        images = before.get("interactions", {})
+        hit = [i for i, image in images.items() if i in interaction_ids and image.get("notes")]
+        for interaction_id in hit:
+            images[interaction_id]["notes"] = REDACTED
+        if hit:
+            _save_event(conn, row_id, before, after)
+
+
+def _erase_family_from_import_events(conn, family_id: str, interaction_ids: set[str]) -> None:
+    """Take the family, its interactions and their images out of every import event."""
+    for row_id, _at, before, after in _import_events(conn, ("families", "interactions")):
+        changed = False
+        added = after.get("added", {})
+        for table, gone in (("families", {family_id}), ("interactions", interaction_ids)):
+            if table in added and gone & set(added[table]):
+                added[table] = [i for i in added[table] if i not in gone]
+                changed = True
+            images = before.get(table, {})
+            for record_id in [r for r, image in images.items()
+                              if r in gone or (table == "interactions" and image.get("family_id") == family_id)]:
+                del images[record_id]
+                changed = True
+        if changed:
+            for part in (added, before):
+                for table in [t for t, v in part.items() if not v]:
+                    del part[table]
+            if not added:
+                after.pop("added", None)
+            _save_event(conn, row_id, before, after)
+
+
 def _old_interactions_in_audit(conn, cutoff: datetime.date) -> set[str]:
     """Interactions whose notes the audit log may still hold although the row itself is gone or
     has since changed: any audited interaction dated before ``cutoff`` (by its date in an image),
@@ -103,8 +177,9 @@ def apply_retention(store: db.Store, actor: str, today: datetime.date | None = N
                                 .where(old & db.interactions.c.notes.is_not(None))).scalars())
         if ids:
             conn.execute(db.interactions.update().where(old & db.interactions.c.notes.is_not(None)).values(notes=None))
-        in_audit = _old_interactions_in_audit(conn, cutoff) | set(ids)
+        in_audit = _old_interactions_in_audit(conn, cutoff) | _old_in_import_events(conn, cutoff) | set(ids)
         _redact_notes_in_audit(conn, sorted(in_audit))
+        _redact_notes_in_import_events(conn, in_audit)
         db.audit(conn, "retention", "interactions", detail=(
             f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}, "
             "and old notes in the audit log"))
@@ -133,6 +208,7 @@ def erase_family(store: db.Store, family_id: str, actor: str) -> int:
             chunk = ids[start:start + 500]
             about = about_family | ((log.c.table_name == "interactions") & log.c.record_id.in_(chunk))
             conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED))
+        _erase_family_from_import_events(conn, family_id, set(ids))
         db.audit(conn, "erase family", "families", record_id=family_id,
                  detail=f"data subject request: erased the family record and {len(ids)} interactions")
     return len(ids)

@@ -24,10 +24,10 @@ import json
 import os
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
@@ -38,6 +38,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from engagement.typology import PARTNER_STATUSES
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: the store itself never needs it
+    import pandas as pd
 
 T = TypeVar("T")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -361,31 +364,188 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    # Dates at any depth: an import event's before-images are rows inside a mapping.
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(value: Mapping[str, Any] | str | None) -> str | None:
+    """``value`` as the audit log stores an image: JSON, keys sorted, dates in ISO form (a text is
+    taken as JSON already made, e.g. an import's list of ids, built before its write transaction)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps({k: _jsonable(v) for k, v in value.items()}, ensure_ascii=False, sort_keys=True,
+                      default=_json_default)
+
+
+def _audit_values(conn: Connection, action: str, table_name: str, record_id: str | None,
+                  before: Mapping[str, Any] | str | None, after: Mapping[str, Any] | str | None,
+                  detail: str | None, at: dt.datetime) -> dict[str, Any]:
+    return {"at": at, "actor": conn.info.get("actor") or "unknown", "action": action, "table_name": table_name,
+            "record_id": record_id, "before": to_json(before), "after": to_json(after), "detail": detail}
+
+
 def audit(conn: Connection, action: str, table_name: str, record_id: str | None = None,
-          before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+          before: Mapping[str, Any] | str | None = None, after: Mapping[str, Any] | str | None = None,
           detail: str | None = None) -> None:
-    """Write one audit row in the caller's transaction: it lands or is lost with the change."""
-    dump = lambda row: None if row is None else json.dumps(  # noqa: E731
-        {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
-    conn.execute(audit_log.insert().values(
-        at=dt.datetime.now(dt.timezone.utc), actor=conn.info.get("actor") or "unknown",
-        action=action, table_name=table_name, record_id=record_id,
-        before=dump(before), after=dump(after), detail=detail,
-    ))
+    """Write one audit row in the caller's transaction: it lands or is lost with the change.
+    ``before`` and ``after`` are images (mappings) or JSON text already made (see :func:`to_json`)."""
+    conn.execute(audit_log.insert().values(**_audit_values(
+        conn, action, table_name, record_id, before, after, detail, dt.datetime.now(dt.UTC))))
+
+
+# ---------------------------------------------------------------- many rows at once
+
+# Ids per statement when rows are looked up by key: one JSON array (SQLite) or one array
+# parameter (PostgreSQL) per chunk, so 100,000 ids cost a few statements, not 200.
+KEY_CHUNK = 50_000
+# Rows per executemany or COPY batch: big enough to be fast, small enough that a batch's Python
+# tuples never grow with the file.
+WRITE_CHUNK = 20_000
+SQLITE_BULK_CACHE_KB = 256_000
+
+
+def _key_in(conn: Connection, column, keys: list[str]):
+    """``column IN keys`` as one parameter, whatever the number of keys."""
+    if conn.dialect.name == "sqlite":
+        each = func.json_each(json.dumps(keys)).table_valued("value")
+        return column.in_(select(each.c.value).scalar_subquery())
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import any_, bindparam
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, keys, type_=ARRAY(String)))
+    return column.in_(keys)
+
+
+def _chunks_by_key(conn: Connection, table_name: str, keys: Iterable[str],
+                   columns: Iterable[str] | None) -> Iterator[tuple[list[str], list[Any]]]:
+    table, key = TABLES[table_name], KEY_OF[table_name]
+    wanted = [table.c[c] for c in columns] if columns is not None else list(table.c)
+    names = [c.name for c in wanted]
+    unique = list(dict.fromkeys(k for k in keys if k is not None))
+    for start in range(0, len(unique), KEY_CHUNK):
+        query = select(*wanted).where(_key_in(conn, table.c[key], unique[start:start + KEY_CHUNK]))
+        yield names, list(conn.execute(query).all())
+
+
+def rows_by_key(conn: Connection, table_name: str, keys: Iterable[str],
+                columns: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The stored rows (all columns, or ``columns``) whose key is one of ``keys``; keys not stored
+    are skipped. Read in chunks of :data:`KEY_CHUNK` keys."""
+    for names, rows in _chunks_by_key(conn, table_name, keys, columns):
+        for row in rows:
+            yield dict(zip(names, row, strict=True))
+
+
+def frame_by_key(conn: Connection, table_name: str, keys: Iterable[str],
+                 columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """:func:`rows_by_key` as one frame of Python values (object columns; None for NULL), indexed
+    by the key: what an import compares a file's rows with."""
+    import pandas as pd
+
+    table, key = TABLES[table_name], KEY_OF[table_name]
+    names = [c.name for c in table.c] if columns is None else list(columns)
+    found: list[Any] = []
+    for _, rows in _chunks_by_key(conn, table_name, keys, names):
+        found += rows
+    # Object columns built directly: pandas would otherwise infer text columns and turn None into NaN.
+    by_column = list(zip(*found, strict=True)) if found else [()] * len(names)
+    frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in zip(names, by_column, strict=True)})
+    return frame.set_index(pd.Index(frame[key], dtype=object, name=None), drop=False)
+
+
+def _for_driver(conn: Connection, table: Table, columns: list[str],
+                values: Mapping[str, Sequence[Any]]) -> list[list[Any]]:
+    """Each column's values as the driver takes them (SQLAlchemy's own conversions: SQLite stores a
+    date as ISO text and a boolean as 0 or 1), so a raw executemany writes what Core would."""
+    out = []
+    for name in columns:
+        process = table.c[name].type.bind_processor(conn.dialect)
+        column = values[name]
+        out.append(list(column) if process is None else [None if v is None else process(v) for v in column])
+    return out
+
+
+def bulk_insert(conn: Connection, table_name: str, values: Mapping[str, Sequence[Any]]) -> int:
+    """Insert many rows given column by column (every column the same length), in the caller's
+    transaction: PostgreSQL's COPY, elsewhere one prepared INSERT run over batches of tuples.
+    Returns how many rows went in. No audit rows: the caller writes one event for the batch."""
+    table = TABLES[table_name]
+    columns = list(values)
+    total = len(values[columns[0]]) if columns else 0
+    if not total:
+        return 0
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
+    target = conn.dialect.identifier_preparer.format_table(table)
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        assert driver is not None  # a connection in a transaction has its driver's connection
+        with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for start in range(0, total, WRITE_CHUNK):
+                for row in zip(*(values[c][start:start + WRITE_CHUNK] for c in columns), strict=True):
+                    copy.write_row(row)
+        return total
+    statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+    if conn.dialect.name == "sqlite" and total > WRITE_CHUNK:
+        # SQLite's page cache (2 MB by default) would spill a big transaction's pages to disk
+        # again and again; for this transaction it may grow to 256 MB.
+        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        conn.exec_driver_sql(f"PRAGMA cache_size = {-SQLITE_BULK_CACHE_KB}")
+        try:
+            _insert_batches(conn, table, columns, values, statement, total)
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+        return total
+    _insert_batches(conn, table, columns, values, statement, total)
+    return total
+
+
+def _insert_batches(conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]],
+                    statement: str, total: int) -> None:
+    for start in range(0, total, WRITE_CHUNK):
+        chunk = {c: values[c][start:start + WRITE_CHUNK] for c in columns}
+        if conn.dialect.paramstyle == "qmark":  # SQLite: the driver's executemany, SQLAlchemy's conversions
+            conn.exec_driver_sql(statement, list(zip(*_for_driver(conn, table, columns, chunk), strict=True)))
+        else:
+            conn.execute(table.insert(), [dict(zip(columns, row, strict=True))
+                                          for row in zip(*chunk.values(), strict=True)])
+
+
+def bulk_update(conn: Connection, table_name: str, keys: Sequence[str],
+                values: Mapping[str, Sequence[Any]]) -> int:
+    """Set ``values`` (the same columns for every row, given column by column) on the rows of
+    ``keys``, in batches; returns how many rows were matched. No audit rows, as for
+    :func:`bulk_insert`."""
+    table, key = TABLES[table_name], KEY_OF[table_name]
+    columns = list(values)
+    if not keys or not columns:
+        return 0
+    from sqlalchemy import bindparam
+
+    statement = table.update().where(table.c[key] == bindparam("k_")).values(
+        {c: bindparam(f"v_{c}") for c in columns})
+    matched = 0
+    for start in range(0, len(keys), WRITE_CHUNK):
+        names = ["k_", *(f"v_{c}" for c in columns)]
+        batch = zip(keys[start:start + WRITE_CHUNK], *(values[c][start:start + WRITE_CHUNK] for c in columns),
+                    strict=True)
+        params = [dict(zip(names, row, strict=True)) for row in batch]
+        matched += conn.execute(statement, params).rowcount
+    return matched
 
 
 def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int]:
     """Insert new records and update changed ones by their id, auditing each change with its
-    before and after. Returns how many were inserted, updated and left unchanged."""
+    before and after. Returns how many were inserted, updated and left unchanged. (Imports use
+    :func:`bulk_insert` and :func:`bulk_update` with one audit event per import instead.)"""
     table, key = TABLES[table_name], KEY_OF[table_name]
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    ids = [r[key] for r in rows]
-    existing: dict[str, dict] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for stored in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
-            existing[stored[key]] = dict(stored)
-    new_rows = []
+    existing = {stored[key]: stored for stored in rows_by_key(conn, table_name, [r[key] for r in rows])}
+    now = dt.datetime.now(dt.UTC)
+    entries, new_rows = [], []
     for row in rows:
         before = existing.get(row[key])
         if before is None:
@@ -396,13 +556,15 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
             counts["unchanged"] += 1
             continue
         conn.execute(table.update().where(table.c[key] == row[key]).values(**changed))
-        audit(conn, "update", table_name, row[key], before={k: before.get(k) for k in changed}, after=changed)
+        entries.append(_audit_values(conn, "update", table_name, row[key], {k: before.get(k) for k in changed},
+                                     changed, None, now))
         counts["updated"] += 1
     if new_rows:
         conn.execute(table.insert(), new_rows)
-        for row in new_rows:
-            audit(conn, "insert", table_name, row[key], after=row)
+        entries += [_audit_values(conn, "insert", table_name, row[key], None, row, None, now) for row in new_rows]
         counts["inserted"] = len(new_rows)
+    if entries:  # one executemany for the audit rows, not one statement each
+        conn.execute(audit_log.insert(), entries)
     return counts
 
 

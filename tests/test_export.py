@@ -15,6 +15,7 @@ from sqlalchemy import select
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.interchange import EXPORT_COLUMNS, export_all, export_zip, import_files
+from engagement.store import open_store
 
 PROJECT = Path(__file__).resolve().parent.parent
 NASTY = ['=HYPERLINK("http://x","y")', "-1+2", "@SUM(A1)", "\tTabbed", "\rReturned", "+44 121 496 0000",
@@ -127,3 +128,49 @@ def test_cli_export(sqlite_store, tmp_path):
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [str(out / f"{k}.csv") for k in ("schools", "partners", "families", "interactions")]
     assert len(read_csv(out / "partners.csv")) == len(NASTY)
+
+
+@pytest.fixture
+def demo_source(tmp_path):
+    source = open_store(f"sqlite:///{tmp_path / 'source.db'}")
+    yield source
+    source.dispose()
+
+
+def test_export_then_import_into_an_empty_store_gives_the_same_tables(store, tmp_path, demo_source):
+    """Issue 13: the demo store exported and imported into an empty store is the same store, the demo
+    flag and empty text (not a missing value) included; before, the demo school came back as a real
+    one and 19 partners' empty services came back missing."""
+    sqlite_store = demo_source
+    load_demo(sqlite_store, seed=3, actor="demo")
+    with sqlite_store.write("setup") as conn:         # empty text and missing values side by side
+        conn.execute(db.partners.update().where(db.partners.c.partner_id == db.partners.c.partner_id)
+                     .values(contact_name=""))
+        conn.execute(db.families.update().where(db.families.c.family_id.like("%1")).values(language=""))
+    exported = export_all(sqlite_store, tmp_path / "export")
+    report = import_files(store, exported, actor="restore")
+    assert report.ok, report.format()
+    for kind in ("schools", "partners", "families", "interactions"):
+        table = db.TABLES[kind]
+        original, restored = (rows_of(s, table) for s in (sqlite_store, store))
+        assert len(original) == len(restored) and original == restored, kind
+    school = rows_of(store, db.schools)[0]
+    assert school["demo"] is True
+    assert {p["services"] for p in rows_of(store, db.partners)} >= {""}
+    assert {p["contact_name"] for p in rows_of(store, db.partners)} == {""}
+
+
+def rows_of(store, table) -> list[dict]:
+    with store.read() as conn:
+        return [dict(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()]
+
+
+def test_empty_text_is_written_quoted_and_a_missing_value_as_nothing(filled, tmp_path):
+    with filled.write("setup") as conn:
+        conn.execute(db.families.update().where(db.families.c.family_id == "F1").values(language=""))
+    export_all(filled, tmp_path)
+    lines = (tmp_path / "families.csv").read_text(encoding="utf-8-sig").splitlines()
+    f1, f2 = (next(line for line in lines if line.startswith(f)) for f in ("F1,", "F2,"))
+    assert f1.endswith(',phone,""') and f2.endswith(",,")
+    # Excel shows both as blank cells; a plain CSV reader reads both as "".
+    assert {r["family_id"]: r["language"] for r in read_csv(tmp_path / "families.csv")} == {"F1": "", "F2": ""}

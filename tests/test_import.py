@@ -2,6 +2,7 @@
 column and reason and leaves the store exactly as it was; good files from real MIS exports go in."""
 
 import datetime
+import hashlib
 import io
 import json
 import random
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engagement import store as db
 from engagement.interchange import guess_kind, import_files
@@ -289,10 +290,20 @@ def test_batch_in_dependency_order_whatever_the_order_given(store):
         "parents evening", "in person", True, "S1")
     newsletter = next(r for r in got if r["activity"] == "newsletter")
     assert newsletter["two_way"] is False and newsletter["partner_id"] == "P1"
+    # One audit event for the whole import (issue 13), not a copy of every row: who, the files with
+    # their checksums, the counts and the ids added.
     with store.read() as conn:
         audit = conn.execute(select(db.audit_log)).mappings().all()
-    assert {a["actor"] for a in audit} == {"data lead"}
-    assert sum(a["action"] == "insert" for a in audit) == 6 and sum(a["action"] == "import" for a in audit) == 1
+    assert [(a["actor"], a["action"], a["table_name"]) for a in audit] == [
+        ("data lead", "import", "schools,partners,families,interactions")]
+    detail = json.loads(audit[0]["detail"])
+    assert [f["name"] for f in detail["files"]] == ["interactions.csv", "families.csv", "partners.csv", "schools.csv"]
+    assert detail["files"][3]["sha256"] == hashlib.sha256(SCHOOLS.encode()).hexdigest()
+    assert detail["counts"] == report.counts
+    added = json.loads(audit[0]["after"])["added"]
+    assert (added["schools"], added["partners"], added["families"]) == (["S1"], ["P1"], ["F1"])
+    assert sorted(added["interactions"]) == sorted(r["interaction_id"] for r in got)
+    assert audit[0]["before"] is None                   # nothing was changed, only added
 
 
 def test_upsert_by_id_updates_only_what_changed_and_audits_it(seeded):
@@ -300,10 +311,15 @@ def test_upsert_by_id_updates_only_what_changed_and_audits_it(seeded):
         "partner_id,name,category,status\nP1,Stirchley Food Bank,food bank,lapsed\nP2,Library,library,\n")),
         actor="data lead")
     assert report.counts["partners"] == {"inserted": 1, "updated": 1, "unchanged": 0}
+    assert rows(seeded, db.partners)[0]["status"] == "lapsed"
+    # The import's one audit event holds the whole row P1 was before, and the id it added.
     with seeded.read() as conn:
-        update = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "update")).mappings().one()
-    assert update["record_id"] == "P1" and json.loads(update["before"]) == {"status": "active"}
-    assert json.loads(update["after"]) == {"status": "lapsed"}
+        event = conn.execute(select(db.audit_log).where(db.audit_log.c.actor == "data lead")).mappings().one()
+    assert event["action"] == "import" and event["table_name"] == "partners"
+    before = json.loads(event["before"])["partners"]
+    assert list(before) == ["P1"]
+    assert before["P1"]["status"] == "active" and before["P1"]["name"] == "Stirchley Food Bank"
+    assert json.loads(event["after"]) == {"added": {"partners": ["P2"]}}
     again = import_files(seeded, files(partners_csv=(
         "partner_id,name,category,status\nP1,Stirchley Food Bank,food bank,lapsed\nP2,Library,library,\n")))
     assert again.counts["partners"] == {"inserted": 0, "updated": 0, "unchanged": 2}
@@ -360,3 +376,33 @@ def test_cli_import_exit_codes(tmp_path):
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
     missing = cli("import", str(tmp_path / "nope.csv"), "--kind", "partners", "--db", db_path)
     assert missing.returncode == 1 and "cannot be read" in missing.stderr
+
+
+def test_an_import_is_one_audit_event_not_a_copy_of_every_row(seeded):
+    """Issue 13: one audit row for an import, however many rows it writes: who, when, the files with
+    their SHA-256, the counts, the ids added and the before-image of each row changed."""
+    contacts = "interaction_id,date,family_id,activity,notes\n" + "".join(
+        f"J{i:04d},2026-09-14,F1,phone call,private note {i}\n" for i in range(2000))
+    families = "family_id,postcode\nF1,B29 6AB\nF2,B30 1AA\n"
+    sources = files(interactions_csv=contacts, families_csv=families)
+    with seeded.read() as conn:
+        last = conn.execute(select(func.max(db.audit_log.c.id))).scalar_one()
+    report = import_files(seeded, sources, actor="data lead")
+    assert report.ok, report.format()
+    with seeded.read() as conn:
+        events = conn.execute(select(db.audit_log).where(db.audit_log.c.id > last)).mappings().all()
+    assert len(events) == 1
+    event = events[0]
+    assert (event["actor"], event["action"], event["table_name"], event["at"] is not None) == (
+        "data lead", "import", "families,interactions", True)
+    detail = json.loads(event["detail"])
+    assert detail["files"] == [
+        {"name": "interactions.csv", "sha256": hashlib.sha256(contacts.encode()).hexdigest(), "bytes": len(contacts)},
+        {"name": "families.csv", "sha256": hashlib.sha256(families.encode()).hexdigest(), "bytes": len(families)}]
+    assert detail["counts"] == {"families": {"inserted": 1, "updated": 1, "unchanged": 0},
+                                "interactions": {"inserted": 2000, "updated": 0, "unchanged": 0}}
+    added = json.loads(event["after"])["added"]
+    assert added["families"] == ["F2"] and sorted(added["interactions"]) == [f"J{i:04d}" for i in range(2000)]
+    before = json.loads(event["before"])
+    assert before == {"families": {"F1": {**rows(seeded, db.families)[0], "postcode": "B30 2AD"}}}
+    assert "private note" not in json.dumps(dict(event), default=str)   # the ids, not a copy of the rows

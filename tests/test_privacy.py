@@ -2,6 +2,7 @@
 erasure itself is audited without its content. On SQLite and PostgreSQL."""
 
 import datetime
+import json
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 
 from engagement import privacy
 from engagement import store as db
+from engagement.interchange import import_files
 
 TODAY = datetime.date(2026, 11, 23)
 
@@ -104,3 +106,69 @@ def test_cli_erase_family_and_retention(tmp_path):
     assert missing.returncode == 1 and "no family" in missing.stderr
     kept = run("retention", "--days", "36500")
     assert kept.returncode == 0 and "0 interactions" in kept.stdout
+
+
+# ---------------------------------------------------------------- imports are audited as one event each
+
+ERASED = "FAM-ERASE-1"
+
+
+@pytest.fixture
+def imported(store):
+    """A school whose families and contacts came in by import; a second import changed them, so the
+    import events hold ids added and before-images with notes."""
+    first = [
+        ("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2QX\n"),
+        ("families.csv", f"family_id,postcode\n{ERASED},B30 2AB\nFAM-KEEP-2,B29 6AB\n".encode()),
+        ("interactions.csv", (
+            "interaction_id,date,family_id,activity,notes\n"
+            f"I-old,2023-10-02,{ERASED},home visit,Mum worried about housing\n"
+            f"I-new,2026-10-02,{ERASED},phone call,Agreed a plan\n"
+            "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad works nights\n").encode()),
+    ]
+    second = [
+        ("families.csv", f"family_id,postcode\n{ERASED},B30 9ZZ\nFAM-KEEP-2,B29 6XX\n".encode()),
+        ("interactions.csv", (
+            "interaction_id,date,family_id,activity,notes\n"
+            f"I-old,2023-10-02,{ERASED},home visit,Second visit: still worried\n"
+            f"I-new,2026-10-02,{ERASED},phone call,Plan reviewed\n"
+            "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad now on days\n").encode()),
+    ]
+    for batch in (first, second):
+        report = import_files(store, batch, actor="data lead")
+        assert report.ok, report.format()
+    return store
+
+
+def _import_events(store) -> list[dict]:
+    with store.read() as conn:
+        rows = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "import")
+                            .order_by(db.audit_log.c.id)).mappings().all()
+    return [{"before": json.loads(r["before"]) if r["before"] else {},
+             "after": json.loads(r["after"]) if r["after"] else {}} for r in rows]
+
+
+def test_erase_family_takes_it_out_of_import_events(imported):
+    assert ERASED in _audit_text(imported) and "Mum worried about housing" in _audit_text(imported)
+    assert privacy.erase_family(imported, ERASED, actor="dpo@school") == 2
+    text = _audit_text(imported)
+    for gone in ("I-old", "I-new", "Mum worried about housing", "Agreed a plan", "B30 2AB", "B30 9ZZ"):
+        assert gone not in text, gone
+    # The erasure's own audit row names the family (by design); no import event does any more.
+    assert ERASED not in json.dumps(_import_events(imported))
+    first, second = _import_events(imported)
+    assert first["after"]["added"]["families"] == ["FAM-KEEP-2"]
+    assert first["after"]["added"]["interactions"] == ["I-keep"]
+    assert list(second["before"]["families"]) == ["FAM-KEEP-2"] and list(second["before"]["interactions"]) == ["I-keep"]
+    assert "Dad works nights" in text and "B29 6AB" in text   # the other family's trail is whole
+
+
+def test_retention_redacts_old_notes_in_import_before_images(imported):
+    assert "Mum worried about housing" in _audit_text(imported)
+    assert privacy.apply_retention(imported, actor="admin", today=TODAY, days=730) == 2   # I-old and I-keep
+    text = _audit_text(imported)
+    assert "Mum worried about housing" not in text and "Dad works nights" not in text
+    images = _import_events(imported)[1]["before"]["interactions"]
+    assert images["I-old"]["notes"] == privacy.REDACTED and images["I-keep"]["notes"] == privacy.REDACTED
+    assert images["I-new"]["notes"] == "Agreed a plan"          # a recent note is kept
+    assert images["I-old"]["date"] == "2023-10-02"               # only the note goes
