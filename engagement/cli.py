@@ -60,17 +60,31 @@ def _demo_run(args) -> int:
 
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools"])
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
-    from engagement.interchange import import_files
+    from engagement.calendar import import_terms, is_terms_file
+    from engagement.interchange import guess_kind, import_files
 
     store = db.open_store(args.db)
-    report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
-    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_REFUSED
+    # terms.csv (a school's calendar) has its own reader, engagement.calendar.
+    terms = [f for f in args.files if args.kind == "terms"
+             or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))]
+    others = [f for f in args.files if f not in terms]
+    reports = []
+    # The other files first: a schools file beside terms.csv brings the school the terms are for.
+    if others:
+        reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
+    if terms and all(r.ok for r in reports):
+        reports.append(import_terms(store, terms, actor=_actor(), school_id=args.school))
+    elif terms:
+        print(f"Not imported either, since the files above were refused: {', '.join(f.name for f in terms)}.",
+              file=sys.stderr)
+    for report in reports:
+        print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if all(r.ok for r in reports) and len(reports) == bool(others) + bool(terms) else EXIT_REFUSED
 
 
 # ---------------------------------------------------------------- export
@@ -80,11 +94,13 @@ def _export_args(p):
 
 
 def _export_run(args) -> int:
+    from engagement.calendar import export_terms
     from engagement.interchange import export_all
 
     store = db.open_store(args.db)
     for path in export_all(store, args.directory):
         print(path)
+    print(export_terms(store, args.directory))
     return EXIT_OK
 
 
