@@ -101,7 +101,8 @@ def _drivers(entry: dict, segment: str) -> str:
         elif comp["component"] in ("reach", "informed_reach", "regularity", "category_coverage"):
             shown = f"{comp['label'].lower()} {percent_text(value)}"
         elif comp["component"] == "recency":
-            shown = "last two-way contact " + ("–" if value is None else f"{value:g} days before the end (median)")
+            shown = "last two-way contact " + (
+                "–" if value is None else f"{value:g} school days before the end (median)")
         elif comp["component"] == "breadth":
             shown = f"{'–' if value is None else f'{value:g}'} Epstein types per reached family"
         else:
