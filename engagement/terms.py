@@ -484,7 +484,7 @@ def compare(start: datetime.date, end: datetime.date, calendar: Calendar | None 
 
     >>> c = compare(datetime.date(2026, 10, 5), datetime.date(2026, 10, 16))
     >>> c.window.why, c.previous.why, c.previous.dates
-    ('10 school days from 5 Oct – 16 Oct 2026', '10 school days before 5 Oct 2026', \
+    ('10 school days from 5 Oct 2026', '10 school days before 5 Oct 2026', \
 (datetime.date(2026, 9, 21), datetime.date(2026, 10, 2)))
     """
     cal = _calendar(calendar)
@@ -495,7 +495,7 @@ def compare(start: datetime.date, end: datetime.date, calendar: Calendar | None 
         why = f"all {_days(n)} of {term.name}" if whole else _first(n, term)
         return Comparison(Span(start, end, n, why), _same_point(cal, cal.previous_term(term), n, whole),
                           _same_point(cal, cal.same_term_last_year(term), n, whole))
-    window = Span(start, end, n, f"{_days(n)} from {date_range_text(start, end)}")
+    window = Span(start, end, n, f"{_days(n)} from {start.day} {start:%b %Y}")
     first = cal.nth_school_day_before(start, n) if n else None
     last = cal.nth_school_day_before(start, 1) if n else None
     if first is not None and last is not None:
