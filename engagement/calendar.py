@@ -35,6 +35,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select
 
 from engagement import store as db
@@ -335,6 +336,25 @@ def save_terms(store: db.Store, school_id: str, rows: Iterable[dict], actor: str
         _write(conn, school_id, parsed, stored_rows_in(conn, school_id), "the Data page")
     report.notes.append(f"terms: {_counted(parsed)} for school {school_id}")
     return report
+
+
+def editor_table(rows: list[Row], calendar: Calendar, today: datetime.date) -> pd.DataFrame:
+    """The table the Data page edits: kind, name, start, end of the school's own rows, or, for a
+    school on the defaults, this school year's default terms and holidays to start from.
+
+    >>> table = editor_table([], default_calendar(), datetime.date(2026, 11, 30))
+    >>> table.head(2).values.tolist()
+    [['term', 'autumn 2026', datetime.date(2026, 9, 3), datetime.date(2026, 12, 18)], \
+['holiday', 'autumn half-term', datetime.date(2026, 10, 26), datetime.date(2026, 10, 30)]]
+    """
+    rows = list(rows)
+    if not rows:
+        first = datetime.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+        for term in calendar.terms_between(first, first.replace(year=first.year + 1) - datetime.timedelta(days=1)):
+            rows.append(Row("", "term", term.name, term.start, term.end))
+            rows += [Row("", "holiday", h.name, h.start, h.end) for h in term.holidays]
+    return pd.DataFrame([{"kind": r.kind, "name": r.name, "start": r.start, "end": r.end} for r in rows],
+                        columns=["kind", "name", "start", "end"])
 
 
 # ---------------------------------------------------------------- export

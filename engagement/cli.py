@@ -233,26 +233,37 @@ def _score_args(p):
 def _score_run(args) -> int:
     import json
 
+    from engagement.calendar import load_calendar
+    from engagement.communication import load_messages, measure
     from engagement.frames import load_school_frames
     from engagement.explanations import format_card
+    from engagement.overview import comparison_json
     from engagement.scoring import score_card
-    from engagement.terms import default_window
+    from engagement.terms import compare, default_window
 
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
     if school is None:
         return EXIT_USAGE
-    start, end = default_window(args.end)
+    calendar = load_calendar(store, school)  # the school's own terms, else England's
+    start, end = default_window(args.end, calendar=calendar)
     start, end = args.start or start, args.end or end
     if end < start:
         print(f"The window ends ({end}) before it starts ({start}).", file=sys.stderr)
         return EXIT_USAGE
     frames = load_school_frames(store, school)
-    card = score_card(frames, school, start, end)
+    card = score_card(frames, school, start, end, calendar=calendar)
+    # What the changes are measured against, and how the school communicates (FORMATS.md's optional keys).
+    card |= comparison_json(frames, start, end, calendar)
+    communication = measure(load_messages(store, school), start, end, calendar)
+    card["communication"] = communication.card
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:
         print(format_card(card, frames.schools["name"].iloc[0]))
+        print(f"\nChanges compare {compare(start, end, calendar).text('comparison_last_year' in card)}.")
+        print("\nHow the school communicates\n" + "\n".join(
+            f"  {row['principle']:<10} {row['value']:>10}  {row['explanation']}" for row in communication.rows))
     return EXIT_OK
 
 

@@ -137,8 +137,8 @@ def load_messages(store: db.Store, school_id: str) -> Messages:
 class Communication:
     """The five measures for one window: ``card`` is the ``communication`` object of
     ``score --json``; ``rows`` one per principle (principle, value, explanation: words a governor
-    reads, no count under the threshold); ``groups`` the equitable groups shown (kind, group,
-    reach) for a chart."""
+    reads, no count under the threshold; short: the same in a few words, for the one-page report);
+    ``groups`` the equitable groups shown (kind, group, reach) for a chart."""
     card: dict
     rows: list[dict] = field(default_factory=list)
     groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["kind", "group", "reach"]))
@@ -269,7 +269,8 @@ def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: 
             "suppressed": bool(hidden), "suppressed_figures": hidden}
     if len(data.families) < threshold:
         note = f"Not shown: {fewer} families on roll."
-        rows = [{"principle": label, "value": "not shown", "explanation": note} for label in PRINCIPLES.values()]
+        rows = [{"principle": label, "value": "not shown", "explanation": note, "short": note}
+                for label in PRINCIPLES.values()]
         return Communication(card, rows, groups)
 
     def hide(name: str, what: str, none: str) -> str | None:
@@ -300,6 +301,18 @@ def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: 
             f"{_percent(open_)} of the {contacts_n:,} contacts with families in the window were two-way "
             "(a conversation, not a message one way).")},
     ]
+    extremes = sorted(((v, g) for kind in by.values() for g, v in kind.items()))
+    short = {
+        "Early": f"of {new_due} families new this school year had two-way contact within {n} school days",
+        "Regular": f"of {weeks} school weeks had a message to all families; longest gap {gap} school days",
+        "Reliable": f"of {sent_due} messages from families answered within {words.answer_school_days} school days",
+        "Equitable": "widest gap in family reach between channels or languages" + (
+            f" (lowest: {extremes[0][1]} {_percent(extremes[0][0])})" if extremes else ""),
+        "Open": f"of {contacts_n:,} contacts with families were two-way",
+    }
+    for row in rows:
+        shown = row["value"] not in ("not shown", "–")
+        row["short"] = short[row["principle"]] if shown else row["explanation"]
     return Communication(card, rows, groups)
 
 
