@@ -53,7 +53,8 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
         st.metric(row["label"], f"{row['score']:.1f}", delta(row["score_change"]),
                   help=f"Score out of 100. {row['drivers']}", **flat(row["score_change"]))
         if row["rate_label"]:
-            st.metric(row["rate_label"], f"{100 * row['rate']:.1f}%", delta(row["rate_change"], " pts"),
+            st.metric(row["rate_label"], "–" if row["rate"] is None else f"{100 * row['rate']:.1f}%",  # no partner
+                      delta(row["rate_change"], " pts"),
                       **flat(row["rate_change"]))
             st.caption(md_escape(row["counts"]))
         else:

@@ -3,10 +3,12 @@
 "Communication"), for one school and a window, over its school days. Families only, aggregates
 only: a figure resting on fewer families than the privacy threshold is not shown.
 
-- **early**: of the families new this school year (``joined`` this school year, or with a child in
-  Reception and no ``joined`` date: they joined when it began), those whose first 15 school days
-  from joining (counted from the first school day on or after it) ended by the window's end; the
-  share with two-way contact from the day they joined to the 15th school day.
+- **early**: of the families new this school year (``joined`` on or after 1 August, so a family
+  joining in the summer holiday is new for September; or with a child in Reception and no
+  ``joined`` date: they joined when the year began), those whose first 15 school days from joining
+  (counted from the first school day on or after it: the term's start, for a family that joined
+  before it) ended by the window's end; the share with two-way contact from the day they joined to
+  the 15th school day.
 - **regular**: the share of the window's school weeks (Monday to Sunday weeks holding a school day
   of the window) with at least one message to all families, and the longest stretch of school
   days in a row with none (a message on a non-school day counts for the next school day).
@@ -153,7 +155,8 @@ def _percent(x) -> str:
 
 
 def _school_year_start(day: datetime.date) -> datetime.date:
-    return datetime.date(day.year if day.month >= 9 else day.year - 1, 9, 1)
+    """1 August before ``day``: a family that joins in the summer holiday starts with the new year."""
+    return datetime.date(day.year if day.month >= 8 else day.year - 1, 8, 1)
 
 
 def _nth(school_days: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
@@ -256,7 +259,7 @@ def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: 
     if len(data.families) < threshold:
         early = regular = reliable = open_ = widest = None
         gap, by, groups = None, {"channel": {}, "language": {}}, groups.iloc[0:0]
-        hidden = ["early", "regular_weeks", "longest_gap_days", "reliable", "equitable", "open"]
+        hidden = ["early", "regular_weeks", "longest_gap_days", "reliable", "open", "equitable"]
     else:
         for name, behind in (("early", new_due), ("reliable", senders), ("open", talkers)):
             if 0 < behind < threshold:
