@@ -178,7 +178,7 @@ def _positive_int(text: str) -> int:
 
 def _outreach_args(p):
     p.add_argument("--days", type=_positive_int, default=None,
-                   help="families with no two-way contact in this many days (default: data/config.toml)")
+                   help="families with no two-way contact in this many school days (default: data/config.toml)")
     p.add_argument("--limit", type=_positive_int, default=None, help="show only the first K families")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--school", help="the school, when the store holds several")
@@ -199,7 +199,8 @@ def _outreach_run(args) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
     print(f"{report['school']} ({school}), {report['today']}: {report['families_on_list']} of "
-          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} days.")
+          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} "
+          f"{report['unit']}.")
     for rank, row in enumerate(report["families"], start=1):
         print(f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
               f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}")

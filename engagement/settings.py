@@ -118,8 +118,9 @@ class Priority(_Section):
 
 
 class Outreach(_Section):
-    days_without_contact: int = Field(42, ge=1)
-    """A family is on the worklist when it has had no two-way contact for this many days."""
+    days_without_contact: int = Field(30, ge=1)
+    """A family is on the worklist when it has had no two-way contact for this many school days
+    (of the school's calendar: holidays do not count); 30 is six school weeks."""
     partner_radius_km: float = Field(3.0, gt=0)
     """How far from home to suggest partners."""
     new_starter_days: int = Field(60, ge=0)
