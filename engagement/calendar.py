@@ -135,9 +135,10 @@ def _row_of(report: ImportReport, file: str, line: int | None, cells: dict[str, 
     if dates["start"] and dates["end"] and dates["end"] < dates["start"]:
         report.error(file, line, "end", f"the end ({dates['end']:%d/%m/%Y}) is before the start "
                                         f"({dates['start']:%d/%m/%Y})")
-    if len(report.errors) > problems or school_id is None:
+    start, end = dates["start"], dates["end"]
+    if len(report.errors) > problems or school_id is None or start is None or end is None:
         return None
-    return Row(school_id, kind, name, dates["start"], dates["end"], line)
+    return Row(school_id, kind, name, start, end, line)
 
 
 def _where(row: Row) -> str:

@@ -260,8 +260,9 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     comparison = compare(start, end, cal)
     previous = comparison.previous.dates if comparison.previous is not None else None
     changes = _changes(card, metrics_of, previous)
-    last_year = comparison.last_year is not None and _reaches_back(sub, comparison.last_year.start)
-    changes_last_year = _changes(card, metrics_of, comparison.last_year.dates if last_year else None)
+    last = comparison.last_year
+    last_year = last is not None and _reaches_back(sub, last.start)
+    changes_last_year = _changes(card, metrics_of, last.dates if last is not None and last_year else None)
     missing = scoring.gaps(sub, school_id, start, end)
     explanation = explanations.explain_row(row, missing, cfg)
     threshold = cfg.privacy.suppression_threshold
