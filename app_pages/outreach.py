@@ -148,6 +148,7 @@ with st.container(border=True):
 
         family_activities = [a.name for a in load_typology().activities if "families" in a.with_]
         blank_form = {"log_date": today, "log_other": "", "log_channel": USUAL, "log_two_way": USUAL, "log_note": "",
+                      "log_from_family": False,
                       "log_activity": "phone call" if "phone call" in family_activities else family_activities[0]}
         # After a contact is logged the next one starts from a clean form; after a refusal what was
         # typed stays, so the FLO only corrects the mistake.
@@ -166,13 +167,17 @@ with st.container(border=True):
             channel = c3.selectbox("Channel", [USUAL, *CHANNELS], key="log_channel")
             two_way = c4.radio("Two-way: did the family respond?", [USUAL, "Yes", "No"], key="log_two_way",
                                horizontal=True, help="As usual: what the catalogue says of the activity")
+            from_family = st.checkbox("The family got in touch (a message or call from the family)",
+                                      key="log_from_family", help="The school is expected to answer a family's "
+                                      "message within two school days: see the Overview's communication panel.")
             note = st.text_area("Note (no names)", key="log_note", height=80)
             if st.form_submit_button("Log contact", type="primary"):
                 activity = other if chosen == OTHER else chosen
                 try:
                     log_interaction(store, ui.current_actor(), school_id=school_id, family_id=family_id, date=when,
                                     activity=activity, channel=None if channel == USUAL else channel,
-                                    two_way=None if two_way == USUAL else two_way == "Yes", notes=note or None)
+                                    two_way=None if two_way == USUAL else two_way == "Yes", notes=note or None,
+                                    direction="from family" if from_family else "to family")
                 except InvalidInteraction as error:
                     st.error(str(error), icon=":material/error:")
                 else:

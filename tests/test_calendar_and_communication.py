@@ -403,3 +403,20 @@ def test_the_overview_page_shows_the_comparison_and_the_panel(ash_lane, tmp_path
     assert panel == {"Early": "50.0%", "Regular": "53.8%", "Reliable": "60.0%", "Equitable": "7.1 pts",
                      "Open": "40.0%"}
     assert any("On the same point last year" in c.value for c in at.caption)
+
+
+def test_a_family_message_logged_in_the_app_counts_for_reliable(ash_lane):
+    from engagement.contacts import InvalidInteraction, log_interaction
+
+    # F11's message of 27 Nov is answered on 30 Nov; the window to 1 Dec now holds it as due and answered.
+    log_interaction(ash_lane, "flo", school_id="S1", family_id="F11", date=D(2026, 11, 30), activity="email",
+                    today=D(2026, 12, 1))
+    log_interaction(ash_lane, "flo", school_id="S1", family_id="F12", date=D(2026, 12, 1), activity="email",
+                    direction="from family", today=D(2026, 12, 1))
+    with pytest.raises(InvalidInteraction, match="'to family' or 'from family'"):
+        log_interaction(ash_lane, "flo", school_id="S1", family_id="F12", date=D(2026, 12, 1), activity="email",
+                        direction="sideways", today=D(2026, 12, 1))
+    calendar = school_terms.load_calendar(ash_lane, "S1")
+    card = measure(load_messages(ash_lane, "S1"), START, D(2026, 12, 1), calendar, SETTINGS).card
+    # 4 of 6 due (F11's now due and answered; F12's of 1 Dec is not due until 3 Dec).
+    assert card["reliable"] == round(4 / 6, 4)
