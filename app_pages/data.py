@@ -30,7 +30,8 @@ if not access.may_import(viewer.role):
     st.info("Importing is for the data lead, family liaison officers and senior leaders.")
 else:
     st.write("Upload schools, partners, families or interactions as CSV or Excel (.xlsx). Files are checked "
-             "whole first; nothing is written unless every row of every file is right.")
+             "whole first; nothing is written unless every row of every file is right. The school's terms "
+             "(terms.csv) have their own section below.")
     uploads = st.file_uploader("Files to import", type=["csv", "xlsx"], accept_multiple_files=True, key="uploads")
     left, right = st.columns(2)
     kind = left.selectbox("What the files hold", [KIND_GUESS, *interchange.KINDS], key="import_kind",
