@@ -1,5 +1,5 @@
-"""Data: import the school's files with a validation report, download templates, export everything,
-and load or clear the demo school."""
+"""Data: import the school's files with a validation report, import or edit the school's terms,
+download templates, export everything, and load or clear the demo school."""
 
 import datetime
 
@@ -7,6 +7,7 @@ import streamlit as st
 
 import ui
 from engagement import access
+from engagement import calendar as terms_store
 from engagement import interchange
 from engagement import store as data_store
 from engagement.demo import load_demo
@@ -29,7 +30,8 @@ if not access.may_import(viewer.role):
     st.info("Importing is for the data lead, family liaison officers and senior leaders.")
 else:
     st.write("Upload schools, partners, families or interactions as CSV or Excel (.xlsx). Files are checked "
-             "whole first; nothing is written unless every row of every file is right.")
+             "whole first; nothing is written unless every row of every file is right. The school's terms "
+             "(terms.csv) have their own section below.")
     uploads = st.file_uploader("Files to import", type=["csv", "xlsx"], accept_multiple_files=True, key="uploads")
     left, right = st.columns(2)
     kind = left.selectbox("What the files hold", [KIND_GUESS, *interchange.KINDS], key="import_kind",
@@ -65,11 +67,58 @@ else:
                     st.error("The import was refused, so nothing changed.")
                     st.dataframe(done.errors_frame(), hide_index=True, width="stretch")
 
+# ---------------------------------------------------------------- the school's terms
+st.header("School terms")
+if school_id is None:
+    st.info("Choose a school to see its terms.")
+else:
+    calendar = ui.school_calendar(store, school_id)
+    own = terms_store.stored_rows(store, school_id)
+    st.write("Every window, school day and comparison of the app follows the school's terms and the holidays "
+             "inside them (half-terms, training days). "
+             + ("These are the school's own." if own else
+                "The school has not given its own yet, so the default terms for England apply; import its "
+                "terms.csv (columns kind, name, start, end) or type them below."))
+    allowed = access.importable_schools(viewer.schools, data_store.school_ids(store))
+    may_change = access.may_import(viewer.role) and (allowed is None or school_id in allowed)
+    table = terms_store.editor_table(own, calendar, datetime.date.today())
+    if not may_change:
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        upload = st.file_uploader("terms.csv to import", type=["csv", "xlsx"], key="terms_upload",
+                                  help="Replaces the school's terms and holidays within the dates the file covers.")
+        if upload is not None:
+            source = [(upload.name, upload.getvalue())]
+            check = terms_store.import_terms(store, source, school_id=school_id, dry_run=True)
+            if not check.ok:
+                st.error("Nothing can be imported: " + f"{len(check.errors)} problem(s) to fix in the file.")
+                st.dataframe(check.errors_frame(), hide_index=True, width="stretch")
+            elif st.button("Import the terms", type="primary", key="terms_import"):
+                done = terms_store.import_terms(store, source, actor=ui.current_actor(), school_id=school_id)
+                (st.success if done.ok else st.error)(md_escape(" ".join(done.notes) or done.format()))
+        st.caption("Or edit the school's terms here (add a row at the bottom, delete with the row's checkbox), "
+                   "then save: the same checks as an import apply, and nothing is saved unless every row is right.")
+        edited = st.data_editor(table, num_rows="dynamic", hide_index=True, width="stretch", key="terms_editor",
+                                column_config={
+                                    "kind": st.column_config.SelectboxColumn("Kind", options=list(terms_store.KINDS),
+                                                                             required=True),
+                                    "name": st.column_config.TextColumn("Name", required=True,
+                                                                        max_chars=terms_store.NAME_LIMIT),
+                                    "start": st.column_config.DateColumn("Start", format="DD/MM/YYYY", required=True),
+                                    "end": st.column_config.DateColumn("End", format="DD/MM/YYYY", required=True)})
+        if st.button("Save the terms", key="terms_save"):
+            saved = terms_store.save_terms(store, school_id, edited.to_dict("records"), actor=ui.current_actor())
+            if saved.ok:
+                st.success("Saved: " + md_escape(" ".join(saved.notes)))
+            else:
+                st.error("Nothing was saved: fix the rows named below.")
+                st.dataframe(saved.errors_frame(), hide_index=True, width="stretch")
+
 # ---------------------------------------------------------------- templates
 st.header("Templates")
 st.write("An example file of each kind, with every column the import reads. Keep the header row.")
-for column, kind_name in zip(st.columns(len(interchange.KINDS)), interchange.KINDS):
-    column.download_button(f"{kind_name}.csv", interchange.template_path(kind_name).read_bytes(),
+for column, kind_name in zip(st.columns(len(interchange.KINDS) + 1), [*interchange.KINDS, "terms"]):
+    column.download_button(f"{kind_name}.csv", (interchange.TEMPLATES_DIR / f"{kind_name}.csv").read_bytes(),
                            file_name=f"{kind_name}.csv", mime="text/csv", key=f"template_{kind_name}",
                            icon=":material/download:", on_click="ignore")
 

@@ -34,7 +34,7 @@ def code(text) -> str:
 def frames_for(url: str, school: str, today: datetime.date, days: int, version: int, role: str):
     # Keyed on the data version (a logged contact refreshes the list) and the role (cached family
     # data never crosses from one role to another).
-    return outreach.load_frames(ui.get_store(), school, today, days)
+    return outreach.load_frames(ui.get_store(), school, today, days, ui.school_calendar(ui.get_store(), school))
 
 
 settings = load_settings().outreach
@@ -44,8 +44,9 @@ st.caption("Families the school has had no two-way contact with lately, most in 
            "why it is on the list, who could help near home, and to log the contact.")
 
 top = st.columns([1.3, 1, 1, 1, 1, 1])
-days = int(top[0].number_input("Days without contact", min_value=1, max_value=730, step=1,
-                               value=settings.days_without_contact, key="outreach_days"))
+days = int(top[0].number_input("School days without contact", min_value=1, max_value=730, step=1,
+                               value=settings.days_without_contact, key="outreach_days",
+                               help="Counted in the school's own terms: holidays and half-terms do not count."))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
 everyone = outreach.worklist(frames)
 choices = outreach.filter_choices(everyone)
@@ -70,7 +71,7 @@ if flash:
 
 st.header(f"{len(shown):,} families to reach"
              + (f" (of {len(everyone):,} on the list, filtered)" if len(shown) != len(everyone) else ""))
-st.caption(f"No two-way contact in the last {days} days, out of {len(frames.families):,} families on roll. "
+st.caption(f"No two-way contact in the last {days} {frames.unit}, out of {len(frames.families):,} families on roll. "
            "Priority adds up the reasons shown; the weights are in the school's settings.")
 
 if shown.empty:
@@ -98,7 +99,8 @@ st.dataframe(
         "postcode": "Postcode", "sector": "Sector", "year_groups": "Years", "flags": "Groups", "needs": "Needs",
         "preferred_channel": "Prefers", "language": "Language",
         "last_two_way": st.column_config.DateColumn("Last two-way", format="DD/MM/YYYY"),
-        "days_since": st.column_config.NumberColumn("Days", help="Days since the last two-way contact"),
+        "days_since": st.column_config.NumberColumn("Days", help=f"{frames.unit.capitalize()} since the last "
+                                                                 "two-way contact"),
         "reasons": st.column_config.TextColumn("Why now", width="large"),
     },
 )
@@ -146,6 +148,7 @@ with st.container(border=True):
 
         family_activities = [a.name for a in load_typology().activities if "families" in a.with_]
         blank_form = {"log_date": today, "log_other": "", "log_channel": USUAL, "log_two_way": USUAL, "log_note": "",
+                      "log_from_family": False,
                       "log_activity": "phone call" if "phone call" in family_activities else family_activities[0]}
         # After a contact is logged the next one starts from a clean form; after a refusal what was
         # typed stays, so the FLO only corrects the mistake.
@@ -164,13 +167,17 @@ with st.container(border=True):
             channel = c3.selectbox("Channel", [USUAL, *CHANNELS], key="log_channel")
             two_way = c4.radio("Two-way: did the family respond?", [USUAL, "Yes", "No"], key="log_two_way",
                                horizontal=True, help="As usual: what the catalogue says of the activity")
+            from_family = st.checkbox("The family got in touch (a message or call from the family)",
+                                      key="log_from_family", help="The school is expected to answer a family's "
+                                      "message within two school days: see the Overview's communication panel.")
             note = st.text_area("Note (no names)", key="log_note", height=80)
             if st.form_submit_button("Log contact", type="primary"):
                 activity = other if chosen == OTHER else chosen
                 try:
                     log_interaction(store, ui.current_actor(), school_id=school_id, family_id=family_id, date=when,
                                     activity=activity, channel=None if channel == USUAL else channel,
-                                    two_way=None if two_way == USUAL else two_way == "Yes", notes=note or None)
+                                    two_way=None if two_way == USUAL else two_way == "Yes", notes=note or None,
+                                    direction="from family" if from_family else "to family")
                 except InvalidInteraction as error:
                     st.error(str(error), icon=":material/error:")
                 else:
@@ -192,6 +199,7 @@ how_many = int(d2.number_input("Families on the printed sheet", min_value=1, max
 def sheet_for(page, _frames, frames_key: tuple, school_name: str, radius: float, on_list: int) -> str:
     near_home = outreach.suggestions_for(_frames, page["family_id"], radius_km=radius)
     return outreach.visit_sheet_html(page, school_name=school_name, today=_frames.today, days=_frames.days,
+                                     unit=_frames.unit,
                                      suggestions=near_home, on_list=on_list)
 
 

@@ -12,13 +12,14 @@ from engagement.text import md_escape
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
-view = overview.overview(frames, school_id, window.start, window.end,
+view = overview.overview(frames, school_id, window.start, window.end, calendar=ui.school_calendar(store, school_id),
+                         messages=ui.school_messages(store, school_id),
                          for_governor=not access.sees_family_detail(viewer.role))
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
 head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
-head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of {fewer_than()} families "
+head.caption(f"Arrows compare {md_escape(view.comparison_text)}. Counts of {fewer_than()} families "
              "are never shown as a number. Change the school or the window in the sidebar.")
 report_html = report.overview_report_html(view)
 downloads.download_button("Download report (HTML)", report_html, file_name=report.report_file_name(view, "html"),
@@ -58,6 +59,8 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
             st.caption(md_escape(row["counts"]))
         else:
             st.caption("The weighted mean of the four segments' scores.")
+        if view.last_year and row["score_change_last_year"] is not None:
+            st.caption(f"On the same point last year: {overview.points_text(row['score_change_last_year'])}")
 
 st.subheader("What drives each score, and what would raise it", anchor=False)
 st.table([{"Segment": f"{row['label']} ({score_text(row['score'])})",
@@ -75,6 +78,20 @@ table_side.caption("Gap: the group's reach minus the rest's, in percentage point
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+
+if view.communication is not None:
+    st.header("How the school communicates with families", anchor=False)
+    st.caption("The five principles of seed 003, for families only, in the window's school days. A figure that "
+               f"rests on {fewer_than()} families is not shown.")
+    for column, row in zip(st.columns(len(view.communication.rows)), view.communication.rows, strict=True):
+        with column.container(border=True):
+            st.metric(row["principle"], row["value"])
+            st.caption(md_escape(row["explanation"]))
+    if len(view.communication.groups):
+        st.plotly_chart(charts.communication_chart(view.communication.groups), config={"displayModeBar": False},
+                        key="overview_communication", theme=None,
+                        alt="Bar chart of family reach by preferred channel and home language; the same figures "
+                            "are written under Equitable above.")
 
 st.header("Trends per term", anchor=False)
 words = overview.trend_text(view.trends)

@@ -324,18 +324,25 @@ def _trend_chart(trends: pd.DataFrame, columns: dict[str, str], title: str, subt
                  percent: bool) -> go.Figure:
     # "Autumn 2026 (to 23 Nov)" on two lines, so a narrow chart keeps every term's name whole.
     periods = [text_for_plotly(v).replace(" (", "<br>(") for v in trends["label"]]
+    # A term so far has fewer school days than a whole one: its marks are hollow, the same shape,
+    # so "not yet comparable" reads without colour; its label says how many school days it holds.
+    partial = [bool(p) for p in trends["partial"]] if "partial" in trends else [False] * len(periods)
     fig = go.Figure()
     for segment, column in columns.items():
         values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else (100 * v if percent else v)
                   for v in trends[column]]
+        symbol = SEGMENT_SYMBOLS[segment]
         fig.add_trace(go.Scatter(
             x=periods, y=values, mode="lines+markers", name=SEGMENT_LABELS[segment],
             line=dict(color=SEGMENT_COLOURS[segment], width=3, dash="dot" if segment == "overall" else "solid"),
-            marker=dict(size=14, symbol=SEGMENT_SYMBOLS[segment], color=SEGMENT_COLOURS[segment],
-                        line=dict(color="white", width=1)),
+            marker=dict(size=14, symbol=[f"{symbol}-open" if cut else symbol for cut in partial] if any(partial)
+                        else symbol,
+                        color=SEGMENT_COLOURS[segment], line=dict(color=SEGMENT_COLOURS[segment], width=2)),
             hovertemplate=f"{SEGMENT_LABELS[segment]}, %{{x}}: %{{y:.1f}}{'%' if percent else ''}<extra></extra>",
         ))
         fig.data[-1].meta = segment
+    if any(partial):
+        subtitle += "; hollow marks: a term so far, not yet a whole term"
     _overview_layout(fig, title, subtitle, height=480)
     fig.update_layout(legend=dict(yanchor="top", y=-0.3))
     fig.update_xaxes(title=dict(text="Term", font=dict(size=15)), type="category")
@@ -364,3 +371,28 @@ def reach_trend_chart(trends: pd.DataFrame, title: str = "Reach per term") -> go
     columns = {seg: f"{seg}_reach" for seg in SEGMENTS}
     return _trend_chart(trends, columns, title, "Families with two-way contact; listed partners contacted",
                         "Reached (%)", percent=True)
+
+
+def communication_chart(groups: pd.DataFrame, title: str = "Family reach by channel and by language") -> go.Figure:
+    """Family reach of each group shown on the communication panel (preferred channel, home
+    language), as horizontal bars in one colour with the value written at the end of each, so it
+    reads without colour; the two kinds of group are named on the axis. ``groups`` has kind
+    (channel or language), group and reach (a fraction); groups under the threshold never reach it.
+
+    >>> rows = pd.DataFrame([{"kind": "channel", "group": "phone", "reach": 0.7},
+    ...                      {"kind": "language", "group": "<b>Urdu</b>", "reach": 0.5}])
+    >>> list(communication_chart(rows).data[0].y)
+    ['Channel: phone', 'Language: &lt;b&gt;Urdu&lt;/b&gt;']
+    """
+    names = [f"{text_for_plotly(kind).capitalize()}: {text_for_plotly(group)}"
+             for kind, group in zip(groups["kind"], groups["group"], strict=True)]
+    values = [100 * float(v) for v in groups["reach"]]
+    fig = go.Figure(go.Bar(
+        x=values, y=names, orientation="h", marker=dict(color=OKABE_ITO["blue"]),
+        text=[f"{v:.1f}%" for v in values], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.1f}% reached<extra></extra>",
+    ))
+    _overview_layout(fig, title, "Families with two-way contact in the window, by group", height=130 + 44 * len(names))
+    fig.update_xaxes(title=dict(text="Families reached (%)", font=dict(size=15)), range=[0, 110], ticksuffix="%")
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], type="category")
+    return fig

@@ -60,17 +60,31 @@ def _demo_run(args) -> int:
 
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools"])
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
-    from engagement.interchange import import_files
+    from engagement.calendar import import_terms, is_terms_file
+    from engagement.interchange import guess_kind, import_files
 
     store = db.open_store(args.db)
-    report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
-    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_REFUSED
+    # terms.csv (a school's calendar) has its own reader, engagement.calendar.
+    terms = [f for f in args.files if args.kind == "terms"
+             or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))]
+    others = [f for f in args.files if f not in terms]
+    reports = []
+    # The other files first: a schools file beside terms.csv brings the school the terms are for.
+    if others:
+        reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
+    if terms and all(r.ok for r in reports):
+        reports.append(import_terms(store, terms, actor=_actor(), school_id=args.school))
+    elif terms:
+        print(f"Not imported either, since the files above were refused: {', '.join(f.name for f in terms)}.",
+              file=sys.stderr)
+    for report in reports:
+        print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if all(r.ok for r in reports) and len(reports) == bool(others) + bool(terms) else EXIT_REFUSED
 
 
 # ---------------------------------------------------------------- export
@@ -80,11 +94,13 @@ def _export_args(p):
 
 
 def _export_run(args) -> int:
+    from engagement.calendar import export_terms
     from engagement.interchange import export_all
 
     store = db.open_store(args.db)
     for path in export_all(store, args.directory):
         print(path)
+    print(export_terms(store, args.directory))
     return EXIT_OK
 
 
@@ -162,7 +178,7 @@ def _positive_int(text: str) -> int:
 
 def _outreach_args(p):
     p.add_argument("--days", type=_positive_int, default=None,
-                   help="families with no two-way contact in this many days (default: data/config.toml)")
+                   help="families with no two-way contact in this many school days (default: data/config.toml)")
     p.add_argument("--limit", type=_positive_int, default=None, help="show only the first K families")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--school", help="the school, when the store holds several")
@@ -183,7 +199,8 @@ def _outreach_run(args) -> int:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
     print(f"{report['school']} ({school}), {report['today']}: {report['families_on_list']} of "
-          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} days.")
+          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} "
+          f"{report['unit']}.")
     for rank, row in enumerate(report["families"], start=1):
         print(f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
               f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}")
@@ -219,16 +236,20 @@ def _score_args(p):
 def _score_run(args) -> int:
     import json
 
+    from engagement.calendar import load_calendar
+    from engagement.communication import load_messages, measure
     from engagement.frames import load_school_frames
     from engagement.explanations import format_card
+    from engagement.overview import comparison_json
     from engagement.scoring import score_card
-    from engagement.terms import default_window
+    from engagement.terms import compare, default_window
 
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
     if school is None:
         return EXIT_USAGE
-    start, end = default_window(args.end)
+    calendar = load_calendar(store, school)  # the school's own terms, else England's
+    start, end = default_window(args.end, calendar=calendar)
     start, end = args.start or start, args.end or end
     if end < start:
         print(f"The window ends ({end}) before it starts ({start}).", file=sys.stderr)
@@ -238,13 +259,21 @@ def _score_run(args) -> int:
         from engagement.privacy import governor_row
         from engagement.scoring import card_from_row, metrics
 
-        card = card_from_row(governor_row(metrics(frames.school(school), start, end).iloc[0].to_dict()), start, end)
+        row = metrics(frames.school(school), start, end, calendar=calendar).iloc[0].to_dict()
+        card = card_from_row(governor_row(row), start, end)
     else:
-        card = score_card(frames, school, start, end)
+        card = score_card(frames, school, start, end, calendar=calendar)
+    # What the changes are measured against, and how the school communicates (FORMATS.md's optional keys).
+    card |= comparison_json(frames, start, end, calendar)
+    communication = measure(load_messages(store, school), start, end, calendar)
+    card["communication"] = communication.card
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:
         print(format_card(card, frames.schools["name"].iloc[0]))
+        print(f"\nChanges compare {compare(start, end, calendar).text('comparison_last_year' in card)}.")
+        print("\nHow the school communicates\n" + "\n".join(
+            f"  {row['principle']:<10} {row['value']:>10}  {row['explanation']}" for row in communication.rows))
     return EXIT_OK
 
 

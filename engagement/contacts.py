@@ -54,6 +54,7 @@ class InteractionRow(TypedDict):
     two_way: bool
     staff: str | None
     notes: str | None
+    direction: str
 
 
 def new_interaction_id() -> str:
@@ -86,8 +87,10 @@ def _as_date(value, what: str = "date") -> datetime.date:
 def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activity: str,
                     family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
                     two_way=None, staff: str | None = None, notes: str | None = None,
-                    today=None) -> str:
+                    today=None, direction: str = "to family") -> str:
     """Record one contact of the school with exactly one family or partner; returns its new id.
+    ``direction`` is who started it: "to family" (the school, the default) or "from family" (a
+    message the family sent, which the communication panel expects an answer to).
 
     Raises :class:`InvalidInteraction` (and writes nothing) when anything is wrong.
     """
@@ -118,11 +121,14 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
         two_way_value = parse_bool(two_way)
         if two_way_value is None:
             raise InvalidInteraction(f"Two-way must be yes or no, not {two_way!r}.")
+    if direction not in ("to family", "from family"):
+        raise InvalidInteraction(f"Who started the contact must be 'to family' or 'from family', not {direction!r}.")
     row: InteractionRow = {
         "interaction_id": new_interaction_id(), "school_id": school_id, "date": when,
         "family_id": family_id, "partner_id": partner_id, "activity": found.name,
         "channel": channel_name, "two_way": bool(two_way_value),
         "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
+        "direction": direction,
     }
     key: Literal["family_id", "partner_id"]
     table, key, who = ((db.families, "family_id", "family") if family_id

@@ -2,8 +2,10 @@
 
 Hollybrook Primary School is fictional; it stands in south Birmingham (Stirchley, Bournville,
 Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners and
-three terms of interactions are drawn from a seeded random generator with the patterns a school
-would recognise: pupil premium and EAL families reached less often, SEND families seen at
+three terms of interactions (on the school days of the default terms for England) are drawn from
+a seeded random generator with the patterns a school would recognise: a newsletter to all families
+most Fridays, messages families send the school and the answers to most of them, a few families
+joining during the year, pupil premium and EAL families reached less often, SEND families seen at
 reviews, busy weeks around parents' evenings, some partners never engaged, no care home linked
 and no employer offering work experience (two named gaps on the community layers).
 
@@ -26,7 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.terms import term_of, previous_term
+from engagement.terms import Calendar, day_number, default_calendar, from_day_number
 from engagement.typology import PARTNER_STATUSES, load_typology
 
 SCALES = {
@@ -123,17 +125,20 @@ class DemoData:
     gazetteer: pd.DataFrame
 
 
-def _teaching_days(start: datetime.date, end: datetime.date) -> np.ndarray:
-    """Weekdays from start to end, as numpy datetime64[D]."""
-    days = np.arange(np.datetime64(start), np.datetime64(end) + 1)
-    return days[np.is_busday(days)]
+def _teaching_days(start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> np.ndarray:
+    """The school days from start to end (weekdays in term, outside holidays), as numpy datetime64[D]."""
+    numbers = (calendar or default_calendar()).school_day_numbers
+    days = numbers[(numbers >= day_number(start)) & (numbers <= day_number(end))]
+    return days.astype("datetime64[D]")
 
 
 def _three_terms(today: datetime.date) -> list[tuple[str, datetime.date, datetime.date]]:
-    current = term_of(today)
-    terms = [current]
+    calendar = default_calendar()
+    terms = [calendar.term_of(today)]
     for _ in range(2):
-        terms.insert(0, previous_term(terms[0]))
+        before = calendar.previous_term(terms[0])
+        if before is not None:
+            terms.insert(0, before)
     # The current term runs only to today; earlier ones are whole.
     out = []
     for t in terms:
@@ -296,6 +301,50 @@ def _family_interactions(rng, families: pd.DataFrame, terms) -> pd.DataFrame:
     return frame
 
 
+def _messages(rng, families: pd.DataFrame, terms, today: datetime.date) -> pd.DataFrame:
+    """What the communication panel reads: a newsletter to all families most Fridays (no family, no
+    partner), one-way messages families send the school (emails), most answered within a school
+    day or two, a few left longer. Drawn from their own generator, so the rest of the demo is the
+    same whatever these are."""
+    parts = []
+    n = len(families)
+    for _, start, end in terms:
+        days = _teaching_days(start, end)
+        if not len(days):
+            continue
+        weekday = (days.astype(np.int64) + 3) % 7
+        fridays = days[weekday == 4]
+        sent = fridays[rng.random(len(fridays)) < 0.85]
+        parts.append(pd.DataFrame({"family_id": None, "date": sent, "activity": "newsletter"}))
+        count = rng.poisson(0.5 * len(days) / 60, n)
+        who = np.repeat(np.arange(n), count)
+        at = rng.integers(0, len(days), len(who))
+        parts.append(pd.DataFrame({"f": who, "date": days[at], "activity": "email", "direction": "from family"}))
+        # The answer: the same or the next school days for most, up to a week later for some, none for a few.
+        delay = rng.choice([0, 1, 2, 3, 5], len(who), p=[0.35, 0.3, 0.15, 0.1, 0.1])
+        answered = (rng.random(len(who)) < 0.9) & (at + delay < len(days))
+        parts.append(pd.DataFrame({"f": who[answered], "date": days[np.minimum(at + delay, len(days) - 1)][answered],
+                                   "activity": rng.choice(["email", "phone call"], int(answered.sum()))}))
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame[pd.to_datetime(frame["date"]).dt.date <= today]
+    has = frame["f"].notna()
+    frame["family_id"] = None
+    frame.loc[has, "family_id"] = families["family_id"].to_numpy()[frame.loc[has, "f"].astype(int).to_numpy()]
+    return frame.drop(columns="f")
+
+
+def _joined(rng, families: pd.DataFrame, today: datetime.date) -> list:
+    """One family in twenty joined during this school year (the rest are left unknown, as many MIS
+    exports leave them; families with a child in Reception count as joining when the year began)."""
+    year_start = datetime.date(today.year if today.month >= 9 else today.year - 1, 9, 1)
+    days = _teaching_days(year_start, today)
+    out: list = [None] * len(families)
+    if len(days):
+        for i in np.flatnonzero(rng.random(len(families)) < 0.05):
+            out[i] = from_day_number(days[rng.integers(0, len(days))].astype(np.int64))
+    return out
+
+
 def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
     n = len(partners)
     cats = partners["category"].to_numpy()
@@ -320,6 +369,7 @@ def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
 
 def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFrame, typology) -> pd.DataFrame:
     frame = pd.concat([fam.assign(partner_id=None), par.assign(family_id=None)], ignore_index=True)
+    frame["direction"] = frame["direction"].fillna("to family") if "direction" in frame else "to family"
     frame["date"] = pd.to_datetime(frame["date"]).dt.date
     frame = frame.sort_values(["date", "activity"], kind="stable").reset_index(drop=True)
     catalogue = {a.name: a for a in typology.activities}
@@ -334,7 +384,7 @@ def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFra
     frame["school_id"] = school_id
     frame["interaction_id"] = [f"{school_id}-I{i + 1:06d}" for i in range(len(frame))]
     return frame[["interaction_id", "school_id", "date", "family_id", "partner_id", "activity", "channel",
-                  "two_way", "staff", "notes"]]
+                  "two_way", "staff", "notes", "direction"]]
 
 
 def generate(scale: str = "school", seed: int = 42, today: datetime.date | None = None) -> DemoData:
@@ -349,10 +399,13 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     terms = _three_terms(today)
     school_rows = _school_rows(rng, n_schools, spread, families_mean)
     partners, families, interactions = [], [], []
+    messages = np.random.default_rng([seed, 3])  # the communication panel's data: a generator of its own
     for school in school_rows:
         p = _partners_for(rng, school, n_partners, typology)
         f = _families_for(rng, school, school["_families"])
-        fi = _family_interactions(rng, f, terms)
+        f["joined"] = _joined(messages, f, today)
+        fi = pd.concat([_family_interactions(rng, f, terms), _messages(messages, f, terms, today)],
+                       ignore_index=True)
         pi = _partner_interactions(rng, p, terms)
         partners.append(p)
         families.append(f)

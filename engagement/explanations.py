@@ -56,13 +56,13 @@ def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: S
             "informed_reach": "Make sure every family hears from school: some families had no contact at all, "
                               "not even a newsletter or portal message.",
             "regularity": f"Follow up: only {row['families.regularity'] or 0:.0%} of reached families had two-way "
-                          "contact in two or more months of the window.",
+                          "contact in two or more school months (runs of 20 school days) of the window.",
             "breadth": f"Widen the ways families take part (volunteering, learning at home, decision making): "
                        f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
                        f"full marks at {scaling.breadth_full:g}.",
             "recency": "Contact reached families again sooner: the typical family last had two-way contact "
-                       f"{row['families.recency_days'] or 0:.0f} days before the window's end "
-                       f"(no credit at {scaling.recency_zero_days:g} days).",
+                       f"{row['families.recency_days'] or 0:.0f} school days before the window's end "
+                       f"(no credit at {scaling.recency_zero_days:g} school days).",
         }[component]
     label = {"agencies": "agency", "businesses": "business"}.get(segment, segment)
     not_engaged = int(row[f"{segment}.listed"] - row[f"{segment}.engaged"])
@@ -158,7 +158,8 @@ def format_card(card: dict, school_name: str = "") -> str:
             f"  informed (any)      {pct(fam['informed_reach'])}",
             f"  regular (2+ months) {'-' if fam['regularity'] is None else pct(fam['regularity'])} of reached",
             f"  breadth             {'-' if fam['breadth'] is None else fam['breadth']} Epstein types on average",
-            f"  recency             {'-' if fam['recency_days'] is None else fam['recency_days']} days since last "
+            f"  recency             {'-' if fam['recency_days'] is None else fam['recency_days']} school days "
+            "since last "
             "two-way contact (median)",
         ]
     lines += ["", "Equity (reach of the group against the rest)"]

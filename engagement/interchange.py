@@ -181,6 +181,7 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("pupil_premium", "bool"), Field("send", "bool"), Field("eal", "bool"),
         Field("looked_after", "bool"), Field("young_carer", "bool"), Field("needs", "list"),
         Field("preferred_channel", "preferred_channel"), Field("language", "text", False, 60),
+        Field("joined", "date"),
     ),
     "interactions": (
         Field("interaction_id", "text", False, 64), Field("school_id", "text", False, 64),
@@ -188,6 +189,7 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("partner_id", "text", False, 64), Field("activity", "activity", True),
         Field("channel", "channel"), Field("two_way", "bool"),
         Field("staff", "text", False, 200), Field("notes", "text"),
+        Field("direction", "direction"),
     ),
 }
 KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
@@ -836,6 +838,7 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         "list": lambda text: ";".join(parse_list(text)), "category": category, "activity": activity,
         "layer": layer, "status": choice(PARTNER_STATUSES, "partner status"), "channel": choice(CHANNELS, "channel"),
         "preferred_channel": choice(PREFERRED_CHANNELS, "preferred channel"),
+        "direction": choice(("to family", "from family"), "direction (who started the contact)"),
     }
 
 
@@ -1073,9 +1076,13 @@ def _check_references(report: ImportReport, frames: dict[str, pd.DataFrame], sto
     for i in frame.index[fam & par]:
         report.error(*_where(frame, i, names), "family_id",
                      "an interaction is with one family or one partner, not both: leave one of them empty")
-    for i in frame.index[~fam & ~par]:
+    # Neither: a message to all families of the school (engagement.communication.is_message_to_all).
+    from engagement.communication import is_message_to_all
+
+    for i in frame.index[~fam & ~par & ~frame["activity"].map(is_message_to_all)]:
         report.error(*_where(frame, i, names), "family_id",
-                     "an interaction needs a family_id or a partner_id: both are empty")
+                     "an interaction needs a family_id or a partner_id: both are empty (only a message to all "
+                     "families, a one-way activity of type communicating such as a newsletter, leaves both empty)")
     for column, kind in (("family_id", "families"), ("partner_id", "partners")):
         owners = dict(stored[kind])
         if kind in frames:
@@ -1104,7 +1111,7 @@ _DEFAULTS: dict[str, dict[str, object]] = {
     "partners": {"status": "active"},
     "families": {"pupils": 1, "pupil_premium": False, "send": False, "eal": False,
                  "looked_after": False, "young_carer": False},
-    "interactions": {},
+    "interactions": {"direction": "to family"},
 }
 
 
@@ -1456,12 +1463,15 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
 
 
 def export_zip(store: db.Store, school_id: str | Collection[str] | None = None) -> bytes:
-    """The four export CSVs in one ZIP file, for a download button."""
+    """The four export CSVs and the schools' terms (terms.csv) in one ZIP file, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in export_all(store, tmp, school_id=school_id):
                 archive.write(path, arcname=path.name)
+            from engagement.calendar import export_terms  # that module reads files with this one
+
+            archive.write(export_terms(store, tmp, school_id), arcname="terms.csv")
     return buffer.getvalue()
 
 

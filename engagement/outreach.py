@@ -1,7 +1,10 @@
 """The outreach planner: which families to reach next, why, and which partners near home fit.
 
 A family liaison officer starts the day with the families the school has had no two-way contact
-with in the last N days, most in need first. Each family's priority is a sum of weighted parts
+with in the last N days, most in need first. Given the school's calendar (:mod:`engagement.terms`;
+the app and the command line always give it) the days are **school days**: the summer holiday or a
+half-term does not put every family on the list the morning term starts; without one (plain
+tables, as in the examples below) they are calendar days. Each family's priority is a sum of weighted parts
 (``[outreach.priority]`` in the config) that the planner spells out, e.g. "looked after +5,
 never in two-way contact +4": the equity flags (looked after, SEND, pupil premium, young carer,
 EAL); how long since the last two-way contact, with a family never in two-way contact counting
@@ -54,6 +57,7 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement.settings import load_settings
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
+from engagement.terms import Calendar, day_number
 from engagement.interchange import excel_safe, parse_list
 
 # The equity flags of a family, as the school says them.
@@ -121,10 +125,20 @@ class OutreachFrames:
     families: pd.DataFrame
     contacts: pd.DataFrame
     partners: pd.DataFrame
+    calendar: Calendar | None = None
+    """Whose school days ``days`` counts (None: calendar days)."""
+
+    @property
+    def unit(self) -> str:
+        """What ``days`` counts, in words: "school days" or "days"."""
+        return "days" if self.calendar is None else "school days"
 
 
-def _window_start(today: datetime.date, days: int) -> datetime.date:
-    # "The last N days" are the N days ending today, today included.
+def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
+    # "The last N days" are the N days ending today, today included; N school days, with a calendar.
+    if calendar is not None:
+        first = calendar.nth_school_day_before(today + datetime.timedelta(days=1), days)
+        return first if first is not None else datetime.date.min
     return today - datetime.timedelta(days=days - 1)
 
 
@@ -156,7 +170,8 @@ def _partners_frame(rows: pd.DataFrame | None) -> pd.DataFrame:
 
 def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.DataFrame | None = None,
                        partners: pd.DataFrame | None = None, gazetteer: pd.DataFrame | None = None, *,
-                       today: datetime.date | None = None, days: int | None = None) -> OutreachFrames:
+                       today: datetime.date | None = None, days: int | None = None,
+                       calendar: Calendar | None = None) -> OutreachFrames:
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
     today = today or datetime.date.today()
@@ -166,7 +181,7 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
     inter["date"] = pd.to_datetime(inter["date"]).dt.date
     inter["two_way"] = inter["two_way"].fillna(False).astype(bool)
     inter = inter[inter["date"] <= today]
-    start = _window_start(today, days)
+    start = _window_start(today, days, calendar)
     grouped = inter.assign(
         two_way_date=inter["date"].where(inter["two_way"]),
         recent_one_way=(~inter["two_way"] & (inter["date"] >= start)).astype(int),
@@ -178,17 +193,18 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
     }).reset_index().reindex(columns=CONTACT_COLUMNS)
     gaz = gazetteer if gazetteer is not None else pd.DataFrame(columns=["postcode", "latitude", "longitude"])
     return OutreachFrames(school_id, today, days, _families_frame(families, gaz), contacts,
-                          _partners_frame(partners))
+                          _partners_frame(partners), calendar)
 
 
 def load_frames(store: db.Store, school_id: str, today: datetime.date | None = None,
-                days: int | None = None) -> OutreachFrames:
+                days: int | None = None, calendar: Calendar | None = None) -> OutreachFrames:
     """Read what the planner needs for one school. The contact summary is aggregated by the
-    database (one row per family), so this stays fast at trust scale."""
+    database (one row per family), so this stays fast at trust scale. With ``calendar`` (the
+    school's, :func:`engagement.calendar.load_calendar`), ``days`` are school days."""
     today = today or datetime.date.today()
     days = int(days or load_settings().outreach.days_without_contact)
     f, i, p = db.families, db.interactions, db.partners
-    start = _window_start(today, days)
+    start = _window_start(today, days, calendar)
     summary = (
         sa.select(
             i.c.family_id,
@@ -210,7 +226,8 @@ def load_frames(store: db.Store, school_id: str, today: datetime.date | None = N
                        columns=["postcode", "latitude", "longitude"])
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
-    return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par))
+    return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par),
+                          calendar)
 
 
 def _frames(source, school_id, today, days) -> OutreachFrames:
@@ -222,7 +239,9 @@ def _frames(source, school_id, today, days) -> OutreachFrames:
         return source
     if school_id is None:
         raise ValueError("give the school")
-    return load_frames(source, school_id, today, days)
+    from engagement.calendar import load_calendar  # it reads files with interchange, which this module uses
+
+    return load_frames(source, school_id, today, days, load_calendar(source, school_id))
 
 
 # ---------------------------------------------------------------- the worklist
@@ -242,10 +261,18 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     frames = _frames(source, school_id, today, days)
     cfg = load_settings().outreach
     w = {**cfg.priority.model_dump(), **(weights or {})}
-    today, days = frames.today, frames.days
+    today, days, unit = frames.today, frames.days, frames.unit
     fam = frames.families.merge(frames.contacts, on="family_id", how="left")
     last = pd.to_datetime(fam["last_two_way"])
     since = (pd.Timestamp(today) - last).dt.days
+    if frames.calendar is not None:
+        # School days after the last two-way contact, up to today: holidays do not count.
+        known = last.notna().to_numpy()
+        through = frames.calendar.school_days_through
+        counted = np.full(len(fam), np.nan)
+        counted[known] = through([day_number(today)])[0] - through(
+            last[known].to_numpy().astype("datetime64[D]").astype(np.int64))
+        since = pd.Series(counted, index=fam.index)
     on_list = since.isna() | (since >= days)
     fam, since = fam[on_list.to_numpy()].reset_index(drop=True), since[on_list.to_numpy()].reset_index(drop=True)
     never = since.isna().to_numpy()
@@ -272,7 +299,7 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if never[idx]:
             reasons[idx].append(f"never in two-way contact {_points(w['never_contacted'])}")
         elif recency[idx]:
-            reasons[idx].append(f"{days_since[idx]} days since the last two-way contact {_points(recency[idx])}")
+            reasons[idx].append(f"{days_since[idx]} {unit} since the last two-way contact {_points(recency[idx])}")
         transition = [word for word, yes in (("Reception", "R" in years[idx]),
                                              ("Year 6", "6" in years[idx]),
                                              ("new starter", bool(new_starter[idx]))) if yes]
@@ -282,7 +309,7 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if one_way[idx]:
             priority[idx] += w["one_way_only"]
             noun = "contact" if one_way[idx] == 1 else "contacts"
-            reasons[idx].append(f"{one_way[idx]} one-way {noun} in {days} days, none two-way "
+            reasons[idx].append(f"{one_way[idx]} one-way {noun} in {days} {unit}, none two-way "
                                 f"{_points(w['one_way_only'])}")
 
     out = pd.DataFrame({
@@ -436,10 +463,11 @@ print-color-adjust:exact}}
 
 def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.date | None = None,
                      days: int | None = None, suggestions: dict[str, list[str]] | None = None,
-                     on_list: int | None = None) -> str:
+                     on_list: int | None = None, unit: str = "days") -> str:
     """A printable, dated visit and call sheet: one self-contained HTML page (no scripts, no
     outside resources, every text escaped), A4 when printed, with a blank column for the outcome.
-    ``on_list`` is how many families the whole worklist holds, when the sheet shows only the first.
+    ``on_list`` is how many families the whole worklist holds, when the sheet shows only the first;
+    ``unit`` what ``days`` counts ("school days" when the school's calendar applied).
 
     >>> sheet = visit_sheet_html(pd.DataFrame([{"family_id": "<b>F1</b>", "reasons": "SEND +3"}]),
     ...                          school_name="Hollybrook", today=datetime.date(2026, 11, 23), days=42)
@@ -453,7 +481,7 @@ def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.d
         last = row.get("last_two_way")
         when = last.strftime("%d/%m/%Y") if isinstance(last, datetime.date) else "never"
         since = row.get("days_since")
-        when += "" if since is None or pd.isna(since) else f" ({int(since)} days)"
+        when += "" if since is None or pd.isna(since) else f" ({int(since)} {unit})"
         prefers = " · ".join(esc(v) for v in (row.get("preferred_channel"), row.get("language")) if esc(v))
         about = "<br>".join(part for part in (esc(row.get("flags")),
                                               "needs: " + esc(row.get("needs")) if esc(row.get("needs")) else "")
@@ -465,7 +493,7 @@ def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.d
             f"<td>{esc(row.get('reasons'))}</td>" + (f"<td>{near}</td>" if suggestions is not None else "")
             + "<td class=\"outcome\"></td></tr>")
     near_head = "<th>Partners near home</th>" if suggestions is not None else ""
-    window = f" in the last {days} days" if days else ""
+    window = f" in the last {days} {unit}" if days else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
         f"<title>Visit and call sheet, {esc(school_name)}, {today:%d/%m/%Y}</title>"
@@ -511,11 +539,12 @@ def worklist_report(store: db.Store, school_id: str, today: datetime.date | None
     """The worklist of one school as one JSON-ready object (what ``python -m engagement outreach
     --json`` prints): the school, the date, the window, how many families are on the list, and
     the first ``limit`` of them (all when None)."""
-    frames = load_frames(store, school_id, today, days)
+    frames = _frames(store, school_id, today, days)
     frame = worklist(frames)
     with store.read() as conn:
         name = conn.execute(sa.select(db.schools.c.name).where(db.schools.c.school_id == school_id)).scalar()
     shown = frame if limit is None else frame.head(limit)
     return {"school_id": school_id, "school": name, "today": frames.today.isoformat(), "days": frames.days,
+            "unit": frames.unit,
             "families_on_list": len(frame), "families_on_roll": len(frames.families),
             "families": worklist_records(shown)}

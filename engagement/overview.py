@@ -4,8 +4,13 @@ window, and put into the words the page and the report print.
 :func:`overview` asks :mod:`engagement.scoring` for the window's figures, the change on the
 previous term, the layers' missing categories and the trend per term, and
 :mod:`engagement.explanations` for what drives each score and what would raise it, and returns
-them as one :class:`Overview`. The page shows that object and :mod:`engagement.report` prints it,
-so the report holds exactly what the page shows. Only aggregates ever enter it: counts of
+them as one :class:`Overview`. Every window follows the school's calendar
+(:mod:`engagement.terms`): a term so far is compared with the same number of school days into the
+previous term, and into the same term last year when the store reaches back that far, and the
+Overview says in words exactly what was compared. With the school's messages
+(:mod:`engagement.communication`) it also measures how the school communicates. The page shows
+that object and :mod:`engagement.report` prints it, so the report holds exactly what the page shows.
+Only aggregates ever enter it: counts of
 families under the privacy threshold are "fewer than 10" (the words follow the setting), never a number, and no family reference
 appears anywhere.
 
@@ -15,10 +20,14 @@ appears anywhere.
 >>> store = open_store("sqlite://")
 >>> with store.write(actor="doctest") as conn:
 ...     _ = conn.execute(schools.insert().values(school_id="S1", name="Oak School", postcode="B30 2AA"))
->>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23),
-...                 today=datetime.date(2026, 11, 23))
+>>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 3), datetime.date(2026, 11, 30),
+...                 today=datetime.date(2026, 11, 30))
 >>> view.window_text, view.previous_text
-('Autumn term 2026, 1 Sep – 23 Nov 2026', 'Summer term 2026, 1 Apr – 31 Aug 2026')
+('Autumn term 2026, 3 Sep – 30 Nov 2026', 'Summer term 2026, 13 Apr – 9 Jul 2026')
+>>> view.comparison_text
+'the first 58 school days of autumn 2026 (3 Sep – 30 Nov 2026) against the first 58 school days of summer 2026 \
+(13 Apr – 9 Jul 2026)'
+
 >>> [row["label"] for row in view.segments]
 ['Families', 'Agencies', 'Businesses', 'Community', 'Overall']
 """
@@ -36,7 +45,10 @@ from engagement.privacy import governor_metrics
 from engagement.settings import Settings, fewer_than, load_settings
 from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames
-from engagement.terms import comparison_window, period_label, terms_between, window_text
+from engagement.communication import Communication, Messages, measure
+from engagement.terms import (
+    Calendar, Comparison, compare, day_number, default_calendar, is_partial, period_label, window_text,
+)
 from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
 
 SEGMENT_ORDER = (*SEGMENTS, "overall")
@@ -54,14 +66,21 @@ class Overview:
     rate_label, rate, rate_change, counts, drivers, advice, suppressed); rates are fractions,
     changes in points. ``equity``: one row per group (label, group, rest, group_reach, rest_reach,
     gap_pp, parity, suppressed). ``layers``: one row per layer 2-4 (layer, name, covered, categories,
-    coverage, missing). ``trends``: one row per term (period, label, ``<segment>_score``,
-    ``<segment>_reach``, ``overall_score``)."""
+    coverage, missing). ``trends``: one row per term (period, label, partial, ``<segment>_score``,
+    ``<segment>_reach``, ``overall_score``); a term cut short (the current one so far) is
+    ``partial`` and its label says so.
+
+    ``previous`` is the window the changes are measured against (None when there is nothing to
+    compare); ``comparison`` the windows compared and ``comparison_text`` the same in words;
+    ``last_year`` whether the same point of last year's term is in the store (each segment's
+    ``score_change_last_year`` and ``rate_change_last_year`` then hold the change on it);
+    ``communication`` the five measures of seed 003 when the school's messages were given."""
     school_id: str
     school_name: str
     start: datetime.date
     end: datetime.date
     window_text: str
-    previous: tuple[datetime.date, datetime.date]
+    previous: tuple[datetime.date, datetime.date] | None
     previous_text: str
     card: dict
     segments: list[dict]
@@ -70,6 +89,10 @@ class Overview:
     trends: pd.DataFrame
     generated: datetime.date
     notes: list[str] = field(default_factory=list)
+    comparison: Comparison | None = None
+    comparison_text: str = ""
+    last_year: bool = False
+    communication: Communication | None = None
 
 
 # ---------------------------------------------------------------- the figures
@@ -102,7 +125,8 @@ def _drivers(entry: dict, segment: str) -> str:
         elif comp["component"] in ("reach", "informed_reach", "regularity", "category_coverage"):
             shown = f"{comp['label'].lower()} {percent_text(value)}"
         elif comp["component"] == "recency":
-            shown = "last two-way contact " + ("–" if value is None else f"{value:g} days before the end (median)")
+            shown = "last two-way contact " + (
+                "–" if value is None else f"{value:g} school days before the end (median)")
         elif comp["component"] == "breadth":
             shown = f"{'–' if value is None else f'{value:g}'} Epstein types per reached family"
         else:
@@ -170,12 +194,16 @@ def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of) -> pd.DataFrame:
+def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of,
+            calendar: Calendar) -> pd.DataFrame:
     school = frames.interactions["date"]
     first = school.min() if len(school) else pd.NaT
     begin = min(start, first.date()) if pd.notna(first) else start
-    terms = terms_between(begin, end)[-TREND_TERMS:]
-    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of)
+    terms = calendar.terms_between(begin, end)[-TREND_TERMS:]
+    if not terms:  # a window in a holiday, with no contact before it: no term to chart
+        terms = [calendar.term_of(end)]
+    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of,
+                           calendar=calendar)
     wanted = {f"{seg}.score": f"{seg}_score" for seg in scoring.SEGMENTS}
     wanted |= {f"{seg}.reach": f"{seg}_reach" for seg in scoring.SEGMENTS}
     wanted["overall"] = "overall_score"
@@ -186,39 +214,77 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     for column in wanted.values():
         if column not in wide:
             wide[column] = None
-    wide["label"] = [period_label(p, a, b) for p, a, b in zip(wide["period"], wide["period_start"], wide["period_end"])]
-    columns = ["period", "label", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
+    spans = list(zip(wide["period"], wide["period_start"], wide["period_end"]))
+    wide["label"] = [period_label(p, a, b, calendar) for p, a, b in spans]
+    wide["partial"] = [is_partial(a, b, calendar) for _, a, b in spans]
+    columns = ["period", "label", "partial", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
                *[f"{seg}_reach" for seg in scoring.SEGMENTS]]
     out = wide[columns].reset_index(drop=True)
-    return out.astype({c: object for c in columns[2:]}).where(out.notna(), None)
+    return out.astype({c: object for c in columns[3:]}).where(out.notna(), None)
+
+
+def _changes(card: dict, metrics_of, window: tuple[datetime.date, datetime.date] | None) -> dict:
+    """Each figure's change on the card of ``window`` (empty with no window to compare)."""
+    if window is None:
+        return {}
+    before = scoring.card_from_row(metrics_of(*window).iloc[0].to_dict(), *window)
+    compared = scoring.card_changes(card, before)
+    return {figure: None if change is None or pd.isna(change) else float(change)
+            for figure, change in zip(compared["figure"], compared["change"])}
+
+
+def _reaches_back(frames: Frames, day: datetime.date) -> bool:
+    """Whether the school's records reach back to ``day``: its first contact in that day's first
+    week or before (a term whose first days hold no record at all is not compared)."""
+    days = frames.interactions["day"]
+    return bool(len(days)) and int(days.min()) <= day_number(day) + 6
+
+
+def comparison_json(frames: Frames, start: datetime.date, end: datetime.date, calendar: Calendar | None = None
+                    ) -> dict:
+    """The ``comparison`` and ``comparison_last_year`` keys of ``score --json`` (FORMATS.md) for one
+    school's frames: the windows its changes are measured against, each left out when there is
+    none (last year's also when the school's records do not reach back to it)."""
+    comparison = compare(start, end, calendar)
+    out = {}
+    if comparison.previous is not None:
+        out["comparison"] = comparison.previous.json()
+    if comparison.last_year is not None and _reaches_back(frames, comparison.last_year.start):
+        out["comparison_last_year"] = comparison.last_year.json()
+    return out
 
 
 def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
              today: datetime.date | None = None, settings: Settings | None = None,
+             calendar: Calendar | None = None, messages: Messages | None = None,
              for_governor: bool = False) -> Overview:
     """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
-    change on the previous term (see :func:`engagement.terms.comparison_window`), what drives it
-    and what would raise it, the equity gaps, the missing categories of each layer and the trend
-    per term up to ``end``."""
+    change on the window it is fairly compared with (see :func:`engagement.terms.compare`), what
+    drives it and what would raise it, the equity gaps, the missing categories of each layer, the
+    trend per term up to ``end`` and, given the school's ``messages``, how it communicates.
+    ``calendar`` is the school's (the default terms for England when None). ``for_governor``: what
+    a governor may see (:func:`engagement.privacy.governor_row`)."""
     cfg = settings or load_settings()
+    cal = calendar or default_calendar(cfg)
     sub = frames.school(school_id)
     # The card, its explanations, the change and the trend ask for the same windows again (the
     # window is often the current term, the comparison the previous one): each is computed once.
     threshold = cfg.privacy.suppression_threshold
 
     def window_metrics(a: datetime.date, b: datetime.date) -> pd.DataFrame:
-        table = scoring.metrics(sub, a, b, cfg)
+        table = scoring.metrics(sub, a, b, cfg, cal)
         # Governors see rounded counts and no figure that gives a small count back (privacy.governor_row).
         return governor_metrics(table, threshold) if for_governor else table
 
     metrics_of = functools.cache(window_metrics)
     row = metrics_of(start, end).iloc[0].to_dict()
     card = scoring.card_from_row(row, start, end)
-    previous = comparison_window(start, end)
-    before = scoring.card_from_row(metrics_of(*previous).iloc[0].to_dict(), *previous)
-    compared = scoring.card_changes(card, before)
-    changes = {figure: None if change is None or pd.isna(change) else float(change)
-               for figure, change in zip(compared["figure"], compared["change"])}
+    comparison = compare(start, end, cal)
+    previous = comparison.previous.dates if comparison.previous is not None else None
+    changes = _changes(card, metrics_of, previous)
+    last = comparison.last_year
+    last_year = last is not None and _reaches_back(sub, last.start)
+    changes_last_year = _changes(card, metrics_of, last.dates if last is not None and last_year else None)
     missing = scoring.gaps(sub, school_id, start, end)
     explanation = explanations.explain_row(row, missing, cfg)
     notes = [f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
@@ -226,12 +292,23 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     if for_governor:
         notes.append(f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
                      f"could single out {cfg.privacy.fewer_than} families is not shown.")
+    notes.append("Terms and school days: the school's own calendar." if cal.own else
+                 "Terms and school days: the default terms for England.")
+    segments = _segments(card, changes, explanation, for_governor)
+    for entry in segments:
+        key = "overall" if entry["segment"] == "overall" else f"{entry['segment']}.score"
+        rate = changes_last_year.get(f"{entry['segment']}.reach")
+        entry["score_change_last_year"] = changes_last_year.get(key)
+        entry["rate_change_last_year"] = None if rate is None else round(100 * rate, 1)
     return Overview(
         school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
-        window_text=window_text(start, end), previous=previous, previous_text=window_text(*previous),
-        card=card, segments=_segments(card, changes, explanation, for_governor), equity=_equity(card),
-        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of),
-        generated=today or datetime.date.today(), notes=notes,
+        window_text=window_text(start, end, cal), previous=previous,
+        previous_text="nothing before it" if previous is None else window_text(*previous, cal),
+        card=card, segments=segments, equity=_equity(card),
+        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of, cal),
+        generated=today or datetime.date.today(), notes=notes, comparison=comparison,
+        comparison_text=comparison.text(last_year), last_year=last_year,
+        communication=None if messages is None else measure(messages, start, end, cal, cfg),
     )
 
 

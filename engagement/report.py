@@ -4,7 +4,9 @@ one A4 sheet, and a PDF made from it.
 :func:`overview_report_html` writes out an :class:`engagement.overview.Overview`, the object the
 page shows, so the report holds exactly what the page shows, in the same words. School names and
 every other text are HTML-escaped; the report loads nothing from outside (its charts are inline
-SVG drawn here, its styles inline).
+SVG drawn here, its styles inline). It says exactly which windows its changes compare (the same
+number of school days into the previous term, and last year's), marks a term so far as partial in
+its trends, and, when the Overview measured it, shows how the school communicates.
 
 >>> import datetime
 >>> from engagement.store import open_store, schools
@@ -13,7 +15,7 @@ SVG drawn here, its styles inline).
 >>> store = open_store("sqlite://")
 >>> with store.write(actor="doctest") as conn:
 ...     _ = conn.execute(schools.insert().values(school_id="S1", name="<b>Oak</b> School", postcode="B30 2AA"))
->>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23),
+>>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 3), datetime.date(2026, 11, 23),
 ...                 today=datetime.date(2026, 11, 23))
 >>> page = overview_report_html(view)
 >>> "&lt;b&gt;Oak&lt;/b&gt; School" in page and "<b>Oak" not in page
@@ -32,7 +34,7 @@ from engagement.explanations import SEGMENT_LABELS
 from engagement.overview import (
     SEGMENT_ORDER, Overview, equity_text, layer_text, percent_text, points_text, trend_text,
 )
-from engagement.terms import short_window_text
+from engagement.terms import Span, date_range_text
 
 
 def _e(text) -> str:
@@ -53,8 +55,11 @@ _SYMBOL_PATHS = {
 }
 
 
-def _svg_chart(title: str, labels: list[str], series: list[tuple[str, str, str, list]], unit: str) -> str:
-    """A small line chart as inline SVG: 0-100 on the y axis, one line and marker shape per series."""
+def _svg_chart(title: str, labels: list[str], series: list[tuple[str, str, str, list]], unit: str,
+               partial: list[bool] | None = None) -> str:
+    """A small line chart as inline SVG: 0-100 on the y axis, one line and marker shape per series.
+    A ``partial`` period (a term so far) has hollow marks and an asterisk after its name."""
+    partial = partial or [False] * len(labels)
     from engagement.charts import SEGMENT_SYMBOLS
 
     width, height, left, right, top, bottom = 340, 140, 34, 8, 18, 36
@@ -72,16 +77,20 @@ def _svg_chart(title: str, labels: list[str], series: list[tuple[str, str, str, 
         y = y_of(tick)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" class="tick" text-anchor="end">{tick}{_e(unit)}</text>')
-    for x, label in zip(xs, labels):
+    for x, label, cut in zip(xs, labels, partial):
         parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 12}" class="tick" text-anchor="middle">'
-                     f'{_e(label.split(" (")[0])}</text>')
+                     f'{_e(label.split(" (")[0])}{"*" if cut else ""}</text>')
     for name, colour, symbol, values in series:
-        points = [(x, y_of(100 * v if unit == "%" else v)) for x, v in zip(xs, values) if v is not None]
+        points = [(x, y_of(100 * v if unit == "%" else v), cut)
+                  for x, v, cut in zip(xs, values, partial) if v is not None]
         if len(points) > 1:
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                         + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + '"/>')
+                         + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points) + '"/>')
         parts.append(f'<g fill="{colour}">' + "".join(_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y)
-                                                      for x, y in points) + "</g>")
+                                                      for x, y, cut in points if not cut) + "</g>")
+        # A term so far: the same shape, hollow, so it reads as unfinished without colour.
+        parts.append(f'<g fill="white" stroke="{colour}" stroke-width="1.4">' + "".join(
+            _SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y) for x, y, cut in points if cut) + "</g>")
     # The key, one row under the axis: shape and name of each series.
     x = left
     for name, colour, symbol, _ in series:
@@ -114,11 +123,12 @@ table.cards { border-collapse: separate; border-spacing: 1.4mm 0; margin: 0 -1.4
 .outof { font-size: 0.95rem; font-weight: normal; color: #444; }
 .change { font-size: 0.95rem; color: #333; }
 .rate { margin-top: 0.8mm; }
+table.comm td, table.comm th { font-size: 0.93rem; padding-top: 0.4mm; padding-bottom: 0.4mm; }
 .drivers td, .drivers th { font-size: 0.93rem; padding-top: 0.5mm; padding-bottom: 0.5mm; }
 .bar { height: 2.6mm; display: inline-block; vertical-align: middle; margin-right: 1mm; }
 .bars td { white-space: nowrap; }
 .two { width: 100%; }
-.two td { width: 50%; border: none; padding: 0 1mm 0 0; vertical-align: top; }
+.two > tbody > tr > td { width: 50%; border: none; padding: 0 1mm 0 0; vertical-align: top; }
 svg.chart { width: 100%; height: auto; }
 svg text { font-family: Arial, Helvetica, "Liberation Sans", "DejaVu Sans", sans-serif; fill: #1a1a1a; }
 svg .ctitle { font-size: 10px; font-weight: bold; }
@@ -134,13 +144,15 @@ footer { margin-top: 2mm; font-size: 0.88rem; color: #444; border-top: 0.2mm sol
 """
 
 
-def _score_card_cell(row: dict, previous: str) -> str:
+def _score_card_cell(row: dict, previous: str, last_year: str | None = None) -> str:
     colour = SEGMENT_COLOURS[row["segment"]]
     if row["score"] is None:
         body = f'<div class="score">–</div><div class="change">{_e(row["counts"])}</div>'
     else:
         change = ("no earlier figure" if row["score_change"] is None
                   else f"{points_text(row['score_change'])} on {previous}")
+        if last_year and row.get("score_change_last_year") is not None:
+            change += f"; {points_text(row['score_change_last_year'])} on {last_year}"
         body = (f'<div class="score">{row["score"]:.1f}<span class="outof"> / 100</span></div>'
                 f'<div class="change">{_e(change)}</div>')
         if row["rate_label"]:
@@ -155,20 +167,23 @@ def overview_report_html(view: Overview) -> str:
     """The Overview as one self-contained HTML page for an A4 sheet: school, window, filters and
     date generated; the scores with their change and what drives them; equity; layer coverage;
     trends (inline SVG and a table). No scripts, no outside resources, every text escaped."""
-    previous_short = short_window_text(*view.previous)
+    comparison = view.comparison
+    previous_short = _short(comparison.previous) if comparison and comparison.previous else "nothing before it"
+    last_year_short = _short(comparison.last_year) if comparison and comparison.last_year and view.last_year else None
     generated = f"{view.generated.day} {view.generated:%B %Y}"
+    compared = view.comparison_text or view.previous_text
     out = ["<!DOCTYPE html>", '<html lang="en-GB"><head><meta charset="utf-8">',
            f"<title>Engagement overview · {_e(view.school_name)} · {_e(view.window_text)}</title>",
            f"<style>{_CSS}</style></head><body>",
            f"<h1>{_e(view.school_name)}: community engagement overview</h1>",
-           f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Change compared with:</b> '
-           f"{_e(view.previous_text)}</p>",
+           f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Changes compare</b> '
+           f"{_e(compared)}.</p>",
            f'<p class="meta"><b>Filters:</b> school {_e(view.school_name)} ({_e(view.school_id)}); window '
            f"{_e(view.window_text)} · <b>Generated</b> {_e(generated)}</p>"]
 
     out.append("<h2>Scores out of 100, by segment</h2>")
-    out.append('<table class="cards"><tr>' + "".join(_score_card_cell(r, previous_short) for r in view.segments)
-               + "</tr></table>")
+    out.append('<table class="cards"><tr>' + "".join(_score_card_cell(r, previous_short, last_year_short)
+                                                     for r in view.segments) + "</tr></table>")
     out.append('<h2>What drives each score, and what would raise it</h2><table class="drivers">')
     for row in view.segments:
         out.append(f'<tr><th scope="row">{_e(row["label"])}</th><td>{_e(row["counts"] + ". " if row["counts"] else "")}'
@@ -194,21 +209,31 @@ def overview_report_html(view: Overview) -> str:
     out.append("</table><p class=\"small\">Gap: group reach minus the rest's, in percentage points. "
                "Parity: group reach ÷ the rest's (1.00 = equal).</p>")
 
+    # Layer coverage and, beside it, how the school communicates: side by side, so one sheet holds both.
+    beside = view.communication is not None
+    if beside:
+        out.append('<table class="two"><tr><td>')
     out.append("<h2>Layer coverage: categories with an engaged partner</h2><table>"
                "<tr><th>Layer</th><th>Categories covered</th><th>Missing</th></tr>")
     for _, row in view.layers.iterrows():
         cells = layer_text(row)
         out.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in cells.values()) + "</tr>")
     out.append("</table>")
+    if beside:
+        out += ["</td><td>", *_communication_section(view), "</td></tr></table>"]
 
     labels = list(view.trends["label"])
+    partial = [bool(p) for p in view.trends["partial"]] if "partial" in view.trends else None
     score_series = [(SEGMENT_LABELS[s], SEGMENT_COLOURS[s], s,
                      list(view.trends["overall_score" if s == "overall" else f"{s}_score"])) for s in SEGMENT_ORDER]
     reach_series = [(SEGMENT_LABELS[s], SEGMENT_COLOURS[s], s, list(view.trends[f"{s}_reach"]))
                     for s in scoring.SEGMENTS]
-    out.append("<h2>Trends per term</h2><table class=\"two\"><tr>"
-               f"<td>{_svg_chart('Scores per term (0–100)', labels, score_series, '')}</td>"
-               f"<td>{_svg_chart('Reach per term (% of families or listed partners)', labels, reach_series, '%')}"
+    reach_title = "Reach per term (% of families or listed partners)"
+    cut = " <span class=\"outof\">(* a term so far, drawn hollow: fewer school days than a whole term)</span>" \
+        if partial and any(partial) else ""
+    out.append(f"<h2>Trends per term{cut}</h2><table class=\"two\"><tr>"
+               f"<td>{_svg_chart('Scores per term (0–100)', labels, score_series, '', partial)}</td>"
+               f"<td>{_svg_chart(reach_title, labels, reach_series, '%', partial)}"
                "</td></tr></table>")
     table = trend_text(view.trends)
     n_scores = sum(c.endswith(" score") for c in table.columns)
@@ -224,6 +249,28 @@ def overview_report_html(view: Overview) -> str:
                + f" Aggregates only: no family is named or identifiable. Generated {_e(generated)} by the "
                "community engagement map.</footer></body></html>")
     return "\n".join(out)
+
+
+def _short(span: Span) -> str:
+    """A compared window in a card's few words: its term ("Summer 2026"), else its dates."""
+    if " of " in span.why:
+        term = span.why.split(" of ", 1)[1].split(",")[0]
+        return term[:1].upper() + term[1:]
+    return date_range_text(*span.dates)
+
+
+def _communication_section(view: Overview) -> list[str]:
+    """How the school communicates: the five measures of seed 003, each with its explanation."""
+    if view.communication is None:
+        return []
+    # Each figure with its meaning in a few words: the page has the full sentences.
+    out = ["<h2>How the school communicates with families</h2>",
+           '<table class="comm"><tr><th>Principle</th><th class="num">Figure</th><th>What it measures</th></tr>']
+    for row in view.communication.rows:
+        out.append(f'<tr><td><b>{_e(row["principle"])}</b></td><td class="num"><b>{_e(row["value"])}</b></td>'
+                   f"<td>{_e(row['short'])}</td></tr>")
+    out.append("</table>")
+    return out
 
 
 def report_file_name(view: Overview, extension: str) -> str:

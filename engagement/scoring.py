@@ -14,6 +14,12 @@ Decisions the design leaves open, made here:
   pushed to every home says nothing about how a family takes part.
 - **Regularity, breadth, recency** are over reached families; with none reached they are empty
   (null) and score 0.
+- **School days**: recency counts the school days (of the school's calendar, :mod:`engagement.terms`)
+  after a family's last two-way contact up to the window's end, so a half-term or the summer
+  holiday adds nothing; regularity's months are *school months*, runs of ``school_month_days``
+  (20) school days from the window's start (a contact on a non-school day counts with the school
+  day before it), so two windows of as many school days hold as many months. Without a calendar
+  given, the default terms for England apply.
 - **Partners**: listed = status active or prospective (never lapsed); engaged = listed with at least
   one interaction of any kind in the window; interactions with lapsed partners count nowhere.
 - **Category and layer coverage** use the typology's categories; a category belongs to its
@@ -32,6 +38,7 @@ for :mod:`engagement.terms` to say, and :mod:`engagement.explanations` puts a sc
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Callable, Iterable
 
 import numpy as np
@@ -39,7 +46,7 @@ import pandas as pd
 
 from engagement.settings import Settings, load_settings
 from engagement.frames import FLAGS, Frames
-from engagement.terms import periods, previous_window
+from engagement.terms import Calendar, default_calendar, periods, previous_window
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
@@ -55,10 +62,6 @@ def _day(value) -> int:
     return int(np.datetime64(value, "D").astype(np.int64))
 
 
-def _month(day: int) -> int:
-    return int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64))
-
-
 def _weights(section: dict, names: Iterable[str]) -> np.ndarray:
     w = np.array([float(section.get(n, 0.0)) for n in names])
     total = w.sum()
@@ -72,10 +75,35 @@ def _ratio(num, den) -> np.ndarray:
     return out
 
 
-def _family_flags(frames: Frames, start_day: int, end_day: int):
-    """Per family: informed, reached, regular, distinct Epstein types, last two-way day."""
+Calendars = Calendar | Mapping[str, Calendar] | None
+
+
+def _school_days_through(frames: Frames, calendars: Calendars, days: np.ndarray, schools: np.ndarray,
+                         settings: Settings | None = None) -> np.ndarray:
+    """For each day number, the school days on or before it in the calendar of the school (a
+    position in ``frames.schools``) beside it: one calendar for all, or one per school_id (the
+    default terms for England for a school without one)."""
+    days = np.asarray(days, dtype=np.int64)
+    if calendars is None or isinstance(calendars, Calendar):
+        return (calendars or default_calendar(settings)).school_days_through(days)
+    out = np.zeros(len(days), np.int64)
+    groups: dict[int, tuple[Calendar, list[int]]] = {}
+    for k, school_id in enumerate(frames.school_ids):
+        cal = calendars.get(school_id) or default_calendar(settings)
+        groups.setdefault(id(cal), (cal, []))[1].append(k)
+    for cal, codes in groups.values():
+        mine = np.isin(schools, codes)
+        out[mine] = cal.school_days_through(days[mine])
+    return out
+
+
+def _family_flags(frames: Frames, start_day: int, end_day: int, calendars: Calendars = None,
+                  settings: Settings | None = None):
+    """Per family: informed, reached, regular, distinct Epstein types, school days from the last
+    two-way contact to the window's end (meaningful for reached families)."""
     inter = frames.interactions
     n_fam = len(frames.families)
+    fam_school = frames.families["school_id"].cat.codes.to_numpy().astype(np.int64)
     day = inter["day"].to_numpy()
     fam = inter["family"].to_numpy()
     sel = (day >= start_day) & (day <= end_day) & (fam >= 0)
@@ -86,8 +114,15 @@ def _family_flags(frames: Frames, start_day: int, end_day: int):
     f2, d2 = f[two_way], day[sel][two_way]
     reached = np.zeros(n_fam, bool)
     reached[f2] = True
-    m2 = inter["month"].to_numpy()[sel][two_way] - _month(start_day)
-    n_months = _month(end_day) - _month(start_day) + 1
+    # School months: the window's school days in runs of ``school_month_days``, counted from its start.
+    month_days = (settings or load_settings()).calendar.school_month_days
+    school_of = np.arange(len(frames.schools), dtype=np.int64)
+    before = _school_days_through(frames, calendars, np.full(len(school_of), start_day - 1), school_of, settings)
+    through_end = _school_days_through(frames, calendars, np.full(len(school_of), end_day), school_of, settings)
+    n_months = max(1, int(-(-(through_end - before).max(initial=0) // month_days)))
+    s2 = fam_school[f2]
+    m2 = np.clip((_school_days_through(frames, calendars, d2, s2, settings) - before[s2] - 1) // month_days,
+                 0, n_months - 1) if len(f2) else np.zeros(0, np.int64)
     if n_fam * n_months <= 50_000_000:
         seen = np.zeros((n_fam, n_months), bool)
         seen[f2, m2] = True
@@ -101,15 +136,19 @@ def _family_flags(frames: Frames, start_day: int, end_day: int):
     types[f2[known], e2[known]] = True
     last = np.full(n_fam, np.iinfo(np.int64).min)
     np.maximum.at(last, f2, d2.astype(np.int64))
-    return informed, reached, reached & (months >= 2), types.sum(axis=1), last
+    last[~reached] = end_day  # no two-way contact, no gap: read for reached families only
+    recency = through_end[fam_school] - _school_days_through(frames, calendars, last, fam_school, settings)
+    return informed, reached, reached & (months >= 2), types.sum(axis=1), recency
 
 
-def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> pd.DataFrame:
+def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None,
+            calendar: Calendars = None) -> pd.DataFrame:
     """Every figure of every school in ``frames`` for the window ``[start, end]``, one row per
     school (index: school_id), flat columns such as ``families.reach``,
     ``equity.send.gap_pp``, ``agencies.score``, ``layers.3.coverage``, ``overall``, plus the
     scaled components (``families.scaled.reach``) that the explanations use. Unrounded, and
-    already suppressed: a figure under the threshold is NaN with its ``suppressed`` flag set."""
+    already suppressed: a figure under the threshold is NaN with its ``suppressed`` flag set.
+    ``calendar`` (one for every school, or one per school_id) says which days are school days."""
     if end < start:
         raise ValueError(f"the window ends ({end}) before it starts ({start})")
     cfg = settings or load_settings()
@@ -125,10 +164,10 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: 
 
     # ---- families
     fam_school = frames.families["school_id"].cat.codes.to_numpy().astype(np.int64)
-    informed, reached, regular, n_types, last = _family_flags(frames, s, e)
+    informed, reached, regular, n_types, gap = _family_flags(frames, s, e, calendar, cfg)
     on_roll = per_school(fam_school)
     reached_n = per_school(fam_school, reached)
-    recency = pd.Series((e - last[reached]).astype(float)).groupby(fam_school[reached]).median()
+    recency = pd.Series(gap[reached].astype(float)).groupby(fam_school[reached]).median()
     out["families.on_roll"] = on_roll
     out["families.reached"] = reached_n
     out["families.reach"] = _ratio(reached_n, on_roll)
@@ -271,7 +310,7 @@ def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
 
 
 def score_card(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-               settings: Settings | None = None) -> dict:
+               settings: Settings | None = None, calendar: Calendar | None = None) -> dict:
     """The score card of one school for ``[start, end]``, exactly the ``score --json`` object.
 
     >>> from engagement.store import open_store, schools, families
@@ -285,13 +324,14 @@ def score_card(frames: Frames, school_id: str, start: datetime.date, end: dateti
     (None, True, 0)
     """
     sub = frames.school(school_id)
-    row = metrics(sub, start, end, settings).iloc[0].to_dict()
+    row = metrics(sub, start, end, settings, calendar).iloc[0].to_dict()
     return card_from_row(row, start, end)
 
 
-def score_cards(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> dict[str, dict]:
+def score_cards(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None,
+                calendars: Calendars = None) -> dict[str, dict]:
     """Every school's card for ``[start, end]``, computed in one vectorised pass."""
-    table = metrics(frames, start, end, settings)
+    table = metrics(frames, start, end, settings, calendars)
     return {sid: card_from_row(row, start, end) for sid, row in _rows(table).items()}
 
 
@@ -375,9 +415,10 @@ def flatten(card: dict) -> dict[str, float | None]:
 
 def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
            by: str = "term", settings: Settings | None = None, *,
-           metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None) -> pd.DataFrame:
-    """The score card per term (autumn Sep-Dec, spring Jan-Mar, summer Apr-Aug) or per month
-    overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
+           metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None,
+           calendar: Calendar | None = None) -> pd.DataFrame:
+    """The score card per term (of ``calendar``: the school's own, or the default terms for
+    England) or per month overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
     period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
     None when suppressed). ``school_id`` None gives every school.
 
@@ -385,9 +426,9 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
     has already computed some of the periods (the Overview's window is often the current term)
     passes them in rather than have them computed again."""
     sub = frames if school_id is None else frames.school(school_id)
-    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, settings))
+    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, settings, calendar))
     rows = []
-    for name, a, b in periods(start, end, by):
+    for name, a, b in periods(start, end, by, calendar):
         for sid, row in _rows(metrics_of(a, b)).items():
             if school_id is not None and sid != school_id:
                 continue
@@ -399,14 +440,15 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
 
 
 def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            previous: tuple[datetime.date, datetime.date] | None = None, settings: Settings | None = None) -> pd.DataFrame:
+            previous: tuple[datetime.date, datetime.date] | None = None, settings: Settings | None = None,
+            calendar: Calendar | None = None) -> pd.DataFrame:
     """Each figure of the card beside its value in the previous window (by default the window of
     the same length just before; the Overview may pass the previous term): figure, current,
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
     sub = frames.school(school_id)
-    return card_changes(score_card(sub, school_id, start, end, settings),
-                        score_card(sub, school_id, prev[0], prev[1], settings))
+    return card_changes(score_card(sub, school_id, start, end, settings, calendar),
+                        score_card(sub, school_id, prev[0], prev[1], settings, calendar))
 
 
 def card_changes(card: dict, before: dict) -> pd.DataFrame:

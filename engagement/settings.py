@@ -1,7 +1,7 @@
 """The school's settings: one typed object, read from ``data/config.toml`` (or the file named by
 ``ENGAGEMENT_CONFIG``), with every default written once, here. Score weights, the suppression
-threshold, the default window, outreach priorities, map rings and tiles, geocoding and sign-in
-options all come from it; no other module repeats a default.
+threshold, the default window, the default school terms for England, outreach priorities, map
+rings and tiles, geocoding and sign-in options all come from it; no other module repeats a default.
 
 A misspelt or unknown key, or a value of the wrong kind (a weight that is not a number), is an
 error naming the key and the file: the app and the command line refuse to start rather than run
@@ -29,7 +29,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -83,8 +83,8 @@ class PartnerWeights(_Section):
 class Scaling(_Section):
     breadth_full: float = Field(3.0, gt=0)
     """Breadth (mean distinct Epstein types) reaches full marks at this many types."""
-    recency_zero_days: float = Field(90, gt=0)
-    """Recency scores 1 at 0 days and 0 at this many days or more."""
+    recency_zero_days: float = Field(60, gt=0)
+    """Recency scores 1 at 0 school days and 0 at this many school days or more (60: twelve school weeks)."""
     intensity_full: float = Field(4.0, gt=0)
     """Interactions per engaged partner reach full marks at this many."""
 
@@ -118,8 +118,9 @@ class Priority(_Section):
 
 
 class Outreach(_Section):
-    days_without_contact: int = Field(42, ge=1)
-    """A family is on the worklist when it has had no two-way contact for this many days."""
+    days_without_contact: int = Field(30, ge=1)
+    """A family is on the worklist when it has had no two-way contact for this many school days
+    (of the school's calendar: holidays do not count); 30 is six school weeks."""
     partner_radius_km: float = Field(3.0, gt=0)
     """How far from home to suggest partners."""
     new_starter_days: int = Field(60, ge=0)
@@ -172,6 +173,55 @@ class Imports(_Section):
     """The longest text in one cell (a note of several pages is about 10,000 characters)."""
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+"""A day of the year as month-day, e.g. "09-03" for 3 September."""
+
+
+class TermRule(_Section):
+    """One term of the default school year: every year alike, so the defaults never run out.
+
+    A term starts on the first weekday on or after ``start`` and ends on the last weekday on or
+    before ``end``. "easter" follows Easter, as English term dates do: the spring term ends on the
+    Friday before the fortnight around Easter Sunday and the summer term starts on the Monday
+    after it. The half-term is the Monday-to-Friday week that holds ``half_term``; each of
+    ``monday_holidays`` is the Monday of the week holding that date (a bank holiday Monday: "05-07"
+    is the early May bank holiday, the first Monday of May)."""
+
+    name: str = Field(min_length=1)
+    start: MonthDay | Literal["easter"]
+    end: MonthDay | Literal["easter"]
+    half_term: MonthDay | None = None
+    monday_holidays: list[MonthDay] = Field(default_factory=list)
+
+
+def _england_terms() -> list[TermRule]:
+    return [
+        TermRule(name="autumn", start="09-03", end="12-19", half_term="10-31"),
+        TermRule(name="spring", start="01-04", end="easter", half_term="02-21"),
+        TermRule(name="summer", start="easter", end="07-22", half_term="05-31", monday_holidays=["05-07"]),
+    ]
+
+
+class CalendarSettings(_Section):
+    """The school year a school has until it imports its own terms (terms.csv or the Data page)."""
+
+    terms: list[TermRule] = Field(default_factory=_england_terms, min_length=1)
+    """Default terms for England, in the order of the school year (which starts with the first)."""
+    school_month_days: int = Field(20, ge=1)
+    """Regularity counts contact in "school months" of this many school days (four school weeks),
+    so that windows of the same number of school days hold the same number of months."""
+
+
+class Communication(_Section):
+    """How the communication panel (seed 003) measures early and reliable contact."""
+
+    early_school_days: int = Field(15, ge=1)
+    """A family new this school year counts as reached early with two-way contact within this many
+    school days of joining."""
+    answer_school_days: int = Field(2, ge=1)
+    """A message a family sent counts as answered with contact from the school within this many school days."""
+
+
 class Access(_Section):
     idle_minutes: float = Field(30, gt=0)
     """Sign-out after this many minutes without using the app."""
@@ -186,6 +236,8 @@ class Settings(_Section):
     geocoding: Geocoding = Geocoding()
     access: Access = Access()
     imports: Imports = Imports()
+    calendar: CalendarSettings = CalendarSettings()
+    communication: Communication = Communication()
 
 
 _KIND_WORDS = {
@@ -213,7 +265,9 @@ def _known_keys(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
 def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # A value that may be of several kinds (window.default: "term" or days) adds the kind tried to
     # the location, e.g. ('window', 'default', "literal['term']"): not part of the key.
-    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part in _KIND_WORDS)))
+    # A month-day is a constrained text: "constrained-str" names the kind tried, not a key either.
+    return tuple(part for part in loc if not (isinstance(part, str) and (
+        "[" in part or part in _KIND_WORDS or part.startswith("constrained-"))))
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -227,6 +281,8 @@ def _message(error: dict[str, Any]) -> str:
     kind = error["type"].split("_")[0]
     if kind in _KIND_WORDS and error["type"].endswith(("_type", "_parsing")):
         return f"{key} must be {_KIND_WORDS[kind]}, not {error['input']!r}"
+    if error["type"] == "string_pattern_mismatch":  # the only patterned text is a month-day
+        return f"{key} must be a month-day such as \"09-03\", not {error['input']!r}"
     if error["type"] == "literal_error":
         return f"{key}: {error['msg'].lower()}, not {error['input']!r}"
     return f"{key}: {error['msg']}"

@@ -1,5 +1,5 @@
-"""The store: where schools, partners, families, interactions, the geocode cache, the gazetteer
-and the audit log live.
+"""The store: where schools, partners, families, interactions, the schools' terms, the geocode
+cache, the gazetteer and the audit log live.
 
 SQLite by default (a file under ``var/``, outside git, created on first use), any SQLAlchemy URL
 through ``DATABASE_URL`` (PostgreSQL is tested). The schema is created and upgraded by Alembic
@@ -100,6 +100,7 @@ families = Table(
     Column("needs", Text),
     Column("preferred_channel", String(20)),
     Column("language", String(60)),
+    Column("joined", Date),
     Index("ix_families_school", "school_id"),
 )
 
@@ -115,12 +116,33 @@ interactions = Table(
     Column("two_way", Boolean, nullable=False),
     Column("staff", String(200)),
     Column("notes", Text),
+    # Who started the contact: the school ("to family") or the family ("from family"), for the
+    # communication panel's "reliable" (a message a family sent, answered within two school days).
+    Column("direction", String(12), nullable=False, default="to family"),
+    # A family or a partner, not both; neither for a message to all families of the school (a
+    # newsletter: an activity of type communicating, see engagement.communication).
     CheckConstraint(
-        "(family_id IS NULL) <> (partner_id IS NULL)", name="interaction_with_family_or_partner"
+        "family_id IS NULL OR partner_id IS NULL", name="interaction_with_family_or_partner"
     ),
+    CheckConstraint("direction IN ('to family', 'from family')", name="interaction_direction"),
     Index("ix_interactions_school_date", "school_id", "date"),
     Index("ix_interactions_family", "family_id"),
     Index("ix_interactions_partner", "partner_id"),
+)
+
+# A school's own calendar: its terms, and the holidays (half-terms, training days) inside them.
+# Without any, the school has the default terms for England of the settings (engagement.terms).
+terms = Table(
+    "terms", metadata,
+    Column("term_id", Integer, primary_key=True, autoincrement=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("start", Date, nullable=False),
+    Column("end", Date, nullable=False),
+    CheckConstraint("kind IN ('term', 'holiday')", name="term_kind"),
+    CheckConstraint('"end" >= "start"', name="term_dates"),
+    Index("ix_terms_school", "school_id"),
 )
 
 geocode_cache = Table(
@@ -155,7 +177,8 @@ audit_log = Table(
     Index("ix_audit_at", "at"),
 )
 
-TABLES = {t.name: t for t in (schools, partners, families, interactions, geocode_cache, gazetteer, audit_log)}
+TABLES = {t.name: t for t in (schools, partners, families, interactions, terms, geocode_cache, gazetteer,
+                               audit_log)}
 KEY_OF = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
           "interactions": "interaction_id"}
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engagement import store as db
+from engagement.calendar import import_terms
 from engagement.interchange import KINDS, import_files
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -30,8 +31,8 @@ def download_labels(at) -> list[str]:
 def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypatch):
     at = open_data_page(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
     assert at.title[0].value == "Data"
-    assert [h.value for h in at.header] == ["Import", "Templates", "Export", "Demo school"]
-    assert download_labels(at) == [f"{k}.csv" for k in KINDS] + ["Download the data (ZIP)"]
+    assert [h.value for h in at.header] == ["Import", "School terms", "Templates", "Export", "Demo school"]
+    assert download_labels(at) == [f"{k}.csv" for k in KINDS] + ["terms.csv", "Download the data (ZIP)"]
     assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
     assert any("Demo data" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there
@@ -62,7 +63,12 @@ def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkey
 def test_the_templates_import_as_they_stand(sqlite_store):
     # The templates are what a school copies: they must pass the same checks as any file.
     templates = Path(__file__).resolve().parent.parent / "data" / "templates"
-    report = import_files(sqlite_store, sorted(templates.glob("*.csv")), actor="test")
+    report = import_files(sqlite_store, sorted(p for p in templates.glob("*.csv") if p.name != "terms.csv"),
+                          actor="test")
     assert report.ok, report.format()
     assert {k: c["inserted"] for k, c in report.counts.items()} == {
-        "schools": 1, "partners": 2, "families": 2, "interactions": 2}
+        "schools": 1, "partners": 2, "families": 2, "interactions": 5}
+    # terms.csv has its own reader (engagement.calendar), as the import command has.
+    terms = import_terms(sqlite_store, templates / "terms.csv", actor="test")
+    assert terms.ok and terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"], \
+        terms.format()

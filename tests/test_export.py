@@ -116,7 +116,8 @@ def test_the_demo_school_round_trips_and_zips(sqlite_store, tmp_path):
     assert report.counts["interactions"]["unchanged"] > 10_000 and report.counts["partners"]["updated"] == 0
     assert dump(sqlite_store) == before
     archive = zipfile.ZipFile(io.BytesIO(export_zip(sqlite_store)))
-    assert sorted(archive.namelist()) == ["families.csv", "interactions.csv", "partners.csv", "schools.csv"]
+    assert sorted(archive.namelist()) == ["families.csv", "interactions.csv", "partners.csv", "schools.csv",
+                                          "terms.csv"]
     assert archive.read("families.csv") == (tmp_path / "families.csv").read_bytes()
 
 
@@ -126,7 +127,8 @@ def test_cli_export(sqlite_store, tmp_path):
     run = subprocess.run([sys.executable, "-m", "engagement", "export", str(out), "--db", filled.url],
                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == [str(out / f"{k}.csv") for k in ("schools", "partners", "families", "interactions")]
+    assert run.stdout.split() == [str(out / f"{k}.csv")
+                                  for k in ("schools", "partners", "families", "interactions", "terms")]
     assert len(read_csv(out / "partners.csv")) == len(NASTY)
 
 

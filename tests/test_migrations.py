@@ -52,4 +52,4 @@ def test_the_next_migration_is_written_from_a_model_change(tmp_path):
         metadata.tables["partners"]._columns.remove(column)
     text = path.read_text()
     assert path.parent == tmp_path and "add_column" in text and "website" in text
-    assert re.search(r"down_revision[^=]*= ['\"]0001['\"]", text), text  # it follows the newest migration
+    assert re.search(r"down_revision[^=]*= ['\"]0002['\"]", text), text  # it follows the newest migration

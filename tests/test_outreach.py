@@ -19,6 +19,7 @@ from geopy.distance import geodesic
 
 from engagement import outreach as o
 from engagement import store as db
+from engagement.terms import default_calendar
 
 TODAY = datetime.date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +41,11 @@ def contact(family_id, days_ago, two_way=True):
     return {"family_id": family_id, "date": ago(days_ago), "two_way": two_way}
 
 
-def frames(families, interactions=(), partners=(), gazetteer=(), days=42):
+def frames(families, interactions=(), partners=(), gazetteer=(), days=42, calendar=None):
+    # Plain tables count calendar days unless given the school's calendar (the store's path always is).
     return o.frames_from_tables("S1", pd.DataFrame(families), pd.DataFrame(list(interactions)),
                                 pd.DataFrame(list(partners)), pd.DataFrame(list(gazetteer)),
-                                today=TODAY, days=days)
+                                today=TODAY, days=days, calendar=calendar)
 
 
 def ids(frame) -> list[str]:
@@ -278,13 +280,17 @@ CONTACTS = [contact("F2", 50), contact("F2", 10, two_way=False), contact("F3", 3
 
 def test_the_store_gives_the_same_worklist_as_plain_tables(store):
     fill_store(store, FAMILIES, CONTACTS, PARTNERS, GAZ)
-    from_store = o.worklist(store, "S1", today=TODAY)
-    from_tables = o.worklist(frames(FAMILIES, CONTACTS, PARTNERS, GAZ))
+    from_store = o.worklist(store, "S1", today=TODAY, days=30)
+    from_tables = o.worklist(frames(FAMILIES, CONTACTS, PARTNERS, GAZ, days=30, calendar=default_calendar()))
     pd.testing.assert_frame_equal(from_store, from_tables)
-    # F5: pupil premium 3, never 4, Reception 2, one-way 1; F1: looked after 5, never 4 (its contact is
-    # dated after today); F2: SEND 3, 50 days 1, Year 6 2, one-way 1; F4: EAL 1, 200 days capped 4, one-way 1.
+    # The store's path counts school days of the school's calendar (England's defaults here: autumn 2026 from
+    # 3 Sep, half-term 26-30 Oct). F5: pupil premium 3, never 4, Reception 2, one-way 1; F1: looked after 5,
+    # never 4 (its contact is dated after today); F2: SEND 3, last two-way Sun 4 Oct: 5-23 Oct and 2-23 Nov are
+    # 31 school days, +1 per 30; Year 6 2, one-way 1; F4: EAL 1, last two-way 7 May: 8 May, 11-22 May,
+    # 1 Jun - 22 Jul, 3 Sep - 23 Nov are 1 + 10 + 38 + 53 = 102 school days, +3; one-way 1.
     assert ids(from_store) == ["F5", "F1", "F2", "F4"]
-    assert from_store["priority"].tolist() == [10, 9, 7, 6]
+    assert from_store["priority"].tolist() == [10, 9, 7, 5]
+    assert from_store.set_index("family_id").loc["F4", "days_since"] == 102
     sug = o.partner_suggestions(store, "S1", "F1", 3, today=TODAY)
     assert sug["partner_id"].tolist() == ["P-near", "P-prospective"]
 
@@ -301,15 +307,18 @@ def test_cli_outreach_json(tmp_path):
     done = run("--json", "--today", "2026-11-23", "--limit", "2")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["school_id"] == "S1" and report["today"] == "2026-11-23" and report["days"] == 42
+    # Six school weeks by default, counted in school days (the half-term of 26-30 Oct does not count).
+    assert report["school_id"] == "S1" and report["today"] == "2026-11-23" and report["days"] == 30
+    assert report["unit"] == "school days"
     assert report["families_on_list"] == 4 and report["families_on_roll"] == 5
     assert [f["family_id"] for f in report["families"]] == ["F5", "F1"]
     assert report["families"][1]["reasons"] == "looked after +5, never in two-way contact +4"
     assert report["families"][1]["last_two_way"] is None and report["families"][1]["days_since"] is None
-    wider = json.loads(run("--json", "--today", "2026-11-23", "--days", "2").stdout)
-    assert wider["days"] == 2 and wider["families_on_list"] == 5
+    # F3's call on Friday 20 Nov is 1 school day ago (Monday 23 Nov).
+    wider = json.loads(run("--json", "--today", "2026-11-23", "--days", "1").stdout)
+    assert wider["days"] == 1 and wider["families_on_list"] == 5
     f2 = next(f for f in wider["families"] if f["family_id"] == "F2")
-    assert f2["last_two_way"] == "2026-10-04" and f2["days_since"] == 50 and f2["priority"] == 6
+    assert f2["last_two_way"] == "2026-10-04" and f2["days_since"] == 31 and f2["priority"] == 6
     text = run("--today", "2026-11-23")
     assert text.returncode == 0 and "4 of 5 families" in text.stdout and "F5" in text.stdout
     assert run("--school", "nope").returncode == 2

@@ -51,13 +51,18 @@ def card_for(url: str, start: datetime.date, end: datetime.date) -> dict:
         store.dispose()
 
 
+PRINCIPLES = ("Early", "Regular", "Reliable", "Equitable", "Open")
+
+
 def metrics(at: AppTest) -> list[tuple[str, str, str | None]]:
-    return [(m.label, m.value, m.delta) for m in at.metric]
+    """The score metrics (the communication panel's five are its own)."""
+    return [(m.label, m.value, m.delta) for m in at.metric if m.label not in PRINCIPLES]
 
 
 def expected_metrics(card: dict, previous: dict) -> list[tuple[str, str, str | None]]:
     def change(now, before, scale=1.0, unit=""):
-        return None if now is None or before is None else f"{round(scale * (now - before), 1) + 0.0:+.1f}{unit}"
+        # As the page: the change rounded as its figure is (4 places for a rate), then shown in points.
+        return None if now is None or before is None else f"{round(scale * round(now - before, 4), 1) + 0.0:+.1f}{unit}"
 
     out = []
     for seg in SEGMENTS:
@@ -125,8 +130,10 @@ def test_custom_dates_show_their_own_card(app_db):
     at.sidebar.date_input(key="window_dates").set_value((start, end)).run()
     assert not at.exception
     card = card_for(app_db, start, end)
-    previous = card_for(app_db, *terms.previous_window(start, end))
+    # As many school days just before the window: not the same number of calendar days.
+    previous = card_for(app_db, *terms.comparison_window(start, end))
     assert metrics(at) == expected_metrics(card, previous)
+    assert terms.compare(start, end).text() in texts(at).replace("\\", "")
     assert terms.window_text(start, end) in at.subheader[0].value
 
 
@@ -144,14 +151,14 @@ def test_the_trend_tables_hold_each_terms_scores(app_db):
         assert rows.iloc[0]["Agencies score"] == f"{card['agencies']['score']:.1f}"
         assert rows.iloc[0]["Overall score"] == f"{card['overall']:.1f}"
         assert rows.iloc[0]["Community reach"] == f"{100 * card['community']['reach']:.1f}%"
-    assert len(at.get("plotly_chart")) == 3
+    assert len(at.get("plotly_chart")) == 4  # equity, the communication panel's groups, two trends
 
 
 def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
     at = open_overview(email="chair@governors.hollybrook.sch.uk")
     assert at.title[0].value == "Hollybrook Primary School"
     assert "Signed in as chair@governors.hollybrook.sch.uk (governor)" in texts(at)
-    assert len(at.metric) == 9
+    assert len(at.metric) == 9 + len(PRINCIPLES)
     store = db.open_store(app_db)
     try:
         with store.read() as conn:
@@ -180,3 +187,21 @@ def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_repor
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "Oak"
     assert any("business partners are listed yet" in c.value.replace("\\", "") for c in at.caption)
+
+
+def test_the_comparison_is_said_in_words_and_the_communication_panel_shows(app_db):
+    """The caption says exactly what the arrows compare (the same number of school days into the
+    previous term, never the whole of it); the panel shows the five principles with their words."""
+    at = open_overview()
+    window = term_windows(datetime.date.today(), 1)[0]
+    comparison = terms.compare(window.start, window.end)
+    caption = next(c.value for c in at.caption if c.value.startswith("Arrows compare")).replace("\\", "")
+    assert comparison.text() in caption
+    if window.end < terms.term_of(window.start).end:  # a term so far: the same school days of the last one
+        n = terms.default_calendar().count_school_days(window.start, window.end)
+        assert comparison.previous.school_days == n and f"first {n} school days of" in caption
+    assert any(h.value == "How the school communicates with families" for h in at.header)
+    panel = {m.label: m.value for m in at.metric if m.label in PRINCIPLES}
+    assert list(panel) == list(PRINCIPLES)
+    shown = texts(at).replace("\\", "")  # the page escapes markdown in words it did not write
+    assert "families new this school year" in shown and "school weeks" in shown and "were two-way" in shown

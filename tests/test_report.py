@@ -1,8 +1,8 @@
 """The Overview's figures and its one-page report, without streamlit: the figures are the score
-card's for the window, the change is on the previous term, the report names school, window, filters
-and date, shows every score and "fewer than 10" where a group is suppressed, holds no family
-reference, escapes the school's name, loads nothing from outside, and its PDF is one A4 page whose
-text carries the scores."""
+card's for the window, the change is on the same number of school days into the previous term, the
+report names school, window, what was compared, filters and date, shows every score and "fewer than
+10" where a group is suppressed, holds no family reference, escapes the school's name, loads nothing
+from outside, and its PDF is one A4 page whose text carries the scores."""
 
 from __future__ import annotations
 
@@ -18,13 +18,18 @@ from sqlalchemy import select, update
 
 from engagement import explanations, overview, report, scoring, terms
 from engagement import store as db
+from engagement.communication import load_messages
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.typology import load_typology
 
 TODAY = datetime.date(2026, 11, 23)
-AUTUMN = (datetime.date(2026, 9, 1), TODAY)
-SUMMER = (datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
+# The default terms for England: autumn 2026 starts on 3 Sep; by 23 Nov it has had 53 school days (3-4 Sep,
+# seven weeks to 23 Oct, half-term, three weeks to 20 Nov and Monday 23 Nov). Summer 2026 ran from 13 Apr to
+# 22 Jul; its first 53 school days (the 4 May bank holiday and the 25-29 May half-term out) end on 2 Jul.
+AUTUMN = (datetime.date(2026, 9, 3), TODAY)
+SUMMER = (datetime.date(2026, 4, 13), datetime.date(2026, 7, 22))
+SUMMER_SO_FAR = (datetime.date(2026, 4, 13), datetime.date(2026, 7, 2))
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 
@@ -48,7 +53,7 @@ def demo(tmp_path_factory):
     store = db.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
-    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY)
+    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY, messages=load_messages(store, school_id))
     yield {"store": store, "school_id": school_id, "frames": frames, "view": view,
            "html": report.overview_report_html(view), "families": _family_ids(store)}
     store.dispose()
@@ -98,11 +103,16 @@ def test_the_figures_are_the_score_card_of_the_window_on_both_databases(store):
     assert by_segment["overall"]["score"] == card["overall"]
 
 
-def test_the_change_is_on_the_whole_previous_term(demo):
+def test_the_change_is_on_the_same_school_days_of_the_previous_term(demo):
     view, frames, school_id = demo["view"], demo["frames"], demo["school_id"]
-    assert view.previous == SUMMER
-    assert view.previous_text == "Summer term 2026, 1 Apr – 31 Aug 2026"
-    now, before = view.card, scoring.score_card(frames, school_id, *SUMMER)
+    assert view.previous == SUMMER_SO_FAR
+    assert view.previous_text == "Summer term 2026, 13 Apr – 2 Jul 2026"
+    assert view.comparison_text == ("the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the "
+                                    "first 53 school days of summer 2026 (13 Apr – 2 Jul 2026)")
+    # The demo holds no autumn 2025: nothing is said of last year.
+    assert view.comparison.last_year.dates == (datetime.date(2025, 9, 3), datetime.date(2025, 11, 21))
+    assert not view.last_year and all(row["score_change_last_year"] is None for row in view.segments)
+    now, before = view.card, scoring.score_card(frames, school_id, *SUMMER_SO_FAR)
     rows = {row["segment"]: row for row in view.segments}
     for seg in ("families", "agencies", "businesses", "community"):
         assert rows[seg]["score_change"] == pytest.approx(now[seg]["score"] - before[seg]["score"], abs=0.051)
@@ -112,11 +122,17 @@ def test_the_change_is_on_the_whole_previous_term(demo):
     assert any(row["score_change"] != 0 for row in view.segments)
 
 
-def test_a_custom_window_is_compared_with_the_same_length_just_before():
+def test_a_custom_window_is_compared_with_as_many_school_days_just_before():
+    # 5 Oct - 6 Nov: 15 school days to 23 Oct, half-term, 5 from 2 Nov = 20; the 20 before are 7 Sep - 2 Oct.
     start, end = datetime.date(2026, 10, 5), datetime.date(2026, 11, 6)
     assert terms.window_text(start, end) == "5 Oct – 6 Nov 2026"
-    assert terms.comparison_window(start, end) == terms.previous_window(start, end)
-    assert terms.comparison_window(*AUTUMN) == SUMMER
+    assert terms.comparison_window(start, end) == (datetime.date(2026, 9, 7), datetime.date(2026, 10, 2))
+    assert terms.compare(start, end).text() == ("the 20 school days from 5 Oct 2026 (5 Oct – 6 Nov 2026) "
+                                                "against the 20 school days before 5 Oct 2026 (7 Sep – 2 Oct 2026)")
+    assert terms.comparison_window(*AUTUMN) == SUMMER_SO_FAR
+    # A whole term is compared with the whole term before it.
+    assert terms.compare(*SUMMER).text() == ("all 67 school days of summer 2026 (13 Apr – 22 Jul 2026) against "
+                                             "all 55 school days of spring 2026 (5 Jan – 27 Mar 2026)")
 
 
 def test_each_explanation_adds_up_to_its_score(demo):
@@ -155,7 +171,8 @@ def test_layer_coverage_names_each_missing_category_by_its_gap_phrase(demo):
 
 def test_trends_run_per_term_to_the_window_and_match_each_terms_card(demo):
     view, frames, school_id = demo["view"], demo["frames"], demo["school_id"]
-    assert list(view.trends["label"]) == ["Spring 2026", "Summer 2026", "Autumn 2026 (to 23 Nov)"]
+    assert list(view.trends["label"]) == ["Spring 2026", "Summer 2026", "Autumn 2026 (so far: 53 of 72 school days)"]
+    assert list(view.trends["partial"]) == [False, False, True]
     summer = scoring.score_card(frames, school_id, *SUMMER)
     row = view.trends.iloc[1]
     assert row["families_score"] == summer["families"]["score"]
@@ -169,10 +186,11 @@ def test_each_window_is_computed_once(demo, monkeypatch):
     so far is also the trend's last term, the previous term its one before."""
     computed = []
     metrics = scoring.metrics
-    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, settings=None:
-                        computed.append((start, end)) or metrics(frames, start, end, settings))
+    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, settings=None, calendar=None:
+                        computed.append((start, end)) or metrics(frames, start, end, settings, calendar))
     again = overview.overview(demo["frames"], demo["school_id"], *AUTUMN, today=TODAY)
-    assert sorted(computed) == [(datetime.date(2026, 1, 1), datetime.date(2026, 3, 31)), SUMMER, AUTUMN]
+    assert sorted(computed) == [(datetime.date(2026, 1, 5), datetime.date(2026, 3, 27)), SUMMER_SO_FAR, SUMMER,
+                                AUTUMN]
     assert again.segments == demo["view"].segments and again.trends.equals(demo["view"].trends)
 
 
@@ -181,8 +199,10 @@ def test_each_window_is_computed_once(demo, monkeypatch):
 def test_the_report_names_school_window_filters_and_date(demo):
     text = _text(demo["html"])
     assert f"{HOSTILE}: community engagement overview" in text
-    assert "Window: Autumn term 2026, 1 Sep – 23 Nov 2026" in text
-    assert "Change compared with: Summer term 2026, 1 Apr – 31 Aug 2026" in text
+    assert "Window: Autumn term 2026, 3 Sep – 23 Nov 2026" in text
+    assert ("Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
+            "school days of summer 2026 (13 Apr – 2 Jul 2026).") in text
+    assert "on Summer 2026" in text  # each card's change, in a few words
     assert f"Filters: school {HOSTILE} ({demo['school_id']}); window Autumn term 2026" in text
     assert "Generated 23 November 2026" in text
 
@@ -269,4 +289,4 @@ def test_a_long_name_still_fits_one_page(demo):
 
 def test_the_file_name_says_what_the_report_holds(demo):
     assert report.report_file_name(demo["view"], "html") == (
-        f"engagement-overview-{demo['school_id']}-2026-09-01-to-2026-11-23.html")
+        f"engagement-overview-{demo['school_id']}-2026-09-03-to-2026-11-23.html")

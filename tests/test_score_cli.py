@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from engagement import store as db
+from engagement.communication import load_messages, measure
 from engagement.frames import load_school_frames
+from engagement.overview import comparison_json
 from engagement.scoring import score_card
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,9 +49,21 @@ def _places(x: float) -> int:
 def test_score_json_matches_formats_key_by_key(demo_db):
     out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
     card = json.loads(out)  # one object, nothing else on stdout
-    assert list(card) == TOP_KEYS
-    # --to alone: the window is the term that day falls in, up to that day.
-    assert card["window"] == {"from": "2026-09-01", "to": "2026-11-23"}
+    # The demo holds no autumn 2025, so there is no comparison_last_year.
+    assert list(card) == TOP_KEYS + ["comparison", "communication"]
+    # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
+    assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
+    # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
+    assert card["comparison"] == {"from": "2026-04-13", "to": "2026-07-02", "school_days": 53,
+                                  "why": "first 53 school days of summer 2026"}
+    comm = card["communication"]
+    assert list(comm) == ["early", "regular_weeks", "longest_gap_days", "reliable", "open", "equitable",
+                          "suppressed", "suppressed_figures"]
+    for key in ("early", "regular_weeks", "reliable", "open"):
+        assert 0 <= comm[key] <= 1 and _places(comm[key]) <= 4
+    assert isinstance(comm["longest_gap_days"], int) and list(comm["equitable"]) == [
+        "by_channel", "by_language", "widest_gap_pp"]
+    assert all(0 <= v <= 1 for kind in ("by_channel", "by_language") for v in comm["equitable"][kind].values())
     fam = card["families"]
     assert list(fam) == FAMILY_KEYS
     assert fam["on_roll"] == 420 and isinstance(fam["reached"], int) and 0 < fam["reached"] <= 420
@@ -102,16 +116,24 @@ def test_the_command_prints_what_the_library_computes(demo_db):
     assert card["window"] == {"from": "2026-09-01", "to": "2026-12-19"}
     store = db.open_store(str(demo_db))
     try:
-        expected = score_card(load_school_frames(store), "999001", datetime.date(2026, 9, 1),
-                              datetime.date(2026, 12, 19))
+        frames = load_school_frames(store)
+        window = (datetime.date(2026, 9, 1), datetime.date(2026, 12, 19))
+        expected = score_card(frames, "999001", *window)
+        expected |= comparison_json(frames, *window)
+        expected["communication"] = measure(load_messages(store, "999001"), *window).card
     finally:
         store.dispose()
     assert card == expected
+    # Not a term (it starts before autumn's first day): its 72 school days against the 72 just before it.
+    assert card["comparison"]["why"] == "72 school days before 1 Sep 2026"
 
 
 def test_human_readable_by_default(demo_db):
     out = run("score", "--db", str(demo_db), "--to", "2026-11-23").stdout
-    assert out.startswith("Hollybrook Primary School: engagement from 2026-09-01 to 2026-11-23")
+    assert out.startswith("Hollybrook Primary School: engagement from 2026-09-03 to 2026-11-23")
+    assert ("Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
+            "school days of summer 2026 (13 Apr – 2 Jul 2026).") in out
+    assert "How the school communicates" in out and "Reliable" in out
     assert "Looked after   fewer than 10 families on one side: not shown" in out
     assert "Overall score:" in out and "{" not in out
 

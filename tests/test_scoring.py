@@ -1,6 +1,8 @@
 """The engagement metrics on a small school whose every figure was worked out by hand.
 
-The data set (written into a real store, SQLite and PostgreSQL) and the window 1 Sep - 31 Oct 2026:
+The data set (written into a real store, SQLite and PostgreSQL) and the window 1 Sep - 31 Oct 2026, on the
+default terms for England: autumn 2026 starts on Thursday 3 Sep, half-term is 26-30 Oct. School days of the
+window: 3-4 Sep, then the weeks of 7 Sep to 19 Oct (35 days): 37.
 
 School S1, 20 families F01..F20.
   send         F01..F10  (10, rest 10)  shown
@@ -21,12 +23,17 @@ Family interactions (tw = stored two_way):
   F12 PTFA event 15 Sep tw, parent survey 2 Oct one-way  -> reached, Sep, {volunteering} (one-way types not counted)
 
   reached 6 (F01 F02 F03 F07 F11 F12) of 20 -> reach 0.3; informed 8 -> 0.4
-  regularity 2 of 6 (F01, F11) -> 0.3333
+  regularity: school months of 20 school days from 1 Sep: 3-30 Sep, then 1-23 Oct (a contact on a
+    non-school day counts with the school day before it: F11's 31 Oct with 23 Oct, its 1 Sep with the first)
+    -> 2 of 6 (F01, F11) -> 0.3333
   breadth (1 + 2 + 1 + 1 + 1 + 1) / 6 = 7/6 -> 1.17 (1.1667)
-  recency days to 31 Oct: 16, 41, 1, 30, 0, 46 -> sorted 0 1 16 30 41 46 -> median 23
+  recency, school days after the last two-way contact up to 31 Oct: F01 (15 Oct) 16, 19-23 Oct -> 6;
+    F02 (20 Sep, a Sunday) 21 Sep - 23 Oct -> 25; F03 (30 Oct, half-term) 0; F07 (1 Oct) 2 Oct, 5-23 Oct -> 16;
+    F11 (31 Oct) 0; F12 (15 Sep) 16-18 Sep, 21 Sep - 23 Oct -> 3 + 25 = 28
+    -> sorted 0 0 6 16 25 28 -> median 11
   send: group 4/10 = 0.4 (F01 F02 F03 F07), rest 2/10 = 0.2 -> gap +20.0, parity 2.0
   young_carer: group 0.2, rest 0.4 -> gap -20.0, parity 0.5
-  family score = 100 * (0.4*0.3 + 0.1*0.4 + 0.2*(1/3) + 0.15*(7/6/3) + 0.15*(1 - 23/90)) = 39.67 -> 39.7
+  family score = 100 * (0.4*0.3 + 0.1*0.4 + 0.2*(1/3) + 0.15*(7/6/3) + 0.15*(1 - 11/90)) = 41.67 -> 41.7
 
 Partners (typology: agencies 8 categories, businesses 3, community 18; layers 2: 10, 3: 14, 4: 5):
   P1 social care active: multi-agency meeting 10 Sep, phone call 1 Oct (one-way still counts)  engaged, 2
@@ -47,7 +54,7 @@ Partners (typology: agencies 8 categories, businesses 3, community 18; layers 2:
             score 100 * (0.5*2/3 + 0.2*1/4 + 0.3*2/18) = 41.67 -> 41.7
   layers: 2 -> social care, health: 2/10 = 0.2; 3 -> food bank, faith group (its category's layer): 2/14 = 0.1429;
           4 -> business: 1/5 = 0.2
-  overall = 0.4*39.667 + 0.2*(48.333 + 50 + 41.667) = 43.87 -> 43.9
+  overall = 0.4*41.667 + 0.2*(48.333 + 50 + 41.667) = 44.67 -> 44.7
 
 School S2 (beside it, to show schools do not mix): families G1..G3 (G1 phone call 10 Sep tw), partner Q1 business
   active with a careers talk 10 Sep. Families under 10 on roll: every family figure null, suppressed.
@@ -140,7 +147,7 @@ def write_school(store: db.Store) -> None:
 EXPECTED_S1 = {
     "window": {"from": "2026-09-01", "to": "2026-10-31"},
     "families": {"on_roll": 20, "reached": 6, "reach": 0.3, "informed_reach": 0.4, "regularity": 0.3333,
-                 "breadth": 1.17, "recency_days": 23, "score": 39.7},
+                 "breadth": 1.17, "recency_days": 11, "score": 41.7},
     "equity": {
         "pupil_premium": {"group": None, "rest": None, "group_reach": None, "rest_reach": None, "gap_pp": None,
                           "parity": None, "suppressed": True},
@@ -162,7 +169,7 @@ EXPECTED_S1 = {
     "layers": {"2": {"categories": 10, "covered": 2, "coverage": 0.2},
                "3": {"categories": 14, "covered": 2, "coverage": 0.1429},
                "4": {"categories": 5, "covered": 1, "coverage": 0.2}},
-    "overall": 43.9,
+    "overall": 44.7,
 }
 
 
@@ -201,12 +208,14 @@ def test_all_schools_at_once_equal_each_school_alone(frames):
 def test_a_window_cutting_through_the_data(frames):
     # September only. Reached: F01 (10 Sep), F02 (5, 20 Sep), F11 (1 Sep), F12 (15 Sep) = 4; F03 and F07 fall in
     # October. Informed adds F04 and F05: 6. Nobody has two months inside one month: regularity 0.
-    # Recency to 30 Sep: F01 20, F02 10, F11 29, F12 15 -> median (15 + 20) / 2 = 17.5. Breadth (1+2+1+1)/4 = 1.25.
+    # Recency in school days to 30 Sep: F01 (10 Sep) 11, 14-30 Sep -> 14; F02 (20 Sep) 21-30 Sep -> 8;
+    # F11 (1 Sep) every school day 3-30 Sep -> 20; F12 (15 Sep) 16-30 Sep -> 11 -> median (11 + 14) / 2 = 12.5.
+    # Breadth (1+2+1+1)/4 = 1.25.
     # Partners: P1 (1 in Sep), P2 engaged; P5 (October) not; P7, P8 engaged.
     card = scoring.score_card(frames, "S1", D(2026, 9, 1), D(2026, 9, 30), SETTINGS)
     fam = card["families"]
     assert (fam["reached"], fam["reach"], fam["informed_reach"]) == (4, 0.2, 0.3)
-    assert (fam["regularity"], fam["breadth"], fam["recency_days"]) == (0.0, 1.25, 17.5)
+    assert (fam["regularity"], fam["breadth"], fam["recency_days"]) == (0.0, 1.25, 12.5)
     assert card["agencies"]["engaged"] == 2 and card["agencies"]["interactions_per_engaged"] == 1.0
     assert card["businesses"]["engaged"] == 0 and card["businesses"]["interactions_per_engaged"] is None
     # A one-day window is inclusive: on 31 Oct only F11's call counts (F03 volunteered on the 30th),
@@ -249,22 +258,22 @@ def test_gaps_name_every_category_without_an_engaged_partner(frames):
 def test_explanations_add_up_and_name_the_biggest_gain(frames):
     why = explanations.explain(frames, "S1", START, END, SETTINGS)
     fam = why["families"]
-    assert fam["score"] == 39.7
+    assert fam["score"] == 41.7
     assert [c["component"] for c in fam["components"]] == list(scoring.FAMILY_COMPONENTS)
     reach = fam["components"][0]
     assert (reach["value"], reach["scaled"], reach["weight"], reach["contribution"]) == (0.3, 0.3, 0.4, 12.0)
     recency = fam["components"][4]
-    assert (recency["value"], recency["scaled"], recency["contribution"]) == (23, 0.7444, 11.2)
+    assert (recency["value"], recency["scaled"], recency["contribution"]) == (11, 0.8778, 13.2)
     assert abs(sum(c["contribution"] for c in fam["components"]) - fam["score"]) <= 0.3
     # Reach has the most to gain: 0.4 * (1 - 0.3) = 28 points; 14 families have had no two-way contact.
     assert "14 families" in fam["advice"] and "28.0 points" in fam["advice"]
     # Agencies: reach 0.5*(1/3) = 16.7, intensity 0.2*0.625 = 12.5, coverage 0.3*0.75 = 22.5 -> coverage.
     assert "category" in why["agencies"]["advice"] and "22.5 points" in why["agencies"]["advice"]
     overall = why["overall"]
-    assert overall["score"] == 43.9
+    assert overall["score"] == 44.7
     assert [c["component"] for c in overall["components"]] == ["families", "agencies", "businesses", "community"]
-    # Families: 0.4 * (100 - 39.67) = 24.1 points, the most of any segment.
-    assert overall["advice"].startswith("The most to gain is in families (up to 24.1 points)")
+    # Families: 0.4 * (100 - 41.67) = 23.3 points, the most of any segment.
+    assert overall["advice"].startswith("The most to gain is in families (up to 23.3 points)")
 
 
 def test_explanations_of_a_school_too_small_to_show(frames):
@@ -282,10 +291,12 @@ def test_trends_per_month_and_per_term(frames):
                                    "metric", "value"}
     # Suppressed figures stay empty in trends too.
     assert months.loc[months["figure"] == "equity.eal.group", "value"].isna().all()
-    terms = scoring.trends(frames, "S1", D(2026, 8, 1), END, by="term", settings=SETTINGS)
+    terms = scoring.trends(frames, "S1", D(2026, 7, 1), END, by="term", settings=SETTINGS)
     summer, autumn = (terms[terms["figure"] == "families.reached"].sort_values("period_start")["value"])
-    # Summer (cut to 1-31 Aug): F06's call on 31 Aug. Autumn (cut to 1 Sep - 31 Oct): the card above.
-    assert (summer, autumn) == (1, 6)
+    # Summer (13 Apr - 22 Jul, cut to 1-22 Jul): nobody. F06's call on 31 Aug is in the summer holiday, in no
+    # term. Autumn (3 Sep - 18 Dec, cut to 3 Sep - 31 Oct): the card above less F11's 1 Sep call (F11 is
+    # reached on 31 Oct anyway).
+    assert (summer, autumn) == (0, 6)
     assert set(terms["period"]) == {"summer 2026", "autumn 2026"}
     everyone = scoring.trends(frames, None, START, END, by="term", settings=SETTINGS)
     assert set(everyone["school_id"]) == {"S1", "S2"}
@@ -302,12 +313,17 @@ def test_comparison_with_the_previous_window(frames):
 
 
 def test_the_default_window_follows_the_config():
-    assert terms.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
-    assert terms.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
+    # Spring 2026 starts on the first weekday on or after 4 January: Monday 5 January.
+    term = parse_settings({"window": {"default": "term"}})
+    assert terms.default_window(D(2026, 2, 10), term) == (D(2026, 1, 5), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), parse_settings({"window": {"default": 28}})) == (
+        D(2026, 1, 14), D(2026, 2, 10))
+    # In the summer holiday the window is the summer term just gone, whole.
+    assert terms.default_window(D(2026, 8, 20), term) == (D(2026, 4, 13), D(2026, 7, 22))
 
 
 def test_plain_text_card_says_fewer_than_10(frames):
     text = explanations.format_card(scoring.score_card(frames, "S1", START, END, SETTINGS), "Hollybrook")
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
-    assert "gap -20.0 points" in text and "Overall score: 43.9 / 100" in text
+    assert "gap -20.0 points" in text and "Overall score: 44.7 / 100" in text

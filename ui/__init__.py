@@ -2,7 +2,7 @@
 a figure. ``engagement/`` never imports Streamlit; this package is the thin layer between the two.
 
 - :mod:`ui.session`: who is signed in and what they may open, the store, the demo banner, the
-  cached frames, and :func:`open_page`, the first line of every page;
+  cached frames, calendar and messages, and :func:`open_page`, the first line of every page;
 - :mod:`ui.pickers`: the school and window pickers of the sidebar;
 - :mod:`ui.geocoding`: the section that places partners and schools on the map.
 
@@ -20,7 +20,9 @@ from ui.session import (
     get_store,
     open_page,
     page_guard,
+    school_calendar,
     school_frames,
+    school_messages,
     show_error,
 )
 
@@ -34,7 +36,9 @@ __all__ = [
     "get_store",
     "open_page",
     "page_guard",
+    "school_calendar",
     "school_frames",
+    "school_messages",
     "school_picker",
     "show_error",
     "window_picker",

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engagement import access
 from engagement import store as db
-from engagement.terms import Window, date_range_text, term_windows
+from engagement.terms import Calendar, Window, date_range_text, term_windows
 
 
 def school_picker(store: db.Store, visible: list[str]) -> str | None:
@@ -33,14 +33,18 @@ def school_picker(store: db.Store, visible: list[str]) -> str | None:
     return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
 
 
-def window_picker(key: str = "window", today: datetime.date | None = None) -> Window:
-    """The window a page shows: a term (the current one so far by default) or custom dates.
-    Remembered across pages, so the Overview and the layers tell the same story. Governors choose
-    whole terms only: a one-day window could single out one family."""
-    from ui.session import current_viewer  # the session module imports this one
+def window_picker(key: str = "window", today: datetime.date | None = None, calendar: Calendar | None = None
+                  ) -> Window:
+    """The window a page shows: a term of the school's calendar (the current one so far by default)
+    or custom dates. Remembered across pages, so the Overview and the layers tell the same story.
+    Governors choose whole terms only: a one-day window could single out one family. The terms are
+    the chosen school's own (its imported terms.csv), else the defaults for England."""
+    from ui.session import current_viewer, get_store, school_calendar  # the session module imports this one
 
     today = today or datetime.date.today()
-    terms = term_windows(today, 4)
+    if calendar is None and st.session_state.get("school_id"):
+        calendar = school_calendar(get_store(), st.session_state["school_id"])
+    terms = term_windows(today, 4, calendar)
     custom = "Custom dates"
     labels = [w.label for w in terms]
     if access.sees_family_detail(current_viewer().role):

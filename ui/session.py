@@ -19,7 +19,10 @@ from engagement import access
 from engagement import store as db
 from engagement.settings import load_settings
 from engagement.demo import load_demo
+from engagement.calendar import load_calendar
+from engagement.communication import Messages, load_messages
 from engagement.frames import Frames, load_school_frames
+from engagement.terms import Calendar
 from ui import pickers
 
 
@@ -209,6 +212,27 @@ def demo_banner(store: db.Store) -> None:
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
 def _frames(url: str, school_id: str, version: int) -> Frames:
     return load_school_frames(get_store(), school_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _calendar(url: str, school_id: str, version: int) -> Calendar:
+    return load_calendar(get_store(), school_id)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _messages(url: str, school_id: str, version: int) -> Messages:
+    return load_messages(get_store(), school_id)
+
+
+def school_calendar(store: db.Store, school_id: str) -> Calendar:
+    """The school's calendar (its own terms, else the defaults for England), cached until the data changes."""
+    return _calendar(store.url, school_id, data_version())
+
+
+def school_messages(store: db.Store, school_id: str) -> Messages:
+    """What the communication panel measures for one school (aggregated before any page shows
+    it), cached until the data changes."""
+    return _messages(store.url, school_id, data_version())
 
 
 def school_frames(store: db.Store, school_id: str) -> Frames:
