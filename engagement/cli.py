@@ -60,17 +60,29 @@ def _demo_run(args) -> int:
 
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools"])
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools",
+                                      "events", "referrals", "family_partners"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
     from engagement.interchange import import_files
 
+    from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
+
     store = db.open_store(args.db)
-    report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
-    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_REFUSED
+    # The week's files (events, referrals, family_partners) have their own importer; they go after
+    # the others, which may bring the families and partners they name.
+    week = [f for f in args.files if (args.kind or guess_week_kind(f.name)) in WEEK_KINDS]
+    others = [f for f in args.files if f not in week]
+    reports = []
+    if others:
+        reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
+    if week and all(r.ok for r in reports):
+        reports.append(import_week_files(store, week, kind=args.kind, actor=_actor(), school_id=args.school))
+    for report in reports:
+        print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_REFUSED
 
 
 # ---------------------------------------------------------------- export
@@ -82,8 +94,10 @@ def _export_args(p):
 def _export_run(args) -> int:
     from engagement.interchange import export_all
 
+    from engagement.week_files import export_week
+
     store = db.open_store(args.db)
-    for path in export_all(store, args.directory):
+    for path in [*export_all(store, args.directory), *export_week(store, args.directory)]:
         print(path)
     return EXIT_OK
 
@@ -241,6 +255,9 @@ def _score_run(args) -> int:
         card = card_from_row(governor_row(metrics(frames.school(school), start, end).iloc[0].to_dict()), start, end)
     else:
         card = score_card(frames, school, start, end)
+    from engagement.week import week_card
+
+    card.update(week_card(store, school, start, end, governor=args.audience == "governor"))
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

@@ -38,7 +38,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from engagement import store as db
-from engagement.contacts import InvalidInteraction, prepare_interaction
+from engagement.contacts import InteractionRow, InvalidInteraction, prepare_interaction
 
 EVENT_COLUMNS = ["event_id", "date", "activity", "partner_ids", "families", "attendees", "volunteer_hours",
                  "money_raised", "staff", "notes"]
@@ -144,58 +144,67 @@ def save_register(store: db.Store, actor: str, *, school_id: str, date, activity
         raise InvalidInteraction("The event reference is too long (at most 64 characters).")
 
     def save(conn) -> SavedRegister:
-        if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
-            raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
-        unknown = _not_of_school(conn, db.families, "family_id", school_id, families)
-        if unknown:
-            raise UnknownReferences(unknown)
-        unknown = _not_of_school(conn, db.partners, "partner_id", school_id, partners)
-        if unknown:
-            raise UnknownReferences(unknown, "partner")
-        stored = conn.execute(select(db.events).where(db.events.c.event_id == event_id)).mappings().first()
-        if stored is not None and stored["school_id"] != school_id:
-            raise InvalidInteraction(f"The event {event_id!r} belongs to another school.")
-        on_register = _on_register(conn, event_id)
-        listed = [p for p in (stored["partner_ids"] or "").split(";") if p] if stored else []
-        all_partners = list(dict.fromkeys(listed + partners))
-        event_row = {"event_id": event_id, "school_id": school_id, "date": when, "activity": template["activity"],
-                     "partner_ids": ";".join(all_partners) or None, "staff": template["staff"],
-                     "notes": (str(notes).strip() or None) if notes is not None else None,
-                     **{k: v for k, v in quantities.items() if v is not None}}
-        if stored is None:
-            conn.execute(db.events.insert().values(**event_row))
-            db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
-        else:
-            if stored["date"] != when or stored["activity"] != template["activity"]:
-                raise InvalidInteraction(
-                    f"The event {event_id!r} is a {stored['activity']} on {stored['date']:%d/%m/%Y}; "
-                    "a register adds families to it, it does not change its date or activity.")
-            changed = {k: v for k, v in event_row.items()
-                       if v is not None and k not in ("event_id", "school_id") and stored[k] != v}
-            if changed:
-                conn.execute(db.events.update().where(db.events.c.event_id == event_id).values(**changed))
-                db.audit(conn, "update", "events", event_id, before={k: stored[k] for k in changed}, after=changed)
-        rows = []
-        for key, refs in (("family_id", families), ("partner_id", partners)):
-            for ref in refs:
-                if (key, ref) in on_register:
-                    continue
-                row = {**template, "interaction_id": _new_id(), "family_id": None, "partner_id": None, key: ref}
-                if key == "partner_id":
-                    row["two_way"] = True  # the partner ran it with the school: a two-way contact
-                rows.append(row)
-        if rows:
-            conn.execute(db.interactions.insert(), rows)
-            conn.execute(db.event_contacts.insert(),
-                         [{"interaction_id": r["interaction_id"], "event_id": event_id} for r in rows])
-            for r in rows:
-                db.audit(conn, "insert", "interactions", r["interaction_id"], after=r,
-                         detail=f"register of event {event_id}")
-        added = sum(1 for r in rows if r["family_id"])
-        return SavedRegister(event_id, added, len(families) - added, len(rows) - added,
-                             [r["interaction_id"] for r in rows])
+        return register_in(conn, school_id=school_id, event_id=event_id, template=template, families=families,
+                           partners=partners, quantities=quantities, notes=notes)
 
     return store.write_retrying(actor, save)
+
+
+def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow, families: list[str],
+                partners: list[str], quantities: dict, notes: str | None) -> SavedRegister:
+    """The body of :func:`save_register` in the caller's write transaction (an import saves many
+    events in one): raises and leaves the transaction to roll back when anything is wrong."""
+    when = template["date"]
+    if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
+        raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
+    unknown = _not_of_school(conn, db.families, "family_id", school_id, families)
+    if unknown:
+        raise UnknownReferences(unknown)
+    unknown = _not_of_school(conn, db.partners, "partner_id", school_id, partners)
+    if unknown:
+        raise UnknownReferences(unknown, "partner")
+    stored = conn.execute(select(db.events).where(db.events.c.event_id == event_id)).mappings().first()
+    if stored is not None and stored["school_id"] != school_id:
+        raise InvalidInteraction(f"The event {event_id!r} belongs to another school.")
+    on_register = _on_register(conn, event_id)
+    listed = [p for p in (stored["partner_ids"] or "").split(";") if p] if stored else []
+    all_partners = list(dict.fromkeys(listed + partners))
+    event_row = {"event_id": event_id, "school_id": school_id, "date": when, "activity": template["activity"],
+                 "partner_ids": ";".join(all_partners) or None, "staff": template["staff"],
+                 "notes": (str(notes).strip() or None) if notes is not None else None,
+                 **{k: v for k, v in quantities.items() if v is not None}}
+    if stored is None:
+        conn.execute(db.events.insert().values(**event_row))
+        db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
+    else:
+        if stored["date"] != when or stored["activity"] != template["activity"]:
+            raise InvalidInteraction(
+                f"The event {event_id!r} is a {stored['activity']} on {stored['date']:%d/%m/%Y}; "
+                "a register adds families to it, it does not change its date or activity.")
+        changed = {k: v for k, v in event_row.items()
+                   if v is not None and k not in ("event_id", "school_id") and stored[k] != v}
+        if changed:
+            conn.execute(db.events.update().where(db.events.c.event_id == event_id).values(**changed))
+            db.audit(conn, "update", "events", event_id, before={k: stored[k] for k in changed}, after=changed)
+    rows = []
+    for key, refs in (("family_id", families), ("partner_id", partners)):
+        for ref in refs:
+            if (key, ref) in on_register:
+                continue
+            row = {**template, "interaction_id": _new_id(), "family_id": None, "partner_id": None, key: ref}
+            if key == "partner_id":
+                row["two_way"] = True  # the partner ran it with the school: a two-way contact
+            rows.append(row)
+    if rows:
+        conn.execute(db.interactions.insert(), rows)
+        conn.execute(db.event_contacts.insert(),
+                     [{"interaction_id": r["interaction_id"], "event_id": event_id} for r in rows])
+        for r in rows:
+            db.audit(conn, "insert", "interactions", r["interaction_id"], after=r,
+                     detail=f"register of event {event_id}")
+    added = sum(1 for r in rows if r["family_id"])
+    return SavedRegister(event_id, added, len(families) - added, len(rows) - added,
+                         [r["interaction_id"] for r in rows])
 
 
 def _new_id() -> str:

@@ -12,6 +12,7 @@ import pytest
 from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.scoring import score_card
+from engagement.week import week_card
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +21,8 @@ FAMILY_KEYS = ["on_roll", "reached", "reach", "informed_reach", "regularity", "b
 EQUITY_KEYS = ["group", "rest", "group_reach", "rest_reach", "gap_pp", "parity", "suppressed"]
 PARTNER_KEYS = ["listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score"]
 LAYER_KEYS = ["categories", "covered", "coverage"]
-TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall"]
+TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall",
+            "events", "referrals"]  # the last two: optional keys of FORMATS.md (the school's week)
 FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
 
 
@@ -104,6 +106,7 @@ def test_the_command_prints_what_the_library_computes(demo_db):
     try:
         expected = score_card(load_school_frames(store), "999001", datetime.date(2026, 9, 1),
                               datetime.date(2026, 12, 19))
+        expected.update(week_card(store, "999001", datetime.date(2026, 9, 1), datetime.date(2026, 12, 19)))
     finally:
         store.dispose()
     assert card == expected
