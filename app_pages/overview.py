@@ -8,6 +8,7 @@ import ui
 from engagement import access, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
+from engagement.week import week_card
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
@@ -72,6 +73,20 @@ table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()
 table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
                    "divided by the rest's (1.00 is equal). A group with "
                    f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown.")
+
+st.header("The school's week: events and referrals", anchor=False)
+week = week_card(store, school_id, window.start, window.end, with_money=True,
+                 governor=not access.sees_family_detail(viewer.role))
+held = week["events"]
+for column, (label, value) in zip(st.columns(4), [
+        ("Events held", f"{held['held']:,}"), ("Attendance", f"{held['attendance']:,}"),
+        ("Volunteer hours", f"{held['volunteer_hours']:g}"), ("Money raised", f"£{held['money_raised']:,.2f}")]):
+    column.metric(label, value)
+made = week["referrals"]
+st.table([{"Referrals made in the window": label, "Count": fewer_than() if made[key] is None else f"{made[key]:,}"}
+          for key, label in (("made", "made"), ("open", "open (sent or accepted)"), ("sent", "sent, no reply yet"),
+                             ("accepted", "accepted"), ("declined", "declined"), ("completed", "completed"),
+                             ("no_longer_needed", "no longer needed"))], hide_index=True)
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
