@@ -299,3 +299,29 @@ def families_using(store: db.Store, partner_id: str, today=None) -> int:
     """How many families use a partner now (links started and not ended)."""
     links = family_links(store, partner_id=partner_id, today=today)
     return int(links["current"].sum())
+
+
+def partner_summary(store: db.Store, partner_id: str, *, for_governor: bool, today=None) -> dict[str, str]:
+    """What a partner's record says of its referrals and users, label to text. For governors every
+    count of families is rounded to the threshold (under it, the words of
+    :func:`engagement.settings.fewer_than`) and no family is listed anywhere.
+
+    >>> from engagement.store import open_store
+    >>> partner_summary(open_store("sqlite://"), "P1", for_governor=False)
+    {'Referrals made': '0', 'Referrals accepted': '0', 'Referrals open': '0', 'Families using it': '0'}
+    """
+    from engagement.privacy import governor_count
+    from engagement.settings import fewer_than
+
+    counts = partner_referral_counts(store, partner_id)
+    figures = {"Referrals made": counts["made"], "Referrals accepted": counts["accepted"],
+               "Referrals open": counts["open"], "Families using it": families_using(store, partner_id, today)}
+    threshold = load_settings().privacy.suppression_threshold
+
+    def shown(n: int) -> str:
+        if not for_governor:
+            return f"{n:,}"
+        rounded = governor_count(n, threshold)
+        return fewer_than() if rounded != rounded else f"about {int(rounded):,}" if rounded != n else f"{n:,}"
+
+    return {label: shown(n) for label, n in figures.items()}
