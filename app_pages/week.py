@@ -29,6 +29,12 @@ events_tab, referrals_tab, links_tab = st.tabs(["Event registers", "Referrals", 
 
 # ---------------------------------------------------------------- events
 with events_tab:
+    just_saved = st.session_state.pop("week_event_saved", None)
+    if just_saved:
+        # After a save the form shows that event, ready for the next families, with empty lists.
+        st.session_state["week_event"] = just_saved
+        st.session_state["week_event_families"] = []
+        st.session_state["week_event_paste"] = ""
     flash = st.session_state.pop("week_event_flash", None)
     if flash:
         st.success(flash, icon=":material/check:")
@@ -83,9 +89,7 @@ with events_tab:
                 f"Saved: {result.added} families added to the register"
                 + (f" ({result.already} were already on it)" if result.already else "")
                 + (f", {result.partners_added} partner contacts" if result.partners_added else "") + ".")
-            for key in ("week_event_families", "week_event_paste"):
-                st.session_state.pop(key, None)
-            st.session_state["week_event"] = result.event_id
+            st.session_state["week_event_saved"] = result.event_id
             st.rerun()
     st.subheader("Events", anchor=False)
     if listed.empty:
