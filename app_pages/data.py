@@ -92,7 +92,7 @@ if access.may_import(viewer.role):
                     st.error("The import was refused, so nothing changed.")
                     st.dataframe(week_done.errors_frame(), hide_index=True, width="stretch")
 if school_id is not None:
-    for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items()):
+    for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
         column.download_button(name, data, file_name=name, mime="text/csv", key=f"week_export_{name}",
                                icon=":material/download:", on_click="ignore")
 

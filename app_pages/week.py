@@ -23,7 +23,7 @@ st.caption("Record the school's week: who came to an event, which families were 
            "what became of it, and which partners a family uses. Every save is one transaction, audited.")
 
 directory = partner_directory(store, school_id)
-partner_names = dict(zip(directory["partner_id"], directory["name"]))
+partner_names = dict(zip(directory["partner_id"], directory["name"], strict=True))
 family_ids = events.school_family_ids(store, school_id)
 events_tab, referrals_tab, links_tab = st.tabs(["Event registers", "Referrals", "Families' partners"])
 

@@ -190,9 +190,13 @@ def register_section(bench: Bench) -> list[Timing]:
         if len(families) < size:
             continue
         runs = iter(range(bench.repeats))
-        t, _ = median_seconds(lambda: save_register(
-            bench.store, "bench", school_id=school, event_id=f"bench-{size}-{next(runs)}", date=bench.today,
-            activity="parents evening", family_ids=families[:size], today=bench.today), bench.repeats)
+
+        def save(size=size, runs=runs):
+            return save_register(bench.store, "bench", school_id=school, event_id=f"bench-{size}-{next(runs)}",
+                                 date=bench.today, activity="parents evening", family_ids=families[:size],
+                                 today=bench.today)
+
+        t, _ = median_seconds(save, bench.repeats)
         out.append(Timing(f"event register of {size} families, saved", t, bench.repeats, target))
     return out
 

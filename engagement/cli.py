@@ -67,7 +67,6 @@ def _import_args(p):
 
 def _import_run(args) -> int:
     from engagement.interchange import import_files
-
     from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
 
     store = db.open_store(args.db)
@@ -93,7 +92,6 @@ def _export_args(p):
 
 def _export_run(args) -> int:
     from engagement.interchange import export_all
-
     from engagement.week_files import export_week
 
     store = db.open_store(args.db)

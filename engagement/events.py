@@ -24,7 +24,8 @@ a family's breadth); ``event_contacts`` ties each to its event.
 ...               activity="parents evening", family_ids=["F1", "F404"], today="2026-10-08")
 Traceback (most recent call last):
 ...
-engagement.events.UnknownReferences: 1 reference is not a family of this school: F404. Nothing was saved; fix or remove it.
+engagement.events.UnknownReferences: 1 reference is not a family of this school: F404. Nothing was saved; \
+fix or remove it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -191,7 +193,8 @@ def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow
         for ref in refs:
             if (key, ref) in on_register:
                 continue
-            row = {**template, "interaction_id": _new_id(), "family_id": None, "partner_id": None, key: ref}
+            row: dict[str, Any] = {**template, "interaction_id": _new_id(), "family_id": None, "partner_id": None,
+                                   key: ref}
             if key == "partner_id":
                 row["two_way"] = True  # the partner ran it with the school: a two-way contact
             rows.append(row)
@@ -289,7 +292,7 @@ def events_summary(store: db.Store, school_id: str, start: datetime.date, end: d
     """
     frame = list_events(store, school_id, start, end)
     attendance = frame["attendees"].where(frame["attendees"].notna(), frame["families"])
-    return {"held": int(len(frame)), "attendance": int(pd.to_numeric(attendance).sum()),
+    return {"held": len(frame), "attendance": int(pd.to_numeric(attendance).sum()),
             "volunteer_hours": round(float(pd.to_numeric(frame["volunteer_hours"]).fillna(0).sum()), 2),
             "money_raised": round(float(pd.to_numeric(frame["money_raised"]).fillna(0).sum()), 2)}
 

@@ -110,8 +110,8 @@ def _offsets(codes: np.ndarray, n_schools: int) -> np.ndarray:
 _SQLITE_TEXT_SQL = ("SELECT group_concat(date || char(31) || COALESCE(family_id, partner_id) || char(31) || "
                     "(family_id IS NULL) || char(31) || activity || char(31) || two_way, char(10)) "
                     "FROM interactions{where} GROUP BY school_id")
-_SQLITE_PARTNER_SIDE_SQL = ("SELECT group_concat(date || char(31) || partner_id || char(31) || 1 || char(31) || "
-                            "activity || char(31) || two_way, char(10)) "
+_SQLITE_PARTNER_SIDE_SQL = ("SELECT group_concat(date || char(31) || partner_id || char(31) || 1 || "
+                            "char(31) || activity || char(31) || two_way, char(10)) "
                             "FROM interactions WHERE " + _BOTH + "{and_where} GROUP BY school_id")
 _SEPARATOR_CHECK = ("SELECT (SELECT count(*) FROM families WHERE instr(family_id, char(10)) OR instr(family_id, char(31))) "
                     "+ (SELECT count(*) FROM partners WHERE instr(partner_id, char(10)) OR instr(partner_id, char(31))) "

@@ -113,19 +113,20 @@ def refer(store: db.Store, actor: str, *, school_id: str, family_id: str, partne
     when = _day(date)
     if when > _today(today):
         raise InvalidReferral(f"The date {when:%d/%m/%Y} is in the future.")
-    row = {"referral_id": referral_id or f"R-{uuid.uuid4().hex[:12]}", "school_id": school_id,
-           "family_id": str(family_id).strip(), "partner_id": str(partner_id).strip(), "date": when,
+    new_id = referral_id or f"R-{uuid.uuid4().hex[:12]}"
+    family, partner = str(family_id).strip(), str(partner_id).strip()
+    row = {"referral_id": new_id, "school_id": school_id, "family_id": family, "partner_id": partner, "date": when,
            "reasons": ";".join(r.strip() for r in reasons if r and r.strip()) or None, "status": "sent",
            "status_date": when, "decline_reason": None, "staff": (staff or "").strip() or None}
 
     def save(conn) -> None:
-        _check_pair(conn, school_id, row["family_id"], row["partner_id"])
+        _check_pair(conn, school_id, family, partner)
         conn.execute(db.referrals.insert().values(**row))
-        conn.execute(db.referral_steps.insert().values(referral_id=row["referral_id"], status="sent", date=when))
-        db.audit(conn, "insert", "referrals", row["referral_id"], after=row, detail="referral made")
+        conn.execute(db.referral_steps.insert().values(referral_id=new_id, status="sent", date=when))
+        db.audit(conn, "insert", "referrals", new_id, after=row, detail="referral made")
 
     store.write_retrying(actor, save)
-    return row["referral_id"]
+    return new_id
 
 
 def update_status(store: db.Store, actor: str, referral_id: str, status: str, date,
@@ -239,15 +240,16 @@ def link_family(store: db.Store, actor: str, *, school_id: str, family_id: str, 
                 relation: str | None = None, start=None, end=None) -> None:
     """Record that a family uses a partner (a club member, a food bank user, a mentee), or update
     the link's relation and dates. An open end means it goes on."""
-    row = {"family_id": str(family_id).strip(), "partner_id": str(partner_id).strip(), "school_id": school_id,
-           "relation": (relation or "").strip() or None,
-           "start": None if start in (None, "") else _day(start, "start"),
-           "end": None if end in (None, "") else _day(end, "end")}
-    if row["start"] and row["end"] and row["end"] < row["start"]:
+    family, partner = str(family_id).strip(), str(partner_id).strip()
+    begins = None if start in (None, "") else _day(start, "start")
+    ends = None if end in (None, "") else _day(end, "end")
+    if begins and ends and ends < begins:
         raise InvalidReferral("The link ends before it starts.")
+    row = {"family_id": family, "partner_id": partner, "school_id": school_id,
+           "relation": (relation or "").strip() or None, "start": begins, "end": ends}
 
     def save(conn) -> None:
-        _check_pair(conn, school_id, row["family_id"], row["partner_id"])
+        _check_pair(conn, school_id, family, partner)
         write_links(conn, [row])
 
     store.write_retrying(actor, save)
@@ -291,7 +293,7 @@ def family_links(store: db.Store, *, family_id: str | None = None, partner_id: s
     frame = pd.DataFrame(rows, columns=LINK_COLUMNS[:-1])
     day = _today(today)
     frame["current"] = [(s is None or s <= day) and (e is None or e >= day)
-                        for s, e in zip(frame["start"], frame["end"])]
+                        for s, e in zip(frame["start"], frame["end"], strict=True)]
     return frame
 
 

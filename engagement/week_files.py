@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy import true as sa_true
 
 from engagement import store as db
 from engagement.contacts import InvalidInteraction, prepare_interaction
@@ -102,7 +103,7 @@ class _Row:
 def _read(report: ImportReport, name: str, data: bytes, kind: str) -> list[_Row]:
     try:
         rows = _rows(name, data)
-    except Exception as exc:  # noqa: BLE001 - a broken file of any kind is one problem
+    except Exception as exc:  # a broken file of any kind is one problem
         report.error(name, None, None, f"the file cannot be read ({type(exc).__name__}): save it as CSV or XLSX")
         return []
     numbered = [(i, [_clean(c) for c in r]) for i, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
@@ -250,7 +251,8 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
         seen.add(c["referral_id"])
         status = " ".join(c["status"].replace("_", " ").lower().split())
         if status not in STATUSES:
-            report.error(row.file, row.row, "status", f"{c['status']!r} is not a status; statuses: {', '.join(STATUSES)}")
+            report.error(row.file, row.row, "status",
+                         f"{c['status']!r} is not a status; statuses: {', '.join(STATUSES)}")
             continue
         made, when = _date(report, row, "date", required=True), _date(report, row, "status_date")
         if made is None or not _owned(report, conn, row, school, "family_id") \
@@ -277,7 +279,7 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
             conn.execute(db.referral_steps.insert(), [{"referral_id": record["referral_id"], "status": s, "date": d,
                                                        "note": record["decline_reason"] if s == "declined" else None}
                                                       for s, d in steps])
-            db.audit(conn, "insert", "referrals", record["referral_id"], after=record, detail="imported")
+            db.audit(conn, "insert", "referrals", c["referral_id"], after=record, detail="imported")
             counts["inserted"] += 1
             continue
         changed = {k: v for k, v in record.items() if stored[k] != v}
@@ -288,7 +290,7 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
         if "status" in changed or "status_date" in changed:
             conn.execute(db.referral_steps.insert().values(referral_id=record["referral_id"], status=status,
                                                            date=when, note=record["decline_reason"]))
-        db.audit(conn, "update", "referrals", record["referral_id"], before={k: stored[k] for k in changed},
+        db.audit(conn, "update", "referrals", c["referral_id"], before={k: stored[k] for k in changed},
                  after=changed)
         counts["updated"] += 1
     return counts
@@ -359,7 +361,9 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
 def week_tables(store: db.Store, school_ids: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """The three files as frames in FORMATS.md's columns (not yet made Excel-safe)."""
     e, i, ec, r, fp = db.events, db.interactions, db.event_contacts, db.referrals, db.family_partners
-    where = (lambda t: t.c.school_id.in_(list(school_ids))) if school_ids is not None else (lambda t: True)  # noqa: E731
+    def where(table):
+        return table.c.school_id.in_(list(school_ids)) if school_ids is not None else sa_true()
+
     with store.read() as conn:
         events = [dict(x) for x in conn.execute(select(e).where(where(e)).order_by(e.c.date, e.c.event_id)).mappings()]
         attending: dict[str, list[str]] = {}

@@ -88,5 +88,5 @@ def test_a_contact_naming_a_family_and_a_partner_is_read_as_one_row_per_side(dem
     pos_f = int(fast.families.index[fast.families["family_id"] == family][0])
     pos_p = int(fast.partners.index[fast.partners["partner_id"] == partner][0])
     mine = fast.interactions[fast.interactions["activity"] == "family workshop"]
-    sides = {(int(f), int(p)) for f, p in zip(mine["family"], mine["partner"])}
+    sides = {(int(f), int(p)) for f, p in zip(mine["family"], mine["partner"], strict=True)}
     assert {(pos_f, -1), (-1, pos_p)} <= sides

@@ -347,4 +347,4 @@ def test_a_family_at_a_partners_session_counts_for_both_sides(store):
         # One contact, two rows: one per side, never one row counted twice on a side.
         inter = frames.school("S1").interactions
         both = inter[inter["activity"] == "family workshop"]
-        assert sorted((int(f >= 0), int(p >= 0)) for f, p in zip(both["family"], both["partner"])) == [(0, 1), (1, 0)]
+        assert sorted((int(f >= 0), int(p >= 0)) for f, p in zip(both["family"], both["partner"], strict=True)) == [(0, 1), (1, 0)]

@@ -128,7 +128,7 @@ def test_the_week_through_the_page_gives_the_worked_figures(app_db):
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Events held"], metrics["Attendance"], metrics["Volunteer hours"]) == ("1", "95", "6.5")
     made = next(t for t in at.table if "Referrals made in the window" in t.value.columns).value
-    assert dict(zip(made.iloc[:, 0], made.iloc[:, 1]))["made"] == "4"
+    assert dict(zip(made.iloc[:, 0], made.iloc[:, 1], strict=True))["made"] == "4"
 
 
 def test_the_partner_record_and_the_outreach_page_show_the_links(app_db):
