@@ -74,20 +74,6 @@ table_side.caption("Gap: the group's reach minus the rest's, in percentage point
                    "divided by the rest's (1.00 is equal). A group with "
                    f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown.")
 
-st.header("The school's week: events and referrals", anchor=False)
-week = week_card(store, school_id, window.start, window.end, with_money=True,
-                 governor=not access.sees_family_detail(viewer.role))
-held = week["events"]
-for column, (label, value) in zip(st.columns(4), [
-        ("Events held", f"{held['held']:,}"), ("Attendance", f"{held['attendance']:,}"),
-        ("Volunteer hours", f"{held['volunteer_hours']:g}"), ("Money raised", f"£{held['money_raised']:,.2f}")]):
-    column.metric(label, value)
-made = week["referrals"]
-st.table([{"Referrals made in the window": label, "Count": fewer_than() if made[key] is None else f"{made[key]:,}"}
-          for key, label in (("made", "made"), ("open", "open (sent or accepted)"), ("sent", "sent, no reply yet"),
-                             ("accepted", "accepted"), ("declined", "declined"), ("completed", "completed"),
-                             ("no_longer_needed", "no longer needed"))], hide_index=True)
-
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
 
@@ -103,3 +89,15 @@ reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayM
                         alt="Line chart of reach per term; the same figures are in the table below.")
 st.table(words, hide_index=True)
 st.caption(" ".join(md_escape(n) for n in view.notes))
+
+st.header("The school's week: events and referrals", anchor=False)
+week = week_card(store, school_id, window.start, window.end, with_money=True,
+                 governor=not access.sees_family_detail(viewer.role))
+held, made = week["events"], week["referrals"]
+st.table([{"In the window": label, "Count": text} for label, text in (
+    ("Events held", f"{held['held']:,}"), ("Attendance at events", f"{held['attendance']:,}"),
+    ("Volunteer hours", f"{held['volunteer_hours']:g}"), ("Money raised", f"£{held['money_raised']:,.2f}"),
+    *((f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
+      for key, label in (("made", "made"), ("open", "open (sent or accepted)"), ("sent", "sent, no reply yet"),
+                         ("accepted", "accepted"), ("declined", "declined"), ("completed", "completed"),
+                         ("no_longer_needed", "no longer needed"))))], hide_index=True)

@@ -160,8 +160,8 @@ def test_functions_and_imports_store_the_same_week(sqlite_store, tmp_path):
     assert import_week_files(other, week_csv_files(tmp_path), actor="t").ok
     mine, theirs = week_tables(sqlite_store), week_tables(other)
     for kind in ("events", "referrals", "family_partners"):
-        assert mine[kind].drop(columns=["staff"], errors="ignore").fillna("").to_dict("records") == \
-            theirs[kind].drop(columns=["staff"], errors="ignore").fillna("").to_dict("records"), kind
+        assert mine[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict("records") == \
+            theirs[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict("records"), kind
     other.dispose()
 
 

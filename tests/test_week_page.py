@@ -125,10 +125,11 @@ def test_the_week_through_the_page_gives_the_worked_figures(app_db):
     # The Overview shows the same week.
     at.switch_page("app_pages/overview.py").run()
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert (metrics["Events held"], metrics["Attendance"], metrics["Volunteer hours"]) == ("1", "95", "6.5")
-    made = next(t for t in at.table if "Referrals made in the window" in t.value.columns).value
-    assert dict(zip(made.iloc[:, 0], made.iloc[:, 1], strict=True))["made"] == "4"
+    week = at.table[-1].value
+    shown = dict(zip(week.iloc[:, 0], week.iloc[:, 1], strict=True))
+    assert (shown["Events held"], shown["Attendance at events"], shown["Volunteer hours"]) == ("1", "95", "6.5")
+    assert (shown["Referrals made"], shown["Referrals open (sent or accepted)"], shown["Referrals declined"]) == \
+        ("4", "1", "1")
 
 
 def test_the_partner_record_and_the_outreach_page_show_the_links(app_db):
