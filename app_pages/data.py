@@ -8,7 +8,7 @@ import streamlit as st
 import ui
 from engagement import access
 from engagement import calendar as terms_store
-from engagement import interchange
+from engagement import interchange, week_files
 from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
@@ -113,6 +113,37 @@ else:
             else:
                 st.error("Nothing was saved: fix the rows named below.")
                 st.dataframe(saved.errors_frame(), hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------- the school's week
+st.header("Events, referrals and families' partners")
+if access.may_import(viewer.role):
+    st.write("Upload events.csv (one row per attending family), referrals.csv or family_partners.csv, as CSV "
+             "or Excel. Checked whole first; nothing is written unless every row is right.")
+    week_uploads = st.file_uploader("Files of the week", type=["csv", "xlsx"], accept_multiple_files=True,
+                                    key="week_uploads")
+    week_kind = st.selectbox("What the files hold", [KIND_GUESS, *week_files.WEEK_KINDS], key="week_import_kind")
+    if week_uploads:
+        week_sources = [(f.name, f.getvalue()) for f in week_uploads]
+        week_options = {"kind": None if week_kind == KIND_GUESS else week_kind, "school_id": school_id,
+                        "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
+        week_check = week_files.import_week_files(store, week_sources, dry_run=True, **week_options)
+        if not week_check.ok:
+            st.error(f"Nothing can be imported yet: {len(week_check.errors)} problems to fix.")
+            st.dataframe(week_check.errors_frame(), hide_index=True, width="stretch", key="week_problems")
+        else:
+            st.success("Every row is valid. " + md_escape(week_check.format().split("\n", 1)[-1]))
+            if st.button("Import the week's files", type="primary", key="week_import_go"):
+                week_done = week_files.import_week_files(store, week_sources, actor=ui.current_actor(),
+                                                         **week_options)
+                if week_done.ok:
+                    st.success("Imported. " + md_escape(week_done.format().split("\n", 1)[-1]))
+                else:
+                    st.error("The import was refused, so nothing changed.")
+                    st.dataframe(week_done.errors_frame(), hide_index=True, width="stretch")
+if school_id is not None:
+    for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
+        column.download_button(name, data, file_name=name, mime="text/csv", key=f"week_export_{name}",
+                               icon=":material/download:", on_click="ignore")
 
 # ---------------------------------------------------------------- templates
 st.header("Templates")

@@ -6,7 +6,7 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access, outreach
+from engagement import access, outreach, referrals
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
 from engagement.settings import load_settings
 from engagement.store import list_schools
@@ -120,6 +120,16 @@ with st.container(border=True):
         st.markdown("  \n".join(f"**{name}:** {code(value) if isinstance(value, str) and value else 'not recorded'}"
                                 for name, value in facts))
         st.markdown("**Why now:** " + row["reasons"] + f" (priority {row['priority']:g})")
+        st.markdown("**Partners the family uses**")
+        uses = referrals.family_links(store, family_id=family_id, today=today)
+        if uses.empty:
+            st.caption("None recorded (link them on the Events and referrals page).")
+        else:
+            st.dataframe(uses, hide_index=True, key="outreach_family_partners",
+                         column_order=["partner", "relation", "start", "end", "current"],
+                         column_config={"partner": "Partner", "relation": "As", "current": "Now",
+                                        "start": st.column_config.DateColumn("From", format="DD/MM/YYYY"),
+                                        "end": st.column_config.DateColumn("Until", format="DD/MM/YYYY")})
         st.markdown("**Contact history**")
         history = interaction_history(store, family_id=family_id, role=viewer.role)
         if history.empty:

@@ -8,6 +8,7 @@ import ui
 from engagement import access, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
+from engagement.week import week_card
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
@@ -105,3 +106,15 @@ reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayM
                         alt="Line chart of reach per term; the same figures are in the table below.")
 st.table(words, hide_index=True)
 st.caption(" ".join(md_escape(n) for n in view.notes))
+
+st.header("The school's week: events and referrals", anchor=False)
+week = week_card(store, school_id, window.start, window.end, with_money=True,
+                 governor=not access.sees_family_detail(viewer.role))
+held, made = week["events"], week["referrals"]
+st.table([{"In the window": label, "Count": text} for label, text in (
+    ("Events held", f"{held['held']:,}"), ("Attendance at events", f"{held['attendance']:,}"),
+    ("Volunteer hours", f"{held['volunteer_hours']:g}"), ("Money raised", f"£{held['money_raised']:,.2f}"),
+    *((f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
+      for key, label in (("made", "made"), ("open", "open (sent or accepted)"), ("sent", "sent, no reply yet"),
+                         ("accepted", "accepted"), ("declined", "declined"), ("completed", "completed"),
+                         ("no_longer_needed", "no longer needed"))))], hide_index=True)

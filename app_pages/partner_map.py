@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from engagement import access, contacts, maps
+from engagement import access, contacts, maps, referrals
 from engagement import store as engagement_store
 from engagement.partners import (
     PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
@@ -107,6 +107,14 @@ with right:
         # Lines of text, not a table: a narrow column cut addresses and emails short.
         with st.container(border=True):
             st.markdown(record_lines(partner_record(r)))
+        family_detail = access.sees_family_detail(viewer.role)
+        week = referrals.partner_summary(store, r["partner_id"], for_governor=not family_detail)
+        st.markdown("**Referrals and families**  \n" + "  \n".join(f"{k}: {v}" for k, v in week.items()))
+        if family_detail:
+            sent = referrals.referrals(store, school_id, partner_id=r["partner_id"])
+            if len(sent):
+                st.dataframe(sent, hide_index=True, height=160, key="map_partner_referrals",
+                             column_order=["date", "family_id", "status", "status_date", "reasons"])
         history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,

@@ -60,31 +60,40 @@ def _demo_run(args) -> int:
 
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms"])
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms",
+                                      "events", "referrals", "family_partners"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
     from engagement.calendar import import_terms, is_terms_file
     from engagement.interchange import guess_kind, import_files
+    from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
 
     store = db.open_store(args.db)
-    # terms.csv (a school's calendar) has its own reader, engagement.calendar.
+    # terms.csv (a school's calendar) and the week's files (events, referrals, family_partners) have
+    # their own readers; they go after the others, which may bring the school, families and partners
+    # they name.
     terms = [f for f in args.files if args.kind == "terms"
              or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))]
-    others = [f for f in args.files if f not in terms]
+    week = [f for f in args.files if f not in terms and (args.kind or guess_week_kind(f.name)) in WEEK_KINDS]
+    others = [f for f in args.files if f not in terms and f not in week]
     reports = []
-    # The other files first: a schools file beside terms.csv brings the school the terms are for.
     if others:
         reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
-    if terms and all(r.ok for r in reports):
-        reports.append(import_terms(store, terms, actor=_actor(), school_id=args.school))
-    elif terms:
-        print(f"Not imported either, since the files above were refused: {', '.join(f.name for f in terms)}.",
-              file=sys.stderr)
+    for group, importer in ((terms, import_terms), (week, import_week_files)):
+        if not group:
+            continue
+        if all(r.ok for r in reports):
+            options = {"kind": args.kind} if importer is import_week_files else {}
+            reports.append(importer(store, group, actor=_actor(), school_id=args.school, **options))
+        else:
+            print(f"Not imported either, since the files above were refused: {', '.join(f.name for f in group)}.",
+                  file=sys.stderr)
     for report in reports:
         print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if all(r.ok for r in reports) and len(reports) == bool(others) + bool(terms) else EXIT_REFUSED
+    wanted = bool(others) + bool(terms) + bool(week)
+    return EXIT_OK if all(r.ok for r in reports) and len(reports) == wanted else EXIT_REFUSED
 
 
 # ---------------------------------------------------------------- export
@@ -96,9 +105,10 @@ def _export_args(p):
 def _export_run(args) -> int:
     from engagement.calendar import export_terms
     from engagement.interchange import export_all
+    from engagement.week_files import export_week
 
     store = db.open_store(args.db)
-    for path in export_all(store, args.directory):
+    for path in [*export_all(store, args.directory), *export_week(store, args.directory)]:
         print(path)
     print(export_terms(store, args.directory))
     return EXIT_OK
@@ -267,6 +277,9 @@ def _score_run(args) -> int:
     card |= comparison_json(frames, start, end, calendar)
     communication = measure(load_messages(store, school), start, end, calendar)
     card["communication"] = communication.card
+    from engagement.week import week_card
+
+    card.update(week_card(store, school, start, end, governor=args.audience == "governor"))
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

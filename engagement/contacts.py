@@ -1,4 +1,4 @@
-"""Logging one contact with a family or a partner, and reading back who was contacted when.
+"""Logging one contact with a family, a partner or both, and reading back who was contacted when.
 
 A family liaison officer logs a contact in seconds, so this checks everything a person could get
 wrong (the family belongs to another school, the activity is misspelt, the date is tomorrow) and
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import pandas as pd
 from sqlalchemy import select
@@ -84,21 +84,26 @@ def _as_date(value, what: str = "date") -> datetime.date:
     return parsed
 
 
-def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activity: str,
-                    family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
-                    two_way=None, staff: str | None = None, notes: str | None = None,
-                    today=None, direction: str = "to family") -> str:
-    """Record one contact of the school with exactly one family or partner; returns its new id.
-    ``direction`` is who started it: "to family" (the school, the default) or "from family" (a
-    message the family sent, which the communication panel expects an answer to).
+def prepare_interaction(*, school_id: str, date, activity: str, family_id: str | None = None,
+                        partner_id: str | None = None, channel: str | None = None, two_way=None,
+                        staff: str | None = None, notes: str | None = None, today=None,
+                        direction: str = "to family") -> InteractionRow:
+    """The row :func:`log_interaction` would write, checked in everything that needs no store
+    (the references, the date, the activity, channel and two-way); an event register checks its
+    activity once this way and stamps a row per family. ``direction`` is who started it: "to family"
+    (the school, the default) or "from family" (a message the family sent, which the communication
+    panel expects an answer to). Raises :class:`InvalidInteraction`.
 
-    Raises :class:`InvalidInteraction` (and writes nothing) when anything is wrong.
+    >>> row = prepare_interaction(school_id="S1", family_id="F1", partner_id="P7", date="2026-09-14",
+    ...                           activity="family workshop", today="2026-09-15")
+    >>> row["family_id"], row["partner_id"], row["two_way"]
+    ('F1', 'P7', True)
     """
     typology = load_typology()
     family_id = _text(family_id, "family reference", 64)
     partner_id = _text(partner_id, "partner reference", 64)
-    if (family_id is None) == (partner_id is None):
-        raise InvalidInteraction("A contact is with exactly one family or one partner: give one of the two.")
+    if family_id is None and partner_id is None:
+        raise InvalidInteraction("A contact is with a family, a partner, or both: give at least one of them.")
     when = _as_date(date)
     today = datetime.date.today() if today is None else _as_date(today, "today's date")
     if when > today:
@@ -123,25 +128,48 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
             raise InvalidInteraction(f"Two-way must be yes or no, not {two_way!r}.")
     if direction not in ("to family", "from family"):
         raise InvalidInteraction(f"Who started the contact must be 'to family' or 'from family', not {direction!r}.")
-    row: InteractionRow = {
+    return {
         "interaction_id": new_interaction_id(), "school_id": school_id, "date": when,
         "family_id": family_id, "partner_id": partner_id, "activity": found.name,
         "channel": channel_name, "two_way": bool(two_way_value),
         "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
         "direction": direction,
     }
-    key: Literal["family_id", "partner_id"]
-    table, key, who = ((db.families, "family_id", "family") if family_id
-                       else (db.partners, "partner_id", "partner"))
-    def save(conn) -> None:
-        # Checked inside the write transaction so the family cannot vanish between check and write.
-        if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
-            raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
+
+
+def check_owners(conn, school_id: str, row: InteractionRow) -> None:
+    """Inside the caller's write transaction: the school exists and the row's family and partner
+    (each when named) are the school's. Raises :class:`InvalidInteraction`."""
+    if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
+        raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
+    sides: tuple[tuple[Any, Literal["family_id", "partner_id"], str], ...] = (
+        (db.families, "family_id", "family"), (db.partners, "partner_id", "partner"))
+    for table, key, who in sides:
+        if row[key] is None:
+            continue
         owner = conn.execute(select(table.c.school_id).where(table.c[key] == row[key])).scalar()
         if owner is None:
             raise InvalidInteraction(f"There is no {who} {row[key]!r} in the store.")
         if owner != school_id:
             raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
+
+
+def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activity: str,
+                    family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
+                    two_way=None, staff: str | None = None, notes: str | None = None,
+                    today=None, direction: str = "to family") -> str:
+    """Record one contact of the school with a family, a partner, or a family at a partner's
+    session (both named: it counts for both sides of the metrics); returns its new id.
+
+    Raises :class:`InvalidInteraction` (and writes nothing) when anything is wrong.
+    """
+    row = prepare_interaction(school_id=school_id, date=date, activity=activity, family_id=family_id,
+                              partner_id=partner_id, channel=channel, two_way=two_way, staff=staff,
+                              notes=notes, today=today, direction=direction)
+
+    def save(conn) -> None:
+        # Checked inside the write transaction so the family cannot vanish between check and write.
+        check_owners(conn, school_id, row)
         conn.execute(db.interactions.insert().values(**row))
         db.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
 

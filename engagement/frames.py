@@ -37,9 +37,15 @@ _PARTNER_SQL = ("SELECT partner_id, school_id, name, category, layer, status "
                 "FROM partners{where} ORDER BY school_id, partner_id")
 # COALESCE keeps the "who" column free of NULLs: Arrow infers a column's type from its first
 # rows, and a column that starts NULL and turns to text later is refused.
+# A contact naming a family and a partner (the family at the partner's session) counts for both:
+# its family side comes with every other contact, its partner side as a second row read through
+# the partial index of such contacts, so the common one-sided contact costs nothing more.
+_BOTH = "family_id IS NOT NULL AND partner_id IS NOT NULL"
 _INTERACTION_SQL = ("SELECT {day} AS day, COALESCE(family_id, partner_id) AS who, "
                     "CASE WHEN family_id IS NULL THEN 1 ELSE 0 END AS is_partner, activity, two_way "
-                    "FROM interactions{where}")
+                    "FROM interactions{where} UNION ALL "
+                    "SELECT {day} AS day, partner_id AS who, 1 AS is_partner, activity, two_way "
+                    "FROM interactions WHERE " + _BOTH + "{and_where}")
 _SQLITE_DAY = "CAST(julianday(date) - 2440587.5 AS INTEGER)"
 _ARROW_TYPES = {"school_id": pa.string(), "name": pa.string(), "family_id": pa.string(), "postcode": pa.string(),
                 "partner_id": pa.string(), "category": pa.string(), "status": pa.string(),
@@ -54,7 +60,9 @@ class Frames:
     unknown: the map groups families by its sector), the five equity flags.
     ``partners``: partner_id, school_id, name, category (the typology's spelling), layer, segment,
     status. ``interactions``: school_id, date, day, month, family and partner (positions into
-    ``families`` and ``partners``, -1 where not that kind), activity, epstein, two_way.
+    ``families`` and ``partners``, -1 where not that kind), activity, epstein, two_way. A contact
+    naming a family and a partner is two rows, one for each side, so each side's metrics count it
+    once (count contacts with ``family >= 0`` or ``partner >= 0``, never all rows).
     ``offsets`` maps each table to the row where each school's block starts (len schools + 1).
     """
 
@@ -102,6 +110,9 @@ def _offsets(codes: np.ndarray, n_schools: int) -> np.ndarray:
 _SQLITE_TEXT_SQL = ("SELECT group_concat(date || char(31) || COALESCE(family_id, partner_id) || char(31) || "
                     "(family_id IS NULL) || char(31) || activity || char(31) || two_way, char(10)) "
                     "FROM interactions{where} GROUP BY school_id")
+_SQLITE_PARTNER_SIDE_SQL = ("SELECT group_concat(date || char(31) || partner_id || char(31) || 1 || "
+                            "char(31) || activity || char(31) || two_way, char(10)) "
+                            "FROM interactions WHERE " + _BOTH + "{and_where} GROUP BY school_id")
 _SEPARATOR_CHECK = ("SELECT (SELECT count(*) FROM families WHERE instr(family_id, char(10)) OR instr(family_id, char(31))) "
                     "+ (SELECT count(*) FROM partners WHERE instr(partner_id, char(10)) OR instr(partner_id, char(31))) "
                     "+ (SELECT count(*) FROM (SELECT DISTINCT activity FROM interactions{where}) "
@@ -111,15 +122,19 @@ _TEXT_COLUMNS = {"day": pa.date32(), "who": pa.string(), "is_partner": pa.int64(
 
 
 def _read_sqlite_interactions(cursor, where: str, params: list) -> pa.Table | None:
-    """The interactions as one Arrow table from SQLite's text blocks, or None when a reference
-    holds a separator character (the caller then reads row by row)."""
+    """The interactions as one Arrow table from SQLite's text blocks (the partner sides of contacts
+    naming both at the end), or None when a reference holds a separator character (the caller
+    then reads row by row)."""
     import io
 
     import pyarrow.csv as pcsv
 
     if cursor.execute(_SEPARATOR_CHECK.format(where=where), tuple(params)).fetchone()[0]:
         return None
+    and_where = where.replace(" WHERE ", " AND ", 1)
     blocks = [row[0] for row in cursor.execute(_SQLITE_TEXT_SQL.format(where=where), tuple(params)) if row[0]]
+    blocks += [row[0] for row in cursor.execute(_SQLITE_PARTNER_SIDE_SQL.format(and_where=and_where),
+                                                tuple(params)) if row[0]]
     if not blocks:
         return pa.table({name: pa.array([], type=kind) for name, kind in _TEXT_COLUMNS.items()})
     return pcsv.read_csv(
@@ -170,7 +185,8 @@ def load_school_frames(store: db.Store, school_id: str | None = None) -> Frames:
     day = _SQLITE_DAY if store.dialect == "sqlite" else "date"
     queries = [(school_sql, params), (_FAMILY_SQL.format(where=where), params),
                (_PARTNER_SQL.format(where=where), params),
-               (_INTERACTION_SQL.format(day=day, where=where), params)]
+               (_INTERACTION_SQL.format(day=day, where=where, and_where=where.replace(" WHERE ", " AND ", 1)),
+                params + params)]
     return _build(*_read(store, queries, (where, params) if store.dialect == "sqlite" else None))
 
 
@@ -178,6 +194,12 @@ def frames_from_tables(schools: pd.DataFrame, families: pd.DataFrame, partners: 
                        interactions: pd.DataFrame) -> Frames:
     """:class:`Frames` from tables shaped like the store's (e.g. :class:`engagement.demo.DemoData`),
     without a store: the same encoding :func:`load_school_frames` applies to what it reads."""
+    if "partner_id" not in interactions:
+        interactions = interactions.assign(partner_id=None)
+    # The partner side of a contact naming both is a row of its own, as the store's loader reads it.
+    both = interactions[interactions["family_id"].notna() & interactions["partner_id"].notna()]
+    interactions = pd.concat([interactions, both.assign(family_id=None)], ignore_index=True) \
+        if len(both) else interactions
     inter = pd.DataFrame({
         "day": pd.to_datetime(pd.Series(interactions["date"], dtype=object)).to_numpy()
                .astype("datetime64[D]").astype(np.int64),

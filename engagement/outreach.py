@@ -15,7 +15,8 @@ or a *new starter*: a family whose first recorded contact of any kind is within 
 store imported without history would make every family one: it is already lifted as never
 contacted); and contact that went one way only (newsletters, unanswered calls) within the N days.
 Equal priorities are ordered never-contacted first, then longest without contact, then by
-family reference, so the list is the same every time.
+family reference, so the list is the same every time. A family with a referral still unanswered
+after ``referral_no_reply_days`` is on the list whatever its contacts, with that reason.
 
 For a family, :func:`partner_suggestions` lists the partners (active or prospective, never
 lapsed) whose services match its needs within a radius of its home postcode, nearest first.
@@ -48,7 +49,7 @@ import io
 import math
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,9 @@ class OutreachFrames:
     def unit(self) -> str:
         """What ``days`` counts, in words: "school days" or "days"."""
         return "days" if self.calendar is None else "school days"
+    # family_id -> "referral to X sent N days ago, no reply": such a family is on the list whatever
+    # its contacts (engagement.referrals.no_reply_reasons).
+    referral_no_reply: dict[str, str] = field(default_factory=dict)
 
 
 def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
@@ -226,8 +230,10 @@ def load_frames(store: db.Store, school_id: str, today: datetime.date | None = N
                        columns=["postcode", "latitude", "longitude"])
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
+    from engagement.referrals import no_reply_reasons
+
     return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par),
-                          calendar)
+                          calendar, no_reply_reasons(store, school_id, today))
 
 
 def _frames(source, school_id, today, days) -> OutreachFrames:
@@ -273,7 +279,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         counted[known] = through([day_number(today)])[0] - through(
             last[known].to_numpy().astype("datetime64[D]").astype(np.int64))
         since = pd.Series(counted, index=fam.index)
-    on_list = since.isna() | (since >= days)
+    waiting = fam["family_id"].map(frames.referral_no_reply)
+    on_list = since.isna() | (since >= days) | waiting.notna()
+    waiting = waiting[on_list.to_numpy()].reset_index(drop=True)
     fam, since = fam[on_list.to_numpy()].reset_index(drop=True), since[on_list.to_numpy()].reset_index(drop=True)
     never = since.isna().to_numpy()
     one_way = fam["one_way_recent"].fillna(0).astype(int).to_numpy()
@@ -306,6 +314,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if transition:
             priority[idx] += w["transition_coming"]
             reasons[idx].append(f"transition: {' and '.join(transition)} {_points(w['transition_coming'])}")
+        if isinstance(waiting.iloc[idx], str):
+            priority[idx] += w["referral_no_reply"]
+            reasons[idx].append(f"{waiting.iloc[idx]} {_points(w['referral_no_reply'])}")
         if one_way[idx]:
             priority[idx] += w["one_way_only"]
             noun = "contact" if one_way[idx] == 1 else "contacts"

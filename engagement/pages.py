@@ -59,6 +59,7 @@ PAGES: tuple[Page, ...] = (
     Page("layers", "app_pages/layers.py", "Community layers", ":material/radar:", EVERYONE),
     Page("map", "app_pages/partner_map.py", "Partner map", ":material/map:", EVERYONE),
     Page("outreach", "app_pages/outreach.py", "Outreach planner", ":material/support_agent:", STAFF),
+    Page("week", "app_pages/week.py", "Events and referrals", ":material/event_available:", STAFF),
     Page("data", "app_pages/data.py", "Data", ":material/database:", STAFF),
     Page("audit", "app_pages/audit.py", "Audit log", ":material/history:", frozenset({"admin"})),
 )

@@ -115,6 +115,8 @@ class Priority(_Section):
     per_30_days_since_contact: float = 1
     transition_coming: float = 2
     one_way_only: float = 1
+    referral_no_reply: float = 2
+    """A referral sent to a partner long ago (``referral_no_reply_days``) with no reply yet."""
 
 
 class Outreach(_Section):
@@ -129,6 +131,8 @@ class Outreach(_Section):
         default_factory=lambda: ["parenting support", "holiday club", "after-school", "food"]
     )
     """Suggested to a family with no recorded needs: services most families can use."""
+    referral_no_reply_days: int = Field(30, ge=1)
+    """A referral still "sent" this many days after it was made raises its family on the worklist."""
     priority: Priority = Priority()
 
 

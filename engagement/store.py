@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
     String, Table, Text, create_engine, event, func, select,
+    text as sql_text,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -119,15 +120,88 @@ interactions = Table(
     # Who started the contact: the school ("to family") or the family ("from family"), for the
     # communication panel's "reliable" (a message a family sent, answered within two school days).
     Column("direction", String(12), nullable=False, default="to family"),
-    # A family or a partner, not both; neither for a message to all families of the school (a
-    # newsletter: an activity of type communicating, see engagement.communication).
-    CheckConstraint(
-        "family_id IS NULL OR partner_id IS NULL", name="interaction_with_family_or_partner"
-    ),
+    # A family, a partner, both (the family took part in the partner's session: it counts for both
+    # sides of the metrics), or neither: a message to all families of the school (a newsletter, an
+    # activity of type communicating, see engagement.communication), which the import and the
+    # contact form check; so the database itself no longer checks the pair.
     CheckConstraint("direction IN ('to family', 'from family')", name="interaction_direction"),
     Index("ix_interactions_school_date", "school_id", "date"),
     Index("ix_interactions_family", "family_id"),
     Index("ix_interactions_partner", "partner_id"),
+    # The few contacts naming both: the loader reads their partner side through this alone, so
+    # the many one-sided contacts cost it nothing more.
+    Index("ix_interactions_family_and_partner", "school_id",
+          sqlite_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL"),
+          postgresql_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL")),
+)
+
+# ---- the school's week: event registers, referrals with outcomes, families' partners
+
+events = Table(
+    "events", metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("activity", String(100), nullable=False),
+    Column("partner_ids", Text),             # ";"-separated: the partners who ran it with the school
+    Column("attendees", Integer),            # everyone who came, families not on roll included
+    Column("volunteer_hours", Float),
+    Column("money_raised", Float),
+    Column("staff", String(200)),
+    Column("notes", Text),
+    Index("ix_events_school_date", "school_id", "date"),
+)
+
+# Which contacts an event's register recorded (one per attending family, one per running partner).
+event_contacts = Table(
+    "event_contacts", metadata,
+    Column("interaction_id", String(64), ForeignKey("interactions.interaction_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("event_id", String(64), ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
+    Index("ix_event_contacts_event", "event_id"),
+)
+
+REFERRAL_STATUSES = ("sent", "accepted", "declined", "completed", "no longer needed")
+
+referrals = Table(
+    "referrals", metadata,
+    Column("referral_id", String(64), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), nullable=False),
+    Column("partner_id", String(64), ForeignKey("partners.partner_id", ondelete="CASCADE"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("reasons", Text),
+    Column("status", String(20), nullable=False),
+    Column("status_date", Date, nullable=False),
+    Column("decline_reason", Text),
+    Column("staff", String(200)),
+    CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in REFERRAL_STATUSES) + ")", name="referral_status"),
+    Index("ix_referrals_school_date", "school_id", "date"),
+    Index("ix_referrals_partner", "partner_id"),
+    Index("ix_referrals_family", "family_id"),
+)
+
+# Every status a referral has had, with its date: the outcome's story, not only its end.
+referral_steps = Table(
+    "referral_steps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("referral_id", String(64), ForeignKey("referrals.referral_id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("note", Text),
+    Index("ix_referral_steps_referral", "referral_id"),
+)
+
+family_partners = Table(
+    "family_partners", metadata,
+    Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), primary_key=True),
+    Column("partner_id", String(64), ForeignKey("partners.partner_id", ondelete="CASCADE"), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("relation", String(60)),
+    Column("start", Date),
+    Column("end", Date),
+    Index("ix_family_partners_partner", "partner_id"),
+    Index("ix_family_partners_school", "school_id"),
 )
 
 # A school's own calendar: its terms, and the holidays (half-terms, training days) inside them.
@@ -178,7 +252,7 @@ audit_log = Table(
 )
 
 TABLES = {t.name: t for t in (schools, partners, families, interactions, terms, geocode_cache, gazetteer,
-                               audit_log)}
+                               audit_log, events, event_contacts, referrals, referral_steps, family_partners)}
 KEY_OF = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
           "interactions": "interaction_id"}
 
@@ -627,7 +701,7 @@ def clear_demo_data(store: Store, actor: str) -> int:
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
         deleted = {}
-        for table in (interactions, families, partners, schools):
+        for table in (events, referrals, family_partners, interactions, families, partners, schools):
             deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
         audit(conn, "clear demo", "schools", detail=(
             f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))

@@ -22,7 +22,8 @@ def school(store):
         conn.execute(db.families.insert(), [
             {"family_id": "F1", "school_id": "S1"}, {"family_id": "F9", "school_id": "S2"}])
         conn.execute(db.partners.insert(), [
-            {"partner_id": "P1", "school_id": "S1", "name": "Food bank", "category": "food bank", "layer": 3}])
+            {"partner_id": "P1", "school_id": "S1", "name": "Food bank", "category": "food bank", "layer": 3},
+            {"partner_id": "Q9", "school_id": "S2", "name": "Elm club", "category": "sports club", "layer": 3}])
     return store
 
 
@@ -65,8 +66,9 @@ def test_history_is_newest_first(school):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"family_id": "F1", "partner_id": "P1"}, "exactly one family or one partner"),
-    ({}, "exactly one family or one partner"),
+    ({}, "at least one of them"),
+    ({"family_id": "F1", "partner_id": "P404"}, "no partner 'P404'"),
+    ({"family_id": "F1", "partner_id": "Q9"}, "partner 'Q9' belongs to another school"),
     ({"family_id": "F404"}, "no family 'F404'"),
     ({"partner_id": "P404"}, "no partner 'P404'"),
     ({"family_id": "F9"}, "belongs to another school"),
@@ -84,6 +86,16 @@ def test_refuses_bad_contacts_and_writes_nothing(school, kwargs, message):
     with pytest.raises(InvalidInteraction, match=message):
         log_interaction(school, "flo", **args)
     assert _counts(school) == before
+
+
+def test_a_family_at_a_partners_session_is_one_contact_in_both_histories(school):
+    new_id = log_interaction(school, "flo", school_id="S1", family_id="F1", partner_id="P1", date="2026-09-30",
+                             activity="family workshop", today=TODAY)
+    with school.read() as conn:
+        row = conn.execute(select(db.interactions)).mappings().one()
+    assert (row["interaction_id"], row["family_id"], row["partner_id"]) == (new_id, "F1", "P1")
+    assert interaction_history(school, family_id="F1", role="flo")["interaction_id"].tolist() == [new_id]
+    assert interaction_history(school, partner_id="P1", role="flo")["interaction_id"].tolist() == [new_id]
 
 
 def test_governors_see_a_partners_history_without_notes_or_staff(school):

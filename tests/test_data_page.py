@@ -31,8 +31,10 @@ def download_labels(at) -> list[str]:
 def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypatch):
     at = open_data_page(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
     assert at.title[0].value == "Data"
-    assert [h.value for h in at.header] == ["Import", "School terms", "Templates", "Export", "Demo school"]
-    assert download_labels(at) == [f"{k}.csv" for k in KINDS] + ["terms.csv", "Download the data (ZIP)"]
+    assert [h.value for h in at.header] == ["Import", "School terms", "Events, referrals and families' partners",
+                                            "Templates", "Export", "Demo school"]
+    assert download_labels(at) == ["events.csv", "referrals.csv", "family_partners.csv"] + \
+        [f"{k}.csv" for k in KINDS] + ["terms.csv", "Download the data (ZIP)"]
     assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
     assert any("Demo data" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there

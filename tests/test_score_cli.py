@@ -14,6 +14,7 @@ from engagement.communication import load_messages, measure
 from engagement.frames import load_school_frames
 from engagement.overview import comparison_json
 from engagement.scoring import score_card
+from engagement.week import week_card
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,8 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
-    assert list(card) == TOP_KEYS + ["comparison", "communication"]
+    # Then FORMATS.md's optional keys: the comparison, communication and the school's week.
+    assert list(card) == TOP_KEYS + ["comparison", "communication", "events", "referrals"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
     assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
     # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
@@ -121,6 +123,7 @@ def test_the_command_prints_what_the_library_computes(demo_db):
         expected = score_card(frames, "999001", *window)
         expected |= comparison_json(frames, *window)
         expected["communication"] = measure(load_messages(store, "999001"), *window).card
+        expected.update(week_card(store, "999001", *window))
     finally:
         store.dispose()
     assert card == expected

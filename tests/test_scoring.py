@@ -327,3 +327,42 @@ def test_plain_text_card_says_fewer_than_10(frames):
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
     assert "gap -20.0 points" in text and "Overall score: 44.7 / 100" in text
+
+
+
+def test_a_family_at_a_partners_session_counts_for_both_sides(store):
+    """The hand-worked school plus one contact naming F04 and P6 (employer, not engaged before):
+    a two-way family workshop on 10 Oct (Epstein type parenting). Worked by hand:
+
+    families: reached 7 (F04 joins) -> reach 0.35; informed still 8 -> 0.4; regularity 2/7 = 0.2857;
+      breadth (7 + 1) / 7 = 1.1429 -> 1.14; recency in school days to 31 Oct: F04 (Sat 10 Oct) 12-16
+      and 19-23 Oct -> 10, with the others' 0 0 6 16 25 28 -> median 10;
+      score 100 * (0.4*0.35 + 0.1*0.4 + 0.2*2/7 + 0.15*(8/7)/3 + 0.15*(1 - 10/90)) = 42.76 -> 42.8
+    send: group 5/10 = 0.5, rest 0.2 -> +30.0, parity 2.5; young carer: 0.2 vs 0.5 -> -30.0, parity 0.4
+    businesses: listed 2, engaged 2, reach 1.0, (3 + 1) / 2 = 2.0 each, coverage 2/3
+      score 100 * (0.5*1 + 0.2*2/4 + 0.3*2/3) = 80.0; layer 4: business and employer, 2/5 = 0.4
+    overall 0.4*42.762 + 0.2*(48.333 + 80 + 41.667) = 51.10 -> 51.1
+    """
+    write_school(store)
+    with store.write(actor="test") as conn:
+        conn.execute(db.interactions.insert().values(
+            interaction_id="I-both", school_id="S1", date=D(2026, 10, 10), family_id="F04", partner_id="P6",
+            activity="family workshop", channel="in person", two_way=True))
+    expected = {**EXPECTED_S1}
+    expected["families"] = {"on_roll": 20, "reached": 7, "reach": 0.35, "informed_reach": 0.4,
+                            "regularity": 0.2857, "breadth": 1.14, "recency_days": 10, "score": 42.8}
+    expected["equity"] = {**EXPECTED_S1["equity"],
+                          "send": {"group": 10, "rest": 10, "group_reach": 0.5, "rest_reach": 0.2, "gap_pp": 30.0,
+                                   "parity": 2.5, "suppressed": False},
+                          "young_carer": {"group": 10, "rest": 10, "group_reach": 0.2, "rest_reach": 0.5,
+                                          "gap_pp": -30.0, "parity": 0.4, "suppressed": False}}
+    expected["businesses"] = {"listed": 2, "engaged": 2, "reach": 1.0, "interactions_per_engaged": 2.0,
+                              "category_coverage": 0.6667, "score": 80.0}
+    expected["layers"] = {**EXPECTED_S1["layers"], "4": {"categories": 5, "covered": 2, "coverage": 0.4}}
+    expected["overall"] = 51.1
+    for frames in (load_school_frames(store), load_school_frames(store, "S1")):
+        assert scoring.score_card(frames, "S1", START, END, SETTINGS) == expected
+        # One contact, two rows: one per side, never one row counted twice on a side.
+        inter = frames.school("S1").interactions
+        both = inter[inter["activity"] == "family workshop"]
+        assert sorted((int(f >= 0), int(p >= 0)) for f, p in zip(both["family"], both["partner"], strict=True)) == [(0, 1), (1, 0)]
