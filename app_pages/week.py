@@ -46,14 +46,16 @@ with events_tab:
     existing = None if chosen == NEW else listed[listed["event_id"] == chosen].iloc[0]
     activities = load_typology().activity_names()
     with st.form("week_register", border=True):
-        c1, c2 = st.columns(2)
-        when = c1.date_input("Date", value=today if existing is None else existing["date"], max_value=today,
-                             format="DD/MM/YYYY", key="week_event_date", disabled=existing is not None)
-        default_activity = existing["activity"] if existing is not None else (
-            "parents evening" if "parents evening" in activities else activities[0])
-        activity = c2.selectbox("Activity", activities, index=activities.index(default_activity)
-                                if default_activity in activities else 0, key="week_event_activity",
-                                disabled=existing is not None)
+        if existing is None:
+            c1, c2 = st.columns(2)
+            when = c1.date_input("Date", value=today, max_value=today, format="DD/MM/YYYY", key="week_event_date")
+            default_activity = "parents evening" if "parents evening" in activities else activities[0]
+            activity = c2.selectbox("Activity", activities, index=activities.index(default_activity),
+                                    key="week_event_activity")
+        else:
+            # An event keeps its date and activity: the register only adds families to it.
+            when, activity = existing["date"], existing["activity"]
+            st.markdown(f"**{md_escape(activity)}** on {when:%d/%m/%Y}")
         running = st.multiselect("Run with partners (optional)", list(partner_names), format_func=partner_names.get,
                                  key="week_event_partners")
         q1, q2, q3 = st.columns(3)
@@ -79,8 +81,9 @@ with events_tab:
                 date=when, activity=activity, family_ids=wanted, partner_ids=running, attendees=attendees,
                 volunteer_hours=hours, money_raised=money)
         except events.UnknownReferences as error:
-            st.error(f"Nothing was saved: {len(error.unknown)} reference{'s are' if len(error.unknown) != 1 else ' is'}"
-                     " not a family of this school. Fix or remove them, then save again.", icon=":material/error:")
+            one = len(error.unknown) == 1
+            st.error(f"Nothing was saved: {len(error.unknown)} reference{' is' if one else 's are'} not a family of "
+                     f"this school. Fix or remove {'it' if one else 'them'}, then save again.", icon=":material/error:")
             st.dataframe({"Unknown reference": error.unknown}, hide_index=True, key="week_unknown")
         except InvalidInteraction as error:
             st.error(str(error), icon=":material/error:")

@@ -1,0 +1,56 @@
+"""The Events and referrals page in headless Chromium: a register pasted with an unknown reference
+is refused whole with the reference listed, then saved once it is removed (screenshots at 1280x800
+of both), and the page passes axe-core."""
+
+from __future__ import annotations
+
+import pytest
+
+from engagement import store as engagement_store
+from engagement.events import register, school_family_ids
+
+from . import harness as h
+
+pytestmark = pytest.mark.browser
+VIEWPORT = (1280, 800)
+
+
+def test_a_pasted_register_is_refused_until_the_unknown_reference_goes(open_app_page, app_database):
+    store = engagement_store.open_store(app_database)
+    try:
+        school = engagement_store.school_ids(store)[0]
+        families = school_family_ids(store, school)[:12]
+    finally:
+        store.dispose()
+    with open_app_page("/week", VIEWPORT) as (record, page):
+        assert page.get_by_role("heading", name="Events and referrals").is_visible()
+        form = page.locator('[data-testid="stForm"]')
+        paste = form.locator("textarea")
+        paste.fill("\n".join(families) + "\nNOT-A-FAMILY")
+        form.get_by_role("button", name="Save register").click()
+        page.wait_for_timeout(300)
+        h.wait_ready(page)
+        alert = page.locator('[data-testid="stAlert"]').filter(has_text="Nothing was saved")
+        assert alert.is_visible()
+        assert page.get_by_text("NOT-A-FAMILY").first.is_visible()
+        h.screenshot(page, h.SCREENSHOTS / "week-register-refused-1280x800.png", VIEWPORT)
+
+        paste.fill("\n".join(families))
+        form.get_by_role("button", name="Save register").click()
+        page.wait_for_timeout(300)
+        h.wait_ready(page)
+        saved = page.locator('[data-testid="stAlert"]').filter(has_text="Saved:").inner_text()
+        assert "12 families added to the register" in saved
+        h.screenshot(page, h.SCREENSHOTS / "week-register-saved-1280x800.png", VIEWPORT)
+        serious = h.describe_violations(h.axe_violations(page))
+        assert not serious, "\n".join(serious)
+    assert not record.problems(), "\n".join(record.problems())
+    assert not record.markup, record.markup
+    store = engagement_store.open_store(app_database)
+    try:
+        with store.read() as conn:
+            event_id = conn.execute(engagement_store.events.select()
+                                    .with_only_columns(engagement_store.events.c.event_id)).scalar()
+        assert register(store, event_id) == sorted(families)
+    finally:
+        store.dispose()
