@@ -115,6 +115,10 @@ class Priority(_Section):
     per_30_days_since_contact: float = 1
     transition_coming: float = 2
     one_way_only: float = 1
+    send_move_without_meeting: float = 4
+    """A child with SEND moves within ``transitions.meeting_warning_days`` with no transition meeting yet."""
+    low_belonging: float = 2
+    """The family answered a (non-anonymous) belonging survey on the low side."""
 
 
 class Outreach(_Section):
@@ -129,6 +133,13 @@ class Outreach(_Section):
     )
     """Suggested to a family with no recorded needs: services most families can use."""
     priority: Priority = Priority()
+
+
+class Transitions(_Section):
+    meeting_warning_days: int = Field(60, ge=1)
+    """Outreach raises a family whose SEND child moves within this many days with no transition meeting."""
+    meeting_lookback_days: int = Field(365, ge=1)
+    """A "transition meeting" contact logged with the family this many days before the move counts as held."""
 
 
 class MapSettings(_Section):
@@ -182,6 +193,7 @@ class Settings(_Section):
     window: WindowSettings = WindowSettings()
     scoring: Scoring = Scoring()
     outreach: Outreach = Outreach()
+    transitions: Transitions = Transitions()
     map: MapSettings = MapSettings()
     geocoding: Geocoding = Geocoding()
     access: Access = Access()
