@@ -99,8 +99,9 @@ def question_table(responses: pd.DataFrame, survey: Survey, date: datetime.date,
         shown = _shown(n, agree, share, threshold, for_governor)
         n0, agree0, share0 = share_agreeing(before[before["question"] == question.key], survey)
         earlier = _shown(n0, agree0, share0, threshold, for_governor)
-        row = {"question": question.key, "text": question.text, "responses": _responses_count(n, threshold, for_governor),
-               "agree": shown, "change": None if shown is None or earlier is None else round(100 * (shown - earlier), 1)}
+        change = None if shown is None or earlier is None else round(100 * (shown - earlier), 1)
+        row = {"question": question.key, "text": question.text,
+               "responses": _responses_count(n, threshold, for_governor), "agree": shown, "change": change}
         for group in GROUPS:
             if survey.anonymous:
                 row[group] = None

@@ -274,7 +274,7 @@ def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: boo
     complete = moves["complete"].astype(bool).to_numpy() if len(moves) else []
     n, n_send = len(moves), int(sum(send))
     done = int(sum(complete))
-    done_send = int(sum(c and s for c, s in zip(complete, send)))
+    done_send = int(sum(c and s for c, s in zip(complete, send, strict=True)))
     out = {
         "count": _count(n, threshold, for_governor),
         "send": _count(n_send, threshold, for_governor),
