@@ -60,17 +60,31 @@ def _demo_run(args) -> int:
 
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools"])
+    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "transitions",
+                                      "survey_responses"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
+    from engagement import send_belonging_files as voice
     from engagement.interchange import import_files
 
     store = db.open_store(args.db)
-    report = import_files(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
-    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    return EXIT_OK if report.ok else EXIT_REFUSED
+    # Transitions and survey answers have their own reader; a batch holding both sorts is imported
+    # in two steps, the directory files first (the transitions need their families).
+    theirs = [f for f in args.files if (args.kind or voice.guess_kind(f.name)) not in voice.KINDS]
+    ours = [f for f in args.files if f not in theirs]
+    if theirs:
+        report = import_files(store, theirs, kind=args.kind, actor=_actor(), school_id=args.school)
+        print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+        if not report.ok:
+            return EXIT_REFUSED
+    if ours:
+        done = voice.import_files(store, ours, kind=args.kind, actor=_actor(), school_id=args.school)
+        print(voice.describe(done), file=sys.stdout if done.ok else sys.stderr)
+        if not done.ok:
+            return EXIT_REFUSED
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- export
@@ -83,7 +97,9 @@ def _export_run(args) -> int:
     from engagement.interchange import export_all
 
     store = db.open_store(args.db)
-    for path in export_all(store, args.directory):
+    from engagement.send_belonging_files import export_files
+
+    for path in [*export_all(store, args.directory), *export_files(store, args.directory)]:
         print(path)
     return EXIT_OK
 
@@ -241,6 +257,12 @@ def _score_run(args) -> int:
         card = card_from_row(governor_row(metrics(frames.school(school), start, end).iloc[0].to_dict()), start, end)
     else:
         card = score_card(frames, school, start, end)
+    from engagement.belonging import headline, load_responses
+    from engagement.transitions import score_figures
+
+    for_governor = args.audience == "governor"
+    card["transitions"] = score_figures(store, school, start, end, for_governor=for_governor)
+    card["belonging"] = headline(load_responses(store, school), end, for_governor=for_governor)
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

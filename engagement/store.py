@@ -489,7 +489,7 @@ def clear_demo_data(store: Store, actor: str) -> int:
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
         deleted = {}
-        for table in (interactions, families, partners, schools):
+        for table in (survey_responses, transitions, interactions, families, partners, schools):
             deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
         audit(conn, "clear demo", "schools", detail=(
             f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))
