@@ -18,7 +18,8 @@ st.caption("Children moving between settings, with SEND first: each move's plan 
            "(data/transition_plan.toml), what is done and what is late. Tick a step to mark it done; "
            "every change is kept in the audit log. Import moves as transitions.csv on the Data page.")
 
-SPANS = {"coming year and the last 90 days": (today - datetime.timedelta(days=90), today + datetime.timedelta(days=365)),
+SPANS = {"coming year and the last 90 days": (today - datetime.timedelta(days=90),
+                                              today + datetime.timedelta(days=365)),
          "this school year": transitions.school_year(today), "every move": (None, None)}
 left, right = st.columns([2, 1])
 span = left.selectbox("Moves", list(SPANS), key="transitions_span")

@@ -1,10 +1,10 @@
 """The synthetic demo school, and the trust and authority scales used by the benchmark.
 
 Hollybrook Primary School is fictional; it stands in south Birmingham (Stirchley, Bournville,
-Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners and
-three terms of interactions, its children's moves between settings (with their plans part done)
-and two rounds of its belonging and Parent View surveys are drawn from a seeded random generator with the patterns a school
-would recognise: pupil premium and EAL families reached less often, SEND families seen at
+Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners,
+three terms of interactions, its children's moves between settings (plans part done) and two
+rounds of its belonging and Parent View surveys are drawn from a seeded random generator with the
+patterns a school would recognise: pupil premium and EAL families reached less often, SEND families seen at
 reviews, busy weeks around parents' evenings, some partners never engaged, no care home linked
 and no employer offering work experience (two named gaps on the community layers).
 
@@ -459,7 +459,8 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     return DemoData(schools=schools, partners=partners_all, families=families_all,
                     interactions=pd.concat(interactions, ignore_index=True),
                     gazetteer=_gazetteer(rng, families_all, partners_all),
-                    transitions=pd.concat(moves, ignore_index=True), transition_steps=pd.concat(steps, ignore_index=True),
+                    transitions=pd.concat(moves, ignore_index=True),
+                    transition_steps=pd.concat(steps, ignore_index=True),
                     survey_responses=pd.concat(answers, ignore_index=True))
 
 

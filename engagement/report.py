@@ -220,10 +220,46 @@ def overview_report_html(view: Overview) -> str:
         out.append(f'<tr><td class="term">{_e(term)}</td>' + "".join(f'<td class="num">{_e(v)}</td>' for v in values)
                    + "</tr>")
     out.append("</table>")
+    if view.voice is not None:
+        out.append(_voice_html(view.voice))
     out.append("<footer>" + " ".join(_e(n) for n in view.notes)
                + f" Aggregates only: no family is named or identifiable. Generated {_e(generated)} by the "
                "community engagement map.</footer></body></html>")
     return "\n".join(out)
+
+
+def _voice_html(voice) -> str:
+    """Belonging and transitions, compactly: the headline, the moves of the school year, and the
+    questions of the headline survey's latest round (every text escaped)."""
+    from engagement.belonging import percent, question_rows, transition_rows
+
+    start, end = voice.year
+    parts = ["<h2>Belonging and transitions</h2>", '<table class="two"><tr><td>']
+    b = voice.belonging
+    if b is None:
+        parts.append("<p>No belonging survey has been imported yet.</p>")
+    else:
+        change = "" if b["change"] is None else f" ({points_text(b['change'])} points on the round before)"
+        parts.append(f"<p><b>Families who feel they belong:</b> {_e(percent(b['agree']))}{_e(change)}, "
+                     f"survey of {_e(b['date'])}.</p>")
+    parts.append(f'<table class="small"><tr><th>Moves {start:%Y}–{end:%y}</th><th class="num">Transitions</th>'
+                 '<th class="num">Complete plan</th></tr>')
+    for row in transition_rows(voice):
+        parts.append("<tr>" + "".join(f'<td{" class=num" if i else ""}>{_e(v)}</td>'
+                                      for i, v in enumerate(row.values())) + "</tr>")
+    parts.append("</table></td><td>")
+    headline = next((r for r in voice.rounds if b is not None and r.survey == b["survey"]), None)
+    if headline is not None:
+        rows = question_rows(headline)
+        parts.append(f'<table class="small"><tr><th>{_e(headline.title)} ({headline.date:%d/%m/%Y})</th>'
+                     + "".join(f'<th class="num">{_e(c)}</th>' for c in list(rows[0])[1:]) + "</tr>")
+        for row in rows:
+            cells = list(row.values())
+            parts.append(f"<tr><td>{_e(cells[0])}</td>" + "".join(f'<td class="num">{_e(v)}</td>' for v in cells[1:])
+                         + "</tr>")
+        parts.append("</table>")
+    parts.append("</td></tr></table>")
+    return "".join(parts)
 
 
 def report_file_name(view: Overview, extension: str) -> str:
