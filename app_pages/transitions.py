@@ -71,18 +71,16 @@ with st.container(border=True):
     st.markdown(f"**{md_escape(move['direction']).capitalize()}** on {move['date']:%d/%m/%Y} ({when}) · "
                 f"**other setting:** {setting} · **SEND:** {'yes' if move['send'] else 'no'}")
     steps = transitions.plan_steps(store, school_id, picked, today)
+    st.markdown("**The plan** (tick a step when it is done)")
     version = ui.data_version()
-    edited = st.data_editor(
-        steps, hide_index=True, key=f"transitions_steps_{picked}_{version}", disabled=[
-            c for c in steps.columns if c != "done"],
-        column_order=["done", "title", "owner", "due", "late", "done_on", "done_by"],
-        column_config={"done": st.column_config.CheckboxColumn("Done"),
-                       "title": st.column_config.TextColumn("Step", width="large"), "owner": "Owner",
-                       "due": st.column_config.DateColumn("Due", format="DD/MM/YYYY"),
-                       "late": st.column_config.CheckboxColumn("Late"),
-                       "done_on": st.column_config.DateColumn("Done on", format="DD/MM/YYYY"), "done_by": "Marked by"})
-    changes = {step_id: bool(now) for step_id, now, before in zip(edited["step_id"], edited["done"], steps["done"],
-                                                                  strict=True) if bool(now) != bool(before)}
+    changes = {}
+    for step in steps.itertuples():
+        status = (f"done {step.done_on:%d/%m/%Y} by {step.done_by}" if step.done and step.done_on
+                  else "late" if step.late else "to do")
+        label = f"{step.title} · {step.owner or 'no owner'} · due {step.due:%d/%m/%Y} · {status}"
+        ticked = st.checkbox(md_escape(label), value=bool(step.done), key=f"step_{step.step_id}_{version}")
+        if ticked != bool(step.done):
+            changes[step.step_id] = ticked
     if changes:
         count = transitions.mark_steps(store, ui.current_actor(), school_id, changes, today)
         st.session_state["transitions_flash"] = f"Saved: {count} step{'s' * (count != 1)} changed."

@@ -295,7 +295,10 @@ def score_figures(store: db.Store, school_id: str, start: datetime.date, end: da
                   for_governor: bool = False, today: datetime.date | None = None) -> dict:
     """``score --json``'s ``transitions`` key: the transitions dated in the window."""
     full = figures(load_transitions(store, school_id, today, start, end), for_governor=for_governor)
-    return {k: full[k] for k in ("count", "send", "plan_complete", "suppressed")}
+    out = {k: full[k] for k in ("count", "send", "plan_complete")}
+    out["suppressed"] = out["count"] is None or out["send"] is None or (
+        out["plan_complete"] is None and full["count"] != 0)
+    return out
 
 
 def send_moves_without_meeting(store: db.Store, school_id: str, today: datetime.date,
