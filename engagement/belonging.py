@@ -109,7 +109,8 @@ def question_table(responses: pd.DataFrame, survey: Survey, date: datetime.date,
             g_n, g_agree, g_share = share_agreeing(answers[answers[group]], survey)
             row[group] = _shown(g_n, g_agree, g_share, threshold, for_governor)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["question", "text", "responses", "agree", "change", *GROUPS])
+    table = pd.DataFrame(rows, columns=["question", "text", "responses", "agree", "change", *GROUPS]).astype(object)
+    return table.where(table.notna(), None)  # a figure not shown is None, never NaN
 
 
 def headline(responses: pd.DataFrame, end: datetime.date, *, threshold: int | None = None,
