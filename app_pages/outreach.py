@@ -47,7 +47,8 @@ top = st.columns([1.3, 1, 1, 1, 1, 1])
 days = int(top[0].number_input("Days without contact", min_value=1, max_value=730, step=1,
                                value=settings.days_without_contact, key="outreach_days"))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
-everyone = outreach.worklist(frames)
+flo_reasons = access.sees_flo_reasons(viewer.role)  # a child's move and a family's survey answers
+everyone = outreach.worklist(frames, flo_reasons=flo_reasons)
 choices = outreach.filter_choices(everyone)
 labels = {"year_group": "Year group", "flag": "Group", "sector": "Postcode sector",
           "preferred_channel": "Prefers", "language": "Language"}
@@ -60,7 +61,8 @@ for column, (name, label) in zip(top[1:], labels.items()):
     value = column.selectbox(label, options, key=key)
     picked[name] = None if value == ANY else value
 shown = outreach.worklist(frames, year_group=picked["year_group"], flag=picked["flag"], sector=picked["sector"],
-                          channel=picked["preferred_channel"], language=picked["language"])
+                          channel=picked["preferred_channel"], language=picked["language"],
+                          flo_reasons=flo_reasons)
 
 flash = st.session_state.pop("outreach_flash", None)
 if flash:
