@@ -165,7 +165,7 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         for column, limit in LIMITS.items():
             if len(raw.get(column, "")) > limit:
                 bad(column, f"longer than {limit} characters")
-        value = dict(raw)
+        value: dict[str, object] = dict(raw)
         if raw.get("date"):
             value["date"] = parse_date(raw["date"])
             if value["date"] is None:
@@ -215,7 +215,7 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     if kind == "transitions":
         seen: dict[str, int] = {}
         for value, (file, number) in zip(out, where, strict=True):
-            first = seen.setdefault(value["transition_id"], number)
+            first = seen.setdefault(str(value["transition_id"]), number)
             if first != number:
                 report.error(file, number, "transition_id",
                              f"transition {value['transition_id']!r} is also on row {first}")
@@ -268,7 +268,7 @@ def _check_store(report: ImportReport, checked: list[Checked], conn, school_id: 
                                         .where(t.c.transition_id.in_(ids[start:start + 500]))):
                     stored[row[0]] = row[1]
         for row, (file, number) in zip(c.rows, c.where, strict=True):
-            family = families.get(row.get("family_id")) if row.get("family_id") else None
+            family = families.get(str(row["family_id"])) if row.get("family_id") else None
             if row.get("family_id") and family is None:
                 report.error(file, number, "family_id", f"there is no family {row['family_id']!r}: import "
                              "families.csv first")

@@ -78,16 +78,16 @@ def sync_plans(conn: sa.Connection, transitions: list[dict]) -> dict[str, int]:
     stored: dict[str, dict] = {}
     s = db.transition_steps
     for start in range(0, len(ids), 500):
-        for row in conn.execute(sa.select(s).where(s.c.transition_id.in_(ids[start:start + 500]))).mappings():
-            stored[row["step_id"]] = dict(row)
-    rows = []
+        for found in conn.execute(sa.select(s).where(s.c.transition_id.in_(ids[start:start + 500]))).mappings():
+            stored[found["step_id"]] = dict(found)
+    rows: list[dict] = []
     for transition in transitions:
-        for row in plan_rows(transition):
-            before = stored.get(row["step_id"])
+        for step in plan_rows(transition):
+            before = stored.get(step["step_id"])
             if before is None:
-                rows.append(row)
-            elif not before["done"] and before["due"] != row["due"]:
-                rows.append({"step_id": row["step_id"], "due": row["due"]})
+                rows.append(step)
+            elif not before["done"] and before["due"] != step["due"]:
+                rows.append({"step_id": step["step_id"], "due": step["due"]})
     return db.upsert(conn, "transition_steps", rows) if rows else {"inserted": 0, "updated": 0, "unchanged": 0}
 
 
