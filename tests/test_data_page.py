@@ -32,7 +32,8 @@ def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypa
     assert at.title[0].value == "Data"
     assert [h.value for h in at.header] == ["Import", "Transitions and survey answers", "Templates", "Export",
                                             "Demo school"]
-    assert download_labels(at) == [f"{k}.csv" for k in KINDS] + ["Download the data (ZIP)"]
+    assert download_labels(at) == ["Export transitions.csv", "Export survey_responses.csv",
+                                   *[f"{k}.csv" for k in KINDS], "Download the data (ZIP)"]
     assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
     assert any("Demo data" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there
