@@ -229,37 +229,26 @@ def overview_report_html(view: Overview) -> str:
 
 
 def _voice_html(voice) -> str:
-    """Belonging and transitions, compactly: the headline, the moves of the school year, and the
-    questions of the headline survey's latest round (every text escaped)."""
-    from engagement.belonging import percent, question_rows, transition_rows
+    """Belonging and transitions in three lines (the report keeps to one sheet): the headline, the
+    moves of the school year, and the headline survey's questions (every text escaped)."""
+    from engagement.belonging import count_text, percent
 
     start, end = voice.year
-    parts = ["<h2>Belonging and transitions</h2>", '<table class="two"><tr><td>']
-    b = voice.belonging
+    t, b = voice.transitions, voice.belonging
     if b is None:
-        parts.append("<p>No belonging survey has been imported yet.</p>")
+        feel = "no belonging survey imported yet"
     else:
         change = "" if b["change"] is None else f" ({points_text(b['change'])} points on the round before)"
-        parts.append(f"<p><b>Families who feel they belong:</b> {_e(percent(b['agree']))}{_e(change)}, "
-                     f"survey of {_e(b['date'])}.</p>")
-    parts.append(f'<table class="small"><tr><th>Moves {start:%Y}–{end:%y}</th><th class="num">Transitions</th>'
-                 '<th class="num">Complete plan</th></tr>')
-    for row in transition_rows(voice):
-        parts.append("<tr>" + "".join(f'<td{" class=num" if i else ""}>{_e(v)}</td>'
-                                      for i, v in enumerate(row.values())) + "</tr>")
-    parts.append("</table></td><td>")
+        feel = f"{percent(b['agree'])}{change}, survey of {b['date']}"
+    lines = [f"<b>Families who feel they belong:</b> {_e(feel)}.",
+             f"<b>Transitions {start:%Y}–{end:%y}:</b> {_e(count_text(t['count']))}, of them "
+             f"{_e(count_text(t['send']))} of children with SEND; with a complete plan: "
+             f"{_e(percent(t['plan_complete']))} (SEND {_e(percent(t['send_plan_complete']))}, others {_e(percent(t['not_send_plan_complete']))})."]
     headline = next((r for r in voice.rounds if b is not None and r.survey == b["survey"]), None)
     if headline is not None:
-        rows = question_rows(headline)
-        parts.append(f'<table class="small"><tr><th>{_e(headline.title)} ({headline.date:%d/%m/%Y})</th>'
-                     + "".join(f'<th class="num">{_e(c)}</th>' for c in list(rows[0])[1:]) + "</tr>")
-        for row in rows:
-            cells = list(row.values())
-            parts.append(f"<tr><td>{_e(cells[0])}</td>" + "".join(f'<td class="num">{_e(v)}</td>' for v in cells[1:])
-                         + "</tr>")
-        parts.append("</table>")
-    parts.append("</td></tr></table>")
-    return "".join(parts)
+        lines.append(f"<b>{_e(headline.title)}, agreeing:</b> " + "; ".join(
+            f"{_e(row['text'])} {_e(percent(row['agree']))}" for row in headline.questions.to_dict("records")) + ".")
+    return "<h2>Belonging and transitions</h2>" + "".join(f'<p class="small">{line}</p>' for line in lines)
 
 
 def report_file_name(view: Overview, extension: str) -> str:

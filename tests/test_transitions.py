@@ -199,3 +199,27 @@ def test_the_community_step_says_what_it_can_until_family_partner_links_exist(sc
         assert isinstance(names, list)
     else:
         assert names is None and "not recorded in the app yet" in note
+
+
+def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(school):
+    import dataclasses
+
+    from engagement import report
+    from engagement.frames import load_school_frames
+    from engagement.overview import overview
+
+    if school.dialect != "sqlite":
+        pytest.skip("the report reads the store once; one database is enough")
+    view = overview(load_school_frames(school, "S1"), "S1", datetime.date(2026, 9, 1), TODAY, today=TODAY,
+                    for_governor=True)
+    view = dataclasses.replace(view, voice=belonging.voice_section(school, "S1", TODAY, for_governor=True))
+    html = report.overview_report_html(view)
+    assert "<b>Families who feel they belong:</b> not shown (–" not in html
+    assert "<b>Families who feel they belong:</b> not shown" in html  # 5 disagreeing: 1-9
+    assert "<b>Transitions 2026–27:</b> 20, of them 10 of children with SEND" in html
+    assert "F0" not in html.split("<h2>Belonging and transitions</h2>")[1]
+    import weasyprint
+
+    pdf = report.overview_report_pdf(html)
+    assert pdf.startswith(b"%PDF") and len(weasyprint.HTML(string=html).render(stylesheets=[
+        weasyprint.CSS(string="html { font-size: 6.8pt !important; }")]).pages) == 1
