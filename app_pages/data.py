@@ -9,6 +9,7 @@ import ui
 from engagement import access
 from engagement import calendar as terms_store
 from engagement import interchange, week_files
+from engagement import send_belonging_files as voice_files
 from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
@@ -144,6 +145,39 @@ if school_id is not None:
     for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
         column.download_button(name, data, file_name=name, mime="text/csv", key=f"week_export_{name}",
                                icon=":material/download:", on_click="ignore")
+
+# ---------------------------------------------------------------- transitions and surveys (issue 19)
+st.header("Transitions and survey answers")
+if access.may_import(viewer.role):
+    st.write("Upload transitions.csv (children moving between settings) or survey_responses.csv (one row per "
+             "answer of a survey described in data/surveys.toml). Checked whole first, like every import.")
+    voice_uploads = st.file_uploader("Transitions or survey answers", type=["csv", "xlsx"],
+                                     accept_multiple_files=True, key="voice_uploads")
+    if voice_uploads:
+        voice_sources = [(f.name, f.getvalue()) for f in voice_uploads]
+        voice_options = {"school_id": default_school,
+                         "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
+        voice_check = voice_files.import_files(store, voice_sources, dry_run=True, **voice_options)
+        for note in voice_check.notes:
+            st.caption(md_escape(note))
+        if not voice_check.ok:
+            st.error(f"Nothing can be imported yet: {len(voice_check.errors)} problem(s) to fix.")
+            st.dataframe(voice_check.errors_frame(), hide_index=True, width="stretch")
+        else:
+            st.success(md_escape(voice_files.describe(voice_check)))
+            if st.button("Import transitions and answers", type="primary", key="voice_import_go"):
+                voice_done = voice_files.import_files(store, voice_sources, actor=ui.current_actor(), **voice_options)
+                if voice_done.ok:
+                    st.success(md_escape(voice_files.describe(voice_done)))
+                else:
+                    st.error("The import was refused, so nothing changed.")
+                    st.dataframe(voice_done.errors_frame(), hide_index=True, width="stretch")
+if school_id is not None:
+    voice_frames = voice_files.export_frames(store, school_id)
+    for column, (voice_kind, frame) in zip(st.columns(2), voice_frames.items(), strict=True):
+        column.download_button(f"Export {voice_kind}.csv", voice_files.export_csv(frame),
+                               file_name=f"{voice_kind}-{school_id}.csv", mime="text/csv",
+                               key=f"voice_export_{voice_kind}", icon=":material/download:", on_click="ignore")
 
 # ---------------------------------------------------------------- templates
 st.header("Templates")

@@ -48,7 +48,8 @@ days = int(top[0].number_input("School days without contact", min_value=1, max_v
                                value=settings.days_without_contact, key="outreach_days",
                                help="Counted in the school's own terms: holidays and half-terms do not count."))
 frames = frames_for(store.url, school_id, today, days, ui.data_version(), viewer.role or "")
-everyone = outreach.worklist(frames)
+flo_reasons = access.sees_flo_reasons(viewer.role)  # a child's move and a family's survey answers
+everyone = outreach.worklist(frames, flo_reasons=flo_reasons)
 choices = outreach.filter_choices(everyone)
 labels = {"year_group": "Year group", "flag": "Group", "sector": "Postcode sector",
           "preferred_channel": "Prefers", "language": "Language"}
@@ -61,7 +62,8 @@ for column, (name, label) in zip(top[1:], labels.items()):
     value = column.selectbox(label, options, key=key)
     picked[name] = None if value == ANY else value
 shown = outreach.worklist(frames, year_group=picked["year_group"], flag=picked["flag"], sector=picked["sector"],
-                          channel=picked["preferred_channel"], language=picked["language"])
+                          channel=picked["preferred_channel"], language=picked["language"],
+                          flo_reasons=flo_reasons)
 
 flash = st.session_state.pop("outreach_flash", None)
 if flash:

@@ -2,10 +2,12 @@
 segment, for whom it falls short, whether it improved on last term, and a dated one-page report of
 the same. Aggregates only: nothing here names or identifies a family."""
 
+import dataclasses
+
 import streamlit as st
 
 import ui
-from engagement import access, charts, overview, report
+from engagement import access, belonging, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
 from engagement.week import week_card
@@ -16,6 +18,8 @@ frames = ui.school_frames(store, school_id)
 view = overview.overview(frames, school_id, window.start, window.end, calendar=ui.school_calendar(store, school_id),
                          messages=ui.school_messages(store, school_id),
                          for_governor=not access.sees_family_detail(viewer.role))
+view = dataclasses.replace(view, voice=belonging.voice_section(
+    store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)))
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
@@ -105,6 +109,30 @@ reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayM
                         key="overview_reach_trend", theme=None,
                         alt="Line chart of reach per term; the same figures are in the table below.")
 st.table(words, hide_index=True)
+
+# ---------------------------------------------------------------- belonging and transitions (issue 19)
+st.header("Belonging and transitions", anchor=False)
+voice = view.voice
+b1, b2, b3, b4 = st.columns(4)
+if voice.belonging is None:
+    b1.metric("Families who feel they belong", "no survey yet")
+else:
+    b1.metric("Families who feel they belong", belonging.percent(voice.belonging["agree"]),
+              None if voice.belonging["change"] is None else f"{voice.belonging['change']:+.1f} pts",
+              help=f"Agreeing with the headline question of the {voice.belonging['survey']} survey of "
+                   f"{voice.belonging['date']}; the change is on the round before.")
+moves_year = f"{voice.year[0]:%Y}–{voice.year[1]:%y}"
+b2.metric(f"Transitions {moves_year}", belonging.count_text(voice.transitions["count"]))
+b3.metric("Of children with SEND", belonging.count_text(voice.transitions["send"]))
+b4.metric("With a complete plan", belonging.percent(voice.transitions["plan_complete"]))
+st.table(belonging.transition_rows(voice), hide_index=True)
+for survey_round in voice.rounds:
+    since = f", change on {survey_round.previous:%d/%m/%Y}" if survey_round.previous else ""
+    st.subheader(f"{md_escape(survey_round.title)}: round of {survey_round.date:%d/%m/%Y}{since}", anchor=False)
+    st.table(belonging.question_rows(survey_round), hide_index=True)
+st.caption(f"Share agreeing of the answers on the survey's scale (\"don't know\" left out). A question or group "
+           f"with {fewer_than()} answers is not shown; groups only where answers carry a family reference.")
+
 st.caption(" ".join(md_escape(n) for n in view.notes))
 
 st.header("The school's week: events and referrals", anchor=False)

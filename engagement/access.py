@@ -24,8 +24,11 @@ from dataclasses import dataclass
 from engagement.pages import PAGES, ROLES
 
 # What a role may do beyond opening a page.
-FAMILY_DETAIL_ROLES = frozenset({"admin", "head", "flo"})
-IMPORT_ROLES = frozenset({"admin", "flo", "head"})
+FAMILY_DETAIL_ROLES = frozenset({"admin", "head", "flo", "senco"})
+IMPORT_ROLES = frozenset({"admin", "flo", "head", "senco"})
+# Outreach reasons drawn from a family's survey answers and its child's move: the family liaison
+# officer's to act on, and no one else's to read (issue 19).
+FLO_REASON_ROLES = frozenset({"flo"})
 
 LOCAL_USER = "local admin"
 
@@ -183,6 +186,15 @@ def can_open(role: str | None, page: str) -> bool:
 def sees_family_detail(role: str | None) -> bool:
     """Family-level records (worklists, contact histories, small postcode sectors) are not for governors."""
     return role in FAMILY_DETAIL_ROLES
+
+
+def sees_flo_reasons(role: str | None) -> bool:
+    """Whether the outreach reasons for family liaison officers only are spelt out to ``role``.
+
+    >>> sees_flo_reasons("flo"), sees_flo_reasons("head"), sees_flo_reasons("senco")
+    (True, False, False)
+    """
+    return role in FLO_REASON_ROLES
 
 
 def may_import(role: str | None) -> bool:

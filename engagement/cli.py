@@ -61,7 +61,7 @@ def _demo_run(args) -> int:
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms",
-                                      "events", "referrals", "family_partners"])
+                                      "events", "referrals", "family_partners", "transitions", "survey_responses"])
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
@@ -70,6 +70,8 @@ def _import_run(args) -> int:
     from engagement.interchange import guess_kind, import_files
     from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
 
+    from engagement import send_belonging_files as voice
+
     store = db.open_store(args.db)
     # terms.csv (a school's calendar) and the week's files (events, referrals, family_partners) have
     # their own readers; they go after the others, which may bring the school, families and partners
@@ -77,7 +79,9 @@ def _import_run(args) -> int:
     terms = [f for f in args.files if args.kind == "terms"
              or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))]
     week = [f for f in args.files if f not in terms and (args.kind or guess_week_kind(f.name)) in WEEK_KINDS]
-    others = [f for f in args.files if f not in terms and f not in week]
+    voiced = [f for f in args.files if f not in terms and f not in week
+              and (args.kind or voice.guess_kind(f.name)) in voice.KINDS]
+    others = [f for f in args.files if f not in terms and f not in week and f not in voiced]
     reports = []
     if others:
         reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
@@ -93,7 +97,14 @@ def _import_run(args) -> int:
     for report in reports:
         print(report.format(), file=sys.stdout if report.ok else sys.stderr)
     wanted = bool(others) + bool(terms) + bool(week)
-    return EXIT_OK if all(r.ok for r in reports) and len(reports) == wanted else EXIT_REFUSED
+    if not (all(r.ok for r in reports) and len(reports) == wanted):
+        return EXIT_REFUSED
+    if voiced:  # transitions and survey answers: their own reader (engagement.send_belonging_files)
+        done = voice.import_files(store, voiced, kind=args.kind, actor=_actor(), school_id=args.school)
+        print(voice.describe(done), file=sys.stdout if done.ok else sys.stderr)
+        if not done.ok:
+            return EXIT_REFUSED
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- export
@@ -108,7 +119,10 @@ def _export_run(args) -> int:
     from engagement.week_files import export_week
 
     store = db.open_store(args.db)
-    for path in [*export_all(store, args.directory), *export_week(store, args.directory)]:
+    from engagement.send_belonging_files import export_files
+
+    for path in [*export_all(store, args.directory), *export_week(store, args.directory),
+                 *export_files(store, args.directory)]:
         print(path)
     print(export_terms(store, args.directory))
     return EXIT_OK
@@ -280,6 +294,12 @@ def _score_run(args) -> int:
     from engagement.week import week_card
 
     card.update(week_card(store, school, start, end, governor=args.audience == "governor"))
+    from engagement.belonging import headline, load_responses
+    from engagement.transitions import score_figures
+
+    for_governor = args.audience == "governor"
+    card["transitions"] = score_figures(store, school, start, end, for_governor=for_governor)
+    card["belonging"] = headline(load_responses(store, school), end, for_governor=for_governor)
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

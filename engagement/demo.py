@@ -1,11 +1,12 @@
 """The synthetic demo school, and the trust and authority scales used by the benchmark.
 
 Hollybrook Primary School is fictional; it stands in south Birmingham (Stirchley, Bournville,
-Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners and
-three terms of interactions (on the school days of the default terms for England) are drawn from
-a seeded random generator with the patterns a school would recognise: a newsletter to all families
-most Fridays, messages families send the school and the answers to most of them, a few families
-joining during the year, pupil premium and EAL families reached less often, SEND families seen at
+Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners,
+three terms of interactions (on the school days of the default terms for England), its children's
+moves between settings (plans part done) and two rounds of its belonging and Parent View surveys
+are drawn from a seeded random generator with the patterns a school would recognise: a newsletter
+to all families most Fridays, messages families send the school and the answers to most of them,
+a few families joining during the year, pupil premium and EAL families reached less often, SEND families seen at
 reviews, busy weeks around parents' evenings, some partners never engaged, no care home linked
 and no employer offering work experience (two named gaps on the community layers).
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,9 @@ class DemoData:
     families: pd.DataFrame
     interactions: pd.DataFrame
     gazetteer: pd.DataFrame
+    transitions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    transition_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    survey_responses: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _teaching_days(start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> np.ndarray:
@@ -387,6 +391,91 @@ def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFra
                   "two_way", "staff", "notes", "direction"]]
 
 
+# Transitions and surveys are written for the first schools only: at the authority's scale they would
+# add millions of rows to a benchmark that does not read them.
+VOICE_SCHOOLS = 25
+
+
+def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today: datetime.date):
+    """The demo school's moves: its Year 6 leaving for secondary next September, a few in-year
+    moves and moves to a special school around today (some SEND children due soon with no meeting,
+    so outreach raises them), and the plan of each, done as a busy school would have it."""
+    from engagement.transitions import plan_rows
+
+    secondary = partners[(partners["category"] == "partner school") & partners["name"].str.contains("Secondary")]
+    secondary_ids = secondary["partner_id"].tolist() or [None]
+    # Year 6 leave on the last day of the summer term; the move is dated then, in this school year.
+    last_day = datetime.date(today.year + (today.month >= 9), 7, 21)
+    rows = []
+    year6 = families[families["year_groups"].str.contains("6")]
+    for n, fam in enumerate(year6.itertuples()):
+        rows.append({"family_id": fam.family_id, "kind": "year 6 to year 7", "direction": "leaving",
+                     "other_setting": secondary_ids[n % len(secondary_ids)], "date": last_day,
+                     "send": bool(fam.send)})
+    others = families[~families["family_id"].isin(year6["family_id"])]
+    send_ids, rest_ids = others[others["send"]]["family_id"].tolist(), others[~others["send"]]["family_id"].tolist()
+    specials = [("to special school", "leaving", "Longwill School for Deaf Children", 21, True),
+                ("to special school", "leaving", "Baskerville School", 45, True),
+                ("in-year move", "leaving", "Cotteridge Primary School", 12, True),
+                ("in-year move", "joining", "Kings Norton Primary School", -40, True),
+                ("from special school", "joining", "Selly Oak Trust School", -75, True),
+                ("in-year move", "leaving", "Bournville Village Primary", 30, False),
+                ("in-year move", "joining", "Stirchley Primary School", -20, False),
+                ("in-year move", "leaving", "Hazelwell Academy", 80, False)]
+    for kind, direction, setting, offset, send in specials:
+        pool = send_ids if send else rest_ids
+        if pool:
+            rows.append({"family_id": pool.pop(int(rng.integers(len(pool)))), "kind": kind, "direction": direction,
+                         "other_setting": setting, "date": today + datetime.timedelta(days=offset), "send": send})
+    moves = pd.DataFrame(rows)
+    if moves.empty:
+        return moves, pd.DataFrame()
+    moves.insert(0, "transition_id", [f"{fid}-T{n + 1}" for n, fid in enumerate(moves["family_id"])])
+    steps = pd.DataFrame([step for move in moves.to_dict("records") for step in plan_rows(move)])
+    send = steps["transition_id"].map(dict(zip(moves["transition_id"], moves["send"], strict=True))).to_numpy()
+    overdue = (steps["due"] < today).to_numpy()
+    done = np.where(overdue, rng.random(len(steps)) < np.where(send, 0.8, 0.65), rng.random(len(steps)) < 0.12)
+    # The soonest SEND moves have no meeting yet: the case outreach must raise.
+    soon = moves[moves["send"] & (moves["date"] >= today) & (moves["date"] <= today + datetime.timedelta(days=30))]
+    done &= ~(steps["transition_id"].isin(soon["transition_id"]) & (steps["step"] == "meeting")).to_numpy()
+    steps["done"] = done
+    steps["done_on"] = [min(due, today) if d else None for due, d in zip(steps["due"], done, strict=True)]
+    steps["done_by"] = np.where(done, "SENCo (demo)", np.array(None, dtype=object))
+    return moves, steps
+
+
+def _survey_rounds(rng, families: pd.DataFrame, terms, today: datetime.date) -> pd.DataFrame:
+    """Two rounds of each survey: one in the previous term, one in this term (up to today). Fewer
+    pupil premium, EAL and SEND families feel they belong, and a little more so in the later round."""
+    from engagement.plans_and_surveys import load_surveys
+
+    (_, previous_start, _), (_, current_start, _) = terms[-2], terms[-1]
+    dates = [previous_start + datetime.timedelta(days=35), min(today, current_start + datetime.timedelta(days=28))]
+    n = len(families)
+    base = (0.8 - 0.14 * families["pupil_premium"].to_numpy() - 0.12 * families["eal"].to_numpy()
+            - 0.16 * families["send"].to_numpy())
+    parts = []
+    for survey in load_surveys().surveys:
+        for k, date in enumerate(dates):
+            answered = rng.random(n) < (0.45 if survey.anonymous else 0.62)
+            idx = np.flatnonzero(answered)
+            likely = np.clip(base[idx] + 0.05 * k + rng.normal(0, 0.08, len(idx)), 0.05, 0.97)
+            for question in survey.questions:
+                agree = rng.random(len(idx)) < likely
+                on_side = [a for a in survey.scale if a in survey.agree]
+                off_side = [a for a in survey.scale if a not in survey.agree and a not in survey.unscored]
+                answer = np.where(agree, rng.choice(on_side, len(idx), p=[0.55, 0.45][:len(on_side)]),
+                                  rng.choice(off_side, len(idx)))
+                if survey.unscored:
+                    answer = np.where(rng.random(len(idx)) < 0.05, survey.unscored[0], answer)
+                parts.append(pd.DataFrame({
+                    "school_id": families["school_id"].iloc[0], "survey": survey.key, "date": date,
+                    "question": question.key, "answer": answer,
+                    "family_id": None if survey.anonymous else families["family_id"].to_numpy()[idx],
+                    "respondent": "parent"}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def generate(scale: str = "school", seed: int = 42, today: datetime.date | None = None) -> DemoData:
     """Generate the demo data set at ``scale`` (school, trust or authority), deterministic for a
     given seed and date. The three most recent school terms end at ``today``."""
@@ -398,9 +487,9 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     typology = load_typology()
     terms = _three_terms(today)
     school_rows = _school_rows(rng, n_schools, spread, families_mean)
-    partners, families, interactions = [], [], []
+    partners, families, interactions, moves, steps, answers = [], [], [], [], [], []
     messages = np.random.default_rng([seed, 3])  # the communication panel's data: a generator of its own
-    for school in school_rows:
+    for number, school in enumerate(school_rows):
         p = _partners_for(rng, school, n_partners, typology)
         f = _families_for(rng, school, school["_families"])
         f["joined"] = _joined(messages, f, today)
@@ -410,12 +499,22 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
         partners.append(p)
         families.append(f)
         interactions.append(_finish_interactions(rng, school["school_id"], fi, pi, typology))
+        if number < VOICE_SCHOOLS:
+            # A separate generator, so the moves and surveys leave every other demo figure as it was.
+            voice_rng = np.random.default_rng([seed, number])
+            m, s = _transitions_for(voice_rng, f, p, today)
+            moves.append(m.assign(school_id=school["school_id"]))
+            steps.append(s)
+            answers.append(_survey_rounds(voice_rng, f, terms, today))
     schools = pd.DataFrame([{k: v for k, v in s.items() if not k.startswith("_")} for s in school_rows])
     families_all = pd.concat(families, ignore_index=True)
     partners_all = pd.concat(partners, ignore_index=True)
     return DemoData(schools=schools, partners=partners_all, families=families_all,
                     interactions=pd.concat(interactions, ignore_index=True),
-                    gazetteer=_gazetteer(rng, families_all, partners_all))
+                    gazetteer=_gazetteer(rng, families_all, partners_all),
+                    transitions=pd.concat(moves, ignore_index=True),
+                    transition_steps=pd.concat(steps, ignore_index=True),
+                    survey_responses=pd.concat(answers, ignore_index=True))
 
 
 def _gazetteer(rng, families: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
@@ -450,9 +549,13 @@ def load_demo(store: db.Store, scale: str = "school", seed: int = 42, today: dat
         _bulk_insert(conn, db.partners, data.partners)
         _bulk_insert(conn, db.families, data.families)
         _bulk_insert(conn, db.interactions, data.interactions)
+        _bulk_insert(conn, db.transitions, data.transitions)
+        _bulk_insert(conn, db.transition_steps, data.transition_steps)
+        _bulk_insert(conn, db.survey_responses, data.survey_responses)
         existing = set(conn.execute(sa.select(db.gazetteer.c.postcode)).scalars())
         _bulk_insert(conn, db.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
         db.audit(conn, "load demo", "schools", detail=(
             f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
-            f"{len(data.families)} families, {len(data.interactions)} interactions"))
+            f"{len(data.families)} families, {len(data.interactions)} interactions, {len(data.transitions)} "
+            f"transitions, {len(data.survey_responses)} survey answers"))
     return data

@@ -13,7 +13,12 @@ family the school has never talked with); a transition coming (a child in Recept
 or a *new starter*: a family whose first recorded contact of any kind is within the last
 ``new_starter_days``; a family with no record at all is not called a new starter, because a
 store imported without history would make every family one: it is already lifted as never
-contacted); and contact that went one way only (newsletters, unanswered calls) within the N days.
+contacted); and contact that went one way only (newsletters, unanswered calls) within the N days. Two reasons come
+from the seed on SEND partnerships (issue 19) and are shown to family liaison officers only (other
+staff see their points as "reasons for family liaison officers"): a child with SEND moving within
+``[transitions] meeting_warning_days`` with no transition meeting yet (such a family is on the
+list even after a recent contact: a phone call is not the meeting), and low belonging in the
+family's answers to a non-anonymous survey's latest round.
 Equal priorities are ordered never-contacted first, then longest without contact, then by
 family reference, so the list is the same every time. A family with a referral still unanswered
 after ``referral_no_reply_days`` is on the list whatever its contacts, with that reason.
@@ -136,6 +141,10 @@ class OutreachFrames:
     # family_id -> "referral to X sent N days ago, no reply": such a family is on the list whatever
     # its contacts (engagement.referrals.no_reply_reasons).
     referral_no_reply: dict[str, str] = field(default_factory=dict)
+    # SEND moves coming with no meeting yet (family_id, date, days_to_go) and families who answered
+    # with low belonging (family_id, survey, date): see engagement.transitions and engagement.belonging.
+    moves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["family_id", "date", "days_to_go"]))
+    low_belonging: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["family_id", "survey", "date"]))
 
 
 def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
@@ -175,7 +184,9 @@ def _partners_frame(rows: pd.DataFrame | None) -> pd.DataFrame:
 def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.DataFrame | None = None,
                        partners: pd.DataFrame | None = None, gazetteer: pd.DataFrame | None = None, *,
                        today: datetime.date | None = None, days: int | None = None,
-                       calendar: Calendar | None = None) -> OutreachFrames:
+                       calendar: Calendar | None = None,
+                       moves: pd.DataFrame | None = None, low_belonging: pd.DataFrame | None = None
+                       ) -> OutreachFrames:
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
     today = today or datetime.date.today()
@@ -196,8 +207,13 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
         "one_way_recent": grouped["recent_one_way"].sum(),
     }).reset_index().reindex(columns=CONTACT_COLUMNS)
     gaz = gazetteer if gazetteer is not None else pd.DataFrame(columns=["postcode", "latitude", "longitude"])
-    return OutreachFrames(school_id, today, days, _families_frame(families, gaz), contacts,
-                          _partners_frame(partners), calendar)
+    out = OutreachFrames(school_id, today, days, _families_frame(families, gaz), contacts,
+                         _partners_frame(partners), calendar)
+    if moves is not None:
+        out.moves = moves.reindex(columns=["family_id", "date", "days_to_go"])
+    if low_belonging is not None:
+        out.low_belonging = low_belonging.reindex(columns=["family_id", "survey", "date"])
+    return out
 
 
 def load_frames(store: db.Store, school_id: str, today: datetime.date | None = None,
@@ -230,10 +246,14 @@ def load_frames(store: db.Store, school_id: str, today: datetime.date | None = N
                        columns=["postcode", "latitude", "longitude"])
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
+    from engagement.belonging import load_responses, low_belonging_families
     from engagement.referrals import no_reply_reasons
+    from engagement.transitions import send_moves_without_meeting
 
     return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par),
-                          calendar, no_reply_reasons(store, school_id, today))
+                          calendar, no_reply_reasons(store, school_id, today),
+                          moves=send_moves_without_meeting(store, school_id, today),
+                          low_belonging=low_belonging_families(load_responses(store, school_id)))
 
 
 def _frames(source, school_id, today, days) -> OutreachFrames:
@@ -259,11 +279,14 @@ def _points(value: float) -> str:
 def worklist(source, school_id: str | None = None, today: datetime.date | None = None,
              days: int | None = None, *, year_group: str | None = None, flag: str | None = None,
              sector: str | None = None, channel: str | None = None, language: str | None = None,
-             weights: dict | None = None) -> pd.DataFrame:
+             weights: dict | None = None, flo_reasons: bool = True) -> pd.DataFrame:
     """The families with no two-way contact in the last ``days`` days, most in need first
     (columns :data:`WORKLIST_COLUMNS`). ``source`` is a store (give ``school_id``) or
     :class:`OutreachFrames`. Filters, each optional and case-insensitive: a year group ("R", "6"),
-    a flag (a key or label of :data:`FLAGS`), a postcode sector, a preferred channel, a language."""
+    a flag (a key or label of :data:`FLAGS`), a postcode sector, a preferred channel, a language.
+    ``flo_reasons``: whether the reasons for family liaison officers only are spelt out
+    (:func:`engagement.access.sees_flo_reasons`); without, their points show as one reason
+    "reasons for family liaison officers"."""
     frames = _frames(source, school_id, today, days)
     cfg = load_settings().outreach
     w = {**cfg.priority.model_dump(), **(weights or {})}
@@ -280,7 +303,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
             last[known].to_numpy().astype("datetime64[D]").astype(np.int64))
         since = pd.Series(counted, index=fam.index)
     waiting = fam["family_id"].map(frames.referral_no_reply)
-    on_list = since.isna() | (since >= days) | waiting.notna()
+    moving = frames.moves.drop_duplicates("family_id").set_index("family_id")["days_to_go"]
+    low = frames.low_belonging.drop_duplicates("family_id").set_index("family_id")["survey"]
+    on_list = since.isna() | (since >= days) | waiting.notna() | fam["family_id"].isin(moving.index).to_numpy()
     waiting = waiting[on_list.to_numpy()].reset_index(drop=True)
     fam, since = fam[on_list.to_numpy()].reset_index(drop=True), since[on_list.to_numpy()].reset_index(drop=True)
     never = since.isna().to_numpy()
@@ -317,6 +342,19 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if isinstance(waiting.iloc[idx], str):
             priority[idx] += w["referral_no_reply"]
             reasons[idx].append(f"{waiting.iloc[idx]} {_points(w['referral_no_reply'])}")
+        private = []
+        family = fam["family_id"].iloc[idx]
+        if family in moving.index:
+            priority[idx] += w["send_move_without_meeting"]
+            private.append((f"SEND move in {int(moving[family])} days, no transition meeting yet",
+                            w["send_move_without_meeting"]))
+        if family in low.index:
+            priority[idx] += w["low_belonging"]
+            private.append((f"low belonging in the {low[family]} survey", w["low_belonging"]))
+        if private and flo_reasons:
+            reasons[idx] += [f"{text} {_points(points)}" for text, points in private]
+        elif private:
+            reasons[idx].append(f"reasons for family liaison officers {_points(sum(p for _, p in private))}")
         if one_way[idx]:
             priority[idx] += w["one_way_only"]
             noun = "contact" if one_way[idx] == 1 else "contacts"

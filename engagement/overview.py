@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engagement import explanations, scoring
+from engagement.belonging import VoiceSection
 from engagement.privacy import governor_metrics
 from engagement.settings import Settings, fewer_than, load_settings
 from engagement.explanations import SEGMENT_LABELS
@@ -93,6 +94,9 @@ class Overview:
     comparison_text: str = ""
     last_year: bool = False
     communication: Communication | None = None
+    # Belonging and transitions (engagement.belonging.voice_section), read from the store by the
+    # page and set with dataclasses.replace; None where it was not asked for.
+    voice: VoiceSection | None = None
 
 
 # ---------------------------------------------------------------- the figures

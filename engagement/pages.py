@@ -30,10 +30,11 @@ ROLES = {
     "head": "Headteacher or senior leader: every page",
     "flo": "Family liaison officer: outreach, map and data entry",
     "governor": "Governor: aggregates only (overview, community layers, map without family detail)",
+    "senco": "SENCO: transitions of children with SEND, outreach, data entry and the aggregate pages",
 }
 
 EVERYONE = frozenset(ROLES)
-STAFF = frozenset({"admin", "head", "flo"})
+STAFF = frozenset({"admin", "head", "flo", "senco"})
 
 
 class RegistryError(ValueError):
@@ -60,6 +61,7 @@ PAGES: tuple[Page, ...] = (
     Page("map", "app_pages/partner_map.py", "Partner map", ":material/map:", EVERYONE),
     Page("outreach", "app_pages/outreach.py", "Outreach planner", ":material/support_agent:", STAFF),
     Page("week", "app_pages/week.py", "Events and referrals", ":material/event_available:", STAFF),
+    Page("transitions", "app_pages/transitions.py", "Transitions", ":material/move_up:", STAFF),
     Page("data", "app_pages/data.py", "Data", ":material/database:", STAFF),
     Page("audit", "app_pages/audit.py", "Audit log", ":material/history:", frozenset({"admin"})),
 )

@@ -245,6 +245,8 @@ def overview_report_html(view: Overview) -> str:
         out.append(f'<tr><td class="term">{_e(term)}</td>' + "".join(f'<td class="num">{_e(v)}</td>' for v in values)
                    + "</tr>")
     out.append("</table>")
+    if view.voice is not None:
+        out.append(_voice_html(view.voice))
     out.append("<footer>" + " ".join(_e(n) for n in view.notes)
                + f" Aggregates only: no family is named or identifiable. Generated {_e(generated)} by the "
                "community engagement map.</footer></body></html>")
@@ -271,6 +273,29 @@ def _communication_section(view: Overview) -> list[str]:
                    f"<td>{_e(row['short'])}</td></tr>")
     out.append("</table>")
     return out
+
+
+def _voice_html(voice) -> str:
+    """Belonging and transitions in three lines (the report keeps to one sheet): the headline, the
+    moves of the school year, and the headline survey's questions (every text escaped)."""
+    from engagement.belonging import count_text, percent
+
+    start, end = voice.year
+    t, b = voice.transitions, voice.belonging
+    if b is None:
+        feel = "no belonging survey imported yet"
+    else:
+        change = "" if b["change"] is None else f" ({points_text(b['change'])} points on the round before)"
+        feel = f"{percent(b['agree'])}{change}, survey of {b['date']}"
+    lines = [f"<b>Families who feel they belong:</b> {_e(feel)}.",
+             f"<b>Transitions {start:%Y}–{end:%y}:</b> {_e(count_text(t['count']))}, of them "
+             f"{_e(count_text(t['send']))} of children with SEND; with a complete plan: "
+             f"{_e(percent(t['plan_complete']))} (SEND {_e(percent(t['send_plan_complete']))}, others {_e(percent(t['not_send_plan_complete']))})."]
+    headline = next((r for r in voice.rounds if b is not None and r.survey == b["survey"]), None)
+    if headline is not None:
+        lines.append(f"<b>{_e(headline.title)}, agreeing:</b> " + "; ".join(
+            f"{_e(row['text'])} {_e(percent(row['agree']))}" for row in headline.questions.to_dict("records")) + ".")
+    return "<h2>Belonging and transitions</h2>" + "".join(f'<p class="small">{line}</p>' for line in lines)
 
 
 def report_file_name(view: Overview, extension: str) -> str:

@@ -117,6 +117,10 @@ class Priority(_Section):
     one_way_only: float = 1
     referral_no_reply: float = 2
     """A referral sent to a partner long ago (``referral_no_reply_days``) with no reply yet."""
+    send_move_without_meeting: float = 4
+    """A child with SEND moves within ``transitions.meeting_warning_days`` with no transition meeting yet."""
+    low_belonging: float = 2
+    """The family answered a (non-anonymous) belonging survey on the low side."""
 
 
 class Outreach(_Section):
@@ -134,6 +138,13 @@ class Outreach(_Section):
     referral_no_reply_days: int = Field(30, ge=1)
     """A referral still "sent" this many days after it was made raises its family on the worklist."""
     priority: Priority = Priority()
+
+
+class Transitions(_Section):
+    meeting_warning_days: int = Field(60, ge=1)
+    """Outreach raises a family whose SEND child moves within this many days with no transition meeting."""
+    meeting_lookback_days: int = Field(365, ge=1)
+    """A "transition meeting" contact logged with the family this many days before the move counts as held."""
 
 
 class MapSettings(_Section):
@@ -236,6 +247,7 @@ class Settings(_Section):
     window: WindowSettings = WindowSettings()
     scoring: Scoring = Scoring()
     outreach: Outreach = Outreach()
+    transitions: Transitions = Transitions()
     map: MapSettings = MapSettings()
     geocoding: Geocoding = Geocoding()
     access: Access = Access()

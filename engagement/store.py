@@ -219,6 +219,52 @@ terms = Table(
     Index("ix_terms_school", "school_id"),
 )
 
+# SEND transitions (issue 19): a child of a family moving between settings, and its plan's steps
+# (from data/transition_plan.toml), each done or not, with who marked it.
+transitions = Table(
+    "transitions", metadata,
+    Column("transition_id", String(64), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("direction", String(10), nullable=False, default="leaving"),
+    Column("other_setting", String(300)),
+    Column("date", Date, nullable=False),
+    Column("send", Boolean, nullable=False, default=False),
+    Index("ix_transitions_school_date", "school_id", "date"),
+    Index("ix_transitions_family", "family_id"),
+)
+
+transition_steps = Table(
+    "transition_steps", metadata,
+    Column("step_id", String(140), primary_key=True),  # "<transition_id>/<step key>"
+    Column("transition_id", String(64), ForeignKey("transitions.transition_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("step", String(60), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("owner", String(100)),
+    Column("due", Date),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("done_on", Date),
+    Column("done_by", String(200)),
+    Index("ix_transition_steps_transition", "transition_id"),
+)
+
+# Parent and pupil voice: one row per answer (survey_responses.csv). A round is a survey on a date.
+survey_responses = Table(
+    "survey_responses", metadata,
+    Column("response_id", Integer, primary_key=True, autoincrement=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("survey", String(60), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("question", String(60), nullable=False),
+    Column("answer", String(60), nullable=False),
+    Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE")),
+    Column("respondent", String(10), nullable=False, default="parent"),
+    Index("ix_survey_responses_round", "school_id", "survey", "date"),
+    Index("ix_survey_responses_family", "family_id"),
+)
+
 geocode_cache = Table(
     "geocode_cache", metadata,
     Column("query", String(400), primary_key=True),
@@ -252,9 +298,10 @@ audit_log = Table(
 )
 
 TABLES = {t.name: t for t in (schools, partners, families, interactions, terms, geocode_cache, gazetteer,
-                               audit_log, events, event_contacts, referrals, referral_steps, family_partners)}
+                               audit_log, events, event_contacts, referrals, referral_steps, family_partners,
+                               transitions, transition_steps, survey_responses)}
 KEY_OF = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
-          "interactions": "interaction_id"}
+          "interactions": "interaction_id", "transitions": "transition_id", "transition_steps": "step_id"}
 
 
 def _secrets_database_url() -> str | None:
@@ -701,7 +748,8 @@ def clear_demo_data(store: Store, actor: str) -> int:
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
         deleted = {}
-        for table in (events, referrals, family_partners, interactions, families, partners, schools):
+        for table in (survey_responses, transitions, events, referrals, family_partners, interactions, families,
+                      partners, schools):
             deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
         audit(conn, "clear demo", "schools", detail=(
             f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))

@@ -32,9 +32,10 @@ def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypa
     at = open_data_page(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
     assert at.title[0].value == "Data"
     assert [h.value for h in at.header] == ["Import", "School terms", "Events, referrals and families' partners",
-                                            "Templates", "Export", "Demo school"]
-    assert download_labels(at) == ["events.csv", "referrals.csv", "family_partners.csv"] + \
-        [f"{k}.csv" for k in KINDS] + ["terms.csv", "Download the data (ZIP)"]
+                                            "Transitions and survey answers", "Templates", "Export", "Demo school"]
+    assert download_labels(at) == ["events.csv", "referrals.csv", "family_partners.csv", "Export transitions.csv",
+                                   "Export survey_responses.csv", *[f"{k}.csv" for k in KINDS], "terms.csv",
+                                   "Download the data (ZIP)"]
     assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
     assert any("Demo data" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there
@@ -65,9 +66,12 @@ def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkey
 def test_the_templates_import_as_they_stand(sqlite_store):
     # The templates are what a school copies: they must pass the same checks as any file.
     templates = Path(__file__).resolve().parent.parent / "data" / "templates"
-    report = import_files(sqlite_store, sorted(p for p in templates.glob("*.csv") if p.name != "terms.csv"),
-                          actor="test")
+    from engagement import send_belonging_files as voice
+
+    ours = [p for p in sorted(templates.glob("*.csv")) if voice.guess_kind(p.name) or p.name == "terms.csv"]
+    report = import_files(sqlite_store, [p for p in sorted(templates.glob("*.csv")) if p not in ours], actor="test")
     assert report.ok, report.format()
+    assert voice.import_files(sqlite_store, ours, actor="test").ok  # transitions and survey answers (issue 19)
     assert {k: c["inserted"] for k, c in report.counts.items()} == {
         "schools": 1, "partners": 2, "families": 2, "interactions": 5}
     # terms.csv has its own reader (engagement.calendar), as the import command has.

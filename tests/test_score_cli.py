@@ -23,7 +23,8 @@ FAMILY_KEYS = ["on_roll", "reached", "reach", "informed_reach", "regularity", "b
 EQUITY_KEYS = ["group", "rest", "group_reach", "rest_reach", "gap_pp", "parity", "suppressed"]
 PARTNER_KEYS = ["listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score"]
 LAYER_KEYS = ["categories", "covered", "coverage"]
-TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall"]
+TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall",
+            "transitions", "belonging"]  # the last two: FORMATS.md's optional keys (issue 19)
 FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
 
 
@@ -124,6 +125,11 @@ def test_the_command_prints_what_the_library_computes(demo_db):
         expected |= comparison_json(frames, *window)
         expected["communication"] = measure(load_messages(store, "999001"), *window).card
         expected.update(week_card(store, "999001", *window))
+        from engagement.belonging import headline, load_responses
+        from engagement.transitions import score_figures
+
+        expected["transitions"] = score_figures(store, "999001", *window)
+        expected["belonging"] = headline(load_responses(store, "999001"), window[1])
     finally:
         store.dispose()
     assert card == expected

@@ -1,0 +1,487 @@
+"""Reading, checking, importing and exporting ``transitions.csv`` and ``survey_responses.csv``
+(columns in ``shared/FORMATS.md``), all-or-nothing like every import: every problem is reported
+by file, row, column and reason, and one problem leaves the store exactly as it was.
+
+Neither file names a school: a transition's school is its family's, an answer's is its family's or,
+for an anonymous answer, the school given (or the store's only school). A transition imported for
+the first time gets the steps of the plan template; a re-imported one keeps its steps and their
+progress (undone steps move with a changed date). A survey round (a survey on a date) is imported
+whole: the rows of a round in the file replace the school's stored round, so importing a file
+twice does not count its answers twice. Each round replaced is audited with its counts, never the
+answers.
+
+>>> report = ImportReport()
+>>> check_rows(report, "survey_responses", [["survey", "date", "question", "answer"],
+...                                         ["belonging", "31/02/2026", "belong", "maybe"]]).rows
+[]
+>>> [str(p) for p in report.errors]
+['survey_responses.csv, row 2, date: not a date: use 2026-09-14 or 14/09/2026', \
+"survey_responses.csv, row 2, answer: 'maybe' is not on the scale of survey 'belonging': strongly disagree, \
+disagree, not sure, agree, strongly agree"]
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import re
+import zipfile
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from engagement import store as db
+from engagement import transitions as moves
+from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date
+from engagement.plans_and_surveys import load_surveys
+from engagement.settings import load_settings
+
+KINDS = ("transitions", "survey_responses")
+COLUMNS = {
+    "transitions": ("transition_id", "family_id", "kind", "direction", "other_setting", "date", "send"),
+    "survey_responses": ("survey", "date", "question", "answer", "family_id", "respondent"),
+}
+REQUIRED = {"transitions": ("transition_id", "family_id", "kind", "date"),
+            "survey_responses": ("survey", "date", "question", "answer")}
+RESPONDENTS = ("parent", "pupil")
+LIMITS = {"transition_id": 64, "family_id": 64, "other_setting": 300}
+
+
+def guess_kind(filename: str) -> str | None:
+    """``transitions`` or ``survey_responses`` when a file's name says so, else None.
+
+    >>> guess_kind("2026-transitions.xlsx"), guess_kind("Survey responses autumn.csv"), guess_kind("families.csv")
+    ('transitions', 'survey_responses', None)
+    """
+    words = re.findall(r"[a-z]+", Path(filename).stem.lower())
+    if "transitions" in words or "transition" in words:
+        return "transitions"
+    if "survey" in words or "surveys" in words:
+        return "survey_responses"
+    return None
+
+
+# ---------------------------------------------------------------- reading a file into rows of text
+
+class Refused(ValueError):
+    """A file that cannot be read at all."""
+
+
+def read_rows(name: str, data: bytes) -> list[list[str]]:
+    """The cells of a CSV (UTF-8 with or without BOM, or Windows-1252) or an .xlsx's first sheet,
+    as text, every row kept so that row numbers match a spreadsheet's. Size limits are the
+    ``[imports]`` settings."""
+    limits = load_settings().imports
+    if not data.strip():
+        raise Refused("the file is empty: it needs a header row and rows of data")
+    if len(data) > limits.max_file_mb * 1_000_000:
+        raise Refused(f"the file is over the limit of {limits.max_file_mb:g} MB: split it into several files")
+    if Path(name).suffix.lower() == ".xlsx" or data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                unpacked = sum(i.file_size for i in archive.infolist())
+            if unpacked > min(limits.max_unpacked_mb * 1_000_000, limits.max_unpack_ratio * len(data)):
+                raise Refused("the workbook would unpack to far more than it holds; save the sheet as CSV")
+            sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
+        except Refused:
+            raise
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise Refused(f"the file is not a readable Excel workbook ({type(exc).__name__})") from None
+        rows = [["" if pd.isna(v) else v.date().isoformat() if isinstance(v, datetime.datetime) else
+                 str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in row]
+                for row in sheet.itertuples(index=False, name=None)]
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+        if "\x00" in text:
+            raise Refused("the file is not text: save it as CSV or XLSX")
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        delimiter = "," if "," in first else max((";", "\t"), key=first.count)
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error as exc:
+            raise Refused(f"the file is not valid CSV: {exc}") from None
+    if len(rows) > limits.max_rows + 1:
+        raise Refused(f"the file has more than {limits.max_rows:,} rows: split it into several files")
+    for number, row in enumerate(rows, start=1):
+        if any(len(cell) > limits.max_cell_chars for cell in row):
+            raise Refused(f"row {number} has a cell of more than {limits.max_cell_chars:,} characters")
+    return rows
+
+
+# ---------------------------------------------------------------- checking
+
+@dataclass
+class Checked:
+    """A file's rows as values, with where each came from (file, spreadsheet row)."""
+    kind: str
+    rows: list[dict]
+    where: list[tuple[str, int]]
+    present: set[str]
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().lower().replace("–", "-").split())
+
+
+def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str | None = None) -> Checked:
+    """Check the text rows of one file (header first) on their own, without the store: columns,
+    required cells, dates, kinds, scales. Problems go into ``report``; the rows without a problem
+    come back as values."""
+    name = name or f"{kind}.csv"
+    numbered = [(i, [excel_unsafe_cell(c) for c in row]) for i, row in enumerate(rows, start=1)]
+    numbered = [(i, cells) for i, cells in numbered if any(cells)]
+    if not numbered:
+        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        return Checked(kind, [], [], set())
+    header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
+    missing = [c for c in REQUIRED[kind] if c not in header]
+    for column in missing:
+        report.error(name, header_row, column, f"the required column {column!r} is missing (a {kind} file needs "
+                     f"{', '.join(REQUIRED[kind])}; found: {', '.join(h for h in header if h) or 'nothing'})")
+    if missing:
+        return Checked(kind, [], [], set())
+    ignored = [h for h in header if h and h not in COLUMNS[kind]]
+    if ignored:
+        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    surveys = load_surveys()
+    out, where = [], []
+    for number, cells in numbered[1:]:
+        raw = {h: (cells[j].strip() if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]}
+        problems_before = len(report.errors)
+
+        def bad(column: str, reason: str) -> None:
+            report.error(name, number, column, reason)  # noqa: B023 - used at once, in this row
+
+        for column in REQUIRED[kind]:
+            if not raw.get(column):
+                bad(column, f"{column} is required")
+        for column, limit in LIMITS.items():
+            if len(raw.get(column, "")) > limit:
+                bad(column, f"longer than {limit} characters")
+        value: dict[str, object] = dict(raw)
+        if raw.get("date"):
+            value["date"] = parse_date(raw["date"])
+            if value["date"] is None:
+                bad("date", "not a date: use 2026-09-14 or 14/09/2026")
+        if kind == "transitions":
+            if raw.get("kind"):
+                value["kind"] = _normal(raw["kind"])
+                if value["kind"] not in moves.KINDS:
+                    bad("kind", f"{raw['kind']!r} is not a kind of move: {', '.join(moves.KINDS)}")
+            value["direction"] = _normal(raw.get("direction", "")) or "leaving"
+            if value["direction"] not in moves.DIRECTIONS:
+                bad("direction", f"{raw['direction']!r} is neither leaving nor joining")
+            if "send" in raw:
+                value["send"] = parse_bool(raw["send"])
+                if value["send"] is None:
+                    bad("send", f"{raw['send']!r} is not yes or no")
+            value["other_setting"] = raw.get("other_setting") or None
+        else:
+            survey = surveys.survey(raw.get("survey", "")) if raw.get("survey") else None
+            if raw.get("survey") and survey is None:
+                bad("survey", f"{raw['survey']!r} is not a survey of data/surveys.toml: "
+                    + ", ".join(s.key for s in surveys.surveys))
+            if survey is not None:
+                value["survey"] = survey.key
+                if raw.get("question"):
+                    question = survey.question(raw["question"])
+                    if question is None:
+                        bad("question", f"{raw['question']!r} is not a question of survey {survey.key!r}: "
+                            + ", ".join(q.key for q in survey.questions))
+                    else:
+                        value["question"] = question.key
+                if raw.get("answer"):
+                    value["answer"] = survey.answer(raw["answer"])
+                    if value["answer"] is None:
+                        bad("answer", f"{raw['answer']!r} is not on the scale of survey {survey.key!r}: "
+                            + ", ".join(survey.scale))
+                if survey.anonymous and raw.get("family_id"):
+                    bad("family_id", f"survey {survey.key!r} is anonymous: leave family_id empty "
+                        "(a family reference would make its answers identifiable)")
+            value["respondent"] = _normal(raw.get("respondent", "")) or "parent"
+            if value["respondent"] not in RESPONDENTS:
+                bad("respondent", f"{raw['respondent']!r} is neither parent nor pupil")
+            value["family_id"] = raw.get("family_id") or None
+        if len(report.errors) == problems_before:
+            out.append(value)
+            where.append((name, number))
+    if kind == "transitions":
+        seen: dict[str, int] = {}
+        for value, (file, number) in zip(out, where, strict=True):
+            first = seen.setdefault(str(value["transition_id"]), number)
+            if first != number:
+                report.error(file, number, "transition_id",
+                             f"transition {value['transition_id']!r} is also on row {first}")
+    return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
+
+
+def excel_unsafe_cell(cell) -> str:
+    from engagement.interchange import excel_unsafe
+
+    return excel_unsafe(str(cell).strip())
+
+
+def _source(item) -> tuple[str, bytes]:
+    if isinstance(item, tuple):
+        return str(item[0]), bytes(item[1])
+    if hasattr(item, "getvalue"):
+        return str(item.name), bytes(item.getvalue())
+    path = Path(item)
+    if not path.is_file():
+        raise Refused("it is not a file: give the path of a CSV or XLSX file")
+    if path.stat().st_size > load_settings().imports.max_file_mb * 1_000_000:
+        raise Refused(f"the file is over the limit of {load_settings().imports.max_file_mb:g} MB")
+    return path.name, path.read_bytes()
+
+
+def _families(conn, ids: list[str]) -> dict[str, dict]:
+    f = db.families
+    found = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(sa.select(f.c.family_id, f.c.school_id, f.c.send)
+                                .where(f.c.family_id.in_(ids[start:start + 500]))).mappings():
+            found[row["family_id"]] = dict(row)
+    return found
+
+
+def _check_store(report: ImportReport, checked: list[Checked], conn, school_id: str | None,
+                 allowed: Collection[str] | None) -> None:
+    """What only the store can tell: the families exist, rows stay within the account's schools,
+    a transition is not another school's, an anonymous answer has a school."""
+    families = _families(conn, sorted({r["family_id"] for c in checked for r in c.rows if r.get("family_id")}))
+    schools = list(conn.execute(sa.select(db.schools.c.school_id)).scalars())
+    default_school = school_id or (schools[0] if len(schools) == 1 else None)
+    t = db.transitions
+    for c in checked:
+        stored = {}
+        if c.kind == "transitions":
+            ids = [r["transition_id"] for r in c.rows]
+            for start in range(0, len(ids), 500):
+                for row in conn.execute(sa.select(t.c.transition_id, t.c.school_id)
+                                        .where(t.c.transition_id.in_(ids[start:start + 500]))):
+                    stored[row[0]] = row[1]
+        for row, (file, number) in zip(c.rows, c.where, strict=True):
+            family = families.get(str(row["family_id"])) if row.get("family_id") else None
+            if row.get("family_id") and family is None:
+                report.error(file, number, "family_id", f"there is no family {row['family_id']!r}: import "
+                             "families.csv first")
+                continue
+            school = family["school_id"] if family else default_school
+            if school is None:
+                report.error(file, number, "family_id", "cannot tell the school of an anonymous answer: the store "
+                             "holds several schools, so choose the school")
+                continue
+            if school_id and school != school_id and family is not None:
+                report.error(file, number, "family_id", f"family {row['family_id']!r} is of school {school!r}, "
+                             f"not {school_id!r}")
+                continue
+            if allowed is not None and school not in allowed:
+                report.error(file, number, "family_id", f"school {school!r} is not one of the schools your "
+                             "account may change")
+                continue
+            if c.kind == "transitions" and stored.get(row["transition_id"], school) != school:
+                report.error(file, number, "transition_id", f"transition {row['transition_id']!r} belongs to "
+                             "another school")
+                continue
+            row["school_id"] = school
+            if c.kind == "transitions" and "send" not in c.present:
+                row["send"] = bool(family["send"]) if family else False  # no column: the family's SEND flag
+
+
+def _transition_records(rows: list[dict]) -> list[dict]:
+    out = []
+    for row in rows:
+        record = {c: row.get(c) for c in ("transition_id", "school_id", "family_id", "kind", "direction",
+                                           "other_setting", "date", "send")}
+        record["send"] = bool(record["send"])
+        out.append(record)
+    return out
+
+
+def _rounds(rows: list[dict]) -> dict[tuple[str, str, datetime.date], list[dict]]:
+    grouped: dict[tuple[str, str, datetime.date], list[dict]] = {}
+    for row in rows:
+        grouped.setdefault((row["school_id"], row["survey"], row["date"]), []).append(
+            {c: row[c] for c in ("school_id", "survey", "date", "question", "answer", "family_id", "respondent")})
+    return grouped
+
+
+def _write(report: ImportReport, checked: list[Checked], conn) -> None:
+    transitions = [r for c in checked if c.kind == "transitions" for r in c.rows]
+    answers = [r for c in checked if c.kind == "survey_responses" for r in c.rows]
+    if transitions:
+        records = _transition_records(transitions)
+        report.counts["transitions"] = db.upsert(conn, "transitions", records)
+        report.counts["transition_steps"] = moves.sync_plans(conn, records)
+    if answers:
+        r = db.survey_responses
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        for (school, survey, date), rows in sorted(_rounds(answers).items(), key=lambda kv: (kv[0][0], kv[0][1],
+                                                                                           kv[0][2])):
+            where = (r.c.school_id == school) & (r.c.survey == survey) & (r.c.date == date)
+            before = conn.execute(sa.select(sa.func.count()).select_from(r).where(where)).scalar_one()
+            conn.execute(r.delete().where(where))
+            conn.execute(r.insert(), rows)
+            counts["inserted" if not before else "updated"] += len(rows)
+            db.audit(conn, "replace round" if before else "insert round", "survey_responses",
+                     f"{survey}@{date.isoformat()}",
+                     detail=f"school {school}: {before} answers replaced by {len(rows)}")
+        report.counts["survey_responses"] = counts
+
+
+def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
+                 school_id: str | None = None, dry_run: bool = False,
+                 allowed_schools: Collection[str] | None = None) -> ImportReport:
+    """Import transitions and survey answers, all or nothing, in one transaction (or, with
+    ``dry_run``, only check them and count what would change). Arguments as
+    :func:`engagement.interchange.import_files`."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    report = ImportReport(dry_run=dry_run)
+    checked: list[Checked] = []
+    for item in ([paths] if isinstance(paths, (str, Path)) or (isinstance(paths, tuple) and len(paths) == 2
+                                                              and isinstance(paths[1], (bytes, bytearray)))
+                 else list(paths)):
+        try:
+            name, data = _source(item)
+        except (Refused, OSError) as exc:
+            report.files.append(Path(str(item)).name)
+            report.error(Path(str(item)).name, None, None, str(exc))
+            continue
+        report.files.append(name)
+        file_kind = kind or guess_kind(name)
+        if file_kind is None:
+            report.error(name, None, None, "cannot tell what this file holds from its name: call it "
+                         "transitions.csv or survey_responses.csv, or choose the kind")
+            continue
+        try:
+            rows = read_rows(name, data)
+        except Refused as exc:
+            report.error(name, None, None, str(exc))
+            continue
+        checked.append(check_rows(report, file_kind, rows, name))
+    if report.errors:
+        return report
+    if dry_run:
+        with store.read() as conn:
+            _check_store(report, checked, conn, school_id, allowed_schools)
+            if not report.errors:
+                _count_dry(report, checked, conn)
+        return report
+    try:
+        with store.write(actor) as conn:
+            _check_store(report, checked, conn, school_id, allowed_schools)
+            if report.errors:
+                raise _RollBack
+            _write(report, checked, conn)
+            # The kinds of file, not every table touched: the audit's table name holds 40 characters.
+            db.audit(conn, "import", ",".join(k for k in KINDS if k in report.counts), detail=", ".join(report.files))
+    except _RollBack:
+        report.counts = {}
+    except sa.exc.SQLAlchemyError as exc:
+        report.counts = {}
+        report.error(", ".join(report.files), None, None,
+                     f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}")
+    return report
+
+
+class _RollBack(Exception):
+    pass
+
+
+def _count_dry(report: ImportReport, checked: list[Checked], conn) -> None:
+    transitions = [r for c in checked if c.kind == "transitions" for r in c.rows]
+    if transitions:
+        t = db.transitions
+        ids = [r["transition_id"] for r in transitions]
+        stored = {}
+        for start in range(0, len(ids), 500):
+            for row in conn.execute(sa.select(t).where(t.c.transition_id.in_(ids[start:start + 500]))).mappings():
+                stored[row["transition_id"]] = dict(row)
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        for record in _transition_records(transitions):
+            before = stored.get(record["transition_id"])
+            counts["inserted" if before is None else "updated" if any(before.get(k) != v for k, v in record.items())
+                   else "unchanged"] += 1
+        report.counts["transitions"] = counts
+    answers = [r for c in checked if c.kind == "survey_responses" for r in c.rows]
+    if answers:
+        r = db.survey_responses
+        counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+        for (school, survey, date), rows in _rounds(answers).items():
+            before = conn.execute(sa.select(sa.func.count()).select_from(r).where(
+                (r.c.school_id == school) & (r.c.survey == survey) & (r.c.date == date))).scalar_one()
+            counts["inserted" if not before else "updated"] += len(rows)
+        report.counts["survey_responses"] = counts
+
+
+def describe(report: ImportReport) -> str:
+    """What an import did, in the words of :meth:`ImportReport.format`, for these two kinds."""
+    if not report.ok:
+        return report.format()
+    verb = "Checked (nothing written)" if report.dry_run else "Imported"
+    lines = [f"{verb}: {', '.join(report.files)}."]
+    words = {"transitions": ("new", "updated"), "transition_steps": ("plan steps added", "plan steps moved"),
+             "survey_responses": ("answers in new rounds", "answers replacing a stored round")}
+    for kind, c in report.counts.items():
+        new, updated = words.get(kind, ("new", "updated"))
+        if kind == "survey_responses":
+            lines.append(f"  survey_responses: {c['inserted']} {new}, {c['updated']} {updated}")
+        elif kind == "transition_steps":
+            lines.append(f"  transitions: {c['inserted']} {new}, {c['updated']} {updated}")
+        else:
+            lines.append(f"  {kind}: {c['inserted']} {'to add' if report.dry_run else new}, {c['updated']} "
+                         f"{'to update' if report.dry_run else updated}, {c['unchanged']} unchanged")
+    lines += [f"  Note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- export
+
+def export_frames(store: db.Store, school_id: str | Collection[str] | None = None) -> dict[str, pd.DataFrame]:
+    """Both files as frames in their import formats, every text cell safe in Excel."""
+    t, r = db.transitions, db.survey_responses
+    out = {}
+    with store.read() as conn:
+        for kind, table, order in (("transitions", t, [t.c.date, t.c.transition_id]),
+                                   ("survey_responses", r, [r.c.survey, r.c.date, r.c.question, r.c.response_id])):
+            query = sa.select(*(table.c[c] for c in COLUMNS[kind])).order_by(*order)
+            if isinstance(school_id, str):
+                query = query.where(table.c.school_id == school_id)
+            elif school_id is not None:
+                query = query.where(table.c.school_id.in_(list(school_id)))
+            frame = pd.DataFrame(conn.execute(query).all(), columns=list(COLUMNS[kind]), dtype=object)
+            for column in frame.columns:
+                if column == "date":
+                    frame[column] = frame[column].map(lambda v: v.isoformat() if isinstance(v, datetime.date) else v)
+                elif column == "send":
+                    frame[column] = frame[column].map(lambda v: "yes" if v else "no")
+                else:
+                    frame[column] = frame[column].map(excel_safe)
+            out[kind] = frame
+    return out
+
+
+def export_csv(frame: pd.DataFrame) -> bytes:
+    """A frame of :func:`export_frames` as CSV bytes (UTF-8 with a BOM, so Excel reads it right)."""
+    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def export_files(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
+    """Write transitions.csv and survey_responses.csv into ``directory``; re-importing them
+    changes nothing. Returns the paths written."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, frame in export_frames(store, school_id).items():
+        path = directory / f"{kind}.csv"
+        path.write_bytes(export_csv(frame))
+        written.append(path)
+    return written

@@ -1,0 +1,99 @@
+"""The Transitions page and the Overview's belonging section with AppTest on the demo school: a
+SENCO sees and updates a SEND child's move to secondary (one audited change); a governor cannot
+open the page and sees belonging and transition figures on the Overview, counts only; an FLO sees
+the outreach reasons for FLOs, a head sees them folded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from engagement import access
+from engagement import store as db
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
+ROLES = {"senco@hollybrook.sch.uk": "senco", "flo@hollybrook.sch.uk": "flo", "head@hollybrook.sch.uk": "head",
+         "@governors.hollybrook.sch.uk": "governor"}
+
+
+@pytest.fixture
+def app_db(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def signed_in(email: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.secrets["auth"] = AUTH
+    at.secrets["roles"] = ROLES
+    at.user = {"is_logged_in": True, "email": email}
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_senco_role_opens_transitions_outreach_data_and_the_aggregate_pages():
+    for page in ("transitions", "outreach", "data", "overview", "layers", "map", "school"):
+        assert access.can_open("senco", page)
+    assert not access.can_open("senco", "audit") and not access.can_open("governor", "transitions")
+    assert access.sees_family_detail("senco") and access.may_import("senco")
+    assert access.sees_flo_reasons("flo") and not access.sees_flo_reasons("senco")
+
+
+def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
+    at = signed_in("senco@hollybrook.sch.uk")
+    at.switch_page("app_pages/transitions.py").run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Transitions"
+    table = at.dataframe[0].value
+    assert table["send"].iloc[0]  # SEND first
+    transition_id = next(tid for tid, row in zip(table["transition_id"], table.itertuples(), strict=True)
+                         if row.kind == "year 6 to year 7" and row.send)
+    at.selectbox(key="transitions_pick").set_value(transition_id).run()
+    assert any("year 6 to year 7" in s.value for s in at.subheader)
+    box = next(c for c in at.checkbox if c.key.startswith(f"step_{transition_id}/") and not c.value)
+    step_id = box.key.rsplit("_", 1)[0][len("step_"):]
+    store = db.open_store(app_db)
+    try:
+        with store.read() as conn:
+            before = conn.execute(select(func.count()).select_from(db.audit_log)).scalar()
+        box.check().run()
+        assert not at.exception, at.exception
+        assert any("Saved: 1 step changed." in s.value for s in at.success)
+        with store.read() as conn:
+            step = conn.execute(select(db.transition_steps).where(
+                db.transition_steps.c.step_id == step_id)).mappings().one()
+            after = conn.execute(select(func.count()).select_from(db.audit_log)).scalar()
+        assert step["done"] and step["done_by"] == "senco@hollybrook.sch.uk" and after == before + 1
+    finally:
+        store.dispose()
+
+
+def test_a_governor_sees_belonging_and_transition_counts_on_the_overview(app_db):
+    at = signed_in("chair@governors.hollybrook.sch.uk")
+    assert any(h.value == "Belonging and transitions" for h in at.header)
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Families who feel they belong"].endswith("%")
+    moves = next(v for k, v in labels.items() if k.startswith("Transitions "))
+    assert moves == "fewer than 10" or int(moves.replace(",", "")) % 10 == 0  # rounded to the threshold
+    assert all("F0" not in t.value.to_string() for t in at.table)  # no family reference anywhere
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/transitions.py")
+
+
+def test_outreach_spells_out_the_flo_reasons_to_flos_only(app_db):
+    flo = signed_in("flo@hollybrook.sch.uk")
+    flo.switch_page("app_pages/outreach.py").run()
+    assert not flo.exception, flo.exception
+    reasons = " ".join(flo.dataframe[0].value["reasons"])
+    assert "no transition meeting yet" in reasons and "low belonging" in reasons
+    head = signed_in("head@hollybrook.sch.uk")
+    head.switch_page("app_pages/outreach.py").run()
+    reasons = " ".join(head.dataframe[0].value["reasons"])
+    assert "low belonging" not in reasons and "reasons for family liaison officers" in reasons
