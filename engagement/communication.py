@@ -172,7 +172,9 @@ def _early(data: Messages, school_days: np.ndarray, end: datetime.date, days: in
     """(share, families due): families new this school year whose first ``days`` school days ended by ``end``."""
     fam = data.families
     year_start = _school_year_start(end)
-    reception = np.array(["R" in [t.strip().upper() for t in (v or "").split(";")] for v in fam["year_groups"]], bool)
+    # A blank cell may come back as None or as NaN (pandas' text columns): no year groups either way.
+    reception = np.array(["R" in [t.strip().upper() for t in (v if isinstance(v, str) else "").split(";")]
+                          for v in fam["year_groups"]], bool)
     joined = np.array([day_number(v) if v is not None else -1 for v in fam["joined"]], dtype=np.int64)
     known = joined >= 0
     new = (known & (joined >= day_number(year_start)) & (joined <= day_number(end))) | (~known & reception)

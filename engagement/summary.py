@@ -19,14 +19,14 @@ from engagement import store as db
 from engagement.access import sees_family_detail
 from engagement.privacy import governor_count
 from engagement.settings import fewer_than, load_settings
-from engagement.terms import term_of
+from engagement.calendar import load_calendar
 from engagement.typology import PARTNER_STATUSES, load_typology
 
 
 def school_summary(store: db.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
     """The school record, layer counts and this term's interactions, or None for an unknown school."""
     today = today or datetime.date.today()
-    term = term_of(today)
+    term = load_calendar(store, school_id).term_of(today)  # the school's own terms, else England's
     typology = load_typology()
     with store.read() as conn:
         school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()

@@ -26,7 +26,7 @@ Families (the threshold is set to 4 here, so that twelve families can show every
   F04  phone    Urdu      16 Nov 2026  4
   F05  digital  English   28 Oct 2026  5           (joined in half-term)
   F06  phone    English   1 Oct 2025   6           (joined last year)
-  F07  digital  Polish    -            1
+  F07  digital  Polish    -            -           (no year group recorded)
   F08  digital  English   -            2
   F09  phone    Urdu      -            3
   F10  letter   Urdu      -            4
@@ -109,7 +109,7 @@ F03,phone,Urdu,20/08/2026,2
 F04,phone,Urdu,2026-11-16,4
 F05,digital,English,2026-10-28,5
 F06,phone,English,2025-10-01,6
-F07,digital,Polish,,1
+F07,digital,Polish,,
 F08,digital,English,,2
 F09,phone,Urdu,,3
 F10,letter,Urdu,,4
