@@ -25,10 +25,8 @@ ROLES = {"head@hollybrook.sch.uk": "head", "@governors.hollybrook.sch.uk": "gove
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def app_db(demo_app_db):
+    return demo_app_db
 
 
 def open_overview(**user) -> AppTest:
