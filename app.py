@@ -16,18 +16,21 @@ from engagement.settings import SettingsError, load_settings
 # An emoji favicon is drawn in the browser; a :material/ one would be fetched from Google's font servers.
 st.set_page_config(page_title="Community engagement map", page_icon="🏫", layout="wide")
 
-# The registry and the settings are checked before anything is served: a page without roles, a file
-# of app_pages/ left out of the registry or a misspelt setting stops the app with a message naming
-# it, rather than hiding a page from everyone or scoring with a silent default.
+# The registry, the settings and sign-in are checked before anything is served: a page without roles,
+# a file of app_pages/ left out of the registry, a misspelt setting, an unreadable secrets file or a
+# network address without sign-in stops the app with a message naming it (it fails closed).
 try:
     REGISTRY = pages.check_registry()
     load_settings()
-except (pages.RegistryError, SettingsError) as error:
+    viewer = ui.current_viewer()
+except (pages.RegistryError, SettingsError, access.SignInConfigError) as error:
     st.error(f"The app cannot start: {error}", icon=":material/error:")
     st.stop()
 MENU = {entry.key: st.Page(entry.file, title=entry.title, icon=entry.icon, default=entry.default) for entry in REGISTRY}
 
-viewer = ui.current_viewer()
 allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role, entry.key)]
 default = next(entry.key for entry in REGISTRY if entry.default)
-st.navigation(allowed or [MENU[default]]).run()
+try:
+    st.navigation(allowed or [MENU[default]]).run()
+except Exception as error:  # st.stop and st.rerun are not Exceptions: they pass through
+    ui.show_error(error)

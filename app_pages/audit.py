@@ -5,10 +5,16 @@ import datetime
 import streamlit as st
 
 import ui
+from engagement import access
+from engagement import store as db
 from engagement.privacy import audit_csv, audit_entries
 
-_, store, _ = ui.open_page("audit", needs_school=False)
+viewer, store, _ = ui.open_page("audit", needs_school=False)
 st.title("Audit log")
+if not access.sees_every_school(viewer.schools, db.school_ids(store)):
+    # The log spans every school of the store; an administrator of some of them must not read the rest.
+    st.info("The audit log covers every school in this app, so it is open to administrators given every school.")
+    st.stop()
 st.caption("Every change to the store: who made it, when, and the record before and after. "
            "Erased family data shows as redacted.")
 

@@ -10,14 +10,16 @@ from engagement import access
 from engagement import interchange
 from engagement import store as data_store
 from engagement.demo import load_demo
+from engagement.text import md_escape
 
 KIND_GUESS = "guess from the file name"
 
 viewer = ui.page_guard("data")
 store = ui.get_store()
 ui.demo_banner(store)
-school_id = ui.school_picker(store)
-schools = {s["school_id"]: s["name"] for s in data_store.list_schools(store)}
+visible = viewer.visible_schools(store)
+school_id = ui.school_picker(store, visible)
+schools = {s["school_id"]: s["name"] for s in data_store.list_schools(store) if s["school_id"] in visible}
 
 st.title("Data")
 
@@ -37,10 +39,11 @@ else:
         format_func=lambda s: "the only school, or the school_id column" if s is None else f"{schools[s]} ({s})")
     if uploads:
         sources = [(f.name, f.getvalue()) for f in uploads]
-        options = {"kind": None if kind == KIND_GUESS else kind, "school_id": default_school}
+        options = {"kind": None if kind == KIND_GUESS else kind, "school_id": default_school,
+                   "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
         check = interchange.import_files(store, sources, dry_run=True, **options)
         for note in check.notes:
-            st.caption(note)
+            st.caption(md_escape(note))  # notes quote the files' headers: text, never markdown or an image
         if not check.ok:
             n = len(check.errors)
             st.error(f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. "
@@ -74,12 +77,12 @@ for column, kind_name in zip(st.columns(len(interchange.KINDS)), interchange.KIN
 st.header("Export")
 st.write("Every table as CSV in the import formats, in one ZIP file: safe to open in Excel, and it imports "
          "back unchanged.")
-scope = st.radio("Export", ["this school", "every school"], horizontal=True, key="export_scope",
+scope = st.radio("Export", ["this school", "every school you may see"], horizontal=True, key="export_scope",
                  disabled=school_id is None)
-export_school = school_id if scope == "this school" else None
+export_school = school_id if scope == "this school" else list(schools)
 st.download_button(
     "Download the data (ZIP)", lambda: interchange.export_zip(store, school_id=export_school),
-    file_name=f"engagement-{export_school or 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
+    file_name=f"engagement-{school_id if scope == 'this school' else 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
     mime="application/zip", key="export_zip", icon=":material/folder_zip:", on_click="ignore",
     disabled=not schools)
 

@@ -17,6 +17,10 @@ True
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from engagement.pages import PAGES, ROLES
 
 # What a role may do beyond opening a page.
@@ -26,16 +30,149 @@ IMPORT_ROLES = frozenset({"admin", "flo", "head"})
 LOCAL_USER = "local admin"
 
 
-def role_for(email: str | None, roles: dict[str, str] | None) -> str | None:
-    """The role of ``email`` under the ``roles`` mapping (address or ``@domain`` to role)."""
+class SignInConfigError(RuntimeError):
+    """Sign-in is not configured safely: the app serves nothing (it fails closed) and says why."""
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a server bound to ``address`` is reachable from this computer only. No address at
+    all means Streamlit listens on every interface.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("::1")
+    (True, True, True)
+    >>> is_loopback("0.0.0.0"), is_loopback(None), is_loopback("192.168.1.20")
+    (False, False, False)
+    """
+    if not address:
+        return False
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def sign_in_mode(auth: Mapping | None, address: str | None) -> str:
+    """``"sign-in"`` when OpenID Connect is configured, ``"local"`` (everyone an administrator)
+    only without it *and* on a loopback address; anything else refuses to serve.
+
+    >>> sign_in_mode({"client_id": "x"}, "0.0.0.0"), sign_in_mode(None, "127.0.0.1")
+    ('sign-in', 'local')
+    >>> sign_in_mode(None, "0.0.0.0")
+    Traceback (most recent call last):
+    ...
+    engagement.access.SignInConfigError: this app is served on 0.0.0.0 without sign-in, which would make every visitor an administrator. Configure [auth] and [roles] in .streamlit/secrets.toml (README, "Deployment: sign-in and roles"), or serve on 127.0.0.1 for local use.
+    """
+    if auth:
+        return "sign-in"
+    if is_loopback(address):
+        return "local"
+    where = address or "every network interface"
+    raise SignInConfigError(
+        f"this app is served on {where} without sign-in, which would make every visitor an administrator. "
+        'Configure [auth] and [roles] in .streamlit/secrets.toml (README, "Deployment: sign-in and roles"), '
+        "or serve on 127.0.0.1 for local use."
+    )
+
+
+EVERY_SCHOOL = frozenset({"*"})
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one account may do: its role, and the schools it may see: listed, :data:`EVERY_SCHOOL`
+    of the store, or ``None`` for a bare role, which sees a store of one school only
+    (:func:`visible_schools`)."""
+
+    role: str
+    schools: frozenset[str] | None = None
+
+
+def _grant(value) -> Grant | None:
+    if isinstance(value, str):
+        role, schools = value, None
+    elif isinstance(value, Mapping):
+        role, listed = str(value.get("role", "")), value.get("schools")
+        if isinstance(listed, str):
+            listed = [listed]
+        if not isinstance(listed, (list, tuple)) or not listed:
+            return None  # a role with a malformed school list opens nothing (fails closed)
+        schools = EVERY_SCHOOL if "*" in listed else frozenset(str(s).strip() for s in listed)
+    else:
+        return None
+    role = role.strip().lower()
+    return Grant(role, schools) if role in ROLES else None
+
+
+def grant_for(email: str | None, roles: Mapping | None) -> Grant | None:
+    """The grant of ``email`` under the ``[roles]`` table: each address or ``@domain`` maps to a
+    role, or to ``{role = "...", schools = ["URN", ...]}`` (``["*"]``: every school of the store,
+    for a trust's own leads). An exact address wins over its domain.
+
+    >>> roles = {"flo@oak.sch.uk": {"role": "flo", "schools": ["S1"]}, "@trust.org.uk": {"role": "head", "schools": ["*"]}}
+    >>> grant_for("FLO@oak.sch.uk", roles)
+    Grant(role='flo', schools=frozenset({'S1'}))
+    >>> grant_for("ceo@trust.org.uk", roles)
+    Grant(role='head', schools=frozenset({'*'}))
+    """
     if not email or not roles:
         return None
     email = email.strip().lower()
-    table = {str(k).strip().lower(): str(v).strip().lower() for k, v in roles.items()}
-    role = table.get(email)
-    if role is None and "@" in email:
-        role = table.get("@" + email.rsplit("@", 1)[1])
-    return role if role in ROLES else None
+    table = {str(k).strip().lower(): v for k, v in roles.items()}
+    value = table.get(email)
+    if value is None and "@" in email:
+        value = table.get("@" + email.rsplit("@", 1)[1])
+    return None if value is None else _grant(value)
+
+
+def role_for(email: str | None, roles: Mapping | None) -> str | None:
+    """The role of ``email`` under the ``roles`` mapping (address or ``@domain`` to role)."""
+    grant = grant_for(email, roles)
+    return grant.role if grant else None
+
+
+def importable_schools(schools: frozenset[str] | None, store_schools: list[str]) -> frozenset[str] | None:
+    """The schools an account may import rows for (``None``: any, including a new school): a
+    trust-wide or local administrator anything; a listed grant its schools; a bare role, in a store
+    of one school or none, anything (a school's first import names its school), else nothing.
+
+    >>> importable_schools(frozenset({"S1"}), ["S1", "S2"]), importable_schools(None, ["S1"])
+    (frozenset({'S1'}), None)
+    >>> importable_schools(None, ["S1", "S2"])
+    frozenset()
+    """
+    if schools is not None and "*" in schools:
+        return None
+    if schools is not None:
+        return schools
+    return None if len(store_schools) <= 1 else frozenset()
+
+
+def sees_every_school(schools: frozenset[str] | None, store_schools: list[str]) -> bool:
+    """Whether an account sees every school of the store (what the store-wide audit log needs).
+
+    >>> sees_every_school(EVERY_SCHOOL, ["S1", "S2"]), sees_every_school(frozenset({"S1"}), ["S1", "S2"])
+    (True, False)
+    """
+    return set(visible_schools(schools, store_schools)) == set(store_schools)
+
+
+def visible_schools(schools: frozenset[str] | None, store_schools: list[str]) -> list[str]:
+    """The schools of the store an account may see, in the store's order. An account with no school
+    list sees every school only when the store holds one; in a trust's store it must be given its
+    schools, so a bare role can never open another school's families.
+
+    >>> visible_schools(frozenset({"S1"}), ["S1", "S2"]), visible_schools(None, ["S1"]), visible_schools(None, ["S1", "S2"])
+    (['S1'], ['S1'], [])
+    >>> visible_schools(EVERY_SCHOOL, ["S1", "S2"])
+    ['S1', 'S2']
+    """
+    if schools is None:
+        return list(store_schools) if len(store_schools) <= 1 else []
+    if "*" in schools:
+        return list(store_schools)
+    return [s for s in store_schools if s in schools]
 
 
 def can_open(role: str | None, page: str) -> bool:

@@ -27,17 +27,19 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from engagement import scoring
 from engagement import store as db
-from engagement.demo import load_demo
+from engagement.demo import DemoData, load_demo
 from engagement.frames import Frames, load_school_frames
 from engagement.terms import previous_term, term_of
 
 DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Timing:
 class Bench:
     scale: str
     store: db.Store
-    data: object  # engagement.demo.DemoData
+    data: DemoData
     today: datetime.date
     window: tuple[datetime.date, datetime.date]
     repeats: int
@@ -61,9 +63,9 @@ class Bench:
     results: list[Timing] = field(default_factory=list)
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+def median_seconds(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
     """The median wall time of ``repeats`` calls of ``fn``, and the last result."""
-    times, result = [], None
+    times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         result = fn()

@@ -13,7 +13,10 @@ import getpass
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from engagement import store as db
+from engagement.store import store_problem
 from engagement.settings import SettingsError, load_settings, settings_file
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -48,7 +51,7 @@ def _demo_run(args) -> int:
 
     store = db.open_store(args.db)
     data = load_demo(store, scale=args.scale, seed=args.seed, today=args.today, actor=_actor())
-    print(f"Demo data written to {store.url}: {len(data.schools)} school(s), {len(data.partners)} partners, "
+    print(f"Demo data written to {db.display_url(store.url)}: {len(data.schools)} school(s), {len(data.partners)} partners, "
           f"{len(data.families)} families, {len(data.interactions)} interactions.")
     return EXIT_OK
 
@@ -304,3 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except SQLAlchemyError as error:
+        # A store that is down, read-only or locked: one plain line, not a traceback.
+        print(f"error: the store cannot be used: {store_problem(error)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except PermissionError as error:
+        print(f"error: the store cannot be used: {error.strerror}: {error.filename}", file=sys.stderr)
+        return EXIT_REFUSED

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Literal, TypedDict
 
 import pandas as pd
 from sqlalchemy import select
@@ -37,6 +38,20 @@ HISTORY_COLUMNS = ["interaction_id", "date", "activity", "channel", "two_way", "
 
 class InvalidInteraction(ValueError):
     """A contact that cannot be logged; the message says why in plain English."""
+
+
+class InteractionRow(TypedDict):
+    """The row :func:`log_interaction` writes to the interactions table (and to the audit log)."""
+    interaction_id: str
+    school_id: str
+    date: datetime.date
+    family_id: str | None
+    partner_id: str | None
+    activity: str
+    channel: str
+    two_way: bool
+    staff: str | None
+    notes: str | None
 
 
 def new_interaction_id() -> str:
@@ -87,27 +102,30 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
     if found is None:
         raise InvalidInteraction(f"{activity!r} is not an activity of the catalogue. Known activities: "
                                  + ", ".join(typology.activity_names()) + ".")
+    channel_name: str | None
     if channel is None or str(channel).strip() == "":
         channel_name = found.channel
     else:
         channel_name = normalise_channel(channel)
         if channel_name is None:
             raise InvalidInteraction(f"{channel!r} is not a channel. Channels: {', '.join(CHANNELS)}.")
+    two_way_value: bool | None
     if two_way is None or (isinstance(two_way, str) and not two_way.strip()):
         two_way_value = found.two_way
     else:
         two_way_value = parse_bool(two_way)
         if two_way_value is None:
             raise InvalidInteraction(f"Two-way must be yes or no, not {two_way!r}.")
-    row = {
+    row: InteractionRow = {
         "interaction_id": new_interaction_id(), "school_id": school_id, "date": when,
         "family_id": family_id, "partner_id": partner_id, "activity": found.name,
         "channel": channel_name, "two_way": bool(two_way_value),
         "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
     }
+    key: Literal["family_id", "partner_id"]
     table, key, who = ((db.families, "family_id", "family") if family_id
                        else (db.partners, "partner_id", "partner"))
-    with store.write(actor) as conn:
+    def save(conn) -> None:
         # Checked inside the write transaction so the family cannot vanish between check and write.
         if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
             raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
@@ -118,6 +136,9 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
             raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
         conn.execute(db.interactions.insert().values(**row))
         db.audit(conn, "insert", "interactions", row["interaction_id"], after=row, detail="contact logged")
+
+    # A contact logged while the database server restarts is saved a moment later, not lost.
+    store.write_retrying(actor, save)
     return row["interaction_id"]
 
 

@@ -152,7 +152,7 @@ def _unit_postcodes(rng, sectors) -> list[str]:
     return [f"{s}{letters[rng.integers(20)]}{letters[rng.integers(20)]}" for s in sectors]
 
 
-def _offset(lat: float, lon: float, north_km, east_km):
+def _offset(lat: float | np.ndarray, lon: float | np.ndarray, north_km, east_km):
     return lat + np.asarray(north_km) / 111.2, lon + np.asarray(east_km) / (111.2 * np.cos(np.radians(lat)))
 
 
@@ -332,7 +332,8 @@ def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFra
     # Some phone calls go unanswered: recorded, but one-way.
     unanswered = (frame["activity"] == "phone call") & (rng.random(len(frame)) < 0.15)
     frame.loc[unanswered, "two_way"] = False
-    frame["notes"] = np.where(unanswered, "No answer; left a message", None)
+    # None as a 0-d object array: numpy's stubs take no bare None as an array, though numpy does.
+    frame["notes"] = np.where(unanswered, "No answer; left a message", np.array(None, dtype=object))
     frame["staff"] = rng.choice(["FLO", "Class teacher", "SENCo", "Head", "Office"], len(frame))
     frame["school_id"] = school_id
     frame["interaction_id"] = [f"{school_id}-I{i + 1:06d}" for i in range(len(frame))]

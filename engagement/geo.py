@@ -218,7 +218,7 @@ class OnlineGeocoder:
         while True:
             try:
                 self.requests += 1
-                kwargs = {"exactly_one": True}
+                kwargs: dict[str, bool | str] = {"exactly_one": True}
                 if self.settings.country_codes:
                     kwargs["country_codes"] = self.settings.country_codes
                 return self.limited(query, **kwargs)
@@ -316,7 +316,7 @@ def unplaced_counts(store: db.Store) -> dict[str, int]:
     with store.read() as conn:
         for name, table in (("schools", db.schools), ("partners", db.partners)):
             out[name] = conn.execute(select(func.count()).select_from(table).where(
-                or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))).scalar()
+                or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))).scalar_one()
     return out
 
 

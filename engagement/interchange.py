@@ -23,10 +23,12 @@ import datetime
 import io
 import math
 import re
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, Callable, Iterable
 
 import pandas as pd
@@ -35,6 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import store as db
+from engagement.settings import load_settings
 from engagement.typology import CHANNELS, PARTNER_LAYERS, load_typology
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -174,6 +177,18 @@ def guess_kind(filename: str) -> str | None:
 
 # ---------------------------------------------------------------- the report
 
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    >>> _shorten("x" * 500, 20)
+    'xxxxxxxxxx… (490 more characters)'
+    """
+    if len(text) <= limit:
+        return text
+    keep = max(limit // 2, 1)
+    return f"{text[:keep]}… ({len(text) - keep:,} more characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason a batch was refused. ``row`` is the spreadsheet row (the header is row 1)."""
@@ -201,7 +216,9 @@ class ImportReport:
         return not self.errors
 
     def error(self, file: str, row: int | None, column: str | None, reason: str) -> None:
-        self.errors.append(Problem(file, row, column, reason))
+        # A report quotes what it refuses; a 300 MB header must not become a 300 MB report.
+        self.errors.append(Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60),
+                                   _shorten(reason, 400)))
 
     def errors_frame(self) -> pd.DataFrame:
         """The problems as a table (file, row, column, reason), for a page to show."""
@@ -280,24 +297,51 @@ def _read_rows(name: str, data: bytes) -> list[list[str]]:
     """Every row of the file (blank ones included, so row numbers match a spreadsheet's)."""
     if not data.strip():
         raise _Refused("the file is empty: it needs a header row and rows of data")
+    _check_size(len(data))
+    limits = load_settings().imports
     suffix = Path(name).suffix.lower()
     if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and data.startswith(b"PK\x03\x04")):
+        _check_workbook(data)
         try:
             sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
             raise _Refused(f"the file is not a readable Excel workbook ({type(exc).__name__}): "
                            "save it again as .xlsx or CSV") from None
-        return [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
+        rows = [[_cell_text(v) for v in row] for row in sheet.itertuples(index=False, name=None)]
+        _check_rows(rows, limits.max_rows, limits.max_cell_chars)
+        return rows
     if suffix == ".xls":
         raise _Refused("old Excel files (.xls) are not read: save it as .xlsx or CSV")
     text = _decode(data)
     first = next((line for line in text.splitlines() if line.strip()), "")
     # Excel in some locales writes ";" or tab between cells; the header row tells which.
     delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    saved_limit = csv.field_size_limit(limits.max_cell_chars)
     try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = list(reader)
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise _Refused(_too_long(reader.line_num, limits.max_cell_chars)) from None
         raise _Refused(f"the file is not valid CSV: {exc}") from None
+    finally:
+        csv.field_size_limit(saved_limit)
+    _check_rows(rows, limits.max_rows, None)
+    return rows
+
+
+def _too_long(row: int, limit: int) -> str:
+    return (f"row {row} has a cell of more than {limit:,} characters (a stray quote mark can make the rest of the "
+            "file one cell): check that row's quotes, or shorten the text")
+
+
+def _check_rows(rows: list[list[str]], max_rows: int, max_cell_chars: int | None) -> None:
+    if len(rows) > max_rows + 1:
+        raise _Refused(f"the file has {len(rows) - 1:,} rows, over the limit of {max_rows:,}: split it into several files")
+    if max_cell_chars is not None:
+        for number, row in enumerate(rows, start=1):
+            if any(len(cell) > max_cell_chars for cell in row):
+                raise _Refused(_too_long(number, max_cell_chars))
 
 
 def _clean(cell: str) -> str:
@@ -496,14 +540,19 @@ def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str) -> pd.DataF
 def _resolve_schools(report, conn, frames, school_id) -> set[str]:
     """Give every partner, family and interaction row its school, or report why it has none."""
     store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
+    demo_schools = set(conn.execute(select(db.schools.c.school_id).where(db.schools.c.demo)).scalars())
     batch_schools = set(frames["schools"]["school_id"].dropna()) if "schools" in frames else set()
     known = store_schools | batch_schools
-    fallback, why_not = None, None
+    fallback, why_not = None, ""  # why_not is read only when fallback is None, and each such branch sets it
     if school_id is not None:
         fallback = school_id if school_id in known else None
         why_not = f"there is no school {school_id!r} in the store or in this import"
-    elif len(known) == 1:
+    elif len(known) == 1 and not (known & demo_schools and not batch_schools):
         fallback = next(iter(known))
+    elif len(known) == 1:
+        # The app starts on the demo school: a school's real families must never land in it unseen.
+        why_not = ("school_id needed: the only school in the store is the demo school; import your schools.csv "
+                   "first (or with this file), so that your rows go to your own school")
     elif not known:
         why_not = "there is no school yet: import a schools file first (or with this one)"
     else:
@@ -580,7 +629,7 @@ def _check_coordinates(report, frame: pd.DataFrame) -> None:
 
 # ---------------------------------------------------------------- building the rows written
 
-_DEFAULTS = {
+_DEFAULTS: dict[str, dict[str, object]] = {
     "schools": {"demo": False},
     "partners": {"status": "active"},
     "families": {"pupils": 1, "pupil_premium": False, "send": False, "eal": False,
@@ -619,9 +668,14 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
 
             row[column] = value
         if kind == "partners" and row["layer"] is None:
-            row["layer"] = typology.category(row["category"]).layer
+            category = typology.category(row["category"])
+            if category is None:  # not reached: _validate refused every row without a known category
+                raise ValueError(f"{row['category']!r} is not a category of the typology")
+            row["layer"] = category.layer
         if kind == "interactions":
             activity = typology.activity(row["activity"])
+            if activity is None:  # not reached: _validate refused every row without a known activity
+                raise ValueError(f"{row['activity']!r} is not an activity of the catalogue")
             row["channel"] = row["channel"] or activity.channel
             if row["two_way"] is None or ("two_way" in present and rec.get("two_way") is None):
                 row["two_way"] = activity.two_way
@@ -635,16 +689,52 @@ def _records(frame: pd.DataFrame, kind: str, existing: dict[str, dict], present:
 # ---------------------------------------------------------------- the whole batch
 
 def _source(item) -> tuple[str, bytes]:
-    """A file to import as (name, bytes): a path, a (name, bytes) pair, or an uploaded file."""
+    """A file to import as (name, bytes): a path, a (name, bytes) pair, or an uploaded file. A path
+    that is not a regular file (a FIFO would block for ever) or is over the size limit is refused
+    before a byte is read."""
     if isinstance(item, tuple):
         return str(item[0]), bytes(item[1])
     if hasattr(item, "getvalue"):
         return str(item.name), bytes(item.getvalue())
     path = Path(item)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise _Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
+    _check_size(info.st_size)
     return path.name, path.read_bytes()
 
 
-def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None):
+def _check_size(size: int) -> None:
+    limit = load_settings().imports.max_file_mb
+    if size > limit * 1_000_000:
+        raise _Refused(f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: "
+                       "split it into several files")
+
+
+def _check_workbook(data: bytes) -> None:
+    """Refuse an .xlsx that would unpack to far more than it holds, before openpyxl opens it."""
+    limits = load_settings().imports
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # not a ZIP at all: openpyxl's own refusal says so
+    if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
+        raise _Refused(f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from {len(data) / 1_000_000:,.1f} MB; "
+                       "it is refused unopened. Save the sheet as CSV and import that")
+
+
+def _check_allowed_schools(report: ImportReport, merged: dict[str, pd.DataFrame], allowed: Collection[str]) -> None:
+    """Staff of one school import rows for their own schools only."""
+    for kind, frame in merged.items():
+        outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
+        for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
+            report.error(*_where(frame, i), "school_id",
+                         f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change")
+
+
+def _validate(report: ImportReport, conn: Connection, sources, kind: str | None, school_id: str | None,
+              allowed_schools: Collection[str] | None = None):
     converters = _converters()
     frames: dict[str, list[pd.DataFrame]] = {}
     present: dict[str, set[str]] = {}
@@ -654,6 +744,10 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
         except OSError as exc:
             report.files.append(str(item))
             report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
+            continue
+        except _Refused as refused:
+            report.files.append(Path(str(item)).name)
+            report.error(Path(str(item)).name, None, None, str(refused))
             continue
         report.files.append(name)
         file_kind = kind or guess_kind(name)
@@ -677,6 +771,8 @@ def _validate(report: ImportReport, conn: Connection, sources, kind: str | None,
     if not merged:
         return merged, present, {}
     _resolve_schools(report, conn, merged, school_id)
+    if allowed_schools is not None:
+        _check_allowed_schools(report, merged, allowed_schools)
     existing = {}
     for k, frame in merged.items():
         existing[k] = _existing(conn, k, list(frame[KEY[k]].dropna()))
@@ -703,12 +799,15 @@ class _RollBack(Exception):
 
 
 def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
-                 school_id: str | None = None, dry_run: bool = False) -> ImportReport:
+                 school_id: str | None = None, dry_run: bool = False,
+                 allowed_schools: Collection[str] | None = None) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
     file (else each kind is guessed from its name); ``school_id`` is the school of rows that do
-    not name one. With ``dry_run`` the batch is only checked. The report says what happened.
+    not name one. With ``dry_run`` the batch is only checked. ``allowed_schools`` (the schools
+    of the signed-in account; ``None``: any) refuses rows of any other school. The report says
+    what happened.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
@@ -718,7 +817,7 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     sources = [paths] if single else list(paths)
     if dry_run:
         with store.read() as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id)
+            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
             if not report.errors:
                 for k in KINDS:
                     if k in merged:
@@ -728,7 +827,7 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     try:
         # Checked inside the write transaction, so what was checked is what is written.
         with store.write(actor) as conn:
-            merged, present, existing = _validate(report, conn, sources, kind, school_id)
+            merged, present, existing = _validate(report, conn, sources, kind, school_id, allowed_schools)
             if report.errors:
                 raise _RollBack
             for k in KINDS:
@@ -771,7 +870,7 @@ def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
-def export_all(store: db.Store, directory, school_id: str | None = None) -> list[Path]:
+def export_all(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
     """Write schools.csv, partners.csv, families.csv and interactions.csv into ``directory`` in
     the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right, every text cell
     made safe for Excel. Re-importing them changes nothing. Returns the paths written."""
@@ -783,8 +882,10 @@ def export_all(store: db.Store, directory, school_id: str | None = None) -> list
             table = db.TABLES[kind]
             order = [table.c.date, table.c[KEY[kind]]] if kind == "interactions" else [table.c[KEY[kind]]]
             query = select(*(table.c[c] for c in EXPORT_COLUMNS[kind])).order_by(*order)
-            if school_id is not None:
+            if isinstance(school_id, str):
                 query = query.where(table.c.school_id == school_id)
+            elif school_id is not None:  # the schools an account may see, no other
+                query = query.where(table.c.school_id.in_(list(school_id)))
             path = directory / f"{kind}.csv"
             result = conn.execute(query.execution_options(yield_per=50_000))
             with open(path, "w", encoding="utf-8-sig", newline="") as out:
@@ -799,7 +900,7 @@ def export_all(store: db.Store, directory, school_id: str | None = None) -> list
     return written
 
 
-def export_zip(store: db.Store, school_id: str | None = None) -> bytes:
+def export_zip(store: db.Store, school_id: str | Collection[str] | None = None) -> bytes:
     """The four export CSVs in one ZIP file, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from engagement.demo import CENTRE
 from engagement.partners import partners_in_window
 from engagement.scoring import default_window
 from engagement.typology import load_typology
+
+if TYPE_CHECKING:  # for the annotations only: map_section imports engagement.bench when it runs, as before
+    from engagement.bench import Bench, Timing
 
 CHROMIUM = "/usr/bin/chromium"
 TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_visible_s": 3.0}
@@ -107,7 +111,7 @@ def format_results(results: dict) -> str:
     return "\n".join(lines)
 
 
-def map_section(bench) -> list:
+def map_section(bench: Bench) -> list[Timing]:
     """The Partner map's timings for ``python -m engagement bench`` (see engagement.bench): the
     page's data for the first demo school, then the map at 5,000 synthetic partners (build, HTML
     size) and, at the school scale, the page's rerun cost measured in a child process."""

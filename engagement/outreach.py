@@ -44,6 +44,7 @@ import html
 import io
 import math
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,8 +262,8 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
     for key, label in FLAGS.items():
         has = flag_cols[key]
         priority += has * w[key]
-        for idx in np.flatnonzero(has):
-            reasons[idx].append(f"{label} {_points(w[key])}")
+        for i in np.flatnonzero(has):
+            reasons[i].append(f"{label} {_points(w[key])}")
     months = np.floor(since.fillna(0).to_numpy() / 30.0)
     recency = np.where(never, w["never_contacted"], np.minimum(months * w["per_30_days_since_contact"],
                                                                 w["never_contacted"]))
@@ -486,7 +487,7 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
     """The worklist as JSON-ready records (dates ISO, missing values null)."""
     records = []
     for row in frame.to_dict("records"):
-        out = {}
+        out: dict[Hashable, object] = {}
         for key, value in row.items():
             if _blank(value) and value != "":
                 out[key] = None

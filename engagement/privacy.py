@@ -68,22 +68,45 @@ def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
                 conn.execute(log.update().where(log.c.id == row_id).values(**changes))
 
 
+def _old_interactions_in_audit(conn, cutoff: datetime.date) -> set[str]:
+    """Interactions whose notes the audit log may still hold although the row itself is gone or
+    has since changed: any audited interaction dated before ``cutoff`` (by its date in an image),
+    or first audited before it."""
+    log = db.audit_log
+    found: set[str] = set()
+    start = datetime.datetime.combine(cutoff, datetime.time(), datetime.timezone.utc)
+    rows = conn.execute(select(log.c.record_id, log.c.at, log.c.before, log.c.after).where(
+        and_(log.c.table_name == "interactions", log.c.record_id.is_not(None))))
+    for record_id, at, before, after in rows:
+        if at is not None and (at if at.tzinfo else at.replace(tzinfo=datetime.timezone.utc)) < start:
+            found.add(record_id)
+            continue
+        for text in (before, after):
+            if text:
+                day = str(json.loads(text).get("date") or "")[:10]
+                if day and day < cutoff.isoformat():
+                    found.add(record_id)
+    return found
+
+
 def apply_retention(store: db.Store, actor: str, today: datetime.date | None = None,
                     days: int | None = None) -> int:
-    """Erase the notes of interactions older than the retention period (and their copies in the
-    audit log). Returns how many interactions had notes erased."""
+    """Erase the notes of interactions older than the retention period, and every copy of them in
+    the audit log's before and after images, including those of rows since updated or deleted.
+    Returns how many interactions had notes erased in the tables."""
     today = today or datetime.date.today()
     cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
     with store.write(actor) as conn:
         old = db.interactions.c.date < cutoff
         ids = list(conn.execute(select(db.interactions.c.interaction_id)
                                 .where(old & db.interactions.c.notes.is_not(None))).scalars())
-        if not ids:
-            return 0
-        conn.execute(db.interactions.update().where(old & db.interactions.c.notes.is_not(None)).values(notes=None))
-        _redact_notes_in_audit(conn, ids)
+        if ids:
+            conn.execute(db.interactions.update().where(old & db.interactions.c.notes.is_not(None)).values(notes=None))
+        in_audit = _old_interactions_in_audit(conn, cutoff) | set(ids)
+        _redact_notes_in_audit(conn, sorted(in_audit))
         db.audit(conn, "retention", "interactions", detail=(
-            f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}"))
+            f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}, "
+            "and old notes in the audit log"))
     return len(ids)
 
 

@@ -157,6 +157,21 @@ class Geocoding(_Section):
     give_up_after_errors: int = Field(3, ge=1)
 
 
+class Imports(_Section):
+    """How big a file an import takes. A file over a limit is refused at once with one line saying
+    which, before it is opened: an .xlsx is a ZIP archive that may unpack to far more than its size."""
+
+    max_file_mb: float = Field(50, gt=0)
+    """The largest file, as uploaded (also Streamlit's server.maxUploadSize in .streamlit/config.toml)."""
+    max_unpacked_mb: float = Field(400, gt=0)
+    """The largest an .xlsx may unpack to."""
+    max_unpack_ratio: float = Field(100, gt=1)
+    """An .xlsx that unpacks to more than this many times its size is refused (a "ZIP bomb")."""
+    max_rows: int = Field(2_000_000, ge=1)
+    max_cell_chars: int = Field(10_000, ge=100)
+    """The longest text in one cell (a note of several pages is about 10,000 characters)."""
+
+
 class Access(_Section):
     idle_minutes: float = Field(30, gt=0)
     """Sign-out after this many minutes without using the app."""
@@ -170,6 +185,7 @@ class Settings(_Section):
     map: MapSettings = MapSettings()
     geocoding: Geocoding = Geocoding()
     access: Access = Access()
+    imports: Imports = Imports()
 
 
 _KIND_WORDS = {

@@ -22,18 +22,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 import tomllib
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
     String, Table, Text, create_engine, event, func, select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+T = TypeVar("T")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_DIR / "var" / "engagement.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -177,6 +181,29 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+def store_problem(error: BaseException) -> str:
+    """A database error in one line a data lead can act on, without the SQL or a password.
+
+    >>> from sqlalchemy.exc import OperationalError
+    >>> store_problem(OperationalError("INSERT ...", {}, Exception("attempt to write a readonly database")))
+    'attempt to write a readonly database'
+    """
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split())
+    if "connection" in text.lower() and ("refused" in text.lower() or "failed" in text.lower()):
+        return "the database server cannot be reached (is it running?)"
+    return text.split(" [SQL:")[0][:300]
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to print: its password, if any, masked.
+
+    >>> display_url("postgresql+psycopg://app:s3cret@db.example/engagement")
+    'postgresql+psycopg://app:***@db.example/engagement'
+    """
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
@@ -212,16 +239,50 @@ def _make_engine(url: str) -> Engine:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest Alembic revision."""
+    """Create or upgrade the schema to the newest Alembic revision. The version is read first
+    without a write lock, so a process started during another's long write (a ``score`` during an
+    import) neither waits for nor blocks it when, as nearly always, there is nothing to upgrade."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current == head:
+        return
     with engine.connect().execution_options(write=True) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
         conn.commit()
+
+
+def write_migration(message: str, version_path: str | Path | None = None) -> Path:
+    """Write the next Alembic migration from the difference between the tables declared above and
+    the schema the existing migrations build (on a scratch in-memory store). This is the step after
+    adding a column to a table here: review the file it writes, then commit both.
+    Returns the new file's path. ``version_path`` (a test's scratch folder) defaults to the
+    project's ``engagement/migrations/versions``."""
+    from alembic import command
+    from alembic.config import Config
+
+    versions = Path(__file__).parent / "migrations" / "versions"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if version_path is not None:
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_locations", os.pathsep.join([str(versions), str(version_path)]))
+    engine = _make_engine("sqlite://")
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        script = command.revision(cfg, message=message, autogenerate=True,
+                                  version_path=str(version_path) if version_path is not None else None)
+    engine.dispose()
+    return Path(script.path)  # type: ignore[union-attr]  # one script for one head
 
 
 class Store:
@@ -248,6 +309,21 @@ class Store:
             conn.info["actor"] = actor
             with conn.begin():
                 yield conn
+
+    def write_retrying(self, actor: str, work: Callable[[Connection], T], attempts: int = 4) -> T:
+        """Run ``work`` in one write transaction, again on a fresh connection if the first one
+        was lost (a database server restarting, a dropped connection): a user's save then costs
+        a moment, not an error. Only a lost connection is retried; the transaction either
+        committed whole or not at all, so a retry never writes twice."""
+        for attempt in range(attempts):
+            try:
+                with self.write(actor) as conn:
+                    return work(conn)
+            except DBAPIError as error:
+                if not error.connection_invalidated or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)  # 0.5, 1, 2 s: a restart's usual length
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -284,7 +360,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def audit(conn: Connection, action: str, table_name: str, record_id: str | None = None,
-          before: dict | None = None, after: dict | None = None, detail: str | None = None) -> None:
+          before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None,
+          detail: str | None = None) -> None:
     """Write one audit row in the caller's transaction: it lands or is lost with the change."""
     dump = lambda row: None if row is None else json.dumps(  # noqa: E731
         {k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
@@ -304,8 +381,8 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     existing: dict[str, dict] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for row in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
-            existing[row[key]] = dict(row)
+        for stored in conn.execute(select(table).where(table.c[key].in_(chunk))).mappings():
+            existing[stored[key]] = dict(stored)
     new_rows = []
     for row in rows:
         before = existing.get(row[key])
@@ -362,7 +439,9 @@ def clear_demo_data(store: Store, actor: str) -> int:
             return 0
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
+        deleted = {}
         for table in (interactions, families, partners, schools):
-            conn.execute(table.delete().where(table.c.school_id.in_(demo_ids)))
-        audit(conn, "clear demo", "schools", detail=f"removed demo schools {', '.join(demo_ids)}")
+            deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
+        audit(conn, "clear demo", "schools", detail=(
+            f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))
         return len(demo_ids)

@@ -30,7 +30,7 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         if school is None:
             return None
         families = conn.execute(select(func.count()).select_from(db.families)
-                                .where(db.families.c.school_id == school_id)).scalar()
+                                .where(db.families.c.school_id == school_id)).scalar_one()
         partner_counts = pd.DataFrame(conn.execute(
             select(db.partners.c.layer, db.partners.c.status, func.count().label("partners"))
             .where(db.partners.c.school_id == school_id)

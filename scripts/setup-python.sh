@@ -12,3 +12,5 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -r "$1"
+# The package itself, editable, for the `engagement` command (python -m engagement works without it).
+[ -x .venv/bin/engagement ] || .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: install what the tests need (Debian's Chromium included), make
-# sure the local PostgreSQL server is up, and run every test. CI runs exactly this.
+# sure the local PostgreSQL server is up, run the linter, the formatter's check and the type
+# checker, then every test. CI runs exactly this. Arguments go to pytest: `-m "not browser"` is
+# the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -17,4 +19,9 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 't
   || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE test"
 
 bash scripts/setup-python.sh requirements-dev.txt
+
+# Lint, format and types first: a minute's warning before the slower tests.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

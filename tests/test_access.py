@@ -120,8 +120,8 @@ def _signed_in_app(**claims):
 def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db):
     import time
 
-    import ui
-    ui._last_activity().clear()
+    from ui import session
+    session._last_activity().clear()
     at = _signed_in_app(iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
     at.run()
     assert not at.exception
@@ -132,14 +132,90 @@ def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db):
 def test_a_fresh_sign_in_and_recent_use_stay_signed_in(demo_app_db):
     import time
 
-    import ui
-    ui._last_activity().clear()
+    from ui import session
+    session._last_activity().clear()
     at = _signed_in_app(iat=time.time() - 60)
     at.run()
     assert not at.exception
     assert at.title[0].value == "Hollybrook Primary School"
     # Signed in long ago, but used a minute ago in another tab on this server: still in.
-    ui._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
+    session._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
     again = _signed_in_app(iat=time.time() - 5 * 3600)
     again.run()
     assert again.title[0].value == "Hollybrook Primary School"
+
+
+# ---------------------------------------------------------------- sign-in fails closed (issue 12)
+
+
+@pytest.fixture
+def secrets_file(tmp_path, demo_app_db):
+    """Point Streamlit at a secrets file of the test's own, as `--secrets.files` would."""
+    import streamlit as st
+    from streamlit import config
+
+    path = tmp_path / "secrets.toml"
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(path)])
+    st.secrets._secrets = None  # forget what an earlier test parsed
+    yield path
+    config.set_option("secrets.files", saved)
+    st.secrets._secrets = None
+
+
+def _refusal(at) -> str:
+    assert not at.exception
+    assert not at.title, "nothing but the refusal is served"
+    assert not at.get("button"), "no sign-in or demo button either"
+    return at.error[0].value
+
+
+def test_a_secrets_file_that_does_not_parse_stops_the_app(secrets_file):
+    secrets_file.write_text('[auth]\nclient_id = engagement\n')  # one unquoted value
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    message = _refusal(at)
+    assert message.startswith("The app cannot start: the secrets file cannot be read") and "Error parsing" in message
+    page = AppTest.from_file(str(APP.parent / "app_pages" / "audit.py"), default_timeout=60).run()
+    assert "the secrets file cannot be read" in _refusal(page)  # a page opened on its own refuses too
+
+
+def test_no_sign_in_on_a_network_address_refuses_to_serve(secrets_file):
+    from streamlit import config
+
+    saved = config.get_option("server.address")
+    try:
+        for address in ("0.0.0.0", None, "192.168.1.20"):
+            config.set_option("server.address", address)
+            at = AppTest.from_file(str(APP), default_timeout=60).run()
+            message = _refusal(at)
+            assert "without sign-in" in message and "Configure [auth]" in message
+    finally:
+        config.set_option("server.address", saved)
+
+
+def test_local_mode_only_on_loopback_and_without_auth(secrets_file):
+    secrets_file.write_text('DATABASE_URL = ""\n')  # a secrets file without [auth]
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception and "Local mode" in _texts(at)
+
+
+def test_an_unverified_address_gets_no_role(demo_app_db):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.secrets["roles"] = ROLES
+    at.user = {"is_logged_in": True, "email": "head@hollybrook.sch.uk", "email_verified": False}
+    at.run()
+    assert not at.exception
+    assert "No access yet" in [t.value for t in at.title]
+
+
+def test_governors_choose_whole_terms_only(demo_app_db):
+    for email, custom in (("chair@governors.hollybrook.sch.uk", False), ("head@hollybrook.sch.uk", True)):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.secrets["auth"] = AUTH
+        at.secrets["roles"] = ROLES
+        at.user = {"is_logged_in": True, "email": email}
+        at.run()
+        assert not at.exception
+        options = at.sidebar.selectbox(key="window_term").options
+        assert ("Custom dates" in options) is custom, (email, options)

@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from engagement import store as st
+from engagement import store as db
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
 
 TODAY = datetime.date(2026, 10, 1)
@@ -15,13 +15,13 @@ TODAY = datetime.date(2026, 10, 1)
 @pytest.fixture
 def school(store):
     with store.write("setup") as conn:
-        conn.execute(st.schools.insert(), [
+        conn.execute(db.schools.insert(), [
             {"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA", "demo": False},
             {"school_id": "S2", "name": "Elmside", "postcode": "B29 1AA", "demo": False},
         ])
-        conn.execute(st.families.insert(), [
+        conn.execute(db.families.insert(), [
             {"family_id": "F1", "school_id": "S1"}, {"family_id": "F9", "school_id": "S2"}])
-        conn.execute(st.partners.insert(), [
+        conn.execute(db.partners.insert(), [
             {"partner_id": "P1", "school_id": "S1", "name": "Food bank", "category": "food bank", "layer": 3}])
     return store
 
@@ -29,15 +29,15 @@ def school(store):
 def _counts(store):
     with store.read() as conn:
         return tuple(conn.execute(select(func.count()).select_from(t)).scalar()
-                     for t in (st.interactions, st.audit_log))
+                     for t in (db.interactions, db.audit_log))
 
 
 def test_logs_one_interaction_with_defaults_and_one_audit_row(school):
     new_id = log_interaction(school, "flo:amy", school_id="S1", family_id="F1", date="30/09/2026",
                              activity="  PARENTS' EVENING ", staff="Amy", notes="asked about clubs", today=TODAY)
     with school.read() as conn:
-        row = conn.execute(select(st.interactions)).mappings().one()
-        audit = conn.execute(select(st.audit_log)).mappings().one()
+        row = conn.execute(select(db.interactions)).mappings().one()
+        audit = conn.execute(select(db.audit_log)).mappings().one()
     assert row["interaction_id"] == new_id
     assert row["activity"] == "parents evening"          # the alias stored under its canonical name
     assert row["channel"] == "in person" and row["two_way"] is True

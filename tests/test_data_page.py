@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from engagement import store as st
+from engagement import store as db
 from engagement.interchange import KINDS, import_files
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "data.py"
@@ -39,16 +39,16 @@ def test_renders_on_the_demo_school_with_templates_and_export(demo_copy, monkeyp
 def test_empty_store_offers_the_demo_school_and_loads_it(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'b.db'}"
     at = open_data_page(monkeypatch, url, demo=False)
-    assert st.is_empty(st.open_store(url))
+    assert db.is_empty(db.open_store(url))
     at.button(key="load_demo").click().run()
     assert not at.exception, at.exception
-    assert st.has_demo_data(st.open_store(url))
+    assert db.has_demo_data(db.open_store(url))
     assert any("Demo data" in m.value for m in at.markdown)
 
 
 def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    store = st.open_store(url)
+    store = db.open_store(url)
     report = import_files(store, [
         ("schools.csv", b"school_id,name,postcode\nS1,<img src=x onerror=alert(1)>,B30 2AA\n"),
         ("partners.csv", b'partner_id,name,category\nP1,"=HYPERLINK(""http://x"",""y"")",business\n')],

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from cli_inprocess import run_cli
 
-from engagement import store as st
+from engagement import store as db
 from engagement.demo import load_demo
 from engagement.interchange import EXPORT_COLUMNS, export_all, export_zip, import_files
 
@@ -26,7 +26,7 @@ def dump(store) -> dict:
     with store.read() as conn:
         return {name: sorted(json.dumps(dict(r), default=str, sort_keys=True)
                              for r in conn.execute(select(table)).mappings())
-                for name, table in st.TABLES.items()}
+                for name, table in db.TABLES.items()}
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -40,19 +40,19 @@ def fill(store):
             conn.execute(table.insert().values(**row))
 
     with store.write("setup") as conn:
-        insert(conn, st.schools, [
+        insert(conn, db.schools, [
             {"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA", "latitude": 52.4312345678,
              "longitude": -1.9254321, "pupils": 420, "staff": None, "demo": False},
             {"school_id": "S2", "name": "Elmside", "postcode": "B29 1AA", "demo": False}])
-        insert(conn, st.partners, [
+        insert(conn, db.partners, [
             {"partner_id": f"P{i}", "school_id": "S1", "name": name, "category": "business", "layer": 4,
              "services": "food;mentoring", "contact_phone": name, "since": None}
             for i, name in enumerate(NASTY)])
-        insert(conn, st.families, [
+        insert(conn, db.families, [
             {"family_id": "F1", "school_id": "S1", "pupils": 2, "year_groups": "R;3", "send": True,
              "needs": "SEND inclusive;food", "preferred_channel": "phone"},
             {"family_id": "F2", "school_id": "S2"}])
-        insert(conn, st.interactions, [
+        insert(conn, db.interactions, [
             {"interaction_id": "I1", "school_id": "S1", "date": datetime.date(2026, 9, 14), "family_id": "F1",
              "activity": "phone call", "channel": "phone", "two_way": True, "notes": "=1+1"},
             {"interaction_id": "I2", "school_id": "S1", "date": datetime.date(2026, 9, 15), "partner_id": "P0",

@@ -16,7 +16,7 @@ from geopy.distance import geodesic
 from sqlalchemy import func, select
 
 from engagement import geo
-from engagement import store as st
+from engagement import store as db
 
 HIT = {"B29 6AB": (52.4451, -1.9442), "B30 2QX": (52.4300, -1.9290), "B14 7AA": (52.4270, -1.9050),
        "B13 0AA": (52.4375, -1.8985), "B42 9RL": (52.5321, -1.9023)}
@@ -105,22 +105,22 @@ def settings_for(fake, **extra):
 
 def add_school(store, school_id="S1", postcode="B30 2QX", lat=None, lon=None):
     with store.write("test") as conn:
-        conn.execute(st.schools.insert().values(school_id=school_id, name="Hollybrook", postcode=postcode,
+        conn.execute(db.schools.insert().values(school_id=school_id, name="Hollybrook", postcode=postcode,
                                                 latitude=lat, longitude=lon))
 
 
 def add_partners(store, postcodes, school_id="S1", address=None):
     with store.write("test") as conn:
         for i, pc in enumerate(postcodes):
-            conn.execute(st.partners.insert().values(
+            conn.execute(db.partners.insert().values(
                 partner_id=f"P{i:03d}", school_id=school_id, name=f"Partner {i}", category="food bank", layer=3,
                 postcode=pc, address=address, status="active"))
 
 
 def coordinates(store, partner_id):
     with store.read() as conn:
-        return conn.execute(select(st.partners.c.latitude, st.partners.c.longitude)
-                            .where(st.partners.c.partner_id == partner_id)).one()
+        return conn.execute(select(db.partners.c.latitude, db.partners.c.longitude)
+                            .where(db.partners.c.partner_id == partner_id)).one()
 
 
 # ---------------------------------------------------------------- postcodes and distances
@@ -163,9 +163,9 @@ def test_gazetteer_imports_ons_directory_columns(store, tmp_path):
     assert geo.import_gazetteer(store, path2, actor="tester") == 2
     assert geo.gazetteer_lookup(store, ["B29 6AB"]) == {"B29 6AB": (52.5, -1.95)}
     with store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(st.gazetteer)).scalar() == 3
-        details = list(conn.execute(select(st.audit_log.c.detail).where(st.audit_log.c.table_name == "gazetteer")
-                                    .order_by(st.audit_log.c.id)).scalars())
+        assert conn.execute(select(func.count()).select_from(db.gazetteer)).scalar() == 3
+        details = list(conn.execute(select(db.audit_log.c.detail).where(db.audit_log.c.table_name == "gazetteer")
+                                    .order_by(db.audit_log.c.id)).scalars())
     assert details == ["2 postcodes from ONSPD_sample.csv", "2 postcodes from codepoint.csv"]
 
 
@@ -175,7 +175,7 @@ def test_gazetteer_refuses_a_file_without_coordinates(store, tmp_path):
     with pytest.raises(geo.GazetteerError, match="latitude"):
         geo.import_gazetteer(store, path, actor="tester")
     with store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(st.gazetteer)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(db.gazetteer)).scalar() == 0
 
 
 # ---------------------------------------------------------------- placing records offline
@@ -187,7 +187,7 @@ def test_geocode_missing_uses_the_gazetteer_and_lists_what_it_cannot_place(store
     add_school(store)
     add_partners(store, ["b29 6ab", "B14 7AA", None, "not a postcode"])
     with store.write("test") as conn:  # a partner with its own coordinates is left alone
-        conn.execute(st.partners.insert().values(partner_id="P900", school_id="S1", name="Given", category="library",
+        conn.execute(db.partners.insert().values(partner_id="P900", school_id="S1", name="Given", category="library",
                                                  layer=3, postcode="B29 6AB", latitude=52.0, longitude=-2.0))
     calls = []
     report = geo.geocode_missing(store, "tester", online=False, progress=lambda d, t, m: calls.append((d, t)))
@@ -202,8 +202,8 @@ def test_geocode_missing_uses_the_gazetteer_and_lists_what_it_cannot_place(store
     assert coordinates(store, "P000") == (52.4451, -1.9442)
     assert coordinates(store, "P900") == (52.0, -2.0)
     with store.read() as conn:
-        audited = conn.execute(select(st.audit_log.c.table_name, st.audit_log.c.record_id, st.audit_log.c.after)
-                               .where(st.audit_log.c.action == "geocode")).all()
+        audited = conn.execute(select(db.audit_log.c.table_name, db.audit_log.c.record_id, db.audit_log.c.after)
+                               .where(db.audit_log.c.action == "geocode")).all()
     assert {(t, r) for t, r, _ in audited} == {("schools", "S1"), ("partners", "P000")}
     assert all(json.loads(after)["latitude"] is not None for _, _, after in audited)
     assert "Could not place 3" in report.format()
@@ -227,13 +227,13 @@ def test_online_hit_is_written_audited_and_cached(store, nominatim):
     assert nominatim.queries() == ["B29 6AB"]
     assert coordinates(store, "P000") == HIT["B29 6AB"]
     with store.read() as conn:
-        cached = conn.execute(select(st.geocode_cache)).mappings().one()
-        detail = conn.execute(select(st.audit_log.c.detail).where(st.audit_log.c.action == "geocode")).scalar()
+        cached = conn.execute(select(db.geocode_cache)).mappings().one()
+        detail = conn.execute(select(db.audit_log.c.detail).where(db.audit_log.c.action == "geocode")).scalar()
     assert cached["found"] and cached["source"] == "nominatim" and cached["latitude"] == HIT["B29 6AB"][0]
     assert detail == "online geocoder (B29 6AB)"
     # Another partner at the same postcode: the cache answers, the server is not asked again.
     with store.write("test") as conn:
-        conn.execute(st.partners.insert().values(partner_id="P100", school_id="S1", name="Next door",
+        conn.execute(db.partners.insert().values(partner_id="P100", school_id="S1", name="Next door",
                                                  category="library", layer=3, postcode="b29 6ab"))
     again = geo.geocode_missing(store, "tester", settings=settings_for(nominatim))
     assert [p["id"] for p in again.placed] == ["P100"] and again.requests == 0
@@ -257,7 +257,7 @@ def test_online_failures_leave_records_unplaced_with_reasons_and_never_block_the
     assert nominatim.queries().count("B1 1AA") == 2 and nominatim.queries().count("B2 2BB") == 2
     assert nominatim.queries().count("B3 3CC") == 1
     with store.read() as conn:
-        cache = {r.query: r.found for r in conn.execute(select(st.geocode_cache))}
+        cache = {r.query: r.found for r in conn.execute(select(db.geocode_cache))}
     # "No match" is remembered; a failure is not, so the next run tries again.
     assert cache == {"nominatim:gb:b99 9zz": False, "nominatim:gb:b30 2qx": True}
     assert coordinates(store, "P001") == (None, None)
@@ -284,7 +284,9 @@ def test_a_429_asking_too_long_a_wait_is_reported_not_waited_for(store, nominati
 def test_requests_are_spaced_by_the_rate_limit(store, nominatim):
     add_school(store, lat=52.43, lon=-1.93)
     add_partners(store, ["B29 6AB", "B30 2QX", "B14 7AA", "B13 0AA"])
-    report = geo.geocode_missing(store, "tester", settings=settings_for(nominatim, min_delay_seconds=1.0))
+    # A generous timeout: on a loaded machine a 0.5 s one timed out and retried (five requests, not four).
+    report = geo.geocode_missing(store, "tester",
+                                 settings=settings_for(nominatim, min_delay_seconds=1.0, timeout_seconds=10))
     assert len(report.placed) == 4
     times = [t for t, _ in nominatim.seen]
     assert len(times) == 4

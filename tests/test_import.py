@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cli_inprocess import run_cli
 
-from engagement import store as st
+from engagement import store as db
 from engagement.interchange import guess_kind, import_files
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def dump(store) -> dict:
     """Every row of every table, in a fixed order: equal dumps mean an unchanged store."""
     out = {}
     with store.read() as conn:
-        for name, table in st.TABLES.items():
+        for name, table in db.TABLES.items():
             rows = conn.execute(select(table)).mappings().all()
             out[name] = sorted(json.dumps(dict(r), default=str, sort_keys=True) for r in rows)
     return out
@@ -141,28 +141,38 @@ def test_bad_input_is_refused_with_row_column_reason_and_changes_nothing(seeded,
     name, content, row, column, reason = BAD[case]
     if "another school" in case:
         with seeded.write("setup") as conn:
-            conn.execute(st.schools.insert().values(school_id="S2", name="Elmside", postcode="B29 1AA", demo=False))
-            conn.execute(st.families.insert().values(family_id="F9", school_id="S2"))
+            conn.execute(db.schools.insert().values(school_id="S2", name="Elmside", postcode="B29 1AA", demo=False))
+            conn.execute(db.families.insert().values(family_id="F9", school_id="S2"))
     report = refused(seeded, files(**{name.replace(".", "_"): content}))
     has(report, row, column, reason)
 
 
 def test_several_schools_and_no_school_id_is_refused(seeded):
     with seeded.write("setup") as conn:
-        conn.execute(st.schools.insert().values(school_id="S2", name="Elmside", postcode="B29 1AA", demo=False))
+        conn.execute(db.schools.insert().values(school_id="S2", name="Elmside", postcode="B29 1AA", demo=False))
     report = refused(seeded, files(families_csv="family_id\nF2\nF3\n"))
     has(report, 2, "school_id", "school_id needed: the store holds several schools")
     assert len(report.errors) == 1                      # one message for the file, not one per row
     # Saying which school is enough.
     assert import_files(seeded, files(families_csv="family_id\nF2\nF3\n"), school_id="S2").ok
-    assert {r["family_id"]: r["school_id"] for r in rows(seeded, st.families)} == {"F1": "S1", "F2": "S2", "F3": "S2"}
+    assert {r["family_id"]: r["school_id"] for r in rows(seeded, db.families)} == {"F1": "S1", "F2": "S2", "F3": "S2"}
+
+
+def test_rows_without_a_school_never_fall_into_the_demo_school(store):
+    with store.write("setup") as conn:
+        conn.execute(db.schools.insert().values(school_id="999001", name="Hollybrook", postcode="B30 2AA", demo=True))
+    report = refused(store, files(families_csv="family_id\nF2\nF3\n"))
+    has(report, 2, "school_id", "the only school in the store is the demo school; import your schools.csv first")
+    # With the school's own schools.csv in the same import, the rows go to that school.
+    assert import_files(store, files(schools_csv=SCHOOLS, families_csv="family_id,school_id\nF2,S1\n")).ok
+    assert {r["family_id"]: r["school_id"] for r in rows(store, db.families)} == {"F2": "S1"}
 
 
 def test_one_bad_file_refuses_the_whole_batch(store):
     report = refused(store, files(schools_csv=SCHOOLS, partners_csv=PARTNERS,
                                   interactions_csv="date,partner_id,activity\n2026-09-14,P1,time travel\n"))
     has(report, 2, "activity", "'time travel' is not an activity")
-    assert rows(store, st.schools) == []
+    assert rows(store, db.schools) == []
 
 
 def test_every_problem_is_reported_not_only_the_first(seeded):
@@ -182,7 +192,7 @@ def test_row_4000_of_5000_bad_writes_none_of_the_others(seeded):
     report = refused(seeded, [("families.csv", data)])
     elapsed = time.perf_counter() - started
     assert [(p.row, p.column) for p in report.errors] == [(4000, "pupils")]
-    assert len(rows(seeded, st.families)) == 1
+    assert len(rows(seeded, db.families)) == 1
     assert elapsed < 5, f"validating 5,000 rows took {elapsed:.2f} s"
     # And the same file, mended, goes in whole.
     mended = data.replace(b"G04000,B30 1AA,lots", b"G04000,B30 1AA,2")
@@ -209,12 +219,12 @@ def test_windows_1252_bom_blank_lines_uk_dates_and_yes_n(store):
     report = import_files(store, [("schools.csv", schools), ("partners.csv", partners), ("families.csv", families)],
                           actor="test")
     assert report.ok, report.format()
-    assert rows(store, st.schools)[0]["name"] == "Café Street Primary"
-    partner = rows(store, st.partners)[0]
+    assert rows(store, db.schools)[0]["name"] == "Café Street Primary"
+    partner = rows(store, db.partners)[0]
     assert (partner["name"], partner["category"], partner["layer"], partner["since"], partner["notes"],
             partner["status"], partner["school_id"]) == (
         "Café Bar", "business", 4, datetime.date(2026, 9, 14), "£5 vouchers", "active", "S1")
-    family = rows(store, st.families)[0]
+    family = rows(store, db.families)[0]
     assert [family[k] for k in ("pupil_premium", "send", "eal", "looked_after", "young_carer", "pupils")] == [
         True, False, True, False, False, 1]
 
@@ -234,7 +244,7 @@ def test_xlsx_first_sheet_with_numbers_dates_and_row_numbers(seeded):
         pd.DataFrame({"x": [1]}).to_excel(writer, index=False, sheet_name="ignored")
     report = import_files(seeded, [("2026-interactions-export.xlsx", buffer.getvalue())], actor="test")
     assert report.ok, report.format()
-    got = sorted((r["date"], r["activity"], r["channel"], r["two_way"]) for r in rows(seeded, st.interactions))
+    got = sorted((r["date"], r["activity"], r["channel"], r["two_way"]) for r in rows(seeded, db.interactions))
     assert got == [(datetime.date(2026, 9, 14), "phone call", "phone", True),
                    (datetime.date(2026, 9, 15), "home visit", "home visit", False)]
     bad = frame.assign(Activity=["phone call", "juggling"])
@@ -247,7 +257,7 @@ def test_xlsx_first_sheet_with_numbers_dates_and_row_numbers(seeded):
 def test_semicolon_separated_csv_from_a_european_excel(seeded):
     report = import_files(seeded, files(families_csv="family_id;needs\nF2;food\n"), actor="test")
     assert report.ok, report.format()
-    assert rows(seeded, st.families)[1]["needs"] == "food"
+    assert rows(seeded, db.families)[1]["needs"] == "food"
 
 
 def test_kind_guessed_from_the_name_or_given():
@@ -272,7 +282,7 @@ def test_batch_in_dependency_order_whatever_the_order_given(store):
     assert report.ok, report.format()
     assert report.counts == {k: {"inserted": n, "updated": 0, "unchanged": 0}
                              for k, n in (("schools", 1), ("partners", 1), ("families", 1), ("interactions", 3))}
-    got = rows(store, st.interactions)
+    got = rows(store, db.interactions)
     assert len({r["interaction_id"] for r in got}) == 3 and "I1" in {r["interaction_id"] for r in got}
     first = next(r for r in got if r["interaction_id"] == "I1")
     assert (first["activity"], first["channel"], first["two_way"], first["school_id"]) == (
@@ -280,7 +290,7 @@ def test_batch_in_dependency_order_whatever_the_order_given(store):
     newsletter = next(r for r in got if r["activity"] == "newsletter")
     assert newsletter["two_way"] is False and newsletter["partner_id"] == "P1"
     with store.read() as conn:
-        audit = conn.execute(select(st.audit_log)).mappings().all()
+        audit = conn.execute(select(db.audit_log)).mappings().all()
     assert {a["actor"] for a in audit} == {"data lead"}
     assert sum(a["action"] == "insert" for a in audit) == 6 and sum(a["action"] == "import" for a in audit) == 1
 
@@ -291,7 +301,7 @@ def test_upsert_by_id_updates_only_what_changed_and_audits_it(seeded):
         actor="data lead")
     assert report.counts["partners"] == {"inserted": 1, "updated": 1, "unchanged": 0}
     with seeded.read() as conn:
-        update = conn.execute(select(st.audit_log).where(st.audit_log.c.action == "update")).mappings().one()
+        update = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "update")).mappings().one()
     assert update["record_id"] == "P1" and json.loads(update["before"]) == {"status": "active"}
     assert json.loads(update["after"]) == {"status": "lapsed"}
     again = import_files(seeded, files(partners_csv=(
@@ -301,19 +311,19 @@ def test_upsert_by_id_updates_only_what_changed_and_audits_it(seeded):
 
 def test_columns_a_file_lacks_are_left_alone(seeded):
     with seeded.write("setup") as conn:
-        conn.execute(st.partners.update().values(latitude=52.43, longitude=-1.92, notes="kept", layer=2))
+        conn.execute(db.partners.update().values(latitude=52.43, longitude=-1.92, notes="kept", layer=2))
     # A directory without coordinates, notes or layer does not wipe them.
     assert import_files(seeded, files(partners_csv="partner_id,name,category\nP1,Food Bank,food bank\n")).ok
-    partner = rows(seeded, st.partners)[0]
+    partner = rows(seeded, db.partners)[0]
     assert (partner["name"], partner["latitude"], partner["longitude"], partner["notes"], partner["layer"]) == (
         "Food Bank", 52.43, -1.92, "kept", 2)
     # Blank coordinates keep the geocoded ones while the postcode stays; a new postcode clears them.
     assert import_files(seeded, files(partners_csv=(
         "partner_id,name,category,postcode,latitude,longitude\nP1,Food Bank,food bank,,,\n"))).ok
-    assert rows(seeded, st.partners)[0]["latitude"] == 52.43
+    assert rows(seeded, db.partners)[0]["latitude"] == 52.43
     assert import_files(seeded, files(partners_csv=(
         "partner_id,name,category,postcode,latitude,longitude\nP1,Food Bank,food bank,B1 1AA,,\n"))).ok
-    assert rows(seeded, st.partners)[0]["latitude"] is None
+    assert rows(seeded, db.partners)[0]["latitude"] is None
 
 
 def test_dry_run_checks_without_writing(seeded):
@@ -334,18 +344,18 @@ def cli(*args, cwd=PROJECT):
 
 
 def test_cli_import_exit_codes(tmp_path):
-    db = str(tmp_path / "cli.db")
+    db_path = str(tmp_path / "cli.db")
     (tmp_path / "schools.csv").write_text(SCHOOLS)
     (tmp_path / "partners.csv").write_text(PARTNERS)
     (tmp_path / "bad-interactions.csv").write_text("date,partner_id,activity\nyesterday,P1,email\n")
-    ok = cli("import", str(tmp_path / "partners.csv"), str(tmp_path / "schools.csv"), "--db", db)
+    ok = cli("import", str(tmp_path / "partners.csv"), str(tmp_path / "schools.csv"), "--db", db_path)
     assert ok.returncode == 0, ok.stderr
     assert "partners: 1 new" in ok.stdout and "schools: 1 new" in ok.stdout
-    bad = cli("import", str(tmp_path / "bad-interactions.csv"), "--db", db)
+    bad = cli("import", str(tmp_path / "bad-interactions.csv"), "--db", db_path)
     assert bad.returncode == 1
     assert "bad-interactions.csv, row 2, date: 'yesterday' is not a date" in bad.stderr
     assert "Nothing was imported" in bad.stderr
-    usage = cli("import", str(tmp_path / "partners.csv"), "--kind", "pets", "--db", db)
+    usage = cli("import", str(tmp_path / "partners.csv"), "--kind", "pets", "--db", db_path)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr
-    missing = cli("import", str(tmp_path / "nope.csv"), "--kind", "partners", "--db", db)
+    missing = cli("import", str(tmp_path / "nope.csv"), "--kind", "partners", "--db", db_path)
     assert missing.returncode == 1 and "cannot be read" in missing.stderr

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from engagement import store as st
+from engagement import store as db
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "outreach.py"
 SUBMIT = "FormSubmitter:outreach_log-Log contact"
@@ -30,11 +30,11 @@ def open_page() -> AppTest:
 
 
 def counts(url: str) -> tuple[int, int]:
-    store = st.open_store(url)
+    store = db.open_store(url)
     try:
         with store.read() as conn:
-            return (conn.execute(select(func.count()).select_from(st.interactions)).scalar(),
-                    conn.execute(select(func.count()).select_from(st.audit_log)).scalar())
+            return (conn.execute(select(func.count()).select_from(db.interactions)).scalar(),
+                    conn.execute(select(func.count()).select_from(db.audit_log)).scalar())
     finally:
         store.dispose()
 
@@ -85,11 +85,11 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
     assert "has left the worklist" in at.success[0].value
     # The next contact starts from a clean form.
     assert at.text_area(key="log_note").value == "" and at.radio(key="log_two_way").value == "As usual"
-    store = st.open_store(app_db)
+    store = db.open_store(app_db)
     with store.read() as conn:
-        row = conn.execute(select(st.interactions).where(st.interactions.c.family_id == family)
-                           .order_by(st.interactions.c.date.desc())).mappings().first()
-        audit = conn.execute(select(st.audit_log).order_by(st.audit_log.c.id.desc())).mappings().first()
+        row = conn.execute(select(db.interactions).where(db.interactions.c.family_id == family)
+                           .order_by(db.interactions.c.date.desc())).mappings().first()
+        audit = conn.execute(select(db.audit_log).order_by(db.audit_log.c.id.desc())).mappings().first()
     store.dispose()
     assert row["date"] == datetime.date.today() and row["two_way"] and row["channel"] == "phone"
     assert row["notes"] == "Spoke to mum about <b>clubs</b>"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from engagement import report, scoring
-from engagement import store as st
+from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows
 
@@ -41,9 +41,9 @@ def open_overview(**user) -> AppTest:
 
 
 def card_for(url: str, start: datetime.date, end: datetime.date) -> dict:
-    store = st.open_store(url)
+    store = db.open_store(url)
     try:
-        school_id = st.school_ids(store)[0]
+        school_id = db.school_ids(store)[0]
         return scoring.score_card(load_school_frames(store, school_id), school_id, start, end)
     finally:
         store.dispose()
@@ -150,10 +150,10 @@ def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
     assert at.title[0].value == "Hollybrook Primary School"
     assert "Signed in as chair@governors.hollybrook.sch.uk (governor)" in texts(at)
     assert len(at.metric) == 9
-    store = st.open_store(app_db)
+    store = db.open_store(app_db)
     try:
         with store.read() as conn:
-            family_ids = list(conn.execute(select(st.families.c.family_id)).scalars())
+            family_ids = list(conn.execute(select(db.families.c.family_id)).scalars())
     finally:
         store.dispose()
     shown = texts(at)

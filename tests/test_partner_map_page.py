@@ -12,7 +12,7 @@ import streamlit
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from engagement import store as st
+from engagement import store as db
 from engagement.text import md_escape
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "partner_map.py"
@@ -56,12 +56,12 @@ def test_the_page_renders_the_map_and_filters_change_the_count(app_db):
 
 def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     at = run_page()
-    store = st.open_store(app_db)
+    store = db.open_store(app_db)
     with store.read() as conn:
-        partner_id, name = conn.execute(select(st.partners.c.partner_id, st.partners.c.name)
-                                        .order_by(st.partners.c.partner_id).limit(1)).one()
-        before = conn.execute(select(func.count()).select_from(st.interactions)
-                              .where(st.interactions.c.partner_id == partner_id)).scalar()
+        partner_id, name = conn.execute(select(db.partners.c.partner_id, db.partners.c.name)
+                                        .order_by(db.partners.c.partner_id).limit(1)).one()
+        before = conn.execute(select(func.count()).select_from(db.interactions)
+                              .where(db.interactions.c.partner_id == partner_id)).scalar()
     at.session_state["map_selected"] = partner_id
     at.run()
     assert not at.exception
@@ -77,23 +77,23 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     [b for b in at.button if b.label == "Log contact"][0].click().run()
     assert not at.exception
     with store.read() as conn:
-        after = conn.execute(select(func.count()).select_from(st.interactions)
-                             .where(st.interactions.c.partner_id == partner_id)).scalar()
+        after = conn.execute(select(func.count()).select_from(db.interactions)
+                             .where(db.interactions.c.partner_id == partner_id)).scalar()
     assert after == before + 1
     assert any(f"**History** ({before + 1} contacts)" == m.value for m in at.markdown)
 
 
 def test_the_geocode_section_places_partners_from_the_gazetteer(app_db):
     at = run_page()
-    store = st.open_store(app_db)
+    store = db.open_store(app_db)
     with store.write("test") as conn:
         # Two partners lose their coordinates: one postcode the gazetteer knows, one it does not.
-        known = conn.execute(select(st.gazetteer.c.postcode).limit(1)).scalar()
-        ids = list(conn.execute(select(st.partners.c.partner_id).order_by(st.partners.c.partner_id).limit(2))
+        known = conn.execute(select(db.gazetteer.c.postcode).limit(1)).scalar()
+        ids = list(conn.execute(select(db.partners.c.partner_id).order_by(db.partners.c.partner_id).limit(2))
                    .scalars())
-        conn.execute(st.partners.update().where(st.partners.c.partner_id == ids[0])
+        conn.execute(db.partners.update().where(db.partners.c.partner_id == ids[0])
                      .values(latitude=None, longitude=None, postcode=known))
-        conn.execute(st.partners.update().where(st.partners.c.partner_id == ids[1])
+        conn.execute(db.partners.update().where(db.partners.c.partner_id == ids[1])
                      .values(latitude=None, longitude=None, postcode="ZZ9 9ZZ"))
     streamlit.cache_data.clear()  # written behind the app's back, so its cache must be told
     at.run()

@@ -50,6 +50,20 @@ def test_retention_erases_old_notes_everywhere(school):
     assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 0
 
 
+def test_retention_erases_old_notes_from_audit_images_of_rows_since_changed_or_deleted(school):
+    # The old note is changed, then the row deleted: its copies live on only in the audit log.
+    with school.write(actor="flo@school") as conn:
+        db.upsert(conn, "interactions", [{"interaction_id": "I-old", "school_id": "S1", "date": datetime.date(2023, 10, 2),
+                                          "family_id": "F1", "activity": "home visit", "channel": "home visit",
+                                          "two_way": True, "notes": "Second visit: still worried"}])
+        conn.execute(db.interactions.delete().where(db.interactions.c.interaction_id == "I-old"))
+    assert "Mum worried about housing" in _audit_text(school) and "still worried" in _audit_text(school)
+    assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 0  # no row left to erase
+    text = _audit_text(school)
+    assert "Mum worried about housing" not in text and "still worried" not in text
+    assert "Agreed a plan" in text  # a recent note is kept
+
+
 def test_erase_family_removes_record_history_and_audit_content(school):
     assert privacy.erase_family(school, "F1", actor="dpo@school") == 2
     with school.read() as conn:

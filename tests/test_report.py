@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engagement import report, scoring
-from engagement import store as st
+from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.typology import load_typology
@@ -30,22 +30,22 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 
 def _demo(store, name: str | None = None) -> str:
     load_demo(store, actor="tests", today=TODAY)
-    school_id = st.school_ids(store)[0]
+    school_id = db.school_ids(store)[0]
     if name is not None:
         with store.write(actor="tests") as conn:
-            conn.execute(update(st.schools).where(st.schools.c.school_id == school_id).values(name=name))
+            conn.execute(update(db.schools).where(db.schools.c.school_id == school_id).values(name=name))
     return school_id
 
 
 def _family_ids(store) -> list[str]:
     with store.read() as conn:
-        return list(conn.execute(select(st.families.c.family_id)).scalars())
+        return list(conn.execute(select(db.families.c.family_id)).scalars())
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo school under a hostile name, its frames, the autumn view and its report."""
-    store = st.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
+    store = db.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
     view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
@@ -196,8 +196,8 @@ def test_the_report_says_fewer_than_10_for_a_suppressed_group_and_never_a_number
 
 def test_a_school_under_the_threshold_shows_no_family_figure(sqlite_store):
     with sqlite_store.write(actor="tests") as conn:
-        conn.execute(st.schools.insert().values(school_id="S1", name="Tiny School", postcode="B30 2AA"))
-        conn.execute(st.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
+        conn.execute(db.schools.insert().values(school_id="S1", name="Tiny School", postcode="B30 2AA"))
+        conn.execute(db.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
                                             for i in range(7)])
     frames = load_school_frames(sqlite_store, "S1")
     view = report.overview(frames, "S1", *AUTUMN, today=TODAY)

@@ -8,7 +8,7 @@ import json
 import pytest
 from cli_inprocess import run_cli
 
-from engagement import store as st
+from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.scoring import score_card
 
@@ -30,9 +30,9 @@ def run(*args, check=True):
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
-    db = tmp_path_factory.mktemp("score") / "demo.db"
-    run("demo", "--db", str(db), "--today", "2026-11-23")
-    return db
+    db_path = tmp_path_factory.mktemp("score") / "demo.db"
+    run("demo", "--db", str(db_path), "--today", "2026-11-23")
+    return db_path
 
 
 def _places(x: float) -> int:
@@ -96,7 +96,7 @@ def test_the_command_prints_what_the_library_computes(demo_db):
     card = json.loads(run("score", "--db", str(demo_db), "--json", "--from", "2026-09-01",
                           "--to", "19/12/2026").stdout)
     assert card["window"] == {"from": "2026-09-01", "to": "2026-12-19"}
-    store = st.open_store(str(demo_db))
+    store = db.open_store(str(demo_db))
     try:
         expected = score_card(load_school_frames(store), "999001", datetime.date(2026, 9, 1),
                               datetime.date(2026, 12, 19))
@@ -113,17 +113,17 @@ def test_human_readable_by_default(demo_db):
 
 
 def test_several_schools_need_school_and_bad_input_is_usage(demo_db, tmp_path):
-    db = tmp_path / "two.db"
-    db.write_bytes(demo_db.read_bytes())
-    store = st.open_store(str(db))
+    db_path = tmp_path / "two.db"
+    db_path.write_bytes(demo_db.read_bytes())
+    store = db.open_store(str(db_path))
     with store.write(actor="test") as conn:
-        conn.execute(st.schools.insert().values(school_id="S2", name="Elm Road", postcode="B30 3AA"))
+        conn.execute(db.schools.insert().values(school_id="S2", name="Elm Road", postcode="B30 3AA"))
     store.dispose()
-    several = run("score", "--db", str(db), "--json", check=False)
+    several = run("score", "--db", str(db_path), "--json", check=False)
     assert several.returncode == 2 and "--school" in several.stderr and several.stdout == ""
-    chosen = run("score", "--db", str(db), "--json", "--school", "S2", "--to", "2026-11-23")
+    chosen = run("score", "--db", str(db_path), "--json", "--school", "S2", "--to", "2026-11-23")
     assert json.loads(chosen.stdout)["families"]["suppressed"] is True
-    unknown = run("score", "--db", str(db), "--school", "nope", check=False)
+    unknown = run("score", "--db", str(db_path), "--school", "nope", check=False)
     assert unknown.returncode == 2 and "no school 'nope'" in unknown.stderr
     backwards = run("score", "--db", str(demo_db), "--from", "2026-11-01", "--to", "2026-10-01", check=False)
     assert backwards.returncode == 2

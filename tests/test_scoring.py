@@ -62,7 +62,7 @@ import datetime
 
 import pytest
 
-from engagement import store as st
+from engagement import store as db
 from engagement.config import load_config
 from engagement.frames import load_school_frames
 from engagement import scoring
@@ -88,7 +88,7 @@ def _family(fid, school="S1", **flags):
     return row
 
 
-def write_school(store: st.Store) -> None:
+def write_school(store: db.Store) -> None:
     fams = []
     for i in range(1, 21):
         fams.append(_family(f"F{i:02d}", send=i <= 10, young_carer=i >= 11, pupil_premium=i <= 9,
@@ -130,11 +130,11 @@ def write_school(store: st.Store) -> None:
               "date": d, "family_id": f, "partner_id": p, "activity": a, "channel": "phone", "two_way": tw}
              for n, (f, p, d, a, tw) in enumerate(rows)]
     with store.write(actor="test") as conn:
-        conn.execute(st.schools.insert(), [{"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA"},
+        conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA"},
                                            {"school_id": "S2", "name": "Elm Road", "postcode": "B30 3AA"}])
-        conn.execute(st.families.insert(), fams)
-        conn.execute(st.partners.insert(), par)
-        conn.execute(st.interactions.insert(), inter)
+        conn.execute(db.families.insert(), fams)
+        conn.execute(db.partners.insert(), par)
+        conn.execute(db.interactions.insert(), inter)
 
 
 EXPECTED_S1 = {

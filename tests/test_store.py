@@ -6,12 +6,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from engagement import store as st
+from engagement import store as db
 
 
 def _add_school(store, school_id="S1", demo=False):
     with store.write(actor="test") as conn:
-        conn.execute(st.schools.insert().values(school_id=school_id, name="Hollybrook Primary",
+        conn.execute(db.schools.insert().values(school_id=school_id, name="Hollybrook Primary",
                                                 postcode="B30 2AA", demo=demo))
 
 
@@ -24,8 +24,8 @@ def test_schema_is_at_newest_revision(store):
 
 def test_opening_twice_keeps_data(store):
     _add_school(store)
-    again = st.open_store(store.url)
-    assert st.school_ids(again) == ["S1"]
+    again = db.open_store(store.url)
+    assert db.school_ids(again) == ["S1"]
     again.dispose()
 
 
@@ -33,19 +33,19 @@ def test_foreign_keys_enforced(store):
     _add_school(store)
     with pytest.raises(sa.exc.IntegrityError):
         with store.write(actor="test") as conn:
-            conn.execute(st.families.insert().values(family_id="F1", school_id="NOPE"))
+            conn.execute(db.families.insert().values(family_id="F1", school_id="NOPE"))
 
 
 def test_interaction_must_name_family_or_partner_not_both(store):
     _add_school(store)
     with store.write(actor="test") as conn:
-        conn.execute(st.families.insert().values(family_id="F1", school_id="S1"))
-        conn.execute(st.partners.insert().values(partner_id="P1", school_id="S1", name="Library",
+        conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
+        conn.execute(db.partners.insert().values(partner_id="P1", school_id="S1", name="Library",
                                                  category="library", layer=3))
     for family, partner in ((None, None), ("F1", "P1")):
         with pytest.raises(sa.exc.IntegrityError):
             with store.write(actor="test") as conn:
-                conn.execute(st.interactions.insert().values(
+                conn.execute(db.interactions.insert().values(
                     interaction_id="I1", school_id="S1", date=__import__("datetime").date(2026, 9, 14),
                     family_id=family, partner_id=partner, activity="phone call", channel="phone", two_way=True))
 
@@ -54,23 +54,23 @@ def test_failed_write_rolls_back_whole(store):
     _add_school(store)
     with pytest.raises(RuntimeError):
         with store.write(actor="test") as conn:
-            conn.execute(st.families.insert().values(family_id="F1", school_id="S1"))
+            conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
             raise RuntimeError("boom")
     with store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(st.families)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(db.families)).scalar() == 0
 
 
 def test_upsert_inserts_updates_and_audits(store):
     _add_school(store)
     with store.write(actor="flo@school") as conn:
-        counts = st.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AA"}])
+        counts = db.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AA"}])
     assert counts == {"inserted": 1, "updated": 0, "unchanged": 0}
     with store.write(actor="flo@school") as conn:
-        counts = st.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B29 6AB"}])
+        counts = db.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B29 6AB"}])
     assert counts == {"inserted": 0, "updated": 1, "unchanged": 0}
     with store.read() as conn:
-        rows = conn.execute(select(st.audit_log).where(st.audit_log.c.table_name == "families")
-                            .order_by(st.audit_log.c.id)).mappings().all()
+        rows = conn.execute(select(db.audit_log).where(db.audit_log.c.table_name == "families")
+                            .order_by(db.audit_log.c.id)).mappings().all()
     assert [r["action"] for r in rows] == ["insert", "update"]
     assert rows[1]["actor"] == "flo@school"
     assert '"postcode": "B30 2AA"' in rows[1]["before"] and '"postcode": "B29 6AB"' in rows[1]["after"]
@@ -80,11 +80,11 @@ def test_clear_demo_data_leaves_real_schools(store):
     _add_school(store, "DEMO", demo=True)
     _add_school(store, "REAL", demo=False)
     with store.write(actor="test") as conn:
-        conn.execute(st.families.insert().values(family_id="F1", school_id="DEMO"))
-    assert st.has_demo_data(store)
-    assert st.clear_demo_data(store, actor="test") == 1
-    assert st.school_ids(store) == ["REAL"]
-    assert not st.has_demo_data(store)
+        conn.execute(db.families.insert().values(family_id="F1", school_id="DEMO"))
+    assert db.has_demo_data(store)
+    assert db.clear_demo_data(store, actor="test") == 1
+    assert db.school_ids(store) == ["REAL"]
+    assert not db.has_demo_data(store)
 
 
 def test_concurrent_writers_wait_instead_of_failing(sqlite_store):
@@ -96,7 +96,7 @@ def test_concurrent_writers_wait_instead_of_failing(sqlite_store):
         try:
             for i in range(10):
                 with sqlite_store.write(actor=f"flo{n}") as conn:
-                    conn.execute(st.families.insert().values(family_id=f"F{n}-{i}", school_id="S1"))
+                    conn.execute(db.families.insert().values(family_id=f"F{n}-{i}", school_id="S1"))
         except Exception as exc:  # noqa: BLE001 - the test reports any failure
             errors.append(exc)
 
@@ -107,19 +107,19 @@ def test_concurrent_writers_wait_instead_of_failing(sqlite_store):
         t.join()
     assert errors == []
     with sqlite_store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(st.families)).scalar() == 80
+        assert conn.execute(select(func.count()).select_from(db.families)).scalar() == 80
 
 
 def test_sqlite_pragmas(sqlite_store):
     with sqlite_store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == st.SQLITE_BUSY_TIMEOUT_MS
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_BUSY_TIMEOUT_MS
 
 
 def test_database_url_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert st.database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
-    assert st.database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert db.database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+    assert db.database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/from-env.db")
-    assert st.database_url() == "sqlite:////tmp/from-env.db"
+    assert db.database_url() == "sqlite:////tmp/from-env.db"

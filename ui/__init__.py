@@ -21,6 +21,7 @@ from ui.session import (
     open_page,
     page_guard,
     school_frames,
+    show_error,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "page_guard",
     "school_frames",
     "school_picker",
+    "show_error",
     "window_picker",
 ]

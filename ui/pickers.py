@@ -7,15 +7,22 @@ import datetime
 
 import streamlit as st
 
+from engagement import access
 from engagement import store as db
 from engagement.terms import Window, date_range_text, term_windows
 
 
-def school_picker(store: db.Store) -> str | None:
-    """The school the page shows (a trust holds several); remembered across pages."""
-    schools = db.list_schools(store)
-    if not schools:
+def school_picker(store: db.Store, visible: list[str]) -> str | None:
+    """The school the page shows, among the ``visible`` schools of the reader (a trust holds
+    several); remembered across pages. No other school's name or reference is ever offered."""
+    every = db.list_schools(store)
+    schools = [s for s in every if s["school_id"] in set(visible)]
+    if not every:
         st.info("The store holds no school yet. Import a schools file on the **Data** page.")
+        return None
+    if not schools:
+        st.warning("Your account is not given any of the schools in this app. Ask the data lead to add your "
+                   "schools to your role.", icon=":material/lock:")
         return None
     ids = [s["school_id"] for s in schools]
     names = {s["school_id"]: f"{s['name']} ({s['school_id']})" for s in schools}
@@ -28,11 +35,16 @@ def school_picker(store: db.Store) -> str | None:
 
 def window_picker(key: str = "window", today: datetime.date | None = None) -> Window:
     """The window a page shows: a term (the current one so far by default) or custom dates.
-    Remembered across pages, so the Overview and the layers tell the same story."""
+    Remembered across pages, so the Overview and the layers tell the same story. Governors choose
+    whole terms only: a one-day window could single out one family."""
+    from ui.session import current_viewer  # the session module imports this one
+
     today = today or datetime.date.today()
     terms = term_windows(today, 4)
     custom = "Custom dates"
-    labels = [w.label for w in terms] + [custom]
+    labels = [w.label for w in terms]
+    if access.sees_family_detail(current_viewer().role):
+        labels.append(custom)
     choice = st.sidebar.selectbox("Window", labels, key=f"{key}_term",
                                   help="Every figure on the page counts contacts within these dates.")
     if choice != custom:

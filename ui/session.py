@@ -6,11 +6,14 @@ Pages stay thin by calling these; anything that computes a figure lives in ``eng
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import access
 from engagement import store as db
@@ -33,18 +36,47 @@ def get_store() -> db.Store:
     return _open_store(db.database_url())
 
 
+def show_error(error: BaseException) -> str:
+    """Tell the user plainly that something failed, with a reference; the details go to the
+    server's log under that reference, never to the page. Returns the reference."""
+    reference = uuid.uuid4().hex[:8].upper()
+    logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
+    what = ("The database cannot be used just now, so this page could not be shown"
+            if isinstance(error, SQLAlchemyError) else "Something went wrong and this page could not be shown")
+    st.error(
+        f"{what}. Nothing you saved is lost. Try again in a moment; if it happens again, give this "
+        f"reference to the school's data lead: **{reference}**.",
+        icon=":material/error:",
+    )
+    return reference
+
+
 @dataclass(frozen=True)
 class Viewer:
-    """Who is looking at the page: their email (or "local admin") and role."""
+    """Who is looking at the page: their email (or "local admin"), role, and the schools their
+    grant names (see :func:`access.visible_schools` for what that opens in this store)."""
     email: str
     role: str | None
     local: bool
+    schools: frozenset[str] | None = None
+
+    def visible_schools(self, store: db.Store) -> list[str]:
+        """The schools of ``store`` this viewer may see, in the store's order."""
+        return access.visible_schools(self.schools, db.school_ids(store))
 
 
 def _secrets() -> dict:
+    """The secrets; none when there is no secrets file. A file that exists but cannot be read
+    fails closed: treating it as absent would make every visitor an administrator."""
     try:
         return st.secrets.to_dict()
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+    except st.errors.StreamlitSecretNotFoundError as error:  # a FileNotFoundError too: catch it first
+        if getattr(error, "error_id", "") == "no-secrets-found":
+            return {}
+        raise access.SignInConfigError(
+            f"the secrets file cannot be read ({error}). Nothing is served until it is fixed."
+        ) from None
+    except FileNotFoundError:
         return {}
 
 
@@ -53,13 +85,21 @@ def auth_configured() -> bool:
 
 
 def current_viewer() -> Viewer:
-    """The signed-in user and their role; in local mode (no [auth] in secrets) an admin."""
-    if not auth_configured():
-        return Viewer(access.LOCAL_USER, "admin", local=True)
+    """The signed-in user and their role; in local mode (no [auth] in secrets, loopback only) an
+    admin. Raises :class:`access.SignInConfigError` when sign-in is not configured safely."""
+    secrets = _secrets()
+    if access.sign_in_mode(secrets.get("auth"), st.get_option("server.address")) == "local":
+        return Viewer(access.LOCAL_USER, "admin", local=True, schools=access.EVERY_SCHOOL)
     if not st.user.is_logged_in:
         return Viewer("", None, local=False)
     email = str(st.user.get("email") or "")
-    return Viewer(email, access.role_for(email, _secrets().get("roles", {})), local=False)
+    if st.user.get("email_verified") is False:
+        # A provider that says the address is unverified could be asserting anyone's address.
+        return Viewer(email, None, local=False)
+    grant = access.grant_for(email, secrets.get("roles", {}))
+    if grant is None:
+        return Viewer(email, None, local=False)
+    return Viewer(email, grant.role, local=False, schools=grant.schools)
 
 
 def current_actor() -> str:
@@ -98,7 +138,11 @@ def _idle_timeout(email: str) -> None:
 
 def page_guard(page: str) -> Viewer:
     """Every page calls this first. Stops the page, politely, for anyone not allowed to see it."""
-    viewer = current_viewer()
+    try:
+        viewer = current_viewer()
+    except access.SignInConfigError as error:
+        st.error(f"The app cannot start: {error}", icon=":material/error:")
+        st.stop()
     if viewer.local:
         st.caption(":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
                    "from this computer only and treats you as an administrator.")
@@ -147,8 +191,19 @@ def demo_banner(store: db.Store) -> None:
             "synthetic families and partners. Import your own files on the **Data** page, or clear the demo."
         )
         if right.button("Clear demo data", key="clear_demo", help="Deletes the demo school and everything in it"):
-            db.clear_demo_data(store, actor=current_actor())
-            st.rerun()
+            st.session_state["clear_demo_asked"] = True
+        if st.session_state.get("clear_demo_asked"):
+            # Deleting a school is not undone by a second click: ask once, plainly.
+            st.warning("Delete the demo school, its partners, families and contacts? Your own imported schools "
+                       "are kept. This cannot be undone.", icon=":material/warning:")
+            yes, no, _ = st.columns([1, 1, 4])
+            if yes.button("Yes, delete the demo", key="clear_demo_confirm", type="primary"):
+                st.session_state.pop("clear_demo_asked", None)
+                db.clear_demo_data(store, actor=current_actor())
+                st.rerun()
+            if no.button("Keep it", key="clear_demo_cancel"):
+                st.session_state.pop("clear_demo_asked", None)
+                st.rerun()
 
 
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
@@ -168,7 +223,7 @@ def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, s
     viewer = page_guard(page)
     store = get_store()
     demo_banner(store)
-    school_id = pickers.school_picker(store) if needs_school else None
+    school_id = pickers.school_picker(store, viewer.visible_schools(store)) if needs_school else None
     if needs_school and not school_id:
         st.stop()
     return viewer, store, school_id
