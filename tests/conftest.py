@@ -1,6 +1,7 @@
 """Shared fixtures. ``store`` runs a test twice: on a fresh SQLite file and on the PostgreSQL
-server of this machine (database ``test``), each PostgreSQL run in a schema of its own so that
-test runs never see each other's rows. ``demo_app_db`` gives an AppTest the store the app's first
+server of this machine (database ``test``), in a schema of this session's own (of this xdist
+worker's) so that test runs never see each other's rows. Both start from a store migrated once per
+session: a copy of an empty SQLite file, the PostgreSQL schema with its tables emptied. ``demo_app_db`` gives an AppTest the store the app's first
 start would have made (the demo school), copied from one built once per session."""
 
 from __future__ import annotations
@@ -19,25 +20,80 @@ from engagement.store import open_store
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session")
+def empty_sqlite_file(tmp_path_factory) -> Path:
+    """A SQLite store with every migration applied and no row, made once per session (per xdist
+    worker); ``sqlite_store`` copies it rather than running the migrations again for each test."""
+    path = tmp_path_factory.mktemp("empty") / "empty.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        _fold_wal(store)
+    finally:
+        store.dispose()
+    return path
+
+
+def _fold_wal(store) -> None:
+    """Everything in the SQLite file itself, nothing left in its write-ahead log, so a copy of the
+    file alone is the whole store."""
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 @pytest.fixture
-def sqlite_store(tmp_path):
+def sqlite_store(tmp_path, empty_sqlite_file):
+    shutil.copyfile(empty_sqlite_file, tmp_path / "store.db")
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     yield store
     store.dispose()
 
 
-@pytest.fixture
-def postgresql_store():
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+def _schema_url(schema: str) -> str:
+    return f"{POSTGRES_SERVER}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(scope="session")
+def postgresql_admin():
     admin = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    yield admin
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_schema(postgresql_admin):
+    """A schema of this session's own (of this xdist worker's), migrated once; the tests share it,
+    emptied before each (see ``postgresql_store``). Dropped at the end."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with postgresql_admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    store = open_store(f"{POSTGRES_SERVER}?options=-csearch_path%3D{schema}")
+    open_store(_schema_url(schema)).dispose()  # every migration, once
+    yield schema
+    with postgresql_admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgresql_store(postgresql_schema, postgresql_admin):
+    """An empty store on the PostgreSQL server: the session's migrated schema with every table
+    emptied (identities restarted), which costs a TRUNCATE instead of a schema and a migration run
+    per test. Should a test have left a lock behind, the store is a fresh schema of its own instead."""
+    schema = postgresql_schema
+    with postgresql_admin.connect() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'alembic_version'",
+            (schema,)).scalars().all()
+        try:
+            conn.exec_driver_sql("SET lock_timeout = '5s'")
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in tables)} RESTART IDENTITY CASCADE")
+        except sa.exc.OperationalError:
+            schema = f"t_{uuid.uuid4().hex[:12]}"
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    store = open_store(_schema_url(schema))
     yield store
     store.dispose()
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    admin.dispose()
+    if schema != postgresql_schema:
+        with postgresql_admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,8 +111,7 @@ def demo_store_file(tmp_path_factory) -> Path:
     store = open_store(f"sqlite:///{path}")
     try:
         load_demo(store, actor="first start")
-        with store.engine.connect() as conn:  # everything in the file itself, nothing left in the WAL
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        _fold_wal(store)
     finally:
         store.dispose()
     return path
