@@ -24,6 +24,7 @@ from engagement import store as db
 @dataclass(frozen=True)
 class CliResult:
     """What a finished command left: the fields of ``subprocess.CompletedProcess`` the tests read."""
+
     args: tuple[str, ...]
     returncode: int
     stdout: str
@@ -77,8 +78,12 @@ def run_cli(*args, env: dict[str, str | None] | None = None, cwd: Path | str | N
     """Run ``python -m engagement *args`` in this process and return its exit status and output."""
     argv = tuple(str(a) for a in args)
     out, err = io.StringIO(), io.StringIO()
-    with (_environment(env, cwd), _stores_closed_at_exit(), contextlib.redirect_stdout(out),
-          contextlib.redirect_stderr(err)):
+    with (
+        _environment(env, cwd),
+        _stores_closed_at_exit(),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         try:
             code = cli.main(list(argv))
         except SystemExit as exit_:  # argparse: --help (0) and wrong usage (2)

@@ -1,8 +1,9 @@
 """Shared fixtures. ``store`` runs a test twice: on a fresh SQLite file and on the PostgreSQL
 server of this machine (database ``test``), in a schema of this session's own (of this xdist
 worker's) so that test runs never see each other's rows. Both start from a store migrated once per
-session: a copy of an empty SQLite file, the PostgreSQL schema with its tables emptied. ``demo_app_db`` gives an AppTest the store the app's first
-start would have made (the demo school), copied from one built once per session."""
+session: a copy of an empty SQLite file, the PostgreSQL schema with its tables emptied.
+``demo_app_db`` gives an AppTest the store the app's first start would have made (the demo
+school), copied from one built once per session."""
 
 from __future__ import annotations
 
@@ -79,9 +80,13 @@ def postgresql_store(postgresql_schema, postgresql_admin):
     per test. Should a test have left a lock behind, the store is a fresh schema of its own instead."""
     schema = postgresql_schema
     with postgresql_admin.connect() as conn:
-        tables = conn.exec_driver_sql(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'alembic_version'",
-            (schema,)).scalars().all()
+        tables = (
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'alembic_version'", (schema,)
+            )
+            .scalars()
+            .all()
+        )
         try:
             conn.exec_driver_sql("SET lock_timeout = '5s'")
             conn.exec_driver_sql(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in tables)} RESTART IDENTITY CASCADE")
@@ -120,10 +125,12 @@ def demo_store_file(tmp_path_factory) -> Path:
 @pytest.fixture
 def demo_copy(demo_store_file, tmp_path):
     """A function making a fresh copy of the demo store under this test's folder; its SQLite URL."""
+
     def copy(name: str = "app.db") -> str:
         target = tmp_path / name
         shutil.copyfile(demo_store_file, target)
         return f"sqlite:///{target}"
+
     return copy
 
 

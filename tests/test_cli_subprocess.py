@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def python_m_engagement(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engagement", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "engagement", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_python_m_engagement_help_lists_every_command():

@@ -35,13 +35,26 @@ from engagement.scoring import default_window
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 # Signed-in mode: an OpenID provider that is never reached (AppTest supplies st.user itself).
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
-EMAILS = {"admin": "data.lead@hollybrook.sch.uk", "head": "head@hollybrook.sch.uk",
-          "flo": "flo@hollybrook.sch.uk", "governor": "chair@governors.hollybrook.sch.uk"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "engagement",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known",
+}
+EMAILS = {
+    "admin": "data.lead@hollybrook.sch.uk",
+    "head": "head@hollybrook.sch.uk",
+    "flo": "flo@hollybrook.sch.uk",
+    "governor": "chair@governors.hollybrook.sch.uk",
+}
 # Governors by domain; the others by address (as in the browser tests' secrets).
-ROLES = {EMAILS["admin"]: "admin", EMAILS["head"]: "head", EMAILS["flo"]: "flo",
-         "@governors.hollybrook.sch.uk": "governor"}
+ROLES = {
+    EMAILS["admin"]: "admin",
+    EMAILS["head"]: "head",
+    EMAILS["flo"]: "flo",
+    "@governors.hollybrook.sch.uk": "governor",
+}
 REFUSED = "Not available to your role"
 # The demo's family references (school URN, then F and a number).
 FAMILY_ID = re.compile(r"999001-F\d+")
@@ -65,10 +78,21 @@ def roles_db(demo_store_file, tmp_path_factory):
             family = dict(conn.execute(select(f).order_by(f.c.family_id).limit(1)).mappings().one())
             postcodes = set(conn.execute(select(f.c.postcode)).scalars())
             assert not any(str(pc).startswith(SMALL_SECTOR + " ") for pc in postcodes), "the sector is not new"
-            db.upsert(conn, "families", [{**family, "family_id": f"{family['school_id']}-F{9001 + n}", "postcode": pc}
-                                         for n, pc in enumerate(SMALL_POSTCODES)])
-            conn.execute(db.gazetteer.insert(), [{"postcode": pc, "latitude": 52.425 + n / 1000, "longitude": -1.940}
-                                                 for n, pc in enumerate(SMALL_POSTCODES)])
+            db.upsert(
+                conn,
+                "families",
+                [
+                    {**family, "family_id": f"{family['school_id']}-F{9001 + n}", "postcode": pc}
+                    for n, pc in enumerate(SMALL_POSTCODES)
+                ],
+            )
+            conn.execute(
+                db.gazetteer.insert(),
+                [
+                    {"postcode": pc, "latitude": 52.425 + n / 1000, "longitude": -1.940}
+                    for n, pc in enumerate(SMALL_POSTCODES)
+                ],
+            )
     finally:
         store.dispose()
     return url
@@ -86,6 +110,7 @@ def signed_in(roles_db, monkeypatch):
         at.secrets["roles"] = ROLES
         at.user = {"is_logged_in": True, "email": EMAILS[role]}
         return at
+
     return make
 
 
@@ -198,8 +223,9 @@ def test_a_governor_sees_aggregates_only(signed_in, roles_db):
     for entry in (p for p in PAGES if access.can_open("head", p.key)):
         head.switch_page(entry.file).run()
         assert not head.exception, (entry.key, head.exception)
-    assert FAMILY_ID.search(everything_shown(head.switch_page("app_pages/outreach.py").run())), \
+    assert FAMILY_ID.search(everything_shown(head.switch_page("app_pages/outreach.py").run())), (
         "the check would not see a family reference"
+    )
 
     governor = signed_in("governor").run()
     opened = []

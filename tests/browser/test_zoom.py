@@ -12,6 +12,7 @@ page).
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 
 import pytest
@@ -97,10 +98,8 @@ def sidebar_settled(page, wanted_in: bool, timeout_ms: int = 5_000) -> None:
     """Wait until the sidebar has finished sliding in (or out), at most ``timeout_ms``; one that
     never gets there is reported by the checks that follow, not here."""
     page.evaluate("() => { window.__sidebarBox = null; }")
-    try:
+    with contextlib.suppress(Exception):  # judged by the checks after it
         page.wait_for_function(_SIDEBAR_SETTLED_JS, arg=wanted_in, polling=100, timeout=timeout_ms)
-    except Exception:  # noqa: BLE001 - judged by the checks after it
-        pass
 
 
 def menu_reachable(page, path: str, cdp, picture) -> list[str]:
