@@ -1,18 +1,19 @@
 """Community layers: the school's community as concentric rings, every partner a mark in its ring,
 the categories with no engaged partner named as gaps, and a partner's record on selection."""
 
-import pandas as pd
 import streamlit as st
 
 import ui
 from engagement import charts, scoring
 from engagement.contacts import interaction_history
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
+from engagement.partners import (
+    PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
+)
 from engagement.store import get_school
-from engagement.text import md_escape, record_lines, text_or_blank
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.text import md_escape, record_lines
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
-_, store, school_id = ui.open_page("layers")
+viewer, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
 school = get_school(store, school_id)
@@ -27,7 +28,7 @@ columns = st.columns(4)
 segments = columns[0].multiselect("Segment", list(PARTNER_SEGMENTS), format_func=str.capitalize)
 categories = columns[1].multiselect("Category", typology.category_names())
 services = columns[2].multiselect("Service offered", service_tags(partners))
-statuses = columns[3].multiselect("Status", ["active", "prospective", "lapsed"], format_func=str.capitalize)
+statuses = columns[3].multiselect("Status", PARTNER_STATUSES, format_func=str.capitalize)
 shown = filter_partners(partners, PartnerFilter(segments=tuple(segments), categories=tuple(categories),
                                                 services=tuple(services), statuses=tuple(statuses)))
 
@@ -53,25 +54,17 @@ with diagram_tab:
 
         selected = charts.selected_partner(figure, event.selection.points if event else [])
         if selected:
-            record = partners.set_index("partner_id").loc[selected]
+            record = partners[partners["partner_id"] == selected].iloc[0]
             st.divider()
             st.subheader(md_escape(record["name"]))
-            st.markdown(
-                f"{md_escape(record['category'].capitalize())} · layer {int(record['layer'])} · "
-                f"{md_escape(record['status'])} · {int(record['interactions'])} contacts in the window")
-            details = {"Services": services_text(record["services"]), "Contact": record["contact_name"],
-                       "Email": record["contact_email"], "Phone": record["contact_phone"],
-                       "Address": " ".join(text_or_blank(v) for v in (record["address"], record["postcode"])
-                                           if text_or_blank(v)),
-                       "Distance from school": (f"{record['distance_km']:.1f} km"
-                                                if pd.notna(record["distance_km"]) else "not placed yet"),
-                       "Notes": record["notes"]}
+            st.caption(md_escape(partner_heading(record)))
             # Lines of text, not a table: a table beside the diagram cut addresses and emails short.
             with st.container(border=True):
-                st.markdown(record_lines(details))
-            history = interaction_history(store, partner_id=selected)
+                st.markdown(record_lines(partner_record(record)))
+            history = interaction_history(store, partner_id=selected, role=viewer.role)
             st.markdown(f"**History** ({len(history)} contacts)")
-            st.dataframe(history[["date", "activity", "channel", "two_way", "notes"]].head(50), hide_index=True,
+            shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
+            st.dataframe(history[shown_columns].head(50), hide_index=True,
                          column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
                                         "two_way": st.column_config.CheckboxColumn("Two-way")})
         else:

@@ -119,7 +119,7 @@ with st.container(border=True):
                                 for name, value in facts))
         st.markdown("**Why now:** " + row["reasons"] + f" (priority {row['priority']:g})")
         st.markdown("**Contact history**")
-        history = interaction_history(store, family_id=family_id)
+        history = interaction_history(store, family_id=family_id, role=viewer.role)
         if history.empty:
             st.caption("No contact recorded with this family.")
         else:

@@ -5,18 +5,20 @@ the same. Aggregates only: nothing here names or identifies a family."""
 import streamlit as st
 
 import ui
-from engagement import charts, report
+from engagement import access, charts, overview, report
+from engagement.settings import fewer_than
 from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
-view = report.overview(frames, school_id, window.start, window.end)
+view = overview.overview(frames, school_id, window.start, window.end,
+                         for_governor=not access.sees_family_detail(viewer.role))
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
 head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
-head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of fewer than 10 families "
+head.caption(f"Arrows show the change on {md_escape(view.previous_text)}. Counts of {fewer_than()} families "
              "are never shown as a number. Change the school or the window in the sidebar.")
 report_html = report.overview_report_html(view)
 downloads.download_button("Download report (HTML)", report_html, file_name=report.report_file_name(view, "html"),
@@ -51,8 +53,8 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
         st.metric(row["label"], f"{row['score']:.1f}", delta(row["score_change"]),
                   help=f"Score out of 100. {row['drivers']}", **flat(row["score_change"]))
         if row["rate_label"]:
-            st.metric(row["rate_label"], f"{100 * row['rate']:.1f}%", delta(row["rate_change"], " pts"),
-                      **flat(row["rate_change"]))
+            rate = "none listed" if row["rate"] is None else f"{100 * row['rate']:.1f}%"
+            st.metric(row["rate_label"], rate, delta(row["rate_change"], " pts"), **flat(row["rate_change"]))
             st.caption(md_escape(row["counts"]))
         else:
             st.caption("The weighted mean of the four segments' scores.")
@@ -66,16 +68,16 @@ st.header("Equity: who the school reaches less", anchor=False)
 chart_side, table_side = st.columns(2)
 chart_side.plotly_chart(charts.equity_chart(view.equity), config={"displayModeBar": False}, key="overview_equity",
                         theme=None, alt="Dot chart of family reach by group; the same figures are in the table beside it.")
-table_side.table([report.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
+table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
 table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
-                   "divided by the rest's (1.00 is equal). A group with fewer than 10 families, or with fewer "
-                   "than 10 outside it, is not shown.")
+                   "divided by the rest's (1.00 is equal). A group with "
+                   f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown.")
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
-st.table([report.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
 
 st.header("Trends per term", anchor=False)
-words = report.trend_text(view.trends)
+words = overview.trend_text(view.trends)
 
 scores_side, reach_side = st.columns(2)
 scores_side.plotly_chart(charts.score_trend_chart(view.trends), config={"displayModeBar": False},

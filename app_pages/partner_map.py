@@ -9,10 +9,12 @@ from streamlit_folium import st_folium
 import ui
 from engagement import access, contacts, maps
 from engagement import store as engagement_store
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window, service_tags, services_text
+from engagement.partners import (
+    PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
+)
 from engagement.settings import load_settings
-from engagement.text import md_escape, record_lines, text_or_blank
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.text import md_escape, record_lines
+from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 viewer, store, school_id = ui.open_page("map")
 
@@ -24,15 +26,19 @@ except OSError as error:  # a read-only install: the files must then be copied a
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def load(url: str, school_id: str, start: datetime.date, end: datetime.date, version: int):
-    partners = maps.with_marker_text(partners_in_window(store, school_id, start, end,
-                                                        ui.school_frames(store, school_id)))
-    return engagement_store.get_school(store, school_id), partners, maps.family_sectors(store, school_id, (start, end))
+    # One set of frames for the partners and the family sectors: the map's reach is the scores'.
+    frames = ui.school_frames(store, school_id)
+    partners = maps.with_marker_text(partners_in_window(store, school_id, start, end, frames))
+    sectors = maps.family_sectors(store, school_id, (start, end), frames=frames)
+    return engagement_store.get_school(store, school_id), partners, sectors
 
 
 typology = load_typology()
 window = ui.window_picker()
 start, end = window.start, window.end
 school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
+if not access.sees_family_detail(viewer.role):
+    sectors = sectors.for_governors()
 with st.sidebar:
     st.subheader("Filters")
 
@@ -47,7 +53,7 @@ with st.sidebar:
                               format_func=lambda s: typology.segments.get(s, {}).get("label", s))
     categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
     services = st.multiselect("Service", service_tags(partners), key="map_services")
-    statuses = st.multiselect("Status", ["active", "prospective", "lapsed"], key="map_statuses")
+    statuses = st.multiselect("Status", PARTNER_STATUSES, key="map_statuses")
     engaged = st.radio("Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged",
                        horizontal=True)
     search = st.text_input("Name contains", key="map_search")
@@ -97,22 +103,11 @@ with right:
     else:
         r = record.iloc[0]
         st.subheader(md_escape(r["name"]))
-        st.caption(f"{md_escape(r['category'])} · layer {int(r['layer'])} "
-                   f"({md_escape(typology.layer_name(int(r['layer'])))}) · {md_escape(r['status'])}")
-        distance = "" if r["distance_km"] != r["distance_km"] else f"{r['distance_km']:.1f} km"
-        facts = {"Distance from the school": distance or "not placed",
-                 "Contacts in the window": str(int(r["interactions"])),
-                 "Last contact in the window": "" if not r["engaged"] else f"{r['last_contact']:%d/%m/%Y}",
-                 "Address": " ".join(text_or_blank(v) for v in (r["address"], r["postcode"]) if text_or_blank(v)),
-                 "Contact": r["contact_name"], "Email": r["contact_email"],
-                 "Phone": r["contact_phone"], "Services": services_text(r["services"]),
-                 "Partner since": f"{r['since']:%d/%m/%Y}" if r["since"] else "",
-                 "Last verified": f"{r['last_verified']:%d/%m/%Y}" if r["last_verified"] else "",
-                 "Notes": r["notes"], "Reference": r["partner_id"]}
+        st.caption(md_escape(partner_heading(r)))
         # Lines of text, not a table: a narrow column cut addresses and emails short.
         with st.container(border=True):
-            st.markdown(record_lines(facts))
-        history = contacts.interaction_history(store, partner_id=r["partner_id"])
+            st.markdown(record_lines(partner_record(r)))
+        history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
         st.markdown(f"**History** ({len(history)} contacts)")
         st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,
                      use_container_width=True, height=220,

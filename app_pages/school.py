@@ -3,10 +3,10 @@
 import streamlit as st
 
 import ui
-from engagement.summary import school_summary
+from engagement.summary import families_on_roll_text, school_summary
 from engagement.text import md_escape
 
-_, store, school_id = ui.open_page("school")
+viewer, store, school_id = ui.open_page("school")
 summary = school_summary(store, school_id)
 school = summary["school"]
 st.title(md_escape(school["name"]))
@@ -14,7 +14,7 @@ st.caption(f"School reference {md_escape(school['school_id'])} · {md_escape(sch
            f"{summary['term'].label} term")
 cols = st.columns(4)
 cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
-cols[1].metric("Families on roll", f"{summary['families']:,}")
+cols[1].metric("Families on roll", families_on_roll_text(summary["families"], viewer.role))
 cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
 cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
 st.subheader("The school's community, layer by layer")

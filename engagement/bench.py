@@ -31,11 +31,11 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from engagement import scoring
+from engagement import explanations, scoring
 from engagement import store as db
 from engagement.demo import DemoData, load_demo
 from engagement.frames import Frames, load_school_frames
-from engagement.terms import previous_term, term_of
+from engagement.terms import default_window, previous_term, term_of
 
 DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
 
@@ -119,7 +119,7 @@ def engagement_section(bench: Bench) -> list[Timing]:
     out.append(Timing("load from the store, one school", t_one_load, n))
     t_card, _ = median_seconds(lambda: scoring.score_card(frames, first, start, end), n)
     out.append(Timing("score card, one school", t_card, n, "< 50 ms"))
-    t_explain, _ = median_seconds(lambda: scoring.explain(frames, first, start, end), n)
+    t_explain, _ = median_seconds(lambda: explanations.explain(frames, first, start, end), n)
     out.append(Timing("explanations, one school", t_explain, n))
     t_all, cards = median_seconds(lambda: scoring.score_cards(frames, start, end), n)
     out.append(Timing(f"score cards, all {len(cards)} schools", t_all, n))
@@ -200,7 +200,7 @@ def run_bench(scale: str = "school", repeats: int | None = None, today: datetime
         started = time.perf_counter()
         data = load_demo(store, scale=scale, seed=seed, today=today, actor="bench")
         built = time.perf_counter() - started
-        bench = Bench(scale, store, data, today, scoring.default_window(today), repeats)
+        bench = Bench(scale, store, data, today, default_window(today), repeats)
         bench.results.append(Timing("generate and write the demo data (once)", built, 1))
         for section in sections or SECTIONS:
             bench.results.extend(section(bench))

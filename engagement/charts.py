@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from engagement.typology import PARTNER_LAYERS, Typology, load_typology
+from engagement.explanations import SEGMENT_LABELS
+from engagement.settings import fewer_than
+from engagement.typology import PARTNER_LAYERS, SEGMENTS, Typology, load_typology
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -244,23 +246,8 @@ def _short(category: str) -> str:
     return text_for_plotly(" ".join(words[:half])) + "<br>" + text_for_plotly(" ".join(words[half:]))
 
 
-def sector_labels(typology: Typology | None = None) -> pd.DataFrame:
-    """Category names with their ring and position, for the table beside the diagram."""
-    typology = typology or load_typology()
-    sectors = layer_sectors(typology)
-    return sectors.assign(clock=[_clock_position(c) for c in sectors["centre"]])
-
-
-def _clock_position(degrees: float) -> str:
-    hour = round(degrees / 30) % 12
-    return f"{12 if hour == 0 else hour} o'clock"
-
-
 # ---------------------------------------------------------------- the governors' Overview
 
-OVERVIEW_SEGMENTS = ("families", "agencies", "businesses", "community")
-OVERVIEW_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
-                   "community": "Community", "overall": "Overall"}
 # In the equity chart: the group a dot, the rest of the school a diamond, in two Okabe-Ito colours.
 EQUITY_STYLE = {"group": {"name": "The group", "colour": OKABE_ITO["blue"], "symbol": "circle"},
                 "rest": {"name": "The rest of the school", "colour": OKABE_ITO["orange"], "symbol": "diamond"}}
@@ -282,10 +269,11 @@ def _overview_layout(fig: go.Figure, title: str, subtitle: str, height: int) -> 
 
 
 def equity_chart(equity: pd.DataFrame, title: str = "Reach of each group and of the rest",
-                 fewer_text: str = "fewer than 10 on one side: not shown") -> go.Figure:
+                 fewer_text: str | None = None) -> go.Figure:
     """A dot chart of equity: per group (pupil premium, SEND, ...), the group's reach as a blue dot
     and the rest's as an orange diamond, joined by a line whose length is the gap. A suppressed
-    group keeps its row, with ``fewer_text`` written in it and no mark.
+    group keeps its row, with ``fewer_text`` written in it (by default "fewer than 10 on one side:
+    not shown", the words following the threshold in force) and no mark.
 
     ``equity`` has one row per group: label, group_reach, rest_reach (fractions), suppressed.
 
@@ -297,6 +285,7 @@ def equity_chart(equity: pd.DataFrame, title: str = "Reach of each group and of 
     >>> fig.layout.annotations[0].text
     'fewer than 10 on one side: not shown'
     """
+    fewer_text = fewer_text or f"{fewer_than()} on one side: not shown"
     labels = [text_for_plotly(v) for v in equity["label"]]
     shown = equity[~equity["suppressed"].astype(bool)]
     fig = go.Figure()
@@ -340,11 +329,11 @@ def _trend_chart(trends: pd.DataFrame, columns: dict[str, str], title: str, subt
         values = [None if v is None or (isinstance(v, float) and math.isnan(v)) else (100 * v if percent else v)
                   for v in trends[column]]
         fig.add_trace(go.Scatter(
-            x=periods, y=values, mode="lines+markers", name=OVERVIEW_LABELS[segment],
+            x=periods, y=values, mode="lines+markers", name=SEGMENT_LABELS[segment],
             line=dict(color=SEGMENT_COLOURS[segment], width=3, dash="dot" if segment == "overall" else "solid"),
             marker=dict(size=14, symbol=SEGMENT_SYMBOLS[segment], color=SEGMENT_COLOURS[segment],
                         line=dict(color="white", width=1)),
-            hovertemplate=f"{OVERVIEW_LABELS[segment]}, %{{x}}: %{{y:.1f}}{'%' if percent else ''}<extra></extra>",
+            hovertemplate=f"{SEGMENT_LABELS[segment]}, %{{x}}: %{{y:.1f}}{'%' if percent else ''}<extra></extra>",
         ))
         fig.data[-1].meta = segment
     _overview_layout(fig, title, subtitle, height=480)
@@ -364,7 +353,7 @@ def score_trend_chart(trends: pd.DataFrame, title: str = "Scores per term") -> g
     >>> [(t.name, t.marker.symbol) for t in score_trend_chart(rows).data][:2]
     [('Families', 'circle'), ('Agencies', 'square')]
     """
-    columns = {seg: f"{seg}_score" for seg in OVERVIEW_SEGMENTS} | {"overall": "overall_score"}
+    columns = {seg: f"{seg}_score" for seg in SEGMENTS} | {"overall": "overall_score"}
     return _trend_chart(trends, columns, title, "Out of 100; overall is their weighted mean", "Score (0–100)",
                         percent=False)
 
@@ -372,6 +361,6 @@ def score_trend_chart(trends: pd.DataFrame, title: str = "Scores per term") -> g
 def reach_trend_chart(trends: pd.DataFrame, title: str = "Reach per term") -> go.Figure:
     """Family reach and each partner segment's reach per term, in %. ``trends`` has one row per
     term: label and ``<segment>_reach`` (fractions)."""
-    columns = {seg: f"{seg}_reach" for seg in OVERVIEW_SEGMENTS}
+    columns = {seg: f"{seg}_reach" for seg in SEGMENTS}
     return _trend_chart(trends, columns, title, "Families with two-way contact; listed partners contacted",
                         "Reached (%)", percent=True)

@@ -212,13 +212,17 @@ def _score_args(p):
     p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
     p.add_argument("--school", help="the school, required when the store holds several")
     p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
+    p.add_argument("--for", dest="audience", choices=["governor"], default=None,
+                   help="print only what a governor may see: counts rounded, no figure that singles out a few families")
 
 
 def _score_run(args) -> int:
     import json
 
     from engagement.frames import load_school_frames
-    from engagement.scoring import default_window, format_card, score_card
+    from engagement.explanations import format_card
+    from engagement.scoring import score_card
+    from engagement.terms import default_window
 
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
@@ -230,7 +234,13 @@ def _score_run(args) -> int:
         print(f"The window ends ({end}) before it starts ({start}).", file=sys.stderr)
         return EXIT_USAGE
     frames = load_school_frames(store, school)
-    card = score_card(frames, school, start, end)
+    if args.audience == "governor":
+        from engagement.privacy import governor_row
+        from engagement.scoring import card_from_row, metrics
+
+        card = card_from_row(governor_row(metrics(frames.school(school), start, end).iloc[0].to_dict()), start, end)
+    else:
+        card = score_card(frames, school, start, end)
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

@@ -12,7 +12,7 @@ one transaction. The activity's default channel and two-way flag come from the c
 ...     _ = conn.execute(families.insert().values(family_id="F1", school_id="S1"))
 >>> new_id = log_interaction(store, "flo", school_id="S1", family_id="F1",
 ...                          date="14/09/2026", activity="Phone Call", today="2026-09-15")
->>> interaction_history(store, family_id="F1")[["date", "activity", "channel", "two_way"]].to_dict("records")
+>>> interaction_history(store, family_id="F1", role="flo")[["date", "activity", "channel", "two_way"]].to_dict("records")
 [{'date': datetime.date(2026, 9, 14), 'activity': 'phone call', 'channel': 'phone', 'two_way': True}]
 >>> log_interaction(store, "flo", school_id="S1", family_id="F1", date="yesterday", activity="phone call")
 Traceback (most recent call last):
@@ -30,10 +30,12 @@ import pandas as pd
 from sqlalchemy import select
 
 from engagement import store as db
+from engagement.access import sees_family_detail
 from engagement.interchange import parse_bool, parse_date
 from engagement.typology import CHANNELS, load_typology
 
 HISTORY_COLUMNS = ["interaction_id", "date", "activity", "channel", "two_way", "staff", "notes"]
+AGGREGATE_HISTORY_COLUMNS = ["date", "activity", "channel"]
 
 
 class InvalidInteraction(ValueError):
@@ -143,15 +145,24 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
 
 
 def interaction_history(store: db.Store, *, family_id: str | None = None,
-                        partner_id: str | None = None) -> pd.DataFrame:
-    """Every contact with one family or one partner, newest first (columns :data:`HISTORY_COLUMNS`)."""
+                        partner_id: str | None = None, role: str | None = None) -> pd.DataFrame:
+    """Every contact with one family or one partner, newest first (columns :data:`HISTORY_COLUMNS`).
+    A ``role`` that sees no family detail (governors) gets date, activity and channel only: notes
+    (about named families, at a multi-agency meeting) and staff names are never read for it."""
     if (family_id is None) == (partner_id is None):
         raise ValueError("give exactly one of family_id and partner_id")
+    if not sees_family_detail(role):
+        if family_id is not None:
+            raise PermissionError("a family's history is not for this role")
+        columns = AGGREGATE_HISTORY_COLUMNS
+    else:
+        columns = HISTORY_COLUMNS
     t = db.interactions
     where = t.c.family_id == family_id if family_id is not None else t.c.partner_id == partner_id
     with store.read() as conn:
-        rows = conn.execute(select(*(t.c[c] for c in HISTORY_COLUMNS)).where(where)
+        rows = conn.execute(select(*(t.c[c] for c in columns)).where(where)
                             .order_by(t.c.date.desc(), t.c.interaction_id.desc())).mappings().all()
-    frame = pd.DataFrame([dict(r) for r in rows], columns=HISTORY_COLUMNS)
-    frame["two_way"] = frame["two_way"].astype(bool)
+    frame = pd.DataFrame([dict(r) for r in rows], columns=columns)
+    if "two_way" in frame:
+        frame["two_way"] = frame["two_way"].astype(bool)
     return frame

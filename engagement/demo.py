@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement.terms import term_of, previous_term
-from engagement.typology import load_typology
+from engagement.typology import PARTNER_STATUSES, load_typology
 
 SCALES = {
     # schools, families per school (mean), partners per school, spread of schools (km)
@@ -50,10 +50,6 @@ SECTOR_WEIGHTS = np.array([18, 14, 12, 10, 8, 9, 6, 6, 5, 2, 6, 4], dtype=float)
 PLACES = ["Stirchley", "Bournville", "Selly Oak", "Cotteridge", "Kings Norton", "Hazelwell",
           "Ten Acres", "Lifford", "Dogpool", "Selly Park", "Brandwood", "Hay Green", "Pershore Road",
           "Bournbrook", "Weoley", "Northfield", "Moseley", "Kings Heath"]
-
-NEEDS = ["SEND inclusive", "food", "clothing", "parenting support", "mental health", "EAL support",
-         "holiday club", "after-school", "youth club", "sport", "arts", "coding", "housing advice",
-         "debt advice", "mentoring", "young carers"]
 
 # What a partner of each category offers (services) and the activities a school does with it.
 CATEGORY_PROFILE = {
@@ -185,7 +181,7 @@ def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
     r = 5.0 * np.sqrt(rng.random(n)) * 0.95 + 0.05
     a = rng.random(n) * 2 * np.pi
     lat, lon = _offset(school["latitude"], school["longitude"], r * np.cos(a), r * np.sin(a))
-    status = rng.choice(["active", "prospective", "lapsed"], n, p=[0.8, 0.12, 0.08])
+    status = rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08])
     rows = []
     for i, cat in enumerate(chosen):
         pattern = NAME_PATTERNS[cat][i % len(NAME_PATTERNS[cat])]

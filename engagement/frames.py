@@ -1,10 +1,11 @@
 """Loading what the engagement metrics need from the store into pandas, for one school or all.
 
-Every metric reads three tables: families (on roll, with their equity flags), partners (category,
-layer, status) and interactions (day, who, activity, two-way). :func:`load_school_frames` reads
-only those columns and encodes them for vectorised work: schools, activities and Epstein types
-as categoricals, each interaction's family or partner as an integer position into the families
-or partners frame, dates also as whole days since 1970 (``day``) and months since 1970 (``month``).
+Every metric reads three tables: families (on roll, with their equity flags and home postcode),
+partners (category, layer, status) and interactions (day, who, activity, two-way).
+:func:`load_school_frames` reads only those columns and encodes them for vectorised work: schools,
+activities and Epstein types as categoricals, each interaction's family or partner as an integer
+position into the families or partners frame, dates also as whole days since 1970 (``day``) and
+months since 1970 (``month``).
 Rows are grouped by school, so :meth:`Frames.school` slices one school out without a scan.
 
 An authority holds about six million interactions: they are read with the store's own DBAPI
@@ -24,16 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.typology import PARTNER_SEGMENTS, load_typology
+from engagement.typology import PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
 
 FLAGS = ("pupil_premium", "send", "eal", "looked_after", "young_carer")
-LISTED = ("active", "prospective")
-STATUSES = ("active", "prospective", "lapsed")
 
-_FAMILY_SQL = ("SELECT family_id, school_id, pupil_premium, send, eal, looked_after, young_carer "
+_FAMILY_SQL = ("SELECT family_id, school_id, postcode, pupil_premium, send, eal, looked_after, young_carer "
                "FROM families{where} ORDER BY school_id, family_id")
 _PARTNER_SQL = ("SELECT partner_id, school_id, name, category, layer, status "
                 "FROM partners{where} ORDER BY school_id, partner_id")
@@ -43,7 +41,7 @@ _INTERACTION_SQL = ("SELECT {day} AS day, COALESCE(family_id, partner_id) AS who
                     "CASE WHEN family_id IS NULL THEN 1 ELSE 0 END AS is_partner, activity, two_way "
                     "FROM interactions{where}")
 _SQLITE_DAY = "CAST(julianday(date) - 2440587.5 AS INTEGER)"
-_ARROW_TYPES = {"school_id": pa.string(), "name": pa.string(), "family_id": pa.string(),
+_ARROW_TYPES = {"school_id": pa.string(), "name": pa.string(), "family_id": pa.string(), "postcode": pa.string(),
                 "partner_id": pa.string(), "category": pa.string(), "status": pa.string(),
                 "who": pa.string(), "activity": pa.string(), "layer": pa.int64(), "is_partner": pa.int64()}
 
@@ -52,7 +50,8 @@ _ARROW_TYPES = {"school_id": pa.string(), "name": pa.string(), "family_id": pa.s
 class Frames:
     """What the metrics read, grouped by school.
 
-    ``schools``: school_id, name. ``families``: family_id, school_id, the five equity flags.
+    ``schools``: school_id, name. ``families``: family_id, school_id, postcode (as stored, None when
+    unknown: the map groups families by its sector), the five equity flags.
     ``partners``: partner_id, school_id, name, category (the typology's spelling), layer, segment,
     status. ``interactions``: school_id, date, day, month, family and partner (positions into
     ``families`` and ``partners``, -1 where not that kind), activity, epstein, two_way.
@@ -70,7 +69,10 @@ class Frames:
         return list(self.schools["school_id"])
 
     def school(self, school_id: str) -> "Frames":
-        """The frames of one school (positions rebased), sliced without scanning the others."""
+        """The frames of one school (positions rebased), sliced without scanning the others; these
+        frames themselves when they hold that school alone. KeyError when they do not hold it."""
+        if len(self.schools) == 1 and self.schools["school_id"].iloc[0] == school_id:
+            return self
         try:
             k = self.school_ids.index(school_id)
         except ValueError:
@@ -182,7 +184,9 @@ def frames_from_tables(schools: pd.DataFrame, families: pd.DataFrame, partners: 
         "who": interactions["family_id"].where(interactions["family_id"].notna(), interactions["partner_id"]),
         "is_partner": interactions["family_id"].isna().astype(np.int64),
         "activity": interactions["activity"], "two_way": interactions["two_way"].astype(bool)})
-    fam_cols = ["family_id", "school_id", *FLAGS]
+    fam_cols = ["family_id", "school_id", "postcode", *FLAGS]
+    postcode = families["postcode"] if "postcode" in families else pd.Series(None, index=families.index, dtype=object)
+    families = families.assign(postcode=postcode.astype(object).where(postcode.notna(), None))
     par_cols = ["partner_id", "school_id", "name", "category", "layer", "status"]
     as_table = lambda frame, cols: pa.table({c: pa.array(list(frame[c]) if len(frame) else [],  # noqa: E731
                                                          type=_ARROW_TYPES.get(c, pa.bool_() if c in FLAGS else None))
@@ -214,7 +218,8 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
 
     families = pd.DataFrame({
         "family_id": fam.column("family_id").cast(pa.string()).to_numpy(zero_copy_only=False).astype(object),
-        "school_id": pd.Categorical.from_codes(fam_school, dtype=school_type)})
+        "school_id": pd.Categorical.from_codes(fam_school, dtype=school_type),
+        "postcode": fam.column("postcode").cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)})
     for flag in FLAGS:
         families[flag] = fam.column(flag).to_numpy(zero_copy_only=False).astype(bool)
 
@@ -233,7 +238,7 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
         "segment": pd.Categorical(category.map(lambda c: categories[c].segment if c in categories else None),
                                   categories=list(PARTNER_SEGMENTS)),
         "status": pd.Categorical(par.column("status").cast(pa.string()).to_numpy(zero_copy_only=False),
-                                 categories=list(STATUSES)),
+                                 categories=list(PARTNER_STATUSES)),
     })
 
     who = inter.column("who").cast(pa.string())

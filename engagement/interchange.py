@@ -38,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import store as db
 from engagement.settings import load_settings
-from engagement.typology import CHANNELS, PARTNER_LAYERS, load_typology
+from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load_typology
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UK = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -113,7 +113,6 @@ def excel_unsafe(value):
 # ---------------------------------------------------------------- the formats
 
 KINDS = ("schools", "partners", "families", "interactions")
-STATUSES = ("active", "prospective", "lapsed")
 PREFERRED_CHANNELS = ("in person", "phone", "digital", "letter")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
 MAX_PRINTED_ERRORS = 50
@@ -469,7 +468,7 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         "text": str, "count": count, "latitude": coordinate(90, "latitude"),
         "longitude": coordinate(180, "longitude"), "date": date, "bool": boolean,
         "list": lambda text: ";".join(parse_list(text)), "category": category, "activity": activity,
-        "layer": layer, "status": choice(STATUSES, "partner status"), "channel": choice(CHANNELS, "channel"),
+        "layer": layer, "status": choice(PARTNER_STATUSES, "partner status"), "channel": choice(CHANNELS, "channel"),
         "preferred_channel": choice(PREFERRED_CHANNELS, "preferred channel"),
     }
 

@@ -49,13 +49,12 @@ from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
-from sqlalchemy import and_, select
-
-from engagement import geo
+from engagement import geo, privacy
 from engagement import store as db
-from engagement.config import suppression_threshold
+from engagement.frames import Frames, load_school_frames
+from engagement.scoring import reached_families
 from engagement.settings import MapSettings, load_settings
-from engagement.scoring import default_window
+from engagement.terms import default_window
 from engagement.typology import load_typology
 
 STATIC_DIR = db.PROJECT_DIR / "static"
@@ -182,26 +181,42 @@ def safe_text(value) -> str:
 class FamilySectors:
     """Families by postcode sector, only sectors at or above the privacy threshold."""
     shown: pd.DataFrame            # sector, families, reached, reach, latitude, longitude
-    hidden_families: int           # in small sectors, or with no known location
+    hidden_families: int | None    # in small sectors, or with no known location (None: not told)
     threshold: int
+    rounded: bool = False          # counts rounded for governors
+
+    def for_governors(self) -> FamilySectors:
+        """The sectors as governors see them: families and reached rounded to the threshold, a
+        sector's reach hidden when its reached or unreached families are a small count, and the
+        hidden families not counted (see :func:`engagement.privacy.governor_row`)."""
+        shown = self.shown.copy()
+        t = self.threshold
+        small = [privacy.is_small(n, t) or privacy.is_small(f - n, t) for n, f in zip(shown["reached"], shown["families"])]
+        shown.loc[small, "reach"] = float("nan")
+        shown["families"] = [privacy.governor_count(n, t) for n in shown["families"]]
+        shown["reached"] = [float("nan") if hide else privacy.governor_count(n, t)
+                            for n, hide in zip(shown["reached"], small)]
+        return FamilySectors(shown, None, t, rounded=True)
 
 
 def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date, datetime.date],
-                   threshold: int | None = None) -> FamilySectors:
+                   threshold: int | None = None, *, frames: Frames | None = None) -> FamilySectors:
     """Families of the school grouped by postcode sector, placed at the mean of their postcodes'
-    gazetteer coordinates, with reach = families with a two-way interaction in the window ÷
-    families of the sector. A sector with fewer than ``threshold`` families (config privacy
-    threshold) is never returned: its families only add to ``hidden_families``."""
-    threshold = suppression_threshold() if threshold is None else threshold
-    start, end = window
-    f, i = db.families, db.interactions
-    with store.read() as conn:
-        fams = pd.DataFrame(conn.execute(select(f.c.family_id, f.c.postcode).where(f.c.school_id == school_id)).all(),
-                            columns=["family_id", "postcode"])
-        reached = set(conn.execute(select(i.c.family_id).distinct().where(and_(
-            i.c.school_id == school_id, i.c.family_id.is_not(None), i.c.two_way.is_(True),
-            i.c.date >= start, i.c.date <= end))).scalars())
+    gazetteer coordinates, with reach = families reached in the window ÷ families of the sector.
+    A sector with fewer than ``threshold`` families (config privacy threshold) is never returned:
+    its families only add to ``hidden_families``.
+
+    Families and reach are the Overview's own: the families on roll in ``frames`` (the school's,
+    read from ``store`` when not given) and :func:`engagement.scoring.reached_families`, so the
+    sectors add up to the family reach the scores show. The store is read for coordinates only."""
+    threshold = load_settings().privacy.suppression_threshold if threshold is None else threshold
     empty = pd.DataFrame(columns=["sector", "families", "reached", "reach", "latitude", "longitude"])
+    frames = frames if frames is not None else load_school_frames(store, school_id)
+    if school_id not in frames.school_ids:
+        return FamilySectors(empty, 0, threshold)
+    school = frames.school(school_id)
+    fams = pd.DataFrame({"family_id": school.families["family_id"], "postcode": school.families["postcode"],
+                         "reached": reached_families(school, *window)})
     if fams.empty:
         return FamilySectors(empty, 0, threshold)
     fams["postcode"] = fams["postcode"].map(geo.normalise_postcode)
@@ -209,7 +224,6 @@ def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date,
     where = geo.gazetteer_lookup(store, fams["postcode"].dropna().unique())
     fams["latitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[0])
     fams["longitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[1])
-    fams["reached"] = fams["family_id"].isin(reached)
     grouped = fams.dropna(subset=["sector"]).groupby("sector").agg(
         families=("family_id", "size"), reached=("reached", "sum"),
         latitude=("latitude", "mean"), longitude=("longitude", "mean")).reset_index()
@@ -392,7 +406,12 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
         rows.append('<div class="kh">Families by postcode sector</div>')
         rows.append(f'<div class="row">size: families; reach 0% <span class="ramp" '
                     f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>')
-        if sectors.hidden_families:
+        if sectors.hidden_families is None:
+            # For governors the number is not given: with the roll and the drawn sectors it would
+            # complete a subtraction.
+            rows.append(f'<div class="note">Not shown: families in sectors of fewer than {sectors.threshold} '
+                        "or with no known location.</div>")
+        elif sectors.hidden_families:
             n = sectors.hidden_families
             count = f"fewer than {sectors.threshold}" if n < sectors.threshold else f"{n}"
             rows.append(f'<div class="note">Not shown: {count} families in sectors of fewer than '
@@ -512,10 +531,14 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
         biggest = max(1, int(sectors.shown["families"].max()))
         for row in sectors.shown.itertuples(index=False):
             radius = 8 + 22 * math.sqrt(row.families / biggest)
-            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{int(row.families)} families"
-                   f"<br>reach {row.reach:.0%} (two-way contact in the window)")
+            known = row.reach == row.reach  # NaN: hidden from governors (privacy.governor_row)
+            reach = f"reach {row.reach:.0%} (two-way contact in the window)" if known else "reach not shown"
+            about = "about " if sectors.rounded else ""
+            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{about}{int(row.families)} families"
+                   f"<br>{reach}")
             folium.CircleMarker([row.latitude, row.longitude], radius=radius, color=FAMILY_OUTLINE, weight=1.5,
-                                fill=True, fill_color=_reach_colour(row.reach), fill_opacity=0.6,
+                                fill=True, fill_color=_reach_colour(row.reach) if known else "#bbbbbb",
+                                fill_opacity=0.6,
                                 tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
 
     folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000, title="The school",

@@ -1,5 +1,6 @@
 """The partner directory as the pages show it: every stored field of each partner, its segment,
-its distance from the school, and how it stands in a window (interactions, last contact, engaged).
+its distance from the school, how it stands in a window (interactions, last contact, engaged), and
+the record of one partner that the map and the layers page show beside their drawing.
 
 Engagement comes from :func:`engagement.scoring.partner_engagement`, so the diagram, the map and
 the scores always agree on who counts as engaged (a listed partner, active or prospective, with at
@@ -25,6 +26,7 @@ from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
 from engagement.text import text_or_blank
+from engagement.typology import load_typology
 
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
 
@@ -84,6 +86,48 @@ def services_text(services) -> str:
     ('after-school; holiday club; sport', '')
     """
     return "; ".join(t.strip() for t in text_or_blank(services).split(";") if t.strip())
+
+
+def partner_heading(partner) -> str:
+    """The line under a partner's name: category, layer and status.
+
+    >>> partner_heading({"category": "food bank", "layer": 3, "status": "active"})
+    'food bank · layer 3 (Linked organisations) · active'
+    """
+    layer = int(partner["layer"])
+    return f"{partner['category']} · layer {layer} ({load_typology().layer_name(layer)}) · {partner['status']}"
+
+
+def partner_record(partner) -> dict[str, object]:
+    """A partner's record as the pages show it beside the map and the layers diagram, label to
+    value in the order shown (a value may be empty): one row of :func:`partners_in_window`. Both
+    pages show this, so they show the same fields.
+
+    >>> import datetime
+    >>> row = {"distance_km": float("nan"), "interactions": 2, "engaged": True,
+    ...        "last_contact": datetime.date(2026, 10, 5), "address": "1 High St", "postcode": None,
+    ...        "contact_name": None, "contact_email": "a@b.org", "contact_phone": None, "services": "food;sport",
+    ...        "since": None, "last_verified": datetime.date(2026, 9, 1), "notes": None, "partner_id": "P1"}
+    >>> record = partner_record(row)
+    >>> record["Distance from the school"], record["Last contact in the window"], record["Address"]
+    ('not placed', '05/10/2026', '1 High St')
+    """
+    distance = partner["distance_km"]
+    return {
+        "Distance from the school": "not placed" if pd.isna(distance) else f"{distance:.1f} km",
+        "Contacts in the window": str(int(partner["interactions"])),
+        "Last contact in the window": _date_text(partner["last_contact"]) if partner["engaged"] else "",
+        "Address": " ".join(text_or_blank(v) for v in (partner["address"], partner["postcode"]) if text_or_blank(v)),
+        "Contact": partner["contact_name"], "Email": partner["contact_email"], "Phone": partner["contact_phone"],
+        "Services": services_text(partner["services"]),
+        "Partner since": _date_text(partner["since"]), "Last verified": _date_text(partner["last_verified"]),
+        "Notes": partner["notes"], "Reference": partner["partner_id"],
+    }
+
+
+def _date_text(day) -> str:
+    # A date column with gaps comes back from pandas holding None, NaN or NaT where it is empty.
+    return "" if day is None or pd.isna(day) else f"{day:%d/%m/%Y}"
 
 
 def service_tags(partners: pd.DataFrame) -> list[str]:

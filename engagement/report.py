@@ -1,24 +1,20 @@
-"""The governors' Overview: every figure it shows, gathered once, and the same figures as a dated
-one-page report (a self-contained HTML file that prints on one A4 sheet, and a PDF made from it).
+"""The governors' Overview as a dated one-page report: a self-contained HTML file that prints on
+one A4 sheet, and a PDF made from it.
 
-:func:`overview` asks the scoring module for the window's score card, its explanations, the change
-on the previous term, the equity gaps, the layers' missing categories and the trend per term, and
-returns them as one :class:`Overview`. The page shows that object and :func:`overview_report_html`
-writes it out, so the report holds exactly what the page shows. Only aggregates ever enter it:
-counts of families under the privacy threshold are "fewer than 10", never a number, and no family
-reference appears anywhere. School names and every other text are HTML-escaped; the report loads
-nothing from outside (its charts are inline SVG drawn here, its styles inline).
+:func:`overview_report_html` writes out an :class:`engagement.overview.Overview`, the object the
+page shows, so the report holds exactly what the page shows, in the same words. School names and
+every other text are HTML-escaped; the report loads nothing from outside (its charts are inline
+SVG drawn here, its styles inline).
 
 >>> import datetime
 >>> from engagement.store import open_store, schools
 >>> from engagement.frames import load_school_frames
+>>> from engagement.overview import overview
 >>> store = open_store("sqlite://")
 >>> with store.write(actor="doctest") as conn:
 ...     _ = conn.execute(schools.insert().values(school_id="S1", name="<b>Oak</b> School", postcode="B30 2AA"))
 >>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23),
 ...                 today=datetime.date(2026, 11, 23))
->>> view.window_text, view.previous_text
-('Autumn term 2026, 1 Sep – 23 Nov 2026', 'Summer term 2026, 1 Apr – 31 Aug 2026')
 >>> page = overview_report_html(view)
 >>> "&lt;b&gt;Oak&lt;/b&gt; School" in page and "<b>Oak" not in page
 True
@@ -26,277 +22,18 @@ True
 
 from __future__ import annotations
 
-import datetime
 import html
 import math
 import re
-from dataclasses import dataclass, field
-
-import pandas as pd
 
 from engagement import scoring
 from engagement.charts import OKABE_ITO, SEGMENT_COLOURS
-from engagement.config import load_config
-from engagement.frames import FLAGS, Frames
-from engagement.terms import date_range_text, previous_term, term_of, terms_between
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.explanations import SEGMENT_LABELS
+from engagement.overview import (
+    SEGMENT_ORDER, Overview, equity_text, layer_text, percent_text, points_text, trend_text,
+)
+from engagement.terms import short_window_text
 
-SEGMENT_ORDER = ("families", *PARTNER_SEGMENTS, "overall")
-SEGMENT_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
-                  "community": "Community", "overall": "Overall"}
-RATE_LABELS = {"families": "Family reach", "agencies": "Partner reach", "businesses": "Partner reach",
-               "community": "Partner reach"}
-FEWER = "fewer than 10"
-# How many terms the trend charts go back, at most.
-TREND_TERMS = 4
-
-
-@dataclass(frozen=True)
-class Overview:
-    """What the Overview shows for one school and window.
-
-    ``segments``: one dict per segment and overall (segment, label, score, score_change,
-    rate_label, rate, rate_change, counts, drivers, advice, suppressed); rates are fractions,
-    changes in points. ``equity``: one row per group (label, group, rest, group_reach, rest_reach,
-    gap_pp, parity, suppressed). ``layers``: one row per layer 2-4 (layer, name, covered, categories,
-    coverage, missing). ``trends``: one row per term (period, label, ``<segment>_score``,
-    ``<segment>_reach``, ``overall_score``)."""
-    school_id: str
-    school_name: str
-    start: datetime.date
-    end: datetime.date
-    window_text: str
-    previous: tuple[datetime.date, datetime.date]
-    previous_text: str
-    card: dict
-    segments: list[dict]
-    equity: pd.DataFrame
-    layers: pd.DataFrame
-    trends: pd.DataFrame
-    generated: datetime.date
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def filters(self) -> list[tuple[str, str]]:
-        """The page's filters as the report names them."""
-        return [("School", f"{self.school_name} ({self.school_id})"), ("Window", self.window_text),
-                ("Change compared with", self.previous_text)]
-
-
-# ---------------------------------------------------------------- windows in words
-
-def _is_term_window(start: datetime.date, end: datetime.date) -> bool:
-    term = term_of(start)
-    return start == term.start and end <= term.end
-
-
-def window_text(start: datetime.date, end: datetime.date) -> str:
-    """A window as a governor says it: the term when it is one (or the start of one), else dates.
-
-    >>> window_text(datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    'Summer term 2026, 1 Apr – 31 Aug 2026'
-    >>> window_text(datetime.date(2026, 10, 5), datetime.date(2026, 11, 6))
-    '5 Oct – 6 Nov 2026'
-    """
-    if _is_term_window(start, end):
-        season, year = term_of(start).name.split()
-        return f"{season.capitalize()} term {year}, {date_range_text(start, end)}"
-    return date_range_text(start, end)
-
-
-def short_window_text(start: datetime.date, end: datetime.date) -> str:
-    """A window in a few words, for a change's label: "Summer 2026", or "1 Apr – 31 Aug 2026".
-
-    >>> short_window_text(datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    'Summer 2026'
-    """
-    return term_of(start).name.capitalize() if _is_term_window(start, end) else date_range_text(start, end)
-
-
-def comparison_window(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The window the change is measured against: the whole previous term when the window is a
-    term (or the term so far), else the window of the same length just before.
-
-    >>> comparison_window(datetime.date(2026, 9, 1), datetime.date(2026, 11, 23))
-    (datetime.date(2026, 4, 1), datetime.date(2026, 8, 31))
-    """
-    if _is_term_window(start, end):
-        before = previous_term(term_of(start))
-        return before.start, before.end
-    return scoring.previous_window(start, end)
-
-
-def _period_label(name: str, start: datetime.date, end: datetime.date) -> str:
-    term = term_of(start)
-    label = name.capitalize()
-    if start != term.start:
-        label += f" (from {start.day} {start:%b})"
-    if end != term.end:
-        label += f" (to {end.day} {end:%b})"
-    return label
-
-
-# ---------------------------------------------------------------- the figures
-
-def _pct(x) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-def _points(x) -> str:
-    return "–" if x is None else f"{x:+.1f}".replace("-", "−")
-
-
-def _drivers(entry: dict, segment: str) -> str:
-    """The score as the sum of its parts, biggest first: "family reach 86.2% gives 34.5 of 40 points; ..."."""
-    parts = []
-    for comp in sorted(entry["components"], key=lambda c: -(c["contribution"] or 0)):
-        value = comp["value"]
-        if segment == "overall":
-            shown = f"{comp['label'].lower()} {value:g}"
-        elif comp["component"] in ("reach", "informed_reach", "regularity", "category_coverage"):
-            shown = f"{comp['label'].lower()} {_pct(value)}"
-        elif comp["component"] == "recency":
-            shown = "last two-way contact " + ("–" if value is None else f"{value:g} days before the end (median)")
-        elif comp["component"] == "breadth":
-            shown = f"{'–' if value is None else f'{value:g}'} Epstein types per reached family"
-        else:
-            shown = f"{'–' if value is None else f'{value:g}'} interactions per engaged partner"
-        parts.append(f"{shown} gives {comp['contribution']:.1f} of {100 * comp['weight']:.0f} points")
-    text = "; ".join(parts) + "." if parts else ""
-    return text[:1].upper() + text[1:]
-
-
-def _segments(card: dict, changes: dict, explanation: dict) -> list[dict]:
-    rows = []
-    for seg in SEGMENT_ORDER:
-        entry = explanation[seg]
-        if seg == "overall":
-            score, rate, rate_label, counts = card["overall"], None, None, ""
-        else:
-            figures = card[seg]
-            score, rate, rate_label = figures["score"], figures["reach"], RATE_LABELS[seg]
-            if seg == "families":
-                counts = (f"{figures['reached']} of {figures['on_roll']} families had two-way contact"
-                          if score is not None else f"{FEWER} families on roll: not shown")
-            else:
-                counts = f"{figures['engaged']} of {figures['listed']} listed partners had contact"
-        key = "overall" if seg == "overall" else f"{seg}.score"
-        rate_change = changes.get(f"{seg}.reach")
-        rows.append({
-            "segment": seg, "label": SEGMENT_LABELS[seg], "score": score, "score_change": changes.get(key),
-            "rate_label": rate_label, "rate": rate,
-            "rate_change": None if rate_change is None else round(100 * rate_change, 1),
-            "counts": counts, "drivers": _drivers(entry, seg), "advice": entry["advice"],
-            "suppressed": bool(entry.get("suppressed", False)),
-        })
-    return rows
-
-
-def _equity(card: dict) -> pd.DataFrame:
-    rows = []
-    for flag in FLAGS:
-        e = card["equity"][flag]
-        rows.append({"flag": flag, "label": scoring.FLAG_LABELS[flag], **{k: e[k] for k in (
-            "group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}, "suppressed": e["suppressed"]})
-    return pd.DataFrame(rows)
-
-
-def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
-    typology = load_typology()
-    rows = []
-    for layer in PARTNER_LAYERS:
-        entry = card["layers"][str(layer)]
-        rows.append({"layer": layer, "name": typology.layer_name(layer), "covered": entry["covered"],
-                     "categories": entry["categories"], "coverage": entry["coverage"],
-                     "missing": [typology.category(name).gap for name in missing[layer]]})
-    return pd.DataFrame(rows)
-
-
-def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, config) -> pd.DataFrame:
-    school = frames.interactions["date"]
-    first = school.min() if len(school) else pd.NaT
-    begin = min(start, first.date()) if pd.notna(first) else start
-    terms = terms_between(begin, end)[-TREND_TERMS:]
-    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", config=config)
-    wanted = {f"{seg}.score": f"{seg}_score" for seg in scoring.SEGMENTS}
-    wanted |= {f"{seg}.reach": f"{seg}_reach" for seg in scoring.SEGMENTS}
-    wanted["overall"] = "overall_score"
-    table = table[table["figure"].isin(wanted)]
-    wide = table.pivot(index=["period", "period_start", "period_end"], columns="figure", values="value"
-                       ).rename(columns=wanted)
-    wide = wide.reset_index().sort_values("period_start")
-    for column in wanted.values():
-        if column not in wide:
-            wide[column] = None
-    wide["label"] = [_period_label(p, a, b) for p, a, b in zip(wide["period"], wide["period_start"], wide["period_end"])]
-    columns = ["period", "label", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
-               *[f"{seg}_reach" for seg in scoring.SEGMENTS]]
-    out = wide[columns].reset_index(drop=True)
-    return out.astype({c: object for c in columns[2:]}).where(out.notna(), None)
-
-
-def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
-             today: datetime.date | None = None, config: dict | None = None) -> Overview:
-    """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
-    change on the previous term (see :func:`comparison_window`), what drives it and what would raise
-    it, the equity gaps, the missing categories of each layer and the trend per term up to ``end``."""
-    cfg = config or load_config()
-    sub = scoring._one_school(frames, school_id)
-    card = scoring.score_card(sub, school_id, start, end, cfg)
-    previous = comparison_window(start, end)
-    compared = scoring.compare(sub, school_id, start, end, previous, cfg)
-    changes = {figure: None if change is None or pd.isna(change) else float(change)
-               for figure, change in zip(compared["figure"], compared["change"])}
-    explanation = scoring.explain(sub, school_id, start, end, cfg)
-    missing = scoring.gaps(sub, school_id, start, end)
-    threshold = int(cfg["privacy"]["suppression_threshold"])
-    notes = [f"Counts of families under {threshold} are shown as “{FEWER}”, never as a number; "
-             "an equity group is not shown when it or the rest of the school has fewer."]
-    return Overview(
-        school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
-        window_text=window_text(start, end), previous=previous, previous_text=window_text(*previous),
-        card=card, segments=_segments(card, changes, explanation), equity=_equity(card),
-        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, cfg),
-        generated=today or datetime.date.today(), notes=notes,
-    )
-
-
-def equity_text(row) -> dict[str, str]:
-    """An equity row's cells as words: "fewer than 10 families on one side" where suppressed."""
-    if row["suppressed"]:
-        return {"Group": row["label"], "Families": f"{FEWER} on one side", "Group reach": "not shown",
-                "Rest reach": "not shown", "Gap (points)": "not shown", "Parity": "not shown"}
-    return {"Group": row["label"], "Families": f"{int(row['group'])} of {int(row['group'] + row['rest'])}",
-            "Group reach": _pct(row["group_reach"]), "Rest reach": _pct(row["rest_reach"]),
-            "Gap (points)": _points(row["gap_pp"]),
-            "Parity": "–" if row["parity"] is None else f"{row['parity']:.2f}"}
-
-
-def layer_text(row) -> dict[str, str]:
-    """A layer row's cells as words, its missing categories by their gap phrase."""
-    return {"Layer": f"{row['layer']} · {row['name']}",
-            "Categories covered": f"{row['covered']} of {row['categories']} ({_pct(row['coverage'])})",
-            "Missing": "; ".join(row["missing"]) if row["missing"] else "none: every category has an engaged partner"}
-
-
-def trend_text(trends: pd.DataFrame) -> pd.DataFrame:
-    """The trend table in words: one row per term, a score and a reach column per segment."""
-    out = pd.DataFrame({"Term": trends["label"]})
-    for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} score"] = [FEWER if v is None and seg == "families" else _num(v)
-                                               for v in trends[f"{seg}_score"]]
-    out["Overall score"] = [_num(v) for v in trends["overall_score"]]
-    for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} reach"] = [FEWER if v is None and seg == "families" else _pct(v)
-                                               for v in trends[f"{seg}_reach"]]
-    return out
-
-
-def _num(v) -> str:
-    return "–" if v is None else f"{v:.1f}"
-
-
-# ---------------------------------------------------------------- the report
 
 def _e(text) -> str:
     return html.escape("" if text is None else str(text), quote=True)
@@ -403,12 +140,12 @@ def _score_card_cell(row: dict, previous: str) -> str:
         body = f'<div class="score">–</div><div class="change">{_e(row["counts"])}</div>'
     else:
         change = ("no earlier figure" if row["score_change"] is None
-                  else f"{_points(row['score_change'])} on {previous}")
+                  else f"{points_text(row['score_change'])} on {previous}")
         body = (f'<div class="score">{row["score"]:.1f}<span class="outof"> / 100</span></div>'
                 f'<div class="change">{_e(change)}</div>')
         if row["rate_label"]:
-            rate_change = "" if row["rate_change"] is None else f" ({_points(row['rate_change'])} pts)"
-            body += f'<div class="rate">{_e(row["rate_label"])}: <b>{_pct(row["rate"])}</b>{_e(rate_change)}</div>'
+            rate_change = "" if row["rate_change"] is None else f" ({points_text(row['rate_change'])} pts)"
+            body += f'<div class="rate">{_e(row["rate_label"])}: <b>{percent_text(row["rate"])}</b>{_e(rate_change)}</div>'
         else:
             body += '<div class="rate">Weighted mean of the four segments</div>'
     return f'<td><div class="seg" style="border-color:{colour}">{_e(row["label"])}</div>{body}</td>'
@@ -449,9 +186,9 @@ def overview_report_html(view: Overview) -> str:
             reach = "not shown"
         else:
             reach = (f'<span class="bar" style="width:{30 * row["group_reach"]:.1f}mm;background:{OKABE_ITO["blue"]}">'
-                     f'</span>{_pct(row["group_reach"])} &nbsp; '
+                     f'</span>{percent_text(row["group_reach"])} &nbsp; '
                      f'<span class="bar" style="width:{30 * row["rest_reach"]:.1f}mm;background:{OKABE_ITO["orange"]}">'
-                     f'</span>{_pct(row["rest_reach"])}')
+                     f'</span>{percent_text(row["rest_reach"])}')
         out.append(f"<tr><td>{_e(cells['Group'])}</td><td>{_e(cells['Families'])}</td><td>{reach}</td>"
                    f'<td class="num">{_e(cells["Gap (points)"])}</td><td class="num">{_e(cells["Parity"])}</td></tr>')
     out.append("</table><p class=\"small\">Gap: group reach minus the rest's, in percentage points. "
@@ -493,6 +230,7 @@ def report_file_name(view: Overview, extension: str) -> str:
     """A file name for the report that says what it holds and is safe on any system.
 
     >>> import datetime
+    >>> import pandas as pd
     >>> view = Overview("../<S1>", "x", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23), "", (None, None), "",
     ...                 {}, [], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), datetime.date(2026, 11, 23))
     >>> report_file_name(view, "pdf")

@@ -1,10 +1,11 @@
 """The engagement metrics of the design: how well a school reaches its families, agencies,
 businesses and community in a window of dates, whether that reach is equitable, which layers and
-categories of its community are covered, and a 0-100 score per segment that explains itself.
+categories of its community are covered, and a 0-100 score per segment built from parts that
+add up to it.
 
 Everything here is plain pandas and numpy over :class:`engagement.frames.Frames`, computed for
 every school of the frames at once (so an authority's 400 cards are one pass, not 400). Windows
-are inclusive dates. Weights, scaling and the suppression threshold come from ``data/config.toml``.
+are inclusive dates. Weights, scaling and the suppression threshold come from the settings (:mod:`engagement.settings`).
 
 Decisions the design leaves open, made here:
 
@@ -24,37 +25,25 @@ Decisions the design leaves open, made here:
   fewer families on roll than the threshold, every family figure and the family score are null,
   and the overall score is the weighted mean of the partner segments.
 
->>> previous_window(datetime.date(2026, 9, 1), datetime.date(2026, 9, 30))
-(datetime.date(2026, 8, 2), datetime.date(2026, 8, 31))
->>> default_window(datetime.date(2026, 11, 23))
-(datetime.date(2026, 9, 1), datetime.date(2026, 11, 23))
+Figures only: which windows there are (the default one, the previous one, terms and months) is
+for :mod:`engagement.terms` to say, and :mod:`engagement.explanations` puts a score into words.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 
-from engagement.config import load_config
+from engagement.settings import Settings, load_settings
 from engagement.frames import FLAGS, Frames
-from engagement.terms import months_between, terms_between, term_of
-from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
+from engagement.terms import periods, previous_window
+from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
 PARTNER_COMPONENTS = ("reach", "intensity", "category_coverage")
-SEGMENTS = ("families", *PARTNER_SEGMENTS)
-FLAG_LABELS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL",
-               "looked_after": "Looked after", "young_carer": "Young carers"}
-COMPONENT_LABELS = {
-    "families": {"reach": "Family reach (two-way)", "informed_reach": "Informed reach (any contact)",
-                 "regularity": "Regular contact (2+ months)", "breadth": "Breadth (Epstein types)",
-                 "recency": "Recency of last two-way contact"},
-    "partners": {"reach": "Partners engaged", "intensity": "Interactions per engaged partner",
-                 "category_coverage": "Categories with an engaged partner"},
-}
 # How each figure is rounded wherever it leaves this module (FORMATS.md: rates 4, scores 1).
 _DIGITS = {"reach": 4, "informed_reach": 4, "regularity": 4, "breadth": 2, "recency_days": 1,
            "score": 1, "group_reach": 4, "rest_reach": 4, "gap_pp": 1, "parity": 4,
@@ -68,22 +57,6 @@ def _day(value) -> int:
 
 def _month(day: int) -> int:
     return int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64))
-
-
-def default_window(today: datetime.date | None = None, config: dict | None = None) -> tuple[datetime.date, datetime.date]:
-    """The window every page and the command line use unless told otherwise: config ``[window]``
-    ``default`` = "term" (the current term so far) or a number of days ending today."""
-    today = today or datetime.date.today()
-    setting = (config or load_config()).get("window", {}).get("default", "term")
-    if str(setting) == "term":
-        return term_of(today).start, today
-    return today - datetime.timedelta(days=int(setting) - 1), today
-
-
-def previous_window(start: datetime.date, end: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The window of the same length that ends the day before ``start``."""
-    length = (end - start).days + 1
-    return start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
 
 
 def _weights(section: dict, names: Iterable[str]) -> np.ndarray:
@@ -131,7 +104,7 @@ def _family_flags(frames: Frames, start_day: int, end_day: int):
     return informed, reached, reached & (months >= 2), types.sum(axis=1), last
 
 
-def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> pd.DataFrame:
+def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> pd.DataFrame:
     """Every figure of every school in ``frames`` for the window ``[start, end]``, one row per
     school (index: school_id), flat columns such as ``families.reach``,
     ``equity.send.gap_pp``, ``agencies.score``, ``layers.3.coverage``, ``overall``, plus the
@@ -139,10 +112,9 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     already suppressed: a figure under the threshold is NaN with its ``suppressed`` flag set."""
     if end < start:
         raise ValueError(f"the window ends ({end}) before it starts ({start})")
-    cfg = config or load_config()
-    scoring = cfg["scoring"]
-    scaling = scoring["scaling"]
-    threshold = int(cfg["privacy"]["suppression_threshold"])
+    cfg = settings or load_settings()
+    scaling = cfg.scoring.scaling
+    threshold = cfg.privacy.suppression_threshold
     typology = load_typology()
     s, e = _day(start), _day(end)
     n_schools = len(frames.schools)
@@ -168,11 +140,11 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         "reach": np.nan_to_num(out["families.reach"]),
         "informed_reach": np.nan_to_num(out["families.informed_reach"]),
         "regularity": np.nan_to_num(out["families.regularity"]),
-        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / float(scaling["breadth_full"]), 0, 1),
+        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / scaling.breadth_full, 0, 1),
         "recency": np.where(np.isnan(out["families.recency_days"]), 0.0, np.clip(
-            1 - np.nan_to_num(out["families.recency_days"]) / float(scaling["recency_zero_days"]), 0, 1)),
+            1 - np.nan_to_num(out["families.recency_days"]) / scaling.recency_zero_days, 0, 1)),
     }
-    w = _weights(scoring["families"], FAMILY_COMPONENTS)
+    w = _weights(cfg.scoring.families.model_dump(), FAMILY_COMPONENTS)
     for name, weight in zip(FAMILY_COMPONENTS, w):
         out[f"families.scaled.{name}"] = fam_scaled[name]
         out[f"families.weight.{name}"] = np.full(n_schools, weight)
@@ -203,17 +175,19 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
     par = inter["partner"].to_numpy()
     counts = np.bincount(par[(day >= s) & (day <= e) & (par >= 0)], minlength=len(partners))
     par_school = partners["school_id"].cat.codes.to_numpy().astype(np.int64)
-    listed = partners["status"].cat.codes.to_numpy() <= 1  # active, prospective
+    listed = partners["status"].isin(LISTED_STATUSES).to_numpy()
     engaged = listed & (counts > 0)
     segment = partners["segment"].cat.codes.to_numpy()
     cat_names = [c.name for c in typology.categories]
-    cat_code = pd.Categorical(partners["category"], categories=cat_names).codes
+    # -1 for a category the typology no longer knows: it covers nothing. (A Categorical built with
+    # such values warns in pandas 3 and is to raise.)
+    cat_code = pd.Index(cat_names).get_indexer(partners["category"])
     covered = np.zeros((n_schools, len(cat_names)), bool)
     hit = engaged & (cat_code >= 0)
     covered[par_school[hit], cat_code[hit]] = True
     cat_segment = np.array([PARTNER_SEGMENTS.index(c.segment) for c in typology.categories])
     cat_layer = np.array([c.layer for c in typology.categories])
-    pw = _weights(scoring["partners"], PARTNER_COMPONENTS)
+    pw = _weights(cfg.scoring.partners.model_dump(), PARTNER_COMPONENTS)
     for k, seg in enumerate(PARTNER_SEGMENTS):
         mine = listed & (segment == k)
         listed_n = per_school(par_school[mine])
@@ -228,7 +202,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         scaled = {
             "reach": np.nan_to_num(out[f"{seg}.reach"]),
             "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"])
-                                 / float(scaling["intensity_full"]), 0, 1),
+                                 / scaling.intensity_full, 0, 1),
             "category_coverage": np.nan_to_num(out[f"{seg}.category_coverage"]),
         }
         for name, weight in zip(PARTNER_COMPONENTS, pw):
@@ -244,7 +218,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
         out[f"layers.{layer}.coverage"] = _ratio(out[f"layers.{layer}.covered"], out[f"layers.{layer}.categories"])
 
     # ---- overall: a segment without a score (too few families to show) drops out of the mean
-    ow = np.array([float(scoring["overall"].get(seg, 0.0)) for seg in SEGMENTS])
+    ow = np.array([float(getattr(cfg.scoring.overall, seg)) for seg in SEGMENTS])
     seg_scores = np.vstack([out[f"{seg}.score"] for seg in SEGMENTS])
     present = ~np.isnan(seg_scores)
     weight_sum = (ow[:, None] * present).sum(axis=0)
@@ -256,8 +230,15 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, config: di
 
 # ---------------------------------------------------------------- the card (FORMATS.md)
 
-def _num(key: str, value):
-    """One figure as FORMATS.md prints it: None when missing, counts whole, the rest rounded."""
+def rounded(key: str, value):
+    """One figure as FORMATS.md prints it: None when missing, counts whole, the rest rounded
+    (``key`` is the figure's last name: ``reach``, ``on_roll``, ``recency_days``...).
+
+    >>> rounded("reach", 0.123456), rounded("on_roll", 20.0), rounded("recency_days", 12.0)
+    (0.1235, 20, 12)
+    >>> rounded("score", float("nan")) is None
+    True
+    """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if key in _COUNTS:
@@ -268,36 +249,29 @@ def _num(key: str, value):
     return value
 
 
-def _one_school(frames: Frames, school_id: str) -> Frames:
-    """The frames of ``school_id`` alone; KeyError when the frames do not hold it."""
-    if len(frames.schools) == 1 and frames.schools["school_id"].iloc[0] == school_id:
-        return frames
-    return frames.school(school_id)
-
-
 def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
     """The ``score --json`` object from one row of :func:`metrics` (as a dict)."""
     fam_keys = ("on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score")
-    families = {k: _num(k, row[f"families.{k}"]) for k in fam_keys}
+    families = {k: rounded(k, row[f"families.{k}"]) for k in fam_keys}
     if row["families.suppressed"]:
         families["suppressed"] = True
     card = {"window": {"from": start.isoformat(), "to": end.isoformat()}, "families": families, "equity": {}}
     for flag in FLAGS:
-        entry = {k: _num(k, row[f"equity.{flag}.{k}"])
+        entry = {k: rounded(k, row[f"equity.{flag}.{k}"])
                  for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}
         entry["suppressed"] = bool(row[f"equity.{flag}.suppressed"])
         card["equity"][flag] = entry
     for seg in PARTNER_SEGMENTS:
-        card[seg] = {k: _num(k, row[f"{seg}.{k}"]) for k in
+        card[seg] = {k: rounded(k, row[f"{seg}.{k}"]) for k in
                      ("listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score")}
-    card["layers"] = {str(layer): {k: _num(k, row[f"layers.{layer}.{k}"]) for k in ("categories", "covered", "coverage")}
+    card["layers"] = {str(layer): {k: rounded(k, row[f"layers.{layer}.{k}"]) for k in ("categories", "covered", "coverage")}
                       for layer in PARTNER_LAYERS}
-    card["overall"] = _num("overall", row["overall"])
+    card["overall"] = rounded("overall", row["overall"])
     return card
 
 
 def score_card(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-               config: dict | None = None) -> dict:
+               settings: Settings | None = None) -> dict:
     """The score card of one school for ``[start, end]``, exactly the ``score --json`` object.
 
     >>> from engagement.store import open_store, schools, families
@@ -310,34 +284,51 @@ def score_card(frames: Frames, school_id: str, start: datetime.date, end: dateti
     >>> card["families"]["on_roll"], card["families"]["suppressed"], card["agencies"]["listed"]
     (None, True, 0)
     """
-    sub = _one_school(frames, school_id)
-    row = metrics(sub, start, end, config).iloc[0].to_dict()
+    sub = frames.school(school_id)
+    row = metrics(sub, start, end, settings).iloc[0].to_dict()
     return card_from_row(row, start, end)
 
 
-def score_cards(frames: Frames, start: datetime.date, end: datetime.date, config: dict | None = None) -> dict[str, dict]:
+def score_cards(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None) -> dict[str, dict]:
     """Every school's card for ``[start, end]``, computed in one vectorised pass."""
-    table = metrics(frames, start, end, config)
-    return {sid: card_from_row(row, start, end) for sid, row in table.to_dict("index").items()}
+    table = metrics(frames, start, end, settings)
+    return {sid: card_from_row(row, start, end) for sid, row in _rows(table).items()}
+
+
+def reached_families(frames: Frames, start: datetime.date, end: datetime.date) -> np.ndarray:
+    """For each family of ``frames.families``, whether it was reached in ``[start, end]``: at least
+    one two-way interaction in the window. An interaction counts for its family's school, whichever
+    school it was logged under. Every figure of reach (the card, the map's postcode sectors) starts
+    from here."""
+    return _family_flags(frames, _day(start), _day(end))[1]
+
+
+def _rows(table: pd.DataFrame) -> dict[str, dict]:
+    """Each school's row of a :func:`metrics` table as a plain dict of Python values, the same
+    that ``to_dict("index")`` gives: that goes through pandas' indexing for every one of the
+    hundred-odd columns, 5 to 25 ms even for one school, where reading the values once takes
+    under a millisecond."""
+    columns = list(table.columns)
+    return {sid: dict(zip(columns, values)) for sid, values in zip(table.index, table.to_numpy(object))}
 
 
 def family_reach(frames: Frames, start: datetime.date, end: datetime.date) -> pd.Series:
     """Family reach of every school (unsuppressed fractions; for benchmarks and checks, not for
     governors)."""
-    _, reached, *_ = _family_flags(frames, _day(start), _day(end))
+    reached = reached_families(frames, start, end)
     codes = frames.families["school_id"].cat.codes.to_numpy()
     n = len(frames.schools)
     return pd.Series(_ratio(np.bincount(codes, weights=reached, minlength=n), np.bincount(codes, minlength=n)),
                      index=pd.Index(frames.schools["school_id"], name="school_id"), name="reach")
 
 
-# ---------------------------------------------------------------- gaps, partners, explanations
+# ---------------------------------------------------------------- partners and gaps
 
 def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end: datetime.date) -> pd.DataFrame:
     """One row per partner of the school: partner_id, name, category, layer, segment, status,
     interactions (in the window), last_contact (latest interaction on or before the window's end,
     any time; NaT when never), engaged (listed and contacted in the window)."""
-    sub = _one_school(frames, school_id)
+    sub = frames.school(school_id)
     partners = sub.partners
     inter = sub.interactions
     s, e = _day(start), _day(end)
@@ -351,7 +342,7 @@ def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end
     table = partners[["partner_id", "name", "category", "layer", "segment", "status"]].copy()
     table["interactions"] = counts
     table["last_contact"] = last_contact.to_numpy()
-    table["engaged"] = table["status"].isin(["active", "prospective"]).to_numpy() & (counts > 0)
+    table["engaged"] = table["status"].isin(LISTED_STATUSES).to_numpy() & (counts > 0)
     return table.reset_index(drop=True)
 
 
@@ -365,106 +356,7 @@ def gaps(frames: Frames, school_id: str, start: datetime.date, end: datetime.dat
             for layer in PARTNER_LAYERS}
 
 
-def _count_text(n: float, threshold: int) -> str:
-    return "fewer than 10" if n < threshold else f"{int(n)}"
-
-
-def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: dict) -> str:
-    scaling = cfg["scoring"]["scaling"]
-    threshold = int(cfg["privacy"]["suppression_threshold"])
-    if segment == "families":
-        unreached = row["families.on_roll"] - row["families.reached"]
-        return {
-            "reach": f"Reach more families two-way: {_count_text(unreached, threshold)} families on roll have had "
-                     "no two-way contact (a call, a meeting, a visit) in this window.",
-            "informed_reach": "Make sure every family hears from school: some families had no contact at all, "
-                              "not even a newsletter or portal message.",
-            "regularity": f"Follow up: only {row['families.regularity'] or 0:.0%} of reached families had two-way "
-                          "contact in two or more months of the window.",
-            "breadth": f"Widen the ways families take part (volunteering, learning at home, decision making): "
-                       f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
-                       f"full marks at {scaling['breadth_full']:g}.",
-            "recency": "Contact reached families again sooner: the typical family last had two-way contact "
-                       f"{row['families.recency_days'] or 0:.0f} days before the window's end "
-                       f"(no credit at {scaling['recency_zero_days']} days).",
-        }[component]
-    label = {"agencies": "agency", "businesses": "business"}.get(segment, segment)
-    not_engaged = int(row[f"{segment}.listed"] - row[f"{segment}.engaged"])
-    return {
-        "reach": f"Contact the {not_engaged} listed {label} partners who had no contact in this window.",
-        "intensity": f"Deepen the links you have: engaged {label} partners had "
-                     f"{row[f'{segment}.interactions_per_engaged'] or 0:.1f} interactions each; "
-                     f"full marks at {scaling['intensity_full']:g}.",
-        "category_coverage": "Link with a partner in a category you do not yet reach"
-                             + (f", such as {', '.join(gap_list[:3])}." if gap_list else "."),
-    }[component]
-
-
-def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            config: dict | None = None) -> dict:
-    """Why each score is what it is. For each of families, agencies, businesses, community and
-    overall: ``score``, ``components`` (a list of dicts: component, label, value, scaled, weight,
-    contribution in points; contributions add up to the score) and ``advice``, a sentence naming
-    the change that would raise the score most. Suppressed figures stay null here too."""
-    cfg = config or load_config()
-    sub = _one_school(frames, school_id)
-    row = metrics(sub, start, end, cfg).iloc[0].to_dict()
-    typology = load_typology()
-    missing = gaps(sub, school_id, start, end)
-    uncovered = [c for layer in PARTNER_LAYERS for c in missing[layer]]
-    out = {}
-    for seg in SEGMENTS:
-        names = FAMILY_COMPONENTS if seg == "families" else PARTNER_COMPONENTS
-        labels = COMPONENT_LABELS["families" if seg == "families" else "partners"]
-        value_key = {"recency": "recency_days", "intensity": "interactions_per_engaged"}
-        comps = []
-        for name in names:
-            scaled, weight = row[f"{seg}.scaled.{name}"], row[f"{seg}.weight.{name}"]
-            key = value_key.get(name, name)
-            comps.append({"component": name, "label": labels[name], "value": _num(key, row.get(f"{seg}.{key}")),
-                          "scaled": _num("reach", scaled), "weight": round(float(weight), 4),
-                          "contribution": _num("score", 100 * weight * scaled)})
-        score = _num("score", row[f"{seg}.score"])
-        if score is None:
-            out[seg] = {"score": None, "components": [], "suppressed": True,
-                        "advice": "Fewer than 10 families on roll: family figures are not shown."}
-            continue
-        gains = [(row[f"{seg}.weight.{n}"] * (1 - row[f"{seg}.scaled.{n}"]), n) for n in names]
-        gain, best = max(gains)
-        seg_gaps = [c for c in uncovered if typology.category(c).segment == seg] if seg != "families" else []
-        advice = (f"Full marks." if gain <= 0 else
-                  _advice(seg, best, row, seg_gaps, cfg) + f" This could add up to {100 * gain:.1f} points.")
-        out[seg] = {"score": score, "components": comps, "advice": advice.strip()}
-    seg_comps, best = [], None
-    for seg in SEGMENTS:
-        weight, score = row[f"overall.weight.{seg}"], row[f"{seg}.score"]
-        if np.isnan(score):
-            continue
-        seg_comps.append({"component": seg, "label": typology.segments[seg]["label"], "value": _num("score", score),
-                          "scaled": _num("reach", score / 100), "weight": round(float(weight), 4),
-                          "contribution": _num("score", weight * score)})
-        gain = weight * (100 - score)
-        if best is None or gain > best[0]:
-            best = (gain, seg)
-    overall_advice = "Full marks." if best is None or best[0] <= 0 else (
-        f"The most to gain is in {typology.segments[best[1]]['label'].lower()} "
-        f"(up to {best[0]:.1f} points): {out[best[1]]['advice']}")
-    out["overall"] = {"score": _num("overall", row["overall"]), "components": seg_comps, "advice": overall_advice}
-    return out
-
-
 # ---------------------------------------------------------------- trends and comparison
-
-def _periods(start: datetime.date, end: datetime.date, by: str) -> list[tuple[str, datetime.date, datetime.date]]:
-    if by == "term":
-        spans = [(t.name, t.start, t.end) for t in terms_between(start, end)]
-    elif by == "month":
-        spans = [(a.strftime("%Y-%m"), a, b) for a, b in months_between(start, end)]
-    else:
-        raise ValueError("by must be 'term' or 'month'")
-    # A period is cut to the range asked for, so the current term runs to today, not to December.
-    return [(name, max(a, start), min(b, end)) for name, a, b in spans]
-
 
 def flatten(card: dict) -> dict[str, float | None]:
     """A card as ``{"families.reach": 0.73, "equity.send.gap_pp": -4.1, ...}``: its figures only."""
@@ -482,15 +374,21 @@ def flatten(card: dict) -> dict[str, float | None]:
 
 
 def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
-           by: str = "term", config: dict | None = None) -> pd.DataFrame:
+           by: str = "term", settings: Settings | None = None, *,
+           metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None) -> pd.DataFrame:
     """The score card per term (autumn Sep-Dec, spring Jan-Mar, summer Apr-Aug) or per month
     overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
     period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
-    None when suppressed). ``school_id`` None gives every school."""
-    sub = frames if school_id is None else _one_school(frames, school_id)
+    None when suppressed). ``school_id`` None gives every school.
+
+    ``metrics_of(a, b)``, when given, stands for :func:`metrics` of these frames: a caller that
+    has already computed some of the periods (the Overview's window is often the current term)
+    passes them in rather than have them computed again."""
+    sub = frames if school_id is None else frames.school(school_id)
+    metrics_of = metrics_of or (lambda a, b: metrics(sub, a, b, settings))
     rows = []
-    for name, a, b in _periods(start, end, by):
-        for sid, row in metrics(sub, a, b, config).to_dict("index").items():
+    for name, a, b in periods(start, end, by):
+        for sid, row in _rows(metrics_of(a, b)).items():
             if school_id is not None and sid != school_id:
                 continue
             for figure, value in flatten(card_from_row(row, a, b)).items():
@@ -501,14 +399,24 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
 
 
 def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            previous: tuple[datetime.date, datetime.date] | None = None, config: dict | None = None) -> pd.DataFrame:
+            previous: tuple[datetime.date, datetime.date] | None = None, settings: Settings | None = None) -> pd.DataFrame:
     """Each figure of the card beside its value in the previous window (by default the window of
     the same length just before; the Overview may pass the previous term): figure, current,
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
-    sub = _one_school(frames, school_id)
-    now = flatten(score_card(sub, school_id, start, end, config))
-    before = flatten(score_card(sub, school_id, prev[0], prev[1], config))
+    sub = frames.school(school_id)
+    return card_changes(score_card(sub, school_id, start, end, settings),
+                        score_card(sub, school_id, prev[0], prev[1], settings))
+
+
+def card_changes(card: dict, before: dict) -> pd.DataFrame:
+    """Each figure of ``card`` beside its value in the card ``before``: figure, current, previous,
+    change (rounded as the figure is; None when either is missing or suppressed).
+
+    >>> card_changes({"families": {"reach": 0.5}}, {"families": {"reach": 0.25}}).values.tolist()
+    [['families.reach', 0.5, 0.25, 0.25]]
+    """
+    now, before = flatten(card), flatten(before)
     rows = []
     for figure, value in now.items():
         old = before.get(figure)
@@ -516,53 +424,3 @@ def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.
         digits = _DIGITS.get(figure.rpartition(".")[2], 4)
         rows.append((figure, value, old, None if change is None else round(change, digits)))
     return pd.DataFrame(rows, columns=["figure", "current", "previous", "change"])
-
-
-# ---------------------------------------------------------------- plain text
-
-def format_card(card: dict, school_name: str = "") -> str:
-    """The card as a governor would read it on a terminal or in an email."""
-
-    def pct(x):
-        return "fewer than 10" if x is None else f"{100 * x:.1f}%"
-
-    def shown(x, unit=""):
-        return "fewer than 10" if x is None else f"{x:g}{unit}"
-
-    fam = card["families"]
-    w = card["window"]
-    lines = [f"{school_name + ': ' if school_name else ''}engagement from {w['from']} to {w['to']}", ""]
-    if fam.get("suppressed"):
-        lines.append("Families: fewer than 10 on roll, figures not shown.")
-    else:
-        lines += [
-            f"Families (score {fam['score']:g} / 100)",
-            f"  reached two-way     {fam['reached']} of {fam['on_roll']} ({pct(fam['reach'])})",
-            f"  informed (any)      {pct(fam['informed_reach'])}",
-            f"  regular (2+ months) {'-' if fam['regularity'] is None else pct(fam['regularity'])} of reached",
-            f"  breadth             {'-' if fam['breadth'] is None else fam['breadth']} Epstein types on average",
-            f"  recency             {'-' if fam['recency_days'] is None else fam['recency_days']} days since last "
-            "two-way contact (median)",
-        ]
-    lines += ["", "Equity (reach of the group against the rest)"]
-    for flag, e in card["equity"].items():
-        if e["suppressed"]:
-            lines.append(f"  {FLAG_LABELS[flag]:<14} fewer than 10 families on one side: not shown")
-        else:
-            lines.append(f"  {FLAG_LABELS[flag]:<14} {pct(e['group_reach'])} of {e['group']} against "
-                         f"{pct(e['rest_reach'])} of {e['rest']}: gap {e['gap_pp']:+.1f} points, "
-                         f"parity {e['parity'] if e['parity'] is not None else '-'}")
-    for seg in PARTNER_SEGMENTS:
-        p = card[seg]
-        lines += ["", f"{seg.capitalize()} (score {p['score']:g} / 100)",
-                  f"  engaged             {p['engaged']} of {p['listed']} listed"
-                  + ("" if p["reach"] is None else f" ({pct(p['reach'])})"),
-                  f"  interactions each   {'-' if p['interactions_per_engaged'] is None else p['interactions_per_engaged']}",
-                  f"  categories covered  {pct(p['category_coverage'])}"]
-    lines += ["", "Layers (categories with an engaged partner)"]
-    typology = load_typology()
-    for layer, entry in card["layers"].items():
-        lines.append(f"  {layer} {typology.layer_name(int(layer)):<22} {entry['covered']} of {entry['categories']}"
-                     f" ({pct(entry['coverage'])})")
-    lines += ["", f"Overall score: {shown(card['overall'])} / 100"]
-    return "\n".join(lines)

@@ -267,3 +267,9 @@ def _load(path: str) -> Settings:
 def load_settings(path: str | Path | None = None) -> Settings:
     """The settings in force (read once per file; a broken file raises :class:`SettingsError`)."""
     return _load(str(path or settings_file()))
+
+
+def fewer_than() -> str:
+    """The words every page, report and command shows for a suppressed count of families: they
+    follow the threshold in force ("fewer than 10" by default), never a number written in code."""
+    return load_settings().privacy.fewer_than

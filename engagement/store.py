@@ -37,6 +37,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from engagement.typology import PARTNER_STATUSES
+
 T = TypeVar("T")
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_DIR / "var" / "engagement.db"
@@ -76,7 +78,7 @@ partners = Table(
     Column("last_verified", Date),
     Column("notes", Text),
     CheckConstraint("layer IN (2, 3, 4)", name="partner_layer"),
-    CheckConstraint("status IN ('active', 'prospective', 'lapsed')", name="partner_status"),
+    CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in PARTNER_STATUSES) + ")", name="partner_status"),
     Index("ix_partners_school", "school_id"),
 )
 

@@ -16,8 +16,11 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from engagement import store as db
+from engagement.access import sees_family_detail
+from engagement.privacy import governor_count
+from engagement.settings import fewer_than, load_settings
 from engagement.terms import term_of
-from engagement.typology import load_typology
+from engagement.typology import PARTNER_STATUSES, load_typology
 
 
 def school_summary(store: db.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
@@ -46,10 +49,10 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         if layer == 1:
             # The core is counted, not mapped: its people go in words, not in the partner columns.
             row.update(who=f"{school['pupils'] or 0:,} pupils and {school['staff'] or 0:,} staff",
-                       active=None, prospective=None, lapsed=None)
+                       **dict.fromkeys(PARTNER_STATUSES))
         else:
             sub = partner_counts[partner_counts["layer"] == layer].set_index("status")["partners"]
-            row.update({s: int(sub.get(s, 0)) for s in ("active", "prospective", "lapsed")})
+            row.update({s: int(sub.get(s, 0)) for s in PARTNER_STATUSES})
         layers.append(row)
     return {
         "school": dict(school), "families": int(families), "term": term,
@@ -57,3 +60,16 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         "partner_interactions_this_term": int(term_counts[1]),
         "layers": pd.DataFrame(layers),
     }
+
+
+def families_on_roll_text(families: int, role: str | None) -> str:
+    """The roll as a reader may see it: exact for staff; for governors rounded, or "fewer than
+    10" (the Overview says the same, so neither page undoes the other).
+
+    >>> families_on_roll_text(417, "head"), families_on_roll_text(417, "governor"), families_on_roll_text(7, "governor")
+    ('417', 'about 420', 'fewer than 10')
+    """
+    if sees_family_detail(role):
+        return f"{families:,}"
+    shown = governor_count(families, load_settings().privacy.suppression_threshold)
+    return fewer_than() if shown != shown else f"about {int(shown):,}"

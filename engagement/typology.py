@@ -25,6 +25,10 @@ SEGMENTS = ("families", "agencies", "businesses", "community")
 PARTNER_SEGMENTS = ("agencies", "businesses", "community")
 CHANNELS = ("in person", "home visit", "phone", "digital", "letter")
 PARTNER_LAYERS = (2, 3, 4)
+# Where a partner stands in the school's directory. Listed partners (active or prospective) are the
+# ones the scores expect contact with; a lapsed partner stays on the map and counts nowhere.
+PARTNER_STATUSES = ("active", "prospective", "lapsed")
+LISTED_STATUSES = ("active", "prospective")
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,6 @@ class Typology:
 
     def categories_of_layer(self, layer: int) -> list[Category]:
         return [c for c in self.categories if c.layer == layer]
-
-    def categories_of_segment(self, segment: str) -> list[Category]:
-        return [c for c in self.categories if c.segment == segment]
 
     def layer_colour(self, layer: int) -> str:
         return self.layers[layer]["colour"]

@@ -49,7 +49,7 @@ def test_logs_one_interaction_with_defaults_and_one_audit_row(school):
 def test_partner_contact_with_explicit_channel_and_two_way(school):
     log_interaction(school, "flo", school_id="S1", partner_id="P1", date=TODAY, activity="newsletter",
                     channel="Letter", two_way="Y", today=TODAY)
-    history = interaction_history(school, partner_id="P1")
+    history = interaction_history(school, partner_id="P1", role="flo")
     assert history[["activity", "channel", "two_way"]].to_dict("records") == [
         {"activity": "newsletter", "channel": "letter", "two_way": True}]
 
@@ -57,11 +57,11 @@ def test_partner_contact_with_explicit_channel_and_two_way(school):
 def test_history_is_newest_first(school):
     for day in ("2026-09-03", "2026-09-20", "2026-09-10"):
         log_interaction(school, "flo", school_id="S1", family_id="F1", date=day, activity="email", today=TODAY)
-    history = interaction_history(school, family_id="F1")
+    history = interaction_history(school, family_id="F1", role="flo")
     assert list(history.columns[:6]) == ["interaction_id", "date", "activity", "channel", "two_way", "staff"]
     assert [d.isoformat() for d in history["date"]] == ["2026-09-20", "2026-09-10", "2026-09-03"]
     assert not history["two_way"].any()                  # an email is one-way by default
-    assert interaction_history(school, family_id="F9").empty
+    assert interaction_history(school, family_id="F9", role="flo").empty
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -84,3 +84,16 @@ def test_refuses_bad_contacts_and_writes_nothing(school, kwargs, message):
     with pytest.raises(InvalidInteraction, match=message):
         log_interaction(school, "flo", **args)
     assert _counts(school) == before
+
+
+def test_governors_see_a_partners_history_without_notes_or_staff(school):
+    log_interaction(school, "flo@school", school_id="S1", date="2026-11-02", activity="multi-agency meeting",
+                    partner_id="P1", staff="Ms Staff", notes="Discussed family F1: housing")
+    governor = interaction_history(school, partner_id="P1", role="governor")
+    assert list(governor.columns) == ["date", "activity", "channel"]
+    assert "housing" not in governor.to_string() and "Ms Staff" not in governor.to_string()
+    assert "housing" in interaction_history(school, partner_id="P1", role="head").to_string()
+    with pytest.raises(PermissionError):
+        interaction_history(school, family_id="F1", role="governor")
+    # No role at all is no detail at all: the history fails closed.
+    assert list(interaction_history(school, partner_id="P1").columns) == ["date", "activity", "channel"]

@@ -15,8 +15,11 @@ from sqlalchemy import select
 from engagement import maps
 from engagement import store as db
 from engagement.demo import load_demo
-from engagement.partners import PartnerFilter, filter_partners, partners_in_window
-from engagement.scoring import default_window
+from engagement.frames import load_school_frames
+from engagement.overview import overview
+from engagement.partners import PartnerFilter, filter_partners, partner_record, partners_in_window
+from engagement.text import record_lines
+from engagement.terms import default_window
 
 TODAY = datetime.date(2026, 11, 23)
 WINDOW = default_window(TODAY)
@@ -68,6 +71,17 @@ def test_partner_table_counts_engagement_in_the_window(demo_store):
     assert (table.loc[~listed, "interactions"] > 0).any()  # the demo has lapsed partners still in touch
     assert table["distance_km"].between(0, 6).all()
     assert set(table["segment"]) == {"agencies", "businesses", "community"}
+
+
+def test_every_partners_record_reads_cleanly(demo_store):
+    """The record beside the map and the layers diagram (one function for both pages): every
+    field of every demo partner, a dash where empty, never "nan" or "None"."""
+    table = partners_in_window(demo_store, school_of(demo_store)["school_id"], *WINDOW)
+    for _, row in table.iterrows():
+        record = partner_record(row)
+        assert list(record)[:3] == ["Distance from the school", "Contacts in the window", "Last contact in the window"]
+        assert record["Reference"] == row["partner_id"]
+        assert not re.search(r"\bnan\b|\bNone\b|\bNaT\b", record_lines(record)), row["partner_id"]
 
 
 def test_the_map_holds_one_marker_per_placed_partner_and_no_cdn(demo_store):
@@ -132,6 +146,46 @@ def test_small_sectors_are_never_shown(demo_store):
     # Reach is families with two-way contact in the window over families of the sector.
     row = sectors.shown.iloc[0]
     assert row["reach"] == pytest.approx(row["reached"] / row["families"])
+
+
+def test_the_sectors_add_up_to_the_overviews_family_reach(demo_store):
+    school_id = school_of(demo_store)["school_id"]
+    frames = load_school_frames(demo_store, school_id)
+    card = overview(frames, school_id, *WINDOW, today=TODAY).card["families"]
+    # Before suppression (a threshold of 1) every demo family is in a placed sector.
+    every = maps.family_sectors(demo_store, school_id, WINDOW, threshold=1, frames=frames)
+    assert every.hidden_families == 0
+    assert every.shown["families"].sum() == card["on_roll"]
+    assert every.shown["reached"].sum() == card["reached"] > 0
+    # Read from the store or given the page's frames, the sectors are the same.
+    assert every.shown.equals(maps.family_sectors(demo_store, school_id, WINDOW, threshold=1).shown)
+
+
+def test_a_contact_logged_under_another_school_counts_for_the_familys_school():
+    """The scores count an interaction for its family's school, whatever school it was logged
+    under (a sibling's school, a shared family liaison officer); the map counts it the same way."""
+    store = db.open_store("sqlite://")
+    with store.write("test") as conn:
+        conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Oak", "postcode": "B30 2QX"},
+                                           {"school_id": "S2", "name": "Elm", "postcode": "B29 6AA"}])
+        postcodes = [f"B30 2A{letter}" for letter in "ABCDEFGHIJKL"]
+        conn.execute(db.families.insert(), [{"family_id": f"F{n:02}", "school_id": "S1", "postcode": postcode}
+                                            for n, postcode in enumerate(postcodes)])
+        conn.execute(db.gazetteer.insert(), [{"postcode": postcode, "latitude": 52.43, "longitude": -1.93}
+                                             for postcode in postcodes])
+        conn.execute(db.interactions.insert(), [
+            {"interaction_id": "I1", "school_id": "S1", "family_id": "F00", "date": WINDOW[0],
+             "activity": "phone call", "channel": "phone", "two_way": True},
+            {"interaction_id": "I2", "school_id": "S2", "family_id": "F01", "date": WINDOW[0],
+             "activity": "phone call", "channel": "phone", "two_way": True},
+            {"interaction_id": "I3", "school_id": "S1", "family_id": "F02", "date": WINDOW[0],
+             "activity": "newsletter", "channel": "digital", "two_way": False}])
+    frames = load_school_frames(store)
+    assert overview(frames, "S1", *WINDOW, today=TODAY).card["families"]["reached"] == 2
+    sectors = maps.family_sectors(store, "S1", WINDOW, frames=frames)
+    assert sectors.shown[["sector", "families", "reached"]].values.tolist() == [["B30 2", 12, 2]]
+    assert maps.family_sectors(store, "S2", WINDOW, frames=frames).shown.empty
+    store.dispose()
 
 
 def test_a_hidden_count_under_the_threshold_is_not_printed():

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from engagement import report, scoring
+from engagement import scoring, terms
 from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows
@@ -79,7 +79,7 @@ def test_the_overview_is_the_main_page_and_says_which_school_and_window(app_db):
     at = open_overview()
     window = term_windows(datetime.date.today(), 1)[0]
     assert at.title[0].value == "Hollybrook Primary School"
-    assert at.subheader[0].value == f"Engagement overview · {report.window_text(window.start, window.end)}"
+    assert at.subheader[0].value == f"Engagement overview · {terms.window_text(window.start, window.end)}"
     assert at.sidebar.selectbox(key="window_term").value == window.label
     assert any(h.value == "Scores out of 100" for h in at.header)
 
@@ -88,7 +88,7 @@ def test_the_numbers_are_the_score_card_of_the_current_term(app_db):
     at = open_overview()
     window = term_windows(datetime.date.today(), 1)[0]
     card = card_for(app_db, window.start, window.end)
-    previous = card_for(app_db, *report.comparison_window(window.start, window.end))
+    previous = card_for(app_db, *terms.comparison_window(window.start, window.end))
     assert metrics(at) == expected_metrics(card, previous)
     equity = at.table[1].value
     looked_after = equity[equity["Group"] == "Looked after"].iloc[0]
@@ -107,9 +107,9 @@ def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
     after = metrics(at)
     assert after != before
     card = card_for(app_db, summer.start, summer.end)
-    previous = card_for(app_db, *report.comparison_window(summer.start, summer.end))
+    previous = card_for(app_db, *terms.comparison_window(summer.start, summer.end))
     assert after == expected_metrics(card, previous)
-    assert at.subheader[0].value == f"Engagement overview · {report.window_text(summer.start, summer.end)}"
+    assert at.subheader[0].value == f"Engagement overview · {terms.window_text(summer.start, summer.end)}"
     layers = at.table[2].value
     assert list(layers["Categories covered"]) == [
         f"{e['covered']} of {e['categories']} ({100 * e['coverage']:.1f}%)" for e in card["layers"].values()]
@@ -123,9 +123,9 @@ def test_custom_dates_show_their_own_card(app_db):
     at.sidebar.date_input(key="window_dates").set_value((start, end)).run()
     assert not at.exception
     card = card_for(app_db, start, end)
-    previous = card_for(app_db, *scoring.previous_window(start, end))
+    previous = card_for(app_db, *terms.previous_window(start, end))
     assert metrics(at) == expected_metrics(card, previous)
-    assert report.window_text(start, end) in at.subheader[0].value
+    assert terms.window_text(start, end) in at.subheader[0].value
 
 
 def test_the_trend_tables_hold_each_terms_scores(app_db):
@@ -160,3 +160,21 @@ def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
     assert family_ids and not [f for f in family_ids if f in shown]
     buttons = {b.label for b in at.get("download_button")}
     assert buttons == {"Download report (HTML)", "Download report (PDF)"}
+
+
+def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_report(app_db):
+    today = datetime.date.today()
+    store = db.open_store(app_db)
+    with store.write(actor="test") as conn:
+        db.upsert(conn, "schools", [{"school_id": "S1", "name": "Oak", "postcode": "B30 2AA", "demo": False}])
+        db.upsert(conn, "families", [{"family_id": f"F{i}", "school_id": "S1"} for i in range(30)])
+        db.upsert(conn, "partners", [{"partner_id": "P1", "school_id": "S1", "name": "Library", "category": "library",
+                                      "layer": 3, "status": "active"}])  # no agencies, no businesses at all
+        db.upsert(conn, "interactions", [
+            {"interaction_id": f"I{i}", "school_id": "S1", "date": today, "family_id": f"F{i}",
+             "activity": "phone call", "channel": "phone", "two_way": True} for i in range(15)])
+    at = open_overview()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Oak"
+    assert any("business partners are listed yet" in c.value.replace("\\", "") for c in at.caption)

@@ -16,7 +16,7 @@ import pypdf
 import pytest
 from sqlalchemy import select, update
 
-from engagement import report, scoring
+from engagement import explanations, overview, report, scoring, terms
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
@@ -48,7 +48,7 @@ def demo(tmp_path_factory):
     store = db.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
-    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY)
     yield {"store": store, "school_id": school_id, "frames": frames, "view": view,
            "html": report.overview_report_html(view), "families": _family_ids(store)}
     store.dispose()
@@ -88,7 +88,7 @@ def _cards(page: str) -> dict[str, str]:
 def test_the_figures_are_the_score_card_of_the_window_on_both_databases(store):
     school_id = _demo(store)
     frames = load_school_frames(store, school_id)
-    view = report.overview(frames, school_id, *AUTUMN, today=TODAY)
+    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY)
     card = scoring.score_card(frames, school_id, *AUTUMN)
     assert view.card == card
     by_segment = {row["segment"]: row for row in view.segments}
@@ -114,13 +114,13 @@ def test_the_change_is_on_the_whole_previous_term(demo):
 
 def test_a_custom_window_is_compared_with_the_same_length_just_before():
     start, end = datetime.date(2026, 10, 5), datetime.date(2026, 11, 6)
-    assert report.window_text(start, end) == "5 Oct – 6 Nov 2026"
-    assert report.comparison_window(start, end) == scoring.previous_window(start, end)
-    assert report.comparison_window(*AUTUMN) == SUMMER
+    assert terms.window_text(start, end) == "5 Oct – 6 Nov 2026"
+    assert terms.comparison_window(start, end) == terms.previous_window(start, end)
+    assert terms.comparison_window(*AUTUMN) == SUMMER
 
 
 def test_each_explanation_adds_up_to_its_score(demo):
-    explained = scoring.explain(demo["frames"], demo["school_id"], *AUTUMN)
+    explained = explanations.explain(demo["frames"], demo["school_id"], *AUTUMN)
     for row in demo["view"].segments:
         parts = [float(p) for p in re.findall(r"gives ([\d.]+) of", row["drivers"])]
         assert len(parts) == len(explained[row["segment"]]["components"]) > 0
@@ -133,7 +133,7 @@ def test_equity_rows_follow_the_card_and_say_fewer_than_10_when_suppressed(demo)
     suppressed = [flag for flag, e in view.card["equity"].items() if e["suppressed"]]
     assert suppressed, "the demo school has a group under 10 (looked after children)"
     for _, row in view.equity.iterrows():
-        words = report.equity_text(row)
+        words = overview.equity_text(row)
         if row["suppressed"]:
             assert words["Families"] == "fewer than 10 on one side"
             assert not any(ch.isdigit() for key, value in words.items() for ch in value if key != "Families")
@@ -162,6 +162,18 @@ def test_trends_run_per_term_to_the_window_and_match_each_terms_card(demo):
     assert row["agencies_reach"] == summer["agencies"]["reach"]
     assert row["overall_score"] == summer["overall"]
     assert view.trends.iloc[-1]["families_score"] == view.card["families"]["score"]
+
+
+def test_each_window_is_computed_once(demo, monkeypatch):
+    """The card, the explanations, the change and the trend share their windows' metrics: the term
+    so far is also the trend's last term, the previous term its one before."""
+    computed = []
+    metrics = scoring.metrics
+    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, settings=None:
+                        computed.append((start, end)) or metrics(frames, start, end, settings))
+    again = overview.overview(demo["frames"], demo["school_id"], *AUTUMN, today=TODAY)
+    assert sorted(computed) == [(datetime.date(2026, 1, 1), datetime.date(2026, 3, 31)), SUMMER, AUTUMN]
+    assert again.segments == demo["view"].segments and again.trends.equals(demo["view"].trends)
 
 
 # ---------------------------------------------------------------- the report
@@ -200,7 +212,7 @@ def test_a_school_under_the_threshold_shows_no_family_figure(sqlite_store):
         conn.execute(db.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
                                             for i in range(7)])
     frames = load_school_frames(sqlite_store, "S1")
-    view = report.overview(frames, "S1", *AUTUMN, today=TODAY)
+    view = overview.overview(frames, "S1", *AUTUMN, today=TODAY)
     page = report.overview_report_html(view)
     text = _text(page)
     assert "fewer than 10 families on roll: not shown" in text
@@ -248,7 +260,7 @@ def test_the_pdf_is_one_a4_page_with_the_scores(demo):
 
 def test_a_long_name_still_fits_one_page(demo):
     view = demo["view"]
-    long = report.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
+    long = overview.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
                               + "Primary Schools"})
     reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(long))))
     assert len(reader.pages) == 1

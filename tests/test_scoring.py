@@ -57,27 +57,27 @@ School S2 (beside it, to show schools do not mix): families G1..G3 (G1 phone cal
 
 from __future__ import annotations
 
-import copy
 import datetime
 
 import pytest
 
 from engagement import store as db
-from engagement.config import load_config
+from engagement.settings import parse_settings
 from engagement.frames import load_school_frames
-from engagement import scoring
+from engagement import explanations, scoring, terms
 
 D = datetime.date
 START, END = D(2026, 9, 1), D(2026, 10, 31)
 
 # The weights the worked figures above use, whatever data/config.toml says today.
-CONFIG = copy.deepcopy(load_config())
-CONFIG["privacy"]["suppression_threshold"] = 10
-CONFIG["scoring"].update({
-    "families": {"reach": 0.4, "informed_reach": 0.1, "regularity": 0.2, "breadth": 0.15, "recency": 0.15},
-    "partners": {"reach": 0.5, "intensity": 0.2, "category_coverage": 0.3},
-    "scaling": {"breadth_full": 3.0, "recency_zero_days": 90, "intensity_full": 4.0},
-    "overall": {"families": 0.4, "agencies": 0.2, "businesses": 0.2, "community": 0.2},
+SETTINGS = parse_settings({
+    "privacy": {"suppression_threshold": 10},
+    "scoring": {
+        "families": {"reach": 0.4, "informed_reach": 0.1, "regularity": 0.2, "breadth": 0.15, "recency": 0.15},
+        "partners": {"reach": 0.5, "intensity": 0.2, "category_coverage": 0.3},
+        "scaling": {"breadth_full": 3.0, "recency_zero_days": 90, "intensity_full": 4.0},
+        "overall": {"families": 0.4, "agencies": 0.2, "businesses": 0.2, "community": 0.2},
+    },
 })
 
 
@@ -175,13 +175,13 @@ def frames(sqlite_store):
 def test_every_figure_of_the_hand_worked_school_on_both_databases(store):
     write_school(store)
     frames = load_school_frames(store)
-    assert scoring.score_card(frames, "S1", START, END, CONFIG) == EXPECTED_S1
+    assert scoring.score_card(frames, "S1", START, END, SETTINGS) == EXPECTED_S1
     # Loading one school gives the same card as slicing it out of all schools.
-    assert scoring.score_card(load_school_frames(store, "S1"), "S1", START, END, CONFIG) == EXPECTED_S1
+    assert scoring.score_card(load_school_frames(store, "S1"), "S1", START, END, SETTINGS) == EXPECTED_S1
 
 
 def test_a_school_with_fewer_than_ten_families_shows_no_family_figure(frames):
-    card = scoring.score_card(frames, "S2", START, END, CONFIG)
+    card = scoring.score_card(frames, "S2", START, END, SETTINGS)
     assert card["families"] == {"on_roll": None, "reached": None, "reach": None, "informed_reach": None,
                                 "regularity": None, "breadth": None, "recency_days": None, "score": None,
                                 "suppressed": True}
@@ -193,9 +193,9 @@ def test_a_school_with_fewer_than_ten_families_shows_no_family_figure(frames):
 
 
 def test_all_schools_at_once_equal_each_school_alone(frames):
-    cards = scoring.score_cards(frames, START, END, CONFIG)
+    cards = scoring.score_cards(frames, START, END, SETTINGS)
     assert cards["S1"] == EXPECTED_S1
-    assert cards["S2"] == scoring.score_card(frames, "S2", START, END, CONFIG)
+    assert cards["S2"] == scoring.score_card(frames, "S2", START, END, SETTINGS)
 
 
 def test_a_window_cutting_through_the_data(frames):
@@ -203,7 +203,7 @@ def test_a_window_cutting_through_the_data(frames):
     # October. Informed adds F04 and F05: 6. Nobody has two months inside one month: regularity 0.
     # Recency to 30 Sep: F01 20, F02 10, F11 29, F12 15 -> median (15 + 20) / 2 = 17.5. Breadth (1+2+1+1)/4 = 1.25.
     # Partners: P1 (1 in Sep), P2 engaged; P5 (October) not; P7, P8 engaged.
-    card = scoring.score_card(frames, "S1", D(2026, 9, 1), D(2026, 9, 30), CONFIG)
+    card = scoring.score_card(frames, "S1", D(2026, 9, 1), D(2026, 9, 30), SETTINGS)
     fam = card["families"]
     assert (fam["reached"], fam["reach"], fam["informed_reach"]) == (4, 0.2, 0.3)
     assert (fam["regularity"], fam["breadth"], fam["recency_days"]) == (0.0, 1.25, 17.5)
@@ -211,18 +211,18 @@ def test_a_window_cutting_through_the_data(frames):
     assert card["businesses"]["engaged"] == 0 and card["businesses"]["interactions_per_engaged"] is None
     # A one-day window is inclusive: on 31 Oct only F11's call counts (F03 volunteered on the 30th),
     # 0 days before the window's end.
-    last_day = scoring.score_card(frames, "S1", D(2026, 10, 31), D(2026, 10, 31), CONFIG)["families"]
+    last_day = scoring.score_card(frames, "S1", D(2026, 10, 31), D(2026, 10, 31), SETTINGS)["families"]
     assert (last_day["reached"], last_day["recency_days"], last_day["regularity"]) == (1, 0, 0.0)
 
 
 def test_a_window_ending_before_it_starts_is_refused(frames):
     with pytest.raises(ValueError):
-        scoring.score_card(frames, "S1", END, START, CONFIG)
+        scoring.score_card(frames, "S1", END, START, SETTINGS)
 
 
 def test_an_unknown_school_is_refused(frames):
     with pytest.raises(KeyError):
-        scoring.score_card(frames, "nope", START, END, CONFIG)
+        scoring.score_card(frames, "nope", START, END, SETTINGS)
 
 
 def test_partner_engagement_table(frames):
@@ -247,7 +247,7 @@ def test_gaps_name_every_category_without_an_engaged_partner(frames):
 
 
 def test_explanations_add_up_and_name_the_biggest_gain(frames):
-    why = scoring.explain(frames, "S1", START, END, CONFIG)
+    why = explanations.explain(frames, "S1", START, END, SETTINGS)
     fam = why["families"]
     assert fam["score"] == 39.7
     assert [c["component"] for c in fam["components"]] == list(scoring.FAMILY_COMPONENTS)
@@ -268,13 +268,13 @@ def test_explanations_add_up_and_name_the_biggest_gain(frames):
 
 
 def test_explanations_of_a_school_too_small_to_show(frames):
-    why = scoring.explain(frames, "S2", START, END, CONFIG)
+    why = explanations.explain(frames, "S2", START, END, SETTINGS)
     assert why["families"]["score"] is None and why["families"]["components"] == []
     assert [c["component"] for c in why["overall"]["components"]] == ["agencies", "businesses", "community"]
 
 
 def test_trends_per_month_and_per_term(frames):
-    months = scoring.trends(frames, "S1", START, END, by="month", config=CONFIG)
+    months = scoring.trends(frames, "S1", START, END, by="month", settings=SETTINGS)
     reach = months[months["figure"] == "families.reach"]
     # September 4/20 = 0.2 (see above); October: F01 (15 Oct), F03, F07, F11 = 4/20 = 0.2.
     assert list(reach["period"]) == ["2026-09", "2026-10"] and list(reach["value"]) == [0.2, 0.2]
@@ -282,19 +282,19 @@ def test_trends_per_month_and_per_term(frames):
                                    "metric", "value"}
     # Suppressed figures stay empty in trends too.
     assert months.loc[months["figure"] == "equity.eal.group", "value"].isna().all()
-    terms = scoring.trends(frames, "S1", D(2026, 8, 1), END, by="term", config=CONFIG)
+    terms = scoring.trends(frames, "S1", D(2026, 8, 1), END, by="term", settings=SETTINGS)
     summer, autumn = (terms[terms["figure"] == "families.reached"].sort_values("period_start")["value"])
     # Summer (cut to 1-31 Aug): F06's call on 31 Aug. Autumn (cut to 1 Sep - 31 Oct): the card above.
     assert (summer, autumn) == (1, 6)
     assert set(terms["period"]) == {"summer 2026", "autumn 2026"}
-    everyone = scoring.trends(frames, None, START, END, by="term", config=CONFIG)
+    everyone = scoring.trends(frames, None, START, END, by="term", settings=SETTINGS)
     assert set(everyone["school_id"]) == {"S1", "S2"}
 
 
 def test_comparison_with_the_previous_window(frames):
     # 1 Sep - 31 Oct is 61 days; the window before is 2 Jul - 31 Aug: F06 (31 Aug) reached, P3 (1 Aug) engaged.
-    assert scoring.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
-    table = scoring.compare(frames, "S1", START, END, config=CONFIG).set_index("figure")
+    assert terms.previous_window(START, END) == (D(2026, 7, 2), D(2026, 8, 31))
+    table = scoring.compare(frames, "S1", START, END, settings=SETTINGS).set_index("figure")
     assert table.loc["families.reached"].tolist() == [6, 1, 5]
     assert table.loc["families.reach", "change"] == 0.25
     assert table.loc["agencies.engaged"].tolist() == [2, 1, 1]
@@ -302,12 +302,12 @@ def test_comparison_with_the_previous_window(frames):
 
 
 def test_the_default_window_follows_the_config():
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
-    assert scoring.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": "term"}}) == (D(2026, 1, 1), D(2026, 2, 10))
+    assert terms.default_window(D(2026, 2, 10), {"window": {"default": 28}}) == (D(2026, 1, 14), D(2026, 2, 10))
 
 
 def test_plain_text_card_says_fewer_than_10(frames):
-    text = scoring.format_card(scoring.score_card(frames, "S1", START, END, CONFIG), "Hollybrook")
+    text = explanations.format_card(scoring.score_card(frames, "S1", START, END, SETTINGS), "Hollybrook")
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
     assert "gap -20.0 points" in text and "Overall score: 43.9 / 100" in text

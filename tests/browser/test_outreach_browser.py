@@ -54,7 +54,7 @@ def test_logging_a_two_way_contact_takes_the_family_off_the_list(open_app_page, 
     try:
         school = engagement_store.school_ids(store)[0]
         assert family not in outreach.worklist(store, school)["family_id"].tolist()
-        history = interaction_history(store, family_id=family).to_dict("records")
+        history = interaction_history(store, family_id=family, role="flo").to_dict("records")
         logged = [r for r in history if isinstance(r["notes"], str) and "clubs" in r["notes"]]
         assert len(logged) == 1 and logged[0]["two_way"]
     finally:

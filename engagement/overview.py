@@ -1,0 +1,270 @@
+"""The governors' Overview as the page shows it: every figure gathered once for one school and
+window, and put into the words the page and the report print.
+
+:func:`overview` asks :mod:`engagement.scoring` for the window's figures, the change on the
+previous term, the layers' missing categories and the trend per term, and
+:mod:`engagement.explanations` for what drives each score and what would raise it, and returns
+them as one :class:`Overview`. The page shows that object and :mod:`engagement.report` prints it,
+so the report holds exactly what the page shows. Only aggregates ever enter it: counts of
+families under the privacy threshold are "fewer than 10" (the words follow the setting), never a number, and no family reference
+appears anywhere.
+
+>>> import datetime
+>>> from engagement.store import open_store, schools
+>>> from engagement.frames import load_school_frames
+>>> store = open_store("sqlite://")
+>>> with store.write(actor="doctest") as conn:
+...     _ = conn.execute(schools.insert().values(school_id="S1", name="Oak School", postcode="B30 2AA"))
+>>> view = overview(load_school_frames(store), "S1", datetime.date(2026, 9, 1), datetime.date(2026, 11, 23),
+...                 today=datetime.date(2026, 11, 23))
+>>> view.window_text, view.previous_text
+('Autumn term 2026, 1 Sep – 23 Nov 2026', 'Summer term 2026, 1 Apr – 31 Aug 2026')
+>>> [row["label"] for row in view.segments]
+['Families', 'Agencies', 'Businesses', 'Community', 'Overall']
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from engagement import explanations, scoring
+from engagement.privacy import governor_metrics
+from engagement.settings import Settings, fewer_than, load_settings
+from engagement.explanations import SEGMENT_LABELS
+from engagement.frames import FLAGS, Frames
+from engagement.terms import comparison_window, period_label, terms_between, window_text
+from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
+
+SEGMENT_ORDER = (*SEGMENTS, "overall")
+RATE_LABELS = {"families": "Family reach", "agencies": "Partner reach", "businesses": "Partner reach",
+               "community": "Partner reach"}
+# How many terms the trend charts go back, at most.
+TREND_TERMS = 4
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the Overview shows for one school and window.
+
+    ``segments``: one dict per segment and overall (segment, label, score, score_change,
+    rate_label, rate, rate_change, counts, drivers, advice, suppressed); rates are fractions,
+    changes in points. ``equity``: one row per group (label, group, rest, group_reach, rest_reach,
+    gap_pp, parity, suppressed). ``layers``: one row per layer 2-4 (layer, name, covered, categories,
+    coverage, missing). ``trends``: one row per term (period, label, ``<segment>_score``,
+    ``<segment>_reach``, ``overall_score``)."""
+    school_id: str
+    school_name: str
+    start: datetime.date
+    end: datetime.date
+    window_text: str
+    previous: tuple[datetime.date, datetime.date]
+    previous_text: str
+    card: dict
+    segments: list[dict]
+    equity: pd.DataFrame
+    layers: pd.DataFrame
+    trends: pd.DataFrame
+    generated: datetime.date
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- the figures
+
+def percent_text(x) -> str:
+    """A fraction as a percentage, a dash when missing.
+
+    >>> percent_text(0.8625), percent_text(None)
+    ('86.2%', '–')
+    """
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def points_text(x) -> str:
+    """A change in points with its sign (a true minus), a dash when missing.
+
+    >>> points_text(-4.3), points_text(2)
+    ('−4.3', '+2.0')
+    """
+    return "–" if x is None else f"{x:+.1f}".replace("-", "−")
+
+
+def _drivers(entry: dict, segment: str) -> str:
+    """The score as the sum of its parts, biggest first: "family reach 86.2% gives 34.5 of 40 points; ..."."""
+    parts = []
+    for comp in sorted(entry["components"], key=lambda c: -(c["contribution"] or 0)):
+        value = comp["value"]
+        if segment == "overall":
+            shown = f"{comp['label'].lower()} {value:g}"
+        elif comp["component"] in ("reach", "informed_reach", "regularity", "category_coverage"):
+            shown = f"{comp['label'].lower()} {percent_text(value)}"
+        elif comp["component"] == "recency":
+            shown = "last two-way contact " + ("–" if value is None else f"{value:g} days before the end (median)")
+        elif comp["component"] == "breadth":
+            shown = f"{'–' if value is None else f'{value:g}'} Epstein types per reached family"
+        else:
+            shown = f"{'–' if value is None else f'{value:g}'} interactions per engaged partner"
+        parts.append(f"{shown} gives {comp['contribution']:.1f} of {100 * comp['weight']:.0f} points")
+    text = "; ".join(parts) + "." if parts else ""
+    return text[:1].upper() + text[1:]
+
+
+def _family_counts(figures: dict, score, for_governor: bool) -> str:
+    if figures.get("on_roll") is None:
+        return f"{fewer_than()} families on roll: not shown"
+    if figures.get("reached") is None:
+        return (f"Reach not shown: {fewer_than()} families were reached, or {fewer_than()} were not, "
+                "so the figure could identify them.")
+    about = "about " if for_governor else ""
+    return f"{about}{figures['reached']:,} of {about}{figures['on_roll']:,} families had two-way contact"
+
+
+def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool = False) -> list[dict]:
+    rows = []
+    for seg in SEGMENT_ORDER:
+        entry = explanation[seg]
+        if seg == "overall":
+            score, rate, rate_label, counts = card["overall"], None, None, ""
+        else:
+            figures = card[seg]
+            score, rate, rate_label = figures["score"], figures["reach"], RATE_LABELS[seg]
+            if seg == "families":
+                counts = _family_counts(figures, score, for_governor)
+            elif not figures["listed"]:
+                kind = {"agencies": "agency", "businesses": "business"}.get(seg, seg)
+                counts = f"No {kind} partners are listed yet: add them on the Data page."
+            else:
+                counts = f"{figures['engaged']} of {figures['listed']} listed partners had contact"
+        key = "overall" if seg == "overall" else f"{seg}.score"
+        rate_change = changes.get(f"{seg}.reach")
+        rows.append({
+            "segment": seg, "label": SEGMENT_LABELS[seg], "score": score, "score_change": changes.get(key),
+            "rate_label": rate_label, "rate": rate,
+            "rate_change": None if rate_change is None else round(100 * rate_change, 1),
+            "counts": counts, "drivers": _drivers(entry, seg), "advice": entry["advice"],
+            "suppressed": bool(entry.get("suppressed", False)),
+        })
+    return rows
+
+
+def _equity(card: dict) -> pd.DataFrame:
+    rows = []
+    for flag in FLAGS:
+        e = card["equity"][flag]
+        rows.append({"flag": flag, "label": explanations.FLAG_LABELS[flag], **{k: e[k] for k in (
+            "group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}, "suppressed": e["suppressed"]})
+    return pd.DataFrame(rows)
+
+
+def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
+    typology = load_typology()
+    rows = []
+    for layer in PARTNER_LAYERS:
+        entry = card["layers"][str(layer)]
+        rows.append({"layer": layer, "name": typology.layer_name(layer), "covered": entry["covered"],
+                     "categories": entry["categories"], "coverage": entry["coverage"],
+                     "missing": [typology.category(name).gap for name in missing[layer]]})
+    return pd.DataFrame(rows)
+
+
+def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of) -> pd.DataFrame:
+    school = frames.interactions["date"]
+    first = school.min() if len(school) else pd.NaT
+    begin = min(start, first.date()) if pd.notna(first) else start
+    terms = terms_between(begin, end)[-TREND_TERMS:]
+    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of)
+    wanted = {f"{seg}.score": f"{seg}_score" for seg in scoring.SEGMENTS}
+    wanted |= {f"{seg}.reach": f"{seg}_reach" for seg in scoring.SEGMENTS}
+    wanted["overall"] = "overall_score"
+    table = table[table["figure"].isin(wanted)]
+    wide = table.pivot(index=["period", "period_start", "period_end"], columns="figure", values="value"
+                       ).rename(columns=wanted)
+    wide = wide.reset_index().sort_values("period_start")
+    for column in wanted.values():
+        if column not in wide:
+            wide[column] = None
+    wide["label"] = [period_label(p, a, b) for p, a, b in zip(wide["period"], wide["period_start"], wide["period_end"])]
+    columns = ["period", "label", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
+               *[f"{seg}_reach" for seg in scoring.SEGMENTS]]
+    out = wide[columns].reset_index(drop=True)
+    return out.astype({c: object for c in columns[2:]}).where(out.notna(), None)
+
+
+def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
+             today: datetime.date | None = None, settings: Settings | None = None,
+             for_governor: bool = False) -> Overview:
+    """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
+    change on the previous term (see :func:`engagement.terms.comparison_window`), what drives it
+    and what would raise it, the equity gaps, the missing categories of each layer and the trend
+    per term up to ``end``."""
+    cfg = settings or load_settings()
+    sub = frames.school(school_id)
+    # The card, its explanations, the change and the trend ask for the same windows again (the
+    # window is often the current term, the comparison the previous one): each is computed once.
+    threshold = cfg.privacy.suppression_threshold
+
+    def window_metrics(a: datetime.date, b: datetime.date) -> pd.DataFrame:
+        table = scoring.metrics(sub, a, b, cfg)
+        # Governors see rounded counts and no figure that gives a small count back (privacy.governor_row).
+        return governor_metrics(table, threshold) if for_governor else table
+
+    metrics_of = functools.cache(window_metrics)
+    row = metrics_of(start, end).iloc[0].to_dict()
+    card = scoring.card_from_row(row, start, end)
+    previous = comparison_window(start, end)
+    before = scoring.card_from_row(metrics_of(*previous).iloc[0].to_dict(), *previous)
+    compared = scoring.card_changes(card, before)
+    changes = {figure: None if change is None or pd.isna(change) else float(change)
+               for figure, change in zip(compared["figure"], compared["change"])}
+    missing = scoring.gaps(sub, school_id, start, end)
+    explanation = explanations.explain_row(row, missing, cfg)
+    notes = [f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
+             "an equity group is not shown when it or the rest of the school has fewer."]
+    if for_governor:
+        notes.append(f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
+                     f"could single out {cfg.privacy.fewer_than} families is not shown.")
+    return Overview(
+        school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
+        window_text=window_text(start, end), previous=previous, previous_text=window_text(*previous),
+        card=card, segments=_segments(card, changes, explanation, for_governor), equity=_equity(card),
+        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of),
+        generated=today or datetime.date.today(), notes=notes,
+    )
+
+
+def equity_text(row) -> dict[str, str]:
+    """An equity row's cells as words: "fewer than 10 on one side" where suppressed."""
+    if row["suppressed"]:
+        return {"Group": row["label"], "Families": f"{fewer_than()} on one side", "Group reach": "not shown",
+                "Rest reach": "not shown", "Gap (points)": "not shown", "Parity": "not shown"}
+    return {"Group": row["label"], "Families": f"{int(row['group'])} of {int(row['group'] + row['rest'])}",
+            "Group reach": percent_text(row["group_reach"]), "Rest reach": percent_text(row["rest_reach"]),
+            "Gap (points)": points_text(row["gap_pp"]),
+            "Parity": "–" if row["parity"] is None else f"{row['parity']:.2f}"}
+
+
+def layer_text(row) -> dict[str, str]:
+    """A layer row's cells as words, its missing categories by their gap phrase."""
+    return {"Layer": f"{row['layer']} · {row['name']}",
+            "Categories covered": f"{row['covered']} of {row['categories']} ({percent_text(row['coverage'])})",
+            "Missing": "; ".join(row["missing"]) if row["missing"] else "none: every category has an engaged partner"}
+
+
+def trend_text(trends: pd.DataFrame) -> pd.DataFrame:
+    """The trend table in words: one row per term, a score and a reach column per segment."""
+    out = pd.DataFrame({"Term": trends["label"]})
+    for seg in scoring.SEGMENTS:
+        out[f"{SEGMENT_LABELS[seg]} score"] = [fewer_than() if v is None and seg == "families" else _score_text(v)
+                                               for v in trends[f"{seg}_score"]]
+    out["Overall score"] = [_score_text(v) for v in trends["overall_score"]]
+    for seg in scoring.SEGMENTS:
+        out[f"{SEGMENT_LABELS[seg]} reach"] = [fewer_than() if v is None and seg == "families" else percent_text(v)
+                                               for v in trends[f"{seg}_reach"]]
+    return out
+
+
+def _score_text(v) -> str:
+    return "–" if v is None else f"{v:.1f}"
