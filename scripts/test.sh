@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command: install what the tests need (Debian's Chromium included), make
 # sure the local PostgreSQL server is up, run the linter, the formatter's check and the type
-# checker, then every test. CI runs exactly this. Arguments go to pytest: `-m "not browser"` is
-# the fast tier.
+# checker, then every test, on two workers. CI runs exactly this. Arguments go to pytest:
+# `-m "not browser"` is the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -24,4 +24,6 @@ bash scripts/setup-python.sh requirements-dev.txt
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist): the browser tests stay together on one worker per app server (see
+# tests/browser/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"

@@ -37,8 +37,7 @@ def test_governor_never_sees_family_detail():
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+def app(demo_app_db):
     at = AppTest.from_file(str(APP), default_timeout=60)
     return at
 
@@ -110,8 +109,7 @@ def test_governor_opening_audit_page_by_url_is_refused(app):
     assert not any("entries, newest first" in m.value for m in page.markdown)
 
 
-def _signed_in_app(tmp_path, monkeypatch, **claims):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'idle.db'}")
+def _signed_in_app(**claims):
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.secrets["auth"] = AUTH
     at.secrets["roles"] = ROLES
@@ -119,30 +117,30 @@ def _signed_in_app(tmp_path, monkeypatch, **claims):
     return at
 
 
-def test_a_tab_opened_after_long_idle_is_signed_out(tmp_path, monkeypatch):
+def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db):
     import time
 
     from ui import session
     session._last_activity().clear()
-    at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
+    at = _signed_in_app(iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
     at.run()
     assert not at.exception
     assert "Hollybrook Primary School" not in _texts(at)
     assert not at.user.get("is_logged_in")
 
 
-def test_a_fresh_sign_in_and_recent_use_stay_signed_in(tmp_path, monkeypatch):
+def test_a_fresh_sign_in_and_recent_use_stay_signed_in(demo_app_db):
     import time
 
     from ui import session
     session._last_activity().clear()
-    at = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 60)
+    at = _signed_in_app(iat=time.time() - 60)
     at.run()
     assert not at.exception
     assert at.title[0].value == "Hollybrook Primary School"
     # Signed in long ago, but used a minute ago in another tab on this server: still in.
     session._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
-    again = _signed_in_app(tmp_path, monkeypatch, iat=time.time() - 5 * 3600)
+    again = _signed_in_app(iat=time.time() - 5 * 3600)
     again.run()
     assert again.title[0].value == "Hollybrook Primary School"
 
@@ -151,7 +149,7 @@ def test_a_fresh_sign_in_and_recent_use_stay_signed_in(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def secrets_file(tmp_path, monkeypatch):
+def secrets_file(tmp_path, demo_app_db):
     """Point Streamlit at a secrets file of the test's own, as `--secrets.files` would."""
     import streamlit as st
     from streamlit import config
@@ -160,7 +158,6 @@ def secrets_file(tmp_path, monkeypatch):
     saved = config.get_option("secrets.files")
     config.set_option("secrets.files", [str(path)])
     st.secrets._secrets = None  # forget what an earlier test parsed
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
     yield path
     config.set_option("secrets.files", saved)
     st.secrets._secrets = None
@@ -202,8 +199,7 @@ def test_local_mode_only_on_loopback_and_without_auth(secrets_file):
     assert not at.exception and "Local mode" in _texts(at)
 
 
-def test_an_unverified_address_gets_no_role(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+def test_an_unverified_address_gets_no_role(demo_app_db):
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.secrets["auth"] = AUTH
     at.secrets["roles"] = ROLES
@@ -213,8 +209,7 @@ def test_an_unverified_address_gets_no_role(tmp_path, monkeypatch):
     assert "No access yet" in [t.value for t in at.title]
 
 
-def test_governors_choose_whole_terms_only(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+def test_governors_choose_whole_terms_only(demo_app_db):
     for email, custom in (("chair@governors.hollybrook.sch.uk", False), ("head@hollybrook.sch.uk", True)):
         at = AppTest.from_file(str(APP), default_timeout=60)
         at.secrets["auth"] = AUTH

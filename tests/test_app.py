@@ -1,4 +1,5 @@
-"""app.py with AppTest: it routes, loads the demo school into an empty store, and says it is demo data."""
+"""app.py with AppTest: it routes, loads the demo school into an empty store, and says it is demo data;
+the banner's button clears the demo, and a school's name is shown as text."""
 
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from engagement import store as db
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+SCHOOL_PAGE = APP.parent / "app_pages" / "school.py"
 
 
 @pytest.fixture
@@ -34,8 +36,10 @@ def test_first_start_loads_demo_school_and_says_so(app_db):
     assert db.has_demo_data(store)
 
 
-def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_went(app_db):
-    at = _run()
+def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_went(demo_app_db):
+    app_db = demo_app_db  # a copy of the demo school, as the first start leaves it
+    at = AppTest.from_file(str(SCHOOL_PAGE), default_timeout=60).run()
+    assert any("Demo data" in m.value for m in at.markdown)
     at.button(key="clear_demo").click().run()
     assert "cannot be undone" in at.warning[0].value
     at.button(key="clear_demo_cancel").click().run()
@@ -55,16 +59,14 @@ def test_a_hostile_school_name_is_shown_as_text(app_db):
     with store.write(actor="test") as conn:
         db.upsert(conn, "schools", [{"school_id": "X1", "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
                                      "postcode": "B1 1AA", "demo": False}])
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    at.switch_page("app_pages/school.py").run()
+    at = AppTest.from_file(str(SCHOOL_PAGE), default_timeout=60).run()
     assert not at.exception
     title = at.title[0].value
     # Every markdown character is escaped, so Streamlit shows the name exactly as written.
     assert title.startswith("\\*\\*Bold\\*\\* \\[x\\]\\(http") and "\\<img" in title
 
 
-def test_a_failing_page_shows_a_plain_message_and_logs_its_reference(app_db, monkeypatch, caplog):
+def test_a_failing_page_shows_a_plain_message_and_logs_its_reference(demo_app_db, monkeypatch, caplog):
     import engagement.summary
 
     def broken(*args, **kwargs):

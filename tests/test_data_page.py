@@ -10,16 +10,15 @@ from engagement import store as db
 from engagement.calendar import import_terms
 from engagement.interchange import KINDS, import_files
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "data.py"
 
 
 def open_data_page(monkeypatch, url, demo=True):
     monkeypatch.setenv("DATABASE_URL", url)
     if not demo:
         monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
     at.run()
-    at.switch_page("app_pages/data.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -28,8 +27,8 @@ def download_labels(at) -> list[str]:
     return [b.proto.label for b in at.get("download_button")]
 
 
-def test_renders_on_the_demo_school_with_templates_and_export(tmp_path, monkeypatch):
-    at = open_data_page(monkeypatch, f"sqlite:///{tmp_path / 'a.db'}")
+def test_renders_on_the_demo_school_with_templates_and_export(demo_copy, monkeypatch):
+    at = open_data_page(monkeypatch, demo_copy())
     assert at.title[0].value == "Data"
     assert [h.value for h in at.header] == ["Import", "School terms", "Events, referrals and families' partners",
                                             "Transitions and survey answers", "Templates", "Export", "Demo school"]

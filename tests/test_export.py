@@ -4,13 +4,13 @@ import csv
 import datetime
 import io
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+
+from cli_inprocess import run_cli
 
 from engagement import store as db
 from engagement.demo import load_demo
@@ -124,8 +124,7 @@ def test_the_demo_school_round_trips_and_zips(sqlite_store, tmp_path):
 def test_cli_export(sqlite_store, tmp_path):
     filled = fill(sqlite_store)
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "engagement", "export", str(out), "--db", filled.url],
-                         cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    run = run_cli("export", out, "--db", filled.url, cwd=PROJECT)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [str(out / f"{k}.csv")
                                   for k in ("schools", "partners", "families", "interactions", "terms")]

@@ -6,14 +6,14 @@ import hashlib
 import io
 import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+
+from cli_inprocess import run_cli
 
 from engagement import store as db
 from engagement.interchange import guess_kind, import_files
@@ -356,8 +356,7 @@ def test_dry_run_checks_without_writing(seeded):
 # ---------------------------------------------------------------- the command line
 
 def cli(*args, cwd=PROJECT):
-    return subprocess.run([sys.executable, "-m", "engagement", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    return run_cli(*args, cwd=cwd)
 
 
 def test_cli_import_exit_codes(tmp_path):

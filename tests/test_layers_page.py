@@ -5,15 +5,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "layers.py"
 
 
 @pytest.fixture
-def page(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
-    at = AppTest.from_file(str(APP), default_timeout=90)
+def page(demo_app_db):
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
     at.run()
-    at.switch_page("app_pages/layers.py").run()
     assert not at.exception
     return at
 

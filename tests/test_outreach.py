@@ -8,14 +8,13 @@ import csv
 import datetime
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from geopy.distance import geodesic
+
+from cli_inprocess import run_cli
 
 from engagement import outreach as o
 from engagement import store as db
@@ -300,10 +299,8 @@ def test_cli_outreach_json(tmp_path):
     store = db.open_store(str(db_path))
     fill_store(store, FAMILIES, CONTACTS)
     store.dispose()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("DATABASE_URL", None)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(db_path), *a],  # noqa: E731
-                                    capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    env = {"DATABASE_URL": None}
+    run = lambda *a: run_cli("outreach", "--db", db_path, *a, env=env)  # noqa: E731
     done = run("--json", "--today", "2026-11-23", "--limit", "2")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -326,6 +323,5 @@ def test_cli_outreach_json(tmp_path):
     # A store with no school yet says how to get one, as `score` does.
     empty = tmp_path / "empty.db"
     db.open_store(str(empty)).dispose()
-    nothing = subprocess.run([sys.executable, "-m", "engagement", "outreach", "--db", str(empty)],
-                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    nothing = run_cli("outreach", "--db", empty, env=env)
     assert nothing.returncode == 2 and "holds no school yet" in nothing.stderr

@@ -13,21 +13,18 @@ from streamlit.testing.v1 import AppTest
 
 from engagement import store as db
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "outreach.py"
 SUBMIT = "FormSubmitter:outreach_log-Log contact"
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def app_db(demo_app_db):
+    return demo_app_db
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=90)
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
     at.run()
-    at.switch_page("app_pages/outreach.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -25,10 +25,16 @@ ROLES = {"head@hollybrook.sch.uk": "head", "@governors.hollybrook.sch.uk": "gove
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def app_db(demo_app_db):
+    return demo_app_db
+
+
+@pytest.fixture
+def empty_app_db(sqlite_store, monkeypatch):
+    """An empty store for a test that writes its own school (the app loads no demo into a store
+    that holds one)."""
+    monkeypatch.setenv("DATABASE_URL", sqlite_store.url)
+    return sqlite_store.url
 
 
 def open_overview(**user) -> AppTest:
@@ -175,7 +181,8 @@ def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
     assert buttons == {"Download report (HTML)", "Download report (PDF)"}
 
 
-def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_report(app_db):
+def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_report(empty_app_db):
+    app_db = empty_app_db
     today = datetime.date.today()
     store = db.open_store(app_db)
     with store.write(actor="test") as conn:

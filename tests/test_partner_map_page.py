@@ -19,10 +19,8 @@ PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "partner_map.py"
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def app_db(demo_app_db):
+    return demo_app_db
 
 
 def shown_count(at) -> tuple[int, int]:

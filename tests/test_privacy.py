@@ -3,11 +3,11 @@ erasure itself is audited without its content. On SQLite and PostgreSQL."""
 
 import datetime
 import json
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import func, select
+
+from cli_inprocess import run_cli
 
 from engagement import privacy
 from engagement import store as db
@@ -96,8 +96,7 @@ def test_audit_entries_filters(school):
 
 def test_cli_erase_family_and_retention(tmp_path):
     db_path = tmp_path / "cli.db"
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", *a, "--db", str(db_path)],  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
+    run = lambda *a: run_cli(*a, "--db", db_path)  # noqa: E731
     assert run("demo", "--today", "2026-11-23").returncode == 0
     done = run("erase-family", "999001-F0001")
     assert done.returncode == 0, done.stderr

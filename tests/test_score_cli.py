@@ -1,13 +1,12 @@
-"""`python -m engagement score` on the demo school, checked key by key against shared/FORMATS.md."""
+"""`python -m engagement score` on the demo school, checked key by key against shared/FORMATS.md (the
+command run in this process, see cli_inprocess.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli_inprocess import run_cli
 
 from engagement import store as db
 from engagement.communication import load_messages, measure
@@ -15,8 +14,6 @@ from engagement.frames import load_school_frames
 from engagement.overview import comparison_json
 from engagement.scoring import score_card
 from engagement.week import week_card
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The `score --json` object of FORMATS.md, key by key, in its order.
 FAMILY_KEYS = ["on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score"]
@@ -29,8 +26,7 @@ FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
 
 
 def run(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "engagement", *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = run_cli(*args)
     if check:
         assert result.returncode == 0, result.stderr
     return result

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.browser
 def test_the_diagram_draws_every_partner(open_app_page, viewport):
     with open_app_page("/layers", viewport) as (record, page):
         chart = page.locator('[data-testid="stPlotlyChart"]').first
-        assert chart.locator(".scatterlayer .point").count() >= 120  # the demo's 120 partners, plus hostile copies
+        marks = chart.locator(".scatterlayer .point")
+        # Plotly draws after the element arrives: wait for the marks rather than count too soon.
+        marks.nth(119).wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
+        assert marks.count() >= 120  # the demo's 120 partners, plus hostile copies
         assert page.get_by_text("No intergenerational link").is_visible()
         h.screenshot(page, h.SCREENSHOTS / f"layers-diagram-{viewport[0]}x{viewport[1]}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
@@ -26,9 +29,12 @@ def test_selecting_a_mark_shows_the_partners_record(open_app_page):
         chart = page.locator('[data-testid="stPlotlyChart"]').first
         # A partner's mark, clicked as a person would: the pointer moves over it (the hover label
         # names the partner), then clicks.
-        box = chart.locator(".scatterlayer .point").nth(3).bounding_box()
+        mark = chart.locator(".scatterlayer .point").nth(3)
+        mark.wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
+        box = mark.bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         page.mouse.move(x, y)
+        chart.locator(".hoverlayer .hovertext").first.wait_for(state="attached", timeout=10_000)
         hovered = chart.locator(".hoverlayer").text_content().split("Last contact")[0]
         page.mouse.click(x, y)
         page.get_by_text("History (").wait_for(timeout=20_000)

@@ -35,7 +35,8 @@ def test_logging_a_two_way_contact_takes_the_family_off_the_list(open_app_page, 
         form.locator('[data-testid="stRadio"]').get_by_text("Yes", exact=True).click()
         form.locator("textarea").fill("Spoke about <img src=x onerror=alert(1)> clubs")
         form.get_by_role("button", name="Log contact").click()
-        page.wait_for_timeout(300)
+        # The confirmation is what the rerun after the click draws: wait for it, not for a time.
+        page.locator('[data-testid="stAlert"]').filter(has_text="Logged a").wait_for(timeout=h.READY_TIMEOUT_MS)
         h.wait_ready(page)
 
         message = page.locator('[data-testid="stAlert"]').filter(has_text="Logged a").inner_text()

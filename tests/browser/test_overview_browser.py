@@ -22,8 +22,24 @@ pytestmark = pytest.mark.browser
 A4 = (794, 1123)  # CSS pixels of an A4 sheet
 
 
+# The score cards: a score for each of the four segments and a reach beside it, and the overall score.
+CARDS = 9
+
+
+def wait_for_cards(page, count: int = CARDS) -> None:
+    """Wait until the score cards have drawn (every label and value), then until the page has
+    settled again: the figures are read from the page as it is, never before it is."""
+    page.wait_for_function(
+        """n => document.querySelectorAll('[data-testid="stMetricValue"]').length >= n
+                && document.querySelectorAll('[data-testid="stMetricLabel"]').length >= n""",
+        arg=count, polling=100, timeout=h.READY_TIMEOUT_MS)
+    h.wait_ready(page)
+
+
 def page_figures(page) -> dict[str, str]:
-    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first)."""
+    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first),
+    read once the cards have drawn."""
+    wait_for_cards(page)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     figures, seen = {}, {}
@@ -44,13 +60,16 @@ def download(page, button: str, to) -> bytes:
 @pytest.mark.parametrize("viewport", h.VIEWPORTS, ids=lambda v: f"{v[0]}x{v[1]}")
 def test_the_overview_on_a_projector(open_app_page, viewport):
     with open_app_page("/", viewport) as (record, page):
+        wait_for_cards(page)
         assert page.get_by_role("heading", name="Scores out of 100").is_visible()
         assert page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).is_visible()
-        assert len(page_figures(page)) == 9
+        assert len(page_figures(page)) == CARDS
         # Every chart has drawn its marks (plotly draws points as paths inside .scatterlayer).
         charts = page.locator('[data-testid="stPlotlyChart"]')
         assert charts.count() == 3
         for i in range(3):
+            # Plotly draws after the element arrives: wait for the marks rather than count too soon.
+            charts.nth(i).locator(".scatterlayer .point").first.wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
             assert charts.nth(i).locator(".scatterlayer .point").count() > 0
         h.screenshot(page, h.SCREENSHOTS / f"overview-projector-{viewport[0]}x{viewport[1]}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
@@ -61,6 +80,7 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
                                                                        tmp_path):
     with open_app_page("/", h.VIEWPORTS[0]) as (record, page):
         figures = page_figures(page)
+        assert len(figures) == CARDS, figures
         window_heading = page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).inner_text()
         html_bytes = download(page, "Download report (HTML)", tmp_path / "overview.html")
         pdf_bytes = download(page, "Download report (PDF)", tmp_path / "overview.pdf")

@@ -39,6 +39,13 @@ UNCOVERED_MARK = """() => {
 }"""
 
 
+def uncovered_mark(raw) -> int:
+    """The index of a partner's mark that the pointer can reach (nothing drawn over its centre),
+    once there is one: the frame may still be laying out after a scroll or a closed tooltip."""
+    raw.wait_for_function(f"() => ({UNCOVERED_MARK})() >= 0", polling=100, timeout=10_000)
+    return raw.evaluate(UNCOVERED_MARK)
+
+
 def heading_in_panel(page) -> str:
     return page.locator('[data-testid="stMain"] h3').first.inner_text().strip()
 
@@ -67,8 +74,7 @@ def test_clicking_a_marker_shows_that_partners_record(open_app_page):
         frame, raw = map_frame(page)
         # Scrolled first, so the marker found uncovered is still where the pointer goes.
         page.locator(FRAME).scroll_into_view_if_needed()
-        raw.wait_for_timeout(500)
-        index = raw.evaluate(UNCOVERED_MARK)
+        index = uncovered_mark(raw)
         assert index >= 0
         marker = frame.locator(".partner-mark").nth(index)
         marker.hover()
@@ -94,17 +100,26 @@ def test_clicking_a_marker_shows_that_partners_record(open_app_page):
 
 def test_hostile_names_open_no_dialog_on_the_map(open_app_page):
     with open_app_page("/partner_map", VIEWPORT, allow_hosts=TILES) as (record, page):
+        frame, raw = map_frame(page)
+        everyone = frame.locator(".partner-mark").count()
+        caption = page.locator('[data-testid="stCaptionContainer"]').filter(
+            has_text=re.compile(r"Showing \d+ of \d+ partners")).first.inner_text()
         page.get_by_label("Name contains").fill("alert(1)")
         page.keyboard.press("Enter")
-        page.wait_for_timeout(300)
+        # The filtered page is drawn when the caption says so and the map has redrawn with fewer marks.
+        page.wait_for_function("""before => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .some(c => /Showing \\d+ of \\d+ partners/.test(c.innerText) && c.innerText !== before)""",
+                               arg=caption, polling=100, timeout=h.READY_TIMEOUT_MS)
         h.wait_ready(page)
         frame, raw = map_frame(page, 3)
-        page.wait_for_timeout(500)
+        raw.wait_for_function("n => document.querySelectorAll('.partner-mark').length < n", arg=everyone,
+                              polling=100, timeout=h.READY_TIMEOUT_MS)
         assert frame.locator(".partner-mark").count() == 3  # two hostile partners and the school
         # Open every tooltip: this is where folium would have put the names as HTML.
-        raw.evaluate("""() => { let n = 0; window.map.eachLayer(l => {
+        opened = raw.evaluate("""() => { let n = 0; window.map.eachLayer(l => {
             if (l.getTooltip && l.getTooltip()) { l.openTooltip(); n++; } }); return n; }""")
-        page.wait_for_timeout(500)
+        raw.wait_for_function("n => document.querySelectorAll('.leaflet-tooltip').length >= n", arg=opened,
+                              polling=100, timeout=10_000)
         text = raw.evaluate("() => document.body.innerText")
         assert "<img src=x onerror=alert(1)>" in text and "${alert(1)}" in text
         assert raw.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0
@@ -113,9 +128,8 @@ def test_hostile_names_open_no_dialog_on_the_map(open_app_page):
         assert {"<img src=x onerror=alert(1)>", "${alert(1)}"} <= set(titles)
         # Both sit on one point: a click offers the choice, and each record shows its name as text.
         page.locator(FRAME).scroll_into_view_if_needed()
-        raw.wait_for_timeout(300)
         raw.evaluate("() => window.map.eachLayer(l => l.closeTooltip && l.closeTooltip())")
-        frame.locator(".partner-mark").nth(raw.evaluate(UNCOVERED_MARK)).click()
+        frame.locator(".partner-mark").nth(uncovered_mark(raw)).click()
         page.get_by_text("Log a contact with this partner").wait_for(timeout=30_000)
         h.wait_ready(page)
         assert heading_in_panel(page) in ("<img src=x onerror=alert(1)>", "${alert(1)}")

@@ -12,6 +12,7 @@ page).
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 
 import pytest
@@ -78,6 +79,29 @@ def shot(cdp, path) -> None:
     path.write_bytes(base64.b64decode(data))
 
 
+# The sidebar has finished sliding in (or out): its box is the same on three polls in a row (100 ms
+# apart), and it is on the screen (or off it, the open button showing).
+_SIDEBAR_SETTLED_JS = """wantIn => {
+  const bar = document.querySelector('[data-testid="stSidebar"]');
+  const open = document.querySelector('[data-testid="stExpandSidebarButton"]');
+  const r = bar ? bar.getBoundingClientRect() : {left: 0, right: 0};
+  const shown = !!open && open.offsetParent !== null;
+  const now = [Math.round(r.left), Math.round(r.right), shown].join(',');
+  const w = window.__sidebarBox = window.__sidebarBox || {last: null, same: 0};
+  w.same = now === w.last ? w.same + 1 : 0;
+  w.last = now;
+  return w.same >= 2 && (wantIn ? r.left >= 0 : (r.right <= 0 || shown));
+}"""
+
+
+def sidebar_settled(page, wanted_in: bool, timeout_ms: int = 5_000) -> None:
+    """Wait until the sidebar has finished sliding in (or out), at most ``timeout_ms``; one that
+    never gets there is reported by the checks that follow, not here."""
+    page.evaluate("() => { window.__sidebarBox = null; }")
+    with contextlib.suppress(Exception):  # judged by the checks after it
+        page.wait_for_function(_SIDEBAR_SETTLED_JS, arg=wanted_in, polling=100, timeout=timeout_ms)
+
+
 def menu_reachable(page, path: str, cdp, picture) -> list[str]:
     """Open the sidebar with its button if it is closed, find the page's menu link (a screenshot
     to ``picture``), close it again."""
@@ -87,7 +111,7 @@ def menu_reachable(page, path: str, cdp, picture) -> list[str]:
     opened = False
     if expand.count() and expand.first.is_visible():
         expand.first.click()
-        page.wait_for_timeout(500)  # the sidebar slides in
+        sidebar_settled(page, True)  # the sidebar slides in
         opened = True
     link = page.locator(f'[data-testid="stSidebar"] a[data-testid="stSidebarNavLink"]')
     hrefs = [(a.get_attribute("href") or "") for a in link.all()]
@@ -105,7 +129,7 @@ def menu_reachable(page, path: str, cdp, picture) -> list[str]:
         if collapse.count():
             sidebar.hover()
             collapse.first.click()
-            page.wait_for_timeout(500)
+            sidebar_settled(page, False)  # the sidebar slides out
         if not expand.first.is_visible():
             problems.append("the sidebar could not be closed again")
     elif not opened and not sidebar.is_visible():
