@@ -6,9 +6,8 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access
+from engagement import access, interchange, week_files
 from engagement import calendar as terms_store
-from engagement import interchange, week_files
 from engagement import send_belonging_files as voice_files
 from engagement import store as data_store
 from engagement.demo import load_demo
@@ -30,40 +29,72 @@ st.header("Import")
 if not access.may_import(viewer.role):
     st.info("Importing is for the data lead, family liaison officers and senior leaders.")
 else:
-    st.write("Upload schools, partners, families or interactions as CSV or Excel (.xlsx). Files are checked "
-             "whole first; nothing is written unless every row of every file is right. The school's terms "
-             "(terms.csv) have their own section below.")
+    st.write(
+        "Upload schools, partners, families or interactions as CSV or Excel (.xlsx). Files are checked "
+        "whole first; nothing is written unless every row of every file is right. The school's terms "
+        "(terms.csv) have their own section below."
+    )
     uploads = st.file_uploader("Files to import", type=["csv", "xlsx"], accept_multiple_files=True, key="uploads")
     left, right = st.columns(2)
-    kind = left.selectbox("What the files hold", [KIND_GUESS, *interchange.KINDS], key="import_kind",
-                          help="Named like partners.csv or 2026-families-export.xlsx, the kind is worked out.")
+    kind = left.selectbox(
+        "What the files hold",
+        [KIND_GUESS, *interchange.KINDS],
+        key="import_kind",
+        help="Named like partners.csv or 2026-families-export.xlsx, the kind is worked out.",
+    )
     default_school = right.selectbox(
-        "School of rows with no school_id", [None, *schools], key="import_school",
-        format_func=lambda s: "the only school, or the school_id column" if s is None else f"{schools[s]} ({s})")
+        "School of rows with no school_id",
+        [None, *schools],
+        key="import_school",
+        format_func=lambda s: "the only school, or the school_id column" if s is None else f"{schools[s]} ({s})",
+    )
     if uploads:
         sources = [(f.name, f.getvalue()) for f in uploads]
-        options = {"kind": None if kind == KIND_GUESS else kind, "school_id": default_school,
-                   "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
+        options = {
+            "kind": None if kind == KIND_GUESS else kind,
+            "school_id": default_school,
+            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
+        }
         check = interchange.import_files(store, sources, dry_run=True, **options)
         for note in check.notes:
             st.caption(md_escape(note))  # notes quote the files' headers: text, never markdown or an image
         if not check.ok:
             n = len(check.errors)
-            st.error(f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. "
-                     "Mend the files and upload them again.")
-            st.dataframe(check.errors_frame(), hide_index=True, width="stretch", column_config={
-                "file": "File", "row": st.column_config.NumberColumn("Row", format="%d"),
-                "column": "Column", "reason": st.column_config.TextColumn("Reason", width="large")})
+            st.error(
+                f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. "
+                "Mend the files and upload them again."
+            )
+            st.dataframe(
+                check.errors_frame(),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "file": "File",
+                    "row": st.column_config.NumberColumn("Row", format="%d"),
+                    "column": "Column",
+                    "reason": st.column_config.TextColumn("Reason", width="large"),
+                },
+            )
         else:
-            st.success("Every row is valid. " + ", ".join(
-                f"{k}: {c['inserted']} to add, {c['updated']} to update, {c['unchanged']} unchanged"
-                for k, c in check.counts.items()) + ".")
+            st.success(
+                "Every row is valid. "
+                + ", ".join(
+                    f"{k}: {c['inserted']} to add, {c['updated']} to update, {c['unchanged']} unchanged"
+                    for k, c in check.counts.items()
+                )
+                + "."
+            )
             if st.button("Import", type="primary", key="import_go"):
                 done = interchange.import_files(store, sources, actor=ui.current_actor(), **options)
                 if done.ok:
-                    st.success("Imported. " + ", ".join(
-                        f"{k}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
-                        for k, c in done.counts.items()) + ".")
+                    st.success(
+                        "Imported. "
+                        + ", ".join(
+                            f"{k}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
+                            for k, c in done.counts.items()
+                        )
+                        + "."
+                    )
                 else:
                     st.error("The import was refused, so nothing changed.")
                     st.dataframe(done.errors_frame(), hide_index=True, width="stretch")
@@ -75,19 +106,28 @@ if school_id is None:
 else:
     calendar = ui.school_calendar(store, school_id)
     own = terms_store.stored_rows(store, school_id)
-    st.write("Every window, school day and comparison of the app follows the school's terms and the holidays "
-             "inside them (half-terms, training days). "
-             + ("These are the school's own." if own else
-                "The school has not given its own yet, so the default terms for England apply; import its "
-                "terms.csv (columns kind, name, start, end) or type them below."))
+    st.write(
+        "Every window, school day and comparison of the app follows the school's terms and the holidays "
+        "inside them (half-terms, training days). "
+        + (
+            "These are the school's own."
+            if own
+            else "The school has not given its own yet, so the default terms for England apply; import its "
+            "terms.csv (columns kind, name, start, end) or type them below."
+        )
+    )
     allowed = access.importable_schools(viewer.schools, data_store.school_ids(store))
     may_change = access.may_import(viewer.role) and (allowed is None or school_id in allowed)
     table = terms_store.editor_table(own, calendar, datetime.date.today())
     if not may_change:
         st.dataframe(table, hide_index=True, width="stretch")
     else:
-        upload = st.file_uploader("terms.csv to import", type=["csv", "xlsx"], key="terms_upload",
-                                  help="Replaces the school's terms and holidays within the dates the file covers.")
+        upload = st.file_uploader(
+            "terms.csv to import",
+            type=["csv", "xlsx"],
+            key="terms_upload",
+            help="Replaces the school's terms and holidays within the dates the file covers.",
+        )
         if upload is not None:
             source = [(upload.name, upload.getvalue())]
             check = terms_store.import_terms(store, source, school_id=school_id, dry_run=True)
@@ -97,16 +137,23 @@ else:
             elif st.button("Import the terms", type="primary", key="terms_import"):
                 done = terms_store.import_terms(store, source, actor=ui.current_actor(), school_id=school_id)
                 (st.success if done.ok else st.error)(md_escape(" ".join(done.notes) or done.format()))
-        st.caption("Or edit the school's terms here (add a row at the bottom, delete with the row's checkbox), "
-                   "then save: the same checks as an import apply, and nothing is saved unless every row is right.")
-        edited = st.data_editor(table, num_rows="dynamic", hide_index=True, width="stretch", key="terms_editor",
-                                column_config={
-                                    "kind": st.column_config.SelectboxColumn("Kind", options=list(terms_store.KINDS),
-                                                                             required=True),
-                                    "name": st.column_config.TextColumn("Name", required=True,
-                                                                        max_chars=terms_store.NAME_LIMIT),
-                                    "start": st.column_config.DateColumn("Start", format="DD/MM/YYYY", required=True),
-                                    "end": st.column_config.DateColumn("End", format="DD/MM/YYYY", required=True)})
+        st.caption(
+            "Or edit the school's terms here (add a row at the bottom, delete with the row's checkbox), "
+            "then save: the same checks as an import apply, and nothing is saved unless every row is right."
+        )
+        edited = st.data_editor(
+            table,
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
+            key="terms_editor",
+            column_config={
+                "kind": st.column_config.SelectboxColumn("Kind", options=list(terms_store.KINDS), required=True),
+                "name": st.column_config.TextColumn("Name", required=True, max_chars=terms_store.NAME_LIMIT),
+                "start": st.column_config.DateColumn("Start", format="DD/MM/YYYY", required=True),
+                "end": st.column_config.DateColumn("End", format="DD/MM/YYYY", required=True),
+            },
+        )
         if st.button("Save the terms", key="terms_save"):
             saved = terms_store.save_terms(store, school_id, edited.to_dict("records"), actor=ui.current_actor())
             if saved.ok:
@@ -118,15 +165,21 @@ else:
 # ---------------------------------------------------------------- the school's week
 st.header("Events, referrals and families' partners")
 if access.may_import(viewer.role):
-    st.write("Upload events.csv (one row per attending family), referrals.csv or family_partners.csv, as CSV "
-             "or Excel. Checked whole first; nothing is written unless every row is right.")
-    week_uploads = st.file_uploader("Files of the week", type=["csv", "xlsx"], accept_multiple_files=True,
-                                    key="week_uploads")
+    st.write(
+        "Upload events.csv (one row per attending family), referrals.csv or family_partners.csv, as CSV "
+        "or Excel. Checked whole first; nothing is written unless every row is right."
+    )
+    week_uploads = st.file_uploader(
+        "Files of the week", type=["csv", "xlsx"], accept_multiple_files=True, key="week_uploads"
+    )
     week_kind = st.selectbox("What the files hold", [KIND_GUESS, *week_files.WEEK_KINDS], key="week_import_kind")
     if week_uploads:
         week_sources = [(f.name, f.getvalue()) for f in week_uploads]
-        week_options = {"kind": None if week_kind == KIND_GUESS else week_kind, "school_id": school_id,
-                        "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
+        week_options = {
+            "kind": None if week_kind == KIND_GUESS else week_kind,
+            "school_id": school_id,
+            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
+        }
         week_check = week_files.import_week_files(store, week_sources, dry_run=True, **week_options)
         if not week_check.ok:
             st.error(f"Nothing can be imported yet: {len(week_check.errors)} problems to fix.")
@@ -134,8 +187,7 @@ if access.may_import(viewer.role):
         else:
             st.success("Every row is valid. " + md_escape(week_check.format().split("\n", 1)[-1]))
             if st.button("Import the week's files", type="primary", key="week_import_go"):
-                week_done = week_files.import_week_files(store, week_sources, actor=ui.current_actor(),
-                                                         **week_options)
+                week_done = week_files.import_week_files(store, week_sources, actor=ui.current_actor(), **week_options)
                 if week_done.ok:
                     st.success("Imported. " + md_escape(week_done.format().split("\n", 1)[-1]))
                 else:
@@ -143,20 +195,32 @@ if access.may_import(viewer.role):
                     st.dataframe(week_done.errors_frame(), hide_index=True, width="stretch")
 if school_id is not None:
     for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
-        column.download_button(name, data, file_name=name, mime="text/csv", key=f"week_export_{name}",
-                               icon=":material/download:", on_click="ignore")
+        column.download_button(
+            name,
+            data,
+            file_name=name,
+            mime="text/csv",
+            key=f"week_export_{name}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 # ---------------------------------------------------------------- transitions and surveys (issue 19)
 st.header("Transitions and survey answers")
 if access.may_import(viewer.role):
-    st.write("Upload transitions.csv (children moving between settings) or survey_responses.csv (one row per "
-             "answer of a survey described in data/surveys.toml). Checked whole first, like every import.")
-    voice_uploads = st.file_uploader("Transitions or survey answers", type=["csv", "xlsx"],
-                                     accept_multiple_files=True, key="voice_uploads")
+    st.write(
+        "Upload transitions.csv (children moving between settings) or survey_responses.csv (one row per "
+        "answer of a survey described in data/surveys.toml). Checked whole first, like every import."
+    )
+    voice_uploads = st.file_uploader(
+        "Transitions or survey answers", type=["csv", "xlsx"], accept_multiple_files=True, key="voice_uploads"
+    )
     if voice_uploads:
         voice_sources = [(f.name, f.getvalue()) for f in voice_uploads]
-        voice_options = {"school_id": default_school,
-                         "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store))}
+        voice_options = {
+            "school_id": default_school,
+            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
+        }
         voice_check = voice_files.import_files(store, voice_sources, dry_run=True, **voice_options)
         for note in voice_check.notes:
             st.caption(md_escape(note))
@@ -175,38 +239,63 @@ if access.may_import(viewer.role):
 if school_id is not None:
     voice_frames = voice_files.export_frames(store, school_id)
     for column, (voice_kind, frame) in zip(st.columns(2), voice_frames.items(), strict=True):
-        column.download_button(f"Export {voice_kind}.csv", voice_files.export_csv(frame),
-                               file_name=f"{voice_kind}-{school_id}.csv", mime="text/csv",
-                               key=f"voice_export_{voice_kind}", icon=":material/download:", on_click="ignore")
+        column.download_button(
+            f"Export {voice_kind}.csv",
+            voice_files.export_csv(frame),
+            file_name=f"{voice_kind}-{school_id}.csv",
+            mime="text/csv",
+            key=f"voice_export_{voice_kind}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 # ---------------------------------------------------------------- templates
 st.header("Templates")
 st.write("An example file of each kind, with every column the import reads. Keep the header row.")
 for column, kind_name in zip(st.columns(len(interchange.KINDS) + 1), [*interchange.KINDS, "terms"]):
-    column.download_button(f"{kind_name}.csv", (interchange.TEMPLATES_DIR / f"{kind_name}.csv").read_bytes(),
-                           file_name=f"{kind_name}.csv", mime="text/csv", key=f"template_{kind_name}",
-                           icon=":material/download:", on_click="ignore")
+    column.download_button(
+        f"{kind_name}.csv",
+        (interchange.TEMPLATES_DIR / f"{kind_name}.csv").read_bytes(),
+        file_name=f"{kind_name}.csv",
+        mime="text/csv",
+        key=f"template_{kind_name}",
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 # ---------------------------------------------------------------- export
 st.header("Export")
-st.write("Every table as CSV in the import formats, in one ZIP file: safe to open in Excel, and it imports "
-         "back unchanged.")
-scope = st.radio("Export", ["this school", "every school you may see"], horizontal=True, key="export_scope",
-                 disabled=school_id is None)
+st.write(
+    "Every table as CSV in the import formats, in one ZIP file: safe to open in Excel, and it imports back unchanged."
+)
+scope = st.radio(
+    "Export",
+    ["this school", "every school you may see"],
+    horizontal=True,
+    key="export_scope",
+    disabled=school_id is None,
+)
 export_school = school_id if scope == "this school" else list(schools)
 st.download_button(
-    "Download the data (ZIP)", lambda: interchange.export_zip(store, school_id=export_school),
+    "Download the data (ZIP)",
+    lambda: interchange.export_zip(store, school_id=export_school),
     file_name=f"engagement-{school_id if scope == 'this school' else 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
-    mime="application/zip", key="export_zip", icon=":material/folder_zip:", on_click="ignore",
-    disabled=not schools)
+    mime="application/zip",
+    key="export_zip",
+    icon=":material/folder_zip:",
+    on_click="ignore",
+    disabled=not schools,
+)
 
 # ---------------------------------------------------------------- demo
 st.header("Demo school")
 if data_store.has_demo_data(store):
     st.write("The demo school is loaded. Clear it with the button at the top of the page.")
 elif access.may_import(viewer.role):
-    st.write("Load *Hollybrook Primary School*, a fictional school with synthetic families and partners, "
-             "beside your own data to try the app out.")
+    st.write(
+        "Load *Hollybrook Primary School*, a fictional school with synthetic families and partners, "
+        "beside your own data to try the app out."
+    )
     if st.button("Load demo school", key="load_demo"):
         with st.spinner("Writing the demo school..."):
             load_demo(store, actor=ui.current_actor())

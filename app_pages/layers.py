@@ -7,7 +7,12 @@ import ui
 from engagement import charts, scoring
 from engagement.contacts import interaction_history
 from engagement.partners import (
-    PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
+    PartnerFilter,
+    filter_partners,
+    partner_heading,
+    partner_record,
+    partners_in_window,
+    service_tags,
 )
 from engagement.store import get_school
 from engagement.text import md_escape, record_lines
@@ -20,8 +25,10 @@ school = get_school(store, school_id)
 typology = load_typology()
 
 st.title("Community layers")
-st.caption(f"{md_escape(school['name'])} · {window.label}. Each mark is a partner, in its layer's ring and its "
-           "category's sector, sized by its contacts in the window. Select a mark to see its record.")
+st.caption(
+    f"{md_escape(school['name'])} · {window.label}. Each mark is a partner, in its layer's ring and its "
+    "category's sector, sized by its contacts in the window. Select a mark to see its record."
+)
 
 partners = partners_in_window(store, school_id, window.start, window.end, frames)
 columns = st.columns(4)
@@ -29,28 +36,43 @@ segments = columns[0].multiselect("Segment", list(PARTNER_SEGMENTS), format_func
 categories = columns[1].multiselect("Category", typology.category_names())
 services = columns[2].multiselect("Service offered", service_tags(partners))
 statuses = columns[3].multiselect("Status", PARTNER_STATUSES, format_func=str.capitalize)
-shown = filter_partners(partners, PartnerFilter(segments=tuple(segments), categories=tuple(categories),
-                                                services=tuple(services), statuses=tuple(statuses)))
+shown = filter_partners(
+    partners,
+    PartnerFilter(
+        segments=tuple(segments), categories=tuple(categories), services=tuple(services), statuses=tuple(statuses)
+    ),
+)
 
 gaps = scoring.gaps(frames, school_id, window.start, window.end)
 diagram_tab, table_tab = st.tabs(["Diagram", "Table"])
 with diagram_tab:
     left, right = st.columns([3, 1.3])
     with left:
-        figure = charts.layers_diagram(shown, pupils=school["pupils"] or 0, staff=school["staff"] or 0,
-                                       typology=typology)
-        event = st.plotly_chart(figure, on_select="rerun", selection_mode="points", key="layers_diagram",
-                                config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+        figure = charts.layers_diagram(
+            shown, pupils=school["pupils"] or 0, staff=school["staff"] or 0, typology=typology
+        )
+        event = st.plotly_chart(
+            figure,
+            on_select="rerun",
+            selection_mode="points",
+            key="layers_diagram",
+            config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
+        )
     with right:
         st.subheader("Gaps in this window")
         st.caption("Categories of the community with no engaged partner.")
         for layer in PARTNER_LAYERS:
             names = gaps.get(layer, [])
-            st.markdown(f"**Layer {layer}, {md_escape(typology.layer_name(layer).lower())}**: "
-                        + (f"{len(names)} gap{'s' if len(names) != 1 else ''}" if names else "no gaps"))
+            st.markdown(
+                f"**Layer {layer}, {md_escape(typology.layer_name(layer).lower())}**: "
+                + (f"{len(names)} gap{'s' if len(names) != 1 else ''}" if names else "no gaps")
+            )
             for name in names:
-                st.markdown(f"- {md_escape(typology.category(name).gap.capitalize())} "
-                            f"<span style='color:#555'>({md_escape(name)})</span>", unsafe_allow_html=True)
+                st.markdown(
+                    f"- {md_escape(typology.category(name).gap.capitalize())} "
+                    f"<span style='color:#555'>({md_escape(name)})</span>",
+                    unsafe_allow_html=True,
+                )
 
         selected = charts.selected_partner(figure, event.selection.points if event else [])
         if selected:
@@ -64,22 +86,44 @@ with diagram_tab:
             history = interaction_history(store, partner_id=selected, role=viewer.role)
             st.markdown(f"**History** ({len(history)} contacts)")
             shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
-            st.dataframe(history[shown_columns].head(50), hide_index=True,
-                         column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                                        "two_way": st.column_config.CheckboxColumn("Two-way")})
+            st.dataframe(
+                history[shown_columns].head(50),
+                hide_index=True,
+                column_config={
+                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                    "two_way": st.column_config.CheckboxColumn("Two-way"),
+                },
+            )
         else:
             st.info("Select a partner's mark on the diagram to see its record and history here.")
 
 with table_tab:
     st.dataframe(
-        shown[["name", "category", "layer", "segment", "status", "interactions", "last_contact", "distance_km",
-               "services"]].sort_values(["layer", "category", "name"]),
-        hide_index=True, width="stretch",
+        shown[
+            [
+                "name",
+                "category",
+                "layer",
+                "segment",
+                "status",
+                "interactions",
+                "last_contact",
+                "distance_km",
+                "services",
+            ]
+        ].sort_values(["layer", "category", "name"]),
+        hide_index=True,
+        width="stretch",
         column_config={
-            "name": "Partner", "category": "Category", "layer": st.column_config.NumberColumn("Layer", format="%d"),
-            "segment": "Segment", "status": "Status",
+            "name": "Partner",
+            "category": "Category",
+            "layer": st.column_config.NumberColumn("Layer", format="%d"),
+            "segment": "Segment",
+            "status": "Status",
             "interactions": st.column_config.NumberColumn("Contacts in window", format="%d"),
             "last_contact": st.column_config.DateColumn("Last contact", format="DD/MM/YYYY"),
-            "distance_km": st.column_config.NumberColumn("Distance (km)", format="%.1f"), "services": "Services",
-        })
+            "distance_km": st.column_config.NumberColumn("Distance (km)", format="%.1f"),
+            "services": "Services",
+        },
+    )
     st.caption(f"{len(shown)} of {len(partners)} partners shown.")

@@ -15,25 +15,51 @@ from engagement.week import week_card
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
-view = overview.overview(frames, school_id, window.start, window.end, calendar=ui.school_calendar(store, school_id),
-                         messages=ui.school_messages(store, school_id),
-                         for_governor=not access.sees_family_detail(viewer.role))
-view = dataclasses.replace(view, voice=belonging.voice_section(
-    store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)))
+view = overview.overview(
+    frames,
+    school_id,
+    window.start,
+    window.end,
+    calendar=ui.school_calendar(store, school_id),
+    messages=ui.school_messages(store, school_id),
+    for_governor=not access.sees_family_detail(viewer.role),
+)
+view = dataclasses.replace(
+    view,
+    voice=belonging.voice_section(
+        store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)
+    ),
+)
 
 st.title(md_escape(view.school_name))
 head, downloads = st.columns([3, 1], vertical_alignment="bottom")
 head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
-head.caption(f"Arrows compare {md_escape(view.comparison_text)}. Counts of {fewer_than()} families "
-             "are never shown as a number. Change the school or the window in the sidebar.")
+head.caption(
+    f"Arrows compare {md_escape(view.comparison_text)}. Counts of {fewer_than()} families "
+    "are never shown as a number. Change the school or the window in the sidebar."
+)
 report_html = report.overview_report_html(view)
-downloads.download_button("Download report (HTML)", report_html, file_name=report.report_file_name(view, "html"),
-                          mime="text/html", on_click="ignore", icon=":material/download:", key="overview_html",
-                          width="stretch", help="One A4 page: open it in a browser and print, or keep it.")
-downloads.download_button("Download report (PDF)", lambda: report.overview_report_pdf(report_html),
-                          file_name=report.report_file_name(view, "pdf"), mime="application/pdf", on_click="ignore",
-                          icon=":material/picture_as_pdf:", key="overview_pdf", width="stretch")
-
+downloads.download_button(
+    "Download report (HTML)",
+    report_html,
+    file_name=report.report_file_name(view, "html"),
+    mime="text/html",
+    on_click="ignore",
+    icon=":material/download:",
+    key="overview_html",
+    width="stretch",
+    help="One A4 page: open it in a browser and print, or keep it.",
+)
+downloads.download_button(
+    "Download report (PDF)",
+    lambda: report.overview_report_pdf(report_html),
+    file_name=report.report_file_name(view, "pdf"),
+    mime="application/pdf",
+    on_click="ignore",
+    icon=":material/picture_as_pdf:",
+    key="overview_pdf",
+    width="stretch",
+)
 
 
 def delta(change, unit: str = "") -> str | None:
@@ -56,8 +82,13 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
             st.metric(f"{row['label']} score", "not shown", help=row["counts"])
             st.caption(md_escape(row["counts"]))
             continue
-        st.metric(row["label"], f"{row['score']:.1f}", delta(row["score_change"]),
-                  help=f"Score out of 100. {row['drivers']}", **flat(row["score_change"]))
+        st.metric(
+            row["label"],
+            f"{row['score']:.1f}",
+            delta(row["score_change"]),
+            help=f"Score out of 100. {row['drivers']}",
+            **flat(row["score_change"]),
+        )
         if row["rate_label"]:
             rate = "none listed" if row["rate"] is None else f"{100 * row['rate']:.1f}%"
             st.metric(row["rate_label"], rate, delta(row["rate_change"], " pts"), **flat(row["rate_change"]))
@@ -68,46 +99,75 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
             st.caption(f"On the same point last year: {overview.points_text(row['score_change_last_year'])}")
 
 st.subheader("What drives each score, and what would raise it", anchor=False)
-st.table([{"Segment": f"{row['label']} ({score_text(row['score'])})",
-           "What drives it (points out of 100)": row["drivers"], "What would raise it": row["advice"]}
-          for row in view.segments], hide_index=True)
+st.table(
+    [
+        {
+            "Segment": f"{row['label']} ({score_text(row['score'])})",
+            "What drives it (points out of 100)": row["drivers"],
+            "What would raise it": row["advice"],
+        }
+        for row in view.segments
+    ],
+    hide_index=True,
+)
 
 st.header("Equity: who the school reaches less", anchor=False)
 chart_side, table_side = st.columns(2)
-chart_side.plotly_chart(charts.equity_chart(view.equity), config={"displayModeBar": False}, key="overview_equity",
-                        theme=None, alt="Dot chart of family reach by group; the same figures are in the table beside it.")
+chart_side.plotly_chart(
+    charts.equity_chart(view.equity),
+    config={"displayModeBar": False},
+    key="overview_equity",
+    theme=None,
+    alt="Dot chart of family reach by group; the same figures are in the table beside it.",
+)
 table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
-table_side.caption("Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
-                   "divided by the rest's (1.00 is equal). A group with "
-                   f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown.")
+table_side.caption(
+    "Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
+    "divided by the rest's (1.00 is equal). A group with "
+    f"{fewer_than()} families, or with {fewer_than()} outside it, is not shown."
+)
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
 
 if view.communication is not None:
     st.header("How the school communicates with families", anchor=False)
-    st.caption("The five principles of seed 003, for families only, in the window's school days. A figure that "
-               f"rests on {fewer_than()} families is not shown.")
+    st.caption(
+        "The five principles of seed 003, for families only, in the window's school days. A figure that "
+        f"rests on {fewer_than()} families is not shown."
+    )
     for column, row in zip(st.columns(len(view.communication.rows)), view.communication.rows, strict=True):
         with column.container(border=True):
             st.metric(row["principle"], row["value"])
             st.caption(md_escape(row["explanation"]))
     if len(view.communication.groups):
-        st.plotly_chart(charts.communication_chart(view.communication.groups), config={"displayModeBar": False},
-                        key="overview_communication", theme=None,
-                        alt="Bar chart of family reach by preferred channel and home language; the same figures "
-                            "are written under Equitable above.")
+        st.plotly_chart(
+            charts.communication_chart(view.communication.groups),
+            config={"displayModeBar": False},
+            key="overview_communication",
+            theme=None,
+            alt="Bar chart of family reach by preferred channel and home language; the same figures "
+            "are written under Equitable above.",
+        )
 
 st.header("Trends per term", anchor=False)
 words = overview.trend_text(view.trends)
 
 scores_side, reach_side = st.columns(2)
-scores_side.plotly_chart(charts.score_trend_chart(view.trends), config={"displayModeBar": False},
-                         key="overview_score_trend", theme=None,
-                         alt="Line chart of the scores per term; the same figures are in the table below.")
-reach_side.plotly_chart(charts.reach_trend_chart(view.trends), config={"displayModeBar": False},
-                        key="overview_reach_trend", theme=None,
-                        alt="Line chart of reach per term; the same figures are in the table below.")
+scores_side.plotly_chart(
+    charts.score_trend_chart(view.trends),
+    config={"displayModeBar": False},
+    key="overview_score_trend",
+    theme=None,
+    alt="Line chart of the scores per term; the same figures are in the table below.",
+)
+reach_side.plotly_chart(
+    charts.reach_trend_chart(view.trends),
+    config={"displayModeBar": False},
+    key="overview_reach_trend",
+    theme=None,
+    alt="Line chart of reach per term; the same figures are in the table below.",
+)
 st.table(words, hide_index=True)
 
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
@@ -117,10 +177,13 @@ b1, b2, b3, b4 = st.columns(4)
 if voice.belonging is None:
     b1.metric("Families who feel they belong", "no survey yet")
 else:
-    b1.metric("Families who feel they belong", belonging.percent(voice.belonging["agree"]),
-              None if voice.belonging["change"] is None else f"{voice.belonging['change']:+.1f} pts",
-              help=f"Agreeing with the headline question of the {voice.belonging['survey']} survey of "
-                   f"{voice.belonging['date']}; the change is on the round before.")
+    b1.metric(
+        "Families who feel they belong",
+        belonging.percent(voice.belonging["agree"]),
+        None if voice.belonging["change"] is None else f"{voice.belonging['change']:+.1f} pts",
+        help=f"Agreeing with the headline question of the {voice.belonging['survey']} survey of "
+        f"{voice.belonging['date']}; the change is on the round before.",
+    )
 moves_year = f"{voice.year[0]:%Y}–{voice.year[1]:%y}"
 b2.metric(f"Transitions {moves_year}", belonging.count_text(voice.transitions["count"]))
 b3.metric("Of children with SEND", belonging.count_text(voice.transitions["send"]))
@@ -130,19 +193,39 @@ for survey_round in voice.rounds:
     since = f", change on {survey_round.previous:%d/%m/%Y}" if survey_round.previous else ""
     st.subheader(f"{md_escape(survey_round.title)}: round of {survey_round.date:%d/%m/%Y}{since}", anchor=False)
     st.table(belonging.question_rows(survey_round), hide_index=True)
-st.caption(f"Share agreeing of the answers on the survey's scale (\"don't know\" left out). A question or group "
-           f"with {fewer_than()} answers is not shown; groups only where answers carry a family reference.")
+st.caption(
+    f"Share agreeing of the answers on the survey's scale (\"don't know\" left out). A question or group "
+    f"with {fewer_than()} answers is not shown; groups only where answers carry a family reference."
+)
 
 st.caption(" ".join(md_escape(n) for n in view.notes))
 
 st.header("The school's week: events and referrals", anchor=False)
-week = week_card(store, school_id, window.start, window.end, with_money=True,
-                 governor=not access.sees_family_detail(viewer.role))
+week = week_card(
+    store, school_id, window.start, window.end, with_money=True, governor=not access.sees_family_detail(viewer.role)
+)
 held, made = week["events"], week["referrals"]
-st.table([{"In the window": label, "Count": text} for label, text in (
-    ("Events held", f"{held['held']:,}"), ("Attendance at events", f"{held['attendance']:,}"),
-    ("Volunteer hours", f"{held['volunteer_hours']:g}"), ("Money raised", f"£{held['money_raised']:,.2f}"),
-    *((f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
-      for key, label in (("made", "made"), ("open", "open (sent or accepted)"), ("sent", "sent, no reply yet"),
-                         ("accepted", "accepted"), ("declined", "declined"), ("completed", "completed"),
-                         ("no_longer_needed", "no longer needed"))))], hide_index=True)
+st.table(
+    [
+        {"In the window": label, "Count": text}
+        for label, text in (
+            ("Events held", f"{held['held']:,}"),
+            ("Attendance at events", f"{held['attendance']:,}"),
+            ("Volunteer hours", f"{held['volunteer_hours']:g}"),
+            ("Money raised", f"£{held['money_raised']:,.2f}"),
+            *(
+                (f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
+                for key, label in (
+                    ("made", "made"),
+                    ("open", "open (sent or accepted)"),
+                    ("sent", "sent, no reply yet"),
+                    ("accepted", "accepted"),
+                    ("declined", "declined"),
+                    ("completed", "completed"),
+                    ("no_longer_needed", "no longer needed"),
+                )
+            ),
+        )
+    ],
+    hide_index=True,
+)

@@ -10,7 +10,12 @@ import ui
 from engagement import access, contacts, maps, referrals
 from engagement import store as engagement_store
 from engagement.partners import (
-    PartnerFilter, filter_partners, partner_heading, partner_record, partners_in_window, service_tags,
+    PartnerFilter,
+    filter_partners,
+    partner_heading,
+    partner_record,
+    partners_in_window,
+    service_tags,
 )
 from engagement.settings import load_settings
 from engagement.text import md_escape, record_lines
@@ -47,21 +52,32 @@ if school is None or school["latitude"] is None or school["longitude"] is None:
     st.warning("The school has no coordinates yet. Use **Place partners and schools on the map** below.")
 
 with st.sidebar:
-    layers = st.multiselect("Layer", list(PARTNER_LAYERS), format_func=lambda n: f"{n}: {typology.layer_name(n)}",
-                            key="map_layers")
-    segments = st.multiselect("Segment", list(PARTNER_SEGMENTS), key="map_segments",
-                              format_func=lambda s: typology.segments.get(s, {}).get("label", s))
+    layers = st.multiselect(
+        "Layer", list(PARTNER_LAYERS), format_func=lambda n: f"{n}: {typology.layer_name(n)}", key="map_layers"
+    )
+    segments = st.multiselect(
+        "Segment",
+        list(PARTNER_SEGMENTS),
+        key="map_segments",
+        format_func=lambda s: typology.segments.get(s, {}).get("label", s),
+    )
     categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
     services = st.multiselect("Service", service_tags(partners), key="map_services")
     statuses = st.multiselect("Status", PARTNER_STATUSES, key="map_statuses")
-    engaged = st.radio("Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged",
-                       horizontal=True)
+    engaged = st.radio(
+        "Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged", horizontal=True
+    )
     search = st.text_input("Name contains", key="map_search")
 
-chosen = PartnerFilter(layers=tuple(layers), segments=tuple(segments), categories=tuple(categories),
-                            services=tuple(services), statuses=tuple(statuses),
-                            engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
-                            search=search)
+chosen = PartnerFilter(
+    layers=tuple(layers),
+    segments=tuple(segments),
+    categories=tuple(categories),
+    services=tuple(services),
+    statuses=tuple(statuses),
+    engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
+    search=search,
+)
 shown = filter_partners(partners, chosen)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
@@ -69,17 +85,32 @@ settings = load_settings().map
 left, right = st.columns([3, 2], gap="medium")
 selected_id = st.session_state.get("map_selected")
 with left:
-    st.caption(f"Showing {len(shown) - len(unplaced)} of {len(partners)} partners on the map"
-               + (f"; {len(unplaced)} more have no coordinates" if len(unplaced) else "")
-               + f". Window {start:%d/%m/%Y} to {end:%d/%m/%Y}.")
+    st.caption(
+        f"Showing {len(shown) - len(unplaced)} of {len(partners)} partners on the map"
+        + (f"; {len(unplaced)} more have no coordinates" if len(unplaced) else "")
+        + f". Window {start:%d/%m/%Y} to {end:%d/%m/%Y}."
+    )
     if school is not None and school["latitude"] is not None:
-        parts = maps.build_map(school, shown, sectors, window=(start, end), legend=False,
-                               bounds=maps.initial_bounds(school, partners, settings.rings_km))
+        parts = maps.build_map(
+            school,
+            shown,
+            sectors,
+            window=(start, end),
+            legend=False,
+            bounds=maps.initial_bounds(school, partners, settings.rings_km),
+        )
         # render=False: st_folium renders the map itself once more anyway; rendering it twice
         # doubled the per-rerun cost of the rings and sectors and drew every icon twice.
-        clicked = st_folium(parts.base, key="partner_map", height=settings.height, use_container_width=True,
-                            returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
-                            feature_group_to_add=parts.groups, layer_control=parts.control, render=False)
+        clicked = st_folium(
+            parts.base,
+            key="partner_map",
+            height=settings.height,
+            use_container_width=True,
+            returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
+            feature_group_to_add=parts.groups,
+            layer_control=parts.control,
+            render=False,
+        )
         point = (clicked or {}).get("last_object_clicked")
         if point and point != st.session_state.get("map_last_click"):
             st.session_state["map_last_click"] = point
@@ -93,8 +124,12 @@ with right:
     here = [p for p in st.session_state.get("map_here", []) if p in set(partners["partner_id"])]
     names = dict(zip(partners["partner_id"], partners["name"]))
     if len(here) > 1:
-        selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get,
-                                   index=here.index(selected_id) if selected_id in here else 0)
+        selected_id = st.selectbox(
+            f"{len(here)} partners at this point",
+            here,
+            format_func=names.get,
+            index=here.index(selected_id) if selected_id in here else 0,
+        )
     with st.expander("Key", expanded=True):
         st.html(f'<style>{maps.KEY_CSS}</style><div class="map-key">{maps.legend_html(sectors, (start, end))}</div>')
     record = partners[partners["partner_id"] == selected_id]
@@ -113,32 +148,57 @@ with right:
         if family_detail:
             sent = referrals.referrals(store, school_id, partner_id=r["partner_id"])
             if len(sent):
-                st.dataframe(sent, hide_index=True, height=160, key="map_partner_referrals",
-                             column_order=["date", "family_id", "status", "status_date", "reasons"])
+                st.dataframe(
+                    sent,
+                    hide_index=True,
+                    height=160,
+                    key="map_partner_referrals",
+                    column_order=["date", "family_id", "status", "status_date", "reasons"],
+                )
         history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
         st.markdown(f"**History** ({len(history)} contacts)")
-        st.dataframe(history.drop(columns=["interaction_id"], errors="ignore"), hide_index=True,
-                     use_container_width=True, height=220,
-                     column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                                    "activity": "Activity", "channel": "Channel",
-                                    "two_way": st.column_config.CheckboxColumn("Two-way"),
-                                    "staff": "Staff", "notes": "Notes"})
+        st.dataframe(
+            history.drop(columns=["interaction_id"], errors="ignore"),
+            hide_index=True,
+            use_container_width=True,
+            height=220,
+            column_config={
+                "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                "activity": "Activity",
+                "channel": "Channel",
+                "two_way": st.column_config.CheckboxColumn("Two-way"),
+                "staff": "Staff",
+                "notes": "Notes",
+            },
+        )
         if access.may_import(viewer.role):
             with st.form("log_partner_contact", clear_on_submit=True):
                 st.markdown("**Log a contact with this partner**")
                 c1, c2 = st.columns(2)
                 when = c1.date_input("Date", value=datetime.date.today(), format="DD/MM/YYYY")
-                activity = c2.selectbox("Activity", typology.activity_names(),
-                                        index=typology.activity_names().index("phone call")
-                                        if "phone call" in typology.activity_names() else 0)
+                activity = c2.selectbox(
+                    "Activity",
+                    typology.activity_names(),
+                    index=typology.activity_names().index("phone call")
+                    if "phone call" in typology.activity_names()
+                    else 0,
+                )
                 two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
                 staff = st.text_input("Staff")
                 notes = st.text_area("Notes", height=80)
                 if st.form_submit_button("Log contact", type="primary"):
                     try:
-                        contacts.log_interaction(store, ui.current_actor(), school_id=school_id, date=when,
-                                                 activity=activity, partner_id=r["partner_id"], two_way=two_way,
-                                                 staff=staff or None, notes=notes or None)
+                        contacts.log_interaction(
+                            store,
+                            ui.current_actor(),
+                            school_id=school_id,
+                            date=when,
+                            activity=activity,
+                            partner_id=r["partner_id"],
+                            two_way=two_way,
+                            staff=staff or None,
+                            notes=notes or None,
+                        )
                     except contacts.InvalidInteraction as error:
                         st.error(str(error))
                     else:

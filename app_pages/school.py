@@ -10,8 +10,10 @@ viewer, store, school_id = ui.open_page("school")
 summary = school_summary(store, school_id)
 school = summary["school"]
 st.title(md_escape(school["name"]))
-st.caption(f"School reference {md_escape(school['school_id'])} · {md_escape(school['postcode'])} · "
-           f"{summary['term'].label} term")
+st.caption(
+    f"School reference {md_escape(school['school_id'])} · {md_escape(school['postcode'])} · "
+    f"{summary['term'].label} term"
+)
 cols = st.columns(4)
 cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
 cols[1].metric("Families on roll", families_on_roll_text(summary["families"], viewer.role))

@@ -14,13 +14,17 @@ viewer, store, school_id = ui.open_page("transitions")
 today = datetime.date.today()
 
 st.title("Transitions")
-st.caption("Children moving between settings, with SEND first: each move's plan from the school's template "
-           "(data/transition_plan.toml), what is done and what is late. Tick a step to mark it done; "
-           "every change is kept in the audit log. Import moves as transitions.csv on the Data page.")
+st.caption(
+    "Children moving between settings, with SEND first: each move's plan from the school's template "
+    "(data/transition_plan.toml), what is done and what is late. Tick a step to mark it done; "
+    "every change is kept in the audit log. Import moves as transitions.csv on the Data page."
+)
 
-SPANS = {"coming year and the last 90 days": (today - datetime.timedelta(days=90),
-                                              today + datetime.timedelta(days=365)),
-         "this school year": transitions.school_year(today), "every move": (None, None)}
+SPANS = {
+    "coming year and the last 90 days": (today - datetime.timedelta(days=90), today + datetime.timedelta(days=365)),
+    "this school year": transitions.school_year(today),
+    "every move": (None, None),
+}
 left, right = st.columns([2, 1])
 span = left.selectbox("Moves", list(SPANS), key="transitions_span")
 send_only = right.toggle("Children with SEND only", key="transitions_send_only")
@@ -41,23 +45,44 @@ if moves.empty:
 
 table = moves.assign(progress=[f"{d} of {n}" for d, n in zip(moves["done"], moves["steps"], strict=True)])
 st.dataframe(
-    table, hide_index=True, height=320, key="transitions_table",
-    column_order=["send", "family_id", "kind", "direction", "setting_name", "date", "days_to_go", "progress", "late",
-                  "meeting_held", "next_step", "next_due"],
+    table,
+    hide_index=True,
+    height=320,
+    key="transitions_table",
+    column_order=[
+        "send",
+        "family_id",
+        "kind",
+        "direction",
+        "setting_name",
+        "date",
+        "days_to_go",
+        "progress",
+        "late",
+        "meeting_held",
+        "next_step",
+        "next_due",
+    ],
     column_config={
-        "send": st.column_config.CheckboxColumn("SEND"), "family_id": "Family", "kind": "Move",
-        "direction": "Leaving or joining", "setting_name": "Other setting",
+        "send": st.column_config.CheckboxColumn("SEND"),
+        "family_id": "Family",
+        "kind": "Move",
+        "direction": "Leaving or joining",
+        "setting_name": "Other setting",
         "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
         "days_to_go": st.column_config.NumberColumn("Days to go", help="Negative: days since the move"),
-        "progress": "Steps done", "late": st.column_config.NumberColumn("Late", help="Steps not done and overdue"),
+        "progress": "Steps done",
+        "late": st.column_config.NumberColumn("Late", help="Steps not done and overdue"),
         "meeting_held": st.column_config.CheckboxColumn("Meeting held"),
         "next_step": st.column_config.TextColumn("Next step", width="large"),
         "next_due": st.column_config.DateColumn("Next due", format="DD/MM/YYYY"),
     },
 )
 
-labels = {row.transition_id: f"{row.family_id} · {row.kind} · {row.date:%d/%m/%Y}" + (" · SEND" if row.send else "")
-          for row in moves.itertuples()}
+labels = {
+    row.transition_id: f"{row.family_id} · {row.kind} · {row.date:%d/%m/%Y}" + (" · SEND" if row.send else "")
+    for row in moves.itertuples()
+}
 if st.session_state.get("transitions_pick") not in labels:
     st.session_state["transitions_pick"] = next(iter(labels))
 picked = st.selectbox("Move to work on", list(labels), key="transitions_pick", format_func=labels.get)
@@ -65,18 +90,30 @@ move = moves[moves["transition_id"] == picked].iloc[0]
 
 with st.container(border=True):
     st.subheader(f"Family {md_escape(move['family_id'])}: {md_escape(move['kind'])}", anchor=False)
-    when = (f"in {move['days_to_go']} days" if move["days_to_go"] > 0 else "today" if move["days_to_go"] == 0
-            else f"{-move['days_to_go']} days ago")
+    when = (
+        f"in {move['days_to_go']} days"
+        if move["days_to_go"] > 0
+        else "today"
+        if move["days_to_go"] == 0
+        else f"{-move['days_to_go']} days ago"
+    )
     setting = md_escape(move["setting_name"]) if move["setting_name"] else "not recorded"
-    st.markdown(f"**{md_escape(move['direction']).capitalize()}** on {move['date']:%d/%m/%Y} ({when}) · "
-                f"**other setting:** {setting} · **SEND:** {'yes' if move['send'] else 'no'}")
+    st.markdown(
+        f"**{md_escape(move['direction']).capitalize()}** on {move['date']:%d/%m/%Y} ({when}) · "
+        f"**other setting:** {setting} · **SEND:** {'yes' if move['send'] else 'no'}"
+    )
     steps = transitions.plan_steps(store, school_id, picked, today)
     st.markdown("**The plan** (tick a step when it is done)")
     version = ui.data_version()
     changes = {}
     for step in steps.itertuples():
-        status = (f"done {step.done_on:%d/%m/%Y} by {step.done_by}" if step.done and step.done_on
-                  else "late" if step.late else "to do")
+        status = (
+            f"done {step.done_on:%d/%m/%Y} by {step.done_by}"
+            if step.done and step.done_on
+            else "late"
+            if step.late
+            else "to do"
+        )
         label = f"{step.title} · {step.owner or 'no owner'} · due {step.due:%d/%m/%Y} · {status}"
         ticked = st.checkbox(md_escape(label), value=bool(step.done), key=f"step_{step.step_id}_{version}")
         if ticked != bool(step.done):

@@ -19,8 +19,10 @@ today = datetime.date.today()
 NEW = "A new event"
 
 st.title("Events and referrals")
-st.caption("Record the school's week: who came to an event, which families were referred to which partner and "
-           "what became of it, and which partners a family uses. Every save is one transaction, audited.")
+st.caption(
+    "Record the school's week: who came to an event, which families were referred to which partner and "
+    "what became of it, and which partners a family uses. Every save is one transaction, audited."
+)
 
 directory = partner_directory(store, school_id)
 partner_names = dict(zip(directory["partner_id"], directory["name"], strict=True))
@@ -39,10 +41,16 @@ with events_tab:
     if flash:
         st.success(flash, icon=":material/check:")
     listed = events.list_events(store, school_id)
-    labels = {row.event_id: f"{row.date:%d/%m/%Y} · {row.activity} · {row.families} families"
-              for row in listed.itertuples()}
-    chosen = st.selectbox("Event", [NEW, *labels], key="week_event", format_func=lambda e: labels.get(e, e),
-                          help="Pick an event to add families to its register, or create a new one.")
+    labels = {
+        row.event_id: f"{row.date:%d/%m/%Y} · {row.activity} · {row.families} families" for row in listed.itertuples()
+    }
+    chosen = st.selectbox(
+        "Event",
+        [NEW, *labels],
+        key="week_event",
+        format_func=lambda e: labels.get(e, e),
+        help="Pick an event to add families to its register, or create a new one.",
+    )
     existing = None if chosen == NEW else listed[listed["event_id"] == chosen].iloc[0]
     activities = load_typology().activity_names()
     with st.form("week_register", border=True):
@@ -50,40 +58,68 @@ with events_tab:
             c1, c2 = st.columns(2)
             when = c1.date_input("Date", value=today, max_value=today, format="DD/MM/YYYY", key="week_event_date")
             default_activity = "parents evening" if "parents evening" in activities else activities[0]
-            activity = c2.selectbox("Activity", activities, index=activities.index(default_activity),
-                                    key="week_event_activity")
+            activity = c2.selectbox(
+                "Activity", activities, index=activities.index(default_activity), key="week_event_activity"
+            )
         else:
             # An event keeps its date and activity: the register only adds families to it.
             when, activity = existing["date"], existing["activity"]
             st.markdown(f"**{md_escape(activity)}** on {when:%d/%m/%Y}")
-        running = st.multiselect("Run with partners (optional)", list(partner_names), format_func=partner_names.get,
-                                 key="week_event_partners")
+        running = st.multiselect(
+            "Run with partners (optional)",
+            list(partner_names),
+            format_func=partner_names.get,
+            key="week_event_partners",
+        )
         q1, q2, q3 = st.columns(3)
-        attendees = q1.number_input("Attendees in all (optional)", min_value=0, step=1, value=None,
-                                    key="week_event_attendees", help="Everyone who came, families not on roll included")
-        hours = q2.number_input("Volunteer hours (optional)", min_value=0.0, step=0.5, value=None,
-                                key="week_event_hours")
-        money = q3.number_input("Money raised, £ (optional)", min_value=0.0, step=1.0, value=None,
-                                key="week_event_money")
-        came = st.multiselect("Families who came (type to search their references)", family_ids,
-                              key="week_event_families")
-        pasted = st.text_area("Or paste references (one a line, or separated by commas)", key="week_event_paste",
-                              height=100)
+        attendees = q1.number_input(
+            "Attendees in all (optional)",
+            min_value=0,
+            step=1,
+            value=None,
+            key="week_event_attendees",
+            help="Everyone who came, families not on roll included",
+        )
+        hours = q2.number_input(
+            "Volunteer hours (optional)", min_value=0.0, step=0.5, value=None, key="week_event_hours"
+        )
+        money = q3.number_input(
+            "Money raised, £ (optional)", min_value=0.0, step=1.0, value=None, key="week_event_money"
+        )
+        came = st.multiselect(
+            "Families who came (type to search their references)", family_ids, key="week_event_families"
+        )
+        pasted = st.text_area(
+            "Or paste references (one a line, or separated by commas)", key="week_event_paste", height=100
+        )
         if existing is not None:
-            st.caption(f"Already on the register: {existing['families']} families. Saving adds to it; "
-                       "nobody is taken off.")
+            st.caption(
+                f"Already on the register: {existing['families']} families. Saving adds to it; nobody is taken off."
+            )
         saved = st.form_submit_button("Save register", type="primary")
     if saved:
         wanted = list(dict.fromkeys([*came, *events.parse_pasted(pasted)]))
         try:
             result = events.save_register(
-                store, ui.current_actor(), school_id=school_id, event_id=None if existing is None else chosen,
-                date=when, activity=activity, family_ids=wanted, partner_ids=running, attendees=attendees,
-                volunteer_hours=hours, money_raised=money)
+                store,
+                ui.current_actor(),
+                school_id=school_id,
+                event_id=None if existing is None else chosen,
+                date=when,
+                activity=activity,
+                family_ids=wanted,
+                partner_ids=running,
+                attendees=attendees,
+                volunteer_hours=hours,
+                money_raised=money,
+            )
         except events.UnknownReferences as error:
             one = len(error.unknown) == 1
-            st.error(f"Nothing was saved: {len(error.unknown)} reference{' is' if one else 's are'} not a family of "
-                     f"this school. Fix or remove {'it' if one else 'them'}, then save again.", icon=":material/error:")
+            st.error(
+                f"Nothing was saved: {len(error.unknown)} reference{' is' if one else 's are'} not a family of "
+                f"this school. Fix or remove {'it' if one else 'them'}, then save again.",
+                icon=":material/error:",
+            )
             st.dataframe({"Unknown reference": error.unknown}, hide_index=True, key="week_unknown")
         except InvalidInteraction as error:
             st.error(str(error), icon=":material/error:")
@@ -91,23 +127,45 @@ with events_tab:
             st.session_state["week_event_flash"] = (
                 f"Saved: {result.added} families added to the register"
                 + (f" ({result.already} were already on it)" if result.already else "")
-                + (f", {result.partners_added} partner contacts" if result.partners_added else "") + ".")
+                + (f", {result.partners_added} partner contacts" if result.partners_added else "")
+                + "."
+            )
             st.session_state["week_event_saved"] = result.event_id
             st.rerun()
     st.subheader("Events", anchor=False)
     if listed.empty:
         st.caption("No event recorded yet.")
     else:
-        shown = listed.assign(partners=[", ".join(partner_names.get(p, p) for p in (ids or "").split(";") if p)
-                                        for ids in listed["partner_ids"]])
-        st.dataframe(shown, hide_index=True, key="week_events_table",
-                     column_order=["date", "activity", "families", "attendees", "volunteer_hours", "money_raised",
-                                   "partners", "event_id"],
-                     column_config={"date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                                    "activity": "Activity", "families": "Families on the register",
-                                    "attendees": "Attendees", "volunteer_hours": "Volunteer hours",
-                                    "money_raised": st.column_config.NumberColumn("Raised", format="£%.2f"),
-                                    "partners": "Run with", "event_id": "Reference"})
+        shown = listed.assign(
+            partners=[
+                ", ".join(partner_names.get(p, p) for p in (ids or "").split(";") if p) for ids in listed["partner_ids"]
+            ]
+        )
+        st.dataframe(
+            shown,
+            hide_index=True,
+            key="week_events_table",
+            column_order=[
+                "date",
+                "activity",
+                "families",
+                "attendees",
+                "volunteer_hours",
+                "money_raised",
+                "partners",
+                "event_id",
+            ],
+            column_config={
+                "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                "activity": "Activity",
+                "families": "Families on the register",
+                "attendees": "Attendees",
+                "volunteer_hours": "Volunteer hours",
+                "money_raised": st.column_config.NumberColumn("Raised", format="£%.2f"),
+                "partners": "Run with",
+                "event_id": "Reference",
+            },
+        )
 
 # ---------------------------------------------------------------- referrals
 with referrals_tab:
@@ -117,33 +175,72 @@ with referrals_tab:
     outstanding = referrals.referrals(store, school_id, open_only=True, today=today)
     days = load_settings().outreach.referral_no_reply_days
     st.subheader(f"Outstanding referrals: {len(outstanding)}", anchor=False)
-    st.caption(f"Oldest first. A referral still sent after {days} days with no reply raises its family on the "
-               "Outreach planner.")
-    st.dataframe(outstanding, hide_index=True, key="week_outstanding",
-                 column_order=["date", "days_open", "no_reply", "family_id", "partner", "status", "status_date",
-                               "reasons", "referral_id"],
-                 column_config={"date": st.column_config.DateColumn("Made", format="DD/MM/YYYY"),
-                                "days_open": "Days", "no_reply": st.column_config.CheckboxColumn("No reply"),
-                                "family_id": "Family", "partner": "Partner", "status": "Status",
-                                "status_date": st.column_config.DateColumn("Since", format="DD/MM/YYYY"),
-                                "reasons": "Reasons", "referral_id": "Reference"})
+    st.caption(
+        f"Oldest first. A referral still sent after {days} days with no reply raises its family on the "
+        "Outreach planner."
+    )
+    st.dataframe(
+        outstanding,
+        hide_index=True,
+        key="week_outstanding",
+        column_order=[
+            "date",
+            "days_open",
+            "no_reply",
+            "family_id",
+            "partner",
+            "status",
+            "status_date",
+            "reasons",
+            "referral_id",
+        ],
+        column_config={
+            "date": st.column_config.DateColumn("Made", format="DD/MM/YYYY"),
+            "days_open": "Days",
+            "no_reply": st.column_config.CheckboxColumn("No reply"),
+            "family_id": "Family",
+            "partner": "Partner",
+            "status": "Status",
+            "status_date": st.column_config.DateColumn("Since", format="DD/MM/YYYY"),
+            "reasons": "Reasons",
+            "referral_id": "Reference",
+        },
+    )
     make, move = st.columns(2, gap="large")
     with make:
         st.markdown("**Refer a family**")
-        family = st.selectbox("Family", family_ids, key="week_ref_family", index=None,
-                              placeholder="Type a reference")
-        partner = st.selectbox("Partner", list(partner_names), format_func=partner_names.get, key="week_ref_partner",
-                               index=None, placeholder="Choose a partner")
+        family = st.selectbox("Family", family_ids, key="week_ref_family", index=None, placeholder="Type a reference")
+        partner = st.selectbox(
+            "Partner",
+            list(partner_names),
+            format_func=partner_names.get,
+            key="week_ref_partner",
+            index=None,
+            placeholder="Choose a partner",
+        )
         choices = referrals.reason_choices(store, family, partner) if family and partner else []
-        reasons = st.multiselect("Reasons (the family's needs and the partner's services)", choices,
-                                 key="week_ref_reasons", accept_new_options=True)
+        reasons = st.multiselect(
+            "Reasons (the family's needs and the partner's services)",
+            choices,
+            key="week_ref_reasons",
+            accept_new_options=True,
+        )
         r1, r2 = st.columns(2)
         made = r1.date_input("Date referred", value=today, max_value=today, format="DD/MM/YYYY", key="week_ref_date")
         staff = r2.text_input("Referred by", key="week_ref_staff")
         if st.button("Refer", type="primary", key="week_ref_go", disabled=not (family and partner)):
             try:
-                referrals.refer(store, ui.current_actor(), school_id=school_id, family_id=family, partner_id=partner,
-                                date=made, reasons=reasons, staff=staff or None, today=today)
+                referrals.refer(
+                    store,
+                    ui.current_actor(),
+                    school_id=school_id,
+                    family_id=family,
+                    partner_id=partner,
+                    date=made,
+                    reasons=reasons,
+                    staff=staff or None,
+                    today=today,
+                )
             except referrals.InvalidReferral as error:
                 st.error(str(error), icon=":material/error:")
             else:
@@ -152,39 +249,67 @@ with referrals_tab:
     with move:
         st.markdown("**Record a reply or an outcome**")
         every = referrals.referrals(store, school_id, today=today)
-        ref_labels = {r.referral_id: f"{r.family_id} → {r.partner} ({r.date:%d/%m/%Y}, {r.status})"
-                      for r in every.itertuples()}
-        picked = st.selectbox("Referral", list(ref_labels), format_func=ref_labels.get, key="week_move_ref",
-                              index=None, placeholder="Choose a referral")
+        ref_labels = {
+            r.referral_id: f"{r.family_id} → {r.partner} ({r.date:%d/%m/%Y}, {r.status})" for r in every.itertuples()
+        }
+        picked = st.selectbox(
+            "Referral",
+            list(ref_labels),
+            format_func=ref_labels.get,
+            key="week_move_ref",
+            index=None,
+            placeholder="Choose a referral",
+        )
         s1, s2 = st.columns(2)
         status = s1.selectbox("Status", list(referrals.STATUSES), key="week_move_status", index=1)
         on = s2.date_input("On", value=today, max_value=today, format="DD/MM/YYYY", key="week_move_date")
         why = st.text_input("Why it was declined (for declined)", key="week_move_why")
         if st.button("Save the status", key="week_move_go", disabled=picked is None):
             try:
-                referrals.update_status(store, ui.current_actor(), picked, status, on, decline_reason=why or None,
-                                        today=today)
+                referrals.update_status(
+                    store, ui.current_actor(), picked, status, on, decline_reason=why or None, today=today
+                )
             except referrals.InvalidReferral as error:
                 st.error(str(error), icon=":material/error:")
             else:
                 st.session_state["week_referral_flash"] = f"The referral is now {status}."
                 st.rerun()
     with st.expander(f"Every referral ({len(every)})"):
-        st.dataframe(every, hide_index=True, key="week_every_referral",
-                     column_order=["date", "family_id", "partner", "status", "status_date", "decline_reason",
-                                   "reasons", "staff"])
+        st.dataframe(
+            every,
+            hide_index=True,
+            key="week_every_referral",
+            column_order=[
+                "date",
+                "family_id",
+                "partner",
+                "status",
+                "status_date",
+                "decline_reason",
+                "reasons",
+                "staff",
+            ],
+        )
 
 # ---------------------------------------------------------------- families' partners
 with links_tab:
     flash = st.session_state.pop("week_link_flash", None)
     if flash:
         st.success(flash, icon=":material/check:")
-    st.caption("A family uses a partner: a member of its club, a user of its food bank, a mentee. "
-               "An open end means it goes on.")
+    st.caption(
+        "A family uses a partner: a member of its club, a user of its food bank, a mentee. "
+        "An open end means it goes on."
+    )
     l1, l2, l3 = st.columns(3)
     link_family = l1.multiselect("Families", family_ids, key="week_link_families")
-    link_partner = l2.selectbox("Partner", list(partner_names), format_func=partner_names.get, key="week_link_partner",
-                                index=None, placeholder="Choose a partner")
+    link_partner = l2.selectbox(
+        "Partner",
+        list(partner_names),
+        format_func=partner_names.get,
+        key="week_link_partner",
+        index=None,
+        placeholder="Choose a partner",
+    )
     relation = l3.text_input("Relation", value="member", key="week_link_relation")
     d1, d2 = st.columns(2)
     start = d1.date_input("From", value=today, format="DD/MM/YYYY", key="week_link_start")
@@ -192,16 +317,29 @@ with links_tab:
     if st.button("Link", type="primary", key="week_link_go", disabled=not (link_family and link_partner)):
         try:
             for family in link_family:
-                referrals.link_family(store, ui.current_actor(), school_id=school_id, family_id=family,
-                                      partner_id=link_partner, relation=relation, start=start, end=end)
+                referrals.link_family(
+                    store,
+                    ui.current_actor(),
+                    school_id=school_id,
+                    family_id=family,
+                    partner_id=link_partner,
+                    relation=relation,
+                    start=start,
+                    end=end,
+                )
         except referrals.InvalidReferral as error:
             st.error(str(error), icon=":material/error:")
         else:
-            st.session_state["week_link_flash"] = (f"Linked {len(link_family)} families to "
-                                                   f"{md_escape(partner_names[link_partner])}.")
+            st.session_state["week_link_flash"] = (
+                f"Linked {len(link_family)} families to {md_escape(partner_names[link_partner])}."
+            )
             st.rerun()
     if link_partner:
         users = referrals.family_links(store, partner_id=link_partner, today=today)
         st.markdown(f"**{md_escape(partner_names[link_partner])}**: {int(users['current'].sum())} families use it now")
-        st.dataframe(users, hide_index=True, key="week_link_table",
-                     column_order=["family_id", "relation", "start", "end", "current"])
+        st.dataframe(
+            users,
+            hide_index=True,
+            key="week_link_table",
+            column_order=["family_id", "relation", "start", "end", "current"],
+        )

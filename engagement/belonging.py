@@ -44,10 +44,13 @@ def load_responses(store: db.Store, school_id: str) -> pd.DataFrame:
     anonymous answer): columns :data:`RESPONSE_COLUMNS`."""
     r, f = db.survey_responses, db.families
     with store.read() as conn:
-        rows = conn.execute(sa.select(r.c.survey, r.c.date, r.c.question, r.c.answer, r.c.family_id, r.c.respondent,
-                                      *(f.c[g] for g in GROUPS))
-                            .select_from(r.outerjoin(f, f.c.family_id == r.c.family_id))
-                            .where(r.c.school_id == school_id)).all()
+        rows = conn.execute(
+            sa.select(
+                r.c.survey, r.c.date, r.c.question, r.c.answer, r.c.family_id, r.c.respondent, *(f.c[g] for g in GROUPS)
+            )
+            .select_from(r.outerjoin(f, f.c.family_id == r.c.family_id))
+            .where(r.c.school_id == school_id)
+        ).all()
     frame = pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
     for group in GROUPS:
         frame[group] = frame[group].fillna(False).astype(bool)
@@ -82,16 +85,25 @@ def _responses_count(n: int, threshold: int, for_governor: bool) -> int | None:
     return None if shown != shown else int(shown)
 
 
-def question_table(responses: pd.DataFrame, survey: Survey, date: datetime.date,
-                   previous: datetime.date | None = None, *, threshold: int | None = None,
-                   for_governor: bool = False) -> pd.DataFrame:
+def question_table(
+    responses: pd.DataFrame,
+    survey: Survey,
+    date: datetime.date,
+    previous: datetime.date | None = None,
+    *,
+    threshold: int | None = None,
+    for_governor: bool = False,
+) -> pd.DataFrame:
     """One row per question of a round: question, text, responses, agree (share), change (points
     on the previous round), and one share per group of :data:`GROUPS` (None when suppressed, and
     always for an anonymous survey)."""
     threshold = threshold or load_settings().privacy.suppression_threshold
     now = responses[(responses["survey"] == survey.key) & (responses["date"] == date)]
-    before = (responses[(responses["survey"] == survey.key) & (responses["date"] == previous)]
-              if previous is not None else now.iloc[0:0])
+    before = (
+        responses[(responses["survey"] == survey.key) & (responses["date"] == previous)]
+        if previous is not None
+        else now.iloc[0:0]
+    )
     rows = []
     for question in survey.questions:
         answers = now[now["question"] == question.key]
@@ -100,8 +112,13 @@ def question_table(responses: pd.DataFrame, survey: Survey, date: datetime.date,
         n0, agree0, share0 = share_agreeing(before[before["question"] == question.key], survey)
         earlier = _shown(n0, agree0, share0, threshold, for_governor)
         change = None if shown is None or earlier is None else round(100 * (shown - earlier), 1)
-        row = {"question": question.key, "text": question.text,
-               "responses": _responses_count(n, threshold, for_governor), "agree": shown, "change": change}
+        row = {
+            "question": question.key,
+            "text": question.text,
+            "responses": _responses_count(n, threshold, for_governor),
+            "agree": shown,
+            "change": change,
+        }
         for group in GROUPS:
             if survey.anonymous:
                 row[group] = None
@@ -113,8 +130,9 @@ def question_table(responses: pd.DataFrame, survey: Survey, date: datetime.date,
     return table.where(table.notna(), None)  # a figure not shown is None, never NaN
 
 
-def headline(responses: pd.DataFrame, end: datetime.date, *, threshold: int | None = None,
-             for_governor: bool = False) -> dict | None:
+def headline(
+    responses: pd.DataFrame, end: datetime.date, *, threshold: int | None = None, for_governor: bool = False
+) -> dict | None:
     """``score --json``'s ``belonging`` key: the headline question ("families who feel they belong")
     of the latest round up to ``end``: survey, date, responses, agree (and ``suppressed``);
     ``change`` on the round before, in points. None when there is no such round."""
@@ -125,14 +143,23 @@ def headline(responses: pd.DataFrame, end: datetime.date, *, threshold: int | No
     dates = rounds(responses, survey.key, end)
     if not dates:
         return None
-    table = question_table(responses, survey, dates[-1], dates[-2] if len(dates) > 1 else None,
-                           threshold=threshold, for_governor=for_governor)
+    table = question_table(
+        responses,
+        survey,
+        dates[-1],
+        dates[-2] if len(dates) > 1 else None,
+        threshold=threshold,
+        for_governor=for_governor,
+    )
     row = table[table["question"] == survey.headline].iloc[0]
-    return {"survey": survey.key, "date": dates[-1].isoformat(),
-            "responses": None if pd.isna(row["responses"]) else int(row["responses"]),
-            "agree": None if pd.isna(row["agree"]) else float(row["agree"]),
-            "change": None if pd.isna(row["change"]) else float(row["change"]),
-            "suppressed": bool(pd.isna(row["agree"]))}
+    return {
+        "survey": survey.key,
+        "date": dates[-1].isoformat(),
+        "responses": None if pd.isna(row["responses"]) else int(row["responses"]),
+        "agree": None if pd.isna(row["agree"]) else float(row["agree"]),
+        "change": None if pd.isna(row["change"]) else float(row["change"]),
+        "suppressed": bool(pd.isna(row["agree"])),
+    }
 
 
 def low_belonging_families(responses: pd.DataFrame) -> pd.DataFrame:
@@ -146,19 +173,31 @@ def low_belonging_families(responses: pd.DataFrame) -> pd.DataFrame:
         dates = rounds(responses, survey.key)
         if not dates:
             continue
-        latest = responses[(responses["survey"] == survey.key) & (responses["date"] == dates[-1])
-                           & responses["family_id"].notna() & responses["answer"].isin(survey.low)]
+        latest = responses[
+            (responses["survey"] == survey.key)
+            & (responses["date"] == dates[-1])
+            & responses["family_id"].notna()
+            & responses["answer"].isin(survey.low)
+        ]
         for family_id, answers in latest.groupby("family_id", sort=True):
-            out.append({"family_id": str(family_id), "survey": survey.title, "date": dates[-1],
-                        "questions": ";".join(sorted(set(answers["question"])))})
+            out.append(
+                {
+                    "family_id": str(family_id),
+                    "survey": survey.title,
+                    "date": dates[-1],
+                    "questions": ";".join(sorted(set(answers["question"]))),
+                }
+            )
     return pd.DataFrame(out, columns=["family_id", "survey", "date", "questions"])
 
 
 # ---------------------------------------------------------------- the Overview's section
 
+
 @dataclass(frozen=True)
 class SurveyRound:
     """One survey's latest round up to the window's end, as the Overview shows it."""
+
     survey: str
     title: str
     anonymous: bool
@@ -171,6 +210,7 @@ class SurveyRound:
 class VoiceSection:
     """Belonging and transitions for the Overview and the report: aggregates only.
     ``transitions`` is :func:`engagement.transitions.figures` of the school year ``year``."""
+
     year: tuple[datetime.date, datetime.date]
     transitions: dict
     belonging: dict | None
@@ -178,8 +218,14 @@ class VoiceSection:
     notes: list[str] = field(default_factory=list)
 
 
-def voice_section(store: db.Store, school_id: str, end: datetime.date, *, for_governor: bool = False,
-                  today: datetime.date | None = None) -> VoiceSection:
+def voice_section(
+    store: db.Store,
+    school_id: str,
+    end: datetime.date,
+    *,
+    for_governor: bool = False,
+    today: datetime.date | None = None,
+) -> VoiceSection:
     """The section of the Overview for ``school_id``: transitions of the school year of ``end``
     (every move of the year, SEND and not, and the share with a complete plan), the headline of
     belonging and each survey's latest round up to ``end``, per question and group."""
@@ -193,12 +239,22 @@ def voice_section(store: db.Store, school_id: str, end: datetime.date, *, for_go
         if not dates:
             continue
         previous = dates[-2] if len(dates) > 1 else None
-        surveys.append(SurveyRound(survey.key, survey.title, survey.anonymous, dates[-1], previous,
-                                   question_table(responses, survey, dates[-1], previous, threshold=threshold,
-                                                  for_governor=for_governor)))
-    return VoiceSection(year=year, transitions=moves_module.figures(moved, threshold, for_governor),
-                        belonging=headline(responses, end, threshold=threshold, for_governor=for_governor),
-                        rounds=surveys)
+        surveys.append(
+            SurveyRound(
+                survey.key,
+                survey.title,
+                survey.anonymous,
+                dates[-1],
+                previous,
+                question_table(responses, survey, dates[-1], previous, threshold=threshold, for_governor=for_governor),
+            )
+        )
+    return VoiceSection(
+        year=year,
+        transitions=moves_module.figures(moved, threshold, for_governor),
+        belonging=headline(responses, end, threshold=threshold, for_governor=for_governor),
+        rounds=surveys,
+    )
 
 
 def percent(value) -> str:
@@ -220,10 +276,14 @@ def question_rows(round_: SurveyRound) -> list[dict[str, str]]:
     """A round's questions in words for a table (page and report alike)."""
     rows = []
     for row in round_.questions.to_dict("records"):
-        cells = {"Question": row["text"], "Answers": count_text(row["responses"]),
-                 "Agree": percent(row["agree"]),
-                 "Change (points)": "–" if row["change"] is None or pd.isna(row["change"])
-                 else f"{row['change']:+.1f}".replace("-", "−")}
+        cells = {
+            "Question": row["text"],
+            "Answers": count_text(row["responses"]),
+            "Agree": percent(row["agree"]),
+            "Change (points)": "–"
+            if row["change"] is None or pd.isna(row["change"])
+            else f"{row['change']:+.1f}".replace("-", "−"),
+        }
         if not round_.anonymous:
             cells |= {label: percent(row[group]) for group, label in GROUPS.items()}
         rows.append(cells)
@@ -233,9 +293,20 @@ def question_rows(round_: SurveyRound) -> list[dict[str, str]]:
 def transition_rows(section: VoiceSection) -> list[dict[str, str]]:
     """The transitions of the year in words: all, SEND and not, each with the share with a complete plan."""
     t = section.transitions
-    return [{"Children moving": "All", "Transitions": count_text(t["count"]),
-             "With a complete plan": percent(t["plan_complete"])},
-            {"Children moving": "With SEND", "Transitions": count_text(t["send"]),
-             "With a complete plan": percent(t["send_plan_complete"])},
-            {"Children moving": "Without SEND", "Transitions": count_text(t["not_send"]),
-             "With a complete plan": percent(t["not_send_plan_complete"])}]
+    return [
+        {
+            "Children moving": "All",
+            "Transitions": count_text(t["count"]),
+            "With a complete plan": percent(t["plan_complete"]),
+        },
+        {
+            "Children moving": "With SEND",
+            "Transitions": count_text(t["send"]),
+            "With a complete plan": percent(t["send_plan_complete"]),
+        },
+        {
+            "Children moving": "Without SEND",
+            "Transitions": count_text(t["not_send"]),
+            "With a complete plan": percent(t["not_send_plan_complete"]),
+        },
+    ]

@@ -25,9 +25,10 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -89,8 +90,11 @@ def _duckdb_family_reach(frames: Frames, start: datetime.date, end: datetime.dat
     fam = frames.families
     fam_table = {"pos": np.arange(len(fam), dtype=np.int32), "school": fam["school_id"].cat.codes.to_numpy()}
     inter = frames.interactions
-    inter_table = {"family": inter["family"].to_numpy(), "day": inter["day"].to_numpy(),
-                   "two_way": inter["two_way"].to_numpy()}
+    inter_table = {
+        "family": inter["family"].to_numpy(),
+        "day": inter["day"].to_numpy(),
+        "two_way": inter["two_way"].to_numpy(),
+    }
     import pandas as pd
 
     con.register("fam", pd.DataFrame(fam_table))
@@ -142,8 +146,15 @@ def engagement_section(bench: Bench) -> list[Timing]:
         if not np.allclose(duck["reach"], ours.to_numpy(), equal_nan=True):
             raise AssertionError("DuckDB and our family reach disagree")
         target = "ours within 2x" if threads == 1 else ""
-        out.append(Timing(f"family reach, all schools (DuckDB SQL, {threads} thread{'s' if threads > 1 else ''})",
-                          t_duck, n, target, note=f"ours / DuckDB = {t_ours / t_duck:.2f}"))
+        out.append(
+            Timing(
+                f"family reach, all schools (DuckDB SQL, {threads} thread{'s' if threads > 1 else ''})",
+                t_duck,
+                n,
+                target,
+                note=f"ours / DuckDB = {t_ours / t_duck:.2f}",
+            )
+        )
         if threads == (os.cpu_count() or 1):
             break
     return out
@@ -166,8 +177,12 @@ def outreach_section(bench: Bench) -> list[Timing]:
     t_load, _ = median_seconds(lambda: outreach.load_frames(bench.store, school, bench.today), n)
     t_list, _ = median_seconds(lambda: outreach.worklist(frames), n)
     t_near, _ = median_seconds(lambda: outreach.partner_suggestions(frames, family_id=wl["family_id"].iloc[0]), n)
-    t_sheet, _ = median_seconds(lambda: outreach.visit_sheet_html(
-        wl.head(25), school_name=school, suggestions=outreach.suggestions_for(frames, wl["family_id"].head(25))), n)
+    t_sheet, _ = median_seconds(
+        lambda: outreach.visit_sheet_html(
+            wl.head(25), school_name=school, suggestions=outreach.suggestions_for(frames, wl["family_id"].head(25))
+        ),
+        n,
+    )
     on_roll = len(frames.families)
     return [
         Timing("outreach: load one school from the store", t_load, n, note=f"{on_roll} families"),
@@ -192,9 +207,16 @@ def register_section(bench: Bench) -> list[Timing]:
         runs = iter(range(bench.repeats))
 
         def save(size=size, runs=runs):
-            return save_register(bench.store, "bench", school_id=school, event_id=f"bench-{size}-{next(runs)}",
-                                 date=bench.today, activity="parents evening", family_ids=families[:size],
-                                 today=bench.today)
+            return save_register(
+                bench.store,
+                "bench",
+                school_id=school,
+                event_id=f"bench-{size}-{next(runs)}",
+                date=bench.today,
+                activity="parents evening",
+                family_ids=families[:size],
+                today=bench.today,
+            )
 
         t, _ = median_seconds(save, bench.repeats)
         out.append(Timing(f"event register of {size} families, saved", t, bench.repeats, target))
@@ -208,12 +230,17 @@ def map_section(bench: Bench) -> list[Timing]:
 
 
 # Each part of the product that wants timings adds its function here.
-SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section, outreach_section, register_section,
-                                                   map_section]
+SECTIONS: list[Callable[[Bench], list[Timing]]] = [engagement_section, outreach_section, register_section, map_section]
 
 
-def run_bench(scale: str = "school", repeats: int | None = None, today: datetime.date | None = None,
-              seed: int = 42, echo: Callable[[str], None] = print, sections=None) -> list[Timing]:
+def run_bench(
+    scale: str = "school",
+    repeats: int | None = None,
+    today: datetime.date | None = None,
+    seed: int = 42,
+    echo: Callable[[str], None] = print,
+    sections=None,
+) -> list[Timing]:
     """Generate the demo data at ``scale`` into a fresh temporary store, run every section, print
     the table through ``echo`` and return the timings."""
     today = today or datetime.date.today()
@@ -234,7 +261,7 @@ def run_bench(scale: str = "school", repeats: int | None = None, today: datetime
 
 
 def verdict(timing: Timing) -> str:
-    """"ok" or "MISSED" for a timing with a target this can read ("< 50 ms", "< 3 s", or
+    """ "ok" or "MISSED" for a timing with a target this can read ("< 50 ms", "< 3 s", or
     "ours within 2x" with the ratio in the note); "" otherwise, and for a timing not taken.
 
     >>> verdict(Timing("score card", 0.012, target="< 50 ms")), verdict(Timing("map", 3.2, target="< 3 s"))
@@ -254,14 +281,22 @@ def verdict(timing: Timing) -> str:
 
 def report(bench: Bench) -> str:
     data = bench.data
-    head = (f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
-            f"{len(data.partners):,} partners, {len(data.interactions):,} interactions\n"
-            f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
-            f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}")
+    head = (
+        f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
+        f"{len(data.partners):,} partners, {len(data.interactions):,} interactions\n"
+        f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"
+    )
     width = max(len(t.what) for t in bench.results)
-    lines = [head, "", f"{'what':<{width}}  {'median':>10}  {'runs':>4}  {'target':<15} {'':<6} note",
-             "-" * (width + 52)]
+    lines = [
+        head,
+        "",
+        f"{'what':<{width}}  {'median':>10}  {'runs':>4}  {'target':<15} {'':<6} note",
+        "-" * (width + 52),
+    ]
     for t in bench.results:
-        lines.append(f"{t.what:<{width}}  {format_seconds(t.seconds):>10}  {t.runs:>4}  {t.target:<15} "
-                     f"{verdict(t):<6} {t.note}".rstrip())
+        lines.append(
+            f"{t.what:<{width}}  {format_seconds(t.seconds):>10}  {t.runs:>4}  {t.target:<15} "
+            f"{verdict(t):<6} {t.note}".rstrip()
+        )
     return "\n".join(lines)

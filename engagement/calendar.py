@@ -61,10 +61,12 @@ def is_terms_file(filename: str) -> bool:
 
 # ---------------------------------------------------------------- reading the store
 
+
 @dataclass(frozen=True)
 class Row:
     """One term or holiday, as stored and as a file holds it; ``line`` is its spreadsheet row
     (None for a row already in the store or typed on the Data page)."""
+
     school_id: str
     kind: str
     name: str
@@ -80,7 +82,8 @@ def stored_rows(store: db.Store, school_id: str | Collection[str] | None = None)
     """The terms and holidays in the store (of one school, of some, or of all), by school and date."""
     t = db.terms
     query = select(t.c.school_id, t.c.kind, t.c.name, t.c.start, t.c.end).order_by(
-        t.c.school_id, t.c.start, t.c.kind.desc(), t.c.end)
+        t.c.school_id, t.c.start, t.c.kind.desc(), t.c.end
+    )
     if isinstance(school_id, str):
         query = query.where(t.c.school_id == school_id)
     elif school_id is not None:
@@ -95,8 +98,11 @@ def as_terms(rows: Iterable[Row]) -> list[Term]:
     terms = sorted((r for r in rows if r.kind == "term"), key=lambda r: r.start)
     out = []
     for term in terms:
-        holidays = tuple(Holiday(h.name, h.start, h.end) for h in sorted(rows, key=lambda r: r.start)
-                         if h.kind == "holiday" and term.start <= h.start and h.end <= term.end)
+        holidays = tuple(
+            Holiday(h.name, h.start, h.end)
+            for h in sorted(rows, key=lambda r: r.start)
+            if h.kind == "holiday" and term.start <= h.start and h.end <= term.end
+        )
         out.append(Term(term.name, term.start, term.end, holidays))
     return out
 
@@ -108,16 +114,23 @@ def load_calendar(store: db.Store, school_id: str, settings: Settings | None = N
 
 # ---------------------------------------------------------------- checking rows
 
-def _row_of(report: ImportReport, file: str, line: int | None, cells: dict[str, str], school_id: str | None
-            ) -> Row | None:
+
+def _row_of(
+    report: ImportReport, file: str, line: int | None, cells: dict[str, str], school_id: str | None
+) -> Row | None:
     """One row's cells as a :class:`Row`, or None with each problem in the report."""
     problems = len(report.errors)
     kind = " ".join(cells.get("kind", "").lower().split())
     if not kind:
         report.error(file, line, "kind", "the kind is missing; every row needs one: term or holiday")
     elif kind not in KINDS:
-        report.error(file, line, "kind", f"{cells['kind']!r} is not a kind of row: write term, or holiday "
-                                         "(a half-term or other break inside a term)")
+        report.error(
+            file,
+            line,
+            "kind",
+            f"{cells['kind']!r} is not a kind of row: write term, or holiday "
+            "(a half-term or other break inside a term)",
+        )
     name = cells.get("name", "").strip()
     if not name:
         report.error(file, line, "name", "the name is missing; every row needs one, e.g. autumn 2026")
@@ -133,8 +146,9 @@ def _row_of(report: ImportReport, file: str, line: int | None, cells: dict[str, 
             report.error(file, line, column, f"{text!r} is not a date: write it as 2026-09-14 or 14/09/2026")
         dates[column] = value
     if dates["start"] and dates["end"] and dates["end"] < dates["start"]:
-        report.error(file, line, "end", f"the end ({dates['end']:%d/%m/%Y}) is before the start "
-                                        f"({dates['start']:%d/%m/%Y})")
+        report.error(
+            file, line, "end", f"the end ({dates['end']:%d/%m/%Y}) is before the start ({dates['start']:%d/%m/%Y})"
+        )
     start, end = dates["start"], dates["end"]
     if len(report.errors) > problems or school_id is None or start is None or end is None:
         return None
@@ -155,20 +169,32 @@ def check_calendar(report: ImportReport, file: str, rows: list[Row]) -> None:
         for row in group:
             if latest is not None and row.start <= latest.end:
                 culprit, other = (row, latest) if row.line else (latest, row)
-                report.error(file, culprit.line, "start", f"{culprit.text()} overlaps {other.text()} {_where(other)}: "
-                             f"a school's {noun} never overlap")
+                report.error(
+                    file,
+                    culprit.line,
+                    "start",
+                    f"{culprit.text()} overlaps {other.text()} {_where(other)}: a school's {noun} never overlap",
+                )
             if latest is None or row.end > latest.end:
                 latest = row
     for holiday in holidays:
         if not any(t.start <= holiday.start and holiday.end <= t.end for t in terms):
             inside = [t for t in terms if t.start <= holiday.end and holiday.start <= t.end]
-            reason = (f"{holiday.text()} runs outside {inside[0].text()} {_where(inside[0])}"
-                      if inside else f"{holiday.text()} lies inside none of the school's terms")
-            report.error(file, holiday.line, "end" if inside and holiday.start >= inside[0].start else "start",
-                         reason + ": a holiday is a break inside one of the school's terms")
+            reason = (
+                f"{holiday.text()} runs outside {inside[0].text()} {_where(inside[0])}"
+                if inside
+                else f"{holiday.text()} lies inside none of the school's terms"
+            )
+            report.error(
+                file,
+                holiday.line,
+                "end" if inside and holiday.start >= inside[0].start else "start",
+                reason + ": a holiday is a break inside one of the school's terms",
+            )
 
 
 # ---------------------------------------------------------------- import
+
 
 def _read(item) -> tuple[str, list[list[str]]]:
     """A file's name and its rows of text cells, read as every import reads them (CSV in UTF-8 or
@@ -179,8 +205,9 @@ def _read(item) -> tuple[str, list[list[str]]]:
     return name, interchange._read_rows(name, data)
 
 
-def _school_for(report: ImportReport, conn, file: str, line: int, given: str, default: str | None,
-                allowed: Collection[str] | None) -> str | None:
+def _school_for(
+    report: ImportReport, conn, file: str, line: int, given: str, default: str | None, allowed: Collection[str] | None
+) -> str | None:
     known = set(conn.execute(select(db.schools.c.school_id)).scalars())
     school = given or default
     if school is None:
@@ -188,12 +215,17 @@ def _school_for(report: ImportReport, conn, file: str, line: int, given: str, de
         if len(known) == 1 and not known & demo:
             school = next(iter(known))
         else:
-            report.error(file, line, "school_id",
-                         "there is no school yet: import a schools file first" if not known else
-                         "school_id needed: the only school in the store is the demo school; choose your school "
-                         "(or add a school_id column)" if len(known) == 1 else
-                         "school_id needed: the store holds several schools; add a school_id column or choose "
-                         "the school")
+            report.error(
+                file,
+                line,
+                "school_id",
+                "there is no school yet: import a schools file first"
+                if not known
+                else "school_id needed: the only school in the store is the demo school; choose your school "
+                "(or add a school_id column)"
+                if len(known) == 1
+                else "school_id needed: the store holds several schools; add a school_id column or choose the school",
+            )
             return None
     if school not in known:
         report.error(file, line, "school_id", f"there is no school {school!r} in the store")
@@ -204,8 +236,9 @@ def _school_for(report: ImportReport, conn, file: str, line: int, given: str, de
     return school
 
 
-def _rows_of_file(report: ImportReport, conn, item, school_id: str | None,
-                  allowed: Collection[str] | None) -> tuple[str, list[Row]]:
+def _rows_of_file(
+    report: ImportReport, conn, item, school_id: str | None, allowed: Collection[str] | None
+) -> tuple[str, list[Row]]:
     from engagement import interchange
 
     try:
@@ -230,8 +263,13 @@ def _rows_of_file(report: ImportReport, conn, item, school_id: str | None,
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         for column in missing:
-            report.error(name, header_line, column, f"the required column {column!r} is missing (a terms file needs "
-                         f"{', '.join(REQUIRED)}; found: {', '.join(h for h in header if h) or 'nothing'})")
+            report.error(
+                name,
+                header_line,
+                column,
+                f"the required column {column!r} is missing (a terms file needs "
+                f"{', '.join(REQUIRED)}; found: {', '.join(h for h in header if h) or 'nothing'})",
+            )
         return name, []
     ignored = [h for h in header if h and h not in COLUMNS]
     if ignored:
@@ -249,27 +287,47 @@ def _rows_of_file(report: ImportReport, conn, item, school_id: str | None,
 def _write(conn, school_id: str, rows: list[Row], replaced: list[Row], source: str) -> None:
     t = db.terms
     for old in replaced:
-        conn.execute(t.delete().where(t.c.school_id == school_id, t.c.kind == old.kind, t.c.start == old.start,
-                                      t.c.end == old.end, t.c.name == old.name))
+        conn.execute(
+            t.delete().where(
+                t.c.school_id == school_id,
+                t.c.kind == old.kind,
+                t.c.start == old.start,
+                t.c.end == old.end,
+                t.c.name == old.name,
+            )
+        )
     if rows:
-        conn.execute(t.insert(), [{"school_id": r.school_id, "kind": r.kind, "name": r.name, "start": r.start,
-                                   "end": r.end} for r in rows])
-    db.audit(conn, "import", "terms", school_id, detail=(
-        f"{source}: {_counted(rows)} for school {school_id} (replacing {len(replaced)} rows)"))
+        conn.execute(
+            t.insert(),
+            [{"school_id": r.school_id, "kind": r.kind, "name": r.name, "start": r.start, "end": r.end} for r in rows],
+        )
+    db.audit(
+        conn,
+        "import",
+        "terms",
+        school_id,
+        detail=(f"{source}: {_counted(rows)} for school {school_id} (replacing {len(replaced)} rows)"),
+    )
 
 
 def _counted(rows: list[Row]) -> str:
     terms = sum(r.kind == "term" for r in rows)
     holidays = len(rows) - terms
-    return (f"{terms} term{'s' * (terms != 1)} and {holidays} holiday{'s' * (holidays != 1)}")
+    return f"{terms} term{'s' * (terms != 1)} and {holidays} holiday{'s' * (holidays != 1)}"
 
 
 class _RollBack(Exception):
     pass
 
 
-def import_terms(store: db.Store, sources, actor: str = "import", school_id: str | None = None,
-                 dry_run: bool = False, allowed_schools: Collection[str] | None = None) -> ImportReport:
+def import_terms(
+    store: db.Store,
+    sources,
+    actor: str = "import",
+    school_id: str | None = None,
+    dry_run: bool = False,
+    allowed_schools: Collection[str] | None = None,
+) -> ImportReport:
     """Import ``terms.csv`` files (paths, (name, bytes) pairs or uploaded files), all or nothing.
 
     For each school, the file's rows replace its stored terms and holidays that overlap the dates
@@ -277,11 +335,12 @@ def import_terms(store: db.Store, sources, actor: str = "import", school_id: str
     without one; ``allowed_schools`` (the signed-in account's; None: any) refuses rows of any
     other. With ``dry_run`` the files are only checked."""
     report = ImportReport(dry_run=dry_run)
-    single = isinstance(sources, (str, Path)) or (isinstance(sources, tuple) and len(sources) == 2
-                                                   and isinstance(sources[1], (bytes, bytearray)))
+    single = isinstance(sources, (str, Path)) or (
+        isinstance(sources, tuple) and len(sources) == 2 and isinstance(sources[1], (bytes, bytearray))
+    )
     items = [sources] if single else list(sources)
     try:
-        with (store.read() if dry_run else store.write(actor)) as conn:
+        with store.read() if dry_run else store.write(actor) as conn:
             by_school: dict[str, list[Row]] = {}
             files: dict[str, str] = {}
             for item in items:
@@ -325,8 +384,10 @@ def save_terms(store: db.Store, school_id: str, rows: Iterable[dict], actor: str
     for number, cells in enumerate(rows, start=1):
         if all(v is None or str(v).strip() == "" for v in cells.values()):
             continue  # a row the editor added and left empty
-        text = {k: "" if v is None else (v.isoformat() if isinstance(v, datetime.date) else str(v))
-                for k, v in cells.items()}
+        text = {
+            k: "" if v is None else (v.isoformat() if isinstance(v, datetime.date) else str(v))
+            for k, v in cells.items()
+        }
         row = _row_of(report, where, number, text, school_id)
         if row is not None:
             parsed.append(row)
@@ -354,11 +415,14 @@ def editor_table(rows: list[Row], calendar: Calendar, today: datetime.date) -> p
         for term in calendar.terms_between(first, first.replace(year=first.year + 1) - datetime.timedelta(days=1)):
             rows.append(Row("", "term", term.name, term.start, term.end))
             rows += [Row("", "holiday", h.name, h.start, h.end) for h in term.holidays]
-    return pd.DataFrame([{"kind": r.kind, "name": r.name, "start": r.start, "end": r.end} for r in rows],
-                        columns=["kind", "name", "start", "end"])
+    return pd.DataFrame(
+        [{"kind": r.kind, "name": r.name, "start": r.start, "end": r.end} for r in rows],
+        columns=["kind", "name", "start", "end"],
+    )
 
 
 # ---------------------------------------------------------------- export
+
 
 def export_terms(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> Path:
     """Write ``terms.csv`` into ``directory``: the schools' own terms and holidays (none for a
@@ -368,6 +432,7 @@ def export_terms(store: db.Store, directory, school_id: str | Collection[str] | 
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(COLUMNS)
         for r in stored_rows(store, school_id):
-            writer.writerow([excel_safe(r.school_id), r.kind, excel_safe(r.name), r.start.isoformat(),
-                             r.end.isoformat()])
+            writer.writerow(
+                [excel_safe(r.school_id), r.kind, excel_safe(r.name), r.start.isoformat(), r.end.isoformat()]
+            )
     return path

@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import store as db
-from engagement.store import store_problem
 from engagement.settings import SettingsError, load_settings, settings_file
+from engagement.store import store_problem
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -34,11 +34,12 @@ def _date(text: str) -> datetime.date:
 def _actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no user name in some containers
+    except Exception:
         return "cli"
 
 
 # ---------------------------------------------------------------- demo
+
 
 def _demo_args(p):
     p.add_argument("--scale", choices=["school", "trust", "authority"], default="school")
@@ -51,36 +52,57 @@ def _demo_run(args) -> int:
 
     store = db.open_store(args.db)
     data = load_demo(store, scale=args.scale, seed=args.seed, today=args.today, actor=_actor())
-    print(f"Demo data written to {db.display_url(store.url)}: {len(data.schools)} school(s), {len(data.partners)} partners, "
-          f"{len(data.families)} families, {len(data.interactions)} interactions.")
+    print(
+        f"Demo data written to {db.display_url(store.url)}: {len(data.schools)} school(s), {len(data.partners)} partners, "
+        f"{len(data.families)} families, {len(data.interactions)} interactions."
+    )
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- import
 
+
 def _import_args(p):
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--kind", choices=["partners", "families", "interactions", "schools", "terms",
-                                      "events", "referrals", "family_partners", "transitions", "survey_responses"])
+    p.add_argument(
+        "--kind",
+        choices=[
+            "partners",
+            "families",
+            "interactions",
+            "schools",
+            "terms",
+            "events",
+            "referrals",
+            "family_partners",
+            "transitions",
+            "survey_responses",
+        ],
+    )
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
+    from engagement import send_belonging_files as voice
     from engagement.calendar import import_terms, is_terms_file
     from engagement.interchange import guess_kind, import_files
     from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
-
-    from engagement import send_belonging_files as voice
 
     store = db.open_store(args.db)
     # terms.csv (a school's calendar) and the week's files (events, referrals, family_partners) have
     # their own readers; they go after the others, which may bring the school, families and partners
     # they name.
-    terms = [f for f in args.files if args.kind == "terms"
-             or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))]
+    terms = [
+        f
+        for f in args.files
+        if args.kind == "terms" or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))
+    ]
     week = [f for f in args.files if f not in terms and (args.kind or guess_week_kind(f.name)) in WEEK_KINDS]
-    voiced = [f for f in args.files if f not in terms and f not in week
-              and (args.kind or voice.guess_kind(f.name)) in voice.KINDS]
+    voiced = [
+        f
+        for f in args.files
+        if f not in terms and f not in week and (args.kind or voice.guess_kind(f.name)) in voice.KINDS
+    ]
     others = [f for f in args.files if f not in terms and f not in week and f not in voiced]
     reports = []
     if others:
@@ -92,8 +114,10 @@ def _import_run(args) -> int:
             options = {"kind": args.kind} if importer is import_week_files else {}
             reports.append(importer(store, group, actor=_actor(), school_id=args.school, **options))
         else:
-            print(f"Not imported either, since the files above were refused: {', '.join(f.name for f in group)}.",
-                  file=sys.stderr)
+            print(
+                f"Not imported either, since the files above were refused: {', '.join(f.name for f in group)}.",
+                file=sys.stderr,
+            )
     for report in reports:
         print(report.format(), file=sys.stdout if report.ok else sys.stderr)
     wanted = bool(others) + bool(terms) + bool(week)
@@ -109,6 +133,7 @@ def _import_run(args) -> int:
 
 # ---------------------------------------------------------------- export
 
+
 def _export_args(p):
     p.add_argument("directory", type=Path)
 
@@ -121,14 +146,18 @@ def _export_run(args) -> int:
     store = db.open_store(args.db)
     from engagement.send_belonging_files import export_files
 
-    for path in [*export_all(store, args.directory), *export_week(store, args.directory),
-                 *export_files(store, args.directory)]:
+    for path in [
+        *export_all(store, args.directory),
+        *export_week(store, args.directory),
+        *export_files(store, args.directory),
+    ]:
         print(path)
     print(export_terms(store, args.directory))
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- privacy
+
 
 def _erase_family_args(p):
     p.add_argument("family_id", help="the family's pseudonymous reference")
@@ -163,11 +192,16 @@ def _retention_run(args) -> int:
 
 # ---------------------------------------------------------------- geocode
 
+
 def _geocode_args(p):
     p.add_argument("--limit", type=int, default=None, help="try at most N records this run")
     p.add_argument("--offline", action="store_true", help="use only the gazetteer, whatever the config says")
-    p.add_argument("--gazetteer", type=Path, default=None,
-                   help="first import this postcode CSV (ONS Postcode Directory or postcode,latitude,longitude)")
+    p.add_argument(
+        "--gazetteer",
+        type=Path,
+        default=None,
+        help="first import this postcode CSV (ONS Postcode Directory or postcode,latitude,longitude)",
+    )
 
 
 def _geocode_run(args) -> int:
@@ -181,14 +215,19 @@ def _geocode_run(args) -> int:
             print(error, file=sys.stderr)
             return EXIT_REFUSED
         print(f"Gazetteer: {n} postcodes imported from {args.gazetteer}.")
-    report = geo.geocode_missing(store, _actor(), limit=args.limit, online=False if args.offline else None,
-                                 progress=lambda done, total, what: print(f"[{done}/{total}] {what}",
-                                                                          file=sys.stderr))
+    report = geo.geocode_missing(
+        store,
+        _actor(),
+        limit=args.limit,
+        online=False if args.offline else None,
+        progress=lambda done, total, what: print(f"[{done}/{total}] {what}", file=sys.stderr),
+    )
     print(report.format())
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- outreach
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -201,8 +240,12 @@ def _positive_int(text: str) -> int:
 
 
 def _outreach_args(p):
-    p.add_argument("--days", type=_positive_int, default=None,
-                   help="families with no two-way contact in this many school days (default: data/config.toml)")
+    p.add_argument(
+        "--days",
+        type=_positive_int,
+        default=None,
+        help="families with no two-way contact in this many school days (default: data/config.toml)",
+    )
     p.add_argument("--limit", type=_positive_int, default=None, help="show only the first K families")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--school", help="the school, when the store holds several")
@@ -222,12 +265,16 @@ def _outreach_run(args) -> int:
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
         return EXIT_OK
-    print(f"{report['school']} ({school}), {report['today']}: {report['families_on_list']} of "
-          f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} "
-          f"{report['unit']}.")
+    print(
+        f"{report['school']} ({school}), {report['today']}: {report['families_on_list']} of "
+        f"{report['families_on_roll']} families with no two-way contact in the last {report['days']} "
+        f"{report['unit']}."
+    )
     for rank, row in enumerate(report["families"], start=1):
-        print(f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
-              f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}")
+        print(
+            f"{rank:>4}. {row['family_id']}  priority {row['priority']:g}  {row['postcode'] or 'no postcode'}"
+            f"  prefers {row['preferred_channel'] or '-'}, {row['language'] or '-'}\n      {row['reasons']}"
+        )
     return EXIT_OK
 
 
@@ -238,23 +285,39 @@ def _chosen_school(store: db.Store, wanted: str | None) -> str | None:
     school = wanted or (ids[0] if len(ids) == 1 else None)
     if school in ids:
         return school
-    print(f"There is no school {wanted!r} in the store." if wanted else
-          "The store holds no school yet: load one with `demo` or `import`." if not ids else
-          f"The store holds {len(ids)} schools; choose one with --school "
-          f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).", file=sys.stderr)
+    print(
+        f"There is no school {wanted!r} in the store."
+        if wanted
+        else "The store holds no school yet: load one with `demo` or `import`."
+        if not ids
+        else f"The store holds {len(ids)} schools; choose one with --school "
+        f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}).",
+        file=sys.stderr,
+    )
     return None
 
 
 # ---------------------------------------------------------------- score
 
+
 def _score_args(p):
-    p.add_argument("--from", dest="start", type=_date, default=None,
-                   help="first day of the window (default: the current term, data/config.toml [window])")
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        default=None,
+        help="first day of the window (default: the current term, data/config.toml [window])",
+    )
     p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
     p.add_argument("--school", help="the school, required when the store holds several")
     p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
-    p.add_argument("--for", dest="audience", choices=["governor"], default=None,
-                   help="print only what a governor may see: counts rounded, no figure that singles out a few families")
+    p.add_argument(
+        "--for",
+        dest="audience",
+        choices=["governor"],
+        default=None,
+        help="print only what a governor may see: counts rounded, no figure that singles out a few families",
+    )
 
 
 def _score_run(args) -> int:
@@ -262,8 +325,8 @@ def _score_run(args) -> int:
 
     from engagement.calendar import load_calendar
     from engagement.communication import load_messages, measure
-    from engagement.frames import load_school_frames
     from engagement.explanations import format_card
+    from engagement.frames import load_school_frames
     from engagement.overview import comparison_json
     from engagement.scoring import score_card
     from engagement.terms import compare, default_window
@@ -305,12 +368,17 @@ def _score_run(args) -> int:
     else:
         print(format_card(card, frames.schools["name"].iloc[0]))
         print(f"\nChanges compare {compare(start, end, calendar).text('comparison_last_year' in card)}.")
-        print("\nHow the school communicates\n" + "\n".join(
-            f"  {row['principle']:<10} {row['value']:>10}  {row['explanation']}" for row in communication.rows))
+        print(
+            "\nHow the school communicates\n"
+            + "\n".join(
+                f"  {row['principle']:<10} {row['value']:>10}  {row['explanation']}" for row in communication.rows
+            )
+        )
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- bench
+
 
 def _bench_args(p):
     p.add_argument("--scale", choices=["school", "trust", "authority"], default="school")
@@ -328,6 +396,7 @@ def _bench_run(args) -> int:
 
 # ---------------------------------------------------------------- the parser
 
+
 def _check_args(p):
     pass
 
@@ -344,11 +413,17 @@ COMMANDS = {
     "demo": ("write the synthetic demo data set into the database", _demo_args, _demo_run),
     "import": ("import CSV or XLSX files; all-or-nothing, a report on any error", _import_args, _import_run),
     "export": ("write every table as CSV, safe to open in Excel", _export_args, _export_run),
-    "erase-family": ("erase one family's records completely (a data subject request)",
-                     _erase_family_args, _erase_family_run),
+    "erase-family": (
+        "erase one family's records completely (a data subject request)",
+        _erase_family_args,
+        _erase_family_run,
+    ),
     "retention": ("erase interaction notes older than the retention period", _retention_args, _retention_run),
-    "geocode": ("place partners and schools that have no coordinates (gazetteer, then online)",
-                _geocode_args, _geocode_run),
+    "geocode": (
+        "place partners and schools that have no coordinates (gazetteer, then online)",
+        _geocode_args,
+        _geocode_run,
+    ),
     "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
     "score": ("the engagement metrics and scores of a school for a window", _score_args, _score_run),
     "bench": ("time the engagement module (and the map) on synthetic data", _bench_args, _bench_run),
@@ -357,8 +432,9 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m engagement",
-                                     description="The community engagement map for schools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m engagement", description="The community engagement map for schools."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add_arguments, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -56,8 +56,7 @@ from engagement.terms import Calendar, day_number, default_calendar
 from engagement.typology import load_typology
 
 FIGURES = ("early", "regular_weeks", "longest_gap_days", "reliable", "equitable", "open")
-PRINCIPLES = {"early": "Early", "regular": "Regular", "reliable": "Reliable", "equitable": "Equitable",
-              "open": "Open"}
+PRINCIPLES = {"early": "Early", "regular": "Regular", "reliable": "Reliable", "equitable": "Equitable", "open": "Open"}
 # How far apart two day numbers of one family may be in the sort key below: far more than any date.
 _SPAN = 1_000_000
 
@@ -78,14 +77,17 @@ class Messages:
     """What the measures read for one school. ``families``: family_id, joined (a date or None),
     year_groups, preferred_channel, language. ``contacts``: family (position in ``families``),
     day (day number), two_way, from_family. ``to_all``: the day numbers of messages to all families."""
+
     families: pd.DataFrame
     contacts: pd.DataFrame
     to_all: np.ndarray
 
 
 def _text(values) -> list:
-    return [None if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip() else str(v).strip()
-            for v in values]
+    return [
+        None if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip() else str(v).strip()
+        for v in values
+    ]
 
 
 def from_tables(families: pd.DataFrame, interactions: pd.DataFrame) -> Messages:
@@ -106,10 +108,14 @@ def from_tables(families: pd.DataFrame, interactions: pd.DataFrame) -> Messages:
     to_all = ~has_family & inter["partner_id"].isna().to_numpy()
     position = pd.Index(fam["family_id"]).get_indexer(inter["family_id"].where(has_family, None))
     keep = has_family & (position >= 0)
-    contacts = pd.DataFrame({
-        "family": position[keep].astype(np.int64), "day": days[keep],
-        "two_way": inter["two_way"].to_numpy()[keep].astype(bool),
-        "from_family": (inter["direction"].fillna("to family").to_numpy()[keep] == "from family")})
+    contacts = pd.DataFrame(
+        {
+            "family": position[keep].astype(np.int64),
+            "day": days[keep],
+            "two_way": inter["two_way"].to_numpy()[keep].astype(bool),
+            "from_family": (inter["direction"].fillna("to family").to_numpy()[keep] == "from family"),
+        }
+    )
     return Messages(fam, contacts, np.sort(days[to_all]))
 
 
@@ -118,22 +124,34 @@ def load_messages(store: db.Store, school_id: str) -> Messages:
     family's school, as every figure does; messages to all families are the school's own."""
     f, i = db.families, db.interactions
     with store.read() as conn:
-        families = pd.DataFrame(conn.execute(
-            select(f.c.family_id, f.c.joined, f.c.year_groups, f.c.preferred_channel, f.c.language)
-            .where(f.c.school_id == school_id).order_by(f.c.family_id)).all(),
-            columns=["family_id", "joined", "year_groups", "preferred_channel", "language"])
-        contacts = pd.DataFrame(conn.execute(
-            select(i.c.family_id, i.c.date, i.c.two_way, i.c.direction)
-            .join(f, f.c.family_id == i.c.family_id).where(f.c.school_id == school_id)).all(),
-            columns=["family_id", "date", "two_way", "direction"])
-        to_all = pd.DataFrame(conn.execute(
-            select(i.c.date).where(i.c.school_id == school_id, i.c.family_id.is_(None),
-                                   i.c.partner_id.is_(None))).all(), columns=["date"])
+        families = pd.DataFrame(
+            conn.execute(
+                select(f.c.family_id, f.c.joined, f.c.year_groups, f.c.preferred_channel, f.c.language)
+                .where(f.c.school_id == school_id)
+                .order_by(f.c.family_id)
+            ).all(),
+            columns=["family_id", "joined", "year_groups", "preferred_channel", "language"],
+        )
+        contacts = pd.DataFrame(
+            conn.execute(
+                select(i.c.family_id, i.c.date, i.c.two_way, i.c.direction)
+                .join(f, f.c.family_id == i.c.family_id)
+                .where(f.c.school_id == school_id)
+            ).all(),
+            columns=["family_id", "date", "two_way", "direction"],
+        )
+        to_all = pd.DataFrame(
+            conn.execute(
+                select(i.c.date).where(i.c.school_id == school_id, i.c.family_id.is_(None), i.c.partner_id.is_(None))
+            ).all(),
+            columns=["date"],
+        )
     to_all = to_all.assign(family_id=None, partner_id=None, two_way=False, direction="to family")
     return from_tables(families, pd.concat([contacts, to_all], ignore_index=True))
 
 
 # ---------------------------------------------------------------- the measures
+
 
 @dataclass(frozen=True)
 class Communication:
@@ -141,6 +159,7 @@ class Communication:
     ``score --json``; ``rows`` one per principle (principle, value, explanation: words a governor
     reads, no count under the threshold; short: the same in a few words, for the one-page report);
     ``groups`` the equitable groups shown (kind, group, reach) for a chart."""
+
     card: dict
     rows: list[dict] = field(default_factory=list)
     groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["kind", "group", "reach"]))
@@ -173,8 +192,10 @@ def _early(data: Messages, school_days: np.ndarray, end: datetime.date, days: in
     fam = data.families
     year_start = _school_year_start(end)
     # A blank cell may come back as None or as NaN (pandas' text columns): no year groups either way.
-    reception = np.array(["R" in [t.strip().upper() for t in (v if isinstance(v, str) else "").split(";")]
-                          for v in fam["year_groups"]], bool)
+    reception = np.array(
+        ["R" in [t.strip().upper() for t in (v if isinstance(v, str) else "").split(";")] for v in fam["year_groups"]],
+        bool,
+    )
     joined = np.array([day_number(v) if v is not None else -1 for v in fam["joined"]], dtype=np.int64)
     known = joined >= 0
     new = (known & (joined >= day_number(year_start)) & (joined <= day_number(end))) | (~known & reception)
@@ -234,8 +255,13 @@ def _equitable(data: Messages, reached: np.ndarray, threshold: int):
     return by, (round(max(gaps), 1) if gaps else None), pd.DataFrame(groups, columns=["kind", "group", "reach"])
 
 
-def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: Calendar | None = None,
-            settings: Settings | None = None) -> Communication:
+def measure(
+    data: Messages,
+    start: datetime.date,
+    end: datetime.date,
+    calendar: Calendar | None = None,
+    settings: Settings | None = None,
+) -> Communication:
     """The five measures of ``data`` for the window ``[start, end]`` over the school days of ``calendar``."""
     cfg = settings or load_settings()
     cal = calendar or default_calendar(cfg)
@@ -269,13 +295,22 @@ def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: 
         early = None if "early" in hidden else early
         reliable = None if "reliable" in hidden else reliable
         open_ = None if "open" in hidden else open_
-    card = {"early": early, "regular_weeks": regular, "longest_gap_days": gap, "reliable": reliable, "open": open_,
-            "equitable": {"by_channel": by["channel"], "by_language": by["language"], "widest_gap_pp": widest},
-            "suppressed": bool(hidden), "suppressed_figures": hidden}
+    card = {
+        "early": early,
+        "regular_weeks": regular,
+        "longest_gap_days": gap,
+        "reliable": reliable,
+        "open": open_,
+        "equitable": {"by_channel": by["channel"], "by_language": by["language"], "widest_gap_pp": widest},
+        "suppressed": bool(hidden),
+        "suppressed_figures": hidden,
+    }
     if len(data.families) < threshold:
         note = f"Not shown: {fewer} families on roll."
-        rows = [{"principle": label, "value": "not shown", "explanation": note, "short": note}
-                for label in PRINCIPLES.values()]
+        rows = [
+            {"principle": label, "value": "not shown", "explanation": note, "short": note}
+            for label in PRINCIPLES.values()
+        ]
         return Communication(card, rows, groups)
 
     def hide(name: str, what: str, none: str) -> str | None:
@@ -285,34 +320,65 @@ def measure(data: Messages, start: datetime.date, end: datetime.date, calendar: 
 
     n, year_start = words.early_school_days, _school_year_start(end)
     rows = [
-        {"principle": "Early", "value": "not shown" if "early" in hidden else _percent(early), "explanation": hide(
-            "early", f"new this school year have had {n} school days since joining",
-            f"No family new this school year has had {n} school days since joining yet.") or (
-            f"{_percent(early)} of the {new_due} families new this school year (joined since {year_start.day} "
-            f"{year_start:%B %Y}, or starting in Reception) had two-way contact within {n} school days of joining.")},
-        {"principle": "Regular", "value": _percent(regular), "explanation": (
-            "No school days in the window." if regular is None else
-            f"A message went to all families (a newsletter, a portal message) in {covered} of the window's {weeks} "
-            f"school weeks; the longest stretch without one was {gap} school day{'s' * (gap != 1)}.")},
-        {"principle": "Reliable", "value": "not shown" if "reliable" in hidden else _percent(reliable),
-         "explanation": hide("reliable", "sent the school a message", "No family sent the school a one-way message "
-                             "(an email, a portal message, a letter) that was due an answer in the window.") or (
-            f"{_percent(reliable)} of the {sent_due} one-way messages families sent the school (emails, portal "
-            f"messages, letters) were answered within {words.answer_school_days} school days.")},
-        {"principle": "Equitable", "value": "–" if widest is None else f"{widest:.1f} pts",
-         "explanation": _equitable_words(by, widest, threshold, fewer)},
-        {"principle": "Open", "value": "not shown" if "open" in hidden else _percent(open_), "explanation": hide(
-            "open", "had contact in the window", "No contact with families in the window.") or (
-            f"{_percent(open_)} of the {contacts_n:,} contacts with families in the window were two-way "
-            "(a conversation, not a message one way).")},
+        {
+            "principle": "Early",
+            "value": "not shown" if "early" in hidden else _percent(early),
+            "explanation": hide(
+                "early",
+                f"new this school year have had {n} school days since joining",
+                f"No family new this school year has had {n} school days since joining yet.",
+            )
+            or (
+                f"{_percent(early)} of the {new_due} families new this school year (joined since {year_start.day} "
+                f"{year_start:%B %Y}, or starting in Reception) had two-way contact within {n} school days of joining."
+            ),
+        },
+        {
+            "principle": "Regular",
+            "value": _percent(regular),
+            "explanation": (
+                "No school days in the window."
+                if regular is None
+                else f"A message went to all families (a newsletter, a portal message) in {covered} of the window's {weeks} "
+                f"school weeks; the longest stretch without one was {gap} school day{'s' * (gap != 1)}."
+            ),
+        },
+        {
+            "principle": "Reliable",
+            "value": "not shown" if "reliable" in hidden else _percent(reliable),
+            "explanation": hide(
+                "reliable",
+                "sent the school a message",
+                "No family sent the school a one-way message "
+                "(an email, a portal message, a letter) that was due an answer in the window.",
+            )
+            or (
+                f"{_percent(reliable)} of the {sent_due} one-way messages families sent the school (emails, portal "
+                f"messages, letters) were answered within {words.answer_school_days} school days."
+            ),
+        },
+        {
+            "principle": "Equitable",
+            "value": "–" if widest is None else f"{widest:.1f} pts",
+            "explanation": _equitable_words(by, widest, threshold, fewer),
+        },
+        {
+            "principle": "Open",
+            "value": "not shown" if "open" in hidden else _percent(open_),
+            "explanation": hide("open", "had contact in the window", "No contact with families in the window.")
+            or (
+                f"{_percent(open_)} of the {contacts_n:,} contacts with families in the window were two-way "
+                "(a conversation, not a message one way)."
+            ),
+        },
     ]
     extremes = sorted(((v, g) for kind in by.values() for g, v in kind.items()))
     short = {
         "Early": f"of {new_due} families new this school year had two-way contact within {n} school days",
         "Regular": f"of {weeks} school weeks had a message to all families; longest gap {gap} school days",
         "Reliable": f"of {sent_due} messages from families answered within {words.answer_school_days} school days",
-        "Equitable": "widest gap in family reach between channels or languages" + (
-            f" (lowest: {extremes[0][1]} {_percent(extremes[0][0])})" if extremes else ""),
+        "Equitable": "widest gap in family reach between channels or languages"
+        + (f" (lowest: {extremes[0][1]} {_percent(extremes[0][0])})" if extremes else ""),
         "Open": f"of {contacts_n:,} contacts with families were two-way",
     }
     for row in rows:
@@ -329,7 +395,9 @@ def _equitable_words(by: dict[str, dict[str, float]], widest: float | None, thre
             parts.append(f"Family reach by {what}: {groups}.")
         else:
             parts.append(f"No {what} is shared by {threshold} families or more, so none is shown.")
-    parts.append("The widest gap between groups of one kind is " + (
-        "not measured (fewer than two groups to compare)." if widest is None else f"{widest:.1f} percentage points."))
+    parts.append(
+        "The widest gap between groups of one kind is "
+        + ("not measured (fewer than two groups to compare)." if widest is None else f"{widest:.1f} percentage points.")
+    )
     parts.append(f"Groups of {fewer} families are not shown.")
     return " ".join(parts)

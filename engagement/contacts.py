@@ -44,6 +44,7 @@ class InvalidInteraction(ValueError):
 
 class InteractionRow(TypedDict):
     """The row :func:`log_interaction` writes to the interactions table (and to the audit log)."""
+
     interaction_id: str
     school_id: str
     date: datetime.date
@@ -84,10 +85,20 @@ def _as_date(value, what: str = "date") -> datetime.date:
     return parsed
 
 
-def prepare_interaction(*, school_id: str, date, activity: str, family_id: str | None = None,
-                        partner_id: str | None = None, channel: str | None = None, two_way=None,
-                        staff: str | None = None, notes: str | None = None, today=None,
-                        direction: str = "to family") -> InteractionRow:
+def prepare_interaction(
+    *,
+    school_id: str,
+    date,
+    activity: str,
+    family_id: str | None = None,
+    partner_id: str | None = None,
+    channel: str | None = None,
+    two_way=None,
+    staff: str | None = None,
+    notes: str | None = None,
+    today=None,
+    direction: str = "to family",
+) -> InteractionRow:
     """The row :func:`log_interaction` would write, checked in everything that needs no store
     (the references, the date, the activity, channel and two-way); an event register checks its
     activity once this way and stamps a row per family. ``direction`` is who started it: "to family"
@@ -110,8 +121,11 @@ def prepare_interaction(*, school_id: str, date, activity: str, family_id: str |
         raise InvalidInteraction(f"The date {when:%d/%m/%Y} is in the future; log a contact once it has happened.")
     found = typology.activity(activity) if activity is not None and str(activity).strip() else None
     if found is None:
-        raise InvalidInteraction(f"{activity!r} is not an activity of the catalogue. Known activities: "
-                                 + ", ".join(typology.activity_names()) + ".")
+        raise InvalidInteraction(
+            f"{activity!r} is not an activity of the catalogue. Known activities: "
+            + ", ".join(typology.activity_names())
+            + "."
+        )
     channel_name: str | None
     if channel is None or str(channel).strip() == "":
         channel_name = found.channel
@@ -129,10 +143,16 @@ def prepare_interaction(*, school_id: str, date, activity: str, family_id: str |
     if direction not in ("to family", "from family"):
         raise InvalidInteraction(f"Who started the contact must be 'to family' or 'from family', not {direction!r}.")
     return {
-        "interaction_id": new_interaction_id(), "school_id": school_id, "date": when,
-        "family_id": family_id, "partner_id": partner_id, "activity": found.name,
-        "channel": channel_name, "two_way": bool(two_way_value),
-        "staff": _text(staff, "staff name", 200), "notes": _text(notes, "note", 20_000),
+        "interaction_id": new_interaction_id(),
+        "school_id": school_id,
+        "date": when,
+        "family_id": family_id,
+        "partner_id": partner_id,
+        "activity": found.name,
+        "channel": channel_name,
+        "two_way": bool(two_way_value),
+        "staff": _text(staff, "staff name", 200),
+        "notes": _text(notes, "note", 20_000),
         "direction": direction,
     }
 
@@ -143,7 +163,9 @@ def check_owners(conn, school_id: str, row: InteractionRow) -> None:
     if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
         raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
     sides: tuple[tuple[Any, Literal["family_id", "partner_id"], str], ...] = (
-        (db.families, "family_id", "family"), (db.partners, "partner_id", "partner"))
+        (db.families, "family_id", "family"),
+        (db.partners, "partner_id", "partner"),
+    )
     for table, key, who in sides:
         if row[key] is None:
             continue
@@ -154,18 +176,40 @@ def check_owners(conn, school_id: str, row: InteractionRow) -> None:
             raise InvalidInteraction(f"The {who} {row[key]!r} belongs to another school, not {school_id!r}.")
 
 
-def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activity: str,
-                    family_id: str | None = None, partner_id: str | None = None, channel: str | None = None,
-                    two_way=None, staff: str | None = None, notes: str | None = None,
-                    today=None, direction: str = "to family") -> str:
+def log_interaction(
+    store: db.Store,
+    actor: str,
+    *,
+    school_id: str,
+    date,
+    activity: str,
+    family_id: str | None = None,
+    partner_id: str | None = None,
+    channel: str | None = None,
+    two_way=None,
+    staff: str | None = None,
+    notes: str | None = None,
+    today=None,
+    direction: str = "to family",
+) -> str:
     """Record one contact of the school with a family, a partner, or a family at a partner's
     session (both named: it counts for both sides of the metrics); returns its new id.
 
     Raises :class:`InvalidInteraction` (and writes nothing) when anything is wrong.
     """
-    row = prepare_interaction(school_id=school_id, date=date, activity=activity, family_id=family_id,
-                              partner_id=partner_id, channel=channel, two_way=two_way, staff=staff,
-                              notes=notes, today=today, direction=direction)
+    row = prepare_interaction(
+        school_id=school_id,
+        date=date,
+        activity=activity,
+        family_id=family_id,
+        partner_id=partner_id,
+        channel=channel,
+        two_way=two_way,
+        staff=staff,
+        notes=notes,
+        today=today,
+        direction=direction,
+    )
 
     def save(conn) -> None:
         # Checked inside the write transaction so the family cannot vanish between check and write.
@@ -178,8 +222,9 @@ def log_interaction(store: db.Store, actor: str, *, school_id: str, date, activi
     return row["interaction_id"]
 
 
-def interaction_history(store: db.Store, *, family_id: str | None = None,
-                        partner_id: str | None = None, role: str | None = None) -> pd.DataFrame:
+def interaction_history(
+    store: db.Store, *, family_id: str | None = None, partner_id: str | None = None, role: str | None = None
+) -> pd.DataFrame:
     """Every contact with one family or one partner, newest first (columns :data:`HISTORY_COLUMNS`).
     A ``role`` that sees no family detail (governors) gets date, activity and channel only: notes
     (about named families, at a multi-agency meeting) and staff names are never read for it."""
@@ -194,8 +239,13 @@ def interaction_history(store: db.Store, *, family_id: str | None = None,
     t = db.interactions
     where = t.c.family_id == family_id if family_id is not None else t.c.partner_id == partner_id
     with store.read() as conn:
-        rows = conn.execute(select(*(t.c[c] for c in columns)).where(where)
-                            .order_by(t.c.date.desc(), t.c.interaction_id.desc())).mappings().all()
+        rows = (
+            conn.execute(
+                select(*(t.c[c] for c in columns)).where(where).order_by(t.c.date.desc(), t.c.interaction_id.desc())
+            )
+            .mappings()
+            .all()
+        )
     frame = pd.DataFrame([dict(r) for r in rows], columns=columns)
     if "two_way" in frame:
         frame["two_way"] = frame["two_way"].astype(bool)

@@ -43,22 +43,50 @@ CENTRE = (52.4318, -1.9282)  # Stirchley, south Birmingham
 
 # Postcode sectors around the demo school with approximate centroids.
 SECTORS = {
-    "B30 2": (52.4300, -1.9290), "B30 1": (52.4385, -1.9210), "B30 3": (52.4205, -1.9330),
-    "B29 7": (52.4335, -1.9470), "B29 6": (52.4450, -1.9440), "B14 7": (52.4270, -1.9050),
-    "B13 0": (52.4375, -1.8985), "B31 2": (52.4180, -1.9560), "B38 8": (52.4045, -1.9355),
-    "B5 7": (52.4560, -1.9150), "B29 4": (52.4240, -1.9600), "B14 6": (52.4170, -1.8970),
+    "B30 2": (52.4300, -1.9290),
+    "B30 1": (52.4385, -1.9210),
+    "B30 3": (52.4205, -1.9330),
+    "B29 7": (52.4335, -1.9470),
+    "B29 6": (52.4450, -1.9440),
+    "B14 7": (52.4270, -1.9050),
+    "B13 0": (52.4375, -1.8985),
+    "B31 2": (52.4180, -1.9560),
+    "B38 8": (52.4045, -1.9355),
+    "B5 7": (52.4560, -1.9150),
+    "B29 4": (52.4240, -1.9600),
+    "B14 6": (52.4170, -1.8970),
 }
 SECTOR_WEIGHTS = np.array([18, 14, 12, 10, 8, 9, 6, 6, 5, 2, 6, 4], dtype=float)
 
-PLACES = ["Stirchley", "Bournville", "Selly Oak", "Cotteridge", "Kings Norton", "Hazelwell",
-          "Ten Acres", "Lifford", "Dogpool", "Selly Park", "Brandwood", "Hay Green", "Pershore Road",
-          "Bournbrook", "Weoley", "Northfield", "Moseley", "Kings Heath"]
+PLACES = [
+    "Stirchley",
+    "Bournville",
+    "Selly Oak",
+    "Cotteridge",
+    "Kings Norton",
+    "Hazelwell",
+    "Ten Acres",
+    "Lifford",
+    "Dogpool",
+    "Selly Park",
+    "Brandwood",
+    "Hay Green",
+    "Pershore Road",
+    "Bournbrook",
+    "Weoley",
+    "Northfield",
+    "Moseley",
+    "Kings Heath",
+]
 
 # What a partner of each category offers (services) and the activities a school does with it.
 CATEGORY_PROFILE = {
     "social care": (["parenting support", "young carers"], ["multi-agency meeting", "phone call", "email"]),
     "health": (["SEND inclusive", "parenting support"], ["multi-agency meeting", "phone call"]),
-    "early help": (["parenting support", "housing advice", "debt advice"], ["multi-agency meeting", "phone call", "referral"]),
+    "early help": (
+        ["parenting support", "housing advice", "debt advice"],
+        ["multi-agency meeting", "phone call", "referral"],
+    ),
     "mental health service": (["mental health"], ["referral", "multi-agency meeting", "phone call"]),
     "local authority": (["SEND inclusive", "housing advice"], ["phone call", "email", "multi-agency meeting"]),
     "SEND support service": (["SEND inclusive"], ["SEND review", "phone call"]),
@@ -88,28 +116,35 @@ CATEGORY_PROFILE = {
 }
 
 NAME_PATTERNS = {
-    "social care": ["{p} Children's Social Care Team"], "health": ["{p} School Nursing Service", "{p} Health Centre"],
-    "early help": ["{p} Early Help Hub"], "mental health service": ["{p} CAMHS Outreach", "{p} Wellbeing Service"],
+    "social care": ["{p} Children's Social Care Team"],
+    "health": ["{p} School Nursing Service", "{p} Health Centre"],
+    "early help": ["{p} Early Help Hub"],
+    "mental health service": ["{p} CAMHS Outreach", "{p} Wellbeing Service"],
     "local authority": ["Birmingham SEND Inclusion Team", "Council Admissions Team", "Education Welfare Service"],
     "SEND support service": ["{p} Educational Psychology", "{p} Speech and Language Service"],
-    "police": ["{p} Neighbourhood Policing Team"], "housing": ["{p} Housing Advice Centre"],
+    "police": ["{p} Neighbourhood Policing Team"],
+    "housing": ["{p} Housing Advice Centre"],
     "volunteer": ["{p} Reading Volunteers", "{p} Governor Volunteers", "Retired Teachers of {p}"],
     "after-school club": ["{p} Kids Club", "{p} Holiday Play Scheme", "{p} Breakfast Club"],
     "faith group": ["St {s}'s Church, {p}", "{p} Mosque", "{p} Gurdwara", "{p} Methodist Church"],
     "partner school": ["{p} Secondary School", "{p} Nursery School", "{p} Primary Academy"],
     "youth organisation": ["{p} Scouts", "{p} Girlguiding", "{p} Youth Centre"],
-    "library": ["{p} Library"], "museum": ["{p} Heritage Museum", "{p} Art Gallery"],
+    "library": ["{p} Library"],
+    "museum": ["{p} Heritage Museum", "{p} Art Gallery"],
     "sports club": ["{p} Football Club", "{p} Leisure Centre", "{p} Cricket Club", "{p} Swimming Club"],
     "arts and drama group": ["{p} Youth Theatre", "{p} Community Choir", "{p} Arts Collective"],
-    "code club": ["{p} Code Club", "{p} Makerspace"], "charity": ["{p} Family Trust", "{p} Young Carers Project"],
+    "code club": ["{p} Code Club", "{p} Makerspace"],
+    "charity": ["{p} Family Trust", "{p} Young Carers Project"],
     "food bank": ["{p} Food Bank", "{p} Community Pantry", "{p} Clothing Exchange"],
     "care home": ["{p} Care Home", "{p} Court Residential Home"],
     "community SEND group": ["{p} Inclusive Play", "{p} SEND Parents Group"],
     "community garden": ["{p} Community Garden", "{p} Allotment Society"],
-    "community centre": ["{p} Community Centre"], "residents association": ["{p} Residents' Association"],
+    "community centre": ["{p} Community Centre"],
+    "residents association": ["{p} Residents' Association"],
     "business": ["{p} Bakery", "{p} Pharmacy", "{p} Hardware", "{p} Cafe", "{p} Supermarket"],
     "employer": ["{p} Chocolate Works", "{p} Engineering Ltd", "{p} Hospital Trust"],
-    "transport provider": ["{p} Bus Depot", "{p} Coaches"], "facility hirer": ["{p} Karate Club", "{p} Dance School"],
+    "transport provider": ["{p} Bus Depot", "{p} Coaches"],
+    "facility hirer": ["{p} Karate Club", "{p} Dance School"],
 }
 SAINTS = ["Mary", "John", "Agnes", "Peter", "Francis", "Anne"]
 LANGUAGES = ["Urdu", "Punjabi", "Polish", "Arabic", "Somali", "Romanian", "Bengali", "Pashto"]
@@ -173,17 +208,37 @@ def _school_rows(rng, n_schools: int, spread_km: float, families_mean: int):
             name = f"{PLACES[i % len(PLACES)]} {['Primary', 'Junior', 'Infant', 'Academy'][i % 4]} School {i}"
             urn = f"{999001 + i}"
         families = int(rng.normal(families_mean, families_mean * 0.1)) if i else families_mean
-        rows.append({"school_id": urn, "name": name, "postcode": "B30 2QX" if i == 0 else f"B{10 + i % 90} {i % 9}ZZ",
-                     "latitude": float(lat), "longitude": float(lon), "pupils": int(families * 1.45),
-                     "staff": int(families * 0.14), "demo": True, "_families": families})
+        rows.append(
+            {
+                "school_id": urn,
+                "name": name,
+                "postcode": "B30 2QX" if i == 0 else f"B{10 + i % 90} {i % 9}ZZ",
+                "latitude": float(lat),
+                "longitude": float(lon),
+                "pupils": int(families * 1.45),
+                "staff": int(families * 0.14),
+                "demo": True,
+                "_families": families,
+            }
+        )
     return rows
 
 
 def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
     cats = [c.name for c in typology.categories]
     # Every category at least twice, the rest spread with more of the common kinds.
-    common = ["business", "faith group", "sports club", "charity", "after-school club", "youth organisation",
-              "partner school", "volunteer", "health", "food bank"]
+    common = [
+        "business",
+        "faith group",
+        "sports club",
+        "charity",
+        "after-school club",
+        "youth organisation",
+        "partner school",
+        "volunteer",
+        "health",
+        "food bank",
+    ]
     chosen = cats * 2 + list(rng.choice(common, max(0, n_partners - 2 * len(cats))))
     chosen = chosen[:n_partners]
     n = len(chosen)
@@ -198,17 +253,27 @@ def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
         services = CATEGORY_PROFILE[cat][0]
         sector = list(SECTORS)[int(rng.integers(len(SECTORS)))]
         since = datetime.date(2015 + int(rng.integers(0, 11)), int(rng.integers(1, 13)), 1)
-        rows.append({
-            "partner_id": f"{school['school_id']}-P{i + 1:03d}", "school_id": school["school_id"], "name": name,
-            "category": cat, "layer": typology.category(cat).layer, "address": f"{10 + i} {PLACES[i % len(PLACES)]} Road",
-            "postcode": _unit_postcodes(rng, [sector])[0],
-            "latitude": round(float(lat[i]), 6), "longitude": round(float(lon[i]), 6),
-            "contact_name": "Partnerships lead", "contact_email": f"contact{i + 1}@example.org",
-            "contact_phone": f"0121 496 {i:04d}", "services": ";".join(services),
-            "status": str(status[i]), "since": since,
-            "last_verified": since if status[i] == "lapsed" else datetime.date(2026, 9, 1),
-            "notes": None,
-        })
+        rows.append(
+            {
+                "partner_id": f"{school['school_id']}-P{i + 1:03d}",
+                "school_id": school["school_id"],
+                "name": name,
+                "category": cat,
+                "layer": typology.category(cat).layer,
+                "address": f"{10 + i} {PLACES[i % len(PLACES)]} Road",
+                "postcode": _unit_postcodes(rng, [sector])[0],
+                "latitude": round(float(lat[i]), 6),
+                "longitude": round(float(lon[i]), 6),
+                "contact_name": "Partnerships lead",
+                "contact_email": f"contact{i + 1}@example.org",
+                "contact_phone": f"0121 496 {i:04d}",
+                "services": ";".join(services),
+                "status": str(status[i]),
+                "since": since,
+                "last_verified": since if status[i] == "lapsed" else datetime.date(2026, 9, 1),
+                "notes": None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -241,13 +306,23 @@ def _families_for(rng, school: dict, n: int) -> pd.DataFrame:
     channel = rng.choice(["digital", "phone", "in person", "letter"], n, p=[0.55, 0.25, 0.15, 0.05])
     language = np.where(eal, rng.choice(LANGUAGES, n), "English")
     postcodes = _unit_postcodes(rng, sectors)
-    return pd.DataFrame({
-        "family_id": [f"{school['school_id']}-F{i + 1:04d}" for i in range(n)],
-        "school_id": school["school_id"], "postcode": postcodes, "pupils": pupils.astype(int),
-        "year_groups": years, "pupil_premium": pp, "send": send, "eal": eal,
-        "looked_after": looked_after, "young_carer": young_carer, "needs": needs,
-        "preferred_channel": channel, "language": language,
-    })
+    return pd.DataFrame(
+        {
+            "family_id": [f"{school['school_id']}-F{i + 1:04d}" for i in range(n)],
+            "school_id": school["school_id"],
+            "postcode": postcodes,
+            "pupils": pupils.astype(int),
+            "year_groups": years,
+            "pupil_premium": pp,
+            "send": send,
+            "eal": eal,
+            "looked_after": looked_after,
+            "young_carer": young_carer,
+            "needs": needs,
+            "preferred_channel": channel,
+            "language": language,
+        }
+    )
 
 
 def _family_interactions(rng, families: pd.DataFrame, terms) -> pd.DataFrame:
@@ -298,8 +373,11 @@ def _family_interactions(rng, families: pd.DataFrame, terms) -> pd.DataFrame:
             stream("home visit", (reception & (rng.random(n) < 0.8)).astype(int), days[:10])
         if term_name.startswith("summer"):
             stream("sports day", (rng.random(n) < propensity * 0.6).astype(int), days[-20:])
-            stream("transition meeting", (families["year_groups"].str.contains("6").to_numpy()
-                                          & (rng.random(n) < 0.5 + 0.4 * send)).astype(int), days[-30:])
+            stream(
+                "transition meeting",
+                (families["year_groups"].str.contains("6").to_numpy() & (rng.random(n) < 0.5 + 0.4 * send)).astype(int),
+                days[-30:],
+            )
     frame = pd.concat(parts, ignore_index=True)
     frame["family_id"] = families["family_id"].to_numpy()[frame.pop("f").to_numpy()]
     return frame
@@ -327,8 +405,15 @@ def _messages(rng, families: pd.DataFrame, terms, today: datetime.date) -> pd.Da
         # The answer: the same or the next school days for most, up to a week later for some, none for a few.
         delay = rng.choice([0, 1, 2, 3, 5], len(who), p=[0.35, 0.3, 0.15, 0.1, 0.1])
         answered = (rng.random(len(who)) < 0.9) & (at + delay < len(days))
-        parts.append(pd.DataFrame({"f": who[answered], "date": days[np.minimum(at + delay, len(days) - 1)][answered],
-                                   "activity": rng.choice(["email", "phone call"], int(answered.sum()))}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "f": who[answered],
+                    "date": days[np.minimum(at + delay, len(days) - 1)][answered],
+                    "activity": rng.choice(["email", "phone call"], int(answered.sum())),
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True)
     frame = frame[pd.to_datetime(frame["date"]).dt.date <= today]
     has = frame["f"].notna()
@@ -357,7 +442,7 @@ def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
     engaged |= (status == "prospective") & (rng.random(n) < 0.15) & ~np.isin(cats, list(GAP_CATEGORIES))
     rate = rng.gamma(1.5, 1.2, n) * engaged * np.where(status == "lapsed", 0.15, 1.0)
     parts = []
-    for term_name, start, end in terms:
+    for _term_name, start, end in terms:
         days = _teaching_days(start, end)
         if len(days) == 0:
             continue
@@ -366,8 +451,15 @@ def _partner_interactions(rng, partners: pd.DataFrame, terms) -> pd.DataFrame:
         if not len(idx):
             continue
         acts = [rng.choice(CATEGORY_PROFILE[cats[i]][1]) for i in idx]
-        parts.append(pd.DataFrame({"partner_id": partners["partner_id"].to_numpy()[idx],
-                                   "date": rng.choice(days, len(idx)), "activity": acts}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "partner_id": partners["partner_id"].to_numpy()[idx],
+                    "date": rng.choice(days, len(idx)),
+                    "activity": acts,
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["partner_id", "date", "activity"])
 
 
@@ -387,8 +479,21 @@ def _finish_interactions(rng, school_id: str, fam: pd.DataFrame, par: pd.DataFra
     frame["staff"] = rng.choice(["FLO", "Class teacher", "SENCo", "Head", "Office"], len(frame))
     frame["school_id"] = school_id
     frame["interaction_id"] = [f"{school_id}-I{i + 1:06d}" for i in range(len(frame))]
-    return frame[["interaction_id", "school_id", "date", "family_id", "partner_id", "activity", "channel",
-                  "two_way", "staff", "notes", "direction"]]
+    return frame[
+        [
+            "interaction_id",
+            "school_id",
+            "date",
+            "family_id",
+            "partner_id",
+            "activity",
+            "channel",
+            "two_way",
+            "staff",
+            "notes",
+            "direction",
+        ]
+    ]
 
 
 # Transitions and surveys are written for the first schools only: at the authority's scale they would
@@ -409,24 +514,41 @@ def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today:
     rows = []
     year6 = families[families["year_groups"].str.contains("6")]
     for n, fam in enumerate(year6.itertuples()):
-        rows.append({"family_id": fam.family_id, "kind": "year 6 to year 7", "direction": "leaving",
-                     "other_setting": secondary_ids[n % len(secondary_ids)], "date": last_day,
-                     "send": bool(fam.send)})
+        rows.append(
+            {
+                "family_id": fam.family_id,
+                "kind": "year 6 to year 7",
+                "direction": "leaving",
+                "other_setting": secondary_ids[n % len(secondary_ids)],
+                "date": last_day,
+                "send": bool(fam.send),
+            }
+        )
     others = families[~families["family_id"].isin(year6["family_id"])]
     send_ids, rest_ids = others[others["send"]]["family_id"].tolist(), others[~others["send"]]["family_id"].tolist()
-    specials = [("to special school", "leaving", "Longwill School for Deaf Children", 21, True),
-                ("to special school", "leaving", "Baskerville School", 45, True),
-                ("in-year move", "leaving", "Cotteridge Primary School", 12, True),
-                ("in-year move", "joining", "Kings Norton Primary School", -40, True),
-                ("from special school", "joining", "Selly Oak Trust School", -75, True),
-                ("in-year move", "leaving", "Bournville Village Primary", 30, False),
-                ("in-year move", "joining", "Stirchley Primary School", -20, False),
-                ("in-year move", "leaving", "Hazelwell Academy", 80, False)]
+    specials = [
+        ("to special school", "leaving", "Longwill School for Deaf Children", 21, True),
+        ("to special school", "leaving", "Baskerville School", 45, True),
+        ("in-year move", "leaving", "Cotteridge Primary School", 12, True),
+        ("in-year move", "joining", "Kings Norton Primary School", -40, True),
+        ("from special school", "joining", "Selly Oak Trust School", -75, True),
+        ("in-year move", "leaving", "Bournville Village Primary", 30, False),
+        ("in-year move", "joining", "Stirchley Primary School", -20, False),
+        ("in-year move", "leaving", "Hazelwell Academy", 80, False),
+    ]
     for kind, direction, setting, offset, send in specials:
         pool = send_ids if send else rest_ids
         if pool:
-            rows.append({"family_id": pool.pop(int(rng.integers(len(pool)))), "kind": kind, "direction": direction,
-                         "other_setting": setting, "date": today + datetime.timedelta(days=offset), "send": send})
+            rows.append(
+                {
+                    "family_id": pool.pop(int(rng.integers(len(pool)))),
+                    "kind": kind,
+                    "direction": direction,
+                    "other_setting": setting,
+                    "date": today + datetime.timedelta(days=offset),
+                    "send": send,
+                }
+            )
     moves = pd.DataFrame(rows)
     if moves.empty:
         return moves, pd.DataFrame()
@@ -452,8 +574,12 @@ def _survey_rounds(rng, families: pd.DataFrame, terms, today: datetime.date) -> 
     (_, previous_start, _), (_, current_start, _) = terms[-2], terms[-1]
     dates = [previous_start + datetime.timedelta(days=35), min(today, current_start + datetime.timedelta(days=28))]
     n = len(families)
-    base = (0.8 - 0.14 * families["pupil_premium"].to_numpy() - 0.12 * families["eal"].to_numpy()
-            - 0.16 * families["send"].to_numpy())
+    base = (
+        0.8
+        - 0.14 * families["pupil_premium"].to_numpy()
+        - 0.12 * families["eal"].to_numpy()
+        - 0.16 * families["send"].to_numpy()
+    )
     parts = []
     for survey in load_surveys().surveys:
         for k, date in enumerate(dates):
@@ -464,15 +590,24 @@ def _survey_rounds(rng, families: pd.DataFrame, terms, today: datetime.date) -> 
                 agree = rng.random(len(idx)) < likely
                 on_side = [a for a in survey.scale if a in survey.agree]
                 off_side = [a for a in survey.scale if a not in survey.agree and a not in survey.unscored]
-                answer = np.where(agree, rng.choice(on_side, len(idx), p=[0.55, 0.45][:len(on_side)]),
-                                  rng.choice(off_side, len(idx)))
+                answer = np.where(
+                    agree, rng.choice(on_side, len(idx), p=[0.55, 0.45][: len(on_side)]), rng.choice(off_side, len(idx))
+                )
                 if survey.unscored:
                     answer = np.where(rng.random(len(idx)) < 0.05, survey.unscored[0], answer)
-                parts.append(pd.DataFrame({
-                    "school_id": families["school_id"].iloc[0], "survey": survey.key, "date": date,
-                    "question": question.key, "answer": answer,
-                    "family_id": None if survey.anonymous else families["family_id"].to_numpy()[idx],
-                    "respondent": "parent"}))
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "school_id": families["school_id"].iloc[0],
+                            "survey": survey.key,
+                            "date": date,
+                            "question": question.key,
+                            "answer": answer,
+                            "family_id": None if survey.anonymous else families["family_id"].to_numpy()[idx],
+                            "respondent": "parent",
+                        }
+                    )
+                )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -493,8 +628,7 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
         p = _partners_for(rng, school, n_partners, typology)
         f = _families_for(rng, school, school["_families"])
         f["joined"] = _joined(messages, f, today)
-        fi = pd.concat([_family_interactions(rng, f, terms), _messages(messages, f, terms, today)],
-                       ignore_index=True)
+        fi = pd.concat([_family_interactions(rng, f, terms), _messages(messages, f, terms, today)], ignore_index=True)
         pi = _partner_interactions(rng, p, terms)
         partners.append(p)
         families.append(f)
@@ -509,12 +643,16 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     schools = pd.DataFrame([{k: v for k, v in s.items() if not k.startswith("_")} for s in school_rows])
     families_all = pd.concat(families, ignore_index=True)
     partners_all = pd.concat(partners, ignore_index=True)
-    return DemoData(schools=schools, partners=partners_all, families=families_all,
-                    interactions=pd.concat(interactions, ignore_index=True),
-                    gazetteer=_gazetteer(rng, families_all, partners_all),
-                    transitions=pd.concat(moves, ignore_index=True),
-                    transition_steps=pd.concat(steps, ignore_index=True),
-                    survey_responses=pd.concat(answers, ignore_index=True))
+    return DemoData(
+        schools=schools,
+        partners=partners_all,
+        families=families_all,
+        interactions=pd.concat(interactions, ignore_index=True),
+        gazetteer=_gazetteer(rng, families_all, partners_all),
+        transitions=pd.concat(moves, ignore_index=True),
+        transition_steps=pd.concat(steps, ignore_index=True),
+        survey_responses=pd.concat(answers, ignore_index=True),
+    )
 
 
 def _gazetteer(rng, families: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
@@ -525,8 +663,11 @@ def _gazetteer(rng, families: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFr
     known = sector.isin(list(SECTORS))
     codes, sector = codes[known], sector[known]
     centre = np.array([SECTORS[s] for s in sector]) if len(sector) else np.zeros((0, 2))
-    lat, lon = _offset(centre[:, 0], centre[:, 1], rng.normal(0, 0.25, len(codes)), rng.normal(0, 0.25, len(codes))) \
-        if len(codes) else (np.array([]), np.array([]))
+    lat, lon = (
+        _offset(centre[:, 0], centre[:, 1], rng.normal(0, 0.25, len(codes)), rng.normal(0, 0.25, len(codes)))
+        if len(codes)
+        else (np.array([]), np.array([]))
+    )
     return pd.DataFrame({"postcode": codes.to_numpy(), "latitude": np.round(lat, 6), "longitude": np.round(lon, 6)})
 
 
@@ -534,12 +675,13 @@ def _bulk_insert(conn, table: sa.Table, frame: pd.DataFrame, chunk: int = 50_000
     columns = list(frame.columns)
     values = frame.astype(object).where(frame.notna(), None)
     for start in range(0, len(values), chunk):
-        rows = [dict(zip(columns, r)) for r in values.iloc[start:start + chunk].itertuples(index=False, name=None)]
+        rows = [dict(zip(columns, r)) for r in values.iloc[start : start + chunk].itertuples(index=False, name=None)]
         conn.execute(table.insert(), rows)
 
 
-def load_demo(store: db.Store, scale: str = "school", seed: int = 42, today: datetime.date | None = None,
-              actor: str = "demo") -> DemoData:
+def load_demo(
+    store: db.Store, scale: str = "school", seed: int = 42, today: datetime.date | None = None, actor: str = "demo"
+) -> DemoData:
     """Replace any demo data in the store with a freshly generated set, in one transaction.
     Real schools in the same store are left alone."""
     data = generate(scale, seed, today)
@@ -554,8 +696,14 @@ def load_demo(store: db.Store, scale: str = "school", seed: int = 42, today: dat
         _bulk_insert(conn, db.survey_responses, data.survey_responses)
         existing = set(conn.execute(sa.select(db.gazetteer.c.postcode)).scalars())
         _bulk_insert(conn, db.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
-        db.audit(conn, "load demo", "schools", detail=(
-            f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
-            f"{len(data.families)} families, {len(data.interactions)} interactions, {len(data.transitions)} "
-            f"transitions, {len(data.survey_responses)} survey answers"))
+        db.audit(
+            conn,
+            "load demo",
+            "schools",
+            detail=(
+                f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
+                f"{len(data.families)} families, {len(data.interactions)} interactions, {len(data.transitions)} "
+                f"transitions, {len(data.survey_responses)} survey answers"
+            ),
+        )
     return data

@@ -42,8 +42,18 @@ from sqlalchemy import func, select
 from engagement import store as db
 from engagement.contacts import InteractionRow, InvalidInteraction, prepare_interaction
 
-EVENT_COLUMNS = ["event_id", "date", "activity", "partner_ids", "families", "attendees", "volunteer_hours",
-                 "money_raised", "staff", "notes"]
+EVENT_COLUMNS = [
+    "event_id",
+    "date",
+    "activity",
+    "partner_ids",
+    "families",
+    "attendees",
+    "volunteer_hours",
+    "money_raised",
+    "staff",
+    "notes",
+]
 
 
 class UnknownReferences(InvalidInteraction):
@@ -53,13 +63,16 @@ class UnknownReferences(InvalidInteraction):
         self.unknown = unknown
         n = len(unknown)
         shown = ", ".join(unknown[:20]) + (f" and {n - 20} more" if n > 20 else "")
-        super().__init__(f"{n} reference{'s are' if n != 1 else ' is'} not a {what} of this school: {shown}. "
-                         f"Nothing was saved; fix or remove {'them' if n != 1 else 'it'}.")
+        super().__init__(
+            f"{n} reference{'s are' if n != 1 else ' is'} not a {what} of this school: {shown}. "
+            f"Nothing was saved; fix or remove {'them' if n != 1 else 'it'}."
+        )
 
 
 @dataclass
 class SavedRegister:
     """What a save did: the event, families added now, families already on the register."""
+
     event_id: str
     added: int
     already: int
@@ -100,8 +113,7 @@ def _number(value, what: str, whole: bool = False) -> float | int | None:
     except ValueError:
         raise InvalidInteraction(f"The {what} must be a number, not {value!r}.") from None
     if number < 0 or (whole and not number.is_integer()):
-        raise InvalidInteraction(f"The {what} must be a {'whole ' if whole else ''}number of 0 or more, "
-                                 f"not {value!r}.")
+        raise InvalidInteraction(f"The {what} must be a {'whole ' if whole else ''}number of 0 or more, not {value!r}.")
     return int(number) if whole else number
 
 
@@ -111,23 +123,47 @@ def unknown_families(store: db.Store, school_id: str, references: Iterable[str])
     known: set[str] = set()
     with store.read() as conn:
         for start in range(0, len(refs), 500):
-            chunk = refs[start:start + 500]
-            known |= set(conn.execute(select(db.families.c.family_id).where(
-                db.families.c.school_id == school_id, db.families.c.family_id.in_(chunk))).scalars())
+            chunk = refs[start : start + 500]
+            known |= set(
+                conn.execute(
+                    select(db.families.c.family_id).where(
+                        db.families.c.school_id == school_id, db.families.c.family_id.in_(chunk)
+                    )
+                ).scalars()
+            )
     return [r for r in refs if r not in known]
 
 
 def school_family_ids(store: db.Store, school_id: str) -> list[str]:
     """Every family reference of the school, sorted: the register's searchable list."""
     with store.read() as conn:
-        return list(conn.execute(select(db.families.c.family_id).where(db.families.c.school_id == school_id)
-                                 .order_by(db.families.c.family_id)).scalars())
+        return list(
+            conn.execute(
+                select(db.families.c.family_id)
+                .where(db.families.c.school_id == school_id)
+                .order_by(db.families.c.family_id)
+            ).scalars()
+        )
 
 
-def save_register(store: db.Store, actor: str, *, school_id: str, date, activity: str,
-                  event_id: str | None = None, family_ids: Iterable[str] = (), partner_ids: Iterable[str] = (),
-                  attendees=None, volunteer_hours=None, money_raised=None, staff: str | None = None,
-                  notes: str | None = None, two_way=None, today=None) -> SavedRegister:
+def save_register(
+    store: db.Store,
+    actor: str,
+    *,
+    school_id: str,
+    date,
+    activity: str,
+    event_id: str | None = None,
+    family_ids: Iterable[str] = (),
+    partner_ids: Iterable[str] = (),
+    attendees=None,
+    volunteer_hours=None,
+    money_raised=None,
+    staff: str | None = None,
+    notes: str | None = None,
+    two_way=None,
+    today=None,
+) -> SavedRegister:
     """Create or add to an event's register in one transaction: the event (its quantities updated
     when given), one contact per attending family not yet on it, one per running partner not yet
     contacted for it. Raises :class:`UnknownReferences` or :class:`InvalidInteraction` and writes
@@ -135,25 +171,45 @@ def save_register(store: db.Store, actor: str, *, school_id: str, date, activity
     families = list(dict.fromkeys(str(f).strip() for f in family_ids if str(f).strip()))
     partners = list(dict.fromkeys(str(p).strip() for p in partner_ids if str(p).strip()))
     # One template row checks the activity, date, channel and two-way once for the whole register.
-    template = prepare_interaction(school_id=school_id, date=date, activity=activity, family_id="-",
-                                   two_way=two_way, staff=staff, today=today)
+    template = prepare_interaction(
+        school_id=school_id, date=date, activity=activity, family_id="-", two_way=two_way, staff=staff, today=today
+    )
     when = template["date"]
-    quantities = {"attendees": _number(attendees, "number of attendees", whole=True),
-                  "volunteer_hours": _number(volunteer_hours, "volunteer hours"),
-                  "money_raised": _number(money_raised, "money raised")}
+    quantities = {
+        "attendees": _number(attendees, "number of attendees", whole=True),
+        "volunteer_hours": _number(volunteer_hours, "volunteer hours"),
+        "money_raised": _number(money_raised, "money raised"),
+    }
     event_id = (str(event_id).strip() if event_id and str(event_id).strip() else None) or new_event_id(when)
     if len(event_id) > 64:
         raise InvalidInteraction("The event reference is too long (at most 64 characters).")
 
     def save(conn) -> SavedRegister:
-        return register_in(conn, school_id=school_id, event_id=event_id, template=template, families=families,
-                           partners=partners, quantities=quantities, notes=notes)
+        return register_in(
+            conn,
+            school_id=school_id,
+            event_id=event_id,
+            template=template,
+            families=families,
+            partners=partners,
+            quantities=quantities,
+            notes=notes,
+        )
 
     return store.write_retrying(actor, save)
 
 
-def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow, families: list[str],
-                partners: list[str], quantities: dict, notes: str | None) -> SavedRegister:
+def register_in(
+    conn,
+    *,
+    school_id: str,
+    event_id: str,
+    template: InteractionRow,
+    families: list[str],
+    partners: list[str],
+    quantities: dict,
+    notes: str | None,
+) -> SavedRegister:
     """The body of :func:`save_register` in the caller's write transaction (an import saves many
     events in one): raises and leaves the transaction to roll back when anything is wrong."""
     when = template["date"]
@@ -171,10 +227,16 @@ def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow
     on_register = _on_register(conn, event_id)
     listed = [p for p in (stored["partner_ids"] or "").split(";") if p] if stored else []
     all_partners = list(dict.fromkeys(listed + partners))
-    event_row = {"event_id": event_id, "school_id": school_id, "date": when, "activity": template["activity"],
-                 "partner_ids": ";".join(all_partners) or None, "staff": template["staff"],
-                 "notes": (str(notes).strip() or None) if notes is not None else None,
-                 **{k: v for k, v in quantities.items() if v is not None}}
+    event_row = {
+        "event_id": event_id,
+        "school_id": school_id,
+        "date": when,
+        "activity": template["activity"],
+        "partner_ids": ";".join(all_partners) or None,
+        "staff": template["staff"],
+        "notes": (str(notes).strip() or None) if notes is not None else None,
+        **{k: v for k, v in quantities.items() if v is not None},
+    }
     if stored is None:
         conn.execute(db.events.insert().values(**event_row))
         db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
@@ -182,9 +244,13 @@ def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow
         if stored["date"] != when or stored["activity"] != template["activity"]:
             raise InvalidInteraction(
                 f"The event {event_id!r} is a {stored['activity']} on {stored['date']:%d/%m/%Y}; "
-                "a register adds families to it, it does not change its date or activity.")
-        changed = {k: v for k, v in event_row.items()
-                   if v is not None and k not in ("event_id", "school_id") and stored[k] != v}
+                "a register adds families to it, it does not change its date or activity."
+            )
+        changed = {
+            k: v
+            for k, v in event_row.items()
+            if v is not None and k not in ("event_id", "school_id") and stored[k] != v
+        }
         if changed:
             conn.execute(db.events.update().where(db.events.c.event_id == event_id).values(**changed))
             db.audit(conn, "update", "events", event_id, before={k: stored[k] for k in changed}, after=changed)
@@ -193,21 +259,27 @@ def register_in(conn, *, school_id: str, event_id: str, template: InteractionRow
         for ref in refs:
             if (key, ref) in on_register:
                 continue
-            row: dict[str, Any] = {**template, "interaction_id": _new_id(), "family_id": None, "partner_id": None,
-                                   key: ref}
+            row: dict[str, Any] = {
+                **template,
+                "interaction_id": _new_id(),
+                "family_id": None,
+                "partner_id": None,
+                key: ref,
+            }
             if key == "partner_id":
                 row["two_way"] = True  # the partner ran it with the school: a two-way contact
             rows.append(row)
     if rows:
         conn.execute(db.interactions.insert(), rows)
-        conn.execute(db.event_contacts.insert(),
-                     [{"interaction_id": r["interaction_id"], "event_id": event_id} for r in rows])
+        conn.execute(
+            db.event_contacts.insert(), [{"interaction_id": r["interaction_id"], "event_id": event_id} for r in rows]
+        )
         for r in rows:
-            db.audit(conn, "insert", "interactions", r["interaction_id"], after=r,
-                     detail=f"register of event {event_id}")
+            db.audit(
+                conn, "insert", "interactions", r["interaction_id"], after=r, detail=f"register of event {event_id}"
+            )
     added = sum(1 for r in rows if r["family_id"])
-    return SavedRegister(event_id, added, len(families) - added, len(rows) - added,
-                         [r["interaction_id"] for r in rows])
+    return SavedRegister(event_id, added, len(families) - added, len(rows) - added, [r["interaction_id"] for r in rows])
 
 
 def _new_id() -> str:
@@ -219,32 +291,48 @@ def _new_id() -> str:
 def _not_of_school(conn, table, key: str, school_id: str, refs: list[str]) -> list[str]:
     known: set[str] = set()
     for start in range(0, len(refs), 500):
-        chunk = refs[start:start + 500]
-        known |= set(conn.execute(select(table.c[key]).where(table.c.school_id == school_id,
-                                                             table.c[key].in_(chunk))).scalars())
+        chunk = refs[start : start + 500]
+        known |= set(
+            conn.execute(select(table.c[key]).where(table.c.school_id == school_id, table.c[key].in_(chunk))).scalars()
+        )
     return [r for r in refs if r not in known]
 
 
 def _on_register(conn, event_id: str) -> set[tuple[str, str]]:
     i, ec = db.interactions, db.event_contacts
-    found = conn.execute(select(i.c.family_id, i.c.partner_id).join(ec, ec.c.interaction_id == i.c.interaction_id)
-                         .where(ec.c.event_id == event_id)).all()
+    found = conn.execute(
+        select(i.c.family_id, i.c.partner_id)
+        .join(ec, ec.c.interaction_id == i.c.interaction_id)
+        .where(ec.c.event_id == event_id)
+    ).all()
     return {("family_id", f) for f, _ in found if f} | {("partner_id", p) for f, p in found if p and not f}
 
 
 def remove_from_register(store: db.Store, actor: str, event_id: str, family_id: str) -> bool:
     """Take one family off an event's register (marked by mistake): its contact for the event goes,
     audited. True when there was one."""
+
     def work(conn) -> bool:
         i, ec = db.interactions, db.event_contacts
-        ids = list(conn.execute(select(i.c.interaction_id).join(ec, ec.c.interaction_id == i.c.interaction_id)
-                                .where(ec.c.event_id == event_id, i.c.family_id == family_id)).scalars())
+        ids = list(
+            conn.execute(
+                select(i.c.interaction_id)
+                .join(ec, ec.c.interaction_id == i.c.interaction_id)
+                .where(ec.c.event_id == event_id, i.c.family_id == family_id)
+            ).scalars()
+        )
         for interaction_id in ids:
             before = conn.execute(select(i).where(i.c.interaction_id == interaction_id)).mappings().one()
             conn.execute(ec.delete().where(ec.c.interaction_id == interaction_id))
             conn.execute(i.delete().where(i.c.interaction_id == interaction_id))
-            db.audit(conn, "delete", "interactions", interaction_id, before=dict(before),
-                     detail=f"taken off the register of event {event_id}")
+            db.audit(
+                conn,
+                "delete",
+                "interactions",
+                interaction_id,
+                before=dict(before),
+                detail=f"taken off the register of event {event_id}",
+            )
         return bool(ids)
 
     return store.write_retrying(actor, work)
@@ -254,22 +342,44 @@ def register(store: db.Store, event_id: str) -> list[str]:
     """The families on an event's register, sorted."""
     i, ec = db.interactions, db.event_contacts
     with store.read() as conn:
-        return sorted(conn.execute(select(i.c.family_id).join(ec, ec.c.interaction_id == i.c.interaction_id)
-                                   .where(ec.c.event_id == event_id, i.c.family_id.is_not(None))).scalars())
+        return sorted(
+            conn.execute(
+                select(i.c.family_id)
+                .join(ec, ec.c.interaction_id == i.c.interaction_id)
+                .where(ec.c.event_id == event_id, i.c.family_id.is_not(None))
+            ).scalars()
+        )
 
 
-def list_events(store: db.Store, school_id: str, start: datetime.date | None = None,
-                end: datetime.date | None = None) -> pd.DataFrame:
+def list_events(
+    store: db.Store, school_id: str, start: datetime.date | None = None, end: datetime.date | None = None
+) -> pd.DataFrame:
     """The school's events (newest first) with how many families are on each register (columns
     :data:`EVENT_COLUMNS`), within ``[start, end]`` when given."""
     e, i, ec = db.events, db.interactions, db.event_contacts
-    counted = (select(ec.c.event_id, func.count(i.c.family_id.distinct()).label("families"))
-               .join(i, i.c.interaction_id == ec.c.interaction_id)
-               .where(i.c.family_id.is_not(None)).group_by(ec.c.event_id).subquery())
-    query = (select(e.c.event_id, e.c.date, e.c.activity, e.c.partner_ids,
-                    func.coalesce(counted.c.families, 0).label("families"), e.c.attendees, e.c.volunteer_hours,
-                    e.c.money_raised, e.c.staff, e.c.notes)
-             .outerjoin(counted, counted.c.event_id == e.c.event_id).where(e.c.school_id == school_id))
+    counted = (
+        select(ec.c.event_id, func.count(i.c.family_id.distinct()).label("families"))
+        .join(i, i.c.interaction_id == ec.c.interaction_id)
+        .where(i.c.family_id.is_not(None))
+        .group_by(ec.c.event_id)
+        .subquery()
+    )
+    query = (
+        select(
+            e.c.event_id,
+            e.c.date,
+            e.c.activity,
+            e.c.partner_ids,
+            func.coalesce(counted.c.families, 0).label("families"),
+            e.c.attendees,
+            e.c.volunteer_hours,
+            e.c.money_raised,
+            e.c.staff,
+            e.c.notes,
+        )
+        .outerjoin(counted, counted.c.event_id == e.c.event_id)
+        .where(e.c.school_id == school_id)
+    )
     if start is not None:
         query = query.where(e.c.date >= start)
     if end is not None:
@@ -292,7 +402,9 @@ def events_summary(store: db.Store, school_id: str, start: datetime.date, end: d
     """
     frame = list_events(store, school_id, start, end)
     attendance = frame["attendees"].where(frame["attendees"].notna(), frame["families"])
-    return {"held": len(frame), "attendance": int(pd.to_numeric(attendance).sum()),
-            "volunteer_hours": round(float(pd.to_numeric(frame["volunteer_hours"]).fillna(0).sum()), 2),
-            "money_raised": round(float(pd.to_numeric(frame["money_raised"]).fillna(0).sum()), 2)}
-
+    return {
+        "held": len(frame),
+        "attendance": int(pd.to_numeric(attendance).sum()),
+        "volunteer_hours": round(float(pd.to_numeric(frame["volunteer_hours"]).fillna(0).sum()), 2),
+        "money_raised": round(float(pd.to_numeric(frame["money_raised"]).fillna(0).sum()), 2),
+    }

@@ -23,21 +23,38 @@ import datetime
 
 import numpy as np
 
-from engagement.settings import Settings, fewer_than, load_settings
 from engagement.frames import Frames
 from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, SEGMENTS, gaps, metrics, rounded
+from engagement.settings import Settings, fewer_than, load_settings
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, load_typology
 
-SEGMENT_LABELS = {"families": "Families", "agencies": "Agencies", "businesses": "Businesses",
-                  "community": "Community", "overall": "Overall"}
-FLAG_LABELS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL",
-               "looked_after": "Looked after", "young_carer": "Young carers"}
+SEGMENT_LABELS = {
+    "families": "Families",
+    "agencies": "Agencies",
+    "businesses": "Businesses",
+    "community": "Community",
+    "overall": "Overall",
+}
+FLAG_LABELS = {
+    "pupil_premium": "Pupil premium",
+    "send": "SEND",
+    "eal": "EAL",
+    "looked_after": "Looked after",
+    "young_carer": "Young carers",
+}
 COMPONENT_LABELS = {
-    "families": {"reach": "Family reach (two-way)", "informed_reach": "Informed reach (any contact)",
-                 "regularity": "Regular contact (2+ months)", "breadth": "Breadth (Epstein types)",
-                 "recency": "Recency of last two-way contact"},
-    "partners": {"reach": "Partners engaged", "intensity": "Interactions per engaged partner",
-                 "category_coverage": "Categories with an engaged partner"},
+    "families": {
+        "reach": "Family reach (two-way)",
+        "informed_reach": "Informed reach (any contact)",
+        "regularity": "Regular contact (2+ months)",
+        "breadth": "Breadth (Epstein types)",
+        "recency": "Recency of last two-way contact",
+    },
+    "partners": {
+        "reach": "Partners engaged",
+        "intensity": "Interactions per engaged partner",
+        "category_coverage": "Categories with an engaged partner",
+    },
 }
 
 
@@ -52,32 +69,33 @@ def _advice(segment: str, component: str, row: dict, gap_list: list[str], cfg: S
         unreached = row["families.on_roll"] - row["families.reached"]
         return {
             "reach": f"Reach more families two-way: {_count_text(unreached, threshold)} families on roll have had "
-                     "no two-way contact (a call, a meeting, a visit) in this window.",
+            "no two-way contact (a call, a meeting, a visit) in this window.",
             "informed_reach": "Make sure every family hears from school: some families had no contact at all, "
-                              "not even a newsletter or portal message.",
+            "not even a newsletter or portal message.",
             "regularity": f"Follow up: only {row['families.regularity'] or 0:.0%} of reached families had two-way "
-                          "contact in two or more school months (runs of 20 school days) of the window.",
+            "contact in two or more school months (runs of 20 school days) of the window.",
             "breadth": f"Widen the ways families take part (volunteering, learning at home, decision making): "
-                       f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
-                       f"full marks at {scaling.breadth_full:g}.",
+            f"reached families average {row['families.breadth'] or 0:.1f} Epstein types; "
+            f"full marks at {scaling.breadth_full:g}.",
             "recency": "Contact reached families again sooner: the typical family last had two-way contact "
-                       f"{row['families.recency_days'] or 0:.0f} school days before the window's end "
-                       f"(no credit at {scaling.recency_zero_days:g} school days).",
+            f"{row['families.recency_days'] or 0:.0f} school days before the window's end "
+            f"(no credit at {scaling.recency_zero_days:g} school days).",
         }[component]
     label = {"agencies": "agency", "businesses": "business"}.get(segment, segment)
     not_engaged = int(row[f"{segment}.listed"] - row[f"{segment}.engaged"])
     return {
         "reach": f"Contact the {not_engaged} listed {label} partners who had no contact in this window.",
         "intensity": f"Deepen the links you have: engaged {label} partners had "
-                     f"{row[f'{segment}.interactions_per_engaged'] or 0:.1f} interactions each; "
-                     f"full marks at {scaling.intensity_full:g}.",
+        f"{row[f'{segment}.interactions_per_engaged'] or 0:.1f} interactions each; "
+        f"full marks at {scaling.intensity_full:g}.",
         "category_coverage": "Link with a partner in a category you do not yet reach"
-                             + (f", such as {', '.join(gap_list[:3])}." if gap_list else "."),
+        + (f", such as {', '.join(gap_list[:3])}." if gap_list else "."),
     }[component]
 
 
-def explain(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            settings: Settings | None = None) -> dict:
+def explain(
+    frames: Frames, school_id: str, start: datetime.date, end: datetime.date, settings: Settings | None = None
+) -> dict:
     """Why each score is what it is. For each of families, agencies, businesses, community and
     overall: ``score``, ``components`` (a list of dicts: component, label, value, scaled, weight,
     contribution in points; contributions add up to the score) and ``advice``, a sentence naming
@@ -103,39 +121,66 @@ def explain_row(row: dict, missing: dict[int, list[str]], settings: Settings | N
         for name in names:
             scaled, weight = row[f"{seg}.scaled.{name}"], row[f"{seg}.weight.{name}"]
             key = value_key.get(name, name)
-            comps.append({"component": name, "label": labels[name], "value": rounded(key, row.get(f"{seg}.{key}")),
-                          "scaled": rounded("reach", scaled), "weight": round(float(weight), 4),
-                          "contribution": rounded("score", 100 * weight * scaled)})
+            comps.append(
+                {
+                    "component": name,
+                    "label": labels[name],
+                    "value": rounded(key, row.get(f"{seg}.{key}")),
+                    "scaled": rounded("reach", scaled),
+                    "weight": round(float(weight), 4),
+                    "contribution": rounded("score", 100 * weight * scaled),
+                }
+            )
         score = rounded("score", row[f"{seg}.score"])
         if score is None:
-            out[seg] = {"score": None, "components": [], "suppressed": True,
-                        "advice": "Fewer than 10 families on roll: family figures are not shown."}
+            out[seg] = {
+                "score": None,
+                "components": [],
+                "suppressed": True,
+                "advice": "Fewer than 10 families on roll: family figures are not shown.",
+            }
             continue
         gains = [(row[f"{seg}.weight.{n}"] * (1 - row[f"{seg}.scaled.{n}"]), n) for n in names]
         gain, best = max(gains)
         seg_gaps = [c for c in uncovered if typology.category(c).segment == seg] if seg != "families" else []
-        advice = (f"Full marks." if gain <= 0 else
-                  _advice(seg, best, row, seg_gaps, cfg) + f" This could add up to {100 * gain:.1f} points.")
+        advice = (
+            "Full marks."
+            if gain <= 0
+            else _advice(seg, best, row, seg_gaps, cfg) + f" This could add up to {100 * gain:.1f} points."
+        )
         out[seg] = {"score": score, "components": comps, "advice": advice.strip()}
     seg_comps, best = [], None
     for seg in SEGMENTS:
         weight, score = row[f"overall.weight.{seg}"], row[f"{seg}.score"]
         if np.isnan(score):
             continue
-        seg_comps.append({"component": seg, "label": typology.segments[seg]["label"], "value": rounded("score", score),
-                          "scaled": rounded("reach", score / 100), "weight": round(float(weight), 4),
-                          "contribution": rounded("score", weight * score)})
+        seg_comps.append(
+            {
+                "component": seg,
+                "label": typology.segments[seg]["label"],
+                "value": rounded("score", score),
+                "scaled": rounded("reach", score / 100),
+                "weight": round(float(weight), 4),
+                "contribution": rounded("score", weight * score),
+            }
+        )
         gain = weight * (100 - score)
         if best is None or gain > best[0]:
             best = (gain, seg)
-    overall_advice = "Full marks." if best is None or best[0] <= 0 else (
-        f"The most to gain is in {typology.segments[best[1]]['label'].lower()} "
-        f"(up to {best[0]:.1f} points): {out[best[1]]['advice']}")
+    overall_advice = (
+        "Full marks."
+        if best is None or best[0] <= 0
+        else (
+            f"The most to gain is in {typology.segments[best[1]]['label'].lower()} "
+            f"(up to {best[0]:.1f} points): {out[best[1]]['advice']}"
+        )
+    )
     out["overall"] = {"score": rounded("overall", row["overall"]), "components": seg_comps, "advice": overall_advice}
     return out
 
 
 # ---------------------------------------------------------------- plain text
+
 
 def format_card(card: dict, school_name: str = "") -> str:
     """The card as a governor would read it on a terminal or in an email."""
@@ -167,20 +212,27 @@ def format_card(card: dict, school_name: str = "") -> str:
         if e["suppressed"]:
             lines.append(f"  {FLAG_LABELS[flag]:<14} {fewer_than()} families on one side: not shown")
         else:
-            lines.append(f"  {FLAG_LABELS[flag]:<14} {pct(e['group_reach'])} of {e['group']} against "
-                         f"{pct(e['rest_reach'])} of {e['rest']}: gap {e['gap_pp']:+.1f} points, "
-                         f"parity {e['parity'] if e['parity'] is not None else '-'}")
+            lines.append(
+                f"  {FLAG_LABELS[flag]:<14} {pct(e['group_reach'])} of {e['group']} against "
+                f"{pct(e['rest_reach'])} of {e['rest']}: gap {e['gap_pp']:+.1f} points, "
+                f"parity {e['parity'] if e['parity'] is not None else '-'}"
+            )
     for seg in PARTNER_SEGMENTS:
         p = card[seg]
-        lines += ["", f"{seg.capitalize()} (score {p['score']:g} / 100)",
-                  f"  engaged             {p['engaged']} of {p['listed']} listed"
-                  + ("" if p["reach"] is None else f" ({pct(p['reach'])})"),
-                  f"  interactions each   {'-' if p['interactions_per_engaged'] is None else p['interactions_per_engaged']}",
-                  f"  categories covered  {pct(p['category_coverage'])}"]
+        lines += [
+            "",
+            f"{seg.capitalize()} (score {p['score']:g} / 100)",
+            f"  engaged             {p['engaged']} of {p['listed']} listed"
+            + ("" if p["reach"] is None else f" ({pct(p['reach'])})"),
+            f"  interactions each   {'-' if p['interactions_per_engaged'] is None else p['interactions_per_engaged']}",
+            f"  categories covered  {pct(p['category_coverage'])}",
+        ]
     lines += ["", "Layers (categories with an engaged partner)"]
     typology = load_typology()
     for layer, entry in card["layers"].items():
-        lines.append(f"  {layer} {typology.layer_name(int(layer)):<22} {entry['covered']} of {entry['categories']}"
-                     f" ({pct(entry['coverage'])})")
+        lines.append(
+            f"  {layer} {typology.layer_name(int(layer)):<22} {entry['covered']} of {entry['categories']}"
+            f" ({pct(entry['coverage'])})"
+        )
     lines += ["", f"Overall score: {shown(card['overall'])} / 100"]
     return "\n".join(lines)

@@ -22,15 +22,19 @@ import datetime as dt
 import io
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 from geopy.adapters import URLLibAdapter
 from geopy.exc import (
-    GeocoderParseError, GeocoderQueryError, GeocoderRateLimited, GeocoderServiceError, GeocoderTimedOut,
+    GeocoderParseError,
+    GeocoderQueryError,
+    GeocoderRateLimited,
+    GeocoderServiceError,
+    GeocoderTimedOut,
     GeocoderUnavailable,
 )
 from geopy.extra.rate_limiter import RateLimiter
@@ -51,6 +55,7 @@ LONGITUDE_COLUMNS = ("long", "lon", "lng", "longitude")
 
 
 # ---------------------------------------------------------------- postcodes
+
 
 def normalise_postcode(text) -> str | None:
     """A UK postcode in its usual form ("B29 6AB"), or None when ``text`` is not one."""
@@ -78,6 +83,7 @@ def postcode_sector(text) -> str | None:
 
 # ---------------------------------------------------------------- distances
 
+
 def distance_km(lat1, lon1, lat2, lon2):
     """Great-circle (haversine) distance in km, vectorised over numpy arrays or pandas Series.
     Checked against geopy's geodesic distance in tests (within 0.5%)."""
@@ -87,6 +93,7 @@ def distance_km(lat1, lon1, lat2, lon2):
 
 
 # ---------------------------------------------------------------- the gazetteer
+
 
 class GazetteerError(ValueError):
     """The file is not a gazetteer this importer understands; nothing was written."""
@@ -119,33 +126,43 @@ def import_gazetteer(store: db.Store, csv_path: str | Path, actor: str, chunk_ro
     text = _read_text(path)
     first_line = next(csv.reader(io.StringIO(text)), [])
     header = {h.strip().lower(): h for h in first_line}
-    pc_col, lat_col, lon_col = (_pick(header, POSTCODE_COLUMNS), _pick(header, LATITUDE_COLUMNS),
-                                _pick(header, LONGITUDE_COLUMNS))
+    pc_col, lat_col, lon_col = (
+        _pick(header, POSTCODE_COLUMNS),
+        _pick(header, LATITUDE_COLUMNS),
+        _pick(header, LONGITUDE_COLUMNS),
+    )
     if not (pc_col and lat_col and lon_col):
         raise GazetteerError(
             f"{path.name}: a gazetteer needs a postcode column ({', '.join(POSTCODE_COLUMNS[:2])} or postcode), "
             f"a latitude column (lat or latitude) and a longitude column (long or longitude); "
-            f"found {', '.join(first_line) or 'no header'}.")
+            f"found {', '.join(first_line) or 'no header'}."
+        )
     written = 0
-    reader = pd.read_csv(io.StringIO(text), usecols=[pc_col, lat_col, lon_col], dtype=str,
-                         chunksize=chunk_rows, keep_default_na=False)
+    reader = pd.read_csv(
+        io.StringIO(text), usecols=[pc_col, lat_col, lon_col], dtype=str, chunksize=chunk_rows, keep_default_na=False
+    )
     with store.write(actor) as conn:
         for chunk in reader:
-            frame = pd.DataFrame({
-                "postcode": chunk[pc_col].map(normalise_postcode),
-                "latitude": pd.to_numeric(chunk[lat_col].str.strip(), errors="coerce"),
-                "longitude": pd.to_numeric(chunk[lon_col].str.strip(), errors="coerce"),
-            })
-            ok = (frame["postcode"].notna() & frame["latitude"].between(-90, 90)
-                  & frame["longitude"].between(-180, 180)
-                  # The ONS directory marks "no grid reference" with 99.999999 / 0.000000.
-                  & ~((frame["latitude"] > 99) | ((frame["latitude"] == 0) & (frame["longitude"] == 0))))
+            frame = pd.DataFrame(
+                {
+                    "postcode": chunk[pc_col].map(normalise_postcode),
+                    "latitude": pd.to_numeric(chunk[lat_col].str.strip(), errors="coerce"),
+                    "longitude": pd.to_numeric(chunk[lon_col].str.strip(), errors="coerce"),
+                }
+            )
+            ok = (
+                frame["postcode"].notna()
+                & frame["latitude"].between(-90, 90)
+                & frame["longitude"].between(-180, 180)
+                # The ONS directory marks "no grid reference" with 99.999999 / 0.000000.
+                & ~((frame["latitude"] > 99) | ((frame["latitude"] == 0) & (frame["longitude"] == 0)))
+            )
             frame = frame[ok].drop_duplicates("postcode", keep="last")
             if frame.empty:
                 continue
             codes = frame["postcode"].tolist()
             for start in range(0, len(codes), 500):
-                conn.execute(db.gazetteer.delete().where(db.gazetteer.c.postcode.in_(codes[start:start + 500])))
+                conn.execute(db.gazetteer.delete().where(db.gazetteer.c.postcode.in_(codes[start : start + 500])))
             conn.execute(db.gazetteer.insert(), frame.to_dict("records"))
             written += len(frame)
         db.audit(conn, "import", "gazetteer", detail=f"{written} postcodes from {path.name}")
@@ -158,7 +175,7 @@ def gazetteer_lookup(store: db.Store, postcodes: Iterable[str]) -> dict[str, tup
     found: dict[str, tuple[float, float]] = {}
     with store.read() as conn:
         for start in range(0, len(codes), 500):
-            rows = conn.execute(select(db.gazetteer).where(db.gazetteer.c.postcode.in_(codes[start:start + 500])))
+            rows = conn.execute(select(db.gazetteer).where(db.gazetteer.c.postcode.in_(codes[start : start + 500])))
             for pc, lat, lon in rows:
                 found[pc] = (lat, lon)
     return found
@@ -190,10 +207,19 @@ class OnlineGeocoder:
         self.sleep = sleep
         # URLLibAdapter, not geopy's default RequestsAdapter: the latter lets urllib3 retry a read
         # time-out twice inside one call, unseen by the RateLimiter, so the rate would not hold.
-        self.nominatim = Nominatim(user_agent=settings.user_agent, domain=settings.domain, scheme=settings.scheme,
-                                   timeout=settings.timeout_seconds, adapter_factory=URLLibAdapter)
-        self.limited = RateLimiter(self.nominatim.geocode, min_delay_seconds=settings.min_delay_seconds,
-                                   max_retries=0, swallow_exceptions=False)
+        self.nominatim = Nominatim(
+            user_agent=settings.user_agent,
+            domain=settings.domain,
+            scheme=settings.scheme,
+            timeout=settings.timeout_seconds,
+            adapter_factory=URLLibAdapter,
+        )
+        self.limited = RateLimiter(
+            self.nominatim.geocode,
+            min_delay_seconds=settings.min_delay_seconds,
+            max_retries=0,
+            swallow_exceptions=False,
+        )
         self.requests = 0
 
     def cache_key(self, query: str) -> str:
@@ -207,8 +233,15 @@ class OnlineGeocoder:
 
     def _remember(self, query: str, lat, lon, found: bool, message: str | None) -> None:
         key = self.cache_key(query)
-        row = {"query": key, "latitude": lat, "longitude": lon, "found": found, "source": "nominatim",
-               "message": message, "fetched_at": dt.datetime.now(dt.timezone.utc)}
+        row = {
+            "query": key,
+            "latitude": lat,
+            "longitude": lon,
+            "found": found,
+            "source": "nominatim",
+            "message": message,
+            "fetched_at": dt.datetime.now(dt.UTC),
+        }
         with self.store.write("geocoder") as conn:
             conn.execute(db.geocode_cache.delete().where(db.geocode_cache.c.query == key))
             conn.execute(db.geocode_cache.insert().values(**row))
@@ -245,8 +278,13 @@ class OnlineGeocoder:
         if location is None:
             self._remember(query, None, None, False, "no match")
             return None
-        self._remember(query, float(location.latitude), float(location.longitude), True,
-                       str(getattr(location, "address", ""))[:2000])
+        self._remember(
+            query,
+            float(location.latitude),
+            float(location.longitude),
+            True,
+            str(getattr(location, "address", ""))[:2000],
+        )
         return float(location.latitude), float(location.longitude)
 
 
@@ -268,9 +306,11 @@ def describe_error(error: Exception) -> str:
 
 # ---------------------------------------------------------------- placing records
 
+
 @dataclass
 class GeocodeReport:
     """What ``geocode_missing`` did: who was placed and how, who was not and why."""
+
     placed: list[dict] = field(default_factory=list)
     unplaced: list[dict] = field(default_factory=list)
     not_attempted: int = 0
@@ -281,8 +321,11 @@ class GeocodeReport:
         return len(self.placed) + len(self.unplaced)
 
     def format(self) -> str:
-        lines = [f"Placed {len(self.placed)} of {self.attempted} records without coordinates"
-                 + (f" ({self.not_attempted} left for a later run)" if self.not_attempted else "") + "."]
+        lines = [
+            f"Placed {len(self.placed)} of {self.attempted} records without coordinates"
+            + (f" ({self.not_attempted} left for a later run)" if self.not_attempted else "")
+            + "."
+        ]
         by_source: dict[str, int] = {}
         for p in self.placed:
             by_source[p["source"]] = by_source.get(p["source"], 0) + 1
@@ -302,11 +345,21 @@ def _missing(store: db.Store) -> list[dict]:
             cols = [table.c[key], table.c.name, table.c.postcode]
             if kind == "partner":
                 cols.append(table.c.address)
-            rows = conn.execute(select(*cols).where(or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))
-                                .order_by(table.c[key])).mappings()
+            rows = conn.execute(
+                select(*cols).where(or_(table.c.latitude.is_(None), table.c.longitude.is_(None))).order_by(table.c[key])
+            ).mappings()
             for r in rows:
-                out.append({"kind": kind, "table": table, "key": key, "id": r[key], "name": r["name"],
-                            "postcode": r["postcode"], "address": r.get("address")})
+                out.append(
+                    {
+                        "kind": kind,
+                        "table": table,
+                        "key": key,
+                        "id": r[key],
+                        "name": r["name"],
+                        "postcode": r["postcode"],
+                        "address": r.get("address"),
+                    }
+                )
     return out
 
 
@@ -315,8 +368,11 @@ def unplaced_counts(store: db.Store) -> dict[str, int]:
     out = {}
     with store.read() as conn:
         for name, table in (("schools", db.schools), ("partners", db.partners)):
-            out[name] = conn.execute(select(func.count()).select_from(table).where(
-                or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))).scalar_one()
+            out[name] = conn.execute(
+                select(func.count())
+                .select_from(table)
+                .where(or_(table.c.latitude.is_(None), table.c.longitude.is_(None)))
+            ).scalar_one()
     return out
 
 
@@ -327,13 +383,21 @@ def _write_coordinates(store: db.Store, actor: str, placements: list[tuple[dict,
         for rec, lat, lon, how in placements:
             table, key = rec["table"], rec["key"]
             # Only fill a record that is still unplaced: someone may have typed coordinates meanwhile.
-            done = conn.execute(table.update()
-                                .where(and_(table.c[key] == rec["id"],
-                                            or_(table.c.latitude.is_(None), table.c.longitude.is_(None))))
-                                .values(latitude=lat, longitude=lon))
+            done = conn.execute(
+                table.update()
+                .where(and_(table.c[key] == rec["id"], or_(table.c.latitude.is_(None), table.c.longitude.is_(None))))
+                .values(latitude=lat, longitude=lon)
+            )
             if done.rowcount:
-                db.audit(conn, "geocode", table.name, rec["id"], before={"latitude": None, "longitude": None},
-                         after={"latitude": lat, "longitude": lon}, detail=how)
+                db.audit(
+                    conn,
+                    "geocode",
+                    table.name,
+                    rec["id"],
+                    before={"latitude": None, "longitude": None},
+                    after={"latitude": lat, "longitude": lon},
+                    detail=how,
+                )
 
 
 def online_query(record: dict) -> str | None:
@@ -356,10 +420,15 @@ def _offline_reason(given, postcode) -> str:
     return "no postcode, and online geocoding is off"
 
 
-def geocode_missing(store: db.Store, actor: str, limit: int | None = None,
-                    progress: Callable[[int, int, str], None] | None = None, online: bool | None = None,
-                    settings: GeocodingSettings | dict | None = None,
-                    sleep: Callable[[float], None] = time.sleep) -> GeocodeReport:
+def geocode_missing(
+    store: db.Store,
+    actor: str,
+    limit: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    online: bool | None = None,
+    settings: GeocodingSettings | dict | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> GeocodeReport:
     """Place every school and partner that has no coordinates: gazetteer first, then (when
     ``online``, default from config) Nominatim through the cache. ``limit`` caps how many records
     are tried; ``progress(done, total, message)`` is called after each. Returns a report listing
@@ -382,12 +451,22 @@ def geocode_missing(store: db.Store, actor: str, limit: int | None = None,
 
     def place(rec, lat, lon, source, how):
         batch.append((rec, lat, lon, how))
-        report.placed.append({"kind": rec["kind"], "id": rec["id"], "name": rec["name"],
-                              "postcode": rec["postcode"], "source": source, "latitude": lat, "longitude": lon})
+        report.placed.append(
+            {
+                "kind": rec["kind"],
+                "id": rec["id"],
+                "name": rec["name"],
+                "postcode": rec["postcode"],
+                "source": source,
+                "latitude": lat,
+                "longitude": lon,
+            }
+        )
 
     def unplace(rec, reason):
-        report.unplaced.append({"kind": rec["kind"], "id": rec["id"], "name": rec["name"],
-                                "postcode": rec["postcode"], "reason": reason})
+        report.unplaced.append(
+            {"kind": rec["kind"], "id": rec["id"], "name": rec["name"], "postcode": rec["postcode"], "reason": reason}
+        )
 
     for done, rec in enumerate(todo, start=1):
         postcode = normalise_postcode(rec["postcode"])
@@ -407,14 +486,18 @@ def geocode_missing(store: db.Store, actor: str, limit: int | None = None,
                 try:
                     found = geocoder.locate(query)
                     errors_in_a_row = 0
-                except Exception as error:  # noqa: BLE001 - any failure leaves this one unplaced, never the rest
+                except Exception as error:
                     errors_in_a_row += 1
-                    reason = describe_error(error) if isinstance(error, GeocoderServiceError) else \
-                        f"the geocoding failed ({type(error).__name__}: {error})"
+                    reason = (
+                        describe_error(error)
+                        if isinstance(error, GeocoderServiceError)
+                        else f"the geocoding failed ({type(error).__name__}: {error})"
+                    )
                     unplace(rec, reason)
                     if errors_in_a_row >= settings.give_up_after_errors:
-                        gave_up = (f"not tried: online geocoding stopped after {errors_in_a_row} failures "
-                                   f"in a row ({reason})")
+                        gave_up = (
+                            f"not tried: online geocoding stopped after {errors_in_a_row} failures in a row ({reason})"
+                        )
                 else:
                     if found is None:
                         unplace(rec, f"no match for {query!r}")

@@ -152,6 +152,7 @@ EMPTY_TEXT = "\x00"
 @dataclass(frozen=True)
 class Field:
     """One column of a format: its name, how its text is read, and whether a file must have it."""
+
     name: str
     kind: str
     required: bool = False
@@ -160,40 +161,66 @@ class Field:
 
 FORMATS: dict[str, tuple[Field, ...]] = {
     "schools": (
-        Field("school_id", "text", True, 64), Field("name", "text", True, 200),
-        Field("postcode", "text", True, 16), Field("latitude", "latitude"), Field("longitude", "longitude"),
-        Field("pupils", "count"), Field("staff", "count"),
+        Field("school_id", "text", True, 64),
+        Field("name", "text", True, 200),
+        Field("postcode", "text", True, 16),
+        Field("latitude", "latitude"),
+        Field("longitude", "longitude"),
+        Field("pupils", "count"),
+        Field("staff", "count"),
         # Optional, so that an export read back into an empty store keeps the demo school a demo.
         Field("demo", "bool"),
     ),
     "partners": (
-        Field("partner_id", "text", True, 64), Field("school_id", "text", False, 64),
-        Field("name", "text", True, 300), Field("category", "category", True), Field("layer", "layer"),
-        Field("address", "text"), Field("postcode", "text", False, 16),
-        Field("latitude", "latitude"), Field("longitude", "longitude"),
-        Field("contact_name", "text", False, 200), Field("contact_email", "text", False, 200),
-        Field("contact_phone", "text", False, 50), Field("services", "list"), Field("status", "status"),
-        Field("since", "date"), Field("last_verified", "date"), Field("notes", "text"),
+        Field("partner_id", "text", True, 64),
+        Field("school_id", "text", False, 64),
+        Field("name", "text", True, 300),
+        Field("category", "category", True),
+        Field("layer", "layer"),
+        Field("address", "text"),
+        Field("postcode", "text", False, 16),
+        Field("latitude", "latitude"),
+        Field("longitude", "longitude"),
+        Field("contact_name", "text", False, 200),
+        Field("contact_email", "text", False, 200),
+        Field("contact_phone", "text", False, 50),
+        Field("services", "list"),
+        Field("status", "status"),
+        Field("since", "date"),
+        Field("last_verified", "date"),
+        Field("notes", "text"),
     ),
     "families": (
-        Field("family_id", "text", True, 64), Field("school_id", "text", False, 64),
-        Field("postcode", "text", False, 16), Field("pupils", "count"), Field("year_groups", "list", False, 100),
-        Field("pupil_premium", "bool"), Field("send", "bool"), Field("eal", "bool"),
-        Field("looked_after", "bool"), Field("young_carer", "bool"), Field("needs", "list"),
-        Field("preferred_channel", "preferred_channel"), Field("language", "text", False, 60),
+        Field("family_id", "text", True, 64),
+        Field("school_id", "text", False, 64),
+        Field("postcode", "text", False, 16),
+        Field("pupils", "count"),
+        Field("year_groups", "list", False, 100),
+        Field("pupil_premium", "bool"),
+        Field("send", "bool"),
+        Field("eal", "bool"),
+        Field("looked_after", "bool"),
+        Field("young_carer", "bool"),
+        Field("needs", "list"),
+        Field("preferred_channel", "preferred_channel"),
+        Field("language", "text", False, 60),
         Field("joined", "date"),
     ),
     "interactions": (
-        Field("interaction_id", "text", False, 64), Field("school_id", "text", False, 64),
-        Field("date", "date", True), Field("family_id", "text", False, 64),
-        Field("partner_id", "text", False, 64), Field("activity", "activity", True),
-        Field("channel", "channel"), Field("two_way", "bool"),
-        Field("staff", "text", False, 200), Field("notes", "text"),
+        Field("interaction_id", "text", False, 64),
+        Field("school_id", "text", False, 64),
+        Field("date", "date", True),
+        Field("family_id", "text", False, 64),
+        Field("partner_id", "text", False, 64),
+        Field("activity", "activity", True),
+        Field("channel", "channel"),
+        Field("two_way", "bool"),
+        Field("staff", "text", False, 200),
+        Field("notes", "text"),
         Field("direction", "direction"),
     ),
 }
-KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
-       "interactions": "interaction_id"}
+KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id", "interactions": "interaction_id"}
 SINGULAR = {"schools": "school", "partners": "partner", "families": "family", "interactions": "interaction"}
 # Kinds of column whose empty text ("") is kept as empty text; elsewhere "" is just a blank cell.
 _TEXT_KINDS = ("text", "list")
@@ -213,6 +240,7 @@ def guess_kind(filename: str) -> str | None:
 
 # ---------------------------------------------------------------- the report
 
+
 def _shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, saying how much was left out.
 
@@ -228,6 +256,7 @@ def _shorten(text: str, limit: int) -> str:
 @dataclass(frozen=True)
 class Problem:
     """One reason a batch was refused. ``row`` is the spreadsheet row (the header is row 1)."""
+
     file: str
     row: int | None
     column: str | None
@@ -242,6 +271,7 @@ class Problem:
 class ImportReport:
     """What an import did, or why it did nothing. ``seconds`` says how long the reading and
     checking and the writing (the time the store's write lock was held) took."""
+
     files: list[str] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -264,8 +294,9 @@ class ImportReport:
             self.errors_not_kept += 1
             return
         # A report quotes what it refuses; a 300 MB header must not become a 300 MB report.
-        self.errors.append(Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60),
-                                   _shorten(reason, 400)))
+        self.errors.append(
+            Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60), _shorten(reason, 400))
+        )
 
     def errors_frame(self) -> pd.DataFrame:
         """The problems as a table (file, row, column, reason), for a page to show."""
@@ -281,8 +312,10 @@ class ImportReport:
         lines = []
         if self.errors:
             n, files = self.problem_count, len({p.file for p in self.errors})
-            lines.append(f"Nothing was imported: {n:,} problem{'s' * (n != 1)} in {files} "
-                         f"file{'s' * (files != 1)}. The store is unchanged; fix the files and import again.")
+            lines.append(
+                f"Nothing was imported: {n:,} problem{'s' * (n != 1)} in {files} "
+                f"file{'s' * (files != 1)}. The store is unchanged; fix the files and import again."
+            )
             lines += [f"  {p}" for p in self.errors[:limit]]
             if n > limit:
                 lines.append(f"  ... and {n - limit:,} more.")
@@ -293,13 +326,15 @@ class ImportReport:
                 if kind in self.counts:
                     c = self.counts[kind]
                     new, updated = ("to add", "to update") if self.dry_run else ("new", "updated")
-                    lines.append(f"  {kind}: {c['inserted']} {new}, {c['updated']} {updated}, "
-                                 f"{c['unchanged']} unchanged")
+                    lines.append(
+                        f"  {kind}: {c['inserted']} {new}, {c['updated']} {updated}, {c['unchanged']} unchanged"
+                    )
         lines += [f"  Note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- a file to import
+
 
 class _Refused(Exception):
     """A file that cannot be read (on); the message is the reason, ``row`` and ``column`` where."""
@@ -312,6 +347,7 @@ class _Refused(Exception):
 @dataclass
 class _Source:
     """A file of the batch: its name, its size, and how to open its bytes (again)."""
+
     name: str
     size: int
     open: Callable[[], IO[bytes]]
@@ -323,8 +359,9 @@ def _source(item) -> _Source:
     regular file (a FIFO would block for ever) or is over the size limit is refused before a byte
     is read; a path is read from disk as it is parsed, never held whole."""
     if isinstance(item, tuple) or hasattr(item, "getvalue"):
-        name, data = (str(item[0]), bytes(item[1])) if isinstance(item, tuple) else (
-            str(item.name), bytes(item.getvalue()))
+        name, data = (
+            (str(item[0]), bytes(item[1])) if isinstance(item, tuple) else (str(item.name), bytes(item.getvalue()))
+        )
         return _Source(name, len(data), lambda: io.BytesIO(data))
     path = Path(item)
     info = path.stat()
@@ -337,8 +374,9 @@ def _source(item) -> _Source:
 def _check_size(size: int) -> None:
     limit = load_settings().imports.max_file_mb
     if size > limit * 1_000_000:
-        raise _Refused(f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: "
-                       "split it into several files")
+        raise _Refused(
+            f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: split it into several files"
+        )
 
 
 def _check_workbook(data: bytes) -> None:
@@ -350,9 +388,11 @@ def _check_workbook(data: bytes) -> None:
     except zipfile.BadZipFile:
         return  # not a ZIP at all: openpyxl's own refusal says so
     if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
-        raise _Refused(f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from "
-                       f"{len(data) / 1_000_000:,.1f} MB; it is refused unopened. "
-                       "Save the sheet as CSV and import that")
+        raise _Refused(
+            f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from "
+            f"{len(data) / 1_000_000:,.1f} MB; it is refused unopened. "
+            "Save the sheet as CSV and import that"
+        )
 
 
 # ---------------------------------------------------------------- reading a file into rows of text cells
@@ -368,6 +408,7 @@ _NOT_TEXT = "the file is not text (it holds binary bytes): save it as CSV or XLS
 class _Look:
     """What one pass over a file's bytes found: its checksum, whether it holds anything, how it
     starts, and which text encoding reads it (None: binary)."""
+
     sha256: str
     blank: bool
     start: bytes
@@ -415,7 +456,7 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))                     # Excel stores every number as a float
+        return str(int(value))  # Excel stores every number as a float
     return str(value)
 
 
@@ -435,7 +476,7 @@ def _rows(source: _Source) -> Iterator[list[str]]:
         raise _Refused("old Excel files (.xls) are not read: save it as .xlsx or CSV")
     if look.start.startswith((b"\xff\xfe", b"\xfe\xff")):
         with source.open() as f:
-            text = f.read().decode("utf-16")       # rare, and small: Excel's "Unicode text"
+            text = f.read().decode("utf-16")  # rare, and small: Excel's "Unicode text"
         if _CONTROL.search(text):
             raise _Refused(_NOT_TEXT)
         return _csv_rows(lambda: io.StringIO(text, newline=""), source.name, limits.max_rows, limits.max_cell_chars)
@@ -444,8 +485,12 @@ def _rows(source: _Source) -> Iterator[list[str]]:
     if look.control:
         raise _Refused(_NOT_TEXT)
     encoding = look.encoding
-    return _csv_rows(lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""), source.name,
-                     limits.max_rows, limits.max_cell_chars)
+    return _csv_rows(
+        lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""),
+        source.name,
+        limits.max_rows,
+        limits.max_cell_chars,
+    )
 
 
 def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
@@ -455,12 +500,14 @@ def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator
     try:
         sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise _Refused(f"the file is not a readable Excel workbook ({type(exc).__name__}): "
-                       "save it again as .xlsx or CSV") from None
+        raise _Refused(
+            f"the file is not a readable Excel workbook ({type(exc).__name__}): save it again as .xlsx or CSV"
+        ) from None
     del data
     if len(sheet) > max_rows + 1:
-        raise _Refused(f"the file has {len(sheet) - 1:,} rows, over the limit of {max_rows:,}: "
-                       "split it into several files")
+        raise _Refused(
+            f"the file has {len(sheet) - 1:,} rows, over the limit of {max_rows:,}: split it into several files"
+        )
 
     def rows() -> Iterator[list[str]]:
         for number, values in enumerate(sheet.itertuples(index=False, name=None), start=1):
@@ -468,13 +515,16 @@ def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator
             if any(len(cell) > max_cell_chars for cell in cells):
                 raise _Refused(_too_long(max_cell_chars), row=number)
             yield cells
+
     return rows()
 
 
 def _too_long(limit: int, line: int | None = None) -> str:
     where = f" (it starts on line {line:,} of the file)" if line else ""
-    return (f"this row has a cell of more than {limit:,} characters{where}; a stray quote mark can make the rest "
-            "of the file one cell: check the quote marks in this row, or shorten the text")
+    return (
+        f"this row has a cell of more than {limit:,} characters{where}; a stray quote mark can make the rest "
+        "of the file one cell: check the quote marks in this row, or shorten the text"
+    )
 
 
 def _csv_rows(open_text: Callable[[], IO[str]], name: str, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
@@ -524,6 +574,7 @@ def _csv_rows(open_text: Callable[[], IO[str]], name: str, max_rows: int, max_ce
 @dataclass
 class _Cell:
     """Where one cell lies in a record's raw text, as :func:`_scan` found it."""
+
     index: int
     start: int
     end: int
@@ -591,8 +642,9 @@ def _quoted_empty(raw: str, delimiter: str) -> list[int]:
         i, index = i + 1, index + 1
 
 
-def _second_look(cells: list[str], lines: list[str], delimiter: str, row: int, line: int,
-                 header: list[str] | None) -> list[str]:
+def _second_look(
+    cells: list[str], lines: list[str], delimiter: str, row: int, line: int, header: list[str] | None
+) -> list[str]:
     """A record that spans lines or holds ``""``: mark its quoted empty cells, and refuse it if a
     cell swallowed what look like rows of the file (a quote mark opened and closed far apart)."""
     raw = "".join(lines)
@@ -611,8 +663,10 @@ def _second_look(cells: list[str], lines: list[str], delimiter: str, row: int, l
                     f"this cell runs on over {len(later) + 1:,} lines of the file (from line {line:,}), and line "
                     f"{line + rowlike:,} in it looks like a row of its own ({_shorten(later[rowlike - 1], 60)!r}): "
                     "a quote mark that opens the cell is probably never closed where it should be. Close the quote, "
-                    "or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
-                    row=row, column=_column_name(header, index))
+                    'or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
+                    row=row,
+                    column=_column_name(header, index),
+                )
     return cells
 
 
@@ -631,8 +685,9 @@ def _column_name(header: list[str] | None, index: int) -> str | None:
     return header[index] if index < len(header) and header[index] else f"column {index + 1}"
 
 
-def _broken(exc: csv.Error, row: int, line: int, lines: list[str], delimiter: str,
-            header: list[str] | None, max_cell_chars: int) -> _Refused:
+def _broken(
+    exc: csv.Error, row: int, line: int, lines: list[str], delimiter: str, header: list[str] | None, max_cell_chars: int
+) -> _Refused:
     """Why the csv module stopped, as a sentence naming the row (and line) where the cell starts."""
     raw = "".join(lines)
     cells = _scan(raw, delimiter)
@@ -640,33 +695,47 @@ def _broken(exc: csv.Error, row: int, line: int, lines: list[str], delimiter: st
     if "field larger than field limit" in str(exc):
         long = next((c for c in cells if c.end - c.start > max_cell_chars), cells[-1] if cells else None)
         column = _column_name(header, long.index) if long else None
-        if long is not None and long.quoted and not long.closed and _rowlike(raw[long.start:].splitlines()[1:],
-                                                                             delimiter, header):
+        if (
+            long is not None
+            and long.quoted
+            and not long.closed
+            and _rowlike(raw[long.start :].splitlines()[1:], delimiter, header)
+        ):
             return _Refused(
                 f"a quote mark opens this cell (line {line:,} of the file) and is never closed: the cell runs on "
                 f"over the rows that follow, past the limit of a cell of more than {max_cell_chars:,} characters. "
-                "Close the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
-                row=row, column=column)
+                'Close the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
+                row=row,
+                column=column,
+            )
         return _Refused(_too_long(max_cell_chars, line if line != row else None), row=row, column=column)
     unclosed = next((c for c in cells if c.quoted and not c.closed), None)
     if unclosed is not None:
         return _Refused(
             f"a quote mark opens this cell (line {line:,} of the file) and is never closed, so lines {line:,} to "
             f"{last_line:,} would be read as one cell: close the quote, or remove the stray quote mark (a quote "
-            "mark inside a cell is written twice: \"\")", row=row, column=_column_name(header, cells.index(unclosed)))
+            'mark inside a cell is written twice: "")',
+            row=row,
+            column=_column_name(header, cells.index(unclosed)),
+        )
     after = next((c for c in cells if c.text_after_quote), None)
     if after is not None:
         column = _column_name(header, after.index)
-        if any(mark in raw[after.start:after.end] for mark in ("\n", "\r")):
+        if any(mark in raw[after.start : after.end] for mark in ("\n", "\r")):
             return _Refused(
                 f"the quoted text that starts in this cell (line {line:,} of the file) runs on to line {last_line:,}, "
                 "where a quote mark is followed by more text: a quote mark is missing or stray in this row. Close "
-                "the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: \"\")",
-                row=row, column=column)
+                'the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
+                row=row,
+                column=column,
+            )
         return _Refused(
             f"a quote mark ends the quoted text of this cell and more text follows it "
-            f"({_shorten(raw[after.start:after.end], 60)!r}): put the whole cell in quotes and write each quote "
-            "mark inside it twice (\"\")", row=row, column=column)
+            f"({_shorten(raw[after.start : after.end], 60)!r}): put the whole cell in quotes and write each quote "
+            'mark inside it twice ("")',
+            row=row,
+            column=column,
+        )
     return _Refused(f"the file is not valid CSV here (line {line:,}): {exc}", row=row)
 
 
@@ -676,7 +745,7 @@ def _clean(cell: str) -> str:
 
 def _blank_row(cells: list[str]) -> bool:
     if cells and cells[0] != EMPTY_TEXT and cells[0].strip():
-        return False                               # the usual row, decided by its first cell
+        return False  # the usual row, decided by its first cell
     return not any(c.strip() and c != EMPTY_TEXT for c in cells)
 
 
@@ -684,6 +753,7 @@ def _blank_row(cells: list[str]) -> bool:
 class _Table:
     """One file read whole: typed values (None where blank), one object column per field of the
     format, ``_row`` (the spreadsheet row) and ``_src`` (the file's place in the batch)."""
+
     name: str
     kind: str
     frame: pd.DataFrame
@@ -715,9 +785,13 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
                     return None
                 columns = known
                 continue
-            if len(cells) > len(header) and any(c.strip() and c != EMPTY_TEXT for c in cells[len(header):]):
-                report.error(name, number, None,
-                             f"the row has {len(cells)} cells but the header names only {len(header)} columns")
+            if len(cells) > len(header) and any(c.strip() and c != EMPTY_TEXT for c in cells[len(header) :]):
+                report.error(
+                    name,
+                    number,
+                    None,
+                    f"the row has {len(cells)} cells but the header names only {len(header)} columns",
+                )
             numbers.append(number)
             body.append(cells)
             if len(body) >= CHUNK_ROWS:
@@ -729,7 +803,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
-            close()                                # restores the csv module's field limit at once
+            close()  # restores the csv module's field limit at once
     if header is None:
         report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
         return None
@@ -751,13 +825,16 @@ def _check_header(report: ImportReport, name: str, kind: str, row: int, header: 
         seen.add(h)
     for f in FORMATS[kind]:
         if f.required and f.name not in seen:
-            report.error(name, row, f.name,
-                         f"the required column {f.name!r} is missing (a {kind} file needs "
-                         f"{', '.join(x.name for x in FORMATS[kind] if x.required)}; "
-                         f"found: {', '.join(h for h in header if h) or 'nothing'})")
+            report.error(
+                name,
+                row,
+                f.name,
+                f"the required column {f.name!r} is missing (a {kind} file needs "
+                f"{', '.join(x.name for x in FORMATS[kind] if x.required)}; "
+                f"found: {', '.join(h for h in header if h) or 'nothing'})",
+            )
     if kind == "interactions" and not {"family_id", "partner_id"} & seen:
-        report.error(name, row, "family_id",
-                     "an interactions file needs a family_id or a partner_id column (or both)")
+        report.error(name, row, "family_id", "an interactions file needs a family_id or a partner_id column (or both)")
     ignored = [h for h in header if h and h not in known]
     if ignored:
         report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
@@ -768,8 +845,10 @@ def _check_header(report: ImportReport, name: str, kind: str, row: int, header: 
 
 # ---------------------------------------------------------------- reading cells into values
 
+
 class _Bad:
     """A reason a cell was refused, travelling in the cell's place through a column of values."""
+
     __slots__ = ("reason",)
 
     def __init__(self, reason: str):
@@ -801,12 +880,12 @@ def _converters() -> dict[str, Callable[[str], Any]]:
             if not math.isfinite(value) or not -limit <= value <= limit:
                 return _Bad(f"{text} is not a {what}: it must lie between -{limit} and {limit}")
             return value
+
         return read
 
     def date(text):
         value = parse_date(text)
-        return value if value is not None else _Bad(
-            f"{text!r} is not a date: write it as 2026-09-14 or 14/09/2026")
+        return value if value is not None else _Bad(f"{text!r} is not a date: write it as 2026-09-14 or 14/09/2026")
 
     def boolean(text):
         value = parse_bool(text)
@@ -816,27 +895,46 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         def read(text):
             key = " ".join(text.lower().split())
             return key if key in options else _Bad(f"{text!r} is not a {what}. Choose one of: {', '.join(options)}.")
+
         return read
 
     def category(text):
         found = typology.category(text)
-        return found.name if found else _Bad(
-            f"{text!r} is not a category of the typology. " + _known_list("categories", typology.category_names()))
+        return (
+            found.name
+            if found
+            else _Bad(
+                f"{text!r} is not a category of the typology. " + _known_list("categories", typology.category_names())
+            )
+        )
 
     def activity(text):
         found = typology.activity(text)
-        return found.name if found else _Bad(
-            f"{text!r} is not an activity of the catalogue. " + _known_list("activities", typology.activity_names()))
+        return (
+            found.name
+            if found
+            else _Bad(
+                f"{text!r} is not an activity of the catalogue. " + _known_list("activities", typology.activity_names())
+            )
+        )
 
     def layer(text):
         value = count(text)
         return value if value in PARTNER_LAYERS else _Bad(f"{text!r} is not a layer: a partner is in layer 2, 3 or 4")
 
     return {
-        "text": str, "count": count, "latitude": coordinate(90, "latitude"),
-        "longitude": coordinate(180, "longitude"), "date": date, "bool": boolean,
-        "list": lambda text: ";".join(parse_list(text)), "category": category, "activity": activity,
-        "layer": layer, "status": choice(PARTNER_STATUSES, "partner status"), "channel": choice(CHANNELS, "channel"),
+        "text": str,
+        "count": count,
+        "latitude": coordinate(90, "latitude"),
+        "longitude": coordinate(180, "longitude"),
+        "date": date,
+        "bool": boolean,
+        "list": lambda text: ";".join(parse_list(text)),
+        "category": category,
+        "activity": activity,
+        "layer": layer,
+        "status": choice(PARTNER_STATUSES, "partner status"),
+        "channel": choice(CHANNELS, "channel"),
         "preferred_channel": choice(PREFERRED_CHANNELS, "preferred channel"),
         "direction": choice(("to family", "from family"), "direction (who started the contact)"),
     }
@@ -849,8 +947,18 @@ def _objects(values, n: int | None = None) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
-def _convert(report: ImportReport, name: str, kind: str, src: int, header: list[str], columns: dict[str, int],
-             numbers: list[int], body: list[list[str]], converters, shown: set[str]) -> pd.DataFrame:
+def _convert(
+    report: ImportReport,
+    name: str,
+    kind: str,
+    src: int,
+    header: list[str],
+    columns: dict[str, int],
+    numbers: list[int],
+    body: list[list[str]],
+    converters,
+    shown: set[str],
+) -> pd.DataFrame:
     """One chunk of rows as typed values; blank cells become None, problems go to the report.
 
     Each distinct text of a column is read once (a column of a million dates holds a few hundred
@@ -872,7 +980,7 @@ def _convert(report: ImportReport, name: str, kind: str, src: int, header: list[
             if text == "" or (text == EMPTY_TEXT and (f.kind not in _TEXT_KINDS or f.required)):
                 blank[k] = True
             elif text == EMPTY_TEXT:
-                values[k] = ""                     # written "": empty text, kept as such
+                values[k] = ""  # written "": empty text, kept as such
             else:
                 value = converters[f.kind](text)
                 if not isinstance(value, _Bad) and f.limit and isinstance(value, str) and len(value) > f.limit:
@@ -899,13 +1007,15 @@ def _convert(report: ImportReport, name: str, kind: str, src: int, header: list[
 
 # ---------------------------------------------------------------- checks across rows, files and the store
 
+
 @dataclass
 class _Batch:
     """The files of one import, read and converted: per kind, one frame of every file's rows."""
+
     names: list[str]
     sources: list[_Source]
     frames: dict[str, pd.DataFrame]
-    present: dict[int, set[str]]                    # per file (its _src), the columns it has
+    present: dict[int, set[str]]  # per file (its _src), the columns it has
 
 
 def _where(frame: pd.DataFrame, i, names: list[str]) -> tuple[str, int]:
@@ -956,8 +1066,13 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
         report.files.append(source.name)
         file_kind = kind or guess_kind(source.name)
         if file_kind is None:
-            report.error(source.name, None, None, "cannot tell what this file holds from its name: call it "
-                         "schools, partners, families or interactions (e.g. partners.csv) or choose the kind")
+            report.error(
+                source.name,
+                None,
+                None,
+                "cannot tell what this file holds from its name: call it "
+                "schools, partners, families or interactions (e.g. partners.csv) or choose the kind",
+            )
             continue
         src = len(names)
         names.append(source.name)
@@ -970,8 +1085,11 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
         if table is None:
             continue
         # The id, the school and (for interactions) who it was with are always written whole.
-        always = {KEY[file_kind]} | ({"school_id"} if file_kind != "schools" else set()) | (
-            {"family_id", "partner_id"} if file_kind == "interactions" else set())
+        always = (
+            {KEY[file_kind]}
+            | ({"school_id"} if file_kind != "schools" else set())
+            | ({"family_id", "partner_id"} if file_kind == "interactions" else set())
+        )
         present[src] = table.present | always
         tables.setdefault(file_kind, []).append(table)
     frames = {}
@@ -987,8 +1105,9 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
     return _Batch(names, sources, frames, present)
 
 
-def _resolve_schools(report: ImportReport, conn: Connection, frames: dict[str, pd.DataFrame],
-                     school_id: str | None, names: list[str]) -> None:
+def _resolve_schools(
+    report: ImportReport, conn: Connection, frames: dict[str, pd.DataFrame], school_id: str | None, names: list[str]
+) -> None:
     """Give every partner, family and interaction row its school, or report why it has none."""
     store_schools = set(conn.execute(select(db.schools.c.school_id)).scalars())
     demo_schools = set(conn.execute(select(db.schools.c.school_id).where(db.schools.c.demo)).scalars())
@@ -1002,13 +1121,17 @@ def _resolve_schools(report: ImportReport, conn: Connection, frames: dict[str, p
         fallback = next(iter(known))
     elif len(known) == 1:
         # The app starts on the demo school: a school's real families must never land in it unseen.
-        why_not = ("school_id needed: the only school in the store is the demo school; import your schools.csv "
-                   "first (or with this file), so that your rows go to your own school")
+        why_not = (
+            "school_id needed: the only school in the store is the demo school; import your schools.csv "
+            "first (or with this file), so that your rows go to your own school"
+        )
     elif not known:
         why_not = "there is no school yet: import a schools file first (or with this one)"
     else:
-        why_not = ("school_id needed: the store holds several schools; add a school_id column "
-                   "or choose the school the rows belong to")
+        why_not = (
+            "school_id needed: the store holds several schools; add a school_id column "
+            "or choose the school the rows belong to"
+        )
     for kind in ("partners", "families", "interactions"):
         if kind not in frames:
             continue
@@ -1016,25 +1139,34 @@ def _resolve_schools(report: ImportReport, conn: Connection, frames: dict[str, p
         given = frame["school_id"]
         unknown = given.notna() & ~given.isin(known)
         for i in frame.index[unknown]:
-            report.error(*_where(frame, i, names), "school_id",
-                         f"there is no school {given[i]!r} in the store or in this import")
+            report.error(
+                *_where(frame, i, names), "school_id", f"there is no school {given[i]!r} in the store or in this import"
+            )
         missing = given.isna()
         if missing.any() and fallback is None:
             for src in frame.loc[missing, "_src"].unique():
                 rows = frame.loc[missing & (frame["_src"] == src), "_row"]
-                report.error(names[int(src)], int(rows.iloc[0]), "school_id", why_not
-                             + (f" ({len(rows)} rows have no school_id)" if len(rows) > 1 else ""))
+                report.error(
+                    names[int(src)],
+                    int(rows.iloc[0]),
+                    "school_id",
+                    why_not + (f" ({len(rows)} rows have no school_id)" if len(rows) > 1 else ""),
+                )
         frame["school_id"] = _objects(np.where(missing.to_numpy(), fallback, given.to_numpy(dtype=object)))
 
 
-def _check_allowed_schools(report: ImportReport, frames: dict[str, pd.DataFrame], allowed: Collection[str],
-                           names: list[str]) -> None:
+def _check_allowed_schools(
+    report: ImportReport, frames: dict[str, pd.DataFrame], allowed: Collection[str], names: list[str]
+) -> None:
     """Staff of one school import rows for their own schools only."""
     for frame in frames.values():
         outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
         for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
-            report.error(*_where(frame, i, names), "school_id",
-                         f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change")
+            report.error(
+                *_where(frame, i, names),
+                "school_id",
+                f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change",
+            )
 
 
 def _ids(values) -> pd.Index:
@@ -1043,17 +1175,20 @@ def _ids(values) -> pd.Index:
     return pd.Index(np.asarray(values, dtype=object), dtype=object)
 
 
-def _check_owners(report: ImportReport, frame: pd.DataFrame, kind: str, existing: pd.DataFrame,
-                  names: list[str]) -> None:
+def _check_owners(
+    report: ImportReport, frame: pd.DataFrame, kind: str, existing: pd.DataFrame, names: list[str]
+) -> None:
     """A partner, family or interaction belongs to one school; an import does not move it."""
     key = KEY[kind]
     stored = existing["school_id"].reindex(_ids(frame[key])).to_numpy(dtype=object)
     school = frame["school_id"].to_numpy(dtype=object)
     moved = pd.notna(stored) & pd.notna(school) & (stored != school)
     for i in np.flatnonzero(moved):
-        report.error(*_where(frame, i, names), "school_id",
-                     f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to school {stored[i]!r}, "
-                     f"not {school[i]!r}")
+        report.error(
+            *_where(frame, i, names),
+            "school_id",
+            f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to school {stored[i]!r}, not {school[i]!r}",
+        )
 
 
 def _owners(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, str]]:
@@ -1067,22 +1202,29 @@ def _owners(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, dict
     return out
 
 
-def _check_references(report: ImportReport, frames: dict[str, pd.DataFrame], stored: dict[str, dict[str, str]],
-                      names: list[str]) -> None:
+def _check_references(
+    report: ImportReport, frames: dict[str, pd.DataFrame], stored: dict[str, dict[str, str]], names: list[str]
+) -> None:
     """Each interaction names exactly one family or partner, known to the store or this batch,
     of the interaction's own school."""
     frame = frames["interactions"]
     fam, par = frame["family_id"].notna(), frame["partner_id"].notna()
     for i in frame.index[fam & par]:
-        report.error(*_where(frame, i, names), "family_id",
-                     "an interaction is with one family or one partner, not both: leave one of them empty")
+        report.error(
+            *_where(frame, i, names),
+            "family_id",
+            "an interaction is with one family or one partner, not both: leave one of them empty",
+        )
     # Neither: a message to all families of the school (engagement.communication.is_message_to_all).
     from engagement.communication import is_message_to_all
 
     for i in frame.index[~fam & ~par & ~frame["activity"].map(is_message_to_all)]:
-        report.error(*_where(frame, i, names), "family_id",
-                     "an interaction needs a family_id or a partner_id: both are empty (only a message to all "
-                     "families, a one-way activity of type communicating such as a newsletter, leaves both empty)")
+        report.error(
+            *_where(frame, i, names),
+            "family_id",
+            "an interaction needs a family_id or a partner_id: both are empty (only a message to all "
+            "families, a one-way activity of type communicating such as a newsletter, leaves both empty)",
+        )
     for column, kind in (("family_id", "families"), ("partner_id", "partners")):
         owners = dict(stored[kind])
         if kind in frames:
@@ -1097,11 +1239,15 @@ def _check_references(report: ImportReport, frames: dict[str, pd.DataFrame], sto
         for i in np.flatnonzero(unknown | elsewhere):
             rid = wanted.iat[i]
             if unknown[i]:
-                report.error(*_where(frame, i, names), column,
-                             f"there is no {who} {rid!r} in the store or in this import")
+                report.error(
+                    *_where(frame, i, names), column, f"there is no {who} {rid!r} in the store or in this import"
+                )
             else:
-                report.error(*_where(frame, i, names), column,
-                             f"{who} {rid!r} belongs to school {owner[i]!r}, not to {school[i]!r}")
+                report.error(
+                    *_where(frame, i, names),
+                    column,
+                    f"{who} {rid!r} belongs to school {owner[i]!r}, not to {school[i]!r}",
+                )
 
 
 # ---------------------------------------------------------------- building the rows written
@@ -1109,8 +1255,14 @@ def _check_references(report: ImportReport, frames: dict[str, pd.DataFrame], sto
 _DEFAULTS: dict[str, dict[str, object]] = {
     "schools": {"demo": False},
     "partners": {"status": "active"},
-    "families": {"pupils": 1, "pupil_premium": False, "send": False, "eal": False,
-                 "looked_after": False, "young_carer": False},
+    "families": {
+        "pupils": 1,
+        "pupil_premium": False,
+        "send": False,
+        "eal": False,
+        "looked_after": False,
+        "young_carer": False,
+    },
     "interactions": {"direction": "to family"},
 }
 
@@ -1119,7 +1271,7 @@ def _new_interaction_ids(n: int) -> list[str]:
     """``n`` fresh interaction references, as :func:`engagement.contacts.new_interaction_id` makes
     them (random, so two people logging at once never clash), from one call for random bytes."""
     raw = os.urandom(16 * n)
-    return ["I-" + raw[i:i + 16].hex() for i in range(0, 16 * n, 16)]
+    return ["I-" + raw[i : i + 16].hex() for i in range(0, 16 * n, 16)]
 
 
 def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: dict[int, set[str]]) -> pd.DataFrame:
@@ -1162,8 +1314,12 @@ def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: di
     if "latitude" in out and "postcode" in out:
         before_lat = stored["latitude"].to_numpy(dtype=object)
         before_lon = stored["longitude"].to_numpy(dtype=object)
-        keep = (~is_new & pd.isna(out["latitude"]) & pd.isna(out["longitude"])
-                & (out["postcode"] == stored["postcode"].to_numpy(dtype=object)))
+        keep = (
+            ~is_new
+            & pd.isna(out["latitude"])
+            & pd.isna(out["longitude"])
+            & (out["postcode"] == stored["postcode"].to_numpy(dtype=object))
+        )
         out["latitude"] = np.where(keep, np.where(pd.isna(before_lat), None, before_lat), out["latitude"])
         out["longitude"] = np.where(keep, np.where(pd.isna(before_lon), None, before_lon), out["longitude"])
     return pd.DataFrame({c: _objects(v) for c, v in out.items()})
@@ -1173,11 +1329,12 @@ def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: di
 class _KindPlan:
     """What an import will do to one table: the rows (every column), which are new, which changed
     and in which columns, and the stored rows they change (the before-images)."""
+
     kind: str
     records: pd.DataFrame
     new: np.ndarray
-    changes: np.ndarray                             # rows x columns: the value differs from the stored one
-    insert_order: np.ndarray                        # the new rows, in key order
+    changes: np.ndarray  # rows x columns: the value differs from the stored one
+    insert_order: np.ndarray  # the new rows, in key order
     before: dict[str, dict[str, Any]]
 
     @property
@@ -1192,15 +1349,20 @@ class _KindPlan:
 @dataclass
 class _Plan:
     kinds: dict[str, _KindPlan]
-    schools: set[tuple[str, bool]]                  # the store's schools and whether each is a demo
-    owners: dict[str, dict[str, str]]               # the stored owners of the families and partners named
+    schools: set[tuple[str, bool]]  # the store's schools and whether each is a demo
+    owners: dict[str, dict[str, str]]  # the stored owners of the families and partners named
 
 
-def _plan(report: ImportReport, conn: Connection, batch: _Batch, school_id: str | None,
-          allowed_schools: Collection[str] | None) -> _Plan | None:
+def _plan(
+    report: ImportReport,
+    conn: Connection,
+    batch: _Batch,
+    school_id: str | None,
+    allowed_schools: Collection[str] | None,
+) -> _Plan | None:
     """Check the batch against the store as ``conn`` sees it and work out every row to write.
     None (with the problems reported) if the batch cannot go in."""
-    frames = {k: f.copy(deep=False) for k, f in batch.frames.items()}   # the batch itself stays as read
+    frames = {k: f.copy(deep=False) for k, f in batch.frames.items()}  # the batch itself stays as read
     names = batch.names
     schools = {(s, bool(d)) for s, d in conn.execute(select(db.schools.c.school_id, db.schools.c.demo))}
     _resolve_schools(report, conn, frames, school_id, names)
@@ -1248,6 +1410,7 @@ def _plan(report: ImportReport, conn: Connection, batch: _Batch, school_id: str 
 
 
 # ---------------------------------------------------------------- writing
+
 
 class _StoreChanged(Exception):
     """What the check read has changed since: check again."""
@@ -1309,11 +1472,16 @@ def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) 
             added[k] = keys[p.new].tolist()
         if p.before:
             before[k] = p.before
-    detail = {"files": [{"name": s.name, "sha256": s.sha256, "bytes": s.size} for s in batch.sources],
-              "counts": {k: counts[k] for k in KINDS if k in counts}}
-    return {"table_name": ",".join(changed), "before": db.to_json(before) if before else None,
-            "after": db.to_json({"added": added}) if added else None,
-            "detail": json.dumps(detail, ensure_ascii=False)}
+    detail = {
+        "files": [{"name": s.name, "sha256": s.sha256, "bytes": s.size} for s in batch.sources],
+        "counts": {k: counts[k] for k in KINDS if k in counts},
+    }
+    return {
+        "table_name": ",".join(changed),
+        "before": db.to_json(before) if before else None,
+        "after": db.to_json({"added": added}) if added else None,
+        "detail": json.dumps(detail, ensure_ascii=False),
+    }
 
 
 # ---------------------------------------------------------------- the whole batch
@@ -1334,9 +1502,15 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
-                 school_id: str | None = None, dry_run: bool = False,
-                 allowed_schools: Collection[str] | None = None) -> ImportReport:
+def import_files(
+    store: db.Store,
+    paths,
+    kind: str | None = None,
+    actor: str = "import",
+    school_id: str | None = None,
+    dry_run: bool = False,
+    allowed_schools: Collection[str] | None = None,
+) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
@@ -1348,8 +1522,9 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     report = ImportReport(dry_run=dry_run)
-    single = isinstance(paths, (str, Path)) or (isinstance(paths, tuple) and len(paths) == 2
-                                                 and isinstance(paths[1], (bytes, bytearray)))
+    single = isinstance(paths, (str, Path)) or (
+        isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray))
+    )
     sources = [paths] if single else list(paths)
     started = time.perf_counter()
     with _no_cycle_collection():
@@ -1377,22 +1552,34 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
                     raise _StoreChanged
                 _write(conn, plan)
                 if event is not None:
-                    db.audit(conn, "import", event["table_name"], before=event["before"], after=event["after"],
-                             detail=event["detail"])
+                    db.audit(
+                        conn,
+                        "import",
+                        event["table_name"],
+                        before=event["before"],
+                        after=event["after"],
+                        detail=event["detail"],
+                    )
             report.seconds["write"] = time.perf_counter() - locked
             report.counts = counts
             return report
         except (_StoreChanged, IntegrityError) as exc:
             # Someone changed the rows checked (or added one under an id of the file) meanwhile.
             if attempt == ATTEMPTS:
-                reason = (f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}"
-                          if isinstance(exc, IntegrityError) else
-                          "the store kept changing while the files were checked, so nothing was written: "
-                          "import them again")
+                reason = (
+                    f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}"
+                    if isinstance(exc, IntegrityError)
+                    else "the store kept changing while the files were checked, so nothing was written: "
+                    "import them again"
+                )
                 report.error(", ".join(report.files), None, None, reason)
         except SQLAlchemyError as exc:
-            report.error(", ".join(report.files), None, None,
-                         f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}")
+            report.error(
+                ", ".join(report.files),
+                None,
+                None,
+                f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
+            )
             return report
         started = time.perf_counter()
     return report

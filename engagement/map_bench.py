@@ -39,8 +39,13 @@ TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_vis
 
 
 def synthetic_school() -> dict:
-    return {"school_id": "BENCH", "name": "Benchmark School", "postcode": "B30 2QX",
-            "latitude": CENTRE[0], "longitude": CENTRE[1]}
+    return {
+        "school_id": "BENCH",
+        "name": "Benchmark School",
+        "postcode": "B30 2QX",
+        "latitude": CENTRE[0],
+        "longitude": CENTRE[1],
+    }
 
 
 def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.DataFrame:
@@ -55,16 +60,24 @@ def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.
     lat = school["latitude"] + r * np.cos(a) / 111.2
     lon = school["longitude"] + r * np.sin(a) / (111.2 * np.cos(np.radians(school["latitude"])))
     interactions = rng.poisson(1.2, n)
-    frame = pd.DataFrame({
-        "partner_id": [f"B{i:05d}" for i in range(n)], "school_id": school["school_id"],
-        "name": [f"{cats[k].name.title()} {i} <Trust & Co>" for i, k in enumerate(pick)],
-        "category": [cats[k].name for k in pick], "layer": [cats[k].layer for k in pick],
-        "segment": [cats[k].segment for k in pick], "postcode": "B30 2QX",
-        "latitude": lat, "longitude": lon, "services": "food;holiday club",
-        "status": rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08]),
-        "interactions": interactions, "engaged": interactions > 0,
-        "last_contact": [datetime.date(2026, 11, 1) if k else None for k in interactions],
-    })
+    frame = pd.DataFrame(
+        {
+            "partner_id": [f"B{i:05d}" for i in range(n)],
+            "school_id": school["school_id"],
+            "name": [f"{cats[k].name.title()} {i} <Trust & Co>" for i, k in enumerate(pick)],
+            "category": [cats[k].name for k in pick],
+            "layer": [cats[k].layer for k in pick],
+            "segment": [cats[k].segment for k in pick],
+            "postcode": "B30 2QX",
+            "latitude": lat,
+            "longitude": lon,
+            "services": "food;holiday club",
+            "status": rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08]),
+            "interactions": interactions,
+            "engaged": interactions > 0,
+            "last_contact": [datetime.date(2026, 11, 1) if k else None for k in interactions],
+        }
+    )
     frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"], lat, lon)
     return frame
 
@@ -81,9 +94,14 @@ def bench_map(n: int = 5000, seed: int = 1) -> dict:
     html = parts.html()
     rendered = time.perf_counter()
     markers = sum(len(json.loads(m.group(1))) for m in re.finditer(r"var data = (\[.*?\]);\n", html))
-    return {"partners": n, "build_s": round(built - started, 3), "render_s": round(rendered - built, 3),
-            "build_and_render_s": round(rendered - started, 3), "html_bytes": len(html.encode()),
-            "markers": markers}
+    return {
+        "partners": n,
+        "build_s": round(built - started, 3),
+        "render_s": round(rendered - built, 3),
+        "build_and_render_s": round(rendered - started, 3),
+        "html_bytes": len(html.encode()),
+        "markers": markers,
+    }
 
 
 def bench_page(n: int = 5000, browser: bool = True) -> dict:
@@ -116,8 +134,10 @@ def page_data(store, school_id: str, window) -> tuple[pd.DataFrame, maps.FamilyS
     """What the Partner map page reads for a school: its frames once, for both the partners'
     engagement and the family sectors."""
     frames = load_school_frames(store, school_id)
-    return (partners_in_window(store, school_id, window[0], window[1], frames),
-            maps.family_sectors(store, school_id, window, frames=frames))
+    return (
+        partners_in_window(store, school_id, window[0], window[1], frames),
+        maps.family_sectors(store, school_id, window, frames=frames),
+    )
 
 
 def map_section(bench: Bench) -> list[Timing]:
@@ -132,14 +152,19 @@ def map_section(bench: Bench) -> list[Timing]:
     t_data, (partners, sectors) = median_seconds(lambda: page_data(bench.store, school_id, bench.window), n)
     t_small, _ = median_seconds(lambda: maps.build_map(school, partners, sectors, window=bench.window).html(), n)
     many = synthetic_partners(5000, school=synthetic_school())
-    t_build, parts = median_seconds(lambda: maps.build_map(synthetic_school(), many, None, window=bench.window), n)
+    t_build, _parts = median_seconds(lambda: maps.build_map(synthetic_school(), many, None, window=bench.window), n)
     t_html, html = median_seconds(lambda: maps.build_map(synthetic_school(), many, None, window=bench.window).html(), n)
     out = [
         Timing("map: partners and family sectors of one school", t_data, n, note=f"{len(partners)} partners"),
         Timing("map: build and render, one school", t_small, n),
         Timing("map: build, 5,000 partners", t_build, n, "< 1 s"),
-        Timing("map: build and render the HTML, 5,000 partners", t_html, n, "< 1 s",
-               note=f"HTML {len(html.encode()) / 1e6:.2f} MB (target < 3 MB)"),
+        Timing(
+            "map: build and render the HTML, 5,000 partners",
+            t_html,
+            n,
+            "< 1 s",
+            note=f"HTML {len(html.encode()) / 1e6:.2f} MB (target < 3 MB)",
+        ),
     ]
     if bench.scale == "school":
         browser = Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
@@ -153,17 +178,40 @@ def map_section(bench: Bench) -> list[Timing]:
             # of the table still prints, and says why this line has no figure.
             failed = str(error).strip().splitlines()[-1][:200]
             page, browser = bench_page(5000, browser=False), False
-        out.append(Timing("map page: rerun after a filter change, 5,000 partners (AppTest)", page["rerun_s"], 5,
-                          "< 300 ms", note=f"rerun with nothing changed {page['rerun_unchanged_s'] * 1000:.0f} ms"))
+        out.append(
+            Timing(
+                "map page: rerun after a filter change, 5,000 partners (AppTest)",
+                page["rerun_s"],
+                5,
+                "< 300 ms",
+                note=f"rerun with nothing changed {page['rerun_unchanged_s'] * 1000:.0f} ms",
+            )
+        )
         if browser:
-            out.append(Timing("map page: navigation to markers shown, 5,000 partners (headless Chromium)",
-                              page["markers_visible_s"], 5, "< 3 s",
-                              note=f"a return visit (the page's heading alone {page['heading_visible_s']:.2f} s); "
-                                   f"first visit, empty browser cache, {page['markers_visible_first_visit_s']:.2f} s "
-                                   f"(heading {page['heading_visible_first_visit_s']:.2f} s)"))
+            out.append(
+                Timing(
+                    "map page: navigation to markers shown, 5,000 partners (headless Chromium)",
+                    page["markers_visible_s"],
+                    5,
+                    "< 3 s",
+                    note=f"a return visit (the page's heading alone {page['heading_visible_s']:.2f} s); "
+                    f"first visit, empty browser cache, {page['markers_visible_first_visit_s']:.2f} s "
+                    f"(heading {page['heading_visible_first_visit_s']:.2f} s)",
+                )
+            )
         else:
-            why = (f"the browser run failed: {failed}" if failed else
-                   f"needs {CHROMIUM} and playwright (bash scripts/test.sh installs both)")
-            out.append(Timing("map page: navigation to markers shown (headless Chromium)", float("nan"), 0, "< 3 s",
-                              note=f"not measured: {why}"))
+            why = (
+                f"the browser run failed: {failed}"
+                if failed
+                else f"needs {CHROMIUM} and playwright (bash scripts/test.sh installs both)"
+            )
+            out.append(
+                Timing(
+                    "map page: navigation to markers shown (headless Chromium)",
+                    float("nan"),
+                    0,
+                    "< 3 s",
+                    note=f"not measured: {why}",
+                )
+            )
     return out

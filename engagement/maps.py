@@ -49,6 +49,7 @@ from branca.element import CssLink, Element, JavascriptLink, MacroElement
 from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
+
 from engagement import geo, privacy
 from engagement import store as db
 from engagement.frames import Frames, load_school_frames
@@ -77,13 +78,18 @@ FAMILY_OUTLINE = "#5b1f52"
 
 # ---------------------------------------------------------------- assets
 
+
 def _asset_sources() -> dict[str, Path]:
     import xstatic.pkg.leaflet as leaflet
     import xstatic.pkg.leaflet_markercluster as cluster
 
     base, mc = Path(leaflet.BASE_DIR), Path(cluster.BASE_DIR)
-    files = {"leaflet.js": base / "leaflet.js", "leaflet.css": base / "leaflet.css",
-             "leaflet.markercluster.js": mc / "leaflet.markercluster.js", "MarkerCluster.css": mc / "MarkerCluster.css"}
+    files = {
+        "leaflet.js": base / "leaflet.js",
+        "leaflet.css": base / "leaflet.css",
+        "leaflet.markercluster.js": mc / "leaflet.markercluster.js",
+        "MarkerCluster.css": mc / "MarkerCluster.css",
+    }
     for image in sorted((base / "images").glob("*.png")):
         files[f"images/{image.name}"] = image
     return files
@@ -161,6 +167,7 @@ class LocalFastMarkerCluster(FastMarkerCluster):
 
 # ---------------------------------------------------------------- text
 
+
 def safe_text(value) -> str:
     """User text made inert for folium: HTML-escaped, and the characters that mean something in a
     JavaScript template literal (backtick, ``$``, backslash) or in a Jinja template (braces)
@@ -170,8 +177,13 @@ def safe_text(value) -> str:
     text = html.escape(str(value), quote=True)
     # Braces too: branca compiles every rendered script as a Jinja template again, so a name
     # holding "{{ ... }}" would be evaluated on the server.
-    return (text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
-            .replace("{", "&#123;").replace("}", "&#125;"))
+    return (
+        text.replace("\\", "&#92;")
+        .replace("`", "&#96;")
+        .replace("$", "&#36;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+    )
 
 
 # ---------------------------------------------------------------- data
@@ -180,10 +192,11 @@ def safe_text(value) -> str:
 @dataclass
 class FamilySectors:
     """Families by postcode sector, only sectors at or above the privacy threshold."""
-    shown: pd.DataFrame            # sector, families, reached, reach, latitude, longitude
-    hidden_families: int | None    # in small sectors, or with no known location (None: not told)
+
+    shown: pd.DataFrame  # sector, families, reached, reach, latitude, longitude
+    hidden_families: int | None  # in small sectors, or with no known location (None: not told)
     threshold: int
-    rounded: bool = False          # counts rounded for governors
+    rounded: bool = False  # counts rounded for governors
 
     def for_governors(self) -> FamilySectors:
         """The sectors as governors see them: families and reached rounded to the threshold, a
@@ -191,16 +204,25 @@ class FamilySectors:
         hidden families not counted (see :func:`engagement.privacy.governor_row`)."""
         shown = self.shown.copy()
         t = self.threshold
-        small = [privacy.is_small(n, t) or privacy.is_small(f - n, t) for n, f in zip(shown["reached"], shown["families"])]
+        small = [
+            privacy.is_small(n, t) or privacy.is_small(f - n, t) for n, f in zip(shown["reached"], shown["families"])
+        ]
         shown.loc[small, "reach"] = float("nan")
         shown["families"] = [privacy.governor_count(n, t) for n in shown["families"]]
-        shown["reached"] = [float("nan") if hide else privacy.governor_count(n, t)
-                            for n, hide in zip(shown["reached"], small)]
+        shown["reached"] = [
+            float("nan") if hide else privacy.governor_count(n, t) for n, hide in zip(shown["reached"], small)
+        ]
         return FamilySectors(shown, None, t, rounded=True)
 
 
-def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date, datetime.date],
-                   threshold: int | None = None, *, frames: Frames | None = None) -> FamilySectors:
+def family_sectors(
+    store: db.Store,
+    school_id: str,
+    window: tuple[datetime.date, datetime.date],
+    threshold: int | None = None,
+    *,
+    frames: Frames | None = None,
+) -> FamilySectors:
     """Families of the school grouped by postcode sector, placed at the mean of their postcodes'
     gazetteer coordinates, with reach = families reached in the window ÷ families of the sector.
     A sector with fewer than ``threshold`` families (config privacy threshold) is never returned:
@@ -215,8 +237,13 @@ def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date,
     if school_id not in frames.school_ids:
         return FamilySectors(empty, 0, threshold)
     school = frames.school(school_id)
-    fams = pd.DataFrame({"family_id": school.families["family_id"], "postcode": school.families["postcode"],
-                         "reached": reached_families(school, *window)})
+    fams = pd.DataFrame(
+        {
+            "family_id": school.families["family_id"],
+            "postcode": school.families["postcode"],
+            "reached": reached_families(school, *window),
+        }
+    )
     if fams.empty:
         return FamilySectors(empty, 0, threshold)
     fams["postcode"] = fams["postcode"].map(geo.normalise_postcode)
@@ -224,23 +251,38 @@ def family_sectors(store: db.Store, school_id: str, window: tuple[datetime.date,
     where = geo.gazetteer_lookup(store, fams["postcode"].dropna().unique())
     fams["latitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[0])
     fams["longitude"] = fams["postcode"].map(lambda pc: where.get(pc, (np.nan, np.nan))[1])
-    grouped = fams.dropna(subset=["sector"]).groupby("sector").agg(
-        families=("family_id", "size"), reached=("reached", "sum"),
-        latitude=("latitude", "mean"), longitude=("longitude", "mean")).reset_index()
+    grouped = (
+        fams.dropna(subset=["sector"])
+        .groupby("sector")
+        .agg(
+            families=("family_id", "size"),
+            reached=("reached", "sum"),
+            latitude=("latitude", "mean"),
+            longitude=("longitude", "mean"),
+        )
+        .reset_index()
+    )
     ok = (grouped["families"] >= threshold) & grouped["latitude"].notna()
     shown = grouped[ok].copy()
     shown["reach"] = shown["reached"] / shown["families"]
     hidden = int(len(fams) - shown["families"].sum())
-    return FamilySectors(shown[["sector", "families", "reached", "reach", "latitude", "longitude"]]
-                         .sort_values("sector").reset_index(drop=True), hidden, threshold)
+    return FamilySectors(
+        shown[["sector", "families", "reached", "reach", "latitude", "longitude"]]
+        .sort_values("sector")
+        .reset_index(drop=True),
+        hidden,
+        threshold,
+    )
 
 
-def partners_at(partners: pd.DataFrame, lat: float, lng: float, tooltip: str | None = None,
-                tolerance: float = 1e-6) -> pd.DataFrame:
+def partners_at(
+    partners: pd.DataFrame, lat: float, lng: float, tooltip: str | None = None, tolerance: float = 1e-6
+) -> pd.DataFrame:
     """The partners drawn at a clicked point (a marker click reports the marker's own position);
     when several share the point, the clicked tooltip's first line narrows them to its name."""
-    here = partners[((partners["latitude"] - lat).abs() <= tolerance)
-                    & ((partners["longitude"] - lng).abs() <= tolerance)]
+    here = partners[
+        ((partners["latitude"] - lat).abs() <= tolerance) & ((partners["longitude"] - lng).abs() <= tolerance)
+    ]
     if len(here) > 1 and tooltip:
         named = here[[tooltip.strip().startswith(str(n).strip()) for n in here["name"]]]
         if len(named):
@@ -250,10 +292,13 @@ def partners_at(partners: pd.DataFrame, lat: float, lng: float, tooltip: str | N
 
 # ---------------------------------------------------------------- the folium map
 
+
 def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20) -> str:
     fill, stroke, width = (colour, "#1a1a1a", 1.4) if filled else ("#ffffff", colour, 3)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 20 20">'
-            f'<g fill="{fill}" stroke="{stroke}" stroke-width="{width}">{SHAPE_SVG[shape]}</g></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 20 20">'
+        f'<g fill="{fill}" stroke="{stroke}" stroke-width="{width}">{SHAPE_SVG[shape]}</g></svg>'
+    )
 
 
 def _marker_callback(colour: str, categories: list[str], statuses: list[str], size: int = 20) -> str:
@@ -263,8 +308,11 @@ def _marker_callback(colour: str, categories: list[str], statuses: list[str], si
     finished HTML it was two thirds of the page (1 MB at 5,000 partners) and 0.3 s of the time
     to first markers. The name (escaped) is unescaped into the marker's ``title``, its accessible
     name, which Leaflet sets as a DOM property: text, never parsed as HTML."""
-    icons = {f"{shape}{int(filled)}": _shape_svg(shape, colour, filled, size)
-             for shape in SHAPE_ORDER for filled in (True, False)}
+    icons = {
+        f"{shape}{int(filled)}": _shape_svg(shape, colour, filled, size)
+        for shape in SHAPE_ORDER
+        for filled in (True, False)
+    }
     half = size // 2
     return (
         "(function () {"
@@ -301,13 +349,22 @@ def _marker_data(rows: pd.DataFrame) -> tuple[list[list], list[str], list[str]]:
     statuses = pd.Categorical(rows["status"].fillna("").astype(str))
     # Python's round, as the record beside the map formats it (numpy's rounds 1.05 to 1.0).
     distance = [None if d != d or d is None else round(float(d), 1) for d in rows["distance_km"].tolist()]
-    data = [list(t) for t in zip(
-        rows["latitude"].astype(float).round(6).tolist(), rows["longitude"].astype(float).round(6).tolist(),
-        rows["segment"].map(lambda v: SHAPES.get(v, "diamond")).tolist(),
-        rows["engaged"].astype(bool).astype(int).tolist(), rows["map_label"].tolist(),
-        categories.codes.tolist(), rows["layer"].astype(int).tolist(),
-        distance,
-        rows["interactions"].fillna(0).astype(int).tolist(), rows["map_last"].tolist(), statuses.codes.tolist())]
+    data = [
+        list(t)
+        for t in zip(
+            rows["latitude"].astype(float).round(6).tolist(),
+            rows["longitude"].astype(float).round(6).tolist(),
+            rows["segment"].map(lambda v: SHAPES.get(v, "diamond")).tolist(),
+            rows["engaged"].astype(bool).astype(int).tolist(),
+            rows["map_label"].tolist(),
+            categories.codes.tolist(),
+            rows["layer"].astype(int).tolist(),
+            distance,
+            rows["interactions"].fillna(0).astype(int).tolist(),
+            rows["map_last"].tolist(),
+            statuses.codes.tolist(),
+        )
+    ]
     return data, list(categories.categories), list(statuses.categories)
 
 
@@ -324,8 +381,10 @@ def with_marker_text(partners: pd.DataFrame) -> pd.DataFrame:
     """``partners`` with each marker's escaped name (``map_label``) and last contact as text
     (``map_last``) worked out once, so a page that caches this table does not escape 5,000
     names on every filter change. :func:`build_map` uses them when present."""
-    last = [f"{d:%d/%m/%Y}" if isinstance(d, datetime.date) and engaged else ""
-            for d, engaged in zip(partners["last_contact"], partners["engaged"])]
+    last = [
+        f"{d:%d/%m/%Y}" if isinstance(d, datetime.date) and engaged else ""
+        for d, engaged in zip(partners["last_contact"], partners["engaged"])
+    ]
     return partners.assign(map_label=partners["name"].map(safe_text), map_last=last)
 
 
@@ -392,33 +451,45 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
     rows = ['<div class="kh">Partners: colour is the layer</div>']
     for layer in layers:
         colour = typology.layer_colour(layer)
-        rows.append(f'<div class="row"><span class="sw" style="background:{safe_text(colour)}"></span>'
-                    f"{layer}: {safe_text(typology.layer_name(layer))}</div>")
+        rows.append(
+            f'<div class="row"><span class="sw" style="background:{safe_text(colour)}"></span>'
+            f"{layer}: {safe_text(typology.layer_name(layer))}</div>"
+        )
     rows.append('<div class="kh">Shape is the segment</div><div class="grid">')
     for segment, shape in SHAPES.items():
         label = typology.segments.get(segment, {}).get("label", segment)
         rows.append(f'<div class="row">{_key_shape(shape)} {safe_text(label)}</div>')
     rows.append(f'<div class="row">{_key_shape("school", SCHOOL_COLOUR)} the school</div></div>')
-    rows.append(f'<div class="grid"><div class="row">{_key_shape("circle")} contacted</div>'
-                f'<div class="row">{_key_shape("circle", "#555555", False)} not contacted</div></div>')
+    rows.append(
+        f'<div class="grid"><div class="row">{_key_shape("circle")} contacted</div>'
+        f'<div class="row">{_key_shape("circle", "#555555", False)} not contacted</div></div>'
+    )
     if sectors is not None:
         ramp = ", ".join(REACH_RAMP)
         rows.append('<div class="kh">Families by postcode sector</div>')
-        rows.append(f'<div class="row">size: families; reach 0% <span class="ramp" '
-                    f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>')
+        rows.append(
+            f'<div class="row">size: families; reach 0% <span class="ramp" '
+            f'style="background:linear-gradient(90deg,{ramp})"></span> 100%</div>'
+        )
         if sectors.hidden_families is None:
             # For governors the number is not given: with the roll and the drawn sectors it would
             # complete a subtraction.
-            rows.append(f'<div class="note">Not shown: families in sectors of fewer than {sectors.threshold} '
-                        "or with no known location.</div>")
+            rows.append(
+                f'<div class="note">Not shown: families in sectors of fewer than {sectors.threshold} '
+                "or with no known location.</div>"
+            )
         elif sectors.hidden_families:
             n = sectors.hidden_families
             count = f"fewer than {sectors.threshold}" if n < sectors.threshold else f"{n}"
-            rows.append(f'<div class="note">Not shown: {count} families in sectors of fewer than '
-                        f"{sectors.threshold} or with no known location.</div>")
+            rows.append(
+                f'<div class="note">Not shown: {count} families in sectors of fewer than '
+                f"{sectors.threshold} or with no known location.</div>"
+            )
     start, end = window
-    rows.append(f'<div class="note">Contact window {start:%d/%m/%Y} to {end:%d/%m/%Y}. '
-                "Dashed rings: distance from the school.</div>")
+    rows.append(
+        f'<div class="note">Contact window {start:%d/%m/%Y} to {end:%d/%m/%Y}. '
+        "Dashed rings: distance from the school.</div>"
+    )
     return "".join(rows)
 
 
@@ -450,9 +521,11 @@ def legend_html(sectors: FamilySectors | None, window) -> str:
 
 
 def _school_svg(size: int = 26) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 26 26">'
-            f'<path d="M13 2 L24 10 L24 24 L2 24 L2 10 Z" fill="{SCHOOL_COLOUR}" stroke="#fff" stroke-width="1.5"/>'
-            '<rect x="10" y="15" width="6" height="9" fill="#fff"/></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 26 26">'
+        f'<path d="M13 2 L24 10 L24 24 L2 24 L2 10 Z" fill="{SCHOOL_COLOUR}" stroke="#fff" stroke-width="1.5"/>'
+        '<rect x="10" y="15" width="6" height="9" fill="#fff"/></svg>'
+    )
 
 
 def _reach_colour(reach: float) -> str:
@@ -464,6 +537,7 @@ def _reach_colour(reach: float) -> str:
 class MapParts:
     """A map in the two parts st_folium needs: the ``base`` (fixed while only filters change) and
     the partner ``groups`` (one FeatureGroup per layer) with a ``control`` to toggle them."""
+
     base: folium.Map
     groups: list[folium.FeatureGroup] = field(default_factory=list)
     control: folium.LayerControl | None = None
@@ -491,9 +565,16 @@ def initial_bounds(school: dict, partners: pd.DataFrame, rings_km) -> list[list[
     return [[lat0 - dlat, lon0 - dlon], [lat0 + dlat, lon0 + dlon]]
 
 
-def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | None = None, *,
-              window: tuple[datetime.date, datetime.date] | None = None, bounds=None,
-              settings: dict | None = None, legend: bool = True) -> MapParts:
+def build_map(
+    school: dict,
+    partners: pd.DataFrame,
+    sectors: FamilySectors | None = None,
+    *,
+    window: tuple[datetime.date, datetime.date] | None = None,
+    bounds=None,
+    settings: dict | None = None,
+    legend: bool = True,
+) -> MapParts:
     """The Partner map for ``school`` (a row of the schools table, placed) showing ``partners``
     (rows of :func:`partner_table`, already filtered) and family ``sectors``."""
     # Overrides (a test without tiles, the bench) are checked like the settings file itself.
@@ -504,12 +585,20 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
     lat0, lon0 = float(school["latitude"]), float(school["longitude"])
     tiles_url = settings.tiles_url
     # maxZoom on the map itself: markercluster needs it, and with no tile layer nothing else sets it.
-    base = LocalMap(location=[lat0, lon0], zoom_start=14, tiles=None, control_scale=True, maxZoom=19,
-                    prefer_canvas=False, assets_url=assets)
+    base = LocalMap(
+        location=[lat0, lon0],
+        zoom_start=14,
+        tiles=None,
+        control_scale=True,
+        maxZoom=19,
+        prefer_canvas=False,
+        assets_url=assets,
+    )
     IconPath(f"{assets}/images/").add_to(base)
     if tiles_url:
-        folium.TileLayer(tiles=tiles_url, attr=settings.tiles_attribution, name="Street map",
-                         max_zoom=19, control=False).add_to(base)
+        folium.TileLayer(
+            tiles=tiles_url, attr=settings.tiles_attribution, name="Street map", max_zoom=19, control=False
+        ).add_to(base)
     # Not animated: the map is already drawn at zoom_start, and an animated fit would end after
     # the partners are clustered, making Leaflet.markercluster cluster them all again with
     # animations (measured: 2.3 s to first markers at 5,000 partners, 0.9 s without).
@@ -519,12 +608,27 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
 
     rings = folium.FeatureGroup(name="Distance rings", control=False).add_to(base)
     for km in sorted(settings.rings_km):
-        folium.Circle([lat0, lon0], radius=float(km) * 1000, color="#333333", weight=1.5, dash_array="6 5",
-                      fill=False, interactive=False).add_to(rings)
+        folium.Circle(
+            [lat0, lon0],
+            radius=float(km) * 1000,
+            color="#333333",
+            weight=1.5,
+            dash_array="6 5",
+            fill=False,
+            interactive=False,
+        ).add_to(rings)
         label = f"{km:g} km"
-        folium.Marker([lat0 + float(km) / 111.2, lon0], interactive=False, keyboard=False,
-                      icon=folium.DivIcon(html=f"<span>{safe_text(label)}</span>", class_name="ring-label",
-                                          icon_size=(60, 16), icon_anchor=(30, 8))).add_to(rings)
+        folium.Marker(
+            [lat0 + float(km) / 111.2, lon0],
+            interactive=False,
+            keyboard=False,
+            icon=folium.DivIcon(
+                html=f"<span>{safe_text(label)}</span>",
+                class_name="ring-label",
+                icon_size=(60, 16),
+                icon_anchor=(30, 8),
+            ),
+        ).add_to(rings)
 
     if sectors is not None and len(sectors.shown):
         fam = folium.FeatureGroup(name="Families by postcode sector", control=False).add_to(base)
@@ -534,17 +638,26 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
             known = row.reach == row.reach  # NaN: hidden from governors (privacy.governor_row)
             reach = f"reach {row.reach:.0%} (two-way contact in the window)" if known else "reach not shown"
             about = "about " if sectors.rounded else ""
-            tip = (f"<b>Postcode sector {safe_text(row.sector)}</b><br>{about}{int(row.families)} families"
-                   f"<br>{reach}")
-            folium.CircleMarker([row.latitude, row.longitude], radius=radius, color=FAMILY_OUTLINE, weight=1.5,
-                                fill=True, fill_color=_reach_colour(row.reach) if known else "#bbbbbb",
-                                fill_opacity=0.6,
-                                tooltip=folium.Tooltip(tip, class_name="sector-tip")).add_to(fam)
+            tip = f"<b>Postcode sector {safe_text(row.sector)}</b><br>{about}{int(row.families)} families<br>{reach}"
+            folium.CircleMarker(
+                [row.latitude, row.longitude],
+                radius=radius,
+                color=FAMILY_OUTLINE,
+                weight=1.5,
+                fill=True,
+                fill_color=_reach_colour(row.reach) if known else "#bbbbbb",
+                fill_opacity=0.6,
+                tooltip=folium.Tooltip(tip, class_name="sector-tip"),
+            ).add_to(fam)
 
-    folium.Marker([lat0, lon0], keyboard=False, z_index_offset=1000, title="The school",
-                  icon=folium.DivIcon(html=_school_svg(), class_name="partner-mark", icon_size=(26, 26),
-                                      icon_anchor=(13, 20)),
-                  tooltip=folium.Tooltip(f"<b>{safe_text(school['name'])}</b><br>the school")).add_to(base)
+    folium.Marker(
+        [lat0, lon0],
+        keyboard=False,
+        z_index_offset=1000,
+        title="The school",
+        icon=folium.DivIcon(html=_school_svg(), class_name="partner-mark", icon_size=(26, 26), icon_anchor=(13, 20)),
+        tooltip=folium.Tooltip(f"<b>{safe_text(school['name'])}</b><br>the school"),
+    ).add_to(base)
     # The page draws the key beside the map (inside, it would hide partners); a saved map keeps it.
     Legend(legend_html(sectors, window) if legend else "").add_to(base)
 
@@ -561,11 +674,24 @@ def build_map(school: dict, partners: pd.DataFrame, sectors: FamilySectors | Non
         group = folium.FeatureGroup(name=safe_text(f"Layer {layer}: {typology.layer_name(layer)} ({len(rows)})"))
         # No chunkedLoading: its pauses between chunks delayed the first clusters by 0.15 s at
         # 5,000 partners, and a school's partners are far fewer.
-        options = ({"maxClusterRadius": 45, "disableClusteringAtZoom": 17,
-                    "showCoverageOnHover": False, "spiderfyOnMaxZoom": False} if cluster
-                   else {"disableClusteringAtZoom": 1, "showCoverageOnHover": False})
-        LocalFastMarkerCluster(data, callback=_marker_callback(colour, categories, statuses), icon_create_function=_cluster_icon(colour),
-                               control=False, assets_url=assets, **options).add_to(group)
+        options = (
+            {
+                "maxClusterRadius": 45,
+                "disableClusteringAtZoom": 17,
+                "showCoverageOnHover": False,
+                "spiderfyOnMaxZoom": False,
+            }
+            if cluster
+            else {"disableClusteringAtZoom": 1, "showCoverageOnHover": False}
+        )
+        LocalFastMarkerCluster(
+            data,
+            callback=_marker_callback(colour, categories, statuses),
+            icon_create_function=_cluster_icon(colour),
+            control=False,
+            assets_url=assets,
+            **options,
+        ).add_to(group)
         parts.groups.append(group)
     parts.control = folium.LayerControl(collapsed=False, position="topright")
     return parts

@@ -61,25 +61,61 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.settings import load_settings
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
-from engagement.terms import Calendar, day_number
 from engagement.interchange import excel_safe, parse_list
+from engagement.settings import load_settings
+from engagement.terms import Calendar, day_number
 
 # The equity flags of a family, as the school says them.
-FLAGS = {"looked_after": "looked after", "send": "SEND", "pupil_premium": "pupil premium",
-         "young_carer": "young carer", "eal": "EAL"}
+FLAGS = {
+    "looked_after": "looked after",
+    "send": "SEND",
+    "pupil_premium": "pupil premium",
+    "young_carer": "young carer",
+    "eal": "EAL",
+}
 
 FAMILY_COLUMNS = ["family_id", "postcode", "year_groups", *FLAGS, "needs", "preferred_channel", "language"]
 CONTACT_COLUMNS = ["family_id", "last_two_way", "first_contact", "one_way_recent"]
-PARTNER_COLUMNS = ["partner_id", "name", "category", "postcode", "latitude", "longitude", "services", "status",
-                   "contact_phone", "contact_email"]
-WORKLIST_COLUMNS = ["family_id", "postcode", "sector", "year_groups", "flags", "needs", "preferred_channel",
-                    "language", "last_two_way", "days_since", "one_way_contacts", "new_starter", "priority",
-                    "reasons"]
-SUGGESTION_COLUMNS = ["partner_id", "name", "category", "services", "matched", "distance_km", "status",
-                      "contact_phone", "contact_email"]
-
+PARTNER_COLUMNS = [
+    "partner_id",
+    "name",
+    "category",
+    "postcode",
+    "latitude",
+    "longitude",
+    "services",
+    "status",
+    "contact_phone",
+    "contact_email",
+]
+WORKLIST_COLUMNS = [
+    "family_id",
+    "postcode",
+    "sector",
+    "year_groups",
+    "flags",
+    "needs",
+    "preferred_channel",
+    "language",
+    "last_two_way",
+    "days_since",
+    "one_way_contacts",
+    "new_starter",
+    "priority",
+    "reasons",
+]
+SUGGESTION_COLUMNS = [
+    "partner_id",
+    "name",
+    "category",
+    "services",
+    "matched",
+    "distance_km",
+    "status",
+    "contact_phone",
+    "contact_email",
+]
 
 
 # ---------------------------------------------------------------- year groups and tags
@@ -120,11 +156,13 @@ def _tags(text) -> list[str]:
 
 # ---------------------------------------------------------------- the data the planner reads
 
+
 @dataclass
 class OutreachFrames:
     """What the planner needs of one school, as of ``today`` with a window of ``days``:
     its families (with home coordinates from the gazetteer, NaN when unknown), one contact summary
     row per family that has any contact up to today, and its partners."""
+
     school_id: str
     today: datetime.date
     days: int
@@ -138,6 +176,7 @@ class OutreachFrames:
     def unit(self) -> str:
         """What ``days`` counts, in words: "school days" or "days"."""
         return "days" if self.calendar is None else "school days"
+
     # family_id -> "referral to X sent N days ago, no reply": such a family is on the list whatever
     # its contacts (engagement.referrals.no_reply_reasons).
     referral_no_reply: dict[str, str] = field(default_factory=dict)
@@ -161,8 +200,10 @@ def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame
         fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
     fam["family_id"] = fam["family_id"].astype(str)
     # A postcode that is not a UK postcode is kept as written (the FLO may still read it) but has no home.
-    written = {v: None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
-               for v in set(fam["postcode"].tolist())}
+    written = {
+        v: None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
+        for v in set(fam["postcode"].tolist())
+    }
     fam["postcode"] = [written[v] for v in fam["postcode"].tolist()]
     coords = gazetteer.reindex(columns=["postcode", "latitude", "longitude"]).copy()
     coords["postcode"] = coords["postcode"].map(normalise_postcode)
@@ -181,18 +222,29 @@ def _partners_frame(rows: pd.DataFrame | None) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.DataFrame | None = None,
-                       partners: pd.DataFrame | None = None, gazetteer: pd.DataFrame | None = None, *,
-                       today: datetime.date | None = None, days: int | None = None,
-                       calendar: Calendar | None = None,
-                       moves: pd.DataFrame | None = None, low_belonging: pd.DataFrame | None = None
-                       ) -> OutreachFrames:
+def frames_from_tables(
+    school_id: str,
+    families: pd.DataFrame,
+    interactions: pd.DataFrame | None = None,
+    partners: pd.DataFrame | None = None,
+    gazetteer: pd.DataFrame | None = None,
+    *,
+    today: datetime.date | None = None,
+    days: int | None = None,
+    calendar: Calendar | None = None,
+    moves: pd.DataFrame | None = None,
+    low_belonging: pd.DataFrame | None = None,
+) -> OutreachFrames:
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
     today = today or datetime.date.today()
     days = int(days or load_settings().outreach.days_without_contact)
-    inter = (interactions if interactions is not None else pd.DataFrame()).reindex(
-        columns=["family_id", "date", "two_way"]).dropna(subset=["family_id"]).copy()
+    inter = (
+        (interactions if interactions is not None else pd.DataFrame())
+        .reindex(columns=["family_id", "date", "two_way"])
+        .dropna(subset=["family_id"])
+        .copy()
+    )
     inter["date"] = pd.to_datetime(inter["date"]).dt.date
     inter["two_way"] = inter["two_way"].fillna(False).astype(bool)
     inter = inter[inter["date"] <= today]
@@ -201,14 +253,21 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
         two_way_date=inter["date"].where(inter["two_way"]),
         recent_one_way=(~inter["two_way"] & (inter["date"] >= start)).astype(int),
     ).groupby("family_id", sort=True)
-    contacts = pd.DataFrame({
-        "last_two_way": grouped["two_way_date"].max(),
-        "first_contact": grouped["date"].min(),
-        "one_way_recent": grouped["recent_one_way"].sum(),
-    }).reset_index().reindex(columns=CONTACT_COLUMNS)
+    contacts = (
+        pd.DataFrame(
+            {
+                "last_two_way": grouped["two_way_date"].max(),
+                "first_contact": grouped["date"].min(),
+                "one_way_recent": grouped["recent_one_way"].sum(),
+            }
+        )
+        .reset_index()
+        .reindex(columns=CONTACT_COLUMNS)
+    )
     gaz = gazetteer if gazetteer is not None else pd.DataFrame(columns=["postcode", "latitude", "longitude"])
-    out = OutreachFrames(school_id, today, days, _families_frame(families, gaz), contacts,
-                         _partners_frame(partners), calendar)
+    out = OutreachFrames(
+        school_id, today, days, _families_frame(families, gaz), contacts, _partners_frame(partners), calendar
+    )
     if moves is not None:
         out.moves = moves.reindex(columns=["family_id", "date", "days_to_go"])
     if low_belonging is not None:
@@ -216,8 +275,13 @@ def frames_from_tables(school_id: str, families: pd.DataFrame, interactions: pd.
     return out
 
 
-def load_frames(store: db.Store, school_id: str, today: datetime.date | None = None,
-                days: int | None = None, calendar: Calendar | None = None) -> OutreachFrames:
+def load_frames(
+    store: db.Store,
+    school_id: str,
+    today: datetime.date | None = None,
+    days: int | None = None,
+    calendar: Calendar | None = None,
+) -> OutreachFrames:
     """Read what the planner needs for one school. The contact summary is aggregated by the
     database (one row per family), so this stays fast at trust scale. With ``calendar`` (the
     school's, :func:`engagement.calendar.load_calendar`), ``days`` are school days."""
@@ -230,30 +294,45 @@ def load_frames(store: db.Store, school_id: str, today: datetime.date | None = N
             i.c.family_id,
             sa.func.max(sa.case((i.c.two_way, i.c.date))).label("last_two_way"),
             sa.func.min(i.c.date).label("first_contact"),
-            sa.func.sum(sa.case((sa.and_(sa.not_(i.c.two_way), i.c.date >= start), 1), else_=0))
-            .label("one_way_recent"),
+            sa.func.sum(sa.case((sa.and_(sa.not_(i.c.two_way), i.c.date >= start), 1), else_=0)).label(
+                "one_way_recent"
+            ),
         )
         .where(i.c.school_id == school_id, i.c.family_id.is_not(None), i.c.date <= today)
         .group_by(i.c.family_id)
     )
     with store.read() as conn:
-        fam = pd.DataFrame(conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS))
-                                        .where(f.c.school_id == school_id)).all(), columns=FAMILY_COLUMNS)
+        fam = pd.DataFrame(
+            conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS)).where(f.c.school_id == school_id)).all(),
+            columns=FAMILY_COLUMNS,
+        )
         contacts = pd.DataFrame(conn.execute(summary).all(), columns=CONTACT_COLUMNS)
-        par = pd.DataFrame(conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS))
-                                        .where(p.c.school_id == school_id)).all(), columns=PARTNER_COLUMNS)
-    gaz = pd.DataFrame([(code, lat, lon) for code, (lat, lon) in gazetteer_lookup(store, fam["postcode"]).items()],
-                       columns=["postcode", "latitude", "longitude"])
+        par = pd.DataFrame(
+            conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS)).where(p.c.school_id == school_id)).all(),
+            columns=PARTNER_COLUMNS,
+        )
+    gaz = pd.DataFrame(
+        [(code, lat, lon) for code, (lat, lon) in gazetteer_lookup(store, fam["postcode"]).items()],
+        columns=["postcode", "latitude", "longitude"],
+    )
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
     from engagement.belonging import load_responses, low_belonging_families
     from engagement.referrals import no_reply_reasons
     from engagement.transitions import send_moves_without_meeting
 
-    return OutreachFrames(school_id, today, days, _families_frame(fam, gaz), contacts, _partners_frame(par),
-                          calendar, no_reply_reasons(store, school_id, today),
-                          moves=send_moves_without_meeting(store, school_id, today),
-                          low_belonging=low_belonging_families(load_responses(store, school_id)))
+    return OutreachFrames(
+        school_id,
+        today,
+        days,
+        _families_frame(fam, gaz),
+        contacts,
+        _partners_frame(par),
+        calendar,
+        no_reply_reasons(store, school_id, today),
+        moves=send_moves_without_meeting(store, school_id, today),
+        low_belonging=low_belonging_families(load_responses(store, school_id)),
+    )
 
 
 def _frames(source, school_id, today, days) -> OutreachFrames:
@@ -272,14 +351,25 @@ def _frames(source, school_id, today, days) -> OutreachFrames:
 
 # ---------------------------------------------------------------- the worklist
 
+
 def _points(value: float) -> str:
     return f"+{value:g}"
 
 
-def worklist(source, school_id: str | None = None, today: datetime.date | None = None,
-             days: int | None = None, *, year_group: str | None = None, flag: str | None = None,
-             sector: str | None = None, channel: str | None = None, language: str | None = None,
-             weights: dict | None = None, flo_reasons: bool = True) -> pd.DataFrame:
+def worklist(
+    source,
+    school_id: str | None = None,
+    today: datetime.date | None = None,
+    days: int | None = None,
+    *,
+    year_group: str | None = None,
+    flag: str | None = None,
+    sector: str | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+    weights: dict | None = None,
+    flo_reasons: bool = True,
+) -> pd.DataFrame:
     """The families with no two-way contact in the last ``days`` days, most in need first
     (columns :data:`WORKLIST_COLUMNS`). ``source`` is a store (give ``school_id``) or
     :class:`OutreachFrames`. Filters, each optional and case-insensitive: a year group ("R", "6"),
@@ -300,7 +390,8 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         through = frames.calendar.school_days_through
         counted = np.full(len(fam), np.nan)
         counted[known] = through([day_number(today)])[0] - through(
-            last[known].to_numpy().astype("datetime64[D]").astype(np.int64))
+            last[known].to_numpy().astype("datetime64[D]").astype(np.int64)
+        )
         since = pd.Series(counted, index=fam.index)
     waiting = fam["family_id"].map(frames.referral_no_reply)
     moving = frames.moves.drop_duplicates("family_id").set_index("family_id")["days_to_go"]
@@ -325,17 +416,24 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         for i in np.flatnonzero(has):
             reasons[i].append(f"{label} {_points(w[key])}")
     months = np.floor(since.fillna(0).to_numpy() / 30.0)
-    recency = np.where(never, w["never_contacted"], np.minimum(months * w["per_30_days_since_contact"],
-                                                                w["never_contacted"]))
+    recency = np.where(
+        never, w["never_contacted"], np.minimum(months * w["per_30_days_since_contact"], w["never_contacted"])
+    )
     priority += recency
     for idx in range(n):
         if never[idx]:
             reasons[idx].append(f"never in two-way contact {_points(w['never_contacted'])}")
         elif recency[idx]:
             reasons[idx].append(f"{days_since[idx]} {unit} since the last two-way contact {_points(recency[idx])}")
-        transition = [word for word, yes in (("Reception", "R" in years[idx]),
-                                             ("Year 6", "6" in years[idx]),
-                                             ("new starter", bool(new_starter[idx]))) if yes]
+        transition = [
+            word
+            for word, yes in (
+                ("Reception", "R" in years[idx]),
+                ("Year 6", "6" in years[idx]),
+                ("new starter", bool(new_starter[idx])),
+            )
+            if yes
+        ]
         if transition:
             priority[idx] += w["transition_coming"]
             reasons[idx].append(f"transition: {' and '.join(transition)} {_points(w['transition_coming'])}")
@@ -346,8 +444,9 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         family = fam["family_id"].iloc[idx]
         if family in moving.index:
             priority[idx] += w["send_move_without_meeting"]
-            private.append((f"SEND move in {int(moving[family])} days, no transition meeting yet",
-                            w["send_move_without_meeting"]))
+            private.append(
+                (f"SEND move in {int(moving[family])} days, no transition meeting yet", w["send_move_without_meeting"])
+            )
         if family in low.index:
             priority[idx] += w["low_belonging"]
             private.append((f"low belonging in the {low[family]} survey", w["low_belonging"]))
@@ -358,29 +457,37 @@ def worklist(source, school_id: str | None = None, today: datetime.date | None =
         if one_way[idx]:
             priority[idx] += w["one_way_only"]
             noun = "contact" if one_way[idx] == 1 else "contacts"
-            reasons[idx].append(f"{one_way[idx]} one-way {noun} in {days} {unit}, none two-way "
-                                f"{_points(w['one_way_only'])}")
+            reasons[idx].append(
+                f"{one_way[idx]} one-way {noun} in {days} {unit}, none two-way {_points(w['one_way_only'])}"
+            )
 
-    out = pd.DataFrame({
-        "family_id": fam["family_id"].astype(str),
-        "postcode": fam["postcode"],
-        "sector": [postcode_sector(v) for v in fam["postcode"].tolist()],
-        "year_groups": [";".join(sorted(t, key=_year_order)) or None for t in years],
-        "flags": [";".join(FLAGS[k] for k in FLAGS if flag_cols[k][i]) or None for i in range(n)],
-        "needs": fam["needs"],
-        "preferred_channel": fam["preferred_channel"],
-        "language": fam["language"],
-        "last_two_way": fam["last_two_way"].astype(object).where(fam["last_two_way"].notna(), None),
-        "days_since": since.astype("Int64"),
-        "one_way_contacts": one_way,
-        "new_starter": new_starter,
-        "priority": np.round(priority, 2),
-        "reasons": [", ".join(r) for r in reasons],
-        "_never": never,
-        "_since": since.fillna(np.inf).to_numpy(),
-    })
-    out = out.sort_values(["priority", "_never", "_since", "family_id"], ascending=[False, False, False, True],
-                          kind="mergesort").drop(columns=["_never", "_since"]).reset_index(drop=True)
+    out = pd.DataFrame(
+        {
+            "family_id": fam["family_id"].astype(str),
+            "postcode": fam["postcode"],
+            "sector": [postcode_sector(v) for v in fam["postcode"].tolist()],
+            "year_groups": [";".join(sorted(t, key=_year_order)) or None for t in years],
+            "flags": [";".join(FLAGS[k] for k in FLAGS if flag_cols[k][i]) or None for i in range(n)],
+            "needs": fam["needs"],
+            "preferred_channel": fam["preferred_channel"],
+            "language": fam["language"],
+            "last_two_way": fam["last_two_way"].astype(object).where(fam["last_two_way"].notna(), None),
+            "days_since": since.astype("Int64"),
+            "one_way_contacts": one_way,
+            "new_starter": new_starter,
+            "priority": np.round(priority, 2),
+            "reasons": [", ".join(r) for r in reasons],
+            "_never": never,
+            "_since": since.fillna(np.inf).to_numpy(),
+        }
+    )
+    out = (
+        out.sort_values(
+            ["priority", "_never", "_since", "family_id"], ascending=[False, False, False, True], kind="mergesort"
+        )
+        .drop(columns=["_never", "_since"])
+        .reset_index(drop=True)
+    )
     return _filter(out, year_group=year_group, flag=flag, sector=sector, channel=channel, language=language)
 
 
@@ -392,8 +499,9 @@ def _flag_key(flag: str) -> str:
     raise ValueError(f"{flag!r} is not a flag; flags: {', '.join(FLAGS.values())}")
 
 
-def _filter(frame: pd.DataFrame, *, year_group=None, flag=None, sector=None, channel=None,
-            language=None) -> pd.DataFrame:
+def _filter(
+    frame: pd.DataFrame, *, year_group=None, flag=None, sector=None, channel=None, language=None
+) -> pd.DataFrame:
     keep = np.ones(len(frame), dtype=bool)
     if year_group:
         wanted = year_tokens(year_group)[0] if year_tokens(year_group) else ""
@@ -405,8 +513,9 @@ def _filter(frame: pd.DataFrame, *, year_group=None, flag=None, sector=None, cha
         keep &= (frame["sector"] == postcode_sector(sector)).fillna(False).to_numpy(dtype=bool)
     for column, value in (("preferred_channel", channel), ("language", language)):
         if value:
-            keep &= (frame[column].fillna("").astype(str).str.strip().str.lower()
-                     == str(value).strip().lower()).to_numpy(dtype=bool)
+            keep &= (
+                frame[column].fillna("").astype(str).str.strip().str.lower() == str(value).strip().lower()
+            ).to_numpy(dtype=bool)
     return frame[keep].reset_index(drop=True)
 
 
@@ -426,9 +535,16 @@ def filter_choices(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------- partners near a family
 
-def partner_suggestions(source, school_id: str | None = None, family_id: str | None = None,
-                        radius_km: float | None = None, *, today: datetime.date | None = None,
-                        days: int | None = None) -> pd.DataFrame:
+
+def partner_suggestions(
+    source,
+    school_id: str | None = None,
+    family_id: str | None = None,
+    radius_km: float | None = None,
+    *,
+    today: datetime.date | None = None,
+    days: int | None = None,
+) -> pd.DataFrame:
     """The partners that fit one family (columns :data:`SUGGESTION_COLUMNS`), lapsed partners
     never included. With a home postcode: partners whose services match the family's needs
     (any case) within ``radius_km`` of home, nearest first. Without a known home: the matches at
@@ -454,33 +570,42 @@ def partner_suggestions(source, school_id: str | None = None, family_id: str | N
     out = partners.assign(matched=matched.map(";".join))[has_match].copy()
     out["_matches"] = matched[has_match].map(len)
     if home:
-        out["distance_km"] = np.round(distance_km(family["latitude"], family["longitude"],
-                                                  out["latitude"], out["longitude"]), 2)
+        out["distance_km"] = np.round(
+            distance_km(family["latitude"], family["longitude"], out["latitude"], out["longitude"]), 2
+        )
         out = out[out["distance_km"] <= radius].sort_values(
-            ["distance_km", "_matches", "partner_id"], ascending=[True, False, True], kind="mergesort")
+            ["distance_km", "_matches", "partner_id"], ascending=[True, False, True], kind="mergesort"
+        )
     else:
         out["distance_km"] = np.nan
         out = out.sort_values(["_matches", "name", "partner_id"], ascending=[False, True, True], kind="mergesort")
     out = out.reindex(columns=SUGGESTION_COLUMNS).reset_index(drop=True)
     what = "its needs" if needs else "general services (" + ", ".join(cfg.general_services) + ")"
-    out.attrs["basis"] = (f"Partners offering {what} within {radius:g} km of home, nearest first." if home else
-                          f"Partners offering {what}, at any distance: the family's home postcode is "
-                          f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}.")
+    out.attrs["basis"] = (
+        f"Partners offering {what} within {radius:g} km of home, nearest first."
+        if home
+        else f"Partners offering {what}, at any distance: the family's home postcode is "
+        f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}."
+    )
     return out
 
 
-def suggestions_for(frames: OutreachFrames, family_ids, radius_km: float | None = None,
-                    per_family: int = 2) -> dict[str, list[str]]:
+def suggestions_for(
+    frames: OutreachFrames, family_ids, radius_km: float | None = None, per_family: int = 2
+) -> dict[str, list[str]]:
     """The nearest few suggestions for several families, as "name (1.2 km)" texts (for a printed sheet)."""
     out = {}
     for family_id in family_ids:
         top = partner_suggestions(frames, family_id=family_id, radius_km=radius_km).head(per_family)
-        out[family_id] = [f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name)
-                          for r in top.itertuples()]
+        out[family_id] = [
+            f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name)
+            for r in top.itertuples()
+        ]
     return out
 
 
 # ---------------------------------------------------------------- taking it out
+
 
 def worklist_csv(frame: pd.DataFrame) -> bytes:
     """The worklist as CSV (UTF-8 with a BOM, so Excel reads it right), every text cell formula-safe."""
@@ -510,9 +635,16 @@ print-color-adjust:exact}}
 """
 
 
-def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.date | None = None,
-                     days: int | None = None, suggestions: dict[str, list[str]] | None = None,
-                     on_list: int | None = None, unit: str = "days") -> str:
+def visit_sheet_html(
+    frame: pd.DataFrame,
+    *,
+    school_name: str,
+    today: datetime.date | None = None,
+    days: int | None = None,
+    suggestions: dict[str, list[str]] | None = None,
+    on_list: int | None = None,
+    unit: str = "days",
+) -> str:
     """A printable, dated visit and call sheet: one self-contained HTML page (no scripts, no
     outside resources, every text escaped), A4 when printed, with a blank column for the outcome.
     ``on_list`` is how many families the whole worklist holds, when the sheet shows only the first;
@@ -532,29 +664,39 @@ def visit_sheet_html(frame: pd.DataFrame, *, school_name: str, today: datetime.d
         since = row.get("days_since")
         when += "" if since is None or pd.isna(since) else f" ({int(since)} {unit})"
         prefers = " · ".join(esc(v) for v in (row.get("preferred_channel"), row.get("language")) if esc(v))
-        about = "<br>".join(part for part in (esc(row.get("flags")),
-                                              "needs: " + esc(row.get("needs")) if esc(row.get("needs")) else "")
-                            if part)
+        about = "<br>".join(
+            part
+            for part in (esc(row.get("flags")), "needs: " + esc(row.get("needs")) if esc(row.get("needs")) else "")
+            if part
+        )
         near = "<br>".join(esc(s) for s in (suggestions or {}).get(row.get("family_id"), []))
         rows.append(
             f"<tr><td>{rank}</td><td>{esc(row.get('family_id'))}</td><td>{esc(row.get('postcode'))}</td>"
             f"<td>{esc(row.get('year_groups'))}</td><td>{about}</td><td>{prefers}</td><td>{esc(when)}</td>"
-            f"<td>{esc(row.get('reasons'))}</td>" + (f"<td>{near}</td>" if suggestions is not None else "")
-            + "<td class=\"outcome\"></td></tr>")
+            f"<td>{esc(row.get('reasons'))}</td>"
+            + (f"<td>{near}</td>" if suggestions is not None else "")
+            + '<td class="outcome"></td></tr>'
+        )
     near_head = "<th>Partners near home</th>" if suggestions is not None else ""
     window = f" in the last {days} {unit}" if days else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en-GB"><head><meta charset="utf-8">'
         f"<title>Visit and call sheet, {esc(school_name)}, {today:%d/%m/%Y}</title>"
         f"<style>{_SHEET_CSS}</style></head><body>"
         f"<h1>Visit and call sheet: {esc(school_name)}</h1>"
-        f"<p class=\"meta\">For {today:%A %d %B %Y}. "
-        + (f"The first {len(frame)} of {on_list} families" if on_list and on_list > len(frame)
-           else f"{len(frame)} {'family' if len(frame) == 1 else 'families'}")
+        f'<p class="meta">For {today:%A %d %B %Y}. '
+        + (
+            f"The first {len(frame)} of {on_list} families"
+            if on_list and on_list > len(frame)
+            else f"{len(frame)} {'family' if len(frame) == 1 else 'families'}"
+        )
         + f" with no two-way contact{window}, most in need first. Family references only: no names are held.</p>"
         "<table><thead><tr><th>#</th><th>Family</th><th>Postcode</th><th>Year groups</th><th>Flags and needs</th>"
-        "<th>Prefers</th><th>Last two-way contact</th><th>Why now</th>" + near_head +
-        "<th>Outcome (date, activity, two-way?)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>Prefers</th><th>Last two-way contact</th><th>Why now</th>"
+        + near_head
+        + "<th>Outcome (date, activity, two-way?)</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
         "<footer>Confidential: information about children and families. Log each contact in the app, "
         "then shred this sheet.</footer></body></html>\n"
     )
@@ -582,9 +724,13 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
     return records
 
 
-
-def worklist_report(store: db.Store, school_id: str, today: datetime.date | None = None, days: int | None = None,
-                    limit: int | None = None) -> dict:
+def worklist_report(
+    store: db.Store,
+    school_id: str,
+    today: datetime.date | None = None,
+    days: int | None = None,
+    limit: int | None = None,
+) -> dict:
     """The worklist of one school as one JSON-ready object (what ``python -m engagement outreach
     --json`` prints): the school, the date, the window, how many families are on the list, and
     the first ``limit`` of them (all when None)."""
@@ -593,7 +739,13 @@ def worklist_report(store: db.Store, school_id: str, today: datetime.date | None
     with store.read() as conn:
         name = conn.execute(sa.select(db.schools.c.name).where(db.schools.c.school_id == school_id)).scalar()
     shown = frame if limit is None else frame.head(limit)
-    return {"school_id": school_id, "school": name, "today": frames.today.isoformat(), "days": frames.days,
-            "unit": frames.unit,
-            "families_on_list": len(frame), "families_on_roll": len(frames.families),
-            "families": worklist_records(shown)}
+    return {
+        "school_id": school_id,
+        "school": name,
+        "today": frames.today.isoformat(),
+        "days": frames.days,
+        "unit": frames.unit,
+        "families_on_list": len(frame),
+        "families_on_roll": len(frames.families),
+        "families": worklist_records(shown),
+    }

@@ -42,19 +42,30 @@ import pandas as pd
 
 from engagement import explanations, scoring
 from engagement.belonging import VoiceSection
-from engagement.privacy import governor_metrics
-from engagement.settings import Settings, fewer_than, load_settings
+from engagement.communication import Communication, Messages, measure
 from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames
-from engagement.communication import Communication, Messages, measure
+from engagement.privacy import governor_metrics
+from engagement.settings import Settings, fewer_than, load_settings
 from engagement.terms import (
-    Calendar, Comparison, compare, day_number, default_calendar, is_partial, period_label, window_text,
+    Calendar,
+    Comparison,
+    compare,
+    day_number,
+    default_calendar,
+    is_partial,
+    period_label,
+    window_text,
 )
 from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
 
 SEGMENT_ORDER = (*SEGMENTS, "overall")
-RATE_LABELS = {"families": "Family reach", "agencies": "Partner reach", "businesses": "Partner reach",
-               "community": "Partner reach"}
+RATE_LABELS = {
+    "families": "Family reach",
+    "agencies": "Partner reach",
+    "businesses": "Partner reach",
+    "community": "Partner reach",
+}
 # How many terms the trend charts go back, at most.
 TREND_TERMS = 4
 
@@ -76,6 +87,7 @@ class Overview:
     ``last_year`` whether the same point of last year's term is in the store (each segment's
     ``score_change_last_year`` and ``rate_change_last_year`` then hold the change on it);
     ``communication`` the five measures of seed 003 when the school's messages were given."""
+
     school_id: str
     school_name: str
     start: datetime.date
@@ -100,6 +112,7 @@ class Overview:
 
 
 # ---------------------------------------------------------------- the figures
+
 
 def percent_text(x) -> str:
     """A fraction as a percentage, a dash when missing.
@@ -130,7 +143,8 @@ def _drivers(entry: dict, segment: str) -> str:
             shown = f"{comp['label'].lower()} {percent_text(value)}"
         elif comp["component"] == "recency":
             shown = "last two-way contact " + (
-                "–" if value is None else f"{value:g} school days before the end (median)")
+                "–" if value is None else f"{value:g} school days before the end (median)"
+            )
         elif comp["component"] == "breadth":
             shown = f"{'–' if value is None else f'{value:g}'} Epstein types per reached family"
         else:
@@ -144,8 +158,10 @@ def _family_counts(figures: dict, score, for_governor: bool) -> str:
     if figures.get("on_roll") is None:
         return f"{fewer_than()} families on roll: not shown"
     if figures.get("reached") is None:
-        return (f"Reach not shown: {fewer_than()} families were reached, or {fewer_than()} were not, "
-                "so the figure could identify them.")
+        return (
+            f"Reach not shown: {fewer_than()} families were reached, or {fewer_than()} were not, "
+            "so the figure could identify them."
+        )
     about = "about " if for_governor else ""
     return f"{about}{figures['reached']:,} of {about}{figures['on_roll']:,} families had two-way contact"
 
@@ -168,13 +184,21 @@ def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool =
                 counts = f"{figures['engaged']} of {figures['listed']} listed partners had contact"
         key = "overall" if seg == "overall" else f"{seg}.score"
         rate_change = changes.get(f"{seg}.reach")
-        rows.append({
-            "segment": seg, "label": SEGMENT_LABELS[seg], "score": score, "score_change": changes.get(key),
-            "rate_label": rate_label, "rate": rate,
-            "rate_change": None if rate_change is None else round(100 * rate_change, 1),
-            "counts": counts, "drivers": _drivers(entry, seg), "advice": entry["advice"],
-            "suppressed": bool(entry.get("suppressed", False)),
-        })
+        rows.append(
+            {
+                "segment": seg,
+                "label": SEGMENT_LABELS[seg],
+                "score": score,
+                "score_change": changes.get(key),
+                "rate_label": rate_label,
+                "rate": rate,
+                "rate_change": None if rate_change is None else round(100 * rate_change, 1),
+                "counts": counts,
+                "drivers": _drivers(entry, seg),
+                "advice": entry["advice"],
+                "suppressed": bool(entry.get("suppressed", False)),
+            }
+        )
     return rows
 
 
@@ -182,8 +206,14 @@ def _equity(card: dict) -> pd.DataFrame:
     rows = []
     for flag in FLAGS:
         e = card["equity"][flag]
-        rows.append({"flag": flag, "label": explanations.FLAG_LABELS[flag], **{k: e[k] for k in (
-            "group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}, "suppressed": e["suppressed"]})
+        rows.append(
+            {
+                "flag": flag,
+                "label": explanations.FLAG_LABELS[flag],
+                **{k: e[k] for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")},
+                "suppressed": e["suppressed"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -192,28 +222,36 @@ def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
     rows = []
     for layer in PARTNER_LAYERS:
         entry = card["layers"][str(layer)]
-        rows.append({"layer": layer, "name": typology.layer_name(layer), "covered": entry["covered"],
-                     "categories": entry["categories"], "coverage": entry["coverage"],
-                     "missing": [typology.category(name).gap for name in missing[layer]]})
+        rows.append(
+            {
+                "layer": layer,
+                "name": typology.layer_name(layer),
+                "covered": entry["covered"],
+                "categories": entry["categories"],
+                "coverage": entry["coverage"],
+                "missing": [typology.category(name).gap for name in missing[layer]],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of,
-            calendar: Calendar) -> pd.DataFrame:
+def _trends(
+    frames: Frames, school_id: str, start: datetime.date, end: datetime.date, metrics_of, calendar: Calendar
+) -> pd.DataFrame:
     school = frames.interactions["date"]
     first = school.min() if len(school) else pd.NaT
     begin = min(start, first.date()) if pd.notna(first) else start
     terms = calendar.terms_between(begin, end)[-TREND_TERMS:]
     if not terms:  # a window in a holiday, with no contact before it: no term to chart
         terms = [calendar.term_of(end)]
-    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of,
-                           calendar=calendar)
+    table = scoring.trends(frames, school_id, terms[0].start, end, by="term", metrics_of=metrics_of, calendar=calendar)
     wanted = {f"{seg}.score": f"{seg}_score" for seg in scoring.SEGMENTS}
     wanted |= {f"{seg}.reach": f"{seg}_reach" for seg in scoring.SEGMENTS}
     wanted["overall"] = "overall_score"
     table = table[table["figure"].isin(wanted)]
-    wide = table.pivot(index=["period", "period_start", "period_end"], columns="figure", values="value"
-                       ).rename(columns=wanted)
+    wide = table.pivot(index=["period", "period_start", "period_end"], columns="figure", values="value").rename(
+        columns=wanted
+    )
     wide = wide.reset_index().sort_values("period_start")
     for column in wanted.values():
         if column not in wide:
@@ -221,8 +259,14 @@ def _trends(frames: Frames, school_id: str, start: datetime.date, end: datetime.
     spans = list(zip(wide["period"], wide["period_start"], wide["period_end"]))
     wide["label"] = [period_label(p, a, b, calendar) for p, a, b in spans]
     wide["partial"] = [is_partial(a, b, calendar) for _, a, b in spans]
-    columns = ["period", "label", "partial", *[f"{seg}_score" for seg in scoring.SEGMENTS], "overall_score",
-               *[f"{seg}_reach" for seg in scoring.SEGMENTS]]
+    columns = [
+        "period",
+        "label",
+        "partial",
+        *[f"{seg}_score" for seg in scoring.SEGMENTS],
+        "overall_score",
+        *[f"{seg}_reach" for seg in scoring.SEGMENTS],
+    ]
     out = wide[columns].reset_index(drop=True)
     return out.astype({c: object for c in columns[3:]}).where(out.notna(), None)
 
@@ -233,8 +277,10 @@ def _changes(card: dict, metrics_of, window: tuple[datetime.date, datetime.date]
         return {}
     before = scoring.card_from_row(metrics_of(*window).iloc[0].to_dict(), *window)
     compared = scoring.card_changes(card, before)
-    return {figure: None if change is None or pd.isna(change) else float(change)
-            for figure, change in zip(compared["figure"], compared["change"])}
+    return {
+        figure: None if change is None or pd.isna(change) else float(change)
+        for figure, change in zip(compared["figure"], compared["change"])
+    }
 
 
 def _reaches_back(frames: Frames, day: datetime.date) -> bool:
@@ -244,8 +290,7 @@ def _reaches_back(frames: Frames, day: datetime.date) -> bool:
     return bool(len(days)) and int(days.min()) <= day_number(day) + 6
 
 
-def comparison_json(frames: Frames, start: datetime.date, end: datetime.date, calendar: Calendar | None = None
-                    ) -> dict:
+def comparison_json(frames: Frames, start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> dict:
     """The ``comparison`` and ``comparison_last_year`` keys of ``score --json`` (FORMATS.md) for one
     school's frames: the windows its changes are measured against, each left out when there is
     none (last year's also when the school's records do not reach back to it)."""
@@ -258,10 +303,18 @@ def comparison_json(frames: Frames, start: datetime.date, end: datetime.date, ca
     return out
 
 
-def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime.date, *,
-             today: datetime.date | None = None, settings: Settings | None = None,
-             calendar: Calendar | None = None, messages: Messages | None = None,
-             for_governor: bool = False) -> Overview:
+def overview(
+    frames: Frames,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    today: datetime.date | None = None,
+    settings: Settings | None = None,
+    calendar: Calendar | None = None,
+    messages: Messages | None = None,
+    for_governor: bool = False,
+) -> Overview:
     """Everything the Overview shows for ``school_id`` in ``[start, end]``: the card, each score's
     change on the window it is fairly compared with (see :func:`engagement.terms.compare`), what
     drives it and what would raise it, the equity gaps, the missing categories of each layer, the
@@ -291,13 +344,20 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
     changes_last_year = _changes(card, metrics_of, last.dates if last is not None and last_year else None)
     missing = scoring.gaps(sub, school_id, start, end)
     explanation = explanations.explain_row(row, missing, cfg)
-    notes = [f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
-             "an equity group is not shown when it or the rest of the school has fewer."]
+    notes = [
+        f"Counts of families under {threshold} are shown as “{cfg.privacy.fewer_than}”, never as a number; "
+        "an equity group is not shown when it or the rest of the school has fewer."
+    ]
     if for_governor:
-        notes.append(f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
-                     f"could single out {cfg.privacy.fewer_than} families is not shown.")
-    notes.append("Terms and school days: the school's own calendar." if cal.own else
-                 "Terms and school days: the default terms for England.")
+        notes.append(
+            f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
+            f"could single out {cfg.privacy.fewer_than} families is not shown."
+        )
+    notes.append(
+        "Terms and school days: the school's own calendar."
+        if cal.own
+        else "Terms and school days: the default terms for England."
+    )
     segments = _segments(card, changes, explanation, for_governor)
     for entry in segments:
         key = "overall" if entry["segment"] == "overall" else f"{entry['segment']}.score"
@@ -305,13 +365,23 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
         entry["score_change_last_year"] = changes_last_year.get(key)
         entry["rate_change_last_year"] = None if rate is None else round(100 * rate, 1)
     return Overview(
-        school_id=school_id, school_name=str(sub.schools["name"].iloc[0]), start=start, end=end,
-        window_text=window_text(start, end, cal), previous=previous,
+        school_id=school_id,
+        school_name=str(sub.schools["name"].iloc[0]),
+        start=start,
+        end=end,
+        window_text=window_text(start, end, cal),
+        previous=previous,
         previous_text="nothing before it" if previous is None else window_text(*previous, cal),
-        card=card, segments=segments, equity=_equity(card),
-        layers=_layers(card, missing), trends=_trends(sub, school_id, start, end, metrics_of, cal),
-        generated=today or datetime.date.today(), notes=notes, comparison=comparison,
-        comparison_text=comparison.text(last_year), last_year=last_year,
+        card=card,
+        segments=segments,
+        equity=_equity(card),
+        layers=_layers(card, missing),
+        trends=_trends(sub, school_id, start, end, metrics_of, cal),
+        generated=today or datetime.date.today(),
+        notes=notes,
+        comparison=comparison,
+        comparison_text=comparison.text(last_year),
+        last_year=last_year,
         communication=None if messages is None else measure(messages, start, end, cal, cfg),
     )
 
@@ -319,31 +389,45 @@ def overview(frames: Frames, school_id: str, start: datetime.date, end: datetime
 def equity_text(row) -> dict[str, str]:
     """An equity row's cells as words: "fewer than 10 on one side" where suppressed."""
     if row["suppressed"]:
-        return {"Group": row["label"], "Families": f"{fewer_than()} on one side", "Group reach": "not shown",
-                "Rest reach": "not shown", "Gap (points)": "not shown", "Parity": "not shown"}
-    return {"Group": row["label"], "Families": f"{int(row['group'])} of {int(row['group'] + row['rest'])}",
-            "Group reach": percent_text(row["group_reach"]), "Rest reach": percent_text(row["rest_reach"]),
-            "Gap (points)": points_text(row["gap_pp"]),
-            "Parity": "–" if row["parity"] is None else f"{row['parity']:.2f}"}
+        return {
+            "Group": row["label"],
+            "Families": f"{fewer_than()} on one side",
+            "Group reach": "not shown",
+            "Rest reach": "not shown",
+            "Gap (points)": "not shown",
+            "Parity": "not shown",
+        }
+    return {
+        "Group": row["label"],
+        "Families": f"{int(row['group'])} of {int(row['group'] + row['rest'])}",
+        "Group reach": percent_text(row["group_reach"]),
+        "Rest reach": percent_text(row["rest_reach"]),
+        "Gap (points)": points_text(row["gap_pp"]),
+        "Parity": "–" if row["parity"] is None else f"{row['parity']:.2f}",
+    }
 
 
 def layer_text(row) -> dict[str, str]:
     """A layer row's cells as words, its missing categories by their gap phrase."""
-    return {"Layer": f"{row['layer']} · {row['name']}",
-            "Categories covered": f"{row['covered']} of {row['categories']} ({percent_text(row['coverage'])})",
-            "Missing": "; ".join(row["missing"]) if row["missing"] else "none: every category has an engaged partner"}
+    return {
+        "Layer": f"{row['layer']} · {row['name']}",
+        "Categories covered": f"{row['covered']} of {row['categories']} ({percent_text(row['coverage'])})",
+        "Missing": "; ".join(row["missing"]) if row["missing"] else "none: every category has an engaged partner",
+    }
 
 
 def trend_text(trends: pd.DataFrame) -> pd.DataFrame:
     """The trend table in words: one row per term, a score and a reach column per segment."""
     out = pd.DataFrame({"Term": trends["label"]})
     for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} score"] = [fewer_than() if v is None and seg == "families" else _score_text(v)
-                                               for v in trends[f"{seg}_score"]]
+        out[f"{SEGMENT_LABELS[seg]} score"] = [
+            fewer_than() if v is None and seg == "families" else _score_text(v) for v in trends[f"{seg}_score"]
+        ]
     out["Overall score"] = [_score_text(v) for v in trends["overall_score"]]
     for seg in scoring.SEGMENTS:
-        out[f"{SEGMENT_LABELS[seg]} reach"] = [fewer_than() if v is None and seg == "families" else percent_text(v)
-                                               for v in trends[f"{seg}_reach"]]
+        out[f"{SEGMENT_LABELS[seg]} reach"] = [
+            fewer_than() if v is None and seg == "families" else percent_text(v) for v in trends[f"{seg}_reach"]
+        ]
     return out
 
 

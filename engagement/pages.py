@@ -96,7 +96,9 @@ def check_registry(pages: Iterable[Page] | None = None, project_dir: Path = PROJ
         raise RegistryError(f"exactly one page must be the default; found {len(defaults)}: {', '.join(defaults)}.")
     forgotten = unregistered_files(pages, project_dir)
     if forgotten:
-        raise RegistryError(f"{', '.join(forgotten)} is not in the page registry: add it to PAGES in engagement/pages.py.")
+        raise RegistryError(
+            f"{', '.join(forgotten)} is not in the page registry: add it to PAGES in engagement/pages.py."
+        )
     return pages
 
 

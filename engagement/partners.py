@@ -37,25 +37,33 @@ def partner_directory(store: db.Store, school_id: str) -> pd.DataFrame:
     p = db.partners
     with store.read() as conn:
         school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()
-        frame = pd.DataFrame(conn.execute(select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id))
-                             .mappings().all(), columns=list(p.c.keys()))
+        frame = pd.DataFrame(
+            conn.execute(select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id)).mappings().all(),
+            columns=list(p.c.keys()),
+        )
     frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
     frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
     if school is not None and school["latitude"] is not None and school["longitude"] is not None and len(frame):
-        frame["distance_km"] = geo.distance_km(school["latitude"], school["longitude"],
-                                               frame["latitude"], frame["longitude"])
+        frame["distance_km"] = geo.distance_km(
+            school["latitude"], school["longitude"], frame["latitude"], frame["longitude"]
+        )
     else:
         frame["distance_km"] = np.nan
     return frame
 
 
-def partners_in_window(store: db.Store, school_id: str, start: datetime.date, end: datetime.date,
-                       frames: Frames | None = None) -> pd.DataFrame:
+def partners_in_window(
+    store: db.Store, school_id: str, start: datetime.date, end: datetime.date, frames: Frames | None = None
+) -> pd.DataFrame:
     """The directory joined with each partner's engagement in ``[start, end]`` and its segment."""
     directory = partner_directory(store, school_id)
     if directory.empty:
-        return directory.assign(segment=pd.Series(dtype=object), interactions=pd.Series(dtype=int),
-                                last_contact=pd.Series(dtype="datetime64[s]"), engaged=pd.Series(dtype=bool))
+        return directory.assign(
+            segment=pd.Series(dtype=object),
+            interactions=pd.Series(dtype=int),
+            last_contact=pd.Series(dtype="datetime64[s]"),
+            engaged=pd.Series(dtype=bool),
+        )
     frames = frames if frames is not None else load_school_frames(store, school_id)
     engagement = partner_engagement(frames, school_id, start, end)[["partner_id", "segment", *ENGAGEMENT_COLUMNS]]
     merged = directory.merge(engagement, on="partner_id", how="left")
@@ -70,6 +78,7 @@ def partners_in_window(store: db.Store, school_id: str, start: datetime.date, en
 @dataclass
 class PartnerFilter:
     """What the page's filters chose; empty means "all"."""
+
     layers: tuple[int, ...] = ()
     segments: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
@@ -118,10 +127,14 @@ def partner_record(partner) -> dict[str, object]:
         "Contacts in the window": str(int(partner["interactions"])),
         "Last contact in the window": _date_text(partner["last_contact"]) if partner["engaged"] else "",
         "Address": " ".join(text_or_blank(v) for v in (partner["address"], partner["postcode"]) if text_or_blank(v)),
-        "Contact": partner["contact_name"], "Email": partner["contact_email"], "Phone": partner["contact_phone"],
+        "Contact": partner["contact_name"],
+        "Email": partner["contact_email"],
+        "Phone": partner["contact_phone"],
         "Services": services_text(partner["services"]),
-        "Partner since": _date_text(partner["since"]), "Last verified": _date_text(partner["last_verified"]),
-        "Notes": partner["notes"], "Reference": partner["partner_id"],
+        "Partner since": _date_text(partner["since"]),
+        "Last verified": _date_text(partner["last_verified"]),
+        "Notes": partner["notes"],
+        "Reference": partner["partner_id"],
     }
 
 
@@ -155,8 +168,7 @@ def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFra
         keep &= partners["category"].str.lower().isin(wanted)
     if chosen.services:
         wanted = {s.lower() for s in chosen.services}
-        keep &= partners["services"].fillna("").map(
-            lambda s: bool(wanted & {t.strip().lower() for t in s.split(";")}))
+        keep &= partners["services"].fillna("").map(lambda s: bool(wanted & {t.strip().lower() for t in s.split(";")}))
     if chosen.statuses:
         keep &= partners["status"].isin(chosen.statuses)
     if chosen.engaged is not None:

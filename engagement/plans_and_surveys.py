@@ -38,6 +38,7 @@ def _key(text) -> str:
 @dataclass(frozen=True)
 class PlanStep:
     """One step of every transition's plan. ``due_days`` is days before the move (negative: after)."""
+
     key: str
     title: str
     owner: str
@@ -57,6 +58,7 @@ class Question:
 class Survey:
     """A survey: its questions and scale, which answers agree, which are low belonging, and which
     are left out of the share agreeing."""
+
     key: str
     title: str
     anonymous: bool
@@ -113,9 +115,17 @@ def parse_plan(raw: dict, source: str = "transition plan") -> tuple[PlanStep, ..
         if not isinstance(entry.get("due_days", 0), int):
             raise TemplateError(f"{source}: step {key!r}: due_days must be a whole number of days")
         seen.add(key)
-        steps.append(PlanStep(key, title, str(entry.get("owner", "")).strip(), int(entry.get("due_days", 0)),
-                              bool(entry.get("send_only", False)), bool(entry.get("meeting", False)),
-                              bool(entry.get("community", False))))
+        steps.append(
+            PlanStep(
+                key,
+                title,
+                str(entry.get("owner", "")).strip(),
+                int(entry.get("due_days", 0)),
+                bool(entry.get("send_only", False)),
+                bool(entry.get("meeting", False)),
+                bool(entry.get("community", False)),
+            )
+        )
     if not steps:
         raise TemplateError(f"{source}: the plan has no steps")
     return tuple(steps)
@@ -143,8 +153,19 @@ def parse_surveys(raw: dict, source: str = "surveys") -> Surveys:
         headline = _key(entry["headline"]) if entry.get("headline") else None
         if headline and headline not in {q.key for q in questions}:
             raise TemplateError(f"{source}: survey {key!r}: its headline {headline!r} is not one of its questions")
-        surveys.append(Survey(key, str(entry.get("title", key)), bool(entry.get("anonymous", False)), scale,
-                              lists["agree"], lists["low"], lists["unscored"], questions, headline))
+        surveys.append(
+            Survey(
+                key,
+                str(entry.get("title", key)),
+                bool(entry.get("anonymous", False)),
+                scale,
+                lists["agree"],
+                lists["low"],
+                lists["unscored"],
+                questions,
+                headline,
+            )
+        )
     if len({s.key for s in surveys}) != len(surveys):
         raise TemplateError(f"{source}: two surveys have the same key")
     if sum(bool(s.headline) for s in surveys) > 1:

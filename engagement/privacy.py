@@ -20,8 +20,8 @@ redacts old notes in the images as it does in the rows of single changes.
 from __future__ import annotations
 
 import datetime
-import math
 import json
+import math
 
 import pandas as pd
 from sqlalchemy import and_, func, select
@@ -36,19 +36,27 @@ def retention_days() -> int:
     return load_settings().privacy.notes_retention_days
 
 
-def audit_entries(store: db.Store, *, start: datetime.date | None = None, end: datetime.date | None = None,
-                  actor: str | None = None, table_name: str | None = None, action: str | None = None,
-                  record_id: str | None = None, limit: int = 5000) -> pd.DataFrame:
+def audit_entries(
+    store: db.Store,
+    *,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    actor: str | None = None,
+    table_name: str | None = None,
+    action: str | None = None,
+    record_id: str | None = None,
+    limit: int = 5000,
+) -> pd.DataFrame:
     """The audit log, newest first, filtered. Dates are inclusive and in UTC."""
     log = db.audit_log
     query = select(log).order_by(log.c.id.desc()).limit(limit)
     if start:
-        query = query.where(log.c.at >= datetime.datetime.combine(start, datetime.time(), datetime.timezone.utc))
+        query = query.where(log.c.at >= datetime.datetime.combine(start, datetime.time(), datetime.UTC))
     if end:
-        query = query.where(log.c.at < datetime.datetime.combine(
-            end + datetime.timedelta(days=1), datetime.time(), datetime.timezone.utc))
-    for column, value in (("actor", actor), ("table_name", table_name), ("action", action),
-                          ("record_id", record_id)):
+        query = query.where(
+            log.c.at < datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
+        )
+    for column, value in (("actor", actor), ("table_name", table_name), ("action", action), ("record_id", record_id)):
         if value:
             query = query.where(log.c[column] == value)
     with store.read() as conn:
@@ -59,9 +67,12 @@ def audit_entries(store: db.Store, *, start: datetime.date | None = None, end: d
 def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
     log = db.audit_log
     for start in range(0, len(interaction_ids), 500):
-        chunk = interaction_ids[start:start + 500]
-        rows = conn.execute(select(log.c.id, log.c.before, log.c.after).where(
-            and_(log.c.table_name == "interactions", log.c.record_id.in_(chunk)))).all()
+        chunk = interaction_ids[start : start + 500]
+        rows = conn.execute(
+            select(log.c.id, log.c.before, log.c.after).where(
+                and_(log.c.table_name == "interactions", log.c.record_id.in_(chunk))
+            )
+        ).all()
         for row_id, before, after in rows:
             changes = {}
             for name, text in (("before", before), ("after", after)):
@@ -77,8 +88,11 @@ def _redact_notes_in_audit(conn, interaction_ids: list[str]) -> None:
 def _import_events(conn, tables: tuple[str, ...]):
     """The import events that may hold rows of ``tables``: (id, at, before, after), JSON parsed."""
     log = db.audit_log
-    rows = conn.execute(select(log.c.id, log.c.at, log.c.table_name, log.c.before, log.c.after)
-                        .where(log.c.action == "import").order_by(log.c.id))
+    rows = conn.execute(
+        select(log.c.id, log.c.at, log.c.table_name, log.c.before, log.c.after)
+        .where(log.c.action == "import")
+        .order_by(log.c.id)
+    )
     for row_id, at, table_name, before, after in rows:
         if before is None and after is None:
             continue
@@ -88,8 +102,11 @@ def _import_events(conn, tables: tuple[str, ...]):
 
 
 def _save_event(conn, row_id: int, before: dict, after: dict) -> None:
-    conn.execute(db.audit_log.update().where(db.audit_log.c.id == row_id).values(
-        before=db.to_json(before) if before else None, after=db.to_json(after) if after else None))
+    conn.execute(
+        db.audit_log.update()
+        .where(db.audit_log.c.id == row_id)
+        .values(before=db.to_json(before) if before else None, after=db.to_json(after) if after else None)
+    )
 
 
 def _utc(at: datetime.datetime) -> datetime.datetime:
@@ -130,8 +147,11 @@ def _erase_family_from_import_events(conn, family_id: str, interaction_ids: set[
                 added[table] = [i for i in added[table] if i not in gone]
                 changed = True
             images = before.get(table, {})
-            for record_id in [r for r, image in images.items()
-                              if r in gone or (table == "interactions" and image.get("family_id") == family_id)]:
+            for record_id in [
+                r
+                for r, image in images.items()
+                if r in gone or (table == "interactions" and image.get("family_id") == family_id)
+            ]:
                 del images[record_id]
                 changed = True
         if changed:
@@ -149,11 +169,14 @@ def _old_interactions_in_audit(conn, cutoff: datetime.date) -> set[str]:
     or first audited before it."""
     log = db.audit_log
     found: set[str] = set()
-    start = datetime.datetime.combine(cutoff, datetime.time(), datetime.timezone.utc)
-    rows = conn.execute(select(log.c.record_id, log.c.at, log.c.before, log.c.after).where(
-        and_(log.c.table_name == "interactions", log.c.record_id.is_not(None))))
+    start = datetime.datetime.combine(cutoff, datetime.time(), datetime.UTC)
+    rows = conn.execute(
+        select(log.c.record_id, log.c.at, log.c.before, log.c.after).where(
+            and_(log.c.table_name == "interactions", log.c.record_id.is_not(None))
+        )
+    )
     for record_id, at, before, after in rows:
-        if at is not None and (at if at.tzinfo else at.replace(tzinfo=datetime.timezone.utc)) < start:
+        if at is not None and (at if at.tzinfo else at.replace(tzinfo=datetime.UTC)) < start:
             found.add(record_id)
             continue
         for text in (before, after):
@@ -164,8 +187,7 @@ def _old_interactions_in_audit(conn, cutoff: datetime.date) -> set[str]:
     return found
 
 
-def apply_retention(store: db.Store, actor: str, today: datetime.date | None = None,
-                    days: int | None = None) -> int:
+def apply_retention(store: db.Store, actor: str, today: datetime.date | None = None, days: int | None = None) -> int:
     """Erase the notes of interactions older than the retention period, and every copy of them in
     the audit log's before and after images, including those of rows since updated or deleted.
     Returns how many interactions had notes erased in the tables."""
@@ -173,16 +195,25 @@ def apply_retention(store: db.Store, actor: str, today: datetime.date | None = N
     cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
     with store.write(actor) as conn:
         old = db.interactions.c.date < cutoff
-        ids = list(conn.execute(select(db.interactions.c.interaction_id)
-                                .where(old & db.interactions.c.notes.is_not(None))).scalars())
+        ids = list(
+            conn.execute(
+                select(db.interactions.c.interaction_id).where(old & db.interactions.c.notes.is_not(None))
+            ).scalars()
+        )
         if ids:
             conn.execute(db.interactions.update().where(old & db.interactions.c.notes.is_not(None)).values(notes=None))
         in_audit = _old_interactions_in_audit(conn, cutoff) | _old_in_import_events(conn, cutoff) | set(ids)
         _redact_notes_in_audit(conn, sorted(in_audit))
         _redact_notes_in_import_events(conn, in_audit)
-        db.audit(conn, "retention", "interactions", detail=(
-            f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}, "
-            "and old notes in the audit log"))
+        db.audit(
+            conn,
+            "retention",
+            "interactions",
+            detail=(
+                f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}, "
+                "and old notes in the audit log"
+            ),
+        )
     return len(ids)
 
 
@@ -194,23 +225,32 @@ def erase_family(store: db.Store, family_id: str, actor: str) -> int:
     """Erase one family completely (a data subject request): its interactions, its record, and the
     content of every audit row about them. Returns how many interactions went."""
     with store.write(actor) as conn:
-        exists = conn.execute(select(func.count()).select_from(db.families)
-                              .where(db.families.c.family_id == family_id)).scalar()
+        exists = conn.execute(
+            select(func.count()).select_from(db.families).where(db.families.c.family_id == family_id)
+        ).scalar()
         if not exists:
             raise UnknownFamily(f"no family with reference {family_id!r} in the store")
-        ids = list(conn.execute(select(db.interactions.c.interaction_id)
-                                .where(db.interactions.c.family_id == family_id)).scalars())
+        ids = list(
+            conn.execute(
+                select(db.interactions.c.interaction_id).where(db.interactions.c.family_id == family_id)
+            ).scalars()
+        )
         conn.execute(db.interactions.delete().where(db.interactions.c.family_id == family_id))
         conn.execute(db.families.delete().where(db.families.c.family_id == family_id))
         log = db.audit_log
-        about_family = ((log.c.table_name == "families") & (log.c.record_id == family_id))
+        about_family = (log.c.table_name == "families") & (log.c.record_id == family_id)
         for start in range(0, max(len(ids), 1), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             about = about_family | ((log.c.table_name == "interactions") & log.c.record_id.in_(chunk))
             conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED))
         _erase_family_from_import_events(conn, family_id, set(ids))
-        db.audit(conn, "erase family", "families", record_id=family_id,
-                 detail=f"data subject request: erased the family record and {len(ids)} interactions")
+        db.audit(
+            conn,
+            "erase family",
+            "families",
+            record_id=family_id,
+            detail=f"data subject request: erased the family record and {len(ids)} interactions",
+        )
     return len(ids)
 
 
@@ -223,6 +263,7 @@ def audit_csv(entries: pd.DataFrame) -> bytes:
 
 
 # ---------------------------------------------------------------- what governors may see
+
 
 def is_small(n: float, threshold: int) -> bool:
     """A count a governor must not be able to read or work out: 1 to threshold - 1 families."""
@@ -284,7 +325,7 @@ def governor_row(row: dict, threshold: int | None = None) -> dict:
         out["families.score"] = nan
         out["overall"] = nan
     for key in [k for k in row if k.startswith("equity.") and k.endswith(".suppressed")]:
-        flag = key[len("equity."):-len(".suppressed")]
+        flag = key[len("equity.") : -len(".suppressed")]
         group, rest = row.get(f"equity.{flag}.group", nan), row.get(f"equity.{flag}.rest", nan)
         group_reach, rest_reach = row.get(f"equity.{flag}.group_reach", nan), row.get(f"equity.{flag}.rest_reach", nan)
         sides = [group * group_reach, group * (1 - group_reach), rest * rest_reach, rest * (1 - rest_reach)]

@@ -46,8 +46,20 @@ from engagement.settings import load_settings
 
 STATUSES = db.REFERRAL_STATUSES
 OPEN_STATUSES = ("sent", "accepted")
-REFERRAL_COLUMNS = ["referral_id", "family_id", "partner_id", "partner", "date", "reasons", "status",
-                    "status_date", "decline_reason", "staff", "days_open", "no_reply"]
+REFERRAL_COLUMNS = [
+    "referral_id",
+    "family_id",
+    "partner_id",
+    "partner",
+    "date",
+    "reasons",
+    "status",
+    "status_date",
+    "decline_reason",
+    "staff",
+    "days_open",
+    "no_reply",
+]
 LINK_COLUMNS = ["family_id", "partner_id", "partner", "category", "relation", "start", "end", "current"]
 
 
@@ -97,8 +109,10 @@ def reason_choices(store: db.Store, family_id: str, partner_id: str) -> list[str
 
 
 def _check_pair(conn, school_id: str, family_id: str, partner_id: str) -> None:
-    for table, key, ref, who in ((db.families, "family_id", family_id, "family"),
-                                 (db.partners, "partner_id", partner_id, "partner")):
+    for table, key, ref, who in (
+        (db.families, "family_id", family_id, "family"),
+        (db.partners, "partner_id", partner_id, "partner"),
+    ):
         owner = conn.execute(select(table.c.school_id).where(table.c[key] == ref)).scalar()
         if owner is None:
             raise InvalidReferral(f"There is no {who} {ref!r} in the store.")
@@ -106,18 +120,37 @@ def _check_pair(conn, school_id: str, family_id: str, partner_id: str) -> None:
             raise InvalidReferral(f"The {who} {ref!r} belongs to another school, not {school_id!r}.")
 
 
-def refer(store: db.Store, actor: str, *, school_id: str, family_id: str, partner_id: str, date,
-          reasons: Iterable[str] = (), staff: str | None = None, referral_id: str | None = None,
-          today=None) -> str:
+def refer(
+    store: db.Store,
+    actor: str,
+    *,
+    school_id: str,
+    family_id: str,
+    partner_id: str,
+    date,
+    reasons: Iterable[str] = (),
+    staff: str | None = None,
+    referral_id: str | None = None,
+    today=None,
+) -> str:
     """Refer a family to a partner (status ``sent``); returns the referral's reference."""
     when = _day(date)
     if when > _today(today):
         raise InvalidReferral(f"The date {when:%d/%m/%Y} is in the future.")
     new_id = referral_id or f"R-{uuid.uuid4().hex[:12]}"
     family, partner = str(family_id).strip(), str(partner_id).strip()
-    row = {"referral_id": new_id, "school_id": school_id, "family_id": family, "partner_id": partner, "date": when,
-           "reasons": ";".join(r.strip() for r in reasons if r and r.strip()) or None, "status": "sent",
-           "status_date": when, "decline_reason": None, "staff": (staff or "").strip() or None}
+    row = {
+        "referral_id": new_id,
+        "school_id": school_id,
+        "family_id": family,
+        "partner_id": partner,
+        "date": when,
+        "reasons": ";".join(r.strip() for r in reasons if r and r.strip()) or None,
+        "status": "sent",
+        "status_date": when,
+        "decline_reason": None,
+        "staff": (staff or "").strip() or None,
+    }
 
     def save(conn) -> None:
         _check_pair(conn, school_id, family, partner)
@@ -129,8 +162,9 @@ def refer(store: db.Store, actor: str, *, school_id: str, family_id: str, partne
     return new_id
 
 
-def update_status(store: db.Store, actor: str, referral_id: str, status: str, date,
-                  decline_reason: str | None = None, today=None) -> None:
+def update_status(
+    store: db.Store, actor: str, referral_id: str, status: str, date, decline_reason: str | None = None, today=None
+) -> None:
     """Move a referral to ``status`` on ``date`` (a declined one needs the partner's reason)."""
     status = status_key(status)
     when = _day(date)
@@ -145,25 +179,45 @@ def update_status(store: db.Store, actor: str, referral_id: str, status: str, da
         if stored is None:
             raise InvalidReferral(f"There is no referral {referral_id!r}.")
         if when < stored["date"]:
-            raise InvalidReferral(f"The referral was made on {stored['date']:%d/%m/%Y}; its {status} date "
-                                  "cannot be earlier.")
+            raise InvalidReferral(
+                f"The referral was made on {stored['date']:%d/%m/%Y}; its {status} date cannot be earlier."
+            )
         after = {"status": status, "status_date": when, "decline_reason": reason if status == "declined" else None}
         conn.execute(db.referrals.update().where(db.referrals.c.referral_id == referral_id).values(**after))
-        conn.execute(db.referral_steps.insert().values(referral_id=referral_id, status=status, date=when,
-                                                       note=reason))
+        conn.execute(db.referral_steps.insert().values(referral_id=referral_id, status=status, date=when, note=reason))
         db.audit(conn, "update", "referrals", referral_id, before={k: stored[k] for k in after}, after=after)
 
     store.write_retrying(actor, save)
 
 
-def referrals(store: db.Store, school_id: str, *, partner_id: str | None = None, family_id: str | None = None,
-              open_only: bool = False, today=None) -> pd.DataFrame:
+def referrals(
+    store: db.Store,
+    school_id: str,
+    *,
+    partner_id: str | None = None,
+    family_id: str | None = None,
+    open_only: bool = False,
+    today=None,
+) -> pd.DataFrame:
     """The school's referrals, oldest first (columns :data:`REFERRAL_COLUMNS`): ``days_open`` since
     made, ``no_reply`` when still ``sent`` after ``referral_no_reply_days``."""
     r, p = db.referrals, db.partners
-    query = (select(r.c.referral_id, r.c.family_id, r.c.partner_id, p.c.name.label("partner"), r.c.date,
-                    r.c.reasons, r.c.status, r.c.status_date, r.c.decline_reason, r.c.staff)
-             .join(p, p.c.partner_id == r.c.partner_id).where(r.c.school_id == school_id))
+    query = (
+        select(
+            r.c.referral_id,
+            r.c.family_id,
+            r.c.partner_id,
+            p.c.name.label("partner"),
+            r.c.date,
+            r.c.reasons,
+            r.c.status,
+            r.c.status_date,
+            r.c.decline_reason,
+            r.c.staff,
+        )
+        .join(p, p.c.partner_id == r.c.partner_id)
+        .where(r.c.school_id == school_id)
+    )
     if partner_id is not None:
         query = query.where(r.c.partner_id == partner_id)
     if family_id is not None:
@@ -197,8 +251,11 @@ def referrals_summary(store: db.Store, school_id: str, start: datetime.date, end
     their current status, and ``open`` = sent + accepted."""
     r = db.referrals
     with store.read() as conn:
-        statuses = list(conn.execute(select(r.c.status).where(r.c.school_id == school_id, r.c.date >= start,
-                                                              r.c.date <= end)).scalars())
+        statuses = list(
+            conn.execute(
+                select(r.c.status).where(r.c.school_id == school_id, r.c.date >= start, r.c.date <= end)
+            ).scalars()
+        )
     out = {"made": len(statuses)}
     for status in STATUSES:
         out[status.replace(" ", "_")] = statuses.count(status)
@@ -228,16 +285,35 @@ def partner_referral_counts(store: db.Store, partner_id: str) -> dict[str, int]:
     r, s = db.referrals, db.referral_steps
     with store.read() as conn:
         statuses = list(conn.execute(select(r.c.status).where(r.c.partner_id == partner_id)).scalars())
-        accepted = set(conn.execute(select(s.c.referral_id).join(r, r.c.referral_id == s.c.referral_id)
-                                    .where(r.c.partner_id == partner_id, s.c.status == "accepted")).scalars())
-    return {"made": len(statuses), "accepted": len(accepted),
-            "declined": statuses.count("declined"), "open": sum(statuses.count(x) for x in OPEN_STATUSES)}
+        accepted = set(
+            conn.execute(
+                select(s.c.referral_id)
+                .join(r, r.c.referral_id == s.c.referral_id)
+                .where(r.c.partner_id == partner_id, s.c.status == "accepted")
+            ).scalars()
+        )
+    return {
+        "made": len(statuses),
+        "accepted": len(accepted),
+        "declined": statuses.count("declined"),
+        "open": sum(statuses.count(x) for x in OPEN_STATUSES),
+    }
 
 
 # ---------------------------------------------------------------- families' partners
 
-def link_family(store: db.Store, actor: str, *, school_id: str, family_id: str, partner_id: str,
-                relation: str | None = None, start=None, end=None) -> None:
+
+def link_family(
+    store: db.Store,
+    actor: str,
+    *,
+    school_id: str,
+    family_id: str,
+    partner_id: str,
+    relation: str | None = None,
+    start=None,
+    end=None,
+) -> None:
     """Record that a family uses a partner (a club member, a food bank user, a mentee), or update
     the link's relation and dates. An open end means it goes on."""
     family, partner = str(family_id).strip(), str(partner_id).strip()
@@ -245,8 +321,14 @@ def link_family(store: db.Store, actor: str, *, school_id: str, family_id: str, 
     ends = None if end in (None, "") else _day(end, "end")
     if begins and ends and ends < begins:
         raise InvalidReferral("The link ends before it starts.")
-    row = {"family_id": family, "partner_id": partner, "school_id": school_id,
-           "relation": (relation or "").strip() or None, "start": begins, "end": ends}
+    row = {
+        "family_id": family,
+        "partner_id": partner,
+        "school_id": school_id,
+        "relation": (relation or "").strip() or None,
+        "start": begins,
+        "end": ends,
+    }
 
     def save(conn) -> None:
         _check_pair(conn, school_id, family, partner)
@@ -261,8 +343,11 @@ def write_links(conn, rows: list[dict]) -> dict[str, int]:
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         key = f"{row['family_id']}|{row['partner_id']}"
-        stored = conn.execute(select(fp).where(fp.c.family_id == row["family_id"],
-                                               fp.c.partner_id == row["partner_id"])).mappings().first()
+        stored = (
+            conn.execute(select(fp).where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"]))
+            .mappings()
+            .first()
+        )
         if stored is None:
             conn.execute(fp.insert().values(**row))
             db.audit(conn, "insert", "family_partners", key, after=row)
@@ -272,28 +357,37 @@ def write_links(conn, rows: list[dict]) -> dict[str, int]:
         if not changed:
             counts["unchanged"] += 1
             continue
-        conn.execute(fp.update().where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"])
-                     .values(**changed))
+        conn.execute(
+            fp.update()
+            .where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"])
+            .values(**changed)
+        )
         db.audit(conn, "update", "family_partners", key, before={k: stored[k] for k in changed}, after=changed)
         counts["updated"] += 1
     return counts
 
 
-def family_links(store: db.Store, *, family_id: str | None = None, partner_id: str | None = None,
-                 today=None) -> pd.DataFrame:
+def family_links(
+    store: db.Store, *, family_id: str | None = None, partner_id: str | None = None, today=None
+) -> pd.DataFrame:
     """The links of one family (its partners) or of one partner (its families), columns
     :data:`LINK_COLUMNS`; ``current`` when the link has started and not ended by ``today``."""
     fp, p = db.family_partners, db.partners
-    query = select(fp.c.family_id, fp.c.partner_id, p.c.name.label("partner"), p.c.category, fp.c.relation,
-                   fp.c.start, fp.c.end).join(p, p.c.partner_id == fp.c.partner_id)
-    query = query.where(fp.c.family_id == family_id) if family_id is not None else \
-        query.where(fp.c.partner_id == partner_id)
+    query = select(
+        fp.c.family_id, fp.c.partner_id, p.c.name.label("partner"), p.c.category, fp.c.relation, fp.c.start, fp.c.end
+    ).join(p, p.c.partner_id == fp.c.partner_id)
+    query = (
+        query.where(fp.c.family_id == family_id)
+        if family_id is not None
+        else query.where(fp.c.partner_id == partner_id)
+    )
     with store.read() as conn:
         rows = [dict(x) for x in conn.execute(query.order_by(p.c.name, fp.c.family_id)).mappings()]
     frame = pd.DataFrame(rows, columns=LINK_COLUMNS[:-1])
     day = _today(today)
-    frame["current"] = [(s is None or s <= day) and (e is None or e >= day)
-                        for s, e in zip(frame["start"], frame["end"], strict=True)]
+    frame["current"] = [
+        (s is None or s <= day) and (e is None or e >= day) for s, e in zip(frame["start"], frame["end"], strict=True)
+    ]
     return frame
 
 
@@ -316,8 +410,12 @@ def partner_summary(store: db.Store, partner_id: str, *, for_governor: bool, tod
     from engagement.settings import fewer_than
 
     counts = partner_referral_counts(store, partner_id)
-    figures = {"Referrals made": counts["made"], "Referrals accepted": counts["accepted"],
-               "Referrals open": counts["open"], "Families using it": families_using(store, partner_id, today)}
+    figures = {
+        "Referrals made": counts["made"],
+        "Referrals accepted": counts["accepted"],
+        "Referrals open": counts["open"],
+        "Families using it": families_using(store, partner_id, today),
+    }
     threshold = load_settings().privacy.suppression_threshold
 
     def shown(n: int) -> str:

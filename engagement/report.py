@@ -32,7 +32,13 @@ from engagement import scoring
 from engagement.charts import OKABE_ITO, SEGMENT_COLOURS
 from engagement.explanations import SEGMENT_LABELS
 from engagement.overview import (
-    SEGMENT_ORDER, Overview, equity_text, layer_text, percent_text, points_text, trend_text,
+    SEGMENT_ORDER,
+    Overview,
+    equity_text,
+    layer_text,
+    percent_text,
+    points_text,
+    trend_text,
 )
 from engagement.terms import Span, date_range_text
 
@@ -45,18 +51,30 @@ _SYMBOL_PATHS = {
     # Marker shapes around (0, 0), radius about 4: the same shape per segment as the page's charts.
     "circle": lambda x, y: f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.6"/>',
     "square": lambda x, y: f'<rect x="{x - 3.3:.1f}" y="{y - 3.3:.1f}" width="6.6" height="6.6"/>',
-    "diamond": lambda x, y: f'<polygon points="{x:.1f},{y - 4.6:.1f} {x + 4.6:.1f},{y:.1f} {x:.1f},{y + 4.6:.1f} '
-                            f'{x - 4.6:.1f},{y:.1f}"/>',
-    "triangle-up": lambda x, y: f'<polygon points="{x:.1f},{y - 4.6:.1f} {x + 4.4:.1f},{y + 3.4:.1f} '
-                                f'{x - 4.4:.1f},{y + 3.4:.1f}"/>',
-    "star": lambda x, y: "<polygon points=\"" + " ".join(
-        f"{x + r * math.sin(math.pi * k / 5):.1f},{y - r * math.cos(math.pi * k / 5):.1f}"
-        for k, r in zip(range(10), [5.2, 2.2] * 5)) + '"/>',
+    "diamond": lambda x, y: (
+        f'<polygon points="{x:.1f},{y - 4.6:.1f} {x + 4.6:.1f},{y:.1f} {x:.1f},{y + 4.6:.1f} {x - 4.6:.1f},{y:.1f}"/>'
+    ),
+    "triangle-up": lambda x, y: (
+        f'<polygon points="{x:.1f},{y - 4.6:.1f} {x + 4.4:.1f},{y + 3.4:.1f} {x - 4.4:.1f},{y + 3.4:.1f}"/>'
+    ),
+    "star": lambda x, y: (
+        '<polygon points="'
+        + " ".join(
+            f"{x + r * math.sin(math.pi * k / 5):.1f},{y - r * math.cos(math.pi * k / 5):.1f}"
+            for k, r in zip(range(10), [5.2, 2.2] * 5)
+        )
+        + '"/>'
+    ),
 }
 
 
-def _svg_chart(title: str, labels: list[str], series: list[tuple[str, str, str, list]], unit: str,
-               partial: list[bool] | None = None) -> str:
+def _svg_chart(
+    title: str,
+    labels: list[str],
+    series: list[tuple[str, str, str, list]],
+    unit: str,
+    partial: list[bool] | None = None,
+) -> str:
     """A small line chart as inline SVG: 0-100 on the y axis, one line and marker shape per series.
     A ``partial`` period (a term so far) has hollow marks and an asterisk after its name."""
     partial = partial or [False] * len(labels)
@@ -70,27 +88,41 @@ def _svg_chart(title: str, labels: list[str], series: list[tuple[str, str, str, 
     def y_of(v):
         return top + plot_h * (1 - v / 100)
 
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{_e(title[:12])}">',
-             f'<title id="t-{_e(title[:12])}">{_e(title)}</title>',
-             f'<text x="{left}" y="13" class="ctitle">{_e(title)}</text>']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{_e(title[:12])}">',
+        f'<title id="t-{_e(title[:12])}">{_e(title)}</title>',
+        f'<text x="{left}" y="13" class="ctitle">{_e(title)}</text>',
+    ]
     for tick in (0, 25, 50, 75, 100):
         y = y_of(tick)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" class="tick" text-anchor="end">{tick}{_e(unit)}</text>')
     for x, label, cut in zip(xs, labels, partial):
-        parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 12}" class="tick" text-anchor="middle">'
-                     f'{_e(label.split(" (")[0])}{"*" if cut else ""}</text>')
-    for name, colour, symbol, values in series:
-        points = [(x, y_of(100 * v if unit == "%" else v), cut)
-                  for x, v, cut in zip(xs, values, partial) if v is not None]
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 12}" class="tick" text-anchor="middle">'
+            f"{_e(label.split(' (')[0])}{'*' if cut else ''}</text>"
+        )
+    for _name, colour, symbol, values in series:
+        points = [
+            (x, y_of(100 * v if unit == "%" else v), cut) for x, v, cut in zip(xs, values, partial) if v is not None
+        ]
         if len(points) > 1:
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                         + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points) + '"/>')
-        parts.append(f'<g fill="{colour}">' + "".join(_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y)
-                                                      for x, y, cut in points if not cut) + "</g>")
+            parts.append(
+                f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+                + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
+                + '"/>'
+            )
+        parts.append(
+            f'<g fill="{colour}">'
+            + "".join(_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y) for x, y, cut in points if not cut)
+            + "</g>"
+        )
         # A term so far: the same shape, hollow, so it reads as unfinished without colour.
-        parts.append(f'<g fill="white" stroke="{colour}" stroke-width="1.4">' + "".join(
-            _SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y) for x, y, cut in points if cut) + "</g>")
+        parts.append(
+            f'<g fill="white" stroke="{colour}" stroke-width="1.4">'
+            + "".join(_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y) for x, y, cut in points if cut)
+            + "</g>"
+        )
     # The key, one row under the axis: shape and name of each series.
     x = left
     for name, colour, symbol, _ in series:
@@ -149,15 +181,20 @@ def _score_card_cell(row: dict, previous: str, last_year: str | None = None) -> 
     if row["score"] is None:
         body = f'<div class="score">–</div><div class="change">{_e(row["counts"])}</div>'
     else:
-        change = ("no earlier figure" if row["score_change"] is None
-                  else f"{points_text(row['score_change'])} on {previous}")
+        change = (
+            "no earlier figure" if row["score_change"] is None else f"{points_text(row['score_change'])} on {previous}"
+        )
         if last_year and row.get("score_change_last_year") is not None:
             change += f"; {points_text(row['score_change_last_year'])} on {last_year}"
-        body = (f'<div class="score">{row["score"]:.1f}<span class="outof"> / 100</span></div>'
-                f'<div class="change">{_e(change)}</div>')
+        body = (
+            f'<div class="score">{row["score"]:.1f}<span class="outof"> / 100</span></div>'
+            f'<div class="change">{_e(change)}</div>'
+        )
         if row["rate_label"]:
             rate_change = "" if row["rate_change"] is None else f" ({points_text(row['rate_change'])} pts)"
-            body += f'<div class="rate">{_e(row["rate_label"])}: <b>{percent_text(row["rate"])}</b>{_e(rate_change)}</div>'
+            body += (
+                f'<div class="rate">{_e(row["rate_label"])}: <b>{percent_text(row["rate"])}</b>{_e(rate_change)}</div>'
+            )
         else:
             body += '<div class="rate">Weighted mean of the four segments</div>'
     return f'<td><div class="seg" style="border-color:{colour}">{_e(row["label"])}</div>{body}</td>'
@@ -172,49 +209,66 @@ def overview_report_html(view: Overview) -> str:
     last_year_short = _short(comparison.last_year) if comparison and comparison.last_year and view.last_year else None
     generated = f"{view.generated.day} {view.generated:%B %Y}"
     compared = view.comparison_text or view.previous_text
-    out = ["<!DOCTYPE html>", '<html lang="en-GB"><head><meta charset="utf-8">',
-           f"<title>Engagement overview · {_e(view.school_name)} · {_e(view.window_text)}</title>",
-           f"<style>{_CSS}</style></head><body>",
-           f"<h1>{_e(view.school_name)}: community engagement overview</h1>",
-           f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Changes compare</b> '
-           f"{_e(compared)}.</p>",
-           f'<p class="meta"><b>Filters:</b> school {_e(view.school_name)} ({_e(view.school_id)}); window '
-           f"{_e(view.window_text)} · <b>Generated</b> {_e(generated)}</p>"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en-GB"><head><meta charset="utf-8">',
+        f"<title>Engagement overview · {_e(view.school_name)} · {_e(view.window_text)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{_e(view.school_name)}: community engagement overview</h1>",
+        f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Changes compare</b> {_e(compared)}.</p>',
+        f'<p class="meta"><b>Filters:</b> school {_e(view.school_name)} ({_e(view.school_id)}); window '
+        f"{_e(view.window_text)} · <b>Generated</b> {_e(generated)}</p>",
+    ]
 
     out.append("<h2>Scores out of 100, by segment</h2>")
-    out.append('<table class="cards"><tr>' + "".join(_score_card_cell(r, previous_short, last_year_short)
-                                                     for r in view.segments) + "</tr></table>")
+    out.append(
+        '<table class="cards"><tr>'
+        + "".join(_score_card_cell(r, previous_short, last_year_short) for r in view.segments)
+        + "</tr></table>"
+    )
     out.append('<h2>What drives each score, and what would raise it</h2><table class="drivers">')
     for row in view.segments:
-        out.append(f'<tr><th scope="row">{_e(row["label"])}</th><td>{_e(row["counts"] + ". " if row["counts"] else "")}'
-                   f'{_e(row["drivers"])} <b>To raise it:</b> {_e(row["advice"])}</td></tr>')
+        out.append(
+            f'<tr><th scope="row">{_e(row["label"])}</th><td>{_e(row["counts"] + ". " if row["counts"] else "")}'
+            f"{_e(row['drivers'])} <b>To raise it:</b> {_e(row['advice'])}</td></tr>"
+        )
     out.append("</table>")
 
     out.append("<h2>Equity: family reach of each group beside the rest of the school</h2>")
-    out.append('<table class="bars"><tr><th>Group</th><th>Families in the group</th><th>Reach: group '
-               f'<span class="bar" style="width:4mm;background:{OKABE_ITO["blue"]}"></span> and rest '
-               f'<span class="bar" style="width:4mm;background:{OKABE_ITO["orange"]}"></span></th>'
-               '<th class="num">Gap (points)</th><th class="num">Parity</th></tr>')
+    out.append(
+        '<table class="bars"><tr><th>Group</th><th>Families in the group</th><th>Reach: group '
+        f'<span class="bar" style="width:4mm;background:{OKABE_ITO["blue"]}"></span> and rest '
+        f'<span class="bar" style="width:4mm;background:{OKABE_ITO["orange"]}"></span></th>'
+        '<th class="num">Gap (points)</th><th class="num">Parity</th></tr>'
+    )
     for _, row in view.equity.iterrows():
         cells = equity_text(row)
         if row["suppressed"]:
             reach = "not shown"
         else:
-            reach = (f'<span class="bar" style="width:{30 * row["group_reach"]:.1f}mm;background:{OKABE_ITO["blue"]}">'
-                     f'</span>{percent_text(row["group_reach"])} &nbsp; '
-                     f'<span class="bar" style="width:{30 * row["rest_reach"]:.1f}mm;background:{OKABE_ITO["orange"]}">'
-                     f'</span>{percent_text(row["rest_reach"])}')
-        out.append(f"<tr><td>{_e(cells['Group'])}</td><td>{_e(cells['Families'])}</td><td>{reach}</td>"
-                   f'<td class="num">{_e(cells["Gap (points)"])}</td><td class="num">{_e(cells["Parity"])}</td></tr>')
-    out.append("</table><p class=\"small\">Gap: group reach minus the rest's, in percentage points. "
-               "Parity: group reach ÷ the rest's (1.00 = equal).</p>")
+            reach = (
+                f'<span class="bar" style="width:{30 * row["group_reach"]:.1f}mm;background:{OKABE_ITO["blue"]}">'
+                f"</span>{percent_text(row['group_reach'])} &nbsp; "
+                f'<span class="bar" style="width:{30 * row["rest_reach"]:.1f}mm;background:{OKABE_ITO["orange"]}">'
+                f"</span>{percent_text(row['rest_reach'])}"
+            )
+        out.append(
+            f"<tr><td>{_e(cells['Group'])}</td><td>{_e(cells['Families'])}</td><td>{reach}</td>"
+            f'<td class="num">{_e(cells["Gap (points)"])}</td><td class="num">{_e(cells["Parity"])}</td></tr>'
+        )
+    out.append(
+        '</table><p class="small">Gap: group reach minus the rest\'s, in percentage points. '
+        "Parity: group reach ÷ the rest's (1.00 = equal).</p>"
+    )
 
     # Layer coverage and, beside it, how the school communicates: side by side, so one sheet holds both.
     beside = view.communication is not None
     if beside:
         out.append('<table class="two"><tr><td>')
-    out.append("<h2>Layer coverage: categories with an engaged partner</h2><table>"
-               "<tr><th>Layer</th><th>Categories covered</th><th>Missing</th></tr>")
+    out.append(
+        "<h2>Layer coverage: categories with an engaged partner</h2><table>"
+        "<tr><th>Layer</th><th>Categories covered</th><th>Missing</th></tr>"
+    )
     for _, row in view.layers.iterrows():
         cells = layer_text(row)
         out.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in cells.values()) + "</tr>")
@@ -224,32 +278,52 @@ def overview_report_html(view: Overview) -> str:
 
     labels = list(view.trends["label"])
     partial = [bool(p) for p in view.trends["partial"]] if "partial" in view.trends else None
-    score_series = [(SEGMENT_LABELS[s], SEGMENT_COLOURS[s], s,
-                     list(view.trends["overall_score" if s == "overall" else f"{s}_score"])) for s in SEGMENT_ORDER]
-    reach_series = [(SEGMENT_LABELS[s], SEGMENT_COLOURS[s], s, list(view.trends[f"{s}_reach"]))
-                    for s in scoring.SEGMENTS]
+    score_series = [
+        (
+            SEGMENT_LABELS[s],
+            SEGMENT_COLOURS[s],
+            s,
+            list(view.trends["overall_score" if s == "overall" else f"{s}_score"]),
+        )
+        for s in SEGMENT_ORDER
+    ]
+    reach_series = [
+        (SEGMENT_LABELS[s], SEGMENT_COLOURS[s], s, list(view.trends[f"{s}_reach"])) for s in scoring.SEGMENTS
+    ]
     reach_title = "Reach per term (% of families or listed partners)"
-    cut = " <span class=\"outof\">(* a term so far, drawn hollow: fewer school days than a whole term)</span>" \
-        if partial and any(partial) else ""
-    out.append(f"<h2>Trends per term{cut}</h2><table class=\"two\"><tr>"
-               f"<td>{_svg_chart('Scores per term (0–100)', labels, score_series, '', partial)}</td>"
-               f"<td>{_svg_chart(reach_title, labels, reach_series, '%', partial)}"
-               "</td></tr></table>")
+    cut = (
+        ' <span class="outof">(* a term so far, drawn hollow: fewer school days than a whole term)</span>'
+        if partial and any(partial)
+        else ""
+    )
+    out.append(
+        f'<h2>Trends per term{cut}</h2><table class="two"><tr>'
+        f"<td>{_svg_chart('Scores per term (0–100)', labels, score_series, '', partial)}</td>"
+        f"<td>{_svg_chart(reach_title, labels, reach_series, '%', partial)}"
+        "</td></tr></table>"
+    )
     table = trend_text(view.trends)
     n_scores = sum(c.endswith(" score") for c in table.columns)
-    out.append('<table class="small trend"><tr><th rowspan="2">Term</th>'
-               f'<th colspan="{n_scores}" class="group">Score out of 100</th>'
-               f'<th colspan="{len(table.columns) - 1 - n_scores}" class="group">Reach</th></tr><tr>'
-               + "".join(f'<th class="num">{_e(c.rsplit(" ", 1)[0])}</th>' for c in table.columns[1:]) + "</tr>")
+    out.append(
+        '<table class="small trend"><tr><th rowspan="2">Term</th>'
+        f'<th colspan="{n_scores}" class="group">Score out of 100</th>'
+        f'<th colspan="{len(table.columns) - 1 - n_scores}" class="group">Reach</th></tr><tr>'
+        + "".join(f'<th class="num">{_e(c.rsplit(" ", 1)[0])}</th>' for c in table.columns[1:])
+        + "</tr>"
+    )
     for term, *values in table.itertuples(index=False):
-        out.append(f'<tr><td class="term">{_e(term)}</td>' + "".join(f'<td class="num">{_e(v)}</td>' for v in values)
-                   + "</tr>")
+        out.append(
+            f'<tr><td class="term">{_e(term)}</td>' + "".join(f'<td class="num">{_e(v)}</td>' for v in values) + "</tr>"
+        )
     out.append("</table>")
     if view.voice is not None:
         out.append(_voice_html(view.voice))
-    out.append("<footer>" + " ".join(_e(n) for n in view.notes)
-               + f" Aggregates only: no family is named or identifiable. Generated {_e(generated)} by the "
-               "community engagement map.</footer></body></html>")
+    out.append(
+        "<footer>"
+        + " ".join(_e(n) for n in view.notes)
+        + f" Aggregates only: no family is named or identifiable. Generated {_e(generated)} by the "
+        "community engagement map.</footer></body></html>"
+    )
     return "\n".join(out)
 
 
@@ -266,11 +340,15 @@ def _communication_section(view: Overview) -> list[str]:
     if view.communication is None:
         return []
     # Each figure with its meaning in a few words: the page has the full sentences.
-    out = ["<h2>How the school communicates with families</h2>",
-           '<table class="comm"><tr><th>Principle</th><th class="num">Figure</th><th>What it measures</th></tr>']
+    out = [
+        "<h2>How the school communicates with families</h2>",
+        '<table class="comm"><tr><th>Principle</th><th class="num">Figure</th><th>What it measures</th></tr>',
+    ]
     for row in view.communication.rows:
-        out.append(f'<tr><td><b>{_e(row["principle"])}</b></td><td class="num"><b>{_e(row["value"])}</b></td>'
-                   f"<td>{_e(row['short'])}</td></tr>")
+        out.append(
+            f'<tr><td><b>{_e(row["principle"])}</b></td><td class="num"><b>{_e(row["value"])}</b></td>'
+            f"<td>{_e(row['short'])}</td></tr>"
+        )
     out.append("</table>")
     return out
 
@@ -287,14 +365,21 @@ def _voice_html(voice) -> str:
     else:
         change = "" if b["change"] is None else f" ({points_text(b['change'])} points on the round before)"
         feel = f"{percent(b['agree'])}{change}, survey of {b['date']}"
-    lines = [f"<b>Families who feel they belong:</b> {_e(feel)}.",
-             f"<b>Transitions {start:%Y}–{end:%y}:</b> {_e(count_text(t['count']))}, of them "
-             f"{_e(count_text(t['send']))} of children with SEND; with a complete plan: "
-             f"{_e(percent(t['plan_complete']))} (SEND {_e(percent(t['send_plan_complete']))}, others {_e(percent(t['not_send_plan_complete']))})."]
+    lines = [
+        f"<b>Families who feel they belong:</b> {_e(feel)}.",
+        f"<b>Transitions {start:%Y}–{end:%y}:</b> {_e(count_text(t['count']))}, of them "
+        f"{_e(count_text(t['send']))} of children with SEND; with a complete plan: "
+        f"{_e(percent(t['plan_complete']))} (SEND {_e(percent(t['send_plan_complete']))}, others {_e(percent(t['not_send_plan_complete']))}).",
+    ]
     headline = next((r for r in voice.rounds if b is not None and r.survey == b["survey"]), None)
     if headline is not None:
-        lines.append(f"<b>{_e(headline.title)}, agreeing:</b> " + "; ".join(
-            f"{_e(row['text'])} {_e(percent(row['agree']))}" for row in headline.questions.to_dict("records")) + ".")
+        lines.append(
+            f"<b>{_e(headline.title)}, agreeing:</b> "
+            + "; ".join(
+                f"{_e(row['text'])} {_e(percent(row['agree']))}" for row in headline.questions.to_dict("records")
+            )
+            + "."
+        )
     return "<h2>Belonging and transitions</h2>" + "".join(f'<p class="small">{line}</p>' for line in lines)
 
 

@@ -38,23 +38,35 @@ for :mod:`engagement.terms` to say, and :mod:`engagement.explanations` puts a sc
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from engagement.settings import Settings, load_settings
 from engagement.frames import FLAGS, Frames
+from engagement.settings import Settings, load_settings
 from engagement.terms import Calendar, default_calendar, periods, previous_window
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 FAMILY_COMPONENTS = ("reach", "informed_reach", "regularity", "breadth", "recency")
 PARTNER_COMPONENTS = ("reach", "intensity", "category_coverage")
 # How each figure is rounded wherever it leaves this module (FORMATS.md: rates 4, scores 1).
-_DIGITS = {"reach": 4, "informed_reach": 4, "regularity": 4, "breadth": 2, "recency_days": 1,
-           "score": 1, "group_reach": 4, "rest_reach": 4, "gap_pp": 1, "parity": 4,
-           "interactions_per_engaged": 2, "category_coverage": 4, "coverage": 4, "overall": 1}
+_DIGITS = {
+    "reach": 4,
+    "informed_reach": 4,
+    "regularity": 4,
+    "breadth": 2,
+    "recency_days": 1,
+    "score": 1,
+    "group_reach": 4,
+    "rest_reach": 4,
+    "gap_pp": 1,
+    "parity": 4,
+    "interactions_per_engaged": 2,
+    "category_coverage": 4,
+    "coverage": 4,
+    "overall": 1,
+}
 _COUNTS = {"on_roll", "reached", "group", "rest", "listed", "engaged", "categories", "covered"}
 
 
@@ -78,8 +90,9 @@ def _ratio(num, den) -> np.ndarray:
 Calendars = Calendar | Mapping[str, Calendar] | None
 
 
-def _school_days_through(frames: Frames, calendars: Calendars, days: np.ndarray, schools: np.ndarray,
-                         settings: Settings | None = None) -> np.ndarray:
+def _school_days_through(
+    frames: Frames, calendars: Calendars, days: np.ndarray, schools: np.ndarray, settings: Settings | None = None
+) -> np.ndarray:
     """For each day number, the school days on or before it in the calendar of the school (a
     position in ``frames.schools``) beside it: one calendar for all, or one per school_id (the
     default terms for England for a school without one)."""
@@ -97,8 +110,9 @@ def _school_days_through(frames: Frames, calendars: Calendars, days: np.ndarray,
     return out
 
 
-def _family_flags(frames: Frames, start_day: int, end_day: int, calendars: Calendars = None,
-                  settings: Settings | None = None):
+def _family_flags(
+    frames: Frames, start_day: int, end_day: int, calendars: Calendars = None, settings: Settings | None = None
+):
     """Per family: informed, reached, regular, distinct Epstein types, school days from the last
     two-way contact to the window's end (meaningful for reached families)."""
     inter = frames.interactions
@@ -121,8 +135,13 @@ def _family_flags(frames: Frames, start_day: int, end_day: int, calendars: Calen
     through_end = _school_days_through(frames, calendars, np.full(len(school_of), end_day), school_of, settings)
     n_months = max(1, int(-(-(through_end - before).max(initial=0) // month_days)))
     s2 = fam_school[f2]
-    m2 = np.clip((_school_days_through(frames, calendars, d2, s2, settings) - before[s2] - 1) // month_days,
-                 0, n_months - 1) if len(f2) else np.zeros(0, np.int64)
+    m2 = (
+        np.clip(
+            (_school_days_through(frames, calendars, d2, s2, settings) - before[s2] - 1) // month_days, 0, n_months - 1
+        )
+        if len(f2)
+        else np.zeros(0, np.int64)
+    )
     if n_fam * n_months <= 50_000_000:
         seen = np.zeros((n_fam, n_months), bool)
         seen[f2, m2] = True
@@ -141,8 +160,13 @@ def _family_flags(frames: Frames, start_day: int, end_day: int, calendars: Calen
     return informed, reached, reached & (months >= 2), types.sum(axis=1), recency
 
 
-def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None,
-            calendar: Calendars = None) -> pd.DataFrame:
+def metrics(
+    frames: Frames,
+    start: datetime.date,
+    end: datetime.date,
+    settings: Settings | None = None,
+    calendar: Calendars = None,
+) -> pd.DataFrame:
     """Every figure of every school in ``frames`` for the window ``[start, end]``, one row per
     school (index: school_id), flat columns such as ``families.reach``,
     ``equity.send.gap_pp``, ``agencies.score``, ``layers.3.coverage``, ``overall``, plus the
@@ -180,8 +204,11 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: 
         "informed_reach": np.nan_to_num(out["families.informed_reach"]),
         "regularity": np.nan_to_num(out["families.regularity"]),
         "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / scaling.breadth_full, 0, 1),
-        "recency": np.where(np.isnan(out["families.recency_days"]), 0.0, np.clip(
-            1 - np.nan_to_num(out["families.recency_days"]) / scaling.recency_zero_days, 0, 1)),
+        "recency": np.where(
+            np.isnan(out["families.recency_days"]),
+            0.0,
+            np.clip(1 - np.nan_to_num(out["families.recency_days"]) / scaling.recency_zero_days, 0, 1),
+        ),
     }
     w = _weights(cfg.scoring.families.model_dump(), FAMILY_COMPONENTS)
     for name, weight in zip(FAMILY_COMPONENTS, w):
@@ -201,8 +228,14 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: 
         rest, rest_reached = on_roll - group, reached_n - group_reached
         group_reach, rest_reach = _ratio(group_reached, group), _ratio(rest_reached, rest)
         hidden = (group < threshold) | (rest < threshold)
-        figures = {"group": group, "rest": rest, "group_reach": group_reach, "rest_reach": rest_reach,
-                   "gap_pp": 100 * (group_reach - rest_reach), "parity": _ratio(group_reach, rest_reach)}
+        figures = {
+            "group": group,
+            "rest": rest,
+            "group_reach": group_reach,
+            "rest_reach": rest_reach,
+            "gap_pp": 100 * (group_reach - rest_reach),
+            "parity": _ratio(group_reach, rest_reach),
+        }
         for key, value in figures.items():
             out[f"equity.{flag}.{key}"] = np.where(hidden, np.nan, value)
         out[f"equity.{flag}.suppressed"] = hidden
@@ -237,11 +270,12 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: 
         out[f"{seg}.engaged"] = engaged_n
         out[f"{seg}.reach"] = _ratio(engaged_n, listed_n)
         out[f"{seg}.interactions_per_engaged"] = _ratio(inter_n, engaged_n)
-        out[f"{seg}.category_coverage"] = _ratio(covered[:, of_segment].sum(axis=1), np.full(n_schools, of_segment.sum()))
+        out[f"{seg}.category_coverage"] = _ratio(
+            covered[:, of_segment].sum(axis=1), np.full(n_schools, of_segment.sum())
+        )
         scaled = {
             "reach": np.nan_to_num(out[f"{seg}.reach"]),
-            "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"])
-                                 / scaling.intensity_full, 0, 1),
+            "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"]) / scaling.intensity_full, 0, 1),
             "category_coverage": np.nan_to_num(out[f"{seg}.category_coverage"]),
         }
         for name, weight in zip(PARTNER_COMPONENTS, pw):
@@ -268,6 +302,7 @@ def metrics(frames: Frames, start: datetime.date, end: datetime.date, settings: 
 
 
 # ---------------------------------------------------------------- the card (FORMATS.md)
+
 
 def rounded(key: str, value):
     """One figure as FORMATS.md prints it: None when missing, counts whole, the rest rounded
@@ -296,21 +331,33 @@ def card_from_row(row: dict, start: datetime.date, end: datetime.date) -> dict:
         families["suppressed"] = True
     card = {"window": {"from": start.isoformat(), "to": end.isoformat()}, "families": families, "equity": {}}
     for flag in FLAGS:
-        entry = {k: rounded(k, row[f"equity.{flag}.{k}"])
-                 for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")}
+        entry = {
+            k: rounded(k, row[f"equity.{flag}.{k}"])
+            for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")
+        }
         entry["suppressed"] = bool(row[f"equity.{flag}.suppressed"])
         card["equity"][flag] = entry
     for seg in PARTNER_SEGMENTS:
-        card[seg] = {k: rounded(k, row[f"{seg}.{k}"]) for k in
-                     ("listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score")}
-    card["layers"] = {str(layer): {k: rounded(k, row[f"layers.{layer}.{k}"]) for k in ("categories", "covered", "coverage")}
-                      for layer in PARTNER_LAYERS}
+        card[seg] = {
+            k: rounded(k, row[f"{seg}.{k}"])
+            for k in ("listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score")
+        }
+    card["layers"] = {
+        str(layer): {k: rounded(k, row[f"layers.{layer}.{k}"]) for k in ("categories", "covered", "coverage")}
+        for layer in PARTNER_LAYERS
+    }
     card["overall"] = rounded("overall", row["overall"])
     return card
 
 
-def score_card(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-               settings: Settings | None = None, calendar: Calendar | None = None) -> dict:
+def score_card(
+    frames: Frames,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    settings: Settings | None = None,
+    calendar: Calendar | None = None,
+) -> dict:
     """The score card of one school for ``[start, end]``, exactly the ``score --json`` object.
 
     >>> from engagement.store import open_store, schools, families
@@ -328,8 +375,13 @@ def score_card(frames: Frames, school_id: str, start: datetime.date, end: dateti
     return card_from_row(row, start, end)
 
 
-def score_cards(frames: Frames, start: datetime.date, end: datetime.date, settings: Settings | None = None,
-                calendars: Calendars = None) -> dict[str, dict]:
+def score_cards(
+    frames: Frames,
+    start: datetime.date,
+    end: datetime.date,
+    settings: Settings | None = None,
+    calendars: Calendars = None,
+) -> dict[str, dict]:
     """Every school's card for ``[start, end]``, computed in one vectorised pass."""
     table = metrics(frames, start, end, settings, calendars)
     return {sid: card_from_row(row, start, end) for sid, row in _rows(table).items()}
@@ -358,11 +410,15 @@ def family_reach(frames: Frames, start: datetime.date, end: datetime.date) -> pd
     reached = reached_families(frames, start, end)
     codes = frames.families["school_id"].cat.codes.to_numpy()
     n = len(frames.schools)
-    return pd.Series(_ratio(np.bincount(codes, weights=reached, minlength=n), np.bincount(codes, minlength=n)),
-                     index=pd.Index(frames.schools["school_id"], name="school_id"), name="reach")
+    return pd.Series(
+        _ratio(np.bincount(codes, weights=reached, minlength=n), np.bincount(codes, minlength=n)),
+        index=pd.Index(frames.schools["school_id"], name="school_id"),
+        name="reach",
+    )
 
 
 # ---------------------------------------------------------------- partners and gaps
+
 
 def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end: datetime.date) -> pd.DataFrame:
     """One row per partner of the school: partner_id, name, category, layer, segment, status,
@@ -377,8 +433,11 @@ def partner_engagement(frames: Frames, school_id: str, start: datetime.date, end
     counts = np.bincount(par[upto & (day >= s)], minlength=len(partners))
     last = np.full(len(partners), np.iinfo(np.int64).min)
     np.maximum.at(last, par[upto], day[upto].astype(np.int64))
-    last_contact = pd.Series(np.where(last == np.iinfo(np.int64).min, np.datetime64("NaT"),
-                                      (np.maximum(last, 0) * 86400).view("datetime64[s]")))
+    last_contact = pd.Series(
+        np.where(
+            last == np.iinfo(np.int64).min, np.datetime64("NaT"), (np.maximum(last, 0) * 86400).view("datetime64[s]")
+        )
+    )
     table = partners[["partner_id", "name", "category", "layer", "segment", "status"]].copy()
     table["interactions"] = counts
     table["last_contact"] = last_contact.to_numpy()
@@ -392,11 +451,14 @@ def gaps(frames: Frames, school_id: str, start: datetime.date, end: datetime.dat
     table = partner_engagement(frames, school_id, start, end)
     engaged = set(table.loc[table["engaged"], "category"])
     typology = load_typology()
-    return {layer: [c.name for c in typology.categories_of_layer(layer) if c.name not in engaged]
-            for layer in PARTNER_LAYERS}
+    return {
+        layer: [c.name for c in typology.categories_of_layer(layer) if c.name not in engaged]
+        for layer in PARTNER_LAYERS
+    }
 
 
 # ---------------------------------------------------------------- trends and comparison
+
 
 def flatten(card: dict) -> dict[str, float | None]:
     """A card as ``{"families.reach": 0.73, "equity.send.gap_pp": -4.1, ...}``: its figures only."""
@@ -413,10 +475,17 @@ def flatten(card: dict) -> dict[str, float | None]:
     return out
 
 
-def trends(frames: Frames, school_id: str | None, start: datetime.date, end: datetime.date,
-           by: str = "term", settings: Settings | None = None, *,
-           metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None,
-           calendar: Calendar | None = None) -> pd.DataFrame:
+def trends(
+    frames: Frames,
+    school_id: str | None,
+    start: datetime.date,
+    end: datetime.date,
+    by: str = "term",
+    settings: Settings | None = None,
+    *,
+    metrics_of: Callable[[datetime.date, datetime.date], pd.DataFrame] | None = None,
+    calendar: Calendar | None = None,
+) -> pd.DataFrame:
     """The score card per term (of ``calendar``: the school's own, or the default terms for
     England) or per month overlapping ``[start, end]``, as a tidy frame for plotly: school_id, period, period_start,
     period_end, figure (e.g. ``families.reach``), section, metric, value (rounded as on the card,
@@ -435,20 +504,29 @@ def trends(frames: Frames, school_id: str | None, start: datetime.date, end: dat
             for figure, value in flatten(card_from_row(row, a, b)).items():
                 section, _, metric = figure.rpartition(".")
                 rows.append((sid, name, a, b, figure, section or figure, metric, value))
-    return pd.DataFrame(rows, columns=["school_id", "period", "period_start", "period_end", "figure",
-                                       "section", "metric", "value"])
+    return pd.DataFrame(
+        rows, columns=["school_id", "period", "period_start", "period_end", "figure", "section", "metric", "value"]
+    )
 
 
-def compare(frames: Frames, school_id: str, start: datetime.date, end: datetime.date,
-            previous: tuple[datetime.date, datetime.date] | None = None, settings: Settings | None = None,
-            calendar: Calendar | None = None) -> pd.DataFrame:
+def compare(
+    frames: Frames,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    previous: tuple[datetime.date, datetime.date] | None = None,
+    settings: Settings | None = None,
+    calendar: Calendar | None = None,
+) -> pd.DataFrame:
     """Each figure of the card beside its value in the previous window (by default the window of
     the same length just before; the Overview may pass the previous term): figure, current,
     previous, change (current - previous; None when either is missing or suppressed)."""
     prev = previous or previous_window(start, end)
     sub = frames.school(school_id)
-    return card_changes(score_card(sub, school_id, start, end, settings, calendar),
-                        score_card(sub, school_id, prev[0], prev[1], settings, calendar))
+    return card_changes(
+        score_card(sub, school_id, start, end, settings, calendar),
+        score_card(sub, school_id, prev[0], prev[1], settings, calendar),
+    )
 
 
 def card_changes(card: dict, before: dict) -> pd.DataFrame:

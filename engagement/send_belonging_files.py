@@ -45,8 +45,10 @@ COLUMNS = {
     "transitions": ("transition_id", "family_id", "kind", "direction", "other_setting", "date", "send"),
     "survey_responses": ("survey", "date", "question", "answer", "family_id", "respondent"),
 }
-REQUIRED = {"transitions": ("transition_id", "family_id", "kind", "date"),
-            "survey_responses": ("survey", "date", "question", "answer")}
+REQUIRED = {
+    "transitions": ("transition_id", "family_id", "kind", "date"),
+    "survey_responses": ("survey", "date", "question", "answer"),
+}
 RESPONDENTS = ("parent", "pupil")
 LIMITS = {"transition_id": 64, "family_id": 64, "other_setting": 300}
 
@@ -66,6 +68,7 @@ def guess_kind(filename: str) -> str | None:
 
 
 # ---------------------------------------------------------------- reading a file into rows of text
+
 
 class Refused(ValueError):
     """A file that cannot be read at all."""
@@ -91,9 +94,19 @@ def read_rows(name: str, data: bytes) -> list[list[str]]:
             raise
         except Exception as exc:  # openpyxl raises many kinds for a broken file
             raise Refused(f"the file is not a readable Excel workbook ({type(exc).__name__})") from None
-        rows = [["" if pd.isna(v) else v.date().isoformat() if isinstance(v, datetime.datetime) else
-                 str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in row]
-                for row in sheet.itertuples(index=False, name=None)]
+        rows = [
+            [
+                ""
+                if pd.isna(v)
+                else v.date().isoformat()
+                if isinstance(v, datetime.datetime)
+                else str(int(v))
+                if isinstance(v, float) and v.is_integer()
+                else str(v)
+                for v in row
+            ]
+            for row in sheet.itertuples(index=False, name=None)
+        ]
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -117,9 +130,11 @@ def read_rows(name: str, data: bytes) -> list[list[str]]:
 
 # ---------------------------------------------------------------- checking
 
+
 @dataclass
 class Checked:
     """A file's rows as values, with where each came from (file, spreadsheet row)."""
+
     kind: str
     rows: list[dict]
     where: list[tuple[str, int]]
@@ -143,8 +158,13 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
     missing = [c for c in REQUIRED[kind] if c not in header]
     for column in missing:
-        report.error(name, header_row, column, f"the required column {column!r} is missing (a {kind} file needs "
-                     f"{', '.join(REQUIRED[kind])}; found: {', '.join(h for h in header if h) or 'nothing'})")
+        report.error(
+            name,
+            header_row,
+            column,
+            f"the required column {column!r} is missing (a {kind} file needs "
+            f"{', '.join(REQUIRED[kind])}; found: {', '.join(h for h in header if h) or 'nothing'})",
+        )
     if missing:
         return Checked(kind, [], [], set())
     ignored = [h for h in header if h and h not in COLUMNS[kind]]
@@ -186,25 +206,37 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         else:
             survey = surveys.survey(raw.get("survey", "")) if raw.get("survey") else None
             if raw.get("survey") and survey is None:
-                bad("survey", f"{raw['survey']!r} is not a survey of data/surveys.toml: "
-                    + ", ".join(s.key for s in surveys.surveys))
+                bad(
+                    "survey",
+                    f"{raw['survey']!r} is not a survey of data/surveys.toml: "
+                    + ", ".join(s.key for s in surveys.surveys),
+                )
             if survey is not None:
                 value["survey"] = survey.key
                 if raw.get("question"):
                     question = survey.question(raw["question"])
                     if question is None:
-                        bad("question", f"{raw['question']!r} is not a question of survey {survey.key!r}: "
-                            + ", ".join(q.key for q in survey.questions))
+                        bad(
+                            "question",
+                            f"{raw['question']!r} is not a question of survey {survey.key!r}: "
+                            + ", ".join(q.key for q in survey.questions),
+                        )
                     else:
                         value["question"] = question.key
                 if raw.get("answer"):
                     value["answer"] = survey.answer(raw["answer"])
                     if value["answer"] is None:
-                        bad("answer", f"{raw['answer']!r} is not on the scale of survey {survey.key!r}: "
-                            + ", ".join(survey.scale))
+                        bad(
+                            "answer",
+                            f"{raw['answer']!r} is not on the scale of survey {survey.key!r}: "
+                            + ", ".join(survey.scale),
+                        )
                 if survey.anonymous and raw.get("family_id"):
-                    bad("family_id", f"survey {survey.key!r} is anonymous: leave family_id empty "
-                        "(a family reference would make its answers identifiable)")
+                    bad(
+                        "family_id",
+                        f"survey {survey.key!r} is anonymous: leave family_id empty "
+                        "(a family reference would make its answers identifiable)",
+                    )
             value["respondent"] = _normal(raw.get("respondent", "")) or "parent"
             if value["respondent"] not in RESPONDENTS:
                 bad("respondent", f"{raw['respondent']!r} is neither parent nor pupil")
@@ -217,8 +249,9 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         for value, (file, number) in zip(out, where, strict=True):
             first = seen.setdefault(str(value["transition_id"]), number)
             if first != number:
-                report.error(file, number, "transition_id",
-                             f"transition {value['transition_id']!r} is also on row {first}")
+                report.error(
+                    file, number, "transition_id", f"transition {value['transition_id']!r} is also on row {first}"
+                )
     return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
 
 
@@ -245,14 +278,16 @@ def _families(conn, ids: list[str]) -> dict[str, dict]:
     f = db.families
     found = {}
     for start in range(0, len(ids), 500):
-        for row in conn.execute(sa.select(f.c.family_id, f.c.school_id, f.c.send)
-                                .where(f.c.family_id.in_(ids[start:start + 500]))).mappings():
+        for row in conn.execute(
+            sa.select(f.c.family_id, f.c.school_id, f.c.send).where(f.c.family_id.in_(ids[start : start + 500]))
+        ).mappings():
             found[row["family_id"]] = dict(row)
     return found
 
 
-def _check_store(report: ImportReport, checked: list[Checked], conn, school_id: str | None,
-                 allowed: Collection[str] | None) -> None:
+def _check_store(
+    report: ImportReport, checked: list[Checked], conn, school_id: str | None, allowed: Collection[str] | None
+) -> None:
     """What only the store can tell: the families exist, rows stay within the account's schools,
     a transition is not another school's, an anonymous answer has a school."""
     families = _families(conn, sorted({r["family_id"] for c in checked for r in c.rows if r.get("family_id")}))
@@ -264,31 +299,41 @@ def _check_store(report: ImportReport, checked: list[Checked], conn, school_id: 
         if c.kind == "transitions":
             ids = [r["transition_id"] for r in c.rows]
             for start in range(0, len(ids), 500):
-                for row in conn.execute(sa.select(t.c.transition_id, t.c.school_id)
-                                        .where(t.c.transition_id.in_(ids[start:start + 500]))):
+                for row in conn.execute(
+                    sa.select(t.c.transition_id, t.c.school_id).where(t.c.transition_id.in_(ids[start : start + 500]))
+                ):
                     stored[row[0]] = row[1]
         for row, (file, number) in zip(c.rows, c.where, strict=True):
             family = families.get(str(row["family_id"])) if row.get("family_id") else None
             if row.get("family_id") and family is None:
-                report.error(file, number, "family_id", f"there is no family {row['family_id']!r}: import "
-                             "families.csv first")
+                report.error(
+                    file, number, "family_id", f"there is no family {row['family_id']!r}: import families.csv first"
+                )
                 continue
             school = family["school_id"] if family else default_school
             if school is None:
-                report.error(file, number, "family_id", "cannot tell the school of an anonymous answer: the store "
-                             "holds several schools, so choose the school")
+                report.error(
+                    file,
+                    number,
+                    "family_id",
+                    "cannot tell the school of an anonymous answer: the store "
+                    "holds several schools, so choose the school",
+                )
                 continue
             if school_id and school != school_id and family is not None:
-                report.error(file, number, "family_id", f"family {row['family_id']!r} is of school {school!r}, "
-                             f"not {school_id!r}")
+                report.error(
+                    file, number, "family_id", f"family {row['family_id']!r} is of school {school!r}, not {school_id!r}"
+                )
                 continue
             if allowed is not None and school not in allowed:
-                report.error(file, number, "family_id", f"school {school!r} is not one of the schools your "
-                             "account may change")
+                report.error(
+                    file, number, "family_id", f"school {school!r} is not one of the schools your account may change"
+                )
                 continue
             if c.kind == "transitions" and stored.get(row["transition_id"], school) != school:
-                report.error(file, number, "transition_id", f"transition {row['transition_id']!r} belongs to "
-                             "another school")
+                report.error(
+                    file, number, "transition_id", f"transition {row['transition_id']!r} belongs to another school"
+                )
                 continue
             row["school_id"] = school
             if c.kind == "transitions" and "send" not in c.present:
@@ -298,8 +343,10 @@ def _check_store(report: ImportReport, checked: list[Checked], conn, school_id: 
 def _transition_records(rows: list[dict]) -> list[dict]:
     out = []
     for row in rows:
-        record = {c: row.get(c) for c in ("transition_id", "school_id", "family_id", "kind", "direction",
-                                           "other_setting", "date", "send")}
+        record = {
+            c: row.get(c)
+            for c in ("transition_id", "school_id", "family_id", "kind", "direction", "other_setting", "date", "send")
+        }
         record["send"] = bool(record["send"])
         out.append(record)
     return out
@@ -309,7 +356,8 @@ def _rounds(rows: list[dict]) -> dict[tuple[str, str, datetime.date], list[dict]
     grouped: dict[tuple[str, str, datetime.date], list[dict]] = {}
     for row in rows:
         grouped.setdefault((row["school_id"], row["survey"], row["date"]), []).append(
-            {c: row[c] for c in ("school_id", "survey", "date", "question", "answer", "family_id", "respondent")})
+            {c: row[c] for c in ("school_id", "survey", "date", "question", "answer", "family_id", "respondent")}
+        )
     return grouped
 
 
@@ -323,22 +371,33 @@ def _write(report: ImportReport, checked: list[Checked], conn) -> None:
     if answers:
         r = db.survey_responses
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-        for (school, survey, date), rows in sorted(_rounds(answers).items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                                                                           kv[0][2])):
+        for (school, survey, date), rows in sorted(
+            _rounds(answers).items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])
+        ):
             where = (r.c.school_id == school) & (r.c.survey == survey) & (r.c.date == date)
             before = conn.execute(sa.select(sa.func.count()).select_from(r).where(where)).scalar_one()
             conn.execute(r.delete().where(where))
             conn.execute(r.insert(), rows)
             counts["inserted" if not before else "updated"] += len(rows)
-            db.audit(conn, "replace round" if before else "insert round", "survey_responses",
-                     f"{survey}@{date.isoformat()}",
-                     detail=f"school {school}: {before} answers replaced by {len(rows)}")
+            db.audit(
+                conn,
+                "replace round" if before else "insert round",
+                "survey_responses",
+                f"{survey}@{date.isoformat()}",
+                detail=f"school {school}: {before} answers replaced by {len(rows)}",
+            )
         report.counts["survey_responses"] = counts
 
 
-def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "import",
-                 school_id: str | None = None, dry_run: bool = False,
-                 allowed_schools: Collection[str] | None = None) -> ImportReport:
+def import_files(
+    store: db.Store,
+    paths,
+    kind: str | None = None,
+    actor: str = "import",
+    school_id: str | None = None,
+    dry_run: bool = False,
+    allowed_schools: Collection[str] | None = None,
+) -> ImportReport:
     """Import transitions and survey answers, all or nothing, in one transaction (or, with
     ``dry_run``, only check them and count what would change). Arguments as
     :func:`engagement.interchange.import_files`."""
@@ -346,9 +405,12 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     report = ImportReport(dry_run=dry_run)
     checked: list[Checked] = []
-    for item in ([paths] if isinstance(paths, (str, Path)) or (isinstance(paths, tuple) and len(paths) == 2
-                                                              and isinstance(paths[1], (bytes, bytearray)))
-                 else list(paths)):
+    for item in (
+        [paths]
+        if isinstance(paths, (str, Path))
+        or (isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray)))
+        else list(paths)
+    ):
         try:
             name, data = _source(item)
         except (Refused, OSError) as exc:
@@ -358,8 +420,13 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
         report.files.append(name)
         file_kind = kind or guess_kind(name)
         if file_kind is None:
-            report.error(name, None, None, "cannot tell what this file holds from its name: call it "
-                         "transitions.csv or survey_responses.csv, or choose the kind")
+            report.error(
+                name,
+                None,
+                None,
+                "cannot tell what this file holds from its name: call it "
+                "transitions.csv or survey_responses.csv, or choose the kind",
+            )
             continue
         try:
             rows = read_rows(name, data)
@@ -387,8 +454,12 @@ def import_files(store: db.Store, paths, kind: str | None = None, actor: str = "
         report.counts = {}
     except sa.exc.SQLAlchemyError as exc:
         report.counts = {}
-        report.error(", ".join(report.files), None, None,
-                     f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}")
+        report.error(
+            ", ".join(report.files),
+            None,
+            None,
+            f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
+        )
     return report
 
 
@@ -403,21 +474,29 @@ def _count_dry(report: ImportReport, checked: list[Checked], conn) -> None:
         ids = [r["transition_id"] for r in transitions]
         stored = {}
         for start in range(0, len(ids), 500):
-            for row in conn.execute(sa.select(t).where(t.c.transition_id.in_(ids[start:start + 500]))).mappings():
+            for row in conn.execute(sa.select(t).where(t.c.transition_id.in_(ids[start : start + 500]))).mappings():
                 stored[row["transition_id"]] = dict(row)
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         for record in _transition_records(transitions):
             before = stored.get(record["transition_id"])
-            counts["inserted" if before is None else "updated" if any(before.get(k) != v for k, v in record.items())
-                   else "unchanged"] += 1
+            counts[
+                "inserted"
+                if before is None
+                else "updated"
+                if any(before.get(k) != v for k, v in record.items())
+                else "unchanged"
+            ] += 1
         report.counts["transitions"] = counts
     answers = [r for c in checked if c.kind == "survey_responses" for r in c.rows]
     if answers:
         r = db.survey_responses
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         for (school, survey, date), rows in _rounds(answers).items():
-            before = conn.execute(sa.select(sa.func.count()).select_from(r).where(
-                (r.c.school_id == school) & (r.c.survey == survey) & (r.c.date == date))).scalar_one()
+            before = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(r)
+                .where((r.c.school_id == school) & (r.c.survey == survey) & (r.c.date == date))
+            ).scalar_one()
             counts["inserted" if not before else "updated"] += len(rows)
         report.counts["survey_responses"] = counts
 
@@ -428,8 +507,11 @@ def describe(report: ImportReport) -> str:
         return report.format()
     verb = "Checked (nothing written)" if report.dry_run else "Imported"
     lines = [f"{verb}: {', '.join(report.files)}."]
-    words = {"transitions": ("new", "updated"), "transition_steps": ("plan steps added", "plan steps moved"),
-             "survey_responses": ("answers in new rounds", "answers replacing a stored round")}
+    words = {
+        "transitions": ("new", "updated"),
+        "transition_steps": ("plan steps added", "plan steps moved"),
+        "survey_responses": ("answers in new rounds", "answers replacing a stored round"),
+    }
     for kind, c in report.counts.items():
         new, updated = words.get(kind, ("new", "updated"))
         if kind == "survey_responses":
@@ -437,21 +519,26 @@ def describe(report: ImportReport) -> str:
         elif kind == "transition_steps":
             lines.append(f"  transitions: {c['inserted']} {new}, {c['updated']} {updated}")
         else:
-            lines.append(f"  {kind}: {c['inserted']} {'to add' if report.dry_run else new}, {c['updated']} "
-                         f"{'to update' if report.dry_run else updated}, {c['unchanged']} unchanged")
+            lines.append(
+                f"  {kind}: {c['inserted']} {'to add' if report.dry_run else new}, {c['updated']} "
+                f"{'to update' if report.dry_run else updated}, {c['unchanged']} unchanged"
+            )
     lines += [f"  Note: {note}" for note in report.notes]
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- export
 
+
 def export_frames(store: db.Store, school_id: str | Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """Both files as frames in their import formats, every text cell safe in Excel."""
     t, r = db.transitions, db.survey_responses
     out = {}
     with store.read() as conn:
-        for kind, table, order in (("transitions", t, [t.c.date, t.c.transition_id]),
-                                   ("survey_responses", r, [r.c.survey, r.c.date, r.c.question, r.c.response_id])):
+        for kind, table, order in (
+            ("transitions", t, [t.c.date, t.c.transition_id]),
+            ("survey_responses", r, [r.c.survey, r.c.date, r.c.question, r.c.response_id]),
+        ):
             query = sa.select(*(table.c[c] for c in COLUMNS[kind])).order_by(*order)
             if isinstance(school_id, str):
                 query = query.where(table.c.school_id == school_id)

@@ -282,8 +282,11 @@ def _field_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     # A value that may be of several kinds (window.default: "term" or days) adds the kind tried to
     # the location, e.g. ('window', 'default', "literal['term']"): not part of the key.
     # A month-day is a constrained text: "constrained-str" names the kind tried, not a key either.
-    return tuple(part for part in loc if not (isinstance(part, str) and (
-        "[" in part or part in _KIND_WORDS or part.startswith("constrained-"))))
+    return tuple(
+        part
+        for part in loc
+        if not (isinstance(part, str) and ("[" in part or part in _KIND_WORDS or part.startswith("constrained-")))
+    )
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -298,7 +301,7 @@ def _message(error: dict[str, Any]) -> str:
     if kind in _KIND_WORDS and error["type"].endswith(("_type", "_parsing")):
         return f"{key} must be {_KIND_WORDS[kind]}, not {error['input']!r}"
     if error["type"] == "string_pattern_mismatch":  # the only patterned text is a month-day
-        return f"{key} must be a month-day such as \"09-03\", not {error['input']!r}"
+        return f'{key} must be a month-day such as "09-03", not {error["input"]!r}'
     if error["type"] == "literal_error":
         return f"{key}: {error['msg'].lower()}, not {error['input']!r}"
     return f"{key}: {error['msg']}"

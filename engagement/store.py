@@ -24,14 +24,31 @@ import json
 import os
 import time
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
-    Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, MetaData,
-    String, Table, Text, create_engine, event, func, select,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy import (
     text as sql_text,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -51,7 +68,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 metadata = MetaData()
 
 schools = Table(
-    "schools", metadata,
+    "schools",
+    metadata,
     Column("school_id", String(64), primary_key=True),
     Column("name", String(200), nullable=False),
     Column("postcode", String(16), nullable=False),
@@ -63,7 +81,8 @@ schools = Table(
 )
 
 partners = Table(
-    "partners", metadata,
+    "partners",
+    metadata,
     Column("partner_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("name", String(300), nullable=False),
@@ -87,7 +106,8 @@ partners = Table(
 )
 
 families = Table(
-    "families", metadata,
+    "families",
+    metadata,
     Column("family_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("postcode", String(16)),
@@ -106,7 +126,8 @@ families = Table(
 )
 
 interactions = Table(
-    "interactions", metadata,
+    "interactions",
+    metadata,
     Column("interaction_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("date", Date, nullable=False),
@@ -130,21 +151,25 @@ interactions = Table(
     Index("ix_interactions_partner", "partner_id"),
     # The few contacts naming both: the loader reads their partner side through this alone, so
     # the many one-sided contacts cost it nothing more.
-    Index("ix_interactions_family_and_partner", "school_id",
-          sqlite_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL"),
-          postgresql_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL")),
+    Index(
+        "ix_interactions_family_and_partner",
+        "school_id",
+        sqlite_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL"),
+        postgresql_where=sql_text("family_id IS NOT NULL AND partner_id IS NOT NULL"),
+    ),
 )
 
 # ---- the school's week: event registers, referrals with outcomes, families' partners
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("event_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("date", Date, nullable=False),
     Column("activity", String(100), nullable=False),
-    Column("partner_ids", Text),             # ";"-separated: the partners who ran it with the school
-    Column("attendees", Integer),            # everyone who came, families not on roll included
+    Column("partner_ids", Text),  # ";"-separated: the partners who ran it with the school
+    Column("attendees", Integer),  # everyone who came, families not on roll included
     Column("volunteer_hours", Float),
     Column("money_raised", Float),
     Column("staff", String(200)),
@@ -154,9 +179,11 @@ events = Table(
 
 # Which contacts an event's register recorded (one per attending family, one per running partner).
 event_contacts = Table(
-    "event_contacts", metadata,
-    Column("interaction_id", String(64), ForeignKey("interactions.interaction_id", ondelete="CASCADE"),
-           primary_key=True),
+    "event_contacts",
+    metadata,
+    Column(
+        "interaction_id", String(64), ForeignKey("interactions.interaction_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("event_id", String(64), ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
     Index("ix_event_contacts_event", "event_id"),
 )
@@ -164,7 +191,8 @@ event_contacts = Table(
 REFERRAL_STATUSES = ("sent", "accepted", "declined", "completed", "no longer needed")
 
 referrals = Table(
-    "referrals", metadata,
+    "referrals",
+    metadata,
     Column("referral_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), nullable=False),
@@ -183,7 +211,8 @@ referrals = Table(
 
 # Every status a referral has had, with its date: the outcome's story, not only its end.
 referral_steps = Table(
-    "referral_steps", metadata,
+    "referral_steps",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("referral_id", String(64), ForeignKey("referrals.referral_id", ondelete="CASCADE"), nullable=False),
     Column("status", String(20), nullable=False),
@@ -193,7 +222,8 @@ referral_steps = Table(
 )
 
 family_partners = Table(
-    "family_partners", metadata,
+    "family_partners",
+    metadata,
     Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), primary_key=True),
     Column("partner_id", String(64), ForeignKey("partners.partner_id", ondelete="CASCADE"), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
@@ -207,7 +237,8 @@ family_partners = Table(
 # A school's own calendar: its terms, and the holidays (half-terms, training days) inside them.
 # Without any, the school has the default terms for England of the settings (engagement.terms).
 terms = Table(
-    "terms", metadata,
+    "terms",
+    metadata,
     Column("term_id", Integer, primary_key=True, autoincrement=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(10), nullable=False),
@@ -222,7 +253,8 @@ terms = Table(
 # SEND transitions (issue 19): a child of a family moving between settings, and its plan's steps
 # (from data/transition_plan.toml), each done or not, with who marked it.
 transitions = Table(
-    "transitions", metadata,
+    "transitions",
+    metadata,
     Column("transition_id", String(64), primary_key=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), nullable=False),
@@ -236,10 +268,10 @@ transitions = Table(
 )
 
 transition_steps = Table(
-    "transition_steps", metadata,
+    "transition_steps",
+    metadata,
     Column("step_id", String(140), primary_key=True),  # "<transition_id>/<step key>"
-    Column("transition_id", String(64), ForeignKey("transitions.transition_id", ondelete="CASCADE"),
-           nullable=False),
+    Column("transition_id", String(64), ForeignKey("transitions.transition_id", ondelete="CASCADE"), nullable=False),
     Column("step", String(60), nullable=False),
     Column("title", String(200), nullable=False),
     Column("owner", String(100)),
@@ -252,7 +284,8 @@ transition_steps = Table(
 
 # Parent and pupil voice: one row per answer (survey_responses.csv). A round is a survey on a date.
 survey_responses = Table(
-    "survey_responses", metadata,
+    "survey_responses",
+    metadata,
     Column("response_id", Integer, primary_key=True, autoincrement=True),
     Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
     Column("survey", String(60), nullable=False),
@@ -266,7 +299,8 @@ survey_responses = Table(
 )
 
 geocode_cache = Table(
-    "geocode_cache", metadata,
+    "geocode_cache",
+    metadata,
     Column("query", String(400), primary_key=True),
     Column("latitude", Float),
     Column("longitude", Float),
@@ -277,14 +311,16 @@ geocode_cache = Table(
 )
 
 gazetteer = Table(
-    "gazetteer", metadata,
+    "gazetteer",
+    metadata,
     Column("postcode", String(16), primary_key=True),
     Column("latitude", Float, nullable=False),
     Column("longitude", Float, nullable=False),
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
@@ -297,11 +333,35 @@ audit_log = Table(
     Index("ix_audit_at", "at"),
 )
 
-TABLES = {t.name: t for t in (schools, partners, families, interactions, terms, geocode_cache, gazetteer,
-                               audit_log, events, event_contacts, referrals, referral_steps, family_partners,
-                               transitions, transition_steps, survey_responses)}
-KEY_OF = {"schools": "school_id", "partners": "partner_id", "families": "family_id",
-          "interactions": "interaction_id", "transitions": "transition_id", "transition_steps": "step_id"}
+TABLES = {
+    t.name: t
+    for t in (
+        schools,
+        partners,
+        families,
+        interactions,
+        terms,
+        geocode_cache,
+        gazetteer,
+        audit_log,
+        events,
+        event_contacts,
+        referrals,
+        referral_steps,
+        family_partners,
+        transitions,
+        transition_steps,
+        survey_responses,
+    )
+}
+KEY_OF = {
+    "schools": "school_id",
+    "partners": "partner_id",
+    "families": "family_id",
+    "interactions": "interaction_id",
+    "transitions": "transition_id",
+    "transition_steps": "step_id",
+}
 
 
 def _secrets_database_url() -> str | None:
@@ -324,9 +384,9 @@ def database_url(explicit: str | None = None) -> str:
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -428,8 +488,12 @@ def write_migration(message: str, version_path: str | Path | None = None) -> Pat
     upgrade_schema(engine)
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        script = command.revision(cfg, message=message, autogenerate=True,
-                                  version_path=str(version_path) if version_path is not None else None)
+        script = command.revision(
+            cfg,
+            message=message,
+            autogenerate=True,
+            version_path=str(version_path) if version_path is not None else None,
+        )
     engine.dispose()
     return Path(script.path)  # type: ignore[union-attr]  # one script for one head
 
@@ -520,24 +584,49 @@ def to_json(value: Mapping[str, Any] | str | None) -> str | None:
     taken as JSON already made, e.g. an import's list of ids, built before its write transaction)."""
     if value is None or isinstance(value, str):
         return value
-    return json.dumps({k: _jsonable(v) for k, v in value.items()}, ensure_ascii=False, sort_keys=True,
-                      default=_json_default)
+    return json.dumps(
+        {k: _jsonable(v) for k, v in value.items()}, ensure_ascii=False, sort_keys=True, default=_json_default
+    )
 
 
-def _audit_values(conn: Connection, action: str, table_name: str, record_id: str | None,
-                  before: Mapping[str, Any] | str | None, after: Mapping[str, Any] | str | None,
-                  detail: str | None, at: dt.datetime) -> dict[str, Any]:
-    return {"at": at, "actor": conn.info.get("actor") or "unknown", "action": action, "table_name": table_name,
-            "record_id": record_id, "before": to_json(before), "after": to_json(after), "detail": detail}
+def _audit_values(
+    conn: Connection,
+    action: str,
+    table_name: str,
+    record_id: str | None,
+    before: Mapping[str, Any] | str | None,
+    after: Mapping[str, Any] | str | None,
+    detail: str | None,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "actor": conn.info.get("actor") or "unknown",
+        "action": action,
+        "table_name": table_name,
+        "record_id": record_id,
+        "before": to_json(before),
+        "after": to_json(after),
+        "detail": detail,
+    }
 
 
-def audit(conn: Connection, action: str, table_name: str, record_id: str | None = None,
-          before: Mapping[str, Any] | str | None = None, after: Mapping[str, Any] | str | None = None,
-          detail: str | None = None) -> None:
+def audit(
+    conn: Connection,
+    action: str,
+    table_name: str,
+    record_id: str | None = None,
+    before: Mapping[str, Any] | str | None = None,
+    after: Mapping[str, Any] | str | None = None,
+    detail: str | None = None,
+) -> None:
     """Write one audit row in the caller's transaction: it lands or is lost with the change.
     ``before`` and ``after`` are images (mappings) or JSON text already made (see :func:`to_json`)."""
-    conn.execute(audit_log.insert().values(**_audit_values(
-        conn, action, table_name, record_id, before, after, detail, dt.datetime.now(dt.UTC))))
+    conn.execute(
+        audit_log.insert().values(
+            **_audit_values(conn, action, table_name, record_id, before, after, detail, dt.datetime.now(dt.UTC))
+        )
+    )
 
 
 # ---------------------------------------------------------------- many rows at once
@@ -564,19 +653,21 @@ def _key_in(conn: Connection, column, keys: list[str]):
     return column.in_(keys)
 
 
-def _chunks_by_key(conn: Connection, table_name: str, keys: Iterable[str],
-                   columns: Iterable[str] | None) -> Iterator[tuple[list[str], list[Any]]]:
+def _chunks_by_key(
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None
+) -> Iterator[tuple[list[str], list[Any]]]:
     table, key = TABLES[table_name], KEY_OF[table_name]
     wanted = [table.c[c] for c in columns] if columns is not None else list(table.c)
     names = [c.name for c in wanted]
     unique = list(dict.fromkeys(k for k in keys if k is not None))
     for start in range(0, len(unique), KEY_CHUNK):
-        query = select(*wanted).where(_key_in(conn, table.c[key], unique[start:start + KEY_CHUNK]))
+        query = select(*wanted).where(_key_in(conn, table.c[key], unique[start : start + KEY_CHUNK]))
         yield names, list(conn.execute(query).all())
 
 
-def rows_by_key(conn: Connection, table_name: str, keys: Iterable[str],
-                columns: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+def rows_by_key(
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """The stored rows (all columns, or ``columns``) whose key is one of ``keys``; keys not stored
     are skipped. Read in chunks of :data:`KEY_CHUNK` keys."""
     for names, rows in _chunks_by_key(conn, table_name, keys, columns):
@@ -584,8 +675,9 @@ def rows_by_key(conn: Connection, table_name: str, keys: Iterable[str],
             yield dict(zip(names, row, strict=True))
 
 
-def frame_by_key(conn: Connection, table_name: str, keys: Iterable[str],
-                 columns: Iterable[str] | None = None) -> pd.DataFrame:
+def frame_by_key(
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None
+) -> pd.DataFrame:
     """:func:`rows_by_key` as one frame of Python values (object columns; None for NULL), indexed
     by the key: what an import compares a file's rows with."""
     import pandas as pd
@@ -601,8 +693,9 @@ def frame_by_key(conn: Connection, table_name: str, keys: Iterable[str],
     return frame.set_index(pd.Index(frame[key], dtype=object, name=None), drop=False)
 
 
-def _for_driver(conn: Connection, table: Table, columns: list[str],
-                values: Mapping[str, Sequence[Any]]) -> list[list[Any]]:
+def _for_driver(
+    conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]]
+) -> list[list[Any]]:
     """Each column's values as the driver takes them (SQLAlchemy's own conversions: SQLite stores a
     date as ISO text and a boolean as 0 or 1), so a raw executemany writes what Core would."""
     out = []
@@ -629,7 +722,7 @@ def bulk_insert(conn: Connection, table_name: str, values: Mapping[str, Sequence
         assert driver is not None  # a connection in a transaction has its driver's connection
         with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for start in range(0, total, WRITE_CHUNK):
-                for row in zip(*(values[c][start:start + WRITE_CHUNK] for c in columns), strict=True):
+                for row in zip(*(values[c][start : start + WRITE_CHUNK] for c in columns), strict=True):
                     copy.write_row(row)
         return total
     statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join('?' for _ in columns)})"
@@ -647,19 +740,20 @@ def bulk_insert(conn: Connection, table_name: str, values: Mapping[str, Sequence
     return total
 
 
-def _insert_batches(conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]],
-                    statement: str, total: int) -> None:
+def _insert_batches(
+    conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]], statement: str, total: int
+) -> None:
     for start in range(0, total, WRITE_CHUNK):
-        chunk = {c: values[c][start:start + WRITE_CHUNK] for c in columns}
+        chunk = {c: values[c][start : start + WRITE_CHUNK] for c in columns}
         if conn.dialect.paramstyle == "qmark":  # SQLite: the driver's executemany, SQLAlchemy's conversions
             conn.exec_driver_sql(statement, list(zip(*_for_driver(conn, table, columns, chunk), strict=True)))
         else:
-            conn.execute(table.insert(), [dict(zip(columns, row, strict=True))
-                                          for row in zip(*chunk.values(), strict=True)])
+            conn.execute(
+                table.insert(), [dict(zip(columns, row, strict=True)) for row in zip(*chunk.values(), strict=True)]
+            )
 
 
-def bulk_update(conn: Connection, table_name: str, keys: Sequence[str],
-                values: Mapping[str, Sequence[Any]]) -> int:
+def bulk_update(conn: Connection, table_name: str, keys: Sequence[str], values: Mapping[str, Sequence[Any]]) -> int:
     """Set ``values`` (the same columns for every row, given column by column) on the rows of
     ``keys``, in batches; returns how many rows were matched. No audit rows, as for
     :func:`bulk_insert`."""
@@ -669,13 +763,13 @@ def bulk_update(conn: Connection, table_name: str, keys: Sequence[str],
         return 0
     from sqlalchemy import bindparam
 
-    statement = table.update().where(table.c[key] == bindparam("k_")).values(
-        {c: bindparam(f"v_{c}") for c in columns})
+    statement = table.update().where(table.c[key] == bindparam("k_")).values({c: bindparam(f"v_{c}") for c in columns})
     matched = 0
     for start in range(0, len(keys), WRITE_CHUNK):
         names = ["k_", *(f"v_{c}" for c in columns)]
-        batch = zip(keys[start:start + WRITE_CHUNK], *(values[c][start:start + WRITE_CHUNK] for c in columns),
-                    strict=True)
+        batch = zip(
+            keys[start : start + WRITE_CHUNK], *(values[c][start : start + WRITE_CHUNK] for c in columns), strict=True
+        )
         params = [dict(zip(names, row, strict=True)) for row in batch]
         matched += conn.execute(statement, params).rowcount
     return matched
@@ -700,8 +794,9 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
             counts["unchanged"] += 1
             continue
         conn.execute(table.update().where(table.c[key] == row[key]).values(**changed))
-        entries.append(_audit_values(conn, "update", table_name, row[key], {k: before.get(k) for k in changed},
-                                     changed, None, now))
+        entries.append(
+            _audit_values(conn, "update", table_name, row[key], {k: before.get(k) for k in changed}, changed, None, now)
+        )
         counts["updated"] += 1
     if new_rows:
         conn.execute(table.insert(), new_rows)
@@ -748,9 +843,25 @@ def clear_demo_data(store: Store, actor: str) -> int:
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
         deleted = {}
-        for table in (survey_responses, transitions, events, referrals, family_partners, interactions, families,
-                      partners, schools):
+        for table in (
+            survey_responses,
+            transitions,
+            events,
+            referrals,
+            family_partners,
+            interactions,
+            families,
+            partners,
+            schools,
+        ):
             deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
-        audit(conn, "clear demo", "schools", detail=(
-            f"removed demo schools {', '.join(demo_ids)}: " + ", ".join(f"{n} {name}" for name, n in deleted.items())))
+        audit(
+            conn,
+            "clear demo",
+            "schools",
+            detail=(
+                f"removed demo schools {', '.join(demo_ids)}: "
+                + ", ".join(f"{n} {name}" for name, n in deleted.items())
+            ),
+        )
         return len(demo_ids)

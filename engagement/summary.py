@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from engagement import store as db
 from engagement.access import sees_family_detail
+from engagement.calendar import load_calendar
 from engagement.privacy import governor_count
 from engagement.settings import fewer_than, load_settings
-from engagement.calendar import load_calendar
 from engagement.typology import PARTNER_STATUSES, load_typology
 
 
@@ -32,30 +32,40 @@ def school_summary(store: db.Store, school_id: str, today: datetime.date | None 
         school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()
         if school is None:
             return None
-        families = conn.execute(select(func.count()).select_from(db.families)
-                                .where(db.families.c.school_id == school_id)).scalar_one()
-        partner_counts = pd.DataFrame(conn.execute(
-            select(db.partners.c.layer, db.partners.c.status, func.count().label("partners"))
-            .where(db.partners.c.school_id == school_id)
-            .group_by(db.partners.c.layer, db.partners.c.status)).mappings().all(),
-            columns=["layer", "status", "partners"])
+        families = conn.execute(
+            select(func.count()).select_from(db.families).where(db.families.c.school_id == school_id)
+        ).scalar_one()
+        partner_counts = pd.DataFrame(
+            conn.execute(
+                select(db.partners.c.layer, db.partners.c.status, func.count().label("partners"))
+                .where(db.partners.c.school_id == school_id)
+                .group_by(db.partners.c.layer, db.partners.c.status)
+            )
+            .mappings()
+            .all(),
+            columns=["layer", "status", "partners"],
+        )
         in_term = (db.interactions.c.school_id == school_id) & db.interactions.c.date.between(term.start, term.end)
-        term_counts = conn.execute(select(
-            func.count(db.interactions.c.family_id), func.count(db.interactions.c.partner_id))
-            .where(in_term)).one()
+        term_counts = conn.execute(
+            select(func.count(db.interactions.c.family_id), func.count(db.interactions.c.partner_id)).where(in_term)
+        ).one()
     layers = []
     for layer in (1, 2, 3, 4):
         row = {"layer": layer, "name": typology.layer_name(layer), "who": typology.layers[layer]["who"]}
         if layer == 1:
             # The core is counted, not mapped: its people go in words, not in the partner columns.
-            row.update(who=f"{school['pupils'] or 0:,} pupils and {school['staff'] or 0:,} staff",
-                       **dict.fromkeys(PARTNER_STATUSES))
+            row.update(
+                who=f"{school['pupils'] or 0:,} pupils and {school['staff'] or 0:,} staff",
+                **dict.fromkeys(PARTNER_STATUSES),
+            )
         else:
             sub = partner_counts[partner_counts["layer"] == layer].set_index("status")["partners"]
             row.update({s: int(sub.get(s, 0)) for s in PARTNER_STATUSES})
         layers.append(row)
     return {
-        "school": dict(school), "families": int(families), "term": term,
+        "school": dict(school),
+        "families": int(families),
+        "term": term,
         "family_interactions_this_term": int(term_counts[0]),
         "partner_interactions_this_term": int(term_counts[1]),
         "layers": pd.DataFrame(layers),

@@ -55,6 +55,7 @@ def from_day_number(number) -> datetime.date:
 @dataclass(frozen=True)
 class Holiday:
     """A break inside a term: a half-term, a bank holiday, a training day."""
+
     name: str
     start: datetime.date
     end: datetime.date
@@ -76,6 +77,7 @@ class Term:
 class Calendar:
     """A school's terms, oldest first, none overlapping. ``own`` says whether any of them are the
     school's own (imported); the others are the defaults for England."""
+
     terms: tuple[Term, ...]
     own: bool = False
 
@@ -178,6 +180,7 @@ class Calendar:
 
 # ---------------------------------------------------------------- the default calendar (England)
 
+
 def easter_sunday(year: int) -> datetime.date:
     """Easter Sunday (the Gregorian computus).
 
@@ -267,8 +270,10 @@ def check_terms(terms: list[Term], source: str) -> None:
     ordered = sorted(terms, key=lambda t: t.start)
     for before, after in itertools.pairwise(ordered):
         if after.start <= before.end:
-            raise SettingsError(f"{source}: the default terms overlap: {before.name} "
-                                f"({before.start} to {before.end}) and {after.name} ({after.start} to {after.end})")
+            raise SettingsError(
+                f"{source}: the default terms overlap: {before.name} "
+                f"({before.start} to {before.end}) and {after.name} ({after.start} to {after.end})"
+            )
 
 
 _DEFAULTS: dict[str, Calendar] = {}
@@ -299,6 +304,7 @@ def _calendar(calendar: Calendar | None) -> Calendar:
 
 
 # ---------------------------------------------------------------- terms, the module's own way
+
 
 def term_of(day: datetime.date, calendar: Calendar | None = None) -> Term:
     """The term that ``day`` falls in (in a holiday between terms, the one before it)."""
@@ -343,6 +349,7 @@ def months_between(start: datetime.date, end: datetime.date) -> list[tuple[datet
 @dataclass(frozen=True)
 class Window:
     """A window of dates the pages and reports show, with the words that name it."""
+
     start: datetime.date
     end: datetime.date
     label: str
@@ -368,15 +375,18 @@ def term_windows(today: datetime.date, count: int = 4, calendar: Calendar | None
 
 
 def date_range_text(start: datetime.date, end: datetime.date) -> str:
-    """ "1 Sep – 23 Nov 2026", the way a governor writes a date range. """
+    """ "1 Sep – 23 Nov 2026", the way a governor writes a date range."""
     left = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
     return f"{left} – {end.day} {end:%b} {end.year}"
 
 
 # ---------------------------------------------------------------- the windows figures are for
 
+
 def default_window(
-    today: datetime.date | None = None, settings: Settings | None = None, calendar: Calendar | None = None,
+    today: datetime.date | None = None,
+    settings: Settings | None = None,
+    calendar: Calendar | None = None,
 ) -> tuple[datetime.date, datetime.date]:
     """The window every page and the command line use unless told otherwise: settings ``[window]``
     ``default`` = "term" (the current term so far; in a holiday, the term just gone) or a number of
@@ -410,14 +420,19 @@ def is_term_window(start: datetime.date, end: datetime.date, calendar: Calendar 
 class Span:
     """A window of a comparison, with how many school days it holds and, in words, what it is:
     "first 58 school days of summer 2026". ``json()`` is its object in ``score --json``."""
+
     start: datetime.date
     end: datetime.date
     school_days: int
     why: str
 
     def json(self) -> dict:
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "school_days": self.school_days,
-                "why": self.why}
+        return {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "school_days": self.school_days,
+            "why": self.why,
+        }
 
     @property
     def dates(self) -> tuple[datetime.date, datetime.date]:
@@ -431,6 +446,7 @@ class Comparison:
     to compare, e.g. a term with no school day yet); ``last_year`` the same point of the same term
     a year before (None when the calendar has no such term; whether the store holds contacts that
     far back is for the caller to say)."""
+
     window: Span
     previous: Span | None
     last_year: Span | None
@@ -439,8 +455,10 @@ class Comparison:
         """The comparison in words, as the Overview, the report and the command line print it."""
         if self.previous is None:
             return f"{_the(self.window.why)}: there is nothing before it to compare with"
-        text = (f"{_the(self.window.why)} ({date_range_text(*self.window.dates)}) against "
-                f"{_the(self.previous.why)} ({date_range_text(*self.previous.dates)})")
+        text = (
+            f"{_the(self.window.why)} ({date_range_text(*self.window.dates)}) against "
+            f"{_the(self.previous.why)} ({date_range_text(*self.previous.dates)})"
+        )
         if last_year and self.last_year is not None:
             text += f", and against {_the(self.last_year.why)} ({date_range_text(*self.last_year.dates)})"
         return text
@@ -493,8 +511,11 @@ def compare(start: datetime.date, end: datetime.date, calendar: Calendar | None 
         term = cal.term_of(start)
         whole = end >= term.end
         why = f"all {_days(n)} of {term.name}" if whole else _first(n, term)
-        return Comparison(Span(start, end, n, why), _same_point(cal, cal.previous_term(term), n, whole),
-                          _same_point(cal, cal.same_term_last_year(term), n, whole))
+        return Comparison(
+            Span(start, end, n, why),
+            _same_point(cal, cal.previous_term(term), n, whole),
+            _same_point(cal, cal.same_term_last_year(term), n, whole),
+        )
     window = Span(start, end, n, f"{_days(n)} from {start.day} {start:%b %Y}")
     first = cal.nth_school_day_before(start, n) if n else None
     last = cal.nth_school_day_before(start, 1) if n else None
@@ -507,8 +528,9 @@ def compare(start: datetime.date, end: datetime.date, calendar: Calendar | None 
     return Comparison(window, previous, None)
 
 
-def comparison_window(start: datetime.date, end: datetime.date,
-                      calendar: Calendar | None = None) -> tuple[datetime.date, datetime.date]:
+def comparison_window(
+    start: datetime.date, end: datetime.date, calendar: Calendar | None = None
+) -> tuple[datetime.date, datetime.date]:
     """The window a change is measured against (see :func:`compare`): for a term so far, the same
     number of school days into the previous term.
 
@@ -519,8 +541,9 @@ def comparison_window(start: datetime.date, end: datetime.date,
     return previous.dates if previous is not None else previous_window(start, end)
 
 
-def periods(start: datetime.date, end: datetime.date, by: str,
-            calendar: Calendar | None = None) -> list[tuple[str, datetime.date, datetime.date]]:
+def periods(
+    start: datetime.date, end: datetime.date, by: str, calendar: Calendar | None = None
+) -> list[tuple[str, datetime.date, datetime.date]]:
     """The terms (``by="term"``) or calendar months (``by="month"``) overlapping ``[start, end]``,
     oldest first, as (name, first day, last day). Holidays between terms belong to no term.
 
@@ -539,6 +562,7 @@ def periods(start: datetime.date, end: datetime.date, by: str,
 
 # ---------------------------------------------------------------- windows in words
 
+
 def window_text(start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> str:
     """A window as a governor says it: the term when it is one (or the start of one), else dates.
 
@@ -554,7 +578,7 @@ def window_text(start: datetime.date, end: datetime.date, calendar: Calendar | N
 
 
 def _term_words(term: Term) -> str:
-    """ "Summer term 2026" for a term named "summer 2026"; any other name as it is. """
+    """ "Summer term 2026" for a term named "summer 2026"; any other name as it is."""
     words = term.name.split()
     if len(words) == 2 and words[1].isdigit():
         return f"{words[0].capitalize()} term {words[1]}"

@@ -39,7 +39,7 @@ def record_lines(fields: dict) -> str:
     addresses and emails short in a narrow column.
 
     >>> print(record_lines({"Email": "office@example.org", "Notes": None}))
-    **Email:** office@example\\.org  
+    **Email:** office@example\\.org
     **Notes:** —
     """
     return "  \n".join(f"**{label}:** {md_escape(text_or_blank(value)) or '—'}" for label, value in fields.items())

@@ -39,14 +39,36 @@ from engagement.privacy import governor_count, is_small
 from engagement.settings import load_settings
 
 # The kinds of move of transitions.csv, as FORMATS.md writes them.
-KINDS = ("nursery to reception", "infant to junior", "year 6 to year 7", "year 11 to post-16", "in-year move",
-         "to special school", "from special school")
+KINDS = (
+    "nursery to reception",
+    "infant to junior",
+    "year 6 to year 7",
+    "year 11 to post-16",
+    "in-year move",
+    "to special school",
+    "from special school",
+)
 DIRECTIONS = ("leaving", "joining")
 MEETING_ACTIVITY = "transition meeting"
 
-TRANSITION_COLUMNS = ["transition_id", "family_id", "kind", "direction", "other_setting", "setting_name", "date",
-                      "send", "days_to_go", "steps", "done", "late", "complete", "meeting_held", "next_step",
-                      "next_due"]
+TRANSITION_COLUMNS = [
+    "transition_id",
+    "family_id",
+    "kind",
+    "direction",
+    "other_setting",
+    "setting_name",
+    "date",
+    "send",
+    "days_to_go",
+    "steps",
+    "done",
+    "late",
+    "complete",
+    "meeting_held",
+    "next_step",
+    "next_due",
+]
 
 
 def school_year(day: datetime.date) -> tuple[datetime.date, datetime.date]:
@@ -63,10 +85,19 @@ def plan_rows(transition: dict, steps: tuple[PlanStep, ...] | None = None) -> li
     for step in steps:
         if step.send_only and not transition["send"]:
             continue
-        rows.append({"step_id": f"{transition['transition_id']}/{step.key}",
-                     "transition_id": transition["transition_id"], "step": step.key, "title": step.title,
-                     "owner": step.owner or None, "due": transition["date"] - datetime.timedelta(days=step.due_days),
-                     "done": False, "done_on": None, "done_by": None})
+        rows.append(
+            {
+                "step_id": f"{transition['transition_id']}/{step.key}",
+                "transition_id": transition["transition_id"],
+                "step": step.key,
+                "title": step.title,
+                "owner": step.owner or None,
+                "due": transition["date"] - datetime.timedelta(days=step.due_days),
+                "done": False,
+                "done_on": None,
+                "done_by": None,
+            }
+        )
     return rows
 
 
@@ -78,7 +109,7 @@ def sync_plans(conn: sa.Connection, transitions: list[dict]) -> dict[str, int]:
     stored: dict[str, dict] = {}
     s = db.transition_steps
     for start in range(0, len(ids), 500):
-        for found in conn.execute(sa.select(s).where(s.c.transition_id.in_(ids[start:start + 500]))).mappings():
+        for found in conn.execute(sa.select(s).where(s.c.transition_id.in_(ids[start : start + 500]))).mappings():
             stored[found["step_id"]] = dict(found)
     rows: list[dict] = []
     for transition in transitions:
@@ -92,6 +123,7 @@ def sync_plans(conn: sa.Connection, transitions: list[dict]) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _setting_names(conn, school_id: str) -> dict[str, str]:
     p = db.partners
@@ -107,39 +139,63 @@ def meetings_held(conn, school_id: str, moves: pd.DataFrame, lookback_days: int 
     lookback = lookback_days or load_settings().transitions.meeting_lookback_days
     meeting_steps = [step.key for step in load_plan() if step.meeting]
     s, i = db.transition_steps, db.interactions
-    held = set(conn.execute(sa.select(s.c.transition_id).where(
-        s.c.transition_id.in_(moves["transition_id"].tolist()), s.c.step.in_(meeting_steps), s.c.done)).scalars())
-    logged = pd.DataFrame(conn.execute(sa.select(i.c.family_id, i.c.date).where(
-        i.c.school_id == school_id, i.c.family_id.in_(moves["family_id"].unique().tolist()),
-        sa.func.lower(i.c.activity) == MEETING_ACTIVITY)).all(), columns=["family_id", "date"])
+    held = set(
+        conn.execute(
+            sa.select(s.c.transition_id).where(
+                s.c.transition_id.in_(moves["transition_id"].tolist()), s.c.step.in_(meeting_steps), s.c.done
+            )
+        ).scalars()
+    )
+    logged = pd.DataFrame(
+        conn.execute(
+            sa.select(i.c.family_id, i.c.date).where(
+                i.c.school_id == school_id,
+                i.c.family_id.in_(moves["family_id"].unique().tolist()),
+                sa.func.lower(i.c.activity) == MEETING_ACTIVITY,
+            )
+        ).all(),
+        columns=["family_id", "date"],
+    )
     if not logged.empty:
         pairs = moves[["transition_id", "family_id", "date"]].merge(logged, on="family_id", suffixes=("", "_met"))
         ok = (pairs["date_met"] <= pairs["date"]) & (
-            pairs["date_met"] >= pairs["date"] - datetime.timedelta(days=lookback))
+            pairs["date_met"] >= pairs["date"] - datetime.timedelta(days=lookback)
+        )
         held |= set(pairs.loc[ok, "transition_id"])
     return held
 
 
-def load_transitions(store: db.Store, school_id: str, today: datetime.date | None = None,
-                     start: datetime.date | None = None, end: datetime.date | None = None) -> pd.DataFrame:
+def load_transitions(
+    store: db.Store,
+    school_id: str,
+    today: datetime.date | None = None,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+) -> pd.DataFrame:
     """The school's transitions (dated ``start`` to ``end`` when given) with their plan's progress
     as of ``today``: columns :data:`TRANSITION_COLUMNS`, children with SEND first, then by date."""
     today = today or datetime.date.today()
     t, s = db.transitions, db.transition_steps
-    query = sa.select(t.c.transition_id, t.c.family_id, t.c.kind, t.c.direction, t.c.other_setting, t.c.date,
-                      t.c.send).where(t.c.school_id == school_id)
+    query = sa.select(
+        t.c.transition_id, t.c.family_id, t.c.kind, t.c.direction, t.c.other_setting, t.c.date, t.c.send
+    ).where(t.c.school_id == school_id)
     if start is not None:
         query = query.where(t.c.date >= start)
     if end is not None:
         query = query.where(t.c.date <= end)
     with store.read() as conn:
-        moves = pd.DataFrame(conn.execute(query).all(),
-                             columns=["transition_id", "family_id", "kind", "direction", "other_setting", "date",
-                                      "send"])
-        steps = pd.DataFrame(conn.execute(
-            sa.select(s.c.transition_id, s.c.step, s.c.title, s.c.due, s.c.done)
-            .join(t, t.c.transition_id == s.c.transition_id).where(t.c.school_id == school_id)).all(),
-            columns=["transition_id", "step", "title", "due", "done"])
+        moves = pd.DataFrame(
+            conn.execute(query).all(),
+            columns=["transition_id", "family_id", "kind", "direction", "other_setting", "date", "send"],
+        )
+        steps = pd.DataFrame(
+            conn.execute(
+                sa.select(s.c.transition_id, s.c.step, s.c.title, s.c.due, s.c.done)
+                .join(t, t.c.transition_id == s.c.transition_id)
+                .where(t.c.school_id == school_id)
+            ).all(),
+            columns=["transition_id", "step", "title", "due", "done"],
+        )
         names = _setting_names(conn, school_id)
         held = meetings_held(conn, school_id, moves)
     if moves.empty:
@@ -163,21 +219,23 @@ def load_transitions(store: db.Store, school_id: str, today: datetime.date | Non
     # SEND first; then the coming moves soonest first, then the past ones most recent first.
     out["_past"] = out["days_to_go"] < 0
     out["_order"] = [abs(d) for d in out["days_to_go"]]
-    out = out.sort_values(["send", "_past", "_order", "transition_id"], ascending=[False, True, True, True],
-                          kind="mergesort")
+    out = out.sort_values(
+        ["send", "_past", "_order", "transition_id"], ascending=[False, True, True, True], kind="mergesort"
+    )
     return out[TRANSITION_COLUMNS].reset_index(drop=True)
 
 
-def plan_steps(store: db.Store, school_id: str, transition_id: str, today: datetime.date | None = None
-               ) -> pd.DataFrame:
+def plan_steps(store: db.Store, school_id: str, transition_id: str, today: datetime.date | None = None) -> pd.DataFrame:
     """One transition's steps, in the plan's order: step_id, step, title, owner, due, done, late,
     done_on, done_by. Empty for a transition of another school (the page never shows it)."""
     today = today or datetime.date.today()
     t, s = db.transitions, db.transition_steps
     with store.read() as conn:
-        rows = conn.execute(sa.select(s.c.step_id, s.c.step, s.c.title, s.c.owner, s.c.due, s.c.done, s.c.done_on,
-                                      s.c.done_by).join(t, t.c.transition_id == s.c.transition_id)
-                            .where(t.c.school_id == school_id, s.c.transition_id == transition_id)).all()
+        rows = conn.execute(
+            sa.select(s.c.step_id, s.c.step, s.c.title, s.c.owner, s.c.due, s.c.done, s.c.done_on, s.c.done_by)
+            .join(t, t.c.transition_id == s.c.transition_id)
+            .where(t.c.school_id == school_id, s.c.transition_id == transition_id)
+        ).all()
     frame = pd.DataFrame(rows, columns=["step_id", "step", "title", "owner", "due", "done", "done_on", "done_by"])
     order = {step.key: n for n, step in enumerate(load_plan())}
     frame["_order"] = frame["step"].map(lambda k: order.get(k, len(order)))
@@ -191,8 +249,9 @@ class UnknownStep(LookupError):
     """A step that is not one of the school's: nothing is written."""
 
 
-def mark_steps(store: db.Store, actor: str, school_id: str, changes: dict[str, bool],
-               today: datetime.date | None = None) -> int:
+def mark_steps(
+    store: db.Store, actor: str, school_id: str, changes: dict[str, bool], today: datetime.date | None = None
+) -> int:
     """Mark plan steps done (True) or not done (False), in one audited transaction: who and when
     are kept with a step marked done. Steps of another school are refused whole. Returns how many
     steps changed."""
@@ -201,9 +260,14 @@ def mark_steps(store: db.Store, actor: str, school_id: str, changes: dict[str, b
     today = today or datetime.date.today()
     t, s = db.transitions, db.transition_steps
     with store.write(actor) as conn:
-        stored = {r["step_id"]: dict(r) for r in conn.execute(
-            sa.select(s).join(t, t.c.transition_id == s.c.transition_id)
-            .where(t.c.school_id == school_id, s.c.step_id.in_(list(changes)))).mappings()}
+        stored = {
+            r["step_id"]: dict(r)
+            for r in conn.execute(
+                sa.select(s)
+                .join(t, t.c.transition_id == s.c.transition_id)
+                .where(t.c.school_id == school_id, s.c.step_id.in_(list(changes)))
+            ).mappings()
+        }
         unknown = sorted(set(changes) - set(stored))
         if unknown:
             raise UnknownStep(f"no step {unknown[0]!r} in this school's transition plans")
@@ -211,8 +275,14 @@ def mark_steps(store: db.Store, actor: str, school_id: str, changes: dict[str, b
         for step_id, done in changes.items():
             if bool(stored[step_id]["done"]) == bool(done):
                 continue
-            rows.append({"step_id": step_id, "done": bool(done), "done_on": today if done else None,
-                         "done_by": actor if done else None})
+            rows.append(
+                {
+                    "step_id": step_id,
+                    "done": bool(done),
+                    "done_on": today if done else None,
+                    "done_by": actor if done else None,
+                }
+            )
         return db.upsert(conn, "transition_steps", rows)["updated"] if rows else 0
 
 
@@ -222,12 +292,17 @@ def community_activities(store: db.Store, family_id: str, on: datetime.date) -> 
     links (the ``family_partners`` table comes with issue 17)."""
     links = db.TABLES.get("family_partners")
     if links is None:
-        return None, ("The family's community activities are not recorded in the app yet (family-partner links "
-                      "come in a later release): list the clubs and groups the child goes to with the family.")
+        return None, (
+            "The family's community activities are not recorded in the app yet (family-partner links "
+            "come in a later release): list the clubs and groups the child goes to with the family."
+        )
     p = db.partners
     with store.read() as conn:
-        query = (sa.select(p.c.name, *(links.c[c] for c in ("relation",) if c in links.c))
-                 .join(p, p.c.partner_id == links.c.partner_id).where(links.c.family_id == family_id))
+        query = (
+            sa.select(p.c.name, *(links.c[c] for c in ("relation",) if c in links.c))
+            .join(p, p.c.partner_id == links.c.partner_id)
+            .where(links.c.family_id == family_id)
+        )
         if "end" in links.c:
             query = query.where(sa.or_(links.c["end"].is_(None), links.c["end"] >= on))
         names = sorted({str(row[0]) for row in conn.execute(query).all()}, key=str.lower)
@@ -237,6 +312,7 @@ def community_activities(store: db.Store, family_id: str, on: datetime.date) -> 
 
 
 # ---------------------------------------------------------------- figures
+
 
 def _share(part: int, whole: int, threshold: int, for_governor: bool) -> float | None:
     """``part / whole``, or None when ``whole`` is under the threshold or, for governors, when the
@@ -284,33 +360,56 @@ def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: boo
         "not_send_plan_complete": _share(done - done_send, n - n_send, threshold, for_governor),
     }
     # A share of no moves at all is no figure, not a suppressed one.
-    hidden = [k for k, v in out.items() if v is None and not (
-        (k == "plan_complete" and n == 0) or (k == "send_plan_complete" and n_send == 0)
-        or (k == "not_send_plan_complete" and n == n_send))]
+    hidden = [
+        k
+        for k, v in out.items()
+        if v is None
+        and not (
+            (k == "plan_complete" and n == 0)
+            or (k == "send_plan_complete" and n_send == 0)
+            or (k == "not_send_plan_complete" and n == n_send)
+        )
+    ]
     out["suppressed"] = bool(hidden)
     return out
 
 
-def score_figures(store: db.Store, school_id: str, start: datetime.date, end: datetime.date,
-                  for_governor: bool = False, today: datetime.date | None = None) -> dict:
+def score_figures(
+    store: db.Store,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    for_governor: bool = False,
+    today: datetime.date | None = None,
+) -> dict:
     """``score --json``'s ``transitions`` key: the transitions dated in the window."""
     full = figures(load_transitions(store, school_id, today, start, end), for_governor=for_governor)
     out = {k: full[k] for k in ("count", "send", "plan_complete")}
-    out["suppressed"] = out["count"] is None or out["send"] is None or (
-        out["plan_complete"] is None and full["count"] != 0)
+    out["suppressed"] = (
+        out["count"] is None or out["send"] is None or (out["plan_complete"] is None and full["count"] != 0)
+    )
     return out
 
 
-def send_moves_without_meeting(store: db.Store, school_id: str, today: datetime.date,
-                               days: int | None = None) -> pd.DataFrame:
+def send_moves_without_meeting(
+    store: db.Store, school_id: str, today: datetime.date, days: int | None = None
+) -> pd.DataFrame:
     """The SEND moves of the coming ``days`` (``[transitions] meeting_warning_days``) with no
     transition meeting held yet: family_id, transition_id, date, days_to_go (soonest first)."""
     days = days or load_settings().transitions.meeting_warning_days
     t = db.transitions
     with store.read() as conn:
-        moves = pd.DataFrame(conn.execute(sa.select(t.c.transition_id, t.c.family_id, t.c.date).where(
-            t.c.school_id == school_id, t.c.send, t.c.date >= today,
-            t.c.date <= today + datetime.timedelta(days=days))).all(), columns=["transition_id", "family_id", "date"])
+        moves = pd.DataFrame(
+            conn.execute(
+                sa.select(t.c.transition_id, t.c.family_id, t.c.date).where(
+                    t.c.school_id == school_id,
+                    t.c.send,
+                    t.c.date >= today,
+                    t.c.date <= today + datetime.timedelta(days=days),
+                )
+            ).all(),
+            columns=["transition_id", "family_id", "date"],
+        )
         held = meetings_held(conn, school_id, moves)
     moves = moves[~moves["transition_id"].isin(held)].copy()
     moves["days_to_go"] = [(d - today).days for d in moves["date"]]

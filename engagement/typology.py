@@ -114,26 +114,42 @@ def parse_typology(raw: dict) -> Typology:
             raise ValueError(f"category {c['name']!r}: layer must be 2, 3 or 4")
         if c["segment"] not in PARTNER_SEGMENTS:
             raise ValueError(f"category {c['name']!r}: unknown segment {c['segment']!r}")
-        categories.append(Category(
-            name=c["name"], layer=layer, segment=c["segment"],
-            colour=c.get("colour", layers[layer]["colour"]), icon=c.get("icon", "circle"),
-            aliases=tuple(c.get("aliases", ())), gap=c.get("gap", f"no engaged {c['name']}"),
-        ))
+        categories.append(
+            Category(
+                name=c["name"],
+                layer=layer,
+                segment=c["segment"],
+                colour=c.get("colour", layers[layer]["colour"]),
+                icon=c.get("icon", "circle"),
+                aliases=tuple(c.get("aliases", ())),
+                gap=c.get("gap", f"no engaged {c['name']}"),
+            )
+        )
     activities = []
     for a in raw["activities"]:
         if a["epstein"] not in epstein:
             raise ValueError(f"activity {a['name']!r}: unknown Epstein type {a['epstein']!r}")
         if a["channel"] not in CHANNELS:
             raise ValueError(f"activity {a['name']!r}: unknown channel {a['channel']!r}")
-        activities.append(Activity(
-            name=a["name"], epstein=a["epstein"], channel=a["channel"], two_way=bool(a["two_way"]),
-            with_=tuple(a.get("with", ("families", "partners"))), aliases=tuple(a.get("aliases", ())),
-            note=a.get("note", ""),
-        ))
+        activities.append(
+            Activity(
+                name=a["name"],
+                epstein=a["epstein"],
+                channel=a["channel"],
+                two_way=bool(a["two_way"]),
+                with_=tuple(a.get("with", ("families", "partners"))),
+                aliases=tuple(a.get("aliases", ())),
+                note=a.get("note", ""),
+            )
+        )
     return Typology(
-        layers=layers, segments=segments, epstein_types=epstein,
-        categories=tuple(categories), activities=tuple(activities),
-        _category_index=_index(categories, "category"), _activity_index=_index(activities, "activity"),
+        layers=layers,
+        segments=segments,
+        epstein_types=epstein,
+        categories=tuple(categories),
+        activities=tuple(activities),
+        _category_index=_index(categories, "category"),
+        _activity_index=_index(activities, "activity"),
     )
 
 

@@ -22,8 +22,16 @@ from engagement.events import events_summary
 from engagement.referrals import governor_referrals, referrals_summary
 
 
-def week_card(store: db.Store, school_id: str, start: datetime.date, end: datetime.date, *,
-              governor: bool = False, threshold: int | None = None, with_money: bool = False) -> dict:
+def week_card(
+    store: db.Store,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    governor: bool = False,
+    threshold: int | None = None,
+    with_money: bool = False,
+) -> dict:
     """``{"events": ..., "referrals": ...}`` for the window, in FORMATS.md's shapes; for governors
     the referral counts are rounded, under the threshold ``None`` with ``"suppressed": true``.
     ``with_money`` adds the events' ``money_raised`` (the Overview shows it; the JSON keeps to its

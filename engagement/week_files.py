@@ -31,15 +31,37 @@ from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "family_partners")
 COLUMNS = {
-    "events": ["event_id", "date", "activity", "partner_id", "family_id", "attendees", "volunteer_hours",
-               "money_raised", "school_id", "staff", "notes"],
-    "referrals": ["referral_id", "family_id", "partner_id", "date", "reasons", "status", "status_date",
-                  "decline_reason", "staff"],
+    "events": [
+        "event_id",
+        "date",
+        "activity",
+        "partner_id",
+        "family_id",
+        "attendees",
+        "volunteer_hours",
+        "money_raised",
+        "school_id",
+        "staff",
+        "notes",
+    ],
+    "referrals": [
+        "referral_id",
+        "family_id",
+        "partner_id",
+        "date",
+        "reasons",
+        "status",
+        "status_date",
+        "decline_reason",
+        "staff",
+    ],
     "family_partners": ["family_id", "partner_id", "relation", "start", "end"],
 }
-REQUIRED = {"events": ["event_id", "date", "activity"],
-            "referrals": ["referral_id", "family_id", "partner_id", "date", "status"],
-            "family_partners": ["family_id", "partner_id"]}
+REQUIRED = {
+    "events": ["event_id", "date", "activity"],
+    "referrals": ["referral_id", "family_id", "partner_id", "date", "status"],
+    "family_partners": ["family_id", "partner_id"],
+}
 
 
 def guess_week_kind(filename: str) -> str | None:
@@ -60,12 +82,16 @@ class WeekReport(ImportReport):
         text = super().format(limit)
         if self.errors:
             return text
-        lines = [f"  {kind}: " + ", ".join(f"{n} {what}" for what, n in self.counts[kind].items())
-                 for kind in WEEK_KINDS if kind in self.counts]
+        lines = [
+            f"  {kind}: " + ", ".join(f"{n} {what}" for what, n in self.counts[kind].items())
+            for kind in WEEK_KINDS
+            if kind in self.counts
+        ]
         return "\n".join([text.split("\n")[0], *lines, *text.split("\n")[1:]])
 
 
 # ---------------------------------------------------------------- reading
+
 
 def _decode(data: bytes) -> str:
     try:
@@ -77,10 +103,19 @@ def _decode(data: bytes) -> str:
 def _rows(name: str, data: bytes) -> list[list[str]]:
     if Path(name).suffix.lower() in (".xlsx", ".xlsm") or data.startswith(b"PK\x03\x04"):
         sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
-        return [["" if v is None or (isinstance(v, float) and v != v) else
-                 v.date().isoformat() if isinstance(v, datetime.datetime) else
-                 str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in row]
-                for row in sheet.itertuples(index=False, name=None)]
+        return [
+            [
+                ""
+                if v is None or (isinstance(v, float) and v != v)
+                else v.date().isoformat()
+                if isinstance(v, datetime.datetime)
+                else str(int(v))
+                if isinstance(v, float) and v.is_integer()
+                else str(v)
+                for v in row
+            ]
+            for row in sheet.itertuples(index=False, name=None)
+        ]
     text = _decode(data)
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = "," if "," in first else max((";", "\t"), key=first.count)
@@ -114,15 +149,21 @@ def _read(report: ImportReport, name: str, data: bytes, kind: str) -> list[_Row]
     header = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED[kind] if c not in header]
     for column in missing:
-        report.error(name, header_row, column, f"the required column {column!r} is missing (a {kind} file needs "
-                                               f"{', '.join(REQUIRED[kind])})")
+        report.error(
+            name,
+            header_row,
+            column,
+            f"the required column {column!r} is missing (a {kind} file needs {', '.join(REQUIRED[kind])})",
+        )
     ignored = [h for h in header if h and h not in COLUMNS[kind]]
     if ignored:
         report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
     if missing:
         return []
-    return [_Row(name, i, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header)
-                           if h in COLUMNS[kind]}) for i, cells in numbered[1:]]
+    return [
+        _Row(name, i, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]})
+        for i, cells in numbered[1:]
+    ]
 
 
 def _date(report, row: _Row, column: str, required: bool = False) -> datetime.date | None:
@@ -153,13 +194,20 @@ def _school_for(conn, school_id: str | None) -> str | None:
 
 # ---------------------------------------------------------------- importing
 
+
 class _RollBack(Exception):
     pass
 
 
-def import_week_files(store: db.Store, sources: Iterable, kind: str | None = None, actor: str = "import",
-                      school_id: str | None = None, dry_run: bool = False,
-                      allowed_schools: Collection[str] | None = None) -> WeekReport:
+def import_week_files(
+    store: db.Store,
+    sources: Iterable,
+    kind: str | None = None,
+    actor: str = "import",
+    school_id: str | None = None,
+    dry_run: bool = False,
+    allowed_schools: Collection[str] | None = None,
+) -> WeekReport:
     """Import events, referrals and family-partner files (paths or ``(name, bytes)`` pairs), all or
     nothing. ``dry_run`` checks everything against the store and writes nothing."""
     report = WeekReport(dry_run=dry_run)
@@ -169,8 +217,9 @@ def import_week_files(store: db.Store, sources: Iterable, kind: str | None = Non
         report.files.append(name)
         this_kind = kind or guess_week_kind(name)
         if this_kind not in WEEK_KINDS:
-            report.error(name, None, None, "cannot tell the kind of file from its name: give the kind "
-                                           f"({', '.join(WEEK_KINDS)})")
+            report.error(
+                name, None, None, f"cannot tell the kind of file from its name: give the kind ({', '.join(WEEK_KINDS)})"
+            )
             continue
         batches.append((this_kind, _read(report, name, data, this_kind)))
     if report.errors:
@@ -179,18 +228,28 @@ def import_week_files(store: db.Store, sources: Iterable, kind: str | None = Non
     try:
         with store.write(actor) as conn:
             for this_kind, rows in sorted(batches, key=lambda b: order[b[0]]):
-                school = _school_for(conn, school_id or next((r.cells.get("school_id") for r in rows
-                                                              if r.cells.get("school_id")), None))
+                school = _school_for(
+                    conn, school_id or next((r.cells.get("school_id") for r in rows if r.cells.get("school_id")), None)
+                )
                 if school is None:
-                    report.error(rows[0].file if rows else "", None, "school_id",
-                                 "the store holds several schools: say which one (--school, or a school_id column)")
+                    report.error(
+                        rows[0].file if rows else "",
+                        None,
+                        "school_id",
+                        "the store holds several schools: say which one (--school, or a school_id column)",
+                    )
                     continue
                 if allowed_schools is not None and school not in allowed_schools:
-                    report.error(rows[0].file if rows else "", None, "school_id",
-                                 f"the rows are of school {school!r}, which you may not change")
+                    report.error(
+                        rows[0].file if rows else "",
+                        None,
+                        "school_id",
+                        f"the rows are of school {school!r}, which you may not change",
+                    )
                     continue
-                counts = {"events": _import_events, "referrals": _import_referrals,
-                          "family_partners": _import_links}[this_kind](report, conn, rows, school)
+                counts = {"events": _import_events, "referrals": _import_referrals, "family_partners": _import_links}[
+                    this_kind
+                ](report, conn, rows, school)
                 report.counts[this_kind] = counts
             if report.errors or dry_run:
                 raise _RollBack
@@ -204,8 +263,12 @@ def _import_links(report, conn, rows: list[_Row], school: str) -> dict[str, int]
     for row in rows:
         c = row.cells
         if not c.get("family_id") or not c.get("partner_id"):
-            report.error(row.file, row.row, "family_id" if not c.get("family_id") else "partner_id",
-                         "a family_id and a partner_id are both required")
+            report.error(
+                row.file,
+                row.row,
+                "family_id" if not c.get("family_id") else "partner_id",
+                "a family_id and a partner_id are both required",
+            )
             continue
         if (c["family_id"], c["partner_id"]) in seen:
             report.error(row.file, row.row, "partner_id", "the same family and partner appear twice in the file")
@@ -216,8 +279,16 @@ def _import_links(report, conn, rows: list[_Row], school: str) -> dict[str, int]
             report.error(row.file, row.row, "end", "the link ends before it starts")
         if not _owned(report, conn, row, school, "family_id") or not _owned(report, conn, row, school, "partner_id"):
             continue
-        links.append({"family_id": c["family_id"], "partner_id": c["partner_id"], "school_id": school,
-                      "relation": c.get("relation") or None, "start": start, "end": end})
+        links.append(
+            {
+                "family_id": c["family_id"],
+                "partner_id": c["partner_id"],
+                "school_id": school,
+                "relation": c.get("relation") or None,
+                "start": start,
+                "end": end,
+            }
+        )
     return write_links(conn, links) if not report.errors else {}
 
 
@@ -226,8 +297,12 @@ def _owned(report, conn, row: _Row, school: str, column: str) -> bool:
     ref = row.cells[column]
     owner = conn.execute(select(table.c.school_id).where(table.c[column] == ref)).scalar()
     if owner is None:
-        report.error(row.file, row.row, column, f"there is no {'family' if column == 'family_id' else 'partner'} "
-                                                f"{ref!r} in the store")
+        report.error(
+            row.file,
+            row.row,
+            column,
+            f"there is no {'family' if column == 'family_id' else 'partner'} {ref!r} in the store",
+        )
         return False
     if owner != school:
         report.error(row.file, row.row, column, f"{ref!r} belongs to another school, not {school!r}")
@@ -251,22 +326,33 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
         seen.add(c["referral_id"])
         status = " ".join(c["status"].replace("_", " ").lower().split())
         if status not in STATUSES:
-            report.error(row.file, row.row, "status",
-                         f"{c['status']!r} is not a status; statuses: {', '.join(STATUSES)}")
+            report.error(
+                row.file, row.row, "status", f"{c['status']!r} is not a status; statuses: {', '.join(STATUSES)}"
+            )
             continue
         made, when = _date(report, row, "date", required=True), _date(report, row, "status_date")
-        if made is None or not _owned(report, conn, row, school, "family_id") \
-                or not _owned(report, conn, row, school, "partner_id"):
+        if (
+            made is None
+            or not _owned(report, conn, row, school, "family_id")
+            or not _owned(report, conn, row, school, "partner_id")
+        ):
             continue
         when = when or made
         if when < made:
             report.error(row.file, row.row, "status_date", "the status date is before the referral was made")
             continue
-        record = {"referral_id": c["referral_id"], "school_id": school, "family_id": c["family_id"],
-                  "partner_id": c["partner_id"], "date": made,
-                  "reasons": ";".join(parse_list(c.get("reasons", ""))) or None, "status": status,
-                  "status_date": when, "decline_reason": c.get("decline_reason") or None,
-                  "staff": c.get("staff") or None}
+        record = {
+            "referral_id": c["referral_id"],
+            "school_id": school,
+            "family_id": c["family_id"],
+            "partner_id": c["partner_id"],
+            "date": made,
+            "reasons": ";".join(parse_list(c.get("reasons", ""))) or None,
+            "status": status,
+            "status_date": when,
+            "decline_reason": c.get("decline_reason") or None,
+            "staff": c.get("staff") or None,
+        }
         stored = conn.execute(select(r).where(r.c.referral_id == c["referral_id"])).mappings().first()
         if stored is not None and stored["school_id"] != school:
             report.error(row.file, row.row, "referral_id", "this referral belongs to another school")
@@ -276,9 +362,18 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
         if stored is None:
             conn.execute(r.insert().values(**record))
             steps = [("sent", made)] + ([(status, when)] if status != "sent" else [])
-            conn.execute(db.referral_steps.insert(), [{"referral_id": record["referral_id"], "status": s, "date": d,
-                                                       "note": record["decline_reason"] if s == "declined" else None}
-                                                      for s, d in steps])
+            conn.execute(
+                db.referral_steps.insert(),
+                [
+                    {
+                        "referral_id": record["referral_id"],
+                        "status": s,
+                        "date": d,
+                        "note": record["decline_reason"] if s == "declined" else None,
+                    }
+                    for s, d in steps
+                ],
+            )
             db.audit(conn, "insert", "referrals", c["referral_id"], after=record, detail="imported")
             counts["inserted"] += 1
             continue
@@ -288,10 +383,12 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
             continue
         conn.execute(r.update().where(r.c.referral_id == record["referral_id"]).values(**changed))
         if "status" in changed or "status_date" in changed:
-            conn.execute(db.referral_steps.insert().values(referral_id=record["referral_id"], status=status,
-                                                           date=when, note=record["decline_reason"]))
-        db.audit(conn, "update", "referrals", c["referral_id"], before={k: stored[k] for k in changed},
-                 after=changed)
+            conn.execute(
+                db.referral_steps.insert().values(
+                    referral_id=record["referral_id"], status=status, date=when, note=record["decline_reason"]
+                )
+            )
+        db.audit(conn, "update", "referrals", c["referral_id"], before={k: stored[k] for k in changed}, after=changed)
         counts["updated"] += 1
     return counts
 
@@ -309,14 +406,22 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
         for column in ("date", "activity"):
             values = {g.cells.get(column, "") for g in group} - {""}
             if len(values) > 1:
-                report.error(first.file, first.row, column, f"the rows of event {event_id!r} give different "
-                                                            f"{column}s: {', '.join(sorted(values))}")
+                report.error(
+                    first.file,
+                    first.row,
+                    column,
+                    f"the rows of event {event_id!r} give different {column}s: {', '.join(sorted(values))}",
+                )
         quantities: dict = {}
         for column, whole in (("attendees", True), ("volunteer_hours", False), ("money_raised", False)):
             values = {g.cells.get(column, "") for g in group} - {""}
             if len(values) > 1:
-                report.error(first.file, first.row, column, f"event {event_id!r} gives {column} on several rows "
-                                                            "with different values: give it on one row")
+                report.error(
+                    first.file,
+                    first.row,
+                    column,
+                    f"event {event_id!r} gives {column} on several rows with different values: give it on one row",
+                )
                 continue
             try:
                 quantities[column] = _number(values.pop() if values else None, column.replace("_", " "), whole)
@@ -330,22 +435,34 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
             elif family and _owned(report, conn, g, school, "family_id"):
                 families.append(family)
             for partner in parse_list(g.cells.get("partner_id", "")):
-                if partner not in partners and _owned(report, conn, _Row(g.file, g.row, {"partner_id": partner}),
-                                                      school, "partner_id"):
+                if partner not in partners and _owned(
+                    report, conn, _Row(g.file, g.row, {"partner_id": partner}), school, "partner_id"
+                ):
                     partners.append(partner)
         try:
-            template = prepare_interaction(school_id=school, date=first.cells.get("date") or None,
-                                           activity=next((g.cells["activity"] for g in group
-                                                          if g.cells.get("activity")), ""),
-                                           family_id="-", staff=first.cells.get("staff") or None)
+            template = prepare_interaction(
+                school_id=school,
+                date=first.cells.get("date") or None,
+                activity=next((g.cells["activity"] for g in group if g.cells.get("activity")), ""),
+                family_id="-",
+                staff=first.cells.get("staff") or None,
+            )
         except InvalidInteraction as error:
             report.error(first.file, first.row, "activity" if "activit" in str(error) else "date", str(error))
             continue
         if report.errors:
             continue
         try:
-            saved = register_in(conn, school_id=school, event_id=event_id, template=template, families=families,
-                                partners=partners, quantities=quantities, notes=first.cells.get("notes") or None)
+            saved = register_in(
+                conn,
+                school_id=school,
+                event_id=event_id,
+                template=template,
+                families=families,
+                partners=partners,
+                quantities=quantities,
+                notes=first.cells.get("notes") or None,
+            )
         except InvalidInteraction as error:
             report.error(first.file, first.row, "event_id", str(error))
             continue
@@ -358,37 +475,55 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
 
 # ---------------------------------------------------------------- exporting
 
+
 def week_tables(store: db.Store, school_ids: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """The three files as frames in FORMATS.md's columns (not yet made Excel-safe)."""
     e, i, ec, r, fp = db.events, db.interactions, db.event_contacts, db.referrals, db.family_partners
+
     def where(table):
         return table.c.school_id.in_(list(school_ids)) if school_ids is not None else sa_true()
 
     with store.read() as conn:
         events = [dict(x) for x in conn.execute(select(e).where(where(e)).order_by(e.c.date, e.c.event_id)).mappings()]
         attending: dict[str, list[str]] = {}
-        for event_id, family in conn.execute(select(ec.c.event_id, i.c.family_id)
-                                             .join(i, i.c.interaction_id == ec.c.interaction_id)
-                                             .where(i.c.family_id.is_not(None)).order_by(i.c.family_id)):
+        for event_id, family in conn.execute(
+            select(ec.c.event_id, i.c.family_id)
+            .join(i, i.c.interaction_id == ec.c.interaction_id)
+            .where(i.c.family_id.is_not(None))
+            .order_by(i.c.family_id)
+        ):
             attending.setdefault(event_id, []).append(family)
-        referrals = [dict(x) for x in conn.execute(select(r).where(where(r)).order_by(r.c.date, r.c.referral_id))
-                     .mappings()]
-        links = [dict(x) for x in conn.execute(select(fp).where(where(fp)).order_by(fp.c.family_id, fp.c.partner_id))
-                 .mappings()]
+        referrals = [
+            dict(x) for x in conn.execute(select(r).where(where(r)).order_by(r.c.date, r.c.referral_id)).mappings()
+        ]
+        links = [
+            dict(x)
+            for x in conn.execute(select(fp).where(where(fp)).order_by(fp.c.family_id, fp.c.partner_id)).mappings()
+        ]
     event_rows = []
     for ev in events:
-        base = {"event_id": ev["event_id"], "date": ev["date"], "activity": ev["activity"],
-                "partner_id": ev["partner_ids"], "school_id": ev["school_id"], "staff": ev["staff"],
-                "notes": ev["notes"]}
-        quantities = {"attendees": ev["attendees"], "volunteer_hours": ev["volunteer_hours"],
-                      "money_raised": ev["money_raised"]}
+        base = {
+            "event_id": ev["event_id"],
+            "date": ev["date"],
+            "activity": ev["activity"],
+            "partner_id": ev["partner_ids"],
+            "school_id": ev["school_id"],
+            "staff": ev["staff"],
+            "notes": ev["notes"],
+        }
+        quantities = {
+            "attendees": ev["attendees"],
+            "volunteer_hours": ev["volunteer_hours"],
+            "money_raised": ev["money_raised"],
+        }
         for n, family in enumerate(attending.get(ev["event_id"]) or [None]):
             event_rows.append({**base, "family_id": family, **(quantities if n == 0 else {})})
     return {
         "events": pd.DataFrame(event_rows, columns=COLUMNS["events"]),
         "referrals": pd.DataFrame(referrals, columns=[*COLUMNS["referrals"], "school_id"])[COLUMNS["referrals"]],
         "family_partners": pd.DataFrame(links, columns=[*COLUMNS["family_partners"], "school_id"])[
-            COLUMNS["family_partners"]],
+            COLUMNS["family_partners"]
+        ],
     }
 
 
@@ -419,5 +554,12 @@ def export_week(store: db.Store, directory, school_ids: Collection[str] | None =
     return paths
 
 
-__all__ = ["WEEK_KINDS", "WeekReport", "export_week", "guess_week_kind", "import_week_files", "week_csvs",
-           "week_tables"]
+__all__ = [
+    "WEEK_KINDS",
+    "WeekReport",
+    "export_week",
+    "guess_week_kind",
+    "import_week_files",
+    "week_csvs",
+    "week_tables",
+]

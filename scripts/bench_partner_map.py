@@ -6,7 +6,6 @@ engagement.map_bench.bench_page; run it alone as ``python scripts/bench_partner_
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import signal
@@ -34,8 +33,16 @@ def make_store(path: Path, n: int) -> str:
     school = db.list_schools(store)[0]
     extra = synthetic_partners(max(0, n - 120), seed=2, school=school)
     columns = [c.name for c in db.partners.columns]
-    rows = extra.assign(school_id=school["school_id"], address=None, contact_name=None, contact_email=None,
-                        contact_phone=None, since=None, last_verified=None, notes=None)[columns]
+    rows = extra.assign(
+        school_id=school["school_id"],
+        address=None,
+        contact_name=None,
+        contact_email=None,
+        contact_phone=None,
+        since=None,
+        last_verified=None,
+        notes=None,
+    )[columns]
     with store.write("bench") as conn:
         if len(rows):
             conn.execute(db.partners.insert(), rows.astype(object).where(rows.notna(), None).to_dict("records"))
@@ -72,9 +79,14 @@ def browser_time(url: str) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true"], cwd=PROJECT, env={**os.environ, "DATABASE_URL": url},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=PROJECT,
+        env={**os.environ, "DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     origin = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -86,9 +98,18 @@ def browser_time(url: str) -> dict:
         with sync_playwright() as p:
             # Outside hosts fail to resolve (tiles included): no request leaves the machine, and
             # unlike page.route this keeps the browser's HTTP cache, which a return visit uses.
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-sync",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                ],
+            )
 
             def visit(context) -> tuple[float, float]:
                 """Seconds from navigation to the page's heading (Streamlit's own share, before
@@ -113,11 +134,13 @@ def browser_time(url: str) -> dict:
                 again.append(visit(context))  # the everyday case: the app's scripts already cached
                 context.close()
             browser.close()
-        return {"markers_visible_s": round(statistics.median(m for _, m in again), 3),
-                "heading_visible_s": round(statistics.median(h for h, _ in again), 3),
-                "markers_visible_first_visit_s": round(statistics.median(m for _, m in first), 3),
-                "heading_visible_first_visit_s": round(statistics.median(h for h, _ in first), 3),
-                "markers_visible_cold_server_s": round(cold, 3)}
+        return {
+            "markers_visible_s": round(statistics.median(m for _, m in again), 3),
+            "heading_visible_s": round(statistics.median(h for h, _ in again), 3),
+            "markers_visible_first_visit_s": round(statistics.median(m for _, m in first), 3),
+            "heading_visible_first_visit_s": round(statistics.median(h for h, _ in first), 3),
+            "markers_visible_cold_server_s": round(cold, 3),
+        }
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

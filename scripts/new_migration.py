@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engagement.store import write_migration  # noqa: E402
+from engagement.store import write_migration
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

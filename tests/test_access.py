@@ -8,10 +8,19 @@ from streamlit.testing.v1 import AppTest
 from engagement import access
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
-ROLES = {"head@hollybrook.sch.uk": "head", "flo@hollybrook.sch.uk": "flo",
-         "@governors.hollybrook.sch.uk": "governor", "data@hollybrook.sch.uk": "admin"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "engagement",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known",
+}
+ROLES = {
+    "head@hollybrook.sch.uk": "head",
+    "flo@hollybrook.sch.uk": "flo",
+    "@governors.hollybrook.sch.uk": "governor",
+    "data@hollybrook.sch.uk": "admin",
+}
 
 
 def test_role_by_address_before_domain():
@@ -22,11 +31,20 @@ def test_role_by_address_before_domain():
     assert access.role_for("x@gov.uk", {"@gov.uk": "superuser"}) is None  # unknown roles give nothing
 
 
-@pytest.mark.parametrize("role,page,allowed", [
-    ("governor", "outreach", False), ("governor", "data", False), ("governor", "overview", True),
-    ("governor", "audit", False), ("flo", "outreach", True), ("flo", "audit", False),
-    ("head", "outreach", True), ("admin", "audit", True), (None, "school", False),
-])
+@pytest.mark.parametrize(
+    "role,page,allowed",
+    [
+        ("governor", "outreach", False),
+        ("governor", "data", False),
+        ("governor", "overview", True),
+        ("governor", "audit", False),
+        ("flo", "outreach", True),
+        ("flo", "audit", False),
+        ("head", "outreach", True),
+        ("admin", "audit", True),
+        (None, "school", False),
+    ],
+)
 def test_page_roles(role, page, allowed):
     assert access.can_open(role, page) is allowed
 
@@ -121,6 +139,7 @@ def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db):
     import time
 
     from ui import session
+
     session._last_activity().clear()
     at = _signed_in_app(iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
     at.run()
@@ -133,6 +152,7 @@ def test_a_fresh_sign_in_and_recent_use_stay_signed_in(demo_app_db):
     import time
 
     from ui import session
+
     session._last_activity().clear()
     at = _signed_in_app(iat=time.time() - 60)
     at.run()
@@ -171,7 +191,7 @@ def _refusal(at) -> str:
 
 
 def test_a_secrets_file_that_does_not_parse_stops_the_app(secrets_file):
-    secrets_file.write_text('[auth]\nclient_id = engagement\n')  # one unquoted value
+    secrets_file.write_text("[auth]\nclient_id = engagement\n")  # one unquoted value
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     message = _refusal(at)
     assert message.startswith("The app cannot start: the secrets file cannot be read") and "Error parsing" in message

@@ -48,7 +48,9 @@ def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_wen
     at.button(key="clear_demo_confirm").click().run()
     assert not at.exception
     with db.open_store(app_db).read() as conn:
-        detail = conn.execute(db.select(db.audit_log.c.detail).where(db.audit_log.c.action == "clear demo")).scalar_one()
+        detail = conn.execute(
+            db.select(db.audit_log.c.detail).where(db.audit_log.c.action == "clear demo")
+        ).scalar_one()
     assert "removed demo schools" in detail and "families" in detail and "interactions" in detail
     assert not any("Demo data" in m.value for m in at.markdown)
     assert db.school_ids(db.open_store(app_db)) == []
@@ -57,8 +59,18 @@ def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_wen
 def test_a_hostile_school_name_is_shown_as_text(app_db):
     store = db.open_store(app_db)
     with store.write(actor="test") as conn:
-        db.upsert(conn, "schools", [{"school_id": "X1", "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
-                                     "postcode": "B1 1AA", "demo": False}])
+        db.upsert(
+            conn,
+            "schools",
+            [
+                {
+                    "school_id": "X1",
+                    "name": "**Bold** [x](http://x) <img src=x onerror=alert(1)>",
+                    "postcode": "B1 1AA",
+                    "demo": False,
+                }
+            ],
+        )
     at = AppTest.from_file(str(SCHOOL_PAGE), default_timeout=60).run()
     assert not at.exception
     title = at.title[0].value

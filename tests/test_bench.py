@@ -14,16 +14,23 @@ TODAY = datetime.date(2026, 11, 23)
 
 def test_the_school_benchmark_prints_every_timing_with_its_target():
     printed = []
-    results = bench.run_bench("school", repeats=1, today=TODAY, echo=printed.append,
-                              sections=[bench.engagement_section, bench.outreach_section, bench.register_section])
+    results = bench.run_bench(
+        "school",
+        repeats=1,
+        today=TODAY,
+        echo=printed.append,
+        sections=[bench.engagement_section, bench.outreach_section, bench.register_section],
+    )
     table = printed[-1]
     assert "Benchmark, school scale: 1 school(s), 420 families" in table
     by_name = {t.what: t for t in results}
-    for what, target in [("score card, one school", "< 50 ms"),
-                         ("family reach, all schools (DuckDB SQL, 1 thread)", "ours within 2x"),
-                         ("outreach: worklist + partner suggestions, one school", "< 300 ms"),
-                         ("event register of 80 families, saved", "< 1 s"),
-                         ("event register of 400 families, saved", "< 2 s")]:
+    for what, target in [
+        ("score card, one school", "< 50 ms"),
+        ("family reach, all schools (DuckDB SQL, 1 thread)", "ours within 2x"),
+        ("outreach: worklist + partner suggestions, one school", "< 300 ms"),
+        ("event register of 80 families, saved", "< 1 s"),
+        ("event register of 400 families, saved", "< 2 s"),
+    ]:
         timing = by_name[what]
         assert timing.target == target and math.isfinite(timing.seconds) and timing.seconds > 0
         line = next(line for line in table.splitlines() if line.startswith(what))

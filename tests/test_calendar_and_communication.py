@@ -157,16 +157,31 @@ holiday,training day,2026-11-13,2026-11-13
 """
 
 EXPECTED_COMMUNICATION = {
-    "early": 0.5, "regular_weeks": 0.5385, "longest_gap_days": 10, "reliable": 0.6, "open": 0.4,
-    "equitable": {"by_channel": {"digital": 0.5, "phone": 0.5}, "by_language": {"English": 0.5714, "Urdu": 0.5},
-                  "widest_gap_pp": 7.1},
-    "suppressed": False, "suppressed_figures": [],
+    "early": 0.5,
+    "regular_weeks": 0.5385,
+    "longest_gap_days": 10,
+    "reliable": 0.6,
+    "open": 0.4,
+    "equitable": {
+        "by_channel": {"digital": 0.5, "phone": 0.5},
+        "by_language": {"English": 0.5714, "Urdu": 0.5},
+        "widest_gap_pp": 7.1,
+    },
+    "suppressed": False,
+    "suppressed_figures": [],
 }
 
 
 def fill(store: db.Store) -> None:
-    report = import_files(store, [("schools.csv", SCHOOLS.encode()), ("families.csv", FAMILIES.encode()),
-                                  ("interactions.csv", INTERACTIONS.encode())], actor="test")
+    report = import_files(
+        store,
+        [
+            ("schools.csv", SCHOOLS.encode()),
+            ("families.csv", FAMILIES.encode()),
+            ("interactions.csv", INTERACTIONS.encode()),
+        ],
+        actor="test",
+    )
     assert report.ok, report.format()
     calendar_report = school_terms.import_terms(store, [("terms.csv", TERMS.encode())], actor="test")
     assert calendar_report.ok, calendar_report.format()
@@ -180,6 +195,7 @@ def ash_lane(sqlite_store):
 
 # ---------------------------------------------------------------- school days and comparisons
 
+
 def test_school_days_and_the_fair_comparison_on_both_databases(store):
     fill(store)
     calendar = school_terms.load_calendar(store, "S1")
@@ -188,27 +204,40 @@ def test_school_days_and_the_fair_comparison_on_both_databases(store):
     assert not calendar.is_school_day(D(2026, 11, 13)) and calendar.is_school_day(D(2026, 5, 4))
     comparison = terms.compare(START, END, calendar)
     assert comparison.window.why == "first 58 school days of autumn 2026"
-    assert comparison.previous.json() == {"from": "2026-04-13", "to": "2026-07-08", "school_days": 58,
-                                          "why": "first 58 school days of summer 2026"}
-    assert comparison.last_year.json() == {"from": "2025-09-01", "to": "2025-11-26", "school_days": 58,
-                                           "why": "first 58 school days of autumn 2025"}
+    assert comparison.previous.json() == {
+        "from": "2026-04-13",
+        "to": "2026-07-08",
+        "school_days": 58,
+        "why": "first 58 school days of summer 2026",
+    }
+    assert comparison.last_year.json() == {
+        "from": "2025-09-01",
+        "to": "2025-11-26",
+        "school_days": 58,
+        "why": "first 58 school days of autumn 2025",
+    }
     # The issue's words, exactly.
-    assert ("first 58 school days of autumn 2026 (2 Sep – 30 Nov 2026) against the first 58 school days of "
-            "summer 2026") in comparison.text()
+    assert (
+        "first 58 school days of autumn 2026 (2 Sep – 30 Nov 2026) against the first 58 school days of summer 2026"
+    ) in comparison.text()
     frames = load_school_frames(store, "S1")
     assert comparison_json(frames, START, END, calendar) == {
-        "comparison": comparison.previous.json(), "comparison_last_year": comparison.last_year.json()}
+        "comparison": comparison.previous.json(),
+        "comparison_last_year": comparison.last_year.json(),
+    }
     # Whole terms with whole terms: summer 2026 (13 Apr - 21 Jul: 14 weeks and 2 days, less half-term: 67)
     # against spring 2026 (5 Jan - 27 Mar: 12 weeks less half-term: 55).
     whole = terms.compare(D(2026, 4, 13), D(2026, 7, 21), calendar)
-    assert (whole.window.why, whole.previous.why) == ("all 67 school days of summer 2026",
-                                                      "all 55 school days of spring 2026")
+    assert (whole.window.why, whole.previous.why) == (
+        "all 67 school days of summer 2026",
+        "all 55 school days of spring 2026",
+    )
 
 
 def test_the_defaults_fill_the_years_the_school_has_not_given(ash_lane):
     calendar = school_terms.load_calendar(ash_lane, "S1")
-    assert calendar.term_of(D(2026, 11, 30)).start == D(2026, 9, 2)          # the school's own
-    spring = calendar.term_of(D(2027, 2, 1))                                  # England's, for 2027
+    assert calendar.term_of(D(2026, 11, 30)).start == D(2026, 9, 2)  # the school's own
+    spring = calendar.term_of(D(2027, 2, 1))  # England's, for 2027
     assert (spring.name, spring.start) == ("spring 2027", D(2027, 1, 4))
     # In the summer holiday the window is the summer term just gone, whole.
     assert terms.default_window(D(2026, 8, 10), calendar=calendar) == (D(2026, 4, 13), D(2026, 7, 21))
@@ -226,6 +255,7 @@ def test_last_year_is_left_out_when_the_store_does_not_reach_back(ash_lane):
 
 # ---------------------------------------------------------------- the communication panel
 
+
 def test_every_communication_figure_of_the_hand_worked_school_on_both_databases(store):
     fill(store)
     calendar = school_terms.load_calendar(store, "S1")
@@ -234,10 +264,12 @@ def test_every_communication_figure_of_the_hand_worked_school_on_both_databases(
     words = {row["principle"]: row for row in result.rows}
     assert words["Early"]["explanation"] == (
         "50.0% of the 4 families new this school year (joined since 1 August 2026, or starting in Reception) had "
-        "two-way contact within 15 school days of joining.")
+        "two-way contact within 15 school days of joining."
+    )
     assert words["Regular"]["explanation"] == (
         "A message went to all families (a newsletter, a portal message) in 7 of the window's 13 school weeks; "
-        "the longest stretch without one was 10 school days.")
+        "the longest stretch without one was 10 school days."
+    )
     assert words["Reliable"]["value"] == "60.0%" and "5 one-way messages" in words["Reliable"]["explanation"]
     assert words["Equitable"]["value"] == "7.1 pts"
     assert "English 57.1%, Urdu 50.0%" in words["Equitable"]["explanation"]
@@ -251,13 +283,21 @@ def test_figures_resting_on_fewer_families_than_the_threshold_are_not_shown(ash_
     five = measure(messages, START, END, calendar, parse_settings({"privacy": {"suppression_threshold": 5}})).card
     assert (five["early"], five["reliable"], five["open"]) == (None, None, 0.4)
     assert five["suppressed"] and five["suppressed_figures"] == ["early", "reliable"]
-    assert five["equitable"] == {"by_channel": {"digital": 0.5}, "by_language": {"English": 0.5714},
-                                 "widest_gap_pp": None}
-    rows = {r["principle"]: r for r in measure(messages, START, END, calendar, parse_settings(
-        {"privacy": {"suppression_threshold": 5}})).rows}
-    assert rows["Early"] == {"principle": "Early", "value": "not shown", "short": rows["Early"]["explanation"],
-                             "explanation": "Not shown: fewer than 5 families new this school year have had 15 "
-                                            "school days since joining."}
+    assert five["equitable"] == {
+        "by_channel": {"digital": 0.5},
+        "by_language": {"English": 0.5714},
+        "widest_gap_pp": None,
+    }
+    rows = {
+        r["principle"]: r
+        for r in measure(messages, START, END, calendar, parse_settings({"privacy": {"suppression_threshold": 5}})).rows
+    }
+    assert rows["Early"] == {
+        "principle": "Early",
+        "value": "not shown",
+        "short": rows["Early"]["explanation"],
+        "explanation": "Not shown: fewer than 5 families new this school year have had 15 school days since joining.",
+    }
     # At 13 the school itself (12 families on roll) is too small: nothing at all.
     small = measure(messages, START, END, calendar, parse_settings({"privacy": {"suppression_threshold": 13}}))
     assert small.card["suppressed_figures"] == list(EXPECTED_COMMUNICATION)[:6]
@@ -269,9 +309,26 @@ def test_score_json_carries_the_comparisons_and_the_communication(ash_lane, tmp_
     config = tmp_path / "config.toml"
     config.write_text("[privacy]\nsuppression_threshold = 4\n")
     env = {**os.environ, "ENGAGEMENT_CONFIG": str(config)}
-    run = subprocess.run([sys.executable, "-m", "engagement", "score", "--db", ash_lane.url, "--json",
-                          "--from", "2026-09-02", "--to", "2026-11-30"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300, env=env)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engagement",
+            "score",
+            "--db",
+            ash_lane.url,
+            "--json",
+            "--from",
+            "2026-09-02",
+            "--to",
+            "2026-11-30",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr
     card = json.loads(run.stdout)
     assert card["window"] == {"from": "2026-09-02", "to": "2026-11-30"}
@@ -282,8 +339,16 @@ def test_score_json_carries_the_comparisons_and_the_communication(ash_lane, tmp_
 
 def test_the_overview_view_says_what_was_compared(ash_lane):
     calendar = school_terms.load_calendar(ash_lane, "S1")
-    view = overview(load_school_frames(ash_lane, "S1"), "S1", START, END, settings=SETTINGS, calendar=calendar,
-                    messages=load_messages(ash_lane, "S1"), today=END)
+    view = overview(
+        load_school_frames(ash_lane, "S1"),
+        "S1",
+        START,
+        END,
+        settings=SETTINGS,
+        calendar=calendar,
+        messages=load_messages(ash_lane, "S1"),
+        today=END,
+    )
     assert view.previous == (D(2026, 4, 13), D(2026, 7, 8)) and view.last_year
     assert view.comparison_text.endswith("and against the first 58 school days of autumn 2025 (1 Sep – 26 Nov 2025)")
     assert view.communication.card == EXPECTED_COMMUNICATION
@@ -295,6 +360,7 @@ def test_the_overview_view_says_what_was_compared(ash_lane):
 
 # ---------------------------------------------------------------- terms.csv refused, with row and reason
 
+
 def refused(store, text: str, **options) -> list[tuple[int | None, str | None, str]]:
     before = school_terms.stored_rows(store)
     report = school_terms.import_terms(store, [("terms.csv", text.encode())], actor="test", **options)
@@ -304,41 +370,74 @@ def refused(store, text: str, **options) -> list[tuple[int | None, str | None, s
 
 
 def test_overlapping_terms_are_refused_with_row_and_reason(ash_lane):
-    problems = refused(ash_lane, "kind,name,start,end\nterm,autumn 2027,2027-09-01,2027-12-17\n"
-                                 "term,spring 2028,2027-12-10,2028-03-24\n")
-    assert problems == [(3, "start", "the term 'spring 2028' (10 Dec 2027 – 24 Mar 2028) overlaps the term "
-                                     "'autumn 2027' (1 Sep – 17 Dec 2027) at row 2: a school's terms never overlap")]
+    problems = refused(
+        ash_lane,
+        "kind,name,start,end\nterm,autumn 2027,2027-09-01,2027-12-17\nterm,spring 2028,2027-12-10,2028-03-24\n",
+    )
+    assert problems == [
+        (
+            3,
+            "start",
+            "the term 'spring 2028' (10 Dec 2027 – 24 Mar 2028) overlaps the term "
+            "'autumn 2027' (1 Sep – 17 Dec 2027) at row 2: a school's terms never overlap",
+        )
+    ]
 
 
 def test_a_holiday_outside_its_term_is_refused_with_row_and_reason(ash_lane):
-    problems = refused(ash_lane, "kind,name,start,end\nterm,autumn 2027,2027-09-01,2027-12-17\n"
-                                 "holiday,Christmas,2027-12-13,2028-01-03\nholiday,August,2027-08-02,2027-08-06\n")
+    problems = refused(
+        ash_lane,
+        "kind,name,start,end\nterm,autumn 2027,2027-09-01,2027-12-17\n"
+        "holiday,Christmas,2027-12-13,2028-01-03\nholiday,August,2027-08-02,2027-08-06\n",
+    )
     assert problems == [
-        (4, "start", "the holiday 'August' (2 Aug – 6 Aug 2027) lies inside none of the school's terms: a holiday "
-                     "is a break inside one of the school's terms"),
-        (3, "end", "the holiday 'Christmas' (13 Dec 2027 – 3 Jan 2028) runs outside the term 'autumn 2027' "
-                   "(1 Sep – 17 Dec 2027) at row 2: a holiday is a break inside one of the school's terms")]
+        (
+            4,
+            "start",
+            "the holiday 'August' (2 Aug – 6 Aug 2027) lies inside none of the school's terms: a holiday "
+            "is a break inside one of the school's terms",
+        ),
+        (
+            3,
+            "end",
+            "the holiday 'Christmas' (13 Dec 2027 – 3 Jan 2028) runs outside the term 'autumn 2027' "
+            "(1 Sep – 17 Dec 2027) at row 2: a holiday is a break inside one of the school's terms",
+        ),
+    ]
 
 
 def test_rows_that_are_not_terms_are_refused_cell_by_cell(ash_lane):
-    problems = refused(ash_lane, "kind,name,start,end,colour\nhalf-term,x,2027-10-25,2027-10-29,red\n"
-                                 "term,,31/02/2027,2027-12-17,\nterm,autumn 2027,2027-12-17,2027-09-01,\n"
-                                 "term,elsewhere,2027-09-01,2027-12-17,\n", school_id="S9")
-    assert (2, "kind", "'half-term' is not a kind of row: write term, or holiday (a half-term or other break "
-                       "inside a term)") in problems
+    problems = refused(
+        ash_lane,
+        "kind,name,start,end,colour\nhalf-term,x,2027-10-25,2027-10-29,red\n"
+        "term,,31/02/2027,2027-12-17,\nterm,autumn 2027,2027-12-17,2027-09-01,\n"
+        "term,elsewhere,2027-09-01,2027-12-17,\n",
+        school_id="S9",
+    )
+    assert (
+        2,
+        "kind",
+        "'half-term' is not a kind of row: write term, or holiday (a half-term or other break inside a term)",
+    ) in problems
     assert (3, "name", "the name is missing; every row needs one, e.g. autumn 2026") in problems
     assert (3, "start", "'31/02/2027' is not a date: write it as 2026-09-14 or 14/09/2026") in problems
     assert (4, "end", "the end (01/09/2027) is before the start (17/12/2027)") in problems
     assert (5, "school_id", "there is no school 'S9' in the store") in problems
     missing = refused(ash_lane, "kind,name,start\nterm,x,2027-09-01\n")
-    assert missing == [(1, "end", "the required column 'end' is missing (a terms file needs kind, name, start, "
-                                  "end; found: kind, name, start)")]
+    assert missing == [
+        (
+            1,
+            "end",
+            "the required column 'end' is missing (a terms file needs kind, name, start, "
+            "end; found: kind, name, start)",
+        )
+    ]
 
 
 def test_a_file_replaces_the_terms_it_covers_and_keeps_the_others(ash_lane):
-    report = school_terms.import_terms(ash_lane, [("terms.csv", b"kind,name,start,end\n"
-                                                                b"term,autumn 2026,2026-09-03,2026-12-18\n")],
-                                       actor="test")
+    report = school_terms.import_terms(
+        ash_lane, [("terms.csv", b"kind,name,start,end\nterm,autumn 2026,2026-09-03,2026-12-18\n")], actor="test"
+    )
     assert report.ok and report.notes == ["terms: 1 term and 0 holidays for school S1 (replacing 3 rows)"]
     rows = school_terms.stored_rows(ash_lane, "S1")
     assert [r.name for r in rows if r.kind == "term"] == ["autumn 2025", "spring 2026", "summer 2026", "autumn 2026"]
@@ -346,18 +445,25 @@ def test_a_file_replaces_the_terms_it_covers_and_keeps_the_others(ash_lane):
     assert school_terms.load_calendar(ash_lane, "S1").count_school_days(START, END) == 63
     # Every change is audited, so every cached page sees it.
     with ash_lane.read() as conn:
-        details = [r.detail for r in conn.execute(db.audit_log.select().where(db.audit_log.c.table_name == "terms")
-                                                  .order_by(db.audit_log.c.id))]
+        details = [
+            r.detail
+            for r in conn.execute(
+                db.audit_log.select().where(db.audit_log.c.table_name == "terms").order_by(db.audit_log.c.id)
+            )
+        ]
     assert details[-1] == "terms.csv: 1 term and 0 holidays for school S1 (replacing 3 rows)"
 
 
 def test_the_data_pages_table_saves_through_the_same_checks(ash_lane):
-    bad = [{"kind": "term", "name": "autumn", "start": D(2026, 9, 2), "end": D(2026, 12, 18)},
-           {"kind": "holiday", "name": "Christmas", "start": D(2026, 12, 21), "end": D(2027, 1, 1)},
-           {"kind": None, "name": None, "start": None, "end": None}]   # an empty row the editor added
+    bad = [
+        {"kind": "term", "name": "autumn", "start": D(2026, 9, 2), "end": D(2026, 12, 18)},
+        {"kind": "holiday", "name": "Christmas", "start": D(2026, 12, 21), "end": D(2027, 1, 1)},
+        {"kind": None, "name": None, "start": None, "end": None},
+    ]  # an empty row the editor added
     report = school_terms.save_terms(ash_lane, "S1", bad, actor="test")
     assert [(p.row, p.reason.split(":")[0]) for p in report.errors] == [
-        (2, "the holiday 'Christmas' (21 Dec 2026 – 1 Jan 2027) lies inside none of the school's terms")]
+        (2, "the holiday 'Christmas' (21 Dec 2026 – 1 Jan 2027) lies inside none of the school's terms")
+    ]
     assert len(school_terms.stored_rows(ash_lane, "S1")) == 9
     assert school_terms.save_terms(ash_lane, "S1", bad[:1], actor="test").ok
     assert [r.name for r in school_terms.stored_rows(ash_lane, "S1")] == ["autumn"]
@@ -365,8 +471,13 @@ def test_the_data_pages_table_saves_through_the_same_checks(ash_lane):
 
 def test_the_command_line_imports_and_refuses_terms(ash_lane, tmp_path):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "engagement", *args, "--db", ash_lane.url], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "engagement", *args, "--db", ash_lane.url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     bad = tmp_path / "terms-2027.csv"
     bad.write_text("kind,name,start,end\nterm,a,2027-09-01,2027-12-17\nterm,b,2027-12-01,2028-03-24\n")
@@ -385,6 +496,7 @@ def test_the_command_line_imports_and_refuses_terms(ash_lane, tmp_path):
 
 # ---------------------------------------------------------------- the Overview page
 
+
 def test_the_overview_page_shows_the_comparison_and_the_panel(ash_lane, tmp_path, monkeypatch):
     config = tmp_path / "config.toml"
     config.write_text("[privacy]\nsuppression_threshold = 4\n")
@@ -397,11 +509,12 @@ def test_the_overview_page_shows_the_comparison_and_the_panel(ash_lane, tmp_path
     at.sidebar.date_input(key="window_dates").set_value((START, END)).run()
     assert not at.exception, at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Arrows compare")).replace("\\", "")
-    assert ("first 58 school days of autumn 2026 (2 Sep – 30 Nov 2026) against the first 58 school days of "
-            "summer 2026 (13 Apr – 8 Jul 2026), and against the first 58 school days of autumn 2025") in caption
+    assert (
+        "first 58 school days of autumn 2026 (2 Sep – 30 Nov 2026) against the first 58 school days of "
+        "summer 2026 (13 Apr – 8 Jul 2026), and against the first 58 school days of autumn 2025"
+    ) in caption
     panel = {m.label: m.value for m in at.metric if m.label in ("Early", "Regular", "Reliable", "Equitable", "Open")}
-    assert panel == {"Early": "50.0%", "Regular": "53.8%", "Reliable": "60.0%", "Equitable": "7.1 pts",
-                     "Open": "40.0%"}
+    assert panel == {"Early": "50.0%", "Regular": "53.8%", "Reliable": "60.0%", "Equitable": "7.1 pts", "Open": "40.0%"}
     assert any("On the same point last year" in c.value for c in at.caption)
 
 
@@ -409,13 +522,30 @@ def test_a_family_message_logged_in_the_app_counts_for_reliable(ash_lane):
     from engagement.contacts import InvalidInteraction, log_interaction
 
     # F11's message of 27 Nov is answered on 30 Nov; the window to 1 Dec now holds it as due and answered.
-    log_interaction(ash_lane, "flo", school_id="S1", family_id="F11", date=D(2026, 11, 30), activity="email",
-                    today=D(2026, 12, 1))
-    log_interaction(ash_lane, "flo", school_id="S1", family_id="F12", date=D(2026, 12, 1), activity="email",
-                    direction="from family", today=D(2026, 12, 1))
+    log_interaction(
+        ash_lane, "flo", school_id="S1", family_id="F11", date=D(2026, 11, 30), activity="email", today=D(2026, 12, 1)
+    )
+    log_interaction(
+        ash_lane,
+        "flo",
+        school_id="S1",
+        family_id="F12",
+        date=D(2026, 12, 1),
+        activity="email",
+        direction="from family",
+        today=D(2026, 12, 1),
+    )
     with pytest.raises(InvalidInteraction, match="'to family' or 'from family'"):
-        log_interaction(ash_lane, "flo", school_id="S1", family_id="F12", date=D(2026, 12, 1), activity="email",
-                        direction="sideways", today=D(2026, 12, 1))
+        log_interaction(
+            ash_lane,
+            "flo",
+            school_id="S1",
+            family_id="F12",
+            date=D(2026, 12, 1),
+            activity="email",
+            direction="sideways",
+            today=D(2026, 12, 1),
+        )
     calendar = school_terms.load_calendar(ash_lane, "S1")
     card = measure(load_messages(ash_lane, "S1"), START, D(2026, 12, 1), calendar, SETTINGS).card
     # 4 of 6 due (F11's now due and answered; F12's of 1 Dec is not due until 3 Dec).

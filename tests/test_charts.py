@@ -14,21 +14,31 @@ T = load_typology()
 
 
 def _partner(pid, name, category, status="active", interactions=0):
-    return {"partner_id": pid, "name": name, "category": category, "layer": T.category(category).layer,
-            "segment": T.category(category).segment, "status": status, "interactions": interactions,
-            "last_contact": datetime.date(2026, 10, 1) if interactions else None, "engaged": interactions > 0}
+    return {
+        "partner_id": pid,
+        "name": name,
+        "category": category,
+        "layer": T.category(category).layer,
+        "segment": T.category(category).segment,
+        "status": status,
+        "interactions": interactions,
+        "last_contact": datetime.date(2026, 10, 1) if interactions else None,
+        "engaged": interactions > 0,
+    }
 
 
 @pytest.fixture
 def table():
-    return pd.DataFrame([
-        _partner("P1", "Stirchley Library", "library", interactions=3),
-        _partner("P2", "Hazelwell Food Bank", "food bank", interactions=0),
-        _partner("P3", "<img src=x onerror=alert(1)>", "business", interactions=1),
-        _partner("P4", "%{x} ${alert(1)}", "employer", status="prospective"),
-        _partner("P5", "Old Scouts", "youth organisation", status="lapsed", interactions=2),
-        _partner("P6", "Early Help Hub", "early help", interactions=5),
-    ])
+    return pd.DataFrame(
+        [
+            _partner("P1", "Stirchley Library", "library", interactions=3),
+            _partner("P2", "Hazelwell Food Bank", "food bank", interactions=0),
+            _partner("P3", "<img src=x onerror=alert(1)>", "business", interactions=1),
+            _partner("P4", "%{x} ${alert(1)}", "employer", status="prospective"),
+            _partner("P5", "Old Scouts", "youth organisation", status="lapsed", interactions=2),
+            _partner("P6", "Early Help Hub", "early help", interactions=5),
+        ]
+    )
 
 
 def _state_traces(fig):
@@ -85,7 +95,21 @@ def test_marks_sized_by_interactions(table):
 
 
 def test_empty_table_draws_rings_only():
-    fig = charts.layers_diagram(pd.DataFrame(columns=["partner_id", "name", "category", "layer", "segment",
-                                                      "status", "interactions", "last_contact", "engaged"]),
-                                pupils=0, staff=0)
+    fig = charts.layers_diagram(
+        pd.DataFrame(
+            columns=[
+                "partner_id",
+                "name",
+                "category",
+                "layer",
+                "segment",
+                "status",
+                "interactions",
+                "last_contact",
+                "engaged",
+            ]
+        ),
+        pupils=0,
+        staff=0,
+    )
     assert sum(len(t.x) for t in _state_traces(fig).values()) == 0

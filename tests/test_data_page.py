@@ -30,14 +30,28 @@ def download_labels(at) -> list[str]:
 def test_renders_on_the_demo_school_with_templates_and_export(demo_copy, monkeypatch):
     at = open_data_page(monkeypatch, demo_copy())
     assert at.title[0].value == "Data"
-    assert [h.value for h in at.header] == ["Import", "School terms", "Events, referrals and families' partners",
-                                            "Transitions and survey answers", "Templates", "Export", "Demo school"]
-    assert download_labels(at) == ["events.csv", "referrals.csv", "family_partners.csv", "Export transitions.csv",
-                                   "Export survey_responses.csv", *[f"{k}.csv" for k in KINDS], "terms.csv",
-                                   "Download the data (ZIP)"]
+    assert [h.value for h in at.header] == [
+        "Import",
+        "School terms",
+        "Events, referrals and families' partners",
+        "Transitions and survey answers",
+        "Templates",
+        "Export",
+        "Demo school",
+    ]
+    assert download_labels(at) == [
+        "events.csv",
+        "referrals.csv",
+        "family_partners.csv",
+        "Export transitions.csv",
+        "Export survey_responses.csv",
+        *[f"{k}.csv" for k in KINDS],
+        "terms.csv",
+        "Download the data (ZIP)",
+    ]
     assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
     assert any("Demo data" in m.value for m in at.markdown)
-    assert not [b for b in at.button if b.key == "load_demo"]     # the demo is already there
+    assert not [b for b in at.button if b.key == "load_demo"]  # the demo is already there
 
 
 def test_empty_store_offers_the_demo_school_and_loads_it(tmp_path, monkeypatch):
@@ -53,10 +67,14 @@ def test_empty_store_offers_the_demo_school_and_loads_it(tmp_path, monkeypatch):
 def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     store = db.open_store(url)
-    report = import_files(store, [
-        ("schools.csv", b"school_id,name,postcode\nS1,<img src=x onerror=alert(1)>,B30 2AA\n"),
-        ("partners.csv", b'partner_id,name,category\nP1,"=HYPERLINK(""http://x"",""y"")",business\n')],
-        actor="test")
+    report = import_files(
+        store,
+        [
+            ("schools.csv", b"school_id,name,postcode\nS1,<img src=x onerror=alert(1)>,B30 2AA\n"),
+            ("partners.csv", b'partner_id,name,category\nP1,"=HYPERLINK(""http://x"",""y"")",business\n'),
+        ],
+        actor="test",
+    )
     assert report.ok, report.format()
     at = open_data_page(monkeypatch, url, demo=False)
     assert at.selectbox(key="import_school").options[1] == "<img src=x onerror=alert(1)> (S1)"
@@ -72,8 +90,13 @@ def test_the_templates_import_as_they_stand(sqlite_store):
     assert report.ok, report.format()
     assert voice.import_files(sqlite_store, ours, actor="test").ok  # transitions and survey answers (issue 19)
     assert {k: c["inserted"] for k, c in report.counts.items()} == {
-        "schools": 1, "partners": 2, "families": 2, "interactions": 5}
+        "schools": 1,
+        "partners": 2,
+        "families": 2,
+        "interactions": 5,
+    }
     # terms.csv has its own reader (engagement.calendar), as the import command has.
     terms = import_terms(sqlite_store, templates / "terms.csv", actor="test")
-    assert terms.ok and terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"], \
+    assert terms.ok and terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"], (
         terms.format()
+    )

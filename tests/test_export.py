@@ -8,9 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-
 from cli_inprocess import run_cli
+from sqlalchemy import select
 
 from engagement import store as db
 from engagement.demo import load_demo
@@ -18,16 +17,28 @@ from engagement.interchange import EXPORT_COLUMNS, export_all, export_zip, impor
 from engagement.store import open_store
 
 PROJECT = Path(__file__).resolve().parent.parent
-NASTY = ['=HYPERLINK("http://x","y")', "-1+2", "@SUM(A1)", "\tTabbed", "\rReturned", "+44 121 496 0000",
-         "'=already quoted", "<img src=x onerror=alert(1)>", "Café £5"]
+NASTY = [
+    '=HYPERLINK("http://x","y")',
+    "-1+2",
+    "@SUM(A1)",
+    "\tTabbed",
+    "\rReturned",
+    "+44 121 496 0000",
+    "'=already quoted",
+    "<img src=x onerror=alert(1)>",
+    "Café £5",
+]
 
 
 def dump(store) -> dict:
     """Every row of every table, in a fixed order: equal dumps mean an unchanged store."""
     with store.read() as conn:
-        return {name: sorted(json.dumps(dict(r), default=str, sort_keys=True)
-                             for r in conn.execute(select(table)).mappings())
-                for name, table in db.TABLES.items()}
+        return {
+            name: sorted(
+                json.dumps(dict(r), default=str, sort_keys=True) for r in conn.execute(select(table)).mappings()
+            )
+            for name, table in db.TABLES.items()
+        }
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -37,27 +48,85 @@ def read_csv(path: Path) -> list[dict]:
 
 def fill(store):
     def insert(conn, table, rows):
-        for row in rows:                                 # rows name different columns
+        for row in rows:  # rows name different columns
             conn.execute(table.insert().values(**row))
 
     with store.write("setup") as conn:
-        insert(conn, db.schools, [
-            {"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA", "latitude": 52.4312345678,
-             "longitude": -1.9254321, "pupils": 420, "staff": None, "demo": False},
-            {"school_id": "S2", "name": "Elmside", "postcode": "B29 1AA", "demo": False}])
-        insert(conn, db.partners, [
-            {"partner_id": f"P{i}", "school_id": "S1", "name": name, "category": "business", "layer": 4,
-             "services": "food;mentoring", "contact_phone": name, "since": None}
-            for i, name in enumerate(NASTY)])
-        insert(conn, db.families, [
-            {"family_id": "F1", "school_id": "S1", "pupils": 2, "year_groups": "R;3", "send": True,
-             "needs": "SEND inclusive;food", "preferred_channel": "phone"},
-            {"family_id": "F2", "school_id": "S2"}])
-        insert(conn, db.interactions, [
-            {"interaction_id": "I1", "school_id": "S1", "date": datetime.date(2026, 9, 14), "family_id": "F1",
-             "activity": "phone call", "channel": "phone", "two_way": True, "notes": "=1+1"},
-            {"interaction_id": "I2", "school_id": "S1", "date": datetime.date(2026, 9, 15), "partner_id": "P0",
-             "activity": "newsletter", "channel": "digital", "two_way": False}])
+        insert(
+            conn,
+            db.schools,
+            [
+                {
+                    "school_id": "S1",
+                    "name": "Hollybrook",
+                    "postcode": "B30 2AA",
+                    "latitude": 52.4312345678,
+                    "longitude": -1.9254321,
+                    "pupils": 420,
+                    "staff": None,
+                    "demo": False,
+                },
+                {"school_id": "S2", "name": "Elmside", "postcode": "B29 1AA", "demo": False},
+            ],
+        )
+        insert(
+            conn,
+            db.partners,
+            [
+                {
+                    "partner_id": f"P{i}",
+                    "school_id": "S1",
+                    "name": name,
+                    "category": "business",
+                    "layer": 4,
+                    "services": "food;mentoring",
+                    "contact_phone": name,
+                    "since": None,
+                }
+                for i, name in enumerate(NASTY)
+            ],
+        )
+        insert(
+            conn,
+            db.families,
+            [
+                {
+                    "family_id": "F1",
+                    "school_id": "S1",
+                    "pupils": 2,
+                    "year_groups": "R;3",
+                    "send": True,
+                    "needs": "SEND inclusive;food",
+                    "preferred_channel": "phone",
+                },
+                {"family_id": "F2", "school_id": "S2"},
+            ],
+        )
+        insert(
+            conn,
+            db.interactions,
+            [
+                {
+                    "interaction_id": "I1",
+                    "school_id": "S1",
+                    "date": datetime.date(2026, 9, 14),
+                    "family_id": "F1",
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                    "notes": "=1+1",
+                },
+                {
+                    "interaction_id": "I2",
+                    "school_id": "S1",
+                    "date": datetime.date(2026, 9, 15),
+                    "partner_id": "P0",
+                    "activity": "newsletter",
+                    "channel": "digital",
+                    "two_way": False,
+                },
+            ],
+        )
     return store
 
 
@@ -69,16 +138,30 @@ def filled(store):
 def test_formulas_are_neutralised_and_text_survives(filled, tmp_path):
     paths = export_all(filled, tmp_path)
     assert [p.name for p in paths] == ["schools.csv", "partners.csv", "families.csv", "interactions.csv"]
-    assert all(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in paths)      # BOM: Excel shows £ right
+    assert all(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in paths)  # BOM: Excel shows £ right
     names = [r["name"] for r in read_csv(tmp_path / "partners.csv")]
-    assert sorted(names) == sorted([
-        '\'=HYPERLINK("http://x","y")', "'-1+2", "'@SUM(A1)", "'\tTabbed", "'\rReturned", "'+44 121 496 0000",
-        "''=already quoted", "<img src=x onerror=alert(1)>", "Café £5"])
+    assert sorted(names) == sorted(
+        [
+            '\'=HYPERLINK("http://x","y")',
+            "'-1+2",
+            "'@SUM(A1)",
+            "'\tTabbed",
+            "'\rReturned",
+            "'+44 121 496 0000",
+            "''=already quoted",
+            "<img src=x onerror=alert(1)>",
+            "Café £5",
+        ]
+    )
     assert read_csv(tmp_path / "interactions.csv")[0]["notes"] == "'=1+1"
     # Numbers stay numbers: a negative longitude is not text and is not quoted.
     school = read_csv(tmp_path / "schools.csv")[0]
     assert (school["longitude"], school["latitude"], school["pupils"], school["staff"]) == (
-        "-1.9254321", "52.4312345678", "420", "")
+        "-1.9254321",
+        "52.4312345678",
+        "420",
+        "",
+    )
 
 
 def test_columns_are_the_import_formats_plus_school_id(filled, tmp_path):
@@ -98,7 +181,7 @@ def test_reimporting_an_export_changes_nothing(filled, tmp_path):
     report = import_files(filled, export_all(filled, tmp_path), actor="round trip")
     assert report.ok, report.format()
     assert all(c["inserted"] == 0 and c["updated"] == 0 for c in report.counts.values()), report.counts
-    assert dump(filled) == before                       # not even an audit row
+    assert dump(filled) == before  # not even an audit row
 
 
 def test_one_school_only(filled, tmp_path):
@@ -116,8 +199,13 @@ def test_the_demo_school_round_trips_and_zips(sqlite_store, tmp_path):
     assert report.counts["interactions"]["unchanged"] > 10_000 and report.counts["partners"]["updated"] == 0
     assert dump(sqlite_store) == before
     archive = zipfile.ZipFile(io.BytesIO(export_zip(sqlite_store)))
-    assert sorted(archive.namelist()) == ["families.csv", "interactions.csv", "partners.csv", "schools.csv",
-                                          "terms.csv"]
+    assert sorted(archive.namelist()) == [
+        "families.csv",
+        "interactions.csv",
+        "partners.csv",
+        "schools.csv",
+        "terms.csv",
+    ]
     assert archive.read("families.csv") == (tmp_path / "families.csv").read_bytes()
 
 
@@ -126,8 +214,9 @@ def test_cli_export(sqlite_store, tmp_path):
     out = tmp_path / "out"
     run = run_cli("export", out, "--db", filled.url, cwd=PROJECT)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == [str(out / f"{k}.csv")
-                                  for k in ("schools", "partners", "families", "interactions", "terms")]
+    assert run.stdout.split() == [
+        str(out / f"{k}.csv") for k in ("schools", "partners", "families", "interactions", "terms")
+    ]
     assert len(read_csv(out / "partners.csv")) == len(NASTY)
 
 
@@ -144,9 +233,10 @@ def test_export_then_import_into_an_empty_store_gives_the_same_tables(store, tmp
     one and 19 partners' empty services came back missing."""
     sqlite_store = demo_source
     load_demo(sqlite_store, seed=3, actor="demo")
-    with sqlite_store.write("setup") as conn:         # empty text and missing values side by side
-        conn.execute(db.partners.update().where(db.partners.c.partner_id == db.partners.c.partner_id)
-                     .values(contact_name=""))
+    with sqlite_store.write("setup") as conn:  # empty text and missing values side by side
+        conn.execute(
+            db.partners.update().where(db.partners.c.partner_id == db.partners.c.partner_id).values(contact_name="")
+        )
         conn.execute(db.families.update().where(db.families.c.family_id.like("%1")).values(language=""))
     exported = export_all(sqlite_store, tmp_path / "export")
     report = import_files(store, exported, actor="restore")

@@ -38,9 +38,21 @@ def test_a_reference_with_a_separator_is_read_row_by_row(demo_store, monkeypatch
     odd = "999001-F\x1fodd\nid"
     with demo_store.write(actor="test") as conn:
         db.upsert(conn, "families", [{"family_id": odd, "school_id": "999001", "pupil_premium": True}])
-        db.upsert(conn, "interactions", [{"interaction_id": "odd-1", "school_id": "999001", "date": TODAY,
-                                          "family_id": odd, "activity": "phone call", "channel": "phone",
-                                          "two_way": True}])
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": "odd-1",
+                    "school_id": "999001",
+                    "date": TODAY,
+                    "family_id": odd,
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                }
+            ],
+        )
     calls = []
     real = fr._read_sqlite_interactions
     monkeypatch.setattr(fr, "_read_sqlite_interactions", lambda *a: calls.append(real(*a)) or calls[-1])
@@ -65,14 +77,24 @@ def test_postgresql_reads_the_same_as_sqlite(postgresql_store, sqlite_store):
 
 def test_a_contact_naming_a_family_and_a_partner_is_read_as_one_row_per_side(demo_store, monkeypatch):
     with demo_store.read() as conn:
-        family, partner = conn.execute(
-            db.families.select().with_only_columns(db.families.c.family_id).limit(1)).scalar(), \
-            conn.execute(db.partners.select().with_only_columns(db.partners.c.partner_id).limit(1)).scalar()
+        family, partner = (
+            conn.execute(db.families.select().with_only_columns(db.families.c.family_id).limit(1)).scalar(),
+            conn.execute(db.partners.select().with_only_columns(db.partners.c.partner_id).limit(1)).scalar(),
+        )
         before = conn.execute(db.interactions.select()).mappings().all()
     with demo_store.write(actor="test") as conn:
-        conn.execute(db.interactions.insert().values(
-            interaction_id="both-1", school_id="999001", date=TODAY, family_id=family, partner_id=partner,
-            activity="family workshop", channel="in person", two_way=True))
+        conn.execute(
+            db.interactions.insert().values(
+                interaction_id="both-1",
+                school_id="999001",
+                date=TODAY,
+                family_id=family,
+                partner_id=partner,
+                activity="family workshop",
+                channel="in person",
+                two_way=True,
+            )
+        )
     fast = fr.load_school_frames(demo_store)
     slow = _row_by_row(demo_store, monkeypatch)
     assert len(fast.interactions) == len(before) + 2
@@ -81,8 +103,10 @@ def test_a_contact_naming_a_family_and_a_partner_is_read_as_one_row_per_side(dem
     pd.testing.assert_frame_equal(ordered(fast), ordered(slow))
     # The same from plain tables (the demo's own path into the frames).
     with demo_store.read() as conn:
-        tables = {t: pd.DataFrame(conn.execute(getattr(db, t).select()).mappings().all())
-                  for t in ("schools", "families", "partners", "interactions")}
+        tables = {
+            t: pd.DataFrame(conn.execute(getattr(db, t).select()).mappings().all())
+            for t in ("schools", "families", "partners", "interactions")
+        }
     plain = fr.frames_from_tables(tables["schools"], tables["families"], tables["partners"], tables["interactions"])
     assert len(plain.interactions) == len(fast.interactions)
     pos_f = int(fast.families.index[fast.families["family_id"] == family][0])

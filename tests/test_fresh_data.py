@@ -37,8 +37,14 @@ def test_an_import_by_another_process_shows_on_the_next_page_run(store, tmp_path
     new = tmp_path / "families.csv"
     new.write_text("family_id,school_id,postcode\n" + "".join(f"NEW-{i:03d},{school_id},B30 2AA\n" for i in range(12)))
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    done = subprocess.run([sys.executable, "-m", "engagement", "import", str(new), "--db", store.url],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "engagement", "import", str(new), "--db", store.url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
     page.run()

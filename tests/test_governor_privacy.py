@@ -42,7 +42,9 @@ def _small(n) -> bool:
 def _counts_in(text: str) -> list[int]:
     """Counts of families written in words: "12 families", "about 20 of about 30 families"."""
     found = [int(m.replace(",", "")) for m in re.findall(r"(?<![\d.,%])(\d[\d,]*)(?= families)", text)]
-    found += [int(m.replace(",", "")) for m in re.findall(r"(?<![\d.,%])(\d[\d,]*) of (?:about )?\d[\d,]* families", text)]
+    found += [
+        int(m.replace(",", "")) for m in re.findall(r"(?<![\d.,%])(\d[\d,]*) of (?:about )?\d[\d,]* families", text)
+    ]
     return found
 
 
@@ -53,33 +55,90 @@ def _assert_no_small_count(counts: list[float], where: str) -> None:
     assert not [d for d in differences if _small(d)], f"{where}: two shown counts differ by 1-9: {counts}"
 
 
-schools = st.integers(min_value=3, max_value=40).flatmap(lambda n: st.tuples(
-    st.lists(st.tuples(st.booleans(), st.booleans(), st.sampled_from(["B30 2", "B29 6", "B14 7"])),
-             min_size=n, max_size=n),
-    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 86), st.booleans()), max_size=3 * n),
-))
+schools = st.integers(min_value=3, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(
+            st.tuples(st.booleans(), st.booleans(), st.sampled_from(["B30 2", "B29 6", "B14 7"])),
+            min_size=n,
+            max_size=n,
+        ),
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 86), st.booleans()), max_size=3 * n),
+    )
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schools)
 def test_no_count_of_1_to_9_families_is_shown_or_derivable(school):
     flags, contacts = school
-    families = [{"family_id": f"F{i}", "school_id": "S1", "pupil_premium": pp, "send": send, "eal": False,
-                 "looked_after": False, "young_carer": False, "postcode": f"{sector}AB"}
-                for i, (pp, send, sector) in enumerate(flags)]
-    rows = [{"interaction_id": f"I{k}", "school_id": "S1", "family_id": f"F{i}",
-             "date": TERM[0] + datetime.timedelta(days=day), "activity": "phone call" if two_way else "newsletter",
-             "channel": "phone" if two_way else "digital", "two_way": two_way}
-            for k, (i, day, two_way) in enumerate(contacts)]
+    families = [
+        {
+            "family_id": f"F{i}",
+            "school_id": "S1",
+            "pupil_premium": pp,
+            "send": send,
+            "eal": False,
+            "looked_after": False,
+            "young_carer": False,
+            "postcode": f"{sector}AB",
+        }
+        for i, (pp, send, sector) in enumerate(flags)
+    ]
+    rows = [
+        {
+            "interaction_id": f"I{k}",
+            "school_id": "S1",
+            "family_id": f"F{i}",
+            "date": TERM[0] + datetime.timedelta(days=day),
+            "activity": "phone call" if two_way else "newsletter",
+            "channel": "phone" if two_way else "digital",
+            "two_way": two_way,
+        }
+        for k, (i, day, two_way) in enumerate(contacts)
+    ]
     # Frames straight from tables: the same encoding as the store's loader, without a store per example.
     frames = frames_from_tables(
-        pd.DataFrame([{"school_id": "S1", "name": "Oak", "postcode": "B30 2AA", "pupils": None, "staff": None,
-                       "latitude": None, "longitude": None}]),
-        pd.DataFrame(families, columns=["family_id", "school_id", "postcode", "pupil_premium", "send", "eal",
-                                        "looked_after", "young_carer"]),
+        pd.DataFrame(
+            [
+                {
+                    "school_id": "S1",
+                    "name": "Oak",
+                    "postcode": "B30 2AA",
+                    "pupils": None,
+                    "staff": None,
+                    "latitude": None,
+                    "longitude": None,
+                }
+            ]
+        ),
+        pd.DataFrame(
+            families,
+            columns=[
+                "family_id",
+                "school_id",
+                "postcode",
+                "pupil_premium",
+                "send",
+                "eal",
+                "looked_after",
+                "young_carer",
+            ],
+        ),
         pd.DataFrame(columns=["partner_id", "school_id", "name", "category", "layer", "status"]),
-        pd.DataFrame(rows, columns=["interaction_id", "school_id", "family_id", "partner_id", "date", "activity",
-                                    "channel", "two_way"]))
+        pd.DataFrame(
+            rows,
+            columns=[
+                "interaction_id",
+                "school_id",
+                "family_id",
+                "partner_id",
+                "date",
+                "activity",
+                "channel",
+                "two_way",
+            ],
+        ),
+    )
     truth = scoring.metrics(frames, *TERM).iloc[0].to_dict()
     on_roll, reached = len(families), truth["families.reached"]
 
@@ -110,12 +169,19 @@ def test_no_count_of_1_to_9_families_is_shown_or_derivable(school):
     _assert_no_small_count(_counts_in(words) + _counts_in(html) + _counts_in(school_page), "Overview, report, School")
 
 
-
 def test_the_maps_sectors_for_governors_are_rounded_and_hide_small_reach():
     from engagement.maps import FamilySectors
 
-    shown = pd.DataFrame({"sector": ["B30 2", "B29 6"], "families": [12, 23], "reached": [9, 20],
-                          "reach": [0.75, 20 / 23], "latitude": [52.4, 52.5], "longitude": [-1.9, -1.8]})
+    shown = pd.DataFrame(
+        {
+            "sector": ["B30 2", "B29 6"],
+            "families": [12, 23],
+            "reached": [9, 20],
+            "reach": [0.75, 20 / 23],
+            "latitude": [52.4, 52.5],
+            "longitude": [-1.9, -1.8],
+        }
+    )
     seen = FamilySectors(shown, 7, T).for_governors()
     assert seen.hidden_families is None and seen.rounded
     assert list(seen.shown["families"]) == [10.0, 20.0]
@@ -126,8 +192,18 @@ def test_the_maps_sectors_for_governors_are_rounded_and_hide_small_reach():
 
 def test_score_for_governor_prints_only_what_a_governor_may_see(tmp_path, capsys):
     families = [{"family_id": f"F{i}", "school_id": "S1", "pupil_premium": i < 12} for i in range(20)]
-    contacts = [{"interaction_id": f"I{i}", "school_id": "S1", "family_id": f"F{i}", "date": TERM[0],
-                 "activity": "phone call", "channel": "phone", "two_way": True} for i in range(16)]
+    contacts = [
+        {
+            "interaction_id": f"I{i}",
+            "school_id": "S1",
+            "family_id": f"F{i}",
+            "date": TERM[0],
+            "activity": "phone call",
+            "channel": "phone",
+            "two_way": True,
+        }
+        for i in range(16)
+    ]
     path = tmp_path / "small.db"
     store = db.open_store(str(path))
     with store.write(actor="test") as conn:
@@ -152,13 +228,45 @@ def tiny_school(tmp_path, monkeypatch):
     path = tmp_path / "tiny.db"
     store = db.open_store(str(path))
     with store.write(actor="test") as conn:
-        db.upsert(conn, "schools", [{"school_id": "S1", "name": "Tiny School", "postcode": "B30 2AA",
-                                     "latitude": 52.43, "longitude": -1.93, "pupils": 9, "demo": False}])
-        db.upsert(conn, "families", [{"family_id": f"F{i}", "school_id": "S1", "postcode": "B30 2AB",
-                                      "pupil_premium": i < 3} for i in range(7)])
-        db.upsert(conn, "interactions", [{"interaction_id": f"I{i}", "school_id": "S1", "family_id": f"F{i}",
-                                          "date": today, "activity": "phone call", "channel": "phone",
-                                          "two_way": True} for i in range(3)])
+        db.upsert(
+            conn,
+            "schools",
+            [
+                {
+                    "school_id": "S1",
+                    "name": "Tiny School",
+                    "postcode": "B30 2AA",
+                    "latitude": 52.43,
+                    "longitude": -1.93,
+                    "pupils": 9,
+                    "demo": False,
+                }
+            ],
+        )
+        db.upsert(
+            conn,
+            "families",
+            [
+                {"family_id": f"F{i}", "school_id": "S1", "postcode": "B30 2AB", "pupil_premium": i < 3}
+                for i in range(7)
+            ],
+        )
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": f"I{i}",
+                    "school_id": "S1",
+                    "family_id": f"F{i}",
+                    "date": today,
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                }
+                for i in range(3)
+            ],
+        )
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
 
 
@@ -179,8 +287,13 @@ def _everything(at: AppTest) -> str:
 
 def test_every_governor_page_of_a_school_of_seven_families(tiny_school):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-                          "client_id": "e", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/x"}
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "e",
+        "client_secret": "s",
+        "server_metadata_url": "http://127.0.0.1:1/x",
+    }
     at.secrets["roles"] = {"@governors.tiny.sch.uk": "governor"}
     at.user = {"is_logged_in": True, "email": "chair@governors.tiny.sch.uk"}
     at.run()

@@ -30,9 +30,16 @@ def officer(url: str, n: int, ready, start, stop, results) -> None:
     while True:
         began = time.time()
         try:
-            log_interaction(store, f"flo{n}", school_id="S1", family_id=f"F{len(logged) % FAMILIES}",
-                            date="2026-11-20", activity="phone call", notes=f"contact {len(logged)}",
-                            today="2026-11-23")
+            log_interaction(
+                store,
+                f"flo{n}",
+                school_id="S1",
+                family_id=f"F{len(logged) % FAMILIES}",
+                date="2026-11-20",
+                activity="phone call",
+                notes=f"contact {len(logged)}",
+                today="2026-11-23",
+            )
             logged.append((began, time.time(), None))
         except Exception as exc:  # every failure is reported to the test
             logged.append((began, time.time(), f"{type(exc).__name__}: {exc}"[:300]))
@@ -51,22 +58,26 @@ def big_file() -> bytes:
 
 def test_contacts_logged_during_a_large_import_all_land(store):
     families = ("family_id\n" + "".join(f"F{i}\n" for i in range(FAMILIES))).encode()
-    seed = import_files(store, [("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2AA\n"),
-                                ("families.csv", families)], actor="setup")
+    seed = import_files(
+        store,
+        [("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2AA\n"), ("families.csv", families)],
+        actor="setup",
+    )
     assert seed.ok, seed.format()
     data = big_file()
-    context = multiprocessing.get_context("spawn")   # a fresh interpreter each: no engine shared across a fork
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no engine shared across a fork
     ready, results = context.Queue(), context.Queue()
     start, stop = context.Event(), context.Event()
-    workers = [context.Process(target=officer, args=(store.url, n, ready, start, stop, results))
-               for n in range(OFFICERS)]
+    workers = [
+        context.Process(target=officer, args=(store.url, n, ready, start, stop, results)) for n in range(OFFICERS)
+    ]
     for worker in workers:
         worker.start()
     try:
         for _ in workers:
             ready.get(timeout=120)
         start.set()
-        time.sleep(0.5)                              # every officer is logging before the import starts
+        time.sleep(0.5)  # every officer is logging before the import starts
         began = time.time()
         report = import_files(store, [("interactions.csv", data)], actor="data lead")
         ended = time.time()

@@ -17,8 +17,11 @@ HEADER = "interaction_id,date,family_id,activity,staff,notes"
 
 @pytest.fixture
 def seeded(store):
-    report = import_files(store, [("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2AA\n"),
-                                  ("families.csv", b"family_id\nF1\n")], actor="setup")
+    report = import_files(
+        store,
+        [("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2AA\n"), ("families.csv", b"family_id\nF1\n")],
+        actor="setup",
+    )
     assert report.ok, report.format()
     return store
 
@@ -70,7 +73,7 @@ def test_text_after_a_closing_quote_names_the_row(seeded):
 
 def test_a_stray_quote_in_a_file_over_the_cell_limit_names_the_row_where_it_starts(seeded):
     limit = load_settings().imports.max_cell_chars
-    n = limit // 20 + 100                                  # the rest of the file is over the limit
+    n = limit // 20 + 100  # the rest of the file is over the limit
     errors = refused_at(seeded, contacts(n, {7: '"Mum upset'}))
     assert [(e.row, e.column) for e in errors] == [(8, "notes")]
     assert f"a cell of more than {limit:,} characters" in errors[0].reason
@@ -87,8 +90,12 @@ def test_a_long_cell_after_notes_of_several_lines_names_its_row_not_its_line(see
 
 
 def test_notes_of_several_lines_with_commas_and_quotes_still_import(seeded):
-    notes = {1: '"Called mum,\nshe said ""yes"", she will come,\nmaybe with gran"',
-             2: '"Visit:\r\n- bus pass\r\n- uniform, shoes"', 3: '""', 4: "plain"}
+    notes = {
+        1: '"Called mum,\nshe said ""yes"", she will come,\nmaybe with gran"',
+        2: '"Visit:\r\n- bus pass\r\n- uniform, shoes"',
+        3: '""',
+        4: "plain",
+    }
     report = import_files(seeded, [("interactions.csv", contacts(5, notes))], actor="test")
     assert report.ok, report.format()
     with seeded.read() as conn:

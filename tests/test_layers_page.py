@@ -18,10 +18,14 @@ def page(demo_app_db):
 
 def _marks(at):
     import json
+
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     # Plotly may encode numeric arrays as binary; customdata (mixed values) stays a plain list.
-    return sum(len(t.get("customdata", [])) for t in figure["data"] if t.get("meta") in
-               ("engaged", "not engaged", "prospective", "lapsed"))
+    return sum(
+        len(t.get("customdata", []))
+        for t in figure["data"]
+        if t.get("meta") in ("engaged", "not engaged", "prospective", "lapsed")
+    )
 
 
 def _caption_count(at):

@@ -18,15 +18,29 @@ from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.overview import overview
 from engagement.partners import PartnerFilter, filter_partners, partner_record, partners_in_window
-from engagement.text import record_lines
 from engagement.terms import default_window
+from engagement.text import record_lines
 
 TODAY = datetime.date(2026, 11, 23)
 WINDOW = default_window(TODAY)
-CDN_HOSTS = ["cdn.jsdelivr", "unpkg", "cdnjs", "code.jquery", "bootstrapcdn", "googleapis", "gstatic",
-             "fontawesome", "netdna"]
-HOSTILE = ["<img src=x onerror=alert(1)>", "${alert(1)}", "`backtick`\\", "</script><script>alert(1)</script>",
-           "{{ 7*7 }} {% if true %}ran{% endif %}"]
+CDN_HOSTS = [
+    "cdn.jsdelivr",
+    "unpkg",
+    "cdnjs",
+    "code.jquery",
+    "bootstrapcdn",
+    "googleapis",
+    "gstatic",
+    "fontawesome",
+    "netdna",
+]
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "${alert(1)}",
+    "`backtick`\\",
+    "</script><script>alert(1)</script>",
+    "{{ 7*7 }} {% if true %}ran{% endif %}",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +50,17 @@ def demo_store(tmp_path_factory):
     with store.write("test") as conn:
         first = dict(conn.execute(select(db.partners).order_by(db.partners.c.partner_id).limit(1)).mappings().one())
         for n, name in enumerate(HOSTILE):
-            conn.execute(db.partners.insert().values({**first, "partner_id": f"H{n}", "name": name,
-                                                       "category": name if n == 0 else first["category"],
-                                                       "latitude": first["latitude"] + 0.001 * (n + 1)}))
+            conn.execute(
+                db.partners.insert().values(
+                    {
+                        **first,
+                        "partner_id": f"H{n}",
+                        "name": name,
+                        "category": name if n == 0 else first["category"],
+                        "latitude": first["latitude"] + 0.001 * (n + 1),
+                    }
+                )
+            )
     yield store
     store.dispose()
 
@@ -59,8 +81,11 @@ def test_partner_table_counts_engagement_in_the_window(demo_store):
     school = school_of(demo_store)
     table = partners_in_window(demo_store, school["school_id"], *WINDOW)
     with demo_store.read() as conn:
-        rows = conn.execute(select(db.interactions.c.partner_id, db.interactions.c.date)
-                            .where(db.interactions.c.partner_id.is_not(None))).all()
+        rows = conn.execute(
+            select(db.interactions.c.partner_id, db.interactions.c.date).where(
+                db.interactions.c.partner_id.is_not(None)
+            )
+        ).all()
     in_window = pd.Series([p for p, d in rows if WINDOW[0] <= d <= WINDOW[1]]).value_counts()
     some = table[table["interactions"] > 0].iloc[0]
     assert some["interactions"] == in_window[some["partner_id"]]
@@ -114,8 +139,10 @@ def test_names_are_escaped_for_html_and_template_literals(demo_store):
     assert "<img src=x" not in html and "${alert" not in html and "</script><script>alert" not in html
     # branca compiles rendered scripts as Jinja templates: a name must not be evaluated there.
     assert "49" not in " ".join(t for t in [row[4] for row in marker_rows(html)] if "7*7" in t or "49" in t)
-    assert any("&#123;&#123; 7*7 &#125;&#125; &#123;% if true %&#125;ran&#123;% endif %&#125;" in t
-               for t in [row[4] for row in marker_rows(html)])
+    assert any(
+        "&#123;&#123; 7*7 &#125;&#125; &#123;% if true %&#125;ran&#123;% endif %&#125;" in t
+        for t in [row[4] for row in marker_rows(html)]
+    )
     tips = [row[4] for row in marker_rows(html)]
     assert any("&lt;img src=x onerror=alert(1)&gt;" in t for t in tips)
     assert any("&#36;&#123;alert(1)&#125;" in t for t in tips)
@@ -136,8 +163,9 @@ def test_small_sectors_are_never_shown(demo_store):
     small = sorted(by_sector[by_sector < 25].index)
     assert small, "the demo must have a sector under the threshold for this test to mean anything"
     assert sectors.hidden_families == int(by_sector[by_sector < 25].sum())
-    html = maps.build_map(school, partners_in_window(demo_store, school["school_id"], *WINDOW).head(0),
-                          sectors, window=WINDOW).html()
+    html = maps.build_map(
+        school, partners_in_window(demo_store, school["school_id"], *WINDOW).head(0), sectors, window=WINDOW
+    ).html()
     for sector in small:
         assert f"Postcode sector {sector}<" not in html
     for sector in sectors.shown["sector"]:
@@ -166,20 +194,57 @@ def test_a_contact_logged_under_another_school_counts_for_the_familys_school():
     under (a sibling's school, a shared family liaison officer); the map counts it the same way."""
     store = db.open_store("sqlite://")
     with store.write("test") as conn:
-        conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Oak", "postcode": "B30 2QX"},
-                                           {"school_id": "S2", "name": "Elm", "postcode": "B29 6AA"}])
+        conn.execute(
+            db.schools.insert(),
+            [
+                {"school_id": "S1", "name": "Oak", "postcode": "B30 2QX"},
+                {"school_id": "S2", "name": "Elm", "postcode": "B29 6AA"},
+            ],
+        )
         postcodes = [f"B30 2A{letter}" for letter in "ABCDEFGHIJKL"]
-        conn.execute(db.families.insert(), [{"family_id": f"F{n:02}", "school_id": "S1", "postcode": postcode}
-                                            for n, postcode in enumerate(postcodes)])
-        conn.execute(db.gazetteer.insert(), [{"postcode": postcode, "latitude": 52.43, "longitude": -1.93}
-                                             for postcode in postcodes])
-        conn.execute(db.interactions.insert(), [
-            {"interaction_id": "I1", "school_id": "S1", "family_id": "F00", "date": WINDOW[0],
-             "activity": "phone call", "channel": "phone", "two_way": True},
-            {"interaction_id": "I2", "school_id": "S2", "family_id": "F01", "date": WINDOW[0],
-             "activity": "phone call", "channel": "phone", "two_way": True},
-            {"interaction_id": "I3", "school_id": "S1", "family_id": "F02", "date": WINDOW[0],
-             "activity": "newsletter", "channel": "digital", "two_way": False}])
+        conn.execute(
+            db.families.insert(),
+            [
+                {"family_id": f"F{n:02}", "school_id": "S1", "postcode": postcode}
+                for n, postcode in enumerate(postcodes)
+            ],
+        )
+        conn.execute(
+            db.gazetteer.insert(),
+            [{"postcode": postcode, "latitude": 52.43, "longitude": -1.93} for postcode in postcodes],
+        )
+        conn.execute(
+            db.interactions.insert(),
+            [
+                {
+                    "interaction_id": "I1",
+                    "school_id": "S1",
+                    "family_id": "F00",
+                    "date": WINDOW[0],
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                },
+                {
+                    "interaction_id": "I2",
+                    "school_id": "S2",
+                    "family_id": "F01",
+                    "date": WINDOW[0],
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                },
+                {
+                    "interaction_id": "I3",
+                    "school_id": "S1",
+                    "family_id": "F02",
+                    "date": WINDOW[0],
+                    "activity": "newsletter",
+                    "channel": "digital",
+                    "two_way": False,
+                },
+            ],
+        )
     frames = load_school_frames(store)
     assert overview(frames, "S1", *WINDOW, today=TODAY).card["families"]["reached"] == 2
     sectors = maps.family_sectors(store, "S1", WINDOW, frames=frames)
@@ -189,8 +254,16 @@ def test_a_contact_logged_under_another_school_counts_for_the_familys_school():
 
 
 def test_a_hidden_count_under_the_threshold_is_not_printed():
-    shown = pd.DataFrame({"sector": ["B30 2"], "families": [40], "reached": [20], "reach": [0.5],
-                          "latitude": [52.43], "longitude": [-1.93]})
+    shown = pd.DataFrame(
+        {
+            "sector": ["B30 2"],
+            "families": [40],
+            "reached": [20],
+            "reach": [0.5],
+            "latitude": [52.43],
+            "longitude": [-1.93],
+        }
+    )
     body = maps._legend_body(maps.load_typology(), [2, 3, 4], maps.FamilySectors(shown, 3, 10), WINDOW)
     assert "Not shown: fewer than 10 families" in body and " 3 families" not in body
 
@@ -221,16 +294,27 @@ def test_many_partners_are_clustered_few_are_not(demo_store):
 def test_no_tiles_configured_still_draws_every_layer(demo_store):
     school = school_of(demo_store)
     table = partners_in_window(demo_store, school["school_id"], *WINDOW)
-    html = maps.build_map(school, table, maps.family_sectors(demo_store, school["school_id"], WINDOW),
-                          window=WINDOW, settings={"tiles_url": ""}).html()
+    html = maps.build_map(
+        school,
+        table,
+        maps.family_sectors(demo_store, school["school_id"], WINDOW),
+        window=WINDOW,
+        settings={"tiles_url": ""},
+    ).html()
     assert "L.tileLayer(" not in html and len(marker_rows(html)) == len(table)
     assert '"maxZoom": 19' in html  # markercluster refuses a map with no maxZoom, and no tile layer sets one
     assert "tile.openstreetmap.org" not in html
 
 
 def test_a_click_finds_the_partner_even_when_several_share_a_point():
-    frame = pd.DataFrame({"partner_id": ["A", "B", "C"], "name": ["Library", "Food Bank", "Far"],
-                          "latitude": [52.1, 52.1, 52.3], "longitude": [-1.9, -1.9, -1.8]})
+    frame = pd.DataFrame(
+        {
+            "partner_id": ["A", "B", "C"],
+            "name": ["Library", "Food Bank", "Far"],
+            "latitude": [52.1, 52.1, 52.3],
+            "longitude": [-1.9, -1.9, -1.8],
+        }
+    )
     assert maps.partners_at(frame, 52.1, -1.9)["partner_id"].tolist() == ["A", "B"]
     assert maps.partners_at(frame, 52.1, -1.9, "Food Bank community 1.2 km")["partner_id"].tolist() == ["B"]
     assert maps.partners_at(frame, 52.2, -1.9).empty
@@ -258,8 +342,9 @@ def test_without_a_window_the_map_uses_the_default_reach_window(demo_store):
 def test_the_first_view_is_fitted_without_animation(demo_store):
     # An animated fit ends after the partners are clustered and makes markercluster redo it all.
     school = school_of(demo_store)
-    html = maps.build_map(school, partners_in_window(demo_store, school["school_id"], *WINDOW), None,
-                          window=WINDOW).html()
+    html = maps.build_map(
+        school, partners_in_window(demo_store, school["school_id"], *WINDOW), None, window=WINDOW
+    ).html()
     fit = re.search(r"\.fitBounds\(\s*(\[\[.*?\]\]),\s*(\{.*?\})\s*\);", html, re.S)
     assert fit and json.loads(fit.group(2)) == {"animate": False}
     (south, west), (north, east) = json.loads(fit.group(1))
@@ -281,7 +366,7 @@ def test_each_marker_carries_the_figures_its_tooltip_is_made_of(demo_store):
     data, categories, statuses = maps._marker_data(table)
     assert len(data) == len(table)
     for row, partner in zip(data, table.itertuples()):
-        lat, lng, shape, engaged, name, cat, layer, km, contacts, last, status = row
+        lat, lng, _shape, engaged, name, cat, layer, km, contacts, last, status = row
         assert (lat, lng) == (round(partner.latitude, 6), round(partner.longitude, 6))
         assert name == maps.safe_text(partner.name) and categories[cat] == partner.category
         assert layer == partner.layer and km == round(partner.distance_km, 1)

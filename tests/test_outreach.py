@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from geopy.distance import geodesic
-
 from cli_inprocess import run_cli
+from geopy.distance import geodesic
 
 from engagement import outreach as o
 from engagement import store as db
@@ -30,8 +29,14 @@ def ago(days: int) -> datetime.date:
 
 
 def family(family_id, **kw):
-    row = {"family_id": family_id, "postcode": None, "year_groups": "3", "needs": None,
-           "preferred_channel": "phone", "language": "English"}
+    row = {
+        "family_id": family_id,
+        "postcode": None,
+        "year_groups": "3",
+        "needs": None,
+        "preferred_channel": "phone",
+        "language": "English",
+    }
     row.update(kw)
     return row
 
@@ -42,9 +47,16 @@ def contact(family_id, days_ago, two_way=True):
 
 def frames(families, interactions=(), partners=(), gazetteer=(), days=42, calendar=None):
     # Plain tables count calendar days unless given the school's calendar (the store's path always is).
-    return o.frames_from_tables("S1", pd.DataFrame(families), pd.DataFrame(list(interactions)),
-                                pd.DataFrame(list(partners)), pd.DataFrame(list(gazetteer)),
-                                today=TODAY, days=days, calendar=calendar)
+    return o.frames_from_tables(
+        "S1",
+        pd.DataFrame(families),
+        pd.DataFrame(list(interactions)),
+        pd.DataFrame(list(partners)),
+        pd.DataFrame(list(gazetteer)),
+        today=TODAY,
+        days=days,
+        calendar=calendar,
+    )
 
 
 def ids(frame) -> list[str]:
@@ -53,9 +65,11 @@ def ids(frame) -> list[str]:
 
 # ---------------------------------------------------------------- who is on the list, in what order
 
+
 def test_looked_after_never_contacted_ranks_above_a_family_contacted_twenty_days_ago():
-    fr = frames([family("A-contacted"), family("Z-looked-after", looked_after=True)],
-                [contact("A-contacted", 20)], days=14)
+    fr = frames(
+        [family("A-contacted"), family("Z-looked-after", looked_after=True)], [contact("A-contacted", 20)], days=14
+    )
     wl = o.worklist(fr)
     assert ids(wl) == ["Z-looked-after", "A-contacted"]
     top = wl.iloc[0]
@@ -66,9 +80,16 @@ def test_looked_after_never_contacted_ranks_above_a_family_contacted_twenty_days
 
 
 def test_a_two_way_contact_within_the_window_takes_a_family_off_the_list_and_one_way_does_not():
-    fr = frames([family("in-touch"), family("boundary"), family("just-in"), family("told-only")],
-                [contact("in-touch", 3), contact("boundary", 42), contact("just-in", 41),
-                 contact("told-only", 2, two_way=False), contact("told-only", 60)])
+    fr = frames(
+        [family("in-touch"), family("boundary"), family("just-in"), family("told-only")],
+        [
+            contact("in-touch", 3),
+            contact("boundary", 42),
+            contact("just-in", 41),
+            contact("told-only", 2, two_way=False),
+            contact("told-only", 60),
+        ],
+    )
     wl = o.worklist(fr)
     # The last 42 days are today and the 41 before it: a contact 42 days ago is outside them.
     assert set(ids(wl)) == {"boundary", "told-only"}
@@ -83,14 +104,18 @@ def test_contacts_dated_after_today_are_ignored():
 
 
 def test_each_part_of_the_priority_is_weighted_and_explained():
-    fr = frames([family("F1", send=True, pupil_premium=True, eal=True, young_carer=True, year_groups="R;4")],
-                [contact("F1", 95), contact("F1", 10, two_way=False), contact("F1", 5, two_way=False)])
+    fr = frames(
+        [family("F1", send=True, pupil_premium=True, eal=True, young_carer=True, year_groups="R;4")],
+        [contact("F1", 95), contact("F1", 10, two_way=False), contact("F1", 5, two_way=False)],
+    )
     row = o.worklist(fr).iloc[0]
     # SEND 3 + pupil premium 3 + young carer 3 + EAL 1 + 3 whole months 3 + Reception 2 + one-way 1
     assert row["priority"] == 16
-    assert row["reasons"] == ("SEND +3, pupil premium +3, young carer +3, EAL +1, "
-                              "95 days since the last two-way contact +3, transition: Reception +2, "
-                              "2 one-way contacts in 42 days, none two-way +1")
+    assert row["reasons"] == (
+        "SEND +3, pupil premium +3, young carer +3, EAL +1, "
+        "95 days since the last two-way contact +3, transition: Reception +2, "
+        "2 one-way contacts in 42 days, none two-way +1"
+    )
     assert row["flags"] == "SEND;pupil premium;young carer;EAL"
 
 
@@ -113,10 +138,16 @@ def test_ties_are_broken_never_first_then_longest_without_contact_then_by_refere
 
 
 def test_transition_reception_year_six_and_new_starters():
-    fr = frames([family("year6", year_groups="Year 6"), family("reception", year_groups="Reception;2"),
-                 family("new", year_groups="3"), family("settled", year_groups="3"),
-                 family("unknown", year_groups="3")],
-                [contact("new", 50, two_way=False), contact("settled", 90, two_way=False)])
+    fr = frames(
+        [
+            family("year6", year_groups="Year 6"),
+            family("reception", year_groups="Reception;2"),
+            family("new", year_groups="3"),
+            family("settled", year_groups="3"),
+            family("unknown", year_groups="3"),
+        ],
+        [contact("new", 50, two_way=False), contact("settled", 90, two_way=False)],
+    )
     wl = o.worklist(fr).set_index("family_id")
     assert "transition: Year 6 +2" in wl.loc["year6", "reasons"]
     assert "transition: Reception +2" in wl.loc["reception", "reasons"]
@@ -138,11 +169,15 @@ def test_weights_come_from_the_config_file(tmp_path, monkeypatch):
 
 
 def test_filters_by_year_group_flag_sector_channel_and_language():
-    fr = frames([family("F1", year_groups="R;3", send=True, postcode="b30 2qx", preferred_channel="Phone",
-                        language="Polish"),
-                 family("F2", year_groups="6", eal=True, postcode="B29 6AB", preferred_channel="digital",
-                        language="Urdu"),
-                 family("F3", year_groups="3", postcode=None, preferred_channel="letter", language="English")])
+    fr = frames(
+        [
+            family(
+                "F1", year_groups="R;3", send=True, postcode="b30 2qx", preferred_channel="Phone", language="Polish"
+            ),
+            family("F2", year_groups="6", eal=True, postcode="B29 6AB", preferred_channel="digital", language="Urdu"),
+            family("F3", year_groups="3", postcode=None, preferred_channel="letter", language="English"),
+        ]
+    )
     wl = o.worklist(fr)
     assert ids(o.worklist(fr, year_group="Year 3")) == ["F1", "F3"]
     assert ids(o.worklist(fr, year_group="reception")) == ["F1"]
@@ -163,11 +198,20 @@ def test_filters_by_year_group_flag_sector_channel_and_language():
 
 # ---------------------------------------------------------------- partners near a family
 
+
 def partner(pid, services, north_km, east_km=0.0, status="active", name=None):
     lat = HOME[0] + north_km / 111.2
     lon = HOME[1] + east_km / (111.2 * 0.6094)
-    return {"partner_id": pid, "name": name or pid, "category": "charity", "services": services,
-            "status": status, "latitude": lat, "longitude": lon, "contact_phone": "0121 496 0000"}
+    return {
+        "partner_id": pid,
+        "name": name or pid,
+        "category": "charity",
+        "services": services,
+        "status": status,
+        "latitude": lat,
+        "longitude": lon,
+        "contact_phone": "0121 496 0000",
+    }
 
 
 PARTNERS = [
@@ -198,8 +242,11 @@ def test_partners_matching_needs_within_the_radius_nearest_first_lapsed_excluded
 
 
 def test_a_family_with_no_known_home_gets_its_matches_at_any_distance():
-    fr = frames([family("no-postcode", needs="food"), family("not-in-gazetteer", postcode="B1 1AA", needs="food")],
-                partners=PARTNERS, gazetteer=GAZ)
+    fr = frames(
+        [family("no-postcode", needs="food"), family("not-in-gazetteer", postcode="B1 1AA", needs="food")],
+        partners=PARTNERS,
+        gazetteer=GAZ,
+    )
     for fid, why in (("no-postcode", "not recorded"), ("not-in-gazetteer", "not in the gazetteer")):
         sug = o.partner_suggestions(fr, family_id=fid)
         assert set(sug["partner_id"]) == {"P-far", "P-near", "P-prospective"}
@@ -222,11 +269,11 @@ NASTY = "<img src=x onerror=alert(1)>"
 
 
 def test_csv_export_is_formula_safe_and_reads_back():
-    fr = frames([family("=HYPERLINK(\"http://x\")", needs="@SUM(A1)", language=NASTY, looked_after=True)])
+    fr = frames([family('=HYPERLINK("http://x")', needs="@SUM(A1)", language=NASTY, looked_after=True)])
     data = o.worklist_csv(o.worklist(fr))
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0]["family_id"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[0]["family_id"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["needs"] == "'@SUM(A1)"
     assert rows[0]["language"] == NASTY and rows[0]["priority"] == "9.0"
     assert list(rows[0]) == o.WORKLIST_COLUMNS
@@ -235,32 +282,45 @@ def test_csv_export_is_formula_safe_and_reads_back():
 def test_printable_sheet_is_dated_escaped_self_contained_and_a4():
     fr = frames([family(NASTY, needs="${alert(1)}", postcode="B30 2QX")], [contact(NASTY, 70)])
     wl = o.worklist(fr)
-    page = o.visit_sheet_html(wl, school_name="Holly <b>brook</b>", today=TODAY, days=42,
-                              suggestions={NASTY: ["<script>x</script> (0.4 km)"]})
+    page = o.visit_sheet_html(
+        wl, school_name="Holly <b>brook</b>", today=TODAY, days=42, suggestions={NASTY: ["<script>x</script> (0.4 km)"]}
+    )
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and NASTY not in page
     assert "<script" not in page and "&lt;script&gt;x&lt;/script&gt; (0.4 km)" in page
     assert "Holly &lt;b&gt;brook&lt;/b&gt;" in page
     assert "Monday 23 November 2026" in page and "14/09/2026 (70 days)" in page
     assert "1 family with no two-way contact in the last 42 days" in page and "needs: ${alert(1)}" in page
-    first_two = o.visit_sheet_html(o.worklist(frames([family("A"), family("B"), family("C")])).head(2),
-                                   school_name="Hollybrook", today=TODAY, days=42, on_list=3)
+    first_two = o.visit_sheet_html(
+        o.worklist(frames([family("A"), family("B"), family("C")])).head(2),
+        school_name="Hollybrook",
+        today=TODAY,
+        days=42,
+        on_list=3,
+    )
     assert "The first 2 of 3 families with no two-way contact" in first_two
     assert "@media print" in page and "size:A4" in page
-    for outside in ("http://", "https://", "src=\"", "<link", "@import", "url("):
+    for outside in ("http://", "https://", 'src="', "<link", "@import", "url("):
         assert outside not in page
 
 
 # ---------------------------------------------------------------- from the store, and from the command line
 
+
 def fill_store(store, families, interactions, partners=(), gazetteer=()):
     with store.write("test") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
-        conn.execute(db.families.insert(), [{"school_id": "S1", "pupils": 1, **{flag: False for flag in o.FLAGS},
-                                             **f} for f in families])
+        conn.execute(
+            db.families.insert(),
+            [{"school_id": "S1", "pupils": 1, **{flag: False for flag in o.FLAGS}, **f} for f in families],
+        )
         if interactions:
-            conn.execute(db.interactions.insert(), [
-                {"interaction_id": f"I{n}", "school_id": "S1", "activity": "phone call",
-                 "channel": "phone", **i} for n, i in enumerate(interactions)])
+            conn.execute(
+                db.interactions.insert(),
+                [
+                    {"interaction_id": f"I{n}", "school_id": "S1", "activity": "phone call", "channel": "phone", **i}
+                    for n, i in enumerate(interactions)
+                ],
+            )
         if partners:
             conn.execute(db.partners.insert(), [{"school_id": "S1", "layer": 3, **p} for p in partners])
         if gazetteer:
@@ -270,11 +330,20 @@ def fill_store(store, families, interactions, partners=(), gazetteer=()):
 FAMILIES = [
     family("F1", looked_after=True, postcode="B30 2QX", needs="food"),
     family("F2", send=True, year_groups="6"),
-    family("F3"), family("F4", eal=True), family("F5", pupil_premium=True, year_groups="R"),
+    family("F3"),
+    family("F4", eal=True),
+    family("F5", pupil_premium=True, year_groups="R"),
 ]
-CONTACTS = [contact("F2", 50), contact("F2", 10, two_way=False), contact("F3", 3), contact("F4", 200),
-            contact("F4", 20, two_way=False), contact("F5", 30, two_way=False), contact("F5", 70, two_way=False),
-            contact("F1", -3)]
+CONTACTS = [
+    contact("F2", 50),
+    contact("F2", 10, two_way=False),
+    contact("F3", 3),
+    contact("F4", 200),
+    contact("F4", 20, two_way=False),
+    contact("F5", 30, two_way=False),
+    contact("F5", 70, two_way=False),
+    contact("F1", -3),
+]
 
 
 def test_the_store_gives_the_same_worklist_as_plain_tables(store):

@@ -33,8 +33,10 @@ def counts(url: str) -> tuple[int, int]:
     store = db.open_store(url)
     try:
         with store.read() as conn:
-            return (conn.execute(select(func.count()).select_from(db.interactions)).scalar(),
-                    conn.execute(select(func.count()).select_from(db.audit_log)).scalar())
+            return (
+                conn.execute(select(func.count()).select_from(db.interactions)).scalar(),
+                conn.execute(select(func.count()).select_from(db.audit_log)).scalar(),
+            )
     finally:
         store.dispose()
 
@@ -87,8 +89,15 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
     assert at.text_area(key="log_note").value == "" and at.radio(key="log_two_way").value == "As usual"
     store = db.open_store(app_db)
     with store.read() as conn:
-        row = conn.execute(select(db.interactions).where(db.interactions.c.family_id == family)
-                           .order_by(db.interactions.c.date.desc())).mappings().first()
+        row = (
+            conn.execute(
+                select(db.interactions)
+                .where(db.interactions.c.family_id == family)
+                .order_by(db.interactions.c.date.desc())
+            )
+            .mappings()
+            .first()
+        )
         audit = conn.execute(select(db.audit_log).order_by(db.audit_log.c.id.desc())).mappings().first()
     store.dispose()
     assert row["date"] == datetime.date.today() and row["two_way"] and row["channel"] == "phone"
@@ -109,10 +118,13 @@ def test_a_one_way_contact_is_logged_and_the_family_stays(app_db):
     assert "stays on the worklist" in at.success[0].value
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("future", "is in the future"),
-    ("unknown activity", "'tea party' is not an activity of the catalogue"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("future", "is in the future"),
+        ("unknown activity", "'tea party' is not an activity of the catalogue"),
+    ],
+)
 def test_bad_input_is_refused_with_a_message_and_writes_nothing(app_db, bad, message):
     at = open_page()
     family = at.selectbox(key="outreach_family").value

@@ -10,23 +10,54 @@ import pytest
 
 from engagement import charts
 
-EQUITY = pd.DataFrame([
-    {"label": "Pupil premium", "group_reach": 0.6102, "rest_reach": 0.7789, "suppressed": False},
-    {"label": "SEND", "group_reach": 0.9412, "rest_reach": 0.8509, "suppressed": False},
-    {"label": "Looked after", "group_reach": None, "rest_reach": None, "suppressed": True},
-    {"label": "<img src=x onerror=alert(1)>", "group_reach": 0.5, "rest_reach": 0.55, "suppressed": False},
-])
-TRENDS = pd.DataFrame([
-    {"label": "Spring 2026", "families_score": 80.7, "agencies_score": 67.3, "businesses_score": 60.6,
-     "community_score": 64.3, "overall_score": 70.7, "families_reach": 0.8738, "agencies_reach": 0.5455,
-     "businesses_reach": 0.5833, "community_reach": 0.5067},
-    {"label": "Summer 2026", "families_score": None, "agencies_score": 82.0, "businesses_score": 70.8,
-     "community_score": 72.5, "overall_score": 75.1, "families_reach": None, "agencies_reach": 0.7273,
-     "businesses_reach": 0.6667, "community_reach": 0.5333},
-    {"label": "Autumn 2026 (to 23 Nov)", "families_score": 79.6, "agencies_score": 74.7, "businesses_score": 65.8,
-     "community_score": 67.2, "overall_score": 73.4, "families_reach": 0.8619, "agencies_reach": 0.6818,
-     "businesses_reach": 0.6667, "community_reach": 0.5467},
-])
+EQUITY = pd.DataFrame(
+    [
+        {"label": "Pupil premium", "group_reach": 0.6102, "rest_reach": 0.7789, "suppressed": False},
+        {"label": "SEND", "group_reach": 0.9412, "rest_reach": 0.8509, "suppressed": False},
+        {"label": "Looked after", "group_reach": None, "rest_reach": None, "suppressed": True},
+        {"label": "<img src=x onerror=alert(1)>", "group_reach": 0.5, "rest_reach": 0.55, "suppressed": False},
+    ]
+)
+TRENDS = pd.DataFrame(
+    [
+        {
+            "label": "Spring 2026",
+            "families_score": 80.7,
+            "agencies_score": 67.3,
+            "businesses_score": 60.6,
+            "community_score": 64.3,
+            "overall_score": 70.7,
+            "families_reach": 0.8738,
+            "agencies_reach": 0.5455,
+            "businesses_reach": 0.5833,
+            "community_reach": 0.5067,
+        },
+        {
+            "label": "Summer 2026",
+            "families_score": None,
+            "agencies_score": 82.0,
+            "businesses_score": 70.8,
+            "community_score": 72.5,
+            "overall_score": 75.1,
+            "families_reach": None,
+            "agencies_reach": 0.7273,
+            "businesses_reach": 0.6667,
+            "community_reach": 0.5333,
+        },
+        {
+            "label": "Autumn 2026 (to 23 Nov)",
+            "families_score": 79.6,
+            "agencies_score": 74.7,
+            "businesses_score": 65.8,
+            "community_score": 67.2,
+            "overall_score": 73.4,
+            "families_reach": 0.8619,
+            "agencies_reach": 0.6818,
+            "businesses_reach": 0.6667,
+            "community_reach": 0.5467,
+        },
+    ]
+)
 OKABE = set(charts.OKABE_ITO.values())
 
 

@@ -19,8 +19,13 @@ from engagement.terms import term_windows
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SEGMENTS = ("families", "agencies", "businesses", "community")
 # Signed-in mode as in test_access.py: an OIDC provider that is never reached, roles by address and domain.
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "engagement",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known",
+}
 ROLES = {"head@hollybrook.sch.uk": "head", "@governors.hollybrook.sch.uk": "governor"}
 
 
@@ -65,8 +70,11 @@ VOICE_LABELS = ("Families who feel they belong", "Transitions ", "Of children wi
 def metrics(at: AppTest) -> list[tuple[str, str, str | None]]:
     """The score cards' metrics, in order (the communication panel's five and the belonging and
     transitions section's are their own)."""
-    return [(m.label, m.value, m.delta) for m in at.metric
-            if m.label not in PRINCIPLES and not m.label.startswith(VOICE_LABELS)]
+    return [
+        (m.label, m.value, m.delta)
+        for m in at.metric
+        if m.label not in PRINCIPLES and not m.label.startswith(VOICE_LABELS)
+    ]
 
 
 def expected_metrics(card: dict, previous: dict) -> list[tuple[str, str, str | None]]:
@@ -79,8 +87,9 @@ def expected_metrics(card: dict, previous: dict) -> list[tuple[str, str, str | N
         label = seg.capitalize()
         out.append((label, f"{card[seg]['score']:.1f}", change(card[seg]["score"], previous[seg]["score"])))
         rate = "Family reach" if seg == "families" else "Partner reach"
-        out.append((rate, f"{100 * card[seg]['reach']:.1f}%",
-                    change(card[seg]["reach"], previous[seg]["reach"], 100, " pts")))
+        out.append(
+            (rate, f"{100 * card[seg]['reach']:.1f}%", change(card[seg]["reach"], previous[seg]["reach"], 100, " pts"))
+        )
     out.append(("Overall", f"{card['overall']:.1f}", change(card["overall"], previous["overall"])))
     return out
 
@@ -129,7 +138,8 @@ def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
     assert at.subheader[0].value == f"Engagement overview · {terms.window_text(summer.start, summer.end)}"
     layers = at.table[2].value
     assert list(layers["Categories covered"]) == [
-        f"{e['covered']} of {e['categories']} ({100 * e['coverage']:.1f}%)" for e in card["layers"].values()]
+        f"{e['covered']} of {e['categories']} ({100 * e['coverage']:.1f}%)" for e in card["layers"].values()
+    ]
 
 
 def test_custom_dates_show_their_own_card(app_db):
@@ -150,9 +160,18 @@ def test_custom_dates_show_their_own_card(app_db):
 def test_the_trend_tables_hold_each_terms_scores(app_db):
     at = open_overview()
     scores = at.table[3].value
-    assert list(scores.columns) == ["Term", "Families score", "Agencies score", "Businesses score", "Community score",
-                                    "Overall score", "Families reach", "Agencies reach", "Businesses reach",
-                                    "Community reach"]
+    assert list(scores.columns) == [
+        "Term",
+        "Families score",
+        "Agencies score",
+        "Businesses score",
+        "Community score",
+        "Overall score",
+        "Families reach",
+        "Agencies reach",
+        "Businesses reach",
+        "Community reach",
+    ]
     for term_label, window in ((w.label.split(" (")[0], w) for w in term_windows(datetime.date.today(), 3)):
         rows = scores[scores["Term"].str.startswith(term_label)]
         if rows.empty:
@@ -188,11 +207,36 @@ def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_repor
     with store.write(actor="test") as conn:
         db.upsert(conn, "schools", [{"school_id": "S1", "name": "Oak", "postcode": "B30 2AA", "demo": False}])
         db.upsert(conn, "families", [{"family_id": f"F{i}", "school_id": "S1"} for i in range(30)])
-        db.upsert(conn, "partners", [{"partner_id": "P1", "school_id": "S1", "name": "Library", "category": "library",
-                                      "layer": 3, "status": "active"}])  # no agencies, no businesses at all
-        db.upsert(conn, "interactions", [
-            {"interaction_id": f"I{i}", "school_id": "S1", "date": today, "family_id": f"F{i}",
-             "activity": "phone call", "channel": "phone", "two_way": True} for i in range(15)])
+        db.upsert(
+            conn,
+            "partners",
+            [
+                {
+                    "partner_id": "P1",
+                    "school_id": "S1",
+                    "name": "Library",
+                    "category": "library",
+                    "layer": 3,
+                    "status": "active",
+                }
+            ],
+        )  # no agencies, no businesses at all
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": f"I{i}",
+                    "school_id": "S1",
+                    "date": today,
+                    "family_id": f"F{i}",
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                }
+                for i in range(15)
+            ],
+        )
     at = open_overview()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]

@@ -58,10 +58,12 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     at = run_page()
     store = db.open_store(app_db)
     with store.read() as conn:
-        partner_id, name = conn.execute(select(db.partners.c.partner_id, db.partners.c.name)
-                                        .order_by(db.partners.c.partner_id).limit(1)).one()
-        before = conn.execute(select(func.count()).select_from(db.interactions)
-                              .where(db.interactions.c.partner_id == partner_id)).scalar()
+        partner_id, name = conn.execute(
+            select(db.partners.c.partner_id, db.partners.c.name).order_by(db.partners.c.partner_id).limit(1)
+        ).one()
+        before = conn.execute(
+            select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
+        ).scalar()
     at.session_state["map_selected"] = partner_id
     at.run()
     assert not at.exception
@@ -72,13 +74,14 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     assert not re.search(r"\bnan\b|\bNone\b", record), record  # an empty field is a dash
     assert "**Notes:** —" in record, record  # the demo partner has no notes
     assert any(f"**History** ({before} contacts)" == m.value for m in at.markdown)
-    form_staff = [t for t in at.text_input if t.label == "Staff"][0]
+    form_staff = next(t for t in at.text_input if t.label == "Staff")
     form_staff.set_value("FLO")
-    [b for b in at.button if b.label == "Log contact"][0].click().run()
+    next(b for b in at.button if b.label == "Log contact").click().run()
     assert not at.exception
     with store.read() as conn:
-        after = conn.execute(select(func.count()).select_from(db.interactions)
-                             .where(db.interactions.c.partner_id == partner_id)).scalar()
+        after = conn.execute(
+            select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
+        ).scalar()
     assert after == before + 1
     assert any(f"**History** ({before + 1} contacts)" == m.value for m in at.markdown)
 
@@ -89,12 +92,17 @@ def test_the_geocode_section_places_partners_from_the_gazetteer(app_db):
     with store.write("test") as conn:
         # Two partners lose their coordinates: one postcode the gazetteer knows, one it does not.
         known = conn.execute(select(db.gazetteer.c.postcode).limit(1)).scalar()
-        ids = list(conn.execute(select(db.partners.c.partner_id).order_by(db.partners.c.partner_id).limit(2))
-                   .scalars())
-        conn.execute(db.partners.update().where(db.partners.c.partner_id == ids[0])
-                     .values(latitude=None, longitude=None, postcode=known))
-        conn.execute(db.partners.update().where(db.partners.c.partner_id == ids[1])
-                     .values(latitude=None, longitude=None, postcode="ZZ9 9ZZ"))
+        ids = list(conn.execute(select(db.partners.c.partner_id).order_by(db.partners.c.partner_id).limit(2)).scalars())
+        conn.execute(
+            db.partners.update()
+            .where(db.partners.c.partner_id == ids[0])
+            .values(latitude=None, longitude=None, postcode=known)
+        )
+        conn.execute(
+            db.partners.update()
+            .where(db.partners.c.partner_id == ids[1])
+            .values(latitude=None, longitude=None, postcode="ZZ9 9ZZ")
+        )
     streamlit.cache_data.clear()  # written behind the app's back, so its cache must be told
     at.run()
     assert shown_count(at) == (118, 120)

@@ -5,9 +5,8 @@ import datetime
 import json
 
 import pytest
-from sqlalchemy import func, select
-
 from cli_inprocess import run_cli
+from sqlalchemy import func, select
 
 from engagement import privacy
 from engagement import store as db
@@ -20,16 +19,50 @@ TODAY = datetime.date(2026, 11, 23)
 def school(store):
     with store.write(actor="flo@school") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
-        db.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B30 2AB"},
-                                     {"family_id": "F2", "school_id": "S1", "postcode": "B29 6AB"}])
-        db.upsert(conn, "interactions", [
-            {"interaction_id": "I-old", "school_id": "S1", "date": datetime.date(2023, 10, 2), "family_id": "F1",
-             "activity": "home visit", "channel": "home visit", "two_way": True, "notes": "Mum worried about housing"},
-            {"interaction_id": "I-new", "school_id": "S1", "date": datetime.date(2026, 10, 2), "family_id": "F1",
-             "activity": "phone call", "channel": "phone", "two_way": True, "notes": "Agreed a plan"},
-            {"interaction_id": "I-F2", "school_id": "S1", "date": datetime.date(2023, 10, 2), "family_id": "F2",
-             "activity": "phone call", "channel": "phone", "two_way": True, "notes": None},
-        ])
+        db.upsert(
+            conn,
+            "families",
+            [
+                {"family_id": "F1", "school_id": "S1", "postcode": "B30 2AB"},
+                {"family_id": "F2", "school_id": "S1", "postcode": "B29 6AB"},
+            ],
+        )
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": "I-old",
+                    "school_id": "S1",
+                    "date": datetime.date(2023, 10, 2),
+                    "family_id": "F1",
+                    "activity": "home visit",
+                    "channel": "home visit",
+                    "two_way": True,
+                    "notes": "Mum worried about housing",
+                },
+                {
+                    "interaction_id": "I-new",
+                    "school_id": "S1",
+                    "date": datetime.date(2026, 10, 2),
+                    "family_id": "F1",
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                    "notes": "Agreed a plan",
+                },
+                {
+                    "interaction_id": "I-F2",
+                    "school_id": "S1",
+                    "date": datetime.date(2023, 10, 2),
+                    "family_id": "F2",
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                    "notes": None,
+                },
+            ],
+        )
     return store
 
 
@@ -55,9 +88,22 @@ def test_retention_erases_old_notes_everywhere(school):
 def test_retention_erases_old_notes_from_audit_images_of_rows_since_changed_or_deleted(school):
     # The old note is changed, then the row deleted: its copies live on only in the audit log.
     with school.write(actor="flo@school") as conn:
-        db.upsert(conn, "interactions", [{"interaction_id": "I-old", "school_id": "S1", "date": datetime.date(2023, 10, 2),
-                                          "family_id": "F1", "activity": "home visit", "channel": "home visit",
-                                          "two_way": True, "notes": "Second visit: still worried"}])
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": "I-old",
+                    "school_id": "S1",
+                    "date": datetime.date(2023, 10, 2),
+                    "family_id": "F1",
+                    "activity": "home visit",
+                    "channel": "home visit",
+                    "two_way": True,
+                    "notes": "Second visit: still worried",
+                }
+            ],
+        )
         conn.execute(db.interactions.delete().where(db.interactions.c.interaction_id == "I-old"))
     assert "Mum worried about housing" in _audit_text(school) and "still worried" in _audit_text(school)
     assert privacy.apply_retention(school, actor="admin", today=TODAY, days=730) == 0  # no row left to erase
@@ -69,8 +115,10 @@ def test_retention_erases_old_notes_from_audit_images_of_rows_since_changed_or_d
 def test_erase_family_removes_record_history_and_audit_content(school):
     assert privacy.erase_family(school, "F1", actor="dpo@school") == 2
     with school.read() as conn:
-        assert conn.execute(select(func.count()).select_from(db.families)
-                            .where(db.families.c.family_id == "F1")).scalar() == 0
+        assert (
+            conn.execute(select(func.count()).select_from(db.families).where(db.families.c.family_id == "F1")).scalar()
+            == 0
+        )
         left = set(conn.execute(select(db.interactions.c.interaction_id)).scalars())
     assert left == {"I-F2"}
     text = _audit_text(school)
@@ -119,19 +167,27 @@ def imported(store):
     first = [
         ("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2QX\n"),
         ("families.csv", f"family_id,postcode\n{ERASED},B30 2AB\nFAM-KEEP-2,B29 6AB\n".encode()),
-        ("interactions.csv", (
-            "interaction_id,date,family_id,activity,notes\n"
-            f"I-old,2023-10-02,{ERASED},home visit,Mum worried about housing\n"
-            f"I-new,2026-10-02,{ERASED},phone call,Agreed a plan\n"
-            "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad works nights\n").encode()),
+        (
+            "interactions.csv",
+            (
+                "interaction_id,date,family_id,activity,notes\n"
+                f"I-old,2023-10-02,{ERASED},home visit,Mum worried about housing\n"
+                f"I-new,2026-10-02,{ERASED},phone call,Agreed a plan\n"
+                "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad works nights\n"
+            ).encode(),
+        ),
     ]
     second = [
         ("families.csv", f"family_id,postcode\n{ERASED},B30 9ZZ\nFAM-KEEP-2,B29 6XX\n".encode()),
-        ("interactions.csv", (
-            "interaction_id,date,family_id,activity,notes\n"
-            f"I-old,2023-10-02,{ERASED},home visit,Second visit: still worried\n"
-            f"I-new,2026-10-02,{ERASED},phone call,Plan reviewed\n"
-            "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad now on days\n").encode()),
+        (
+            "interactions.csv",
+            (
+                "interaction_id,date,family_id,activity,notes\n"
+                f"I-old,2023-10-02,{ERASED},home visit,Second visit: still worried\n"
+                f"I-new,2026-10-02,{ERASED},phone call,Plan reviewed\n"
+                "I-keep,2023-10-02,FAM-KEEP-2,phone call,Dad now on days\n"
+            ).encode(),
+        ),
     ]
     for batch in (first, second):
         report = import_files(store, batch, actor="data lead")
@@ -141,10 +197,18 @@ def imported(store):
 
 def _import_events(store) -> list[dict]:
     with store.read() as conn:
-        rows = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "import")
-                            .order_by(db.audit_log.c.id)).mappings().all()
-    return [{"before": json.loads(r["before"]) if r["before"] else {},
-             "after": json.loads(r["after"]) if r["after"] else {}} for r in rows]
+        rows = (
+            conn.execute(select(db.audit_log).where(db.audit_log.c.action == "import").order_by(db.audit_log.c.id))
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            "before": json.loads(r["before"]) if r["before"] else {},
+            "after": json.loads(r["after"]) if r["after"] else {},
+        }
+        for r in rows
+    ]
 
 
 def test_erase_family_takes_it_out_of_import_events(imported):
@@ -159,15 +223,15 @@ def test_erase_family_takes_it_out_of_import_events(imported):
     assert first["after"]["added"]["families"] == ["FAM-KEEP-2"]
     assert first["after"]["added"]["interactions"] == ["I-keep"]
     assert list(second["before"]["families"]) == ["FAM-KEEP-2"] and list(second["before"]["interactions"]) == ["I-keep"]
-    assert "Dad works nights" in text and "B29 6AB" in text   # the other family's trail is whole
+    assert "Dad works nights" in text and "B29 6AB" in text  # the other family's trail is whole
 
 
 def test_retention_redacts_old_notes_in_import_before_images(imported):
     assert "Mum worried about housing" in _audit_text(imported)
-    assert privacy.apply_retention(imported, actor="admin", today=TODAY, days=730) == 2   # I-old and I-keep
+    assert privacy.apply_retention(imported, actor="admin", today=TODAY, days=730) == 2  # I-old and I-keep
     text = _audit_text(imported)
     assert "Mum worried about housing" not in text and "Dad works nights" not in text
     images = _import_events(imported)[1]["before"]["interactions"]
     assert images["I-old"]["notes"] == privacy.REDACTED and images["I-keep"]["notes"] == privacy.REDACTED
-    assert images["I-new"]["notes"] == "Agreed a plan"          # a recent note is kept
-    assert images["I-old"]["date"] == "2023-10-02"               # only the note goes
+    assert images["I-new"]["notes"] == "Agreed a plan"  # a recent note is kept
+    assert images["I-old"]["date"] == "2023-10-02"  # only the note goes

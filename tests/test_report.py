@@ -54,8 +54,14 @@ def demo(tmp_path_factory):
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
     view = overview.overview(frames, school_id, *AUTUMN, today=TODAY, messages=load_messages(store, school_id))
-    yield {"store": store, "school_id": school_id, "frames": frames, "view": view,
-           "html": report.overview_report_html(view), "families": _family_ids(store)}
+    yield {
+        "store": store,
+        "school_id": school_id,
+        "frames": frames,
+        "view": view,
+        "html": report.overview_report_html(view),
+        "families": _family_ids(store),
+    }
     store.dispose()
 
 
@@ -90,6 +96,7 @@ def _cards(page: str) -> dict[str, str]:
 
 # ---------------------------------------------------------------- the figures
 
+
 def test_the_figures_are_the_score_card_of_the_window_on_both_databases(store):
     school_id = _demo(store)
     frames = load_school_frames(store, school_id)
@@ -107,8 +114,10 @@ def test_the_change_is_on_the_same_school_days_of_the_previous_term(demo):
     view, frames, school_id = demo["view"], demo["frames"], demo["school_id"]
     assert view.previous == SUMMER_SO_FAR
     assert view.previous_text == "Summer term 2026, 13 Apr – 2 Jul 2026"
-    assert view.comparison_text == ("the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the "
-                                    "first 53 school days of summer 2026 (13 Apr – 2 Jul 2026)")
+    assert view.comparison_text == (
+        "the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the "
+        "first 53 school days of summer 2026 (13 Apr – 2 Jul 2026)"
+    )
     # The demo holds no autumn 2025: nothing is said of last year.
     assert view.comparison.last_year.dates == (datetime.date(2025, 9, 3), datetime.date(2025, 11, 21))
     assert not view.last_year and all(row["score_change_last_year"] is None for row in view.segments)
@@ -127,12 +136,16 @@ def test_a_custom_window_is_compared_with_as_many_school_days_just_before():
     start, end = datetime.date(2026, 10, 5), datetime.date(2026, 11, 6)
     assert terms.window_text(start, end) == "5 Oct – 6 Nov 2026"
     assert terms.comparison_window(start, end) == (datetime.date(2026, 9, 7), datetime.date(2026, 10, 2))
-    assert terms.compare(start, end).text() == ("the 20 school days from 5 Oct 2026 (5 Oct – 6 Nov 2026) "
-                                                "against the 20 school days before 5 Oct 2026 (7 Sep – 2 Oct 2026)")
+    assert terms.compare(start, end).text() == (
+        "the 20 school days from 5 Oct 2026 (5 Oct – 6 Nov 2026) "
+        "against the 20 school days before 5 Oct 2026 (7 Sep – 2 Oct 2026)"
+    )
     assert terms.comparison_window(*AUTUMN) == SUMMER_SO_FAR
     # A whole term is compared with the whole term before it.
-    assert terms.compare(*SUMMER).text() == ("all 67 school days of summer 2026 (13 Apr – 22 Jul 2026) against "
-                                             "all 55 school days of spring 2026 (5 Jan – 27 Mar 2026)")
+    assert terms.compare(*SUMMER).text() == (
+        "all 67 school days of summer 2026 (13 Apr – 22 Jul 2026) against "
+        "all 55 school days of spring 2026 (5 Jan – 27 Mar 2026)"
+    )
 
 
 def test_each_explanation_adds_up_to_its_score(demo):
@@ -186,22 +199,29 @@ def test_each_window_is_computed_once(demo, monkeypatch):
     so far is also the trend's last term, the previous term its one before."""
     computed = []
     metrics = scoring.metrics
-    monkeypatch.setattr(scoring, "metrics", lambda frames, start, end, settings=None, calendar=None:
-                        computed.append((start, end)) or metrics(frames, start, end, settings, calendar))
+    monkeypatch.setattr(
+        scoring,
+        "metrics",
+        lambda frames, start, end, settings=None, calendar=None: (
+            computed.append((start, end)) or metrics(frames, start, end, settings, calendar)
+        ),
+    )
     again = overview.overview(demo["frames"], demo["school_id"], *AUTUMN, today=TODAY)
-    assert sorted(computed) == [(datetime.date(2026, 1, 5), datetime.date(2026, 3, 27)), SUMMER_SO_FAR, SUMMER,
-                                AUTUMN]
+    assert sorted(computed) == [(datetime.date(2026, 1, 5), datetime.date(2026, 3, 27)), SUMMER_SO_FAR, SUMMER, AUTUMN]
     assert again.segments == demo["view"].segments and again.trends.equals(demo["view"].trends)
 
 
 # ---------------------------------------------------------------- the report
 
+
 def test_the_report_names_school_window_filters_and_date(demo):
     text = _text(demo["html"])
     assert f"{HOSTILE}: community engagement overview" in text
     assert "Window: Autumn term 2026, 3 Sep – 23 Nov 2026" in text
-    assert ("Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
-            "school days of summer 2026 (13 Apr – 2 Jul 2026).") in text
+    assert (
+        "Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
+        "school days of summer 2026 (13 Apr – 2 Jul 2026)."
+    ) in text
     assert "on Summer 2026" in text  # each card's change, in a few words
     assert f"Filters: school {HOSTILE} ({demo['school_id']}); window Autumn term 2026" in text
     assert "Generated 23 November 2026" in text
@@ -209,9 +229,13 @@ def test_the_report_names_school_window_filters_and_date(demo):
 
 def test_the_report_shows_every_score_and_rate_of_the_card(demo):
     page, card = demo["html"], demo["view"].card
-    expected = {"Families": card["families"]["score"], "Agencies": card["agencies"]["score"],
-                "Businesses": card["businesses"]["score"], "Community": card["community"]["score"],
-                "Overall": card["overall"]}
+    expected = {
+        "Families": card["families"]["score"],
+        "Agencies": card["agencies"]["score"],
+        "Businesses": card["businesses"]["score"],
+        "Community": card["community"]["score"],
+        "Overall": card["overall"],
+    }
     assert _cards(page) == {label: f"{score:.1f}" for label, score in expected.items()}
     text = _text(page)
     assert f"Family reach: {100 * card['families']['reach']:.1f}%" in text
@@ -229,8 +253,9 @@ def test_the_report_says_fewer_than_10_for_a_suppressed_group_and_never_a_number
 def test_a_school_under_the_threshold_shows_no_family_figure(sqlite_store):
     with sqlite_store.write(actor="tests") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Tiny School", postcode="B30 2AA"))
-        conn.execute(db.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3}
-                                            for i in range(7)])
+        conn.execute(
+            db.families.insert(), [{"family_id": f"TINY-{i}", "school_id": "S1", "send": i < 3} for i in range(7)]
+        )
     frames = load_school_frames(sqlite_store, "S1")
     view = overview.overview(frames, "S1", *AUTUMN, today=TODAY)
     page = report.overview_report_html(view)
@@ -271,8 +296,13 @@ def test_the_pdf_is_one_a4_page_with_the_scores(demo):
     assert (round(width * 25.4 / 72), round(height * 25.4 / 72)) == (210, 297)
     text = " ".join(reader.pages[0].extract_text().split())
     card = demo["view"].card
-    for score in (card["families"]["score"], card["agencies"]["score"], card["businesses"]["score"],
-                  card["community"]["score"], card["overall"]):
+    for score in (
+        card["families"]["score"],
+        card["agencies"]["score"],
+        card["businesses"]["score"],
+        card["community"]["score"],
+        card["overall"],
+    ):
         assert f"{score:.1f} / 100" in text
     assert HOSTILE in text and "fewer than 10 on one side" in text
     assert not [f for f in demo["families"] if f in text]
@@ -280,8 +310,9 @@ def test_the_pdf_is_one_a4_page_with_the_scores(demo):
 
 def test_a_long_name_still_fits_one_page(demo):
     view = demo["view"]
-    long = overview.Overview(**{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12
-                              + "Primary Schools"})
+    long = overview.Overview(
+        **{**view.__dict__, "school_name": "The Federation of " + "Very Long Named " * 12 + "Primary Schools"}
+    )
     reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(long))))
     assert len(reader.pages) == 1
     assert "Primary Schools" in reader.pages[0].extract_text()
@@ -289,4 +320,5 @@ def test_a_long_name_still_fits_one_page(demo):
 
 def test_the_file_name_says_what_the_report_holds(demo):
     assert report.report_file_name(demo["view"], "html") == (
-        f"engagement-overview-{demo['school_id']}-2026-09-03-to-2026-11-23.html")
+        f"engagement-overview-{demo['school_id']}-2026-09-03-to-2026-11-23.html"
+    )

@@ -17,8 +17,13 @@ from engagement.demo import load_demo
 from engagement.interchange import export_zip, import_files
 
 ROOT = Path(__file__).resolve().parent.parent
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "engagement",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known",
+}
 B_MARKS = ("Zebra", "ZB-", "ZEBRA-URN")
 
 
@@ -30,17 +35,68 @@ def two_schools(tmp_path_factory):
     load_demo(store, actor="test")
     today = datetime.date.today()
     with store.write(actor="test") as conn:
-        db.upsert(conn, "schools", [{"school_id": "ZEBRA-URN", "name": "Zebra Academy", "postcode": "B29 6AB",
-                                     "latitude": 52.44, "longitude": -1.94, "demo": False}])
-        db.upsert(conn, "families", [{"family_id": f"ZB-{i:02d}", "school_id": "ZEBRA-URN", "postcode": "B29 6AB",
-                                      "pupil_premium": i % 2 == 0} for i in range(12)])
-        db.upsert(conn, "partners", [{"partner_id": "ZB-P1", "school_id": "ZEBRA-URN", "name": "Zebra Youth Club",
-                                      "category": "youth organisation", "layer": 3, "status": "active",
-                                      "postcode": "B29 6AB", "latitude": 52.441, "longitude": -1.941}])
-        db.upsert(conn, "interactions", [
-            {"interaction_id": f"ZB-I{i}", "school_id": "ZEBRA-URN", "date": today, "family_id": f"ZB-{i:02d}",
-             "activity": "phone call", "channel": "phone", "two_way": True, "notes": "Zebra note", "staff": "Zebra staff"}
-            for i in range(12)])
+        db.upsert(
+            conn,
+            "schools",
+            [
+                {
+                    "school_id": "ZEBRA-URN",
+                    "name": "Zebra Academy",
+                    "postcode": "B29 6AB",
+                    "latitude": 52.44,
+                    "longitude": -1.94,
+                    "demo": False,
+                }
+            ],
+        )
+        db.upsert(
+            conn,
+            "families",
+            [
+                {
+                    "family_id": f"ZB-{i:02d}",
+                    "school_id": "ZEBRA-URN",
+                    "postcode": "B29 6AB",
+                    "pupil_premium": i % 2 == 0,
+                }
+                for i in range(12)
+            ],
+        )
+        db.upsert(
+            conn,
+            "partners",
+            [
+                {
+                    "partner_id": "ZB-P1",
+                    "school_id": "ZEBRA-URN",
+                    "name": "Zebra Youth Club",
+                    "category": "youth organisation",
+                    "layer": 3,
+                    "status": "active",
+                    "postcode": "B29 6AB",
+                    "latitude": 52.441,
+                    "longitude": -1.941,
+                }
+            ],
+        )
+        db.upsert(
+            conn,
+            "interactions",
+            [
+                {
+                    "interaction_id": f"ZB-I{i}",
+                    "school_id": "ZEBRA-URN",
+                    "date": today,
+                    "family_id": f"ZB-{i:02d}",
+                    "activity": "phone call",
+                    "channel": "phone",
+                    "two_way": True,
+                    "notes": "Zebra note",
+                    "staff": "Zebra staff",
+                }
+                for i in range(12)
+            ],
+        )
     demo_id = next(s for s in db.school_ids(store) if s != "ZEBRA-URN")
     store.dispose()
     return f"sqlite:///{path}", demo_id
@@ -115,11 +171,16 @@ def test_imports_and_exports_keep_to_the_accounts_schools(two_schools, tmp_path)
     url, school_a = two_schools
     store = db.open_store(url)
     allowed = access.importable_schools(frozenset({school_a}), db.school_ids(store))
-    report = import_files(store, [("families.csv", b"family_id,school_id\nZB-99,ZEBRA-URN\n")], dry_run=True,
-                          allowed_schools=allowed)
+    report = import_files(
+        store, [("families.csv", b"family_id,school_id\nZB-99,ZEBRA-URN\n")], dry_run=True, allowed_schools=allowed
+    )
     assert not report.ok and "not one of the schools your account may change" in report.errors[0].reason
-    assert import_files(store, [("families.csv", f"family_id,school_id\nA-99,{school_a}\n".encode())],
-                        dry_run=True, allowed_schools=allowed).ok
+    assert import_files(
+        store,
+        [("families.csv", f"family_id,school_id\nA-99,{school_a}\n".encode())],
+        dry_run=True,
+        allowed_schools=allowed,
+    ).ok
     import io
     import zipfile
 

@@ -20,8 +20,18 @@ FAMILY_KEYS = ["on_roll", "reached", "reach", "informed_reach", "regularity", "b
 EQUITY_KEYS = ["group", "rest", "group_reach", "rest_reach", "gap_pp", "parity", "suppressed"]
 PARTNER_KEYS = ["listed", "engaged", "reach", "interactions_per_engaged", "category_coverage", "score"]
 LAYER_KEYS = ["categories", "covered", "coverage"]
-TOP_KEYS = ["window", "families", "equity", "agencies", "businesses", "community", "layers", "overall",
-            "transitions", "belonging"]  # the last two: FORMATS.md's optional keys (issue 19)
+TOP_KEYS = [
+    "window",
+    "families",
+    "equity",
+    "agencies",
+    "businesses",
+    "community",
+    "layers",
+    "overall",
+    "transitions",
+    "belonging",
+]  # the last two: FORMATS.md's optional keys (issue 19)
 FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
 
 
@@ -49,19 +59,34 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
     # Then FORMATS.md's optional keys: the comparison, communication and the school's week.
-    assert list(card) == TOP_KEYS + ["comparison", "communication", "events", "referrals"]
+    assert list(card) == [*TOP_KEYS, "comparison", "communication", "events", "referrals"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
     assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
     # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
-    assert card["comparison"] == {"from": "2026-04-13", "to": "2026-07-02", "school_days": 53,
-                                  "why": "first 53 school days of summer 2026"}
+    assert card["comparison"] == {
+        "from": "2026-04-13",
+        "to": "2026-07-02",
+        "school_days": 53,
+        "why": "first 53 school days of summer 2026",
+    }
     comm = card["communication"]
-    assert list(comm) == ["early", "regular_weeks", "longest_gap_days", "reliable", "open", "equitable",
-                          "suppressed", "suppressed_figures"]
+    assert list(comm) == [
+        "early",
+        "regular_weeks",
+        "longest_gap_days",
+        "reliable",
+        "open",
+        "equitable",
+        "suppressed",
+        "suppressed_figures",
+    ]
     for key in ("early", "regular_weeks", "reliable", "open"):
         assert 0 <= comm[key] <= 1 and _places(comm[key]) <= 4
     assert isinstance(comm["longest_gap_days"], int) and list(comm["equitable"]) == [
-        "by_channel", "by_language", "widest_gap_pp"]
+        "by_channel",
+        "by_language",
+        "widest_gap_pp",
+    ]
     assert all(0 <= v <= 1 for kind in ("by_channel", "by_language") for v in comm["equitable"][kind].values())
     fam = card["families"]
     assert list(fam) == FAMILY_KEYS
@@ -110,8 +135,7 @@ def test_score_json_matches_formats_key_by_key(demo_db):
 def test_the_command_prints_what_the_library_computes(demo_db):
     import datetime
 
-    card = json.loads(run("score", "--db", str(demo_db), "--json", "--from", "2026-09-01",
-                          "--to", "19/12/2026").stdout)
+    card = json.loads(run("score", "--db", str(demo_db), "--json", "--from", "2026-09-01", "--to", "19/12/2026").stdout)
     assert card["window"] == {"from": "2026-09-01", "to": "2026-12-19"}
     store = db.open_store(str(demo_db))
     try:
@@ -136,8 +160,10 @@ def test_the_command_prints_what_the_library_computes(demo_db):
 def test_human_readable_by_default(demo_db):
     out = run("score", "--db", str(demo_db), "--to", "2026-11-23").stdout
     assert out.startswith("Hollybrook Primary School: engagement from 2026-09-03 to 2026-11-23")
-    assert ("Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
-            "school days of summer 2026 (13 Apr – 2 Jul 2026).") in out
+    assert (
+        "Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
+        "school days of summer 2026 (13 Apr – 2 Jul 2026)."
+    ) in out
     assert "How the school communicates" in out and "Reliable" in out
     assert "Looked after   fewer than 10 families on one side: not shown" in out
     assert "Overall score:" in out and "{" not in out

@@ -68,29 +68,39 @@ import datetime
 
 import pytest
 
-from engagement import store as db
-from engagement.settings import parse_settings
-from engagement.frames import load_school_frames
 from engagement import explanations, scoring, terms
+from engagement import store as db
+from engagement.frames import load_school_frames
+from engagement.settings import parse_settings
 
 D = datetime.date
 START, END = D(2026, 9, 1), D(2026, 10, 31)
 
 # The weights the worked figures above use, whatever data/config.toml says today.
-SETTINGS = parse_settings({
-    "privacy": {"suppression_threshold": 10},
-    "scoring": {
-        "families": {"reach": 0.4, "informed_reach": 0.1, "regularity": 0.2, "breadth": 0.15, "recency": 0.15},
-        "partners": {"reach": 0.5, "intensity": 0.2, "category_coverage": 0.3},
-        "scaling": {"breadth_full": 3.0, "recency_zero_days": 90, "intensity_full": 4.0},
-        "overall": {"families": 0.4, "agencies": 0.2, "businesses": 0.2, "community": 0.2},
-    },
-})
+SETTINGS = parse_settings(
+    {
+        "privacy": {"suppression_threshold": 10},
+        "scoring": {
+            "families": {"reach": 0.4, "informed_reach": 0.1, "regularity": 0.2, "breadth": 0.15, "recency": 0.15},
+            "partners": {"reach": 0.5, "intensity": 0.2, "category_coverage": 0.3},
+            "scaling": {"breadth_full": 3.0, "recency_zero_days": 90, "intensity_full": 4.0},
+            "overall": {"families": 0.4, "agencies": 0.2, "businesses": 0.2, "community": 0.2},
+        },
+    }
+)
 
 
 def _family(fid, school="S1", **flags):
-    row = {"family_id": fid, "school_id": school, "pupils": 1, "pupil_premium": False, "send": False,
-           "eal": False, "looked_after": False, "young_carer": False}
+    row = {
+        "family_id": fid,
+        "school_id": school,
+        "pupils": 1,
+        "pupil_premium": False,
+        "send": False,
+        "eal": False,
+        "looked_after": False,
+        "young_carer": False,
+    }
     row.update(flags)
     return row
 
@@ -98,34 +108,56 @@ def _family(fid, school="S1", **flags):
 def write_school(store: db.Store) -> None:
     fams = []
     for i in range(1, 21):
-        fams.append(_family(f"F{i:02d}", send=i <= 10, young_carer=i >= 11, pupil_premium=i <= 9,
-                            looked_after=i <= 11))
+        fams.append(_family(f"F{i:02d}", send=i <= 10, young_carer=i >= 11, pupil_premium=i <= 9, looked_after=i <= 11))
     fams += [_family(f"G{i}", school="S2") for i in range(1, 4)]
     partners = [
-        ("P1", "social care", 2, "active"), ("P2", "health", 2, "prospective"), ("P3", "health", 2, "active"),
-        ("P4", "police", 2, "lapsed"), ("P5", "business", 4, "active"), ("P6", "employer", 4, "active"),
-        ("P7", "food bank", 3, "active"), ("P8", "faith group", 4, "active"), ("P9", "Library", 3, "active"),
+        ("P1", "social care", 2, "active"),
+        ("P2", "health", 2, "prospective"),
+        ("P3", "health", 2, "active"),
+        ("P4", "police", 2, "lapsed"),
+        ("P5", "business", 4, "active"),
+        ("P6", "employer", 4, "active"),
+        ("P7", "food bank", 3, "active"),
+        ("P8", "faith group", 4, "active"),
+        ("P9", "Library", 3, "active"),
     ]
-    par = [{"partner_id": p, "school_id": "S1", "name": f"Partner {p}", "category": c, "layer": l, "status": s}
-           for p, c, l, s in partners]
-    par.append({"partner_id": "Q1", "school_id": "S2", "name": "<img src=x onerror=alert(1)>", "category": "business",
-                "layer": 4, "status": "active"})
+    par = [
+        {"partner_id": p, "school_id": "S1", "name": f"Partner {p}", "category": c, "layer": layer, "status": s}
+        for p, c, layer, s in partners
+    ]
+    par.append(
+        {
+            "partner_id": "Q1",
+            "school_id": "S2",
+            "name": "<img src=x onerror=alert(1)>",
+            "category": "business",
+            "layer": 4,
+            "status": "active",
+        }
+    )
     rows = [
-        ("F01", None, D(2026, 9, 10), "phone call", True), ("F01", None, D(2026, 10, 15), "parents evening", True),
-        ("F02", None, D(2026, 9, 5), "home visit", True), ("F02", None, D(2026, 9, 20), "reading diary", True),
+        ("F01", None, D(2026, 9, 10), "phone call", True),
+        ("F01", None, D(2026, 10, 15), "parents evening", True),
+        ("F02", None, D(2026, 9, 5), "home visit", True),
+        ("F02", None, D(2026, 9, 20), "reading diary", True),
         ("F03", None, D(2026, 10, 30), "volunteering", True),
         ("F04", None, D(2026, 9, 10), "newsletter", False),
         ("F05", None, D(2026, 9, 12), "phone call", False),
-        ("F06", None, D(2026, 8, 31), "phone call", True), ("F06", None, D(2026, 11, 1), "newsletter", False),
+        ("F06", None, D(2026, 8, 31), "phone call", True),
+        ("F06", None, D(2026, 11, 1), "newsletter", False),
         ("F07", None, D(2026, 10, 1), "email", True),
-        ("F11", None, D(2026, 9, 1), "phone call", True), ("F11", None, D(2026, 10, 31), "phone call", True),
+        ("F11", None, D(2026, 9, 1), "phone call", True),
+        ("F11", None, D(2026, 10, 31), "phone call", True),
         ("F11", None, D(2026, 10, 5), "newsletter", False),
-        ("F12", None, D(2026, 9, 15), "PTFA event", True), ("F12", None, D(2026, 10, 2), "parent survey", False),
-        (None, "P1", D(2026, 9, 10), "multi-agency meeting", True), (None, "P1", D(2026, 10, 1), "phone call", False),
+        ("F12", None, D(2026, 9, 15), "PTFA event", True),
+        ("F12", None, D(2026, 10, 2), "parent survey", False),
+        (None, "P1", D(2026, 9, 10), "multi-agency meeting", True),
+        (None, "P1", D(2026, 10, 1), "phone call", False),
         (None, "P2", D(2026, 9, 20), "phone call", True),
         (None, "P3", D(2026, 8, 1), "phone call", True),
         (None, "P4", D(2026, 9, 5), "phone call", True),
-        (None, "P5", D(2026, 10, 10), "careers talk", True), (None, "P5", D(2026, 10, 11), "work experience", True),
+        (None, "P5", D(2026, 10, 10), "careers talk", True),
+        (None, "P5", D(2026, 10, 11), "work experience", True),
         (None, "P5", D(2026, 10, 12), "fundraising", True),
         (None, "P7", D(2026, 9, 15), "food bank", True),
         (None, "P8", D(2026, 9, 20), "faith visit", True),
@@ -133,12 +165,27 @@ def write_school(store: db.Store) -> None:
         ("G1", None, D(2026, 9, 10), "phone call", True),
         (None, "Q1", D(2026, 9, 10), "careers talk", True),
     ]
-    inter = [{"interaction_id": f"I{n:03d}", "school_id": "S2" if (f or p or "").startswith(("G", "Q")) else "S1",
-              "date": d, "family_id": f, "partner_id": p, "activity": a, "channel": "phone", "two_way": tw}
-             for n, (f, p, d, a, tw) in enumerate(rows)]
+    inter = [
+        {
+            "interaction_id": f"I{n:03d}",
+            "school_id": "S2" if (f or p or "").startswith(("G", "Q")) else "S1",
+            "date": d,
+            "family_id": f,
+            "partner_id": p,
+            "activity": a,
+            "channel": "phone",
+            "two_way": tw,
+        }
+        for n, (f, p, d, a, tw) in enumerate(rows)
+    ]
     with store.write(actor="test") as conn:
-        conn.execute(db.schools.insert(), [{"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA"},
-                                           {"school_id": "S2", "name": "Elm Road", "postcode": "B30 3AA"}])
+        conn.execute(
+            db.schools.insert(),
+            [
+                {"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2AA"},
+                {"school_id": "S2", "name": "Elm Road", "postcode": "B30 3AA"},
+            ],
+        )
         conn.execute(db.families.insert(), fams)
         conn.execute(db.partners.insert(), par)
         conn.execute(db.interactions.insert(), inter)
@@ -146,29 +193,92 @@ def write_school(store: db.Store) -> None:
 
 EXPECTED_S1 = {
     "window": {"from": "2026-09-01", "to": "2026-10-31"},
-    "families": {"on_roll": 20, "reached": 6, "reach": 0.3, "informed_reach": 0.4, "regularity": 0.3333,
-                 "breadth": 1.17, "recency_days": 11, "score": 41.7},
-    "equity": {
-        "pupil_premium": {"group": None, "rest": None, "group_reach": None, "rest_reach": None, "gap_pp": None,
-                          "parity": None, "suppressed": True},
-        "send": {"group": 10, "rest": 10, "group_reach": 0.4, "rest_reach": 0.2, "gap_pp": 20.0, "parity": 2.0,
-                 "suppressed": False},
-        "eal": {"group": None, "rest": None, "group_reach": None, "rest_reach": None, "gap_pp": None,
-                "parity": None, "suppressed": True},
-        "looked_after": {"group": None, "rest": None, "group_reach": None, "rest_reach": None, "gap_pp": None,
-                         "parity": None, "suppressed": True},
-        "young_carer": {"group": 10, "rest": 10, "group_reach": 0.2, "rest_reach": 0.4, "gap_pp": -20.0,
-                        "parity": 0.5, "suppressed": False},
+    "families": {
+        "on_roll": 20,
+        "reached": 6,
+        "reach": 0.3,
+        "informed_reach": 0.4,
+        "regularity": 0.3333,
+        "breadth": 1.17,
+        "recency_days": 11,
+        "score": 41.7,
     },
-    "agencies": {"listed": 3, "engaged": 2, "reach": 0.6667, "interactions_per_engaged": 1.5,
-                 "category_coverage": 0.25, "score": 48.3},
-    "businesses": {"listed": 2, "engaged": 1, "reach": 0.5, "interactions_per_engaged": 3.0,
-                   "category_coverage": 0.3333, "score": 50.0},
-    "community": {"listed": 3, "engaged": 2, "reach": 0.6667, "interactions_per_engaged": 1.0,
-                  "category_coverage": 0.1111, "score": 41.7},
-    "layers": {"2": {"categories": 10, "covered": 2, "coverage": 0.2},
-               "3": {"categories": 14, "covered": 2, "coverage": 0.1429},
-               "4": {"categories": 5, "covered": 1, "coverage": 0.2}},
+    "equity": {
+        "pupil_premium": {
+            "group": None,
+            "rest": None,
+            "group_reach": None,
+            "rest_reach": None,
+            "gap_pp": None,
+            "parity": None,
+            "suppressed": True,
+        },
+        "send": {
+            "group": 10,
+            "rest": 10,
+            "group_reach": 0.4,
+            "rest_reach": 0.2,
+            "gap_pp": 20.0,
+            "parity": 2.0,
+            "suppressed": False,
+        },
+        "eal": {
+            "group": None,
+            "rest": None,
+            "group_reach": None,
+            "rest_reach": None,
+            "gap_pp": None,
+            "parity": None,
+            "suppressed": True,
+        },
+        "looked_after": {
+            "group": None,
+            "rest": None,
+            "group_reach": None,
+            "rest_reach": None,
+            "gap_pp": None,
+            "parity": None,
+            "suppressed": True,
+        },
+        "young_carer": {
+            "group": 10,
+            "rest": 10,
+            "group_reach": 0.2,
+            "rest_reach": 0.4,
+            "gap_pp": -20.0,
+            "parity": 0.5,
+            "suppressed": False,
+        },
+    },
+    "agencies": {
+        "listed": 3,
+        "engaged": 2,
+        "reach": 0.6667,
+        "interactions_per_engaged": 1.5,
+        "category_coverage": 0.25,
+        "score": 48.3,
+    },
+    "businesses": {
+        "listed": 2,
+        "engaged": 1,
+        "reach": 0.5,
+        "interactions_per_engaged": 3.0,
+        "category_coverage": 0.3333,
+        "score": 50.0,
+    },
+    "community": {
+        "listed": 3,
+        "engaged": 2,
+        "reach": 0.6667,
+        "interactions_per_engaged": 1.0,
+        "category_coverage": 0.1111,
+        "score": 41.7,
+    },
+    "layers": {
+        "2": {"categories": 10, "covered": 2, "coverage": 0.2},
+        "3": {"categories": 14, "covered": 2, "coverage": 0.1429},
+        "4": {"categories": 5, "covered": 1, "coverage": 0.2},
+    },
     "overall": 44.7,
 }
 
@@ -189,12 +299,26 @@ def test_every_figure_of_the_hand_worked_school_on_both_databases(store):
 
 def test_a_school_with_fewer_than_ten_families_shows_no_family_figure(frames):
     card = scoring.score_card(frames, "S2", START, END, SETTINGS)
-    assert card["families"] == {"on_roll": None, "reached": None, "reach": None, "informed_reach": None,
-                                "regularity": None, "breadth": None, "recency_days": None, "score": None,
-                                "suppressed": True}
+    assert card["families"] == {
+        "on_roll": None,
+        "reached": None,
+        "reach": None,
+        "informed_reach": None,
+        "regularity": None,
+        "breadth": None,
+        "recency_days": None,
+        "score": None,
+        "suppressed": True,
+    }
     assert all(entry["suppressed"] and entry["group"] is None for entry in card["equity"].values())
-    assert card["businesses"] == {"listed": 1, "engaged": 1, "reach": 1.0, "interactions_per_engaged": 1.0,
-                                  "category_coverage": 0.3333, "score": 65.0}
+    assert card["businesses"] == {
+        "listed": 1,
+        "engaged": 1,
+        "reach": 1.0,
+        "interactions_per_engaged": 1.0,
+        "category_coverage": 0.3333,
+        "score": 65.0,
+    }
     assert card["agencies"]["reach"] is None and card["agencies"]["score"] == 0.0
     assert card["overall"] == 21.7
 
@@ -236,8 +360,16 @@ def test_an_unknown_school_is_refused(frames):
 
 def test_partner_engagement_table(frames):
     table = scoring.partner_engagement(frames, "S1", START, END).set_index("partner_id")
-    assert list(table.columns) == ["name", "category", "layer", "segment", "status", "interactions",
-                                   "last_contact", "engaged"]
+    assert list(table.columns) == [
+        "name",
+        "category",
+        "layer",
+        "segment",
+        "status",
+        "interactions",
+        "last_contact",
+        "engaged",
+    ]
     assert table.loc["P1", "interactions"] == 2 and table.loc["P1", "engaged"]
     assert not table.loc["P3", "engaged"] and table.loc["P3", "last_contact"] == datetime.datetime(2026, 8, 1)
     # A lapsed partner's contact is listed but never counts as engaged.
@@ -287,12 +419,20 @@ def test_trends_per_month_and_per_term(frames):
     reach = months[months["figure"] == "families.reach"]
     # September 4/20 = 0.2 (see above); October: F01 (15 Oct), F03, F07, F11 = 4/20 = 0.2.
     assert list(reach["period"]) == ["2026-09", "2026-10"] and list(reach["value"]) == [0.2, 0.2]
-    assert set(months.columns) == {"school_id", "period", "period_start", "period_end", "figure", "section",
-                                   "metric", "value"}
+    assert set(months.columns) == {
+        "school_id",
+        "period",
+        "period_start",
+        "period_end",
+        "figure",
+        "section",
+        "metric",
+        "value",
+    }
     # Suppressed figures stay empty in trends too.
     assert months.loc[months["figure"] == "equity.eal.group", "value"].isna().all()
     terms = scoring.trends(frames, "S1", D(2026, 7, 1), END, by="term", settings=SETTINGS)
-    summer, autumn = (terms[terms["figure"] == "families.reached"].sort_values("period_start")["value"])
+    summer, autumn = terms[terms["figure"] == "families.reached"].sort_values("period_start")["value"]
     # Summer (13 Apr - 22 Jul, cut to 1-22 Jul): nobody. F06's call on 31 Aug is in the summer holiday, in no
     # term. Autumn (3 Sep - 18 Dec, cut to 3 Sep - 31 Oct): the card above less F11's 1 Sep call (F11 is
     # reached on 31 Oct anyway).
@@ -317,7 +457,9 @@ def test_the_default_window_follows_the_config():
     term = parse_settings({"window": {"default": "term"}})
     assert terms.default_window(D(2026, 2, 10), term) == (D(2026, 1, 5), D(2026, 2, 10))
     assert terms.default_window(D(2026, 2, 10), parse_settings({"window": {"default": 28}})) == (
-        D(2026, 1, 14), D(2026, 2, 10))
+        D(2026, 1, 14),
+        D(2026, 2, 10),
+    )
     # In the summer holiday the window is the summer term just gone, whole.
     assert terms.default_window(D(2026, 8, 20), term) == (D(2026, 4, 13), D(2026, 7, 22))
 
@@ -327,7 +469,6 @@ def test_plain_text_card_says_fewer_than_10(frames):
     assert "Looked after   fewer than 10 families on one side: not shown" in text
     assert "reached two-way     6 of 20 (30.0%)" in text
     assert "gap -20.0 points" in text and "Overall score: 44.7 / 100" in text
-
 
 
 def test_a_family_at_a_partners_session_counts_for_both_sides(store):
@@ -345,19 +486,58 @@ def test_a_family_at_a_partners_session_counts_for_both_sides(store):
     """
     write_school(store)
     with store.write(actor="test") as conn:
-        conn.execute(db.interactions.insert().values(
-            interaction_id="I-both", school_id="S1", date=D(2026, 10, 10), family_id="F04", partner_id="P6",
-            activity="family workshop", channel="in person", two_way=True))
+        conn.execute(
+            db.interactions.insert().values(
+                interaction_id="I-both",
+                school_id="S1",
+                date=D(2026, 10, 10),
+                family_id="F04",
+                partner_id="P6",
+                activity="family workshop",
+                channel="in person",
+                two_way=True,
+            )
+        )
     expected = {**EXPECTED_S1}
-    expected["families"] = {"on_roll": 20, "reached": 7, "reach": 0.35, "informed_reach": 0.4,
-                            "regularity": 0.2857, "breadth": 1.14, "recency_days": 10, "score": 42.8}
-    expected["equity"] = {**EXPECTED_S1["equity"],
-                          "send": {"group": 10, "rest": 10, "group_reach": 0.5, "rest_reach": 0.2, "gap_pp": 30.0,
-                                   "parity": 2.5, "suppressed": False},
-                          "young_carer": {"group": 10, "rest": 10, "group_reach": 0.2, "rest_reach": 0.5,
-                                          "gap_pp": -30.0, "parity": 0.4, "suppressed": False}}
-    expected["businesses"] = {"listed": 2, "engaged": 2, "reach": 1.0, "interactions_per_engaged": 2.0,
-                              "category_coverage": 0.6667, "score": 80.0}
+    expected["families"] = {
+        "on_roll": 20,
+        "reached": 7,
+        "reach": 0.35,
+        "informed_reach": 0.4,
+        "regularity": 0.2857,
+        "breadth": 1.14,
+        "recency_days": 10,
+        "score": 42.8,
+    }
+    expected["equity"] = {
+        **EXPECTED_S1["equity"],
+        "send": {
+            "group": 10,
+            "rest": 10,
+            "group_reach": 0.5,
+            "rest_reach": 0.2,
+            "gap_pp": 30.0,
+            "parity": 2.5,
+            "suppressed": False,
+        },
+        "young_carer": {
+            "group": 10,
+            "rest": 10,
+            "group_reach": 0.2,
+            "rest_reach": 0.5,
+            "gap_pp": -30.0,
+            "parity": 0.4,
+            "suppressed": False,
+        },
+    }
+    expected["businesses"] = {
+        "listed": 2,
+        "engaged": 2,
+        "reach": 1.0,
+        "interactions_per_engaged": 2.0,
+        "category_coverage": 0.6667,
+        "score": 80.0,
+    }
     expected["layers"] = {**EXPECTED_S1["layers"], "4": {"categories": 5, "covered": 2, "coverage": 0.4}}
     expected["overall"] = 51.1
     for frames in (load_school_frames(store), load_school_frames(store, "S1")):
@@ -365,4 +545,7 @@ def test_a_family_at_a_partners_session_counts_for_both_sides(store):
         # One contact, two rows: one per side, never one row counted twice on a side.
         inter = frames.school("S1").interactions
         both = inter[inter["activity"] == "family workshop"]
-        assert sorted((int(f >= 0), int(p >= 0)) for f, p in zip(both["family"], both["partner"], strict=True)) == [(0, 1), (1, 0)]
+        assert sorted((int(f >= 0), int(p >= 0)) for f, p in zip(both["family"], both["partner"], strict=True)) == [
+            (0, 1),
+            (1, 0),
+        ]

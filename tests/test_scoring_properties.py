@@ -7,7 +7,8 @@ import datetime
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as hs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 from engagement import scoring
 from engagement.frames import FLAGS, frames_from_tables
@@ -33,9 +34,17 @@ def schools(draw):
             row[flag] = draw(hs.floats(0, 1)) < flag_rate[flag]
         fam_rows.append(row)
     n_par = draw(hs.integers(0, 8))
-    par_rows = [{"partner_id": f"P{i}", "school_id": "S1", "name": f"Partner {i}",
-                 "category": draw(hs.sampled_from(CATEGORIES)), "layer": draw(hs.sampled_from([2, 3, 4])),
-                 "status": draw(hs.sampled_from(["active", "prospective", "lapsed"]))} for i in range(n_par)]
+    par_rows = [
+        {
+            "partner_id": f"P{i}",
+            "school_id": "S1",
+            "name": f"Partner {i}",
+            "category": draw(hs.sampled_from(CATEGORIES)),
+            "layer": draw(hs.sampled_from([2, 3, 4])),
+            "status": draw(hs.sampled_from(["active", "prospective", "lapsed"])),
+        }
+        for i in range(n_par)
+    ]
     inter_rows = []
     for _ in range(draw(hs.integers(0, 80))):
         to_family = n_fam and (not n_par or draw(hs.booleans()))
@@ -43,20 +52,28 @@ def schools(draw):
             break
         day = START + datetime.timedelta(days=draw(hs.integers(-40, 100)))
         if to_family:
-            who = {"family_id": f"F{draw(hs.integers(0, n_fam - 1))}", "partner_id": None,
-                   "activity": draw(hs.sampled_from(FAMILY_ACTIVITIES))}
+            who = {
+                "family_id": f"F{draw(hs.integers(0, n_fam - 1))}",
+                "partner_id": None,
+                "activity": draw(hs.sampled_from(FAMILY_ACTIVITIES)),
+            }
         else:
-            who = {"family_id": None, "partner_id": f"P{draw(hs.integers(0, n_par - 1))}",
-                   "activity": draw(hs.sampled_from(PARTNER_ACTIVITIES))}
+            who = {
+                "family_id": None,
+                "partner_id": f"P{draw(hs.integers(0, n_par - 1))}",
+                "activity": draw(hs.sampled_from(PARTNER_ACTIVITIES)),
+            }
         inter_rows.append({"date": day, "two_way": draw(hs.booleans()), "school_id": "S1", **who})
     return tables(fam_rows, par_rows, inter_rows)
 
 
 def tables(fam_rows, par_rows, inter_rows):
-    return (pd.DataFrame([{"school_id": "S1", "name": "Hollybrook"}]),
-            pd.DataFrame(fam_rows, columns=["family_id", "school_id", *FLAGS]),
-            pd.DataFrame(par_rows, columns=["partner_id", "school_id", "name", "category", "layer", "status"]),
-            pd.DataFrame(inter_rows, columns=["date", "two_way", "school_id", "family_id", "partner_id", "activity"]))
+    return (
+        pd.DataFrame([{"school_id": "S1", "name": "Hollybrook"}]),
+        pd.DataFrame(fam_rows, columns=["family_id", "school_id", *FLAGS]),
+        pd.DataFrame(par_rows, columns=["partner_id", "school_id", "name", "category", "layer", "status"]),
+        pd.DataFrame(inter_rows, columns=["date", "two_way", "school_id", "family_id", "partner_id", "activity"]),
+    )
 
 
 def card_of(data, start=START, end=END):
@@ -94,8 +111,18 @@ def test_a_two_way_contact_for_an_unreached_family_never_lowers_reach(data, more
         return
     new_family = more.draw(hs.sampled_from(list(fam["family_id"])))
     day = START + datetime.timedelta(days=more.draw(hs.integers(0, (END - START).days)))
-    extra = pd.DataFrame([{"date": day, "two_way": True, "school_id": "S1", "family_id": new_family,
-                           "partner_id": None, "activity": "phone call"}])
+    extra = pd.DataFrame(
+        [
+            {
+                "date": day,
+                "two_way": True,
+                "school_id": "S1",
+                "family_id": new_family,
+                "partner_id": None,
+                "activity": "phone call",
+            }
+        ]
+    )
     after = card_of((schools_, fam, par, pd.concat([inter, extra], ignore_index=True)))
     if before["families"].get("suppressed"):
         assert after["families"].get("suppressed")
@@ -114,18 +141,33 @@ def test_interactions_outside_the_window_change_nothing(data, more):
     rows = []
     for _ in range(more.draw(hs.integers(1, 10))):
         offset = more.draw(hs.integers(1, 400))
-        day = START - datetime.timedelta(days=offset) if more.draw(hs.booleans()) else END + datetime.timedelta(days=offset)
+        day = (
+            START - datetime.timedelta(days=offset)
+            if more.draw(hs.booleans())
+            else END + datetime.timedelta(days=offset)
+        )
         if len(fam) and more.draw(hs.booleans()):
-            rows.append({"family_id": more.draw(hs.sampled_from(list(fam["family_id"]))), "partner_id": None,
-                         "activity": "phone call"})
+            rows.append(
+                {
+                    "family_id": more.draw(hs.sampled_from(list(fam["family_id"]))),
+                    "partner_id": None,
+                    "activity": "phone call",
+                }
+            )
         elif len(par):
-            rows.append({"family_id": None, "partner_id": more.draw(hs.sampled_from(list(par["partner_id"]))),
-                         "activity": "careers talk"})
+            rows.append(
+                {
+                    "family_id": None,
+                    "partner_id": more.draw(hs.sampled_from(list(par["partner_id"]))),
+                    "activity": "careers talk",
+                }
+            )
         else:
             continue
         rows[-1].update(date=day, two_way=more.draw(hs.booleans()), school_id="S1")
-    after = card_of((schools_, fam, par, pd.concat([inter, pd.DataFrame(rows, columns=inter.columns)],
-                                                   ignore_index=True)))
+    after = card_of(
+        (schools_, fam, par, pd.concat([inter, pd.DataFrame(rows, columns=inter.columns)], ignore_index=True))
+    )
     assert after == before
 
 
@@ -161,7 +203,8 @@ def test_suppressed_figures_never_leak(data):
     if len(fam) < threshold:
         assert card["families"]["suppressed"] is True
         assert {k: v for k, v in card["families"].items() if k != "suppressed"} == dict.fromkeys(
-            ["on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score"])
+            ["on_roll", "reached", "reach", "informed_reach", "regularity", "breadth", "recency_days", "score"]
+        )
     # The same holds in the trends and the comparison the pages draw from.
     trends = scoring.trends(frames_from_tables(*data), "S1", START, END, by="month")
     for flag, entry in card["equity"].items():

@@ -12,16 +12,25 @@ from engagement import store as db
 
 def _add_school(store, school_id="S1", demo=False):
     with store.write(actor="test") as conn:
-        conn.execute(db.schools.insert().values(school_id=school_id, name="Hollybrook Primary",
-                                                postcode="B30 2AA", demo=demo))
+        conn.execute(
+            db.schools.insert().values(school_id=school_id, name="Hollybrook Primary", postcode="B30 2AA", demo=demo)
+        )
 
 
 def test_schema_is_at_newest_revision(store):
     with store.read() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == _head()
         names = set(sa.inspect(conn).get_table_names())
-    assert {"schools", "partners", "families", "interactions", "terms", "geocode_cache", "gazetteer",
-            "audit_log"} <= names
+    assert {
+        "schools",
+        "partners",
+        "families",
+        "interactions",
+        "terms",
+        "geocode_cache",
+        "gazetteer",
+        "audit_log",
+    } <= names
 
 
 def test_opening_twice_keeps_data(store):
@@ -33,9 +42,8 @@ def test_opening_twice_keeps_data(store):
 
 def test_foreign_keys_enforced(store):
     _add_school(store)
-    with pytest.raises(sa.exc.IntegrityError):
-        with store.write(actor="test") as conn:
-            conn.execute(db.families.insert().values(family_id="F1", school_id="NOPE"))
+    with pytest.raises(sa.exc.IntegrityError), store.write(actor="test") as conn:
+        conn.execute(db.families.insert().values(family_id="F1", school_id="NOPE"))
 
 
 def _head() -> str:
@@ -51,10 +59,16 @@ def test_interaction_must_name_a_family_or_a_partner_or_both(store):
     _add_school(store)
     with store.write(actor="test") as conn:
         conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
-        conn.execute(db.partners.insert().values(partner_id="P1", school_id="S1", name="Library",
-                                                 category="library", layer=3))
-    row = dict(school_id="S1", date=__import__("datetime").date(2026, 9, 14), activity="newsletter",
-               channel="digital", two_way=False)
+        conn.execute(
+            db.partners.insert().values(partner_id="P1", school_id="S1", name="Library", category="library", layer=3)
+        )
+    row = dict(
+        school_id="S1",
+        date=__import__("datetime").date(2026, 9, 14),
+        activity="newsletter",
+        channel="digital",
+        two_way=False,
+    )
     # Both: the family took part in the partner's session (it counts for both sides).
     with store.write(actor="test") as conn:
         conn.execute(db.interactions.insert().values(interaction_id="I1", family_id="F1", partner_id="P1", **row))
@@ -68,10 +82,9 @@ def test_interaction_must_name_a_family_or_a_partner_or_both(store):
 
 def test_failed_write_rolls_back_whole(store):
     _add_school(store)
-    with pytest.raises(RuntimeError):
-        with store.write(actor="test") as conn:
-            conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.write(actor="test") as conn:
+        conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
+        raise RuntimeError("boom")
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(db.families)).scalar() == 0
 
@@ -85,8 +98,13 @@ def test_upsert_inserts_updates_and_audits(store):
         counts = db.upsert(conn, "families", [{"family_id": "F1", "school_id": "S1", "postcode": "B29 6AB"}])
     assert counts == {"inserted": 0, "updated": 1, "unchanged": 0}
     with store.read() as conn:
-        rows = conn.execute(select(db.audit_log).where(db.audit_log.c.table_name == "families")
-                            .order_by(db.audit_log.c.id)).mappings().all()
+        rows = (
+            conn.execute(
+                select(db.audit_log).where(db.audit_log.c.table_name == "families").order_by(db.audit_log.c.id)
+            )
+            .mappings()
+            .all()
+        )
     assert [r["action"] for r in rows] == ["insert", "update"]
     assert rows[1]["actor"] == "flo@school"
     assert '"postcode": "B30 2AA"' in rows[1]["before"] and '"postcode": "B29 6AB"' in rows[1]["after"]
@@ -113,7 +131,7 @@ def test_concurrent_writers_wait_instead_of_failing(sqlite_store):
             for i in range(10):
                 with sqlite_store.write(actor=f"flo{n}") as conn:
                     conn.execute(db.families.insert().values(family_id=f"F{n}-{i}", school_id="S1"))
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=officer, args=(n,)) for n in range(8)]

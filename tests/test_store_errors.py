@@ -9,13 +9,12 @@ import sqlite3
 import time
 
 import sqlalchemy as sa
+from conftest import POSTGRES_SERVER
 
 from engagement import cli
 from engagement import store as db
 from engagement.contacts import log_interaction
 from engagement.demo import load_demo
-
-from conftest import POSTGRES_SERVER
 
 
 def test_a_database_server_that_is_down_gives_one_line(capsys):
@@ -69,8 +68,9 @@ def test_a_contact_saved_as_the_connection_drops_is_saved_on_a_fresh_one(postgre
             with admin.connect() as other:
                 other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
 
-    new_id = log_interaction(store, "flo@school", school_id="S1", date=datetime.date(2026, 11, 2),
-                             activity="phone call", family_id="F1")
+    new_id = log_interaction(
+        store, "flo@school", school_id="S1", date=datetime.date(2026, 11, 2), activity="phone call", family_id="F1"
+    )
     admin.dispose()
     assert dropped
     with store.read() as conn:

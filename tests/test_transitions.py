@@ -39,29 +39,42 @@ def csv(*lines: str) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-FAMILIES = csv("family_id,school_id,send,pupil_premium,year_groups",
-               *[f"F{n:02d},S1,{'yes' if n <= 12 else 'no'},{'yes' if n <= 6 else 'no'},5" for n in range(1, 25)])
-MOVES = csv("transition_id,family_id,kind,direction,other_setting,date,send",
-            *[f"T{n:02d},F{n:02d},in-year move,leaving,P1,2026-12-{n:02d},{'yes' if n <= 12 else 'no'}"
-              for n in range(1, 21)])
+FAMILIES = csv(
+    "family_id,school_id,send,pupil_premium,year_groups",
+    *[f"F{n:02d},S1,{'yes' if n <= 12 else 'no'},{'yes' if n <= 6 else 'no'},5" for n in range(1, 25)],
+)
+MOVES = csv(
+    "transition_id,family_id,kind,direction,other_setting,date,send",
+    *[f"T{n:02d},F{n:02d},in-year move,leaving,P1,2026-12-{n:02d},{'yes' if n <= 12 else 'no'}" for n in range(1, 21)],
+)
 
 
 def answers(date: str, agreeing: range) -> list[str]:
-    return [f"belonging,{date},belong,{'agree' if n in agreeing else 'disagree'},F{n:02d},parent"
-            for n in range(1, 21)]
+    return [f"belonging,{date},belong,{'agree' if n in agreeing else 'disagree'},F{n:02d},parent" for n in range(1, 21)]
 
 
-SURVEY = csv("survey,date,question,answer,family_id,respondent",
-             *answers("2026-05-06", range(9, 21)), *answers("29/09/2026", range(6, 21)),
-             "parent view,2026-09-29,happy,Don't know,,parent")
+SURVEY = csv(
+    "survey,date,question,answer,family_id,respondent",
+    *answers("2026-05-06", range(9, 21)),
+    *answers("29/09/2026", range(6, 21)),
+    "parent view,2026-09-29,happy,Don't know,,parent",
+)
 
 
 @pytest.fixture
 def school(store):
     with store.write("test") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Oak School", postcode="B30 2AA"))
-        conn.execute(db.partners.insert().values(partner_id="P1", school_id="S1", name="Oak Secondary",
-                                                 category="partner school", layer=3, status="active"))
+        conn.execute(
+            db.partners.insert().values(
+                partner_id="P1",
+                school_id="S1",
+                name="Oak Secondary",
+                category="partner school",
+                layer=3,
+                status="active",
+            )
+        )
     assert import_directory(store, [("families.csv", FAMILIES)], actor="test").ok
     report = files.import_files(store, [("transitions.csv", MOVES), ("survey_responses.csv", SURVEY)], actor="test")
     assert report.ok, report.format()
@@ -89,28 +102,47 @@ def test_each_move_gets_the_plan_and_the_progress_is_counted(school):
 def test_figures_for_staff_and_governors_as_worked_by_hand(school):
     moves = transitions.load_transitions(school, "S1", TODAY, datetime.date(2026, 9, 1), datetime.date(2026, 12, 31))
     assert transitions.figures(moves, 10) == {
-        "count": 20, "send": 12, "plan_complete": 0.55, "not_send": 8, "send_plan_complete": 0.8333,
-        "not_send_plan_complete": None, "suppressed": True}
+        "count": 20,
+        "send": 12,
+        "plan_complete": 0.55,
+        "not_send": 8,
+        "send_plan_complete": 0.8333,
+        "not_send_plan_complete": None,
+        "suppressed": True,
+    }
     assert transitions.figures(moves, 10, for_governor=True) == {
-        "count": 20, "send": 10, "plan_complete": None, "not_send": None, "send_plan_complete": None,
-        "not_send_plan_complete": None, "suppressed": True}
+        "count": 20,
+        "send": 10,
+        "plan_complete": None,
+        "not_send": None,
+        "send_plan_complete": None,
+        "not_send_plan_complete": None,
+        "suppressed": True,
+    }
 
 
 def test_belonging_per_question_group_and_change(school):
     responses = belonging.load_responses(school, "S1")
     survey = belonging.load_surveys().survey("belonging")
-    table = belonging.question_table(responses, survey, datetime.date(2026, 9, 29), datetime.date(2026, 5, 6),
-                                     threshold=10)
+    table = belonging.question_table(
+        responses, survey, datetime.date(2026, 9, 29), datetime.date(2026, 5, 6), threshold=10
+    )
     row = table[table["question"] == "belong"].iloc[0]
     assert (row["responses"], row["agree"], row["change"], row["send"]) == (20, 0.75, 15.0, 0.5833)
     assert row["eal"] is None and row["pupil_premium"] is None  # no EAL answers; 6 pupil premium answers
     assert table[table["question"] == "welcome"].iloc[0]["agree"] is None  # nobody answered it
-    governor = belonging.question_table(responses, survey, datetime.date(2026, 9, 29), datetime.date(2026, 5, 6),
-                                        threshold=10, for_governor=True)
+    governor = belonging.question_table(
+        responses, survey, datetime.date(2026, 9, 29), datetime.date(2026, 5, 6), threshold=10, for_governor=True
+    )
     assert governor.iloc[0]["agree"] is None and governor.iloc[0]["responses"] == 20
     assert belonging.headline(responses, TODAY, threshold=10) == {
-        "survey": "belonging", "date": "2026-09-29", "responses": 20, "agree": 0.75, "change": 15.0,
-        "suppressed": False}
+        "survey": "belonging",
+        "date": "2026-09-29",
+        "responses": 20,
+        "agree": 0.75,
+        "change": 15.0,
+        "suppressed": False,
+    }
     assert belonging.headline(responses, datetime.date(2026, 6, 1), threshold=10)["date"] == "2026-05-06"
     low = belonging.low_belonging_families(responses)
     assert list(low["family_id"]) == ["F01", "F02", "F03", "F04", "F05"]
@@ -143,6 +175,7 @@ def test_score_json_carries_transitions_and_belonging(school, tmp_path):
     from engagement import cli
 
     url = school.url
+
     def score(*extra):
         out = io.StringIO()
         with redirect_stdout(out):
@@ -157,14 +190,21 @@ def test_score_json_carries_transitions_and_belonging(school, tmp_path):
 
 
 def test_a_file_with_problems_changes_nothing_and_says_where(school):
-    bad_moves = csv("transition_id,family_id,kind,date", "T90,F01,Year 6 to Year 7,2027-07-21",
-                    "T91,F99,in-year move,2027-01-10", "T92,F02,gap year,2027-01-10")
+    bad_moves = csv(
+        "transition_id,family_id,kind,date",
+        "T90,F01,Year 6 to Year 7,2027-07-21",
+        "T91,F99,in-year move,2027-01-10",
+        "T92,F02,gap year,2027-01-10",
+    )
     bad_answers = csv("survey,date,question,answer,family_id", "parent view,2026-11-01,happy,agree,F01")
-    report = files.import_files(school, [("transitions.csv", bad_moves), ("survey_responses.csv", bad_answers)],
-                                actor="test")
+    report = files.import_files(
+        school, [("transitions.csv", bad_moves), ("survey_responses.csv", bad_answers)], actor="test"
+    )
     assert [(p.file, p.row, p.column) for p in report.errors] == [
-        ("transitions.csv", 4, "kind"), ("survey_responses.csv", 2, "family_id")]
-    report = files.import_files(school, [("transitions.csv", bad_moves[:bad_moves.index(b"T92")])], actor="test")
+        ("transitions.csv", 4, "kind"),
+        ("survey_responses.csv", 2, "family_id"),
+    ]
+    report = files.import_files(school, [("transitions.csv", bad_moves[: bad_moves.index(b"T92")])], actor="test")
     assert [(p.row, p.column) for p in report.errors] == [(3, "family_id")]
     assert "there is no family 'F99'" in report.errors[0].reason
     assert len(transitions.load_transitions(school, "S1", TODAY)) == 20  # T90 was not written either
@@ -188,8 +228,15 @@ def test_steps_of_another_school_are_refused_and_marking_is_audited(school):
         transitions.mark_steps(school, "x", "S2", {"T11/meeting": True})
     assert transitions.mark_steps(school, "senco@oak", "S1", {"T11/meeting": True}, TODAY) == 1
     with school.read() as conn:
-        entry = conn.execute(sa.select(db.audit_log).where(db.audit_log.c.record_id == "T11/meeting")
-                             .order_by(db.audit_log.c.id.desc())).mappings().first()
+        entry = (
+            conn.execute(
+                sa.select(db.audit_log)
+                .where(db.audit_log.c.record_id == "T11/meeting")
+                .order_by(db.audit_log.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
     assert entry["actor"] == "senco@oak" and json.loads(entry["after"])["done"] is True
 
 
@@ -210,8 +257,9 @@ def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(school):
 
     if school.dialect != "sqlite":
         pytest.skip("the report reads the store once; one database is enough")
-    view = overview(load_school_frames(school, "S1"), "S1", datetime.date(2026, 9, 1), TODAY, today=TODAY,
-                    for_governor=True)
+    view = overview(
+        load_school_frames(school, "S1"), "S1", datetime.date(2026, 9, 1), TODAY, today=TODAY, for_governor=True
+    )
     view = dataclasses.replace(view, voice=belonging.voice_section(school, "S1", TODAY, for_governor=True))
     html = report.overview_report_html(view)
     assert "<b>Families who feel they belong:</b> not shown (–" not in html
@@ -221,5 +269,12 @@ def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(school):
     import weasyprint
 
     pdf = report.overview_report_pdf(html)
-    assert pdf.startswith(b"%PDF") and len(weasyprint.HTML(string=html).render(stylesheets=[
-        weasyprint.CSS(string="html { font-size: 6.8pt !important; }")]).pages) == 1
+    assert (
+        pdf.startswith(b"%PDF")
+        and len(
+            weasyprint.HTML(string=html)
+            .render(stylesheets=[weasyprint.CSS(string="html { font-size: 6.8pt !important; }")])
+            .pages
+        )
+        == 1
+    )

@@ -15,10 +15,19 @@ from engagement import access
 from engagement import store as db
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-        "client_id": "engagement", "client_secret": "s", "server_metadata_url": "http://127.0.0.1:1/.well-known"}
-ROLES = {"senco@hollybrook.sch.uk": "senco", "flo@hollybrook.sch.uk": "flo", "head@hollybrook.sch.uk": "head",
-         "@governors.hollybrook.sch.uk": "governor"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "client_id": "engagement",
+    "client_secret": "s",
+    "server_metadata_url": "http://127.0.0.1:1/.well-known",
+}
+ROLES = {
+    "senco@hollybrook.sch.uk": "senco",
+    "flo@hollybrook.sch.uk": "flo",
+    "head@hollybrook.sch.uk": "head",
+    "@governors.hollybrook.sch.uk": "governor",
+}
 
 
 @pytest.fixture
@@ -53,12 +62,15 @@ def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
     assert at.title[0].value == "Transitions"
     table = at.dataframe[0].value
     assert table["send"].iloc[0]  # SEND first
-    transition_id = next(tid for tid, row in zip(table["transition_id"], table.itertuples(), strict=True)
-                         if row.kind == "year 6 to year 7" and row.send)
+    transition_id = next(
+        tid
+        for tid, row in zip(table["transition_id"], table.itertuples(), strict=True)
+        if row.kind == "year 6 to year 7" and row.send
+    )
     at.selectbox(key="transitions_pick").set_value(transition_id).run()
     assert any("year 6 to year 7" in s.value for s in at.subheader)
     box = next(c for c in at.checkbox if c.key.startswith(f"step_{transition_id}/") and not c.value)
-    step_id = box.key.rsplit("_", 1)[0][len("step_"):]
+    step_id = box.key.rsplit("_", 1)[0][len("step_") :]
     store = db.open_store(app_db)
     try:
         with store.read() as conn:
@@ -67,8 +79,11 @@ def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
         assert not at.exception, at.exception
         assert any("Saved: 1 step changed." in s.value for s in at.success)
         with store.read() as conn:
-            step = conn.execute(select(db.transition_steps).where(
-                db.transition_steps.c.step_id == step_id)).mappings().one()
+            step = (
+                conn.execute(select(db.transition_steps).where(db.transition_steps.c.step_id == step_id))
+                .mappings()
+                .one()
+            )
             after = conn.execute(select(func.count()).select_from(db.audit_log)).scalar()
         assert step["done"] and step["done_by"] == "senco@hollybrook.sch.uk" and after == before + 1
     finally:

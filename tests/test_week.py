@@ -51,67 +51,148 @@ ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = [f"F{i:03d}" for i in range(1, 91)]
 CAME = FAMILIES[:80]
 CLUB = FAMILIES[9:15]
-EXPECTED_WEEK = {"events": {"held": 1, "attendance": 95, "volunteer_hours": 6.5},
-                 "referrals": {"made": 4, "sent": 1, "accepted": 0, "declined": 1, "completed": 1,
-                               "no_longer_needed": 1, "open": 1}}
+EXPECTED_WEEK = {
+    "events": {"held": 1, "attendance": 95, "volunteer_hours": 6.5},
+    "referrals": {"made": 4, "sent": 1, "accepted": 0, "declined": 1, "completed": 1, "no_longer_needed": 1, "open": 1},
+}
 
 
 def write_school(store: db.Store) -> None:
     with store.write("setup") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2AA"))
-        conn.execute(db.families.insert(), [{"family_id": f, "school_id": "S1", "send": i < 12,
-                                             "needs": "food;housing" if i < 3 else None}
-                                            for i, f in enumerate(FAMILIES)])
-        conn.execute(db.partners.insert(), [
-            {"partner_id": "P1", "school_id": "S1", "name": "Stirchley Food Bank", "category": "food bank",
-             "layer": 3, "services": "food;clothing"},
-            {"partner_id": "P2", "school_id": "S1", "name": "Early Help Hub", "category": "early help", "layer": 2,
-             "services": None},
-            {"partner_id": "P3", "school_id": "S1", "name": "Kings Heath Boxing Club", "category": "sports club",
-             "layer": 3, "services": None}])
+        conn.execute(
+            db.families.insert(),
+            [
+                {"family_id": f, "school_id": "S1", "send": i < 12, "needs": "food;housing" if i < 3 else None}
+                for i, f in enumerate(FAMILIES)
+            ],
+        )
+        conn.execute(
+            db.partners.insert(),
+            [
+                {
+                    "partner_id": "P1",
+                    "school_id": "S1",
+                    "name": "Stirchley Food Bank",
+                    "category": "food bank",
+                    "layer": 3,
+                    "services": "food;clothing",
+                },
+                {
+                    "partner_id": "P2",
+                    "school_id": "S1",
+                    "name": "Early Help Hub",
+                    "category": "early help",
+                    "layer": 2,
+                    "services": None,
+                },
+                {
+                    "partner_id": "P3",
+                    "school_id": "S1",
+                    "name": "Kings Heath Boxing Club",
+                    "category": "sports club",
+                    "layer": 3,
+                    "services": None,
+                },
+            ],
+        )
 
 
 def record_week_by_functions(store: db.Store) -> None:
-    save_register(store, "flo:amy", school_id="S1", event_id="E-PE", date=D(2026, 10, 7), activity="parents evening",
-                  family_ids=CAME, partner_ids=["P3"], attendees=95, volunteer_hours=6.5, today=TODAY)
-    r1 = refer(store, "flo:amy", school_id="S1", family_id="F001", partner_id="P1", date=D(2026, 9, 10),
-               reasons=["food"], referral_id="R1", today=TODAY)
+    save_register(
+        store,
+        "flo:amy",
+        school_id="S1",
+        event_id="E-PE",
+        date=D(2026, 10, 7),
+        activity="parents evening",
+        family_ids=CAME,
+        partner_ids=["P3"],
+        attendees=95,
+        volunteer_hours=6.5,
+        today=TODAY,
+    )
+    r1 = refer(
+        store,
+        "flo:amy",
+        school_id="S1",
+        family_id="F001",
+        partner_id="P1",
+        date=D(2026, 9, 10),
+        reasons=["food"],
+        referral_id="R1",
+        today=TODAY,
+    )
     update_status(store, "flo:amy", r1, "accepted", D(2026, 9, 12), today=TODAY)
     update_status(store, "flo:amy", r1, "completed", D(2026, 10, 1), today=TODAY)
-    r2 = refer(store, "flo:amy", school_id="S1", family_id="F002", partner_id="P1", date=D(2026, 9, 15),
-               referral_id="R2", today=TODAY)
+    r2 = refer(
+        store,
+        "flo:amy",
+        school_id="S1",
+        family_id="F002",
+        partner_id="P1",
+        date=D(2026, 9, 15),
+        referral_id="R2",
+        today=TODAY,
+    )
     update_status(store, "flo:amy", r2, "declined", D(2026, 9, 16), decline_reason="no capacity", today=TODAY)
-    r3 = refer(store, "flo:amy", school_id="S1", family_id="F003", partner_id="P2", date=D(2026, 9, 20),
-               referral_id="R3", today=TODAY)
+    r3 = refer(
+        store,
+        "flo:amy",
+        school_id="S1",
+        family_id="F003",
+        partner_id="P2",
+        date=D(2026, 9, 20),
+        referral_id="R3",
+        today=TODAY,
+    )
     update_status(store, "flo:amy", r3, "no longer needed", D(2026, 10, 5), today=TODAY)
-    refer(store, "flo:amy", school_id="S1", family_id="F085", partner_id="P2", date=D(2026, 10, 1),
-          referral_id="R4", today=TODAY)
+    refer(
+        store,
+        "flo:amy",
+        school_id="S1",
+        family_id="F085",
+        partner_id="P2",
+        date=D(2026, 10, 1),
+        referral_id="R4",
+        today=TODAY,
+    )
     for family in CLUB:
-        link_family(store, "flo:amy", school_id="S1", family_id=family, partner_id="P3", relation="member",
-                    start=D(2026, 9, 1))
+        link_family(
+            store, "flo:amy", school_id="S1", family_id=family, partner_id="P3", relation="member", start=D(2026, 9, 1)
+        )
 
 
 def week_csv_files(folder: Path) -> list[Path]:
     rows = ["event_id,date,activity,partner_id,family_id,attendees,volunteer_hours,money_raised"]
-    rows += [f"E-PE,07/10/2026,Parents Evening,P3,{f},{'95' if n == 0 else ''},{'6.5' if n == 0 else ''},"
-             for n, f in enumerate(CAME)]
+    rows += [
+        f"E-PE,07/10/2026,Parents Evening,P3,{f},{'95' if n == 0 else ''},{'6.5' if n == 0 else ''},"
+        for n, f in enumerate(CAME)
+    ]
     (folder / "events.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (folder / "referrals.csv").write_text(
         "referral_id,family_id,partner_id,date,reasons,status,status_date,decline_reason\n"
         "R1,F001,P1,2026-09-10,food,completed,2026-10-01,\n"
         "R2,F002,P1,2026-09-15,,declined,2026-09-16,no capacity\n"
         "R3,F003,P2,2026-09-20,,no longer needed,2026-10-05,\n"
-        "R4,F085,P2,2026-10-01,,sent,,\n", encoding="utf-8")
+        "R4,F085,P2,2026-10-01,,sent,,\n",
+        encoding="utf-8",
+    )
     (folder / "family_partners.csv").write_text(
         "family_id,partner_id,relation,start,end\n" + "".join(f"{f},P3,member,2026-09-01,\n" for f in CLUB),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return [folder / n for n in ("events.csv", "referrals.csv", "family_partners.csv")]
 
 
 def figures(store: db.Store) -> tuple:
     card = score_card(load_school_frames(store, "S1"), "S1", START, END)
-    return (week_card(store, "S1", START, END), card["families"]["reached"], card["community"]["engaged"],
-            families_using(store, "P3", TODAY))
+    return (
+        week_card(store, "S1", START, END),
+        card["families"]["reached"],
+        card["community"]["engaged"],
+        families_using(store, "P3", TODAY),
+    )
 
 
 def test_the_week_by_hand_gives_the_worked_figures(store):
@@ -123,7 +204,8 @@ def test_the_week_by_hand_gives_the_worked_figures(store):
     assert engaged == 1  # the club that ran the evening with the school (the food bank had referrals, no contact)
     assert register(store, "E-PE") == sorted(CAME)
     assert list_events(store, "S1")[["event_id", "families", "attendees"]].to_dict("records") == [
-        {"event_id": "E-PE", "families": 80, "attendees": 95}]
+        {"event_id": "E-PE", "families": 80, "attendees": 95}
+    ]
     assert partner_referral_counts(store, "P1") == {"made": 2, "accepted": 1, "declined": 1, "open": 0}
     assert family_links(store, family_id="F010", today=TODAY)["partner"].tolist() == ["Kings Heath Boxing Club"]
     # Governors: counts of families rounded to 10, under it the words, never 1 to 9.
@@ -160,23 +242,33 @@ def test_functions_and_imports_store_the_same_week(sqlite_store, tmp_path):
     assert import_week_files(other, week_csv_files(tmp_path), actor="t").ok
     mine, theirs = week_tables(sqlite_store), week_tables(other)
     for kind in ("events", "referrals", "family_partners"):
-        assert mine[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict("records") == \
-            theirs[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict("records"), kind
+        assert mine[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict(
+            "records"
+        ) == theirs[kind].drop(columns=["staff"], errors="ignore").astype(object).fillna("").to_dict("records"), kind
     other.dispose()
 
 
 def _counts(store) -> tuple[int, ...]:
     with store.read() as conn:
-        return tuple(conn.execute(select(func.count()).select_from(t)).scalar()
-                     for t in (db.interactions, db.events, db.referrals, db.family_partners, db.audit_log))
+        return tuple(
+            conn.execute(select(func.count()).select_from(t)).scalar()
+            for t in (db.interactions, db.events, db.referrals, db.family_partners, db.audit_log)
+        )
 
 
 def test_an_unknown_reference_saves_nothing_and_is_listed(store):
     write_school(store)
     before = _counts(store)
     with pytest.raises(UnknownReferences) as refused:
-        save_register(store, "flo", school_id="S1", date=D(2026, 10, 7), activity="family workshop",
-                      family_ids=["F001", "F999", "f002", "F003"], today=TODAY)
+        save_register(
+            store,
+            "flo",
+            school_id="S1",
+            date=D(2026, 10, 7),
+            activity="family workshop",
+            family_ids=["F001", "F999", "f002", "F003"],
+            today=TODAY,
+        )
     assert refused.value.unknown == ["F999", "f002"]
     assert _counts(store) == before
 
@@ -186,7 +278,8 @@ def test_a_bad_file_imports_nothing_and_says_where(store, tmp_path):
     files = week_csv_files(tmp_path)
     (tmp_path / "referrals.csv").write_text(
         "referral_id,family_id,partner_id,date,status\nR1,F001,P1,2026-09-10,sent\nR2,F404,P1,31/02/2026,lost\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     before = _counts(store)
     report = import_week_files(store, files, actor="t")
     assert not report.ok
@@ -222,15 +315,30 @@ def test_a_referral_with_no_reply_raises_its_family_on_the_worklist(store):
 
 def test_two_staff_marking_one_register_at_once_lose_nothing(sqlite_store):
     write_school(sqlite_store)
-    save_register(sqlite_store, "flo:a", school_id="S1", event_id="E1", date=D(2026, 10, 7),
-                  activity="family workshop", today=TODAY)
+    save_register(
+        sqlite_store,
+        "flo:a",
+        school_id="S1",
+        event_id="E1",
+        date=D(2026, 10, 7),
+        activity="family workshop",
+        today=TODAY,
+    )
     halves = [FAMILIES[:50], FAMILIES[40:]]
     errors: list[BaseException] = []
 
     def mark(families):
         try:
-            save_register(sqlite_store, "flo", school_id="S1", event_id="E1", date=D(2026, 10, 7),
-                          activity="family workshop", family_ids=families, today=TODAY)
+            save_register(
+                sqlite_store,
+                "flo",
+                school_id="S1",
+                event_id="E1",
+                date=D(2026, 10, 7),
+                activity="family workshop",
+                family_ids=families,
+                today=TODAY,
+            )
         except BaseException as error:  # reported below
             errors.append(error)
 
@@ -248,8 +356,15 @@ def test_a_register_of_80_families_saves_in_under_a_second(sqlite_store):
 
     write_school(sqlite_store)
     began = time.perf_counter()
-    save_register(sqlite_store, "flo", school_id="S1", date=D(2026, 10, 7), activity="parents evening",
-                  family_ids=CAME, today=TODAY)
+    save_register(
+        sqlite_store,
+        "flo",
+        school_id="S1",
+        date=D(2026, 10, 7),
+        activity="parents evening",
+        family_ids=CAME,
+        today=TODAY,
+    )
     assert time.perf_counter() - began < 1.0
 
 
@@ -258,8 +373,12 @@ def test_the_command_line_imports_exports_and_scores_the_week(tmp_path):
     store = db.open_store(url)
     write_school(store)
     store.dispose()
-    run = lambda *a: subprocess.run([sys.executable, "-m", "engagement", *a, "--db", url],  # noqa: E731
-                                    capture_output=True, text=True, cwd=ROOT)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "engagement", *a, "--db", url],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     done = run("import", *map(str, week_csv_files(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert "events: 1 events, 80 family contacts" in done.stdout
@@ -267,8 +386,9 @@ def test_the_command_line_imports_exports_and_scores_the_week(tmp_path):
 
     card = json.loads(run("score", "--json", "--from", "2026-09-01", "--to", "2026-12-19").stdout)
     assert {k: card[k] for k in ("events", "referrals")} == EXPECTED_WEEK
-    governor = json.loads(run("score", "--json", "--for", "governor", "--from", "2026-09-01",
-                              "--to", "2026-12-19").stdout)
+    governor = json.loads(
+        run("score", "--json", "--for", "governor", "--from", "2026-09-01", "--to", "2026-12-19").stdout
+    )
     assert governor["referrals"]["made"] is None and governor["referrals"]["suppressed"] is True
     out = run("export", str(tmp_path / "export"))
     assert out.returncode == 0 and "referrals.csv" in out.stdout

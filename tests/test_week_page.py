@@ -82,18 +82,24 @@ def record_the_week(at: AppTest, url: str) -> AppTest:
     assert not at.exception and not at.error
     assert at.success[0].value.startswith("Saved: 80 families added to the register")
     # Referrals, then their replies and outcomes.
-    for family, partner, day in (("F001", "P1", D(2026, 9, 10)), ("F002", "P1", D(2026, 9, 15)),
-                                 ("F003", "P2", D(2026, 9, 20)), ("F085", "P2", D(2026, 10, 1))):
+    for family, partner, day in (
+        ("F001", "P1", D(2026, 9, 10)),
+        ("F002", "P1", D(2026, 9, 15)),
+        ("F003", "P2", D(2026, 9, 20)),
+        ("F085", "P2", D(2026, 10, 1)),
+    ):
         at.selectbox(key="week_ref_family").set_value(family)
         at.selectbox(key="week_ref_partner").set_value(partner).run()
         at.date_input(key="week_ref_date").set_value(day)
         at.button(key="week_ref_go").click().run()
         assert not at.exception and not at.error, at.error
     ids = referral_ids(url)
-    for family, status, day, why in (("F001", "accepted", D(2026, 9, 12), ""),
-                                     ("F001", "completed", D(2026, 10, 1), ""),
-                                     ("F002", "declined", D(2026, 9, 16), "no capacity"),
-                                     ("F003", "no longer needed", D(2026, 10, 5), "")):
+    for family, status, day, why in (
+        ("F001", "accepted", D(2026, 9, 12), ""),
+        ("F001", "completed", D(2026, 10, 1), ""),
+        ("F002", "declined", D(2026, 9, 16), "no capacity"),
+        ("F003", "no longer needed", D(2026, 10, 5), ""),
+    ):
         at.selectbox(key="week_move_ref").set_value(ids[family]).run()
         at.selectbox(key="week_move_status").set_value(status)
         at.date_input(key="week_move_date").set_value(day)
@@ -128,8 +134,11 @@ def test_the_week_through_the_page_gives_the_worked_figures(app_db):
     week = at.table[-1].value
     shown = dict(zip(week.iloc[:, 0], week.iloc[:, 1], strict=True))
     assert (shown["Events held"], shown["Attendance at events"], shown["Volunteer hours"]) == ("1", "95", "6.5")
-    assert (shown["Referrals made"], shown["Referrals open (sent or accepted)"], shown["Referrals declined"]) == \
-        ("4", "1", "1")
+    assert (shown["Referrals made"], shown["Referrals open (sent or accepted)"], shown["Referrals declined"]) == (
+        "4",
+        "1",
+        "1",
+    )
 
 
 def test_the_partner_record_and_the_outreach_page_show_the_links(app_db):

@@ -21,8 +21,11 @@ def school_picker(store: db.Store, visible: list[str]) -> str | None:
         st.info("The store holds no school yet. Import a schools file on the **Data** page.")
         return None
     if not schools:
-        st.warning("Your account is not given any of the schools in this app. Ask the data lead to add your "
-                   "schools to your role.", icon=":material/lock:")
+        st.warning(
+            "Your account is not given any of the schools in this app. Ask the data lead to add your "
+            "schools to your role.",
+            icon=":material/lock:",
+        )
         return None
     ids = [s["school_id"] for s in schools]
     names = {s["school_id"]: f"{s['name']} ({s['school_id']})" for s in schools}
@@ -33,8 +36,7 @@ def school_picker(store: db.Store, visible: list[str]) -> str | None:
     return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
 
 
-def window_picker(key: str = "window", today: datetime.date | None = None, calendar: Calendar | None = None
-                  ) -> Window:
+def window_picker(key: str = "window", today: datetime.date | None = None, calendar: Calendar | None = None) -> Window:
     """The window a page shows: a term of the school's calendar (the current one so far by default)
     or custom dates. Remembered across pages, so the Overview and the layers tell the same story.
     Governors choose whole terms only: a one-day window could single out one family. The terms are
@@ -49,13 +51,15 @@ def window_picker(key: str = "window", today: datetime.date | None = None, calen
     labels = [w.label for w in terms]
     if access.sees_family_detail(current_viewer().role):
         labels.append(custom)
-    choice = st.sidebar.selectbox("Window", labels, key=f"{key}_term",
-                                  help="Every figure on the page counts contacts within these dates.")
+    choice = st.sidebar.selectbox(
+        "Window", labels, key=f"{key}_term", help="Every figure on the page counts contacts within these dates."
+    )
     if choice != custom:
         return terms[labels.index(choice)]
     start, end = terms[0].start, today
-    picked = st.sidebar.date_input("From – to", value=(start, end), max_value=today, format="DD/MM/YYYY",
-                                   key=f"{key}_dates")
+    picked = st.sidebar.date_input(
+        "From – to", value=(start, end), max_value=today, format="DD/MM/YYYY", key=f"{key}_dates"
+    )
     if isinstance(picked, (tuple, list)) and len(picked) == 2:
         start, end = picked
     return Window(start, end, date_range_text(start, end))

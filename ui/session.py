@@ -17,11 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engagement import access
 from engagement import store as db
-from engagement.settings import load_settings
-from engagement.demo import load_demo
 from engagement.calendar import load_calendar
 from engagement.communication import Messages, load_messages
+from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
+from engagement.settings import load_settings
 from engagement.terms import Calendar
 from ui import pickers
 
@@ -44,8 +44,11 @@ def show_error(error: BaseException) -> str:
     server's log under that reference, never to the page. Returns the reference."""
     reference = uuid.uuid4().hex[:8].upper()
     logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
-    what = ("The database cannot be used just now, so this page could not be shown"
-            if isinstance(error, SQLAlchemyError) else "Something went wrong and this page could not be shown")
+    what = (
+        "The database cannot be used just now, so this page could not be shown"
+        if isinstance(error, SQLAlchemyError)
+        else "Something went wrong and this page could not be shown"
+    )
     st.error(
         f"{what}. Nothing you saved is lost. Try again in a moment; if it happens again, give this "
         f"reference to the school's data lead: **{reference}**.",
@@ -58,6 +61,7 @@ def show_error(error: BaseException) -> str:
 class Viewer:
     """Who is looking at the page: their email (or "local admin"), role, and the schools their
     grant names (see :func:`access.visible_schools` for what that opens in this store)."""
+
     email: str
     role: str | None
     local: bool
@@ -147,8 +151,10 @@ def page_guard(page: str) -> Viewer:
         st.error(f"The app cannot start: {error}", icon=":material/error:")
         st.stop()
     if viewer.local:
-        st.caption(":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
-                   "from this computer only and treats you as an administrator.")
+        st.caption(
+            ":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
+            "from this computer only and treats you as an administrator."
+        )
         return viewer
     if viewer.role is None and not st.user.is_logged_in:
         st.title("Community engagement map")
@@ -161,8 +167,7 @@ def page_guard(page: str) -> Viewer:
         st.button("Sign out", on_click=st.logout)
     if viewer.role is None:
         st.title("No access yet")
-        st.write("You are signed in, but your account has no role in this app. "
-                 "Ask the school's data lead to add you.")
+        st.write("You are signed in, but your account has no role in this app. Ask the school's data lead to add you.")
         st.stop()
     if not access.can_open(viewer.role, page):
         st.title("Not available to your role")
@@ -184,8 +189,10 @@ def demo_banner(store: db.Store) -> None:
         return
     if not access.may_import(current_viewer().role):
         # Clearing the demo deletes a school: not for a governor's read-only view.
-        st.container(border=True).markdown("**Demo data.** This app is showing *Hollybrook Primary School*, "
-                                           "a fictional school with synthetic families and partners.")
+        st.container(border=True).markdown(
+            "**Demo data.** This app is showing *Hollybrook Primary School*, "
+            "a fictional school with synthetic families and partners."
+        )
         return
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
@@ -197,8 +204,11 @@ def demo_banner(store: db.Store) -> None:
             st.session_state["clear_demo_asked"] = True
         if st.session_state.get("clear_demo_asked"):
             # Deleting a school is not undone by a second click: ask once, plainly.
-            st.warning("Delete the demo school, its partners, families and contacts? Your own imported schools "
-                       "are kept. This cannot be undone.", icon=":material/warning:")
+            st.warning(
+                "Delete the demo school, its partners, families and contacts? Your own imported schools "
+                "are kept. This cannot be undone.",
+                icon=":material/warning:",
+            )
             yes, no, _ = st.columns([1, 1, 4])
             if yes.button("Yes, delete the demo", key="clear_demo_confirm", type="primary"):
                 st.session_state.pop("clear_demo_asked", None)

@@ -10,7 +10,7 @@ test is an injection test too. A page's own browser test can open a path with ``
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -46,18 +46,37 @@ def seed_hostile_store(url: str) -> None:
         load_demo(store, actor=ACTOR)
         p, i = engagement_store.partners, engagement_store.interactions
         with store.write(actor=ACTOR) as conn:
-            partner = dict(conn.execute(select(p).where(p.c.status == "active").order_by(p.c.partner_id)
-                                        .limit(1)).mappings().one())
-            with_partner = dict(conn.execute(select(i).where(i.c.partner_id.is_not(None))
-                                             .order_by(i.c.date.desc(), i.c.interaction_id).limit(1)).mappings().one())
-            with_family = dict(conn.execute(select(i).where(i.c.family_id.is_not(None))
-                                            .order_by(i.c.date.desc(), i.c.interaction_id).limit(1)).mappings().one())
+            partner = dict(
+                conn.execute(select(p).where(p.c.status == "active").order_by(p.c.partner_id).limit(1)).mappings().one()
+            )
+            with_partner = dict(
+                conn.execute(
+                    select(i).where(i.c.partner_id.is_not(None)).order_by(i.c.date.desc(), i.c.interaction_id).limit(1)
+                )
+                .mappings()
+                .one()
+            )
+            with_family = dict(
+                conn.execute(
+                    select(i).where(i.c.family_id.is_not(None)).order_by(i.c.date.desc(), i.c.interaction_id).limit(1)
+                )
+                .mappings()
+                .one()
+            )
             partners, contacts = [], []
             for n, name in enumerate(h.HOSTILE_NAMES, start=1):
-                partners.append({**partner, "partner_id": f"HOSTILE-{n}", "name": name, "contact_name": name,
-                                 "notes": name})
-                contacts.append({**with_partner, "interaction_id": f"HOSTILE-P{n}", "partner_id": f"HOSTILE-{n}",
-                                 "staff": name, "notes": name})
+                partners.append(
+                    {**partner, "partner_id": f"HOSTILE-{n}", "name": name, "contact_name": name, "notes": name}
+                )
+                contacts.append(
+                    {
+                        **with_partner,
+                        "interaction_id": f"HOSTILE-P{n}",
+                        "partner_id": f"HOSTILE-{n}",
+                        "staff": name,
+                        "notes": name,
+                    }
+                )
                 contacts.append({**with_family, "interaction_id": f"HOSTILE-F{n}", "staff": name, "notes": name})
             engagement_store.upsert(conn, "partners", partners)
             engagement_store.upsert(conn, "interactions", contacts)
@@ -77,8 +96,9 @@ def app_server(app_database, tmp_path_factory):
     """The app on the browser tests' store, with map tiles and online geocoding off, so that
     nothing at all may leave the machine."""
     config = h.offline_config(tmp_path_factory.mktemp("config") / "config.toml")
-    server = h.start_app_server(h.ARTIFACTS / "browser" / "server.log",
-                                env={"DATABASE_URL": app_database, "ENGAGEMENT_CONFIG": str(config)})
+    server = h.start_app_server(
+        h.ARTIFACTS / "browser" / "server.log", env={"DATABASE_URL": app_database, "ENGAGEMENT_CONFIG": str(config)}
+    )
     yield server
     server.stop()
 
@@ -117,8 +137,11 @@ def nav_pages(chromium, app_server) -> list[h.NavPage]:
 def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
     """Every menu page opened by its URL in a fresh session at each viewport: checked, screenshot
     to artifacts/screenshots/<page>-<w>x<h>.png, and (at the first viewport) run through axe-core."""
-    for stale in [*h.SCREENSHOTS.glob("*.png"), *(h.ARTIFACTS / "axe").glob("*.json"),
-                  *(h.ARTIFACTS / "browser").glob("*.txt")]:
+    for stale in [
+        *h.SCREENSHOTS.glob("*.png"),
+        *(h.ARTIFACTS / "axe").glob("*.json"),
+        *(h.ARTIFACTS / "browser").glob("*.txt"),
+    ]:
         stale.unlink()  # a page renamed or gone must not leave old findings behind
     visits: dict[str, list[h.Visit]] = {}
     for nav in nav_pages:
@@ -134,12 +157,10 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
                         (h.ARTIFACTS / "browser" / f"{nav.name}.txt").write_text(record.text)
                         record.axe = h.axe_violations(page)
                         h.save_json(h.ARTIFACTS / "axe" / f"{nav.name}.json", record.axe)
-                except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others
+                except Exception as exc:
                     record.failures.append(f"{type(exc).__name__}: {exc}")
-                    try:
+                    with suppress(Exception):
                         page.screenshot(path=str(h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}-failed.png"))
-                    except Exception:  # noqa: BLE001 - a crashed page has no picture to give
-                        pass
             record.seconds = time.monotonic() - started
             visits.setdefault(nav.name, []).append(record)
     app_server.assert_alive()
@@ -158,6 +179,7 @@ def open_app_page(request, chromium, app_server):
                 ...                      # drive the page
             assert record.allowed_outside and not record.problems()
     """
+
     @contextmanager
     def opener(path: str = "/", viewport: tuple[int, int] = h.VIEWPORTS[0], allow_hosts=(), server=None):
         server = server or (request.getfixturevalue("tiles_app_server") if allow_hosts else app_server)
@@ -165,4 +187,5 @@ def open_app_page(request, chromium, app_server):
             h.open_path(page, record, path)
             yield record, page
             h.collect(page, record)
+
     return opener

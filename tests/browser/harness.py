@@ -23,32 +23,39 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import os
 import re
 import signal
 import socket
-import subprocess
 import struct
+import subprocess
 import sys
 import time
 import tomllib
 import urllib.error
 import urllib.request
 import zlib
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_DIR / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 VIEWPORTS = [(1280, 800), (1920, 1080)]
 READY_TIMEOUT_MS = 60_000
 # Streamlit may start a rerun just after a run ends (a component sending its first value), so a
@@ -104,6 +111,7 @@ def offline_config(path: Path, source: Path = PROJECT_DIR / "data" / "config.tom
 
 # --- the server -------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,6 +126,7 @@ def _python() -> str:
 @dataclass
 class AppServer:
     """A running ``streamlit run app.py``; its output goes to ``log_path``."""
+
     process: subprocess.Popen
     port: int
     log_path: Path
@@ -158,8 +167,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: Iterable[str] = (),
-                     timeout: float = 60.0, attempts: int = 3, script: str = "app.py") -> AppServer:
+def start_app_server(
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    args: Iterable[str] = (),
+    timeout: float = 60.0,
+    attempts: int = 3,
+    script: str = "app.py",
+) -> AppServer:
     """Start ``streamlit run app.py`` on a free loopback port and wait until ``/_stcore/health``
     answers. ``env`` is added to this process's environment (``DATABASE_URL`` above all)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,11 +182,30 @@ def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: It
     last_error = ""
     for _ in range(attempts):
         port = free_port()
-        command = [_python(), "-m", "streamlit", "run", script, "--server.port", str(port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true", *args]
+        command = [
+            _python(),
+            "-m",
+            "streamlit",
+            "run",
+            script,
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            *args,
+        ]
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, cwd=PROJECT_DIR, env=full_env, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_DIR,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         server = AppServer(process, port, log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
@@ -187,9 +221,11 @@ def start_app_server(log_path: Path, env: dict[str, str] | None = None, args: It
 
 # --- a visit to one page ------------------------------------------------------------------------
 
+
 @dataclass
 class Visit:
     """What happened while a browser context was open on the app."""
+
     label: str
     origin: str
     allow_hosts: tuple[str, ...] = ()
@@ -218,8 +254,10 @@ class Visit:
         by_host: dict[str, list[str]] = {}
         for url in self.outside:
             by_host.setdefault(urlsplit(url).netloc or url, []).append(url)
-        lines += [f"{len(urls)} request(s) outside the app to {host} (aborted), e.g. {urls[0]}"
-                  for host, urls in sorted(by_host.items())]
+        lines += [
+            f"{len(urls)} request(s) outside the app to {host} (aborted), e.g. {urls[0]}"
+            for host, urls in sorted(by_host.items())
+        ]
         lines += [f"dialog appeared: {d}" for d in self.dialogs]
         if self.not_found:
             lines.append("Streamlit said 'Page not found' and ran the main page instead")
@@ -262,8 +300,10 @@ def streamlit_deep_link_probe(text: str, url: str, origin: str) -> bool:
     ...                           "http://127.0.0.1:8501/static/app.js", "http://127.0.0.1:8501")
     False
     """
-    return (text.startswith("Failed to load resource: the server responded with a status of 404")
-            and re.fullmatch(re.escape(origin) + r"/[^/?#]+/_stcore/(health|host-config)", url) is not None)
+    return (
+        text.startswith("Failed to load resource: the server responded with a status of 404")
+        and re.fullmatch(re.escape(origin) + r"/[^/?#]+/_stcore/(health|host-config)", url) is not None
+    )
 
 
 def _record_console(record: Visit, msg) -> None:
@@ -280,11 +320,17 @@ def _record_console(record: Visit, msg) -> None:
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A plain PNG of one colour."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     row = b"\x00" + bytes(rgb) * width
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(row * height)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
 
 
 # What an allow-listed tile host "serves": a plain land-coloured tile, so that a map test sees its
@@ -302,6 +348,7 @@ def _route(record: Visit):
             route.fulfill(status=200, content_type="image/png", body=BLANK_TILE)
         else:
             route.abort("blockedbyclient")
+
     return handle
 
 
@@ -309,26 +356,28 @@ def _route_ws(record: Visit):
     def handle(ws) -> None:
         record.outside.append(ws.url)
         ws.close()  # never connected to the real server
+
     return handle
 
 
 @contextmanager
-def visit(browser, origin: str, label: str, viewport: tuple[int, int] = VIEWPORTS[0],
-          allow_hosts: Iterable[str] = ()) -> Iterator[tuple[Visit, object]]:
+def visit(
+    browser, origin: str, label: str, viewport: tuple[int, int] = VIEWPORTS[0], allow_hosts: Iterable[str] = ()
+) -> Iterator[tuple[Visit, object]]:
     """A fresh browser context (a new Streamlit session) with every listener attached; yields the
     record and a new page. Outside requests are aborted and recorded; dialogs are recorded and
     dismissed so that the page does not hang on them."""
     record = Visit(label=label, origin=origin, allow_hosts=tuple(allow_hosts))
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                  service_workers="block")
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, service_workers="block")
     try:
         context.route("**/*", _route(record))
         context.route_web_socket(lambda url: not is_allowed(url, origin, record.allow_hosts), _route_ws(record))
         context.on("request", lambda request: _record_request(record, request.url))
         context.on("console", lambda msg: _record_console(record, msg))
         context.on("weberror", lambda err: record.page_errors.append(str(err.error)))
-        context.on("dialog", lambda dialog: (record.dialogs.append(f"{dialog.type}: {dialog.message!r}"),
-                                             dialog.dismiss()))
+        context.on(
+            "dialog", lambda dialog: (record.dialogs.append(f"{dialog.type}: {dialog.message!r}"), dialog.dismiss())
+        )
         page = context.new_page()
         yield record, page
     finally:
@@ -353,10 +402,8 @@ def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS) -> None:
     """Wait until Streamlit is connected, its script has finished and stayed idle, and the
     page's own requests (component frames, images) are done."""
     page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
-    try:
+    with suppress(Exception):
         page.wait_for_load_state("networkidle", timeout=10_000)
-    except Exception:  # noqa: BLE001 - a long-polling asset should not fail the page; the checks decide
-        pass
     page.evaluate("() => { window.__harnessIdleSince = null; }")
     page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
 
@@ -400,7 +447,7 @@ def collect(page, record: Visit) -> None:
         try:
             texts.append(frame.evaluate(_TEXT_JS))
             markup += frame.evaluate(_MARKUP_JS)
-        except Exception:  # noqa: BLE001 - a frame that went away while we read has nothing to show
+        except Exception:
             continue
     record.text = "\n".join(texts)
     record.markup = sorted(set(markup))
@@ -410,6 +457,7 @@ def collect(page, record: Visit) -> None:
 
 
 # --- navigation, screenshots, accessibility ---------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class NavPage:
@@ -479,10 +527,8 @@ def axe_violations(page) -> list[dict]:
 
     axe = Axe()
     for frame in page.frames[1:]:
-        try:
+        with contextlib.suppress(Exception):  # a frame gone meanwhile has nothing to check
             frame.evaluate(axe.axe_script)  # so that axe in the page can reach into the frame
-        except Exception:  # noqa: BLE001 - a frame gone or not scriptable is checked from outside only
-            pass
     return axe.run(page).response["violations"]
 
 
@@ -494,8 +540,9 @@ def describe_violations(violations: list[dict], impacts: Iterable[str] = SERIOUS
         if v.get("impact") not in impacts:
             continue
         nodes = v["nodes"]
-        where = "; ".join(f"{' > '.join(map(str, n['target']))}: {_short(n.get('html', ''), 160)}"
-                          for n in nodes[:examples])
+        where = "; ".join(
+            f"{' > '.join(map(str, n['target']))}: {_short(n.get('html', ''), 160)}" for n in nodes[:examples]
+        )
         more = f" (and {len(nodes) - examples} more)" if len(nodes) > examples else ""
         lines.append(f"{v['id']} ({v['impact']}), {len(nodes)} element(s): {v['help']}. {where}{more}")
     return lines

@@ -27,10 +27,10 @@ import secrets
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 from . import harness as h
@@ -41,6 +41,7 @@ CLIENT_ID = "engagement-browser-tests"
 @dataclass
 class Provider:
     """The running OpenID provider."""
+
     url: str
 
     @property
@@ -64,12 +65,14 @@ def run_provider() -> Iterator[Provider]:
     # The provider is plain http on loopback; Authlib refuses that unless told it is a test.
     previous = os.environ.get("AUTHLIB_INSECURE_TRANSPORT")
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
     class Quiet(werkzeug.serving.WSGIRequestHandler):
         def log_request(self, *args) -> None:  # one line per request would bury the test's output
             pass
 
-    server = werkzeug.serving.make_server("127.0.0.1", 0, oidc_provider_mock.app(), threaded=True,
-                                          request_handler=Quiet)
+    server = werkzeug.serving.make_server(
+        "127.0.0.1", 0, oidc_provider_mock.app(), threaded=True, request_handler=Quiet
+    )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -97,13 +100,26 @@ def secrets_toml(app_port: int, provider_url: str, roles: dict[str, str], cookie
         "client_secret": "not-a-secret",
         "server_metadata_url": f"{provider_url}/.well-known/openid-configuration",
     }
-    lines = ["[auth]", *(f"{k} = {_toml_string(v)}" for k, v in auth.items()), "", "[roles]",
-             *(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in roles.items()), ""]
+    lines = [
+        "[auth]",
+        *(f"{k} = {_toml_string(v)}" for k, v in auth.items()),
+        "",
+        "[roles]",
+        *(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in roles.items()),
+        "",
+    ]
     return "\n".join(lines)
 
 
-def start_signin_server(log_path: Path, secrets_path: Path, provider: Provider, roles: dict[str, str],
-                        env: dict[str, str] | None = None, timeout: float = 60.0, attempts: int = 3) -> h.AppServer:
+def start_signin_server(
+    log_path: Path,
+    secrets_path: Path,
+    provider: Provider,
+    roles: dict[str, str],
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    attempts: int = 3,
+) -> h.AppServer:
     """``streamlit run app.py`` with sign-in configured. The redirect URI names the app's port, so
     the port is chosen here, before the secrets are written (the harness chooses its own)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,12 +129,31 @@ def start_signin_server(log_path: Path, secrets_path: Path, provider: Provider, 
         port = h.free_port()
         secrets_path.parent.mkdir(parents=True, exist_ok=True)
         secrets_path.write_text(secrets_toml(port, provider.url, roles))
-        command = [h._python(), "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true",
-                   "--secrets.files", str(secrets_path)]
+        command = [
+            h._python(),
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--secrets.files",
+            str(secrets_path),
+        ]
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, cwd=h.PROJECT_DIR, env=full_env, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                cwd=h.PROJECT_DIR,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         server = h.AppServer(process, port, log_path)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
@@ -137,13 +172,14 @@ class ProviderTraffic:
     """Requests the browser made to the provider, or from the provider's own pages (its form pulls
     a stylesheet from a CDN, aborted like every outside request): the provider's business, not the
     app's, so they are taken out of the visit's outside requests."""
+
     provider_url: str
     urls: list[str] = field(default_factory=list)
 
     def note(self, request) -> None:
         try:
             frame_url = request.frame.url
-        except Exception:  # noqa: BLE001 - a request without a frame (a service worker) is the app's
+        except Exception:
             frame_url = ""
         if request.url.startswith(self.provider_url) or frame_url.startswith(self.provider_url):
             self.urls.append(request.url)
@@ -162,8 +198,9 @@ def forget_provider_traffic(record: h.Visit, traffic: ProviderTraffic) -> None:
     """Take the provider's requests out of the record before its problems are judged."""
     mine = set(traffic.urls)
     record.outside = [url for url in record.outside if url not in mine]
-    record.console_errors = [e for e in record.console_errors
-                             if not any(url in e for url in mine) and traffic.provider_url not in e]
+    record.console_errors = [
+        e for e in record.console_errors if not any(url in e for url in mine) and traffic.provider_url not in e
+    ]
 
 
 def sign_in(page, email: str, app_url: str) -> None:
@@ -172,6 +209,7 @@ def sign_in(page, email: str, app_url: str) -> None:
     page.get_by_placeholder("sub").wait_for(timeout=30_000)
     page.get_by_placeholder("sub").fill(email)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(lambda url: url.startswith(app_url) and "/oauth2callback" not in url and "/auth/" not in url,
-                      timeout=30_000)
+    page.wait_for_url(
+        lambda url: url.startswith(app_url) and "/oauth2callback" not in url and "/auth/" not in url, timeout=30_000
+    )
     h.wait_ready(page)

@@ -11,8 +11,10 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_fresh_server_opened_on_a_page_address_shows_the_apps_menu(chromium, app_database, tmp_path):
-    server = h.start_app_server(tmp_path / "server.log", env={
-        "DATABASE_URL": app_database, "ENGAGEMENT_CONFIG": str(h.offline_config(tmp_path / "config.toml"))})
+    server = h.start_app_server(
+        tmp_path / "server.log",
+        env={"DATABASE_URL": app_database, "ENGAGEMENT_CONFIG": str(h.offline_config(tmp_path / "config.toml"))},
+    )
     try:
         with h.visit(chromium, server.url, "first visit") as (record, page):
             h.open_path(page, record, "/layers")

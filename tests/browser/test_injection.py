@@ -43,8 +43,10 @@ def test_the_store_behind_the_browser_tests_holds_every_hostile_name(app_databas
 
 
 def test_no_page_opens_a_dialog(page_visits):
-    report = h.problem_report(_visits(page_visits), lambda r: [f"did not settle: {f}" for f in r.failures]
-                              + [f"dialog: {d}" for d in r.dialogs])
+    report = h.problem_report(
+        _visits(page_visits),
+        lambda r: [f"did not settle: {f}" for f in r.failures] + [f"dialog: {d}" for d in r.dialogs],
+    )
     assert not report, f"a dialog means injected script ran:\n{report}"
 
 
@@ -55,8 +57,12 @@ def test_no_hostile_name_turns_into_markup(page_visits):
 
 def test_a_hostile_name_shown_at_all_is_shown_whole(page_visits):
     def broken(record: h.Visit) -> list[str]:
-        return [f"shows {fragment!r} but not the whole name {name!r}" for name, fragment in FRAGMENTS.items()
-                if fragment in record.text and name not in record.text]
+        return [
+            f"shows {fragment!r} but not the whole name {name!r}"
+            for name, fragment in FRAGMENTS.items()
+            if fragment in record.text and name not in record.text
+        ]
+
     report = h.problem_report(_visits(page_visits), broken)
     assert not report, f"part of a name was eaten as markup, math or a template:\n{report}"
 
@@ -69,13 +75,26 @@ def test_a_page_that_shows_the_copied_partner_shows_every_hostile_name_as_text(p
         with store.read() as conn:
             p = engagement_store.partners
             copy = conn.execute(select(p).where(p.c.partner_id == "HOSTILE-1")).mappings().one()
-            original = conn.execute(select(p.c.name).where(
-                ~p.c.partner_id.like("HOSTILE-%"), p.c.category == copy["category"],
-                p.c.latitude == copy["latitude"], p.c.longitude == copy["longitude"])).scalars().first()
+            original = (
+                conn.execute(
+                    select(p.c.name).where(
+                        ~p.c.partner_id.like("HOSTILE-%"),
+                        p.c.category == copy["category"],
+                        p.c.latitude == copy["latitude"],
+                        p.c.longitude == copy["longitude"],
+                    )
+                )
+                .scalars()
+                .first()
+            )
     finally:
         store.dispose()
     assert original, "the hostile partners are not copies of a demo partner"
     listing = {name: records for name, records in page_visits.items() if original in records[0].text}
-    missing = [f"{page}: lists {original!r} but not {hostile!r} as text" for page, records in listing.items()
-               for hostile in h.HOSTILE_NAMES if not any(hostile in r.text for r in records)]
+    missing = [
+        f"{page}: lists {original!r} but not {hostile!r} as text"
+        for page, records in listing.items()
+        for hostile in h.HOSTILE_NAMES
+        if not any(hostile in r.text for r in records)
+    ]
     assert not missing, "\n".join(missing)

@@ -59,4 +59,3 @@ def test_logging_a_two_way_contact_takes_the_family_off_the_list(open_app_page, 
         assert len(logged) == 1 and logged[0]["two_way"]
     finally:
         store.dispose()
-

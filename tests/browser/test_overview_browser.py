@@ -32,7 +32,10 @@ def wait_for_cards(page, count: int = CARDS) -> None:
     page.wait_for_function(
         """n => document.querySelectorAll('[data-testid="stMetricValue"]').length >= n
                 && document.querySelectorAll('[data-testid="stMetricLabel"]').length >= n""",
-        arg=count, polling=100, timeout=h.READY_TIMEOUT_MS)
+        arg=count,
+        polling=100,
+        timeout=h.READY_TIMEOUT_MS,
+    )
     h.wait_ready(page)
 
 
@@ -76,8 +79,7 @@ def test_the_overview_on_a_projector(open_app_page, viewport):
     assert not record.markup, record.markup
 
 
-def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_page, chromium, app_database,
-                                                                       tmp_path):
+def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_page, chromium, app_database, tmp_path):
     with open_app_page("/", h.VIEWPORTS[0]) as (record, page):
         figures = page_figures(page)
         assert len(figures) == CARDS, figures
@@ -117,13 +119,16 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
     assert not errors, errors
     assert html_bytes.startswith(b"<!DOCTYPE html>")
 
-    scores = {label: value for label, value in figures.items()
-              if label in ("Families", "Agencies", "Businesses", "Community", "Overall")}
+    scores = {
+        label: value
+        for label, value in figures.items()
+        if label in ("Families", "Agencies", "Businesses", "Community", "Overall")
+    }
     assert len(scores) == 5
     for label, value in scores.items():
         assert f"{label} {value} / 100" in text, (label, value)
     assert f"Family reach: {figures['Family reach']}" in text
-    for n, label in enumerate(("Partner reach", "Partner reach 2", "Partner reach 3")):
+    for _n, label in enumerate(("Partner reach", "Partner reach 2", "Partner reach 3")):
         assert f"Partner reach: {figures[label]}" in text
     assert window_heading.removeprefix("Engagement overview · ") in text
     assert "Hollybrook Primary School" in text and "fewer than 10 on one side" in text

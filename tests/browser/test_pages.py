@@ -21,7 +21,9 @@ def _report(page_visits, *kinds: str) -> str:
     def pick(record: h.Visit) -> list[str]:
         # A page that never settled has nothing else to say, so its failure counts under every check.
         return [f"did not settle: {f}" for f in record.failures] + [
-            line for kind in kinds for line in getattr(record, kind)]
+            line for kind in kinds for line in getattr(record, kind)
+        ]
+
     return h.problem_report(_visits(page_visits), pick)
 
 
@@ -50,8 +52,10 @@ def test_no_page_requests_anything_outside_the_app(page_visits):
 
 def test_every_page_opens_by_its_url_without_a_dialog(page_visits):
     def pick(record: h.Visit) -> list[str]:
-        return [line for line in record.problems()
-                if line.startswith(("harness", "dialog", "Streamlit said", "opened "))]
+        return [
+            line for line in record.problems() if line.startswith(("harness", "dialog", "Streamlit said", "opened "))
+        ]
+
     report = h.problem_report(_visits(page_visits), pick)
     assert not report, report
 

@@ -22,8 +22,7 @@ def map_frame(page, marks: int = 2):
     the base map; the partners' when their groups are added)."""
     page.locator(FRAME).wait_for(timeout=30_000)
     raw = next(f for f in page.frames if "st_folium" in f.url)
-    raw.wait_for_function("n => document.querySelectorAll('.partner-mark').length >= n", arg=marks,
-                          timeout=30_000)
+    raw.wait_for_function("n => document.querySelectorAll('.partner-mark').length >= n", arg=marks, timeout=30_000)
     return page.frame_locator(FRAME), raw
 
 
@@ -85,8 +84,9 @@ def test_clicking_a_marker_shows_that_partners_record(open_app_page):
         lines = tip.inner_text().strip().split("\n")
         assert lines[0].strip() == name
         category = re.fullmatch(r"(.+) · layer ([234])(?: · \d+\.\d km)?", lines[1]).group(1)
-        assert re.fullmatch(r"\d+ contacts? in the window(, last \d\d/\d\d/\d{4})?|no contact in the window",
-                            lines[2]), lines
+        assert re.fullmatch(
+            r"\d+ contacts? in the window(, last \d\d/\d\d/\d{4})?|no contact in the window", lines[2]
+        ), lines
         marker.click()
         page.get_by_role("heading", name=name).wait_for(timeout=30_000)
         h.wait_ready(page)
@@ -102,24 +102,36 @@ def test_hostile_names_open_no_dialog_on_the_map(open_app_page):
     with open_app_page("/partner_map", VIEWPORT, allow_hosts=TILES) as (record, page):
         frame, raw = map_frame(page)
         everyone = frame.locator(".partner-mark").count()
-        caption = page.locator('[data-testid="stCaptionContainer"]').filter(
-            has_text=re.compile(r"Showing \d+ of \d+ partners")).first.inner_text()
+        caption = (
+            page.locator('[data-testid="stCaptionContainer"]')
+            .filter(has_text=re.compile(r"Showing \d+ of \d+ partners"))
+            .first.inner_text()
+        )
         page.get_by_label("Name contains").fill("alert(1)")
         page.keyboard.press("Enter")
         # The filtered page is drawn when the caption says so and the map has redrawn with fewer marks.
-        page.wait_for_function("""before => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+        page.wait_for_function(
+            """before => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
             .some(c => /Showing \\d+ of \\d+ partners/.test(c.innerText) && c.innerText !== before)""",
-                               arg=caption, polling=100, timeout=h.READY_TIMEOUT_MS)
+            arg=caption,
+            polling=100,
+            timeout=h.READY_TIMEOUT_MS,
+        )
         h.wait_ready(page)
         frame, raw = map_frame(page, 3)
-        raw.wait_for_function("n => document.querySelectorAll('.partner-mark').length < n", arg=everyone,
-                              polling=100, timeout=h.READY_TIMEOUT_MS)
+        raw.wait_for_function(
+            "n => document.querySelectorAll('.partner-mark').length < n",
+            arg=everyone,
+            polling=100,
+            timeout=h.READY_TIMEOUT_MS,
+        )
         assert frame.locator(".partner-mark").count() == 3  # two hostile partners and the school
         # Open every tooltip: this is where folium would have put the names as HTML.
         opened = raw.evaluate("""() => { let n = 0; window.map.eachLayer(l => {
             if (l.getTooltip && l.getTooltip()) { l.openTooltip(); n++; } }); return n; }""")
-        raw.wait_for_function("n => document.querySelectorAll('.leaflet-tooltip').length >= n", arg=opened,
-                              polling=100, timeout=10_000)
+        raw.wait_for_function(
+            "n => document.querySelectorAll('.leaflet-tooltip').length >= n", arg=opened, polling=100, timeout=10_000
+        )
         text = raw.evaluate("() => document.body.innerText")
         assert "<img src=x onerror=alert(1)>" in text and "${alert(1)}" in text
         assert raw.evaluate("() => document.querySelectorAll('img[src=x]').length") == 0

@@ -34,16 +34,26 @@ from .conftest import seed_hostile_store
 pytestmark = pytest.mark.browser
 
 VIEWPORT = (1280, 800)
-EMAILS = {"admin": "data.lead@hollybrook.sch.uk", "head": "head@hollybrook.sch.uk",
-          "flo": "flo@hollybrook.sch.uk", "governor": "chair@governors.hollybrook.sch.uk"}
+EMAILS = {
+    "admin": "data.lead@hollybrook.sch.uk",
+    "head": "head@hollybrook.sch.uk",
+    "flo": "flo@hollybrook.sch.uk",
+    "governor": "chair@governors.hollybrook.sch.uk",
+}
 # Governors by domain; the others by address.
-ROLES = {EMAILS["admin"]: "admin", EMAILS["head"]: "head", EMAILS["flo"]: "flo",
-         "@governors.hollybrook.sch.uk": "governor"}
+ROLES = {
+    EMAILS["admin"]: "admin",
+    EMAILS["head"]: "head",
+    EMAILS["flo"]: "flo",
+    "@governors.hollybrook.sch.uk": "governor",
+}
 NO_ROLE = "visitor@example.org"
 # The demo's family references (school URN, then F and a number).
 FAMILY_ID = re.compile(r"999001-F\d+")
 # The map's tile server, from the school's settings.
-TILE_HOSTS = [urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname]
+TILE_HOSTS = [
+    urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname
+]
 # Pages a signed-out or role-less visitor tries by URL: the default one, family detail, the audit log.
 TRIED = ("school", "outreach", "audit")
 REFUSED = ("Not available to your role", "Page not found")
@@ -81,12 +91,18 @@ def signin_server(signin_database, provider, tmp_path_factory):
     # The school's own settings with online geocoding off: the server itself never reaches out, and
     # the map draws its tiles (answered in the browser with a blank tile, see TILE_HOSTS).
     config = folder / "config.toml"
-    config.write_text(re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text()))
+    config.write_text(
+        re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text())
+    )
     assert tomllib.loads(config.read_text())["geocoding"]["online"] is False
     started = time.monotonic()
-    server = oidc.start_signin_server(h.ARTIFACTS / "browser" / "server-signin.log", folder / "secrets.toml",
-                                      provider, ROLES,
-                                      env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)})
+    server = oidc.start_signin_server(
+        h.ARTIFACTS / "browser" / "server-signin.log",
+        folder / "secrets.toml",
+        provider,
+        ROLES,
+        env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)},
+    )
     print(f"signed-in app server healthy in {time.monotonic() - started:.1f} s")
     yield server
     server.stop()
@@ -125,8 +141,7 @@ def menu_paths(page) -> set[str]:
     return {nav.path for nav in h.discover_pages(page)}
 
 
-def test_signing_in_gives_the_roles_menu_and_a_page_refused_by_url_shows_no_family(chromium, signin_server,
-                                                                                provider):
+def test_signing_in_gives_the_roles_menu_and_a_page_refused_by_url_shows_no_family(chromium, signin_server, provider):
     """A governor signs in: their address and role in the sidebar, exactly their pages in the menu,
     the Overview with no family on it; the outreach planner and the audit log, opened by their
     URLs, are refused (Streamlit's router has no such page for them) and show no family."""
@@ -157,7 +172,7 @@ def frame_html(page) -> str:
     for frame in page.frames:
         try:
             html.append(frame.content())
-        except Exception:  # noqa: BLE001 - a frame gone while read holds nothing to find
+        except Exception:
             continue
     return "\n".join(html)
 
@@ -186,8 +201,9 @@ def test_signing_out_ends_access(chromium, signin_server, provider):
         end = page.get_by_role("button", name="End session")
         end.wait_for(timeout=30_000)
         end.click()
-        page.wait_for_url(lambda url: url.startswith(signin_server.url) and "/oauth2callback" not in url,
-                          timeout=30_000)
+        page.wait_for_url(
+            lambda url: url.startswith(signin_server.url) and "/oauth2callback" not in url, timeout=30_000
+        )
         h.wait_ready(page)
         assert not [c for c in page.context.cookies() if c["name"].startswith("_streamlit_user")]
         for path in (PAGES[key] for key in TRIED):
@@ -198,8 +214,7 @@ def test_signing_out_ends_access(chromium, signin_server, provider):
     assert not record.problems(), "\n".join(record.problems())
 
 
-def test_a_contact_logged_by_the_flo_is_audited_under_their_address(chromium, signin_server, provider,
-                                                                   signin_database):
+def test_a_contact_logged_by_the_flo_is_audited_under_their_address(chromium, signin_server, provider, signin_database):
     note = f"Signed-in contact {time.time_ns()}"
     with signed_in(chromium, signin_server, provider, EMAILS["flo"], "flo logs a contact") as (record, page):
         assert menu_paths(page) == expected_menu("flo")
@@ -218,8 +233,9 @@ def test_a_contact_logged_by_the_flo_is_audited_under_their_address(chromium, si
     try:
         a = engagement_store.audit_log
         with store.read() as conn:
-            rows = conn.execute(select(a.c.actor, a.c.action).where(a.c.table_name == "interactions",
-                                                                   a.c.after.contains(note))).all()
+            rows = conn.execute(
+                select(a.c.actor, a.c.action).where(a.c.table_name == "interactions", a.c.after.contains(note))
+            ).all()
     finally:
         store.dispose()
     assert rows, "the contact the app confirmed is not in the store as another process reads it"

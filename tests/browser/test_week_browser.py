@@ -49,8 +49,9 @@ def test_a_pasted_register_is_refused_until_the_unknown_reference_goes(open_app_
     store = engagement_store.open_store(app_database)
     try:
         with store.read() as conn:
-            event_id = conn.execute(engagement_store.events.select()
-                                    .with_only_columns(engagement_store.events.c.event_id)).scalar()
+            event_id = conn.execute(
+                engagement_store.events.select().with_only_columns(engagement_store.events.c.event_id)
+            ).scalar()
         assert register(store, event_id) == sorted(families)
     finally:
         store.dispose()

@@ -55,8 +55,10 @@ _WIDTH_JS = """() => {
 def zoom(cdp, height: int = CSS_VIEWPORT[1]) -> None:
     """Chromium's device metrics for a 200% zoomed 1280x800 screen (``height`` CSS pixels tall),
     through ``cdp``, a DevTools session of the page (the metrics last as long as the session)."""
-    cdp.send("Emulation.setDeviceMetricsOverride", {"width": CSS_VIEWPORT[0], "height": height,
-                                                    "deviceScaleFactor": ZOOM, "mobile": False})
+    cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": CSS_VIEWPORT[0], "height": height, "deviceScaleFactor": ZOOM, "mobile": False},
+    )
 
 
 def full_screenshot(page, cdp, path) -> None:
@@ -113,7 +115,7 @@ def menu_reachable(page, path: str, cdp, picture) -> list[str]:
         expand.first.click()
         sidebar_settled(page, True)  # the sidebar slides in
         opened = True
-    link = page.locator(f'[data-testid="stSidebar"] a[data-testid="stSidebarNavLink"]')
+    link = page.locator('[data-testid="stSidebar"] a[data-testid="stSidebarNavLink"]')
     hrefs = [(a.get_attribute("href") or "") for a in link.all()]
     shot(cdp, picture)
     if not any(href.rstrip("/").endswith(path.rstrip("/")) for href in hrefs):
@@ -125,7 +127,9 @@ def menu_reachable(page, path: str, cdp, picture) -> list[str]:
         if box is None or box["x"] < 0 or box["x"] + box["width"] > CSS_VIEWPORT[0] + 1:
             problems.append(f"the menu is outside the screen: {box}")
     if sidebar.count() and opened:
-        collapse = page.locator('[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarCollapseButton"]')
+        collapse = page.locator(
+            '[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarCollapseButton"]'
+        )
         if collapse.count():
             sidebar.hover()
             collapse.first.click()
@@ -164,12 +168,14 @@ def test_every_page_works_at_200_percent_zoom(chromium, app_server, nav_pages):
                 if width["main"] is None:
                     problems.append("no main block")
                 elif width["main"] > 1 or width["page"] > 1:
-                    problems.append(f"scrolls sideways: main block by {width['main']} px, page by {width['page']} px; "
-                                    f"sticking out: {width['sticking']}")
+                    problems.append(
+                        f"scrolls sideways: main block by {width['main']} px, page by {width['page']} px; "
+                        f"sticking out: {width['sticking']}"
+                    )
                 problems += menu_reachable(page, nav.path, cdp, h.SCREENSHOTS / f"zoom200-{nav.name}-menu.png")
                 h.wait_ready(page)
                 full_screenshot(page, cdp, h.SCREENSHOTS / f"zoom200-{nav.name}-full.png")
-            except Exception as exc:  # noqa: BLE001 - one broken page must not hide the others
+            except Exception as exc:
                 problems.append(f"{type(exc).__name__}: {exc}")
             record.expected_path = None  # the menu was opened and closed; which link is current is not judged here
         problems += record.problems()

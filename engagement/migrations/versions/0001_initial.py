@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -113,9 +114,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for index, table in (("ix_audit_at", "audit_log"), ("ix_interactions_partner", "interactions"),
-                         ("ix_interactions_family", "interactions"), ("ix_interactions_school_date", "interactions"),
-                         ("ix_families_school", "families"), ("ix_partners_school", "partners")):
+    for index, table in (
+        ("ix_audit_at", "audit_log"),
+        ("ix_interactions_partner", "interactions"),
+        ("ix_interactions_family", "interactions"),
+        ("ix_interactions_school_date", "interactions"),
+        ("ix_families_school", "families"),
+        ("ix_partners_school", "partners"),
+    ):
         op.drop_index(index, table_name=table)
     for table in ("audit_log", "gazetteer", "geocode_cache", "interactions", "families", "partners", "schools"):
         op.drop_table(table)

@@ -4,6 +4,7 @@ an interaction with neither family nor partner, a message to all families of its
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -32,20 +33,21 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("joined", sa.Date(), nullable=True))
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         # Every contact stored so far was the school's: "to family".
-        batch_op.add_column(sa.Column("direction", sa.String(length=12), nullable=False,
-                                      server_default="to family"))
+        batch_op.add_column(sa.Column("direction", sa.String(length=12), nullable=False, server_default="to family"))
         batch_op.create_check_constraint("interaction_direction", "direction IN ('to family', 'from family')")
         # Neither family nor partner is now a message to all families; both at once is still refused.
         batch_op.drop_constraint("interaction_with_family_or_partner", type_="check")
-        batch_op.create_check_constraint("interaction_with_family_or_partner",
-                                         "family_id IS NULL OR partner_id IS NULL")
+        batch_op.create_check_constraint(
+            "interaction_with_family_or_partner", "family_id IS NULL OR partner_id IS NULL"
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("interactions", schema=None) as batch_op:
         batch_op.drop_constraint("interaction_with_family_or_partner", type_="check")
-        batch_op.create_check_constraint("interaction_with_family_or_partner",
-                                         "(family_id IS NULL) <> (partner_id IS NULL)")
+        batch_op.create_check_constraint(
+            "interaction_with_family_or_partner", "(family_id IS NULL) <> (partner_id IS NULL)"
+        )
         batch_op.drop_constraint("interaction_direction", type_="check")
         batch_op.drop_column("direction")
     with op.batch_alter_table("families", schema=None) as batch_op:

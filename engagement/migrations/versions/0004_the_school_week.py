@@ -5,6 +5,7 @@ session), so the check on interactions asks for at least one of them rather than
 Revision ID: 0004
 Revises: 0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,8 +24,13 @@ def upgrade() -> None:
     # left for the database to check about the pair.
     with op.batch_alter_table("interactions") as batch:
         batch.drop_constraint("interaction_with_family_or_partner", type_="check")
-    op.create_index("ix_interactions_family_and_partner", "interactions", ["school_id"],
-                    sqlite_where=sa.text(BOTH), postgresql_where=sa.text(BOTH))
+    op.create_index(
+        "ix_interactions_family_and_partner",
+        "interactions",
+        ["school_id"],
+        sqlite_where=sa.text(BOTH),
+        postgresql_where=sa.text(BOTH),
+    )
     op.create_table(
         "events",
         sa.Column("event_id", sa.String(64), primary_key=True),
@@ -41,8 +47,12 @@ def upgrade() -> None:
     op.create_index("ix_events_school_date", "events", ["school_id", "date"])
     op.create_table(
         "event_contacts",
-        sa.Column("interaction_id", sa.String(64),
-                  sa.ForeignKey("interactions.interaction_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "interaction_id",
+            sa.String(64),
+            sa.ForeignKey("interactions.interaction_id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("event_id", sa.String(64), sa.ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
     )
     op.create_index("ix_event_contacts_event", "event_contacts", ["event_id"])
@@ -51,8 +61,9 @@ def upgrade() -> None:
         sa.Column("referral_id", sa.String(64), primary_key=True),
         sa.Column("school_id", sa.String(64), sa.ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
         sa.Column("family_id", sa.String(64), sa.ForeignKey("families.family_id", ondelete="CASCADE"), nullable=False),
-        sa.Column("partner_id", sa.String(64), sa.ForeignKey("partners.partner_id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "partner_id", sa.String(64), sa.ForeignKey("partners.partner_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("date", sa.Date, nullable=False),
         sa.Column("reasons", sa.Text),
         sa.Column("status", sa.String(20), nullable=False),
@@ -67,8 +78,9 @@ def upgrade() -> None:
     op.create_table(
         "referral_steps",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("referral_id", sa.String(64), sa.ForeignKey("referrals.referral_id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "referral_id", sa.String(64), sa.ForeignKey("referrals.referral_id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("date", sa.Date, nullable=False),
         sa.Column("note", sa.Text),
@@ -76,10 +88,12 @@ def upgrade() -> None:
     op.create_index("ix_referral_steps_referral", "referral_steps", ["referral_id"])
     op.create_table(
         "family_partners",
-        sa.Column("family_id", sa.String(64), sa.ForeignKey("families.family_id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("partner_id", sa.String(64), sa.ForeignKey("partners.partner_id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "family_id", sa.String(64), sa.ForeignKey("families.family_id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "partner_id", sa.String(64), sa.ForeignKey("partners.partner_id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("school_id", sa.String(64), sa.ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
         sa.Column("relation", sa.String(60)),
         sa.Column("start", sa.Date),
@@ -96,5 +110,4 @@ def downgrade() -> None:
     # A contact naming both sides cannot stay under the old "exactly one" check: keep its family side.
     op.execute(sa.text(f"UPDATE interactions SET partner_id = NULL WHERE {BOTH}"))
     with op.batch_alter_table("interactions") as batch:
-        batch.create_check_constraint("interaction_with_family_or_partner",
-                                      "family_id IS NULL OR partner_id IS NULL")
+        batch.create_check_constraint("interaction_with_family_or_partner", "family_id IS NULL OR partner_id IS NULL")
