@@ -201,8 +201,8 @@ def _read(item) -> tuple[str, list[list[str]]]:
     Windows-1252, or the first sheet of an .xlsx; the size limits of the settings)."""
     from engagement import interchange
 
-    name, data = interchange._source(item)
-    return name, interchange._read_rows(name, data)
+    source = interchange._source(item)
+    return source.name, list(interchange._rows(source))
 
 
 def _school_for(

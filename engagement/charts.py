@@ -183,8 +183,8 @@ def layers_diagram(
         colour = _tint(typology.layer_colour(layer), 0.18 + 0.06 * (layer % 2))
         for sector in sectors[sectors["layer"] == layer].itertuples():
             known = counts is not None and (layer, sector.category) in counts.index
-            n = int(counts.loc[(layer, sector.category), "partners"]) if known else 0
-            e = int(counts.loc[(layer, sector.category), "engaged"]) if known else 0
+            n = int(counts.loc[(layer, sector.category), "partners"]) if counts is not None and known else 0
+            e = int(counts.loc[(layer, sector.category), "engaged"]) if counts is not None and known else 0
             x, y = _wedge(layer - 1, layer, sector.start, sector.width)
             fig.add_trace(
                 go.Scatter(

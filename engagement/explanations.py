@@ -112,7 +112,7 @@ def explain_row(row: dict, missing: dict[int, list[str]], settings: Settings | N
     cfg = settings or load_settings()
     typology = load_typology()
     uncovered = [c for layer in PARTNER_LAYERS for c in missing[layer]]
-    out = {}
+    out: dict[str, dict] = {}
     for seg in SEGMENTS:
         names = FAMILY_COMPONENTS if seg == "families" else PARTNER_COMPONENTS
         labels = COMPONENT_LABELS["families" if seg == "families" else "partners"]
@@ -142,14 +142,15 @@ def explain_row(row: dict, missing: dict[int, list[str]], settings: Settings | N
             continue
         gains = [(row[f"{seg}.weight.{n}"] * (1 - row[f"{seg}.scaled.{n}"]), n) for n in names]
         gain, best = max(gains)
-        seg_gaps = [c for c in uncovered if typology.category(c).segment == seg] if seg != "families" else []
+        seg_gaps = [c for c in uncovered if typology.known_category(c).segment == seg] if seg != "families" else []
         advice = (
             "Full marks."
             if gain <= 0
             else _advice(seg, best, row, seg_gaps, cfg) + f" This could add up to {100 * gain:.1f} points."
         )
         out[seg] = {"score": score, "components": comps, "advice": advice.strip()}
-    seg_comps, best = [], None
+    seg_comps: list[dict] = []
+    most: tuple[float, str] | None = None
     for seg in SEGMENTS:
         weight, score = row[f"overall.weight.{seg}"], row[f"{seg}.score"]
         if np.isnan(score):
@@ -165,14 +166,14 @@ def explain_row(row: dict, missing: dict[int, list[str]], settings: Settings | N
             }
         )
         gain = weight * (100 - score)
-        if best is None or gain > best[0]:
-            best = (gain, seg)
+        if most is None or gain > most[0]:
+            most = (gain, seg)
     overall_advice = (
         "Full marks."
-        if best is None or best[0] <= 0
+        if most is None or most[0] <= 0
         else (
-            f"The most to gain is in {typology.segments[best[1]]['label'].lower()} "
-            f"(up to {best[0]:.1f} points): {out[best[1]]['advice']}"
+            f"The most to gain is in {typology.segments[most[1]]['label'].lower()} "
+            f"(up to {most[0]:.1f} points): {out[most[1]]['advice']}"
         )
     )
     out["overall"] = {"score": rounded("overall", row["overall"]), "components": seg_comps, "advice": overall_advice}

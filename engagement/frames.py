@@ -184,7 +184,9 @@ def _read(
     out = []
     with store.read() as conn:
         conn.exec_driver_sql("SELECT 1")  # start the transaction the queries below share
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None  # an open connection always has its driver's
+        cursor = driver.cursor()
         try:
             fast = _read_sqlite_interactions(cursor, *sqlite_text) if sqlite_text else None
             if fast is not None:
@@ -299,9 +301,7 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
 
     categories = {c.name: c for c in typology.categories}
     raw_category = [str(c) for c in par.column("category").to_pylist()]
-    canonical = {
-        name: (typology.category(name).name if typology.category(name) else name) for name in set(raw_category)
-    }
+    canonical = {name: (found.name if (found := typology.category(name)) else name) for name in set(raw_category)}
     category = pd.Series([canonical[c] for c in raw_category], dtype=object)
     partners = pd.DataFrame(
         {
@@ -351,7 +351,7 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
     )
     epstein_names = list(typology.epstein_types)
     epstein_code = np.array(
-        [epstein_names.index(typology.activity(a).epstein) if typology.activity(a) else -1 for a in act_names] + [-1],
+        [epstein_names.index(activity.epstein) if (activity := typology.activity(a)) else -1 for a in act_names] + [-1],
         dtype=np.int32,
     )
     epstein = pd.Categorical.from_codes(epstein_code[act_codes], categories=epstein_names)

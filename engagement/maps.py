@@ -41,11 +41,12 @@ import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import CssLink, Element, JavascriptLink, MacroElement
+from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
 from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
@@ -157,7 +158,7 @@ class LocalFastMarkerCluster(FastMarkerCluster):
         self.default_css = _css(assets_url)[1:]
 
     def render(self, **kwargs):
-        figure = self.get_root()
+        figure = cast(Figure, self.get_root())  # a map is always drawn into a branca Figure
         for name, url in self.default_js:
             figure.header.add_child(JavascriptLink(url), name=name)
         for name, url in self.default_css:
@@ -578,12 +579,12 @@ def build_map(
     """The Partner map for ``school`` (a row of the schools table, placed) showing ``partners``
     (rows of :func:`partner_table`, already filtered) and family ``sectors``."""
     # Overrides (a test without tiles, the bench) are checked like the settings file itself.
-    settings = MapSettings.model_validate({**load_settings().map.model_dump(), **(settings or {})})
+    cfg = MapSettings.model_validate({**load_settings().map.model_dump(), **(settings or {})})
     typology = load_typology()
     window = window or default_window()
-    assets = settings.assets_url
+    assets = cfg.assets_url
     lat0, lon0 = float(school["latitude"]), float(school["longitude"])
-    tiles_url = settings.tiles_url
+    tiles_url = cfg.tiles_url
     # maxZoom on the map itself: markercluster needs it, and with no tile layer nothing else sets it.
     base = LocalMap(
         location=[lat0, lon0],
@@ -597,17 +598,17 @@ def build_map(
     IconPath(f"{assets}/images/").add_to(base)
     if tiles_url:
         folium.TileLayer(
-            tiles=tiles_url, attr=settings.tiles_attribution, name="Street map", max_zoom=19, control=False
+            tiles=tiles_url, attr=cfg.tiles_attribution, name="Street map", max_zoom=19, control=False
         ).add_to(base)
     # Not animated: the map is already drawn at zoom_start, and an animated fit would end after
     # the partners are clustered, making Leaflet.markercluster cluster them all again with
     # animations (measured: 2.3 s to first markers at 5,000 partners, 0.9 s without).
-    fit = FitBounds(bounds or initial_bounds(school, partners, settings.rings_km))
+    fit = FitBounds(bounds or initial_bounds(school, partners, cfg.rings_km))
     fit.options["animate"] = False
     base.add_child(fit, name="fit_bounds")
 
     rings = folium.FeatureGroup(name="Distance rings", control=False).add_to(base)
-    for km in sorted(settings.rings_km):
+    for km in sorted(cfg.rings_km):
         folium.Circle(
             [lat0, lon0],
             radius=float(km) * 1000,
@@ -664,7 +665,7 @@ def build_map(
     parts = MapParts(base=base)
     placed = partners.dropna(subset=["latitude", "longitude"])
     parts.shown = len(placed)
-    cluster = len(placed) > settings.cluster_above
+    cluster = len(placed) > cfg.cluster_above
     for layer in sorted(typology.layers):
         rows = placed[placed["layer"] == layer]
         if layer == 1 or rows.empty:

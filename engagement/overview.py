@@ -229,7 +229,7 @@ def _layers(card: dict, missing: dict[int, list[str]]) -> pd.DataFrame:
                 "covered": entry["covered"],
                 "categories": entry["categories"],
                 "coverage": entry["coverage"],
-                "missing": [typology.category(name).gap for name in missing[layer]],
+                "missing": [typology.known_category(name).gap for name in missing[layer]],
             }
         )
     return pd.DataFrame(rows)

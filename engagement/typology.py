@@ -71,6 +71,14 @@ class Typology:
         """The activity called ``name`` (any case, aliases accepted), or None."""
         return self._activity_index.get(_key(name))
 
+    def known_category(self, name: str) -> Category:
+        """The category called ``name``, which the caller knows exists (a stored partner's, checked
+        on import): a KeyError, not a None that fails further on, if it does not."""
+        found = self.category(name)
+        if found is None:
+            raise KeyError(f"no category {name!r} in the typology")
+        return found
+
     def category_names(self) -> list[str]:
         return [c.name for c in self.categories]
 
