@@ -230,6 +230,8 @@ def frames_from_tables(
     without a store: the same encoding :func:`load_school_frames` applies to what it reads."""
     if "partner_id" not in interactions:
         interactions = interactions.assign(partner_id=None)
+    # A message to all families names neither side: it is no one's contact, as for the loader.
+    interactions = interactions[interactions["family_id"].notna() | interactions["partner_id"].notna()]
     # The partner side of a contact naming both is a row of its own, as the store's loader reads it.
     both = interactions[interactions["family_id"].notna() & interactions["partner_id"].notna()]
     interactions = (
@@ -351,7 +353,7 @@ def _build(schools: pa.Table, fam: pa.Table, par: pa.Table, inter: pa.Table) -> 
     )
     epstein_names = list(typology.epstein_types)
     epstein_code = np.array(
-        [epstein_names.index(activity.epstein) if (activity := typology.activity(a)) else -1 for a in act_names] + [-1],
+        [epstein_names.index(known.epstein) if (known := typology.activity(a)) else -1 for a in act_names] + [-1],
         dtype=np.int32,
     )
     epstein = pd.Categorical.from_codes(epstein_code[act_codes], categories=epstein_names)

@@ -215,7 +215,19 @@ def test_cli_export(sqlite_store, tmp_path):
     run = run_cli("export", out, "--db", filled.url, cwd=PROJECT)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [
-        str(out / f"{k}.csv") for k in ("schools", "partners", "families", "interactions", "terms")
+        str(out / f"{k}.csv")
+        for k in (
+            "schools",
+            "partners",
+            "families",
+            "interactions",
+            "events",
+            "referrals",
+            "family_partners",
+            "transitions",
+            "survey_responses",
+            "terms",
+        )
     ]
     assert len(read_csv(out / "partners.csv")) == len(NASTY)
 
@@ -262,6 +274,6 @@ def test_empty_text_is_written_quoted_and_a_missing_value_as_nothing(filled, tmp
     export_all(filled, tmp_path)
     lines = (tmp_path / "families.csv").read_text(encoding="utf-8-sig").splitlines()
     f1, f2 = (next(line for line in lines if line.startswith(f)) for f in ("F1,", "F2,"))
-    assert f1.endswith(',phone,""') and f2.endswith(",,")
+    assert f1.endswith(',phone,"",') and f2.endswith(",,")  # language, then joined (empty)
     # Excel shows both as blank cells; a plain CSV reader reads both as "".
     assert {r["family_id"]: r["language"] for r in read_csv(tmp_path / "families.csv")} == {"F1": "", "F2": ""}

@@ -29,9 +29,7 @@ TOP_KEYS = [
     "community",
     "layers",
     "overall",
-    "transitions",
-    "belonging",
-]  # the last two: FORMATS.md's optional keys (issue 19)
+]
 FLAGS = ["pupil_premium", "send", "eal", "looked_after", "young_carer"]
 
 
@@ -59,7 +57,8 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
     # Then FORMATS.md's optional keys: the comparison, communication and the school's week.
-    assert list(card) == [*TOP_KEYS, "comparison", "communication", "events", "referrals"]
+    # Then FORMATS.md's optional keys: the comparison, communication, the week, transitions and belonging.
+    assert list(card) == [*TOP_KEYS, "comparison", "communication", "events", "referrals", "transitions", "belonging"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
     assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
     # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
