@@ -404,7 +404,7 @@ def _refuse_fetch(url: str, *args, **kwargs):
 
 # Type sizes to fall back on, largest first, when a report's text (a long name, many gaps) would
 # spill onto a second sheet: every size in the report's CSS is relative to this one.
-_FIT_SIZES = ("8.4pt", "8pt", "7.6pt", "7.2pt", "6.8pt")
+_FIT_SIZES = ("8.4pt", "8pt", "7.6pt", "7.2pt", "6.8pt", "6.4pt", "6pt")
 
 
 def overview_report_pdf(report_html: str) -> bytes:
