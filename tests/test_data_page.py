@@ -84,8 +84,6 @@ def test_the_templates_import_as_they_stand(sqlite_store):
     # The templates are what a school copies: they must pass the same checks as any file.
     templates = Path(__file__).resolve().parent.parent / "data" / "templates"
     from engagement import send_belonging_files as voice
-
-    from engagement import week_files
     from engagement.interchange import guess_kind
 
     every = sorted(templates.glob("*.csv"))
