@@ -25,5 +25,5 @@ bash scripts/setup-python.sh requirements-dev.txt
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 # Two workers (pytest-xdist): the browser tests stay together on one worker per app server (see
-# tests/browser/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
+# tests/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
+exec .venv/bin/python -m pytest -n 2 "$@"

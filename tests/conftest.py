@@ -18,6 +18,58 @@ import sqlalchemy as sa
 from engagement.demo import load_demo
 from engagement.store import open_store
 
+# Under pytest-xdist (scripts/test.sh runs the suite with -n 2) the browser tests that share an app
+# server go to one worker together, so that its server, its Chromium and the page visits are made
+# once, not once per worker; the tests without a browser go to whichever worker is free. (xdist's
+# own --dist loadgroup cannot do this under pytest 9: it renames test ids through an attribute
+# pytest no longer reads.)
+BROWSER_GROUPS = {
+    # Every menu page at each viewport (page_visits), and at 200% zoom: one server.
+    "tests/browser/test_pages.py": "browser-pages",
+    "tests/browser/test_accessibility.py": "browser-pages",
+    "tests/browser/test_injection.py": "browser-pages",
+    "tests/browser/test_zoom.py": "browser-pages",
+    # The signed-in server and its OpenID provider.
+    "tests/browser/test_signin.py": "browser-signin",
+}
+
+
+def browser_group(nodeid: str) -> str | None:
+    """The worker group of a test: its browser server's, or None for a test without a browser.
+
+    >>> browser_group("tests/browser/test_zoom.py::test_every_page_works_at_200_percent_zoom")
+    'browser-pages'
+    >>> browser_group("tests/browser/test_layers_browser.py::test_the_diagram_draws_every_partner[1280x800]")
+    'browser'
+    >>> browser_group("tests/test_roles.py::test_a_governor_sees_aggregates_only") is None
+    True
+    """
+    path = nodeid.split("::", 1)[0]
+    if not path.startswith("tests/browser/"):
+        return None
+    return BROWSER_GROUPS.get(path, "browser")
+
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pragma: no cover - pytest-xdist is in requirements-dev.txt
+    LoadScopeScheduling = None
+
+if LoadScopeScheduling is not None:
+
+    class BrowserGroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with a scope per browser group and one per other test (the
+        largest scopes are handed out first, so the browser groups start at once)."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return browser_group(nodeid) or nodeid
+
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") in ("load", "loadgroup"):
+            return BrowserGroupScheduling(config, log)
+        return None
+
+
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

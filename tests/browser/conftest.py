@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager, suppress
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -22,19 +21,6 @@ from engagement.demo import load_demo
 from . import harness as h
 
 ACTOR = "browser tests"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``-n 2 --dist loadgroup``, as scripts/test.sh runs the suite) every browser
-    test of one server runs on the same worker, so the session's app server, Chromium and page visits
-    are made once, not once per worker: the sign-in tests (a server of their own) are one group, the
-    other browser tests another, and the tests without a browser go wherever a worker is free."""
-    here = Path(__file__).resolve().parent
-    for item in items:
-        path = Path(str(item.path)).resolve()
-        if here in path.parents:
-            group = "browser-signin" if path.name == "test_signin.py" else "browser"
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def seed_hostile_store(url: str) -> None:

@@ -44,7 +44,7 @@ def test_selecting_a_mark_shows_the_partners_record(open_app_page):
         heading = page.locator("h3").filter(has_not_text="Gaps in this window").first.inner_text()
         assert heading and hovered.startswith(heading), (heading, hovered)
         # The record as lines of text, none cut short and none printing a missing value as "nan".
-        fields = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Distance from school:")
+        fields = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Distance from the school:")
         text = fields.first.inner_text()
         assert "Services:" in text and "Address:" in text and "Notes:" in text, text
         assert "nan" not in text.split() and "None" not in text.split(), text
