@@ -22,8 +22,13 @@ pytestmark = pytest.mark.browser
 A4 = (794, 1123)  # CSS pixels of an A4 sheet
 
 
+FIGURES = 9 + 5  # the score cards' nine, and the communication panel's five
+
+
 def page_figures(page) -> dict[str, str]:
-    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first)."""
+    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first).
+    Waits until every figure has been drawn: a settled script can still be painting the last ones."""
+    page.locator('[data-testid="stMetricValue"]').nth(FIGURES - 1).wait_for(timeout=30_000)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
     figures, seen = {}, {}
@@ -46,12 +51,15 @@ def test_the_overview_on_a_projector(open_app_page, viewport):
     with open_app_page("/", viewport) as (record, page):
         assert page.get_by_role("heading", name="Scores out of 100").is_visible()
         assert page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).is_visible()
-        assert len(page_figures(page)) == 9
-        # Every chart has drawn its marks (plotly draws points as paths inside .scatterlayer).
+        # Nine score figures and the communication panel's five (early, regular, reliable, equitable, open).
+        assert len(page_figures(page)) == FIGURES
+        assert page.get_by_role("heading", name="How the school communicates with families").is_visible()
+        # Every chart has drawn its marks (plotly draws points and bars as .point inside its layers):
+        # equity, the communication panel's bars, and the two trends.
         charts = page.locator('[data-testid="stPlotlyChart"]')
-        assert charts.count() == 3
-        for i in range(3):
-            assert charts.nth(i).locator(".scatterlayer .point").count() > 0
+        assert charts.count() == 4
+        for i in range(4):
+            assert charts.nth(i).locator(".point").count() > 0
         h.screenshot(page, h.SCREENSHOTS / f"overview-projector-{viewport[0]}x{viewport[1]}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
     assert not record.markup, record.markup
