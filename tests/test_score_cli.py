@@ -50,7 +50,7 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
-    assert list(card) == TOP_KEYS + ["comparison", "communication"]
+    assert list(card) == [*TOP_KEYS, "comparison", "communication"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
     assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
     # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
