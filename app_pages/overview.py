@@ -141,13 +141,19 @@ if view.communication is not None:
             st.metric(row["principle"], row["value"])
             st.caption(md_escape(row["explanation"]))
     if len(view.communication.groups):
-        st.plotly_chart(
+        chart_col, note_col = st.columns([3, 2])
+        chart_col.plotly_chart(
             charts.communication_chart(view.communication.groups),
             config={"displayModeBar": False},
             key="overview_communication",
             theme=None,
-            alt="Bar chart of family reach by preferred channel and home language; the same figures "
-            "are written under Equitable above.",
+            alt="Bar chart of family reach by preferred channel and home language; the same "
+            "figures are written under Equitable above.",
+        )
+        note_col.caption(
+            "Each bar is the share of a group's families with two-way contact in the window. A group "
+            f"of {fewer_than()} families is not shown; a family with no preferred channel or language "
+            "recorded is in no group."
         )
 
 st.header("Trends per term", anchor=False)

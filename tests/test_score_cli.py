@@ -56,7 +56,6 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
-    # Then FORMATS.md's optional keys: the comparison, communication and the school's week.
     # Then FORMATS.md's optional keys: the comparison, communication, the week, transitions and belonging.
     assert list(card) == [*TOP_KEYS, "comparison", "communication", "events", "referrals", "transitions", "belonging"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.

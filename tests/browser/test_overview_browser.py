@@ -22,13 +22,14 @@ pytestmark = pytest.mark.browser
 A4 = (794, 1123)  # CSS pixels of an A4 sheet
 
 
-# The score cards: a score for each of the four segments and a reach beside it, and the overall score.
-CARDS = 9
+# The score cards' nine figures, the communication panel's five, and the belonging and transitions
+# section's four.
+CARDS = 9 + 5 + 4
 
 
 def wait_for_cards(page, count: int = CARDS) -> None:
-    """Wait until the score cards have drawn (every label and value), then until the page has
-    settled again: the figures are read from the page as it is, never before it is."""
+    """Wait until every figure has drawn (every label and value), then until the page has settled
+    again: the figures are read from the page as it is, never before it is."""
     page.wait_for_function(
         """n => document.querySelectorAll('[data-testid="stMetricValue"]').length >= n
                 && document.querySelectorAll('[data-testid="stMetricLabel"]').length >= n""",
@@ -40,8 +41,8 @@ def wait_for_cards(page, count: int = CARDS) -> None:
 
 
 def page_figures(page) -> dict[str, str]:
-    """The score cards as shown: metric label -> value (labels repeat, so numbered after the first),
-    read once the cards have drawn."""
+    """The figures as shown: metric label -> value (labels repeat, so numbered after the first),
+    read once they have drawn."""
     wait_for_cards(page)
     labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
     values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
@@ -67,13 +68,15 @@ def test_the_overview_on_a_projector(open_app_page, viewport):
         assert page.get_by_role("heading", name="Scores out of 100").is_visible()
         assert page.get_by_role("heading", name=re.compile(r"^Engagement overview · ")).is_visible()
         assert len(page_figures(page)) == CARDS
-        # Every chart has drawn its marks (plotly draws points as paths inside .scatterlayer).
+        assert page.get_by_role("heading", name="How the school communicates with families").is_visible()
+        # Every chart has drawn its marks (plotly draws points and bars as .point inside its layers):
+        # equity, the communication panel's bars, and the two trends.
         charts = page.locator('[data-testid="stPlotlyChart"]')
-        assert charts.count() == 3
-        for i in range(3):
+        assert charts.count() >= 4
+        for i in range(charts.count()):
             # Plotly draws after the element arrives: wait for the marks rather than count too soon.
-            charts.nth(i).locator(".scatterlayer .point").first.wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
-            assert charts.nth(i).locator(".scatterlayer .point").count() > 0
+            charts.nth(i).locator(".point").first.wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
+            assert charts.nth(i).locator(".point").count() > 0
         h.screenshot(page, h.SCREENSHOTS / f"overview-projector-{viewport[0]}x{viewport[1]}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
     assert not record.markup, record.markup
