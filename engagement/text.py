@@ -38,7 +38,7 @@ def record_lines(fields: dict) -> str:
     empty. Pages show partners' records this way rather than as a table, which cut long
     addresses and emails short in a narrow column.
 
-    >>> print(record_lines({"Email": "office@example.org", "Notes": None}))
+    >>> print(record_lines({"Email": "office@example.org", "Notes": None}))  # doctest: +NORMALIZE_WHITESPACE
     **Email:** office@example\\.org
     **Notes:** —
     """
