@@ -384,13 +384,23 @@ def _bench_args(p):
     p.add_argument("--scale", choices=["school", "trust", "authority"], default="school")
     p.add_argument("--repeats", type=_positive_int, default=None, help="runs per timing (median taken)")
     p.add_argument("--today", type=_date, default=None, help="date the demo's current term runs to (default: today)")
+    p.add_argument(
+        "--import-million", action="store_true", help="also time importing 1,000,000 interactions (a few minutes)"
+    )
+    p.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="the PostgreSQL server the import timings use (default: TEST_POSTGRES_URL or the local one)",
+    )
 
 
 def _bench_run(args) -> int:
     from engagement.bench import run_bench
 
-    # The benchmark always writes into a fresh temporary store; --db is not used.
-    run_bench(args.scale, repeats=args.repeats, today=args.today)
+    # The benchmark always writes into fresh temporary stores; --db is not used.
+    rows = (20_000, 100_000, 1_000_000) if args.import_million else (20_000, 100_000)
+    run_bench(args.scale, repeats=args.repeats, today=args.today, import_rows=rows, postgres_url=args.postgres)
     return EXIT_OK
 
 

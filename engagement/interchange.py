@@ -55,6 +55,8 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -143,7 +145,7 @@ MAX_PRINTED_ERRORS = 50
 # still makes a report of a few megabytes (the count says how many there were in all).
 MAX_KEPT_ERRORS = 10_000
 # Rows read, checked and converted at a time: the text of one chunk is all the text held at once.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 # A cell written "" (quoted and empty) while it is read: empty text, not a missing value. The NUL
 # character cannot come from a file: a file holding it is refused as binary before it is parsed.
 EMPTY_TEXT = "\x00"
@@ -619,7 +621,11 @@ def _scan(raw: str, delimiter: str) -> list[_Cell]:
         i += 1
 
 
-_FIELD = {d: re.compile(f'"(?:[^"]|"")*"|[^{re.escape(d)}\\r\\n]*') for d in (",", ";", "\t")}
+# A cell of a record the strict reader took, and what ends it: quoted ("" inside), or not.
+_FIELD = {
+    d: re.compile(f'("(?:[^"]|"")*"|[^{re.escape(d)}\\r\\n]*)(?:{re.escape(d)}|\\r\\n|\\n|\\r|$)')
+    for d in (",", ";", "\t")
+}
 
 
 def _quoted_empty(raw: str, delimiter: str) -> list[int]:
@@ -628,18 +634,7 @@ def _quoted_empty(raw: str, delimiter: str) -> list[int]:
     >>> _quoted_empty('a,"",,"say ""hi"" ",""', ",")
     [1, 4]
     """
-    pattern, index, i = _FIELD[delimiter], 0, 0
-    found: list[int] = []
-    while True:
-        m = pattern.match(raw, i)
-        if m is None:
-            return found
-        if m.end() - m.start() == 2 and raw.startswith('""', i):
-            found.append(index)
-        i = m.end()
-        if i >= len(raw) or raw[i] != delimiter:
-            return found
-        i, index = i + 1, index + 1
+    return [i for i, m in enumerate(_FIELD[delimiter].finditer(raw)) if m.group(1) == '""']
 
 
 def _second_look(
@@ -770,7 +765,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
         return None
     header: list[str] | None = None
     columns: dict[str, int] = {}
-    chunks: list[pd.DataFrame] = []
+    chunks: list[dict[str, np.ndarray]] = []
     numbers: list[int] = []
     body: list[list[str]] = []
     shown: set[str] = set()
@@ -809,8 +804,42 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
         return None
     if body or not chunks:
         chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
-    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    return _Table(name, kind, frame, set(columns))
+    return _Table(name, kind, _stack(chunks), set(columns))
+
+
+def _stack(chunks: list[dict[str, Any]]) -> pd.DataFrame:
+    """The chunks as one frame, a column at a time, each chunk's part let go as soon as it is
+    copied: the values are never held twice over more than one column. A column some chunk kept
+    in Arrow is kept in Arrow whole (see :func:`_as_objects`)."""
+    out: dict[str, pd.Series] = {}
+    for name in list(chunks[0]):
+        parts = [chunk.pop(name) for chunk in chunks]
+        if any(isinstance(part, pa.Array) for part in parts):
+            arrow = pa.chunked_array(
+                [
+                    part if isinstance(part, pa.Array) else pa.array(part, type=pa.string(), from_pandas=True)
+                    for part in parts
+                ],
+                type=pa.string(),
+            )
+            out[name] = pd.Series(pd.arrays.ArrowExtensionArray(arrow), copy=False)
+        else:
+            values = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            out[name] = pd.Series(values, dtype=values.dtype, copy=False)
+        del parts
+    return pd.DataFrame(out, copy=False)
+
+
+def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its Arrow columns as Python objects (None where missing), as the checks
+    against the store and the writing read them."""
+    arrow = [c for c in frame.columns if isinstance(frame[c].dtype, pd.ArrowDtype)]
+    if not arrow:
+        return frame.copy(deep=False)
+    out = frame.copy(deep=False)
+    for column in arrow:
+        out[column] = pd.Series(frame[column].to_numpy(dtype=object, na_value=None), dtype=object, index=frame.index)
+    return out
 
 
 def _check_header(report: ImportReport, name: str, kind: str, row: int, header: list[str]) -> dict[str, int] | None:
@@ -947,6 +976,48 @@ def _objects(values, n: int | None = None) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
+def _read_values(uniques: np.ndarray, f: Field, convert: Callable[[str], Any]) -> tuple[np.ndarray, ...]:
+    """Each distinct cell of a column read: (values, refused, blank), one entry per text."""
+    values = np.empty(len(uniques), dtype=object)
+    bad = np.zeros(len(uniques), dtype=bool)
+    blank = np.zeros(len(uniques), dtype=bool)
+    for k, text in enumerate(_clean(u) for u in uniques):
+        if text == "" or (text == EMPTY_TEXT and (f.kind not in _TEXT_KINDS or f.required)):
+            blank[k] = True
+        elif text == EMPTY_TEXT:
+            values[k] = ""  # written "": empty text, kept as such
+        else:
+            value = convert(text)
+            if not isinstance(value, _Bad) and f.limit and isinstance(value, str) and len(value) > f.limit:
+                value = _Bad(f"is too long: {len(value)} characters, at most {f.limit}")
+            bad[k] = isinstance(value, _Bad)
+            values[k] = value
+    return values, bad, blank
+
+
+# Text that :func:`_clean` would change: space at either end, or a leading apostrophe. The texts
+# are joined with the unit separator, a control character no file that is read can hold.
+_NEEDS_CLEANING = re.compile("(?:^|\x1f)(?:\\s|')|\\s(?:\x1f|$)")
+
+
+def _read_texts(uniques: np.ndarray, f: Field) -> tuple[np.ndarray, ...]:
+    """:func:`_read_values` for a column of mostly distinct texts (ids, notes), a whole column at a
+    time: one search tells whether any needs cleaning, and the checks are array operations."""
+    if _NEEDS_CLEANING.search("\x1f".join(uniques)):
+        uniques = np.fromiter((_clean(u) for u in uniques), dtype=object, count=len(uniques))
+    blank = (uniques == "") | ((uniques == EMPTY_TEXT) if f.required else False)
+    values = np.array(uniques, dtype=object)
+    values[uniques == EMPTY_TEXT] = ""  # written "": empty text, kept as such
+    values[blank] = None
+    bad = np.zeros(len(uniques), dtype=bool)
+    if f.limit:
+        lengths = np.fromiter(map(len, uniques), dtype=np.int64, count=len(uniques))
+        bad = ~blank & (lengths > f.limit)
+        for k in np.flatnonzero(bad):
+            values[k] = _Bad(f"is too long: {lengths[k]} characters, at most {f.limit}")
+    return values, bad, blank
+
+
 def _convert(
     report: ImportReport,
     name: str,
@@ -958,7 +1029,7 @@ def _convert(
     body: list[list[str]],
     converters,
     shown: set[str],
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """One chunk of rows as typed values; blank cells become None, problems go to the report.
 
     Each distinct text of a column is read once (a column of a million dates holds a few hundred
@@ -967,26 +1038,16 @@ def _convert(
     fixed = [cells if len(cells) == width else cells[:width] + [""] * (width - len(cells)) for cells in body]
     by_column = list(zip(*fixed, strict=True)) if n else [()] * width
     del fixed
-    out: dict[str, pd.Series] = {}
+    out: dict[str, np.ndarray] = {}
     for f in FORMATS[kind]:
         if f.name not in columns:
-            out[f.name] = _objects(None, n)
+            out[f.name] = np.full(n, None, dtype=object)
             continue
         codes, uniques = pd.factorize(np.asarray(by_column[columns[f.name]], dtype=object))
-        values = np.empty(len(uniques), dtype=object)
-        bad = np.zeros(len(uniques), dtype=bool)
-        blank = np.zeros(len(uniques), dtype=bool)
-        for k, text in enumerate(_clean(u) for u in uniques):
-            if text == "" or (text == EMPTY_TEXT and (f.kind not in _TEXT_KINDS or f.required)):
-                blank[k] = True
-            elif text == EMPTY_TEXT:
-                values[k] = ""  # written "": empty text, kept as such
-            else:
-                value = converters[f.kind](text)
-                if not isinstance(value, _Bad) and f.limit and isinstance(value, str) and len(value) > f.limit:
-                    value = _Bad(f"is too long: {len(value)} characters, at most {f.limit}")
-                bad[k] = isinstance(value, _Bad)
-                values[k] = value
+        if f.kind == "text" and len(uniques) > 1_000:
+            values, bad, blank = _read_texts(uniques, f)
+        else:
+            values, bad, blank = _read_values(uniques, f, converters[f.kind])
         column = values[codes] if n else np.empty(0, dtype=object)
         refused = bad[codes] | (blank[codes] if f.required else False) if n else np.zeros(0, dtype=bool)
         for i in np.flatnonzero(refused):
@@ -998,11 +1059,16 @@ def _convert(
                 shown.add(f.name)
             report.error(name, numbers[i], f.name, reason)
         column[refused] = None
-        out[f.name] = _objects(column)
-    frame = pd.DataFrame(out)
-    frame["_row"] = np.asarray(numbers, dtype=np.int64)
-    frame["_src"] = src
-    return frame
+        if f.kind == "text" and len(uniques) > n // 2 and n >= 1_000:
+            # Mostly distinct texts (ids, notes) are kept in one Arrow buffer rather than as a Python
+            # object each, scattered among the chunk's freed ones: memory then stays the size of the
+            # text, not of the file read so far.
+            out[f.name] = pa.array(column, type=pa.string(), from_pandas=True)
+        else:
+            out[f.name] = column
+    out["_row"] = np.asarray(numbers, dtype=np.int64)
+    out["_src"] = np.full(n, src, dtype=np.int32)
+    return out
 
 
 # ---------------------------------------------------------------- checks across rows, files and the store
@@ -1024,6 +1090,11 @@ def _where(frame: pd.DataFrame, i, names: list[str]) -> tuple[str, int]:
 
 def _duplicates(report: ImportReport, frame: pd.DataFrame, key: str, names: list[str]) -> pd.DataFrame:
     ids = frame[key]
+    if isinstance(ids.dtype, pd.ArrowDtype):
+        # Counted in Arrow: pandas would first make a Python text of every id to look for copies.
+        arrow = ids.array.__arrow_array__()
+        if pc.count_distinct(arrow).as_py() == len(arrow) - arrow.null_count:
+            return frame
     dup = ids.notna() & ids.duplicated(keep=False)
     if not dup.any():
         return frame
@@ -1180,6 +1251,8 @@ def _check_owners(
 ) -> None:
     """A partner, family or interaction belongs to one school; an import does not move it."""
     key = KEY[kind]
+    if existing.empty:
+        return
     stored = existing["school_id"].reindex(_ids(frame[key])).to_numpy(dtype=object)
     school = frame["school_id"].to_numpy(dtype=object)
     moved = pd.notna(stored) & pd.notna(school) & (stored != school)
@@ -1196,8 +1269,9 @@ def _owners(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, dict
     frame = frames["interactions"]
     out = {}
     for column, kind in (("family_id", "families"), ("partner_id", "partners")):
-        wanted = frame[column].dropna().unique()
-        stored = db.frame_by_key(conn, kind, list(wanted), columns=[KEY[kind], "school_id"])
+        # A set of the few hundred families named, not pandas' unique (a hash table the size of the column).
+        wanted = list(dict.fromkeys(v for v in frame[column].to_numpy(dtype=object) if v is not None))
+        stored = db.frame_by_key(conn, kind, wanted, columns=[KEY[kind], "school_id"], distinct=True)
         out[kind] = dict(zip(stored[KEY[kind]], stored["school_id"], strict=True))
     return out
 
@@ -1231,7 +1305,7 @@ def _check_references(
             owners.update(zip(frames[kind][KEY[kind]], frames[kind]["school_id"], strict=True))
         who = SINGULAR[kind]
         wanted = frame[column]
-        owner = wanted.map(owners).to_numpy(dtype=object)
+        owner = _lookup(wanted.to_numpy(dtype=object), owners)
         school = frame["school_id"].to_numpy(dtype=object)
         named = wanted.notna().to_numpy()
         unknown = named & pd.isna(owner)
@@ -1274,55 +1348,80 @@ def _new_interaction_ids(n: int) -> list[str]:
     return ["I-" + raw[i : i + 16].hex() for i in range(0, 16 * n, 16)]
 
 
-def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: dict[int, set[str]]) -> pd.DataFrame:
-    """The rows to write, every column of the table, aligned with ``frame``. A column the file
-    does not have keeps the stored value; a blank cell takes the format's default; coordinates
-    left blank keep the stored ones while the postcode is the same (they are geocoded, not typed);
-    a blank cell where the store holds empty text keeps the empty text."""
+def _lookup(values: np.ndarray, table: dict) -> np.ndarray:
+    """Each value looked up in ``table`` (None when absent). A dictionary lookup per row: pandas'
+    ``map`` would build a hash table the size of the column, for a few hundred distinct values."""
+    get = table.get
+    return np.fromiter((get(v) for v in values), dtype=object, count=len(values))
+
+
+def _pick(where: np.ndarray, then: np.ndarray | Any, otherwise: np.ndarray) -> np.ndarray:
+    """``np.where`` for object columns that copies nothing when ``where`` is all one way (a
+    million new rows need no second copy of their columns)."""
+    if not where.any():
+        return otherwise
+    if where.all() and isinstance(then, np.ndarray):
+        return then
+    if not isinstance(then, np.ndarray):
+        then = np.full(len(where), then, dtype=object)
+    return np.where(where, then, otherwise)
+
+
+Records = dict[str, np.ndarray]
+
+
+def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: dict[int, set[str]]) -> Records:
+    """The rows to write, every column of the table (object arrays aligned with ``frame``). A
+    column the file does not have keeps the stored value; a blank cell takes the format's default;
+    coordinates left blank keep the stored ones while the postcode is the same (they are geocoded,
+    not typed); a blank cell where the store holds empty text keeps the empty text."""
     typology = load_typology()
     table = db.TABLES[kind]
     defaults = _DEFAULTS[kind]
     n = len(frame)
     keys = frame[KEY[kind]].to_numpy(dtype=object)
-    stored = existing.reindex(_ids(keys))
-    is_new = ~_ids(keys).isin(existing.index)
+    is_new = ~_ids(keys).isin(existing.index) if len(existing) else np.ones(n, dtype=bool)
+    stored = existing.reindex(_ids(keys)) if not is_new.all() else None
+    nothing = np.full(n, None, dtype=object)
     src = frame["_src"].to_numpy()
-    out: dict[str, np.ndarray] = {}
-    given: dict[str, np.ndarray] = {}
+
+    def before_of(column: str) -> np.ndarray:
+        if stored is None:
+            return nothing
+        values = stored[column].to_numpy(dtype=object)
+        return _pick(pd.isna(values), None, values)
+
+    out: Records = {}
+    given: Records = {}
     has: dict[str, np.ndarray] = {}
     for column in (c.name for c in table.columns):
-        file_value = frame[column].to_numpy(dtype=object) if column in frame else np.full(n, None, dtype=object)
-        before = stored[column].to_numpy(dtype=object)
-        before = np.where(pd.isna(before), None, before)
+        file_value = frame[column].to_numpy(dtype=object) if column in frame else nothing
+        before = before_of(column)
         in_file = np.isin(src, [s for s, cols in present.items() if column in cols])
-        value = np.where(in_file, file_value, before)
+        value = _pick(in_file, file_value, before)
         if column in defaults:
-            value = np.where(pd.isna(value) & (in_file | is_new), np.full(n, defaults[column], dtype=object), value)
-        value = np.where(pd.isna(value) & ~is_new & (before == ""), np.full(n, "", dtype=object), value)
+            value = _pick(pd.isna(value) & (in_file | is_new), defaults[column], value)
+        if stored is not None:
+            value = _pick(pd.isna(value) & ~is_new & (before == ""), "", value)
         out[column], given[column], has[column] = value, file_value, in_file
     if kind == "partners":
         layers = {c.name: c.layer for c in typology.categories}
-        default = np.array([layers.get(c) for c in out["category"]], dtype=object)
-        out["layer"] = np.where(pd.isna(out["layer"]), default, out["layer"])
+        blank = pd.isna(out["layer"])
+        if blank.any():
+            out["layer"] = _pick(blank, _lookup(out["category"], layers), out["layer"])
     if kind == "interactions":
-        catalogue = {a.name: a for a in typology.activities}
-        channel = np.array([catalogue[a].channel for a in out["activity"]], dtype=object)
-        two_way = np.array([catalogue[a].two_way for a in out["activity"]], dtype=object)
-        out["channel"] = np.where(pd.isna(out["channel"]) | (out["channel"] == ""), channel, out["channel"])
+        channel = _lookup(out["activity"], {a.name: a.channel for a in typology.activities})
+        two_way = _lookup(out["activity"], {a.name: a.two_way for a in typology.activities})
+        out["channel"] = _pick(pd.isna(out["channel"]) | (out["channel"] == ""), channel, out["channel"])
         blank = pd.isna(out["two_way"]) | (has["two_way"] & pd.isna(given["two_way"]))
-        out["two_way"] = np.where(blank, two_way, out["two_way"])
-    if "latitude" in out and "postcode" in out:
-        before_lat = stored["latitude"].to_numpy(dtype=object)
-        before_lon = stored["longitude"].to_numpy(dtype=object)
+        out["two_way"] = _pick(blank, two_way, out["two_way"])
+    if "latitude" in out and "postcode" in out and stored is not None:
         keep = (
-            ~is_new
-            & pd.isna(out["latitude"])
-            & pd.isna(out["longitude"])
-            & (out["postcode"] == stored["postcode"].to_numpy(dtype=object))
+            ~is_new & pd.isna(out["latitude"]) & pd.isna(out["longitude"]) & (out["postcode"] == before_of("postcode"))
         )
-        out["latitude"] = np.where(keep, np.where(pd.isna(before_lat), None, before_lat), out["latitude"])
-        out["longitude"] = np.where(keep, np.where(pd.isna(before_lon), None, before_lon), out["longitude"])
-    return pd.DataFrame({c: _objects(v) for c, v in out.items()})
+        out["latitude"] = _pick(keep, before_of("latitude"), out["latitude"])
+        out["longitude"] = _pick(keep, before_of("longitude"), out["longitude"])
+    return out
 
 
 @dataclass
@@ -1331,11 +1430,15 @@ class _KindPlan:
     and in which columns, and the stored rows they change (the before-images)."""
 
     kind: str
-    records: pd.DataFrame
+    records: Records
     new: np.ndarray
     changes: np.ndarray  # rows x columns: the value differs from the stored one
     insert_order: np.ndarray  # the new rows, in key order
     before: dict[str, dict[str, Any]]
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self.records[KEY[self.kind]]
 
     @property
     def changed(self) -> np.ndarray:
@@ -1362,7 +1465,7 @@ def _plan(
 ) -> _Plan | None:
     """Check the batch against the store as ``conn`` sees it and work out every row to write.
     None (with the problems reported) if the batch cannot go in."""
-    frames = {k: f.copy(deep=False) for k, f in batch.frames.items()}  # the batch itself stays as read
+    frames = {k: _as_objects(f) for k, f in batch.frames.items()}  # the batch itself stays as read
     names = batch.names
     schools = {(s, bool(d)) for s, d in conn.execute(select(db.schools.c.school_id, db.schools.c.demo))}
     _resolve_schools(report, conn, frames, school_id, names)
@@ -1377,7 +1480,8 @@ def _plan(
             frame["interaction_id"] = _objects(ids)
     existing = {}
     for k, frame in frames.items():
-        existing[k] = db.frame_by_key(conn, k, frame[KEY[k]].dropna().unique().tolist())
+        # The ids of a kind are distinct already (_duplicates dropped the copies).
+        existing[k] = db.frame_by_key(conn, k, frame[KEY[k]].dropna().tolist(), distinct=True)
         if k != "schools":
             _check_owners(report, frame, k, existing[k], names)
     owners: dict[str, dict[str, str]] = {}
@@ -1389,21 +1493,22 @@ def _plan(
     kinds = {}
     for k, frame in frames.items():
         records = _records(frame, k, existing[k], batch.present)
-        stored = existing[k].reindex(_ids(records[KEY[k]]))
-        new = ~records[KEY[k]].isin(existing[k].index).to_numpy()
-        changes = np.zeros((len(records), len(records.columns)), dtype=bool)
+        keys = records[KEY[k]]
+        new = ~_ids(keys).isin(existing[k].index) if len(existing[k]) else np.ones(len(keys), dtype=bool)
+        columns = list(records)
+        changes = np.zeros((len(keys), len(columns)), dtype=bool)
         old = np.flatnonzero(~new)
-        for j, column in enumerate(records.columns):
-            a = records[column].to_numpy(dtype=object)[old]
-            b = stored[column].to_numpy(dtype=object)[old]
-            changes[old, j] = np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
-        keys = records[KEY[k]].to_numpy(dtype=object)
+        if len(old):
+            stored = existing[k].reindex(_ids(keys[old]))
+            for j, column in enumerate(columns):
+                a, b = records[column][old], stored[column].to_numpy(dtype=object)
+                changes[old, j] = np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
         # New rows go in in key order: each lands next to the last in the key's index.
         order = np.flatnonzero(new)
         order = order[np.argsort(keys[order], kind="stable")]
         plan = _KindPlan(k, records, new, changes, order, {})
         changed_ids = keys[plan.changed]
-        images = existing[k].loc[changed_ids].to_dict("records") if len(changed_ids) else []
+        images = existing[k].loc[_ids(changed_ids)].to_dict("records") if len(changed_ids) else []
         plan.before = dict(zip(changed_ids, images, strict=True))
         kinds[k] = plan
     return _Plan(kinds, schools, owners)
@@ -1443,18 +1548,17 @@ def _write(conn: Connection, plan: _Plan) -> None:
         if kind not in plan.kinds:
             continue
         p = plan.kinds[kind]
-        columns = list(p.records.columns)
         if len(p.insert_order):
-            db.bulk_insert(conn, kind, {c: p.records[c].to_numpy(dtype=object)[p.insert_order] for c in columns})
+            db.bulk_insert(conn, kind, p.records, rows=p.insert_order)
         changed = np.flatnonzero(p.changed)
         if not len(changed):
             continue
-        keys = p.records[KEY[kind]].to_numpy(dtype=object)
-        patterns = pd.Series([p.changes[i].tobytes() for i in changed])
+        columns = list(p.records)
+        patterns = pd.Series([p.changes[i].tobytes() for i in changed], dtype=object)
         for _, group in patterns.groupby(patterns, sort=False):
             rows = changed[group.index.to_numpy()]
             which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
-            db.bulk_update(conn, kind, list(keys[rows]), {c: p.records[c].to_numpy(dtype=object)[rows] for c in which})
+            db.bulk_update(conn, kind, list(p.keys[rows]), {c: p.records[c][rows] for c in which})
 
 
 def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
@@ -1467,9 +1571,8 @@ def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) 
     before = {}
     for k in changed:
         p = plan.kinds[k]
-        keys = p.records[KEY[k]].to_numpy(dtype=object)
         if p.new.any():
-            added[k] = keys[p.new].tolist()
+            added[k] = p.keys[p.new].tolist()
         if p.before:
             before[k] = p.before
     detail = {
@@ -1562,6 +1665,12 @@ def import_files(
                     )
             report.seconds["write"] = time.perf_counter() - locked
             report.counts = counts
+            if store.dialect == "sqlite" and report.seconds["write"] > db.SQLITE_BUSY_TIMEOUT_MS / 1000:
+                report.notes.append(
+                    f"writing took {report.seconds['write']:.0f} s, longer than others wait for the store "
+                    f"({db.SQLITE_BUSY_TIMEOUT_MS // 1000} s): anyone who saved at that moment was asked to try "
+                    "again. Import files this big out of hours, or in parts of 100,000 rows"
+                )
             return report
         except (_StoreChanged, IntegrityError) as exc:
             # Someone changed the rows checked (or added one under an id of the file) meanwhile.

@@ -654,12 +654,12 @@ def _key_in(conn: Connection, column, keys: list[str]):
 
 
 def _chunks_by_key(
-    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None, distinct: bool
 ) -> Iterator[tuple[list[str], list[Any]]]:
     table, key = TABLES[table_name], KEY_OF[table_name]
     wanted = [table.c[c] for c in columns] if columns is not None else list(table.c)
     names = [c.name for c in wanted]
-    unique = list(dict.fromkeys(k for k in keys if k is not None))
+    unique = keys if distinct and isinstance(keys, list) else list(dict.fromkeys(k for k in keys if k is not None))
     for start in range(0, len(unique), KEY_CHUNK):
         query = select(*wanted).where(_key_in(conn, table.c[key], unique[start : start + KEY_CHUNK]))
         yield names, list(conn.execute(query).all())
@@ -670,22 +670,23 @@ def rows_by_key(
 ) -> Iterator[dict[str, Any]]:
     """The stored rows (all columns, or ``columns``) whose key is one of ``keys``; keys not stored
     are skipped. Read in chunks of :data:`KEY_CHUNK` keys."""
-    for names, rows in _chunks_by_key(conn, table_name, keys, columns):
+    for names, rows in _chunks_by_key(conn, table_name, keys, columns, distinct=False):
         for row in rows:
             yield dict(zip(names, row, strict=True))
 
 
 def frame_by_key(
-    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None, distinct: bool = False
 ) -> pd.DataFrame:
     """:func:`rows_by_key` as one frame of Python values (object columns; None for NULL), indexed
-    by the key: what an import compares a file's rows with."""
+    by the key: what an import compares a file's rows with. ``distinct``: ``keys`` is a list with
+    no key twice and no None (a million ids need no second pass to make them so)."""
     import pandas as pd
 
     table, key = TABLES[table_name], KEY_OF[table_name]
     names = [c.name for c in table.c] if columns is None else list(columns)
     found: list[Any] = []
-    for _, rows in _chunks_by_key(conn, table_name, keys, names):
+    for _, rows in _chunks_by_key(conn, table_name, keys, names, distinct):
         found += rows
     # Object columns built directly: pandas would otherwise infer text columns and turn None into NaN.
     by_column = list(zip(*found, strict=True)) if found else [()] * len(names)
@@ -693,67 +694,78 @@ def frame_by_key(
     return frame.set_index(pd.Index(frame[key], dtype=object, name=None), drop=False)
 
 
-def _for_driver(
-    conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]]
-) -> list[list[Any]]:
-    """Each column's values as the driver takes them (SQLAlchemy's own conversions: SQLite stores a
-    date as ISO text and a boolean as 0 or 1), so a raw executemany writes what Core would."""
+def _for_driver(conn: Connection, table: Table, columns: list[str], values: Mapping[str, Any]) -> list[list[Any]]:
+    """Each column's values as the driver takes them (SQLAlchemy's own conversions for this
+    database: SQLite stores a date as ISO text and a boolean as 0 or 1), so a raw executemany
+    writes what Core would. Each distinct value is converted once (a column of a million dates
+    holds a few hundred days)."""
     out = []
     for name in columns:
-        process = table.c[name].type.bind_processor(conn.dialect)
+        process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         column = values[name]
-        out.append(list(column) if process is None else [None if v is None else process(v) for v in column])
+        if process is None:
+            out.append(list(column))
+            continue
+        done: dict[Any, Any] = {None: None}
+        out.append([done[v] if v in done else done.setdefault(v, process(v)) for v in column])
     return out
 
 
-def bulk_insert(conn: Connection, table_name: str, values: Mapping[str, Sequence[Any]]) -> int:
-    """Insert many rows given column by column (every column the same length), in the caller's
-    transaction: PostgreSQL's COPY, elsewhere one prepared INSERT run over batches of tuples.
-    Returns how many rows went in. No audit rows: the caller writes one event for the batch."""
+def bulk_insert(conn: Connection, table_name: str, values: Mapping[str, Any], rows: Any = None) -> int:
+    """Insert many rows given column by column (lists or numpy arrays, every column the same length;
+    only the positions ``rows``, in that order, when given), in the caller's transaction: PostgreSQL's COPY,
+    elsewhere one prepared INSERT run over batches of tuples. Returns how many rows went in. No
+    audit rows: the caller writes one event for the batch."""
     table = TABLES[table_name]
     columns = list(values)
-    total = len(values[columns[0]]) if columns else 0
+    total = len(rows) if rows is not None else len(values[columns[0]]) if columns else 0
     if not total:
         return 0
+
+    def batches() -> Iterator[dict[str, Any]]:
+        # Taken a batch at a time, so no second copy of every column is ever made.
+        for start in range(0, total, WRITE_CHUNK):
+            if rows is None:
+                yield {c: values[c][start : start + WRITE_CHUNK] for c in columns}
+            else:
+                which = rows[start : start + WRITE_CHUNK]
+                yield {
+                    c: [values[c][i] for i in which] if isinstance(values[c], list) else values[c][which]
+                    for c in columns
+                }
+
     names = ", ".join(conn.dialect.identifier_preparer.quote(c) for c in columns)
     target = conn.dialect.identifier_preparer.format_table(table)
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         assert driver is not None  # a connection in a transaction has its driver's connection
         with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
-            for start in range(0, total, WRITE_CHUNK):
-                for row in zip(*(values[c][start : start + WRITE_CHUNK] for c in columns), strict=True):
+            for batch in batches():
+                for row in zip(*batch.values(), strict=True):
                     copy.write_row(row)
         return total
     statement = f"INSERT INTO {target} ({names}) VALUES ({', '.join('?' for _ in columns)})"
+    cache = None
     if conn.dialect.name == "sqlite" and total > WRITE_CHUNK:
         # SQLite's page cache (2 MB by default) would spill a big transaction's pages to disk
         # again and again; for this transaction it may grow to 256 MB.
         cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         conn.exec_driver_sql(f"PRAGMA cache_size = {-SQLITE_BULK_CACHE_KB}")
-        try:
-            _insert_batches(conn, table, columns, values, statement, total)
-        finally:
+    try:
+        for batch in batches():
+            if conn.dialect.paramstyle == "qmark":  # SQLite: the driver's executemany, SQLAlchemy's conversions
+                conn.exec_driver_sql(statement, list(zip(*_for_driver(conn, table, columns, batch), strict=True)))
+            else:
+                conn.execute(
+                    table.insert(), [dict(zip(columns, row, strict=True)) for row in zip(*batch.values(), strict=True)]
+                )
+    finally:
+        if cache is not None:
             conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
-        return total
-    _insert_batches(conn, table, columns, values, statement, total)
     return total
 
 
-def _insert_batches(
-    conn: Connection, table: Table, columns: list[str], values: Mapping[str, Sequence[Any]], statement: str, total: int
-) -> None:
-    for start in range(0, total, WRITE_CHUNK):
-        chunk = {c: values[c][start : start + WRITE_CHUNK] for c in columns}
-        if conn.dialect.paramstyle == "qmark":  # SQLite: the driver's executemany, SQLAlchemy's conversions
-            conn.exec_driver_sql(statement, list(zip(*_for_driver(conn, table, columns, chunk), strict=True)))
-        else:
-            conn.execute(
-                table.insert(), [dict(zip(columns, row, strict=True)) for row in zip(*chunk.values(), strict=True)]
-            )
-
-
-def bulk_update(conn: Connection, table_name: str, keys: Sequence[str], values: Mapping[str, Sequence[Any]]) -> int:
+def bulk_update(conn: Connection, table_name: str, keys: Sequence[str], values: Mapping[str, Any]) -> int:
     """Set ``values`` (the same columns for every row, given column by column) on the rows of
     ``keys``, in batches; returns how many rows were matched. No audit rows, as for
     :func:`bulk_insert`."""

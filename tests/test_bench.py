@@ -60,3 +60,31 @@ def test_each_timing_says_whether_it_met_its_target():
 def test_a_timing_that_could_not_be_taken_prints_a_dash():
     assert bench.format_seconds(float("nan")) == "-"
     assert bench.format_seconds(0.0123) == "12.3 ms" and bench.format_seconds(2.5) == "2.50 s"
+
+
+def test_the_import_section_times_each_database_with_lock_and_memory_against_targets():
+    """Issue 13: imports are timed on SQLite and PostgreSQL in a child process each, with the time
+    the write lock was held and the memory the import added, each against its target."""
+    printed = []
+    results = bench.run_bench(
+        "school", repeats=1, today=TODAY, echo=printed.append, sections=[bench.import_section], import_rows=(20_000,)
+    )
+    table = printed[-1]
+    by_name = {t.what: t for t in results}
+    for name, writing, target in (("SQLite", "write lock held", "< 10 s"), ("PostgreSQL", "write transaction", "")):
+        whole = by_name[f"import 20,000 interactions, {name}"]
+        lock = by_name[f"import 20,000 interactions, {name}: {writing}"]
+        memory = by_name[f"import 20,000 interactions, {name}: memory the import added"]
+        assert whole.target == "< 3 s" and lock.target == target and memory.target == "< 50 MB"
+        assert 0 < lock.seconds < whole.seconds and memory.megabytes is not None and memory.megabytes >= 0
+        for timing in (whole, lock, memory):
+            line = next(line for line in table.splitlines() if line.startswith(timing.what + " "))
+            assert timing.target in line and f" {bench.verdict(timing)}" in line
+            assert bench.verdict(timing) in (("ok", "MISSED") if timing.target else ("",))
+        assert f"{memory.megabytes:,.0f} MB" in table and "MB before the import" in memory.note
+
+
+def test_a_memory_figure_meets_its_target_or_not():
+    assert bench.verdict(bench.Timing("peak", float("nan"), target="< 250 MB", megabytes=120)) == "ok"
+    assert bench.verdict(bench.Timing("peak", float("nan"), target="< 1,500 MB", megabytes=1_600)) == "MISSED"
+    assert bench.format_value(bench.Timing("peak", float("nan"), megabytes=1234.4)) == "1,234 MB"

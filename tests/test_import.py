@@ -574,3 +574,13 @@ def test_an_import_is_one_audit_event_not_a_copy_of_every_row(seeded):
     before = json.loads(event["before"])
     assert before == {"families": {"F1": {**rows(seeded, db.families)[0], "postcode": "B30 2AD"}}}
     assert "private note" not in json.dumps(dict(event), default=str)  # the ids, not a copy of the rows
+
+
+def test_a_write_longer_than_others_wait_is_said(sqlite_store, monkeypatch):
+    """On SQLite an import holds the write lock while it writes; if that outlasts the busy timeout,
+    someone's save meanwhile failed, and the data lead is told so."""
+    assert import_files(sqlite_store, files(schools_csv=SCHOOLS)).ok
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    report = import_files(sqlite_store, files(families_csv=FAMILIES), actor="test")
+    assert report.ok and report.seconds["write"] > 0
+    assert "longer than others wait for the store" in report.format()
