@@ -221,37 +221,97 @@ class UnknownFamily(LookupError):
     pass
 
 
+def _records_of_family(conn, family_id: str) -> dict[str, list[str]]:
+    """Every record about the family, by table, as the audit log names them (its ``record_id``):
+    its interactions, referrals, links to partners, moves and their plan steps."""
+    referrals = list(
+        conn.execute(select(db.referrals.c.referral_id).where(db.referrals.c.family_id == family_id)).scalars()
+    )
+    moves = list(
+        conn.execute(select(db.transitions.c.transition_id).where(db.transitions.c.family_id == family_id)).scalars()
+    )
+    links = conn.execute(
+        select(db.family_partners.c.partner_id).where(db.family_partners.c.family_id == family_id)
+    ).scalars()
+    steps = (
+        list(
+            conn.execute(
+                select(db.transition_steps.c.step_id).where(db.transition_steps.c.transition_id.in_(moves))
+            ).scalars()
+        )
+        if moves
+        else []
+    )
+    return {
+        "families": [family_id],
+        "interactions": list(
+            conn.execute(
+                select(db.interactions.c.interaction_id).where(db.interactions.c.family_id == family_id)
+            ).scalars()
+        ),
+        "referrals": referrals,
+        "family_partners": [f"{family_id}|{partner}" for partner in links],
+        "transitions": moves,
+        "transition_steps": steps,
+    }
+
+
+def _naming(column, family_id: str):
+    """``column`` holds the family's reference as a JSON string value (an image's ``family_id``,
+    or any other field that repeats it)."""
+    quoted = json.dumps(family_id, ensure_ascii=False)
+    pattern = "%" + quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return column.like(pattern, escape="\\")
+
+
 def erase_family(store: db.Store, family_id: str, actor: str) -> int:
-    """Erase one family completely (a data subject request): its interactions, its record, and the
-    content of every audit row about them. Returns how many interactions went."""
+    """Erase one family completely (a data subject request): its record, interactions, referrals,
+    links to partners, moves with their plans, and survey answers, and the content of every audit
+    row about any of them (including rows whose images name the family). Returns how many
+    interactions went."""
     with store.write(actor) as conn:
         exists = conn.execute(
             select(func.count()).select_from(db.families).where(db.families.c.family_id == family_id)
         ).scalar()
         if not exists:
             raise UnknownFamily(f"no family with reference {family_id!r} in the store")
-        ids = list(
-            conn.execute(
-                select(db.interactions.c.interaction_id).where(db.interactions.c.family_id == family_id)
-            ).scalars()
+        records = _records_of_family(conn, family_id)
+        # Children first: the store does not rely on the database enforcing its cascades.
+        conn.execute(
+            db.transition_steps.delete().where(db.transition_steps.c.transition_id.in_(records["transitions"]))
         )
+        conn.execute(db.transitions.delete().where(db.transitions.c.family_id == family_id))
+        conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(records["referrals"])))
+        conn.execute(db.referrals.delete().where(db.referrals.c.family_id == family_id))
+        conn.execute(db.family_partners.delete().where(db.family_partners.c.family_id == family_id))
+        answers = conn.execute(db.survey_responses.delete().where(db.survey_responses.c.family_id == family_id))
+        conn.execute(db.event_contacts.delete().where(db.event_contacts.c.interaction_id.in_(records["interactions"])))
         conn.execute(db.interactions.delete().where(db.interactions.c.family_id == family_id))
         conn.execute(db.families.delete().where(db.families.c.family_id == family_id))
         log = db.audit_log
-        about_family = (log.c.table_name == "families") & (log.c.record_id == family_id)
-        for start in range(0, max(len(ids), 1), 500):
-            chunk = ids[start : start + 500]
-            about = about_family | ((log.c.table_name == "interactions") & log.c.record_id.in_(chunk))
-            conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED))
-        _erase_family_from_import_events(conn, family_id, set(ids))
+        for table, ids in records.items():
+            for start in range(0, len(ids), 500):
+                about = (log.c.table_name == table) & log.c.record_id.in_(ids[start : start + 500])
+                # A record's own reference can say what happened ("T-F1/meeting"): only the
+                # family's entries keep theirs, so the log still shows that it was erased.
+                record_id = {} if table == "families" else {"record_id": None}
+                conn.execute(log.update().where(about).values(before=None, after=None, detail=REDACTED, **record_id))
+        naming = (log.c.action != "import") & (_naming(log.c.before, family_id) | _naming(log.c.after, family_id))
+        conn.execute(log.update().where(naming).values(before=None, after=None, detail=REDACTED, record_id=None))
+        _erase_family_from_import_events(conn, family_id, set(records["interactions"]))
+        n = len(records["interactions"])
         db.audit(
             conn,
             "erase family",
             "families",
             record_id=family_id,
-            detail=f"data subject request: erased the family record and {len(ids)} interactions",
+            detail=(
+                f"data subject request: erased the family record, {n} interactions, "
+                f"{len(records['referrals'])} referrals, {len(records['family_partners'])} links to partners, "
+                f"{len(records['transitions'])} moves and {answers.rowcount} survey answers"
+            ),
         )
-    return len(ids)
+    return n
 
 
 def audit_csv(entries: pd.DataFrame) -> bytes:

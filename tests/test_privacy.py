@@ -235,3 +235,79 @@ def test_retention_redacts_old_notes_in_import_before_images(imported):
     assert images["I-old"]["notes"] == privacy.REDACTED and images["I-keep"]["notes"] == privacy.REDACTED
     assert images["I-new"]["notes"] == "Agreed a plan"  # a recent note is kept
     assert images["I-old"]["date"] == "2023-10-02"  # only the note goes
+
+
+def test_erase_family_leaves_nothing_of_its_week_moves_or_voice(school, tmp_path):
+    """A family with a referral moved through its statuses, a link to a club, a move with its plan's
+    steps marked done and survey answers: after erasure no table and no audit row holds its
+    reference or anything recorded about it, and the other family's records are untouched."""
+    from engagement import referrals, transitions
+    from engagement.send_belonging_files import import_files as import_voice
+
+    with school.write(actor="flo@school") as conn:
+        db.upsert(
+            conn,
+            "partners",
+            [
+                {
+                    "partner_id": "P1",
+                    "school_id": "S1",
+                    "name": "Northfield Food Bank",
+                    "category": "food bank",
+                    "layer": 2,
+                },
+                {
+                    "partner_id": "P2",
+                    "school_id": "S1",
+                    "name": "Kings Norton Youth Club",
+                    "category": "youth club",
+                    "layer": 3,
+                },
+            ],
+        )
+    for family in ("F1", "F2"):
+        made = referrals.refer(
+            school,
+            "flo@school",
+            school_id="S1",
+            family_id=family,
+            partner_id="P1",
+            date=TODAY,
+            reasons=["food"],
+            today=TODAY,
+        )
+        referrals.update_status(
+            school, "flo@school", made, "declined", TODAY, decline_reason=f"Gran-Oakley case {family}", today=TODAY
+        )
+        referrals.link_family(
+            school, "flo@school", school_id="S1", family_id=family, partner_id="P2", relation="member"
+        )
+    (tmp_path / "transitions.csv").write_text(
+        "transition_id,family_id,kind,date,send\n"
+        "T-F1,F1,year 6 to year 7,2027-09-02,yes\n"
+        "T-F2,F2,year 6 to year 7,2027-09-02,no\n"
+    )
+    (tmp_path / "survey_responses.csv").write_text(
+        "survey,date,question,answer,family_id\n"
+        "belonging,2026-10-01,belong,disagree,F1\nbelonging,2026-10-01,belong,agree,F2\n"
+    )
+    assert import_voice(school, [tmp_path / "transitions.csv", tmp_path / "survey_responses.csv"], actor="senco").ok
+    steps = transitions.plan_steps(school, "S1", "T-F1", today=TODAY)
+    assert transitions.mark_steps(school, "senco", "S1", {steps["step_id"].iloc[0]: True}, today=TODAY) == 1
+
+    privacy.erase_family(school, "F1", actor="dpo@school")
+
+    with school.read() as conn:
+        for table in (db.referrals, db.family_partners, db.transitions, db.survey_responses):
+            assert set(conn.execute(select(table.c.family_id)).scalars()) == {"F2"}, table.name
+        left_steps = set(conn.execute(select(db.transition_steps.c.transition_id)).scalars())
+        assert left_steps == {"T-F2"}
+    with school.read() as conn:
+        entries = [dict(row) for row in conn.execute(select(db.audit_log)).mappings()]
+    naming = [e for e in entries if "F1" in json.dumps(e, default=str)]
+    # Only the family's own entries keep its reference, emptied; the erasure says so.
+    assert naming and all(e["table_name"] == "families" and e["record_id"] == "F1" for e in naming), naming
+    assert all(e["before"] is None and e["after"] is None for e in naming if e["action"] != "erase family")
+    text = _audit_text(school)
+    assert "Gran-Oakley case F1" not in text and "T-F1" not in text
+    assert "F2" in text and "T-F2" in text  # the other family's trail is kept
