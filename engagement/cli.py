@@ -86,7 +86,7 @@ def _import_run(args) -> int:
     from engagement import send_belonging_files as voice
     from engagement.calendar import import_terms, is_terms_file
     from engagement.interchange import guess_kind, import_files
-    from engagement.week_files import WEEK_KINDS, guess_week_kind, import_week_files
+    from engagement.week_files import WEEK_KINDS, event_ids, guess_week_kind, import_week_files
 
     store = db.open_store(args.db)
     # terms.csv (a school's calendar) and the week's files (events, referrals, family_partners) have
@@ -106,7 +106,11 @@ def _import_run(args) -> int:
     others = [f for f in args.files if f not in terms and f not in week and f not in voiced]
     reports = []
     if others:
-        reports.append(import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school))
+        # Contacts of an export name the events of their registers, which its events.csv brings next.
+        coming = event_ids(week) if week else set()
+        reports.append(
+            import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school, events_to_come=coming)
+        )
     for group, importer in ((terms, import_terms), (week, import_week_files)):
         if not group:
             continue

@@ -255,9 +255,14 @@ def register_in(
             conn.execute(db.events.update().where(db.events.c.event_id == event_id).values(**changed))
             db.audit(conn, "update", "events", event_id, before={k: stored[k] for k in changed}, after=changed)
     rows = []
+    unlinked = _unlinked_contacts(conn, school_id, when, template["activity"])
+    linked: list[tuple[str, str]] = []  # (family_id or partner_id, the contact put on the register)
     for key, refs in (("family_id", families), ("partner_id", partners)):
         for ref in refs:
             if (key, ref) in on_register:
+                continue
+            if (key, ref) in unlinked:  # logged already (or imported from interactions.csv): put it on the register
+                linked.append((key, unlinked.pop((key, ref))))
                 continue
             row: dict[str, Any] = {
                 **template,
@@ -271,15 +276,37 @@ def register_in(
             rows.append(row)
     if rows:
         conn.execute(db.interactions.insert(), rows)
-        conn.execute(
-            db.event_contacts.insert(), [{"interaction_id": r["interaction_id"], "event_id": event_id} for r in rows]
-        )
         for r in rows:
             db.audit(
                 conn, "insert", "interactions", r["interaction_id"], after=r, detail=f"register of event {event_id}"
             )
-    added = sum(1 for r in rows if r["family_id"])
-    return SavedRegister(event_id, added, len(families) - added, len(rows) - added, [r["interaction_id"] for r in rows])
+    new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
+    if new_links:
+        conn.execute(db.event_contacts.insert(), [{"interaction_id": i, "event_id": event_id} for i in new_links])
+    for _, interaction_id in linked:
+        db.audit(conn, "link", "interactions", interaction_id, detail=f"put on the register of event {event_id}")
+    families_added = sum(1 for r in rows if r["family_id"]) + sum(1 for key, _ in linked if key == "family_id")
+    partners_added = sum(1 for r in rows if not r["family_id"]) + sum(1 for key, _ in linked if key == "partner_id")
+    return SavedRegister(
+        event_id, families_added, len(families) - families_added, partners_added, [r["interaction_id"] for r in rows]
+    )
+
+
+def _unlinked_contacts(conn, school_id: str, when, activity: str) -> dict[tuple[str, str], str]:
+    """The school's contacts of that day and activity on no register yet, by ("family_id", F) or
+    ("partner_id", P): the same contact, logged before the register was."""
+    i, ec = db.interactions, db.event_contacts
+    found = conn.execute(
+        select(i.c.interaction_id, i.c.family_id, i.c.partner_id)
+        .outerjoin(ec, ec.c.interaction_id == i.c.interaction_id)
+        .where(i.c.school_id == school_id, i.c.date == when, i.c.activity == activity, ec.c.interaction_id.is_(None))
+        .order_by(i.c.interaction_id)
+    ).all()
+    out: dict[tuple[str, str], str] = {}
+    for interaction_id, family, partner in found:
+        key = ("family_id", family) if family else ("partner_id", partner)
+        out.setdefault(key, interaction_id)
+    return out
 
 
 def _new_id() -> str:

@@ -220,8 +220,11 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("staff", "text", False, 200),
         Field("notes", "text"),
         Field("direction", "direction"),
+        Field("event_id", "text", False, 64),
     ),
 }
+# Columns of a file that are not columns of the kind's table: written to a table of their own.
+LINKED = {"interactions": {"event_id": "event_contacts"}}
 KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id", "interactions": "interaction_id"}
 SINGULAR = {"schools": "school", "partners": "partner", "families": "family", "interactions": "interaction"}
 # Kinds of column whose empty text ("") is kept as empty text; elsewhere "" is just a blank cell.
@@ -1279,16 +1282,10 @@ def _owners(conn: Connection, frames: dict[str, pd.DataFrame]) -> dict[str, dict
 def _check_references(
     report: ImportReport, frames: dict[str, pd.DataFrame], stored: dict[str, dict[str, str]], names: list[str]
 ) -> None:
-    """Each interaction names exactly one family or partner, known to the store or this batch,
-    of the interaction's own school."""
+    """Each interaction names a family or a partner or both (the family took part in the partner's
+    session), known to the store or this batch, of the interaction's own school."""
     frame = frames["interactions"]
     fam, par = frame["family_id"].notna(), frame["partner_id"].notna()
-    for i in frame.index[fam & par]:
-        report.error(
-            *_where(frame, i, names),
-            "family_id",
-            "an interaction is with one family or one partner, not both: leave one of them empty",
-        )
     # Neither: a message to all families of the school (engagement.communication.is_message_to_all).
     from engagement.communication import is_message_to_all
 
@@ -1454,6 +1451,7 @@ class _Plan:
     kinds: dict[str, _KindPlan]
     schools: set[tuple[str, bool]]  # the store's schools and whether each is a demo
     owners: dict[str, dict[str, str]]  # the stored owners of the families and partners named
+    event_links: list[tuple[str, str]] = field(default_factory=list)  # (interaction, event) pairs
 
 
 def _plan(
@@ -1462,6 +1460,7 @@ def _plan(
     batch: _Batch,
     school_id: str | None,
     allowed_schools: Collection[str] | None,
+    events_to_come: Collection[str] = (),
 ) -> _Plan | None:
     """Check the batch against the store as ``conn`` sees it and work out every row to write.
     None (with the problems reported) if the batch cannot go in."""
@@ -1485,9 +1484,11 @@ def _plan(
         if k != "schools":
             _check_owners(report, frame, k, existing[k], names)
     owners: dict[str, dict[str, str]] = {}
+    event_links: list[tuple[str, str]] = []
     if "interactions" in frames:
         owners = _owners(conn, frames)
         _check_references(report, frames, owners, names)
+        event_links = _event_links(report, conn, frames["interactions"], names, events_to_come)
     if report.errors:
         return None
     kinds = {}
@@ -1511,7 +1512,59 @@ def _plan(
         images = existing[k].loc[_ids(changed_ids)].to_dict("records") if len(changed_ids) else []
         plan.before = dict(zip(changed_ids, images, strict=True))
         kinds[k] = plan
-    return _Plan(kinds, schools, owners)
+    return _Plan(kinds, schools, owners, event_links)
+
+
+def _event_links(
+    report: ImportReport,
+    conn: Connection,
+    frame: pd.DataFrame,
+    names: list[str],
+    events_to_come: Collection[str] = (),
+) -> list[tuple[str, str]]:
+    """The (interaction, event) pairs of the rows that name the event of a register: the event
+    must be in the store (import events.csv first) and of the interaction's school, or one of
+    ``events_to_come``, which an events.csv of the same command brings next: its register then
+    takes these contacts on (:func:`engagement.events.register_in`). The column leaves the
+    frame: it is not a column of the interactions table."""
+    if "event_id" not in frame:
+        return []
+    wanted = frame.pop("event_id")
+    named = wanted.notna().to_numpy().copy()
+    if not named.any():
+        return []
+    asked = sorted(set(wanted[named]))
+    stored = db.frame_by_key(conn, "events", asked, columns=["event_id", "school_id"])
+    owners = dict(zip(stored["event_id"], stored["school_id"], strict=True))
+    school = frame["school_id"].to_numpy(dtype=object)
+    coming = set(events_to_come) - set(owners)
+    for i in np.flatnonzero(named):
+        event = wanted.iat[i]
+        if event in coming:
+            named[i] = False
+        elif event not in owners:
+            report.error(
+                *_where(frame, frame.index[i], names),
+                "event_id",
+                f"there is no event {event!r} in the store: import events.csv first",
+            )
+        elif pd.notna(school[i]) and owners[event] != school[i]:
+            report.error(
+                *_where(frame, frame.index[i], names),
+                "event_id",
+                f"event {event!r} belongs to school {owners[event]!r}, not to {school[i]!r}",
+            )
+    ids = frame["interaction_id"].to_numpy(dtype=object)
+    pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]
+    ec = db.event_contacts
+    stored_pairs: set[tuple[str, str]] = set()
+    for start in range(0, len(pairs), 500):  # a re-imported export changes nothing
+        chunk = [i for i, _ in pairs[start : start + 500]]
+        stored_pairs |= {
+            tuple(r)
+            for r in conn.execute(select(ec.c.interaction_id, ec.c.event_id).where(ec.c.interaction_id.in_(chunk)))
+        }
+    return [pair for pair in pairs if pair not in stored_pairs]
 
 
 # ---------------------------------------------------------------- writing
@@ -1559,13 +1612,20 @@ def _write(conn: Connection, plan: _Plan) -> None:
             rows = changed[group.index.to_numpy()]
             which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
             db.bulk_update(conn, kind, list(p.keys[rows]), {c: p.records[c][rows] for c in which})
+    if plan.event_links:
+        # A contact is on one register at most: the file's event replaces any other.
+        ec = db.event_contacts
+        ids = [i for i, _ in plan.event_links]
+        for start in range(0, len(ids), db.WRITE_CHUNK):
+            conn.execute(ec.delete().where(ec.c.interaction_id.in_(ids[start : start + db.WRITE_CHUNK])))
+        conn.execute(ec.insert(), [{"interaction_id": i, "event_id": e} for i, e in plan.event_links])
 
 
 def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
     """The one audit row of an import, built before the write transaction: who and when are added
     as it is written. None when the import changes nothing (a re-imported export leaves no trace)."""
     changed = [k for k in KINDS if k in counts and (counts[k]["inserted"] or counts[k]["updated"])]
-    if not changed:
+    if not changed and not plan.event_links:
         return None
     added = {}
     before = {}
@@ -1579,6 +1639,9 @@ def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) 
         "files": [{"name": s.name, "sha256": s.sha256, "bytes": s.size} for s in batch.sources],
         "counts": {k: counts[k] for k in KINDS if k in counts},
     }
+    if plan.event_links:  # which contacts are on which register (the ids only)
+        added["event_contacts"] = [f"{i}@{e}" for i, e in plan.event_links]
+        changed = [*changed, "event_contacts"]
     return {
         "table_name": ",".join(changed),
         "before": db.to_json(before) if before else None,
@@ -1613,13 +1676,15 @@ def import_files(
     school_id: str | None = None,
     dry_run: bool = False,
     allowed_schools: Collection[str] | None = None,
+    events_to_come: Collection[str] = (),
 ) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
     file (else each kind is guessed from its name); ``school_id`` is the school of rows that do
     not name one. With ``dry_run`` the batch is only checked. ``allowed_schools`` (the schools
-    of the signed-in account; ``None``: any) refuses rows of any other school. The report says
+    of the signed-in account; ``None``: any) refuses rows of any other school. ``events_to_come``
+    are events an events.csv imported next brings: interactions may name them. The report says
     what happened.
     """
     if kind is not None and kind not in KINDS:
@@ -1639,7 +1704,7 @@ def import_files(
         # Checked against a read of the store, outside the write transaction: the lock is held
         # only to write (and to see that what was checked still holds).
         with store.read() as conn, _no_cycle_collection():
-            plan = _plan(report, conn, batch, school_id, allowed_schools)
+            plan = _plan(report, conn, batch, school_id, allowed_schools, events_to_come)
         report.seconds["read and check"] = time.perf_counter() - started
         if plan is None:
             return report
@@ -1737,7 +1802,13 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
         for kind in KINDS:
             table = db.TABLES[kind]
             order = [table.c.date, table.c[KEY[kind]]] if kind == "interactions" else [table.c[KEY[kind]]]
-            query = select(*(table.c[c] for c in EXPORT_COLUMNS[kind])).order_by(*order)
+            linked = LINKED.get(kind, {})
+            query = select(
+                *(db.TABLES[linked[c]].c[c] if c in linked else table.c[c] for c in EXPORT_COLUMNS[kind])
+            ).order_by(*order)
+            for other in dict.fromkeys(linked.values()):  # a contact is on one register at most
+                joined = db.TABLES[other]
+                query = query.outerjoin(joined, joined.c[KEY[kind]] == table.c[KEY[kind]])
             if isinstance(school_id, str):
                 query = query.where(table.c.school_id == school_id)
             elif school_id is not None:  # the schools an account may see, no other

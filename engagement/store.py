@@ -361,6 +361,7 @@ KEY_OF = {
     "interactions": "interaction_id",
     "transitions": "transition_id",
     "transition_steps": "step_id",
+    "events": "event_id",
 }
 
 

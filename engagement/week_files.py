@@ -185,6 +185,19 @@ def _source(item) -> tuple[str, bytes]:
     return path.name, path.read_bytes()
 
 
+def event_ids(paths) -> set[str]:
+    """The events the events files among ``paths`` name (unreadable files name none: their import
+    says why)."""
+    found: set[str] = set()
+    for item in paths:
+        name, data = _source(item)
+        if guess_week_kind(name) == "events":
+            found |= {
+                r.cells["event_id"] for r in _read(ImportReport(), name, data, "events") if r.cells.get("event_id")
+            }
+    return found
+
+
 def _school_for(conn, school_id: str | None) -> str | None:
     if school_id:
         return school_id

@@ -94,12 +94,12 @@ BAD = {
         "Known activities: phone call, email",
     ),
     "duplicate id": ("families.csv", "family_id\nF2\nF3\nF2\n", 4, "family_id", "'F2' appears twice: already at row 2"),
-    "both family and partner": (
+    "unknown event": (
         "interactions.csv",
-        "date,family_id,partner_id,activity\n2026-09-14,F1,P1,phone call\n",
+        "date,family_id,activity,event_id\n2026-09-14,F1,coffee morning,EV-NOPE\n",
         2,
-        "family_id",
-        "not both",
+        "event_id",
+        "there is no event 'EV-NOPE' in the store: import events.csv first",
     ),
     "neither family nor partner": (
         "interactions.csv",
@@ -584,3 +584,43 @@ def test_a_write_longer_than_others_wait_is_said(sqlite_store, monkeypatch):
     report = import_files(sqlite_store, files(families_csv=FAMILIES), actor="test")
     assert report.ok and report.seconds["write"] > 0
     assert "longer than others wait for the store" in report.format()
+
+
+def test_a_family_at_a_partners_session_names_both_and_its_register(seeded, tmp_path):
+    """FORMATS.md: both family_id and partner_id when a family took part in a partner's session;
+    event_id puts the contact on an event's register. Export gives both back, re-import changes
+    nothing."""
+    from engagement.events import save_register
+
+    save_register(
+        seeded,
+        "flo",
+        school_id="S1",
+        event_id="EV-1",
+        date=datetime.date(2026, 9, 14),
+        activity="coffee morning",
+        family_ids=[],
+        today=datetime.date(2026, 9, 30),
+    )
+    report = import_files(
+        seeded,
+        files(
+            interactions_csv=(
+                "interaction_id,date,family_id,partner_id,activity,event_id\n"
+                "I1,2026-09-14,F1,P1,coffee morning,EV-1\nI2,2026-09-15,F1,,phone call,\n"
+            )
+        ),
+        actor="flo",
+    )
+    assert report.ok, report.format()
+    (both,) = [r for r in rows(seeded, db.interactions) if r["interaction_id"] == "I1"]
+    assert (both["family_id"], both["partner_id"]) == ("F1", "P1")
+    assert [(r["interaction_id"], r["event_id"]) for r in rows(seeded, db.event_contacts)] == [("I1", "EV-1")]
+    from engagement.interchange import export_all
+
+    exported = export_all(seeded, tmp_path)
+    text = next(p for p in exported if p.name == "interactions.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines()[0].endswith(",event_id") and ",EV-1" in text
+    before = dump(seeded)
+    again = import_files(seeded, exported, actor="flo")
+    assert again.ok and dump(seeded) == before

@@ -393,3 +393,30 @@ def test_the_command_line_imports_exports_and_scores_the_week(tmp_path):
     out = run("export", str(tmp_path / "export"))
     assert out.returncode == 0 and "referrals.csv" in out.stdout
     assert (tmp_path / "export" / "events.csv").read_text(encoding="utf-8-sig").count("E-PE") == 80
+
+
+def test_a_whole_export_with_registers_imports_into_an_empty_store_as_it_was(sqlite_store, tmp_path):
+    """interactions.csv names each register contact's event and events.csv lists who came: imported
+    together into an empty store, each contact is on its register once, with its own reference."""
+    from cli_inprocess import run_cli
+
+    write_school(sqlite_store)
+    assert import_week_files(sqlite_store, week_csv_files(tmp_path), actor="cli:test").ok
+    out = tmp_path / "out"
+    assert run_cli("export", out, "--db", sqlite_store.url).returncode == 0
+    header = (out / "interactions.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.endswith("event_id")
+    fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    done = run_cli("import", *sorted(out.glob("*.csv")), "--db", fresh_url)
+    assert done.returncode == 0, done.stderr
+    fresh = db.open_store(fresh_url)
+    try:
+        for table in (db.interactions, db.event_contacts, db.events, db.referrals, db.family_partners):
+            with sqlite_store.read() as a, fresh.read() as b:
+                query = select(table).order_by(*table.primary_key.columns)
+                assert [dict(r) for r in a.execute(query).mappings()] == [
+                    dict(r) for r in b.execute(query).mappings()
+                ], table.name
+        assert figures(fresh) == figures(sqlite_store)
+    finally:
+        fresh.dispose()
