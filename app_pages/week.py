@@ -132,6 +132,21 @@ with events_tab:
             )
             st.session_state["week_event_saved"] = result.event_id
             st.rerun()
+    if existing is not None:
+        with st.expander("Take a family off this register (marked by mistake)"):
+            on_register = events.families_on_register(store, chosen)
+            gone = st.selectbox(
+                "Family", on_register, index=None, placeholder="Choose a reference", key="week_event_remove_family"
+            )
+            sure = st.checkbox(
+                "Yes, take this family off: its contact for the event goes (the audit log keeps who did it)",
+                key="week_event_remove_sure",
+            )
+            if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)):
+                events.remove_from_register(store, ui.current_actor(), chosen, gone)
+                st.session_state["week_event_flash"] = f"{gone} was taken off the register."
+                st.session_state["week_event_saved"] = chosen
+                st.rerun()
     st.subheader("Events", anchor=False)
     if listed.empty:
         st.caption("No event recorded yet.")

@@ -335,6 +335,12 @@ def _on_register(conn, event_id: str) -> set[tuple[str, str]]:
     return {("family_id", f) for f, _ in found if f} | {("partner_id", p) for f, p in found if p and not f}
 
 
+def families_on_register(store: db.Store, event_id: str) -> list[str]:
+    """The references of the families on an event's register, sorted."""
+    with store.read() as conn:
+        return sorted(ref for key, ref in _on_register(conn, event_id) if key == "family_id")
+
+
 def remove_from_register(store: db.Store, actor: str, event_id: str, family_id: str) -> bool:
     """Take one family off an event's register (marked by mistake): its contact for the event goes,
     audited. True when there was one."""

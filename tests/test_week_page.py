@@ -150,3 +150,26 @@ def test_the_partner_record_and_the_outreach_page_show_the_links(app_db):
     # F010 came to the parents' evening over 42 days ago: on the list, with its club.
     at.selectbox(key="outreach_family").set_value("F010").run()
     assert table_with(at, "relation")["partner"].tolist() == ["Kings Heath Boxing Club"]
+
+
+def test_a_family_marked_by_mistake_is_taken_off_the_register_after_a_confirmation(app_db):
+    at = open_page()
+    at.date_input(key="week_event_date").set_value(D(2026, 10, 7))
+    at.multiselect(key="week_event_families").set_value(CAME[:3])
+    at.button(key=SAVE).click().run()
+    assert not at.exception and at.success[0].value.startswith("Saved: 3 families")
+    assert at.selectbox(key="week_event_remove_family").options == sorted(CAME[:3])
+    at.selectbox(key="week_event_remove_family").set_value(CAME[1]).run()
+    assert at.button(key="week_event_remove").disabled  # not without the confirmation
+    at.checkbox(key="week_event_remove_sure").check().run()
+    at.button(key="week_event_remove").click().run()
+    assert not at.exception and at.success[0].value == f"{CAME[1]} was taken off the register."
+    assert count(app_db, db.interactions) == 2 and count(app_db, db.event_contacts) == 2
+    assert at.selectbox(key="week_event_remove_family").options == [CAME[0], CAME[2]]
+    store = db.open_store(app_db)
+    try:
+        with store.read() as conn:
+            actions = conn.execute(select(db.audit_log.c.action, db.audit_log.c.detail)).all()
+    finally:
+        store.dispose()
+    assert ("delete", "taken off the register of event " + at.selectbox(key="week_event").value) in actions
