@@ -524,7 +524,28 @@ def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today:
                 "send": bool(fam.send),
             }
         )
-    others = families[~families["family_id"].isin(year6["family_id"])]
+    # Reception started in September from the local nurseries: moves this school year already made,
+    # their plans mostly complete (a governor's "share with a complete plan" has something to show).
+    september = datetime.date(today.year - (today.month < 9), 9, 3)
+    while september.weekday() > 4:  # the first weekday
+        september += datetime.timedelta(days=1)
+    nurseries = ["Hollybrook Nursery", "Stirchley Children's Centre", "Little Acorns Day Nursery"]
+    reception = families[families["year_groups"].str.fullmatch("R") & ~families["family_id"].isin(year6["family_id"])]
+    for n, fam in enumerate(reception.itertuples()):
+        if september <= today:
+            rows.append(
+                {
+                    "family_id": fam.family_id,
+                    "kind": "nursery to reception",
+                    "direction": "joining",
+                    "other_setting": nurseries[n % len(nurseries)],
+                    "date": september,
+                    "send": bool(fam.send),
+                }
+            )
+    others = families[
+        ~families["family_id"].isin(year6["family_id"]) & ~families["family_id"].isin(reception["family_id"])
+    ]
     send_ids, rest_ids = others[others["send"]]["family_id"].tolist(), others[~others["send"]]["family_id"].tolist()
     specials = [
         ("to special school", "leaving", "Longwill School for Deaf Children", 21, True),
@@ -556,7 +577,12 @@ def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today:
     steps = pd.DataFrame([step for move in moves.to_dict("records") for step in plan_rows(move)])
     send = steps["transition_id"].map(dict(zip(moves["transition_id"], moves["send"], strict=True))).to_numpy()
     overdue = (steps["due"] < today).to_numpy()
-    done = np.where(overdue, rng.random(len(steps)) < np.where(send, 0.8, 0.65), rng.random(len(steps)) < 0.12)
+    moved = (
+        steps["transition_id"].map(dict(zip(moves["transition_id"], moves["date"], strict=True))) < today
+    ).to_numpy()
+    # Steps of a move already made were mostly done; of one to come, the overdue ones often.
+    likely = np.where(moved, 0.94, np.where(send, 0.8, 0.65))
+    done = np.where(overdue, rng.random(len(steps)) < likely, rng.random(len(steps)) < 0.12)
     # The soonest SEND moves have no meeting yet: the case outreach must raise.
     soon = moves[moves["send"] & (moves["date"] >= today) & (moves["date"] <= today + datetime.timedelta(days=30))]
     done &= ~(steps["transition_id"].isin(soon["transition_id"]) & (steps["step"] == "meeting")).to_numpy()

@@ -236,4 +236,50 @@ def format_card(card: dict, school_name: str = "") -> str:
             f" ({pct(entry['coverage'])})"
         )
     lines += ["", f"Overall score: {shown(card['overall'])} / 100"]
+    lines += _week_moves_and_voice(card, pct, shown)
     return "\n".join(lines)
+
+
+def _week_moves_and_voice(card: dict, pct, shown) -> list[str]:
+    """The school's week (events, referrals), moves between settings and belonging, where the card
+    has them (``score`` adds them; a governor's card has them suppressed as ``None``)."""
+    lines: list[str] = []
+    events, referrals = card.get("events"), card.get("referrals")
+    if events is not None or referrals is not None:
+        lines += ["", "The school's week"]
+    if events is not None:
+        lines.append(
+            f"  events held         {shown(events.get('held'))}, attendance {shown(events.get('attendance'))}, "
+            f"volunteer hours {shown(events.get('volunteer_hours'))}"
+        )
+    if referrals is not None:
+        lines.append(
+            f"  referrals made      {shown(referrals.get('made'))}: open {shown(referrals.get('open'))}, "
+            f"accepted {shown(referrals.get('accepted'))}, declined {shown(referrals.get('declined'))}, "
+            f"completed {shown(referrals.get('completed'))}"
+        )
+    moves = card.get("transitions")
+    if moves is not None:
+        lines += [
+            "",
+            "Moves between settings",
+            f"  moves               {shown(moves.get('count'))}, of which SEND {shown(moves.get('send'))}",
+            "  complete plans      "
+            + (
+                "-"
+                if moves.get("count") == 0
+                else f"not shown ({fewer_than()} moves)"
+                if moves.get("plan_complete") is None
+                else pct(moves["plan_complete"])
+            ),
+        ]
+    voice = card.get("belonging")
+    if voice is not None:
+        change = voice.get("change")
+        lines += [
+            "",
+            f"Belonging ({voice['survey']} survey of {voice['date']}, {shown(voice.get('responses'))} answers)",
+            f"  feel they belong    {pct(voice.get('agree'))}"
+            + ("" if change is None else f" ({change:+.1f} points since the round before)"),
+        ]
+    return lines

@@ -273,3 +273,21 @@ def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(school):
     # The PDF the page offers fits its type to one A4 sheet (engagement.report._FIT_SIZES).
     pdf = report.overview_report_pdf(html)
     assert pdf.startswith(b"%PDF") and len(pypdf.PdfReader(io.BytesIO(pdf)).pages) == 1
+
+
+def test_plain_score_prints_the_moves_and_belonging_as_json_has_them(school):
+    from engagement import cli
+
+    def score(*extra):
+        out = io.StringIO()
+        with redirect_stdout(out):
+            assert cli.main(["score", "--db", school.url, "--from", "2026-09-01", "--to", "2026-12-31", *extra]) == 0
+        return out.getvalue()
+
+    staff, governor = score(), score("--for", "governor")
+    assert "  moves               20, of which SEND 12\n  complete plans      55.0%" in staff
+    assert (
+        "  moves               20, of which SEND 10\n  complete plans      not shown (fewer than 10 moves)" in governor
+    )
+    assert "  feel they belong    75.0%" in staff
+    assert "  feel they belong    fewer than 10" in governor
