@@ -196,15 +196,6 @@ def check_calendar(report: ImportReport, file: str, rows: list[Row]) -> None:
 # ---------------------------------------------------------------- import
 
 
-def _read(item) -> tuple[str, list[list[str]]]:
-    """A file's name and its rows of text cells, read as every import reads them (CSV in UTF-8 or
-    Windows-1252, or the first sheet of an .xlsx; the size limits of the settings)."""
-    from engagement import interchange
-
-    source = interchange._source(item)
-    return source.name, list(interchange._rows(source))
-
-
 def _school_for(
     report: ImportReport, conn, file: str, line: int, given: str, default: str | None, allowed: Collection[str] | None
 ) -> str | None:
@@ -242,15 +233,15 @@ def _rows_of_file(
     from engagement import interchange
 
     try:
-        name, table = _read(item)
+        name, table = interchange.read_file(item)
     except OSError as exc:
         report.files.append(str(item))
         report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
         return str(item), []
-    except interchange._Refused as refused:
+    except interchange.Refused as refused:
         name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
         report.files.append(name)
-        report.error(name, None, None, str(refused))
+        report.error(name, refused.row, refused.column, str(refused))
         return name, []
     report.files.append(name)
     numbered = [(i, [excel_unsafe(c.strip()) for c in row]) for i, row in enumerate(table, start=1)]

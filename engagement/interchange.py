@@ -498,6 +498,23 @@ def _rows(source: _Source) -> Iterator[list[str]]:
     )
 
 
+# The reason a file cannot be read, for the other readers of files (terms, the week, the voice).
+Refused = _Refused
+
+
+def read_file(item) -> tuple[str, list[list[str]]]:
+    """A file's name and every row of it as text cells, read as every import reads them: CSV in
+    UTF-8 or Windows-1252 (quoting checked strictly) or an .xlsx's first sheet, within the size
+    limits of ``[imports]``; a quoted empty cell comes back as "". Raises :class:`Refused` (its
+    ``row`` and ``column`` say where) for a file that cannot be read.
+
+    >>> read_file(("terms.csv", b'kind,name\nterm,"autumn, 2026"\n'))
+    ('terms.csv', [['kind', 'name'], ['term', 'autumn, 2026']])
+    """
+    source = _source(item)
+    return source.name, [[("" if c == EMPTY_TEXT else c) for c in row] for row in _rows(source)]
+
+
 def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
     with source.open() as f:
         data = f.read()

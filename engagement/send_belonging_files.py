@@ -22,11 +22,8 @@ disagree, not sure, agree, strongly agree"]
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
-import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,9 +33,8 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement import transitions as moves
-from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date
+from engagement.interchange import ImportReport, Refused, excel_safe, parse_bool, parse_date, read_file
 from engagement.plans_and_surveys import load_surveys
-from engagement.settings import load_settings
 
 KINDS = ("transitions", "survey_responses")
 COLUMNS = {
@@ -68,64 +64,6 @@ def guess_kind(filename: str) -> str | None:
 
 
 # ---------------------------------------------------------------- reading a file into rows of text
-
-
-class Refused(ValueError):
-    """A file that cannot be read at all."""
-
-
-def read_rows(name: str, data: bytes) -> list[list[str]]:
-    """The cells of a CSV (UTF-8 with or without BOM, or Windows-1252) or an .xlsx's first sheet,
-    as text, every row kept so that row numbers match a spreadsheet's. Size limits are the
-    ``[imports]`` settings."""
-    limits = load_settings().imports
-    if not data.strip():
-        raise Refused("the file is empty: it needs a header row and rows of data")
-    if len(data) > limits.max_file_mb * 1_000_000:
-        raise Refused(f"the file is over the limit of {limits.max_file_mb:g} MB: split it into several files")
-    if Path(name).suffix.lower() == ".xlsx" or data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                unpacked = sum(i.file_size for i in archive.infolist())
-            if unpacked > min(limits.max_unpacked_mb * 1_000_000, limits.max_unpack_ratio * len(data)):
-                raise Refused("the workbook would unpack to far more than it holds; save the sheet as CSV")
-            sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
-        except Refused:
-            raise
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise Refused(f"the file is not a readable Excel workbook ({type(exc).__name__})") from None
-        rows = [
-            [
-                ""
-                if pd.isna(v)
-                else v.date().isoformat()
-                if isinstance(v, datetime.datetime)
-                else str(int(v))
-                if isinstance(v, float) and v.is_integer()
-                else str(v)
-                for v in row
-            ]
-            for row in sheet.itertuples(index=False, name=None)
-        ]
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
-        if "\x00" in text:
-            raise Refused("the file is not text: save it as CSV or XLSX")
-        first = next((line for line in text.splitlines() if line.strip()), "")
-        delimiter = "," if "," in first else max((";", "\t"), key=first.count)
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        except csv.Error as exc:
-            raise Refused(f"the file is not valid CSV: {exc}") from None
-    if len(rows) > limits.max_rows + 1:
-        raise Refused(f"the file has more than {limits.max_rows:,} rows: split it into several files")
-    for number, row in enumerate(rows, start=1):
-        if any(len(cell) > limits.max_cell_chars for cell in row):
-            raise Refused(f"row {number} has a cell of more than {limits.max_cell_chars:,} characters")
-    return rows
 
 
 # ---------------------------------------------------------------- checking
@@ -259,19 +197,6 @@ def excel_unsafe_cell(cell) -> str:
     from engagement.interchange import excel_unsafe
 
     return excel_unsafe(str(cell).strip())
-
-
-def _source(item) -> tuple[str, bytes]:
-    if isinstance(item, tuple):
-        return str(item[0]), bytes(item[1])
-    if hasattr(item, "getvalue"):
-        return str(item.name), bytes(item.getvalue())
-    path = Path(item)
-    if not path.is_file():
-        raise Refused("it is not a file: give the path of a CSV or XLSX file")
-    if path.stat().st_size > load_settings().imports.max_file_mb * 1_000_000:
-        raise Refused(f"the file is over the limit of {load_settings().imports.max_file_mb:g} MB")
-    return path.name, path.read_bytes()
 
 
 def _families(conn, ids: list[str]) -> dict[str, dict]:
@@ -412,10 +337,11 @@ def import_files(
         else list(paths)
     ):
         try:
-            name, data = _source(item)
+            name, rows = read_file(item)
         except (Refused, OSError) as exc:
-            report.files.append(Path(str(item)).name)
-            report.error(Path(str(item)).name, None, None, str(exc))
+            name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
+            report.files.append(name)
+            report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), str(exc))
             continue
         report.files.append(name)
         file_kind = kind or guess_kind(name)
@@ -427,11 +353,6 @@ def import_files(
                 "cannot tell what this file holds from its name: call it "
                 "transitions.csv or survey_responses.csv, or choose the kind",
             )
-            continue
-        try:
-            rows = read_rows(name, data)
-        except Refused as exc:
-            report.error(name, None, None, str(exc))
             continue
         checked.append(check_rows(report, file_kind, rows, name))
     if report.errors:

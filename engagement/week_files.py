@@ -12,7 +12,6 @@ column and reason. Every write is audited with who made it. Exports are safe to 
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 from collections.abc import Collection, Iterable
@@ -26,7 +25,7 @@ from sqlalchemy import true as sa_true
 from engagement import store as db
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, excel_safe, parse_date, parse_list
+from engagement.interchange import ImportReport, Refused, excel_safe, excel_unsafe, parse_date, parse_list, read_file
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "family_partners")
@@ -93,41 +92,6 @@ class WeekReport(ImportReport):
 # ---------------------------------------------------------------- reading
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def _rows(name: str, data: bytes) -> list[list[str]]:
-    if Path(name).suffix.lower() in (".xlsx", ".xlsm") or data.startswith(b"PK\x03\x04"):
-        sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
-        return [
-            [
-                ""
-                if v is None or (isinstance(v, float) and v != v)
-                else v.date().isoformat()
-                if isinstance(v, datetime.datetime)
-                else str(int(v))
-                if isinstance(v, float) and v.is_integer()
-                else str(v)
-                for v in row
-            ]
-            for row in sheet.itertuples(index=False, name=None)
-        ]
-    text = _decode(data)
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = "," if "," in first else max((";", "\t"), key=first.count)
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-
-
-def _clean(cell: str) -> str:
-    cell = cell.strip()
-    # A cell an export made formula-safe ("'=x") reads back as written.
-    return cell[1:] if cell.startswith("'") and len(cell) > 1 and cell[1] in "=+-@\t\r\n" else cell
-
-
 @dataclass
 class _Row:
     file: str
@@ -135,13 +99,10 @@ class _Row:
     cells: dict[str, str]
 
 
-def _read(report: ImportReport, name: str, data: bytes, kind: str) -> list[_Row]:
-    try:
-        rows = _rows(name, data)
-    except Exception as exc:  # a broken file of any kind is one problem
-        report.error(name, None, None, f"the file cannot be read ({type(exc).__name__}): save it as CSV or XLSX")
-        return []
-    numbered = [(i, [_clean(c) for c in r]) for i, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
+def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> list[_Row]:
+    numbered = [
+        (i, [excel_unsafe(c.strip()) for c in r]) for i, r in enumerate(rows, start=1) if any(c.strip() for c in r)
+    ]
     if not numbered:
         report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
         return []
@@ -178,11 +139,14 @@ def _date(report, row: _Row, column: str, required: bool = False) -> datetime.da
     return value
 
 
-def _source(item) -> tuple[str, bytes]:
-    if isinstance(item, tuple):
-        return str(item[0]), item[1]
-    path = Path(item)
-    return path.name, path.read_bytes()
+def _file(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
+    """A file's name and rows as every import reads them, or None with the reason reported."""
+    try:
+        return read_file(item)
+    except (Refused, OSError) as exc:
+        name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
+        report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), str(exc))
+        return name, None
 
 
 def event_ids(paths) -> set[str]:
@@ -190,10 +154,10 @@ def event_ids(paths) -> set[str]:
     says why)."""
     found: set[str] = set()
     for item in paths:
-        name, data = _source(item)
-        if guess_week_kind(name) == "events":
+        name, rows = _file(ImportReport(), item)
+        if rows is not None and guess_week_kind(name) == "events":
             found |= {
-                r.cells["event_id"] for r in _read(ImportReport(), name, data, "events") if r.cells.get("event_id")
+                r.cells["event_id"] for r in _read(ImportReport(), name, rows, "events") if r.cells.get("event_id")
             }
     return found
 
@@ -226,15 +190,17 @@ def import_week_files(
     report = WeekReport(dry_run=dry_run)
     batches: list[tuple[str, list[_Row]]] = []
     for item in sources:
-        name, data = _source(item)
+        name, cells = _file(report, item)
         report.files.append(name)
+        if cells is None:
+            continue
         this_kind = kind or guess_week_kind(name)
         if this_kind not in WEEK_KINDS:
             report.error(
                 name, None, None, f"cannot tell the kind of file from its name: give the kind ({', '.join(WEEK_KINDS)})"
             )
             continue
-        batches.append((this_kind, _read(report, name, data, this_kind)))
+        batches.append((this_kind, _read(report, name, cells, this_kind)))
     if report.errors:
         return report
     order = {k: i for i, k in enumerate(("family_partners", "referrals", "events"))}

@@ -103,3 +103,63 @@ def test_notes_of_several_lines_with_commas_and_quotes_still_import(seeded):
     assert got["I0001"] == 'Called mum,\nshe said "yes", she will come,\nmaybe with gran'
     assert got["I0002"] == "Visit:\r\n- bus pass\r\n- uniform, shoes"
     assert got["I0003"] == "" and got["I0004"] == "plain"  # "" is empty text, not a missing note
+
+
+def _week_import(store, name, data):
+    from engagement.week_files import import_week_files
+
+    return import_week_files(store, [(name, data)], actor="test")
+
+
+def _voice_import(store, name, data):
+    from engagement.send_belonging_files import import_files as import_voice
+
+    return import_voice(store, [(name, data)], actor="test")
+
+
+def _terms_import(store, name, data):
+    from engagement.calendar import import_terms
+
+    return import_terms(store, [(name, data)], actor="test")
+
+
+OTHER_FILES = {
+    "events": (
+        _week_import,
+        "events.csv",
+        "event_id,date,activity,family_id,notes\n"
+        + "".join(f"E1,2026-09-14,coffee morning,F1,note {i}\n" for i in range(3))
+        + 'E1,2026-09-14,coffee morning,F1,"Mum upset\n'
+        + "".join(f"E1,2026-09-14,coffee morning,F1,note {i}\n" for i in range(20)),
+        db.events,
+    ),
+    "survey answers": (
+        _voice_import,
+        "survey_responses.csv",
+        "survey,date,question,answer,family_id\n"
+        + "belonging,2026-10-01,belong,agree,F1\n" * 3
+        + 'belonging,2026-10-01,belong,"agree,F1\n'
+        + "belonging,2026-10-01,belong,agree,F1\n" * 20,
+        db.survey_responses,
+    ),
+    "terms": (
+        _terms_import,
+        "terms.csv",
+        "kind,name,start,end\nterm,autumn 2026,2026-09-03,2026-12-18\nterm,\"spring 2027,2027-01-04,2027-03-26\n"
+        "term,summer 2027,2027-04-12,2027-07-21\n",
+        db.terms,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_FILES))
+def test_the_other_files_refuse_a_stray_quote_at_its_row_too(seeded, case):
+    """Events, survey answers and terms are read as interactions are: a quote never closed is
+    refused at the row where it opens, nothing written."""
+    importer, name, text, table = OTHER_FILES[case]
+    report = importer(seeded, name, text.encode())
+    assert not report.ok
+    assert [e.row for e in report.errors] == [5 if case != "terms" else 3], report.errors
+    assert "never closed" in report.errors[0].reason
+    with seeded.read() as conn:
+        assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
