@@ -145,7 +145,7 @@ OTHER_FILES = {
     "terms": (
         _terms_import,
         "terms.csv",
-        "kind,name,start,end\nterm,autumn 2026,2026-09-03,2026-12-18\nterm,\"spring 2027,2027-01-04,2027-03-26\n"
+        'kind,name,start,end\nterm,autumn 2026,2026-09-03,2026-12-18\nterm,"spring 2027,2027-01-04,2027-03-26\n'
         "term,summer 2027,2027-04-12,2027-07-21\n",
         db.terms,
     ),

@@ -1,11 +1,13 @@
 """The store: schema applied by migrations, writes audited, concurrent writers wait, on both databases."""
 
+import datetime
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from engagement import store as db
 
@@ -157,3 +159,62 @@ def test_database_url_resolution(monkeypatch, tmp_path):
     assert db.database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/from-env.db")
     assert db.database_url() == "sqlite:////tmp/from-env.db"
+
+
+def _index_sql(store) -> set:
+    with store.read() as conn:
+        return set(
+            conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'interactions'"
+            ).all()
+        )
+
+
+def test_a_large_sqlite_insert_builds_the_indexes_again_and_a_failed_one_keeps_them(sqlite_store, monkeypatch):
+    """A big import drops the interactions' secondary indexes and builds them again in the same
+    transaction: afterwards they are exactly as before and used; when the write fails, the
+    rollback keeps them."""
+    monkeypatch.setattr(db, "SQLITE_REBUILD_INDEXES_FROM", 10)
+    before = _index_sql(sqlite_store)
+    assert any(name == "ix_interactions_family" for name, _ in before)
+    with sqlite_store.write("setup") as conn:
+        conn.execute(db.schools.insert().values(school_id="S1", name="A", postcode="B30 2AA"))
+        conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
+    n = 50
+    columns = {
+        "interaction_id": [f"I{i:03d}" for i in range(n)],
+        "school_id": ["S1"] * n,
+        "date": [datetime.date(2026, 9, 1)] * n,
+        "family_id": ["F1"] * n,
+        "activity": ["phone call"] * n,
+        "channel": ["phone"] * n,
+        "two_way": [True] * n,
+    }
+    set_aside: list[list[str]] = []
+    real = db._indexes_set_aside
+    monkeypatch.setattr(db, "_indexes_set_aside", lambda *a: set_aside.append(real(*a)) or set_aside[-1])
+    with sqlite_store.write("import") as conn:
+        assert db.bulk_insert(conn, "interactions", columns) == n
+    assert len(set_aside[0]) == len([sql for _, sql in before if sql])  # they were dropped and built again
+    assert _index_sql(sqlite_store) == before
+    with sqlite_store.read() as conn:
+        plan = " ".join(
+            str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT * FROM interactions WHERE family_id = 'F1'")
+        )
+    assert "ix_interactions_family" in plan
+    with pytest.raises(IntegrityError), sqlite_store.write("import") as conn:
+        db.bulk_insert(conn, "interactions", {**columns, "interaction_id": [f"J{i:03d}" for i in range(n)]})
+        conn.execute(
+            db.interactions.insert().values(
+                interaction_id="J000",
+                school_id="S1",
+                date=datetime.date(2026, 9, 1),
+                family_id="F1",
+                activity="phone call",
+                channel="phone",
+                two_way=True,
+            )
+        )
+    assert _index_sql(sqlite_store) == before
+    with sqlite_store.read() as conn:
+        assert conn.execute(select(func.count()).select_from(db.interactions)).scalar_one() == n
