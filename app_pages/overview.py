@@ -7,7 +7,7 @@ import dataclasses
 import streamlit as st
 
 import ui
-from engagement import access, belonging, charts, overview, report
+from engagement import access, belonging, charts, directory, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
 from engagement.week import week_card
@@ -235,3 +235,5 @@ st.table(
     ],
     hide_index=True,
 )
+stale, listed = directory.stale_count(store, school_id)
+st.caption(directory.stale_text(stale, listed))
