@@ -10,7 +10,8 @@ A partner's services (``services.csv``, :mod:`engagement.services`) have a table
 ``services`` column of partners.csv is the tags of the partner's active services. A partners file
 with that column changes the services to match, after any services file of the same batch: tags it
 adds go to the partner's first service (made, named after the partner, when it has none), tags it
-drops leave every service, and the tags the services already hold change nothing. A change by
+drops leave every service (but not a partner the batch's services file describes: that file has
+the last word), and the tags the services already hold change nothing. A change by
 import raises the row's ``version``, so an edit begun in the Directory before it is refused.
 
 Several people write at once (officers logging contacts while the data lead imports), so an import
@@ -1552,15 +1553,17 @@ def _services_from_tags(
         current.setdefault(row["partner_id"], {})[row["service_id"]] = row
     final: dict[str, dict[str, Any]] = {}
     given = records.get("services")
+    described: set[str] = set()  # partners the batch's services files describe: the tags only add
     if given is not None:  # the batch's services files come first
         for i in range(len(given["service_id"])):
             row = {c: given[c][i] for c in columns}
             final[row["service_id"]] = current.setdefault(row["partner_id"], {})[row["service_id"]] = row
+            described.add(row["partner_id"])
     tags = partners["services"].to_numpy(dtype=object)
     for at in np.flatnonzero(with_tags):
         pid = people["partner_id"][at]
         held = sorted(current.get(pid, {}).values(), key=lambda r: r["service_id"])
-        for row in rows_for_tags(pid, people["name"][at], parse_list(tags[at]), held):
+        for row in rows_for_tags(pid, people["name"][at], parse_list(tags[at]), held, pid not in described):
             final[row["service_id"]] = {c: row.get(c) for c in columns}
     if given is None and not final:
         return None

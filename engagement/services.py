@@ -313,12 +313,16 @@ def service_fit(service: dict, family: dict) -> Fit:
 # ---------------------------------------------------------------- import
 
 
-def rows_for_tags(partner_id: str, partner_name: str, tags: list[str], rows: list[dict]) -> list[dict]:
+def rows_for_tags(
+    partner_id: str, partner_name: str, tags: list[str], rows: list[dict], remove: bool = True
+) -> list[dict]:
     """The services of one partner that a partners file's ``services`` tags change or add: tags it
     lists that no active service has go to the first active service (a new one, named after the
-    partner, when it has none); tags it no longer lists leave every service. ``rows`` are the
-    partner's services as they stand (every column, in service_id order); a list equal to what
-    the active services hold changes nothing, so an exported partners.csv imports back unchanged.
+    partner, when it has none); tags it no longer lists leave every service, unless ``remove`` is
+    False (a services file of the same batch describes the partner's services: it has the last
+    word on them, the tags only add). ``rows`` are the partner's services as they stand (every
+    column, in service_id order); a list equal to what the active services hold changes nothing,
+    so an exported partners.csv imports back unchanged.
 
     >>> rows_for_tags("P1", "Hub", ["food", "debt advice"], [{"service_id": "P1-S1", "tags": "food;sport",
     ...                                                       "status": "active"}])
@@ -331,7 +335,7 @@ def rows_for_tags(partner_id: str, partner_name: str, tags: list[str], rows: lis
     if set(wanted) == held:
         return []
     out: dict[str, dict] = {}
-    for row in rows:
+    for row in rows if remove else []:
         kept = [t for t in parse_list(row["tags"]) if " ".join(t.lower().split()) in wanted]
         if kept != parse_list(row["tags"]):
             out[row["service_id"]] = {**row, "tags": ";".join(kept) or None}
