@@ -3,6 +3,7 @@ shown first), edit every field, mark it checked today, archive or restore it, de
 (administrators), describe its services, and work through the partners due for a check.
 Heads, family liaison officers and administrators edit; governors read."""
 
+import dataclasses
 import datetime
 
 import pandas as pd
@@ -11,10 +12,11 @@ import streamlit as st
 import ui
 from engagement import directory as d
 from engagement.partners import partner_directory
-from engagement.services import ACCESS, DAYS, DELIVERY, SERVICE_STATUSES, services_of
+from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
 from engagement.settings import load_settings
 from engagement.text import md_escape, text_or_blank
 from engagement.typology import PARTNER_STATUSES, load_typology
+from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("directory")
 editor = d.may_edit(viewer.role)
@@ -84,32 +86,14 @@ with due_tab:
 # ---------------------------------------------------------------- the list, with filters
 with list_tab:
     choices = d.service_choices(services)
-    row1 = st.columns(4)
+    row1 = st.columns(4, vertical_alignment="bottom")
     search = row1[0].text_input("Name contains", key="dir_search")
     statuses = row1[1].multiselect("Status", PARTNER_STATUSES, key="dir_status")
     tags = row1[2].multiselect("Service", choices["tags"], key="dir_tags")
-    language = row1[3].selectbox(
-        "Language", ["", *choices["languages"]], key="dir_language", format_func=lambda v: v or "Any"
-    )
-    row2 = st.columns(5)
-    age = row2[0].number_input("For a child aged", min_value=0, max_value=25, value=None, key="dir_age")
-    delivery = row2[1].multiselect("Delivered", DELIVERY, key="dir_delivery")
-    day = row2[2].selectbox("Open on", ["", *DAYS], key="dir_day", format_func=lambda v: v or "Any day")
-    free = row2[3].toggle("Free only", key="dir_free")
-    archived = row2[4].toggle("Show archived", key="dir_archived")
+    archived = row1[3].toggle("Show archived", key="dir_archived")
+    offered = service_filters(services, "dir")  # the same five as the map and the layers
     shown = partners if archived else listed
-    shown = d.filter_by_services(
-        shown,
-        services,
-        d.ServiceFilter(
-            tags=tuple(tags),
-            age=None if age is None else int(age),
-            language=language,
-            free=free,
-            delivery=tuple(delivery),
-            open_on=day,
-        ),
-    )
+    shown = d.filter_by_services(shown, services, dataclasses.replace(offered, tags=tuple(tags)))
     if statuses:
         shown = shown[shown["status"].isin(statuses)]
     if search.strip():

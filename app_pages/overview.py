@@ -129,6 +129,11 @@ table_side.caption(
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+# Partners, not families: a count of the directory's own records, shown to every role.
+stale, listed = directory.stale_count(store, school_id)
+st.markdown(md_escape(directory.stale_text(stale, listed)))
+if stale:
+    st.page_link("app_pages/directory.py", label='The Directory\'s "Due for a check" list', icon=":material/contacts:")
 
 if view.communication is not None:
     st.header("How the school communicates with families", anchor=False)
@@ -235,5 +240,3 @@ st.table(
     ],
     hide_index=True,
 )
-stale, listed = directory.stale_count(store, school_id)
-st.caption(directory.stale_text(stale, listed))
