@@ -393,6 +393,8 @@ with edit_tab:
                     if done.ok:
                         st.session_state["dir_notice"] = f"Saved the service {values['name']}."
                         st.session_state["svc_for"] = None
-                        st.session_state["svc_pick_next"] = done.partner_id  # the service's id
+                        # Back to a blank form: the saved service is in the table above, and a
+                        # second service typed next must not overwrite the first.
+                        st.session_state["svc_pick_next"] = "new"
                         st.rerun()
                     st.error("Not saved: " + "; ".join(f"{k}: {md_escape(v)}" for k, v in done.problems.items()))
