@@ -105,7 +105,7 @@ def test_a_partner_checked_and_one_added_with_two_services_show_everywhere(open_
     with open_app_page("/data", (1280, 800), server=directory_server) as (record, page):
         with page.expect_download(timeout=60_000) as download:
             page.get_by_role("button", name="Download the data (ZIP)").click()
-        archive = zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read()))
+        archive = zipfile.ZipFile(download.value.path())
     assert not record.problems(), "\n".join(record.problems())
     rows = list(csv.DictReader(io.StringIO(archive.read("partners.csv").decode("utf-8-sig"))))
     (hub_row,) = [r for r in rows if r["name"] == HUB]
