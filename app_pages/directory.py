@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from engagement import directory as d
-from engagement.partners import partner_directory
+from engagement.partners import partner_directory, services_text
 from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
 from engagement.settings import load_settings
 from engagement.text import md_escape, text_or_blank
@@ -67,11 +67,15 @@ with due_tab:
         column_config={
             "name": "Partner",
             "category": "Category",
-            "status": "Status",
-            "last_verified": st.column_config.DateColumn("Last checked", format="DD/MM/YYYY"),
-            "verified_by": "Checked by",
-            "contacts": st.column_config.NumberColumn("Contacts (year)"),
-            "families": st.column_config.NumberColumn("Families it could help"),
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "last_verified": st.column_config.DateColumn("Last checked", format="DD/MM/YYYY", width="small"),
+            "verified_by": st.column_config.TextColumn("Checked by", width="small"),
+            "contacts": st.column_config.NumberColumn(
+                "Contacts", width="small", help="Contacts with the partner in the last year"
+            ),
+            "families": st.column_config.NumberColumn(
+                "Families", width="small", help="Families whose recorded needs its services meet"
+            ),
         },
     )
     if editor and len(due):
@@ -99,21 +103,27 @@ with list_tab:
     if search.strip():
         shown = shown[shown["name"].str.contains(search.strip(), case=False, regex=False, na=False)]
     table = shown.assign(
-        checked=shown["stale"].map({True: "due for a check", False: "up to date"}),
+        checked=shown["stale"].map({True: "due", False: "up to date"}),
         archived=shown["archived_on"].notna(),
+        services=shown["services"].map(services_text),
     )
     st.dataframe(
-        table[["name", "category", "status", "services", "postcode", "last_verified", "checked", "archived"]],
+        table[
+            ["name", "category", "status", "last_verified", "checked", "services", "postcode"]
+            + (["archived"] if archived else [])
+        ],
         hide_index=True,
         width="stretch",
         column_config={
             "name": "Partner",
             "category": "Category",
-            "status": "Status",
-            "services": "Services",
-            "postcode": "Postcode",
-            "last_verified": st.column_config.DateColumn("Last checked", format="DD/MM/YYYY"),
-            "checked": "Check",
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "services": st.column_config.TextColumn("Services", width="large"),
+            "postcode": st.column_config.TextColumn("Postcode", width="small"),
+            "last_verified": st.column_config.DateColumn("Last checked", format="DD/MM/YYYY", width="small"),
+            "checked": st.column_config.TextColumn(
+                "Check", width="small", help=f"Due: not checked for over {months} months, or never"
+            ),
             "archived": st.column_config.CheckboxColumn("Archived"),
         },
     )
@@ -294,7 +304,11 @@ with edit_tab:
         st.subheader("Services")
         own = services[services["partner_id"] == pick]
         st.dataframe(
-            own.assign(ages=[d.ages_text(a, b) for a, b in zip(own["min_age"], own["max_age"], strict=True)])[
+            own.assign(
+                ages=[d.ages_text(a, b) for a, b in zip(own["min_age"], own["max_age"], strict=True)],
+                **{c: own[c].map(services_text) for c in ("tags", "languages", "delivery", "sessions")},
+                **{c: own[c].map(text_or_blank) for c in ("cost", "access")},
+            )[
                 [
                     "name",
                     "tags",
@@ -311,8 +325,8 @@ with edit_tab:
             hide_index=True,
             width="stretch",
             column_config={
-                "name": "Service",
-                "tags": "Tags",
+                "name": st.column_config.TextColumn("Service", width="medium"),
+                "tags": st.column_config.TextColumn("Tags", width="medium"),
                 "ages": "Ages",
                 "cost": "Cost",
                 "languages": "Languages",
