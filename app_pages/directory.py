@@ -14,6 +14,7 @@ from engagement import directory as d
 from engagement.partners import partner_directory, services_text
 from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
 from engagement.settings import load_settings
+from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
 from engagement.typology import PARTNER_STATUSES, load_typology
 from ui.service_filters import service_filters
@@ -25,8 +26,10 @@ months = load_settings().directory.stale_after_months
 NEW = "A new partner"
 
 st.title("Directory")
+school = get_school(store, school_id)
 st.caption(
-    f"The school's partners and what they offer. A partner not checked for more than {months} months is "
+    f"{md_escape(school['name'] if school else school_id)} · the school's partners and what they offer. "
+    f"A partner not checked for more than {months} months is "
     "due for a check." + ("" if editor else " You can read the directory; staff keep it.")
 )
 

@@ -132,8 +132,6 @@ st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_i
 # Partners, not families: a count of the directory's own records, shown to every role.
 stale, listed = directory.stale_count(store, school_id)
 st.markdown(md_escape(directory.stale_text(stale, listed)))
-if stale:
-    st.page_link("app_pages/directory.py", label='The Directory\'s "Due for a check" list', icon=":material/contacts:")
 
 if view.communication is not None:
     st.header("How the school communicates with families", anchor=False)

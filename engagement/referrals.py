@@ -100,7 +100,9 @@ def reason_choices(store: db.Store, family_id: str, partner_id: str) -> list[str
     """The reasons to pick from: the family's needs, then the partner's services (repeats once)."""
     with store.read() as conn:
         needs = conn.execute(select(db.families.c.needs).where(db.families.c.family_id == family_id)).scalar()
-        services = conn.execute(select(db.partners.c.services).where(db.partners.c.partner_id == partner_id)).scalar()
+        from engagement.services import partner_tags  # a partner's tags are its services'
+
+        services = partner_tags(conn, [partner_id]).get(partner_id)
     seen: dict[str, None] = {}
     for tag in _tags(needs) + _tags(services):
         if tag.lower() not in {s.lower() for s in seen}:
