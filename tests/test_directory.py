@@ -393,3 +393,12 @@ def test_outreach_suggests_fitting_services_free_first_for_pupil_premium_with_re
 
 def read(path: Path) -> list[dict]:
     return list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+
+
+def test_a_partner_moves_between_prospective_active_and_lapsed_by_the_import_rules(seeded):
+    for status in ("prospective", "lapsed", "active"):
+        version = int(partner_directory(seeded, "S1").set_index("partner_id").loc["P2", "version"])
+        done = d.save_partner(seeded, "head@x", "S1", {"status": status}, "P2", version)
+        assert done.ok and partner_directory(seeded, "S1").set_index("partner_id").loc["P2", "status"] == status
+    refused = d.save_partner(seeded, "head@x", "S1", {"status": "retired"}, "P2", done.version)
+    assert "is not a partner status" in refused.problems["status"]
