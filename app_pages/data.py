@@ -30,7 +30,7 @@ if not access.may_import(viewer.role):
     st.info("Importing is for the data lead, family liaison officers and senior leaders.")
 else:
     st.write(
-        "Upload schools, partners, families or interactions as CSV or Excel (.xlsx). Files are checked "
+        "Upload schools, partners, services, families or interactions as CSV or Excel (.xlsx). Files are checked "
         "whole first; nothing is written unless every row of every file is right. The school's terms "
         "(terms.csv) have their own section below."
     )

@@ -6,6 +6,7 @@ import streamlit as st
 import ui
 from engagement import charts, scoring
 from engagement.contacts import interaction_history
+from engagement.directory import filter_by_services
 from engagement.partners import (
     PartnerFilter,
     filter_partners,
@@ -14,9 +15,11 @@ from engagement.partners import (
     partners_in_window,
     service_tags,
 )
+from engagement.services import services_of
 from engagement.store import get_school
 from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
+from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
@@ -34,13 +37,19 @@ partners = partners_in_window(store, school_id, window.start, window.end, frames
 columns = st.columns(4)
 segments = columns[0].multiselect("Segment", list(PARTNER_SEGMENTS), format_func=str.capitalize)
 categories = columns[1].multiselect("Category", typology.category_names())
-services = columns[2].multiselect("Service offered", service_tags(partners))
+tags = columns[2].multiselect("Service offered", service_tags(partners))
 statuses = columns[3].multiselect("Status", PARTNER_STATUSES, format_func=str.capitalize)
-shown = filter_partners(
-    partners,
-    PartnerFilter(
-        segments=tuple(segments), categories=tuple(categories), services=tuple(services), statuses=tuple(statuses)
+services = services_of(store, school_id)
+offered = service_filters(services, "layers_offer")
+shown = filter_by_services(
+    filter_partners(
+        partners,
+        PartnerFilter(
+            segments=tuple(segments), categories=tuple(categories), services=tuple(tags), statuses=tuple(statuses)
+        ),
     ),
+    services,
+    offered,
 )
 
 gaps = scoring.gaps(frames, school_id, window.start, window.end)

@@ -233,17 +233,31 @@ with st.container(border=True):
         st.markdown("**Partners that fit**")
         st.caption(suggestions.attrs["basis"])
         if suggestions.empty:
-            st.info("No partner fits within this distance. Widen the distance, or add partners on the Data page.")
+            st.info(
+                "No partner fits within this distance. Widen the distance, or add partners and their services on the Directory page."
+            )
         else:
             st.dataframe(
                 suggestions,
                 hide_index=True,
                 height=220,
-                column_order=["name", "distance_km", "matched", "contact_phone", "category", "status", "contact_email"],
+                column_order=[
+                    "name",
+                    "distance_km",
+                    "why",
+                    "service",
+                    "contact_phone",
+                    "category",
+                    "status",
+                    "contact_email",
+                ],
                 column_config={
                     "name": "Partner",
                     "category": "Category",
-                    "matched": "Offers",
+                    "why": st.column_config.TextColumn(
+                        "Why it fits", width="large", help="The needs it meets, ages, language, delivery and cost"
+                    ),
+                    "service": "Service",
                     "distance_km": st.column_config.NumberColumn("Km", format="%.1f"),
                     "status": "Status",
                     "contact_phone": "Phone",

@@ -7,7 +7,7 @@ import dataclasses
 import streamlit as st
 
 import ui
-from engagement import access, belonging, charts, overview, report
+from engagement import access, belonging, charts, directory, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
 from engagement.week import week_card
@@ -129,6 +129,9 @@ table_side.caption(
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+# Partners, not families: a count of the directory's own records, shown to every role.
+stale, listed = directory.stale_count(store, school_id)
+st.markdown(md_escape(directory.stale_text(stale, listed)))
 
 if view.communication is not None:
     st.header("How the school communicates with families", anchor=False)

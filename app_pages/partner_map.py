@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 import ui
 from engagement import access, contacts, maps, referrals
 from engagement import store as engagement_store
+from engagement.directory import filter_by_services
 from engagement.partners import (
     PartnerFilter,
     filter_partners,
@@ -17,9 +18,11 @@ from engagement.partners import (
     partners_in_window,
     service_tags,
 )
+from engagement.services import services_of
 from engagement.settings import load_settings
 from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
+from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("map")
 
@@ -35,13 +38,13 @@ def load(url: str, school_id: str, start: datetime.date, end: datetime.date, ver
     frames = ui.school_frames(store, school_id)
     partners = maps.with_marker_text(partners_in_window(store, school_id, start, end, frames))
     sectors = maps.family_sectors(store, school_id, (start, end), frames=frames)
-    return engagement_store.get_school(store, school_id), partners, sectors
+    return engagement_store.get_school(store, school_id), partners, sectors, services_of(store, school_id)
 
 
 typology = load_typology()
 window = ui.window_picker()
 start, end = window.start, window.end
-school, partners, sectors = load(store.url, school_id, start, end, ui.data_version())
+school, partners, sectors, services = load(store.url, school_id, start, end, ui.data_version())
 if not access.sees_family_detail(viewer.role):
     sectors = sectors.for_governors()
 with st.sidebar:
@@ -62,23 +65,25 @@ with st.sidebar:
         format_func=lambda s: typology.segments.get(s, {}).get("label", s),
     )
     categories = st.multiselect("Category", sorted(set(partners["category"]), key=str.lower), key="map_categories")
-    services = st.multiselect("Service", service_tags(partners), key="map_services")
+    tags = st.multiselect("Service", service_tags(partners), key="map_services")
     statuses = st.multiselect("Status", PARTNER_STATUSES, key="map_statuses")
     engaged = st.radio(
         "Contact in the window", ["Any", "Contacted", "Not contacted"], key="map_engaged", horizontal=True
     )
     search = st.text_input("Name contains", key="map_search")
+    st.markdown("**What their services offer**")
+    offered = service_filters(services, "map_offer", stacked=True)
 
 chosen = PartnerFilter(
     layers=tuple(layers),
     segments=tuple(segments),
     categories=tuple(categories),
-    services=tuple(services),
+    services=tuple(tags),
     statuses=tuple(statuses),
     engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
     search=search,
 )
-shown = filter_partners(partners, chosen)
+shown = filter_by_services(filter_partners(partners, chosen), services, offered)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
 settings = load_settings().map

@@ -270,6 +270,28 @@ def layers_diagram(
             )
         )
 
+    # A partner due for a check (engagement.directory) gets a dark-red open hexagon around its mark.
+    due = len(placed) and "stale" in placed
+    stale = placed[placed["stale"].fillna(False).astype(bool)] if due else placed.iloc[0:0]
+    if len(stale):
+        x, y = _xy(stale["r"], stale["theta"])
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="markers",
+                name="Due for a check",
+                meta="stale",
+                legendgroup="stale",
+                marker=dict(size=stale["size"] + 10, symbol="hexagon-open", color="#8b1a1a", line=dict(width=2.5)),
+                customdata=np.column_stack(
+                    [stale["partner_id"].to_numpy(dtype=object), [text_for_plotly(v) for v in stale["name"]]]
+                ),
+                hovertemplate="<b>%{customdata[1]}</b><br>due for a check<extra></extra>",
+                showlegend=True,
+            )
+        )
+
     # Ring numbers in the slot at twelve o'clock, category names along each ring's outer edge,
     # the core's counts in the middle.
     fig.add_trace(
@@ -345,7 +367,7 @@ def selected_partner(figure: go.Figure, points: list[dict]) -> str | None:
         if curve is None or index is None or curve >= len(figure.data):
             continue
         trace = figure.data[curve]
-        if trace.meta in ENGAGEMENT_STATES and index < len(trace.customdata):
+        if (trace.meta in ENGAGEMENT_STATES or trace.meta == "stale") and index < len(trace.customdata):
             return str(trace.customdata[index][0])
     return None
 

@@ -71,6 +71,7 @@ def _import_args(p):
             "families",
             "interactions",
             "schools",
+            "services",
             "terms",
             "events",
             "referrals",

@@ -115,6 +115,97 @@ CATEGORY_PROFILE = {
     "facility hirer": ([], ["facility hire"]),
 }
 
+# What the demo's services are like, by category: ages, cost, languages, delivery, weekly
+# sessions and the way in, so the outreach planner's reasons have something to say.
+SERVICE_PROFILE: dict[str, dict[str, object]] = {
+    "food bank": {
+        "cost": "free",
+        "delivery": "in person",
+        "sessions": "Tue 10:00-12:00;Fri 13:00-15:00",
+        "access": "professional referral",
+        "eligibility": "families referred with a food voucher",
+    },
+    "after-school club": {
+        "min_age": 4,
+        "max_age": 11,
+        "cost": "£8 a session",
+        "delivery": "in person",
+        "sessions": "Mon 15:15-18:00;Wed 15:15-18:00;Fri 15:15-18:00",
+        "access": "self-referral",
+    },
+    "youth organisation": {
+        "min_age": 11,
+        "max_age": 18,
+        "cost": "free",
+        "delivery": "in person",
+        "sessions": "Wed 18:00-20:00",
+        "access": "drop-in",
+    },
+    "library": {
+        "cost": "free",
+        "languages": "English;Polish;Urdu",
+        "delivery": "in person;online",
+        "sessions": "Sat 10:00-12:00",
+        "access": "drop-in",
+    },
+    "faith group": {
+        "cost": "free",
+        "languages": "English;Urdu;Arabic",
+        "delivery": "in person",
+        "sessions": "Sun 10:00-12:00",
+        "access": "drop-in",
+    },
+    "community centre": {
+        "cost": "free",
+        "languages": "English;Punjabi;Polish",
+        "delivery": "in person;phone",
+        "sessions": "Thu 09:30-11:30",
+        "access": "drop-in",
+    },
+    "health": {"cost": "free", "delivery": "in person;phone", "access": "professional referral"},
+    "mental health service": {
+        "min_age": 5,
+        "max_age": 18,
+        "cost": "free",
+        "delivery": "online;phone",
+        "access": "professional referral",
+    },
+    "sports club": {
+        "min_age": 5,
+        "max_age": 16,
+        "cost": "£3 a session",
+        "delivery": "in person",
+        "sessions": "Sat 09:00-11:00",
+        "access": "self-referral",
+    },
+    "early help": {"cost": "free", "delivery": "in person;phone", "access": "professional referral"},
+}
+
+
+def demo_services(partners: pd.DataFrame) -> pd.DataFrame:
+    """One service per demo partner with tags, named after the partner (as the migration makes
+    them from a school's old tags), with its category's details."""
+    rows = []
+    for p in partners.itertuples(index=False):
+        tags = [t for t in str(p.services or "").split(";") if t]
+        if not tags:
+            continue
+        rows.append(
+            {
+                "service_id": f"{p.partner_id}-S1",
+                "partner_id": p.partner_id,
+                "name": p.name,
+                "tags": ";".join(tags),
+                "send_inclusive": "SEND inclusive" in tags,
+                "status": "active",
+                **SERVICE_PROFILE.get(p.category, {}),
+            }
+        )
+    columns = [c.name for c in db.services.c if c.name != "version"]
+    # Whole numbers or nothing: a float age would be refused by PostgreSQL's integer column.
+    return pd.DataFrame(rows, columns=columns).astype({"min_age": "Int64", "max_age": "Int64"})
+
+
 NAME_PATTERNS = {
     "social care": ["{p} Children's Social Care Team"],
     "health": ["{p} School Nursing Service", "{p} Health Centre"],
@@ -714,7 +805,9 @@ def load_demo(
     db.clear_demo_data(store, actor=actor)
     with store.write(actor=actor) as conn:
         _bulk_insert(conn, db.schools, data.schools)
-        _bulk_insert(conn, db.partners, data.partners)
+        # The partners' tags are their services' (engagement.services), not a column of theirs.
+        _bulk_insert(conn, db.partners, data.partners.drop(columns=["services"]))
+        _bulk_insert(conn, db.services, demo_services(data.partners))
         _bulk_insert(conn, db.families, data.families)
         _bulk_insert(conn, db.interactions, data.interactions)
         _bulk_insert(conn, db.transitions, data.transitions)

@@ -35,8 +35,9 @@ _FAMILY_SQL = (
     "SELECT family_id, school_id, postcode, pupil_premium, send, eal, looked_after, young_carer "
     "FROM families{where} ORDER BY school_id, family_id"
 )
-_PARTNER_SQL = (
-    "SELECT partner_id, school_id, name, category, layer, status FROM partners{where} ORDER BY school_id, partner_id"
+_PARTNER_SQL = (  # an archived partner is out of every figure
+    "SELECT partner_id, school_id, name, category, layer, status "
+    "FROM (SELECT * FROM partners WHERE archived_on IS NULL) AS listed{where} ORDER BY school_id, partner_id"
 )
 # COALESCE keeps the "who" column free of NULLs: Arrow infers a column's type from its first
 # rows, and a column that starts NULL and turns to text later is refused.

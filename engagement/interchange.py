@@ -2,9 +2,17 @@
 Windows-1252) and XLSX, validated whole before anything is written, upserted by id in one
 transaction, each import audited as one event; exports safe to open in Excel.
 
-A batch of files (schools, partners, families, interactions, in that order) is all-or-nothing:
-every problem is collected as (file, row as a spreadsheet numbers it, column, reason) and, if
-there is even one, the store is left exactly as it was.
+A batch of files (schools, partners, services, families, interactions, in that order) is
+all-or-nothing: every problem is collected as (file, row as a spreadsheet numbers it, column,
+reason) and, if there is even one, the store is left exactly as it was.
+
+A partner's services (``services.csv``, :mod:`engagement.services`) have a table of their own; the
+``services`` column of partners.csv is the tags of the partner's active services. A partners file
+with that column changes the services to match, after any services file of the same batch: tags it
+adds go to the partner's first service (made, named after the partner, when it has none), tags it
+drops leave every service (but not a partner the batch's services file describes: that file has
+the last word), and the tags the services already hold change nothing. A change by
+import raises the row's ``version``, so an edit begun in the Directory before it is refused.
 
 Several people write at once (officers logging contacts while the data lead imports), so an import
 holds the store's write lock only for writing. The files are read and checked first, in chunks of
@@ -137,7 +145,7 @@ def excel_unsafe(value):
 
 # ---------------------------------------------------------------- the formats
 
-KINDS = ("schools", "partners", "families", "interactions")
+KINDS = ("schools", "partners", "services", "families", "interactions")
 PREFERRED_CHANNELS = ("in person", "phone", "digital", "letter")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
 MAX_PRINTED_ERRORS = 50
@@ -192,6 +200,23 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("last_verified", "date"),
         Field("notes", "text"),
     ),
+    # Each column maps onto Open Referral UK 3.0 (see engagement.services for which field).
+    "services": (
+        Field("service_id", "text", True, 100),
+        Field("partner_id", "text", True, 64),
+        Field("name", "text", True, 300),
+        Field("tags", "list"),
+        Field("min_age", "count"),
+        Field("max_age", "count"),
+        Field("cost", "text"),
+        Field("languages", "list"),
+        Field("delivery", "delivery", False, 100),
+        Field("sessions", "sessions"),
+        Field("access", "access"),
+        Field("eligibility", "text"),
+        Field("send_inclusive", "bool"),
+        Field("status", "service_status"),
+    ),
     "families": (
         Field("family_id", "text", True, 64),
         Field("school_id", "text", False, 64),
@@ -223,10 +248,22 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("event_id", "text", False, 64),
     ),
 }
+KEY = {
+    "schools": "school_id",
+    "partners": "partner_id",
+    "services": "service_id",
+    "families": "family_id",
+    "interactions": "interaction_id",
+}
+SINGULAR = {
+    "schools": "school",
+    "partners": "partner",
+    "services": "service",
+    "families": "family",
+    "interactions": "interaction",
+}
 # Columns of a file that are not columns of the kind's table: written to a table of their own.
 LINKED = {"interactions": {"event_id": "event_contacts"}}
-KEY = {"schools": "school_id", "partners": "partner_id", "families": "family_id", "interactions": "interaction_id"}
-SINGULAR = {"schools": "school", "partners": "partner", "families": "family", "interactions": "interaction"}
 # Kinds of column whose empty text ("") is kept as empty text; elsewhere "" is just a blank cell.
 _TEXT_KINDS = ("text", "list")
 
@@ -971,7 +1008,10 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         value = count(text)
         return value if value in PARTNER_LAYERS else _Bad(f"{text!r} is not a layer: a partner is in layer 2, 3 or 4")
 
+    from engagement.services import service_readers  # the services' own vocabularies live there
+
     return {
+        **service_readers(_Bad),
         "text": str,
         "count": count,
         "latitude": coordinate(90, "latitude"),
@@ -1136,6 +1176,15 @@ def _check_coordinates(report: ImportReport, frame: pd.DataFrame, names: list[st
         report.error(*_where(frame, i, names), column, "a latitude needs its longitude and the other way round")
 
 
+def _check_ages(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> None:
+    low, high = frame["min_age"], frame["max_age"]
+    both = low.notna() & high.notna()
+    for i in frame.index[both][(low[both].astype(int) > high[both].astype(int)).to_numpy()]:
+        report.error(
+            *_where(frame, i, names), "max_age", f"the maximum age {high[i]} is below the minimum age {low[i]}"
+        )
+
+
 def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
     """Every file read and checked on its own, then the checks across rows of each kind."""
     converters = _converters()
@@ -1162,7 +1211,7 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
                 None,
                 None,
                 "cannot tell what this file holds from its name: call it "
-                "schools, partners, families or interactions (e.g. partners.csv) or choose the kind",
+                "schools, partners, services, families or interactions (e.g. partners.csv) or choose the kind",
             )
             continue
         src = len(names)
@@ -1178,7 +1227,7 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
         # The id, the school and (for interactions) who it was with are always written whole.
         always = (
             {KEY[file_kind]}
-            | ({"school_id"} if file_kind != "schools" else set())
+            | ({"school_id"} if file_kind not in ("schools", "services") else set())
             | ({"family_id", "partner_id"} if file_kind == "interactions" else set())
         )
         present[src] = table.present | always
@@ -1192,6 +1241,8 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
         frame = _duplicates(report, frame, KEY[k], names)
         if k in ("schools", "partners"):
             _check_coordinates(report, frame, names)
+        if k == "services":
+            _check_ages(report, frame, names)
         frames[k] = frame
     return _Batch(names, sources, frames, present)
 
@@ -1250,14 +1301,65 @@ def _check_allowed_schools(
     report: ImportReport, frames: dict[str, pd.DataFrame], allowed: Collection[str], names: list[str]
 ) -> None:
     """Staff of one school import rows for their own schools only."""
-    for frame in frames.values():
+    for kind, frame in frames.items():
         outside = frame["school_id"].notna() & ~frame["school_id"].isin(set(allowed))
         for i in frame.index[outside][:MAX_PRINTED_ERRORS]:
+            school = frame.at[i, "school_id"]
+            if kind == "services":  # a service's school is its partner's
+                report.error(
+                    *_where(frame, i, names),
+                    "partner_id",
+                    f"partner {frame.at[i, 'partner_id']!r} belongs to school {school!r}, not one of the schools "
+                    "your account may change",
+                )
+                continue
             report.error(
                 *_where(frame, i, names),
                 "school_id",
-                f"school {frame.at[i, 'school_id']!r} is not one of the schools your account may change",
+                f"school {school!r} is not one of the schools your account may change",
             )
+
+
+def _service_owners(
+    report: ImportReport, conn: Connection, frames: dict[str, pd.DataFrame], names: list[str]
+) -> dict[str, str]:
+    """Give each service row its partner's school (as ``school_id``, read by the school checks, not
+    written), or report a partner that is in neither the store nor the batch. Returns the stored
+    partners' schools, to see at write time that they still hold."""
+    frame = frames["services"]
+    wanted = list(dict.fromkeys(v for v in frame["partner_id"].to_numpy(dtype=object) if v is not None))
+    stored = db.frame_by_key(conn, "partners", wanted, columns=["partner_id", "school_id"], distinct=True)
+    stored_owners = dict(zip(stored["partner_id"], stored["school_id"], strict=True))
+    owners = dict(stored_owners)
+    if "partners" in frames:
+        owners.update(zip(frames["partners"]["partner_id"], frames["partners"]["school_id"], strict=True))
+    owner = _lookup(frame["partner_id"].to_numpy(dtype=object), owners)
+    for i in np.flatnonzero(pd.isna(owner)):
+        report.error(
+            *_where(frame, i, names),
+            "partner_id",
+            f"there is no partner {frame.at[i, 'partner_id']!r} in the store or in this import: import its "
+            "partners.csv first (or with this file)",
+        )
+    frame["school_id"] = _objects(owner)
+    return stored_owners
+
+
+def _check_service_partners(
+    report: ImportReport, frame: pd.DataFrame, existing: pd.DataFrame, names: list[str]
+) -> None:
+    """A stored service stays with its partner: an import does not move it to another."""
+    if existing.empty:
+        return
+    stored = existing["partner_id"].reindex(_ids(frame["service_id"])).to_numpy(dtype=object)
+    given = frame["partner_id"].to_numpy(dtype=object)
+    for i in np.flatnonzero(pd.notna(stored) & (stored != given)):
+        report.error(
+            *_where(frame, i, names),
+            "partner_id",
+            f"service {frame.at[i, 'service_id']!r} belongs to partner {stored[i]!r}; a service does not move "
+            "between partners",
+        )
 
 
 def _ids(values) -> pd.Index:
@@ -1343,6 +1445,7 @@ def _check_references(
 _DEFAULTS: dict[str, dict[str, object]] = {
     "schools": {"demo": False},
     "partners": {"status": "active"},
+    "services": {"send_inclusive": False, "status": "active"},
     "families": {
         "pupils": 1,
         "pupil_premium": False,
@@ -1423,6 +1526,12 @@ def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: di
         blank = pd.isna(out["layer"])
         if blank.any():
             out["layer"] = _pick(blank, _lookup(out["category"], layers), out["layer"])
+        if stored is not None:
+            # A check date that came in a file was not made by whoever last said "checked today".
+            redated = ~is_new & np.array(
+                [a != b for a, b in zip(out["last_verified"], before_of("last_verified"), strict=True)], dtype=bool
+            )
+            out["verified_by"] = _pick(redated, None, out["verified_by"])
     if kind == "interactions":
         channel = _lookup(out["activity"], {a.name: a.channel for a in typology.activities})
         two_way = _lookup(out["activity"], {a.name: a.two_way for a in typology.activities})
@@ -1435,6 +1544,47 @@ def _records(frame: pd.DataFrame, kind: str, existing: pd.DataFrame, present: di
         )
         out["latitude"] = _pick(keep, before_of("latitude"), out["latitude"])
         out["longitude"] = _pick(keep, before_of("longitude"), out["longitude"])
+    return out
+
+
+def _services_from_tags(
+    conn: Connection, partners: pd.DataFrame | None, records: dict[str, Records], present: dict[int, set[str]]
+) -> Records | None:
+    """The services rows to write once the ``services`` tags of the batch's partners files are
+    applied (after its services files: see the module's paragraph), or None when no partners file
+    has that column. ``partners`` is the partners frame, aligned with ``records["partners"]``."""
+    if partners is None or "services" not in partners:
+        return None
+    with_tags = np.isin(partners["_src"].to_numpy(), [s for s, cols in present.items() if "services" in cols])
+    if not with_tags.any():
+        return None
+    from engagement.services import rows_for_tags
+
+    columns = [c.name for c in db.services.c]
+    people = records["partners"]
+    current: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in db.rows_by_key(conn, "services", list(people["partner_id"][with_tags]), by="partner_id"):
+        current.setdefault(row["partner_id"], {})[row["service_id"]] = row
+    final: dict[str, dict[str, Any]] = {}
+    given = records.get("services")
+    described: set[str] = set()  # partners the batch's services files describe: the tags only add
+    if given is not None:  # the batch's services files come first
+        for i in range(len(given["service_id"])):
+            row = {c: given[c][i] for c in columns}
+            final[row["service_id"]] = current.setdefault(row["partner_id"], {})[row["service_id"]] = row
+            described.add(row["partner_id"])
+    tags = partners["services"].to_numpy(dtype=object)
+    for at in np.flatnonzero(with_tags):
+        pid = people["partner_id"][at]
+        held = sorted(current.get(pid, {}).values(), key=lambda r: r["service_id"])
+        for row in rows_for_tags(pid, people["name"][at], parse_list(tags[at]), held, pid not in described):
+            final[row["service_id"]] = {c: row.get(c) for c in columns}
+    if given is None and not final:
+        return None
+    out: Records = {}
+    for c in columns:
+        out[c] = np.empty(len(final), dtype=object)
+        out[c][:] = [r[c] for r in final.values()]
     return out
 
 
@@ -1485,6 +1635,7 @@ def _plan(
     names = batch.names
     schools = {(s, bool(d)) for s, d in conn.execute(select(db.schools.c.school_id, db.schools.c.demo))}
     _resolve_schools(report, conn, frames, school_id, names)
+    service_owners = _service_owners(report, conn, frames, names) if "services" in frames else {}
     if allowed_schools is not None:
         _check_allowed_schools(report, frames, allowed_schools, names)
     if "interactions" in frames:
@@ -1498,7 +1649,9 @@ def _plan(
     for k, frame in frames.items():
         # The ids of a kind are distinct already (_duplicates dropped the copies).
         existing[k] = db.frame_by_key(conn, k, frame[KEY[k]].dropna().tolist(), distinct=True)
-        if k != "schools":
+        if k == "services":
+            _check_service_partners(report, frame, existing[k], names)
+        elif k != "schools":
             _check_owners(report, frame, k, existing[k], names)
     owners: dict[str, dict[str, str]] = {}
     event_links: list[tuple[str, str]] = []
@@ -1506,11 +1659,20 @@ def _plan(
         owners = _owners(conn, frames)
         _check_references(report, frames, owners, names)
         event_links = _event_links(report, conn, frames["interactions"], names, events_to_come)
+    if service_owners:
+        owners.setdefault("partners", {}).update(service_owners)
     if report.errors:
         return None
+    all_records = {k: _records(frame, k, existing[k], batch.present) for k, frame in frames.items()}
+    tagged = _services_from_tags(conn, frames.get("partners"), all_records, batch.present)
+    if tagged is not None:
+        all_records["services"] = tagged
+        existing["services"] = db.frame_by_key(conn, "services", list(tagged["service_id"]), distinct=True)
     kinds = {}
-    for k, frame in frames.items():
-        records = _records(frame, k, existing[k], batch.present)
+    for k in KINDS:
+        if k not in all_records:
+            continue
+        records = all_records[k]
         keys = records[KEY[k]]
         new = ~_ids(keys).isin(existing[k].index) if len(existing[k]) else np.ones(len(keys), dtype=bool)
         columns = list(records)
@@ -1521,6 +1683,15 @@ def _plan(
             for j, column in enumerate(columns):
                 a, b = records[column][old], stored[column].to_numpy(dtype=object)
                 changes[old, j] = np.array([x != y for x, y in zip(a, b, strict=True)], dtype=bool)
+        if "version" in records:
+            # New rows start at 1; a changed row's version goes up by one (a form opened before is refused).
+            j = columns.index("version")
+            version = np.array(records["version"], dtype=object, copy=True)
+            version[new] = 1
+            bumped = ~new & changes.any(axis=1)
+            version[bumped] = [int(v or 1) + 1 for v in version[bumped]]
+            changes[bumped, j] = True
+            records["version"] = version
         # New rows go in in key order: each lands next to the last in the key's index.
         order = np.flatnonzero(new)
         order = order[np.argsort(keys[order], kind="stable")]
@@ -1807,11 +1978,13 @@ def _export_frame(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def export_all(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
-    """Write schools.csv, partners.csv, families.csv and interactions.csv into ``directory`` in
-    the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right, every text cell
-    made safe for Excel, empty text written "" and a missing value as nothing. Re-importing them
-    changes nothing, and importing them into an empty store gives the same rows. Returns the paths
-    written."""
+    """Write schools.csv, partners.csv, services.csv, families.csv and interactions.csv into
+    ``directory`` in the import formats (plus school_id), UTF-8 with a BOM so Excel reads £ right,
+    every text cell made safe for Excel, empty text written "" and a missing value as nothing.
+    Re-importing them changes nothing, and importing them into an empty store gives the same rows.
+    Returns the paths written."""
+    from engagement.services import partner_tags
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -1819,24 +1992,32 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
         for kind in KINDS:
             table = db.TABLES[kind]
             order = [table.c.date, table.c[KEY[kind]]] if kind == "interactions" else [table.c[KEY[kind]]]
+            # A partner's services column is not stored: it is the tags of its services; a
+            # contact's event is its register's (a contact is on one register at most).
             linked = LINKED.get(kind, {})
-            query = select(
-                *(db.TABLES[linked[c]].c[c] if c in linked else table.c[c] for c in EXPORT_COLUMNS[kind])
-            ).order_by(*order)
-            for other in dict.fromkeys(linked.values()):  # a contact is on one register at most
+            stored = [c for c in EXPORT_COLUMNS[kind] if c in table.c or c in linked]
+            query = select(*(db.TABLES[linked[c]].c[c] if c in linked else table.c[c] for c in stored)).order_by(*order)
+            for other in dict.fromkeys(linked.values()):
                 joined = db.TABLES[other]
                 query = query.outerjoin(joined, joined.c[KEY[kind]] == table.c[KEY[kind]])
+            school = table.c.school_id if "school_id" in table.c else db.partners.c.school_id
+            if kind == "services":  # a service's school is its partner's
+                query = query.join(db.partners, db.partners.c.partner_id == table.c.partner_id)
             if isinstance(school_id, str):
-                query = query.where(table.c.school_id == school_id)
+                query = query.where(school == school_id)
             elif school_id is not None:  # the schools an account may see, no other
-                query = query.where(table.c.school_id.in_(list(school_id)))
+                query = query.where(school.in_(list(school_id)))
             path = directory / f"{kind}.csv"
             result = conn.execute(query.execution_options(yield_per=50_000))
             with open(path, "w", encoding="utf-8-sig", newline="") as out:
                 header = True
                 for chunk in result.partitions():
                     columns = list(zip(*chunk, strict=True))
-                    frame = pd.DataFrame({c: _objects(v) for c, v in zip(EXPORT_COLUMNS[kind], columns, strict=True)})
+                    frame = pd.DataFrame({c: _objects(v) for c, v in zip(stored, columns, strict=True)})
+                    if kind == "partners":
+                        tags = partner_tags(conn, list(frame["partner_id"]))
+                        frame["services"] = _objects([tags.get(p) for p in frame["partner_id"]])
+                        frame = frame[EXPORT_COLUMNS[kind]]
                     text = _export_frame(frame, kind).to_csv(index=False, header=header, lineterminator="\r\n")
                     out.write(text.replace(EMPTY_TEXT, '""'))
                     header = False
@@ -1847,7 +2028,7 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
 
 
 def export_zip(store: db.Store, school_id: str | Collection[str] | None = None) -> bytes:
-    """The four export CSVs and the schools' terms (terms.csv) in one ZIP file, for a download button."""
+    """The five export CSVs and the schools' terms (terms.csv) in one ZIP file, for a download button."""
     with tempfile.TemporaryDirectory() as tmp:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

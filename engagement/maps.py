@@ -294,11 +294,21 @@ def partners_at(
 # ---------------------------------------------------------------- the folium map
 
 
-def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20) -> str:
+STALE_COLOUR = "#8b1a1a"  # dark red: apart from every layer colour and the orange of "not engaged"
+
+
+def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20, stale: bool = False) -> str:
     fill, stroke, width = (colour, "#1a1a1a", 1.4) if filled else ("#ffffff", colour, 3)
+    # A partner due for a check wears a dashed dark-red ring around its usual shape.
+    ring = (
+        (f'<circle cx="10" cy="10" r="9" fill="none" stroke="{STALE_COLOUR}" stroke-width="2" stroke-dasharray="3 2"/>')
+        if stale
+        else ""
+    )
+    inner = f'<g transform="translate(3 3) scale(0.7)">{SHAPE_SVG[shape]}</g>' if stale else SHAPE_SVG[shape]
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 20 20">'
-        f'<g fill="{fill}" stroke="{stroke}" stroke-width="{width}">{SHAPE_SVG[shape]}</g></svg>'
+        f'<g fill="{fill}" stroke="{stroke}" stroke-width="{width}">{inner}</g>{ring}</svg>'
     )
 
 
@@ -310,9 +320,10 @@ def _marker_callback(colour: str, categories: list[str], statuses: list[str], si
     to first markers. The name (escaped) is unescaped into the marker's ``title``, its accessible
     name, which Leaflet sets as a DOM property: text, never parsed as HTML."""
     icons = {
-        f"{shape}{int(filled)}": _shape_svg(shape, colour, filled, size)
+        f"{shape}{int(filled)}{stale}": _shape_svg(shape, colour, filled, size, bool(stale))
         for shape in SHAPE_ORDER
         for filled in (True, False)
+        for stale in (0, 1)
     }
     half = size // 2
     return (
@@ -329,9 +340,10 @@ def _marker_callback(colour: str, categories: list[str], statuses: list[str], si
         "  if (row[7] !== null) { t += ' \u00b7 ' + row[7].toFixed(1) + ' km'; }"
         "  t += row[3] ? '<br>' + row[8] + ' contact' + (row[8] === 1 ? '' : 's') + ' in the window'"
         "   + (row[9] ? ', last ' + row[9] : '') : '<br>no contact in the window';"
-        "  return stats[row[10]] === 'active' ? t : t + '<br>' + stats[row[10]]; };"
+        "  t = stats[row[10]] === 'active' ? t : t + '<br>' + stats[row[10]];"
+        "  return row[11] ? t + '<br>due for a check' : t; };"
         " return function (row) {"
-        "  var k = row[2] + row[3];"
+        "  var k = row[2] + row[3] + (row[11] ? 1 : 0);"
         f"  var icon = cache[k] || (cache[k] = L.divIcon({{html: svg[k], className: 'partner-mark',"
         f" iconSize: [{size}, {size}], iconAnchor: [{half}, {half}]}}));"
         "  return L.marker([row[0], row[1]], {icon: icon, riseOnHover: true, title: plain(row[4])})"
@@ -343,8 +355,8 @@ def _marker_callback(colour: str, categories: list[str], statuses: list[str], si
 def _marker_data(rows: pd.DataFrame) -> tuple[list[list], list[str], list[str]]:
     """One compact row per partner for the map's script: [lat, lng, shape, engaged (0/1), name
     (escaped), category index, layer, distance km (1 dp, or null), contacts in the window, last
-    contact (dd/mm/yyyy or ""), status index], with the category and status lists the indexes
-    point into."""
+    contact (dd/mm/yyyy or ""), status index, due for a check (0/1)], with the category and status
+    lists the indexes point into."""
     rows = rows if "map_label" in rows else with_marker_text(rows)
     categories = pd.Categorical(rows["category"].fillna("").astype(str))
     statuses = pd.Categorical(rows["status"].fillna("").astype(str))
@@ -364,6 +376,8 @@ def _marker_data(rows: pd.DataFrame) -> tuple[list[list], list[str], list[str]]:
             rows["interactions"].fillna(0).astype(int).tolist(),
             rows["map_last"].tolist(),
             statuses.codes.tolist(),
+            (rows["stale"].fillna(False).astype(bool).astype(int).tolist() if "stale" in rows else [0] * len(rows)),
+            strict=True,
         )
     ]
     return data, list(categories.categories), list(statuses.categories)
@@ -465,6 +479,11 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
         f'<div class="grid"><div class="row">{_key_shape("circle")} contacted</div>'
         f'<div class="row">{_key_shape("circle", "#555555", False)} not contacted</div></div>'
     )
+    months = load_settings().directory.stale_after_months
+    rows.append(
+        f'<div class="row"><span class="stale-ring" style="border-color:{STALE_COLOUR}"></span>'
+        f" dashed ring: due for a check (not checked for over {months} months)</div>"
+    )
     if sectors is not None:
         ramp = ", ".join(REACH_RAMP)
         rows.append('<div class="kh">Families by postcode sector</div>')
@@ -497,6 +516,8 @@ def _legend_body(typology, layers: list[int], sectors: FamilySectors | None, win
 _SHAPE_CSS = """
 {scope} .shape {{display: inline-block; width: 14px; height: 14px; box-sizing: border-box; border: 2px solid;}}
 {scope} .shape.circle {{border-radius: 50%;}}
+{scope} .stale-ring {{display: inline-block; width: 14px; height: 14px; box-sizing: border-box; border: 2px dashed;
+  border-radius: 50%;}}
 {scope} .shape.square {{border-radius: 2px;}}
 {scope} .shape.triangle {{clip-path: polygon(50% 0, 100% 100%, 0 100%); border: none;}}
 {scope} .shape.diamond {{clip-path: polygon(50% 0, 100% 50%, 50% 100%, 0 50%); border: none;}}

@@ -63,6 +63,7 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.interchange import excel_safe, parse_list
+from engagement.services import partner_tags, service_fit, services_of
 from engagement.settings import load_settings
 from engagement.terms import Calendar, day_number
 
@@ -115,6 +116,8 @@ SUGGESTION_COLUMNS = [
     "status",
     "contact_phone",
     "contact_email",
+    "service",
+    "why",
 ]
 
 
@@ -184,6 +187,9 @@ class OutreachFrames:
     # with low belonging (family_id, survey, date): see engagement.transitions and engagement.belonging.
     moves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["family_id", "date", "days_to_go"]))
     low_belonging: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["family_id", "survey", "date"]))
+    services: pd.DataFrame | None = None
+    """The partners' services (engagement.services): ages, languages, delivery and cost of each;
+    None when only the partners' tags are known."""
 
 
 def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
@@ -234,6 +240,7 @@ def frames_from_tables(
     calendar: Calendar | None = None,
     moves: pd.DataFrame | None = None,
     low_belonging: pd.DataFrame | None = None,
+    services: pd.DataFrame | None = None,
 ) -> OutreachFrames:
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
@@ -266,7 +273,14 @@ def frames_from_tables(
     )
     gaz = gazetteer if gazetteer is not None else pd.DataFrame(columns=["postcode", "latitude", "longitude"])
     out = OutreachFrames(
-        school_id, today, days, _families_frame(families, gaz), contacts, _partners_frame(partners), calendar
+        school_id,
+        today,
+        days,
+        _families_frame(families, gaz),
+        contacts,
+        _partners_frame(partners),
+        calendar,
+        services=services,
     )
     if moves is not None:
         out.moves = moves.reindex(columns=["family_id", "date", "days_to_go"])
@@ -307,10 +321,15 @@ def load_frames(
             columns=FAMILY_COLUMNS,
         )
         contacts = pd.DataFrame(conn.execute(summary).all(), columns=CONTACT_COLUMNS)
+        stored = [c for c in PARTNER_COLUMNS if c in p.c]  # a partner's services are a table of their own
         par = pd.DataFrame(
-            conn.execute(sa.select(*(p.c[c] for c in PARTNER_COLUMNS)).where(p.c.school_id == school_id)).all(),
-            columns=PARTNER_COLUMNS,
+            conn.execute(
+                sa.select(*(p.c[c] for c in stored)).where(p.c.school_id == school_id, p.c.archived_on.is_(None))
+            ).all(),
+            columns=stored,
         )
+        par["services"] = par["partner_id"].map(partner_tags(conn, list(par["partner_id"]))).astype(object)
+    services = services_of(store, school_id)
     gaz = pd.DataFrame(
         [(code, lat, lon) for code, (lat, lon) in gazetteer_lookup(store, fam["postcode"]).items()],
         columns=["postcode", "latitude", "longitude"],
@@ -332,6 +351,7 @@ def load_frames(
         no_reply_reasons(store, school_id, today),
         moves=send_moves_without_meeting(store, school_id, today),
         low_belonging=low_belonging_families(load_responses(store, school_id)),
+        services=services,
     )
 
 
@@ -569,18 +589,26 @@ def partner_suggestions(
     has_match = matched.map(bool).to_numpy(dtype=bool)
     out = partners.assign(matched=matched.map(";".join))[has_match].copy()
     out["_matches"] = matched[has_match].map(len)
+    out = _fit_services(out, frames.services, family, wanted)
+    free_first = "_free" if bool(family.get("pupil_premium")) else "_zero"
+    out["_zero"] = 0
     if home:
         out["distance_km"] = np.round(
             distance_km(family["latitude"], family["longitude"], out["latitude"], out["longitude"]), 2
         )
         out = out[out["distance_km"] <= radius].sort_values(
-            ["distance_km", "_matches", "partner_id"], ascending=[True, False, True], kind="mergesort"
+            [free_first, "distance_km", "_matches", "partner_id"],
+            ascending=[False, True, False, True],
+            kind="mergesort",
         )
     else:
         out["distance_km"] = np.nan
-        out = out.sort_values(["_matches", "name", "partner_id"], ascending=[False, True, True], kind="mergesort")
+        out = out.sort_values(
+            [free_first, "_matches", "name", "partner_id"], ascending=[False, False, True, True], kind="mergesort"
+        )
     out = out.reindex(columns=SUGGESTION_COLUMNS).reset_index(drop=True)
     what = "its needs" if needs else "general services (" + ", ".join(cfg.general_services) + ")"
+    what += ", free ones first (pupil premium)" if bool(family.get("pupil_premium")) else ""
     out.attrs["basis"] = (
         f"Partners offering {what} within {radius:g} km of home, nearest first."
         if home
@@ -588,6 +616,43 @@ def partner_suggestions(
         f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}."
     )
     return out
+
+
+def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, wanted: list[str]) -> pd.DataFrame:
+    """Each candidate partner's best-fitting service and why it fits (the needs it meets, ages for
+    the children's year groups, the family's language, a delivery it can use, free). A partner
+    whose matching services all serve other ages is dropped. Without services, the tags alone."""
+    out = out.copy()
+    family = dict(family)
+    offers = [f"offers {m.replace(';', ', ')}" for m in out["matched"]]
+    if services is None or services.empty or out.empty:
+        return out.assign(service=None, why=offers, _free=0)
+    active = services[services["status"].fillna("active") == "active"]
+    by_partner = {pid: rows.to_dict("records") for pid, rows in active.groupby("partner_id")}
+    keep: list[bool] = []
+    names: list[str | None] = []
+    whys: list[str] = []
+    free: list[int] = []
+    for pid, offer in zip(out["partner_id"], offers, strict=True):
+        best = None
+        for service in by_partner.get(pid, []):
+            if not {" ".join(t.lower().split()) for t in _items(service.get("tags"))} & set(wanted):
+                continue
+            fit = service_fit(service, family)
+            if fit.fits and (best is None or fit.rank > best[1].rank):
+                best = (service, fit)
+        if best is None and by_partner.get(pid):
+            keep.append(False)
+            names.append(None)
+            whys.append("")
+            free.append(0)
+            continue
+        keep.append(True)
+        names.append(best[0]["name"] if best else None)
+        whys.append("; ".join([offer, *(best[1].why if best else [])]))
+        free.append(int("free" in (best[1].why if best else [])))
+    out = out.assign(service=names, why=whys, _free=free)
+    return out[np.array(keep, dtype=bool)]
 
 
 def suggestions_for(
@@ -598,7 +663,8 @@ def suggestions_for(
     for family_id in family_ids:
         top = partner_suggestions(frames, family_id=family_id, radius_km=radius_km).head(per_family)
         out[family_id] = [
-            f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name)
+            (f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name))
+            + (f": {r.why}" if isinstance(r.why, str) and r.why else "")
             for r in top.itertuples()
         ]
     return out

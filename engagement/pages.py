@@ -59,6 +59,7 @@ PAGES: tuple[Page, ...] = (
     Page("school", "app_pages/school.py", "School", ":material/school:", EVERYONE),
     Page("layers", "app_pages/layers.py", "Community layers", ":material/radar:", EVERYONE),
     Page("map", "app_pages/partner_map.py", "Partner map", ":material/map:", EVERYONE),
+    Page("directory", "app_pages/directory.py", "Directory", ":material/contacts:", EVERYONE),
     Page("outreach", "app_pages/outreach.py", "Outreach planner", ":material/support_agent:", STAFF),
     Page("week", "app_pages/week.py", "Events and referrals", ":material/event_available:", STAFF),
     Page("transitions", "app_pages/transitions.py", "Transitions", ":material/move_up:", STAFF),

@@ -31,16 +31,26 @@ from engagement.typology import load_typology
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
 
 
-def partner_directory(store: db.Store, school_id: str) -> pd.DataFrame:
+def partner_directory(
+    store: db.Store, school_id: str, archived: bool = False, today: datetime.date | None = None
+) -> pd.DataFrame:
     """Every stored field of the school's partners, with the distance from the school in km
-    (NaN when the school or the partner is not placed yet)."""
+    (NaN when the school or the partner is not placed yet), ``services`` (the tags of its active
+    services, ``;``-joined) and ``stale`` (not checked within the configured period, see
+    :func:`engagement.directory.is_stale`). Archived partners only with ``archived``."""
+    from engagement.directory import stale_mask
+    from engagement.services import partner_tags
+
     p = db.partners
+    query = select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id)
+    if not archived:
+        query = query.where(p.c.archived_on.is_(None))
     with store.read() as conn:
         school = conn.execute(select(db.schools).where(db.schools.c.school_id == school_id)).mappings().first()
-        frame = pd.DataFrame(
-            conn.execute(select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id)).mappings().all(),
-            columns=list(p.c.keys()),
-        )
+        frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(p.c.keys()))
+        tags = partner_tags(conn, list(frame["partner_id"])) if len(frame) else {}
+    frame["services"] = pd.Series([tags.get(p) for p in frame["partner_id"]], index=frame.index, dtype=object)
+    frame["stale"] = stale_mask(frame["last_verified"], today)
     frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
     frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
     if school is not None and school["latitude"] is not None and school["longitude"] is not None and len(frame):
@@ -132,10 +142,18 @@ def partner_record(partner) -> dict[str, object]:
         "Phone": partner["contact_phone"],
         "Services": services_text(partner["services"]),
         "Partner since": _date_text(partner["since"]),
-        "Last verified": _date_text(partner["last_verified"]),
+        "Last checked": _checked_text(partner),
         "Notes": partner["notes"],
         "Reference": partner["partner_id"],
     }
+
+
+def _checked_text(partner) -> str:
+    """When the partner was last checked, by whom, and "due for a check" when stale."""
+    text = _date_text(partner["last_verified"]) or "never"
+    by = text_or_blank(partner.get("verified_by") if hasattr(partner, "get") else None)
+    text += f" by {by}" if by else ""
+    return text + (" (due for a check)" if bool(partner.get("stale", False)) else "")
 
 
 def _date_text(day) -> str:

@@ -11,13 +11,15 @@ mentor), with start and end dates. The partner's record shows its referrals, how
 accepted and how many families use it; governors see counts only, rounded like every count of
 families (:func:`engagement.privacy.governor_count`).
 
->>> from engagement.store import open_store, schools, families, partners
+>>> from engagement.store import open_store, schools, families, partners, services
 >>> store = open_store("sqlite://")
 >>> with store.write("doctest") as conn:
 ...     _ = conn.execute(schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2AA"))
 ...     _ = conn.execute(families.insert().values(family_id="F1", school_id="S1", needs="food;housing"))
 ...     _ = conn.execute(partners.insert().values(partner_id="P1", school_id="S1", name="Food bank",
-...                                                category="food bank", layer=3, services="food;clothing"))
+...                                                category="food bank", layer=3))
+...     _ = conn.execute(services.insert().values(service_id="P1-S1", partner_id="P1", name="Parcels",
+...                                                tags="food;clothing"))
 >>> reason_choices(store, "F1", "P1")
 ['food', 'housing', 'clothing']
 >>> rid = refer(store, "flo", school_id="S1", family_id="F1", partner_id="P1", date="2026-09-01",
@@ -100,7 +102,9 @@ def reason_choices(store: db.Store, family_id: str, partner_id: str) -> list[str
     """The reasons to pick from: the family's needs, then the partner's services (repeats once)."""
     with store.read() as conn:
         needs = conn.execute(select(db.families.c.needs).where(db.families.c.family_id == family_id)).scalar()
-        services = conn.execute(select(db.partners.c.services).where(db.partners.c.partner_id == partner_id)).scalar()
+        from engagement.services import partner_tags  # a partner's tags are its services'
+
+        services = partner_tags(conn, [partner_id]).get(partner_id)
     seen: dict[str, None] = {}
     for tag in _tags(needs) + _tags(services):
         if tag.lower() not in {s.lower() for s in seen}:

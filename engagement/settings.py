@@ -242,6 +242,13 @@ class Access(_Section):
     """Sign-out after this many minutes without using the app."""
 
 
+class DirectorySettings(_Section):
+    stale_after_months: int = Field(12, ge=1)
+    """A partner not checked for longer than this is stale: on the "Due for a check" list and drawn apart."""
+    duplicate_within_m: float = Field(300, ge=0)
+    """A new partner with a very similar name this close to another is shown as a likely duplicate."""
+
+
 class Settings(_Section):
     privacy: Privacy = Privacy()
     window: WindowSettings = WindowSettings()
@@ -254,6 +261,7 @@ class Settings(_Section):
     imports: Imports = Imports()
     calendar: CalendarSettings = CalendarSettings()
     communication: Communication = Communication()
+    directory: DirectorySettings = DirectorySettings()
 
 
 _KIND_WORDS = {

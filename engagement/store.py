@@ -45,6 +45,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     func,
     select,
 )
@@ -95,14 +96,40 @@ partners = Table(
     Column("contact_name", String(200)),
     Column("contact_email", String(200)),
     Column("contact_phone", String(50)),
-    Column("services", Text),
     Column("status", String(20), nullable=False, default="active"),
     Column("since", Date),
     Column("last_verified", Date),
     Column("notes", Text),
+    # Who last said "checked today" (the date is last_verified); empty for a date that came in a file.
+    Column("verified_by", String(200)),
+    # Archived partners are hidden from every list, map and score, and kept with their history.
+    Column("archived_on", Date),
+    # Raised by every change: a save made from an older version is refused (engagement.directory).
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
     CheckConstraint("layer IN (2, 3, 4)", name="partner_layer"),
     CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in PARTNER_STATUSES) + ")", name="partner_status"),
     Index("ix_partners_school", "school_id"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("service_id", String(100), primary_key=True),
+    Column("partner_id", String(64), ForeignKey("partners.partner_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("tags", Text),
+    Column("min_age", Integer),
+    Column("max_age", Integer),
+    Column("cost", Text),
+    Column("languages", Text),
+    Column("delivery", String(100)),
+    Column("sessions", Text),
+    Column("access", String(30)),
+    Column("eligibility", Text),
+    Column("send_inclusive", Boolean, nullable=False, default=False, server_default=false()),
+    Column("status", String(30), nullable=False, default="active", server_default="active"),
+    Column("version", Integer, nullable=False, default=1, server_default="1"),
+    Index("ix_services_partner", "partner_id"),
 )
 
 families = Table(
@@ -325,7 +352,7 @@ audit_log = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(40), nullable=False),
-    Column("table_name", String(40), nullable=False),
+    Column("table_name", String(100), nullable=False),  # an import names every table it changed
     Column("record_id", String(64)),
     Column("before", Text),
     Column("after", Text),
@@ -338,6 +365,7 @@ TABLES = {
     for t in (
         schools,
         partners,
+        services,
         families,
         interactions,
         terms,
@@ -357,6 +385,7 @@ TABLES = {
 KEY_OF = {
     "schools": "school_id",
     "partners": "partner_id",
+    "services": "service_id",
     "families": "family_id",
     "interactions": "interaction_id",
     "transitions": "transition_id",
@@ -655,9 +684,14 @@ def _key_in(conn: Connection, column, keys: list[str]):
 
 
 def _chunks_by_key(
-    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None, distinct: bool
+    conn: Connection,
+    table_name: str,
+    keys: Iterable[str],
+    columns: Iterable[str] | None,
+    distinct: bool,
+    by: str | None = None,
 ) -> Iterator[tuple[list[str], list[Any]]]:
-    table, key = TABLES[table_name], KEY_OF[table_name]
+    table, key = TABLES[table_name], by or KEY_OF[table_name]
     wanted = [table.c[c] for c in columns] if columns is not None else list(table.c)
     names = [c.name for c in wanted]
     unique = keys if distinct and isinstance(keys, list) else list(dict.fromkeys(k for k in keys if k is not None))
@@ -667,11 +701,12 @@ def _chunks_by_key(
 
 
 def rows_by_key(
-    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None
+    conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None, by: str | None = None
 ) -> Iterator[dict[str, Any]]:
     """The stored rows (all columns, or ``columns``) whose key is one of ``keys``; keys not stored
-    are skipped. Read in chunks of :data:`KEY_CHUNK` keys."""
-    for names, rows in _chunks_by_key(conn, table_name, keys, columns, distinct=False):
+    are skipped. Read in chunks of :data:`KEY_CHUNK` keys. ``by``: another column to match
+    ``keys`` in (the services of some partners: ``by="partner_id"``)."""
+    for names, rows in _chunks_by_key(conn, table_name, keys, columns, distinct=False, by=by):
         for row in rows:
             yield dict(zip(names, row, strict=True))
 
@@ -826,18 +861,30 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     existing = {stored[key]: stored for stored in rows_by_key(conn, table_name, [r[key] for r in rows])}
     now = dt.datetime.now(dt.UTC)
     entries, new_rows = [], []
+    versioned = "version" in table.c
     for row in rows:
         before = existing.get(row[key])
         if before is None:
-            new_rows.append(row)
+            new_rows.append({**row, "version": row.get("version") or 1} if versioned else row)
             continue
-        changed = {k: v for k, v in row.items() if before.get(k) != v}
+        changed = {k: v for k, v in row.items() if before.get(k) != v and k != "version"}
         if not changed:
             counts["unchanged"] += 1
             continue
-        conn.execute(table.update().where(table.c[key] == row[key]).values(**changed))
+        # A change raises the version too, so an edit begun before it is refused (engagement.directory).
+        changed_values = {**changed, **({"version": (before.get("version") or 1) + 1} if versioned else {})}
+        conn.execute(table.update().where(table.c[key] == row[key]).values(**changed_values))
         entries.append(
-            _audit_values(conn, "update", table_name, row[key], {k: before.get(k) for k in changed}, changed, None, now)
+            _audit_values(
+                conn,
+                "update",
+                table_name,
+                row[key],
+                {k: before.get(k) for k in changed_values},
+                changed_values,
+                None,
+                now,
+            )
         )
         counts["updated"] += 1
     if new_rows:
@@ -885,6 +932,9 @@ def clear_demo_data(store: Store, actor: str) -> int:
         # Explicit deletes, children first, so this works whether or not the database
         # enforces ON DELETE CASCADE.
         deleted = {}
+        # A partner's services go with it (the table has no school_id of its own).
+        demo_partners = select(partners.c.partner_id).where(partners.c.school_id.in_(demo_ids))
+        deleted["services"] = conn.execute(services.delete().where(services.c.partner_id.in_(demo_partners))).rowcount
         for table in (
             survey_responses,
             transitions,

@@ -94,6 +94,7 @@ def test_the_templates_import_as_they_stand(sqlite_store):
     assert {k: c["inserted"] for k, c in report.counts.items()} == {
         "schools": 1,
         "partners": 2,
+        "services": 2,
         "families": 2,
         "interactions": 5,
     }

@@ -79,10 +79,18 @@ def fill(store):
                     "name": name,
                     "category": "business",
                     "layer": 4,
-                    "services": "food;mentoring",
                     "contact_phone": name,
                     "since": None,
                 }
+                for i, name in enumerate(NASTY)
+            ],
+        )
+        # A partner's services tags are its services' (engagement.services).
+        insert(
+            conn,
+            db.services,
+            [
+                {"service_id": f"P{i}-S1", "partner_id": f"P{i}", "name": name, "tags": "food;mentoring"}
                 for i, name in enumerate(NASTY)
             ],
         )
@@ -137,7 +145,13 @@ def filled(store):
 
 def test_formulas_are_neutralised_and_text_survives(filled, tmp_path):
     paths = export_all(filled, tmp_path)
-    assert [p.name for p in paths] == ["schools.csv", "partners.csv", "families.csv", "interactions.csv"]
+    assert [p.name for p in paths] == [
+        "schools.csv",
+        "partners.csv",
+        "services.csv",
+        "families.csv",
+        "interactions.csv",
+    ]
     assert all(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in paths)  # BOM: Excel shows £ right
     names = [r["name"] for r in read_csv(tmp_path / "partners.csv")]
     assert sorted(names) == sorted(
@@ -169,7 +183,8 @@ def test_columns_are_the_import_formats_plus_school_id(filled, tmp_path):
     for kind, columns in EXPORT_COLUMNS.items():
         with open(tmp_path / f"{kind}.csv", encoding="utf-8-sig") as f:
             assert next(csv.reader(f)) == columns
-        assert "school_id" in columns
+        # A service's school is its partner's: services.csv has exactly the columns of FORMATS.md.
+        assert ("school_id" in columns) == (kind != "services")
     family = {r["family_id"]: r for r in read_csv(tmp_path / "families.csv")}["F1"]
     assert (family["send"], family["eal"], family["year_groups"], family["pupils"]) == ("yes", "no", "R;3", "2")
     first = read_csv(tmp_path / "interactions.csv")[0]
@@ -204,6 +219,7 @@ def test_the_demo_school_round_trips_and_zips(sqlite_store, tmp_path):
         "interactions.csv",
         "partners.csv",
         "schools.csv",
+        "services.csv",
         "terms.csv",
     ]
     assert archive.read("families.csv") == (tmp_path / "families.csv").read_bytes()
@@ -219,6 +235,7 @@ def test_cli_export(sqlite_store, tmp_path):
         for k in (
             "schools",
             "partners",
+            "services",
             "families",
             "interactions",
             "events",
@@ -253,13 +270,13 @@ def test_export_then_import_into_an_empty_store_gives_the_same_tables(store, tmp
     exported = export_all(sqlite_store, tmp_path / "export")
     report = import_files(store, exported, actor="restore")
     assert report.ok, report.format()
-    for kind in ("schools", "partners", "families", "interactions"):
+    for kind in ("schools", "partners", "services", "families", "interactions"):
         table = db.TABLES[kind]
         original, restored = (rows_of(s, table) for s in (sqlite_store, store))
         assert len(original) == len(restored) and original == restored, kind
+    assert len(rows_of(store, db.services)) > 50  # the demo's services (issue 16), every column the same
     school = rows_of(store, db.schools)[0]
     assert school["demo"] is True
-    assert {p["services"] for p in rows_of(store, db.partners)} >= {""}
     assert {p["contact_name"] for p in rows_of(store, db.partners)} == {""}
 
 

@@ -366,7 +366,8 @@ def test_each_marker_carries_the_figures_its_tooltip_is_made_of(demo_store):
     data, categories, statuses = maps._marker_data(table)
     assert len(data) == len(table)
     for row, partner in zip(data, table.itertuples()):
-        lat, lng, _shape, engaged, name, cat, layer, km, contacts, last, status = row
+        lat, lng, _shape, engaged, name, cat, layer, km, contacts, last, status, stale = row
+        assert stale == int(partner.stale)  # drawn with a dashed ring: due for a check
         assert (lat, lng) == (round(partner.latitude, 6), round(partner.longitude, 6))
         assert name == maps.safe_text(partner.name) and categories[cat] == partner.category
         assert layer == partner.layer and km == round(partner.distance_km, 1)

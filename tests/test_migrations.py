@@ -5,7 +5,10 @@ on PostgreSQL. A column added to a model without its migration (or the other way
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -62,3 +65,80 @@ def test_the_next_migration_is_written_from_a_model_change(tmp_path):
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "engagement" / "migrations"))
     head = ScriptDirectory.from_config(cfg).get_current_head()
     assert re.search(rf"down_revision[^=]*= ['\"]{head}['\"]", text), text
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_engine(request, tmp_path):
+    """An engine on a database with no tables yet (its own PostgreSQL schema), for stepping
+    through the migrations one revision at a time."""
+    if request.param == "sqlite":
+        from engagement.store import _make_engine
+
+        engine = _make_engine(f"sqlite:///{tmp_path / 'steps.db'}")
+        yield engine
+        engine.dispose()
+        return
+    import uuid
+
+    from tests.conftest import _schema_url
+
+    admin = request.getfixturevalue("postgresql_admin")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine = sa.create_engine(_schema_url(schema))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _step(engine, revision: str, down: bool = False) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    import engagement.store
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(engagement.store.__file__).parent / "migrations"))
+    with engine.connect().execution_options(write=True) as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+        conn.commit()
+
+
+def test_the_partners_services_tags_become_services_and_come_back(bare_engine):
+    """Issue 16: each partner's old ``services`` tags become one service holding every tag (nothing
+    lost; "SEND inclusive" also sets the flag), no contact with a partner is lost on the way, and
+    a downgrade gives the tags back."""
+    _step(bare_engine, "0005")
+    with bare_engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO schools (school_id, name, postcode, demo) VALUES ('S1', 'Oak', 'B30 2AA', false)")
+        )
+        for pid, tags in (("P1", "food; debt advice;SEND inclusive"), ("P2", None), ("P3", "")):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO partners (partner_id, school_id, name, category, layer, status, services) "
+                    "VALUES (:p, 'S1', :n, 'food bank', 3, 'active', :t)"
+                ),
+                {"p": pid, "n": f"Partner {pid}", "t": tags},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO interactions (interaction_id, school_id, date, partner_id, activity, channel, two_way, "
+                "direction) VALUES ('I1', 'S1', '2026-09-14', 'P1', 'meeting', 'in person', true, 'to family')"
+            )
+        )
+    _step(bare_engine, "head")
+    with bare_engine.connect() as conn:
+        services = conn.execute(
+            sa.text("SELECT service_id, partner_id, name, tags, send_inclusive FROM services")
+        ).all()
+        assert [tuple(s) for s in services] == [("P1-S1", "P1", "Partner P1", "food;debt advice;SEND inclusive", True)]
+        assert conn.execute(sa.text("SELECT count(*) FROM interactions")).scalar() == 1
+        assert conn.execute(sa.text("SELECT DISTINCT version FROM partners")).scalars().all() == [1]
+    _step(bare_engine, "0005", down=True)
+    with bare_engine.connect() as conn:
+        tags = dict(conn.execute(sa.text("SELECT partner_id, services FROM partners")).all())
+    assert tags == {"P1": "food;debt advice;SEND inclusive", "P2": None, "P3": None}

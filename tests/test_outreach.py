@@ -322,7 +322,24 @@ def fill_store(store, families, interactions, partners=(), gazetteer=()):
                 ],
             )
         if partners:
-            conn.execute(db.partners.insert(), [{"school_id": "S1", "layer": 3, **p} for p in partners])
+            conn.execute(
+                db.partners.insert(),
+                [{"school_id": "S1", "layer": 3, **{k: v for k, v in p.items() if k != "services"}} for p in partners],
+            )
+            # A partner's tags are those of its services, a table of their own.
+            conn.execute(
+                db.services.insert(),
+                [
+                    {
+                        "service_id": f"{p['partner_id']}-S1",
+                        "partner_id": p["partner_id"],
+                        "name": p["name"],
+                        "tags": p["services"],
+                    }
+                    for p in partners
+                    if p.get("services")
+                ],
+            )
         if gazetteer:
             conn.execute(db.gazetteer.insert(), list(gazetteer))
 

@@ -26,6 +26,7 @@ def test_schema_is_at_newest_revision(store):
     assert {
         "schools",
         "partners",
+        "services",
         "families",
         "interactions",
         "terms",
