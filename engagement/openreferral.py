@@ -712,6 +712,7 @@ class OrukReport:
     notes: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     services_read: int = 0
+    refreshed: int = 0  # partners matched again: where from and when last imported are recorded
     seconds: dict[str, float] = field(default_factory=dict)
     written: bool = False
 
@@ -763,6 +764,11 @@ class OrukReport:
                 lines.append(f"  {what} {c.kind} {c.record_id} {c.name}{detail}{kept}")
             if len(self.changes) > limit:
                 lines.append(f"  ... and {len(self.changes) - limit} more changes.")
+            if self.refreshed:
+                lines.append(
+                    f"  {self.refreshed} partner{'s' * (self.refreshed != 1)} found again in the feed: "
+                    f"{'would be' if self.dry_run else ''} marked as last imported now".replace("  marked", " marked")
+                )
         if self.unmapped:
             lines.append(
                 f"  {len(self.unmapped)} service{'s' * (len(self.unmapped) != 1)} whose terms map to no category "
@@ -798,28 +804,38 @@ def _load_record(text) -> dict | None:
         return None
 
 
-def _merge(stored: dict, record: dict | None, feed: dict, fields: Iterable[str]) -> tuple[dict, list[str], dict]:
+def _merge(stored: dict, record: dict | None, feed: dict, fields: Iterable[str]) -> tuple[dict, list[str], dict | None]:
     """(changed columns, the school's own fields kept, the new record of the feed's values).
     A stored value equal to what the feed gave last time follows the feed; one the school changed
-    stays; a value the feed leaves out (None) changes nothing. Without a record (a partner of
-    the school's own, matched through its export) only the blanks are filled."""
-    changed, kept, new_record = {}, [], dict(record or {})
+    stays the school's (even when a feed later agrees with it); a value the feed leaves out (None)
+    changes nothing. Without a record (a partner of the school's own, matched through its
+    export) only the blanks are filled, and it stays the school's.
+
+    >>> _merge({"notes": "x", "status": "lapsed", "name": "A"}, {"status": "active", "name": "A"},
+    ...        {"status": "active", "name": "B"}, ["status", "name"])
+    ({'name': 'B'}, [], {'status': 'active', 'name': 'B'})
+    >>> _merge({"status": "lapsed"}, {"status": "active"}, {"status": "defunct"}, ["status"])[1]
+    ['status']
+    """
+    changed: dict = {}
+    kept: list[str] = []
+    new_record = dict(record) if record is not None else None
     for name in fields:
         value = feed.get(name)
         if value is None:
             continue
-        new_record[name] = _norm(value)
         now = _norm(stored.get(name))
-        if now == _norm(value):
-            continue
-        if record is None:
+        if new_record is None:
             if stored.get(name) is None:
                 changed[name] = value
             continue
-        if name in record and now != record.get(name):
-            kept.append(name)
+        if name in new_record and now != new_record[name]:
+            if now != _norm(value):
+                kept.append(name)
             continue
-        changed[name] = value
+        new_record[name] = _norm(value)
+        if now != _norm(value):
+            changed[name] = value
     return changed, kept, new_record
 
 
@@ -955,12 +971,12 @@ def plan_import(
                 return candidate
 
     def update(
-        table: str, row: dict, changed: dict, kept: list[str], record: dict, kind: str, oruk_id: str, extra: dict
+        table: str, row: dict, changed: dict, kept: list[str], record: dict | None, kind: str, oruk_id: str, extra: dict
     ) -> None:
         key = row["partner_id"] if table == "partners" else row["service_id"]
         columns = {**changed, **extra}
-        record_text = json.dumps(record, ensure_ascii=False, sort_keys=True)
-        if record_text != row.get("oruk_record"):
+        record_text = None if record is None else json.dumps(record, ensure_ascii=False, sort_keys=True)
+        if record_text is not None and record_text != row.get("oruk_record"):
             columns["oruk_record"] = record_text
         if changed:
             name = str(changed.get("name") or row["name"])
@@ -1042,10 +1058,12 @@ def plan_import(
             changed, kept, new_record = _merge(stored, record, values, PARTNER_FIELDS)
             if "category" in changed:
                 changed["layer"] = typology.known_category(changed["category"]).layer
-            new_record |= meta
-            extra = {"oruk_source": sources, "oruk_imported_at": now}
-            if stored["oruk_organisation_id"] is None:
-                extra |= {"oruk_organisation_id": org, "oruk_location_id": loc or None}
+            if new_record is not None:
+                new_record |= meta
+            # Where it came from and when it was last imported: recorded for the partners the feeds
+            # brought in, not for the school's own (matched through its export's ids).
+            extra = {"oruk_source": sources, "oruk_imported_at": now} if stored["oruk_organisation_id"] else {}
+            report.refreshed += bool(extra)
             update("partners", stored, changed, kept, new_record, "partner", org, extra)
         n = [0]
         for m in members:
@@ -1219,6 +1237,7 @@ def import_oruk(
                 for kind in ("partner", "service")
                 for action in ("add", "change", "close")
             },
+            "partners found again": plan.report.refreshed,
             "left out (no category)": [u["id"] for u in plan.report.unmapped if u["what"] == "left out"],
         }
         locked = time.perf_counter()
@@ -1398,14 +1417,7 @@ def export_records(store: db.Store, school_id: str | Collection[str] | None = No
     """Every service of the (school's) directory as a full record, archived partners left out."""
     p, s = db.partners, db.services
     query = (
-        select(
-            p,
-            s.c.service_id,
-            s.c.name.label("service_name"),
-            *[s.c[c] for c in SERVICE_FIELDS if c != "name"],
-            s.c.oruk_id,
-            s.c.oruk_record.label("service_record"),
-        )
+        select(p, *[c.label(f"service__{c.name}") for c in s.c])
         .join(s, s.c.partner_id == p.c.partner_id)
         .where(p.c.archived_on.is_(None))
         .order_by(p.c.partner_id, s.c.service_id)
@@ -1418,11 +1430,7 @@ def export_records(store: db.Store, school_id: str | Collection[str] | None = No
         rows = [dict(r) for r in conn.execute(query).mappings()]
     out = []
     for row in rows:
-        service = {c: row[c] for c in SERVICE_FIELDS if c != "name"} | {
-            "name": row["service_name"],
-            "service_id": row["service_id"],
-            "oruk_id": row["oruk_id"],
-        }
+        service = {c.name: row[f"service__{c.name}"] for c in s.c}
         out.append(service_record(row, service))
     return out
 
