@@ -58,6 +58,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from engagement import geo
 from engagement import store as db
@@ -789,6 +790,9 @@ class _Plan:
     service_updates: dict[str, dict]
     versions: dict[tuple[str, str], int]  # (table, id) -> version read, re-checked in the write
     before: dict[str, dict[str, dict]]  # table -> id -> before-image of the changed columns
+    # The school's partners and services as read: one added meanwhile (a second import of the
+    # same feed) would otherwise be added twice.
+    read_ids: tuple[frozenset, frozenset] = (frozenset(), frozenset())
 
 
 def _norm(value) -> Any:
@@ -1144,7 +1148,11 @@ def plan_import(
             f"{unplaced} new partner{'s' * (unplaced != 1)} without usable coordinates: "
             "place them from their postcodes with `python -m engagement geocode` (or the Data page)"
         )
-    return _Plan(report, new_partners, new_services, partner_updates, service_updates, versions, before)
+    read_ids = (
+        frozenset(p["partner_id"] for p in stored_partners),
+        frozenset(s["service_id"] for s in stored_services),
+    )
+    return _Plan(report, new_partners, new_services, partner_updates, service_updates, versions, before, read_ids)
 
 
 def _write(conn: Connection, plan: _Plan, audit_detail: dict) -> None:
@@ -1186,7 +1194,20 @@ def _write(conn: Connection, plan: _Plan, audit_detail: dict) -> None:
     )
 
 
-def _still_as_read(conn: Connection, plan: _Plan) -> bool:
+def _school_ids(conn: Connection, school_id: str) -> tuple[frozenset, frozenset]:
+    p, s = db.partners, db.services
+    partners = frozenset(conn.execute(select(p.c.partner_id).where(p.c.school_id == school_id)).scalars())
+    services = frozenset(
+        conn.execute(
+            select(s.c.service_id).join(p, p.c.partner_id == s.c.partner_id).where(p.c.school_id == school_id)
+        ).scalars()
+    )
+    return partners, services
+
+
+def _still_as_read(conn: Connection, plan: _Plan, school_id: str) -> bool:
+    if _school_ids(conn, school_id) != plan.read_ids:
+        return False
     for (table_name, record_id), version in plan.versions.items():
         table, key = db.TABLES[table_name], db.KEY_OF[table_name]
         now = conn.execute(select(table.c.version).where(table.c[key] == record_id)).scalar()
@@ -1216,10 +1237,33 @@ def import_oruk(
         report = OrukReport(sources=origin, dry_run=dry_run)
         report.failures.append(f"--default-category {default_category!r} is not a category of the typology")
         return report
-    category_map = category_map or load_category_map()
     records, failures = read_sources(sources, client, http)
     if failures:
         return OrukReport(sources=origin, dry_run=dry_run, failures=failures, services_read=len(records))
+    read = time.perf_counter() - started
+    report = import_records(store, records, school_id, origin, actor, dry_run, category_map, default_category)
+    report.seconds = {"read the feed": read, **report.seconds}
+    return report
+
+
+def import_records(
+    store: db.Store,
+    records: list[tuple[str, dict]],
+    school_id: str,
+    origin: str,
+    actor: str = "import",
+    dry_run: bool = False,
+    category_map: CategoryMap | None = None,
+    default_category: str | None = None,
+) -> OrukReport:
+    """:func:`import_oruk` of records already read (:func:`read_sources`): the Data page reads a
+    feed once, shows the dry run, and imports what it showed when the import is confirmed."""
+    started = time.perf_counter()
+    if default_category is not None and load_typology().category(default_category) is None:
+        report = OrukReport(sources=origin, dry_run=dry_run)
+        report.failures.append(f"--default-category {default_category!r} is not a category of the typology")
+        return report
+    category_map = category_map or load_category_map()
     for _attempt in range(3):
         plan = plan_import(store, school_id, records, category_map, default_category, origin)
         plan.report.dry_run = dry_run
@@ -1241,10 +1285,13 @@ def import_oruk(
             "left out (no category)": [u["id"] for u in plan.report.unmapped if u["what"] == "left out"],
         }
         locked = time.perf_counter()
-        with store.write(actor) as conn:
-            if _still_as_read(conn, plan):
-                _write(conn, plan, detail)
-                plan.report.written = True
+        try:
+            with store.write(actor) as conn:
+                if _still_as_read(conn, plan, school_id):
+                    _write(conn, plan, detail)
+                    plan.report.written = True
+        except IntegrityError:  # an id taken meanwhile by another school's partner: plan again
+            continue
         if plan.report.written:
             plan.report.seconds["write"] = time.perf_counter() - locked
             return plan.report
