@@ -739,6 +739,16 @@ class OrukReport:
             for c in self.changes
         ]
 
+    def summary(self) -> str:
+        """The counts in one sentence: "Imported: 8 partners added, 0 changed, 0 closed; ..."."""
+        verb = "Checked (nothing written)" if self.dry_run else "Imported"
+        parts = [
+            f"{self.count(kind, 'add')} {kind}s added, {self.count(kind, 'change')} changed, "
+            f"{self.count(kind, 'close')} closed"
+            for kind in ("partner", "service")
+        ]
+        return f"{verb}: {'; '.join(parts)}."
+
     def format(self, limit: int = 50) -> str:
         lines: list[str] = []
         if not self.ok:
@@ -1523,3 +1533,16 @@ def export_oruk(store: db.Store, directory, school_id: str | Collection[str] | N
     page = directory / "services.json"
     page.write_text(json.dumps(services_page(records), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return [*paths, page]
+
+
+def export_zip(store: db.Store, school_id: str) -> bytes:
+    """:func:`export_oruk` as one ZIP file (``services.json`` and ``services/<id>.json``)."""
+    import io
+    import tempfile
+    import zipfile
+
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in export_oruk(store, folder, school_id):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return buffer.getvalue()
