@@ -918,6 +918,9 @@ def plan_import(
         )
         partner_by_key[key] = p
     service_by_oruk = {(s["oruk_id"] or made_id(s["service_id"])): s for s in stored_services}
+    services_of_partner: dict[str, list[dict]] = {}
+    for s in stored_services:
+        services_of_partner.setdefault(s["partner_id"], []).append(s)
 
     # Categories: each service's own; the ones that map to nothing are listed and left out or defaulted.
     default = (
@@ -1035,8 +1038,8 @@ def plan_import(
         if stored is not None:
             others = [
                 s
-                for s in stored_services
-                if s["partner_id"] == stored["partner_id"] and (s["oruk_id"] or made_id(s["service_id"])) not in feed
+                for s in services_of_partner.get(stored["partner_id"], [])
+                if (s["oruk_id"] or made_id(s["service_id"])) not in feed
             ]
             statuses += [
                 CLOSED_STATUS if s["oruk_id"] and s["status"] in OPEN_STATUSES else s["status"] for s in others
@@ -1132,7 +1135,7 @@ def plan_import(
     for p in stored_partners:
         if p["partner_id"] in seen_partners or not p["oruk_organisation_id"] or p["status"] != "active":
             continue
-        own = [s for s in stored_services if s["partner_id"] == p["partner_id"]]
+        own = services_of_partner.get(p["partner_id"], [])
         if not own or any(s["status"] in OPEN_STATUSES and s["service_id"] not in closing for s in own):
             continue
         record = _load_record(p["oruk_record"]) or {}

@@ -547,3 +547,20 @@ def test_the_commands_import_export_and_refuse_with_the_exit_codes_of_the_others
     with store.read() as conn:
         assert conn.execute(select(func.count()).select_from(db.services)).scalar() == 11
     store.dispose()
+
+
+# ---------------------------------------------------------------- the bench
+
+
+def test_the_bench_times_a_feed_from_files_and_its_memory(tmp_path, sqlite_store):
+    from engagement import bench
+
+    paths = bench.write_oruk_feed(tmp_path, 250, per_page=100)
+    assert len(paths) == 3 and json.loads(paths[-1].read_text())["last_page"] is True
+    add_school(sqlite_store)
+    report = oruk.import_oruk(sqlite_store, paths, "S1", default_category="community centre")
+    assert report.ok and report.count("service", "add") == 250, report.format()
+    timings = bench.oruk_section(None, services=120)
+    assert [t.target for t in timings] == ["< 30 s", "< 30 s", "< 400 MB"]
+    assert all(bench.verdict(t) == "ok" for t in timings), [(t.what, t.seconds, t.megabytes) for t in timings]
+    assert "120 services" in timings[0].what and timings[2].megabytes is not None
