@@ -448,7 +448,7 @@ def write_oruk_feed(folder: Path, services: int, seed: int = 42, per_page: int =
     def uid(*parts) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, "bench/" + "/".join(map(str, parts))))
 
-    records = []
+    records: list[dict] = []
     org = 0
     while len(records) < services:
         org += 1

@@ -620,12 +620,12 @@ def read_service(where: str, record: dict) -> FeedService:
         (_text(x.get("name")) for x in own[ELIGIBILITY_TAXONOMY]), None
     )
     access = next((a for x in own[ACCESS_TAXONOMY] for a in ACCESS if _key(x.get("name")) == a), None)
-    tags = [
+    tag_texts = [
         _text(t.get("name")) or _text(t.get("term"))
         for t in terms
         if _key(t.get("taxonomy")) not in OWN_TAXONOMIES - {TAGS_TAXONOMY}
     ]
-    tags = list(dict.fromkeys(t for t in tags if t))
+    tags = list(dict.fromkeys(t for t in tag_texts if t))
     schedules = _list(record, "schedules")
     latitude = _number(location, "latitude", -90, 90) if _coordinates_ok(location) else None
     longitude = _number(location, "longitude", -180, 180) if latitude is not None else None
@@ -657,7 +657,8 @@ def read_service(where: str, record: dict) -> FeedService:
     }
     for name_, limit in LIMITS.items():
         for holder in (values, partner):
-            if isinstance(holder.get(name_), str) and len(holder[name_]) > limit:
+            text = holder.get(name_)
+            if isinstance(text, str) and len(text) > limit:
                 raise _Bad(name_, f"is longer than {limit} characters")
     return FeedService(
         oruk_id=oruk_id,
@@ -677,9 +678,10 @@ def _coordinates_ok(location: dict) -> bool:
     """Whether a location's coordinates can be used: both given and on the globe (the official
     example's 100, 101 are not; such a partner is placed later from its postcode)."""
     try:
-        return -90 <= float(location.get("latitude")) <= 90 and -180 <= float(location.get("longitude")) <= 180
-    except (TypeError, ValueError):
+        lat, lon = float(location["latitude"]), float(location["longitude"])
+    except (KeyError, TypeError, ValueError):
         return False
+    return -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 # ---------------------------------------------------------------- the plan of an import
@@ -924,7 +926,9 @@ def plan_import(
 
     # Categories: each service's own; the ones that map to nothing are listed and left out or defaulted.
     default = (
-        typology.category(default_category).name if default_category and typology.category(default_category) else None
+        typology.known_category(default_category).name
+        if default_category and typology.category(default_category)
+        else None
     )
     category: dict[str, str] = {}
     for service in feed.values():
@@ -1031,10 +1035,12 @@ def plan_import(
         # The statuses of the services as they will stand (a service the school set keeps its own).
         statuses = []
         for m in members:
-            s = service_by_oruk.get(m.oruk_id)
-            record = _load_record(s["oruk_record"]) if s else None
-            own_status = s is not None and record is not None and "status" in record and s["status"] != record["status"]
-            statuses.append(s["status"] if own_status else m.values["status"])
+            held = service_by_oruk.get(m.oruk_id)
+            last = _load_record(held["oruk_record"]) if held else None
+            if held is not None and last is not None and "status" in last and held["status"] != last["status"]:
+                statuses.append(held["status"])  # a status the school set
+            else:
+                statuses.append(m.values["status"])
         if stored is not None:
             others = [
                 s
@@ -1071,8 +1077,8 @@ def plan_import(
         else:
             partner_id = stored["partner_id"]
             seen_partners.add(partner_id)
-            record = _load_record(stored["oruk_record"])
-            changed, kept, new_record = _merge(stored, record, values, PARTNER_FIELDS)
+            last = _load_record(stored["oruk_record"])
+            changed, kept, new_record = _merge(stored, last, values, PARTNER_FIELDS)
             if "category" in changed:
                 changed["layer"] = typology.known_category(changed["category"]).layer
             if new_record is not None:
@@ -1084,9 +1090,9 @@ def plan_import(
             update("partners", stored, changed, kept, new_record, "partner", org, extra)
         n = [0]
         for m in members:
-            s = service_by_oruk.get(m.oruk_id)
+            held = service_by_oruk.get(m.oruk_id)
             service_record = {k: _norm(v) for k, v in m.values.items() if v is not None}
-            if s is None:
+            if held is None:
                 service_id = next_service_id(partner_id, n)
                 new_services.append(
                     {
@@ -1100,15 +1106,15 @@ def plan_import(
                 )
                 report.changes.append(Change("service", "add", service_id, m.oruk_id, m.values["name"]))
                 continue
-            record = _load_record(s["oruk_record"])
-            changed, kept, new_record = _merge(s, record, m.values, SERVICE_FIELDS)
+            last = _load_record(held["oruk_record"])
+            changed, kept, new_record = _merge(held, last, m.values, SERVICE_FIELDS)
             extra = {}
-            if s["partner_id"] != partner_id:
+            if held["partner_id"] != partner_id:
                 extra["partner_id"] = partner_id
                 changed["partner_id"] = partner_id
-            if s["oruk_id"] is None:
+            if held["oruk_id"] is None:
                 extra["oruk_id"] = m.oruk_id
-            update("services", s, changed, kept, new_record, "service", m.oruk_id, extra)
+            update("services", held, changed, kept, new_record, "service", m.oruk_id, extra)
 
     # Services imported before that the feed no longer lists are closed, never deleted; a
     # partner left with no open service lapses (unless the school set its status itself).
@@ -1178,9 +1184,9 @@ def _write(conn: Connection, plan: _Plan, audit_detail: dict) -> None:
     for table_name, updates in (("partners", plan.partner_updates), ("services", plan.service_updates)):
         table, key = db.TABLES[table_name], db.KEY_OF[table_name]
         by_columns: dict[tuple[str, ...], list[dict]] = {}
-        for record_id, columns in updates.items():
-            by_columns.setdefault(tuple(sorted(columns)), []).append(
-                {"k_": record_id, **{f"v_{c}": v for c, v in columns.items()}}
+        for record_id, changed in updates.items():
+            by_columns.setdefault(tuple(sorted(changed)), []).append(
+                {"k_": record_id, **{f"v_{c}": v for c, v in changed.items()}}
             )
         for columns_, params in by_columns.items():
             statement = (
