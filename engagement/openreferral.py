@@ -829,7 +829,7 @@ def _merge(stored: dict, record: dict | None, feed: dict, fields: Iterable[str])
 
     >>> _merge({"notes": "x", "status": "lapsed", "name": "A"}, {"status": "active", "name": "A"},
     ...        {"status": "active", "name": "B"}, ["status", "name"])
-    ({'name': 'B'}, [], {'status': 'active', 'name': 'B'})
+    ({'name': 'B'}, ['status'], {'status': 'active', 'name': 'B'})
     >>> _merge({"status": "lapsed"}, {"status": "active"}, {"status": "defunct"}, ["status"])[1]
     ['status']
     """
