@@ -267,7 +267,7 @@ else:
     oruk_files = st.file_uploader("Directory files (JSON)", type=["json"], accept_multiple_files=True, key="oruk_files")
     feed_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
     oruk_url = feed_column.text_input(
-        "or the feed's address", key="oruk_url", placeholder="https://directory.example.gov.uk/api"
+        "Or the feed's address", key="oruk_url", placeholder="https://directory.example.gov.uk/api"
     )
     if button_column.button("Read the feed", key="oruk_check", disabled=not oruk_url.strip()):
         with st.spinner("Reading the feed page by page..."):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from engagement import openreferral as oruk
 from engagement import store as db
 from engagement.directory import save_partner, save_service
-from engagement.partners import partners_in_window
+from engagement.partners import partner_record, partners_in_window
 from engagement.store import open_store
 from tests import oruk_feed
 from tests.cli_inprocess import run_cli
@@ -149,6 +149,9 @@ def test_a_school_starts_from_the_authority_directory_keeps_its_notes_and_export
     assert shown.loc["Stirchley Food Bank", "services"] == "Food banks"  # the debt clinic is closed for now
     assert shown.loc["Stirchley Food Bank", "latitude"] == pytest.approx(52.43)
     assert shown.loc["Kings Norton Library", "category"] == "library"
+    # Beside the map, each partner says where it came from and when it was last imported.
+    origin = partner_record(shown.loc["Stirchley Food Bank"])["From the authority's directory"]
+    assert origin.startswith("la_feed_page1.json, la_feed_page2.json, last imported ")
 
     # The school's own knowledge: a note, a contact it corrected, a status it set on a partner and a service.
     food = found["Stirchley Food Bank"]
