@@ -1334,8 +1334,8 @@ def _term(taxonomy: str, name: str, link_type: str | None = None, owner: str = "
 
 
 def _split_address(address: str | None, record: dict | None) -> dict[str, str]:
-    """The address as the UK profile's required fields: the parts it was imported from when it
-    is unchanged, else all of it as the first line (read back, the same text)."""
+    """The address as the UK profile's required fields: all of it as the first line, city and
+    county empty (the directory keeps one line; read back, it is the same text)."""
     text = address or ""
     return {"address_1": text, "city": "", "state_province": ""}
 
