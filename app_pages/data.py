@@ -6,12 +6,13 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access, interchange, week_files
+from engagement import access, interchange, openreferral, week_files
 from engagement import calendar as terms_store
 from engagement import send_belonging_files as voice_files
 from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
+from engagement.typology import load_typology
 
 KIND_GUESS = "guess from the file name"
 
@@ -248,6 +249,133 @@ if school_id is not None:
             icon=":material/download:",
             on_click="ignore",
         )
+
+# ---------------------------------------------------------------- Open Referral UK (issue 18)
+st.header("Local authority directory (Open Referral UK)")
+if school_id is None:
+    st.info("Choose a school to bring in a directory of services.")
+elif not access.may_import(viewer.role) or school_id not in (
+    access.importable_schools(viewer.schools, data_store.school_ids(store)) or {school_id}
+):
+    st.info("Importing is for the data lead, family liaison officers and senior leaders of the school.")
+else:
+    st.write(
+        "Bring in the partners and services of your local authority's or Family Hub's directory, published in "
+        "Open Referral UK: upload its JSON files or give the address of its feed. You see what would be added, "
+        "changed and closed before anything is written. Your own notes, contacts and statuses are kept."
+    )
+    oruk_files = st.file_uploader("Directory files (JSON)", type=["json"], accept_multiple_files=True, key="oruk_files")
+    feed_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
+    oruk_url = feed_column.text_input(
+        "Or the feed's address", key="oruk_url", placeholder="https://directory.example.gov.uk/api"
+    )
+    if button_column.button("Read the feed", key="oruk_check", disabled=not oruk_url.strip()):
+        with st.spinner("Reading the feed page by page..."):
+            st.session_state["oruk_feed"] = (oruk_url.strip(), *openreferral.read_sources([oruk_url.strip()]))
+    categories = [c.name for c in load_typology().categories]
+    oruk_default = st.selectbox(
+        "Services whose terms match no category",
+        [None, *categories],
+        key="oruk_default",
+        format_func=lambda c: "leave them out (listed below)" if c is None else f"bring them in as {c}",
+        help="Terms are matched to categories by data/oruk_categories.toml, which the school can edit.",
+    )
+    feed = st.session_state.get("oruk_feed")
+    if oruk_files:
+        oruk_sources = [(f.name, f.getvalue()) for f in oruk_files]
+        oruk_records, oruk_failures = openreferral.read_sources(oruk_sources)
+        oruk_origin = openreferral.source_text(oruk_sources)
+    elif feed is not None and feed[0] == oruk_url.strip():
+        oruk_origin, oruk_records, oruk_failures = feed
+    else:
+        oruk_records, oruk_failures, oruk_origin = [], [], ""
+    if oruk_failures:
+        st.error("Nothing can be imported: the directory could not be read.")
+        for failure in oruk_failures:
+            st.text(failure)
+    elif oruk_records:
+        oruk_options = {"category_map": None, "default_category": oruk_default}
+        oruk_check = openreferral.import_records(
+            store, oruk_records, school_id, oruk_origin, dry_run=True, **oruk_options
+        )
+        if not oruk_check.ok:
+            st.error(f"Nothing can be imported yet: {len(oruk_check.problems)} records to fix in the directory.")
+            st.dataframe(
+                [vars(p) for p in oruk_check.problems],
+                hide_index=True,
+                width="stretch",
+                column_config={"where": "Where", "record_id": "Record id", "field": "Field", "reason": "Reason"},
+                key="oruk_problems",
+            )
+        else:
+            counts = st.columns(6)
+            for column, (kind, action, label) in zip(
+                counts,
+                [
+                    ("partner", "add", "Partners to add"),
+                    ("partner", "change", "Partners to change"),
+                    ("partner", "close", "Partners to close"),
+                    ("service", "add", "Services to add"),
+                    ("service", "change", "Services to change"),
+                    ("service", "close", "Services to close"),
+                ],
+                strict=True,
+            ):
+                column.metric(label, oruk_check.count(kind, action))
+            if oruk_check.changes:
+                st.dataframe(
+                    oruk_check.changes_rows(),
+                    hide_index=True,
+                    width="stretch",
+                    column_order=["change", "what", "name", "fields", "school's own values kept", "reference"],
+                    column_config={
+                        "change": "Change",
+                        "what": "What",
+                        "name": "Name",
+                        "fields": "Fields changed",
+                        "school's own values kept": "Your own values kept",
+                        "reference": "Reference",
+                    },
+                    key="oruk_changes",
+                )
+            else:
+                st.success("Your directory already matches this one: nothing to add, change or close.")
+            if oruk_check.unmapped:
+                n_unmapped = len(oruk_check.unmapped)
+                st.warning(
+                    f"{n_unmapped} service{' has' if n_unmapped == 1 else 's have'} terms that match no category: "
+                    + ("they are left out." if oruk_default is None else f"they come in as {oruk_default}.")
+                )
+                st.dataframe(
+                    oruk_check.unmapped,
+                    hide_index=True,
+                    width="stretch",
+                    column_config={"id": "Record id", "name": "Service", "terms": "Its terms", "what": "Then"},
+                    key="oruk_unmapped",
+                )
+            for note in oruk_check.notes:
+                st.caption(md_escape(note))
+            if st.button("Import this directory", type="primary", key="oruk_go"):
+                oruk_done = openreferral.import_records(
+                    store, oruk_records, school_id, oruk_origin, actor=ui.current_actor(), **oruk_options
+                )
+                if oruk_done.ok:
+                    st.session_state.pop("oruk_feed", None)
+                    st.success(md_escape(oruk_done.summary()))
+                else:
+                    st.error("The import was refused, so nothing changed.")
+                    for failure in oruk_done.failures:
+                        st.text(failure)
+if school_id is not None:
+    st.download_button(
+        "Export our directory (Open Referral UK, ZIP)",
+        openreferral.export_zip(store, school_id),
+        file_name=f"open-referral-{school_id}.zip",
+        mime="application/zip",
+        key="oruk_export",
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 # ---------------------------------------------------------------- templates
 st.header("Templates")

@@ -426,6 +426,175 @@ def import_section(bench: Bench) -> list[Timing]:
     return out
 
 
+# ---------------------------------------------------------------- Open Referral UK (issue 18)
+
+ORUK_SERVICES = 5_000
+ORUK_TARGET = "< 30 s"
+# What the import may add to the peak: the records themselves (parsed JSON) and the plan.
+ORUK_MEMORY_TARGET = 400
+
+
+def write_oruk_feed(folder: Path, services: int, seed: int = 42, per_page: int = 1_000) -> list[Path]:
+    """A local authority's feed of ``services`` full service records as ``/services`` page files
+    of ``per_page`` each: organisations with one to four services in one or two places, every
+    field the import reads, a few untidy records (no phone, a multi-line address, a closed service,
+    non-ASCII names, terms no category maps). Returns the pages' paths."""
+    import json
+    import uuid
+
+    rng = np.random.default_rng(seed)
+    terms = ["Food banks", "Libraries", "Youth clubs", "Family hubs", "Sport and leisure", "Bingo", "Debt advice"]
+
+    def uid(*parts) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "bench/" + "/".join(map(str, parts))))
+
+    records: list[dict] = []
+    org = 0
+    while len(records) < services:
+        org += 1
+        places = [uid("loc", org, i) for i in range(1 + int(rng.random() < 0.2))]
+        for n in range(int(rng.integers(1, 5))):
+            place = places[n % len(places)]
+            lat, lon = 52.40 + rng.random() * 0.1, -1.98 + rng.random() * 0.1
+            record = {
+                "id": uid("svc", org, n),
+                "name": f"Service {n + 1} of Organisation {org}" + (" – Café Ūnïcode" if org % 97 == 0 else ""),
+                "status": "defunct" if rng.random() < 0.03 else "active",
+                "email": f"hello{org}@example.org",
+                "minimum_age": int(rng.integers(0, 12)),
+                "maximum_age": int(rng.integers(12, 19)),
+                "assured_date": f"2026-{int(rng.integers(1, 13)):02d}-01",
+                "organization": {"id": uid("org", org), "name": f"Organisation {org}", "description": ""},
+                "service_at_locations": [
+                    {
+                        "id": uid("sal", org, n),
+                        "location": {
+                            "id": place,
+                            "location_type": "physical",
+                            "name": f"Place {place[:4]}",
+                            "latitude": round(lat, 6),
+                            "longitude": round(lon, 6),
+                            "addresses": [
+                                {
+                                    "id": uid("addr", place),
+                                    "address_1": f"{org} High Street" + ("\nUnit 2" if org % 13 == 0 else ""),
+                                    "city": "Birmingham",
+                                    "state_province": "West Midlands",
+                                    "postal_code": f"B{30 + org % 9} {org % 9}AB",
+                                    "country": "GB",
+                                    "address_type": "physical",
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "schedules": [
+                    {
+                        "id": uid("sch", org, n),
+                        "freq": "WEEKLY",
+                        "byday": "MO,TH",
+                        "opens_at": "09:00",
+                        "closes_at": "11:30",
+                    }
+                ],
+                "cost_options": [{"id": uid("cost", org, n), "amount": 0}],
+                "contacts": [{"id": uid("c", org), "name": "Reception"}]
+                + (
+                    []
+                    if org % 7 == 0
+                    else [{"id": uid("c2", org), "phones": [{"id": uid("p", org), "number": "0121 000"}]}]
+                ),
+                "languages": [{"id": uid("l", org), "name": "English"}],
+                "attributes": [
+                    {
+                        "id": uid("a", org, n),
+                        "taxonomy_term": {"id": uid("t", t), "name": t, "description": t, "taxonomy": "bench"},
+                    }
+                    for t in (terms[int(rng.integers(0, len(terms)))],)
+                ],
+            }
+            records.append(record)
+            if len(records) == services:
+                break
+    paths = []
+    pages = -(-services // per_page)
+    for page in range(pages):
+        items = records[page * per_page : (page + 1) * per_page]
+        path = folder / f"services-page-{page + 1}.json"
+        body = {
+            "total_items": services,
+            "total_pages": pages,
+            "page_number": page + 1,
+            "size": len(items),
+            "first_page": page == 0,
+            "last_page": page == pages - 1,
+            "empty": False,
+            "contents": items,
+        }
+        path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _oruk_child(url: str, paths: list[str], results) -> None:
+    """In a fresh process: one school, then the feed imported twice (new, then found again); puts
+    (seconds, seconds again, report.seconds, ok or the report, peak MB before, peak MB after)."""
+    from engagement import openreferral
+
+    store = db.open_store(url)
+    with store.write("bench") as conn:
+        conn.execute(db.schools.insert().values(school_id="S1", name="Bench school", postcode="B30 2AA"))
+    before = peak_mb()
+    started = time.perf_counter()
+    report = openreferral.import_oruk(store, paths, "S1", actor="bench", default_category="community centre")
+    seconds = time.perf_counter() - started
+    after = peak_mb()
+    started = time.perf_counter()
+    again = openreferral.import_oruk(store, paths, "S1", actor="bench", default_category="community centre")
+    seconds_again = time.perf_counter() - started
+    store.dispose()
+    ok = True if report.ok and again.ok else (report.format(limit=3) + again.format(limit=3))
+    results.put((seconds, seconds_again, report.seconds, ok, before, after))
+
+
+def oruk_section(bench: Bench, services: int = ORUK_SERVICES) -> list[Timing]:
+    """A ``services``-service Open Referral feed (page files) imported into an empty directory on
+    SQLite, then again (every partner found again), in a child process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="engagement-bench-oruk-") as tmp:
+        paths = write_oruk_feed(Path(tmp), services)
+        size_mb = sum(p.stat().st_size for p in paths) / 1_000_000
+        results = context.Queue()
+        url = f"sqlite:///{Path(tmp) / 'oruk.db'}"
+        child = context.Process(target=_oruk_child, args=(url, [str(p) for p in paths], results))
+        child.start()
+        seconds, again, parts, ok, before, after = results.get(timeout=3600)
+        child.join()
+    if ok is not True:
+        raise AssertionError(f"the bench's Open Referral import was refused: {ok}")
+    what = f"import an Open Referral feed of {services:,} services, SQLite"
+    return [
+        Timing(
+            what,
+            seconds,
+            1,
+            ORUK_TARGET,
+            note=f"{len(paths)} page files, {size_mb:,.0f} MB; writing {parts.get('write', float('nan')):.1f} s",
+        ),
+        Timing(f"{what}: again, nothing new", again, 1, ORUK_TARGET),
+        Timing(
+            f"{what}: memory the import added",
+            float("nan"),
+            1,
+            f"< {ORUK_MEMORY_TARGET} MB",
+            note=f"peak {after:,.0f} MB, {before:,.0f} MB before the import",
+            megabytes=after - before,
+        ),
+    ]
+
+
 def map_section(bench: Bench) -> list[Timing]:
     from engagement.map_bench import map_section as partner_map_section
 
@@ -439,6 +608,7 @@ SECTIONS: list[Callable[[Bench], list[Timing]]] = [
     register_section,
     map_section,
     import_section,
+    oruk_section,
 ]
 
 

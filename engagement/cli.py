@@ -409,6 +409,70 @@ def _bench_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- Open Referral UK
+
+
+def _import_oruk_args(p):
+    p.add_argument("sources", nargs="+", metavar="FILE_OR_URL", help="JSON files or a feed's base URL")
+    p.add_argument("--school", help="the school whose directory it is, when the store holds several")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be added, changed and closed; write nothing"
+    )
+    p.add_argument(
+        "--category-map",
+        type=Path,
+        default=None,
+        help="taxonomy terms to categories (default: data/oruk_categories.toml)",
+    )
+    p.add_argument("--default-category", default=None, help="the category of services whose terms map to none")
+
+
+def _import_oruk_run(args) -> int:
+    from engagement import openreferral as oruk
+
+    try:
+        category_map = oruk.load_category_map(args.category_map)
+    except oruk.CategoryMapError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.default_category is not None and oruk.load_typology().category(args.default_category) is None:
+        print(f"error: --default-category {args.default_category!r} is not a category of the typology", file=sys.stderr)
+        return EXIT_USAGE
+    store = db.open_store(args.db)
+    school = _chosen_school(store, args.school)
+    if school is None:
+        return EXIT_USAGE
+    report = oruk.import_oruk(
+        store,
+        [s if s.lower().startswith(("http://", "https://")) else Path(s) for s in args.sources],
+        school,
+        actor=_actor(),
+        dry_run=args.dry_run,
+        category_map=category_map,
+        default_category=args.default_category,
+    )
+    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return EXIT_OK if report.ok else EXIT_REFUSED
+
+
+def _export_oruk_args(p):
+    p.add_argument("directory", type=Path)
+    p.add_argument("--school", help="the school whose directory it is, when the store holds several")
+
+
+def _export_oruk_run(args) -> int:
+    from engagement.openreferral import export_oruk
+
+    store = db.open_store(args.db)
+    # One school's directory: two schools may hold the same authority's service under one id.
+    school = _chosen_school(store, args.school)
+    if school is None:
+        return EXIT_USAGE
+    paths = export_oruk(store, args.directory, school)
+    print(f"{len(paths) - 1} services written to {args.directory / 'services'}; the /services page: {paths[-1]}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -442,6 +506,12 @@ COMMANDS = {
     "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
     "score": ("the engagement metrics and scores of a school for a window", _score_args, _score_run),
     "bench": ("time the engagement module (and the map) on synthetic data", _bench_args, _bench_run),
+    "import-oruk": (
+        "import an Open Referral UK 3.0 directory (files or a feed URL); all-or-nothing",
+        _import_oruk_args,
+        _import_oruk_run,
+    ),
+    "export-oruk": ("write the partner directory as Open Referral UK 3.0 JSON", _export_oruk_args, _export_oruk_run),
     "check": ("check the settings file and the page registry (run before the app starts)", _check_args, _check_run),
 }
 

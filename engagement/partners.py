@@ -144,8 +144,24 @@ def partner_record(partner) -> dict[str, object]:
         "Partner since": _date_text(partner["since"]),
         "Last checked": _checked_text(partner),
         "Notes": partner["notes"],
+        "From the authority's directory": _origin_text(partner),
         "Reference": partner["partner_id"],
     }
+
+
+def _origin_text(partner) -> str:
+    """Where an imported partner came from (engagement.openreferral) and when it was last imported;
+    nothing for the school's own.
+
+    >>> import datetime
+    >>> _origin_text({"oruk_source": "https://la.example/api", "oruk_imported_at": datetime.datetime(2026, 11, 2)})
+    'https://la.example/api, last imported 02/11/2026'
+    """
+    source = text_or_blank(partner.get("oruk_source"))
+    if not source:
+        return ""
+    when = _date_text(partner.get("oruk_imported_at"))
+    return f"{source}, last imported {when}" if when else source
 
 
 def _checked_text(partner) -> str:

@@ -106,6 +106,14 @@ partners = Table(
     Column("archived_on", Date),
     # Raised by every change: a save made from an older version is refused (engagement.directory).
     Column("version", Integer, nullable=False, default=1, server_default="1"),
+    # Brought in from an Open Referral UK directory (engagement.openreferral): the feed's
+    # organisation and location ids, which feed or files, when last imported, and the feed's
+    # values as last imported (JSON), so a re-import changes only what the school has not.
+    Column("oruk_organisation_id", String(100)),
+    Column("oruk_location_id", String(100)),
+    Column("oruk_source", Text),
+    Column("oruk_imported_at", DateTime(timezone=True)),
+    Column("oruk_record", Text),
     CheckConstraint("layer IN (2, 3, 4)", name="partner_layer"),
     CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in PARTNER_STATUSES) + ")", name="partner_status"),
     Index("ix_partners_school", "school_id"),
@@ -129,6 +137,9 @@ services = Table(
     Column("send_inclusive", Boolean, nullable=False, default=False, server_default=false()),
     Column("status", String(30), nullable=False, default="active", server_default="active"),
     Column("version", Integer, nullable=False, default=1, server_default="1"),
+    # The service's Open Referral id and the feed's values as last imported (engagement.openreferral).
+    Column("oruk_id", String(100)),
+    Column("oruk_record", Text),
     Index("ix_services_partner", "partner_id"),
 )
 

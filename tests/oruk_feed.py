@@ -1,0 +1,73 @@
+"""A local Open Referral feed for the tests: the fixture pages of tests/fixtures/oruk at
+``<url>/services?page=N`` and each full record at ``<url>/services/<id>``, served by a thread on
+loopback, with misbehaviour queued per request (429, 5xx, slow answers, broken JSON)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "oruk"
+PAGES = [FIXTURES / "la_feed_page1.json", FIXTURES / "la_feed_page2.json"]
+FEED = FIXTURES / "la_feed.json"
+
+
+class Feed:
+    """A local feed: the fixture pages at /api/services?page=N, with per-request misbehaviour."""
+
+    def __init__(self):
+        self.pages = {n: json.loads(p.read_text()) for n, p in enumerate(PAGES, start=1)}
+        self.full = {r["id"]: r for r in json.loads(FEED.read_text())}
+        self.trouble: dict[str, list] = {}  # a page's key -> what to do on its next requests
+        self.seen: list[str] = []
+        self.url = ""
+
+    def answer(self, path: str, query: dict) -> tuple[int, dict, bytes, float]:
+        key = f"{path}?page={query.get('page', [''])[0]}" if path.endswith("/services") else path
+        self.seen.append(key)
+        trouble = self.trouble.get(key)
+        if trouble:
+            return trouble.pop(0)
+        if path.endswith("/services"):
+            page = self.pages.get(int(query.get("page", ["1"])[0]))
+            return (200, {}, json.dumps(page).encode(), 0) if page else (404, {}, b"{}", 0)
+        found = self.full.get(path.rsplit("/", 1)[-1])
+        return (200, {}, json.dumps(found).encode(), 0) if found else (404, {}, b"{}", 0)
+
+
+@pytest.fixture
+def feed_server():
+    """A :class:`Feed` served on 127.0.0.1; its ``url`` is the feed's base address."""
+    feed = Feed()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            url = urlparse(self.path)
+            status, headers, body, delay = feed.answer(url.path, parse_qs(url.query))
+            time.sleep(delay)
+            try:
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up on a slow page
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    feed.url = f"http://127.0.0.1:{server.server_address[1]}/api"
+    yield feed
+    server.shutdown()
+    server.server_close()

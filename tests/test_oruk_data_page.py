@@ -1,0 +1,87 @@
+"""The Data page's Open Referral UK section with AppTest: a feed on a local server is read once,
+the dry run's added, changed and closed are shown with the services no category matches, nothing
+is written until the import is confirmed, and then the partners are there. Uploading is hard to
+drive in AppTest, so the feed's address is the way in here (files are the same call after reading)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
+
+from engagement import store as db
+from tests import oruk_feed
+
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "data.py"
+feed_server = oruk_feed.feed_server  # the local feed (a fixture)
+
+
+def counts(url) -> tuple[int, int, int]:
+    store = db.open_store(url)
+    with store.read() as conn:
+        partners = conn.execute(
+            select(func.count()).select_from(db.partners).where(db.partners.c.oruk_organisation_id.is_not(None))
+        ).scalar()
+        services = conn.execute(
+            select(func.count()).select_from(db.services).where(db.services.c.oruk_id.is_not(None))
+        ).scalar()
+        events = conn.execute(
+            select(func.count()).select_from(db.audit_log).where(db.audit_log.c.detail.contains("Open Referral"))
+        ).scalar()
+    store.dispose()
+    return partners, services, events
+
+
+def frame_with(at, column: str):
+    """The table of the page that has ``column`` (a plain table's key is not kept by AppTest)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_the_dry_run_diff_is_shown_before_the_import_is_confirmed(demo_copy, monkeypatch, feed_server):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert "Local authority directory (Open Referral UK)" in [h.value for h in at.header]
+    assert not [b for b in at.button if b.key == "oruk_go"]  # nothing to confirm before a directory is given
+
+    at.text_input(key="oruk_url").input(feed_server.url).run()
+    at.button(key="oruk_check").click().run()
+    assert not at.exception, at.exception
+    assert feed_server.seen == ["/api/services?page=1", "/api/services?page=2"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Partners to add"] == "7" and metrics["Services to add"] == "10"
+    changes = frame_with(at, "school's own values kept")
+    assert len(changes) == 17 and set(changes["change"]) == {"added"}
+    assert "Stirchley Food Bank" in set(changes["name"])
+    unmapped = frame_with(at, "terms")
+    assert list(unmapped["name"]) == ["Bingo Nights"] and list(unmapped["terms"]) == ["Bingo"]
+    assert counts(url) == (0, 0, 0)  # the dry run wrote nothing
+
+    # Choosing a category for the unmatched services changes the diff, still without reading the feed again.
+    at.selectbox(key="oruk_default").set_value("business").run()
+    assert {m.label: m.value for m in at.metric}["Partners to add"] == "8"
+    assert len(feed_server.seen) == 2
+
+    at.button(key="oruk_go").click().run()
+    assert not at.exception, at.exception
+    assert any("Imported: 8 partners added" in s.value.replace("\\", "") for s in at.success)
+    assert counts(url) == (8, 11, 1)
+    assert len(feed_server.seen) == 2  # imported what was shown, not a second reading
+
+
+def test_a_feed_that_cannot_be_read_says_why_and_offers_no_import(demo_copy, monkeypatch, feed_server):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    feed_server.trouble["/api/services?page=1"] = [(200, {}, b"<html>not json</html>", 0)]
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    at.text_input(key="oruk_url").input(feed_server.url).run()
+    at.button(key="oruk_check").click().run()
+    assert not at.exception, at.exception
+    assert any("could not be read" in e.value for e in at.error)
+    assert any("the answer is not valid JSON" in t.value for t in at.text)
+    assert not [b for b in at.button if b.key == "oruk_go"]
+    assert counts(url) == (0, 0, 0)
