@@ -262,7 +262,12 @@ with edit_tab:
         duplicates = d.likely_duplicates(
             listed, values["name"], values["postcode"], values["category"], exclude=None if record is None else pick
         )
-        if record is None and len(duplicates) and not st.session_state.get("form_duplicates_ok"):
+        # A new partner, or an edit that changes who it is (its name, postcode or category).
+        who_changes = record is None or any(
+            str(values[k] or "").strip() != str(text_or_blank(record[k])).strip()
+            for k in ("name", "postcode", "category")
+        )
+        if who_changes and len(duplicates) and not st.session_state.get("form_duplicates_ok"):
             st.session_state["form_duplicates"] = duplicates
         else:
             try:
@@ -280,6 +285,7 @@ with edit_tab:
             if result.ok:
                 st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
                 st.session_state.pop("form_duplicates", None)
+                st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
                 st.session_state["dir_pick_next"] = result.partner_id
                 st.session_state["form_for"] = "reload"
                 st.rerun()
@@ -290,7 +296,7 @@ with edit_tab:
             "Not saved: " + "; ".join(f"{LABELS.get(k, k).split(' (')[0]}: {md_escape(v)}" for k, v in problems.items())
         )
     duplicates = st.session_state.get("form_duplicates")
-    if duplicates is not None and record is None and len(duplicates):
+    if duplicates is not None and len(duplicates):
         st.warning("This may already be in the directory. Open the existing record, or save it anyway:")
         for row in duplicates.itertuples():
             st.markdown(

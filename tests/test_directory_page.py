@@ -215,3 +215,44 @@ def test_governors_read_the_directory_but_cannot_change_it(db_url):
 
 def read(path: Path) -> list[dict]:
     return list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+
+
+def test_an_edit_that_renames_a_partner_as_another_is_warned_and_after_a_save_the_next_is_checked_again(db_url):
+    at = open_as(None)
+    from engagement.partners import partner_directory
+
+    store = open_store(db_url)
+    listed = partner_directory(store, "999001").set_index("partner_id")
+    first, second = listed.index[:2]
+    at.selectbox(key="dir_pick").set_value(second).run()
+    fill_partner(at, name=listed.loc[first, "name"])
+    save(at)
+    assert any("may already be in the directory" in w.value for w in at.warning)
+    assert partner_directory(store, "999001").set_index("partner_id").loc[second, "name"] == listed.loc[second, "name"]
+    # An edit that leaves the name, postcode and category alone saves without the question.
+    at.selectbox(key="dir_pick").set_value(first).run()
+    fill_partner(at, notes="Rang on Tuesday")
+    save(at)
+    assert not any("may already be in the directory" in w.value for w in at.warning)
+    # Saving a duplicate on purpose does not wave the next new partner through.
+    at.selectbox(key="dir_pick").set_value("A new partner").run()
+    fill_partner(
+        at,
+        name=listed.loc[first, "name"],
+        category=listed.loc[first, "category"],
+        postcode=listed.loc[first, "postcode"],
+    )
+    save(at)
+    at.button(key="form_duplicates_save").click().run()
+    save(at)
+    assert len(partner_directory(store, "999001")) == 121
+    at.selectbox(key="dir_pick").set_value("A new partner").run()
+    fill_partner(
+        at,
+        name=listed.loc[second, "name"],
+        category=listed.loc[second, "category"],
+        postcode=listed.loc[second, "postcode"],
+    )
+    save(at)
+    assert any("may already be in the directory" in w.value for w in at.warning)
+    assert len(partner_directory(store, "999001")) == 121
