@@ -64,6 +64,7 @@ from engagement import geo
 from engagement import store as db
 from engagement.interchange import parse_list
 from engagement.services import ACCESS, DAYS, DELIVERY, ORUK_DAYS, SERVICE_STATUSES, sessions_text
+from engagement.settings import load_settings
 from engagement.typology import DATA_DIR, load_typology
 
 CATEGORY_MAP_FILE = DATA_DIR / "oruk_categories.toml"
@@ -233,7 +234,7 @@ class FeedClient:
             self.requests += 1
             last_try = attempt == self.retries
             try:
-                response = client.get(url, params=params, timeout=self.timeout)
+                response, body = self._get(client, url, params, where)
             except httpx.TimeoutException as error:
                 if last_try:
                     raise FeedError(
@@ -258,10 +259,25 @@ class FeedClient:
             if response.status_code >= 400:
                 raise FeedError(f"{where}: the server refused it: HTTP {response.status_code}")
             try:
-                return response.json()
+                return json.loads(body)
             except ValueError as error:
                 raise FeedError(f"{where}: the answer is not valid JSON ({error})") from error
         raise AssertionError("unreachable")
+
+    def _get(self, client, url: str, params: dict | None, where: str) -> tuple[Any, bytes]:
+        """The response and its body, read no further than the import's file size limit: a
+        page of a directory is a few MB; a server that sends more is not a directory."""
+        limit = int(load_settings().imports.max_file_mb * 1_000_000)
+        with client.stream("GET", url, params=params, timeout=self.timeout) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise FeedError(
+                        f"{where}: the answer is over {limit / 1_000_000:g} MB, the limit for a file; "
+                        "ask for smaller pages or save the feed as files"
+                    )
+        return response, bytes(body)
 
     def _retry_after(self, response, attempt: int) -> float:
         text = response.headers.get("Retry-After", "")

@@ -514,6 +514,20 @@ def test_a_feed_that_keeps_failing_or_sends_bad_json_writes_nothing_and_says_whe
     assert partners(sqlite_store) == {} and imports(sqlite_store) == []
 
 
+def test_an_answer_bigger_than_a_file_may_be_is_refused_unread(feed_server, sqlite_store, monkeypatch):
+    from engagement import settings
+
+    add_school(sqlite_store)
+    base = settings.load_settings()
+    small = base.model_copy(update={"imports": base.imports.model_copy(update={"max_file_mb": 0.01})})
+    monkeypatch.setattr(oruk, "load_settings", lambda: small)
+    feed_server.trouble["/api/services?page=1"] = [(200, {}, b'{"contents": [' + b" " * 20_000 + b"]}", 0)]
+    client, _ = polite()
+    report = oruk.import_oruk(sqlite_store, [feed_server.url], "S1", client=client)
+    assert not report.ok and "the answer is over 0.01 MB, the limit for a file" in report.failures[0]
+    assert partners(sqlite_store) == {}
+
+
 def test_requests_are_spaced_by_the_rate_limit(feed_server):
     client = oruk.FeedClient(timeout=2, retries=0, interval=0.2)
     started = time.monotonic()
