@@ -41,7 +41,8 @@ head.caption(
 report_html = report.overview_report_html(view)
 downloads.download_button(
     "Download report (HTML)",
-    report_html,
+    # Fitted to one sheet when asked for (WeasyPrint measures it, a second or two), like the PDF.
+    lambda: report.one_page_report_html(report_html),
     file_name=report.report_file_name(view, "html"),
     mime="text/html",
     on_click="ignore",
