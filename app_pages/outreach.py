@@ -3,6 +3,7 @@ the contact, and the list to take out (family liaison officers; never governors)
 
 import datetime
 
+import pandas as pd
 import streamlit as st
 
 import ui
@@ -10,7 +11,9 @@ from engagement import access, outreach, referrals
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
 from engagement.settings import load_settings
 from engagement.store import list_schools
+from engagement.text import list_text, md_escape, value_text
 from engagement.typology import CHANNELS, load_typology
+from ui.forms import AS_USUAL, focus_on, two_way_question
 
 viewer, store, school_id = ui.open_page("outreach")
 
@@ -86,15 +89,6 @@ shown = outreach.worklist(
     flo_reasons=flo_reasons,
 )
 
-flash = st.session_state.pop("outreach_flash", None)
-if flash:
-    left = flash["family_id"] not in set(everyone["family_id"])
-    st.success(
-        flash["message"]
-        + (" The family has left the worklist." if left else " It stays on the worklist: the contact was one-way."),
-        icon=":material/check:",
-    )
-
 st.header(
     f"{len(shown):,} families to reach"
     + (f" (of {len(everyone):,} on the list, filtered)" if len(shown) != len(everyone) else "")
@@ -104,86 +98,178 @@ st.caption(
     "Priority adds up the reasons shown; the weights are in the school's settings."
 )
 
-if shown.empty:
+# A contact just logged: that family stays in the panel, with the confirmation beside the form,
+# until the user moves on with "Next family" (so the next call is never logged against it unseen).
+logged = st.session_state.get("outreach_logged")
+if logged and logged.pop("pending", False):
+    left = logged["family_id"] not in set(everyone["family_id"])
+    if left:
+        logged["message"] += " The family has left the worklist."
+    elif logged["two_way"]:
+        logged["message"] += " It stays on the worklist for its other reasons (a referral or a move)."
+    else:
+        logged["message"] += " It stays on the worklist: the contact was one-way."
+
+if shown.empty and not logged:
     st.info("No family matches: everyone here has had a two-way contact in that time, or the filters exclude them.")
     st.stop()
 
-table_key = f"outreach_table_{days}_{ui.data_version()}_{'_'.join(str(v) for v in picked.values())}"
-selection = st.session_state.get(table_key)
-rows = list(selection.selection.rows) if selection is not None else []
 ids = shown["family_id"].tolist()
-if rows and rows[0] < len(ids) and st.session_state.get("outreach_table_pick") != (table_key, rows[0]):
-    st.session_state["outreach_table_pick"] = (table_key, rows[0])
-    st.session_state["outreach_family"] = ids[rows[0]]
-if st.session_state.get("outreach_family") not in ids:
+if st.session_state.get("outreach_family") not in ids and ids:
     st.session_state["outreach_family"] = ids[0]
-
+PAGE_SIZE = 10
+pages = max(1, -(-len(ids) // PAGE_SIZE))
 see_postcode = access.sees_family_detail(viewer.role)
-st.dataframe(
-    shown,
-    key=table_key,
-    on_select="rerun",
-    selection_mode="single-row",
-    hide_index=True,
-    height=320,
-    column_order=[
-        "priority",
-        "family_id",
-        "reasons",
-        "flags",
-        "year_groups",
-        "preferred_channel",
-        "language",
-        "postcode" if see_postcode else "sector",
-        "last_two_way",
-        "days_since",
-        "needs",
-    ],
-    column_config={
-        "priority": st.column_config.NumberColumn("Priority", format="%g", width="small"),
-        "family_id": st.column_config.TextColumn("Family", help="The MIS reference; no names are held"),
-        "postcode": "Postcode",
-        "sector": "Sector",
-        "year_groups": "Years",
-        "flags": "Groups",
-        "needs": "Needs",
-        "preferred_channel": "Prefers",
-        "language": "Language",
-        "last_two_way": st.column_config.DateColumn("Last two-way", format="DD/MM/YYYY"),
-        "days_since": st.column_config.NumberColumn(
-            "Days", help=f"{frames.unit.capitalize()} since the last two-way contact"
-        ),
-        "reasons": st.column_config.TextColumn("Why now", width="large"),
-    },
-)
+listed, panel = st.columns([1, 1], gap="medium")
 
-family_id = st.selectbox(
-    "Family to work on (or click a row above)",
-    ids,
-    key="outreach_family",
-    format_func=lambda f: f"{f} · priority {shown.loc[shown['family_id'] == f, 'priority'].iloc[0]:g}",
-)
-row = shown[shown["family_id"] == family_id].iloc[0]
+with listed:
+    page_no = int(
+        st.number_input(
+            f"Page of the worklist (of {pages}, {PAGE_SIZE} families each)",
+            min_value=1,
+            max_value=pages,
+            step=1,
+            key="outreach_page",
+        )
+        if pages > 1
+        else 1
+    )
+    first = (page_no - 1) * PAGE_SIZE
+    for rank, item in enumerate(shown.iloc[first : first + PAGE_SIZE].to_dict("records"), start=first + 1):
+        chosen = item["family_id"] == st.session_state.get("outreach_family") and not logged
+        with st.container(border=True, key=f"outreach_row_{rank}"):
+            # A button per family: chosen with the mouse, or with Tab and Enter from the keyboard.
+            if st.button(
+                f"{rank}. Family {md_escape(item['family_id'])} · priority {item['priority']:g}",
+                key=f"outreach_pick_{item['family_id']}",
+                type="primary" if chosen else "secondary",
+                icon=":material/arrow_forward:" if chosen else None,
+                help="Show this family beside the list, and log a contact with it",
+            ):
+                st.session_state["outreach_family"] = item["family_id"]
+                st.session_state.pop("outreach_logged", None)
+                st.session_state["outreach_form_done"] = True
+                st.rerun()
+            st.markdown("**Why now:** " + md_escape(item["reasons"]))
+            last = item["last_two_way"]
+            details = [
+                ("Needs", list_text(item["needs"])),
+                ("Groups", list_text(item["flags"])),
+                ("Years", list_text(item["year_groups"])),
+                (
+                    "Last two-way",
+                    "never"
+                    if last is None or pd.isna(last)
+                    else f"{value_text(last)} ({value_text(item['days_since'])} {frames.unit} ago)",
+                ),
+            ]
+            st.caption(" · ".join(f"**{name}:** {md_escape(value)}" for name, value in details if value))
 
-with st.container(border=True):
-    st.subheader("Family " + code(family_id))
-    about, near = st.columns([1, 1], gap="large")
-    with about:
+with panel:
+    if logged:
+        family_id, row = logged["family_id"], pd.Series(logged["row"])
+    else:
+        family_id = st.session_state["outreach_family"]
+        row = shown[shown["family_id"] == family_id].iloc[0]
+    with st.container(border=True, key="outreach_family_panel"):
+        st.subheader("Family " + code(family_id), anchor=False)
         facts = [
             ("Postcode", row["postcode"] if see_postcode else row["sector"]),
-            ("Year groups", row["year_groups"]),
-            ("Groups", row["flags"]),
-            ("Needs", row["needs"]),
-            ("Prefers", row["preferred_channel"]),
-            ("Language", row["language"]),
+            ("Years", list_text(row["year_groups"])),
+            ("Groups", list_text(row["flags"])),
+            ("Needs", list_text(row["needs"])),
+            ("Prefers", value_text(row["preferred_channel"])),
+            ("Language", value_text(row["language"])),
         ]
+        # One line of facts, so the log form stays on the first screen beside the list.
         st.markdown(
-            "  \n".join(
-                f"**{name}:** {code(value) if isinstance(value, str) and value else 'not recorded'}"
+            " · ".join(
+                f"**{name}:** {md_escape(value) if isinstance(value, str) and value else 'not recorded'}"
                 for name, value in facts
             )
         )
-        st.markdown("**Why now:** " + row["reasons"] + f" (priority {row['priority']:g})")
+        st.markdown("**Why now:** " + md_escape(row["reasons"]) + f" (priority {row['priority']:g})")
+
+        if logged:
+            st.success(logged["message"], icon=":material/check:")
+            if st.button("Next family", key="outreach_next", type="primary", icon=":material/arrow_forward:"):
+                st.session_state.pop("outreach_logged", None)
+                following = logged["next"] if logged["next"] in ids else None
+                st.session_state["outreach_family"] = following or (ids[0] if ids else None)
+                st.session_state["outreach_focus_form"] = True
+                st.rerun()
+            focus_on("Next family", nonce=logged["message"])
+        else:
+            family_activities = [a.name for a in load_typology().activities if "families" in a.with_]
+            blank_form = {
+                "log_date": today,
+                "log_other": "",
+                "log_channel": USUAL,
+                "log_two_way": AS_USUAL,
+                "log_note": "",
+                "log_from_family": False,
+                "log_activity": "phone call" if "phone call" in family_activities else family_activities[0],
+            }
+            # After a contact is logged the next one starts from a clean form; after a refusal what
+            # was typed stays, so the FLO only corrects the mistake.
+            done = st.session_state.pop("outreach_form_done", False)
+            for key, value in blank_form.items():
+                if done or key not in st.session_state:
+                    st.session_state[key] = value
+            with st.form("outreach_log", border=True):
+                st.markdown("**Log a contact with family " + code(family_id) + "**")
+                c1, c2 = st.columns(2)
+                when = c1.date_input("Date", format="DD/MM/YYYY", key="log_date")
+                chosen_activity = c2.selectbox("Activity", [*family_activities, OTHER], key="log_activity")
+                other = st.text_input(
+                    f"Other activity (when the activity is “{OTHER}”)",
+                    key="log_other",
+                    help="Any activity of the school's catalogue, or another name it knows it by",
+                )
+                c3, c4 = st.columns(2)
+                channel = c3.selectbox("Channel", [USUAL, *CHANNELS], key="log_channel")
+                two_way = two_way_question("log_two_way", who="the family", container=c4)
+                from_family = st.checkbox(
+                    "The family got in touch (a message or call from the family)",
+                    key="log_from_family",
+                    help="The school is expected to answer a family's "
+                    "message within two school days: see the Overview's communication panel.",
+                )
+                note = st.text_area("Note (no names)", key="log_note", height=80)
+                if st.form_submit_button("Log contact", type="primary"):
+                    activity = other if chosen_activity == OTHER else chosen_activity
+                    try:
+                        log_interaction(
+                            store,
+                            ui.current_actor(),
+                            school_id=school_id,
+                            family_id=family_id,
+                            date=when,
+                            activity=activity,
+                            channel=None if channel == USUAL else channel,
+                            two_way=two_way,
+                            notes=note or None,
+                            direction="from family" if from_family else "to family",
+                        )
+                    except InvalidInteraction as error:
+                        st.error(str(error), icon=":material/error:")
+                    else:
+                        st.session_state["outreach_form_done"] = True
+                        # Whether it leaves the list is known after the rerun reloads it.
+                        at = ids.index(family_id) if family_id in ids else -1
+                        st.session_state["outreach_logged"] = {
+                            "family_id": family_id,
+                            # The family after it in the list, for "Next family" (even when it stays on it).
+                            "next": ids[at + 1] if 0 <= at < len(ids) - 1 else None,
+                            "row": row.to_dict(),
+                            "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}.",
+                            "two_way": bool(two_way),
+                            "pending": True,
+                        }
+                        st.rerun()
+            if st.session_state.pop("outreach_focus_form", False):
+                focus_on("Date", kind="input", nonce=family_id)
+
         st.markdown("**Partners the family uses**")
         uses = referrals.family_links(store, family_id=family_id, today=today)
         if uses.empty:
@@ -193,6 +279,7 @@ with st.container(border=True):
                 uses,
                 hide_index=True,
                 key="outreach_family_partners",
+                placeholder="",
                 column_order=["partner", "relation", "start", "end", "current"],
                 column_config={
                     "partner": "Partner",
@@ -211,6 +298,7 @@ with st.container(border=True):
                 history,
                 hide_index=True,
                 height=220,
+                placeholder="",
                 column_order=["date", "activity", "two_way", "channel", "notes"],
                 column_config={
                     "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
@@ -220,7 +308,6 @@ with st.container(border=True):
                     "notes": "Note",
                 },
             )
-    with near:
         radius = st.slider(
             "Partners within (km of home)",
             min_value=0.5,
@@ -238,9 +325,10 @@ with st.container(border=True):
             )
         else:
             st.dataframe(
-                suggestions,
+                suggestions.assign(matched=suggestions["matched"].map(list_text)),
                 hide_index=True,
                 height=220,
+                placeholder="",
                 column_order=[
                     "name",
                     "distance_km",
@@ -265,78 +353,11 @@ with st.container(border=True):
                 },
             )
 
-        family_activities = [a.name for a in load_typology().activities if "families" in a.with_]
-        blank_form = {
-            "log_date": today,
-            "log_other": "",
-            "log_channel": USUAL,
-            "log_two_way": USUAL,
-            "log_note": "",
-            "log_from_family": False,
-            "log_activity": "phone call" if "phone call" in family_activities else family_activities[0],
-        }
-        # After a contact is logged the next one starts from a clean form; after a refusal what was
-        # typed stays, so the FLO only corrects the mistake.
-        done = st.session_state.pop("outreach_form_done", False)
-        for key, value in blank_form.items():
-            if done or key not in st.session_state:
-                st.session_state[key] = value
-        with st.form("outreach_log", border=True):
-            st.markdown("**Log a contact**")
-            c1, c2 = st.columns(2)
-            when = c1.date_input("Date", format="DD/MM/YYYY", key="log_date")
-            chosen = c2.selectbox("Activity", [*family_activities, OTHER], key="log_activity")
-            other = st.text_input(
-                f"Other activity (when the activity is “{OTHER}”)",
-                key="log_other",
-                help="Any activity of the school's catalogue, or another name it knows it by",
-            )
-            c3, c4 = st.columns(2)
-            channel = c3.selectbox("Channel", [USUAL, *CHANNELS], key="log_channel")
-            two_way = c4.radio(
-                "Two-way: did the family respond?",
-                [USUAL, "Yes", "No"],
-                key="log_two_way",
-                horizontal=True,
-                help="As usual: what the catalogue says of the activity",
-            )
-            from_family = st.checkbox(
-                "The family got in touch (a message or call from the family)",
-                key="log_from_family",
-                help="The school is expected to answer a family's "
-                "message within two school days: see the Overview's communication panel.",
-            )
-            note = st.text_area("Note (no names)", key="log_note", height=80)
-            if st.form_submit_button("Log contact", type="primary"):
-                activity = other if chosen == OTHER else chosen
-                try:
-                    log_interaction(
-                        store,
-                        ui.current_actor(),
-                        school_id=school_id,
-                        family_id=family_id,
-                        date=when,
-                        activity=activity,
-                        channel=None if channel == USUAL else channel,
-                        two_way=None if two_way == USUAL else two_way == "Yes",
-                        notes=note or None,
-                        direction="from family" if from_family else "to family",
-                    )
-                except InvalidInteraction as error:
-                    st.error(str(error), icon=":material/error:")
-                else:
-                    st.session_state["outreach_form_done"] = True
-                    st.session_state["outreach_flash"] = {
-                        "family_id": family_id,
-                        "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}.",
-                    }
-                    st.rerun()
-
 st.header("Take the list out")
 d1, d2, d3 = st.columns([1, 1, 1], vertical_alignment="bottom")
 d1.download_button(
     "Worklist as CSV",
-    outreach.worklist_csv(shown),
+    outreach.worklist_csv(shown, frames.unit),
     file_name=f"outreach-{today.isoformat()}.csv",
     mime="text/csv",
     icon=":material/download:",

@@ -31,17 +31,16 @@ view = dataclasses.replace(
     ),
 )
 
-st.title(md_escape(view.school_name))
-head, downloads = st.columns([3, 1], vertical_alignment="bottom")
-head.subheader(f"Engagement overview · {md_escape(view.window_text)}", anchor=False)
-head.caption(
-    f"Arrows compare {md_escape(view.comparison_text)}. Counts of {fewer_than()} families "
-    "are never shown as a number. Change the school or the window in the sidebar."
-)
+# The school, the window and the report on the first lines; the scores straight after them, so a
+# projector at 1280x800 shows the scores on its first screen.
+head, downloads = st.columns([2.6, 1], vertical_alignment="center")
+head.title(md_escape(view.school_name))
+head.markdown(f"#### Engagement overview · {md_escape(view.window_text)}")
 report_html = report.overview_report_html(view)
 downloads.download_button(
     "Download report (HTML)",
-    report_html,
+    # Fitted to one sheet when asked for (WeasyPrint measures it, a second or two), like the PDF.
+    lambda: report.one_page_report_html(report_html),
     file_name=report.report_file_name(view, "html"),
     mime="text/html",
     on_click="ignore",
@@ -75,7 +74,7 @@ def flat(change) -> dict:
     return {"delta_color": "off", "delta_arrow": "off"} if change == 0 else {}
 
 
-st.header("Scores out of 100", anchor=False)
+st.subheader("Scores out of 100", anchor=False)
 for column, row in zip(st.columns(len(view.segments)), view.segments):
     with column.container(border=True):
         if row["score"] is None:
@@ -97,6 +96,10 @@ for column, row in zip(st.columns(len(view.segments)), view.segments):
             st.caption("The weighted mean of the four segments' scores.")
         if view.last_year and row["score_change_last_year"] is not None:
             st.caption(f"On the same point last year: {overview.points_text(row['score_change_last_year'])}")
+st.caption(
+    f"Arrows compare {md_escape(view.comparison_text)}. Counts of {fewer_than()} families "
+    "are never shown as a number. Change the school or the window in the sidebar."
+)
 
 st.subheader("What drives each score, and what would raise it", anchor=False)
 st.table(

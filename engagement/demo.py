@@ -351,7 +351,9 @@ def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
                 "name": name,
                 "category": cat,
                 "layer": typology.category(cat).layer,
-                "address": f"{10 + i} {PLACES[i % len(PLACES)]} Road",
+                # A place already named as a road ("Pershore Road") is not given a second "Road".
+                "address": f"{10 + i} {PLACES[i % len(PLACES)]}"
+                + ("" if PLACES[i % len(PLACES)].endswith("Road") else " Road"),
                 "postcode": _unit_postcodes(rng, [sector])[0],
                 "latitude": round(float(lat[i]), 6),
                 "longitude": round(float(lon[i]), 6),

@@ -66,6 +66,7 @@ from engagement.interchange import excel_safe, parse_list
 from engagement.services import partner_tags, service_fit, services_of
 from engagement.settings import load_settings
 from engagement.terms import Calendar, day_number
+from engagement.text import list_text, readable_table
 
 # The equity flags of a family, as the school says them.
 FLAGS = {
@@ -106,6 +107,26 @@ WORKLIST_COLUMNS = [
     "priority",
     "reasons",
 ]
+# The worklist's columns in the school's words, for the page and the CSV alike; the days column is
+# named by what it counts (see :func:`worklist_headers`).
+WORKLIST_HEADERS = {
+    "priority": "Priority",
+    "family_id": "Family",
+    "reasons": "Why now",
+    "needs": "Needs",
+    "flags": "Groups",
+    "year_groups": "Year groups",
+    "preferred_channel": "Prefers",
+    "language": "Language",
+    "postcode": "Postcode",
+    "sector": "Postcode sector",
+    "last_two_way": "Last two-way contact",
+    "days_since": "Days since",
+    "one_way_contacts": "One-way contacts",
+    "new_starter": "New starter",
+}
+# Columns that hold a list ("R;4"), shown as "R, 4".
+WORKLIST_LISTS = ("year_groups", "flags", "needs")
 SUGGESTION_COLUMNS = [
     "partner_id",
     "name",
@@ -658,28 +679,53 @@ def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, want
 def suggestions_for(
     frames: OutreachFrames, family_ids, radius_km: float | None = None, per_family: int = 2
 ) -> dict[str, list[str]]:
-    """The nearest few suggestions for several families, as "name (1.2 km)" texts (for a printed sheet)."""
+    """The nearest few suggestions for several families, as "name (1.2 km, 0121 496 0001)" texts
+    (for a printed sheet: the phone number is what the family liaison officer rings)."""
     out = {}
     for family_id in family_ids:
         top = partner_suggestions(frames, family_id=family_id, radius_km=radius_km).head(per_family)
         out[family_id] = [
-            (f"{r.name} ({r.distance_km:.1f} km)" if not pd.isna(r.distance_km) else str(r.name))
+            _suggestion_text(r.name, r.distance_km, r.contact_phone)
             + (f": {r.why}" if isinstance(r.why, str) and r.why else "")
             for r in top.itertuples()
         ]
     return out
 
 
+def _suggestion_text(name, distance, phone) -> str:
+    """ "Library (1.2 km, tel. 0121 496 0001)", leaving out what is not known.
+
+    >>> _suggestion_text("Library", 1.234, "0121  496 0001"), _suggestion_text("Club", float("nan"), None)
+    ('Library (1.2 km, tel. 0121 496 0001)', 'Club')
+    """
+    parts = [] if pd.isna(distance) else [f"{distance:.1f} km"]
+    if not _blank(phone):
+        parts.append("tel. " + " ".join(str(phone).split()))
+    return f"{name} ({', '.join(parts)})" if parts else str(name)
+
+
 # ---------------------------------------------------------------- taking it out
 
 
-def worklist_csv(frame: pd.DataFrame) -> bytes:
-    """The worklist as CSV (UTF-8 with a BOM, so Excel reads it right), every text cell formula-safe."""
-    safe = frame.reindex(columns=[c for c in WORKLIST_COLUMNS if c in frame.columns]).copy()
-    for column in safe.columns:
-        safe[column] = safe[column].map(lambda v: excel_safe(v) if isinstance(v, str) else v)
+def worklist_headers(unit: str = "days") -> dict[str, str]:
+    """:data:`WORKLIST_HEADERS` with the days column named by what it counts ("School days since")."""
+    return {**WORKLIST_HEADERS, "days_since": f"{unit[:1].upper()}{unit[1:]} since"}
+
+
+def worklist_csv(frame: pd.DataFrame, unit: str = "days") -> bytes:
+    """The worklist as CSV (UTF-8 with a BOM, so Excel reads it right) as a person reads it:
+    headers in words, lists as "R, 4", yes/no, whole numbers, dates as 23/11/2026, blanks blank;
+    every text cell formula-safe.
+
+    >>> row = pd.DataFrame([{"family_id": "F1", "flags": "pupil premium;EAL", "new_starter": False,
+    ...                      "priority": 11.0, "language": None}])
+    >>> print(worklist_csv(row).decode("utf-8-sig"))  # doctest: +NORMALIZE_WHITESPACE
+    Priority,Family,Groups,Language,New starter
+    11,F1,"pupil premium, EAL",,no
+    """
+    safe = readable_table(frame, worklist_headers(unit), lists=WORKLIST_LISTS).map(excel_safe)
     buffer = io.StringIO()
-    safe.to_csv(buffer, index=False, date_format="%Y-%m-%d", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    safe.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -730,15 +776,12 @@ def visit_sheet_html(
         since = row.get("days_since")
         when += "" if since is None or pd.isna(since) else f" ({int(since)} {unit})"
         prefers = " · ".join(esc(v) for v in (row.get("preferred_channel"), row.get("language")) if esc(v))
-        about = "<br>".join(
-            part
-            for part in (esc(row.get("flags")), "needs: " + esc(row.get("needs")) if esc(row.get("needs")) else "")
-            if part
-        )
+        flags, needs = esc(list_text(row.get("flags"))), esc(list_text(row.get("needs")))
+        about = "<br>".join(part for part in (flags, "needs: " + needs if needs else "") if part)
         near = "<br>".join(esc(s) for s in (suggestions or {}).get(row.get("family_id"), []))
         rows.append(
             f"<tr><td>{rank}</td><td>{esc(row.get('family_id'))}</td><td>{esc(row.get('postcode'))}</td>"
-            f"<td>{esc(row.get('year_groups'))}</td><td>{about}</td><td>{prefers}</td><td>{esc(when)}</td>"
+            f"<td>{esc(list_text(row.get('year_groups')))}</td><td>{about}</td><td>{prefers}</td><td>{esc(when)}</td>"
             f"<td>{esc(row.get('reasons'))}</td>"
             + (f"<td>{near}</td>" if suggestions is not None else "")
             + '<td class="outcome"></td></tr>'

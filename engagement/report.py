@@ -80,7 +80,7 @@ def _svg_chart(
     partial = partial or [False] * len(labels)
     from engagement.charts import SEGMENT_SYMBOLS
 
-    width, height, left, right, top, bottom = 340, 140, 34, 8, 18, 36
+    width, height, left, right, top, bottom = 340, 116, 30, 10, 15, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(len(labels), 1)
     xs = [left + plot_w * (i + 0.5) / n for i in range(n)]
@@ -88,18 +88,25 @@ def _svg_chart(
     def y_of(v):
         return top + plot_h * (1 - v / 100)
 
+    # Sizes, weights and colours are presentation attributes, not CSS classes: WeasyPrint's SVG
+    # renderer ignores the page's stylesheet, and printed its default 12pt+ text over the axes.
     parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{_e(title[:12])}">',
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="t-{_e(title[:12])}"'
+        f' font-family="{_SVG_FONT}">',
         f'<title id="t-{_e(title[:12])}">{_e(title)}</title>',
-        f'<text x="{left}" y="13" class="ctitle">{_e(title)}</text>',
+        f'<text x="0" y="10" {_SVG_TEXT["title"]}>{_e(title)}</text>',
     ]
     for tick in (0, 25, 50, 75, 100):
         y = y_of(tick)
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" class="tick" text-anchor="end">{tick}{_e(unit)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd" stroke-width="0.8"/>'
+        )
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end" {_SVG_TEXT["tick"]}>{tick}{_e(unit)}</text>'
+        )
     for x, label, cut in zip(xs, labels, partial):
         parts.append(
-            f'<text x="{x:.1f}" y="{top + plot_h + 12}" class="tick" text-anchor="middle">'
+            f'<text x="{x:.1f}" y="{top + plot_h + 11}" text-anchor="middle" {_SVG_TEXT["tick"]}>'
             f"{_e(label.split(' (')[0])}{'*' if cut else ''}</text>"
         )
     for _name, colour, symbol, values in series:
@@ -123,24 +130,37 @@ def _svg_chart(
             + "".join(_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x, y) for x, y, cut in points if cut)
             + "</g>"
         )
-    # The key, one row under the axis: shape and name of each series.
-    x = left
-    for name, colour, symbol, _ in series:
-        parts.append(f'<g fill="{colour}">{_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x + 4, height - 10)}</g>')
-        parts.append(f'<text x="{x + 11}" y="{height - 6.5}" class="key">{_e(name)}</text>')
-        x += 14 + 5.6 * len(name)
+    # The key, one row under the axis: shape and name of each series, each in a column of its own
+    # so that no name runs into the next whatever the renderer's font.
+    column = (width - left) / max(len(series), 1)
+    for i, (name, colour, symbol, _) in enumerate(series):
+        x = left + i * column
+        parts.append(f'<g fill="{colour}">{_SYMBOL_PATHS[SEGMENT_SYMBOLS[symbol]](x + 4, height - 5)}</g>')
+        parts.append(f'<text x="{x + 11}" y="{height - 2}" {_SVG_TEXT["key"]}>{_e(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+_SVG_FONT = "Arial, Helvetica, Liberation Sans, DejaVu Sans, sans-serif"
+# The charts' text in user units of a 340-wide chart drawn about 92 mm wide: 8.5 units print at about 6.5 pt.
+_SVG_TEXT = {
+    "title": 'font-size="10" font-weight="bold" fill="#1a1a1a"',
+    "tick": 'font-size="8.5" fill="#333"',
+    "key": 'font-size="8.5" fill="#1a1a1a"',
+}
 
 
 _CSS = """
 @page { size: A4; margin: 9mm 11mm 8mm 11mm; }
 * { box-sizing: border-box; }
 html { font-family: Arial, Helvetica, "Liberation Sans", "DejaVu Sans", sans-serif; color: #1a1a1a;
-       font-size: 8.4pt; line-height: 1.25; background: white; }
+       font-size: 8pt; line-height: 1.2; background: white;
+       /* A browser prints the equity bars (backgrounds) only when told to (WeasyPrint, which
+          always does, logs that it ignores this). */
+       -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { margin: 0 auto; max-width: 186mm; }
 h1 { font-size: 1.8rem; margin: 0 0 1mm; }
-h2 { font-size: 1.25rem; margin: 2.6mm 0 1mm; border-bottom: 0.4mm solid #0072B2; padding-bottom: 0.6mm; }
+h2 { font-size: 1.2rem; margin: 2mm 0 0.8mm; border-bottom: 0.4mm solid #0072B2; padding-bottom: 0.6mm; }
 p { margin: 0 0 1mm; }
 .meta { color: #333; margin: 0 0 0.6mm; }
 .meta b { color: #1a1a1a; }
@@ -155,21 +175,17 @@ table.cards { border-collapse: separate; border-spacing: 1.4mm 0; margin: 0 -1.4
 .outof { font-size: 0.95rem; font-weight: normal; color: #444; }
 .change { font-size: 0.95rem; color: #333; }
 .rate { margin-top: 0.8mm; }
-table.comm td, table.comm th { font-size: 0.93rem; padding-top: 0.4mm; padding-bottom: 0.4mm; }
-.drivers td, .drivers th { font-size: 0.93rem; padding-top: 0.5mm; padding-bottom: 0.5mm; }
+table.comm td, table.comm th { font-size: 0.93rem; line-height: 1.18; padding-top: 0.4mm; padding-bottom: 0.4mm; }
+.drivers td, .drivers th { font-size: 0.93rem; line-height: 1.18; padding-top: 0.4mm; padding-bottom: 0.4mm; }
+table.layers td, table.layers th { font-size: 0.93rem; line-height: 1.18; padding-top: 0.4mm; padding-bottom: 0.4mm; }
+table.layers td:first-child, table.layers td:nth-child(2) { white-space: nowrap; }
 .bar { height: 2.6mm; display: inline-block; vertical-align: middle; margin-right: 1mm; }
-.bars td { white-space: nowrap; }
+.bars td { white-space: nowrap; padding-top: 0.4mm; padding-bottom: 0.4mm; }
 .two { width: 100%; }
 .two > tbody > tr > td { width: 50%; border: none; padding: 0 1mm 0 0; vertical-align: top; }
 svg.chart { width: 100%; height: auto; }
-svg text { font-family: Arial, Helvetica, "Liberation Sans", "DejaVu Sans", sans-serif; fill: #1a1a1a; }
-svg .ctitle { font-size: 10px; font-weight: bold; }
-svg .tick { font-size: 8.5px; fill: #333; }
-svg .key { font-size: 8.5px; }
-svg .grid { stroke: #ddd; stroke-width: 0.8; }
 .small { font-size: 0.9rem; color: #333; }
 table.trend th.group { text-align: center; border-bottom: 0.2mm solid #999; }
-table.trend td.term { white-space: nowrap; }
 footer { margin-top: 2mm; font-size: 0.88rem; color: #444; border-top: 0.2mm solid #999; padding-top: 1mm; }
 @media screen { body { padding: 8mm; } }
 @media print { body { padding: 0; } }
@@ -215,9 +231,10 @@ def overview_report_html(view: Overview) -> str:
         f"<title>Engagement overview · {_e(view.school_name)} · {_e(view.window_text)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(view.school_name)}: community engagement overview</h1>",
-        f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Changes compare</b> {_e(compared)}.</p>',
-        f'<p class="meta"><b>Filters:</b> school {_e(view.school_name)} ({_e(view.school_id)}); window '
-        f"{_e(view.window_text)} · <b>Generated</b> {_e(generated)}</p>",
+        # The filters (school and window) and the date on one line, what the changes compare on the next.
+        f'<p class="meta"><b>Window:</b> {_e(view.window_text)} · <b>Filters:</b> school {_e(view.school_name)} '
+        f"({_e(view.school_id)}) · <b>Generated</b> {_e(generated)}</p>",
+        f'<p class="meta"><b>Changes compare</b> {_e(compared)}.</p>',
     ]
 
     out.append("<h2>Scores out of 100, by segment</h2>")
@@ -266,8 +283,8 @@ def overview_report_html(view: Overview) -> str:
     if beside:
         out.append('<table class="two"><tr><td>')
     out.append(
-        "<h2>Layer coverage: categories with an engaged partner</h2><table>"
-        "<tr><th>Layer</th><th>Categories covered</th><th>Missing</th></tr>"
+        '<h2>Layer coverage: categories with an engaged partner</h2><table class="layers">'
+        "<tr><th>Layer</th><th>Covered</th><th>Missing</th></tr>"
     )
     for _, row in view.layers.iterrows():
         cells = layer_text(row)
@@ -404,17 +421,31 @@ def _refuse_fetch(url: str, *args, **kwargs):
 
 # Type sizes to fall back on, largest first, when a report's text (a long name, many gaps) would
 # spill onto a second sheet: every size in the report's CSS is relative to this one.
-_FIT_SIZES = ("8.4pt", "8pt", "7.6pt", "7.2pt", "6.8pt", "6.4pt", "6pt")
+_FIT_SIZES = ("8pt", "7.6pt", "7.2pt", "6.8pt", "6.4pt", "6pt")
+
+
+def _fitted(report_html: str):
+    """The report's HTML with the largest type that keeps it to one A4 sheet written into its own
+    styles, and WeasyPrint's rendering of it."""
+    import weasyprint  # imported here: it loads pango, which only the PDF and the fitting need
+
+    for size in _FIT_SIZES:
+        # The size goes in as the last rule of the page's own <style>, so a browser printing the
+        # HTML file sets the type exactly as the PDF does.
+        fitted = report_html.replace("</style>", f"html {{ font-size: {size}; }}\n</style>", 1)
+        document = weasyprint.HTML(string=fitted, url_fetcher=_refuse_fetch).render()
+        if len(document.pages) == 1:
+            break
+    return fitted, document
+
+
+def one_page_report_html(report_html: str) -> str:
+    """The HTML report with its type made a little smaller when that is what it takes to print on
+    one A4 sheet (measured with WeasyPrint, whose layout a browser's print follows closely)."""
+    return _fitted(report_html)[0]
 
 
 def overview_report_pdf(report_html: str) -> bytes:
     """The report as a one-page A4 PDF (WeasyPrint) from the same HTML, fetching nothing; the
     type is made a little smaller when that is what it takes to keep to one sheet."""
-    import weasyprint  # imported here: it loads pango, which only the PDF needs
-
-    page = weasyprint.HTML(string=report_html, url_fetcher=_refuse_fetch)
-    for size in _FIT_SIZES:
-        document = page.render(stylesheets=[weasyprint.CSS(string=f"html {{ font-size: {size} !important; }}")])
-        if len(document.pages) == 1:
-            break
-    return document.write_pdf()
+    return _fitted(report_html)[1].write_pdf()

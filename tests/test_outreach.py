@@ -8,10 +8,12 @@ import csv
 import datetime
 import io
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from cli_inprocess import run_cli
 from geopy.distance import geodesic
 
@@ -273,10 +275,44 @@ def test_csv_export_is_formula_safe_and_reads_back():
     data = o.worklist_csv(o.worklist(fr))
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert rows[0]["family_id"] == '\'=HYPERLINK("http://x")'
-    assert rows[0]["needs"] == "'@SUM(A1)"
-    assert rows[0]["language"] == NASTY and rows[0]["priority"] == "9.0"
-    assert list(rows[0]) == o.WORKLIST_COLUMNS
+    assert rows[0]["Family"] == '\'=HYPERLINK("http://x")'
+    assert rows[0]["Needs"] == "'@SUM(A1)"
+    assert rows[0]["Language"] == NASTY and rows[0]["Priority"] == "9"
+    assert list(rows[0]) == list(o.worklist_headers().values())
+
+
+def test_the_csv_reads_as_a_person_writes_it():
+    """Issue 15: headers in words, lists with commas, capitals, yes/no, whole numbers, blanks blank."""
+    fr = frames(
+        [
+            family(
+                "F1", pupil_premium=True, eal=True, year_groups="4;6", needs="debt advice;send support", language=None
+            )
+        ],
+        [contact("F1", 70)],
+    )
+    data = o.worklist_csv(o.worklist(fr), unit="school days").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert list(rows[0]) == [
+        "Priority", "Family", "Why now", "Needs", "Groups", "Year groups", "Prefers", "Language", "Postcode",
+        "Postcode sector", "Last two-way contact", "School days since", "One-way contacts", "New starter",
+    ]  # fmt: skip
+    row = rows[0]
+    assert row["Groups"] == "pupil premium, EAL" and row["Year groups"] == "4, 6"
+    assert row["Needs"] == "debt advice, SEND support"
+    assert row["Language"] == "" and row["New starter"] in ("yes", "no") and row["One-way contacts"] == "0"
+    assert re.fullmatch(r"\d+", row["Priority"]) and row["Last two-way contact"] == "14/09/2026"
+    for raw in ("None", "nan", "True", "False", ";", ".0,"):
+        assert raw not in data, raw
+
+
+def test_the_printable_sheet_gives_each_partners_phone_number():
+    near_home = {**partner("P1", "food", 0.4, name="Stirchley Library"), "contact_phone": "0121  496 0001"}
+    fr = frames([family("F1", needs="Food", postcode="B30 2QX")], partners=[near_home], gazetteer=GAZ)
+    near = o.suggestions_for(fr, ["F1"], radius_km=3)
+    assert near == {"F1": ["Stirchley Library (0.4 km, tel. 0121 496 0001): offers food"]}  # and why it fits
+    sheet = o.visit_sheet_html(o.worklist(fr), school_name="Hollybrook", today=TODAY, days=42, suggestions=near)
+    assert "Stirchley Library (" in sheet and "tel. 0121 496 0001)" in sheet
 
 
 def test_printable_sheet_is_dated_escaped_self_contained_and_a4():
@@ -411,3 +447,14 @@ def test_cli_outreach_json(tmp_path):
     db.open_store(str(empty)).dispose()
     nothing = run_cli("outreach", "--db", empty, env=env)
     assert nothing.returncode == 2 and "holds no school yet" in nothing.stderr
+
+
+def test_the_demo_names_each_road_once(demo_app_db):
+    store = db.open_store(demo_app_db)
+    try:
+        with store.read() as conn:
+            addresses = conn.execute(sa.select(db.partners.c.address)).scalars().all()
+    finally:
+        store.dispose()
+    assert any(a.endswith(" Pershore Road") for a in addresses)
+    assert not [a for a in addresses if "Road Road" in a]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from engagement import outreach
 from engagement import store as db
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "outreach.py"
@@ -42,39 +43,74 @@ def counts(url: str) -> tuple[int, int]:
 
 
 def worklist_ids(at: AppTest) -> list[str]:
-    # The options are shown as "reference · priority N".
-    return [label.split(" · ")[0] for label in at.selectbox(key="outreach_family").options]
+    """The families of the worklist's page on screen, in order (one button each)."""
+    return [b.key.removeprefix("outreach_pick_") for b in at.button if (b.key or "").startswith("outreach_pick_")]
+
+
+def _worklist_columns(url: str, *columns: str) -> list[list]:
+    store = db.open_store(url)
+    try:
+        listed = outreach.worklist(store, db.school_ids(store)[0])
+        return [listed[c].tolist() for c in columns]
+    finally:
+        store.dispose()
+
+
+def on_list(url: str) -> list[str]:
+    """Every family of the worklist, from the store."""
+    store = db.open_store(url)
+    try:
+        return outreach.worklist(store, db.school_ids(store)[0])["family_id"].tolist()
+    finally:
+        store.dispose()
+
+
+def panel_family(at: AppTest) -> str:
+    """The family the panel beside the list shows."""
+    heading = next(h.value for h in at.subheader if h.value.startswith("Family "))
+    return heading.removeprefix("Family ").strip("` ")
 
 
 def test_the_page_ranks_families_and_says_why(app_db):
     at = open_page()
     assert at.title[0].value == "Outreach planner"
-    table = at.dataframe[0].value
-    assert len(table) > 20
-    assert table["priority"].is_monotonic_decreasing
-    assert table["reasons"].str.contains(r"\+\d").all()
-    first = at.selectbox(key="outreach_family").value
-    assert first == table["family_id"].iloc[0]
-    assert any(m.value.startswith("**Why now:** " + table["reasons"].iloc[0]) for m in at.markdown)
-    assert any(s.value.startswith(f"{len(table):,} families to reach") for s in at.header)
+    everyone = outreach.worklist(db.open_store(app_db), db.school_ids(db.open_store(app_db))[0])
+    assert worklist_ids(at) == everyone["family_id"].head(10).tolist()
+    assert panel_family(at) == everyone["family_id"].iloc[0]
+    # Every family's full reasons, and its needs, groups and years in words.
+    why = [m.value for m in at.markdown if m.value.startswith("**Why now:** ")]
+    assert len(why) == 11  # ten rows and the panel
+    assert all(r"\+" in w for w in why)
+    captions = [c.value for c in at.caption if c.value.startswith("**")]
+    assert any("**Groups:**" in c for c in captions) and not any(";" in c or "None" in c for c in captions)
+    assert any(s.value.startswith(f"{len(everyone):,} families to reach") for s in at.header)
 
 
 def test_filters_narrow_the_list(app_db):
     at = open_page()
-    before = len(at.dataframe[0].value)
     at.selectbox(key="outreach_filter_flag").set_value("SEND").run()
-    table = at.dataframe[0].value
-    assert 0 < len(table) < before
-    assert table["flags"].str.split(";").map(lambda f: "SEND" in f).all()
-    at.selectbox(key="outreach_filter_year_group").set_value("6").run()
-    narrower = at.dataframe[0].value
-    assert narrower["year_groups"].str.split(";").map(lambda y: "6" in y).all() and len(narrower) <= len(table)
+    assert any("(of " in h.value and "filtered" in h.value for h in at.header)
+    rows = [c.value for c in at.caption if c.value.startswith("**")]
+    assert rows and all("SEND" in r.split("**Groups:**")[1] for r in rows)
+
+
+def test_a_family_is_chosen_with_its_button(app_db):
+    at = open_page()
+    third = worklist_ids(at)[2]
+    at.button(key=f"outreach_pick_{third}").click().run()
+    assert panel_family(at) == third
+    assert at.button(key=f"outreach_pick_{third}").proto.type == "primary"
 
 
 def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_the_family_leaves(app_db):
     at = open_page()
-    family = at.selectbox(key="outreach_family").value
-    assert family in worklist_ids(at)
+    # A family that leaves the list once reached: not one kept on it by a coming move or a referral.
+    reasons = dict(zip(*_worklist_columns(app_db, "family_id", "reasons"), strict=True))
+    ids = worklist_ids(at)
+    family = next(f for f in ids if "move" not in reasons[f] and "referral" not in reasons[f])
+    following = ids[ids.index(family) + 1]
+    at.button(key=f"outreach_pick_{family}").click().run()
+    assert panel_family(at) == family
     interactions, audits = counts(app_db)
     at.selectbox(key="log_activity").set_value("phone call")
     at.radio(key="log_two_way").set_value("Yes")
@@ -82,9 +118,14 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
     at.button(key=SUBMIT).click().run()
     assert not at.exception and not at.error
     assert counts(app_db) == (interactions + 1, audits + 1)
-    assert family not in worklist_ids(at) and family not in at.dataframe[0].value["family_id"].tolist()
+    assert family not in worklist_ids(at) and family not in on_list(app_db)
+    # The logged family stays in the panel with the confirmation, and no form, until "Next family".
+    assert panel_family(at) == family
     assert at.success[0].value.startswith(f"Logged a ` phone call ` with family ` {family} `")
     assert "has left the worklist" in at.success[0].value
+    assert not [f for f in at.get("form")] and at.button(key="outreach_next").label == "Next family"
+    at.button(key="outreach_next").click().run()
+    assert panel_family(at) == following and not at.success
     # The next contact starts from a clean form.
     assert at.text_area(key="log_note").value == "" and at.radio(key="log_two_way").value == "As usual"
     store = db.open_store(app_db)
@@ -108,14 +149,18 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
 
 def test_a_one_way_contact_is_logged_and_the_family_stays(app_db):
     at = open_page()
-    family = at.selectbox(key="outreach_family").value
+    family = panel_family(at)
+    following = worklist_ids(at)[1]
     interactions, audits = counts(app_db)
     at.selectbox(key="log_activity").set_value("phone call")
     at.radio(key="log_two_way").set_value("No")
     at.button(key=SUBMIT).click().run()
     assert counts(app_db) == (interactions + 1, audits + 1)
-    assert family in worklist_ids(at)
+    assert family in worklist_ids(at) and panel_family(at) == family
     assert "stays on the worklist" in at.success[0].value
+    # "Next family" moves on to the one after it, though it stays on the list.
+    at.button(key="outreach_next").click().run()
+    assert panel_family(at) == following
 
 
 @pytest.mark.parametrize(
@@ -127,7 +172,7 @@ def test_a_one_way_contact_is_logged_and_the_family_stays(app_db):
 )
 def test_bad_input_is_refused_with_a_message_and_writes_nothing(app_db, bad, message):
     at = open_page()
-    family = at.selectbox(key="outreach_family").value
+    family = panel_family(at)
     before = counts(app_db)
     if bad == "future":
         at.date_input(key="log_date").set_value(datetime.date.today() + datetime.timedelta(days=1))

@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 
 import pypdf
 import pytest
+from pypdf.generic import ContentStream
 from sqlalchemy import select, update
 
 from engagement import explanations, overview, report, scoring, terms
@@ -217,13 +218,13 @@ def test_each_window_is_computed_once(demo, monkeypatch):
 def test_the_report_names_school_window_filters_and_date(demo):
     text = _text(demo["html"])
     assert f"{HOSTILE}: community engagement overview" in text
-    assert "Window: Autumn term 2026, 3 Sep – 23 Nov 2026" in text
+    assert "Window: Autumn term 2026, 3 Sep – 23 Nov 2026 · Filters:" in text
     assert (
         "Changes compare the first 53 school days of autumn 2026 (3 Sep – 23 Nov 2026) against the first 53 "
         "school days of summer 2026 (13 Apr – 2 Jul 2026)."
     ) in text
     assert "on Summer 2026" in text  # each card's change, in a few words
-    assert f"Filters: school {HOSTILE} ({demo['school_id']}); window Autumn term 2026" in text
+    assert f"Filters: school {HOSTILE} ({demo['school_id']}) · Generated" in text
     assert "Generated 23 November 2026" in text
 
 
@@ -315,10 +316,161 @@ def test_a_long_name_still_fits_one_page(demo):
     )
     reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(long))))
     assert len(reader.pages) == 1
-    assert "Primary Schools" in reader.pages[0].extract_text()
+    assert "Primary Schools" in " ".join(reader.pages[0].extract_text().split())
+    assert not overlaps(glyph_boxes(reader.pages[0]))
 
 
 def test_the_file_name_says_what_the_report_holds(demo):
     assert report.report_file_name(demo["view"], "html") == (
         f"engagement-overview-{demo['school_id']}-2026-09-03-to-2026-11-23.html"
     )
+
+
+# ---------------------------------------------------------------- the printed page, glyph by glyph
+
+
+def _mul(a, b):
+    """The product of two PDF matrices [a b c d e f] (a applied first)."""
+    return [
+        a[0] * b[0] + a[1] * b[2],
+        a[0] * b[1] + a[1] * b[3],
+        a[2] * b[0] + a[3] * b[2],
+        a[2] * b[1] + a[3] * b[3],
+        a[4] * b[0] + a[5] * b[2] + b[4],
+        a[4] * b[1] + a[5] * b[3] + b[5],
+    ]
+
+
+def _apply(m, x, y):
+    return m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]
+
+
+class _Font:
+    def __init__(self, font):
+        font = font.get_object()
+        descendant = font["/DescendantFonts"][0].get_object()
+        self.default = float(descendant.get("/DW", 1000))
+        self.widths: dict[int, float] = {}
+        w = list(descendant.get("/W", []))
+        i = 0
+        while i < len(w):
+            first = int(w[i])
+            if isinstance(w[i + 1].get_object() if hasattr(w[i + 1], "get_object") else w[i + 1], list):
+                for k, width in enumerate(w[i + 1]):
+                    self.widths[first + k] = float(width)
+                i += 2
+            else:
+                for cid in range(first, int(w[i + 1]) + 1):
+                    self.widths[cid] = float(w[i + 2])
+                i += 3
+        cmap = font["/ToUnicode"].get_object().get_data().decode("latin1") if "/ToUnicode" in font else ""
+        self.text = {
+            int(a, 16): bytes.fromhex(b).decode("utf-16-be", "replace")
+            for a, b in re.findall(r"<([0-9a-fA-F]{4})>\s*<([0-9a-fA-F]+)>", cmap.split("beginbfchar", 1)[-1])
+        }
+
+
+def glyph_boxes(page):
+    """Every glyph drawn on the page as (x0, y0, x1, y1, size, char), in points, read from the
+    PDF's own drawing operators: text, and the form objects WeasyPrint draws a chart's anchored
+    labels in, each through its transformation, so a size is the size as printed."""
+    out = []
+
+    def run(content, resources, ctm):
+        fonts = (
+            {name: _Font(f) for name, f in (resources.get("/Font") or {}).get_object().items()}
+            if resources.get("/Font")
+            else {}
+        )
+        xobjects = resources.get("/XObject") or {}
+        xobjects = xobjects.get_object() if hasattr(xobjects, "get_object") else xobjects
+        stack, tm, font, size = [], [1, 0, 0, 1, 0, 0], None, 0.0
+        for operands, op in ContentStream(content, page.pdf).operations:
+            if op == b"q":
+                stack.append(ctm)
+            elif op == b"Q":
+                ctm = stack.pop()
+            elif op == b"cm":
+                ctm = _mul([float(v) for v in operands], ctm)
+            elif op == b"BT":
+                tm = [1, 0, 0, 1, 0, 0]
+            elif op == b"Tm":
+                tm = [float(v) for v in operands]
+            elif op == b"Td":
+                tm = _mul([1, 0, 0, 1, float(operands[0]), float(operands[1])], tm)
+            elif op == b"Tf":
+                font, size = fonts[operands[0]], float(operands[1])
+            elif op in (b"TJ", b"Tj"):
+                items = operands[0] if op == b"TJ" else [operands[0]]
+                for item in items:
+                    if isinstance(item, (int, float)) or hasattr(item, "as_numeric"):
+                        tm = _mul([1, 0, 0, 1, -float(item) / 1000 * size, 0], tm)
+                        continue
+                    data = bytes(item.original_bytes if hasattr(item, "original_bytes") else item)
+                    for k in range(0, len(data), 2):
+                        cid = int.from_bytes(data[k : k + 2], "big")
+                        advance = font.widths.get(cid, font.default) / 1000 * size
+                        m = _mul(tm, ctm)
+                        corners = [_apply(m, x, y) for x in (0, advance) for y in (-0.15 * size, 0.7 * size)]
+                        xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+                        scale = (m[2] ** 2 + m[3] ** 2) ** 0.5
+                        out.append((min(xs), min(ys), max(xs), max(ys), size * scale, font.text.get(cid, "?")))
+                        tm = _mul([1, 0, 0, 1, advance, 0], tm)
+            elif op == b"Do":
+                form = xobjects[operands[0]].get_object()
+                if form.get("/Subtype") == "/Form":
+                    matrix = [float(v) for v in form.get("/Matrix", [1, 0, 0, 1, 0, 0])]
+                    run(form, form.get("/Resources") or resources, _mul(matrix, ctm))
+
+    run(page.get_contents(), page["/Resources"], [1, 0, 0, 1, 0, 0])
+    return out
+
+
+def overlaps(glyphs, share=0.15):
+    """Pairs of glyphs drawn over each other by more than ``share`` of their size (kerning, as in
+    "To", overlaps a little and is allowed)."""
+    cells = {}
+    found = []
+    for i, (x0, y0, x1, y1, size, ch) in enumerate(glyphs):
+        if not ch.strip():
+            continue
+        for cx in range(int(x0 // 10), int(x1 // 10) + 1):
+            for cy in range(int(y0 // 10), int(y1 // 10) + 1):
+                for j in cells.get((cx, cy), ()):
+                    a = glyphs[j]
+                    slack = share * min(size, a[4])
+                    if x0 + slack < a[2] and a[0] + slack < x1 and y0 + slack < a[3] and a[1] + slack < y1:
+                        found.append((glyphs[j], glyphs[i]))
+                cells.setdefault((cx, cy), []).append(i)
+    return found
+
+
+def _sizes_of(glyphs, phrase: str) -> list[float]:
+    """The printed sizes of the glyphs of ``phrase``, found in drawing order (spaces left out)."""
+    chars = [g for g in glyphs if g[5].strip()]
+    text = "".join(g[5] for g in chars)
+    at = text.find(phrase.replace(" ", ""))
+    assert at >= 0, f"{phrase!r} is not printed"
+    return [g[4] for g in chars[at : at + len(phrase.replace(" ", ""))]]
+
+
+def test_the_pdf_prints_every_text_readable_and_nothing_on_top_of_anything(demo):
+    """Issue 15: the trend charts printed their titles, ticks and keys huge and on top of one
+    another ("Spring 2026Summer 2026", "00%"), as WeasyPrint ignores CSS classes inside an SVG."""
+    page = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(demo["html"]))).pages[0]
+    glyphs = glyph_boxes(page)
+    assert len(glyphs) > 2000
+    clashes = overlaps(glyphs)
+    assert not clashes, [f"{a[5]!r} and {b[5]!r} at ({a[0]:.0f}, {a[1]:.0f}), {a[4]:.1f} pt" for a, b in clashes[:10]]
+    # Everything at least 6 pt as printed; the charts' words smaller than the section headings.
+    assert min(g[4] for g in glyphs) >= 6.0
+    heading = max(_sizes_of(glyphs, "Trends per term"))
+    for phrase in ("Scores per term (0–100)", "Reach per term (% of families or listed partners)", "Spring 2026"):
+        sizes = _sizes_of(glyphs, phrase)
+        assert min(sizes) >= 6.0 and max(sizes) < heading, (phrase, sizes)
+    # The largest print is the scores'.
+    score = f"{demo['view'].card['overall']:.1f}"
+    assert max(_sizes_of(glyphs, score + " / 100")[: len(score)]) == max(g[4] for g in glyphs)
+    # Every chart label inside the sheet's width.
+    width = float(page.mediabox[2])
+    assert all(g[0] > 0 and g[2] < width for g in glyphs)

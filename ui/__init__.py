@@ -4,7 +4,8 @@ a figure. ``engagement/`` never imports Streamlit; this package is the thin laye
 - :mod:`ui.session`: who is signed in and what they may open, the store, the demo banner, the
   cached frames, calendar and messages, and :func:`open_page`, the first line of every page;
 - :mod:`ui.pickers`: the school and window pickers of the sidebar;
-- :mod:`ui.geocoding`: the section that places partners and schools on the map.
+- :mod:`ui.geocoding`: the section that places partners and schools on the map;
+- :mod:`ui.forms`: the contact forms' shared "two-way?" question, and moving the keyboard focus after a save.
 
 Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
 """

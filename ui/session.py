@@ -151,7 +151,8 @@ def page_guard(page: str) -> Viewer:
         st.error(f"The app cannot start: {error}", icon=":material/error:")
         st.stop()
     if viewer.local:
-        st.caption(
+        # In the sidebar, on every page: said plainly, without taking the page's first lines.
+        st.sidebar.caption(
             ":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
             "from this computer only and treats you as an administrator."
         )
@@ -183,24 +184,28 @@ def data_version() -> int:
     return db.data_version(get_store())
 
 
+DEMO_LINE = (
+    ":small[:material/science: **Demo data**: *Hollybrook Primary School* is a fictional school with "
+    "synthetic families and partners. Import your own files on the **Data** page.]"
+)
+
+
 def demo_banner(store: db.Store) -> None:
-    """Every page says plainly when it shows demo data, with a way to clear it."""
+    """Every page says plainly when it shows demo data, in one line above the page (a projector's
+    first screen is for the figures); who may import clears the demo from the sidebar, after a
+    question."""
     if not db.has_demo_data(store):
         return
+    st.markdown(DEMO_LINE)
     if not access.may_import(current_viewer().role):
-        # Clearing the demo deletes a school: not for a governor's read-only view.
-        st.container(border=True).markdown(
-            "**Demo data.** This app is showing *Hollybrook Primary School*, "
-            "a fictional school with synthetic families and partners."
-        )
-        return
-    with st.container(border=True):
-        left, right = st.columns([5, 1], vertical_alignment="center")
-        left.markdown(
-            "**Demo data.** This app is showing *Hollybrook Primary School*, a fictional school with "
-            "synthetic families and partners. Import your own files on the **Data** page, or clear the demo."
-        )
-        if right.button("Clear demo data", key="clear_demo", help="Deletes the demo school and everything in it"):
+        return  # clearing the demo deletes a school: not for a governor's read-only view
+    with st.sidebar:
+        if st.button(
+            "Clear demo data",
+            key="clear_demo",
+            icon=":material/delete:",
+            help="Deletes the demo school and everything in it, after asking",
+        ):
             st.session_state["clear_demo_asked"] = True
         if st.session_state.get("clear_demo_asked"):
             # Deleting a school is not undone by a second click: ask once, plainly.
@@ -209,7 +214,7 @@ def demo_banner(store: db.Store) -> None:
                 "are kept. This cannot be undone.",
                 icon=":material/warning:",
             )
-            yes, no, _ = st.columns([1, 1, 4])
+            yes, no = st.columns(2)
             if yes.button("Yes, delete the demo", key="clear_demo_confirm", type="primary"):
                 st.session_state.pop("clear_demo_asked", None)
                 db.clear_demo_data(store, actor=current_actor())
@@ -217,6 +222,11 @@ def demo_banner(store: db.Store) -> None:
             if no.button("Keep it", key="clear_demo_cancel"):
                 st.session_state.pop("clear_demo_asked", None)
                 st.rerun()
+
+
+# Streamlit leaves a band of about 100 px above every page; a projector at 1280x800 needs that
+# room for the figures. Style only: it takes no place on the page.
+_PAGE_CSS = "<style>.stMainBlockContainer { padding-top: 3rem; }</style>"
 
 
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
@@ -254,6 +264,7 @@ def school_frames(store: db.Store, school_id: str) -> Frames:
 def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
     """What every page does first: check the reader may see it, open the store, say when it shows
     demo data, and pick the school (stopping the page, with a message, when there is none)."""
+    st.html(_PAGE_CSS)
     viewer = page_guard(page)
     store = get_store()
     demo_banner(store)

@@ -20,6 +20,8 @@ from . import harness as h
 
 pytestmark = pytest.mark.browser
 A4 = (794, 1123)  # CSS pixels of an A4 sheet
+# What the report's @page leaves to print on: 210 x 297 mm less 11 + 11 mm and 9 + 8 mm of margins.
+PRINTABLE = (round(188 / 25.4 * 96), round(280 / 25.4 * 96))
 
 
 # The score cards' nine figures, the communication panel's five, and the belonging and transitions
@@ -105,7 +107,7 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
 
     # The report, opened as a file in a context of its own: it asks for nothing but itself.
     requests, errors = [], []
-    context = chromium.new_context(viewport={"width": A4[0], "height": A4[1]})
+    context = chromium.new_context(viewport={"width": PRINTABLE[0], "height": PRINTABLE[1]})
     try:
         report_page = context.new_page()
         report_page.on("request", lambda r: requests.append(r.url))
@@ -115,7 +117,10 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
         report_page.emulate_media(media="print")
         text = " ".join(report_page.inner_text("body").split())
         report_page.screenshot(path=str(h.SCREENSHOTS / "overview-report-a4.png"), full_page=True)
-        height = report_page.evaluate("document.documentElement.scrollHeight")
+        height = report_page.evaluate("document.body.getBoundingClientRect().bottom")
+        # Printed as a reader's browser prints it: backgrounds off unless the page asks for them.
+        printed = report_page.pdf(prefer_css_page_size=True, print_background=False)
+        (h.ARTIFACTS / "overview-report-chromium.pdf").write_bytes(printed)
     finally:
         context.close()
     assert requests == [(tmp_path / "overview.html").as_uri()], requests
@@ -136,10 +141,17 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
     assert window_heading.removeprefix("Engagement overview · ") in text
     assert "Hollybrook Primary School" in text and "fewer than 10 on one side" in text
     assert "Generated " + f"{datetime.date.today().day} {datetime.date.today():%B %Y}" in text
-    # An A4 sheet is 1123 CSS pixels tall. With the communication and the belonging sections the HTML
-    # report runs to about 1.2 sheets on screen (the PDF fits its type to one); laying it out on one
-    # printed sheet is the first item of issue 15, still open. Until then: never more than 1.3.
-    assert height < 1.3 * A4[1], height
+    # Issue 15: one printed sheet, equity bars included (they are backgrounds, which a browser
+    # leaves out unless the page asks for them with print-color-adjust).
+    assert height <= PRINTABLE[1], height
+    sheets = pypdf.PdfReader(io.BytesIO(printed)).pages
+    assert len(sheets) == 1
+    drawing = sheets[0].get_contents().get_data().decode("latin1")
+    # A bar: a rectangle filled Okabe-Ito blue, about 2.6 mm (10 px) high and wider than the key's
+    # swatch (the headings' blue rules are 1 high); one per group shown.
+    blue = re.compile(r"0 \.4471 \.698 rg\s+(?:/\w+ gs\s+)?[\d.]+ [\d.]+ ([\d.]+) ([\d.]+) re")
+    bars = [(float(w), float(hh)) for w, hh in blue.findall(drawing) if 8 <= float(hh) <= 11 and float(w) >= 20]
+    assert len(bars) >= 4, f"the equity bars are not printed: {blue.findall(drawing)}"
 
     assert pdf_bytes.startswith(b"%PDF")
     reader = pypdf.PdfReader(io.BytesIO(pdf_bytes))
