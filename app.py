@@ -26,6 +26,14 @@ try:
 except (pages.RegistryError, SettingsError, access.SignInConfigError) as error:
     st.error(f"The app cannot start: {error}", icon=":material/error:")
     st.stop()
+if ui.may_present(viewer):
+    # For a governors' meeting: every page as governors see it, from a member of staff's session.
+    st.sidebar.toggle(
+        ":material/co_present: Governors' view",
+        key=ui.GOVERNORS_VIEW,
+        help="Show the app exactly as governors see it, for a meeting: their pages only, aggregates only, "
+        "small counts hidden, no family references. Switch it off to work again.",
+    )
 MENU = {entry.key: st.Page(entry.file, title=entry.title, icon=entry.icon, default=entry.default) for entry in REGISTRY}
 
 allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role, entry.key)]

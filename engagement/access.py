@@ -200,3 +200,19 @@ def sees_flo_reasons(role: str | None) -> bool:
 
 def may_import(role: str | None) -> bool:
     return role in IMPORT_ROLES
+
+
+# Who may show the app as governors see it: staff presenting to a governors' meeting from their
+# own session (a head at the projector) see exactly a governor's pages and aggregates, and
+# nothing a governor would not.
+PRESENTING_ROLES = frozenset({"admin", "head", "flo", "senco"})
+
+
+def shown_role(role: str | None, governors_view: bool) -> str | None:
+    """The role a page treats the viewer as: ``governor`` while a member of staff has the
+    governors' view on (only ever fewer rights, never more); otherwise their own.
+
+    >>> shown_role("head", True), shown_role("head", False), shown_role("governor", True), shown_role(None, True)
+    ('governor', 'head', 'governor', None)
+    """
+    return "governor" if governors_view and role in PRESENTING_ROLES else role

@@ -239,3 +239,22 @@ def test_governors_choose_whole_terms_only(demo_app_db):
         assert not at.exception
         options = at.sidebar.selectbox(key="window_term").options
         assert ("Custom dates" in options) is custom, (email, options)
+
+
+def test_local_mode_presents_the_governors_view_and_refuses_staff_pages_in_it(app):
+    """Local mode treats the user as an administrator; with the governors' view on, it is a
+    governor's app: their menu only, and a staff page run by itself refuses."""
+    from engagement.pages import PAGES
+
+    app.run()
+    app.toggle(key="governors_view").set_value(True).run()
+    assert not app.exception
+    for entry in PAGES:
+        if access.can_open("governor", entry.key):
+            app.switch_page(entry.file)
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                app.switch_page(entry.file)
+    page = AppTest.from_file(str(APP.parent / "app_pages" / "outreach.py"), default_timeout=60)
+    page.session_state["governors_view"] = True
+    assert [t.value for t in page.run().title] == ["Not available to your role"]

@@ -245,3 +245,41 @@ def test_a_governor_sees_aggregates_only(signed_in, roles_db):
             assert f"Not shown: families in sectors of fewer than {threshold}" in shown
         opened.append(entry.key)
     assert "map" in opened and opened == sorted(expected_menu("governor"), key=[p.key for p in PAGES].index)
+
+
+def _main_shown(at: AppTest) -> str:
+    from google.protobuf import text_format
+
+    text = "\n".join(
+        text_format.MessageToString(node.proto, as_utf8=True)
+        for node in nodes(at.main)
+        if getattr(node, "proto", None) is not None
+    )
+    return re.sub(r'file_id: "\w+"', "file_id", text)  # a download's file is stored afresh each run
+
+
+def test_staff_present_the_governors_view_exactly_as_governors_see_it(signed_in):
+    """A head at the projector switches on the governors' view: the menu becomes a governor's, every
+    page shows what a governor's session shows (no family reference), a staff page is refused, and
+    switching it off gives the head's pages back. A governor has no such switch."""
+    governor = signed_in("governor").run()
+    assert not [t for t in governor.sidebar.toggle if t.key == "governors_view"]
+    head = signed_in("head").run()
+    head.toggle(key="governors_view").set_value(True).run()
+    assert not head.exception
+    assert menu(head) == expected_menu("governor")
+    for entry in PAGES:
+        if not access.can_open("governor", entry.key):
+            continue
+        head.switch_page(entry.file).run()
+        governor.switch_page(entry.file).run()
+        assert not head.exception and not governor.exception, entry.key
+        shown = everything_shown(head)
+        assert not FAMILY_ID.search(shown), entry.key
+        assert not [b for b in head.button if b.label == "Clear demo data"], entry.key
+        assert _main_shown(head) == _main_shown(governor), f"the {entry.key} page differs from a governor's"
+    page = signed_in("head", ROOT / "app_pages" / "outreach.py")
+    page.session_state["governors_view"] = True
+    assert [t.value for t in page.run().title] == [REFUSED]
+    head.toggle(key="governors_view").set_value(False).run()
+    assert menu(head) == expected_menu("head")

@@ -12,6 +12,7 @@ Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()``
 
 from ui.pickers import school_picker, window_picker
 from ui.session import (
+    GOVERNORS_VIEW,
     Viewer,
     auth_configured,
     current_actor,
@@ -19,6 +20,7 @@ from ui.session import (
     data_version,
     demo_banner,
     get_store,
+    may_present,
     open_page,
     page_guard,
     school_calendar,
@@ -28,6 +30,7 @@ from ui.session import (
 )
 
 __all__ = [
+    "GOVERNORS_VIEW",
     "Viewer",
     "auth_configured",
     "current_actor",
@@ -35,6 +38,7 @@ __all__ = [
     "data_version",
     "demo_banner",
     "get_store",
+    "may_present",
     "open_page",
     "page_guard",
     "school_calendar",

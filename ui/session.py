@@ -66,6 +66,7 @@ class Viewer:
     role: str | None
     local: bool
     schools: frozenset[str] | None = None
+    presenting: bool = False  # a member of staff showing the governors' view
 
     def visible_schools(self, store: db.Store) -> list[str]:
         """The schools of ``store`` this viewer may see, in the store's order."""
@@ -91,9 +92,26 @@ def auth_configured() -> bool:
     return bool(_secrets().get("auth"))
 
 
+GOVERNORS_VIEW = "governors_view"  # the sidebar switch's key
+
+
 def current_viewer() -> Viewer:
     """The signed-in user and their role; in local mode (no [auth] in secrets, loopback only) an
-    admin. Raises :class:`access.SignInConfigError` when sign-in is not configured safely."""
+    admin; a governor while a member of staff has the governors' view on. Raises
+    :class:`access.SignInConfigError` when sign-in is not configured safely."""
+    viewer = _signed_in_viewer()
+    role = access.shown_role(viewer.role, bool(st.session_state.get(GOVERNORS_VIEW)))
+    if role != viewer.role:
+        return Viewer(viewer.email, role, viewer.local, viewer.schools, presenting=True)
+    return viewer
+
+
+def may_present(viewer: Viewer) -> bool:
+    """Whether the sidebar offers the governors' view (and, while it is on, the way back)."""
+    return viewer.presenting or viewer.role in access.PRESENTING_ROLES
+
+
+def _signed_in_viewer() -> Viewer:
     secrets = _secrets()
     if access.sign_in_mode(secrets.get("auth"), st.get_option("server.address")) == "local":
         return Viewer(access.LOCAL_USER, "admin", local=True, schools=access.EVERY_SCHOOL)
@@ -156,16 +174,16 @@ def page_guard(page: str) -> Viewer:
             ":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
             "from this computer only and treats you as an administrator."
         )
-        return viewer
-    if viewer.role is None and not st.user.is_logged_in:
+    elif viewer.role is None and not st.user.is_logged_in:
         st.title("Community engagement map")
         st.write("Sign in with your school account to continue.")
         st.button("Sign in", on_click=st.login, type="primary")
         st.stop()
-    _idle_timeout(viewer.email)
-    with st.sidebar:
-        st.caption(f"Signed in as {viewer.email} ({viewer.role or 'no role'})")
-        st.button("Sign out", on_click=st.logout)
+    else:
+        _idle_timeout(viewer.email)
+        with st.sidebar:
+            st.caption(f"Signed in as {viewer.email} ({viewer.role or 'no role'})")
+            st.button("Sign out", on_click=st.logout)
     if viewer.role is None:
         st.title("No access yet")
         st.write("You are signed in, but your account has no role in this app. Ask the school's data lead to add you.")
