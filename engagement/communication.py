@@ -388,16 +388,29 @@ def measure(
 
 
 def _equitable_words(by: dict[str, dict[str, float]], widest: float | None, threshold: int, fewer: str) -> str:
-    parts = []
-    for kind, what in (("channel", "preferred channel"), ("language", "home language")):
-        if by[kind]:
-            groups = ", ".join(f"{g} {_percent(v)}" for g, v in by[kind].items())
-            parts.append(f"Family reach by {what}: {groups}.")
-        else:
-            parts.append(f"No {what} is shared by {threshold} families or more, so none is shown.")
-    parts.append(
-        "The widest gap between groups of one kind is "
-        + ("not measured (fewer than two groups to compare)." if widest is None else f"{widest:.1f} percentage points.")
+    """The widest gap in words, naming its two groups; every group's figure is in the chart beside
+    it, so a governor reads one sentence, not a list of languages.
+
+    >>> words = _equitable_words({"channel": {"phone": 0.9, "letter": 0.8}, "language": {"Urdu": 0.7, "English": 0.95}},
+    ...                          25.0, 10, "fewer than 10")
+    >>> words.split(". ")[0]
+    'Family reach differs most by home language: English 95.0% against Urdu 70.0%, a gap of 25.0 percentage points'
+    """
+    what = {"channel": "preferred channel", "language": "home language"}
+    spans = {
+        kind: (max(groups, key=groups.get), min(groups, key=groups.get))
+        for kind, groups in by.items()
+        if len(groups) >= 2
+    }
+    if widest is None or not spans:
+        return (
+            "Not measured: fewer than two groups of one kind (preferred channel, home language) have "
+            f"{threshold} families or more to compare. Groups of {fewer} families are not shown."
+        )
+    kind = max(spans, key=lambda k: by[k][spans[k][0]] - by[k][spans[k][1]])
+    high, low = spans[kind]
+    return (
+        f"Family reach differs most by {what[kind]}: {high} {_percent(by[kind][high])} against {low} "
+        f"{_percent(by[kind][low])}, a gap of {widest:.1f} percentage points. Every group of {threshold} "
+        "families or more is in the chart; smaller ones are not shown."
     )
-    parts.append(f"Groups of {fewer} families are not shown.")
-    return " ".join(parts)

@@ -272,7 +272,10 @@ def test_every_communication_figure_of_the_hand_worked_school_on_both_databases(
     )
     assert words["Reliable"]["value"] == "60.0%" and "5 one-way messages" in words["Reliable"]["explanation"]
     assert words["Equitable"]["value"] == "7.1 pts"
-    assert "English 57.1%, Urdu 50.0%" in words["Equitable"]["explanation"]
+    assert (
+        "home language: English 57.1% against Urdu 50.0%, a gap of 7.1 percentage points"
+        in words["Equitable"]["explanation"]
+    )
     assert words["Open"]["explanation"].startswith("40.0% of the 15 contacts with families in the window")
 
 
