@@ -419,6 +419,46 @@ class IconPath(MacroElement):
         self.path = path
 
 
+# Leaflet's habits that hurt inside Streamlit's component frame, patched once per map.
+#
+# Focus. Leaflet focuses the map on the first mousedown (for its arrow-key panning) without
+# ``preventScroll``; when the frame is partly below the fold, Chrome scrolls the page to show the
+# whole map, the marker moves away under the pointer, and the click lands on empty map: the first
+# click was lost (Leaflet issues 1228, 1605, 5392; streamlit-folium 177). Focusing with
+# ``preventScroll`` keeps the keyboard working and the page still.
+LEAFLET_FIXES_JS = """
+(function () {
+  if (L.__engagementFixes) { return; }
+  L.__engagementFixes = true;
+  L.__leafletMouseDown = L.Map.Keyboard.prototype._onMouseDown;
+  L.Map.Keyboard.prototype._onMouseDown = function () {
+    if (!this._focused) { this._map._container.focus({preventScroll: true}); }
+  };
+})();
+"""
+
+
+class LeafletFixes(MacroElement):
+    """Adds :data:`LEAFLET_FIXES_JS` to the map's script: focus without scrolling the page."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this.js }}
+            (function (map) {
+              // The map bound the old handler when it was made: swap it for the patched one.
+              if (!map.keyboard || !map.keyboard.enabled()) { return; }
+              L.DomEvent.off(map.getContainer(), 'mousedown', L.__leafletMouseDown, map.keyboard);
+              L.DomEvent.on(map.getContainer(), 'mousedown', map.keyboard._onMouseDown, map.keyboard);
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "LeafletFixes"
+        self.js = LEAFLET_FIXES_JS
+
+
 class Legend(MacroElement):
     """The map's key, as HTML beside the map (every label escaped)."""
 
@@ -617,6 +657,7 @@ def build_map(
         assets_url=assets,
     )
     IconPath(f"{assets}/images/").add_to(base)
+    LeafletFixes().add_to(base)
     if tiles_url:
         folium.TileLayer(
             tiles=tiles_url, attr=cfg.tiles_attribution, name="Street map", max_zoom=19, control=False
