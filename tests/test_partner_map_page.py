@@ -64,7 +64,7 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
         before = conn.execute(
             select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
         ).scalar()
-    at.session_state["map_selected"] = partner_id
+    at.session_state["map_open"] = [partner_id]
     at.run()
     assert not at.exception
     assert any(h.value.replace("\\", "") == name for h in at.subheader)
@@ -83,6 +83,9 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
             select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
         ).scalar()
     assert after == before + 1
+    # Said beside the form, in the record that stays open.
+    assert any(s.value.startswith("Contact on ") and s.value.endswith(" logged.") for s in at.success)
+    assert any(h.value.replace("\\", "") == name for h in at.subheader)
     assert any(f"**History** ({before + 1} contacts)" == m.value for m in at.markdown)
 
 
