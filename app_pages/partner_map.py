@@ -11,11 +11,14 @@ from engagement import access, contacts, maps, referrals
 from engagement import store as engagement_store
 from engagement.directory import filter_by_services
 from engagement.partners import (
+    TABLE_SORTS,
     PartnerFilter,
     filter_partners,
+    only_match,
     partner_heading,
     partner_record,
     partners_in_window,
+    partners_table,
     service_tags,
 )
 from engagement.services import services_of
@@ -74,6 +77,17 @@ with st.sidebar:
     st.markdown("**What their services offer**")
     offered = service_filters(services, "map_offer", stacked=True)
 
+settings = load_settings().map
+left, right = st.columns([3, 2], gap="medium")
+with right:
+    # The question the map answers first: what is near the school? The choices are the map's rings.
+    within = st.radio(
+        "Distance from the school",
+        [None, *sorted(settings.rings_km)],
+        format_func=lambda km: "any distance" if km is None else f"within {km:g} km",
+        key="map_within",
+    )
+
 chosen = PartnerFilter(
     layers=tuple(layers),
     segments=tuple(segments),
@@ -82,11 +96,11 @@ chosen = PartnerFilter(
     statuses=tuple(statuses),
     engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
     search=search,
+    within_km=within,
 )
 shown = filter_by_services(filter_partners(partners, chosen), services, offered)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
-settings = load_settings().map
 names = dict(zip(partners["partner_id"], partners["name"]))
 
 
@@ -99,9 +113,19 @@ def open_record(partner_ids: list[str]) -> None:
 
 def record_closed() -> None:
     st.session_state.pop("map_open", None)
+    st.session_state.pop("map_row", None)
+    # A new table, its row unselected, so the same row opens the record again.
+    st.session_state["map_table"] = st.session_state.get("map_table", 0) + 1
 
 
-left, right = st.columns([3, 2], gap="medium")
+# A search that finds one partner opens its record, once per search.
+if search != st.session_state.get("map_searched"):
+    st.session_state["map_searched"] = search
+    found = only_match(shown, search)
+    if found is not None:
+        open_record([found])
+
+
 with left:
     st.caption(
         f"Showing {len(shown) - len(unplaced)} of {len(partners)} partners on the map"
@@ -140,7 +164,33 @@ with right:
     # Collapsed: open, it pushed everything under it below the fold.
     with st.expander("Key: colours, shapes and rings", expanded=False):
         st.html(f'<style>{maps.KEY_CSS}</style><div class="map-key">{maps.legend_html(sectors, (start, end))}</div>')
-    st.info("Click a partner on the map to open its record, contacts, services and history.")
+    st.caption("Click a partner on the map, or choose one in the table under the map, to open its record.")
+
+st.subheader("Partners shown" + ("" if within is None else f" within {within:g} km of the school"))
+order = st.radio("Sort by", TABLE_SORTS, horizontal=True, key="map_sort")
+rows = partners_table(shown, order)
+picked = st.dataframe(
+    rows,
+    hide_index=True,
+    width="stretch",
+    column_order=["name", "distance_km", "category", "last_contact_text"],
+    column_config={
+        "name": st.column_config.TextColumn("Partner", width="large"),
+        "distance_km": st.column_config.NumberColumn("Distance (km)", format="%.1f"),
+        "category": "Category",
+        "last_contact_text": "Last contact",
+    },
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"map_table_{st.session_state.get('map_table', 0)}",
+)
+st.caption(f"{len(rows)} partners. Choose a row to open the partner's record.")
+chosen_rows = picked.selection.rows if picked else []
+if chosen_rows and chosen_rows[0] < len(rows):
+    row_id = rows["partner_id"].iloc[chosen_rows[0]]
+    if row_id != st.session_state.get("map_row"):
+        st.session_state["map_row"] = row_id
+        open_record([row_id])
 
 
 # A dialog opens over the page where the reader is, wherever they scrolled to; beside the map it
@@ -196,9 +246,7 @@ def partner_dialog(here: list[str]) -> None:
             activity = c2.selectbox(
                 "Activity",
                 typology.activity_names(),
-                index=typology.activity_names().index("phone call")
-                if "phone call" in typology.activity_names()
-                else 0,
+                index=typology.activity_names().index("phone call") if "phone call" in typology.activity_names() else 0,
             )
             two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
             staff = st.text_input("Staff")

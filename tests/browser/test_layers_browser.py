@@ -50,7 +50,7 @@ def test_selecting_a_mark_opens_the_partners_record_on_the_screen(open_app_page,
         heading = dialog.locator("h3").first
         assert heading.inner_text() and hovered.startswith(heading.inner_text()), (heading.inner_text(), hovered)
         where = heading.bounding_box()
-        assert 0 <= where["y"] and where["y"] + where["height"] <= height, where
+        assert where["y"] >= 0 and where["y"] + where["height"] <= height, where
         # The record as lines of text, none cut short and none printing a missing value as "nan".
         fields = dialog.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Distance from the school:")
         text = fields.first.inner_text()

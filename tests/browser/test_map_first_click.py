@@ -50,6 +50,6 @@ def test_one_click_on_a_marker_below_the_fold_opens_its_record(open_app_page, vi
         assert main_scroll(page) == before, "the press on the marker scrolled the page"
         # The record opens where the reader is looking (issue 15, item 7): its name on the screen.
         where = heading.bounding_box()
-        assert where and 0 <= where["y"] and where["y"] + where["height"] <= height, where
+        assert where and where["y"] >= 0 and where["y"] + where["height"] <= height, where
         h.screenshot(page, h.SCREENSHOTS / f"partner-map-first-click-{width}x{height}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
