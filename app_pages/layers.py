@@ -1,5 +1,5 @@
 """Community layers: the school's community as concentric rings, every partner a mark in its ring,
-the categories with no engaged partner named as gaps, and a partner's record on selection."""
+the categories with no engaged partner named as gaps, and a partner's record over the page on selection."""
 
 import streamlit as st
 
@@ -30,7 +30,7 @@ typology = load_typology()
 st.title("Community layers")
 st.caption(
     f"{md_escape(school['name'])} · {window.label}. Each mark is a partner, in its layer's ring and its "
-    "category's sector, sized by its contacts in the window. Select a mark to see its record."
+    "category's sector, sized by its contacts in the window. Select a mark to open its record."
 )
 
 partners = partners_in_window(store, school_id, window.start, window.end, frames)
@@ -53,6 +53,40 @@ shown = filter_by_services(
 )
 
 gaps = scoring.gaps(frames, school_id, window.start, window.end)
+
+
+def record_closed() -> None:
+    st.session_state.pop("layers_open", None)
+    # A new diagram, its selection cleared, so the same mark opens its record again.
+    st.session_state["layers_chart"] = st.session_state.get("layers_chart", 0) + 1
+
+
+# The record opens over the page where the reader is: in the column beside the diagram it came
+# below the gaps list, off the screen.
+@st.dialog("Partner record", width="medium", on_dismiss=record_closed)
+def partner_dialog(partner_id: str) -> None:
+    record = partners[partners["partner_id"] == partner_id].iloc[0]
+    st.subheader(md_escape(record["name"]))
+    st.caption(md_escape(partner_heading(record)))
+    # Lines of text, not a table: a narrow table cut addresses and emails short.
+    with st.container(border=True):
+        st.markdown(record_lines(partner_record(record)))
+    history = interaction_history(store, partner_id=partner_id, role=viewer.role)
+    st.markdown(f"**History** ({len(history)} contacts)")
+    shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
+    st.dataframe(
+        history[shown_columns].head(50),
+        hide_index=True,
+        column_config={
+            "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+            "activity": "Activity",
+            "channel": "Channel",
+            "two_way": st.column_config.CheckboxColumn("Two-way"),
+            "notes": "Notes",
+        },
+    )
+
+
 diagram_tab, table_tab = st.tabs(["Diagram", "Table"])
 with diagram_tab:
     left, right = st.columns([3, 1.3])
@@ -64,9 +98,12 @@ with diagram_tab:
             figure,
             on_select="rerun",
             selection_mode="points",
-            key="layers_diagram",
+            key=f"layers_diagram_{st.session_state.get('layers_chart', 0)}",
             config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]},
         )
+        selected = charts.selected_partner(figure, event.selection.points if event else [])
+        if selected and selected != st.session_state.get("layers_open"):
+            st.session_state["layers_open"] = selected
     with right:
         st.subheader("Gaps in this window")
         st.caption("Categories of the community with no engaged partner.")
@@ -82,29 +119,6 @@ with diagram_tab:
                     f"<span style='color:#555'>({md_escape(name)})</span>",
                     unsafe_allow_html=True,
                 )
-
-        selected = charts.selected_partner(figure, event.selection.points if event else [])
-        if selected:
-            record = partners[partners["partner_id"] == selected].iloc[0]
-            st.divider()
-            st.subheader(md_escape(record["name"]))
-            st.caption(md_escape(partner_heading(record)))
-            # Lines of text, not a table: a table beside the diagram cut addresses and emails short.
-            with st.container(border=True):
-                st.markdown(record_lines(partner_record(record)))
-            history = interaction_history(store, partner_id=selected, role=viewer.role)
-            st.markdown(f"**History** ({len(history)} contacts)")
-            shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
-            st.dataframe(
-                history[shown_columns].head(50),
-                hide_index=True,
-                column_config={
-                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                    "two_way": st.column_config.CheckboxColumn("Two-way"),
-                },
-            )
-        else:
-            st.info("Select a partner's mark on the diagram to see its record and history here.")
 
 with table_tab:
     st.dataframe(
@@ -136,3 +150,6 @@ with table_tab:
         },
     )
     st.caption(f"{len(shown)} of {len(partners)} partners shown.")
+
+if st.session_state.get("layers_open") in set(partners["partner_id"]):
+    partner_dialog(st.session_state["layers_open"])

@@ -1,5 +1,5 @@
 """Partner map: the school, distance rings, partners by layer and segment, families by postcode
-sector; filters in the sidebar; click a partner to see its record and log a contact."""
+sector; filters in the sidebar; click a partner to open its record over the map and log a contact."""
 
 import datetime
 
@@ -11,11 +11,14 @@ from engagement import access, contacts, maps, referrals
 from engagement import store as engagement_store
 from engagement.directory import filter_by_services
 from engagement.partners import (
+    TABLE_SORTS,
     PartnerFilter,
     filter_partners,
+    only_match,
     partner_heading,
     partner_record,
     partners_in_window,
+    partners_table,
     service_tags,
 )
 from engagement.services import services_of
@@ -74,6 +77,17 @@ with st.sidebar:
     st.markdown("**What their services offer**")
     offered = service_filters(services, "map_offer", stacked=True)
 
+settings = load_settings().map
+left, right = st.columns([3, 2], gap="medium")
+with right:
+    # The question the map answers first: what is near the school? The choices are the map's rings.
+    within = st.radio(
+        "Distance from the school",
+        [None, *sorted(settings.rings_km)],
+        format_func=lambda km: "any distance" if km is None else f"within {km:g} km",
+        key="map_within",
+    )
+
 chosen = PartnerFilter(
     layers=tuple(layers),
     segments=tuple(segments),
@@ -82,13 +96,36 @@ chosen = PartnerFilter(
     statuses=tuple(statuses),
     engaged={"Any": None, "Contacted": True, "Not contacted": False}[engaged],
     search=search,
+    within_km=within,
 )
 shown = filter_by_services(filter_partners(partners, chosen), services, offered)
 unplaced = shown[shown["latitude"].isna() | shown["longitude"].isna()]
 
-settings = load_settings().map
-left, right = st.columns([3, 2], gap="medium")
-selected_id = st.session_state.get("map_selected")
+names = dict(zip(partners["partner_id"], partners["name"]))
+
+
+def open_record(partner_ids: list[str]) -> None:
+    """Open the record of the first of ``partner_ids`` (all drawn at one point, or one found):
+    it stays open over the map, across reruns, until the reader closes it."""
+    st.session_state["map_open"] = list(partner_ids)
+    st.session_state.pop("map_pick", None)
+
+
+def record_closed() -> None:
+    st.session_state.pop("map_open", None)
+    st.session_state.pop("map_row", None)
+    # A new table, its row unselected, so the same row opens the record again.
+    st.session_state["map_table"] = st.session_state.get("map_table", 0) + 1
+
+
+# A search that finds one partner opens its record, once per search.
+if search != st.session_state.get("map_searched"):
+    st.session_state["map_searched"] = search
+    found = only_match(shown, search)
+    if found is not None:
+        open_record([found])
+
+
 with left:
     st.caption(
         f"Showing {len(shown) - len(unplaced)} of {len(partners)} partners on the map"
@@ -121,94 +158,124 @@ with left:
             st.session_state["map_last_click"] = point
             here = maps.partners_at(shown, point["lat"], point["lng"], clicked.get("last_object_clicked_tooltip"))
             if len(here):
-                selected_id = here["partner_id"].iloc[0]
-                st.session_state["map_selected"] = selected_id
-                st.session_state["map_here"] = here["partner_id"].tolist()
+                open_record(here["partner_id"].tolist())
 
 with right:
-    here = [p for p in st.session_state.get("map_here", []) if p in set(partners["partner_id"])]
-    names = dict(zip(partners["partner_id"], partners["name"]))
-    if len(here) > 1:
-        selected_id = st.selectbox(
-            f"{len(here)} partners at this point",
-            here,
-            format_func=names.get,
-            index=here.index(selected_id) if selected_id in here else 0,
-        )
-    with st.expander("Key", expanded=True):
+    # Collapsed: open, it pushed everything under it below the fold.
+    with st.expander("Key: colours, shapes and rings", expanded=False):
         st.html(f'<style>{maps.KEY_CSS}</style><div class="map-key">{maps.legend_html(sectors, (start, end))}</div>')
-    record = partners[partners["partner_id"] == selected_id]
-    if record.empty:
-        st.info("Click a partner on the map to see its record, contacts, services and history here.")
-    else:
-        r = record.iloc[0]
-        st.subheader(md_escape(r["name"]))
-        st.caption(md_escape(partner_heading(r)))
-        # Lines of text, not a table: a narrow column cut addresses and emails short.
-        with st.container(border=True):
-            st.markdown(record_lines(partner_record(r)))
-        family_detail = access.sees_family_detail(viewer.role)
-        week = referrals.partner_summary(store, r["partner_id"], for_governor=not family_detail)
-        st.markdown("**Referrals and families**  \n" + "  \n".join(f"{k}: {v}" for k, v in week.items()))
-        if family_detail:
-            sent = referrals.referrals(store, school_id, partner_id=r["partner_id"])
-            if len(sent):
-                st.dataframe(
-                    sent,
-                    hide_index=True,
-                    height=160,
-                    key="map_partner_referrals",
-                    column_order=["date", "family_id", "status", "status_date", "reasons"],
-                )
-        history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
-        st.markdown(f"**History** ({len(history)} contacts)")
-        st.dataframe(
-            history.drop(columns=["interaction_id"], errors="ignore"),
-            hide_index=True,
-            use_container_width=True,
-            height=220,
-            column_config={
-                "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                "activity": "Activity",
-                "channel": "Channel",
-                "two_way": st.column_config.CheckboxColumn("Two-way"),
-                "staff": "Staff",
-                "notes": "Notes",
-            },
-        )
-        if access.may_import(viewer.role):
-            with st.form("log_partner_contact", clear_on_submit=True):
-                st.markdown("**Log a contact with this partner**")
-                c1, c2 = st.columns(2)
-                when = c1.date_input("Date", value=datetime.date.today(), format="DD/MM/YYYY")
-                activity = c2.selectbox(
-                    "Activity",
-                    typology.activity_names(),
-                    index=typology.activity_names().index("phone call")
-                    if "phone call" in typology.activity_names()
-                    else 0,
-                )
-                two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
-                staff = st.text_input("Staff")
-                notes = st.text_area("Notes", height=80)
-                if st.form_submit_button("Log contact", type="primary"):
-                    try:
-                        contacts.log_interaction(
-                            store,
-                            ui.current_actor(),
-                            school_id=school_id,
-                            date=when,
-                            activity=activity,
-                            partner_id=r["partner_id"],
-                            two_way=two_way,
-                            staff=staff or None,
-                            notes=notes or None,
-                        )
-                    except contacts.InvalidInteraction as error:
-                        st.error(str(error))
-                    else:
-                        st.toast("Contact logged.")
-                        st.rerun()
+    st.caption("Click a partner on the map, or choose one in the table under the map, to open its record.")
+
+st.subheader("Partners shown" + ("" if within is None else f" within {within:g} km of the school"))
+order = st.radio("Sort by", TABLE_SORTS, horizontal=True, key="map_sort")
+rows = partners_table(shown, order)
+picked = st.dataframe(
+    rows,
+    hide_index=True,
+    width="stretch",
+    column_order=["name", "distance_km", "category", "last_contact_text"],
+    column_config={
+        "name": st.column_config.TextColumn("Partner", width="large"),
+        "distance_km": st.column_config.NumberColumn("Distance (km)", format="%.1f"),
+        "category": "Category",
+        "last_contact_text": "Last contact",
+    },
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"map_table_{st.session_state.get('map_table', 0)}",
+)
+st.caption(f"{len(rows)} partners. Choose a row to open the partner's record.")
+chosen_rows = picked.selection.rows if picked else []
+if chosen_rows and chosen_rows[0] < len(rows):
+    row_id = rows["partner_id"].iloc[chosen_rows[0]]
+    if row_id != st.session_state.get("map_row"):
+        st.session_state["map_row"] = row_id
+        open_record([row_id])
+
+
+# A dialog opens over the page where the reader is, wherever they scrolled to; beside the map it
+# opened below the key, off the screen.
+@st.dialog("Partner record", width="medium", on_dismiss=record_closed)
+def partner_dialog(here: list[str]) -> None:
+    selected_id = here[0]
+    if len(here) > 1:
+        selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get, key="map_pick")
+    r = partners[partners["partner_id"] == selected_id].iloc[0]
+    st.subheader(md_escape(r["name"]))
+    st.caption(md_escape(partner_heading(r)))
+    # Lines of text, not a table: a narrow table cut addresses and emails short.
+    with st.container(border=True):
+        st.markdown(record_lines(partner_record(r)))
+    family_detail = access.sees_family_detail(viewer.role)
+    week = referrals.partner_summary(store, r["partner_id"], for_governor=not family_detail)
+    st.markdown("**Referrals and families**  \n" + "  \n".join(f"{k}: {v}" for k, v in week.items()))
+    if family_detail:
+        sent = referrals.referrals(store, school_id, partner_id=r["partner_id"])
+        if len(sent):
+            st.dataframe(
+                sent,
+                hide_index=True,
+                height=160,
+                key="map_partner_referrals",
+                column_order=["date", "family_id", "status", "status_date", "reasons"],
+            )
+    history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
+    st.markdown(f"**History** ({len(history)} contacts)")
+    st.dataframe(
+        history.drop(columns=["interaction_id"], errors="ignore"),
+        hide_index=True,
+        use_container_width=True,
+        height=min(220, 38 + 35 * max(1, len(history))),
+        column_config={
+            "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+            "activity": "Activity",
+            "channel": "Channel",
+            "two_way": st.column_config.CheckboxColumn("Two-way"),
+            "staff": "Staff",
+            "notes": "Notes",
+        },
+    )
+    if access.may_import(viewer.role):
+        logged = st.session_state.get("map_logged")
+        if logged and logged[0] == r["partner_id"]:
+            st.success(logged[1])
+        with st.form("log_partner_contact", clear_on_submit=True):
+            st.markdown("**Log a contact with this partner**")
+            c1, c2 = st.columns(2)
+            when = c1.date_input("Date", value=datetime.date.today(), format="DD/MM/YYYY")
+            activity = c2.selectbox(
+                "Activity",
+                typology.activity_names(),
+                index=typology.activity_names().index("phone call") if "phone call" in typology.activity_names() else 0,
+            )
+            two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
+            staff = st.text_input("Staff")
+            notes = st.text_area("Notes", height=80)
+            if st.form_submit_button("Log contact", type="primary"):
+                try:
+                    contacts.log_interaction(
+                        store,
+                        ui.current_actor(),
+                        school_id=school_id,
+                        date=when,
+                        activity=activity,
+                        partner_id=r["partner_id"],
+                        two_way=two_way,
+                        staff=staff or None,
+                        notes=notes or None,
+                    )
+                except contacts.InvalidInteraction as error:
+                    st.error(str(error))
+                else:
+                    # Said beside the form, in the open record, which the whole page's rerun
+                    # (for the new counts) keeps open.
+                    st.session_state["map_logged"] = (r["partner_id"], f"Contact on {when:%d/%m/%Y} logged.")
+                    st.rerun()
+
+
+opened = [p for p in st.session_state.get("map_open", []) if p in names]
+if opened:
+    partner_dialog(opened)
 
 if access.may_import(viewer.role):
     from ui.geocoding import geocode_section

@@ -419,6 +419,80 @@ class IconPath(MacroElement):
         self.path = path
 
 
+# Leaflet's habits that hurt inside Streamlit's component frame, patched once per map.
+#
+# Focus. Leaflet focuses the map on the first mousedown (for its arrow-key panning) without
+# ``preventScroll``; when the frame is partly below the fold, Chrome scrolls the page to show the
+# whole map, the marker moves away under the pointer, and the click lands on empty map: the first
+# click was lost (Leaflet issues 1228, 1605, 5392; streamlit-folium 177). Focusing with
+# ``preventScroll`` keeps the keyboard working and the page still.
+#
+# Tooltips. A tooltip above a marker near the map's edge ran out of the map and was cut off
+# (the map clips its panes). One that would leave the map is put on the side with room (right of
+# a marker near the left edge, left near the right edge, below near the top), and then moved
+# inside the map if it still does not fit. Sticky tooltips (the family sectors) follow the pointer
+# and are left to Leaflet.
+LEAFLET_FIXES_JS = """
+(function () {
+  if (L.__engagementFixes) { return; }
+  L.__engagementFixes = true;
+  L.__leafletMouseDown = L.Map.Keyboard.prototype._onMouseDown;
+  L.Map.Keyboard.prototype._onMouseDown = function () {
+    if (!this._focused) { this._map._container.focus({preventScroll: true}); }
+  };
+  var place = L.Tooltip.prototype._setPosition;
+  var outside = function (tooltip) {
+    var map = tooltip._map, c = tooltip._container, size = map.getSize();
+    var at = map.layerPointToContainerPoint(L.DomUtil.getPosition(c));
+    return {at: at, left: -at.x, right: at.x + c.offsetWidth - size.x, top: -at.y,
+            bottom: at.y + c.offsetHeight - size.y};
+  };
+  L.Tooltip.prototype._setPosition = function (pos) {
+    place.call(this, pos);
+    if (!this._map || this.options.sticky) { return; }
+    var o = outside(this);
+    if (o.left <= 0 && o.right <= 0 && o.top <= 0 && o.bottom <= 0) { return; }
+    var wanted = this.options.direction, offset = this.options.offset;
+    var gap = Math.max(Math.abs(L.point(offset).x), Math.abs(L.point(offset).y));
+    var side = o.left > 0 ? 'right' : (o.right > 0 ? 'left' : (o.top > 0 ? 'bottom' : 'top'));
+    this.options.direction = side;
+    this.options.offset = {right: [gap, 0], left: [-gap, 0], bottom: [0, gap], top: [0, -gap]}[side];
+    place.call(this, pos);
+    this.options.direction = wanted;
+    this.options.offset = offset;
+    o = outside(this);
+    var dx = o.left > 0 ? o.left : (o.right > 0 ? -o.right : 0);
+    var dy = o.top > 0 ? o.top : (o.bottom > 0 ? -o.bottom : 0);
+    if (dx || dy) {
+      L.DomUtil.setPosition(this._container, L.DomUtil.getPosition(this._container).add([dx, dy]));
+    }
+  };
+})();
+"""
+
+
+class LeafletFixes(MacroElement):
+    """Adds :data:`LEAFLET_FIXES_JS` to the map's script: focus without scrolling the page, and
+    tooltips kept inside the map."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            {{ this.js }}
+            (function (map) {
+              // The map bound the old handler when it was made: swap it for the patched one.
+              if (!map.keyboard || !map.keyboard.enabled()) { return; }
+              L.DomEvent.off(map.getContainer(), 'mousedown', L.__leafletMouseDown, map.keyboard);
+              L.DomEvent.on(map.getContainer(), 'mousedown', map.keyboard._onMouseDown, map.keyboard);
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "LeafletFixes"
+        self.js = LEAFLET_FIXES_JS
+
+
 class Legend(MacroElement):
     """The map's key, as HTML beside the map (every label escaped)."""
 
@@ -617,6 +691,7 @@ def build_map(
         assets_url=assets,
     )
     IconPath(f"{assets}/images/").add_to(base)
+    LeafletFixes().add_to(base)
     if tiles_url:
         folium.TileLayer(
             tiles=tiles_url, attr=cfg.tiles_attribution, name="Street map", max_zoom=19, control=False

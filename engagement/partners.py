@@ -96,6 +96,7 @@ class PartnerFilter:
     statuses: tuple[str, ...] = ()
     engaged: bool | None = None
     search: str = ""
+    within_km: float | None = None  # from the school; a partner not placed yet is never within
 
 
 def services_text(services) -> str:
@@ -209,4 +210,66 @@ def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFra
         keep &= partners["engaged"] == chosen.engaged
     if chosen.search.strip():
         keep &= partners["name"].str.contains(chosen.search.strip(), case=False, regex=False, na=False)
+    if chosen.within_km is not None:
+        keep &= partners["distance_km"].fillna(float("inf")) <= chosen.within_km
     return partners[keep]
+
+
+# How the table of partners beside the map may be sorted: nearest, A to Z, by category (nearest
+# first within one), or the latest contact first; a partner with no distance or no contact last.
+TABLE_SORTS = ("distance", "name", "category", "last contact")
+
+
+def partners_table(partners: pd.DataFrame, sort: str = "distance") -> pd.DataFrame:
+    """The partners shown on the map as the rows of its table, sorted by ``sort`` (one of
+    :data:`TABLE_SORTS`): ``partner_id`` (to open the record), ``name``, ``category``,
+    ``distance_km``, ``last_contact`` (in the window; None without one) and ``last_contact_text``
+    (dd/mm/yyyy, blank without one).
+
+    >>> import datetime
+    >>> frame = pd.DataFrame({"partner_id": ["A", "B", "C"], "name": ["library", "Food bank", "Allotment"],
+    ...     "category": ["library", "food bank", "allotment"], "distance_km": [0.4, float("nan"), 1.2],
+    ...     "last_contact": [None, datetime.date(2026, 10, 1), datetime.date(2026, 9, 1)],
+    ...     "engaged": [False, True, True]})
+    >>> partners_table(frame)["partner_id"].tolist(), partners_table(frame, "name")["partner_id"].tolist()
+    (['A', 'C', 'B'], ['C', 'B', 'A'])
+    >>> partners_table(frame, "last contact")["partner_id"].tolist()
+    ['B', 'C', 'A']
+    """
+    if sort not in TABLE_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(TABLE_SORTS)}, not {sort!r}")
+    last = pd.to_datetime(partners["last_contact"].where(partners["engaged"].astype(bool)), errors="coerce")
+    rows = pd.DataFrame(
+        {
+            "partner_id": partners["partner_id"],
+            "name": partners["name"],
+            "category": partners["category"],
+            "distance_km": pd.to_numeric(partners["distance_km"], errors="coerce"),
+            "last_contact": last.dt.date.astype(object).where(last.notna(), None),
+            "_name": partners["name"].str.lower(),
+            "_last": last,
+        }
+    )
+    by, ascending = {
+        "distance": (["distance_km", "_name"], [True, True]),
+        "name": (["_name", "distance_km"], [True, True]),
+        "category": (["category", "distance_km", "_name"], [True, True, True]),
+        "last contact": (["_last", "_name"], [False, True]),
+    }[sort]
+    rows = rows.sort_values(by, ascending=ascending, na_position="last", kind="stable")
+    rows["last_contact_text"] = [_date_text(d) for d in rows["last_contact"]]
+    return rows.drop(columns=["_name", "_last"]).reset_index(drop=True)
+
+
+def only_match(partners: pd.DataFrame, search: str) -> str | None:
+    """The partner whose name alone contains ``search`` (ignoring case), if exactly one does: a
+    search that finds one partner opens its record.
+
+    >>> frame = pd.DataFrame({"partner_id": ["A", "B"], "name": ["Stirchley Library", "Stirchley Baths"]})
+    >>> only_match(frame, "library"), only_match(frame, "stirchley"), only_match(frame, " ")
+    ('A', None, None)
+    """
+    if not search.strip():
+        return None
+    found = partners[partners["name"].str.contains(search.strip(), case=False, regex=False, na=False)]
+    return str(found["partner_id"].iloc[0]) if len(found) == 1 else None

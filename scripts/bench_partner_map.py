@@ -42,6 +42,9 @@ def make_store(path: Path, n: int) -> str:
         since=None,
         last_verified=None,
         notes=None,
+        verified_by=None,
+        archived_on=None,
+        version=1,
     )[columns]
     with store.write("bench") as conn:
         if len(rows):

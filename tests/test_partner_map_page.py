@@ -64,7 +64,7 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
         before = conn.execute(
             select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
         ).scalar()
-    at.session_state["map_selected"] = partner_id
+    at.session_state["map_open"] = [partner_id]
     at.run()
     assert not at.exception
     assert any(h.value.replace("\\", "") == name for h in at.subheader)
@@ -83,6 +83,9 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
             select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
         ).scalar()
     assert after == before + 1
+    # Said beside the form, in the record that stays open.
+    assert any(s.value.startswith("Contact on ") and s.value.endswith(" logged.") for s in at.success)
+    assert any(h.value.replace("\\", "") == name for h in at.subheader)
     assert any(f"**History** ({before + 1} contacts)" == m.value for m in at.markdown)
 
 
@@ -114,3 +117,22 @@ def test_the_geocode_section_places_partners_from_the_gazetteer(app_db):
     assert list(table["Reference"]) == [ids[1]]
     assert "not in the gazetteer" in table["Reason"].iloc[0]
     assert shown_count(at) == (119, 120)
+
+
+def test_within_a_distance_and_a_search_with_one_match(app_db):
+    at = run_page()
+    at.radio(key="map_within").set_value(1.0).run()
+    near, total = shown_count(at)
+    store = db.open_store(app_db)
+    from engagement.partners import partner_directory
+
+    school_id = db.list_schools(store)[0]["school_id"]
+    distances = partner_directory(store, school_id)["distance_km"]
+    assert 0 < near == int((distances <= 1.0).sum()) < total
+    table = at.dataframe[0].value
+    assert len(table) == near and table["distance_km"].is_monotonic_increasing
+    assert any(s.value == "Partners shown within 1 km of the school" for s in at.subheader)
+    name = table["name"].iloc[0]
+    at.radio(key="map_within").set_value(None).run()
+    at.sidebar.text_input(key="map_search").set_value(name).run()
+    assert any(h.value.replace("\\", "") == name for h in at.subheader)  # the record, opened

@@ -1,6 +1,6 @@
 """The Partner map in headless Chromium: Leaflet draws the markers inside the component frame from
 the app's own copy of its scripts, nothing but tiles leaves the app's host, clicking a marker shows
-that partner's record beside the map, and hostile partner names open no dialog anywhere (tooltips
+that partner's record over the map, and hostile partner names open no dialog anywhere (tooltips
 forced open, the record panel, the picker for partners sharing a point)."""
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def uncovered_mark(raw) -> int:
 
 
 def heading_in_panel(page) -> str:
-    return page.locator('[data-testid="stMain"] h3').first.inner_text().strip()
+    """The name at the top of the partner's record, which opens over the page."""
+    return page.get_by_role("dialog").locator("h3").first.inner_text().strip()
 
 
 def test_the_map_draws_its_markers_from_the_apps_own_scripts(open_app_page):
@@ -56,7 +57,10 @@ def test_the_map_draws_its_markers_from_the_apps_own_scripts(open_app_page):
         frame, raw = map_frame(page, shown + 1)
         # One mark per partner plus the school; every script of the frame comes from the app.
         assert frame.locator(".partner-mark").count() == shown + 1
-        key = page.locator(".map-key")  # beside the map, where it hides no partner
+        # The key is beside the map, where it hides no partner, and closed until asked for.
+        key = page.locator(".map-key")
+        assert not key.is_visible()
+        page.get_by_text("Key: colours, shapes and rings").click()
         assert key.is_visible() and "Partners: colour is the layer" in key.inner_text()
         assert frame.locator(".leaflet-overlay-pane path").count() >= 4  # the rings and family sectors
         scripts = raw.evaluate("() => [...document.scripts].map(s => s.src).filter(Boolean)")
