@@ -398,7 +398,7 @@ def _equitable_words(by: dict[str, dict[str, float]], widest: float | None, thre
     """
     what = {"channel": "preferred channel", "language": "home language"}
     spans = {
-        kind: (max(groups, key=groups.get), min(groups, key=groups.get))
+        kind: (max(groups, key=lambda g: groups[g]), min(groups, key=lambda g: groups[g]))
         for kind, groups in by.items()
         if len(groups) >= 2
     }

@@ -545,7 +545,7 @@ def read_file(item) -> tuple[str, list[list[str]]]:
     limits of ``[imports]``; a quoted empty cell comes back as "". Raises :class:`Refused` (its
     ``row`` and ``column`` say where) for a file that cannot be read.
 
-    >>> read_file(("terms.csv", b'kind,name\nterm,"autumn, 2026"\n'))
+    >>> read_file(("terms.csv", 'kind,name\\r\\nterm,"autumn, 2026"\\r\\n'.encode()))
     ('terms.csv', [['kind', 'name'], ['term', 'autumn, 2026']])
     """
     source = _source(item)
