@@ -77,6 +77,7 @@ def partner_dialog(partner_id: str) -> None:
     st.dataframe(
         history[shown_columns].head(50),
         hide_index=True,
+        placeholder="",  # an empty note is blank, not "None"
         column_config={
             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
             "activity": "Activity",

@@ -25,6 +25,7 @@ from engagement.services import services_of
 from engagement.settings import load_settings
 from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
+from ui.forms import two_way_question
 from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("map")
@@ -217,6 +218,7 @@ def partner_dialog(here: list[str]) -> None:
                 hide_index=True,
                 height=160,
                 key="map_partner_referrals",
+                placeholder="",
                 column_order=["date", "family_id", "status", "status_date", "reasons"],
             )
     history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
@@ -225,6 +227,7 @@ def partner_dialog(here: list[str]) -> None:
         history.drop(columns=["interaction_id"], errors="ignore"),
         hide_index=True,
         use_container_width=True,
+        placeholder="",  # an empty note is blank, not "None"
         height=min(220, 38 + 35 * max(1, len(history))),
         column_config={
             "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
@@ -248,7 +251,7 @@ def partner_dialog(here: list[str]) -> None:
                 typology.activity_names(),
                 index=typology.activity_names().index("phone call") if "phone call" in typology.activity_names() else 0,
             )
-            two_way = st.checkbox("Two-way (they answered, we talked)", value=True)
+            two_way = two_way_question("map_two_way", who="the partner")
             staff = st.text_input("Staff")
             notes = st.text_area("Notes", height=80)
             if st.form_submit_button("Log contact", type="primary"):

@@ -76,6 +76,10 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
     assert any(f"**History** ({before} contacts)" == m.value for m in at.markdown)
     form_staff = next(t for t in at.text_input if t.label == "Staff")
     form_staff.set_value("FLO")
+    # The same two-way question as the family form's, asked of the partner.
+    question = at.radio(key="map_two_way")
+    assert question.label == "Two-way: did the partner respond?" and question.value == "As usual"
+    question.set_value("No")
     next(b for b in at.button if b.label == "Log contact").click().run()
     assert not at.exception
     with store.read() as conn:
@@ -83,6 +87,13 @@ def test_a_chosen_partner_shows_its_record_and_a_contact_can_be_logged(app_db):
             select(func.count()).select_from(db.interactions).where(db.interactions.c.partner_id == partner_id)
         ).scalar()
     assert after == before + 1
+    with store.read() as conn:
+        newest = conn.execute(
+            select(db.interactions.c.two_way, db.interactions.c.staff).where(
+                db.interactions.c.partner_id == partner_id, db.interactions.c.staff == "FLO"
+            )
+        ).one()
+    assert newest.two_way is False  # "No", as answered
     # Said beside the form, in the record that stays open.
     assert any(s.value.startswith("Contact on ") and s.value.endswith(" logged.") for s in at.success)
     assert any(h.value.replace("\\", "") == name for h in at.subheader)
