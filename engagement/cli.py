@@ -357,7 +357,9 @@ def _score_run(args) -> int:
         card = score_card(frames, school, start, end, calendar=calendar)
     # What the changes are measured against, and how the school communicates (FORMATS.md's optional keys).
     card |= comparison_json(frames, start, end, calendar)
-    communication = measure(load_messages(store, school), start, end, calendar)
+    communication = measure(
+        load_messages(store, school), start, end, calendar, for_governor=args.audience == "governor"
+    )
     card["communication"] = communication.card
     from engagement.week import week_card
 

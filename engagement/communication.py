@@ -51,6 +51,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from engagement import store as db
+from engagement.privacy import governor_count, is_small
 from engagement.settings import Settings, load_settings
 from engagement.terms import Calendar, day_number, default_calendar
 from engagement.typology import load_typology
@@ -261,8 +262,12 @@ def measure(
     end: datetime.date,
     calendar: Calendar | None = None,
     settings: Settings | None = None,
+    for_governor: bool = False,
 ) -> Communication:
-    """The five measures of ``data`` for the window ``[start, end]`` over the school days of ``calendar``."""
+    """The five measures of ``data`` for the window ``[start, end]`` over the school days of ``calendar``.
+    ``for_governor``: counts of families in the words are rounded as governors see them, and "early"
+    is hidden when the families it reached, or those it did not, number 1 to threshold - 1 (a
+    share and its base would give that count back)."""
     cfg = settings or load_settings()
     cal = calendar or default_calendar(cfg)
     threshold, fewer = cfg.privacy.suppression_threshold, cfg.privacy.fewer_than
@@ -292,6 +297,10 @@ def measure(
         for name, behind in (("early", new_due), ("reliable", senders), ("open", talkers)):
             if 0 < behind < threshold:
                 hidden.append(name)
+        if for_governor and "early" not in hidden and early is not None:
+            reached_early = round(early * new_due)
+            if is_small(reached_early, threshold) or is_small(new_due - reached_early, threshold):
+                hidden.append("early")
         early = None if "early" in hidden else early
         reliable = None if "reliable" in hidden else reliable
         open_ = None if "open" in hidden else open_
@@ -319,6 +328,7 @@ def measure(
         return none if card[name] is None else None
 
     n, year_start = words.early_school_days, _school_year_start(end)
+    new_families = f"about {governor_count(new_due, threshold):,.0f}" if for_governor else f"the {new_due}"
     rows = [
         {
             "principle": "Early",
@@ -329,7 +339,7 @@ def measure(
                 f"No family new this school year has had {n} school days since joining yet.",
             )
             or (
-                f"{_percent(early)} of the {new_due} families new this school year (joined since {year_start.day} "
+                f"{_percent(early)} of {new_families} families new this school year (joined since {year_start.day} "
                 f"{year_start:%B %Y}, or starting in Reception) had two-way contact within {n} school days of joining."
             ),
         },
@@ -374,7 +384,7 @@ def measure(
     ]
     extremes = sorted(((v, g) for kind in by.values() for g, v in kind.items()))
     short = {
-        "Early": f"of {new_due} families new this school year had two-way contact within {n} school days",
+        "Early": f"of {new_families.removeprefix('the ')} families new this school year had two-way contact within {n} school days",
         "Regular": f"of {weeks} school weeks had a message to all families; longest gap {gap} school days",
         "Reliable": f"of {sent_due} messages from families answered within {words.answer_school_days} school days",
         "Equitable": "widest gap in family reach between channels or languages"

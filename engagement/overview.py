@@ -382,7 +382,7 @@ def overview(
         comparison=comparison,
         comparison_text=comparison.text(last_year),
         last_year=last_year,
-        communication=None if messages is None else measure(messages, start, end, cal, cfg),
+        communication=None if messages is None else measure(messages, start, end, cal, cfg, for_governor=for_governor),
     )
 
 

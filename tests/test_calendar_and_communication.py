@@ -553,3 +553,22 @@ def test_a_family_message_logged_in_the_app_counts_for_reliable(ash_lane):
     card = measure(load_messages(ash_lane, "S1"), START, D(2026, 12, 1), calendar, SETTINGS).card
     # 4 of 6 due (F11's now due and answered; F12's of 1 Dec is not due until 3 Dec).
     assert card["reliable"] == round(4 / 6, 4)
+
+
+def test_governors_see_the_new_families_rounded_and_no_early_share_that_gives_a_small_count_back(ash_lane):
+    """Four families are new; two were reached early. At a threshold of 3 staff see 50% of 4; a
+    governor would read 2 families from it (and 2 not reached), so the share is hidden for them
+    and the base is rounded."""
+    calendar = school_terms.load_calendar(ash_lane, "S1")
+    messages = load_messages(ash_lane, "S1")
+    three = parse_settings({"privacy": {"suppression_threshold": 3}})
+    staff = measure(messages, START, END, calendar, three)
+    governor = measure(messages, START, END, calendar, three, for_governor=True)
+    assert staff.card["early"] == 0.5 and "of the 4 families new" in staff.rows[0]["explanation"]
+    assert governor.card["early"] is None and "early" in governor.card["suppressed_figures"]
+    assert governor.rows[0]["value"] == "not shown"
+    # Above the threshold on both sides, a governor sees the share with the base rounded.
+    two = measure(
+        messages, START, END, calendar, parse_settings({"privacy": {"suppression_threshold": 2}}), for_governor=True
+    )
+    assert two.card["early"] == 0.5 and "of about 4 families new" in two.rows[0]["explanation"]
