@@ -187,13 +187,13 @@ st.header("Belonging and transitions", anchor=False)
 voice = view.voice
 b1, b2, b3, b4 = st.columns(4)
 if voice.belonging is None:
-    b1.metric("Families who feel they belong", "no survey yet")
+    b1.metric("Feel they belong", "no survey yet")
 else:
     b1.metric(
-        "Families who feel they belong",
+        "Feel they belong",
         belonging.percent(voice.belonging["agree"]),
         None if voice.belonging["change"] is None else f"{voice.belonging['change']:+.1f} pts",
-        help=f"Agreeing with the headline question of the {voice.belonging['survey']} survey of "
+        help=f"Families who feel they belong: agreeing with the headline question of the {voice.belonging['survey']} survey of "
         f"{voice.belonging['date']}; the change is on the round before.",
     )
 moves_year = f"{voice.year[0]:%Y}–{voice.year[1]:%y}"

@@ -69,7 +69,7 @@ def card_for(url: str, start: datetime.date, end: datetime.date) -> dict:
 
 PRINCIPLES = ("Early", "Regular", "Reliable", "Equitable", "Open")
 # The belonging and transitions section's own figures (tests/test_transitions_page.py checks them).
-VOICE_LABELS = ("Families who feel they belong", "Transitions ", "Of children with SEND", "With a complete plan")
+VOICE_LABELS = ("Feel they belong", "Transitions ", "Of children with SEND", "With a complete plan")
 
 
 def metrics(at: AppTest) -> list[tuple[str, str, str | None]]:

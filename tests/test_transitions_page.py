@@ -94,7 +94,7 @@ def test_a_governor_sees_belonging_and_transition_counts_on_the_overview(app_db)
     at = signed_in("chair@governors.hollybrook.sch.uk")
     assert any(h.value == "Belonging and transitions" for h in at.header)
     labels = {m.label: m.value for m in at.metric}
-    assert labels["Families who feel they belong"].endswith("%")
+    assert labels["Feel they belong"].endswith("%")
     moves = next(v for k, v in labels.items() if k.startswith("Transitions "))
     assert moves == "fewer than 10" or int(moves.replace(",", "")) % 10 == 0  # rounded to the threshold
     assert all("F0" not in t.value.to_string() for t in at.table)  # no family reference anywhere
@@ -106,9 +106,9 @@ def test_outreach_spells_out_the_flo_reasons_to_flos_only(app_db):
     flo = signed_in("flo@hollybrook.sch.uk")
     flo.switch_page("app_pages/outreach.py").run()
     assert not flo.exception, flo.exception
-    reasons = " ".join(flo.dataframe[0].value["reasons"])
+    reasons = " ".join(m.value for m in flo.markdown if m.value.startswith("**Why now:**"))
     assert "no transition meeting yet" in reasons and "low belonging" in reasons
     head = signed_in("head@hollybrook.sch.uk")
     head.switch_page("app_pages/outreach.py").run()
-    reasons = " ".join(head.dataframe[0].value["reasons"])
+    reasons = " ".join(m.value for m in head.markdown if m.value.startswith("**Why now:**"))
     assert "low belonging" not in reasons and "reasons for family liaison officers" in reasons
