@@ -29,6 +29,8 @@ view = dataclasses.replace(
     voice=belonging.voice_section(
         store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)
     ),
+    # Partners, not families: a count of the directory's own records, shown to every role.
+    directory_line=directory.stale_text(*directory.stale_count(store, school_id)),
 )
 
 # The school, the window and the report on the first lines; the scores straight after them, so a
@@ -132,9 +134,7 @@ table_side.caption(
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
 st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
-# Partners, not families: a count of the directory's own records, shown to every role.
-stale, listed = directory.stale_count(store, school_id)
-st.markdown(md_escape(directory.stale_text(stale, listed)))
+st.markdown(md_escape(view.directory_line))
 
 if view.communication is not None:
     st.header("How the school communicates with families", anchor=False)

@@ -109,6 +109,8 @@ class Overview:
     # Belonging and transitions (engagement.belonging.voice_section), read from the store by the
     # page and set with dataclasses.replace; None where it was not asked for.
     voice: VoiceSection | None = None
+    # How many partners are due for a check (engagement.directory.stale_text), set like ``voice``.
+    directory_line: str | None = None
 
 
 # ---------------------------------------------------------------- the figures

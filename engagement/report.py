@@ -290,6 +290,8 @@ def overview_report_html(view: Overview) -> str:
         cells = layer_text(row)
         out.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in cells.values()) + "</tr>")
     out.append("</table>")
+    if view.directory_line:
+        out.append(f'<p class="small">{_e(view.directory_line)}</p>')
     if beside:
         out += ["</td><td>", *_communication_section(view), "</td></tr></table>"]
 

@@ -474,3 +474,14 @@ def test_the_pdf_prints_every_text_readable_and_nothing_on_top_of_anything(demo)
     # Every chart label inside the sheet's width.
     width = float(page.mediabox[2])
     assert all(g[0] > 0 and g[2] < width for g in glyphs)
+
+
+def test_the_report_says_how_many_partners_are_due_for_a_check_and_still_fits_one_page(demo):
+    import dataclasses
+
+    line = "Directory: 37 of 120 partners are due for a check (not checked for over 12 months)."
+    html = report.overview_report_html(dataclasses.replace(demo["view"], directory_line=line))
+    assert line in html
+    reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(html)))
+    assert len(reader.pages) == 1 and line in " ".join(reader.pages[0].extract_text().split())
+    assert not overlaps(glyph_boxes(reader.pages[0]))
