@@ -172,7 +172,8 @@ def page_guard(page: str) -> Viewer:
         # In the sidebar, on every page: said plainly, without taking the page's first lines.
         st.sidebar.caption(
             ":material/lock_open: **Local mode**: nobody is signed in; this app is reachable "
-            "from this computer only and treats you as an administrator."
+            "from this computer only and treats you as an administrator"
+            + (", shown as governors see it." if viewer.presenting else ".")
         )
     elif viewer.role is None and not st.user.is_logged_in:
         st.title("Community engagement map")
