@@ -91,6 +91,7 @@ def test_a_partner_checked_and_one_added_with_two_services_show_everywhere(open_
     assert not record.problems(), "\n".join(record.problems())
 
     with open_app_page("/partner_map", (1280, 800), server=directory_server) as (record, page):
+        page.get_by_text("Key: colours, shapes and rings").click()  # the key starts collapsed
         page.get_by_text("due for a check (not checked for over 12 months)").first.wait_for(timeout=20_000)
         # Each marker's accessible name is its partner's name.
         page.frame_locator("iframe").first.locator(f'[title="{HUB}"]').wait_for(timeout=20_000)

@@ -39,6 +39,13 @@ def test_one_click_on_a_marker_below_the_fold_opens_its_record(open_app_page, vi
         _, raw = map_frame(page, 10)
         box = page.locator(FRAME).bounding_box()
         # The trap needs the map to run past the bottom of the screen; otherwise this proves nothing.
+        # At 1440x900 the compact header (item 5) now fits the whole map on the screen: a window
+        # a little shorter, of the same width, still has the trap.
+        if box["y"] + box["height"] <= height:
+            height = int(box["y"] + box["height"] - 120)
+            page.set_viewport_size({"width": width, "height": height})
+            h.wait_ready(page)
+            box = page.locator(FRAME).bounding_box()
         assert box["y"] + box["height"] > height, box
         marks = [m for m in raw.evaluate(REACHABLE_MARKS) if box["y"] + m["xy"][1] < height - 12]
         lowest = max(marks, key=lambda m: m["xy"][1])
