@@ -13,6 +13,7 @@ from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
 from engagement.typology import load_typology
+from ui.imports import check_then_import
 
 KIND_GUESS = "guess from the file name"
 
@@ -56,49 +57,7 @@ else:
             "school_id": default_school,
             "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
         }
-        check = interchange.import_files(store, sources, dry_run=True, **options)
-        for note in check.notes:
-            st.caption(md_escape(note))  # notes quote the files' headers: text, never markdown or an image
-        if not check.ok:
-            n = len(check.errors)
-            st.error(
-                f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. "
-                "Mend the files and upload them again."
-            )
-            st.dataframe(
-                check.errors_frame(),
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "file": "File",
-                    "row": st.column_config.NumberColumn("Row", format="%d"),
-                    "column": "Column",
-                    "reason": st.column_config.TextColumn("Reason", width="large"),
-                },
-            )
-        else:
-            st.success(
-                "Every row is valid. "
-                + ", ".join(
-                    f"{k}: {c['inserted']} to add, {c['updated']} to update, {c['unchanged']} unchanged"
-                    for k, c in check.counts.items()
-                )
-                + "."
-            )
-            if st.button("Import", type="primary", key="import_go"):
-                done = interchange.import_files(store, sources, actor=ui.current_actor(), **options)
-                if done.ok:
-                    st.success(
-                        "Imported. "
-                        + ", ".join(
-                            f"{k}: {c['inserted']} new, {c['updated']} updated, {c['unchanged']} unchanged"
-                            for k, c in done.counts.items()
-                        )
-                        + "."
-                    )
-                else:
-                    st.error("The import was refused, so nothing changed.")
-                    st.dataframe(done.errors_frame(), hide_index=True, width="stretch")
+        check_then_import(store, interchange.import_files, sources, options, key="import", button="Import")
 
 # ---------------------------------------------------------------- the school's terms
 st.header("School terms")
@@ -181,19 +140,14 @@ if access.may_import(viewer.role):
             "school_id": school_id,
             "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
         }
-        week_check = week_files.import_week_files(store, week_sources, dry_run=True, **week_options)
-        if not week_check.ok:
-            st.error(f"Nothing can be imported yet: {len(week_check.errors)} problems to fix.")
-            st.dataframe(week_check.errors_frame(), hide_index=True, width="stretch", key="week_problems")
-        else:
-            st.success("Every row is valid. " + md_escape(week_check.format().split("\n", 1)[-1]))
-            if st.button("Import the week's files", type="primary", key="week_import_go"):
-                week_done = week_files.import_week_files(store, week_sources, actor=ui.current_actor(), **week_options)
-                if week_done.ok:
-                    st.success("Imported. " + md_escape(week_done.format().split("\n", 1)[-1]))
-                else:
-                    st.error("The import was refused, so nothing changed.")
-                    st.dataframe(week_done.errors_frame(), hide_index=True, width="stretch")
+        check_then_import(
+            store,
+            week_files.import_week_files,
+            week_sources,
+            week_options,
+            key="week_import",
+            button="Import the week's files",
+        )
 if school_id is not None:
     for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
         column.download_button(
@@ -222,21 +176,15 @@ if access.may_import(viewer.role):
             "school_id": default_school,
             "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
         }
-        voice_check = voice_files.import_files(store, voice_sources, dry_run=True, **voice_options)
-        for note in voice_check.notes:
-            st.caption(md_escape(note))
-        if not voice_check.ok:
-            st.error(f"Nothing can be imported yet: {len(voice_check.errors)} problem(s) to fix.")
-            st.dataframe(voice_check.errors_frame(), hide_index=True, width="stretch")
-        else:
-            st.success(md_escape(voice_files.describe(voice_check)))
-            if st.button("Import transitions and answers", type="primary", key="voice_import_go"):
-                voice_done = voice_files.import_files(store, voice_sources, actor=ui.current_actor(), **voice_options)
-                if voice_done.ok:
-                    st.success(md_escape(voice_files.describe(voice_done)))
-                else:
-                    st.error("The import was refused, so nothing changed.")
-                    st.dataframe(voice_done.errors_frame(), hide_index=True, width="stretch")
+        check_then_import(
+            store,
+            voice_files.import_files,
+            voice_sources,
+            voice_options,
+            key="voice_import",
+            button="Import transitions and answers",
+            describe=voice_files.describe,
+        )
 if school_id is not None:
     voice_frames = voice_files.export_frames(store, school_id)
     for column, (voice_kind, frame) in zip(st.columns(2), voice_frames.items(), strict=True):
