@@ -63,6 +63,16 @@ SURVEY = csv(
 
 @pytest.fixture
 def school(store):
+    return oak_school(store)
+
+
+@pytest.fixture
+def sqlite_school(sqlite_store):
+    """The same school on SQLite only, for what reads the store once (the report)."""
+    return oak_school(sqlite_store)
+
+
+def oak_school(store):
     with store.write("test") as conn:
         conn.execute(db.schools.insert().values(school_id="S1", name="Oak School", postcode="B30 2AA"))
         conn.execute(
@@ -248,15 +258,14 @@ def test_the_community_step_says_what_it_can_until_family_partner_links_exist(sc
         assert names is None and "not recorded in the app yet" in note
 
 
-def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(school):
+def test_the_report_shows_the_governors_figures_and_keeps_to_one_sheet(sqlite_school):
     import dataclasses
 
     from engagement import report
     from engagement.frames import load_school_frames
     from engagement.overview import overview
 
-    if school.dialect != "sqlite":
-        pytest.skip("the report reads the store once; one database is enough")
+    school = sqlite_school
     view = overview(
         load_school_frames(school, "S1"), "S1", datetime.date(2026, 9, 1), TODAY, today=TODAY, for_governor=True
     )
