@@ -262,12 +262,11 @@ with edit_tab:
         duplicates = d.likely_duplicates(
             listed, values["name"], values["postcode"], values["category"], exclude=None if record is None else pick
         )
-        # A new partner, or an edit that changes who it is (its name, postcode or category).
-        who_changes = record is None or any(
-            str(values[k] or "").strip() != str(text_or_blank(record[k])).strip()
-            for k in ("name", "postcode", "category")
-        )
-        if who_changes and len(duplicates) and not st.session_state.get("form_duplicates_ok"):
+        if (
+            d.asks_about_duplicates(record, values)
+            and len(duplicates)
+            and not st.session_state.get("form_duplicates_ok")
+        ):
             st.session_state["form_duplicates"] = duplicates
         else:
             try:

@@ -38,6 +38,7 @@ from engagement.interchange import FORMATS, parse_list
 from engagement.services import FORMAT as SERVICE_FORMAT
 from engagement.services import check_values, converters, is_free, new_service_id, open_on
 from engagement.settings import load_settings
+from engagement.text import text_or_blank
 from engagement.typology import load_typology
 
 UK_TIME = ZoneInfo("Europe/London")
@@ -509,6 +510,25 @@ def likely_duplicates(
                 }
             )
     return pd.DataFrame(out, columns=["partner_id", "name", "postcode", "category", "why"])
+
+
+def asks_about_duplicates(stored, values) -> bool:
+    """Whether a save should first show the likely duplicates: for a new partner (``stored`` is
+    None), or an edit that changes who the partner is (its name, postcode or category); an edit of
+    its notes or contacts does not ask again.
+
+    >>> stored = {"name": "Oak Library", "postcode": "B30 2AA", "category": "library"}
+    >>> asks_about_duplicates(None, stored), asks_about_duplicates(stored, {**stored, "notes": "Rang"})
+    (True, False)
+    >>> asks_about_duplicates(stored, {**stored, "name": "Oak Food Bank"})
+    True
+    """
+    if stored is None:
+        return True
+    return any(
+        str(values.get(k) or "").strip() != str(text_or_blank(stored[k])).strip()
+        for k in ("name", "postcode", "category")
+    )
 
 
 # ---------------------------------------------------------------- due for a check
