@@ -232,18 +232,10 @@ def _rows_of_file(
 ) -> tuple[str, list[Row]]:
     from engagement import interchange
 
-    try:
-        name, table = interchange.read_file(item)
-    except OSError as exc:
-        report.files.append(str(item))
-        report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
-        return str(item), []
-    except interchange.Refused as refused:
-        name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
-        report.files.append(name)
-        report.error(name, refused.row, refused.column, str(refused))
-        return name, []
+    name, table = interchange.read_reported(report, item)
     report.files.append(name)
+    if table is None:
+        return name, []
     numbered = [(i, [excel_unsafe(c.strip()) for c in row]) for i, row in enumerate(table, start=1)]
     numbered = [(i, cells) for i, cells in numbered if any(cells)]
     if not numbered:
@@ -325,11 +317,10 @@ def import_terms(
     the file covers; the rest are kept and checked with them. ``school_id`` is the school of rows
     without one; ``allowed_schools`` (the signed-in account's; None: any) refuses rows of any
     other. With ``dry_run`` the files are only checked."""
+    from engagement import interchange
+
     report = ImportReport(dry_run=dry_run)
-    single = isinstance(sources, (str, Path)) or (
-        isinstance(sources, tuple) and len(sources) == 2 and isinstance(sources[1], (bytes, bytearray))
-    )
-    items = [sources] if single else list(sources)
+    items = interchange.source_list(sources)
     try:
         with store.read() if dry_run else store.write(actor) as conn:
             by_school: dict[str, list[Row]] = {}

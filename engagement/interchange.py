@@ -552,6 +552,31 @@ def read_file(item) -> tuple[str, list[list[str]]]:
     return source.name, [[("" if c == EMPTY_TEXT else c) for c in row] for row in _rows(source)]
 
 
+def read_reported(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
+    """:func:`read_file`, with a file that cannot be read put into ``report`` (its row and column
+    where known) instead of raised: (name, rows), or (name, None)."""
+    try:
+        return read_file(item)
+    except (_Refused, OSError) as exc:
+        name = source_name(item)
+        reason = f"the file cannot be read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), reason)
+        return name, None
+
+
+def source_name(item) -> str:
+    """The file name of a path, a (name, bytes) pair or an uploaded file."""
+    return Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
+
+
+def source_list(paths) -> list:
+    """The files of a batch: one path or (name, bytes) pair, or several."""
+    single = isinstance(paths, (str, Path)) or (
+        isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray))
+    )
+    return [paths] if single else list(paths)
+
+
 def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
     with source.open() as f:
         data = f.read()
@@ -1878,10 +1903,7 @@ def import_files(
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     report = ImportReport(dry_run=dry_run)
-    single = isinstance(paths, (str, Path)) or (
-        isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray))
-    )
-    sources = [paths] if single else list(paths)
+    sources = source_list(paths)
     started = time.perf_counter()
     with _no_cycle_collection():
         batch = _read_batch(report, sources, kind)

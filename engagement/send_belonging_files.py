@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement import transitions as moves
-from engagement.interchange import ImportReport, Refused, excel_safe, parse_bool, parse_date, read_file
+from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date, read_reported, source_list
 from engagement.plans_and_surveys import load_surveys
 
 KINDS = ("transitions", "survey_responses")
@@ -330,20 +330,11 @@ def import_files(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     report = ImportReport(dry_run=dry_run)
     checked: list[Checked] = []
-    for item in (
-        [paths]
-        if isinstance(paths, (str, Path))
-        or (isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray)))
-        else list(paths)
-    ):
-        try:
-            name, rows = read_file(item)
-        except (Refused, OSError) as exc:
-            name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
-            report.files.append(name)
-            report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), str(exc))
-            continue
+    for item in source_list(paths):
+        name, rows = read_reported(report, item)
         report.files.append(name)
+        if rows is None:
+            continue
         file_kind = kind or guess_kind(name)
         if file_kind is None:
             report.error(

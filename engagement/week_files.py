@@ -25,7 +25,7 @@ from sqlalchemy import true as sa_true
 from engagement import store as db
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, Refused, excel_safe, excel_unsafe, parse_date, parse_list, read_file
+from engagement.interchange import ImportReport, excel_safe, excel_unsafe, parse_date, parse_list, read_reported
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "family_partners")
@@ -139,22 +139,12 @@ def _date(report, row: _Row, column: str, required: bool = False) -> datetime.da
     return value
 
 
-def _file(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
-    """A file's name and rows as every import reads them, or None with the reason reported."""
-    try:
-        return read_file(item)
-    except (Refused, OSError) as exc:
-        name = Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
-        report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), str(exc))
-        return name, None
-
-
 def event_ids(paths) -> set[str]:
     """The events the events files among ``paths`` name (unreadable files name none: their import
     says why)."""
     found: set[str] = set()
     for item in paths:
-        name, rows = _file(ImportReport(), item)
+        name, rows = read_reported(ImportReport(), item)
         if rows is not None and guess_week_kind(name) == "events":
             found |= {
                 r.cells["event_id"] for r in _read(ImportReport(), name, rows, "events") if r.cells.get("event_id")
@@ -190,7 +180,7 @@ def import_week_files(
     report = WeekReport(dry_run=dry_run)
     batches: list[tuple[str, list[_Row]]] = []
     for item in sources:
-        name, cells = _file(report, item)
+        name, cells = read_reported(report, item)
         report.files.append(name)
         if cells is None:
             continue
