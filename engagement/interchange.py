@@ -1769,14 +1769,9 @@ def _event_links(
             )
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]
-    ec = db.event_contacts
-    stored_pairs: set[tuple[str, str]] = set()
-    for start in range(0, len(pairs), 500):  # a re-imported export changes nothing
-        chunk = [i for i, _ in pairs[start : start + 500]]
-        stored_pairs |= {
-            tuple(r)
-            for r in conn.execute(select(ec.c.interaction_id, ec.c.event_id).where(ec.c.interaction_id.in_(chunk)))
-        }
+    # A re-imported export changes nothing: the pairs already stored are left out.
+    stored = db.frame_by_key(conn, "event_contacts", [i for i, _ in pairs], columns=["interaction_id", "event_id"])
+    stored_pairs = set(zip(stored["interaction_id"], stored["event_id"], strict=True))
     return [pair for pair in pairs if pair not in stored_pairs]
 
 

@@ -402,6 +402,7 @@ KEY_OF = {
     "transitions": "transition_id",
     "transition_steps": "step_id",
     "events": "event_id",
+    "event_contacts": "interaction_id",  # a contact is on one register at most
 }
 
 
