@@ -6,14 +6,13 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access, interchange, openreferral, week_files
+from engagement import access, openreferral, records
 from engagement import calendar as terms_store
-from engagement import send_belonging_files as voice_files
 from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
 from engagement.typology import load_typology
-from ui.imports import check_then_import
+from ui.imports import PROBLEM_COLUMNS, check_then_import
 
 KIND_GUESS = "guess from the file name"
 
@@ -26,38 +25,55 @@ schools = {s["school_id"]: s["name"] for s in data_store.list_schools(store) if 
 
 st.title("Data")
 
-# ---------------------------------------------------------------- import
+# ---------------------------------------------------------------- import, one section per engine of the registry
 st.header("Import")
-if not access.may_import(viewer.role):
+may_import = access.may_import(viewer.role)
+allowed_schools = access.importable_schools(viewer.schools, data_store.school_ids(store))
+if not may_import:
     st.info("Importing is for the data lead, family liaison officers and senior leaders.")
 else:
     st.write(
-        "Upload schools, partners, services, families or interactions as CSV or Excel (.xlsx). Files are checked "
-        "whole first; nothing is written unless every row of every file is right. The school's terms "
-        "(terms.csv) have their own section below."
+        "Upload the school's files as CSV or Excel (.xlsx), each kind in its section below. Files are checked "
+        "whole first; nothing is written unless every row of every file is right."
     )
-    uploads = st.file_uploader("Files to import", type=["csv", "xlsx"], accept_multiple_files=True, key="uploads")
-    left, right = st.columns(2)
-    kind = left.selectbox(
-        "What the files hold",
-        [KIND_GUESS, *interchange.KINDS],
-        key="import_kind",
-        help="Named like partners.csv or 2026-families-export.xlsx, the kind is worked out.",
-    )
-    default_school = right.selectbox(
+    default_school = st.selectbox(
         "School of rows with no school_id",
         [None, *schools],
+        index=1 + list(schools).index(school_id) if len(schools) > 1 and school_id in schools else 0,
         key="import_school",
         format_func=lambda s: "the only school, or the school_id column" if s is None else f"{schools[s]} ({s})",
     )
-    if uploads:
-        sources = [(f.name, f.getvalue()) for f in uploads]
-        options = {
-            "kind": None if kind == KIND_GUESS else kind,
-            "school_id": default_school,
-            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
-        }
-        check_then_import(store, interchange.import_files, sources, options, key="import", button="Import")
+    for engine in records.ENGINES:
+        if engine.name == "calendar":
+            continue  # the terms have a section of their own below, with their editor
+        kinds = records.kinds_of(engine.name)
+        st.subheader(engine.title)
+        uploads = st.file_uploader(
+            f"{', '.join(f'{k}.csv' for k in kinds)}",
+            type=["csv", "xlsx"],
+            accept_multiple_files=True,
+            key=f"{engine.name}_uploads",
+        )
+        kind = st.selectbox(
+            "What the files hold",
+            [KIND_GUESS, *kinds],
+            key=f"{engine.name}_import_kind",
+            help="Named like partners.csv or 2026-families-export.xlsx, the kind is worked out.",
+        )
+        if uploads:
+            check_then_import(
+                store,
+                engine.importer,
+                [(f.name, f.getvalue()) for f in uploads],
+                {
+                    "kind": None if kind == KIND_GUESS else kind,
+                    "school_id": default_school,
+                    "allowed_schools": allowed_schools,
+                },
+                key=f"{engine.name}_import",
+                button="Import",
+                describe=engine.report_text,
+            )
 
 # ---------------------------------------------------------------- the school's terms
 st.header("School terms")
@@ -121,82 +137,6 @@ else:
             else:
                 st.error("Nothing was saved: fix the rows named below.")
                 st.dataframe(saved.errors_frame(), hide_index=True, width="stretch")
-
-# ---------------------------------------------------------------- the school's week
-st.header("Events, referrals and families' partners")
-if access.may_import(viewer.role):
-    st.write(
-        "Upload events.csv (one row per attending family), referrals.csv or family_partners.csv, as CSV "
-        "or Excel. Checked whole first; nothing is written unless every row is right."
-    )
-    week_uploads = st.file_uploader(
-        "Files of the week", type=["csv", "xlsx"], accept_multiple_files=True, key="week_uploads"
-    )
-    week_kind = st.selectbox("What the files hold", [KIND_GUESS, *week_files.WEEK_KINDS], key="week_import_kind")
-    if week_uploads:
-        week_sources = [(f.name, f.getvalue()) for f in week_uploads]
-        week_options = {
-            "kind": None if week_kind == KIND_GUESS else week_kind,
-            "school_id": school_id,
-            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
-        }
-        check_then_import(
-            store,
-            week_files.import_week_files,
-            week_sources,
-            week_options,
-            key="week_import",
-            button="Import the week's files",
-        )
-if school_id is not None:
-    for column, (name, data) in zip(st.columns(3), week_files.week_csvs(store, [school_id]).items(), strict=True):
-        column.download_button(
-            name,
-            data,
-            file_name=name,
-            mime="text/csv",
-            key=f"week_export_{name}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
-
-# ---------------------------------------------------------------- transitions and surveys (issue 19)
-st.header("Transitions and survey answers")
-if access.may_import(viewer.role):
-    st.write(
-        "Upload transitions.csv (children moving between settings) or survey_responses.csv (one row per "
-        "answer of a survey described in data/surveys.toml). Checked whole first, like every import."
-    )
-    voice_uploads = st.file_uploader(
-        "Transitions or survey answers", type=["csv", "xlsx"], accept_multiple_files=True, key="voice_uploads"
-    )
-    if voice_uploads:
-        voice_sources = [(f.name, f.getvalue()) for f in voice_uploads]
-        voice_options = {
-            "school_id": default_school,
-            "allowed_schools": access.importable_schools(viewer.schools, data_store.school_ids(store)),
-        }
-        check_then_import(
-            store,
-            voice_files.import_files,
-            voice_sources,
-            voice_options,
-            key="voice_import",
-            button="Import transitions and answers",
-            describe=voice_files.describe,
-        )
-if school_id is not None:
-    voice_frames = voice_files.export_frames(store, school_id)
-    for column, (voice_kind, frame) in zip(st.columns(2), voice_frames.items(), strict=True):
-        column.download_button(
-            f"Export {voice_kind}.csv",
-            voice_files.export_csv(frame),
-            file_name=f"{voice_kind}-{school_id}.csv",
-            mime="text/csv",
-            key=f"voice_export_{voice_kind}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
 
 # ---------------------------------------------------------------- Open Referral UK (issue 18)
 st.header("Local authority directory (Open Referral UK)")
@@ -328,21 +268,24 @@ if school_id is not None:
 # ---------------------------------------------------------------- templates
 st.header("Templates")
 st.write("An example file of each kind, with every column the import reads. Keep the header row.")
-for column, kind_name in zip(st.columns(len(interchange.KINDS) + 1), [*interchange.KINDS, "terms"]):
-    column.download_button(
-        f"{kind_name}.csv",
-        (interchange.TEMPLATES_DIR / f"{kind_name}.csv").read_bytes(),
-        file_name=f"{kind_name}.csv",
+template_columns = st.columns(4)
+for n, record_kind in enumerate(records.RECORD_KINDS):
+    template_columns[n % 4].download_button(
+        record_kind.file_name,
+        record_kind.template.read_bytes(),
+        file_name=record_kind.file_name,
         mime="text/csv",
-        key=f"template_{kind_name}",
+        key=f"template_{record_kind.name}",
         icon=":material/download:",
         on_click="ignore",
+        help=record_kind.about,
     )
 
-# ---------------------------------------------------------------- export
+# ---------------------------------------------------------------- export and restore
 st.header("Export")
 st.write(
-    "Every table as CSV in the import formats, in one ZIP file: safe to open in Excel, and it imports back unchanged."
+    "Every kind of record as CSV in the import formats, in one ZIP file: the school's backup. Safe to open in "
+    "Excel, and it imports back unchanged."
 )
 scope = st.radio(
     "Export",
@@ -354,7 +297,7 @@ scope = st.radio(
 export_school = school_id if scope == "this school" else list(schools)
 st.download_button(
     "Download the data (ZIP)",
-    lambda: interchange.export_zip(store, school_id=export_school),
+    lambda: records.backup_zip(store, school_id=export_school),
     file_name=f"engagement-{school_id if scope == 'this school' else 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
     mime="application/zip",
     key="export_zip",
@@ -362,6 +305,32 @@ st.download_button(
     on_click="ignore",
     disabled=not schools,
 )
+if may_import:
+    st.subheader("Restore a backup")
+    st.write(
+        "Upload a ZIP downloaded above (or the files of `export`) to bring every record back, into an empty "
+        "store or over the same school's records. Each group of files is checked whole and written only if "
+        "every row is right; a refused group stops the ones after it."
+    )
+    backup = st.file_uploader("Backup (ZIP)", type=["zip"], key="restore_upload")
+    if backup is not None and st.button("Restore this backup", type="primary", key="restore_go"):
+        restored = records.import_records(
+            store,
+            [(backup.name, backup.getvalue())],
+            actor=ui.current_actor(),
+            school_id=default_school,
+            allowed_schools=allowed_schools,
+        )
+        if restored.ok:
+            st.success("Restored: every file of the backup was imported.")
+        else:
+            st.error("Not everything was restored: the groups of files refused are listed below, unchanged.")
+            for _, refused in restored.reports:
+                if not refused.ok:
+                    st.dataframe(
+                        refused.errors_frame(), hide_index=True, width="stretch", column_config=PROBLEM_COLUMNS
+                    )
+        st.text(restored.format())
 
 # ---------------------------------------------------------------- demo
 st.header("Demo school")

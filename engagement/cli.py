@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from engagement import records
 from engagement import store as db
 from engagement.settings import SettingsError, load_settings, settings_file
 from engagement.store import store_problem
@@ -63,77 +64,22 @@ def _demo_run(args) -> int:
 
 
 def _import_args(p):
-    p.add_argument("files", nargs="+", type=Path)
-    p.add_argument(
-        "--kind",
-        choices=[
-            "partners",
-            "families",
-            "interactions",
-            "schools",
-            "services",
-            "terms",
-            "events",
-            "referrals",
-            "family_partners",
-            "transitions",
-            "survey_responses",
-        ],
-    )
+    p.add_argument("files", nargs="+", type=Path, help="CSV or XLSX files, or a ZIP of them (a backup)")
+    p.add_argument("--kind", choices=records.kind_names())
     p.add_argument("--school", help="the school the rows belong to, when the store holds several")
 
 
 def _import_run(args) -> int:
-    from engagement import send_belonging_files as voice
-    from engagement.calendar import import_terms, is_terms_file
-    from engagement.interchange import guess_kind, import_files
-    from engagement.week_files import WEEK_KINDS, event_ids, guess_week_kind, import_week_files
-
     store = db.open_store(args.db)
-    # terms.csv (a school's calendar) and the week's files (events, referrals, family_partners) have
-    # their own readers; they go after the others, which may bring the school, families and partners
-    # they name.
-    terms = [
-        f
-        for f in args.files
-        if args.kind == "terms" or (args.kind is None and guess_kind(f.name) is None and is_terms_file(f.name))
-    ]
-    week = [f for f in args.files if f not in terms and (args.kind or guess_week_kind(f.name)) in WEEK_KINDS]
-    voiced = [
-        f
-        for f in args.files
-        if f not in terms and f not in week and (args.kind or voice.guess_kind(f.name)) in voice.KINDS
-    ]
-    others = [f for f in args.files if f not in terms and f not in week and f not in voiced]
-    reports = []
-    if others:
-        # Contacts of an export name the events of their registers, which its events.csv brings next.
-        coming = event_ids(week) if week else set()
-        reports.append(
-            import_files(store, others, kind=args.kind, actor=_actor(), school_id=args.school, events_to_come=coming)
+    run = records.import_records(store, args.files, kind=args.kind, actor=_actor(), school_id=args.school)
+    for engine, report in run.reports:
+        print(engine.report_text(report), file=sys.stdout if report.ok else sys.stderr)
+    if run.not_attempted:
+        print(
+            f"Not imported either, since the files above were refused: {', '.join(run.not_attempted)}.",
+            file=sys.stderr,
         )
-    for group, importer in ((terms, import_terms), (week, import_week_files)):
-        if not group:
-            continue
-        if all(r.ok for r in reports):
-            options = {"kind": args.kind} if importer is import_week_files else {}
-            reports.append(importer(store, group, actor=_actor(), school_id=args.school, **options))
-        else:
-            print(
-                f"Not imported either, since the files above were refused: {', '.join(f.name for f in group)}.",
-                file=sys.stderr,
-            )
-    for report in reports:
-        print(report.format(), file=sys.stdout if report.ok else sys.stderr)
-    wanted = bool(others) + bool(terms) + bool(week)
-    if not (all(r.ok for r in reports) and len(reports) == wanted):
-        return EXIT_REFUSED
-    if voiced:  # transitions and survey answers: their own reader (engagement.send_belonging_files)
-        done = voice.import_files(store, voiced, kind=args.kind, actor=_actor(), school_id=args.school)
-        print(voice.describe(done), file=sys.stdout if done.ok else sys.stderr)
-        if not done.ok:
-            return EXIT_REFUSED
-    return EXIT_OK
+    return EXIT_OK if run.ok else EXIT_REFUSED
 
 
 # ---------------------------------------------------------------- export
@@ -144,20 +90,14 @@ def _export_args(p):
 
 
 def _export_run(args) -> int:
-    from engagement.calendar import export_terms
-    from engagement.interchange import export_all
-    from engagement.week_files import export_week
-
     store = db.open_store(args.db)
-    from engagement.send_belonging_files import export_files
-
-    for path in [
-        *export_all(store, args.directory),
-        *export_week(store, args.directory),
-        *export_files(store, args.directory),
-    ]:
+    try:
+        written = records.export_records(store, args.directory)
+    except OSError as exc:
+        print(f"Not exported: {exc.strerror or exc}. The folder {args.directory} is as it was.", file=sys.stderr)
+        return EXIT_REFUSED
+    for path in written:
         print(path)
-    print(export_terms(store, args.directory))
     return EXIT_OK
 
 

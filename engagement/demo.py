@@ -253,6 +253,11 @@ class DemoData:
     transitions: pd.DataFrame = field(default_factory=pd.DataFrame)
     transition_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     survey_responses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    event_contacts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    referrals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    referral_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
+    family_partners: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _teaching_days(start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> np.ndarray:
@@ -730,6 +735,102 @@ def _survey_rounds(rng, families: pd.DataFrame, terms, today: datetime.date) -> 
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+# The week of the demo: registers for its gatherings, referrals with their histories, families' clubs.
+EVENT_ACTIVITIES = ("PTFA event", "parents evening", "family workshop")
+REFERRAL_CATEGORIES = ("early help", "health", "mental health service", "food bank", "community SEND group")
+CLUB_CATEGORIES = ("after-school club", "sports club", "library", "youth organisation", "faith group")
+DECLINED_BECAUSE = ("no places until the spring", "outside the service's area", "family already supported")
+
+
+def _week_for(rng, school_id: str, families: pd.DataFrame, partners: pd.DataFrame, contacts: pd.DataFrame, today):
+    """The demo school's week, made from what it already holds, so no other figure moves: an event
+    register for each day's gathering that several families came to (their logged contacts), about
+    thirty referrals to agencies with every status they went through, and the clubs some families use."""
+    gathered = contacts[contacts["activity"].isin(EVENT_ACTIVITIES) & contacts["family_id"].notna()]
+    events, registers = [], []
+    for n, ((date, activity), group) in enumerate(sorted(gathered.groupby(["date", "activity"]), key=lambda g: g[0])):
+        if len(group) < 3:
+            continue
+        event_id = f"{school_id}-E{n + 1:03d}"
+        events.append(
+            {
+                "event_id": event_id,
+                "school_id": school_id,
+                "date": date,
+                "activity": activity,
+                "partner_ids": None,
+                "attendees": len(group) + int(rng.integers(0, 6)),
+                "volunteer_hours": float(rng.integers(0, 12)) if activity == "PTFA event" else None,
+                "money_raised": float(rng.integers(50, 400)) if activity == "PTFA event" else None,
+                "staff": "FLO",
+                "notes": None,
+            }
+        )
+        registers += [{"interaction_id": i, "event_id": event_id} for i in group["interaction_id"]]
+    agencies = partners[partners["category"].isin(REFERRAL_CATEGORIES)]["partner_id"].tolist()
+    clubs = partners[partners["category"].isin(CLUB_CATEGORIES)]["partner_id"].tolist()
+    needy = families[families["pupil_premium"] | families["send"]]["family_id"].tolist()
+    referrals, steps = [], []
+    if agencies and needy:
+        for n, family in enumerate(rng.choice(needy, size=min(30, len(needy)), replace=False)):
+            made = today - datetime.timedelta(days=int(rng.integers(5, 200)))
+            story = [("sent", made)]
+            fate = rng.random()
+            when = made
+            if fate < 0.8:
+                when = min(today, when + datetime.timedelta(days=int(rng.integers(2, 15))))
+                story.append(("declined" if fate < 0.15 else "accepted", when))
+            if 0.15 <= fate < 0.6:
+                when = min(today, when + datetime.timedelta(days=int(rng.integers(10, 60))))
+                story.append(("completed", when))
+            reason = str(rng.choice(DECLINED_BECAUSE)) if story[-1][0] == "declined" else None
+            referral_id = f"{school_id}-R{n + 1:03d}"
+            referrals.append(
+                {
+                    "referral_id": referral_id,
+                    "school_id": school_id,
+                    "family_id": str(family),
+                    "partner_id": str(rng.choice(agencies)),
+                    "date": made,
+                    "reasons": str(rng.choice(["housing", "food", "wellbeing", "SEND support", "parenting"])),
+                    "status": story[-1][0],
+                    "status_date": story[-1][1],
+                    "decline_reason": reason,
+                    "staff": "FLO",
+                }
+            )
+            steps += [
+                {
+                    "referral_id": referral_id,
+                    "status": status,
+                    "date": date,
+                    "note": reason if status == "declined" else None,
+                    "staff": "FLO",
+                }
+                for status, date in story
+            ]
+    links = []
+    if clubs:
+        for family in rng.choice(families["family_id"].to_numpy(), size=min(60, len(families)), replace=False):
+            links.append(
+                {
+                    "family_id": str(family),
+                    "partner_id": str(rng.choice(clubs)),
+                    "school_id": school_id,
+                    "relation": str(rng.choice(["member", "user"])),
+                    "start": today - datetime.timedelta(days=int(rng.integers(30, 700))),
+                    "end": None,
+                }
+            )
+    return (
+        pd.DataFrame(events),
+        pd.DataFrame(registers),
+        pd.DataFrame(referrals),
+        pd.DataFrame(steps),
+        pd.DataFrame(links).drop_duplicates(["family_id", "partner_id"]) if links else pd.DataFrame(),
+    )
+
+
 def generate(scale: str = "school", seed: int = 42, today: datetime.date | None = None) -> DemoData:
     """Generate the demo data set at ``scale`` (school, trust or authority), deterministic for a
     given seed and date. The three most recent school terms end at ``today``."""
@@ -742,6 +843,7 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     terms = _three_terms(today)
     school_rows = _school_rows(rng, n_schools, spread, families_mean)
     partners, families, interactions, moves, steps, answers = [], [], [], [], [], []
+    week: list[tuple[pd.DataFrame, ...]] = []
     messages = np.random.default_rng([seed, 3])  # the communication panel's data: a generator of its own
     for number, school in enumerate(school_rows):
         p = _partners_for(rng, school, n_partners, typology)
@@ -759,6 +861,8 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
             moves.append(m.assign(school_id=school["school_id"]))
             steps.append(s)
             answers.append(_survey_rounds(voice_rng, f, terms, today))
+            week_rng = np.random.default_rng([seed, number, 7])
+            week.append(_week_for(week_rng, school["school_id"], f, p, interactions[-1], today))
     schools = pd.DataFrame([{k: v for k, v in s.items() if not k.startswith("_")} for s in school_rows])
     families_all = pd.concat(families, ignore_index=True)
     partners_all = pd.concat(partners, ignore_index=True)
@@ -771,6 +875,10 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
         transitions=pd.concat(moves, ignore_index=True),
         transition_steps=pd.concat(steps, ignore_index=True),
         survey_responses=pd.concat(answers, ignore_index=True),
+        **{
+            name: pd.concat([w[i] for w in week], ignore_index=True) if week else pd.DataFrame()
+            for i, name in enumerate(("events", "event_contacts", "referrals", "referral_steps", "family_partners"))
+        },
     )
 
 
@@ -815,6 +923,8 @@ def load_demo(
         _bulk_insert(conn, db.transitions, data.transitions)
         _bulk_insert(conn, db.transition_steps, data.transition_steps)
         _bulk_insert(conn, db.survey_responses, data.survey_responses)
+        for name in ("events", "event_contacts", "referrals", "referral_steps", "family_partners"):
+            _bulk_insert(conn, db.TABLES[name], getattr(data, name))
         existing = set(conn.execute(sa.select(db.gazetteer.c.postcode)).scalars())
         _bulk_insert(conn, db.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])
         db.audit(
@@ -824,7 +934,8 @@ def load_demo(
             detail=(
                 f"demo scale {scale}, seed {seed}: {len(data.schools)} schools, {len(data.partners)} partners, "
                 f"{len(data.families)} families, {len(data.interactions)} interactions, {len(data.transitions)} "
-                f"transitions, {len(data.survey_responses)} survey answers"
+                f"transitions, {len(data.survey_responses)} survey answers, {len(data.events)} events, "
+                f"{len(data.referrals)} referrals"
             ),
         )
     return data

@@ -52,7 +52,6 @@ import math
 import os
 import re
 import stat
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -2042,19 +2041,6 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
                     out.write(",".join(EXPORT_COLUMNS[kind]) + "\r\n")
             written.append(path)
     return written
-
-
-def export_zip(store: db.Store, school_id: str | Collection[str] | None = None) -> bytes:
-    """The five export CSVs and the schools' terms (terms.csv) in one ZIP file, for a download button."""
-    with tempfile.TemporaryDirectory() as tmp:
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in export_all(store, tmp, school_id=school_id):
-                archive.write(path, arcname=path.name)
-            from engagement.calendar import export_terms  # that module reads files with this one
-
-            archive.write(export_terms(store, tmp, school_id), arcname="terms.csv")
-    return buffer.getvalue()
 
 
 def template_path(kind: str) -> Path:

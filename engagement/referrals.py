@@ -159,7 +159,9 @@ def refer(
     def save(conn) -> None:
         _check_pair(conn, school_id, family, partner)
         conn.execute(db.referrals.insert().values(**row))
-        conn.execute(db.referral_steps.insert().values(referral_id=new_id, status="sent", date=when))
+        conn.execute(
+            db.referral_steps.insert().values(referral_id=new_id, status="sent", date=when, staff=row["staff"])
+        )
         db.audit(conn, "insert", "referrals", new_id, after=row, detail="referral made")
 
     store.write_retrying(actor, save)
@@ -188,7 +190,11 @@ def update_status(
             )
         after = {"status": status, "status_date": when, "decline_reason": reason if status == "declined" else None}
         conn.execute(db.referrals.update().where(db.referrals.c.referral_id == referral_id).values(**after))
-        conn.execute(db.referral_steps.insert().values(referral_id=referral_id, status=status, date=when, note=reason))
+        conn.execute(
+            db.referral_steps.insert().values(
+                referral_id=referral_id, status=status, date=when, note=reason, staff=actor[:200]
+            )
+        )
         db.audit(conn, "update", "referrals", referral_id, before={k: stored[k] for k in after}, after=after)
 
     store.write_retrying(actor, save)

@@ -34,19 +34,29 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement import transitions as moves
 from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date, read_reported, source_list
-from engagement.plans_and_surveys import load_surveys
+from engagement.plans_and_surveys import load_plan, load_surveys
 
-KINDS = ("transitions", "survey_responses")
+KINDS = ("transitions", "transition_steps", "survey_responses")
 COLUMNS = {
     "transitions": ("transition_id", "family_id", "kind", "direction", "other_setting", "date", "send"),
+    "transition_steps": ("transition_id", "step", "title", "owner", "due", "done", "done_on", "done_by"),
     "survey_responses": ("survey", "date", "question", "answer", "family_id", "respondent"),
 }
 REQUIRED = {
     "transitions": ("transition_id", "family_id", "kind", "date"),
+    "transition_steps": ("transition_id", "step"),
     "survey_responses": ("survey", "date", "question", "answer"),
 }
 RESPONDENTS = ("parent", "pupil")
-LIMITS = {"transition_id": 64, "family_id": 64, "other_setting": 300}
+LIMITS = {
+    "transition_id": 64,
+    "family_id": 64,
+    "other_setting": 300,
+    "step": 60,
+    "title": 200,
+    "owner": 100,
+    "done_by": 200,
+}
 
 
 def guess_kind(filename: str) -> str | None:
@@ -56,6 +66,8 @@ def guess_kind(filename: str) -> str | None:
     ('transitions', 'survey_responses', None)
     """
     words = re.findall(r"[a-z]+", Path(filename).stem.lower())
+    if ("transitions" in words or "transition" in words) and ("steps" in words or "step" in words):
+        return "transition_steps"
     if "transitions" in words or "transition" in words:
         return "transitions"
     if "survey" in words or "surveys" in words:
@@ -124,11 +136,28 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
             if len(raw.get(column, "")) > limit:
                 bad(column, f"longer than {limit} characters")
         value: dict[str, object] = dict(raw)
-        if raw.get("date"):
-            value["date"] = parse_date(raw["date"])
-            if value["date"] is None:
-                bad("date", "not a date: use 2026-09-14 or 14/09/2026")
-        if kind == "transitions":
+        for column in ("date", "due", "done_on"):
+            if raw.get(column):
+                value[column] = parse_date(raw[column])
+                if value[column] is None:
+                    bad(column, "not a date: use 2026-09-14 or 14/09/2026")
+            elif column in COLUMNS[kind]:
+                value[column] = None
+        if kind == "transition_steps":
+            value["done"] = parse_bool(raw.get("done", ""))
+            if value["done"] is None:
+                bad("done", f"{raw['done']!r} is not yes or no")
+            value["step"] = raw.get("step", "").strip().lower().replace(" ", "_")
+            template = {step.key: step for step in load_plan()}
+            if not raw.get("title") and raw.get("step") and value["step"] not in template:
+                bad(
+                    "title",
+                    f"step {raw['step']!r} is not in the plan template (data/transition_plan.toml): give its title",
+                )
+            value["title"] = raw.get("title") or (template[value["step"]].title if value["step"] in template else "")
+            for column in ("owner", "done_by"):
+                value[column] = raw.get(column) or None
+        elif kind == "transitions":
             if raw.get("kind"):
                 value["kind"] = _normal(raw["kind"])
                 if value["kind"] not in moves.KINDS:
@@ -182,13 +211,15 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         if len(report.errors) == problems_before:
             out.append(value)
             where.append((name, number))
-    if kind == "transitions":
-        seen: dict[str, int] = {}
+    if kind in ("transitions", "transition_steps"):
+        seen: dict[tuple, int] = {}
         for value, (file, number) in zip(out, where, strict=True):
-            first = seen.setdefault(str(value["transition_id"]), number)
+            key = (value["transition_id"], value.get("step"))
+            first = seen.setdefault(key, number)
             if first != number:
+                what = f"step {value['step']!r} of " if kind == "transition_steps" else ""
                 report.error(
-                    file, number, "transition_id", f"transition {value['transition_id']!r} is also on row {first}"
+                    file, number, "transition_id", f"{what}transition {value['transition_id']!r} is also on row {first}"
                 )
     return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
 
@@ -219,16 +250,38 @@ def _check_store(
     schools = list(conn.execute(sa.select(db.schools.c.school_id)).scalars())
     default_school = school_id or (schools[0] if len(schools) == 1 else None)
     t = db.transitions
+    # A plan step's school is its transition's: stored, or brought by a transitions file of this batch.
+    coming = {
+        r["transition_id"]: families[str(r["family_id"])]["school_id"]
+        for c in checked
+        if c.kind == "transitions"
+        for r in c.rows
+        if str(r.get("family_id")) in families
+    }
     for c in checked:
         stored = {}
-        if c.kind == "transitions":
-            ids = [r["transition_id"] for r in c.rows]
+        if c.kind in ("transitions", "transition_steps"):
+            ids = sorted({r["transition_id"] for r in c.rows})
             for start in range(0, len(ids), 500):
                 for row in conn.execute(
                     sa.select(t.c.transition_id, t.c.school_id).where(t.c.transition_id.in_(ids[start : start + 500]))
                 ):
                     stored[row[0]] = row[1]
         for row, (file, number) in zip(c.rows, c.where, strict=True):
+            if c.kind == "transition_steps":
+                owner = coming.get(row["transition_id"], stored.get(row["transition_id"]))
+                if owner is None:
+                    report.error(
+                        file,
+                        number,
+                        "transition_id",
+                        f"there is no transition {row['transition_id']!r}: import transitions.csv too",
+                    )
+                elif (school_id and owner != school_id) or (allowed is not None and owner not in allowed):
+                    report.error(
+                        file, number, "transition_id", "this transition is not of a school your account may change"
+                    )
+                continue
             family = families.get(str(row["family_id"])) if row.get("family_id") else None
             if row.get("family_id") and family is None:
                 report.error(
@@ -293,6 +346,9 @@ def _write(report: ImportReport, checked: list[Checked], conn) -> None:
         records = _transition_records(transitions)
         report.counts["transitions"] = db.upsert(conn, "transitions", records)
         report.counts["transition_steps"] = moves.sync_plans(conn, records)
+    plans = [r for c in checked if c.kind == "transition_steps" for r in c.rows]
+    if plans:
+        report.counts["plan steps"] = _replace_steps(conn, plans)
     if answers:
         r = db.survey_responses
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
@@ -312,6 +368,31 @@ def _write(report: ImportReport, checked: list[Checked], conn) -> None:
                 detail=f"school {school}: {before} answers replaced by {len(rows)}",
             )
         report.counts["survey_responses"] = counts
+
+
+def _replace_steps(conn, rows: list[dict]) -> dict[str, int]:
+    """Replace the plan of each transition the rows name by the rows' steps, done or not
+    (``transition_steps.csv``: a whole export restores each plan's progress)."""
+    s = db.transition_steps
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    plans: dict[str, list[dict]] = {}
+    for row in rows:
+        plans.setdefault(row["transition_id"], []).append(
+            {
+                "step_id": f"{row['transition_id']}/{row['step']}",
+                "transition_id": row["transition_id"],
+                **{c: row.get(c) for c in COLUMNS["transition_steps"][1:]},
+                "done": bool(row["done"]),
+            }
+        )
+    for transition_id, steps in plans.items():
+        gone = conn.execute(s.delete().where(s.c.transition_id == transition_id)).rowcount
+        conn.execute(s.insert(), steps)
+        counts["inserted" if not gone else "updated"] += len(steps)
+        db.audit(
+            conn, "replace plan", "transition_steps", transition_id, detail=f"{gone} steps replaced by {len(steps)}"
+        )
+    return counts
 
 
 def import_files(
@@ -422,6 +503,7 @@ def describe(report: ImportReport) -> str:
     words = {
         "transitions": ("new", "updated"),
         "transition_steps": ("plan steps added", "plan steps moved"),
+        "plan steps": ("steps of new plans", "steps replacing a stored plan"),
         "survey_responses": ("answers in new rounds", "answers replacing a stored round"),
     }
     for kind, c in report.counts.items():
@@ -443,7 +525,7 @@ def describe(report: ImportReport) -> str:
 
 
 def export_frames(store: db.Store, school_id: str | Collection[str] | None = None) -> dict[str, pd.DataFrame]:
-    """Both files as frames in their import formats, every text cell safe in Excel."""
+    """The three files as frames in their import formats, every text cell safe in Excel."""
     t, r = db.transitions, db.survey_responses
     out = {}
     with store.read() as conn:
@@ -457,15 +539,32 @@ def export_frames(store: db.Store, school_id: str | Collection[str] | None = Non
             elif school_id is not None:
                 query = query.where(table.c.school_id.in_(list(school_id)))
             frame = pd.DataFrame(conn.execute(query).all(), columns=list(COLUMNS[kind]), dtype=object)
-            for column in frame.columns:
-                if column == "date":
-                    frame[column] = frame[column].map(lambda v: v.isoformat() if isinstance(v, datetime.date) else v)
-                elif column == "send":
-                    frame[column] = frame[column].map(lambda v: "yes" if v else "no")
-                else:
-                    frame[column] = frame[column].map(excel_safe)
-            out[kind] = frame
-    return out
+            out[kind] = _export_cells(frame)
+        s = db.transition_steps
+        query = (
+            sa.select(*(s.c[c] for c in COLUMNS["transition_steps"]))
+            .join(t, t.c.transition_id == s.c.transition_id)
+            .order_by(s.c.transition_id, s.c.due, s.c.step)
+        )
+        if isinstance(school_id, str):
+            query = query.where(t.c.school_id == school_id)
+        elif school_id is not None:
+            query = query.where(t.c.school_id.in_(list(school_id)))
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(COLUMNS["transition_steps"]), dtype=object)
+        out["transition_steps"] = _export_cells(frame)
+    return {kind: out[kind] for kind in KINDS}
+
+
+def _export_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ISO, booleans as yes/no, text safe in Excel."""
+    for column in frame.columns:
+        if column in ("date", "due", "done_on"):
+            frame[column] = frame[column].map(lambda v: v.isoformat() if isinstance(v, datetime.date) else v)
+        elif column in ("send", "done"):
+            frame[column] = frame[column].map(lambda v: "yes" if v else "no")
+        else:
+            frame[column] = frame[column].map(excel_safe)
+    return frame
 
 
 def export_csv(frame: pd.DataFrame) -> bytes:

@@ -256,6 +256,7 @@ referral_steps = Table(
     Column("status", String(20), nullable=False),
     Column("date", Date, nullable=False),
     Column("note", Text),
+    Column("staff", String(200)),
     Index("ix_referral_steps_referral", "referral_id"),
 )
 

@@ -28,7 +28,7 @@ from engagement.events import _number, register_in
 from engagement.interchange import ImportReport, excel_safe, excel_unsafe, parse_date, parse_list, read_reported
 from engagement.referrals import STATUSES, write_links
 
-WEEK_KINDS = ("events", "referrals", "family_partners")
+WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")
 COLUMNS = {
     "events": [
         "event_id",
@@ -54,11 +54,13 @@ COLUMNS = {
         "decline_reason",
         "staff",
     ],
+    "referral_steps": ["referral_id", "status", "date", "note", "staff"],
     "family_partners": ["family_id", "partner_id", "relation", "start", "end"],
 }
 REQUIRED = {
     "events": ["event_id", "date", "activity"],
     "referrals": ["referral_id", "family_id", "partner_id", "date", "status"],
+    "referral_steps": ["referral_id", "status", "date"],
     "family_partners": ["family_id", "partner_id"],
 }
 
@@ -68,6 +70,8 @@ def guess_week_kind(filename: str) -> str | None:
     stem = Path(filename).stem.lower().replace("-", "_").replace(" ", "_")
     if "family_partner" in stem or "families_partners" in stem:
         return "family_partners"
+    if "referral_step" in stem:
+        return "referral_steps"
     for kind, words in (("events", ("events", "event", "register")), ("referrals", ("referrals", "referral"))):
         if any(w in stem.split("_") or stem.endswith(w) for w in words):
             return kind
@@ -193,7 +197,8 @@ def import_week_files(
         batches.append((this_kind, _read(report, name, cells, this_kind)))
     if report.errors:
         return report
-    order = {k: i for i, k in enumerate(("family_partners", "referrals", "events"))}
+    # A referral's steps replace the history its referrals.csv row started, so they come after it.
+    order = {k: i for i, k in enumerate(("family_partners", "referrals", "referral_steps", "events"))}
     try:
         with store.write(actor) as conn:
             for this_kind, rows in sorted(batches, key=lambda b: order[b[0]]):
@@ -216,9 +221,12 @@ def import_week_files(
                         f"the rows are of school {school!r}, which you may not change",
                     )
                     continue
-                counts = {"events": _import_events, "referrals": _import_referrals, "family_partners": _import_links}[
-                    this_kind
-                ](report, conn, rows, school)
+                counts = {
+                    "events": _import_events,
+                    "referrals": _import_referrals,
+                    "referral_steps": _import_referral_steps,
+                    "family_partners": _import_links,
+                }[this_kind](report, conn, rows, school)
                 report.counts[this_kind] = counts
             if report.errors or dry_run:
                 raise _RollBack
@@ -339,6 +347,7 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
                         "status": s,
                         "date": d,
                         "note": record["decline_reason"] if s == "declined" else None,
+                        "staff": record["staff"] if s == "sent" else None,
                     }
                     for s, d in steps
                 ],
@@ -359,6 +368,65 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
             )
         db.audit(conn, "update", "referrals", c["referral_id"], before={k: stored[k] for k in changed}, after=changed)
         counts["updated"] += 1
+    return counts
+
+
+def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[str, int]:
+    """Replace the history of each referral the file names by the file's steps, in the file's order
+    (``referral_steps.csv``: a whole export restores every step, not only the first and the last)."""
+    r, s = db.referrals, db.referral_steps
+    steps: dict[str, list[dict]] = {}
+    for row in rows:
+        c = row.cells
+        missing = [k for k in REQUIRED["referral_steps"] if not c.get(k)]
+        if missing:
+            report.error(row.file, row.row, missing[0], f"{missing[0]} is required")
+            continue
+        status = " ".join(c["status"].replace("_", " ").lower().split())
+        if status not in STATUSES:
+            report.error(
+                row.file, row.row, "status", f"{c['status']!r} is not a status; statuses: {', '.join(STATUSES)}"
+            )
+            continue
+        when = _date(report, row, "date", required=True)
+        if len(c.get("staff", "")) > 200:
+            report.error(row.file, row.row, "staff", "longer than 200 characters")
+            continue
+        stored = conn.execute(select(r.c.school_id, r.c.date).where(r.c.referral_id == c["referral_id"])).first()
+        if stored is None:
+            report.error(
+                row.file, row.row, "referral_id", f"there is no referral {c['referral_id']!r}: import referrals.csv too"
+            )
+            continue
+        if stored.school_id != school:
+            report.error(row.file, row.row, "referral_id", "this referral belongs to another school")
+            continue
+        if when is None:
+            continue
+        steps.setdefault(c["referral_id"], []).append(
+            {
+                "referral_id": c["referral_id"],
+                "status": status,
+                "date": when,
+                "note": c.get("note") or None,
+                "staff": c.get("staff") or None,
+            }
+        )
+    counts = {"referrals": len(steps), "steps": 0, "steps replaced": 0}
+    if report.errors:
+        return counts
+    for referral_id, history in steps.items():
+        gone = conn.execute(s.delete().where(s.c.referral_id == referral_id)).rowcount
+        conn.execute(s.insert(), history)
+        counts["steps"] += len(history)
+        counts["steps replaced"] += max(gone, 0)
+        db.audit(
+            conn,
+            "replace history",
+            "referral_steps",
+            referral_id,
+            detail=f"{max(gone, 0)} steps replaced by {len(history)}",
+        )
     return counts
 
 
@@ -469,6 +537,17 @@ def week_tables(store: db.Store, school_ids: Collection[str] | None = None) -> d
             dict(x)
             for x in conn.execute(select(fp).where(where(fp)).order_by(fp.c.family_id, fp.c.partner_id)).mappings()
         ]
+        rs = db.referral_steps
+        # Steps in the order they were recorded, so that an import of the file restores that order.
+        history = [
+            dict(x)
+            for x in conn.execute(
+                select(*(rs.c[c] for c in COLUMNS["referral_steps"]))
+                .join(r, r.c.referral_id == rs.c.referral_id)
+                .where(where(r))
+                .order_by(rs.c.referral_id, rs.c.id)
+            ).mappings()
+        ]
     event_rows = []
     for ev in events:
         base = {
@@ -490,6 +569,7 @@ def week_tables(store: db.Store, school_ids: Collection[str] | None = None) -> d
     return {
         "events": pd.DataFrame(event_rows, columns=COLUMNS["events"]),
         "referrals": pd.DataFrame(referrals, columns=[*COLUMNS["referrals"], "school_id"])[COLUMNS["referrals"]],
+        "referral_steps": pd.DataFrame(history, columns=COLUMNS["referral_steps"]),
         "family_partners": pd.DataFrame(links, columns=[*COLUMNS["family_partners"], "school_id"])[
             COLUMNS["family_partners"]
         ],

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from engagement import records
 from engagement import store as db
-from engagement.calendar import import_terms
-from engagement.interchange import KINDS, import_files
+from engagement.interchange import import_files
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "data.py"
 
@@ -33,25 +33,23 @@ def test_renders_on_the_demo_school_with_templates_and_export(demo_copy, monkeyp
     assert [h.value for h in at.header] == [
         "Import",
         "School terms",
-        "Events, referrals and families' partners",
-        "Transitions and survey answers",
         "Local authority directory (Open Referral UK)",
         "Templates",
         "Export",
         "Demo school",
     ]
-    assert download_labels(at) == [
-        "events.csv",
-        "referrals.csv",
-        "family_partners.csv",
-        "Export transitions.csv",
-        "Export survey_responses.csv",
-        "Export our directory (Open Referral UK, ZIP)",
-        *[f"{k}.csv" for k in KINDS],
-        "terms.csv",
-        "Download the data (ZIP)",
+    # One import section per engine of the registry (terms have their own, with the editor).
+    assert [h.value for h in at.subheader] == [
+        *[e.title for e in records.ENGINES if e.name != "calendar"],
+        "Restore a backup",
     ]
-    assert at.selectbox(key="import_kind").options == ["guess from the file name", *KINDS]
+    for engine in records.ENGINES:
+        if engine.name != "calendar":
+            options = at.selectbox(key=f"{engine.name}_import_kind").options
+            assert options == ["guess from the file name", *records.kinds_of(engine.name)]
+    labels = download_labels(at)
+    assert labels[0] == "Export our directory (Open Referral UK, ZIP)" and labels[-1] == "Download the data (ZIP)"
+    assert sorted(labels[1:-1]) == sorted(k.file_name for k in records.RECORD_KINDS)  # a template of every kind
     assert any("Demo data" in m.value for m in at.markdown)
     assert not [b for b in at.button if b.key == "load_demo"]  # the demo is already there
 
@@ -83,25 +81,20 @@ def test_imported_names_show_as_text_and_the_page_still_renders(tmp_path, monkey
 
 
 def test_the_templates_import_as_they_stand(sqlite_store):
-    # The templates are what a school copies: they must pass the same checks as any file.
+    # The templates are what a school copies: they must pass the same checks as any file, all of
+    # them together in one import, as the registry lists them.
     templates = Path(__file__).resolve().parent.parent / "data" / "templates"
-    from engagement import send_belonging_files as voice
-    from engagement.interchange import guess_kind
-
-    every = sorted(templates.glob("*.csv"))
-    report = import_files(sqlite_store, [p for p in every if guess_kind(p.name)], actor="test")
-    assert report.ok, report.format()
-    ours = [p for p in every if voice.guess_kind(p.name)]
-    assert voice.import_files(sqlite_store, ours, actor="test").ok  # transitions and survey answers (issue 19)
-    assert {k: c["inserted"] for k, c in report.counts.items()} == {
+    assert sorted(p.name for p in templates.glob("*.csv")) == sorted(k.file_name for k in records.RECORD_KINDS)
+    run = records.import_records(sqlite_store, sorted(templates.glob("*.csv")), actor="test")
+    assert run.ok, run.format()
+    counts = {kind: c for _, report in run.reports for kind, c in report.counts.items()}
+    assert {k: counts[k]["inserted"] for k in ("schools", "partners", "services", "families", "interactions")} == {
         "schools": 1,
         "partners": 2,
         "services": 2,
         "families": 2,
         "interactions": 5,
     }
-    # terms.csv has its own reader (engagement.calendar), as the import command has.
-    terms = import_terms(sqlite_store, templates / "terms.csv", actor="test")
-    assert terms.ok and terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"], (
-        terms.format()
-    )
+    assert counts["referral_steps"]["steps"] == 2 and counts["plan steps"]["updated"] == 1
+    terms = next(report for engine, report in run.reports if engine.name == "calendar")
+    assert terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"]

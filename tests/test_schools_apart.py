@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 from engagement import access, pages
 from engagement import store as db
 from engagement.demo import load_demo
-from engagement.interchange import export_zip, import_files
+from engagement.interchange import import_files
+from engagement.records import backup_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {
@@ -184,6 +185,6 @@ def test_imports_and_exports_keep_to_the_accounts_schools(two_schools, tmp_path)
     import io
     import zipfile
 
-    with zipfile.ZipFile(io.BytesIO(export_zip(store, school_id=[school_a]))) as archive:
+    with zipfile.ZipFile(io.BytesIO(backup_zip(store, school_id=[school_a]))) as archive:
         exported = " ".join(archive.read(name).decode("utf-8-sig") for name in archive.namelist())
     assert "Hollybrook" in exported and not [m for m in B_MARKS if m in exported]

@@ -222,7 +222,7 @@ def test_a_file_with_problems_changes_nothing_and_says_where(school):
 
 def test_export_imports_back_unchanged_and_a_round_is_replaced_not_doubled(school, tmp_path):
     paths = files.export_files(school, tmp_path, "S1")
-    assert [p.name for p in paths] == ["transitions.csv", "survey_responses.csv"]
+    assert [p.name for p in paths] == ["transitions.csv", "transition_steps.csv", "survey_responses.csv"]
     again = files.import_files(school, paths, actor="test")
     assert again.ok, again.format()
     assert again.counts["transitions"] == {"inserted": 0, "updated": 0, "unchanged": 20}

@@ -225,7 +225,7 @@ def test_the_same_week_through_the_csv_imports_and_back_through_the_export(store
     assert again.counts["events"]["family contacts"] == 0 and again.counts["referrals"]["unchanged"] == 4
     assert figures(store)[0] == EXPECTED_WEEK
     exported = export_week(store, tmp_path / "out")
-    assert [p.name for p in exported] == ["events.csv", "referrals.csv", "family_partners.csv"]
+    assert [p.name for p in exported] == ["events.csv", "referrals.csv", "referral_steps.csv", "family_partners.csv"]
     fresh = db.open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     write_school(fresh)
     back = import_week_files(fresh, exported, actor="cli:test")
