@@ -103,7 +103,7 @@ def test_following_the_new_import_column_recipe_puts_the_column_on_the_directory
     for name in PROJECT + PROJECT_HIDDEN:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "secrets.toml"))
         elif source.exists():
             shutil.copy2(source, copy / name)
     env = {**os.environ, "PYTHONPATH": str(copy), "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
