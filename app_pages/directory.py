@@ -133,22 +133,14 @@ with list_tab:
     st.caption(f"{len(shown)} of {len(partners if archived else listed)} partners shown.")
 
 # ---------------------------------------------------------------- one partner
-FIELDS = [f.name for f in d.FORM_FIELDS]
-LABELS = {
-    "name": "Name",
-    "category": "Category",
-    "layer": "Layer (blank: from the category)",
-    "address": "Address",
-    "postcode": "Postcode",
-    "latitude": "Latitude (blank: placed from the postcode)",
-    "longitude": "Longitude",
-    "contact_name": "Contact name",
-    "contact_email": "Contact email",
-    "contact_phone": "Contact phone",
-    "status": "Status",
-    "since": "Partner since (dd/mm/yyyy)",
-    "notes": "Notes",
-}
+# The form's fields, labels and hints are the import's columns of partners.csv (one table of them,
+# engagement.interchange.FORMATS): a column added there is on the form with nothing more to write.
+FIELDS = {f.name: f for f in d.FORM_FIELDS}
+
+
+def label(name: str) -> str:
+    field = FIELDS[name]
+    return f"{field.label} ({field.help})" if field.help else field.label
 
 
 def load_form(record) -> None:
@@ -240,21 +232,19 @@ with edit_tab:
         for i, name in enumerate(FIELDS):
             target = columns[i % 2]
             if name == "category":
-                target.selectbox(
-                    LABELS[name], ["", *typology.category_names()], key=f"form_{name}", disabled=not editor
-                )
+                target.selectbox(label(name), ["", *typology.category_names()], key=f"form_{name}", disabled=not editor)
             elif name == "status":
                 target.selectbox(
-                    LABELS[name],
+                    label(name),
                     ["", *PARTNER_STATUSES],
                     key=f"form_{name}",
                     disabled=not editor,
                     format_func=lambda v: v or "active",
                 )
             elif name in ("address", "notes"):
-                target.text_area(LABELS[name], key=f"form_{name}", height=80, disabled=not editor)
+                target.text_area(label(name), key=f"form_{name}", height=80, disabled=not editor)
             else:
-                target.text_input(LABELS[name], key=f"form_{name}", disabled=not editor)
+                target.text_input(label(name), key=f"form_{name}", disabled=not editor)
         submitted = st.form_submit_button("Save", type="primary", disabled=not editor)
 
     if submitted and editor:
@@ -292,7 +282,8 @@ with edit_tab:
     problems = st.session_state.pop("form_problems", None)
     if problems:
         st.error(
-            "Not saved: " + "; ".join(f"{LABELS.get(k, k).split(' (')[0]}: {md_escape(v)}" for k, v in problems.items())
+            "Not saved: "
+            + "; ".join(f"{FIELDS[k].label if k in FIELDS else k}: {md_escape(v)}" for k, v in problems.items())
         )
     duplicates = st.session_state.get("form_duplicates")
     if duplicates is not None and len(duplicates):

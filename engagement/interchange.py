@@ -160,12 +160,21 @@ EMPTY_TEXT = "\x00"
 
 @dataclass(frozen=True)
 class Field:
-    """One column of a format: its name, how its text is read, and whether a file must have it."""
+    """One column of a format: its name, how its text is read, whether a file must have it, and
+    how people see it: ``label`` (from the name when not given: ``contact_email`` is "Contact
+    email") and ``help``, a short hint for whoever fills it in. Forms and tables take them from
+    here, so a column added to a format reaches its form with nothing else to list it in."""
 
     name: str
     kind: str
     required: bool = False
     limit: int | None = None
+    label: str = ""
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " ").capitalize())
 
 
 FORMATS: dict[str, tuple[Field, ...]] = {
@@ -185,18 +194,18 @@ FORMATS: dict[str, tuple[Field, ...]] = {
         Field("school_id", "text", False, 64),
         Field("name", "text", True, 300),
         Field("category", "category", True),
-        Field("layer", "layer"),
+        Field("layer", "layer", help="blank: from the category"),
         Field("address", "text"),
         Field("postcode", "text", False, 16),
-        Field("latitude", "latitude"),
+        Field("latitude", "latitude", help="blank: placed from the postcode"),
         Field("longitude", "longitude"),
         Field("contact_name", "text", False, 200),
         Field("contact_email", "text", False, 200),
         Field("contact_phone", "text", False, 50),
         Field("services", "list"),
         Field("status", "status"),
-        Field("since", "date"),
-        Field("last_verified", "date"),
+        Field("since", "date", label="Partner since", help="dd/mm/yyyy"),
+        Field("last_verified", "date", label="Last checked"),
         Field("notes", "text"),
     ),
     # Each column maps onto Open Referral UK 3.0 (see engagement.services for which field).
