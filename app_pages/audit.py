@@ -5,7 +5,7 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access
+from engagement import access, records
 from engagement import store as db
 from engagement.privacy import audit_csv, audit_entries
 
@@ -24,9 +24,7 @@ with st.form("audit_filters"):
     c1, c2, c3 = st.columns(3)
     start = c1.date_input("From", value=datetime.date.today() - datetime.timedelta(days=30), format="DD/MM/YYYY")
     end = c2.date_input("To", value=datetime.date.today(), format="DD/MM/YYYY")
-    table_name = c3.selectbox(
-        "Table", ["", "schools", "partners", "families", "interactions"], format_func=lambda t: t or "Any"
-    )
+    table_name = c3.selectbox("Table", ["", *records.audited_tables()], format_func=lambda t: t or "Any")
     c4, c5, c6 = st.columns(3)
     actor = c4.text_input("Who (exact)")
     action = c5.text_input("Action (exact)", placeholder="insert, update, erase family, …")

@@ -56,9 +56,17 @@ def audit_entries(
         query = query.where(
             log.c.at < datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
         )
-    for column, value in (("actor", actor), ("table_name", table_name), ("action", action), ("record_id", record_id)):
+    for column, value in (("actor", actor), ("action", action), ("record_id", record_id)):
         if value:
             query = query.where(log.c[column] == value)
+    if table_name:  # an import names every table it changed: "partners,services"
+        named = log.c.table_name
+        query = query.where(
+            (named == table_name)
+            | named.startswith(f"{table_name},", autoescape=True)
+            | named.endswith(f",{table_name}", autoescape=True)
+            | named.contains(f",{table_name},", autoescape=True)
+        )
     with store.read() as conn:
         rows = conn.execute(query).mappings().all()
     return pd.DataFrame(rows, columns=[c.name for c in log.columns])

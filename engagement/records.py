@@ -180,7 +180,12 @@ def kind_of_file(filename: str) -> str | None:
 
 def tables_carried() -> set[str]:
     """The store tables some kind's file carries."""
-    return {t for k in RECORD_KINDS for t in k.tables}
+    return set(audited_tables())
+
+
+def audited_tables() -> list[str]:
+    """The tables of the school's records in the registry's order: the Audit page's filter."""
+    return list(dict.fromkeys(t for k in RECORD_KINDS for t in k.tables))
 
 
 # ---------------------------------------------------------------- reading a batch
@@ -374,6 +379,7 @@ __all__ = [
     "Engine",
     "ImportRun",
     "RecordKind",
+    "audited_tables",
     "backup_zip",
     "expand",
     "export_records",
