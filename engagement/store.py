@@ -935,6 +935,21 @@ def has_demo_data(store: Store) -> bool:
         return bool(conn.execute(select(func.count()).select_from(schools).where(schools.c.demo)).scalar())
 
 
+def _rows_of_schools(table: Table, school_ids: list[str]):
+    """A condition selecting the rows of ``table`` that belong to ``school_ids`` (its own
+    ``school_id``, or its parent's, following foreign keys), or None for a table no school owns."""
+    if table.name == "schools":
+        return table.c.school_id.in_(school_ids)
+    if "school_id" in table.c and any(fk.column.table.name == "schools" for fk in table.c.school_id.foreign_keys):
+        return table.c.school_id.in_(school_ids)
+    for fk in sorted(table.foreign_keys, key=lambda f: f.parent.name):
+        parent = fk.column.table
+        owned = _rows_of_schools(parent, school_ids)
+        if owned is not None and fk.parent.nullable is False:
+            return fk.parent.in_(select(fk.column).where(owned))
+    return None
+
+
 def clear_demo_data(store: Store, actor: str) -> int:
     """Delete every demo school with its partners, families and interactions. Returns how many
     schools went. Real schools imported beside the demo are left alone."""
@@ -942,24 +957,14 @@ def clear_demo_data(store: Store, actor: str) -> int:
         demo_ids = list(conn.execute(select(schools.c.school_id).where(schools.c.demo)).scalars())
         if not demo_ids:
             return 0
-        # Explicit deletes, children first, so this works whether or not the database
-        # enforces ON DELETE CASCADE.
+        # Explicit deletes, children first (every table that belongs to a school, directly or
+        # through its parent's key), so this works whether or not the database enforces ON DELETE
+        # CASCADE, and a new table is cleared without being listed here.
         deleted = {}
-        # A partner's services go with it (the table has no school_id of its own).
-        demo_partners = select(partners.c.partner_id).where(partners.c.school_id.in_(demo_ids))
-        deleted["services"] = conn.execute(services.delete().where(services.c.partner_id.in_(demo_partners))).rowcount
-        for table in (
-            survey_responses,
-            transitions,
-            events,
-            referrals,
-            family_partners,
-            interactions,
-            families,
-            partners,
-            schools,
-        ):
-            deleted[table.name] = conn.execute(table.delete().where(table.c.school_id.in_(demo_ids))).rowcount
+        for table in reversed(metadata.sorted_tables):
+            rows = _rows_of_schools(table, demo_ids)
+            if rows is not None:
+                deleted[table.name] = conn.execute(table.delete().where(rows)).rowcount
         audit(
             conn,
             "clear demo",
