@@ -209,7 +209,7 @@ def filter_partners(partners: pd.DataFrame, chosen: PartnerFilter) -> pd.DataFra
     if chosen.engaged is not None:
         keep &= partners["engaged"] == chosen.engaged
     if chosen.search.strip():
-        keep &= partners["name"].str.contains(chosen.search.strip(), case=False, regex=False, na=False)
+        keep &= name_matches(partners["name"], chosen.search)
     if chosen.within_km is not None:
         keep &= partners["distance_km"].fillna(float("inf")) <= chosen.within_km
     return partners[keep]
@@ -261,6 +261,22 @@ def partners_table(partners: pd.DataFrame, sort: str = "distance") -> pd.DataFra
     return rows.drop(columns=["_name", "_last"]).reset_index(drop=True)
 
 
+def name_matches(names: pd.Series, search: str) -> pd.Series:
+    """Which names hold every word of ``search`` (words split at spaces), in any case and order,
+    each anywhere in the name ("Food Bank" finds "Acceptance Foodbank" and "Bank of Food"; a word
+    with punctuation, such as "${alert", is looked for as it is written).
+
+    >>> names = pd.Series(["Acceptance Foodbank", "Bank of Food", "Stirchley Library", None])
+    >>> name_matches(names, "food  BANK").tolist(), name_matches(names, "library stirchley").tolist()
+    ([True, True, False, False], [False, False, True, False])
+    """
+    folded = names.fillna("").map(lambda n: str(n).casefold())
+    keep = names.notna()
+    for word in search.casefold().split():
+        keep &= folded.str.contains(word, regex=False)
+    return keep
+
+
 def only_match(partners: pd.DataFrame, search: str) -> str | None:
     """The partner whose name alone contains ``search`` (ignoring case), if exactly one does: a
     search that finds one partner opens its record.
@@ -271,5 +287,5 @@ def only_match(partners: pd.DataFrame, search: str) -> str | None:
     """
     if not search.strip():
         return None
-    found = partners[partners["name"].str.contains(search.strip(), case=False, regex=False, na=False)]
+    found = partners[name_matches(partners["name"], search)]
     return str(found["partner_id"].iloc[0]) if len(found) == 1 else None

@@ -17,7 +17,7 @@ from engagement import store as db
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.overview import overview
-from engagement.partners import PartnerFilter, filter_partners, partner_record, partners_in_window
+from engagement.partners import PartnerFilter, filter_partners, only_match, partner_record, partners_in_window
 from engagement.terms import default_window
 from engagement.text import record_lines
 
@@ -387,3 +387,12 @@ def test_marker_rows_round_distances_as_the_record_does_and_never_point_outside_
     assert [row[7] for row in data] == [float(f"{d:.1f}") for d in (1.05, 0.15)] + [None, float(f"{2.25:.1f}")]
     assert all(0 <= row[5] < len(categories) and 0 <= row[10] < len(statuses) for row in data)
     assert categories[data[0][5]] == "" and statuses[data[1][10]] == ""
+
+
+def test_a_name_search_finds_its_words_in_any_case_and_order():
+    """Issue 27, item 7: "Food Bank" found none of 25 imported food banks written "Foodbank"."""
+    names = ["Acceptance Foodbank", "B30 FOOD BANK", "Bank of Food and Friends", "Stirchley Library"]
+    table = pd.DataFrame({"partner_id": [f"P{i}" for i in range(4)], "name": names})
+    found = filter_partners(table, PartnerFilter(search="Food Bank"))
+    assert found["name"].tolist() == names[:3]
+    assert only_match(table, "library STIRCHLEY") == "P3"
