@@ -94,7 +94,8 @@ st.header(
     + (f" (of {len(everyone):,} on the list, filtered)" if len(shown) != len(everyone) else "")
 )
 st.caption(
-    f"No two-way contact in the last {days} {frames.unit}, out of {len(frames.families):,} families on roll. "
+    f"No two-way contact in the last {days} {frames.unit}, or a referral waiting or a SEND move without a "
+    f"meeting, out of {len(frames.families):,} families on roll. "
     "Priority adds up the reasons shown; the weights are in the school's settings."
 )
 

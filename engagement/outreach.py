@@ -495,7 +495,9 @@ def worklist(
             reasons[idx] += [f"{text} {_points(points)}" for text, points in private]
         elif private:
             reasons[idx].append(f"reasons for family liaison officers {_points(sum(p for _, p in private))}")
-        if one_way[idx]:
+        # "None two-way" only of a family with no two-way contact in the window: one on the list for
+        # a referral or a move may have had one lately, and the row must not say otherwise.
+        if one_way[idx] and (never[idx] or days_since[idx] >= days):
             priority[idx] += w["one_way_only"]
             noun = "contact" if one_way[idx] == 1 else "contacts"
             reasons[idx].append(

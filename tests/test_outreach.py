@@ -100,6 +100,22 @@ def test_a_two_way_contact_within_the_window_takes_a_family_off_the_list_and_one
     assert "1 one-way contact in 42 days, none two-way +1" in told["reasons"]
 
 
+def test_a_family_on_the_list_for_a_move_with_a_recent_two_way_contact_is_not_called_none_two_way():
+    """Issue 27, item 1: a family listed for its SEND move showed a two-way contact 5 days ago next to
+    "none two-way"."""
+    fr = o.frames_from_tables(
+        "S1",
+        pd.DataFrame([family("moving")]),
+        pd.DataFrame([contact("moving", 5), contact("moving", 2, two_way=False)]),
+        today=TODAY,
+        days=42,
+        moves=pd.DataFrame([{"family_id": "moving", "date": ago(-20), "days_to_go": 20}]),
+    )
+    row = o.worklist(fr).set_index("family_id").loc["moving"]
+    assert row["days_since"] == 5
+    assert "none two-way" not in row["reasons"] and "SEND move in 20 days" in row["reasons"]
+
+
 def test_contacts_dated_after_today_are_ignored():
     wl = o.worklist(frames([family("F1")], [contact("F1", -5)]))
     assert ids(wl) == ["F1"] and wl.iloc[0]["reasons"] == "never in two-way contact +4"
