@@ -38,7 +38,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from engagement import explanations, scoring
+from engagement import clock, explanations, scoring
 from engagement import store as db
 from engagement.demo import DemoData, load_demo
 from engagement.frames import Frames, load_school_frames
@@ -626,7 +626,7 @@ def run_bench(
     the table through ``echo`` and return the timings. ``import_rows`` are the sizes of the files
     the import section imports; ``postgres_url`` the server it uses (default ``TEST_POSTGRES_URL``
     or the local one)."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     repeats = repeats or DEFAULT_REPEATS.get(scale, 5)
     with tempfile.TemporaryDirectory(prefix="engagement-bench-") as tmp:
         store = db.open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -681,7 +681,7 @@ def report(bench: Bench) -> str:
         f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
         f"{len(data.partners):,} partners, {len(data.interactions):,} interactions\n"
         f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"
+        f"{platform.machine()}, {os.cpu_count()} cores; {clock.today()}"
     )
     width = max(len(t.what) for t in bench.results)
     lines = [

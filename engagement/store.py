@@ -56,6 +56,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from engagement import clock
 from engagement.typology import PARTNER_STATUSES
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the store itself never needs it
@@ -666,7 +667,7 @@ def audit(
     ``before`` and ``after`` are images (mappings) or JSON text already made (see :func:`to_json`)."""
     conn.execute(
         audit_log.insert().values(
-            **_audit_values(conn, action, table_name, record_id, before, after, detail, dt.datetime.now(dt.UTC))
+            **_audit_values(conn, action, table_name, record_id, before, after, detail, clock.now())
         )
     )
 
@@ -871,7 +872,7 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     table, key = TABLES[table_name], KEY_OF[table_name]
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     existing = {stored[key]: stored for stored in rows_by_key(conn, table_name, [r[key] for r in rows])}
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     entries, new_rows = [], []
     versioned = "version" in table.c
     for row in rows:
