@@ -672,6 +672,28 @@ def audit(
     )
 
 
+def audit_many(conn: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
+    """Write many audit rows in one statement, in the caller's transaction: each entry holds
+    :func:`audit`'s arguments by name (``action`` and ``table_name``; ``record_id``, ``before``,
+    ``after`` and ``detail`` when there are)."""
+    at = clock.now()
+    rows = [
+        _audit_values(
+            conn,
+            e["action"],
+            e["table_name"],
+            e.get("record_id"),
+            e.get("before"),
+            e.get("after"),
+            e.get("detail"),
+            at,
+        )
+        for e in entries
+    ]
+    if rows:
+        conn.execute(audit_log.insert(), rows)
+
+
 # ---------------------------------------------------------------- many rows at once
 
 # Ids per statement when rows are looked up by key: one JSON array (SQLite) or one array
