@@ -5,7 +5,7 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access, records
+from engagement import access, clock, records
 from engagement import store as db
 from engagement.privacy import audit_csv, audit_entries
 
@@ -22,8 +22,8 @@ st.caption(
 
 with st.form("audit_filters"):
     c1, c2, c3 = st.columns(3)
-    start = c1.date_input("From", value=datetime.date.today() - datetime.timedelta(days=30), format="DD/MM/YYYY")
-    end = c2.date_input("To", value=datetime.date.today(), format="DD/MM/YYYY")
+    start = c1.date_input("From", value=clock.today() - datetime.timedelta(days=30), format="DD/MM/YYYY")
+    end = c2.date_input("To", value=clock.today(), format="DD/MM/YYYY")
     table_name = c3.selectbox("Table", ["", *records.audited_tables()], format_func=lambda t: t or "Any")
     c4, c5, c6 = st.columns(3)
     actor = c4.text_input("Who (exact)")
@@ -59,6 +59,6 @@ st.dataframe(
 st.download_button(
     "Download these entries (CSV)",
     audit_csv(entries),
-    file_name=f"audit-{datetime.date.today().isoformat()}.csv",
+    file_name=f"audit-{clock.today().isoformat()}.csv",
     mime="text/csv",
 )

@@ -1,12 +1,10 @@
 """Data: import the school's files with a validation report, import or edit the school's terms,
 download templates, export everything, and load or clear the demo school."""
 
-import datetime
-
 import streamlit as st
 
 import ui
-from engagement import access, openreferral, records
+from engagement import access, clock, openreferral, records
 from engagement import calendar as terms_store
 from engagement import store as data_store
 from engagement.demo import load_demo
@@ -94,7 +92,7 @@ else:
     )
     allowed = access.importable_schools(viewer.schools, data_store.school_ids(store))
     may_change = access.may_import(viewer.role) and (allowed is None or school_id in allowed)
-    table = terms_store.editor_table(own, calendar, datetime.date.today())
+    table = terms_store.editor_table(own, calendar, clock.today())
     if not may_change:
         st.dataframe(table, hide_index=True, width="stretch")
     else:
@@ -298,7 +296,7 @@ export_school = school_id if scope == "this school" else list(schools)
 st.download_button(
     "Download the data (ZIP)",
     lambda: records.backup_zip(store, school_id=export_school),
-    file_name=f"engagement-{school_id if scope == 'this school' else 'all'}-{datetime.date.today():%Y-%m-%d}.zip",
+    file_name=f"engagement-{school_id if scope == 'this school' else 'all'}-{clock.today():%Y-%m-%d}.zip",
     mime="application/zip",
     key="export_zip",
     icon=":material/folder_zip:",

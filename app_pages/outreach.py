@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from engagement import access, outreach, referrals
+from engagement import access, clock, outreach, referrals
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
 from engagement.settings import load_settings
 from engagement.store import list_schools
@@ -41,7 +41,7 @@ def frames_for(url: str, school: str, today: datetime.date, days: int, version: 
 
 
 settings = load_settings().outreach
-today = datetime.date.today()
+today = clock.today()
 st.title("Outreach planner")
 st.caption(
     "Families the school has had no two-way contact with lately, most in need first. Pick a family to see "

@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from engagement import access, contacts, maps, referrals
+from engagement import access, clock, contacts, maps, referrals
 from engagement import store as engagement_store
 from engagement.directory import filter_by_services
 from engagement.partners import (
@@ -245,7 +245,7 @@ def partner_dialog(here: list[str]) -> None:
         with st.form("log_partner_contact", clear_on_submit=True):
             st.markdown("**Log a contact with this partner**")
             c1, c2 = st.columns(2)
-            when = c1.date_input("Date", value=datetime.date.today(), format="DD/MM/YYYY")
+            when = c1.date_input("Date", value=clock.today(), format="DD/MM/YYYY")
             activity = c2.selectbox(
                 "Activity",
                 typology.activity_names(),

@@ -7,11 +7,11 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import transitions
+from engagement import clock, transitions
 from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("transitions")
-today = datetime.date.today()
+today = clock.today()
 
 st.title("Transitions")
 st.caption(

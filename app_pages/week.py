@@ -2,12 +2,10 @@
 each referral to its outcome, and link families to the partners they use. Widgets in, one call into
 engagement.events / engagement.referrals, figures out."""
 
-import datetime
-
 import streamlit as st
 
 import ui
-from engagement import events, referrals
+from engagement import clock, events, referrals
 from engagement.contacts import InvalidInteraction
 from engagement.partners import partner_directory
 from engagement.settings import load_settings
@@ -15,7 +13,7 @@ from engagement.text import md_escape
 from engagement.typology import load_typology
 
 viewer, store, school_id = ui.open_page("week")
-today = datetime.date.today()
+today = clock.today()
 NEW = "A new event"
 
 st.title("Events and referrals")

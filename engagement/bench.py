@@ -11,6 +11,10 @@ The engagement section times loading from the store, one school's card, every sc
 term trends, and family reach for every school against the same query in DuckDB SQL over the
 same frames (DuckDB on one thread, as our code runs on one core).
 
+``bench --quick`` runs every section and every step of each with small sizes (a few hundred rows,
+partners and services, one run each, no browser) in well under a minute: the suite runs it
+(tests/test_bench.py), so a change that breaks a section fails there, not at the next measuring.
+
 The import section imports a file of 20,000 and of 100,000 interactions (and 1,000,000 with
 ``--import-million``) into a fresh demo school on SQLite and on PostgreSQL, each in a child
 process, and prints the time against its target, how long the write transaction took (on SQLite
@@ -38,13 +42,15 @@ from typing import TypeVar
 
 import numpy as np
 
-from engagement import explanations, scoring
+from engagement import clock, explanations, scoring
 from engagement import store as db
 from engagement.demo import DemoData, load_demo
 from engagement.frames import Frames, load_school_frames
 from engagement.terms import default_window, previous_term, term_of
 
 DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
+QUICK_IMPORT_ROWS = (500,)
+QUICK_ORUK_SERVICES = 50
 
 T = TypeVar("T")
 
@@ -71,6 +77,7 @@ class Bench:
     results: list[Timing] = field(default_factory=list)
     import_rows: tuple[int, ...] = (20_000, 100_000)
     postgres_url: str | None = None
+    quick: bool = False  # every step at small sizes: checks the bench runs, times nothing that matters
 
 
 def median_seconds(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
@@ -352,6 +359,53 @@ def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
     return f"{db.database_url(url)}{joiner}options=-csearch_path%3D{schema}", drop
 
 
+def import_timings(
+    rows: int, name: str, seconds: float, parts: dict[str, float], before: float, after: float, size_mb: float
+) -> list[Timing]:
+    """The import section's three lines for one file on one database: the whole import, the
+    write (on SQLite: how long the store's write lock was held) and the memory the import added,
+    each against its target for that many rows (none for a size without one, as in ``--quick``).
+
+    >>> [(t.what, t.target) for t in import_timings(20_000, "SQLite", 2.0, {"write": 0.5}, 100, 130, 2.1)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('import 20,000 interactions, SQLite', '< 3 s'), ('import 20,000 interactions, SQLite: write lock held', '< 10 s'),
+     ('import 20,000 interactions, SQLite: memory the import added', '< 50 MB')]
+    """
+    what = f"import {rows:,} interactions, {name}"
+    target, memory_target = IMPORT_TARGETS.get(rows, ("", 0))
+    out = [
+        Timing(
+            what,
+            seconds,
+            1,
+            target,
+            note=f"{size_mb:,.1f} MB file; reading and checking {parts.get('read and check', 0):.1f} s",
+        )
+    ]
+    if name == "SQLite":
+        out.append(Timing(f"{what}: write lock held", parts.get("write", float("nan")), 1, LOCK_TARGET))
+    else:
+        out.append(
+            Timing(
+                f"{what}: write transaction",
+                parts.get("write", float("nan")),
+                1,
+                note="rows are locked, not the store: officers do not wait",
+            )
+        )
+    out.append(
+        Timing(
+            f"{what}: memory the import added",
+            float("nan"),
+            1,
+            f"< {memory_target:,} MB" if memory_target else "",
+            note=f"peak {after:,.0f} MB, {before:,.0f} MB before the import",
+            megabytes=after - before,
+        )
+    )
+    return out
+
+
 def import_section(bench: Bench) -> list[Timing]:
     """Each file size imported once on each database, in a child process of its own."""
     import multiprocessing
@@ -363,7 +417,7 @@ def import_section(bench: Bench) -> list[Timing]:
         for rows in bench.import_rows:
             path = write_interactions_file(Path(tmp) / f"interactions-{rows}.csv", rows, 42, bench.today)
             size_mb = path.stat().st_size / 1_000_000
-            target, memory_target = IMPORT_TARGETS.get(rows, ("", 0))
+            target = IMPORT_TARGETS.get(rows, ("", 0))[0]
             for name in ("SQLite", "PostgreSQL"):
                 what = f"import {rows:,} interactions, {name}"
                 drop: Callable[[], None] | None = None
@@ -393,36 +447,7 @@ def import_section(bench: Bench) -> list[Timing]:
                         drop()
                 if ok is not True:
                     raise AssertionError(f"the bench import was refused: {ok}")
-                out.append(
-                    Timing(
-                        what,
-                        seconds,
-                        1,
-                        target,
-                        note=(f"{size_mb:,.0f} MB file; reading and checking {parts.get('read and check', 0):.1f} s"),
-                    )
-                )
-                if name == "SQLite":
-                    out.append(Timing(f"{what}: write lock held", parts.get("write", float("nan")), 1, LOCK_TARGET))
-                else:
-                    out.append(
-                        Timing(
-                            f"{what}: write transaction",
-                            parts.get("write", float("nan")),
-                            1,
-                            note="rows are locked, not the store: officers do not wait",
-                        )
-                    )
-                out.append(
-                    Timing(
-                        f"{what}: memory the import added",
-                        float("nan"),
-                        1,
-                        f"< {memory_target:,} MB" if memory_target else "",
-                        note=f"peak {after:,.0f} MB, {before:,.0f} MB before the import",
-                        megabytes=after - before,
-                    )
-                )
+                out.extend(import_timings(rows, name, seconds, parts, before, after, size_mb))
     return out
 
 
@@ -557,10 +582,13 @@ def _oruk_child(url: str, paths: list[str], results) -> None:
     results.put((seconds, seconds_again, report.seconds, ok, before, after))
 
 
-def oruk_section(bench: Bench, services: int = ORUK_SERVICES) -> list[Timing]:
+def oruk_section(bench: Bench, services: int | None = None) -> list[Timing]:
     """A ``services``-service Open Referral feed (page files) imported into an empty directory on
     SQLite, then again (every partner found again), in a child process."""
     import multiprocessing
+
+    services = services or (QUICK_ORUK_SERVICES if bench.quick else ORUK_SERVICES)
+    full = services == ORUK_SERVICES
 
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="engagement-bench-oruk-") as tmp:
@@ -580,15 +608,15 @@ def oruk_section(bench: Bench, services: int = ORUK_SERVICES) -> list[Timing]:
             what,
             seconds,
             1,
-            ORUK_TARGET,
-            note=f"{len(paths)} page files, {size_mb:,.0f} MB; writing {parts.get('write', float('nan')):.1f} s",
+            ORUK_TARGET if full else "",
+            note=f"{len(paths)} page files, {size_mb:,.1f} MB; writing {parts.get('write', float('nan')):.1f} s",
         ),
-        Timing(f"{what}: again, nothing new", again, 1, ORUK_TARGET),
+        Timing(f"{what}: again, nothing new", again, 1, ORUK_TARGET if full else ""),
         Timing(
             f"{what}: memory the import added",
             float("nan"),
             1,
-            f"< {ORUK_MEMORY_TARGET} MB",
+            f"< {ORUK_MEMORY_TARGET} MB" if full else "",
             note=f"peak {after:,.0f} MB, {before:,.0f} MB before the import",
             megabytes=after - before,
         ),
@@ -621,13 +649,16 @@ def run_bench(
     sections=None,
     import_rows: tuple[int, ...] = (20_000, 100_000),
     postgres_url: str | None = None,
+    quick: bool = False,
 ) -> list[Timing]:
     """Generate the demo data at ``scale`` into a fresh temporary store, run every section, print
     the table through ``echo`` and return the timings. ``import_rows`` are the sizes of the files
     the import section imports; ``postgres_url`` the server it uses (default ``TEST_POSTGRES_URL``
-    or the local one)."""
-    today = today or datetime.date.today()
-    repeats = repeats or DEFAULT_REPEATS.get(scale, 5)
+    or the local one). ``quick``: every section at small sizes, once each (see the module's text)."""
+    today = today or clock.today()
+    repeats = repeats or (1 if quick else DEFAULT_REPEATS.get(scale, 5))
+    if quick:
+        import_rows = QUICK_IMPORT_ROWS
     with tempfile.TemporaryDirectory(prefix="engagement-bench-") as tmp:
         store = db.open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         echo(f"Writing the {scale} demo data set into a fresh SQLite store ...")
@@ -643,6 +674,7 @@ def run_bench(
             repeats,
             import_rows=tuple(import_rows),
             postgres_url=postgres_url,
+            quick=quick,
         )
         bench.results.append(Timing("generate and write the demo data (once)", built, 1))
         for section in sections or SECTIONS:
@@ -678,10 +710,11 @@ def verdict(timing: Timing) -> str:
 def report(bench: Bench) -> str:
     data = bench.data
     head = (
-        f"Benchmark, {bench.scale} scale: {len(data.schools)} school(s), {len(data.families):,} families, "
+        f"Benchmark, {bench.scale} scale{' (quick: small sizes, the figures are no measure)' if bench.quick else ''}: "
+        f"{len(data.schools)} school(s), {len(data.families):,} families, "
         f"{len(data.partners):,} partners, {len(data.interactions):,} interactions\n"
         f"window {bench.window[0]} to {bench.window[1]}; medians; Python {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} cores; {datetime.date.today()}"
+        f"{platform.machine()}, {os.cpu_count()} cores; {clock.today()}"
     )
     width = max(len(t.what) for t in bench.results)
     lines = [

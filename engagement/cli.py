@@ -335,6 +335,9 @@ def _bench_args(p):
         "--import-million", action="store_true", help="also time importing 1,000,000 interactions (a few minutes)"
     )
     p.add_argument(
+        "--quick", action="store_true", help="every section at small sizes, once each: checks the benchmark runs"
+    )
+    p.add_argument(
         "--postgres",
         default=None,
         metavar="URL",
@@ -347,7 +350,14 @@ def _bench_run(args) -> int:
 
     # The benchmark always writes into fresh temporary stores; --db is not used.
     rows = (20_000, 100_000, 1_000_000) if args.import_million else (20_000, 100_000)
-    run_bench(args.scale, repeats=args.repeats, today=args.today, import_rows=rows, postgres_url=args.postgres)
+    run_bench(
+        args.scale,
+        repeats=args.repeats,
+        today=args.today,
+        import_rows=rows,
+        postgres_url=args.postgres,
+        quick=args.quick,
+    )
     return EXIT_OK
 
 

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypedDict
 import pandas as pd
 from sqlalchemy import select
 
+from engagement import clock
 from engagement import store as db
 from engagement.access import sees_family_detail
 from engagement.interchange import parse_bool, parse_date
@@ -116,7 +117,7 @@ def prepare_interaction(
     if family_id is None and partner_id is None:
         raise InvalidInteraction("A contact is with a family, a partner, or both: give at least one of them.")
     when = _as_date(date)
-    today = datetime.date.today() if today is None else _as_date(today, "today's date")
+    today = clock.today() if today is None else _as_date(today, "today's date")
     if when > today:
         raise InvalidInteraction(f"The date {when:%d/%m/%Y} is in the future; log a contact once it has happened.")
     found = typology.activity(activity) if activity is not None and str(activity).strip() else None

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from engagement import clock
 from engagement import store as db
 from engagement.terms import Calendar, day_number, default_calendar, from_day_number
 from engagement.typology import PARTNER_STATUSES, load_typology
@@ -836,7 +837,7 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     given seed and date. The three most recent school terms end at ``today``."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}")
-    today = today or datetime.date.today()
+    today = today or clock.today()
     n_schools, families_mean, n_partners, spread = SCALES[scale]
     rng = np.random.default_rng(seed)
     typology = load_typology()

@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from engagement import geo
+from engagement import clock, geo
 from engagement import store as db
 from engagement.interchange import FORMATS, parse_list
 from engagement.services import FORMAT as SERVICE_FORMAT
@@ -73,7 +73,7 @@ def _months_before(day: datetime.date, months: int) -> datetime.date:
 
 def stale_since(today: datetime.date | None = None) -> datetime.date:
     """A partner last checked before this day is stale."""
-    return _months_before(today or datetime.date.today(), load_settings().directory.stale_after_months)
+    return _months_before(today or clock.today(), load_settings().directory.stale_after_months)
 
 
 def is_stale(last_verified, today: datetime.date | None = None) -> bool:
@@ -336,9 +336,7 @@ def _change(
 
 def verify_partner(store: db.Store, actor: str, partner_id: str, today: datetime.date | None = None) -> int:
     """ "Checked today": the date and who checked, audited. Returns the new version."""
-    return _change(
-        store, actor, partner_id, {"last_verified": today or datetime.date.today(), "verified_by": actor}, "verify"
-    )
+    return _change(store, actor, partner_id, {"last_verified": today or clock.today(), "verified_by": actor}, "verify")
 
 
 def archive_partner(
@@ -349,9 +347,7 @@ def archive_partner(
     expected_version: int | None = None,
 ) -> int:
     """Hide a partner from every list, map and figure, keeping it and its history to restore."""
-    return _change(
-        store, actor, partner_id, {"archived_on": today or datetime.date.today()}, "archive", expected_version
-    )
+    return _change(store, actor, partner_id, {"archived_on": today or clock.today()}, "archive", expected_version)
 
 
 def restore_partner(store: db.Store, actor: str, partner_id: str) -> int:
@@ -540,7 +536,7 @@ def due_for_check(store: db.Store, school_id: str, today: datetime.date | None =
     Columns: partner_id, name, category, status, last_verified, verified_by, contacts, families, version."""
     from engagement.partners import partner_directory
 
-    today = today or datetime.date.today()
+    today = today or clock.today()
     partners = partner_directory(store, school_id, today=today)
     stale = partners[partners["stale"]].copy()
     columns = [

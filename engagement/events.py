@@ -276,15 +276,34 @@ def register_in(
             rows.append(row)
     if rows:
         conn.execute(db.interactions.insert(), rows)
-        for r in rows:
-            db.audit(
-                conn, "insert", "interactions", r["interaction_id"], after=r, detail=f"register of event {event_id}"
-            )
+        db.audit_many(
+            conn,
+            (
+                {
+                    "action": "insert",
+                    "table_name": "interactions",
+                    "record_id": r["interaction_id"],
+                    "after": r,
+                    "detail": f"register of event {event_id}",
+                }
+                for r in rows
+            ),
+        )
     new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
     if new_links:
         conn.execute(db.event_contacts.insert(), [{"interaction_id": i, "event_id": event_id} for i in new_links])
-    for _, interaction_id in linked:
-        db.audit(conn, "link", "interactions", interaction_id, detail=f"put on the register of event {event_id}")
+    db.audit_many(
+        conn,
+        (
+            {
+                "action": "link",
+                "table_name": "interactions",
+                "record_id": interaction_id,
+                "detail": f"put on the register of event {event_id}",
+            }
+            for _, interaction_id in linked
+        ),
+    )
     families_added = sum(1 for r in rows if r["family_id"]) + sum(1 for key, _ in linked if key == "family_id")
     partners_added = sum(1 for r in rows if not r["family_id"]) + sum(1 for key, _ in linked if key == "partner_id")
     return SavedRegister(

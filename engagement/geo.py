@@ -18,7 +18,6 @@ listed with the reason; it never stops the others. Every coordinate written is a
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 import time
@@ -41,6 +40,7 @@ from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 from sqlalchemy import and_, func, or_, select
 
+from engagement import clock
 from engagement import store as db
 from engagement.settings import Geocoding, load_settings
 
@@ -192,6 +192,19 @@ def geocoding_settings(overrides: dict | None = None) -> Geocoding:
     return Geocoding.model_validate({**load_settings().geocoding.model_dump(), **(overrides or {})})
 
 
+class _RateLimiter(RateLimiter):
+    """geopy's RateLimiter on the geocoder's own clock and sleep (the real ones unless a test
+    passes its own), so that the spacing of requests is checked without waiting."""
+
+    timer: tuple[Callable[[], float], Callable[[float], None]] = (time.monotonic, time.sleep)
+
+    def _clock(self) -> float:
+        return self.timer[0]()
+
+    def _sleep(self, seconds: float) -> None:
+        self.timer[1](seconds)
+
+
 class OnlineGeocoder:
     """geopy's Nominatim behind geopy's ``RateLimiter`` (at most one request per
     ``min_delay_seconds``, errors raised, not swallowed), with the store's cache in front.
@@ -201,7 +214,13 @@ class OnlineGeocoder:
     ``error_wait_seconds``. A malformed answer or a refused query is not retried.
     """
 
-    def __init__(self, store: db.Store, settings: GeocodingSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        store: db.Store,
+        settings: GeocodingSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.store = store
         self.settings = settings
         self.sleep = sleep
@@ -214,12 +233,13 @@ class OnlineGeocoder:
             timeout=settings.timeout_seconds,
             adapter_factory=URLLibAdapter,
         )
-        self.limited = RateLimiter(
+        self.limited = _RateLimiter(
             self.nominatim.geocode,
             min_delay_seconds=settings.min_delay_seconds,
             max_retries=0,
             swallow_exceptions=False,
         )
+        self.limited.timer = (clock, sleep)
         self.requests = 0
 
     def cache_key(self, query: str) -> str:
@@ -240,7 +260,7 @@ class OnlineGeocoder:
             "found": found,
             "source": "nominatim",
             "message": message,
-            "fetched_at": dt.datetime.now(dt.UTC),
+            "fetched_at": clock.now(),
         }
         with self.store.write("geocoder") as conn:
             conn.execute(db.geocode_cache.delete().where(db.geocode_cache.c.query == key))
@@ -428,12 +448,14 @@ def geocode_missing(
     online: bool | None = None,
     settings: GeocodingSettings | dict | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> GeocodeReport:
     """Place every school and partner that has no coordinates: gazetteer first, then (when
     ``online``, default from config) Nominatim through the cache. ``limit`` caps how many records
     are tried; ``progress(done, total, message)`` is called after each. Returns a report listing
     what could not be placed, with reasons. Coordinates are written and audited as they are found,
-    so an interrupted run keeps what it did.
+    so an interrupted run keeps what it did. ``sleep`` and ``clock`` (seconds) are how the
+    geocoder waits and tells time between requests: the real ones, or a test's.
     """
     if not isinstance(settings, GeocodingSettings):
         settings = geocoding_settings(settings)
@@ -482,7 +504,7 @@ def geocode_missing(
             elif gave_up:
                 unplace(rec, gave_up)
             else:
-                geocoder = geocoder or OnlineGeocoder(store, settings, sleep=sleep)
+                geocoder = geocoder or OnlineGeocoder(store, settings, sleep=sleep, clock=clock)
                 try:
                     found = geocoder.locate(query)
                     errors_in_a_row = 0

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from engagement import clock
 from engagement import store as db
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.interchange import excel_safe, parse_list
@@ -265,7 +266,7 @@ def frames_from_tables(
 ) -> OutreachFrames:
     """Build the planner's input from plain tables (columns as in the store; ``interactions``
     needs only family_id, date and two_way). :func:`load_frames` computes the same from a store."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     days = int(days or load_settings().outreach.days_without_contact)
     inter = (
         (interactions if interactions is not None else pd.DataFrame())
@@ -320,7 +321,7 @@ def load_frames(
     """Read what the planner needs for one school. The contact summary is aggregated by the
     database (one row per family), so this stays fast at trust scale. With ``calendar`` (the
     school's, :func:`engagement.calendar.load_calendar`), ``days`` are school days."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     days = int(days or load_settings().outreach.days_without_contact)
     f, i, p = db.families, db.interactions, db.partners
     start = _window_start(today, days, calendar)
@@ -769,7 +770,7 @@ def visit_sheet_html(
     >>> "&lt;b&gt;F1&lt;/b&gt;" in sheet and "<b>F1" not in sheet and "23/11/2026" in sheet
     True
     """
-    today = today or datetime.date.today()
+    today = today or clock.today()
     esc = lambda v: "" if _blank(v) else html.escape(str(v))  # noqa: E731
     rows = []
     for rank, row in enumerate(frame.to_dict("records"), start=1):

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engagement import explanations, scoring
+from engagement import clock, explanations, scoring
 from engagement.belonging import VoiceSection
 from engagement.communication import Communication, Messages, measure
 from engagement.explanations import SEGMENT_LABELS
@@ -379,7 +379,7 @@ def overview(
         equity=_equity(card),
         layers=_layers(card, missing),
         trends=_trends(sub, school_id, start, end, metrics_of, cal),
-        generated=today or datetime.date.today(),
+        generated=today or clock.today(),
         notes=notes,
         comparison=comparison,
         comparison_text=comparison.text(last_year),

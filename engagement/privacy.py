@@ -26,6 +26,7 @@ import math
 import pandas as pd
 from sqlalchemy import and_, func, select
 
+from engagement import clock
 from engagement import store as db
 from engagement.settings import load_settings
 
@@ -199,7 +200,7 @@ def apply_retention(store: db.Store, actor: str, today: datetime.date | None = N
     """Erase the notes of interactions older than the retention period, and every copy of them in
     the audit log's before and after images, including those of rows since updated or deleted.
     Returns how many interactions had notes erased in the tables."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
     with store.write(actor) as conn:
         old = db.interactions.c.date < cutoff

@@ -42,6 +42,7 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy import select
 
+from engagement import clock
 from engagement import store as db
 from engagement.interchange import parse_date, parse_list
 from engagement.settings import load_settings
@@ -79,7 +80,7 @@ def _day(value, what: str = "date") -> datetime.date:
 
 
 def _today(today) -> datetime.date:
-    return datetime.date.today() if today is None else _day(today, "today's date")
+    return clock.today() if today is None else _day(today, "today's date")
 
 
 def status_key(status: str) -> str:

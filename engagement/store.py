@@ -56,6 +56,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
+from engagement import clock
 from engagement.typology import PARTNER_STATUSES
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: the store itself never needs it
@@ -667,9 +668,31 @@ def audit(
     ``before`` and ``after`` are images (mappings) or JSON text already made (see :func:`to_json`)."""
     conn.execute(
         audit_log.insert().values(
-            **_audit_values(conn, action, table_name, record_id, before, after, detail, dt.datetime.now(dt.UTC))
+            **_audit_values(conn, action, table_name, record_id, before, after, detail, clock.now())
         )
     )
+
+
+def audit_many(conn: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
+    """Write many audit rows in one statement, in the caller's transaction: each entry holds
+    :func:`audit`'s arguments by name (``action`` and ``table_name``; ``record_id``, ``before``,
+    ``after`` and ``detail`` when there are)."""
+    at = clock.now()
+    rows = [
+        _audit_values(
+            conn,
+            e["action"],
+            e["table_name"],
+            e.get("record_id"),
+            e.get("before"),
+            e.get("after"),
+            e.get("detail"),
+            at,
+        )
+        for e in entries
+    ]
+    if rows:
+        conn.execute(audit_log.insert(), rows)
 
 
 # ---------------------------------------------------------------- many rows at once
@@ -872,7 +895,7 @@ def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int
     table, key = TABLES[table_name], KEY_OF[table_name]
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     existing = {stored[key]: stored for stored in rows_by_key(conn, table_name, [r[key] for r in rows])}
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     entries, new_rows = [], []
     versioned = "version" in table.c
     for row in rows:

@@ -15,6 +15,7 @@ import datetime
 import pandas as pd
 from sqlalchemy import func, select
 
+from engagement import clock
 from engagement import store as db
 from engagement.access import sees_family_detail
 from engagement.calendar import load_calendar
@@ -25,7 +26,7 @@ from engagement.typology import PARTNER_STATUSES, load_typology
 
 def school_summary(store: db.Store, school_id: str, today: datetime.date | None = None) -> dict | None:
     """The school record, layer counts and this term's interactions, or None for an unknown school."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     term = load_calendar(store, school_id).term_of(today)  # the school's own terms, else England's
     typology = load_typology()
     with store.read() as conn:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engagement import clock
 from engagement.settings import CalendarSettings, Settings, SettingsError, TermRule, load_settings
 
 _EPOCH = datetime.date(1970, 1, 1)
@@ -391,7 +392,7 @@ def default_window(
     """The window every page and the command line use unless told otherwise: settings ``[window]``
     ``default`` = "term" (the current term so far; in a holiday, the term just gone) or a number of
     days ending today."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     cfg = settings or load_settings()
     setting = cfg.window.default
     if str(setting) == "term":

@@ -33,6 +33,7 @@ import math
 import pandas as pd
 import sqlalchemy as sa
 
+from engagement import clock
 from engagement import store as db
 from engagement.plans_and_surveys import PlanStep, load_plan
 from engagement.privacy import governor_count, is_small
@@ -174,7 +175,7 @@ def load_transitions(
 ) -> pd.DataFrame:
     """The school's transitions (dated ``start`` to ``end`` when given) with their plan's progress
     as of ``today``: columns :data:`TRANSITION_COLUMNS`, children with SEND first, then by date."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     t, s = db.transitions, db.transition_steps
     query = sa.select(
         t.c.transition_id, t.c.family_id, t.c.kind, t.c.direction, t.c.other_setting, t.c.date, t.c.send
@@ -228,7 +229,7 @@ def load_transitions(
 def plan_steps(store: db.Store, school_id: str, transition_id: str, today: datetime.date | None = None) -> pd.DataFrame:
     """One transition's steps, in the plan's order: step_id, step, title, owner, due, done, late,
     done_on, done_by. Empty for a transition of another school (the page never shows it)."""
-    today = today or datetime.date.today()
+    today = today or clock.today()
     t, s = db.transitions, db.transition_steps
     with store.read() as conn:
         rows = conn.execute(
@@ -257,7 +258,7 @@ def mark_steps(
     steps changed."""
     if not changes:
         return 0
-    today = today or datetime.date.today()
+    today = today or clock.today()
     t, s = db.transitions, db.transition_steps
     with store.write(actor) as conn:
         stored = {

@@ -21,39 +21,10 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from engagement import store as db  # noqa: E402
-from engagement.demo import load_demo  # noqa: E402
-from engagement.map_bench import synthetic_partners  # noqa: E402
+from engagement.map_bench import demo_with_partners  # noqa: E402
 
 
-def make_store(path: Path, n: int) -> str:
-    url = f"sqlite:///{path}"
-    store = db.open_store(url)
-    load_demo(store, actor="bench")
-    school = db.list_schools(store)[0]
-    extra = synthetic_partners(max(0, n - 120), seed=2, school=school)
-    columns = [c.name for c in db.partners.columns]
-    rows = extra.assign(
-        school_id=school["school_id"],
-        address=None,
-        contact_name=None,
-        contact_email=None,
-        contact_phone=None,
-        since=None,
-        last_verified=None,
-        notes=None,
-        verified_by=None,
-        archived_on=None,
-        version=1,
-    )[columns]
-    with store.write("bench") as conn:
-        if len(rows):
-            conn.execute(db.partners.insert(), rows.astype(object).where(rows.notna(), None).to_dict("records"))
-    store.dispose()
-    return url
-
-
-def rerun_cost(url: str) -> dict:
+def rerun_cost(url: str, repeats: int = 5) -> dict:
     from streamlit.testing.v1 import AppTest
 
     os.environ["DATABASE_URL"] = url
@@ -61,7 +32,7 @@ def rerun_cost(url: str) -> dict:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     same, changed = [], []
-    for i in range(5):
+    for i in range(repeats):
         started = time.perf_counter()
         at.run()
         same.append(time.perf_counter() - started)
@@ -78,7 +49,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def browser_time(url: str) -> dict:
+def browser_time(url: str, repeats: int = 5) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -131,7 +102,7 @@ def browser_time(url: str) -> dict:
             viewport = {"width": 1600, "height": 1000}
             _, cold = visit(browser.new_context(viewport=viewport))  # also warms the server's caches
             first, again = [], []
-            for _ in range(5):
+            for _ in range(repeats):
                 context = browser.new_context(viewport=viewport)  # an empty browser cache
                 first.append(visit(context))
                 again.append(visit(context))  # the everyday case: the app's scripts already cached
@@ -152,13 +123,14 @@ def browser_time(url: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--partners", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=5, help="runs per timing (median taken)")
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = make_store(Path(tmp) / "bench.db", args.partners)
-        result = {"partners": args.partners, **rerun_cost(url)}
+        url = demo_with_partners(Path(tmp) / "bench.db", args.partners)
+        result = {"partners": args.partners, **rerun_cost(url, args.repeats)}
         if not args.no_browser:
-            result.update(browser_time(url))
+            result.update(browser_time(url, args.repeats))
     print(json.dumps(result))
 
 

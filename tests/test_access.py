@@ -135,32 +135,35 @@ def _signed_in_app(**claims):
     return at
 
 
-def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db):
-    import time
+NOW = 1_795_600_000.0  # 2026-11-25 09:46 UTC: a moment of the suite's school day
 
+
+@pytest.fixture
+def session_clock(monkeypatch):
+    """ui.session's wall clock stopped at NOW (idle sign-outs compare it with the token's ``iat``)."""
     from ui import session
 
+    monkeypatch.setattr(session, "wall_clock", lambda: NOW)
     session._last_activity().clear()
-    at = _signed_in_app(iat=time.time() - 3 * 3600)  # signed in 3 hours ago, unused since
+    return session
+
+
+def test_a_tab_opened_after_long_idle_is_signed_out(demo_app_db, session_clock):
+    at = _signed_in_app(iat=NOW - 3 * 3600)  # signed in 3 hours ago, unused since
     at.run()
     assert not at.exception
     assert "Hollybrook Primary School" not in _texts(at)
     assert not at.user.get("is_logged_in")
 
 
-def test_a_fresh_sign_in_and_recent_use_stay_signed_in(demo_app_db):
-    import time
-
-    from ui import session
-
-    session._last_activity().clear()
-    at = _signed_in_app(iat=time.time() - 60)
+def test_a_fresh_sign_in_and_recent_use_stay_signed_in(demo_app_db, session_clock):
+    at = _signed_in_app(iat=NOW - 60)
     at.run()
     assert not at.exception
     assert at.title[0].value == "Hollybrook Primary School"
     # Signed in long ago, but used a minute ago in another tab on this server: still in.
-    session._last_activity()["head@hollybrook.sch.uk"] = time.time() - 60
-    again = _signed_in_app(iat=time.time() - 5 * 3600)
+    session_clock._last_activity()["head@hollybrook.sch.uk"] = NOW - 60
+    again = _signed_in_app(iat=NOW - 5 * 3600)
     again.run()
     assert again.title[0].value == "Hollybrook Primary School"
 

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from engagement import access, cli, overview, pages, report, scoring
+from engagement import access, cli, clock, overview, pages, report, scoring
 from engagement import store as db
 from engagement.frames import frames_from_tables
 from engagement.privacy import governor_row
@@ -224,7 +224,7 @@ def test_score_for_governor_prints_only_what_a_governor_may_see(tmp_path, capsys
 @pytest.fixture
 def tiny_school(tmp_path, monkeypatch):
     """A school of 7 families, three of them reached this term."""
-    today = datetime.date.today()
+    today = clock.today()
     path = tmp_path / "tiny.db"
     store = db.open_store(str(path))
     with store.write(actor="test") as conn:

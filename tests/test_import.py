@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import random
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -280,12 +279,9 @@ def test_row_4000_of_5000_bad_writes_none_of_the_others(seeded):
     lines += [f"G{i:05d},B30 {i % 9}AA,{1 + i % 3},{'Y' if i % 4 == 0 else 'N'},no,R;3,food" for i in range(2, 5001)]
     lines[3999] = "G04000,B30 1AA,lots,Y,no,R,"  # spreadsheet row 4,000
     data = ("\n".join(lines) + "\n").encode()
-    started = time.perf_counter()
-    report = refused(seeded, [("families.csv", data)])
-    elapsed = time.perf_counter() - started
+    report = refused(seeded, [("families.csv", data)])  # how fast: bench's import section, not a timed test
     assert [(p.row, p.column) for p in report.errors] == [(4000, "pupils")]
     assert len(rows(seeded, db.families)) == 1
-    assert elapsed < 5, f"validating 5,000 rows took {elapsed:.2f} s"
     # And the same file, mended, goes in whole.
     mended = data.replace(b"G04000,B30 1AA,lots", b"G04000,B30 1AA,2")
     report = import_files(seeded, [("families.csv", mended)], actor="test")

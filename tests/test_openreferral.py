@@ -23,6 +23,7 @@ from engagement.partners import partner_record, partners_in_window
 from engagement.store import open_store
 from tests import oruk_feed
 from tests.cli_inprocess import run_cli
+from tests.shared_specs import STANDARDS
 
 feed_server = oruk_feed.feed_server  # the local feed (a fixture)
 
@@ -30,9 +31,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "oruk"
 FEED = FIXTURES / "la_feed.json"
 CHANGED = FIXTURES / "la_feed_changed.json"
 PAGES = [FIXTURES / "la_feed_page1.json", FIXTURES / "la_feed_page2.json"]
-STANDARD = Path("/work/shared/standards/oruk-3.0")
-if not STANDARD.exists():  # the shared specs sit beside the project
-    STANDARD = Path(__file__).resolve().parents[2] / "shared" / "standards" / "oruk-3.0"
+STANDARD = STANDARDS / "oruk-3.0"  # the official schemas, in ../shared/ beside the repository
 COMPILED = STANDARD / "schema" / "compiled"
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from engagement import outreach
+from engagement import clock, outreach
 from engagement import store as db
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "outreach.py"
@@ -141,7 +141,7 @@ def test_logging_a_two_way_contact_writes_one_interaction_and_one_audit_row_and_
         )
         audit = conn.execute(select(db.audit_log).order_by(db.audit_log.c.id.desc())).mappings().first()
     store.dispose()
-    assert row["date"] == datetime.date.today() and row["two_way"] and row["channel"] == "phone"
+    assert row["date"] == clock.today() and row["two_way"] and row["channel"] == "phone"
     assert row["notes"] == "Spoke to mum about <b>clubs</b>"
     assert audit["table_name"] == "interactions" and audit["record_id"] == row["interaction_id"]
     assert audit["actor"] == "local admin"
@@ -175,7 +175,7 @@ def test_bad_input_is_refused_with_a_message_and_writes_nothing(app_db, bad, mes
     family = panel_family(at)
     before = counts(app_db)
     if bad == "future":
-        at.date_input(key="log_date").set_value(datetime.date.today() + datetime.timedelta(days=1))
+        at.date_input(key="log_date").set_value(clock.today() + datetime.timedelta(days=1))
     else:
         at.selectbox(key="log_activity").set_value("Other")
         at.text_input(key="log_other").set_value("tea party")

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from engagement import scoring, terms
+from engagement import clock, scoring, terms
 from engagement import store as db
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows
@@ -108,7 +108,7 @@ def texts(at: AppTest) -> str:
 
 def test_the_overview_is_the_main_page_and_says_which_school_and_window(app_db):
     at = open_overview()
-    window = term_windows(datetime.date.today(), 1)[0]
+    window = term_windows(clock.today(), 1)[0]
     assert at.title[0].value == "Hollybrook Primary School"
     assert window_heading(at) == f"Engagement overview · {terms.window_text(window.start, window.end)}"
     assert at.sidebar.selectbox(key="window_term").value == window.label
@@ -117,7 +117,7 @@ def test_the_overview_is_the_main_page_and_says_which_school_and_window(app_db):
 
 def test_the_numbers_are_the_score_card_of_the_current_term(app_db):
     at = open_overview()
-    window = term_windows(datetime.date.today(), 1)[0]
+    window = term_windows(clock.today(), 1)[0]
     card = card_for(app_db, window.start, window.end)
     previous = card_for(app_db, *terms.comparison_window(window.start, window.end))
     assert metrics(at) == expected_metrics(card, previous)
@@ -132,7 +132,7 @@ def test_the_numbers_are_the_score_card_of_the_current_term(app_db):
 def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
     at = open_overview()
     before = metrics(at)
-    summer = term_windows(datetime.date.today(), 2)[1]
+    summer = term_windows(clock.today(), 2)[1]
     at.sidebar.selectbox(key="window_term").set_value(summer.label).run()
     assert not at.exception
     after = metrics(at)
@@ -149,7 +149,7 @@ def test_another_term_changes_the_numbers_to_that_terms_card(app_db):
 
 def test_custom_dates_show_their_own_card(app_db):
     at = open_overview()
-    today = datetime.date.today()
+    today = clock.today()
     start, end = today - datetime.timedelta(days=40), today - datetime.timedelta(days=10)
     at.sidebar.selectbox(key="window_term").set_value("Custom dates").run()
     at.sidebar.date_input(key="window_dates").set_value((start, end)).run()
@@ -177,7 +177,7 @@ def test_the_trend_tables_hold_each_terms_scores(app_db):
         "Businesses reach",
         "Community reach",
     ]
-    for term_label, window in ((w.label.split(" (")[0], w) for w in term_windows(datetime.date.today(), 3)):
+    for term_label, window in ((w.label.split(" (")[0], w) for w in term_windows(clock.today(), 3)):
         rows = scores[scores["Term"].str.startswith(term_label)]
         if rows.empty:
             continue  # a term before the demo's first contact is not charted
@@ -207,7 +207,7 @@ def test_a_governor_sees_the_overview_and_nothing_family_level(app_db):
 
 def test_a_school_with_no_partners_in_a_segment_opens_the_overview_and_its_report(empty_app_db):
     app_db = empty_app_db
-    today = datetime.date.today()
+    today = clock.today()
     store = db.open_store(app_db)
     with store.write(actor="test") as conn:
         db.upsert(conn, "schools", [{"school_id": "S1", "name": "Oak", "postcode": "B30 2AA", "demo": False}])
@@ -253,7 +253,7 @@ def test_the_comparison_is_said_in_words_and_the_communication_panel_shows(app_d
     """The caption says exactly what the arrows compare (the same number of school days into the
     previous term, never the whole of it); the panel shows the five principles with their words."""
     at = open_overview()
-    window = term_windows(datetime.date.today(), 1)[0]
+    window = term_windows(clock.today(), 1)[0]
     comparison = terms.compare(window.start, window.end)
     caption = next(c.value for c in at.caption if c.value.startswith("Arrows compare")).replace("\\", "")
     assert comparison.text() in caption

@@ -5,13 +5,12 @@ several schools sees no school at all: it fails closed."""
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engagement import access, pages
+from engagement import access, clock, pages
 from engagement import store as db
 from engagement.demo import load_demo
 from engagement.interchange import import_files
@@ -34,7 +33,7 @@ def two_schools(tmp_path_factory):
     path = tmp_path_factory.mktemp("apart") / "two.db"
     store = db.open_store(f"sqlite:///{path}")
     load_demo(store, actor="test")
-    today = datetime.date.today()
+    today = clock.today()
     with store.write(actor="test") as conn:
         db.upsert(
             conn,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
-import time
 
 import sqlalchemy as sa
 from conftest import POSTGRES_SERVER
@@ -42,9 +41,9 @@ def test_a_command_started_during_a_long_write_does_not_wait_for_it(tmp_path, ca
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's import, holding the write lock
     try:
-        started = time.monotonic()
+        # Had it needed the write lock, it would have failed ("database is locked") once the busy
+        # timeout ran out, since the lock is only released below: it succeeds, so it never asked.
         assert cli.main(["score", "--db", str(path), "--json"]) == 0
-        assert time.monotonic() - started < 8  # the busy timeout is 10 s: it never waited for the lock
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -7,7 +7,7 @@ import datetime
 
 import streamlit as st
 
-from engagement import access
+from engagement import access, clock
 from engagement import store as db
 from engagement.terms import Calendar, Window, date_range_text, term_windows
 
@@ -43,7 +43,7 @@ def window_picker(key: str = "window", today: datetime.date | None = None, calen
     the chosen school's own (its imported terms.csv), else the defaults for England."""
     from ui.session import current_viewer, get_store, school_calendar  # the session module imports this one
 
-    today = today or datetime.date.today()
+    today = today or clock.today()
     if calendar is None and st.session_state.get("school_id"):
         calendar = school_calendar(get_store(), st.session_state["school_id"])
     terms = term_windows(today, 4, calendar)

@@ -10,6 +10,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import streamlit as st
@@ -138,6 +139,11 @@ def _last_activity() -> dict[str, float]:
     return {}
 
 
+# Seconds since the epoch, for idle sign-outs: wall time, since an ID token's ``iat`` is; tests set a
+# clock of their own here instead of reading the real one.
+wall_clock: Callable[[], float] = time.time
+
+
 def _idle_timeout(email: str) -> None:
     """Sign out anyone idle for longer than ``idle_minutes``, in this tab or any other.
 
@@ -146,7 +152,7 @@ def _idle_timeout(email: str) -> None:
     server, and the moment the provider signed it in (the ID token's ``iat``). A server restart
     forgets page views, so after one only the sign-in time counts."""
     minutes = load_settings().access.idle_minutes
-    now = time.time()
+    now = wall_clock()
     seen = _last_activity()
     try:
         issued = float(st.user.get("iat") or 0)

@@ -8,12 +8,13 @@ request. Screenshots of the Directory at 1280x800 and 1440x900, the map and the 
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import re
 import zipfile
 
 import pytest
+
+from engagement import clock
 
 from . import harness as h
 
@@ -121,6 +122,6 @@ def test_a_partner_checked_and_one_added_with_two_services_show_everywhere(open_
         ("Stay and play", "0", "4", "free", "Tue 09:30-11:30"),
         ("Homework club", "7", "11", "£1", "Wed 15:30-17:00"),
     ]
-    today = datetime.date.today().isoformat()
+    today = clock.today().isoformat()
     checked = [r["name"] for r in rows if r["last_verified"] == today]
     assert len(checked) == 1, sorted({r["last_verified"] for r in rows})[-5:]  # the one marked "Checked today"

@@ -4,14 +4,13 @@ as a file in Chromium with nothing fetched, and its numbers are the page's (and 
 
 from __future__ import annotations
 
-import datetime
 import io
 import re
 
 import pypdf
 import pytest
 
-from engagement import scoring
+from engagement import clock, scoring
 from engagement import store as engagement_store
 from engagement.frames import load_school_frames
 from engagement.terms import term_windows
@@ -97,7 +96,7 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
     store = engagement_store.open_store(app_database)
     try:
         school_id = engagement_store.school_ids(store)[0]
-        window = term_windows(datetime.date.today(), 1)[0]
+        window = term_windows(clock.today(), 1)[0]
         card = scoring.score_card(load_school_frames(store, school_id), school_id, window.start, window.end)
     finally:
         store.dispose()
@@ -140,7 +139,7 @@ def test_the_downloaded_report_opens_in_chromium_and_matches_the_page(open_app_p
         assert f"Partner reach: {figures[label]}" in text
     assert window_heading.removeprefix("Engagement overview · ") in text
     assert "Hollybrook Primary School" in text and "fewer than 10 on one side" in text
-    assert "Generated " + f"{datetime.date.today().day} {datetime.date.today():%B %Y}" in text
+    assert "Generated " + f"{clock.today().day} {clock.today():%B %Y}" in text
     # Issue 15: one printed sheet, equity bars included (they are backgrounds, which a browser
     # leaves out unless the page asks for them with print-color-adjust).
     assert height <= PRINTABLE[1], height
