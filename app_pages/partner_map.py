@@ -148,7 +148,7 @@ with left:
             parts.base,
             key="partner_map",
             height=settings.height,
-            use_container_width=True,
+            use_container_width=True,  # streamlit-folium's own option (width=None), not Streamlit's deprecated one
             returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
             feature_group_to_add=parts.groups,
             layer_control=parts.control,
@@ -226,7 +226,7 @@ def partner_dialog(here: list[str]) -> None:
     st.dataframe(
         history.drop(columns=["interaction_id"], errors="ignore"),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         placeholder="",  # an empty note is blank, not "None"
         height=min(220, 38 + 35 * max(1, len(history))),
         column_config={

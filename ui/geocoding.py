@@ -62,7 +62,7 @@ def geocode_section(store, key: str = "geocode") -> None:
                         for u in report.unplaced
                     ],
                     hide_index=True,
-                    use_container_width=True,
+                    width="stretch",
                 )
         upload = st.file_uploader(
             "Add a postcode list (ONS Postcode Directory, or postcode, latitude, longitude)",
