@@ -200,7 +200,9 @@ if chosen_rows and chosen_rows[0] < len(rows):
 def partner_dialog(here: list[str]) -> None:
     selected_id = here[0]
     if len(here) > 1:
-        selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get, key="map_pick")
+        selected_id = st.selectbox(
+            f"{len(here)} partners at this point", here, format_func=lambda k: names[k], key="map_pick"
+        )
     r = partners[partners["partner_id"] == selected_id].iloc[0]
     st.subheader(md_escape(r["name"]))
     st.caption(md_escape(partner_heading(r)))

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from engagement.text import md_escape
 from ui.session import current_actor
 
-PROBLEM_COLUMNS = {
+PROBLEM_COLUMNS: dict[str, str | ColumnConfig] = {
     "file": "File",
     "row": st.column_config.NumberColumn("Row", format="%d"),
     "column": "Column",
