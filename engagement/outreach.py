@@ -51,8 +51,6 @@ import csv
 import datetime
 import html
 import io
-import math
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -61,12 +59,16 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
+from engagement.belonging import load_responses, low_belonging_families
+from engagement.calendar import load_calendar
+from engagement.cells import excel_safe, is_blank, parse_list, year_tokens
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
-from engagement.interchange import excel_safe, parse_list
+from engagement.referrals import no_reply_reasons
 from engagement.services import partner_tags, service_fit, services_of
 from engagement.settings import load_settings
 from engagement.terms import Calendar, day_number
 from engagement.text import list_text, readable_table
+from engagement.transitions import send_moves_without_meeting
 
 # The equity flags of a family, as the school says them.
 FLAGS = {
@@ -144,34 +146,13 @@ SUGGESTION_COLUMNS = [
 
 # ---------------------------------------------------------------- year groups and tags
 
-_YEAR_WORDS = {"RECEPTION": "R", "REC": "R", "R": "R", "NURSERY": "N", "N": "N"}
-
-
-def year_tokens(text) -> list[str]:
-    """The year groups of a ``;`` list, written the same way ("Reception" -> "R", "Year 6" -> "6").
-
-    >>> year_tokens("Reception; Y3;year 6")
-    ['R', '3', '6']
-    """
-    out = []
-    for item in _items(text):
-        word = " ".join(item.upper().split())
-        word = re.sub(r"^(YEAR|YR|Y)\s*(?=\d)", "", word)
-        out.append(_YEAR_WORDS.get(word, word))
-    return out
-
 
 def _year_order(token: str):
     return (0, -1) if token == "N" else (0, 0) if token == "R" else (1, int(token)) if token.isdigit() else (2, token)
 
 
-def _blank(value) -> bool:
-    """Whether a cell is empty: None, NaN or pandas' NA (pandas 3 stores a missing text as NaN)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == ""
-
-
 def _items(text) -> list[str]:
-    return [] if _blank(text) else parse_list(text)
+    return [] if is_blank(text) else parse_list(text)
 
 
 def _tags(text) -> list[str]:
@@ -224,11 +205,11 @@ def _window_start(today: datetime.date, days: int, calendar: Calendar | None = N
 def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame:
     fam = rows.reindex(columns=FAMILY_COLUMNS).copy()
     for flag in FLAGS:
-        fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
+        fam[flag] = [False if is_blank(v) else bool(v) for v in fam[flag]]
     fam["family_id"] = fam["family_id"].astype(str)
     # A postcode that is not a UK postcode is kept as written (the FLO may still read it) but has no home.
     written = {
-        v: None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
+        v: None if is_blank(v) else normalise_postcode(v) or " ".join(str(v).split())
         for v in set(fam["postcode"].tolist())
     }
     fam["postcode"] = [written[v] for v in fam["postcode"].tolist()]
@@ -357,9 +338,6 @@ def load_frames(
     )
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
-    from engagement.belonging import load_responses, low_belonging_families
-    from engagement.referrals import no_reply_reasons
-    from engagement.transitions import send_moves_without_meeting
 
     return OutreachFrames(
         school_id,
@@ -385,8 +363,6 @@ def _frames(source, school_id, today, days) -> OutreachFrames:
         return source
     if school_id is None:
         raise ValueError("give the school")
-    from engagement.calendar import load_calendar  # it reads files with interchange, which this module uses
-
     return load_frames(source, school_id, today, days, load_calendar(source, school_id))
 
 
@@ -634,7 +610,7 @@ def partner_suggestions(
         f"Partners offering {what} within {radius:g} km of home, nearest first."
         if home
         else f"Partners offering {what}, at any distance: the family's home postcode is "
-        f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}."
+        f"{'not recorded' if is_blank(family['postcode']) else 'not in the gazetteer'}."
     )
     return out
 
@@ -699,7 +675,7 @@ def _suggestion_text(name, distance, phone) -> str:
     ('Library (1.2 km, tel. 0121 496 0001)', 'Club')
     """
     parts = [] if pd.isna(distance) else [f"{distance:.1f} km"]
-    if not _blank(phone):
+    if not is_blank(phone):
         parts.append("tel. " + " ".join(str(phone).split()))
     return f"{name} ({', '.join(parts)})" if parts else str(name)
 
@@ -768,7 +744,7 @@ def visit_sheet_html(
     True
     """
     today = today or datetime.date.today()
-    esc = lambda v: "" if _blank(v) else html.escape(str(v))  # noqa: E731
+    esc = lambda v: "" if is_blank(v) else html.escape(str(v))  # noqa: E731
     rows = []
     for rank, row in enumerate(frame.to_dict("records"), start=1):
         last = row.get("last_two_way")
@@ -817,7 +793,7 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
     for row in frame.to_dict("records"):
         out: dict[Hashable, object] = {}
         for key, value in row.items():
-            if _blank(value) and value != "":
+            if is_blank(value) and value != "":
                 out[key] = None
             elif isinstance(value, datetime.date):
                 out[key] = value.isoformat()
