@@ -24,10 +24,11 @@ view = overview.overview(
     messages=ui.school_messages(store, school_id),
     for_governor=not access.sees_family_detail(viewer.role),
 )
-voice = belonging.voice_section(store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role))
 view = dataclasses.replace(
     view,
-    voice=voice,
+    voice=belonging.voice_section(
+        store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)
+    ),
     # Partners, not families: a count of the directory's own records, shown to every role.
     directory_line=directory.stale_text(*directory.stale_count(store, school_id)),
 )
@@ -183,6 +184,7 @@ st.table(words, hide_index=True)
 
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
 st.header("Belonging and transitions", anchor=False)
+voice = view.voice
 b1, b2, b3, b4 = st.columns(4)
 if voice.belonging is None:
     b1.metric("Feel they belong", "no survey yet")

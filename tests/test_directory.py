@@ -184,11 +184,11 @@ def test_checked_today_stale_and_the_due_list_in_order_of_reliance(seeded):
 
 
 def test_stale_follows_the_setting(monkeypatch):
-    from engagement import partners, settings
+    from engagement import settings
 
     real = settings.load_settings()
     monkeypatch.setattr(
-        partners,  # the rule lives with the partner list, which carries it as its stale column
+        d,
         "load_settings",
         lambda: real.model_copy(update={"directory": real.directory.model_copy(update={"stale_after_months": 3})}),
     )
