@@ -61,7 +61,8 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement.belonging import load_responses, low_belonging_families
 from engagement.calendar import load_calendar
-from engagement.cells import excel_safe, is_blank, parse_list, year_tokens
+from engagement.cells import excel_safe, parse_list, year_tokens
+from engagement.cells import is_blank as _blank  # the name this module has always read it by
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.referrals import no_reply_reasons
 from engagement.services import partner_tags, service_fit, services_of
@@ -152,7 +153,7 @@ def _year_order(token: str):
 
 
 def _items(text) -> list[str]:
-    return [] if is_blank(text) else parse_list(text)
+    return [] if _blank(text) else parse_list(text)
 
 
 def _tags(text) -> list[str]:
@@ -205,11 +206,11 @@ def _window_start(today: datetime.date, days: int, calendar: Calendar | None = N
 def _families_frame(rows: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame:
     fam = rows.reindex(columns=FAMILY_COLUMNS).copy()
     for flag in FLAGS:
-        fam[flag] = [False if is_blank(v) else bool(v) for v in fam[flag]]
+        fam[flag] = [False if _blank(v) else bool(v) for v in fam[flag]]
     fam["family_id"] = fam["family_id"].astype(str)
     # A postcode that is not a UK postcode is kept as written (the FLO may still read it) but has no home.
     written = {
-        v: None if is_blank(v) else normalise_postcode(v) or " ".join(str(v).split())
+        v: None if _blank(v) else normalise_postcode(v) or " ".join(str(v).split())
         for v in set(fam["postcode"].tolist())
     }
     fam["postcode"] = [written[v] for v in fam["postcode"].tolist()]
@@ -610,7 +611,7 @@ def partner_suggestions(
         f"Partners offering {what} within {radius:g} km of home, nearest first."
         if home
         else f"Partners offering {what}, at any distance: the family's home postcode is "
-        f"{'not recorded' if is_blank(family['postcode']) else 'not in the gazetteer'}."
+        f"{'not recorded' if _blank(family['postcode']) else 'not in the gazetteer'}."
     )
     return out
 
@@ -675,7 +676,7 @@ def _suggestion_text(name, distance, phone) -> str:
     ('Library (1.2 km, tel. 0121 496 0001)', 'Club')
     """
     parts = [] if pd.isna(distance) else [f"{distance:.1f} km"]
-    if not is_blank(phone):
+    if not _blank(phone):
         parts.append("tel. " + " ".join(str(phone).split()))
     return f"{name} ({', '.join(parts)})" if parts else str(name)
 
@@ -744,7 +745,7 @@ def visit_sheet_html(
     True
     """
     today = today or datetime.date.today()
-    esc = lambda v: "" if is_blank(v) else html.escape(str(v))  # noqa: E731
+    esc = lambda v: "" if _blank(v) else html.escape(str(v))  # noqa: E731
     rows = []
     for rank, row in enumerate(frame.to_dict("records"), start=1):
         last = row.get("last_two_way")
@@ -793,7 +794,7 @@ def worklist_records(frame: pd.DataFrame) -> list[dict]:
     for row in frame.to_dict("records"):
         out: dict[Hashable, object] = {}
         for key, value in row.items():
-            if is_blank(value) and value != "":
+            if _blank(value) and value != "":
                 out[key] = None
             elif isinstance(value, datetime.date):
                 out[key] = value.isoformat()
