@@ -33,7 +33,7 @@ from engagement import store as db
 from engagement import transitions as moves_module
 from engagement.plans_and_surveys import Survey, load_surveys
 from engagement.privacy import governor_count, is_small
-from engagement.settings import fewer_than, load_settings
+from engagement.settings import load_settings
 
 GROUPS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL"}
 RESPONSE_COLUMNS = ["survey", "date", "question", "answer", "family_id", "respondent", *GROUPS]
@@ -267,6 +267,8 @@ def percent(value) -> str:
 
 
 def count_text(value) -> str:
+    from engagement.settings import fewer_than
+
     return fewer_than() if value is None else f"{value:,}"
 
 

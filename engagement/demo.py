@@ -29,9 +29,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.plans_and_surveys import load_surveys
 from engagement.terms import Calendar, day_number, default_calendar, from_day_number
-from engagement.transitions import plan_rows
 from engagement.typology import PARTNER_STATUSES, load_typology
 
 SCALES = {
@@ -600,6 +598,8 @@ def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today:
     """The demo school's moves: its Year 6 leaving for secondary next September, a few in-year
     moves and moves to a special school around today (some SEND children due soon with no meeting,
     so outreach raises them), and the plan of each, done as a busy school would have it."""
+    from engagement.transitions import plan_rows
+
     secondary = partners[(partners["category"] == "partner school") & partners["name"].str.contains("Secondary")]
     secondary_ids = secondary["partner_id"].tolist() or [None]
     # Year 6 leave on the last day of the summer term; the move is dated then, in this school year.
@@ -688,6 +688,8 @@ def _transitions_for(rng, families: pd.DataFrame, partners: pd.DataFrame, today:
 def _survey_rounds(rng, families: pd.DataFrame, terms, today: datetime.date) -> pd.DataFrame:
     """Two rounds of each survey: one in the previous term, one in this term (up to today). Fewer
     pupil premium, EAL and SEND families feel they belong, and a little more so in the later round."""
+    from engagement.plans_and_surveys import load_surveys
+
     (_, previous_start, _), (_, current_start, _) = terms[-2], terms[-1]
     dates = [previous_start + datetime.timedelta(days=35), min(today, current_start + datetime.timedelta(days=28))]
     n = len(families)
