@@ -180,9 +180,8 @@ else:
         for failure in oruk_failures:
             st.text(failure)
     elif oruk_records:
-        oruk_options = {"category_map": None, "default_category": oruk_default}
         oruk_check = openreferral.import_records(
-            store, oruk_records, school_id, oruk_origin, dry_run=True, **oruk_options
+            store, oruk_records, school_id, oruk_origin, dry_run=True, default_category=oruk_default
         )
         if not oruk_check.ok:
             st.error(f"Nothing can be imported yet: {len(oruk_check.problems)} records to fix in the directory.")
@@ -243,7 +242,7 @@ else:
                 st.caption(md_escape(note))
             if st.button("Import this directory", type="primary", key="oruk_go"):
                 oruk_done = openreferral.import_records(
-                    store, oruk_records, school_id, oruk_origin, actor=ui.current_actor(), **oruk_options
+                    store, oruk_records, school_id, oruk_origin, actor=ui.current_actor(), default_category=oruk_default
                 )
                 if oruk_done.ok:
                     st.session_state.pop("oruk_feed", None)

@@ -159,7 +159,7 @@ with edit_tab:
     if asked in names and st.session_state.get("dir_pick") != asked and not st.session_state.get("dir_asked"):
         st.session_state["dir_pick"] = asked  # opened from a link ("likely duplicate of ...")
         st.session_state["dir_asked"] = True
-    options = ([NEW] if editor else []) + sorted(names, key=lambda p: str(names[p]).lower())
+    options: list[str] = ([NEW] if editor else []) + sorted(names, key=lambda p: str(names[p]).lower())
     if not options:
         st.info("No partners yet.")
         st.stop()

@@ -25,6 +25,8 @@ viewer, store, school_id = ui.open_page("layers")
 window = ui.window_picker()
 frames = ui.school_frames(store, school_id)
 school = get_school(store, school_id)
+if school is None:
+    ui.school_gone()
 typology = load_typology()
 
 st.title("Community layers")
@@ -116,7 +118,7 @@ with diagram_tab:
             )
             for name in names:
                 st.markdown(
-                    f"- {md_escape(typology.category(name).gap.capitalize())} "
+                    f"- {md_escape(typology.known_category(name).gap.capitalize())} "
                     f"<span style='color:#555'>({md_escape(name)})</span>",
                     unsafe_allow_html=True,
                 )

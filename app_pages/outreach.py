@@ -214,9 +214,9 @@ with panel:
             # After a contact is logged the next one starts from a clean form; after a refusal what
             # was typed stays, so the FLO only corrects the mistake.
             done = st.session_state.pop("outreach_form_done", False)
-            for key, value in blank_form.items():
+            for key, blank in blank_form.items():
                 if done or key not in st.session_state:
-                    st.session_state[key] = value
+                    st.session_state[key] = blank
             with st.form("outreach_log", border=True):
                 st.markdown("**Log a contact with family " + code(family_id) + "**")
                 c1, c2 = st.columns(2)

@@ -185,6 +185,7 @@ st.table(words, hide_index=True)
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
 st.header("Belonging and transitions", anchor=False)
 voice = view.voice
+assert voice is not None, "the Overview's view always carries its belonging and transitions section"
 b1, b2, b3, b4 = st.columns(4)
 if voice.belonging is None:
     b1.metric("Feel they belong", "no survey yet")

@@ -148,7 +148,7 @@ with left:
             parts.base,
             key="partner_map",
             height=settings.height,
-            use_container_width=True,
+            use_container_width=True,  # streamlit-folium's own option (width=None), not Streamlit's deprecated one
             returned_objects=["last_object_clicked", "last_object_clicked_tooltip"],
             feature_group_to_add=parts.groups,
             layer_control=parts.control,
@@ -200,7 +200,9 @@ if chosen_rows and chosen_rows[0] < len(rows):
 def partner_dialog(here: list[str]) -> None:
     selected_id = here[0]
     if len(here) > 1:
-        selected_id = st.selectbox(f"{len(here)} partners at this point", here, format_func=names.get, key="map_pick")
+        selected_id = st.selectbox(
+            f"{len(here)} partners at this point", here, format_func=lambda k: names[k], key="map_pick"
+        )
     r = partners[partners["partner_id"] == selected_id].iloc[0]
     st.subheader(md_escape(r["name"]))
     st.caption(md_escape(partner_heading(r)))
@@ -226,7 +228,7 @@ def partner_dialog(here: list[str]) -> None:
     st.dataframe(
         history.drop(columns=["interaction_id"], errors="ignore"),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         placeholder="",  # an empty note is blank, not "None"
         height=min(220, 38 + 35 * max(1, len(history))),
         column_config={

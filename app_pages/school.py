@@ -8,6 +8,8 @@ from engagement.text import md_escape
 
 viewer, store, school_id = ui.open_page("school")
 summary = school_summary(store, school_id)
+if summary is None:
+    ui.school_gone()
 school = summary["school"]
 st.title(md_escape(school["name"]))
 st.caption(

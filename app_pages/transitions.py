@@ -85,7 +85,7 @@ labels = {
 }
 if st.session_state.get("transitions_pick") not in labels:
     st.session_state["transitions_pick"] = next(iter(labels))
-picked = st.selectbox("Move to work on", list(labels), key="transitions_pick", format_func=labels.get)
+picked = st.selectbox("Move to work on", list(labels), key="transitions_pick", format_func=lambda k: labels[k])
 move = moves[moves["transition_id"] == picked].iloc[0]
 
 with st.container(border=True):

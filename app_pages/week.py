@@ -66,7 +66,7 @@ with events_tab:
         running = st.multiselect(
             "Run with partners (optional)",
             list(partner_names),
-            format_func=partner_names.get,
+            format_func=lambda k: partner_names[k],
             key="week_event_partners",
         )
         q1, q2, q3 = st.columns(3)
@@ -140,7 +140,7 @@ with events_tab:
                 "Yes, take this family off: its contact for the event goes (the audit log keeps who did it)",
                 key="week_event_remove_sure",
             )
-            if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)):
+            if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)) and gone:
                 events.remove_from_register(store, ui.current_actor(), chosen, gone)
                 st.session_state["week_event_flash"] = f"{gone} was taken off the register."
                 st.session_state["week_event_saved"] = chosen
@@ -226,7 +226,7 @@ with referrals_tab:
         partner = st.selectbox(
             "Partner",
             list(partner_names),
-            format_func=partner_names.get,
+            format_func=lambda k: partner_names[k],
             key="week_ref_partner",
             index=None,
             placeholder="Choose a partner",
@@ -241,7 +241,11 @@ with referrals_tab:
         r1, r2 = st.columns(2)
         made = r1.date_input("Date referred", value=today, max_value=today, format="DD/MM/YYYY", key="week_ref_date")
         staff = r2.text_input("Referred by", key="week_ref_staff")
-        if st.button("Refer", type="primary", key="week_ref_go", disabled=not (family and partner)):
+        if (
+            st.button("Refer", type="primary", key="week_ref_go", disabled=not (family and partner))
+            and family
+            and partner
+        ):
             try:
                 referrals.refer(
                     store,
@@ -268,7 +272,7 @@ with referrals_tab:
         picked = st.selectbox(
             "Referral",
             list(ref_labels),
-            format_func=ref_labels.get,
+            format_func=lambda k: ref_labels[k],
             key="week_move_ref",
             index=None,
             placeholder="Choose a referral",
@@ -277,7 +281,7 @@ with referrals_tab:
         status = s1.selectbox("Status", list(referrals.STATUSES), key="week_move_status", index=1)
         on = s2.date_input("On", value=today, max_value=today, format="DD/MM/YYYY", key="week_move_date")
         why = st.text_input("Why it was declined (for declined)", key="week_move_why")
-        if st.button("Save the status", key="week_move_go", disabled=picked is None):
+        if st.button("Save the status", key="week_move_go", disabled=picked is None) and picked is not None:
             try:
                 referrals.update_status(
                     store, ui.current_actor(), picked, status, on, decline_reason=why or None, today=today
@@ -318,7 +322,7 @@ with links_tab:
     link_partner = l2.selectbox(
         "Partner",
         list(partner_names),
-        format_func=partner_names.get,
+        format_func=lambda k: partner_names[k],
         key="week_link_partner",
         index=None,
         placeholder="Choose a partner",
@@ -327,7 +331,10 @@ with links_tab:
     d1, d2 = st.columns(2)
     start = d1.date_input("From", value=today, format="DD/MM/YYYY", key="week_link_start")
     end = d2.date_input("Until (optional)", value=None, format="DD/MM/YYYY", key="week_link_end")
-    if st.button("Link", type="primary", key="week_link_go", disabled=not (link_family and link_partner)):
+    if (
+        st.button("Link", type="primary", key="week_link_go", disabled=not (link_family and link_partner))
+        and link_partner
+    ):
         try:
             for family in link_family:
                 referrals.link_family(

@@ -38,8 +38,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
+from engagement import interchange
 from engagement import store as db
-from engagement.interchange import ImportReport, excel_safe, excel_unsafe, parse_date
+from engagement.cells import excel_safe, excel_unsafe, parse_date
+from engagement.interchange import ImportReport
 from engagement.settings import Settings
 from engagement.terms import Calendar, Holiday, Term, date_range_text, default_calendar, with_defaults
 
@@ -230,8 +232,6 @@ def _school_for(
 def _rows_of_file(
     report: ImportReport, conn, item, school_id: str | None, allowed: Collection[str] | None
 ) -> tuple[str, list[Row]]:
-    from engagement import interchange
-
     name, table = interchange.read_reported(report, item)
     report.files.append(name)
     if table is None:
@@ -317,8 +317,6 @@ def import_terms(
     the file covers; the rest are kept and checked with them. ``school_id`` is the school of rows
     without one; ``allowed_schools`` (the signed-in account's; None: any) refuses rows of any
     other. With ``dry_run`` the files are only checked."""
-    from engagement import interchange
-
     report = ImportReport(dry_run=dry_run)
     items = interchange.source_list(sources)
     try:

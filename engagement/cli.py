@@ -24,7 +24,7 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 def _date(text: str) -> datetime.date:
-    from engagement.interchange import parse_date
+    from engagement.cells import parse_date
 
     value = parse_date(text)
     if value is None:

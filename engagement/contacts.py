@@ -32,7 +32,7 @@ from sqlalchemy import select
 from engagement import clock
 from engagement import store as db
 from engagement.access import sees_family_detail
-from engagement.interchange import parse_bool, parse_date
+from engagement.cells import parse_bool, parse_date
 from engagement.typology import CHANNELS, load_typology
 
 HISTORY_COLUMNS = ["interaction_id", "date", "activity", "channel", "two_way", "staff", "notes"]

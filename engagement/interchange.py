@@ -29,12 +29,9 @@ data (a note of several lines in quotes still is). Empty text and a missing valu
 PostgreSQL's CSV: ``""`` is empty text, an empty cell is missing, so an export read back gives the
 same store.
 
->>> parse_date("14/09/2026"), parse_bool("Yes"), parse_list(" a; b ;;")
-(datetime.date(2026, 9, 14), True, ['a', 'b'])
->>> excel_safe("=HYPERLINK(\\"http://x\\",\\"y\\")")
-'\\'=HYPERLINK("http://x","y")'
->>> excel_unsafe(excel_safe("-1+2")), excel_unsafe("'tis")
-('-1+2', "'tis")
+A cell's text is read by the parsers of :mod:`engagement.cells`, which also keeps exports safe to
+open in Excel.
+
 >>> guess_kind("2026-partners-export.xlsx"), guess_kind("notes.csv") is None
 ('partners', True)
 """
@@ -69,78 +66,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engagement import store as db
+from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
+from engagement.communication import is_message_to_all
 from engagement.settings import load_settings
 from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load_typology
-
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_UK = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-TRUE_WORDS = {"y", "yes", "true", "1"}
-FALSE_WORDS = {"n", "no", "false", "0", ""}
-
-
-def parse_date(text) -> datetime.date | None:
-    """An ISO (2026-09-14) or UK (14/09/2026) date, or None when it is neither or not a real day."""
-    if isinstance(text, datetime.datetime):
-        return text.date()
-    if isinstance(text, datetime.date):
-        return text
-    text = str(text).strip()
-    try:
-        if _ISO.match(text):
-            return datetime.date.fromisoformat(text)
-        m = _UK.match(text)
-        if m:
-            return datetime.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-    except ValueError:
-        return None
-    return None
-
-
-def parse_bool(text) -> bool | None:
-    """Y/N, yes/no, true/false, 1/0 in any case, empty = no; None when it is none of those."""
-    if isinstance(text, bool):
-        return text
-    if text is None:
-        return False
-    word = str(text).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
-
-
-def parse_list(text) -> list[str]:
-    """A ;-separated list, items trimmed, empties dropped."""
-    if text is None:
-        return []
-    return [item.strip() for item in str(text).split(";") if item.strip()]
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def _looks_like_formula(value: str) -> bool:
-    # A value already escaped once ("'=x") is escaped again, so that reading it back with
-    # excel_unsafe gives exactly what was stored, whatever it was.
-    while value.startswith("'"):
-        value = value[1:]
-    return value.startswith(FORMULA_STARTS)
-
-
-def excel_safe(value):
-    """A text cell that Excel would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and _looks_like_formula(value):
-        return "'" + value
-    return value
-
-
-def excel_unsafe(value):
-    """The inverse of :func:`excel_safe`, so re-importing an export changes nothing."""
-    if isinstance(value, str) and value.startswith("'") and _looks_like_formula(value[1:]):
-        return value[1:]
-    return value
-
 
 # ---------------------------------------------------------------- the formats
 
@@ -1439,8 +1368,6 @@ def _check_references(
     frame = frames["interactions"]
     fam, par = frame["family_id"].notna(), frame["partner_id"].notna()
     # Neither: a message to all families of the school (engagement.communication.is_message_to_all).
-    from engagement.communication import is_message_to_all
-
     for i in frame.index[~fam & ~par & ~frame["activity"].map(is_message_to_all)]:
         report.error(
             *_where(frame, i, names),

@@ -51,8 +51,6 @@ import csv
 import datetime
 import html
 import io
-import math
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -62,12 +60,17 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement import store as db
+from engagement.belonging import load_responses, low_belonging_families
+from engagement.calendar import load_calendar
+from engagement.cells import excel_safe, parse_list, year_tokens
+from engagement.cells import is_blank as _blank  # the name this module has always read it by
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
-from engagement.interchange import excel_safe, parse_list
+from engagement.referrals import no_reply_reasons
 from engagement.services import partner_tags, service_fit, services_of
 from engagement.settings import load_settings
 from engagement.terms import Calendar, day_number
 from engagement.text import list_text, readable_table
+from engagement.transitions import send_moves_without_meeting
 
 # The equity flags of a family, as the school says them.
 FLAGS = {
@@ -145,30 +148,9 @@ SUGGESTION_COLUMNS = [
 
 # ---------------------------------------------------------------- year groups and tags
 
-_YEAR_WORDS = {"RECEPTION": "R", "REC": "R", "R": "R", "NURSERY": "N", "N": "N"}
-
-
-def year_tokens(text) -> list[str]:
-    """The year groups of a ``;`` list, written the same way ("Reception" -> "R", "Year 6" -> "6").
-
-    >>> year_tokens("Reception; Y3;year 6")
-    ['R', '3', '6']
-    """
-    out = []
-    for item in _items(text):
-        word = " ".join(item.upper().split())
-        word = re.sub(r"^(YEAR|YR|Y)\s*(?=\d)", "", word)
-        out.append(_YEAR_WORDS.get(word, word))
-    return out
-
 
 def _year_order(token: str):
     return (0, -1) if token == "N" else (0, 0) if token == "R" else (1, int(token)) if token.isdigit() else (2, token)
-
-
-def _blank(value) -> bool:
-    """Whether a cell is empty: None, NaN or pandas' NA (pandas 3 stores a missing text as NaN)."""
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or value == ""
 
 
 def _items(text) -> list[str]:
@@ -358,9 +340,6 @@ def load_frames(
     )
     contacts["one_way_recent"] = contacts["one_way_recent"].fillna(0).astype(int)
     contacts["family_id"] = contacts["family_id"].astype(str)
-    from engagement.belonging import load_responses, low_belonging_families
-    from engagement.referrals import no_reply_reasons
-    from engagement.transitions import send_moves_without_meeting
 
     return OutreachFrames(
         school_id,
@@ -386,8 +365,6 @@ def _frames(source, school_id, today, days) -> OutreachFrames:
         return source
     if school_id is None:
         raise ValueError("give the school")
-    from engagement.calendar import load_calendar  # it reads files with interchange, which this module uses
-
     return load_frames(source, school_id, today, days, load_calendar(source, school_id))
 
 

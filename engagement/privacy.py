@@ -28,6 +28,7 @@ from sqlalchemy import and_, func, select
 
 from engagement import clock
 from engagement import store as db
+from engagement.cells import excel_safe
 from engagement.settings import load_settings
 
 REDACTED = "redacted"
@@ -325,8 +326,6 @@ def erase_family(store: db.Store, family_id: str, actor: str) -> int:
 
 def audit_csv(entries: pd.DataFrame) -> bytes:
     """The audit entries as CSV for Excel: UTF-8 with BOM, every formula-like cell neutralised."""
-    from engagement.interchange import excel_safe
-
     safe = entries.astype(object).map(excel_safe)
     return safe.to_csv(index=False).encode("utf-8-sig")
 

@@ -44,8 +44,10 @@ from sqlalchemy import select
 
 from engagement import clock
 from engagement import store as db
-from engagement.interchange import parse_date, parse_list
-from engagement.settings import load_settings
+from engagement.cells import parse_date, parse_list
+from engagement.privacy import governor_count
+from engagement.services import partner_tags
+from engagement.settings import fewer_than, load_settings
 
 STATUSES = db.REFERRAL_STATUSES
 OPEN_STATUSES = ("sent", "accepted")
@@ -103,8 +105,6 @@ def reason_choices(store: db.Store, family_id: str, partner_id: str) -> list[str
     """The reasons to pick from: the family's needs, then the partner's services (repeats once)."""
     with store.read() as conn:
         needs = conn.execute(select(db.families.c.needs).where(db.families.c.family_id == family_id)).scalar()
-        from engagement.services import partner_tags  # a partner's tags are its services'
-
         services = partner_tags(conn, [partner_id]).get(partner_id)
     seen: dict[str, None] = {}
     for tag in _tags(needs) + _tags(services):
@@ -277,8 +277,6 @@ def referrals_summary(store: db.Store, school_id: str, start: datetime.date, end
 def governor_referrals(summary: dict, threshold: int | None = None) -> dict:
     """The referrals entry as governors see it: each count (a count of families referred) rounded
     to the threshold, under it ``None`` with ``suppressed`` set (FORMATS.md's shape)."""
-    from engagement.privacy import governor_count
-
     threshold = threshold or load_settings().privacy.suppression_threshold
     out: dict = {}
     hidden = False
@@ -417,8 +415,6 @@ def partner_summary(store: db.Store, partner_id: str, *, for_governor: bool, tod
     >>> partner_summary(open_store("sqlite://"), "P1", for_governor=False)
     {'Referrals made': '0', 'Referrals accepted': '0', 'Referrals open': '0', 'Families using it': '0'}
     """
-    from engagement.privacy import governor_count
-    from engagement.settings import fewer_than
 
     counts = partner_referral_counts(store, partner_id)
     figures = {

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement import transitions as moves
-from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date, read_reported, source_list
+from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date
+from engagement.interchange import ImportReport, read_reported, source_list
 from engagement.plans_and_surveys import load_plan, load_surveys
 
 KINDS = ("transitions", "transition_steps", "survey_responses")
@@ -225,8 +226,6 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
 
 
 def excel_unsafe_cell(cell) -> str:
-    from engagement.interchange import excel_unsafe
-
     return excel_unsafe(str(cell).strip())
 
 

@@ -41,7 +41,8 @@ from sqlalchemy.engine import Connection
 
 from engagement import interchange as ix
 from engagement import store as db
-from engagement.interchange import Field, ImportReport, parse_list
+from engagement.cells import parse_list, year_tokens
+from engagement.interchange import Field, ImportReport
 
 KIND = "services"
 DELIVERY = ("in person", "online", "phone")
@@ -222,8 +223,6 @@ def services_of(
 def year_ages(year_groups) -> list[tuple[int, int]]:
     """The ages of children in these year groups in England (Nursery 3-4, Reception 4-5, Year n
     n+4 to n+5), for matching a service's age range."""
-    from engagement.outreach import year_tokens  # the one reading of year groups
-
     out = []
     for token in year_tokens(year_groups):
         if token == "N":
@@ -281,8 +280,6 @@ def service_fit(service: dict, family: dict) -> Fit:
         fitting = [i for i, (a, b) in enumerate(ages) if a <= high and b >= low]
         if not fitting:
             return Fit(False, (), [])
-        from engagement.outreach import year_tokens
-
         token = (
             year_tokens(family.get("year_groups"))[fitting[0]]
             if fitting[0] < len(year_tokens(family.get("year_groups")))

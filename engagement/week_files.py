@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy import true as sa_true
 
 from engagement import store as db
+from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, excel_safe, excel_unsafe, parse_date, parse_list, read_reported
+from engagement.interchange import ImportReport, read_reported
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")

@@ -20,10 +20,11 @@ psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 't
 
 bash scripts/setup-python.sh requirements-dev.txt
 
-# Lint, format and types first: a minute's warning before the slower tests.
+# Lint, format, types and the layering first: a minute's warning before the slower tests.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 # Two workers (pytest-xdist): the browser tests stay together on one worker per app server (see
 # tests/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
 exec .venv/bin/python -m pytest -n 2 "$@"

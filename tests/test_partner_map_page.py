@@ -4,6 +4,7 @@ logged there, and the geocoding section places partners and lists what it could 
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -149,3 +150,44 @@ def test_within_a_distance_and_a_search_with_one_match(app_db):
     at.radio(key="map_within").set_value(None).run()
     at.sidebar.text_input(key="map_search").set_value(name).run()
     assert any(h.value.replace("\\", "") == name for h in at.subheader)  # the record, opened
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_no_streamlit_deprecation_warning_when_the_tables_are_shown(app_db):
+    """Streamlit logs a deprecation (for example of ``use_container_width``) on every run that
+    uses it; the page's two tables, a partner's history and the partners it could not place, are
+    both shown here with the warnings of that run captured."""
+    store = db.open_store(app_db)
+    with store.write("test") as conn:
+        partner_id = conn.execute(select(db.partners.c.partner_id).order_by(db.partners.c.partner_id).limit(1)).scalar()
+        conn.execute(
+            db.partners.update()
+            .where(db.partners.c.partner_id == partner_id)
+            .values(latitude=None, longitude=None, postcode="ZZ9 9ZZ")
+        )
+    streamlit.cache_data.clear()
+    # Streamlit's loggers do not propagate to the root logger, so pytest's caplog would not see them.
+    logger = logging.getLogger("streamlit.deprecation_util")
+    records = _Records()
+    logger.addHandler(records)
+    try:
+        at = AppTest.from_file(str(PAGE), default_timeout=60)
+        at.session_state["map_open"] = [partner_id]
+        at.run()
+        at.toggle(key="geocode_online").set_value(False)
+        at.button(key="geocode_run").click().run()
+    finally:
+        logger.removeHandler(records)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith("**History** (") for m in at.markdown)  # the history table was shown
+    unplaced = [d.value for d in at.dataframe if "Reference" in d.value.columns]
+    assert list(unplaced[0]["Reference"]) == [partner_id]  # and the table of partners it could not place
+    assert records.messages == []

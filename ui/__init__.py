@@ -25,6 +25,7 @@ from ui.session import (
     page_guard,
     school_calendar,
     school_frames,
+    school_gone,
     school_messages,
     show_error,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "page_guard",
     "school_calendar",
     "school_frames",
+    "school_gone",
     "school_messages",
     "school_picker",
     "show_error",

@@ -31,16 +31,13 @@ def geocode_section(store, key: str = "geocode") -> None:
         limit = c2.number_input("At most this many records now", min_value=1, value=200, step=10, key=f"{key}_limit")
         if st.button("Place them", key=f"{key}_run", disabled=missing == 0, type="primary"):
             bar = st.progress(0.0, text="Starting…")
-            report = geo.geocode_missing(
-                store,
-                ui.current_actor(),
-                limit=int(limit),
-                online=online,
-                progress=lambda done, total, what: bar.progress(
-                    done / max(total, 1), text=f"{done} of {total}: {md_escape(what)}"
-                ),
+
+            def progress(done: int, total: int, what: str) -> None:
+                bar.progress(done / max(total, 1), text=f"{done} of {total}: {md_escape(what)}")
+
+            st.session_state[f"{key}_report"] = geo.geocode_missing(
+                store, ui.current_actor(), limit=int(limit), online=online, progress=progress
             )
-            st.session_state[f"{key}_report"] = report
             st.rerun()  # the map above was drawn before these partners had coordinates
         report = st.session_state.get(f"{key}_report")
         if report is not None:
@@ -62,7 +59,7 @@ def geocode_section(store, key: str = "geocode") -> None:
                         for u in report.unplaced
                     ],
                     hide_index=True,
-                    use_container_width=True,
+                    width="stretch",
                 )
         upload = st.file_uploader(
             "Add a postcode list (ONS Postcode Directory, or postcode, latitude, longitude)",

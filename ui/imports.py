@@ -7,14 +7,17 @@ show a table of changes of their own)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from engagement.text import md_escape
 from ui.session import current_actor
 
-PROBLEM_COLUMNS = {
+if TYPE_CHECKING:  # what st.column_config's helpers return; a private path of Streamlit's, so for the checker only
+    from streamlit.elements.lib.column_types import ColumnConfig
+
+PROBLEM_COLUMNS: dict[str, str | ColumnConfig] = {
     "file": "File",
     "row": st.column_config.NumberColumn("Row", format="%d"),
     "column": "Column",

@@ -33,7 +33,7 @@ def school_picker(store: db.Store, visible: list[str]) -> str | None:
         st.session_state["school_id"] = ids[0]
     if len(ids) == 1:
         return ids[0]
-    return st.sidebar.selectbox("School", ids, format_func=names.get, key="school_id")
+    return st.sidebar.selectbox("School", ids, format_func=lambda k: names[k], key="school_id")
 
 
 def window_picker(key: str = "window", today: datetime.date | None = None, calendar: Calendar | None = None) -> Window:

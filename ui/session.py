@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal, NoReturn, overload
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -154,9 +155,10 @@ def _idle_timeout(email: str) -> None:
     minutes = load_settings().access.idle_minutes
     now = wall_clock()
     seen = _last_activity()
+    iat = st.user.get("iat")  # seconds since 1970 from the provider; anything else counts as never
     try:
-        issued = float(st.user.get("iat") or 0)
-    except (TypeError, ValueError):
+        issued = float(iat) if isinstance(iat, int | float | str) else 0.0
+    except ValueError:
         issued = 0.0
     last = max(seen.get(email, 0.0), st.session_state.get("_last_seen", 0.0), issued)
     if last and now - last > minutes * 60:
@@ -284,6 +286,21 @@ def school_frames(store: db.Store, school_id: str) -> Frames:
     """The engagement module's frames for one school, cached until the data changes. Frames hold
     aggregable records only; pages for governors show nothing but the module's aggregates."""
     return _frames(store.url, school_id, data_version())
+
+
+def school_gone() -> NoReturn:
+    """Stop a page whose school was deleted (from another tab or the command line) after the
+    sidebar's picker listed it, with a message rather than an error."""
+    st.warning(
+        "This school is no longer in the store. Choose another school in the sidebar.", icon=":material/warning:"
+    )
+    st.stop()
+
+
+@overload
+def open_page(page: str, needs_school: Literal[True] = True) -> tuple[Viewer, db.Store, str]: ...
+@overload
+def open_page(page: str, needs_school: Literal[False]) -> tuple[Viewer, db.Store, None]: ...
 
 
 def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
