@@ -520,7 +520,7 @@ def test_an_answer_bigger_than_a_file_may_be_is_refused_unread(feed_server, sqli
     add_school(sqlite_store)
     base = settings.load_settings()
     small = base.model_copy(update={"imports": base.imports.model_copy(update={"max_file_mb": 0.01})})
-    monkeypatch.setattr(oruk, "load_settings", lambda: small)
+    monkeypatch.setattr(oruk.fetch, "load_settings", lambda: small)
     feed_server.trouble["/api/services?page=1"] = [(200, {}, b'{"contents": [' + b" " * 20_000 + b"]}", 0)]
     client, _ = polite()
     report = oruk.import_oruk(sqlite_store, [feed_server.url], "S1", client=client)
