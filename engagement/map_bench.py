@@ -72,7 +72,7 @@ def synthetic_partners(n: int, seed: int = 1, school: dict | None = None) -> pd.
             "latitude": lat,
             "longitude": lon,
             "services": "food;holiday club",
-            "status": rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08]),
+            "status": rng.choice(PARTNER_STATUSES[:3], n, p=[0.8, 0.12, 0.08]),
             "interactions": interactions,
             "engaged": interactions > 0,
             "last_contact": [datetime.date(2026, 11, 1) if k else None for k in interactions],

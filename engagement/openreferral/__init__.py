@@ -43,10 +43,12 @@ records, a record into the directory's values), :mod:`.categories` (terms onto t
 from engagement.openreferral.categories import CATEGORY_MAP_FILE, CategoryMap, CategoryMapError, load_category_map
 from engagement.openreferral.common import (
     CLOSED_STATUS,
+    LOCAL_OFFER,
     NAMESPACE,
     OPEN_STATUSES,
     PARTNER_FIELDS,
     SERVICE_FIELDS,
+    file_stem,
     made_id,
 )
 from engagement.openreferral.export import (
@@ -57,15 +59,41 @@ from engagement.openreferral.export import (
     service_record,
     services_page,
 )
-from engagement.openreferral.fetch import MAX_PAGES, FeedClient, FeedError, fetch_feed
-from engagement.openreferral.importing import Change, OrukReport, import_oruk, import_records, plan_import
-from engagement.openreferral.read import FeedService, Problem, read_service, read_sources, records_of, source_text
+from engagement.openreferral.fetch import (
+    FeedClient,
+    FeedError,
+    Refused,
+    address_refusal,
+    checked_addresses,
+    fetch_feed,
+    iter_feed,
+    public_url,
+)
+from engagement.openreferral.importing import (
+    Change,
+    OrukReport,
+    ReadFeed,
+    import_oruk,
+    import_records,
+    plan_import,
+    read_records,
+    source_key,
+)
+from engagement.openreferral.read import (
+    FeedService,
+    Problem,
+    read_feed,
+    read_service,
+    read_sources,
+    records_of,
+    source_text,
+)
 from engagement.typology import load_typology
 
 __all__ = [
     "CATEGORY_MAP_FILE",
     "CLOSED_STATUS",
-    "MAX_PAGES",
+    "LOCAL_OFFER",
     "NAMESPACE",
     "OPEN_STATUSES",
     "PARTNER_FIELDS",
@@ -78,21 +106,31 @@ __all__ = [
     "FeedService",
     "OrukReport",
     "Problem",
+    "ReadFeed",
+    "Refused",
+    "address_refusal",
+    "checked_addresses",
     "export_oruk",
     "export_records",
     "export_zip",
     "fetch_feed",
+    "file_stem",
     "import_oruk",
     "import_records",
+    "iter_feed",
     "list_item",
     "load_category_map",
     "load_typology",
     "made_id",
     "plan_import",
+    "public_url",
+    "read_feed",
+    "read_records",
     "read_service",
     "read_sources",
     "records_of",
     "service_record",
     "services_page",
+    "source_key",
     "source_text",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from typing import Any
 
@@ -62,6 +63,9 @@ SERVICE_FIELDS = (
     "status",
 )
 OPEN_STATUSES = ("active", "temporarily closed")
+# A partner of the authority's directory the school has not taken on: on the map and in outreach
+# suggestions, in no score, never due for a check (engagement.typology.LOCAL_OFFER).
+LOCAL_OFFER = "local offer"
 CLOSED_STATUS = "inactive"
 LIMITS = {"name": 300, "contact_name": 200, "contact_email": 200, "contact_phone": 50, "postcode": 16}
 
@@ -90,3 +94,18 @@ def _load_record(text) -> dict | None:
         return json.loads(text) if text else None
     except ValueError:
         return None
+
+
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def file_stem(oruk_id: str) -> str:
+    """The name (without ``.json``) a record's file has in an export: an Open Referral id is data,
+    never a path, so only a plain token (a UUID is one) names its file; any other id (``../../x``,
+    ``a/b``) is named by a UUID 5 made from it, the same every time, so an export read back finds it.
+
+    >>> file_stem("5b0f1d8e-5a52-4a53-9a0c-3b1e0c6f1a18"), file_stem("a/b") == file_stem("a/b") != "a/b"
+    ('5b0f1d8e-5a52-4a53-9a0c-3b1e0c6f1a18', True)
+    """
+    text = str(oruk_id)
+    return text if _PLAIN_ID.fullmatch(text) and ".." not in text else made_id("file", text)

@@ -15,15 +15,18 @@ from engagement import store as db
 from engagement.interchange import parse_list
 from engagement.openreferral.common import (
     ACCESS_TAXONOMY,
+    CLOSED_STATUS,
     DELIVERY_TAXONOMY,
     ELIGIBILITY_TAXONOMY,
     LANGUAGE_TAXONOMY,
+    OPEN_STATUSES,
     SEND_TAXONOMY,
     SEND_TERM,
     TAGS_TAXONOMY,
     TYPOLOGY_TAXONOMY,
     _load_record,
     _norm,
+    file_stem,
     made_id,
 )
 from engagement.services import ORUK_DAYS
@@ -95,6 +98,24 @@ def _email(text) -> str | None:
     return text if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) else None
 
 
+def published_status(partner: dict, service: dict) -> str:
+    """A service's status as the school publishes it. A service of an active partner is as the
+    school holds it. A prospective, lapsed or local-offer partner is not the school's active
+    partner, so its services are published open only while the feed they came from still has them
+    open (and the school has not closed them); otherwise ``inactive``.
+
+    >>> published_status({"status": "prospective"}, {"status": "active"})
+    'inactive'
+    >>> published_status({"status": "local offer"}, {"status": "active", "oruk_record": '{"status": "active"}'})
+    'active'
+    """
+    held = str(service["status"])
+    if partner.get("status") == "active" or held not in OPEN_STATUSES:
+        return held
+    source = (_load_record(service.get("oruk_record")) or {}).get("status")
+    return held if source in OPEN_STATUSES else CLOSED_STATUS
+
+
 def service_record(partner: dict, service: dict) -> dict:
     """One service as a full Open Referral UK 3.0 service record (``GET /services/{id}``)."""
     service_id = service["oruk_id"] or made_id(service["service_id"])
@@ -108,7 +129,7 @@ def service_record(partner: dict, service: dict) -> dict:
         "id": service_id,
         "organization_id": organisation_id,
         "name": service["name"],
-        "status": service["status"],
+        "status": published_status(partner, service),
     }
     email = _email(partner.get("contact_email"))
     if email:
@@ -150,10 +171,8 @@ def service_record(partner: dict, service: dict) -> dict:
     costs = _cost_options(service.get("cost"), service_id)
     if costs:
         out["cost_options"] = costs
-    if partner.get("contact_name"):
-        out["contacts"] = [
-            {"id": made_id(service_id, "contact"), "service_id": service_id, "name": partner["contact_name"]}
-        ]
+    # No contact names: they are people (often the school's own staff or a volunteer), and an
+    # export is published. The partner's public email stays, as the service's.
     attributes = [_term(TYPOLOGY_TAXONOMY, partner["category"], "category", service_id)]
     attributes += [_term(TAGS_TAXONOMY, t, None, service_id) for t in parse_list(service.get("tags"))]
     if service.get("access"):
@@ -236,18 +255,29 @@ def services_page(records: list[dict]) -> dict:
     }
 
 
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, checked to stay inside ``folder`` (an id is data, never a path: see
+    :func:`file_stem`; this is the second lock)."""
+    root = folder.resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise ValueError(f"{name!r} is not a file name inside {folder}")
+    return path
+
+
 def export_oruk(store: db.Store, directory, school_id: str | Collection[str] | None = None) -> list[Path]:
-    """Write ``services/<id>.json`` (one full service each) and ``services.json`` (the
-    ``/services`` page) under ``directory``; returns the paths written."""
+    """Write ``services/<name>.json`` (one full service each, named by :func:`file_stem` of its
+    id) and ``services.json`` (the ``/services`` page) under ``directory``; returns the paths
+    written. Nothing is written outside ``directory``, whatever the ids."""
     directory = Path(directory)
     (directory / "services").mkdir(parents=True, exist_ok=True)
     records = export_records(store, school_id)
     paths = []
     for record in records:
-        path = directory / "services" / f"{record['id']}.json"
+        path = _inside(directory / "services", f"{file_stem(record['id'])}.json")
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         paths.append(path)
-    page = directory / "services.json"
+    page = _inside(directory, "services.json")
     page.write_text(json.dumps(services_page(records), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return [*paths, page]
 
@@ -260,6 +290,7 @@ def export_zip(store: db.Store, school_id: str) -> bytes:
 
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        root = Path(folder).resolve()
         for path in export_oruk(store, folder, school_id):
-            archive.write(path, path.relative_to(folder).as_posix())
+            archive.write(path, path.relative_to(root).as_posix())
     return buffer.getvalue()

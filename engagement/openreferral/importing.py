@@ -16,10 +16,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engagement import geo
 from engagement import store as db
 from engagement.openreferral.categories import CategoryMap, load_category_map
 from engagement.openreferral.common import (
     CLOSED_STATUS,
+    LOCAL_OFFER,
     OPEN_STATUSES,
     PARTNER_FIELDS,
     SERVICE_FIELDS,
@@ -28,8 +30,9 @@ from engagement.openreferral.common import (
     _norm,
     made_id,
 )
-from engagement.openreferral.fetch import FeedClient
-from engagement.openreferral.read import FeedService, Problem, _Bad, read_service, read_sources, source_text
+from engagement.openreferral.fetch import FeedClient, is_web_address
+from engagement.openreferral.read import FeedService, Problem, _Bad, iter_sources, read_service, source_text
+from engagement.settings import load_settings
 from engagement.typology import load_typology
 
 
@@ -62,6 +65,8 @@ class OrukReport:
     changes: list[Change] = field(default_factory=list)
     services_read: int = 0
     refreshed: int = 0  # partners matched again: where from and when last imported are recorded
+    far: list[dict] = field(default_factory=list)  # services left out for their distance from the school
+    max_km: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     written: bool = False
 
@@ -97,6 +102,16 @@ class OrukReport:
         ]
         return f"{verb}: {'; '.join(parts)}."
 
+    def far_line(self) -> str | None:
+        """One line on the services left out for distance, or None."""
+        if not self.far:
+            return None
+        n, kms = len(self.far), [f["km"] for f in self.far]
+        return (
+            f"{n} service{'s' * (n != 1)} farther than {self.max_km:g} km from the school left out "
+            f"({min(kms):.1f} to {max(kms):.0f} km away; --max-km or [open_referral] max_km)"
+        )
+
     def format(self, limit: int = 50) -> str:
         lines: list[str] = []
         if not self.ok:
@@ -123,6 +138,8 @@ class OrukReport:
                 lines.append(f"  {what} {c.kind} {c.record_id} {c.name}{detail}{kept}")
             if len(self.changes) > limit:
                 lines.append(f"  ... and {len(self.changes) - limit} more changes.")
+            if self.far_line():
+                lines.append(f"  {self.far_line()}")
             if self.refreshed:
                 lines.append(
                     f"  {self.refreshed} partner{'s' * (self.refreshed != 1)} found again in the feed: "
@@ -188,46 +205,101 @@ def _merge(stored: dict, record: dict | None, feed: dict, fields: Iterable[str])
     return changed, kept, new_record
 
 
-def plan_import(
-    store: db.Store,
-    school_id: str,
-    records: list[tuple[str, dict]],
-    category_map: CategoryMap,
-    default_category: str | None = None,
-    sources: str = "",
-    today: datetime.datetime | None = None,
-    conn: Connection | None = None,
-) -> _Plan:
-    """What importing ``records`` into ``school_id``'s directory would do (nothing is written)."""
-    report = OrukReport(sources=sources, services_read=len(records))
-    typology = load_typology()
-    # Read every record; the same id twice is one service when the two agree.
-    feed: dict[str, FeedService] = {}
+@dataclass
+class ReadFeed:
+    """The records of an import, each read into a :class:`FeedService` as it came (the pages and
+    documents themselves are not kept), with the problems and notes of the reading."""
+
+    services: dict[str, FeedService] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+def read_records(records: Iterable[tuple[str, dict]]) -> ReadFeed:
+    """Read every record; the same id twice is one service when the two agree."""
+    out = ReadFeed()
+    feed = out.services
     for where, record in records:
+        out.count += 1
         record_id = str(record.get("id") or "") if isinstance(record, dict) else ""
         try:
             service = read_service(where, record)
         except _Bad as bad:
-            report.problems.append(Problem(where, record_id, bad.field, bad.reason))
+            out.problems.append(Problem(where, record_id, bad.field, bad.reason))
             continue
         if service.oruk_id in feed:
             if feed[service.oruk_id].values != service.values or feed[service.oruk_id].partner != service.partner:
-                report.problems.append(
+                out.problems.append(
                     Problem(
                         where, service.oruk_id, "id", f"the same id as {feed[service.oruk_id].where}, with other values"
                     )
                 )
             continue
         if service.extra_locations:
-            report.notes.append(
+            out.notes.append(
                 f"{service.oruk_id} {service.values['name']}: runs at {service.extra_locations + 1} locations; "
                 "placed at the first"
             )
         feed[service.oruk_id] = service
+    return out
+
+
+def source_key(source: str | None) -> frozenset[str]:
+    """Which feed a partner came from, for closing: the addresses of the feeds it was read from,
+    or "files" for a directory brought in as files or uploads (one source: files imported again
+    close what files brought in). A re-import closes only the services of its own source.
+
+    >>> sorted(source_key("https://la.example/api, https://hub.example/api")), source_key("a.json, b.json")
+    (['https://hub.example/api', 'https://la.example/api'], frozenset({'files'}))
+    """
+    parts = [p.strip() for p in str(source or "").split(", ") if p.strip()]
+    urls = frozenset(p for p in parts if is_web_address(p))
+    return urls or frozenset({"files"})
+
+
+def _school_place(conn: Connection, school_id: str) -> tuple[float, float] | None:
+    sc = db.schools
+    row = conn.execute(select(sc.c.latitude, sc.c.longitude, sc.c.postcode).where(sc.c.school_id == school_id)).first()
+    if row is None:
+        return None
+    if row.latitude is not None and row.longitude is not None:
+        return float(row.latitude), float(row.longitude)
+    return None
+
+
+def _place_from_postcode(store: db.Store, school_id: str) -> tuple[float, float] | None:
+    """A school without coordinates is placed from its postcode by the gazetteer, when it knows it."""
+    school = db.get_school(store, school_id)
+    postcode = geo.normalise_postcode((school or {}).get("postcode"))
+    return geo.gazetteer_lookup(store, [postcode]).get(postcode) if postcode else None
+
+
+def plan_import(
+    store: db.Store,
+    school_id: str,
+    records: list[tuple[str, dict]] | ReadFeed,
+    category_map: CategoryMap,
+    default_category: str | None = None,
+    sources: str = "",
+    today: datetime.datetime | None = None,
+    conn: Connection | None = None,
+    max_km: float | None = None,
+) -> _Plan:
+    """What importing ``records`` into ``school_id``'s directory would do (nothing is written).
+    New organisations come in as ``local offer``; services farther than ``max_km`` from the
+    school (default ``[open_referral] max_km``; 0 = no limit) are left out and counted."""
+    read_feed = records if isinstance(records, ReadFeed) else read_records(records)
+    report = OrukReport(sources=sources, services_read=read_feed.count)
+    report.problems += read_feed.problems
+    report.notes += read_feed.notes
+    report.max_km = float(load_settings().open_referral.max_km if max_km is None else max_km)
+    typology = load_typology()
+    feed = read_feed.services
     if report.problems:
         return _Plan(report, [], [], {}, {}, {}, {})
 
-    def read(c: Connection) -> tuple[list[dict], list[dict], set[str]]:
+    def read(c: Connection) -> tuple[list[dict], list[dict], set[str], tuple[float, float] | None]:
         p, s = db.partners, db.services
         partners = [dict(r) for r in c.execute(select(p).where(p.c.school_id == school_id)).mappings()]
         services = [
@@ -237,13 +309,15 @@ def plan_import(
             ).mappings()
         ]
         taken = set(c.execute(select(p.c.partner_id)).scalars()) | set(c.execute(select(s.c.service_id)).scalars())
-        return partners, services, taken
+        return partners, services, taken, _school_place(c, school_id)
 
     if conn is not None:
-        stored_partners, stored_services, taken = read(conn)
+        stored_partners, stored_services, taken, school_place = read(conn)
     else:
         with store.read() as c:
-            stored_partners, stored_services, taken = read(c)
+            stored_partners, stored_services, taken, school_place = read(c)
+    if school_place is None:
+        school_place = _place_from_postcode(store, school_id)
 
     partner_by_key = {}
     for p in stored_partners:
@@ -280,8 +354,23 @@ def plan_import(
                 continue
             found = default
         category[service.oruk_id] = found
+    # The local offer is local: a service far from the school (another city, another nation) is
+    # left out and counted, never brought in. One without coordinates cannot be judged and comes in.
+    if report.max_km > 0 and school_place is not None:
+        for service in feed.values():
+            lat, lon = service.partner["latitude"], service.partner["longitude"]
+            if service.oruk_id not in category or lat is None or lon is None:
+                continue
+            km = float(geo.distance_km(school_place[0], school_place[1], lat, lon))
+            if km > report.max_km:
+                report.far.append({"id": service.oruk_id, "name": service.values["name"], "km": round(km, 1)})
+                del category[service.oruk_id]
+    elif report.max_km > 0:
+        report.notes.append("the school has no coordinates, so no service was left out for its distance")
     kept_services = [s for s in feed.values() if s.oruk_id in category]
     left_out = {s.oruk_id for s in feed.values()} - set(category)
+    this_source = source_key(sources)
+    partner_source = {p["partner_id"]: source_key(p["oruk_source"]) for p in stored_partners}
 
     # Partners: one per organisation and location, named after the organisation (and the place
     # when the organisation has services in several).
@@ -383,7 +472,12 @@ def plan_import(
             statuses += [
                 CLOSED_STATUS if s["oruk_id"] and s["status"] in OPEN_STATUSES else s["status"] for s in others
             ]
-        values["status"] = "active" if any(s in OPEN_STATUSES for s in statuses) else "lapsed"
+        # The feed's word for the partner: the local offer while any service is open (a partner an
+        # earlier release brought in as active stays so), lapsed once none is. A status the school
+        # set (prospective, active) differs from the one last imported, so it is kept by the merge.
+        last_status = (_load_record(stored["oruk_record"]) or {}).get("status") if stored is not None else None
+        open_status = "active" if last_status == "active" else LOCAL_OFFER
+        values["status"] = open_status if any(s in OPEN_STATUSES for s in statuses) else "lapsed"
         meta = {
             "organisation_name": first.organisation_name,
             "location_name": first.location_name,
@@ -455,6 +549,8 @@ def plan_import(
         oruk = s["oruk_id"]
         if not oruk or oruk in feed or oruk in left_out or s["status"] not in OPEN_STATUSES:
             continue
+        if partner_source.get(s["partner_id"]) != this_source:
+            continue  # another feed's service: only that feed closes it
         record = _load_record(s["oruk_record"]) or {}
         if record.get("status", s["status"]) != s["status"]:
             continue  # a status the school set itself
@@ -472,7 +568,11 @@ def plan_import(
         report.changes.append(Change("service", "close", s["service_id"], oruk, s["name"], ["status"]))
     closing = {sid for sid, c in service_updates.items() if c.get("status") == CLOSED_STATUS}
     for p in stored_partners:
-        if p["partner_id"] in seen_partners or not p["oruk_organisation_id"] or p["status"] != "active":
+        if (
+            p["partner_id"] in seen_partners
+            or not p["oruk_organisation_id"]
+            or p["status"] not in ("active", LOCAL_OFFER)
+        ):
             continue
         own = services_of_partner.get(p["partner_id"], [])
         if not own or any(s["status"] in OPEN_STATUSES and s["service_id"] not in closing for s in own):
@@ -578,9 +678,11 @@ def import_oruk(
     default_category: str | None = None,
     client: FeedClient | None = None,
     http=None,
+    max_km: float | None = None,
 ) -> OrukReport:
     """Import an Open Referral UK directory into ``school_id``'s partners, all or nothing: every
     source read and every record checked before one write transaction (with one audit event).
+    Each record is read into the directory's values as its page comes, and the page let go.
     With ``dry_run`` nothing is written and the report lists what would change."""
     started = time.perf_counter()
     sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
@@ -589,24 +691,28 @@ def import_oruk(
         report = OrukReport(sources=origin, dry_run=dry_run)
         report.failures.append(f"--default-category {default_category!r} is not a category of the typology")
         return report
-    records, failures = read_sources(sources, client, http)
+    failures: list[str] = []
+    read_feed = read_records(iter_sources(sources, client or FeedClient(), failures, http))
     if failures:
-        return OrukReport(sources=origin, dry_run=dry_run, failures=failures, services_read=len(records))
+        return OrukReport(sources=origin, dry_run=dry_run, failures=failures, services_read=read_feed.count)
     read = time.perf_counter() - started
-    report = import_records(store, records, school_id, origin, actor, dry_run, category_map, default_category)
+    report = import_records(
+        store, read_feed, school_id, origin, actor, dry_run, category_map, default_category, max_km=max_km
+    )
     report.seconds = {"read the feed": read, **report.seconds}
     return report
 
 
 def import_records(
     store: db.Store,
-    records: list[tuple[str, dict]],
+    records: list[tuple[str, dict]] | ReadFeed,
     school_id: str,
     origin: str,
     actor: str = "import",
     dry_run: bool = False,
     category_map: CategoryMap | None = None,
     default_category: str | None = None,
+    max_km: float | None = None,
 ) -> OrukReport:
     """:func:`import_oruk` of records already read (:func:`read_sources`): the Data page reads a
     feed once, shows the dry run, and imports what it showed when the import is confirmed."""
@@ -616,8 +722,9 @@ def import_records(
         report.failures.append(f"--default-category {default_category!r} is not a category of the typology")
         return report
     category_map = category_map or load_category_map()
+    read_feed = records if isinstance(records, ReadFeed) else read_records(records)
     for _attempt in range(3):
-        plan = plan_import(store, school_id, records, category_map, default_category, origin)
+        plan = plan_import(store, school_id, read_feed, category_map, default_category, origin, max_km=max_km)
         plan.report.dry_run = dry_run
         plan.report.seconds["read and check"] = time.perf_counter() - started
         if dry_run or not plan.report.ok:
@@ -627,7 +734,7 @@ def import_records(
         detail = {
             "standard": "Open Referral UK 3.0",
             "sources": origin,
-            "services read": len(records),
+            "services read": read_feed.count,
             "counts": {
                 f"{kind}s {action}": plan.report.count(kind, action)
                 for kind in ("partner", "service")
@@ -635,6 +742,7 @@ def import_records(
             },
             "partners found again": plan.report.refreshed,
             "left out (no category)": [u["id"] for u in plan.report.unmapped if u["what"] == "left out"],
+            f"left out (farther than {plan.report.max_km:g} km)": len(plan.report.far),
         }
         locked = time.perf_counter()
         try:

@@ -4,11 +4,13 @@ into the service and partner values the directory will hold."""
 from __future__ import annotations
 
 import datetime
-import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from engagement import geo
 from engagement.openreferral.common import (
@@ -21,13 +23,11 @@ from engagement.openreferral.common import (
     SEND_TERM,
     TAGS_TAXONOMY,
     _key,
+    file_stem,
 )
-from engagement.openreferral.fetch import FeedClient, FeedError, fetch_feed
+from engagement.openreferral.fetch import FeedClient, FeedError, is_web_address, iter_feed, parse_json, public_url
 from engagement.services import ACCESS, DAYS, DELIVERY, ORUK_DAYS, SERVICE_STATUSES, sessions_text
-
-
-def _is_url(item) -> bool:
-    return isinstance(item, str) and item.lower().startswith(("http://", "https://"))
+from engagement.settings import load_settings
 
 
 def records_of(name: str, data: Any) -> list[tuple[str, dict]]:
@@ -46,66 +46,92 @@ def records_of(name: str, data: Any) -> list[tuple[str, dict]]:
     return [(f"{name}, item {i}" if len(items) > 1 else name, item) for i, item in enumerate(items, start=1)]
 
 
-def read_sources(sources, client: FeedClient | None = None, http=None) -> tuple[list[tuple[str, dict]], list[str]]:
-    """Every service record of ``sources`` (paths, (name, bytes) pairs, uploads, feed URLs), and
-    the list of what could not be read (one message each). All sources are read before any is
-    used."""
-    records: list[tuple[str, dict]] = []
-    failures: list[str] = []
+def _read_file(path: Path, client: FeedClient) -> bytes:
+    """A file's bytes, read no further than the limit for a file (a device such as /dev/zero has
+    no size to check first), counted against the import's bytes."""
+    limit = int(load_settings().imports.max_file_mb * 1_000_000)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as error:
+        raise FeedError(f"{path}: cannot be read ({error.strerror})") from error
+    if len(data) > limit:
+        raise FeedError(f"{path.name}: is over {limit / 1_000_000:g} MB, the limit for a file")
+    client.count_bytes(len(data), path.name)
+    return data
+
+
+def iter_sources(
+    sources, client: FeedClient, failures: list[str], http: httpx.Client | None = None
+) -> Iterator[tuple[str, dict]]:
+    """Every service record of ``sources`` (paths, (name, bytes) pairs, uploads, feed URLs) as it
+    is read; what cannot be read is added to ``failures`` (one message each) and the next source
+    is read. Files on the server are read only when given as paths (the command line's business)."""
+    client.begin()
     for item in sources:
         try:
-            if _is_url(item):
-                records += fetch_feed(item, client, http)
+            if is_web_address(item):
+                yield from iter_feed(str(item).strip(), client, http)
                 continue
             if isinstance(item, tuple):
                 name, data = str(item[0]), bytes(item[1])
+                client.count_bytes(len(data), name)
             elif hasattr(item, "getvalue"):
                 name, data = str(item.name), bytes(item.getvalue())
+                client.count_bytes(len(data), name)
             else:
                 path = Path(item)
-                name = path.name
-                try:
-                    data = path.read_bytes()
-                except OSError as error:
-                    raise FeedError(f"{path}: cannot be read ({error.strerror})") from error
-            try:
-                document = json.loads(data.decode("utf-8-sig"))
-            except UnicodeDecodeError as error:
-                raise FeedError(f"{name}: is not UTF-8 text") from error
-            except ValueError as error:
-                raise FeedError(f"{name}: is not valid JSON ({error})") from error
-            found = records_of(name, document)
-            found = _with_full_records(item, found)
-            records += found
+                name, data = path.name, _read_file(path, client)
+            document = parse_json(data, name, client.max_depth)
+            del data
+            yield from _with_full_records(item, records_of(name, document), client)
         except FeedError as error:
             failures.append(str(error))
+
+
+def read_sources(sources, client: FeedClient | None = None, http=None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """Every service record of ``sources`` as a list (:func:`iter_sources`), and the list of what
+    could not be read (one message each). All sources are read before any is used."""
+    failures: list[str] = []
+    records = list(iter_sources(sources, client or FeedClient(), failures, http))
     return records, failures
 
 
-def _with_full_records(item, found: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+def read_feed(url: str, client: FeedClient | None = None) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The records of a feed given by its address, as the Data page asks: only an http(s) address
+    is read, never a file of the server, whatever the text."""
+    if not is_web_address(url):
+        return [], [f"{public_url(str(url))[:200]}: give the feed's address, starting https:// (or http://)"]
+    return read_sources([url.strip()], client)
+
+
+def _with_full_records(item, found: list[tuple[str, dict]], client: FeedClient) -> list[tuple[str, dict]]:
     """A ``/services`` page saved as a file (the export's ``services.json``) holds flat items;
-    their full records are beside it in ``services/<id>.json``, as a feed serves them."""
+    their full records are beside it in ``services/<name>.json`` (:func:`file_stem` of the id), as
+    a feed serves them."""
     if isinstance(item, tuple) or hasattr(item, "getvalue"):
         return found
     folder = Path(item).parent / "services"
     out = []
     for where, record in found:
         if isinstance(record, dict) and "service_at_locations" not in record and record.get("id"):
-            full = folder / f"{record['id']}.json"
+            full = folder / f"{file_stem(str(record['id']))}.json"
             if full.is_file():
-                try:
-                    record = json.loads(full.read_text(encoding="utf-8-sig"))
-                except (OSError, ValueError) as error:
-                    raise FeedError(f"{full}: is not valid JSON ({error})") from error
+                record = parse_json(_read_file(full, client), full.name, client.max_depth)
                 where = str(full.name)
         out.append((where, record))
     return out
 
 
 def source_text(sources) -> str:
-    """Where an import came from, as a partner shows it: the feed addresses and file names."""
+    """Where an import came from, as a partner shows it and the audit log keeps it: the feed
+    addresses (without user names, passwords or secrets) and file names."""
     names = [
-        str(s) if _is_url(s) else str(s[0]) if isinstance(s, tuple) else str(getattr(s, "name", None) or Path(s).name)
+        public_url(str(s).strip())
+        if is_web_address(s)
+        else str(s[0])
+        if isinstance(s, tuple)
+        else str(getattr(s, "name", None) or Path(s).name)
         for s in sources
     ]
     return ", ".join(names)[:1000]
