@@ -45,7 +45,8 @@ class Feed:
             return trouble.pop(0)
         if self.endless and path.endswith("/services"):
             n = int(query.get("page", ["1"])[0])
-            return 200, {}, json.dumps({"contents": [], "page_number": n, "last_page": False}).encode(), 0
+            page = {**self.pages[1], "page_number": n, "last_page": False, "total_pages": None}
+            return 200, {}, json.dumps(page).encode(), 0
         if path.endswith("/services"):
             page = self.pages.get(int(query.get("page", ["1"])[0]))
             return (200, {}, json.dumps(page).encode(), 0) if page else (404, {}, b"{}", 0)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 from pathlib import Path
 
 import jsonschema
@@ -531,14 +530,6 @@ def test_an_answer_bigger_than_a_file_may_be_is_refused_unread(feed_server, sqli
         "([open_referral] max_answer_mb); ask for smaller pages or save the feed as files"
     ]
     assert partners(sqlite_store) == {}
-
-
-def test_requests_are_spaced_by_the_rate_limit(feed_server):
-    client = oruk.FeedClient(timeout=2, retries=0, interval=0.2)
-    started = time.monotonic()
-    records = oruk.fetch_feed(feed_server.url, client)
-    assert len(records) == 11 and client.requests == 2
-    assert time.monotonic() - started >= 0.2
 
 
 # ---------------------------------------------------------------- the command line

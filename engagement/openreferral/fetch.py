@@ -74,6 +74,8 @@ def address_refusal(address: str) -> str | None:
         ip = ip.ipv4_mapped
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    if ip.is_unspecified:
+        return "an address that is not public"
     if ip.is_loopback:
         return "this server itself (loopback)"
     if ip.is_link_local:
@@ -290,6 +292,8 @@ class FeedClient:
             last_try = attempt == self.retries
             try:
                 status, headers, body = self._get(http, url, params, where)
+            except Refused as refused:
+                raise Refused(f"{where}: not read: {refused}") from None
             except httpx.TimeoutException as error:
                 if last_try:
                     raise FeedError(
