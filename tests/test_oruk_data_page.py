@@ -85,3 +85,37 @@ def test_a_feed_that_cannot_be_read_says_why_and_offers_no_import(demo_copy, mon
     assert any("the answer is not valid JSON" in t.value for t in at.text)
     assert not [b for b in at.button if b.key == "oruk_go"]
     assert counts(url) == (0, 0, 0)
+
+
+def test_the_feed_box_reads_web_addresses_only_and_never_a_file_of_the_server(demo_copy, monkeypatch, feed_server):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    # A file of the server, and a directory file the page could read as a feed if it opened paths.
+    for path in ("/etc/hostname", str(oruk_feed.FEED), f"file://{oruk_feed.FEED}"):
+        at.text_input(key="oruk_url").input(path).run()
+        at.button(key="oruk_check").click().run()
+        assert not at.exception, at.exception
+        assert any("give the feed's address, starting https://" in t.value for t in at.text), path
+        assert not at.metric and not [b for b in at.button if b.key == "oruk_go"]
+    # A loopback address without the allow-list (the settings as shipped): refused, never asked.
+    monkeypatch.delenv("ENGAGEMENT_CONFIG")
+    at.text_input(key="oruk_url").input(feed_server.url).run()
+    at.button(key="oruk_check").click().run()
+    assert any("this server itself (loopback)" in t.value for t in at.text)
+    assert feed_server.seen == [] and counts(url) == (0, 0, 0)
+
+
+def test_the_directory_zip_is_built_only_when_its_button_is_pressed(demo_copy, monkeypatch):
+    from engagement import openreferral
+
+    monkeypatch.setenv("DATABASE_URL", demo_copy())
+    built: list[str] = []
+    real = openreferral.export_zip
+    monkeypatch.setattr(openreferral, "export_zip", lambda store, school: built.append(school) or real(store, school))
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert [b for b in at.get("download_button") if b.proto.label.startswith("Export our directory")]
+    assert built == []  # shown, not built: a visit writes nothing
