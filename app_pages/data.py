@@ -219,7 +219,10 @@ else:
     )
     if button_column.button("Read the feed", key="oruk_check", disabled=not oruk_url.strip()):
         with st.spinner("Reading the feed page by page..."):
-            st.session_state["oruk_feed"] = (openreferral.public_url(oruk_url.strip()), *openreferral.read_feed(oruk_url))
+            st.session_state["oruk_feed"] = (
+                openreferral.public_url(oruk_url.strip()),
+                *openreferral.read_feed(oruk_url),
+            )
     categories = [c.name for c in load_typology().categories]
     oruk_default = st.selectbox(
         "Services whose terms match no category",
