@@ -15,6 +15,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from engagement import openreferral as oruk
@@ -26,9 +28,11 @@ from engagement.openreferral.local_offer import take_on
 from engagement.outreach import partner_suggestions
 from engagement.partners import partner_directory
 from engagement.scoring import score_card
-from tests import oruk_feed
+from tests import oruk_feed, test_migrations
+from tests.test_migrations import _step
 
 feed_server = oruk_feed.feed_server  # the local feed (a fixture), its host allowed
+bare_engine = test_migrations.bare_engine  # a database with no tables yet (a fixture)
 
 TODAY = datetime.date(2026, 11, 20)
 TERM = (datetime.date(2026, 9, 1), datetime.date(2026, 12, 19))
@@ -314,3 +318,43 @@ def test_the_export_says_each_status_truthfully_and_names_no_one(store, tmp_path
 
 def _files(folder: Path) -> list[str]:
     return [p.read_text() for p in sorted((folder / "services").iterdir())]
+
+
+def test_the_migration_to_the_local_offer_loses_nothing_up_down_and_up(bare_engine):
+    """0008 widens the partner status check without rebuilding ``partners`` (on SQLite a rebuild
+    deletes every contact with a partner by cascade); its downgrade keeps every row."""
+    _step(bare_engine, "0007")
+    insert = (
+        "INSERT INTO partners (partner_id, school_id, name, category, layer, status, version) "
+        "VALUES (:p, 'S1', :p, 'food bank', 3, :s, 1)"
+    )
+    with bare_engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO schools (school_id, name, postcode, demo) VALUES ('S1', 'Oak', 'B30 2AA', false)")
+        )
+        conn.execute(sa.text(insert), {"p": "P1", "s": "active"})
+        conn.execute(
+            sa.text(
+                "INSERT INTO interactions (interaction_id, school_id, date, partner_id, activity, channel, two_way, "
+                "direction) VALUES ('I1', 'S1', '2026-09-14', 'P1', 'meeting', 'in person', true, 'to family')"
+            )
+        )
+    with pytest.raises(sa.exc.IntegrityError), bare_engine.begin() as conn:
+        conn.execute(sa.text(insert), {"p": "P2", "s": "local offer"})
+    _step(bare_engine, "head")
+    # On the connections the migration used too: none keeps checking the old constraint.
+    with bare_engine.begin() as conn:
+        conn.execute(sa.text(insert), {"p": "P2", "s": "local offer"})
+    with pytest.raises(sa.exc.IntegrityError), bare_engine.begin() as conn:
+        conn.execute(sa.text(insert), {"p": "P3", "s": "bogus"})
+    _step(bare_engine, "0007", down=True)
+    with bare_engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT partner_id, status FROM partners")).all()) == {
+            "P1": "active",
+            "P2": "lapsed",
+        }
+        assert conn.execute(sa.text("SELECT count(*) FROM interactions")).scalar() == 1
+    _step(bare_engine, "head")
+    with bare_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE partners SET status = 'local offer' WHERE partner_id = 'P2'"))
+        assert conn.execute(sa.text("SELECT count(*) FROM interactions")).scalar() == 1

@@ -34,9 +34,11 @@ def _sqlite_check(old: str, new: str) -> None:
         sa.text("UPDATE sqlite_master SET sql = replace(sql, :old, :new) WHERE type = 'table' AND name = 'partners'"),
         {"old": f"status IN ({old})", "new": f"status IN ({new})"},
     )
+    stored = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'partners'").scalar()
+    if f"status IN ({new})" not in str(stored):  # never carry on with a check that was not changed
+        raise RuntimeError("partners: the partner_status check is not as the migrations wrote it; not changed")
     conn.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    # RESET (SQLite 3.33+) also makes this connection read the schema again: it set the version
-    # itself, so it would otherwise keep checking the old constraint.
+    # RESET (SQLite 3.33+) also has this connection read the schema again rather than trust its copy.
     conn.exec_driver_sql("PRAGMA writable_schema = RESET")
 
 
