@@ -119,3 +119,40 @@ def test_the_directory_zip_is_built_only_when_its_button_is_pressed(demo_copy, m
     assert not at.exception, at.exception
     assert [b for b in at.get("download_button") if b.proto.label.startswith("Export our directory")]
     assert built == []  # shown, not built: a visit writes nothing
+
+
+def test_one_click_on_the_directory_takes_a_local_offer_on(demo_copy, monkeypatch):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = db.open_store(url)
+    with store.write("test") as conn:
+        chosen = conn.execute(select(db.partners.c.partner_id, db.partners.c.name).limit(1)).one()
+        conn.execute(
+            db.partners.update().where(db.partners.c.partner_id == chosen.partner_id).values(status="local offer")
+        )
+    store.dispose()
+    at = AppTest.from_file(str(PAGE.parent / "directory.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    at.selectbox(key="dir_pick").set_value(chosen.partner_id).run()
+    assert any("not yet one of the school's partners" in c.value for c in at.caption)
+    at.button(key="form_take_on_prospective").click().run()
+    assert not at.exception, at.exception
+    store = db.open_store(url)
+    with store.read() as conn:
+        status = conn.execute(
+            select(db.partners.c.status).where(db.partners.c.partner_id == chosen.partner_id)
+        ).scalar_one()
+        audit = (
+            conn.execute(
+                select(db.audit_log)
+                .where(db.audit_log.c.record_id == chosen.partner_id)
+                .order_by(db.audit_log.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+    store.dispose()
+    assert status == "prospective"
+    assert audit is not None and audit["action"] == "update" and "local offer" in audit["before"]
+    assert not [b for b in at.button if b.key == "form_take_on_prospective"]  # taken on: no more to click
