@@ -29,6 +29,7 @@ from engagement.outreach import partner_suggestions
 from engagement.partners import partner_directory
 from engagement.scoring import score_card
 from tests import oruk_feed, test_migrations
+from tests.cli_inprocess import run_cli
 from tests.test_migrations import _step
 
 feed_server = oruk_feed.feed_server  # the local feed (a fixture), its host allowed
@@ -358,3 +359,20 @@ def test_the_migration_to_the_local_offer_loses_nothing_up_down_and_up(bare_engi
     with bare_engine.begin() as conn:
         conn.execute(sa.text("UPDATE partners SET status = 'local offer' WHERE partner_id = 'P2'"))
         assert conn.execute(sa.text("SELECT count(*) FROM interactions")).scalar() == 1
+
+
+def test_the_command_line_leaves_far_services_out_and_says_so(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    store = db.open_store(db_url)
+    school(store)
+    store.dispose()
+    feed = tmp_path / "food_banks.json"
+    feed.write_text(json.dumps(FOOD_BANKS))
+    dry = run_cli("import-oruk", str(feed), "--dry-run", "--db", db_url)
+    assert dry.returncode == 0 and "partners: 17 to add" in dry.stdout
+    assert "25 services farther than 15 km from the school left out (119.7 to 526 km away" in dry.stdout
+    everything = run_cli("import-oruk", str(feed), "--dry-run", "--max-km", "0", "--db", db_url)
+    assert everything.returncode == 0 and "partners: 42 to add" in everything.stdout
+    assert "farther than" not in everything.stdout
+    wrong = run_cli("import-oruk", str(feed), "--max-km", "-1", "--db", db_url)
+    assert wrong.returncode == 2 and "--max-km must be 0 (no limit) or more" in wrong.stderr
