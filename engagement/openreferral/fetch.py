@@ -281,7 +281,10 @@ class FeedClient:
         self.sleep(seconds)
 
     def get_json(self, http: httpx.Client, url: str, params: dict | None = None) -> Any:
-        where = public_url(str(httpx.URL(url, params=params or {})))
+        try:
+            where = public_url(str(httpx.URL(url, params=params or {})))
+        except (httpx.InvalidURL, TypeError, ValueError) as error:
+            raise FeedError(f"{public_url(url)}: is not a web address that can be read") from error
         for attempt in range(self.retries + 1):
             if self._last is not None:
                 wait = self.interval - (self.clock() - self._last)
@@ -294,17 +297,14 @@ class FeedClient:
                 status, headers, body = self._get(http, url, params, where)
             except Refused as refused:
                 raise Refused(f"{where}: not read: {refused}") from None
-            except httpx.TimeoutException as error:
-                if last_try:
-                    raise FeedError(
-                        f"{where}: no answer within {self.timeout:g} s, {attempt + 1} tries; try again later"
-                    ) from error
-                self._pause(min(self.backoff * 2**attempt, self.max_wait), where)
-                continue
             except (_Unreachable, httpx.HTTPError) as error:
                 if last_try:
-                    # The same words whatever went wrong: they must not tell an open port from a closed one.
-                    raise FeedError(f"{where}: cannot be reached as a feed, {attempt + 1} tries") from error
+                    # The same words whatever went wrong (refused, silent, reset, not HTTP): they must
+                    # not tell an open port from a closed one.
+                    raise FeedError(
+                        f"{where}: cannot be reached as a feed (no answer within {self.timeout:g} s, or the "
+                        f"connection failed), {attempt + 1} tries; try again later"
+                    ) from error
                 self._pause(min(self.backoff * 2**attempt, self.max_wait), where)
                 continue
             if status == 429 or status >= 500:
