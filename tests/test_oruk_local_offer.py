@@ -340,9 +340,26 @@ def test_the_migration_to_the_local_offer_loses_nothing_up_down_and_up(bare_engi
                 "direction) VALUES ('I1', 'S1', '2026-09-14', 'P1', 'meeting', 'in person', true, 'to family')"
             )
         )
+        # Feed addresses kept before with who and a password (issue 24): the migration removes those.
+        secret = "https://ann:hunter2@la.example/api?api_key=s3cr3t"
+        conn.execute(sa.text("UPDATE partners SET oruk_source = :s WHERE partner_id = 'P1'"), {"s": secret})
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_log (at, actor, action, table_name, detail) "
+                "VALUES ('2026-09-14 10:00:00', 'head', 'import', 'partners', :d)"
+            ),
+            {"d": json.dumps({"standard": "Open Referral UK 3.0", "sources": secret})},
+        )
     with pytest.raises(sa.exc.IntegrityError), bare_engine.begin() as conn:
         conn.execute(sa.text(insert), {"p": "P2", "s": "local offer"})
     _step(bare_engine, "head")
+    with bare_engine.connect() as conn:
+        kept = [
+            conn.execute(sa.text("SELECT oruk_source FROM partners WHERE partner_id = 'P1'")).scalar(),
+            conn.execute(sa.text("SELECT detail FROM audit_log")).scalar(),
+        ]
+    assert kept[0] == "https://la.example/api?api_key=REDACTED" and "https://la.example/api?api_key=REDACTED" in kept[1]
+    assert not any(word in text for text in kept for word in ("ann", "hunter2", "s3cr3t"))
     # On the connections the migration used too: none keeps checking the old constraint.
     with bare_engine.begin() as conn:
         conn.execute(sa.text(insert), {"p": "P2", "s": "local offer"})

@@ -7,12 +7,18 @@ cascade every interaction with a partner; so the table's stored definition is ed
 procedure SQLite documents for loosening a constraint (existing rows satisfy the wider check), and
 the schema version raised so every connection reads it again.
 
+Feed addresses stored before (a partner's ``oruk_source``, an import's audit detail) lose any user
+name, password or secret query value they were typed with: they are kept and logged without them
+from now on (issue 24), and the ones already kept should not outlive that.
+
 The downgrade never drops a row: a ``local offer`` partner becomes ``lapsed`` (counted nowhere,
 as before) and the check narrows again.
 
 Revision ID: 0008
 Revises: 0007
 """
+
+import re
 
 import sqlalchemy as sa
 from alembic import op
@@ -50,8 +56,34 @@ def _check(old: str, new: str) -> None:
         op.execute(f"ALTER TABLE partners ADD CONSTRAINT partner_status CHECK (status IN ({new}))")
 
 
+_USERINFO = re.compile(r"(?i)\b(https?://)[^/\s@,]*@")
+_SECRET_VALUE = re.compile(
+    r"(?i)([?&][^=&\s,\"]*(?:key|token|secret|pass|pwd|auth|sig|session|credential|code)[^=&\s,\"]*=)[^&\s,\"]*"
+)
+
+
+def without_secrets(text: str) -> str:
+    """``text`` with the credentials of every web address in it removed.
+
+    >>> without_secrets("https://ann:pw@la.example/api?page=2&api_key=abc, b.json")
+    'https://la.example/api?page=2&api_key=REDACTED, b.json'
+    """
+    return _SECRET_VALUE.sub(r"\1REDACTED", _USERINFO.sub(r"\1", text))
+
+
+def _redact(table: str, key: str, column: str, where: str) -> None:
+    conn = op.get_bind()
+    rows = conn.execute(sa.text(f"SELECT {key}, {column} FROM {table} WHERE {where}")).all()
+    for row_key, text in rows:
+        clean = without_secrets(str(text))
+        if clean != text:
+            conn.execute(sa.text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k"), {"v": clean, "k": row_key})
+
+
 def upgrade() -> None:
     _check(OLD, NEW)
+    _redact("partners", "partner_id", "oruk_source", "oruk_source LIKE '%http%'")
+    _redact("audit_log", "id", "detail", "detail LIKE '%Open Referral%' AND detail LIKE '%http%'")
 
 
 def downgrade() -> None:
