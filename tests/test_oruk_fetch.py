@@ -104,10 +104,10 @@ def test_a_public_address_is_read():
     assert fetch.checked_addresses("la.example", 443, [], stub({"la.example": ["93.184.215.14"]})) == ["93.184.215.14"]
 
 
-def test_a_feed_whose_name_points_inside_is_refused_before_any_connection(sqlite_store):
-    add_school(sqlite_store)
+def test_a_feed_whose_name_points_inside_is_refused_before_any_connection(store):
+    add_school(store)
     dns = stub({"directory.example.gov.uk": ["169.254.169.254"]})
-    report = oruk.import_oruk(sqlite_store, ["https://directory.example.gov.uk/api"], "S1", client=client(resolver=dns))
+    report = oruk.import_oruk(store, ["https://directory.example.gov.uk/api"], "S1", client=client(resolver=dns))
     assert not report.ok and not report.written
     assert report.failures == [
         "https://directory.example.gov.uk/api/services?page=1&per_page=200: not read: its host "
@@ -120,9 +120,9 @@ def test_a_feed_whose_name_points_inside_is_refused_before_any_connection(sqlite
 # ---------------------------------------------------------------- on loopback
 
 
-def test_the_loopback_feed_is_refused_without_the_allow_list(feed_server, sqlite_store):
-    add_school(sqlite_store)
-    report = oruk.import_oruk(sqlite_store, [feed_server.url], "S1", client=client(allow_hosts=[]))
+def test_the_loopback_feed_is_refused_without_the_allow_list(feed_server, store):
+    add_school(store)
+    report = oruk.import_oruk(store, [feed_server.url], "S1", client=client(allow_hosts=[]))
     assert not report.ok and "is this server itself (loopback)" in report.failures[0]
     assert feed_server.seen == []  # never asked
 
@@ -185,11 +185,11 @@ def test_a_closed_port_one_that_hangs_up_and_one_that_stays_silent_say_the_same(
 # ---------------------------------------------------------------- limits, each in one line
 
 
-def test_a_server_dripping_one_byte_every_2_s_is_refused_at_the_request_deadline(feed_server, sqlite_store):
-    add_school(sqlite_store)
+def test_a_server_dripping_one_byte_every_2_s_is_refused_at_the_request_deadline(feed_server, store):
+    add_school(store)
     feed_server.drip = (100_000, 0.01)  # it would take 1,000 s of real time to send the page
     clock = FakeClock(tick=2.0)  # as seen by the client: every byte two seconds after the last
-    report = oruk.import_oruk(sqlite_store, [feed_server.url], "S1", client=client(clock, request_seconds=30))
+    report = oruk.import_oruk(store, [feed_server.url], "S1", client=client(clock, request_seconds=30))
     assert report.failures == [
         f"{feed_server.url}/services?page=1&per_page=200: no complete answer within 30 s, the limit for one "
         "request ([open_referral] request_seconds)"
@@ -197,16 +197,16 @@ def test_a_server_dripping_one_byte_every_2_s_is_refused_at_the_request_deadline
     assert feed_server.dripped < 100  # given up after a few bytes, not after the page
 
 
-def test_a_feed_that_never_ends_stops_at_the_page_limit(feed_server, sqlite_store):
-    add_school(sqlite_store)
+def test_a_feed_that_never_ends_stops_at_the_page_limit(feed_server, store):
+    add_school(store)
     feed_server.endless = True
-    report = oruk.import_oruk(sqlite_store, [feed_server.url], "S1", client=client(max_pages=5))
+    report = oruk.import_oruk(store, [feed_server.url], "S1", client=client(max_pages=5))
     assert report.failures == [
         f"{feed_server.url}/services: still more pages after 5, the limit for one import "
         "([open_referral] max_pages); nothing was imported"
     ]
     assert len(feed_server.seen) == 5
-    with sqlite_store.read() as conn:
+    with store.read() as conn:
         assert conn.execute(select(db.partners)).first() is None
 
 
