@@ -221,7 +221,7 @@ else:
         with st.spinner("Reading the feed page by page..."):
             st.session_state["oruk_feed"] = (
                 openreferral.public_url(oruk_url.strip()),
-                *openreferral.read_feed(oruk_url),
+                *openreferral.read_web_directory(oruk_url),
             )
     categories = [c.name for c in load_typology().categories]
     oruk_default = st.selectbox(
@@ -234,12 +234,12 @@ else:
     feed = st.session_state.get("oruk_feed")
     if oruk_files:
         oruk_sources = [(f.name, f.getvalue()) for f in oruk_files]
-        oruk_records, oruk_failures = openreferral.read_sources(oruk_sources)
+        oruk_records, oruk_failures = openreferral.read_directory(oruk_sources)
         oruk_origin = openreferral.source_text(oruk_sources)
     elif feed is not None and feed[0] == openreferral.public_url(oruk_url.strip()):
         oruk_origin, oruk_records, oruk_failures = feed
     else:
-        oruk_records, oruk_failures, oruk_origin = [], [], ""
+        oruk_records, oruk_failures, oruk_origin = openreferral.ReadFeed(), [], ""
     if oruk_failures:
         st.error("Nothing can be imported: the directory could not be read.")
         for failure in oruk_failures:

@@ -30,7 +30,7 @@ from engagement.openreferral.common import (
     _norm,
     made_id,
 )
-from engagement.openreferral.fetch import FeedClient, is_web_address
+from engagement.openreferral.fetch import FeedClient, is_web_address, public_url
 from engagement.openreferral.read import FeedService, Problem, _Bad, iter_sources, read_service, source_text
 from engagement.settings import load_settings
 from engagement.typology import load_typology
@@ -215,6 +215,9 @@ class ReadFeed:
     notes: list[str] = field(default_factory=list)
     count: int = 0
 
+    def __len__(self) -> int:
+        return self.count
+
 
 def read_records(records: Iterable[tuple[str, dict]]) -> ReadFeed:
     """Read every record; the same id twice is one service when the two agree."""
@@ -243,6 +246,21 @@ def read_records(records: Iterable[tuple[str, dict]]) -> ReadFeed:
             )
         feed[service.oruk_id] = service
     return out
+
+
+def read_directory(sources, client: FeedClient | None = None) -> tuple[ReadFeed, list[str]]:
+    """``sources`` (files, uploads, feed URLs) read into the directory's values as they come, and
+    what could not be read: what the Data page keeps between its dry run and the import."""
+    failures: list[str] = []
+    return read_records(iter_sources(sources, client or FeedClient(), failures)), failures
+
+
+def read_web_directory(url: str, client: FeedClient | None = None) -> tuple[ReadFeed, list[str]]:
+    """:func:`read_directory` of a feed given by its address, as the Data page asks: only an
+    http(s) address is read, never a file of the server, whatever the text."""
+    if not is_web_address(url):
+        return ReadFeed(), [f"{public_url(str(url))[:200]}: give the feed's address, starting https:// (or http://)"]
+    return read_directory([url.strip()], client)
 
 
 def source_key(source: str | None) -> frozenset[str]:

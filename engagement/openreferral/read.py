@@ -97,14 +97,6 @@ def read_sources(sources, client: FeedClient | None = None, http=None) -> tuple[
     return records, failures
 
 
-def read_feed(url: str, client: FeedClient | None = None) -> tuple[list[tuple[str, dict]], list[str]]:
-    """The records of a feed given by its address, as the Data page asks: only an http(s) address
-    is read, never a file of the server, whatever the text."""
-    if not is_web_address(url):
-        return [], [f"{public_url(str(url))[:200]}: give the feed's address, starting https:// (or http://)"]
-    return read_sources([url.strip()], client)
-
-
 def _with_full_records(item, found: list[tuple[str, dict]], client: FeedClient) -> list[tuple[str, dict]]:
     """A ``/services`` page saved as a file (the export's ``services.json``) holds flat items;
     their full records are beside it in ``services/<name>.json`` (:func:`file_stem` of the id), as
