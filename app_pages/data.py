@@ -157,7 +157,10 @@ else:
     )
     if button_column.button("Read the feed", key="oruk_check", disabled=not oruk_url.strip()):
         with st.spinner("Reading the feed page by page..."):
-            st.session_state["oruk_feed"] = (oruk_url.strip(), *openreferral.read_sources([oruk_url.strip()]))
+            st.session_state["oruk_feed"] = (
+                openreferral.public_url(oruk_url.strip()),
+                *openreferral.read_web_directory(oruk_url),
+            )
     categories = [c.name for c in load_typology().categories]
     oruk_default = st.selectbox(
         "Services whose terms match no category",
@@ -169,12 +172,12 @@ else:
     feed = st.session_state.get("oruk_feed")
     if oruk_files:
         oruk_sources = [(f.name, f.getvalue()) for f in oruk_files]
-        oruk_records, oruk_failures = openreferral.read_sources(oruk_sources)
+        oruk_records, oruk_failures = openreferral.read_directory(oruk_sources)
         oruk_origin = openreferral.source_text(oruk_sources)
-    elif feed is not None and feed[0] == oruk_url.strip():
+    elif feed is not None and feed[0] == openreferral.public_url(oruk_url.strip()):
         oruk_origin, oruk_records, oruk_failures = feed
     else:
-        oruk_records, oruk_failures, oruk_origin = [], [], ""
+        oruk_records, oruk_failures, oruk_origin = openreferral.ReadFeed(), [], ""
     if oruk_failures:
         st.error("Nothing can be imported: the directory could not be read.")
         for failure in oruk_failures:
@@ -238,6 +241,8 @@ else:
                     column_config={"id": "Record id", "name": "Service", "terms": "Its terms", "what": "Then"},
                     key="oruk_unmapped",
                 )
+            if oruk_check.far_line():
+                st.info(md_escape(str(oruk_check.far_line())))
             for note in oruk_check.notes:
                 st.caption(md_escape(note))
             if st.button("Import this directory", type="primary", key="oruk_go"):
@@ -252,9 +257,10 @@ else:
                     for failure in oruk_done.failures:
                         st.text(failure)
 if school_id is not None:
+    oruk_school: str = school_id  # the lambda runs later: it keeps this school, narrowed now
     st.download_button(
         "Export our directory (Open Referral UK, ZIP)",
-        openreferral.export_zip(store, school_id),
+        lambda: openreferral.export_zip(store, oruk_school),  # built when pressed, not on every visit
         file_name=f"open-referral-{school_id}.zip",
         mime="application/zip",
         key="oruk_export",

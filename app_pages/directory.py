@@ -11,12 +11,13 @@ import streamlit as st
 
 import ui
 from engagement import directory as d
+from engagement.openreferral.local_offer import TAKE_ON, take_on
 from engagement.partners import partner_directory, services_text
 from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
 from engagement.settings import load_settings
 from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
-from engagement.typology import PARTNER_STATUSES, load_typology
+from engagement.typology import LOCAL_OFFER, PARTNER_STATUSES, load_typology
 from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("directory")
@@ -217,6 +218,27 @@ with edit_tab:
                         f"Deleted {record['name']} with {gone.get('services', 0)} "
                         f"services and {gone.get('interactions', 0)} contacts."
                     )
+                    st.rerun()
+
+        if editor and record["status"] == LOCAL_OFFER:
+            st.caption(
+                "In the local authority's directory: not yet one of the school's partners, so counted in no "
+                "score and never due for a check."
+            )
+            take = st.columns(2)
+            for column, status in zip(take, TAKE_ON, strict=True):
+                if column.button(f"Make it a {status} partner", key=f"form_take_on_{status}"):
+                    try:
+                        taken = take_on(store, ui.current_actor(), school_id, pick, status, int(record["version"]))
+                    except d.VersionConflict as conflict_error:
+                        st.session_state["form_conflict"] = str(conflict_error)
+                    else:
+                        st.session_state["dir_notice"] = (
+                            f"{record['name']} is now a {status} partner."
+                            if not taken.problems
+                            else "; ".join(taken.problems.values())
+                        )
+                    st.session_state["form_for"] = "reload"
                     st.rerun()
 
     conflict = st.session_state.get("form_conflict")

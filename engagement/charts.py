@@ -49,6 +49,7 @@ ENGAGEMENT_STATES = {
     },
     "prospective": {"label": "Prospective", "colour": OKABE_ITO["purple"], "symbol": "diamond-open"},
     "lapsed": {"label": "Lapsed", "colour": OKABE_ITO["grey"], "symbol": "x-thin-open"},
+    "local offer": {"label": "Local offer, not yet a partner", "colour": OKABE_ITO["sky"], "symbol": "circle-open-dot"},
 }
 
 SEGMENT_COLOURS = {
@@ -80,8 +81,8 @@ def text_for_plotly(value) -> str:
 
 
 def engagement_state(status: str, engaged: bool) -> str:
-    if status == "lapsed":
-        return "lapsed"
+    if status in ("lapsed", "local offer"):  # neither counts as engaged, whatever the contact
+        return status
     if engaged:
         return "engaged"
     if status == "prospective":

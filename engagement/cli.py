@@ -377,6 +377,12 @@ def _import_oruk_args(p):
         help="taxonomy terms to categories (default: data/oruk_categories.toml)",
     )
     p.add_argument("--default-category", default=None, help="the category of services whose terms map to none")
+    p.add_argument(
+        "--max-km",
+        type=float,
+        default=None,
+        help="leave out services farther than this from the school (default [open_referral] max_km; 0 = no limit)",
+    )
 
 
 def _import_oruk_run(args) -> int:
@@ -390,6 +396,9 @@ def _import_oruk_run(args) -> int:
     if args.default_category is not None and oruk.load_typology().category(args.default_category) is None:
         print(f"error: --default-category {args.default_category!r} is not a category of the typology", file=sys.stderr)
         return EXIT_USAGE
+    if args.max_km is not None and not args.max_km >= 0:
+        print(f"error: --max-km must be 0 (no limit) or more, not {args.max_km:g}", file=sys.stderr)
+        return EXIT_USAGE
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
     if school is None:
@@ -402,6 +411,7 @@ def _import_oruk_run(args) -> int:
         dry_run=args.dry_run,
         category_map=category_map,
         default_category=args.default_category,
+        max_km=args.max_km,
     )
     print(report.format(), file=sys.stdout if report.ok else sys.stderr)
     return EXIT_OK if report.ok else EXIT_REFUSED

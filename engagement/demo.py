@@ -342,7 +342,7 @@ def _partners_for(rng, school: dict, n_partners: int, typology) -> pd.DataFrame:
     r = 5.0 * np.sqrt(rng.random(n)) * 0.95 + 0.05
     a = rng.random(n) * 2 * np.pi
     lat, lon = _offset(school["latitude"], school["longitude"], r * np.cos(a), r * np.sin(a))
-    status = rng.choice(PARTNER_STATUSES, n, p=[0.8, 0.12, 0.08])
+    status = rng.choice(PARTNER_STATUSES[:3], n, p=[0.8, 0.12, 0.08])  # the demo has no local offer
     rows = []
     for i, cat in enumerate(chosen):
         pattern = NAME_PATTERNS[cat][i % len(NAME_PATTERNS[cat])]

@@ -34,12 +34,13 @@ from sqlalchemy.engine import Connection
 
 from engagement import clock, geo
 from engagement import store as db
-from engagement.interchange import FORMATS, parse_list
+from engagement.cells import parse_list
+from engagement.interchange import FORMATS
 from engagement.services import FORMAT as SERVICE_FORMAT
 from engagement.services import check_values, converters, is_free, new_service_id, open_on
 from engagement.settings import load_settings
 from engagement.text import text_or_blank
-from engagement.typology import load_typology
+from engagement.typology import LOCAL_OFFER, load_typology
 
 UK_TIME = ZoneInfo("Europe/London")
 EDITORS = frozenset({"admin", "head", "flo"})
@@ -580,12 +581,14 @@ def due_for_check(store: db.Store, school_id: str, today: datetime.date | None =
 
 
 def stale_count(store: db.Store, school_id: str, today: datetime.date | None = None) -> tuple[int, int]:
-    """(stale partners, listed partners) of a school, archived ones left out."""
+    """(stale partners, listed partners) of a school, archived ones and the local offer left out."""
     p = db.partners
     with store.read() as conn:
         days = list(
             conn.execute(
-                select(p.c.last_verified).where(and_(p.c.school_id == school_id, p.c.archived_on.is_(None)))
+                select(p.c.last_verified).where(
+                    and_(p.c.school_id == school_id, p.c.archived_on.is_(None), p.c.status != LOCAL_OFFER)
+                )
             ).scalars()
         )
     return sum(is_stale(d, today) for d in days), len(days)

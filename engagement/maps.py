@@ -57,7 +57,7 @@ from engagement.frames import Frames, load_school_frames
 from engagement.scoring import reached_families
 from engagement.settings import MapSettings, load_settings
 from engagement.terms import default_window
-from engagement.typology import load_typology
+from engagement.typology import LOCAL_OFFER, load_typology
 
 STATIC_DIR = db.PROJECT_DIR / "static"
 VENDOR = "vendor"
@@ -295,6 +295,7 @@ def partners_at(
 
 
 STALE_COLOUR = "#8b1a1a"  # dark red: apart from every layer colour and the orange of "not engaged"
+LOCAL_OFFER_COLOUR = "#56B4E9"  # sky blue (Okabe-Ito): apart from the layer colours, as in the charts
 
 
 def _shape_svg(shape: str, colour: str, filled: bool, size: int = 20, stale: bool = False) -> str:
@@ -762,13 +763,24 @@ def build_map(
     placed = partners.dropna(subset=["latitude", "longitude"])
     parts.shown = len(placed)
     cluster = len(placed) > cfg.cluster_above
-    for layer in sorted(typology.layers):
-        rows = placed[placed["layer"] == layer]
-        if layer == 1 or rows.empty:
+    # The local offer (the authority's directory, not yet the school's partners) is a layer of its
+    # own, switched on and off apart from the school's partners.
+    local = (placed["status"] == LOCAL_OFFER).to_numpy() if "status" in placed else np.zeros(len(placed), bool)
+    groups = [
+        (
+            placed[(placed["layer"] == layer).to_numpy() & ~local],
+            typology.layer_colour(layer),
+            f"Layer {layer}: {typology.layer_name(layer)}",
+        )
+        for layer in sorted(typology.layers)
+        if layer != 1
+    ]
+    groups.append((placed[local], LOCAL_OFFER_COLOUR, "Local offer: the authority's directory, not yet partners"))
+    for rows, colour, title in groups:
+        if rows.empty:
             continue
-        colour = typology.layer_colour(layer)
         data, categories, statuses = _marker_data(rows)
-        group = folium.FeatureGroup(name=safe_text(f"Layer {layer}: {typology.layer_name(layer)} ({len(rows)})"))
+        group = folium.FeatureGroup(name=safe_text(f"{title} ({len(rows)})"))
         # No chunkedLoading: its pauses between chunks delayed the first clusters by 0.15 s at
         # 5,000 partners, and a school's partners are far fewer.
         options = (

@@ -26,7 +26,7 @@ from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
 from engagement.text import text_or_blank
-from engagement.typology import load_typology
+from engagement.typology import LOCAL_OFFER, load_typology
 
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
 
@@ -50,7 +50,8 @@ def partner_directory(
         frame = pd.DataFrame(conn.execute(query).mappings().all(), columns=list(p.c.keys()))
         tags = partner_tags(conn, list(frame["partner_id"])) if len(frame) else {}
     frame["services"] = pd.Series([tags.get(p) for p in frame["partner_id"]], index=frame.index, dtype=object)
-    frame["stale"] = stale_mask(frame["last_verified"], today)
+    # The local offer is the authority's to check, never the school's: never "due for a check".
+    frame["stale"] = stale_mask(frame["last_verified"], today) & (frame["status"] != LOCAL_OFFER).to_numpy()
     frame["latitude"] = pd.to_numeric(frame["latitude"], errors="coerce")
     frame["longitude"] = pd.to_numeric(frame["longitude"], errors="coerce")
     if school is not None and school["latitude"] is not None and school["longitude"] is not None and len(frame):

@@ -249,6 +249,32 @@ class DirectorySettings(_Section):
     """A new partner with a very similar name this close to another is shown as a likely duplicate."""
 
 
+class OpenReferral(_Section):
+    """Bringing in a local authority's Open Referral UK directory: how far, and what the one guarded
+    reader of outside addresses (engagement.openreferral.fetch) allows. Each limit, when hit, stops
+    the import with one line naming it; nothing is written."""
+
+    max_km: float = Field(15, ge=0)
+    """Services farther than this from the school are left out (and counted in the report); 0 = no limit."""
+    allow_hosts: list[str] = Field(default_factory=list)
+    """Hosts (names or IP addresses, as in the feed's address) the reader may reach although they are
+    on this server or a private network: a local authority's test feed on its own network."""
+    request_seconds: float = Field(60, gt=0)
+    """The whole of one request (redirects and the answer's last byte included), however slowly it drips."""
+    import_seconds: float = Field(900, gt=0)
+    """The whole of one import's reading, every page and retry included."""
+    read_timeout_seconds: float = Field(20, gt=0)
+    """Silence after which a request is given up and tried again."""
+    max_answer_mb: float = Field(20, gt=0)
+    """The largest answer to one request."""
+    max_import_mb: float = Field(200, gt=0)
+    """The most one import reads, all pages and files together."""
+    max_pages: int = Field(500, ge=1)
+    """The most pages one feed is read to (a feed that never says it has ended stops here)."""
+    max_depth: int = Field(40, ge=4)
+    """The deepest nesting of a document (a service record is about 8 deep)."""
+
+
 class Settings(_Section):
     privacy: Privacy = Privacy()
     window: WindowSettings = WindowSettings()
@@ -262,6 +288,7 @@ class Settings(_Section):
     calendar: CalendarSettings = CalendarSettings()
     communication: Communication = Communication()
     directory: DirectorySettings = DirectorySettings()
+    open_referral: OpenReferral = OpenReferral()
 
 
 _KIND_WORDS = {

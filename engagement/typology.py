@@ -27,7 +27,9 @@ CHANNELS = ("in person", "home visit", "phone", "digital", "letter")
 PARTNER_LAYERS = (2, 3, 4)
 # Where a partner stands in the school's directory. Listed partners (active or prospective) are the
 # ones the scores expect contact with; a lapsed partner stays on the map and counts nowhere.
-PARTNER_STATUSES = ("active", "prospective", "lapsed")
+PARTNER_STATUSES = ("active", "prospective", "lapsed", "local offer")
+# In the local authority's directory, not (yet) a partner of the school: shown, suggested, never counted.
+LOCAL_OFFER = "local offer"
 LISTED_STATUSES = ("active", "prospective")
 
 

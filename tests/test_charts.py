@@ -63,9 +63,15 @@ def test_every_partner_is_one_mark_in_its_ring_and_sector(table):
 def test_states_by_colour_and_shape(table):
     traces = _state_traces(charts.layers_diagram(table, pupils=1, staff=1))
     ids = {state: sorted(t.customdata[:, 0]) for state, t in traces.items()}
-    assert ids == {"engaged": ["P1", "P3", "P6"], "not engaged": ["P2"], "prospective": ["P4"], "lapsed": ["P5"]}
+    assert ids == {
+        "engaged": ["P1", "P3", "P6"],
+        "not engaged": ["P2"],
+        "prospective": ["P4"],
+        "lapsed": ["P5"],
+        "local offer": [],
+    }
     symbols = {t.marker.symbol for t in traces.values()}
-    assert len(symbols) == 4  # shape tells the state without colour
+    assert len(symbols) == 5  # shape tells the state without colour
 
 
 def test_hover_text_is_escaped_and_never_templated(table):

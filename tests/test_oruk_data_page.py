@@ -85,3 +85,74 @@ def test_a_feed_that_cannot_be_read_says_why_and_offers_no_import(demo_copy, mon
     assert any("the answer is not valid JSON" in t.value for t in at.text)
     assert not [b for b in at.button if b.key == "oruk_go"]
     assert counts(url) == (0, 0, 0)
+
+
+def test_the_feed_box_reads_web_addresses_only_and_never_a_file_of_the_server(demo_copy, monkeypatch, feed_server):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    # A file of the server, and a directory file the page could read as a feed if it opened paths.
+    for path in ("/etc/hostname", str(oruk_feed.FEED), f"file://{oruk_feed.FEED}"):
+        at.text_input(key="oruk_url").input(path).run()
+        at.button(key="oruk_check").click().run()
+        assert not at.exception, at.exception
+        assert any("give the feed's address, starting https://" in t.value for t in at.text), path
+        assert not at.metric and not [b for b in at.button if b.key == "oruk_go"]
+    # A loopback address without the allow-list (the settings as shipped): refused, never asked.
+    monkeypatch.delenv("ENGAGEMENT_CONFIG")
+    at.text_input(key="oruk_url").input(feed_server.url).run()
+    at.button(key="oruk_check").click().run()
+    assert any("this server itself (loopback)" in t.value for t in at.text)
+    assert feed_server.seen == [] and counts(url) == (0, 0, 0)
+
+
+def test_the_directory_zip_is_built_only_when_its_button_is_pressed(demo_copy, monkeypatch):
+    from engagement import openreferral
+
+    monkeypatch.setenv("DATABASE_URL", demo_copy())
+    built: list[str] = []
+    real = openreferral.export_zip
+    monkeypatch.setattr(openreferral, "export_zip", lambda store, school: built.append(school) or real(store, school))
+    at = AppTest.from_file(str(PAGE), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    assert [b for b in at.get("download_button") if b.proto.label.startswith("Export our directory")]
+    assert built == []  # shown, not built: a visit writes nothing
+
+
+def test_one_click_on_the_directory_takes_a_local_offer_on(demo_copy, monkeypatch):
+    url = demo_copy()
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = db.open_store(url)
+    with store.write("test") as conn:
+        chosen = conn.execute(select(db.partners.c.partner_id, db.partners.c.name).limit(1)).one()
+        conn.execute(
+            db.partners.update().where(db.partners.c.partner_id == chosen.partner_id).values(status="local offer")
+        )
+    store.dispose()
+    at = AppTest.from_file(str(PAGE.parent / "directory.py"), default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    at.selectbox(key="dir_pick").set_value(chosen.partner_id).run()
+    assert any("not yet one of the school's partners" in c.value for c in at.caption)
+    at.button(key="form_take_on_prospective").click().run()
+    assert not at.exception, at.exception
+    store = db.open_store(url)
+    with store.read() as conn:
+        status = conn.execute(
+            select(db.partners.c.status).where(db.partners.c.partner_id == chosen.partner_id)
+        ).scalar_one()
+        audit = (
+            conn.execute(
+                select(db.audit_log)
+                .where(db.audit_log.c.record_id == chosen.partner_id)
+                .order_by(db.audit_log.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+    store.dispose()
+    assert status == "prospective"
+    assert audit is not None and audit["action"] == "update" and "local offer" in audit["before"]
+    assert not [b for b in at.button if b.key == "form_take_on_prospective"]  # taken on: no more to click
