@@ -1,6 +1,8 @@
 """Data: import the school's files with a validation report, import or edit the school's terms,
 download templates, export everything, and load or clear the demo school."""
 
+from functools import partial
+
 import streamlit as st
 
 import ui
@@ -10,7 +12,7 @@ from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
 from engagement.typology import load_typology
-from ui.imports import PROBLEM_COLUMNS, check_then_import
+from ui.imports import PROBLEM_COLUMNS, after_first_line, check_then_import
 
 KIND_GUESS = "guess from the file name"
 
@@ -24,6 +26,13 @@ schools = {s["school_id"]: s["name"] for s in data_store.list_schools(store) if 
 st.title("Data")
 
 # ---------------------------------------------------------------- import, one section per engine of the registry
+
+
+def counts_of(engine: records.Engine, report) -> str:
+    """What an import through ``engine`` counted, after its first line."""
+    return after_first_line(engine.report_text(report))
+
+
 st.header("Import")
 may_import = access.may_import(viewer.role)
 allowed_schools = access.importable_schools(viewer.schools, data_store.school_ids(store))
@@ -70,7 +79,7 @@ else:
                 },
                 key=f"{engine.name}_import",
                 button="Import",
-                describe=engine.report_text,
+                describe=partial(counts_of, engine),
             )
 
 # ---------------------------------------------------------------- the school's terms

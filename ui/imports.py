@@ -25,9 +25,14 @@ PROBLEM_COLUMNS: dict[str, str | ColumnConfig] = {
 }
 
 
+def after_first_line(text: str) -> str:
+    """A report's lines after its first ("Imported: …"), on one line: what it counted."""
+    return "; ".join(line.strip() for line in text.split("\n")[1:] if line.strip())
+
+
 def counts_text(report) -> str:
-    """What a report's counts say, after its first line ("Imported: …"), on one line."""
-    return "; ".join(line.strip() for line in report.format().split("\n")[1:] if line.strip())
+    """What a report's counts say, after its first line, on one line."""
+    return after_first_line(report.format())
 
 
 def check_then_import(
