@@ -2,6 +2,8 @@
 each kind and the export, loads the demo school on request. Uploading is hard to drive in AppTest, so
 the import itself is the plain engagement call tested in test_import.py; here the page's own wiring is."""
 
+import io
+import zipfile
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -98,3 +100,18 @@ def test_the_templates_import_as_they_stand(sqlite_store):
     assert counts["referral_steps"]["steps"] == 2 and counts["plan steps"]["updated"] == 1
     terms = next(report for engine, report in run.reports if engine.name == "calendar")
     assert terms.notes == ["terms: 3 terms and 4 holidays for school 100001 (replacing 0 rows)"]
+
+
+def test_a_backup_is_restored_from_the_page_into_an_empty_store(demo_copy, tmp_path, monkeypatch):
+    source = db.open_store(demo_copy("source.db"))
+    backup = records.backup_zip(source)
+    source.dispose()
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    at = open_data_page(monkeypatch, url, demo=False)
+    at.file_uploader(key="restore_upload").set_value([("backup.zip", backup, "application/zip")]).run()
+    at.button(key="restore_go").click().run()
+    assert not at.exception, at.exception
+    assert any("Restored" in s.value for s in at.success), [e.value for e in at.error]
+    again = records.backup_zip(db.open_store(url))
+    with zipfile.ZipFile(io.BytesIO(again)) as mine, zipfile.ZipFile(io.BytesIO(backup)) as theirs:
+        assert {n: mine.read(n) for n in mine.namelist()} == {n: theirs.read(n) for n in theirs.namelist()}
