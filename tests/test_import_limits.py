@@ -102,8 +102,7 @@ def test_the_upload_limit_is_the_settings_limit():
 
 
 @pytest.mark.parametrize("header", ["![x](http://127.0.0.1:9/t.png)", "[click](https://example.com)", "<b>x</b>"])
-def test_the_data_page_shows_a_files_headers_as_text(tmp_path, monkeypatch, header):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+def test_the_data_page_shows_a_files_headers_as_text(demo_app_db, header):
     at = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=90).run()
     at.file_uploader(key="uploads").set_value(
         [("partners.csv", f"partner_id,name,category,{header}\nP1,Library,library,x\n".encode(), "text/csv")]
