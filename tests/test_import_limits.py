@@ -3,6 +3,7 @@ on the Data page and from the command line; an import report quotes user text as
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import resource
@@ -20,8 +21,10 @@ from engagement.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def _bomb(unpacked_mb: int = 300) -> bytes:
-    """An .xlsx-shaped ZIP whose shared strings unpack to ``unpacked_mb`` MB from a few hundred KB."""
+    """An .xlsx-shaped ZIP whose shared strings unpack to ``unpacked_mb`` MB from a few hundred KB
+    (made once: compressing 300 MB takes seconds, and the test runs on each database)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
