@@ -488,6 +488,7 @@ def test_the_overview_page_shows_the_comparison_and_the_panel(ash_lane, tmp_path
     monkeypatch.setenv("ENGAGEMENT_CONFIG", str(config))
     monkeypatch.setenv("DATABASE_URL", ash_lane.url)
     monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
+    monkeypatch.setenv("ENGAGEMENT_TODAY", END.isoformat())  # a window can end no later than today
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
     at.sidebar.selectbox(key="window_term").set_value("Custom dates").run()
