@@ -5,7 +5,7 @@ session: a copy of an empty SQLite file, the PostgreSQL schema with its tables e
 ``demo_app_db`` gives an AppTest the store the app's first start would have made (the demo
 school), copied from one built once per session.
 
-The suite runs "on" a fixed school day, ``TEST_TODAY`` (a Wednesday of the autumn term), whatever
+The suite runs "on" a fixed school day, 25 November 2026 (a Wednesday of the autumn term), whatever
 the real date: engagement.clock reads it from ``ENGAGEMENT_TODAY``, which the app servers and
 command lines the tests start inherit. Set the variable yourself to run the suite on another day,
 e.g. ``ENGAGEMENT_TODAY=2027-08-31 bash scripts/test.sh``."""
@@ -77,7 +77,6 @@ if LoadScopeScheduling is not None:
 
 
 os.environ.setdefault(clock.TODAY_VARIABLE, "2026-11-25")
-TEST_TODAY = clock.today()
 
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -171,7 +170,7 @@ def store(request):
 @pytest.fixture(scope="session")
 def demo_store_file(tmp_path_factory) -> Path:
     """A SQLite file holding what the app's first start writes into an empty store (the demo
-    school on the suite's day, TEST_TODAY, audited as "first start"), built once per session (per xdist worker).
+    school on the suite's day (clock.today()), audited as "first start"), built once per session (per xdist worker).
     Read-only: tests copy it (``demo_app_db``, ``demo_copy``) and never open it."""
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     store = open_store(f"sqlite:///{path}")

@@ -78,12 +78,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_inprocess import run_cli
 from streamlit.testing.v1 import AppTest
 
 from engagement import calendar as school_terms
@@ -311,26 +309,16 @@ def test_figures_resting_on_fewer_families_than_the_threshold_are_not_shown(ash_
 def test_score_json_carries_the_comparisons_and_the_communication(ash_lane, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text("[privacy]\nsuppression_threshold = 4\n")
-    env = {**os.environ, "ENGAGEMENT_CONFIG": str(config)}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engagement",
-            "score",
-            "--db",
-            ash_lane.url,
-            "--json",
-            "--from",
-            "2026-09-02",
-            "--to",
-            "2026-11-30",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    run = run_cli(
+        "score",
+        "--db",
+        ash_lane.url,
+        "--json",
+        "--from",
+        "2026-09-02",
+        "--to",
+        "2026-11-30",
+        env={"ENGAGEMENT_CONFIG": str(config)},
     )
     assert run.returncode == 0, run.stderr
     card = json.loads(run.stdout)
@@ -474,13 +462,7 @@ def test_the_data_pages_table_saves_through_the_same_checks(ash_lane):
 
 def test_the_command_line_imports_and_refuses_terms(ash_lane, tmp_path):
     def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "engagement", *args, "--db", ash_lane.url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return run_cli(*args, "--db", ash_lane.url)
 
     bad = tmp_path / "terms-2027.csv"
     bad.write_text("kind,name,start,end\nterm,a,2027-09-01,2027-12-17\nterm,b,2027-12-01,2028-03-24\n")
@@ -506,6 +488,7 @@ def test_the_overview_page_shows_the_comparison_and_the_panel(ash_lane, tmp_path
     monkeypatch.setenv("ENGAGEMENT_CONFIG", str(config))
     monkeypatch.setenv("DATABASE_URL", ash_lane.url)
     monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
+    monkeypatch.setenv("ENGAGEMENT_TODAY", END.isoformat())  # a window can end no later than today
     at = AppTest.from_file(str(APP), default_timeout=90)
     at.run()
     at.sidebar.selectbox(key="window_term").set_value("Custom dates").run()

@@ -147,6 +147,7 @@ def test_governors_see_a_partners_history_without_notes_or_staff(school):
         partner_id="P1",
         staff="Ms Staff",
         notes="Discussed family F1: housing",
+        today=datetime.date(2026, 11, 2),
     )
     governor = interaction_history(school, partner_id="P1", role="governor")
     assert list(governor.columns) == ["date", "activity", "channel"]

@@ -47,10 +47,9 @@ def open_as(email: str | None):
 
 
 @pytest.fixture
-def db_url(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def db_url(demo_app_db):
+    """The demo school, as the app's first start writes it (a copy of the session's)."""
+    return demo_app_db
 
 
 def fill_partner(at, **values):

@@ -3,6 +3,7 @@ on the Data page and from the command line; an import report quotes user text as
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import resource
@@ -20,8 +21,10 @@ from engagement.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def _bomb(unpacked_mb: int = 300) -> bytes:
-    """An .xlsx-shaped ZIP whose shared strings unpack to ``unpacked_mb`` MB from a few hundred KB."""
+    """An .xlsx-shaped ZIP whose shared strings unpack to ``unpacked_mb`` MB from a few hundred KB
+    (made once: compressing 300 MB takes seconds, and the test runs on each database)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
@@ -102,8 +105,7 @@ def test_the_upload_limit_is_the_settings_limit():
 
 
 @pytest.mark.parametrize("header", ["![x](http://127.0.0.1:9/t.png)", "[click](https://example.com)", "<b>x</b>"])
-def test_the_data_page_shows_a_files_headers_as_text(tmp_path, monkeypatch, header):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'app.db'}")
+def test_the_data_page_shows_a_files_headers_as_text(demo_app_db, header):
     at = AppTest.from_file(str(ROOT / "app_pages" / "data.py"), default_timeout=90).run()
     at.file_uploader(key="records_uploads").set_value(
         [("partners.csv", f"partner_id,name,category,{header}\nP1,Library,library,x\n".encode(), "text/csv")]

@@ -7,17 +7,14 @@ into an empty store gives the same services, byte for byte. On SQLite and Postgr
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
+from cli_inprocess import run_cli
 from sqlalchemy import select
 
 from engagement import store as db
 from engagement.interchange import FORMATS, export_all, import_files
 from engagement.store import open_store
 
-PROJECT = Path(__file__).resolve().parent.parent
 SCHOOLS = b"school_id,name,postcode\nS1,Oak,B30 2AA\nS2,Elm,B29 1AA\n"
 PARTNERS = (
     b"partner_id,school_id,name,category,services\n"
@@ -149,12 +146,6 @@ def test_the_import_command_takes_services(sqlite_store, tmp_path):
     assert import_files(sqlite_store, [("schools.csv", SCHOOLS), ("partners.csv", PARTNERS)]).ok
     path = tmp_path / "2026 directory.csv"
     path.write_bytes(SERVICES)
-    run = subprocess.run(
-        [sys.executable, "-m", "engagement", "import", str(path), "--kind", "services", "--db", sqlite_store.url],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_cli("import", path, "--kind", "services", "--db", sqlite_store.url)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "services: 1 new, 1 updated, 0 unchanged" in run.stdout  # P1-S1 was made from P1's tags

@@ -31,10 +31,9 @@ ROLES = {
 
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    return url
+def app_db(demo_app_db):
+    """The demo school, as the app's first start writes it (a copy of the session's)."""
+    return demo_app_db
 
 
 def signed_in(email: str) -> AppTest:

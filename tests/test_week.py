@@ -18,13 +18,12 @@ Worked by hand (window 1 Sep - 19 Dec 2026, school of 90 families F001..F090):
 from __future__ import annotations
 
 import datetime
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cli_inprocess import run_cli
 from sqlalchemy import func, select
 
 from engagement import store as db
@@ -48,7 +47,6 @@ from engagement.week_files import export_week, import_week_files, week_tables
 
 D = datetime.date
 START, END, TODAY = D(2026, 9, 1), D(2026, 12, 19), D(2026, 11, 10)
-ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = [f"F{i:03d}" for i in range(1, 91)]
 CAME = FAMILIES[:80]
 CLUB = FAMILIES[9:15]
@@ -388,12 +386,7 @@ def test_the_command_line_imports_exports_and_scores_the_week(tmp_path):
     store = db.open_store(url)
     write_school(store)
     store.dispose()
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "engagement", *a, "--db", url],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    run = lambda *a: run_cli(*a, "--db", url)  # noqa: E731
     done = run("import", *map(str, week_csv_files(tmp_path)))
     assert done.returncode == 0, done.stderr
     assert "events: 1 events, 80 family contacts" in done.stdout
