@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from engagement import geo
+from engagement import clock, geo
 from engagement import store as db
 from engagement.openreferral.categories import CategoryMap, load_category_map
 from engagement.openreferral.common import (
@@ -406,7 +406,7 @@ def plan_import(
                 "check in the Directory whether they are one"
             )
 
-    now = today or datetime.datetime.now(datetime.UTC)
+    now = today or clock.now()
     new_partners: list[dict] = []
     new_services: list[dict] = []
     partner_updates: dict[str, dict] = {}
