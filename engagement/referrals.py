@@ -179,7 +179,12 @@ def update_status(
         raise InvalidReferral("Say why the partner declined the referral.")
 
     def save(conn) -> None:
-        stored = conn.execute(select(db.referrals).where(db.referrals.c.referral_id == referral_id)).mappings().first()
+        # Held until this save commits: a second status change waits, then starts from this one.
+        stored = (
+            conn.execute(select(db.referrals).where(db.referrals.c.referral_id == referral_id).with_for_update())
+            .mappings()
+            .first()
+        )
         if stored is None:
             raise InvalidReferral(f"There is no referral {referral_id!r}.")
         if when < stored["date"]:
@@ -347,16 +352,21 @@ def write_links(conn, rows: list[dict]) -> dict[str, int]:
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         key = f"{row['family_id']}|{row['partner_id']}"
-        stored = (
-            conn.execute(select(fp).where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"]))
-            .mappings()
-            .first()
-        )
-        if stored is None:
-            conn.execute(fp.insert().values(**row))
+        # Added if not there, the database deciding: two staff linking the same pair at once make
+        # one link (the second then updates it like any stored one, its row held meanwhile).
+        if db.insert_if_absent(conn, fp, [row]):
             db.audit(conn, "insert", "family_partners", key, after=row)
             counts["inserted"] += 1
             continue
+        stored = (
+            conn.execute(
+                select(fp)
+                .where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"])
+                .with_for_update()
+            )
+            .mappings()
+            .one()
+        )
         changed = {k: v for k, v in row.items() if stored[k] != v}
         if not changed:
             counts["unchanged"] += 1

@@ -864,6 +864,21 @@ def bulk_update(conn: Connection, table_name: str, keys: Sequence[str], values: 
     return matched
 
 
+def insert_if_absent(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[tuple]:
+    """Insert the rows whose key is not stored yet, in the caller's transaction, and return the keys
+    (primary key tuples) of those that went in. The database decides (``INSERT ... ON CONFLICT DO
+    NOTHING``), not a look beforehand: two staff adding the same row at once get one row, on
+    PostgreSQL (where the second insert waits for the first to commit, then does nothing) as on
+    SQLite, and neither sees a duplicate-key error."""
+    if not rows:
+        return []
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return [tuple(r) for r in conn.execute(statement, rows).all()]
+
+
 def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int]:
     """Insert new records and update changed ones by their id, auditing each change with its
     before and after. Returns how many were inserted, updated and left unchanged. (Imports use
