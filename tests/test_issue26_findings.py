@@ -1,0 +1,47 @@
+"""The smaller findings of issue 26, each with the test that failed before its fix: a save of some
+of a partner's fields keeps its place on the map, and the security review's low findings."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engagement import directory as d
+from engagement import store as db
+
+
+def seed_partner(store) -> None:
+    with store.write("setup") as conn:
+        conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        conn.execute(
+            db.partners.insert().values(
+                partner_id="P1",
+                school_id="S1",
+                name="Oak Library",
+                category="library",
+                layer=3,
+                address="1 Oak Road",
+                postcode="B30 2AA",
+                latitude=52.431,
+                longitude=-1.921,
+            )
+        )
+
+
+def test_a_save_of_some_fields_keeps_the_partner_on_the_map(store):
+    seed_partner(store)
+    saved = d.save_partner(store, "flo", "S1", {"notes": "Rang them"}, "P1", expected_version=1, online=False)
+    assert saved.ok and saved.placed == ""
+    with store.read() as conn:
+        row = conn.execute(select(db.partners).where(db.partners.c.partner_id == "P1")).mappings().one()
+    assert (row["latitude"], row["longitude"], row["postcode"], row["notes"]) == (
+        52.431,
+        -1.921,
+        "B30 2AA",
+        "Rang them",
+    )
+    # A save naming the same postcode (another case) does not move it either; a new one does.
+    d.save_partner(store, "flo", "S1", {"postcode": "b30 2aa"}, "P1", online=False)
+    moved = d.save_partner(store, "flo", "S1", {"postcode": "B30 9ZZ"}, "P1", online=False)
+    with store.read() as conn:
+        row = conn.execute(select(db.partners).where(db.partners.c.partner_id == "P1")).mappings().one()
+    assert moved.placed.startswith("Not placed on the map") and row["latitude"] is None
