@@ -17,6 +17,7 @@ from engagement.settings import load_settings
 from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
 from engagement.typology import PARTNER_STATUSES, load_typology
+from ui import forms
 from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("directory")
@@ -257,8 +258,9 @@ with edit_tab:
                 target.text_input(LABELS[name], key=f"form_{name}", disabled=not editor)
         submitted = st.form_submit_button("Save", type="primary", disabled=not editor)
 
+    values = {name: st.session_state[f"form_{name}"] for name in FIELDS}
+    go = False
     if submitted and editor:
-        values = {name: st.session_state[f"form_{name}"] for name in FIELDS}
         duplicates = d.likely_duplicates(
             listed, values["name"], values["postcode"], values["category"], exclude=None if record is None else pick
         )
@@ -269,26 +271,34 @@ with edit_tab:
         ):
             st.session_state["form_duplicates"] = duplicates
         else:
-            try:
-                result = d.save_partner(
-                    store,
-                    ui.current_actor(),
-                    school_id,
-                    values,
-                    None if record is None else pick,
-                    st.session_state.get("form_version"),
-                )
-            except d.VersionConflict as conflict_error:
-                st.session_state["form_conflict"] = str(conflict_error)
-                st.rerun()
-            if result.ok:
-                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
-                st.session_state.pop("form_duplicates", None)
-                st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
-                st.session_state["dir_pick_next"] = result.partner_id
-                st.session_state["form_for"] = "reload"
-                st.rerun()
-            st.session_state["form_problems"] = result.problems
+            go = True
+
+    def save_it() -> d.SaveResult | d.VersionConflict:
+        try:
+            return d.save_partner(
+                store,
+                ui.current_actor(),
+                school_id,
+                values,
+                None if record is None else pick,
+                st.session_state.get("form_version"),
+            )
+        except d.VersionConflict as conflict_error:  # shown above the form, with the way to reload
+            return conflict_error
+
+    result = forms.save("partner_form", go and editor, save_it)
+    if isinstance(result, d.VersionConflict):
+        st.session_state["form_conflict"] = str(result)
+        st.rerun()
+    if result is not None:
+        if result.ok:
+            st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+            st.session_state.pop("form_duplicates", None)
+            st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
+            st.session_state["dir_pick_next"] = result.partner_id
+            st.session_state["form_for"] = "reload"
+            st.rerun()
+        st.session_state["form_problems"] = result.problems
     problems = st.session_state.pop("form_problems", None)
     if problems:
         st.error(
