@@ -3,10 +3,13 @@ of a partner's fields keeps its place on the map, and the security review's low 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
 
 from engagement import directory as d
 from engagement import store as db
+from tests.test_access import APP, AUTH, ROLES
 
 
 def seed_partner(store) -> None:
@@ -45,3 +48,14 @@ def test_a_save_of_some_fields_keeps_the_partner_on_the_map(store):
     with store.read() as conn:
         row = conn.execute(select(db.partners).where(db.partners.c.partner_id == "P1")).mappings().one()
     assert moved.placed.startswith("Not placed on the map") and row["latitude"] is None
+
+
+@pytest.mark.parametrize("claim", ["false", "False", "0"])
+def test_an_address_the_provider_calls_unverified_in_text_gets_no_role(demo_app_db, claim):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = AUTH
+    at.secrets["roles"] = ROLES
+    at.user = {"is_logged_in": True, "email": "head@hollybrook.sch.uk", "email_verified": claim}
+    at.run()
+    assert not at.exception
+    assert "No access yet" in [t.value for t in at.title]

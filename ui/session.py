@@ -118,10 +118,7 @@ def _signed_in_viewer() -> Viewer:
     if not st.user.is_logged_in:
         return Viewer("", None, local=False)
     email = str(st.user.get("email") or "")
-    if st.user.get("email_verified") is False:
-        # A provider that says the address is unverified could be asserting anyone's address.
-        return Viewer(email, None, local=False)
-    grant = access.grant_for(email, secrets.get("roles", {}))
+    grant = access.signed_in_grant(email, st.user.get("email_verified"), secrets.get("roles", {}))
     if grant is None:
         return Viewer(email, None, local=False)
     return Viewer(email, grant.role, local=False, schools=grant.schools)
