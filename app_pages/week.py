@@ -147,7 +147,7 @@ with events_tab:
             )
             if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)):
                 events.remove_from_register(store, ui.current_actor(), chosen, gone)
-                st.session_state["week_event_flash"] = f"{gone} was taken off the register."
+                st.session_state["week_event_flash"] = f"{md_escape(gone)} was taken off the register."
                 st.session_state["week_event_saved"] = chosen
                 st.rerun()
     st.subheader("Events", anchor=False)

@@ -59,3 +59,36 @@ def test_an_address_the_provider_calls_unverified_in_text_gets_no_role(demo_app_
     at.run()
     assert not at.exception
     assert "No access yet" in [t.value for t in at.title]
+
+
+def test_a_family_reference_taken_off_a_register_is_shown_as_text(tmp_path, monkeypatch):
+    from engagement import events
+    from engagement.text import md_escape
+    from tests.test_week import write_school
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    odd = "[F9](https://example.org) **now**"
+    store = db.open_store(url)
+    write_school(store)
+    with store.write("setup") as conn:
+        conn.execute(db.families.insert().values(family_id=odd, school_id="S1"))
+    saved = events.save_register(
+        store,
+        "flo",
+        school_id="S1",
+        date="2026-10-07",
+        activity="parents evening",
+        family_ids=[odd],
+        today="2026-10-08",
+    )
+    store.dispose()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/week.py").run()
+    at.selectbox(key="week_event").set_value(saved.event_id).run()
+    at.selectbox(key="week_event_remove_family").set_value(odd).run()
+    at.checkbox(key="week_event_remove_sure").check().run()
+    at.button(key="week_event_remove").click().run()
+    assert not at.exception
+    assert at.success[0].value == f"{md_escape(odd)} was taken off the register."
