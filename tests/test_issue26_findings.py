@@ -92,3 +92,51 @@ def test_a_family_reference_taken_off_a_register_is_shown_as_text(tmp_path, monk
     at.button(key="week_event_remove").click().run()
     assert not at.exception
     assert at.success[0].value == f"{md_escape(odd)} was taken off the register."
+
+
+def test_retention_erases_old_decline_reasons_and_event_notes_with_their_audit_copies(store):
+    import datetime
+
+    from engagement import events, referrals
+    from engagement.privacy import apply_retention
+
+    seed_partner(store)
+    with store.write("setup") as conn:
+        conn.execute(db.families.insert(), [{"family_id": f, "school_id": "S1"} for f in ("F1", "F2")])
+    old = referrals.refer(store, "flo", school_id="S1", family_id="F1", partner_id="P1", date="2024-01-05")
+    referrals.update_status(store, "flo", old, "declined", "2024-02-01", decline_reason="Moved to Leeds")
+    new = referrals.refer(store, "flo", school_id="S1", family_id="F2", partner_id="P1", date="2024-01-06")
+    referrals.update_status(store, "flo", new, "declined", "2026-11-01", decline_reason="Full this term")
+    events.save_register(
+        store,
+        "flo",
+        school_id="S1",
+        date="2024-01-10",
+        activity="coffee morning",
+        family_ids=["F1"],
+        notes="Mum upset about housing",
+        today="2024-01-10",
+    )
+    events.save_register(
+        store,
+        "flo",
+        school_id="S1",
+        date="2026-11-10",
+        activity="coffee morning",
+        family_ids=["F2"],
+        notes="Cake sale next time",
+        today="2026-11-10",
+    )
+    apply_retention(store, "retention", today=datetime.date(2026, 11, 23), days=365)
+    with store.read() as conn:
+        reasons = dict(conn.execute(select(db.referrals.c.referral_id, db.referrals.c.decline_reason)).all())
+        steps = set(conn.execute(select(db.referral_steps.c.note)).scalars())
+        notes = set(conn.execute(select(db.events.c.notes)).scalars())
+        log = " ".join(
+            str(v) for row in conn.execute(select(db.audit_log.c.before, db.audit_log.c.after)).all() for v in row
+        )
+    assert reasons == {old: None, new: "Full this term"}
+    assert steps == {None, "Full this term"}
+    assert notes == {None, "Cake sale next time"}
+    assert "Moved to Leeds" not in log and "Mum upset" not in log
+    assert "Full this term" in log and "Cake sale next time" in log
