@@ -399,8 +399,29 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
         current = _partner(conn, partner_id)
         if current is None:
             return {}
-        # Children first, whether or not the database enforces ON DELETE CASCADE.
+        # Children first, whether or not the database enforces ON DELETE CASCADE; each goes into
+        # the audit log as it was (a referral with its steps), so a deletion can be read back and a
+        # family's later erasure finds these copies too (by their record ids).
+        now = datetime.datetime.now(datetime.UTC)
         referred = select(db.referrals.c.referral_id).where(db.referrals.c.partner_id == partner_id)
+        steps: dict[str, list[dict]] = {}
+        for step in conn.execute(
+            select(db.referral_steps)
+            .where(db.referral_steps.c.referral_id.in_(referred))
+            .order_by(db.referral_steps.c.id)
+        ).mappings():
+            steps.setdefault(step["referral_id"], []).append({k: step[k] for k in ("status", "date", "note")})
+        copies = []
+        for name, table, key in (
+            ("services", db.services, lambda r: r["service_id"]),
+            ("interactions", db.interactions, lambda r: r["interaction_id"]),
+            ("referrals", db.referrals, lambda r: r["referral_id"]),
+            ("family_partners", db.family_partners, lambda r: f"{r['family_id']}|{r['partner_id']}"),
+        ):
+            for row in conn.execute(select(table).where(table.c.partner_id == partner_id)).mappings():
+                image = dict(row) | ({"steps": steps.get(row["referral_id"], [])} if name == "referrals" else {})
+                detail = f"deleted with partner {partner_id}"
+                copies.append(db._audit_values(conn, "delete", name, key(row), image, None, detail, now))
         conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(referred)))
         gone = {
             name: conn.execute(table.delete().where(table.c.partner_id == partner_id)).rowcount
@@ -411,6 +432,8 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
                 ("family_partners", db.family_partners),
             )
         }
+        if copies:
+            conn.execute(db.audit_log.insert(), copies)
         conn.execute(db.partners.delete().where(db.partners.c.partner_id == partner_id))
         db.audit(
             conn,

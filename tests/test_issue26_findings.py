@@ -140,3 +140,39 @@ def test_retention_erases_old_decline_reasons_and_event_notes_with_their_audit_c
     assert notes == {None, "Cake sale next time"}
     assert "Moved to Leeds" not in log and "Mum upset" not in log
     assert "Full this term" in log and "Cake sale next time" in log
+
+
+def test_deleting_a_partner_keeps_a_copy_of_its_referrals_and_family_links_in_the_audit_log(store):
+    import json
+
+    from engagement import referrals
+
+    seed_partner(store)
+    with store.write("setup") as conn:
+        conn.execute(db.families.insert().values(family_id="F1", school_id="S1"))
+    rid = referrals.refer(store, "flo", school_id="S1", family_id="F1", partner_id="P1", date="2026-09-01")
+    referrals.update_status(store, "flo", rid, "accepted", "2026-09-03", today="2026-09-04")
+    referrals.link_family(store, "flo", school_id="S1", family_id="F1", partner_id="P1", relation="member")
+    gone = d.delete_partner(store, "admin@school", "admin", "P1")
+    assert gone["referrals"] == 1 and gone["family_partners"] == 1
+    with store.read() as conn:
+        copies = {
+            (r.table_name, r.record_id): json.loads(r.before)
+            for r in conn.execute(
+                select(db.audit_log.c.table_name, db.audit_log.c.record_id, db.audit_log.c.before).where(
+                    db.audit_log.c.action == "delete"
+                )
+            )
+        }
+    referral = copies[("referrals", rid)]
+    assert (referral["family_id"], referral["status"]) == ("F1", "accepted")
+    assert [s["status"] for s in referral["steps"]] == ["sent", "accepted"]
+    assert copies[("family_partners", "F1|P1")]["relation"] == "member"
+    assert copies[("partners", "P1")]["name"] == "Oak Library"
+    # The family's later erasure reaches these copies too.
+    from engagement.privacy import erase_family
+
+    erase_family(store, "F1", "admin@school")
+    with store.read() as conn:
+        images = [str(v) for row in conn.execute(select(db.audit_log.c.before, db.audit_log.c.after)) for v in row]
+    assert not any('"F1"' in image for image in images)
