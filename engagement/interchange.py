@@ -1334,8 +1334,7 @@ def _check_allowed_schools(
                 report.error(
                     *_where(frame, i, names),
                     "partner_id",
-                    f"partner {frame.at[i, 'partner_id']!r} belongs to school {school!r}, not one of the schools "
-                    "your account may change",
+                    f"partner {frame.at[i, 'partner_id']!r} is not of a school your account may change",
                 )
                 continue
             report.error(
@@ -1407,7 +1406,8 @@ def _check_owners(
         report.error(
             *_where(frame, i, names),
             "school_id",
-            f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to school {stored[i]!r}, not {school[i]!r}",
+            # Never which school: the importer may not be one of its staff.
+            f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to another school, not {school[i]!r}",
         )
 
 
@@ -1461,7 +1461,7 @@ def _check_references(
                 report.error(
                     *_where(frame, i, names),
                     column,
-                    f"{who} {rid!r} belongs to school {owner[i]!r}, not to {school[i]!r}",
+                    f"{who} {rid!r} belongs to another school, not to {school[i]!r}",
                 )
 
 
@@ -1765,7 +1765,7 @@ def _event_links(
             report.error(
                 *_where(frame, frame.index[i], names),
                 "event_id",
-                f"event {event!r} belongs to school {owners[event]!r}, not to {school[i]!r}",
+                f"event {event!r} belongs to another school, not to {school[i]!r}",
             )
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]

@@ -247,13 +247,15 @@ def _check_store(
                 continue
             if school_id and school != school_id and family is not None:
                 report.error(
-                    file, number, "family_id", f"family {row['family_id']!r} is of school {school!r}, not {school_id!r}"
+                    file,
+                    number,
+                    "family_id",
+                    f"family {row['family_id']!r} belongs to another school, not {school_id!r}",
                 )
                 continue
             if allowed is not None and school not in allowed:
-                report.error(
-                    file, number, "family_id", f"school {school!r} is not one of the schools your account may change"
-                )
+                # The school came from the family's record: naming it would say where the family is.
+                report.error(file, number, "family_id", "the family is not of a school your account may change")
                 continue
             if c.kind == "transitions" and stored.get(row["transition_id"], school) != school:
                 report.error(

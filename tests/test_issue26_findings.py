@@ -176,3 +176,29 @@ def test_deleting_a_partner_keeps_a_copy_of_its_referrals_and_family_links_in_th
     with store.read() as conn:
         images = [str(v) for row in conn.execute(select(db.audit_log.c.before, db.audit_log.c.after)) for v in row]
     assert not any('"F1"' in image for image in images)
+
+
+def test_an_import_refusing_another_schools_family_does_not_say_which_school_it_is_of(store):
+    from engagement import interchange
+    from engagement import send_belonging_files as sb
+
+    with store.write("setup") as conn:
+        conn.execute(
+            db.schools.insert(),
+            [
+                {"school_id": "S1", "name": "Hollybrook", "postcode": "B30 2QX"},
+                {"school_id": "S2", "name": "Oakfield", "postcode": "B29 6AA"},
+            ],
+        )
+        conn.execute(db.families.insert().values(family_id="F9", school_id="S2"))
+    reasons = []
+    for text, engine, kind in (
+        (b"date,family_id,activity,school_id\n2026-09-14,F9,phone call,S1\n", interchange, "interactions.csv"),
+        (b"family_id,school_id\nF9,S1\n", interchange, "families.csv"),
+        (b"survey,date,question,answer,family_id\nbelonging,2026-05-06,belong,agree,F9\n", sb, "survey_responses.csv"),
+    ):
+        for school in ("S1", None):
+            report = engine.import_files(store, [(kind, text)], school_id=school, allowed_schools=["S1"])
+            assert not report.ok and report.errors[0].column in ("family_id", "school_id"), report.errors
+            reasons.append(report.errors[0].reason)
+    assert not [r for r in reasons if "S2" in r or "Oakfield" in r], reasons
