@@ -78,6 +78,15 @@ def _day(value, what: str = "date") -> datetime.date:
     return parsed
 
 
+def _fits(table, column: str, value: str | None, what: str) -> str | None:
+    """``value`` when it fits the store's column, else :class:`InvalidReferral` saying so: SQLite
+    would keep an over-long text and PostgreSQL refuse the save without saying which."""
+    limit = getattr(table.c[column].type, "length", None)
+    if value is not None and limit and len(value) > limit:
+        raise InvalidReferral(f"The {what} is too long ({len(value)} characters; at most {limit}).")
+    return value
+
+
 def _today(today) -> datetime.date:
     return datetime.date.today() if today is None else _day(today, "today's date")
 
@@ -153,8 +162,9 @@ def refer(
         "status": "sent",
         "status_date": when,
         "decline_reason": None,
-        "staff": (staff or "").strip() or None,
+        "staff": _fits(db.referrals, "staff", (staff or "").strip() or None, "name of who referred"),
     }
+    _fits(db.referrals, "referral_id", new_id, "referral reference")
 
     def save(conn) -> None:
         _check_pair(conn, school_id, family, partner)
@@ -334,7 +344,7 @@ def link_family(
         "family_id": family,
         "partner_id": partner,
         "school_id": school_id,
-        "relation": (relation or "").strip() or None,
+        "relation": _fits(db.family_partners, "relation", (relation or "").strip() or None, "relation"),
         "start": begins,
         "end": ends,
     }
