@@ -190,6 +190,24 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
                 report.error(
                     file, number, "transition_id", f"transition {value['transition_id']!r} is also on row {first}"
                 )
+    else:
+        # A family's parent answers a question once a round: a row repeated (a file pasted twice, a
+        # row copied) would count that family twice. Anonymous answers and pupils' (a family may
+        # have several) cannot be told apart, so only these are checked.
+        answered: dict[tuple, int] = {}
+        for value, (file, number) in zip(out, where, strict=True):
+            if not value.get("family_id") or value.get("respondent") != "parent":
+                continue
+            key = (value.get("survey"), value.get("date"), value.get("question"), value["family_id"])
+            first = answered.setdefault(key, number)
+            if first != number:
+                report.error(
+                    file,
+                    number,
+                    "family_id",
+                    f"family {value['family_id']!r} already answered {value.get('question')!r} in this round on "
+                    f"row {first}: a family's parent answers once",
+                )
     return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
 
 
