@@ -33,7 +33,15 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement import transitions as moves
-from engagement.interchange import ImportReport, excel_safe, parse_bool, parse_date, read_reported, source_list
+from engagement.interchange import (
+    ImportReport,
+    check_unknown_columns,
+    excel_safe,
+    parse_bool,
+    parse_date,
+    read_reported,
+    source_list,
+)
 from engagement.plans_and_surveys import load_surveys
 
 KINDS = ("transitions", "survey_responses")
@@ -105,9 +113,10 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         )
     if missing:
         return Checked(kind, [], [], set())
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    misspelt = len(report.errors)
+    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
+    if len(report.errors) > misspelt:
+        return Checked(kind, [], [], set())
     surveys = load_surveys()
     out, where = [], []
     for number, cells in numbered[1:]:

@@ -25,7 +25,15 @@ from sqlalchemy import true as sa_true
 from engagement import store as db
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, excel_safe, excel_unsafe, parse_date, parse_list, read_reported
+from engagement.interchange import (
+    ImportReport,
+    check_unknown_columns,
+    excel_safe,
+    excel_unsafe,
+    parse_date,
+    parse_list,
+    read_reported,
+)
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "family_partners")
@@ -116,10 +124,9 @@ def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> 
             column,
             f"the required column {column!r} is missing (a {kind} file needs {', '.join(REQUIRED[kind])})",
         )
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
-    if missing:
+    misspelt = len(report.errors)
+    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
+    if missing or len(report.errors) > misspelt:
         return []
     read = [
         _Row(name, i, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]})

@@ -4,6 +4,7 @@ known one ("did you mean ...?") in the header check of every import engine."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from engagement import store as db
@@ -45,3 +46,59 @@ def test_a_survey_answer_repeated_by_one_familys_parent_is_refused(store):
     report = import_send_belonging(store, [("survey_responses.csv", text)])
     assert report.ok, report.format()
     assert answers(store) == 4
+
+
+MISSPELT = {
+    "the main import": (
+        ("engagement.interchange", "import_files"),
+        "interactions.csv",
+        b"date,family_id,activity,notess\n2026-09-14,F01,phone call,Rang about the trip\n",
+        "notess",
+        "notes",
+    ),
+    "the week's files": (
+        ("engagement.week_files", "import_week_files"),
+        "referrals.csv",
+        b"referral_id,family_id,partner_id,date,status,decline_reasn\nR1,F01,P1,2026-09-01,declined,Full\n",
+        "decline_reasn",
+        "decline_reason",
+    ),
+    "transitions and surveys": (
+        ("engagement.send_belonging_files", "import_files"),
+        "survey_responses.csv",
+        b"survey,date,question,answer,family_id,respondnet\nbelonging,2026-05-06,belong,agree,F01,pupil\n",
+        "respondnet",
+        "respondent",
+    ),
+    "the school's terms": (
+        ("engagement.calendar", "import_terms"),
+        "terms.csv",
+        b"kind,name,start,end,shcool_id\nterm,Autumn,2026-09-03,2026-12-18,S1\n",
+        "shcool_id",
+        "school_id",
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", list(MISSPELT))
+def test_a_column_one_letter_from_a_known_one_is_refused_with_did_you_mean(store, engine):
+    import importlib
+
+    where, name, text, column, meant = MISSPELT[engine]
+    importer = getattr(importlib.import_module(where[0]), where[1])
+    seed(store)
+    with store.write("setup") as conn:
+        conn.execute(
+            db.partners.insert().values(partner_id="P1", school_id="S1", name="Club", category="library", layer=3)
+        )
+    with store.read() as conn:
+        before = [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in db.TABLES.values()]
+    report = importer(store, [(name, text)], school_id="S1")
+    assert not report.ok
+    assert [(e.file, e.row, e.column) for e in report.errors] == [(name, 1, column)], report.format()
+    assert f"did you mean {meant!r}?" in report.errors[0].reason
+    with store.read() as conn:
+        assert [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in db.TABLES.values()] == before
+    # A column no known one is near is still only noted as ignored.
+    fine = text.replace(column.encode(), b"our_own_column")
+    assert importer(store, [(name, fine)], school_id="S1", dry_run=True).ok
