@@ -29,7 +29,7 @@ from ui import pickers
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str | None) -> db.Store:
     store = db.open_store(url)
-    if db.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
+    if not store.read_only and db.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
         # First start on an empty store: show the demo school rather than an empty app.
         load_demo(store, actor="first start")
     return store
@@ -206,6 +206,18 @@ DEMO_LINE = (
 )
 
 
+READ_ONLY_LINE = (
+    "This store is read-only here (a read-only copy or disk): every page can be read, but nothing can "
+    "be saved or imported until it is opened where it can be written."
+)
+
+
+def read_only_banner(store: db.Store) -> None:
+    """Every page says so when the store can only be read, before anyone fills in a form."""
+    if store.read_only:
+        st.warning(READ_ONLY_LINE, icon=":material/lock:")
+
+
 def demo_banner(store: db.Store) -> None:
     """Every page says plainly when it shows demo data, in one line above the page (a projector's
     first screen is for the figures); who may import clears the demo from the sidebar, after a
@@ -283,6 +295,7 @@ def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, s
     st.html(_PAGE_CSS)
     viewer = page_guard(page)
     store = get_store()
+    read_only_banner(store)
     demo_banner(store)
     school_id = pickers.school_picker(store, viewer.visible_schools(store)) if needs_school else None
     if needs_school and not school_id:
