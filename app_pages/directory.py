@@ -86,8 +86,8 @@ with due_tab:
         names = dict(zip(due["partner_id"], due["name"], strict=True))
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         chosen = left.selectbox("Partner you checked", list(names), format_func=lambda p: names[p], key="due_pick")
-        if right.button("Checked today", key="due_checked", type="primary"):
-            d.verify_partner(store, ui.current_actor(), chosen)
+        pressed = right.button("Checked today", key="due_checked", type="primary")
+        if forms.save("due_checked", pressed, lambda: d.verify_partner(store, ui.current_actor(), chosen)):
             st.session_state["dir_notice"] = f"Marked {names[chosen]} as checked today."
             st.rerun()
 
@@ -191,25 +191,34 @@ with edit_tab:
         )
         if editor:
             actions = st.columns(4)
-            if actions[0].button("Checked today", key="form_checked", type="primary"):
-                d.verify_partner(store, ui.current_actor(), pick)
+            # Each action is a save like any other: refused, it says so here and offers to try again.
+            told = {"refusals": (d.VersionConflict,)}
+            pressed = actions[0].button("Checked today", key="form_checked", type="primary")
+            if forms.save(
+                f"form_checked_{pick}", pressed, lambda: d.verify_partner(store, ui.current_actor(), pick), **told
+            ):
                 st.session_state["dir_notice"] = f"Marked {record['name']} as checked today."
                 st.session_state["form_for"] = "reload"
                 st.rerun()
             if pd.isna(record["archived_on"]):
-                if actions[1].button(
+                pressed = actions[1].button(
                     "Archive",
                     key="form_archive",
                     help="Hidden from every list, map and figure; kept with its history, and can be restored",
+                )
+                if forms.save(
+                    f"form_archive_{pick}", pressed, lambda: d.archive_partner(store, ui.current_actor(), pick), **told
                 ):
-                    d.archive_partner(store, ui.current_actor(), pick)
                     st.session_state["dir_notice"] = f"Archived {record['name']}."
                     st.session_state["form_for"] = "reload"
                     st.rerun()
-            elif actions[1].button("Restore", key="form_restore"):
-                d.restore_partner(store, ui.current_actor(), pick)
-                st.session_state["form_for"] = "reload"
-                st.rerun()
+            else:
+                pressed = actions[1].button("Restore", key="form_restore")
+                if forms.save(
+                    f"form_restore_{pick}", pressed, lambda: d.restore_partner(store, ui.current_actor(), pick), **told
+                ):
+                    st.session_state["form_for"] = "reload"
+                    st.rerun()
             if d.may_delete(viewer.role) and actions[2].button("Delete…", key="form_delete"):
                 st.session_state["form_delete_asked"] = pick
             if st.session_state.get("form_delete_asked") == pick:
@@ -218,8 +227,13 @@ with edit_tab:
                     "archiving keeps the history.",
                     icon=":material/warning:",
                 )
-                if st.button("Yes, delete it", key="form_delete_yes"):
-                    gone = d.delete_partner(store, ui.current_actor(), viewer.role, pick)
+                pressed = st.button("Yes, delete it", key="form_delete_yes")
+                gone = forms.save(
+                    f"form_delete_{pick}",
+                    pressed,
+                    lambda: d.delete_partner(store, ui.current_actor(), viewer.role, pick),
+                )
+                if gone is not None:
                     st.session_state.pop("form_delete_asked", None)
                     st.session_state["dir_pick_next"] = NEW
                     st.session_state["dir_notice"] = (
@@ -392,41 +406,42 @@ with edit_tab:
                 st.text_input("Eligibility", key="svc_eligibility")
                 st.checkbox("SEND inclusive", key="svc_send")
                 saved = st.form_submit_button("Save the service", type="primary")
-            if saved:
-                values = {
-                    name: st.session_state[f"svc_{name}"]
-                    for name in (
-                        "name",
-                        "tags",
-                        "min_age",
-                        "max_age",
-                        "cost",
-                        "languages",
-                        "sessions",
-                        "eligibility",
-                        "access",
-                        "status",
-                    )
-                }
-                values["delivery"] = ";".join(st.session_state["svc_delivery"])
-                values["send_inclusive"] = "yes" if st.session_state["svc_send"] else "no"
-                try:
-                    done = d.save_service(
-                        store,
-                        ui.current_actor(),
-                        pick,
-                        values,
-                        None if which == "new" else which,
-                        st.session_state.get("svc_version"),
-                    )
-                except d.VersionConflict as conflict_error:
-                    st.error(md_escape(str(conflict_error)))
-                else:
-                    if done.ok:
-                        st.session_state["dir_notice"] = f"Saved the service {values['name']}."
-                        st.session_state["svc_for"] = None
-                        # Back to a blank form: the saved service is in the table above, and a
-                        # second service typed next must not overwrite the first.
-                        st.session_state["svc_pick_next"] = "new"
-                        st.rerun()
-                    st.error("Not saved: " + "; ".join(f"{k}: {md_escape(v)}" for k, v in done.problems.items()))
+            values = {
+                name: st.session_state[f"svc_{name}"]
+                for name in (
+                    "name",
+                    "tags",
+                    "min_age",
+                    "max_age",
+                    "cost",
+                    "languages",
+                    "sessions",
+                    "eligibility",
+                    "access",
+                    "status",
+                )
+            }
+            values["delivery"] = ";".join(st.session_state["svc_delivery"])
+            values["send_inclusive"] = "yes" if st.session_state["svc_send"] else "no"
+            done = forms.save(
+                f"svc_save_{pick}",
+                saved,
+                lambda: d.save_service(
+                    store,
+                    ui.current_actor(),
+                    pick,
+                    values,
+                    None if which == "new" else which,
+                    st.session_state.get("svc_version"),
+                ),
+                refusals=(d.VersionConflict,),
+            )
+            if done is not None:
+                if done.ok:
+                    st.session_state["dir_notice"] = f"Saved the service {values['name']}."
+                    st.session_state["svc_for"] = None
+                    # Back to a blank form: the saved service is in the table above, and a
+                    # second service typed next must not overwrite the first.
+                    st.session_state["svc_pick_next"] = "new"
+                    st.rerun()
+                st.error("Not saved: " + "; ".join(f"{k}: {md_escape(v)}" for k, v in done.problems.items()))

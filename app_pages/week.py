@@ -145,8 +145,13 @@ with events_tab:
                 "Yes, take this family off: its contact for the event goes (the audit log keeps who did it)",
                 key="week_event_remove_sure",
             )
-            if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)):
-                events.remove_from_register(store, ui.current_actor(), chosen, gone)
+            pressed = st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure))
+            taken = forms.save(
+                f"week_event_remove_{chosen}",
+                pressed,
+                lambda: events.remove_from_register(store, ui.current_actor(), chosen, gone) or True,
+            )
+            if taken:
                 st.session_state["week_event_flash"] = f"{md_escape(gone)} was taken off the register."
                 st.session_state["week_event_saved"] = chosen
                 st.rerun()

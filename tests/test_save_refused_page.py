@@ -98,3 +98,25 @@ def test_a_partner_save_refused_by_a_locked_store_keeps_the_form_and_tries_again
     at.button(key="partner_form__try_again").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert count(app_db, db.partners) == before + 1
+
+
+def test_checked_today_refused_by_a_locked_store_says_so_and_tries_again(app_db):
+    at = open_page("app_pages/directory.py")
+    at.selectbox(key="dir_pick").set_value("P1").run()
+    other = held(app_db)
+    try:
+        at.button(key="form_checked").click().run()
+    finally:
+        other.rollback()
+        other.close()
+    assert not at.exception
+    assert at.error[0].value.replace("\\", "").startswith("Not saved: the store is busy with another save")
+    at.button(key="form_checked_P1__try_again").click().run()
+    assert not at.exception and not at.error
+    store = db.open_store(f"sqlite:///{app_db}")
+    try:
+        with store.read() as conn:
+            by = conn.execute(select(db.partners.c.verified_by).where(db.partners.c.partner_id == "P1")).scalar_one()
+    finally:
+        store.dispose()
+    assert by == "local admin"
