@@ -180,3 +180,53 @@ def test_eight_writers_lose_no_acknowledged_save_and_every_refusal_is_told(store
     # Two checking one partner: each told its own new version.
     told = sorted(outcomes["verify"])
     assert told == list(range(2, 2 + 2 * ROUNDS)) and p2_version == 1 + 2 * ROUNDS
+
+
+def test_a_form_save_during_an_open_referral_import_is_refused_not_overwritten(store, monkeypatch):
+    """The import re-checks each partner's version in its write and then changes it: a save of the
+    partner from a form in between (another connection, told to give up on a held row quickly)
+    is refused in words; it must never be acknowledged and then overwritten by the import."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engagement import openreferral as oruk
+    from tests.test_openreferral import CHANGED, PAGES, add_school, partners
+
+    add_school(store)
+    assert oruk.import_oruk(store, PAGES, "S1", actor="head", default_category="community centre").written
+    library = partners(store)["Kings Norton Library"]
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    other = db.open_store(store.url)
+    if other.dialect == "postgresql":
+
+        @event.listens_for(other.engine, "connect")
+        def _give_up_soon(dbapi_conn, _record):
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '200ms'")
+            dbapi_conn.commit()  # kept for the session, not undone with the pool's rollback
+
+        other.engine.dispose()  # the connections opened before this have no such limit
+
+    outcome: list = []
+    write = oruk._write
+
+    def form_saves_first(conn, plan, detail):
+        try:
+            outcome.append(
+                d.save_partner(other, "flo", "S1", {"notes": "Rang Sam"}, library["partner_id"], library["version"])
+            )
+        except (SQLAlchemyError, d.VersionConflict) as refused:
+            outcome.append(refused)
+        write(conn, plan, detail)
+
+    monkeypatch.setattr(oruk, "_write", form_saves_first)
+    try:
+        assert oruk.import_oruk(store, [CHANGED], "S1", actor="head", default_category="community centre").written
+    finally:
+        other.dispose()
+    after = partners(store)["Kings Norton Library"]
+    [told] = outcome
+    if isinstance(told, d.SaveResult):  # acknowledged: then it must still be there, and counted
+        assert after["notes"] == "Rang Sam" and after["version"] == told.version + 1, (told, after)
+    else:
+        assert after["notes"] != "Rang Sam" and after["version"] == library["version"] + 1
