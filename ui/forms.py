@@ -75,7 +75,7 @@ def save(
     the store (locked, a database server down, a conflict) refused it, nothing is returned; the
     reason is shown here, where the button is, as "Not saved: ...", what was typed stays in the
     form, and a "Try again" button makes the same save again. The page-wide error message is left
-    for pages that cannot be read."""
+    for pages that cannot be read. ``work`` returns something other than None when it saved."""
     failed, again = f"{key}__not_saved", f"{key}__try_again"
     box = container.container()
     message = box.empty()
