@@ -12,6 +12,7 @@ from engagement import store as data_store
 from engagement.demo import load_demo
 from engagement.text import md_escape
 from engagement.typology import load_typology
+from ui import forms
 from ui.imports import PROBLEM_COLUMNS, after_first_line, check_then_import
 
 KIND_GUESS = "guess from the file name"
@@ -137,8 +138,13 @@ else:
                 "end": st.column_config.DateColumn("End", format="DD/MM/YYYY", required=True),
             },
         )
-        if st.button("Save the terms", key="terms_save"):
-            saved = terms_store.save_terms(store, school_id, edited.to_dict("records"), actor=ui.current_actor())
+        pressed = st.button("Save the terms", key="terms_save")
+        saved = forms.save(
+            "terms_save",
+            pressed,
+            lambda: terms_store.save_terms(store, school_id or "", edited.to_dict("records"), actor=ui.current_actor()),
+        )
+        if saved is not None:
             if saved.ok:
                 st.success("Saved: " + md_escape(" ".join(saved.notes)))
             else:

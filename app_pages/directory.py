@@ -18,6 +18,7 @@ from engagement.settings import load_settings
 from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
 from engagement.typology import LOCAL_OFFER, PARTNER_STATUSES, load_typology
+from ui import forms
 from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("directory")
@@ -86,8 +87,8 @@ with due_tab:
         names = dict(zip(due["partner_id"], due["name"], strict=True))
         left, right = st.columns([3, 1], vertical_alignment="bottom")
         chosen = left.selectbox("Partner you checked", list(names), format_func=lambda p: names[p], key="due_pick")
-        if right.button("Checked today", key="due_checked", type="primary"):
-            d.verify_partner(store, ui.current_actor(), chosen)
+        pressed = right.button("Checked today", key="due_checked", type="primary")
+        if forms.save("due_checked", pressed, lambda: d.verify_partner(store, ui.current_actor(), chosen)):
             st.session_state["dir_notice"] = f"Marked {names[chosen]} as checked today."
             st.rerun()
 
@@ -183,25 +184,34 @@ with edit_tab:
         )
         if editor:
             actions = st.columns(4)
-            if actions[0].button("Checked today", key="form_checked", type="primary"):
-                d.verify_partner(store, ui.current_actor(), pick)
+            # Each action is a save like any other: refused, it says so here and offers to try again.
+            told = {"refusals": (d.VersionConflict,)}
+            pressed = actions[0].button("Checked today", key="form_checked", type="primary")
+            if forms.save(
+                f"form_checked_{pick}", pressed, lambda: d.verify_partner(store, ui.current_actor(), pick), **told
+            ):
                 st.session_state["dir_notice"] = f"Marked {record['name']} as checked today."
                 st.session_state["form_for"] = "reload"
                 st.rerun()
             if pd.isna(record["archived_on"]):
-                if actions[1].button(
+                pressed = actions[1].button(
                     "Archive",
                     key="form_archive",
                     help="Hidden from every list, map and figure; kept with its history, and can be restored",
+                )
+                if forms.save(
+                    f"form_archive_{pick}", pressed, lambda: d.archive_partner(store, ui.current_actor(), pick), **told
                 ):
-                    d.archive_partner(store, ui.current_actor(), pick)
                     st.session_state["dir_notice"] = f"Archived {record['name']}."
                     st.session_state["form_for"] = "reload"
                     st.rerun()
-            elif actions[1].button("Restore", key="form_restore"):
-                d.restore_partner(store, ui.current_actor(), pick)
-                st.session_state["form_for"] = "reload"
-                st.rerun()
+            else:
+                pressed = actions[1].button("Restore", key="form_restore")
+                if forms.save(
+                    f"form_restore_{pick}", pressed, lambda: d.restore_partner(store, ui.current_actor(), pick), **told
+                ):
+                    st.session_state["form_for"] = "reload"
+                    st.rerun()
             if d.may_delete(viewer.role) and actions[2].button("Delete…", key="form_delete"):
                 st.session_state["form_delete_asked"] = pick
             if st.session_state.get("form_delete_asked") == pick:
@@ -210,8 +220,13 @@ with edit_tab:
                     "archiving keeps the history.",
                     icon=":material/warning:",
                 )
-                if st.button("Yes, delete it", key="form_delete_yes"):
-                    gone = d.delete_partner(store, ui.current_actor(), viewer.role, pick)
+                pressed = st.button("Yes, delete it", key="form_delete_yes")
+                gone = forms.save(
+                    f"form_delete_{pick}",
+                    pressed,
+                    lambda: d.delete_partner(store, ui.current_actor(), viewer.role, pick),
+                )
+                if gone is not None:
                     st.session_state.pop("form_delete_asked", None)
                     st.session_state["dir_pick_next"] = NEW
                     st.session_state["dir_notice"] = (
@@ -269,8 +284,9 @@ with edit_tab:
                 target.text_input(label(name), key=f"form_{name}", disabled=not editor)
         submitted = st.form_submit_button("Save", type="primary", disabled=not editor)
 
+    values = {name: st.session_state[f"form_{name}"] for name in FIELDS}
+    go = False
     if submitted and editor:
-        values = {name: st.session_state[f"form_{name}"] for name in FIELDS}
         duplicates = d.likely_duplicates(
             listed, values["name"], values["postcode"], values["category"], exclude=None if record is None else pick
         )
@@ -281,26 +297,34 @@ with edit_tab:
         ):
             st.session_state["form_duplicates"] = duplicates
         else:
-            try:
-                result = d.save_partner(
-                    store,
-                    ui.current_actor(),
-                    school_id,
-                    values,
-                    None if record is None else pick,
-                    st.session_state.get("form_version"),
-                )
-            except d.VersionConflict as conflict_error:
-                st.session_state["form_conflict"] = str(conflict_error)
-                st.rerun()
-            if result.ok:
-                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
-                st.session_state.pop("form_duplicates", None)
-                st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
-                st.session_state["dir_pick_next"] = result.partner_id
-                st.session_state["form_for"] = "reload"
-                st.rerun()
-            st.session_state["form_problems"] = result.problems
+            go = True
+
+    def save_it() -> d.SaveResult | d.VersionConflict:
+        try:
+            return d.save_partner(
+                store,
+                ui.current_actor(),
+                school_id,
+                values,
+                None if record is None else pick,
+                st.session_state.get("form_version"),
+            )
+        except d.VersionConflict as conflict_error:  # shown above the form, with the way to reload
+            return conflict_error
+
+    result = forms.save("partner_form", go and editor, save_it)
+    if isinstance(result, d.VersionConflict):
+        st.session_state["form_conflict"] = str(result)
+        st.rerun()
+    if result is not None:
+        if result.ok:
+            st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+            st.session_state.pop("form_duplicates", None)
+            st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
+            st.session_state["dir_pick_next"] = result.partner_id
+            st.session_state["form_for"] = "reload"
+            st.rerun()
+        st.session_state["form_problems"] = result.problems
     problems = st.session_state.pop("form_problems", None)
     if problems:
         st.error(
@@ -395,41 +419,42 @@ with edit_tab:
                 st.text_input("Eligibility", key="svc_eligibility")
                 st.checkbox("SEND inclusive", key="svc_send")
                 saved = st.form_submit_button("Save the service", type="primary")
-            if saved:
-                values = {
-                    name: st.session_state[f"svc_{name}"]
-                    for name in (
-                        "name",
-                        "tags",
-                        "min_age",
-                        "max_age",
-                        "cost",
-                        "languages",
-                        "sessions",
-                        "eligibility",
-                        "access",
-                        "status",
-                    )
-                }
-                values["delivery"] = ";".join(st.session_state["svc_delivery"])
-                values["send_inclusive"] = "yes" if st.session_state["svc_send"] else "no"
-                try:
-                    done = d.save_service(
-                        store,
-                        ui.current_actor(),
-                        pick,
-                        values,
-                        None if which == "new" else which,
-                        st.session_state.get("svc_version"),
-                    )
-                except d.VersionConflict as conflict_error:
-                    st.error(md_escape(str(conflict_error)))
-                else:
-                    if done.ok:
-                        st.session_state["dir_notice"] = f"Saved the service {values['name']}."
-                        st.session_state["svc_for"] = None
-                        # Back to a blank form: the saved service is in the table above, and a
-                        # second service typed next must not overwrite the first.
-                        st.session_state["svc_pick_next"] = "new"
-                        st.rerun()
-                    st.error("Not saved: " + "; ".join(f"{k}: {md_escape(v)}" for k, v in done.problems.items()))
+            values = {
+                name: st.session_state[f"svc_{name}"]
+                for name in (
+                    "name",
+                    "tags",
+                    "min_age",
+                    "max_age",
+                    "cost",
+                    "languages",
+                    "sessions",
+                    "eligibility",
+                    "access",
+                    "status",
+                )
+            }
+            values["delivery"] = ";".join(st.session_state["svc_delivery"])
+            values["send_inclusive"] = "yes" if st.session_state["svc_send"] else "no"
+            done = forms.save(
+                f"svc_save_{pick}",
+                saved,
+                lambda: d.save_service(
+                    store,
+                    ui.current_actor(),
+                    pick,
+                    values,
+                    None if which == "new" else which,
+                    st.session_state.get("svc_version"),
+                ),
+                refusals=(d.VersionConflict,),
+            )
+            if done is not None:
+                if done.ok:
+                    st.session_state["dir_notice"] = f"Saved the service {values['name']}."
+                    st.session_state["svc_for"] = None
+                    # Back to a blank form: the saved service is in the table above, and a
+                    # second service typed next must not overwrite the first.
+                    st.session_state["svc_pick_next"] = "new"
+                    st.rerun()
+                st.error("Not saved: " + "; ".join(f"{k}: {md_escape(v)}" for k, v in done.problems.items()))

@@ -13,6 +13,7 @@ from engagement.settings import load_settings
 from engagement.store import list_schools
 from engagement.text import list_text, md_escape, value_text
 from engagement.typology import CHANNELS, load_typology
+from ui import forms
 from ui.forms import AS_USUAL, focus_on, two_way_question
 
 viewer, store, school_id = ui.open_page("outreach")
@@ -237,37 +238,39 @@ with panel:
                     "message within two school days: see the Overview's communication panel.",
                 )
                 note = st.text_area("Note (no names)", key="log_note", height=80)
-                if st.form_submit_button("Log contact", type="primary"):
-                    activity = other if chosen_activity == OTHER else chosen_activity
-                    try:
-                        log_interaction(
-                            store,
-                            ui.current_actor(),
-                            school_id=school_id,
-                            family_id=family_id,
-                            date=when,
-                            activity=activity,
-                            channel=None if channel == USUAL else channel,
-                            two_way=two_way,
-                            notes=note or None,
-                            direction="from family" if from_family else "to family",
-                        )
-                    except InvalidInteraction as error:
-                        st.error(str(error), icon=":material/error:")
-                    else:
-                        st.session_state["outreach_form_done"] = True
-                        # Whether it leaves the list is known after the rerun reloads it.
-                        at = ids.index(family_id) if family_id in ids else -1
-                        st.session_state["outreach_logged"] = {
-                            "family_id": family_id,
-                            # The family after it in the list, for "Next family" (even when it stays on it).
-                            "next": ids[at + 1] if 0 <= at < len(ids) - 1 else None,
-                            "row": row.to_dict(),
-                            "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}.",
-                            "two_way": bool(two_way),
-                            "pending": True,
-                        }
-                        st.rerun()
+                pressed = st.form_submit_button("Log contact", type="primary")
+            activity = other if chosen_activity == OTHER else chosen_activity
+            logged_now = forms.save(
+                f"outreach_log_{family_id}",
+                pressed,
+                lambda: log_interaction(
+                    store,
+                    ui.current_actor(),
+                    school_id=school_id,
+                    family_id=family_id,
+                    date=when,
+                    activity=activity,
+                    channel=None if channel == USUAL else channel,
+                    two_way=two_way,
+                    notes=note or None,
+                    direction="from family" if from_family else "to family",
+                ),
+                refusals=(InvalidInteraction,),
+            )
+            if logged_now is not None:
+                st.session_state["outreach_form_done"] = True
+                # Whether it leaves the list is known after the rerun reloads it.
+                at = ids.index(family_id) if family_id in ids else -1
+                st.session_state["outreach_logged"] = {
+                    "family_id": family_id,
+                    # The family after it in the list, for "Next family" (even when it stays on it).
+                    "next": ids[at + 1] if 0 <= at < len(ids) - 1 else None,
+                    "row": row.to_dict(),
+                    "message": f"Logged a {code(activity)} with family {code(family_id)} on {when:%d/%m/%Y}.",
+                    "two_way": bool(two_way),
+                    "pending": True,
+                }
+                st.rerun()
             if st.session_state.pop("outreach_focus_form", False):
                 focus_on("Date", kind="input", nonce=family_id)
 

@@ -25,6 +25,7 @@ from engagement.services import services_of
 from engagement.settings import load_settings
 from engagement.text import md_escape, record_lines
 from engagement.typology import PARTNER_LAYERS, PARTNER_SEGMENTS, PARTNER_STATUSES, load_typology
+from ui import forms
 from ui.forms import two_way_question
 from ui.service_filters import service_filters
 
@@ -244,38 +245,51 @@ def partner_dialog(here: list[str]) -> None:
         logged = st.session_state.get("map_logged")
         if logged and logged[0] == r["partner_id"]:
             st.success(logged[1])
-        with st.form("log_partner_contact", clear_on_submit=True):
+        # What was typed stays until it is saved (a refused save keeps it to try again); then the
+        # form starts blank.
+        typed = {f"map_log_{k}_{r['partner_id']}" for k in ("date", "activity", "staff", "notes")} | {"map_two_way"}
+        if st.session_state.get("map_log_saved") == r["partner_id"]:
+            st.session_state.pop("map_log_saved")
+            for k in typed:
+                st.session_state.pop(k, None)
+        with st.form("log_partner_contact"):
             st.markdown("**Log a contact with this partner**")
             c1, c2 = st.columns(2)
-            when = c1.date_input("Date", value=clock.today(), format="DD/MM/YYYY")
+            when = c1.date_input(
+                "Date", value=clock.today(), format="DD/MM/YYYY", key=f"map_log_date_{r['partner_id']}"
+            )
             activity = c2.selectbox(
                 "Activity",
                 typology.activity_names(),
+                key=f"map_log_activity_{r['partner_id']}",
                 index=typology.activity_names().index("phone call") if "phone call" in typology.activity_names() else 0,
             )
             two_way = two_way_question("map_two_way", who="the partner")
-            staff = st.text_input("Staff")
-            notes = st.text_area("Notes", height=80)
-            if st.form_submit_button("Log contact", type="primary"):
-                try:
-                    contacts.log_interaction(
-                        store,
-                        ui.current_actor(),
-                        school_id=school_id,
-                        date=when,
-                        activity=activity,
-                        partner_id=r["partner_id"],
-                        two_way=two_way,
-                        staff=staff or None,
-                        notes=notes or None,
-                    )
-                except contacts.InvalidInteraction as error:
-                    st.error(str(error))
-                else:
-                    # Said beside the form, in the open record, which the whole page's rerun
-                    # (for the new counts) keeps open.
-                    st.session_state["map_logged"] = (r["partner_id"], f"Contact on {when:%d/%m/%Y} logged.")
-                    st.rerun()
+            staff = st.text_input("Staff", key=f"map_log_staff_{r['partner_id']}")
+            notes = st.text_area("Notes", height=80, key=f"map_log_notes_{r['partner_id']}")
+            pressed = st.form_submit_button("Log contact", type="primary")
+        logged_now = forms.save(
+            f"map_log_{r['partner_id']}",
+            pressed,
+            lambda: contacts.log_interaction(
+                store,
+                ui.current_actor(),
+                school_id=school_id,
+                date=when,
+                activity=activity,
+                partner_id=r["partner_id"],
+                two_way=two_way,
+                staff=staff or None,
+                notes=notes or None,
+            ),
+            refusals=(contacts.InvalidInteraction,),
+        )
+        if logged_now is not None:
+            # Said beside the form, in the open record, which the whole page's rerun
+            # (for the new counts) keeps open.
+            st.session_state["map_logged"] = (r["partner_id"], f"Contact on {when:%d/%m/%Y} logged.")
+            st.session_state["map_log_saved"] = r["partner_id"]
+            st.rerun()
 
 
 opened = [p for p in st.session_state.get("map_open", []) if p in names]

@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from engagement import clock, transitions
 from engagement.text import md_escape
+from ui import forms
 
 viewer, store, school_id = ui.open_page("transitions")
 today = clock.today()
@@ -118,8 +119,12 @@ with st.container(border=True):
         ticked = st.checkbox(md_escape(label), value=bool(step.done), key=f"step_{step.step_id}_{version}")
         if ticked != bool(step.done):
             changes[step.step_id] = ticked
-    if changes:
-        count = transitions.mark_steps(store, ui.current_actor(), school_id, changes, today)
+    count = forms.save(
+        f"transition_steps_{picked}",
+        bool(changes),
+        lambda: transitions.mark_steps(store, ui.current_actor(), school_id, changes, today),
+    )
+    if count is not None:
         st.session_state["transitions_flash"] = f"Saved: {count} step{'s' * (count != 1)} changed."
         st.rerun()
     flash = st.session_state.pop("transitions_flash", None)

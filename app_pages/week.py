@@ -11,6 +11,7 @@ from engagement.partners import partner_directory
 from engagement.settings import load_settings
 from engagement.text import md_escape
 from engagement.typology import load_typology
+from ui import forms
 
 viewer, store, school_id = ui.open_page("week")
 today = clock.today()
@@ -95,41 +96,43 @@ with events_tab:
                 f"Already on the register: {existing['families']} families. Saving adds to it; nobody is taken off."
             )
         saved = st.form_submit_button("Save register", type="primary")
-    if saved:
-        wanted = list(dict.fromkeys([*came, *events.parse_pasted(pasted)]))
+
+    def save_the_register() -> events.SavedRegister | events.UnknownReferences:
         try:
-            result = events.save_register(
+            return events.save_register(
                 store,
                 ui.current_actor(),
                 school_id=school_id,
                 event_id=None if existing is None else chosen,
                 date=when,
                 activity=activity,
-                family_ids=wanted,
+                family_ids=list(dict.fromkeys([*came, *events.parse_pasted(pasted)])),
                 partner_ids=running,
                 attendees=attendees,
                 volunteer_hours=hours,
                 money_raised=money,
             )
-        except events.UnknownReferences as error:
-            one = len(error.unknown) == 1
-            st.error(
-                f"Nothing was saved: {len(error.unknown)} reference{' is' if one else 's are'} not a family of "
-                f"this school. Fix or remove {'it' if one else 'them'}, then save again.",
-                icon=":material/error:",
-            )
-            st.dataframe({"Unknown reference": error.unknown}, hide_index=True, key="week_unknown")
-        except InvalidInteraction as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            st.session_state["week_event_flash"] = (
-                f"Saved: {result.added} families added to the register"
-                + (f" ({result.already} were already on it)" if result.already else "")
-                + (f", {result.partners_added} partner contacts" if result.partners_added else "")
-                + "."
-            )
-            st.session_state["week_event_saved"] = result.event_id
-            st.rerun()
+        except events.UnknownReferences as error:  # listed below, to fix one by one
+            return error
+
+    result = forms.save("week_register", saved, save_the_register, refusals=(InvalidInteraction,))
+    if isinstance(result, events.UnknownReferences):
+        one = len(result.unknown) == 1
+        st.error(
+            f"Nothing was saved: {len(result.unknown)} reference{' is' if one else 's are'} not a family of "
+            f"this school. Fix or remove {'it' if one else 'them'}, then save again.",
+            icon=":material/error:",
+        )
+        st.dataframe({"Unknown reference": result.unknown}, hide_index=True, key="week_unknown")
+    elif result is not None:
+        st.session_state["week_event_flash"] = (
+            f"Saved: {result.added} families added to the register"
+            + (f" ({result.already} were already on it)" if result.already else "")
+            + (f", {result.partners_added} partner contacts" if result.partners_added else "")
+            + "."
+        )
+        st.session_state["week_event_saved"] = result.event_id
+        st.rerun()
     if existing is not None:
         with st.expander("Take a family off this register (marked by mistake)"):
             on_register = events.families_on_register(store, chosen)
@@ -140,9 +143,14 @@ with events_tab:
                 "Yes, take this family off: its contact for the event goes (the audit log keeps who did it)",
                 key="week_event_remove_sure",
             )
-            if st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure)) and gone:
-                events.remove_from_register(store, ui.current_actor(), chosen, gone)
-                st.session_state["week_event_flash"] = f"{gone} was taken off the register."
+            pressed = st.button("Take off the register", key="week_event_remove", disabled=not (gone and sure))
+            taken = forms.save(
+                f"week_event_remove_{chosen}",
+                pressed,
+                forms.done_when_run(lambda: events.remove_from_register(store, ui.current_actor(), chosen, gone or "")),
+            )
+            if taken:
+                st.session_state["week_event_flash"] = f"{md_escape(gone)} was taken off the register."
                 st.session_state["week_event_saved"] = chosen
                 st.rerun()
     st.subheader("Events", anchor=False)
@@ -241,28 +249,26 @@ with referrals_tab:
         r1, r2 = st.columns(2)
         made = r1.date_input("Date referred", value=today, max_value=today, format="DD/MM/YYYY", key="week_ref_date")
         staff = r2.text_input("Referred by", key="week_ref_staff")
-        if (
-            st.button("Refer", type="primary", key="week_ref_go", disabled=not (family and partner))
-            and family
-            and partner
-        ):
-            try:
-                referrals.refer(
-                    store,
-                    ui.current_actor(),
-                    school_id=school_id,
-                    family_id=family,
-                    partner_id=partner,
-                    date=made,
-                    reasons=reasons,
-                    staff=staff or None,
-                    today=today,
-                )
-            except referrals.InvalidReferral as error:
-                st.error(str(error), icon=":material/error:")
-            else:
-                st.session_state["week_referral_flash"] = f"Referred to {md_escape(partner_names[partner])}."
-                st.rerun()
+        pressed = st.button("Refer", type="primary", key="week_ref_go", disabled=not (family and partner))
+        made_it = forms.save(
+            "week_refer",
+            pressed,
+            lambda: referrals.refer(
+                store,
+                ui.current_actor(),
+                school_id=school_id,
+                family_id=family or "",
+                partner_id=partner or "",
+                date=made,
+                reasons=reasons,
+                staff=staff or None,
+                today=today,
+            ),
+            refusals=(referrals.InvalidReferral,),
+        )
+        if made_it is not None:
+            st.session_state["week_referral_flash"] = f"Referred to {md_escape(partner_names[partner])}."
+            st.rerun()
     with move:
         st.markdown("**Record a reply or an outcome**")
         every = referrals.referrals(store, school_id, today=today)
@@ -281,16 +287,20 @@ with referrals_tab:
         status = s1.selectbox("Status", list(referrals.STATUSES), key="week_move_status", index=1)
         on = s2.date_input("On", value=today, max_value=today, format="DD/MM/YYYY", key="week_move_date")
         why = st.text_input("Why it was declined (for declined)", key="week_move_why")
-        if st.button("Save the status", key="week_move_go", disabled=picked is None) and picked is not None:
-            try:
-                referrals.update_status(
-                    store, ui.current_actor(), picked, status, on, decline_reason=why or None, today=today
+        pressed = st.button("Save the status", key="week_move_go", disabled=picked is None)
+        moved = forms.save(
+            "week_move",
+            pressed,
+            forms.done_when_run(
+                lambda: referrals.update_status(
+                    store, ui.current_actor(), picked or "", status, on, decline_reason=why or None, today=today
                 )
-            except referrals.InvalidReferral as error:
-                st.error(str(error), icon=":material/error:")
-            else:
-                st.session_state["week_referral_flash"] = f"The referral is now {status}."
-                st.rerun()
+            ),
+            refusals=(referrals.InvalidReferral,),
+        )
+        if moved:
+            st.session_state["week_referral_flash"] = f"The referral is now {status}."
+            st.rerun()
     with st.expander(f"Every referral ({len(every)})"):
         st.dataframe(
             every,
@@ -331,29 +341,27 @@ with links_tab:
     d1, d2 = st.columns(2)
     start = d1.date_input("From", value=today, format="DD/MM/YYYY", key="week_link_start")
     end = d2.date_input("Until (optional)", value=None, format="DD/MM/YYYY", key="week_link_end")
-    if (
-        st.button("Link", type="primary", key="week_link_go", disabled=not (link_family and link_partner))
-        and link_partner
-    ):
-        try:
-            for family in link_family:
-                referrals.link_family(
-                    store,
-                    ui.current_actor(),
-                    school_id=school_id,
-                    family_id=family,
-                    partner_id=link_partner,
-                    relation=relation,
-                    start=start,
-                    end=end,
-                )
-        except referrals.InvalidReferral as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            st.session_state["week_link_flash"] = (
-                f"Linked {len(link_family)} families to {md_escape(partner_names[link_partner])}."
+
+    def link_them() -> bool:
+        for family in link_family:
+            referrals.link_family(
+                store,
+                ui.current_actor(),
+                school_id=school_id,
+                family_id=family,
+                partner_id=link_partner or "",
+                relation=relation,
+                start=start,
+                end=end,
             )
-            st.rerun()
+        return True
+
+    pressed = st.button("Link", type="primary", key="week_link_go", disabled=not (link_family and link_partner))
+    if forms.save("week_link", pressed, link_them, refusals=(referrals.InvalidReferral,)):
+        st.session_state["week_link_flash"] = (
+            f"Linked {len(link_family)} families to {md_escape(partner_names[link_partner])}."
+        )
+        st.rerun()
     if link_partner:
         users = referrals.family_links(store, partner_id=link_partner, today=today)
         st.markdown(f"**{md_escape(partner_names[link_partner])}**: {int(users['current'].sum())} families use it now")

@@ -130,6 +130,37 @@ def grant_for(email: str | None, roles: Mapping | None) -> Grant | None:
     return None if value is None else _grant(value)
 
 
+def email_verified(claim) -> bool:
+    """Whether a provider's ``email_verified`` claim lets its address be trusted for a grant. A
+    missing claim is trusted (many providers only sign in verified addresses and do not say so);
+    otherwise only a true one is: some providers send the claim as text, and the text "false" is
+    truthy to Python, so it is read as what it says, and anything unexpected is not trusted.
+
+    >>> [email_verified(c) for c in (None, True, "true", "TRUE", 1)]
+    [True, True, True, True, True]
+    >>> [email_verified(c) for c in (False, "false", "False", "0", 0, "no", "", "yes please")]
+    [False, False, False, False, False, False, False, False]
+    """
+    if claim is None:
+        return True
+    if isinstance(claim, bool):
+        return claim
+    if isinstance(claim, int):
+        return claim == 1
+    return isinstance(claim, str) and claim.strip().lower() in ("true", "1")
+
+
+def signed_in_grant(email: str | None, claim, roles: Mapping | None) -> Grant | None:
+    """The grant of a signed-in user: none when the provider says (in any form) that the address
+    is not verified, since it could then be asserting anyone's address; else :func:`grant_for`.
+
+    >>> roles = {"head@oak.sch.uk": "head"}
+    >>> signed_in_grant("head@oak.sch.uk", "false", roles) is None, signed_in_grant("head@oak.sch.uk", True, roles)
+    (True, Grant(role='head', schools=None))
+    """
+    return grant_for(email, roles) if email_verified(claim) else None
+
+
 def role_for(email: str | None, roles: Mapping | None) -> str | None:
     """The role of ``email`` under the ``roles`` mapping (address or ``@domain`` to role)."""
     grant = grant_for(email, roles)

@@ -41,7 +41,7 @@ from sqlalchemy import select
 from engagement import interchange
 from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_date
-from engagement.interchange import ImportReport
+from engagement.interchange import ImportReport, check_unknown_columns
 from engagement.settings import Settings
 from engagement.terms import Calendar, Holiday, Term, date_range_text, default_calendar, with_defaults
 
@@ -254,9 +254,10 @@ def _rows_of_file(
                 f"{', '.join(REQUIRED)}; found: {', '.join(h for h in header if h) or 'nothing'})",
             )
         return name, []
-    ignored = [h for h in header if h and h not in COLUMNS]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the terms format were ignored: {', '.join(ignored)}")
+    errors_before = len(report.errors)
+    check_unknown_columns(report, name, "terms", header_line, header, COLUMNS)
+    if len(report.errors) > errors_before:
+        return name, []
     rows = []
     for line, cells in numbered[1:]:
         named = {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS}

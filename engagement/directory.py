@@ -37,7 +37,7 @@ from engagement import store as db
 from engagement.cells import parse_list
 from engagement.interchange import FORMATS
 from engagement.services import FORMAT as SERVICE_FORMAT
-from engagement.services import check_values, converters, is_free, new_service_id, open_on
+from engagement.services import _free_id, check_values, converters, is_free, open_on
 from engagement.settings import load_settings
 from engagement.text import text_or_blank
 from engagement.typology import LOCAL_OFFER, load_typology
@@ -178,9 +178,27 @@ def last_change(conn: Connection, table: str, record_id: str) -> tuple[str, date
     return (own.actor, own.at) if own else ("someone", None)
 
 
-def _partner(conn: Connection, partner_id: str) -> dict | None:
-    row = conn.execute(select(db.partners).where(db.partners.c.partner_id == partner_id)).mappings().first()
+def _partner(conn: Connection, partner_id: str, lock: bool = False) -> dict | None:
+    """The stored partner; with ``lock`` (in a write) its row is held until the transaction ends,
+    so a second save of it on PostgreSQL waits, then reads what the first one wrote."""
+    query = select(db.partners).where(db.partners.c.partner_id == partner_id)
+    row = conn.execute(query.with_for_update() if lock else query).mappings().first()
     return dict(row) if row else None
+
+
+def _set_versioned(
+    conn: Connection, table, key: str, what: str, record_id: str, seen: int, values: dict[str, object]
+) -> None:
+    """Write ``values`` (with the next version) to the record only if its version is still ``seen``:
+    a compare-and-set, so a change another save made meanwhile is never overwritten unseen, whatever
+    the database and its isolation; when it has moved on, :class:`VersionConflict` says who moved it."""
+    done = conn.execute(
+        table.update().where(and_(table.c[key] == record_id, table.c.version == seen)).values(**values)
+    ).rowcount
+    if done != 1:
+        who, when = last_change(conn, table.name, record_id)
+        found = conn.execute(select(table).where(table.c[key] == record_id)).mappings().first()
+        raise VersionConflict(what, record_id, who, when, dict(found) if found else None)
 
 
 def _check_version(
@@ -196,9 +214,13 @@ def _check_version(
 def new_partner_id(store: db.Store, school_id: str) -> str:
     """The next free reference of the form ``<school>-P<nnn>``."""
     with store.read() as conn:
-        taken = set(conn.execute(select(db.partners.c.partner_id)).scalars())
+        return _next_partner_id(conn, school_id)
+
+
+def _next_partner_id(conn: Connection, school_id: str, after: str | None = None) -> str:
+    taken = set(conn.execute(select(db.partners.c.partner_id)).scalars())
     n = 1
-    while f"{school_id}-P{n:03d}" in taken:
+    while f"{school_id}-P{n:03d}" in taken or (after is not None and f"{school_id}-P{n:03d}" <= after):
         n += 1
     return f"{school_id}-P{n:03d}"
 
@@ -270,7 +292,10 @@ def save_partner(
     if record.get("status") is None:
         record["status"] = "active"
     placed = ""
-    moved = before is None or any(_norm(record.get(k)) != _norm(before.get(k)) for k in ("postcode", "address"))
+    # Where the partner is: the form's postcode and address where it gave them, else the stored ones
+    # (a save of other fields alone neither moves the partner nor takes it off the map).
+    where = {k: typed[k] if k in typed else (before or {}).get(k) for k in ("postcode", "address")}
+    moved = before is None or any(_norm(where[k]) != _norm(before.get(k)) for k in where)
     typed_coordinates = typed.get("latitude") is not None
     if (
         typed_coordinates
@@ -278,15 +303,15 @@ def save_partner(
         and (typed["latitude"], typed["longitude"]) != (before["latitude"], before["longitude"])
     ):
         placed = "Placed on the map where you gave its coordinates."
-    elif moved and not typed_coordinates and (record.get("postcode") or record.get("address")):
-        lat, lon, placed = place_address(store, record.get("postcode"), record.get("address"), online)
+    elif moved and not typed_coordinates and (where["postcode"] or where["address"]):
+        lat, lon, placed = place_address(store, where["postcode"], where["address"], online)
         record["latitude"], record["longitude"] = lat, lon
     elif moved and not typed_coordinates:
         record["latitude"] = record["longitude"] = None
         placed = "Not placed on the map: no postcode or address."
 
     def write(conn: Connection) -> SaveResult:
-        current = _partner(conn, partner_id) if partner_id else None
+        current = _partner(conn, partner_id, lock=True) if partner_id else None
         if partner_id:
             # Checked again inside the write: another save may have landed while we geocoded.
             _check_version(
@@ -298,16 +323,22 @@ def save_partner(
                 expected_version if expected_version is not None else (before or {}).get("version"),
             )
         if current is None:
-            new_id = new_partner_id(store, school_id) if partner_id is None else partner_id
+            # Two people adding a partner at once may pick the same next reference: the database
+            # keeps the first, and the second takes the one after.
+            new_id = _next_partner_id(conn, school_id) if partner_id is None else partner_id
             row = {**record, "partner_id": new_id, "school_id": school_id, "version": 1}
-            conn.execute(db.partners.insert().values(**row))
+            while not db.insert_if_absent(conn, db.partners, [row]):
+                if partner_id is not None:  # added under this reference by someone else meanwhile
+                    who, when = last_change(conn, "partners", new_id)
+                    raise VersionConflict("partner", new_id, who, when, _partner(conn, new_id))
+                row["partner_id"] = new_id = _next_partner_id(conn, school_id, after=new_id)
             db.audit(conn, "insert", "partners", new_id, after=row)
             return SaveResult(new_id, 1, placed=placed)
         changed = {k: v for k, v in record.items() if current.get(k) != v}
         if not changed:
             return SaveResult(partner_id, current["version"], placed=placed)
         changed["version"] = current["version"] + 1
-        conn.execute(db.partners.update().where(db.partners.c.partner_id == partner_id).values(**changed))
+        _set_versioned(conn, db.partners, "partner_id", "partner", current["partner_id"], current["version"], changed)
         db.audit(conn, "update", "partners", partner_id, before={k: current.get(k) for k in changed}, after=changed)
         return SaveResult(partner_id, changed["version"], placed=placed)
 
@@ -322,13 +353,13 @@ def _change(
     store: db.Store, actor: str, partner_id: str, values: dict, action: str, expected_version: int | None = None
 ) -> int:
     def write(conn: Connection) -> int:
-        current = _partner(conn, partner_id)
+        current = _partner(conn, partner_id, lock=True)
         if current is None:
             who, when = last_change(conn, "partners", partner_id)
             raise VersionConflict("partner", partner_id, who, when, None)
         _check_version(conn, "partners", "partner", partner_id, current, expected_version)
         after = {**values, "version": current["version"] + 1}
-        conn.execute(db.partners.update().where(db.partners.c.partner_id == partner_id).values(**after))
+        _set_versioned(conn, db.partners, "partner_id", "partner", partner_id, current["version"], after)
         db.audit(conn, action, "partners", partner_id, before={k: current.get(k) for k in after}, after=after)
         return after["version"]
 
@@ -365,8 +396,29 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
         current = _partner(conn, partner_id)
         if current is None:
             return {}
-        # Children first, whether or not the database enforces ON DELETE CASCADE.
+        # Children first, whether or not the database enforces ON DELETE CASCADE; each goes into
+        # the audit log as it was (a referral with its steps), so a deletion can be read back and a
+        # family's later erasure finds these copies too (by their record ids).
+        now = datetime.datetime.now(datetime.UTC)
         referred = select(db.referrals.c.referral_id).where(db.referrals.c.partner_id == partner_id)
+        steps: dict[str, list[dict]] = {}
+        for step in conn.execute(
+            select(db.referral_steps)
+            .where(db.referral_steps.c.referral_id.in_(referred))
+            .order_by(db.referral_steps.c.id)
+        ).mappings():
+            steps.setdefault(step["referral_id"], []).append({k: step[k] for k in ("status", "date", "note")})
+        copies = []
+        for name, table, key in (
+            ("services", db.services, lambda r: r["service_id"]),
+            ("interactions", db.interactions, lambda r: r["interaction_id"]),
+            ("referrals", db.referrals, lambda r: r["referral_id"]),
+            ("family_partners", db.family_partners, lambda r: f"{r['family_id']}|{r['partner_id']}"),
+        ):
+            for row in conn.execute(select(table).where(table.c.partner_id == partner_id)).mappings():
+                image = dict(row) | ({"steps": steps.get(row["referral_id"], [])} if name == "referrals" else {})
+                detail = f"deleted with partner {partner_id}"
+                copies.append(db._audit_values(conn, "delete", name, key(row), image, None, detail, now))
         conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(referred)))
         gone = {
             name: conn.execute(table.delete().where(table.c.partner_id == partner_id)).rowcount
@@ -377,6 +429,8 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
                 ("family_partners", db.family_partners),
             )
         }
+        if copies:
+            conn.execute(db.audit_log.insert(), copies)
         conn.execute(db.partners.delete().where(db.partners.c.partner_id == partner_id))
         db.audit(
             conn,
@@ -415,13 +469,17 @@ def save_service(
         s = db.services
         current: dict | None = None
         if service_id is not None:
-            found = conn.execute(select(s).where(s.c.service_id == service_id)).mappings().first()
+            found = conn.execute(select(s).where(s.c.service_id == service_id).with_for_update()).mappings().first()
             current = dict(found) if found else None
             _check_version(conn, "services", "service", service_id, current, expected_version)
         if current is None:
-            new_id = service_id or new_service_id(store, partner_id)
+            new_id = service_id or _free_id(conn, partner_id)
             row = {**typed, "service_id": new_id, "partner_id": partner_id, "version": 1}
-            conn.execute(s.insert().values(**row))
+            while not db.insert_if_absent(conn, s, [row]):  # taken meanwhile: the next one
+                if service_id is not None or _free_id(conn, partner_id) == new_id:
+                    who, when = last_change(conn, "services", new_id)
+                    raise VersionConflict("service", new_id, who, when, {"service_id": new_id})
+                row["service_id"] = new_id = _free_id(conn, partner_id)
             db.audit(conn, "insert", "services", new_id, after=row)
             return SaveResult(new_id, 1)
         changed = {k: v for k, v in typed.items() if current.get(k) != v}
@@ -429,7 +487,7 @@ def save_service(
             return SaveResult(service_id, current["version"])
         version = int(current["version"]) + 1
         changed["version"] = version
-        conn.execute(s.update().where(s.c.service_id == service_id).values(**changed))
+        _set_versioned(conn, s, "service_id", "service", current["service_id"], int(current["version"]), changed)
         db.audit(conn, "update", "services", service_id, before={k: current.get(k) for k in changed}, after=changed)
         return SaveResult(service_id, version)
 

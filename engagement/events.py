@@ -221,26 +221,31 @@ def register_in(
     unknown = _not_of_school(conn, db.partners, "partner_id", school_id, partners)
     if unknown:
         raise UnknownReferences(unknown, "partner")
-    stored = conn.execute(select(db.events).where(db.events.c.event_id == event_id)).mappings().first()
-    if stored is not None and stored["school_id"] != school_id:
-        raise InvalidInteraction(f"The event {event_id!r} belongs to another school.")
-    on_register = _on_register(conn, event_id)
-    listed = [p for p in (stored["partner_ids"] or "").split(";") if p] if stored else []
-    all_partners = list(dict.fromkeys(listed + partners))
     event_row = {
         "event_id": event_id,
         "school_id": school_id,
         "date": when,
         "activity": template["activity"],
-        "partner_ids": ";".join(all_partners) or None,
+        "partner_ids": ";".join(partners) or None,
         "staff": template["staff"],
         "notes": (str(notes).strip() or None) if notes is not None else None,
         **{k: v for k, v in quantities.items() if v is not None},
     }
+    # The event's row is held until this save commits, so a second register of the same event
+    # (on PostgreSQL) waits, then sees who the first put on it. A new event is an insert the
+    # database keeps unique: of two staff creating it at once, the second adds to the first's.
+    stored = _event_held(conn, event_id)
     if stored is None:
-        conn.execute(db.events.insert().values(**event_row))
-        db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
-    else:
+        if db.insert_if_absent(conn, db.events, [event_row]):
+            db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
+        else:
+            stored = _event_held(conn, event_id)
+    if stored is not None and stored["school_id"] != school_id:
+        raise InvalidInteraction(f"The event {event_id!r} belongs to another school.")
+    on_register = _on_register(conn, event_id)
+    if stored is not None:
+        listed = [p for p in (stored["partner_ids"] or "").split(";") if p]
+        event_row["partner_ids"] = ";".join(dict.fromkeys(listed + partners)) or None
         if stored["date"] != when or stored["activity"] != template["activity"]:
             raise InvalidInteraction(
                 f"The event {event_id!r} is a {stored['activity']} on {stored['date']:%d/%m/%Y}; "
@@ -266,7 +271,7 @@ def register_in(
                 continue
             row: dict[str, Any] = {
                 **template,
-                "interaction_id": _new_id(),
+                "interaction_id": register_contact_id(event_id, key, ref),
                 "family_id": None,
                 "partner_id": None,
                 key: ref,
@@ -275,7 +280,8 @@ def register_in(
                 row["two_way"] = True  # the partner ran it with the school: a two-way contact
             rows.append(row)
     if rows:
-        conn.execute(db.interactions.insert(), rows)
+        went_in = {k for (k,) in db.insert_if_absent(conn, db.interactions, rows)}
+        rows = [r for r in rows if r["interaction_id"] in went_in]
         db.audit_many(
             conn,
             (
@@ -291,7 +297,14 @@ def register_in(
         )
     new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
     if new_links:
-        conn.execute(db.event_contacts.insert(), [{"interaction_id": i, "event_id": event_id} for i in new_links])
+        # A contact already put on a register by a save that committed meanwhile stays where it is.
+        tied = {
+            k
+            for (k,) in db.insert_if_absent(
+                conn, db.event_contacts, [{"interaction_id": i, "event_id": event_id} for i in new_links]
+            )
+        }
+        linked = [(key, i) for key, i in linked if i in tied]
     db.audit_many(
         conn,
         (
@@ -328,10 +341,26 @@ def _unlinked_contacts(conn, school_id: str, when, activity: str) -> dict[tuple[
     return out
 
 
-def _new_id() -> str:
-    from engagement.contacts import new_interaction_id
+def register_contact_id(event_id: str, key: str, ref: str) -> str:
+    """The reference of the contact a register makes for a family (``key`` "family_id") or a
+    running partner on an event: the same every time, so the database itself keeps one per
+    attendee and event, however many staff mark the register at once. Shaped like any other
+    contact's reference, and saying nothing of the family.
 
-    return new_interaction_id()
+    >>> register_contact_id("E1", "family_id", "F1") == register_contact_id("E1", "family_id", "F1")
+    True
+    >>> register_contact_id("E1", "family_id", "F1") != register_contact_id("E2", "family_id", "F1")
+    True
+    """
+    import hashlib
+
+    return "I-" + hashlib.sha256(f"{event_id}\x1f{key}\x1f{ref}".encode()).hexdigest()[:32]
+
+
+def _event_held(conn, event_id: str) -> dict | None:
+    found = conn.execute(select(db.events).where(db.events.c.event_id == event_id).with_for_update()).mappings()
+    row = found.first()
+    return dict(row) if row else None
 
 
 def _not_of_school(conn, table, key: str, school_id: str, refs: list[str]) -> list[str]:

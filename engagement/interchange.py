@@ -861,6 +861,51 @@ def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter added, dropped, changed or two neighbours swapped.
+
+    >>> one_edit_apart("notess", "notes"), one_edit_apart("ntoes", "notes"), one_edit_apart("note", "notes")
+    (True, True, True)
+    >>> one_edit_apart("notes", "notes"), one_edit_apart("nots", "note"), one_edit_apart("staff", "stuffs")
+    (False, True, False)
+    """
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        )
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def check_unknown_columns(
+    report: ImportReport, name: str, kind: str, row: int | None, header: list[str], known: Collection[str]
+) -> None:
+    """The header check every import shares for columns its kind does not know: one a letter away
+    from a known column the header lacks is a misspelling (``notess``), refused with "did you
+    mean", since its values would otherwise be dropped without a word; any other is noted as ignored."""
+    present = set(header)
+    ignored = []
+    for h in header:
+        if not h or h in known:
+            continue
+        meant = sorted(k for k in known if k not in present and len(k) >= 4 and one_edit_apart(h, k))
+        if meant:
+            report.error(
+                name,
+                row,
+                h,
+                f"the column {h!r} is not in the {kind} format: did you mean {meant[0]!r}? "
+                "Correct the header, then import again",
+            )
+        else:
+            ignored.append(h)
+    if ignored:
+        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+
+
 def _check_header(report: ImportReport, name: str, kind: str, row: int, header: list[str]) -> dict[str, int] | None:
     """The known columns and where they are, or None (with the problems reported) if the header
     does not make a file of this kind."""
@@ -883,9 +928,7 @@ def _check_header(report: ImportReport, name: str, kind: str, row: int, header: 
             )
     if kind == "interactions" and not {"family_id", "partner_id"} & seen:
         report.error(name, row, "family_id", "an interactions file needs a family_id or a partner_id column (or both)")
-    ignored = [h for h in header if h and h not in known]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    check_unknown_columns(report, name, kind, row, header, known)
     if report.problem_count > errors_before:
         return None
     return {h: j for j, h in enumerate(header) if h in known}
@@ -1271,8 +1314,7 @@ def _check_allowed_schools(
                 report.error(
                     *_where(frame, i, names),
                     "partner_id",
-                    f"partner {frame.at[i, 'partner_id']!r} belongs to school {school!r}, not one of the schools "
-                    "your account may change",
+                    f"partner {frame.at[i, 'partner_id']!r} is not of a school your account may change",
                 )
                 continue
             report.error(
@@ -1344,7 +1386,8 @@ def _check_owners(
         report.error(
             *_where(frame, i, names),
             "school_id",
-            f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to school {stored[i]!r}, not {school[i]!r}",
+            # Never which school: the importer may not be one of its staff.
+            f"{SINGULAR[kind]} {frame.at[i, key]!r} already belongs to another school, not {school[i]!r}",
         )
 
 
@@ -1396,7 +1439,7 @@ def _check_references(
                 report.error(
                     *_where(frame, i, names),
                     column,
-                    f"{who} {rid!r} belongs to school {owner[i]!r}, not to {school[i]!r}",
+                    f"{who} {rid!r} belongs to another school, not to {school[i]!r}",
                 )
 
 
@@ -1700,7 +1743,7 @@ def _event_links(
             report.error(
                 *_where(frame, frame.index[i], names),
                 "event_id",
-                f"event {event!r} belongs to school {owners[event]!r}, not to {school[i]!r}",
+                f"event {event!r} belongs to another school, not to {school[i]!r}",
             )
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]

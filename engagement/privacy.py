@@ -24,7 +24,7 @@ import json
 import math
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from engagement import clock
 from engagement import store as db
@@ -197,9 +197,52 @@ def _old_interactions_in_audit(conn, cutoff: datetime.date) -> set[str]:
     return found
 
 
+# Other free text about families kept for the retention period only, as interactions' notes are:
+# the table, its key, the day its text is dated by, and the text's columns.
+RETAINED_TEXT = (
+    ("referrals", "referral_id", "status_date", ("decline_reason",)),
+    ("events", "event_id", "date", ("notes",)),
+)
+
+
+def _erase_old_text(conn, cutoff: datetime.date) -> dict[str, int]:
+    """Erase the text of :data:`RETAINED_TEXT` (and the decline reasons kept with a referral's
+    steps) dated before ``cutoff``, with its copies in the audit log: every audit row of a record
+    whose text went now, and any audit row written, or whose image is dated, before the cutoff.
+    Returns how many records of each table had text erased."""
+    erased: dict[str, int] = {}
+    start = datetime.datetime.combine(cutoff, datetime.time(), datetime.UTC)
+    log = db.audit_log
+    for table_name, key, day, columns in RETAINED_TEXT:
+        table = db.TABLES[table_name]
+        old = and_(table.c[day] < cutoff, or_(*(table.c[c].is_not(None) for c in columns)))
+        ids = set(conn.execute(select(table.c[key]).where(old)).scalars())
+        if ids:
+            conn.execute(table.update().where(old).values(**dict.fromkeys(columns)))
+        erased[table_name] = len(ids)
+        rows = conn.execute(
+            select(log.c.id, log.c.record_id, log.c.at, log.c.before, log.c.after).where(log.c.table_name == table_name)
+        ).all()
+        for row_id, record_id, at, before, after in rows:
+            every = record_id in ids or (at is not None and _utc(at) < start)
+            changes = {}
+            for name, text in (("before", before), ("after", after)):
+                image = json.loads(text) if text else {}
+                hit = [c for c in columns if image.get(c)]
+                # An image is dated by its own day: a reason given lately stays beside an old date.
+                if hit and (every or "" < str(image.get(day) or "")[:10] < cutoff.isoformat()):
+                    changes[name] = db.to_json({**image, **dict.fromkeys(hit, REDACTED)})
+            if changes:
+                conn.execute(log.update().where(log.c.id == row_id).values(**changes))
+    steps = db.referral_steps
+    conn.execute(steps.update().where(and_(steps.c.date < cutoff, steps.c.note.is_not(None))).values(note=None))
+    return erased
+
+
 def apply_retention(store: db.Store, actor: str, today: datetime.date | None = None, days: int | None = None) -> int:
     """Erase the notes of interactions older than the retention period, and every copy of them in
-    the audit log's before and after images, including those of rows since updated or deleted.
+    the audit log's before and after images, including those of rows since updated or deleted; the
+    same for referrals' decline reasons and events' notes (:data:`RETAINED_TEXT`).
     Returns how many interactions had notes erased in the tables."""
     today = today or clock.today()
     cutoff = today - datetime.timedelta(days=days if days is not None else retention_days())
@@ -215,13 +258,15 @@ def apply_retention(store: db.Store, actor: str, today: datetime.date | None = N
         in_audit = _old_interactions_in_audit(conn, cutoff) | _old_in_import_events(conn, cutoff) | set(ids)
         _redact_notes_in_audit(conn, sorted(in_audit))
         _redact_notes_in_import_events(conn, in_audit)
+        others = _erase_old_text(conn, cutoff)
         db.audit(
             conn,
             "retention",
             "interactions",
             detail=(
                 f"erased the notes of {len(ids)} interactions dated before {cutoff.isoformat()}, "
-                "and old notes in the audit log"
+                f"the decline reasons of {others['referrals']} referrals and the notes of {others['events']} "
+                "events, and old copies of them in the audit log"
             ),
         )
     return len(ids)

@@ -81,6 +81,15 @@ def _day(value, what: str = "date") -> datetime.date:
     return parsed
 
 
+def _fits(table, column: str, value: str | None, what: str) -> str | None:
+    """``value`` when it fits the store's column, else :class:`InvalidReferral` saying so: SQLite
+    would keep an over-long text and PostgreSQL refuse the save without saying which."""
+    limit = getattr(table.c[column].type, "length", None)
+    if value is not None and limit and len(value) > limit:
+        raise InvalidReferral(f"The {what} is too long ({len(value)} characters; at most {limit}).")
+    return value
+
+
 def _today(today) -> datetime.date:
     return clock.today() if today is None else _day(today, "today's date")
 
@@ -154,8 +163,9 @@ def refer(
         "status": "sent",
         "status_date": when,
         "decline_reason": None,
-        "staff": (staff or "").strip() or None,
+        "staff": _fits(db.referrals, "staff", (staff or "").strip() or None, "name of who referred"),
     }
+    _fits(db.referrals, "referral_id", new_id, "referral reference")
 
     def save(conn) -> None:
         _check_pair(conn, school_id, family, partner)
@@ -182,7 +192,12 @@ def update_status(
         raise InvalidReferral("Say why the partner declined the referral.")
 
     def save(conn) -> None:
-        stored = conn.execute(select(db.referrals).where(db.referrals.c.referral_id == referral_id)).mappings().first()
+        # Held until this save commits: a second status change waits, then starts from this one.
+        stored = (
+            conn.execute(select(db.referrals).where(db.referrals.c.referral_id == referral_id).with_for_update())
+            .mappings()
+            .first()
+        )
         if stored is None:
             raise InvalidReferral(f"There is no referral {referral_id!r}.")
         if when < stored["date"]:
@@ -334,7 +349,7 @@ def link_family(
         "family_id": family,
         "partner_id": partner,
         "school_id": school_id,
-        "relation": (relation or "").strip() or None,
+        "relation": _fits(db.family_partners, "relation", (relation or "").strip() or None, "relation"),
         "start": begins,
         "end": ends,
     }
@@ -352,16 +367,21 @@ def write_links(conn, rows: list[dict]) -> dict[str, int]:
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     for row in rows:
         key = f"{row['family_id']}|{row['partner_id']}"
-        stored = (
-            conn.execute(select(fp).where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"]))
-            .mappings()
-            .first()
-        )
-        if stored is None:
-            conn.execute(fp.insert().values(**row))
+        # Added if not there, the database deciding: two staff linking the same pair at once make
+        # one link (the second then updates it like any stored one, its row held meanwhile).
+        if db.insert_if_absent(conn, fp, [row]):
             db.audit(conn, "insert", "family_partners", key, after=row)
             counts["inserted"] += 1
             continue
+        stored = (
+            conn.execute(
+                select(fp)
+                .where(fp.c.family_id == row["family_id"], fp.c.partner_id == row["partner_id"])
+                .with_for_update()
+            )
+            .mappings()
+            .one()
+        )
         changed = {k: v for k, v in row.items() if stored[k] != v}
         if not changed:
             counts["unchanged"] += 1

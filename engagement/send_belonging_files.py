@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement import transitions as moves
 from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date
-from engagement.interchange import ImportReport, read_reported, source_list
+from engagement.interchange import ImportReport, check_unknown_columns, read_reported, source_list
 from engagement.plans_and_surveys import load_plan, load_surveys
 
 KINDS = ("transitions", "transition_steps", "survey_responses")
@@ -118,9 +118,10 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         )
     if missing:
         return Checked(kind, [], [], set())
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    misspelt = len(report.errors)
+    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
+    if len(report.errors) > misspelt:
+        return Checked(kind, [], [], set())
     surveys = load_surveys()
     out, where = [], []
     for number, cells in numbered[1:]:
@@ -222,6 +223,24 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
                 report.error(
                     file, number, "transition_id", f"{what}transition {value['transition_id']!r} is also on row {first}"
                 )
+    else:
+        # A family's parent answers a question once a round: a row repeated (a file pasted twice, a
+        # row copied) would count that family twice. Anonymous answers and pupils' (a family may
+        # have several) cannot be told apart, so only these are checked.
+        answered: dict[tuple, int] = {}
+        for value, (file, number) in zip(out, where, strict=True):
+            if not value.get("family_id") or value.get("respondent") != "parent":
+                continue
+            answer_key = (value.get("survey"), value.get("date"), value.get("question"), value["family_id"])
+            first = answered.setdefault(answer_key, number)
+            if first != number:
+                report.error(
+                    file,
+                    number,
+                    "family_id",
+                    f"family {value['family_id']!r} already answered {value.get('question')!r} in this round on "
+                    f"row {first}: a family's parent answers once",
+                )
     return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
 
 
@@ -299,13 +318,15 @@ def _check_store(
                 continue
             if school_id and school != school_id and family is not None:
                 report.error(
-                    file, number, "family_id", f"family {row['family_id']!r} is of school {school!r}, not {school_id!r}"
+                    file,
+                    number,
+                    "family_id",
+                    f"family {row['family_id']!r} belongs to another school, not {school_id!r}",
                 )
                 continue
             if allowed is not None and school not in allowed:
-                report.error(
-                    file, number, "family_id", f"school {school!r} is not one of the schools your account may change"
-                )
+                # The school came from the family's record: naming it would say where the family is.
+                report.error(file, number, "family_id", "the family is not of a school your account may change")
                 continue
             if c.kind == "transitions" and stored.get(row["transition_id"], school) != school:
                 report.error(

@@ -20,6 +20,7 @@ failing, and nothing a user saved is lost to a lock. Reads stay deferred so they
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import time
@@ -457,12 +458,35 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _cannot_write(path: Path) -> bool:
+    """Whether this process may not write the SQLite file at ``path``: a read-only copy (its
+    permissions, or a read-only disk or mount). Asked of the system itself, which knows better than
+    the permission bits (an administrator may write a file marked read-only, nobody a read-only disk)."""
+    try:
+        os.close(os.open(path, os.O_RDWR))
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        return error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    return False
+
+
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     memory = url in ("sqlite://", "sqlite:///:memory:")
-    if not memory:
-        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    read_only = False
+    if not memory and "?" not in url:
+        path = Path(url.split("///", 1)[1])
+        read_only = _cannot_write(path)
+        if read_only:
+            # Opened for reading only: SQLite would otherwise fail at once, switching on its
+            # write-ahead log. Where it cannot even make its shared-memory file beside the store,
+            # the copy is read as unchanging (immutable).
+            flag = "mode=ro" if os.access(path.parent, os.W_OK) else "immutable=1"
+            url = f"sqlite:///file:{path}?{flag}&uri=true"
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
@@ -477,7 +501,7 @@ def _make_engine(url: str) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        if not memory:
+        if not memory and not read_only:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
@@ -507,6 +531,11 @@ def upgrade_schema(engine: Engine) -> None:
         current = MigrationContext.configure(conn).get_current_revision()
     if current == head:
         return
+    if _read_only(engine):
+        raise StoreReadOnly(
+            "the store is read-only here and older than this release: open it once where it can be "
+            "written, so its tables are upgraded"
+        )
     with engine.connect().execution_options(write=True) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
@@ -542,6 +571,15 @@ def write_migration(message: str, version_path: str | Path | None = None) -> Pat
     return Path(script.path)  # type: ignore[union-attr]  # one script for one head
 
 
+class StoreReadOnly(RuntimeError):
+    """A read-only store that would need writing before it can be read (its tables are too old)."""
+
+
+def _read_only(engine: Engine) -> bool:
+    query = engine.url.query
+    return engine.dialect.name == "sqlite" and (query.get("mode") == "ro" or query.get("immutable") == "1")
+
+
 class Store:
     """An open store: an engine with its schema up to date, and the ways to read and write it."""
 
@@ -552,6 +590,12 @@ class Store:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def read_only(self) -> bool:
+        """Opened for reading only (a read-only copy of a SQLite store): every page and reading
+        command works; a save is refused by the store, and said so."""
+        return _read_only(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -886,6 +930,21 @@ def bulk_update(conn: Connection, table_name: str, keys: Sequence[str], values: 
         params = [dict(zip(names, row, strict=True)) for row in batch]
         matched += conn.execute(statement, params).rowcount
     return matched
+
+
+def insert_if_absent(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[tuple]:
+    """Insert the rows whose key is not stored yet, in the caller's transaction, and return the keys
+    (primary key tuples) of those that went in. The database decides (``INSERT ... ON CONFLICT DO
+    NOTHING``), not a look beforehand: two staff adding the same row at once get one row, on
+    PostgreSQL (where the second insert waits for the first to commit, then does nothing) as on
+    SQLite, and neither sees a duplicate-key error."""
+    if not rows:
+        return []
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return [tuple(r) for r in conn.execute(statement, rows).all()]
 
 
 def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int]:

@@ -26,7 +26,7 @@ from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, read_reported
+from engagement.interchange import ImportReport, check_unknown_columns, read_reported
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")
@@ -121,15 +121,48 @@ def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> 
             column,
             f"the required column {column!r} is missing (a {kind} file needs {', '.join(REQUIRED[kind])})",
         )
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
-    if missing:
+    misspelt = len(report.errors)
+    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
+    if missing or len(report.errors) > misspelt:
         return []
-    return [
+    read = [
         _Row(name, i, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]})
         for i, cells in numbered[1:]
     ]
+    limits = column_limits(kind)
+    for row in read:
+        for column, limit in limits.items():
+            # A list cell (an event's partners) is checked item by item: each is a reference.
+            for text in (
+                parse_list(row.cells.get(column, "")) if column == "partner_id" else [row.cells.get(column, "")]
+            ):
+                if len(text) > limit:
+                    report.error(name, row.row, column, f"too long: {len(text)} characters, at most {limit}")
+    return read
+
+
+def column_limits(kind: str) -> dict[str, int]:
+    """The longest text each column of a week's file may hold: the store's own limits, so a cell
+    too long is refused with its row and column on SQLite (which would keep it) as on PostgreSQL
+    (which would refuse the whole write, naming neither).
+
+    >>> column_limits("family_partners")
+    {'family_id': 64, 'partner_id': 64, 'relation': 60}
+    """
+    tables = {
+        "events": (db.events, db.interactions),
+        "referrals": (db.referrals,),
+        "referral_steps": (db.referral_steps, db.referrals),
+        "family_partners": (db.family_partners,),
+    }
+    limits: dict[str, int] = {}
+    for column in COLUMNS[kind]:
+        for table in tables[kind]:
+            length = getattr(table.c[column].type, "length", None) if column in table.c else None
+            if length:
+                limits[column] = length
+                break
+    return limits
 
 
 def _date(report, row: _Row, column: str, required: bool = False) -> datetime.date | None:
@@ -390,9 +423,6 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[
             )
             continue
         when = _date(report, row, "date", required=True)
-        if len(c.get("staff", "")) > 200:
-            report.error(row.file, row.row, "staff", "longer than 200 characters")
-            continue
         stored = conn.execute(select(r.c.school_id, r.c.date).where(r.c.referral_id == c["referral_id"])).first()
         if stored is None:
             report.error(
@@ -486,7 +516,9 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
                 staff=first.cells.get("staff") or None,
             )
         except InvalidInteraction as error:
-            report.error(first.file, first.row, "activity" if "activit" in str(error) else "date", str(error))
+            said = str(error).lower()
+            column = next((c for word, c in (("activit", "activity"), ("staff", "staff")) if word in said), "date")
+            report.error(first.file, first.row, column, str(error))
             continue
         if report.errors:
             continue

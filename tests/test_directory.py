@@ -206,8 +206,11 @@ def test_archive_hides_a_partner_everywhere_and_delete_is_for_administrators(see
     gone = d.delete_partner(seeded, "data@x", "admin", "P3")
     assert gone == {"services": 1, "interactions": 3, "referrals": 0, "family_partners": 0}
     with seeded.read() as conn:
-        entry = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "delete")).mappings().one()
+        deleted = conn.execute(select(db.audit_log).where(db.audit_log.c.action == "delete")).mappings().all()
+    entry = next(e for e in deleted if e["table_name"] == "partners")
     assert entry["actor"] == "data@x" and json.loads(entry["before"])["name"] == "Youth Club"
+    # Each child row went with a copy of itself (issue 26).
+    assert sorted(e["table_name"] for e in deleted) == ["interactions"] * 3 + ["partners", "services"]
 
 
 def test_likely_duplicates_by_name_nearby_or_postcode_and_category(seeded):

@@ -31,7 +31,7 @@ from ui import pickers
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str | None) -> db.Store:
     store = db.open_store(url)
-    if db.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
+    if not store.read_only and db.is_empty(store) and not os.environ.get("ENGAGEMENT_NO_DEMO"):
         # First start on an empty store: show the demo school rather than an empty app.
         load_demo(store, actor="first start")
     return store
@@ -120,10 +120,7 @@ def _signed_in_viewer() -> Viewer:
     if not st.user.is_logged_in:
         return Viewer("", None, local=False)
     email = str(st.user.get("email") or "")
-    if st.user.get("email_verified") is False:
-        # A provider that says the address is unverified could be asserting anyone's address.
-        return Viewer(email, None, local=False)
-    grant = access.grant_for(email, secrets.get("roles", {}))
+    grant = access.signed_in_grant(email, st.user.get("email_verified"), secrets.get("roles", {}))
     if grant is None:
         return Viewer(email, None, local=False)
     return Viewer(email, grant.role, local=False, schools=grant.schools)
@@ -215,6 +212,18 @@ DEMO_LINE = (
     ":small[:material/science: **Demo data**: *Hollybrook Primary School* is a fictional school with "
     "synthetic families and partners. Import your own files on the **Data** page.]"
 )
+
+
+READ_ONLY_LINE = (
+    "This store is read-only here (a read-only copy or disk): every page can be read, but nothing can "
+    "be saved or imported until it is opened where it can be written."
+)
+
+
+def read_only_banner(store: db.Store) -> None:
+    """Every page says so when the store can only be read, before anyone fills in a form."""
+    if store.read_only:
+        st.warning(READ_ONLY_LINE, icon=":material/lock:")
 
 
 def demo_banner(store: db.Store) -> None:
@@ -309,6 +318,7 @@ def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, s
     st.html(_PAGE_CSS)
     viewer = page_guard(page)
     store = get_store()
+    read_only_banner(store)
     demo_banner(store)
     school_id = pickers.school_picker(store, viewer.visible_schools(store)) if needs_school else None
     if needs_school and not school_id:

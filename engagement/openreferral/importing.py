@@ -680,7 +680,9 @@ def _still_as_read(conn: Connection, plan: _Plan, school_id: str) -> bool:
         return False
     for (table_name, record_id), version in plan.versions.items():
         table, key = db.TABLES[table_name], db.KEY_OF[table_name]
-        now = conn.execute(select(table.c.version).where(table.c[key] == record_id)).scalar()
+        # Held until the import commits: a form's save of the record meanwhile waits, then finds
+        # the version moved on and is refused, rather than being overwritten unseen (PostgreSQL).
+        now = conn.execute(select(table.c.version).where(table.c[key] == record_id).with_for_update()).scalar()
         if now != version:
             return False
     return True

@@ -1,0 +1,104 @@
+"""Odd inputs the imports now refuse, with row and column, on both stores (issue 26): a survey
+answer given twice by one family's parent in a round, and an unknown column one edit away from a
+known one ("did you mean ...?") in the header check of every import engine."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engagement import store as db
+from engagement.send_belonging_files import import_files as import_send_belonging
+
+
+def seed(store) -> None:
+    with store.write("setup") as conn:
+        conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2QX"))
+        conn.execute(db.families.insert(), [{"family_id": f, "school_id": "S1"} for f in ("F01", "F02")])
+
+
+def answers(store) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(db.survey_responses)).scalar_one()
+
+
+def test_a_survey_answer_repeated_by_one_familys_parent_is_refused(store):
+    seed(store)
+    text = (
+        b"survey,date,question,answer,family_id,respondent\n"
+        b"belonging,2026-05-06,belong,agree,F01,parent\n"
+        b"belonging,2026-05-06,belong,agree,F02,parent\n"
+        b"belonging,2026-05-06,belong,agree,F01,parent\n"
+    )
+    report = import_send_belonging(store, [("survey_responses.csv", text)])
+    assert not report.ok
+    assert [(e.row, e.column) for e in report.errors] == [(4, "family_id")]
+    assert "already answered 'belong' in this round on row 2" in report.errors[0].reason
+    assert answers(store) == 0
+    # Anonymous answers alike are many parents, not one twice; a pupil may be one of several.
+    text = (
+        b"survey,date,question,answer,family_id,respondent\n"
+        b"parent view,2026-09-29,happy,agree,,parent\n"
+        b"parent view,2026-09-29,happy,agree,,parent\n"
+        b"belonging,2026-05-06,belong,agree,F01,pupil\n"
+        b"belonging,2026-05-06,belong,agree,F01,pupil\n"
+    )
+    report = import_send_belonging(store, [("survey_responses.csv", text)])
+    assert report.ok, report.format()
+    assert answers(store) == 4
+
+
+MISSPELT = {
+    "the main import": (
+        ("engagement.interchange", "import_files"),
+        "interactions.csv",
+        b"date,family_id,activity,notess\n2026-09-14,F01,phone call,Rang about the trip\n",
+        "notess",
+        "notes",
+    ),
+    "the week's files": (
+        ("engagement.week_files", "import_week_files"),
+        "referrals.csv",
+        b"referral_id,family_id,partner_id,date,status,decline_reasn\nR1,F01,P1,2026-09-01,declined,Full\n",
+        "decline_reasn",
+        "decline_reason",
+    ),
+    "transitions and surveys": (
+        ("engagement.send_belonging_files", "import_files"),
+        "survey_responses.csv",
+        b"survey,date,question,answer,family_id,respondnet\nbelonging,2026-05-06,belong,agree,F01,pupil\n",
+        "respondnet",
+        "respondent",
+    ),
+    "the school's terms": (
+        ("engagement.calendar", "import_terms"),
+        "terms.csv",
+        b"kind,name,start,end,shcool_id\nterm,Autumn,2026-09-03,2026-12-18,S1\n",
+        "shcool_id",
+        "school_id",
+    ),
+}
+
+
+@pytest.mark.parametrize("engine", list(MISSPELT))
+def test_a_column_one_letter_from_a_known_one_is_refused_with_did_you_mean(store, engine):
+    import importlib
+
+    where, name, text, column, meant = MISSPELT[engine]
+    importer = getattr(importlib.import_module(where[0]), where[1])
+    seed(store)
+    with store.write("setup") as conn:
+        conn.execute(
+            db.partners.insert().values(partner_id="P1", school_id="S1", name="Club", category="library", layer=3)
+        )
+    with store.read() as conn:
+        before = [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in db.TABLES.values()]
+    report = importer(store, [(name, text)], school_id="S1")
+    assert not report.ok
+    assert [(e.file, e.row, e.column) for e in report.errors] == [(name, 1, column)], report.format()
+    assert f"did you mean {meant!r}?" in report.errors[0].reason
+    with store.read() as conn:
+        assert [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in db.TABLES.values()] == before
+    # A column no known one is near is still only noted as ignored.
+    fine = text.replace(column.encode(), b"our_own_column")
+    assert importer(store, [(name, fine)], school_id="S1", dry_run=True).ok
