@@ -855,7 +855,7 @@ PLAN_GOALS = (
         "Deputy head",
         -10,
         "families.reach",
-        0.85,
+        0.95,
         "in progress",
     ),
     (
@@ -865,7 +865,7 @@ PLAN_GOALS = (
         "FLO",
         60,
         "equity.pupil_premium.gap_pp",
-        -5.0,
+        -2.0,
         "in progress",
     ),
     (
@@ -875,7 +875,7 @@ PLAN_GOALS = (
         "PTFA chair",
         90,
         "events.volunteer_hours",
-        40.0,
+        20.0,
         "not started",
     ),
     (
