@@ -515,6 +515,58 @@ def import_files(
     return report
 
 
+def cell_text(value) -> str:
+    """A value as a file's cell: dates ISO, numbers without a needless ``.0``, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return number_text(value)
+    return str(value)
+
+
+def save_rows(
+    store: db.Store,
+    kind: str,
+    rows: list[dict],
+    actor: str,
+    school_id: str,
+    *,
+    expected_versions: dict[str, int] | None = None,
+) -> ImportReport:
+    """A page's save of a few rows of one kind, through exactly the import's checks (one set of
+    rules, not two) and in one transaction, audited as single changes. ``expected_versions`` maps
+    a record's reference to the version the form showed: a record saved by someone else since
+    raises :class:`engagement.directory.VersionConflict`, and nothing is written."""
+    from engagement.directory import VersionConflict, last_change
+
+    report = ImportReport()
+    report.files.append(f"the {kind.replace('_', ' ')} form")
+    columns = list(COLUMNS[kind])
+    text = [columns, *[[cell_text(row.get(c)) for c in columns] for row in rows]]
+    checked = [check_rows(report, kind, text, report.files[0])]
+    if report.errors:
+        return report
+    try:
+        with store.write(actor) as conn:
+            _check_store(report, checked, conn, school_id, None)
+            if report.errors:
+                raise _RollBack
+            if expected_versions:
+                table, key = db.TABLES[kind], db.KEY_OF[kind]
+                for record_id, expected in expected_versions.items():
+                    current = conn.execute(sa.select(table).where(table.c[key] == record_id)).mappings().first()
+                    if current is None or current["version"] != expected:
+                        who, when = last_change(conn, kind, record_id)
+                        what = "partnership" if kind == "partnerships" else "goal of the plan"
+                        raise VersionConflict(what, record_id, who, when, dict(current) if current else None)
+            _write(report, checked, conn, write=True)
+    except _RollBack:
+        report.counts = {}
+    return report
+
+
 def describe(report: ImportReport) -> str:
     """What an import did, or why it did nothing, in plain words."""
     if not report.ok:

@@ -44,7 +44,7 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement.belonging import load_responses, share_agreeing
-from engagement.interchange import parse_list
+from engagement.interchange import ImportReport, parse_list
 from engagement.plans_and_surveys import load_surveys
 from engagement.privacy import governor_count, is_small
 from engagement.settings import load_settings
@@ -300,7 +300,8 @@ def evaluate(
     return out
 
 
-def _day(text: str) -> str:
+def day_text(text: str) -> str:
+    """An ISO date as the page writes it: 18 May 2026."""
     day = datetime.date.fromisoformat(text)
     return f"{day.day} {day:%b %Y}"
 
@@ -332,7 +333,10 @@ def sentences(figures: dict, threshold: int | None = None) -> list[str]:
         ]
     out = [f"Compared: the {members:,} member families with the school's {_n(others, threshold)} other families."]
     if figures["members_reach"] is None:
-        out.append("Family reach: too few families on one side to tell.")
+        out.append(
+            f"Family reach: not shown, as it would rest on, or give away, fewer than {threshold} families: "
+            "too few to tell."
+        )
     else:
         out.append(
             f"Family reach (two-way contact in the window): {_pct(figures['members_reach'])} of members, "
@@ -347,23 +351,24 @@ def sentences(figures: dict, threshold: int | None = None) -> list[str]:
         if r is None:
             continue
         if r["members_agree"] is None:
-            answered = r["members_answered"]
-            who = (
-                f"fewer than {threshold} member families answered"
-                if answered is None or answered < threshold
-                else f"fewer than {threshold} families answered on one side"
-            )
-            out.append(f"Belonging {word} ({_day(r['date'])}): {who}: too few to tell.")
+            members_n, others_n = r["members_answered"], r["others_answered"]
+            if members_n is None or members_n < threshold:
+                who = f"fewer than {threshold} member families answered"
+            elif others_n is None or others_n < threshold:
+                who = f"fewer than {threshold} other families answered"
+            else:
+                who = f"on one side fewer than {threshold} families agreed, or did not, so the share is not shown"
+            out.append(f"Belonging {word} ({day_text(r['date'])}): {who}: too few to tell.")
         else:
             out.append(
-                f"Belonging {word} ({_day(r['date'])}): {_pct(r['members_agree'])} of the "
+                f"Belonging {word} ({day_text(r['date'])}): {_pct(r['members_agree'])} of the "
                 f"{_n(r['members_answered'], threshold)} member families who answered feel they belong, "
                 f"{_pct(r['others_agree'])} of the {_n(r['others_answered'], threshold)} other families."
             )
     if figures["difference_pp"] is not None:
         out.append(
-            f"Members' share changed by {figures['change_members_pp']:+.1f} points, other families' by "
-            f"{figures['change_others_pp']:+.1f}: a difference of {figures['difference_pp']:+.1f} points. "
+            f"Members' share changed by {points(figures['change_members_pp'])} points, other families' by "
+            f"{points(figures['change_others_pp'])}: a difference of {points(figures['difference_pp'])} points. "
             "This compares two groups of families; it does not show that the partnership caused the change."
         )
     referrals = figures["referrals"]
@@ -660,7 +665,10 @@ def partnerships_view(
         for_governor=for_governor,
         partnerships=found,
         members=members,
-        evaluations=evaluate(store, school_id, start, end, for_governor=for_governor),
+        # The ones with figures first: the first screen of a projector shows what can be told.
+        evaluations=sorted(
+            evaluate(store, school_id, start, end, for_governor=for_governor), key=lambda e: e.figures["suppressed"]
+        ),
         plan=plan,
         overdue=[] if for_governor else [r for r in plan if r["overdue"]],
         progress=plan_progress(plan, epstein_types()),
@@ -668,3 +676,243 @@ def partnerships_view(
         baseline_text=baseline_text(year, calendar),
         share_gone=share_of_year_gone(year, end, calendar),
     )
+
+
+# ---------------------------------------------------------------- keeping partnerships and the plan
+
+
+def new_reference(store: db.Store, school_id: str, kind: str) -> str:
+    """The next free reference for a new partnership (``<school>-PS<n>``) or plan goal (``<school>-A<n>``)."""
+    table, key, mark = (
+        (db.partnerships, "partnership_id", "PS") if kind == "partnerships" else (db.action_plan, "plan_id", "A")
+    )
+    with store.read() as conn:
+        taken = set(conn.execute(sa.select(table.c[key])).scalars())
+    n = 1
+    while f"{school_id}-{mark}{n}" in taken:
+        n += 1
+    return f"{school_id}-{mark}{n}"
+
+
+def save_partnership(
+    store: db.Store, actor: str, school_id: str, values: dict, expected_version: int | None = None
+) -> ImportReport:
+    """Add or change a partnership from the page's form (``partnerships.csv``'s columns; ``partners``
+    a list or ``;``-separated), checked as an import checks it; a stale form raises
+    :class:`engagement.directory.VersionConflict`. The report says what was refused and why."""
+    from engagement.partnership_files import save_rows
+
+    row = dict(values)
+    if isinstance(row.get("partners"), list | tuple):
+        row["partners"] = ";".join(row["partners"])
+    row["school_id"] = school_id
+    versions = {row["partnership_id"]: expected_version} if expected_version is not None else None
+    return save_rows(store, "partnerships", [row], actor, school_id, expected_versions=versions)
+
+
+def end_partnership(
+    store: db.Store, actor: str, school_id: str, partnership_id: str, expected_version: int | None = None
+) -> ImportReport:
+    """Mark a partnership ended (kept, with its members and evaluation, for the record)."""
+    found = load_partnerships(store, school_id)
+    row = found[found["partnership_id"] == partnership_id].iloc[0].to_dict()
+    return save_partnership(store, actor, school_id, row | {"status": "ended"}, expected_version)
+
+
+def add_members(
+    store: db.Store,
+    actor: str,
+    school_id: str,
+    partnership_id: str,
+    family_ids: list[str],
+    joined: datetime.date | None = None,
+) -> ImportReport:
+    """Add families to a partnership from the day ``joined`` (the partnership's start when None).
+    A family already a member stays as it is; one that had left joins again."""
+    from engagement.partnership_files import save_rows
+
+    members = load_members(store, school_id)
+    mine = members[members["partnership_id"] == partnership_id]
+    current = {f for f, left in zip(mine["family_id"], mine["left"], strict=True) if left is None}
+    rows = [
+        {"partnership_id": partnership_id, "family_id": f, "joined": joined, "left": None}
+        for f in dict.fromkeys(family_ids)
+        if f not in current
+    ]
+    return save_rows(store, "partnership_members", rows, actor, school_id)
+
+
+def end_membership(
+    store: db.Store, actor: str, school_id: str, partnership_id: str, family_id: str, left: datetime.date
+) -> ImportReport:
+    """A family leaves a partnership on ``left`` (its membership is kept, for the evaluation)."""
+    from engagement.partnership_files import save_rows
+
+    members = load_members(store, school_id)
+    mine = members[(members["partnership_id"] == partnership_id) & (members["family_id"] == family_id)]
+    joined = mine["joined"].iloc[0] if len(mine) else None
+    row = {"partnership_id": partnership_id, "family_id": family_id, "joined": joined, "left": left}
+    return save_rows(store, "partnership_members", [row], actor, school_id)
+
+
+def save_goal(
+    store: db.Store, actor: str, school_id: str, values: dict, expected_version: int | None = None
+) -> ImportReport:
+    """Add or change a goal of the action plan from the page's form (``action_plan.csv``'s columns),
+    checked as an import checks it; a stale form raises :class:`engagement.directory.VersionConflict`."""
+    from engagement.partnership_files import save_rows
+
+    row = dict(values) | {"school_id": school_id}
+    versions = {row["plan_id"]: expected_version} if expected_version is not None else None
+    return save_rows(store, "action_plan", [row], actor, school_id, expected_versions=versions)
+
+
+# ---------------------------------------------------------------- the same words on the page and in the report
+
+
+def percent(value: float | None) -> str:
+    """A share in words, or "not shown".
+
+    >>> percent(0.6167), percent(None)
+    ('61.7%', 'not shown')
+    """
+    return "not shown" if value is None else f"{100 * value:.1f}%"
+
+
+def points(value: float | None) -> str:
+    """A change in points, signed; a dash when there is none.
+
+    >>> points(4.0), points(-8.8), points(None)
+    ('+4.0', '−8.8', '–')
+    """
+    return "–" if value is None else f"{value:+.1f}".replace("-", "−")
+
+
+def _answered(r: dict | None, side: str, threshold: int) -> str:
+    """A round's share with the families it counts: "74.3% of 35", or why it is not shown."""
+    if r is None:
+        return "no round"
+    n, share = r[f"{side}_answered"], r[f"{side}_agree"]
+    if share is None:
+        return "not shown" if n is None else f"not shown ({n:,} answered)"
+    return f"{percent(share)} of {n:,}"
+
+
+EVALUATION_COLUMNS = ["Figure", "Members", "Other families"]
+
+
+def evaluation_rows(figures: dict, threshold: int | None = None) -> list[dict[str, str]]:
+    """A partnership's figures as rows of words (the page's table and the report's), each with the
+    counts it rests on."""
+    threshold = _threshold(threshold)
+    before, after = figures["before"], figures["after"]
+    referrals = figures["referrals"]
+
+    def n(value) -> str:
+        return f"fewer than {threshold}" if value is None else f"{value:,}"
+
+    def dated(word: str, r: dict | None) -> str:
+        return f"Feel they belong, {word}" + (f" ({day_text(r['date'])})" if r else "")
+
+    return [
+        {"Figure": "Families", "Members": n(figures["members"]), "Other families": n(figures["others"])},
+        {
+            "Figure": "Family reach (two-way contact in the window)",
+            "Members": percent(figures["members_reach"]),
+            "Other families": percent(figures["others_reach"]),
+        },
+        {
+            "Figure": dated("before", before),
+            "Members": _answered(before, "members", threshold),
+            "Other families": _answered(before, "others", threshold),
+        },
+        {
+            "Figure": dated("after", after),
+            "Members": _answered(after, "members", threshold),
+            "Other families": _answered(after, "others", threshold),
+        },
+        {
+            "Figure": "Change, before to after (points)",
+            "Members": points(figures["change_members_pp"]),
+            "Other families": points(figures["change_others_pp"]),
+        },
+        {
+            "Figure": "Difference in differences (points)",
+            "Members": points(figures["difference_pp"]),
+            "Other families": "",
+        },
+        {
+            "Figure": "Referrals to the partnership's groups: made, completed",
+            "Members": f"{n(referrals['made'])}, {n(referrals['completed'])}"
+            if referrals["made"] is not None or not figures["suppressed"]
+            else "not shown",
+            "Other families": "",
+        },
+    ]
+
+
+def _figure_text(value: float | None, measure: str | None) -> str:
+    if value is None:
+        return "–" if measure else ""
+    if measure and measure.split(".")[-1] in (
+        "reach",
+        "agree",
+        "open",
+        "early",
+        "reliable",
+        "regular_weeks",
+        "coverage",
+        "informed_reach",
+        "regularity",
+        "plan_complete",
+        "group_reach",
+        "rest_reach",
+        "category_coverage",
+        "parity",
+    ):
+        return percent(value) if measure.split(".")[-1] != "parity" else f"{value:.2f}"
+    return f"{value:g}"
+
+
+def plan_rows(plan: list[dict], for_governor: bool = False) -> list[dict[str, str]]:
+    """The plan's goals as rows of words (page and report): for governors without the goal's words
+    or owner."""
+    rows = []
+    for r in plan:
+        verdict = {True: "on track", False: "not on track", None: "–"}[r["on_track"]]
+        # The figures before the words of who and when: a projector's width shows them first.
+        row = {"Type": r["epstein_type"]}
+        if not for_governor:
+            row["Goal"] = r.get("goal") or ""
+        row |= {
+            "Figure": r["measure"] or "",
+            "Baseline": _figure_text(r["baseline"], r["measure"]),
+            "Now": _figure_text(r["now"], r["measure"]),
+            "Target": _figure_text(r["target"], r["measure"]),
+            "On track": verdict,
+            "Status": r["status"] + (" · overdue" if r["overdue"] else ""),
+            "Due": day_text(r["due"]) if r["due"] else "",
+        }
+        if not for_governor:
+            row["Owner"] = r.get("owner") or ""
+        rows.append(row)
+    return rows
+
+
+def partner_choices(store: db.Store, school_id: str) -> dict[str, str]:
+    """The school's partners a partnership may name: reference to name, by name."""
+    p = db.partners
+    with store.read() as conn:
+        rows = conn.execute(
+            sa.select(p.c.partner_id, p.c.name).where(p.c.school_id == school_id).order_by(p.c.name)
+        ).all()
+    return {str(k): str(v) for k, v in rows}
+
+
+def family_choices(store: db.Store, school_id: str) -> list[str]:
+    """The school's family references, in order."""
+    f = db.families
+    with store.read() as conn:
+        return list(
+            conn.execute(sa.select(f.c.family_id).where(f.c.school_id == school_id).order_by(f.c.family_id)).scalars()
+        )
