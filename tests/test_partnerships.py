@@ -33,8 +33,10 @@ The plan (2026-27): the school's terms are summer 2026 (13 Apr - 22 Jul), autumn
 from __future__ import annotations
 
 import datetime
+import io
 import json
 
+import pypdf
 import pytest
 
 from engagement import partnerships, records
@@ -298,3 +300,84 @@ def test_a_plan_row_without_a_measure_has_no_figures(hand_store):
         "due": None,
         "overdue": False,
     }
+
+
+def _small_counts(value, path: str = "") -> list[str]:
+    """Every count of families (an int) of 1 to 9 in a JSON object, by its path."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _small_counts(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _small_counts(v, f"{path}[{i}]")]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 10:
+        return [path]
+    return []
+
+
+def test_no_count_under_the_threshold_reaches_a_governor(hand_store):
+    card = _score(hand_store, "--for", "governor")
+    assert _small_counts(card["partnerships"]) == []
+    staff = _score(hand_store)
+    # Staff see the counts of their own partnerships: the small one's members, the big one's referrals.
+    assert sorted(_small_counts(staff["partnerships"])) == [
+        "[0].referrals.completed",
+        "[0].referrals.made",
+        "[1].members",
+    ]
+
+
+def test_the_report_holds_the_page_figures_on_one_sheet_and_escapes_names(hand_store):
+    from engagement.partnership_report import partnership_report_html, partnership_report_pdf
+
+    with hand_store.write("test") as conn:
+        conn.execute(
+            db.partnerships.update()
+            .where(db.partnerships.c.partnership_id == "PS-BIG")
+            .values(name="<script>alert(1)</script> play")
+        )
+    view = partnerships.partnerships_view(hand_store, "S1", START, END)
+    page = partnership_report_html(view, END)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; play" in page
+    big = next(e for e in view.evaluations if e.partnership_id == "PS-BIG")
+    for cell in ("75.0%", "62.5%", "50.0% of 12", "55.0% of 20", "66.7% of 15", "60.0% of 20", "+16.7", "+11.7"):
+        assert f"<td>{cell}</td>" in page, cell
+    assert "does not show that the partnership caused the change" in page
+    assert "Referrals reach an outcome (due 30 Nov 2026)" in page  # overdue
+    for row in partnerships.plan_rows(view.plan):
+        assert f"<td>{row['Now']}</td>" in page
+    assert big.figures["difference_pp"] == 11.7
+    reader = pypdf.PdfReader(io.BytesIO(partnership_report_pdf(page)))
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    assert "+11.7" in text and "66.7% of 15" in text
+
+
+def test_a_stale_form_is_refused_and_a_bad_one_reported(hand_store):
+    from engagement.directory import VersionConflict
+
+    found = partnerships.load_partnerships(hand_store, "S1")
+    big = found[found["partnership_id"] == "PS-BIG"].iloc[0].to_dict()
+    report = partnerships.save_partnership(hand_store, "head", "S1", big | {"aims": "Play together"}, big["version"])
+    assert report.ok, report.format()
+    with pytest.raises(VersionConflict, match="Not saved: head changed this partnership"):
+        partnerships.save_partnership(hand_store, "senco", "S1", big | {"aims": "Other aims"}, big["version"])
+    refused = partnerships.save_partnership(hand_store, "head", "S1", big | {"partners": "P9"}, big["version"] + 1)
+    assert [(p.column, p.reason) for p in refused.errors] == [
+        ("partners", "there is no partner 'P9': import partners.csv first")
+    ]
+    ended = partnerships.end_partnership(hand_store, "head", "S1", "PS-BIG", big["version"] + 1)
+    assert ended.ok
+    assert (
+        partnerships.load_partnerships(hand_store, "S1").set_index("partnership_id").loc["PS-BIG", "status"] == "ended"
+    )
+
+
+def test_members_join_and_leave_through_the_page_functions(hand_store):
+    report = partnerships.add_members(hand_store, "head", "S1", "PS-SMALL", ["F17", "F30", "F31"], END)
+    assert report.counts["partnership_members"] == {"inserted": 2, "updated": 0, "unchanged": 0}  # F17 already in
+    assert partnerships.end_membership(hand_store, "head", "S1", "PS-SMALL", "F30", END).ok
+    members = partnerships.load_members(hand_store, "S1")
+    assert "F30" not in partnerships.members_on(members, "PS-SMALL", END + datetime.timedelta(days=1))
+    refused = partnerships.add_members(hand_store, "head", "S1", "PS-SMALL", ["F99"])
+    assert [(p.column, p.reason) for p in refused.errors] == [
+        ("family_id", "there is no family 'F99': import families.csv first")
+    ]
