@@ -843,34 +843,44 @@ def evaluation_rows(figures: dict, threshold: int | None = None) -> list[dict[st
         },
         {
             "Figure": "Referrals to the partnership's groups: made, completed",
-            "Members": f"{n(referrals['made'])}, {n(referrals['completed'])}"
-            if referrals["made"] is not None or not figures["suppressed"]
-            else "not shown",
+            "Members": "not shown"
+            if referrals["made"] is None and referrals["completed"] is None
+            else f"{n(referrals['made'])}, {n(referrals['completed'])}",
             "Other families": "",
         },
     ]
 
 
-def _figure_text(value: float | None, measure: str | None) -> str:
-    if value is None:
-        return "–" if measure else ""
-    if measure and measure.split(".")[-1] in (
+# The figures of score --json that are shares (fractions): a plan shows them as percentages.
+SHARE_FIGURES = frozenset(
+    {
         "reach",
+        "informed_reach",
+        "regularity",
         "agree",
         "open",
         "early",
         "reliable",
         "regular_weeks",
         "coverage",
-        "informed_reach",
-        "regularity",
+        "category_coverage",
         "plan_complete",
         "group_reach",
         "rest_reach",
-        "category_coverage",
-        "parity",
-    ):
-        return percent(value) if measure.split(".")[-1] != "parity" else f"{value:.2f}"
+    }
+)
+
+
+def _figure_text(value: float | None, measure: str | None) -> str:
+    """A plan's figure in its own units: a share as a percentage, anything else as it is.
+
+    >>> _figure_text(0.342, "communication.open"), _figure_text(-11.2, "equity.send.gap_pp"), _figure_text(None, "x")
+    ('34.2%', '-11.2', '–')
+    """
+    if value is None:
+        return "–" if measure else ""
+    if measure and measure.split(".")[-1] in SHARE_FIGURES:
+        return percent(value)
     return f"{value:g}"
 
 
