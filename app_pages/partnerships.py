@@ -8,7 +8,7 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import access, partnership_report, partnerships
+from engagement import access, events, partnership_report, partnerships
 from engagement.directory import VersionConflict
 from engagement.partnership_files import epstein_types, number_text
 from engagement.settings import fewer_than
@@ -263,6 +263,24 @@ with tab_members:
             add = st.form_submit_button("Add members")
         if add and adding:
             done(partnerships.add_members(store, actor, school_id, which, adding, joined), f"{len(adding)} added")
+        registers = events.list_events(store, school_id)
+        registers = registers[registers["families"] > 0]
+        if not registers.empty:
+            with st.form(f"members_register_{which}_{version}"):
+                labels = {
+                    r.event_id: f"{r.date:%d/%m/%Y} · {r.activity} · {r.families} families"
+                    for r in registers.itertuples()
+                }
+                event = st.selectbox(
+                    "Or the families on an event's register",
+                    list(labels),
+                    format_func=labels.get,
+                    help="They join on the event's day",
+                )
+                from_register = st.form_submit_button("Add the register's families")
+            if from_register:
+                report = partnerships.add_register(store, actor, school_id, which, event)
+                done(report, f"the families on the register of {labels[event]}")
         if current_members:
             with st.form(f"members_end_{which}_{version}"):
                 leaving = st.selectbox("Family leaving", sorted(current_members))

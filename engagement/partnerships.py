@@ -742,6 +742,24 @@ def add_members(
     return save_rows(store, "partnership_members", rows, actor, school_id)
 
 
+def add_register(
+    store: db.Store,
+    actor: str,
+    school_id: str,
+    partnership_id: str,
+    event_id: str,
+    joined: datetime.date | None = None,
+) -> ImportReport:
+    """Add every family on an event's register (a session the partnership ran, say) to the
+    partnership, joining on the event's day unless ``joined`` says otherwise."""
+    from engagement.events import families_on_register
+
+    if joined is None:
+        with store.read() as conn:
+            joined = conn.execute(sa.select(db.events.c.date).where(db.events.c.event_id == event_id)).scalar_one()
+    return add_members(store, actor, school_id, partnership_id, families_on_register(store, event_id), joined)
+
+
 def end_membership(
     store: db.Store, actor: str, school_id: str, partnership_id: str, family_id: str, left: datetime.date
 ) -> ImportReport:

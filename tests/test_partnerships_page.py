@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from engagement import partnership_report, partnerships
+from engagement import events, partnership_report, partnerships
 from engagement import store as db
 from engagement.calendar import load_calendar
 from engagement.terms import term_windows
@@ -150,6 +150,19 @@ def test_a_head_adds_a_partnership_its_members_and_a_goal(demo_app_db):
     assert at.success[0].value == md_escape("Saved: 12 added.")
     members = _table(at, "family_id")
     assert list(members["family_id"]) == families
+    # The families on an event's register join on the event's day, each once.
+    store = db.open_store(demo_app_db)
+    try:
+        newest = events.list_events(store, school).query("families > 0").iloc[0]
+        register = events.families_on_register(store, newest["event_id"])
+    finally:
+        store.dispose()
+    next(b for b in at.button if b.label == "Add the register's families").click().run()
+    assert not at.exception, at.exception
+    members = _table(at, "family_id")
+    assert set(members["family_id"]) == set(families) | set(register)
+    joined = dict(zip(members["family_id"], members["joined"], strict=True))
+    assert all(joined[f] == newest["date"] for f in set(register) - set(families))
 
     next(w for w in at.text_input if w.label == "Goal").input("Every SEND family at a forest school session")
     next(w for w in at.text_input if w.label == "Figure (its path in score --json)").input("families.reach")
