@@ -3,7 +3,8 @@
 the Partnerships page and its one-page report show.
 
 **Evaluation** of a partnership, for a window. *Members* are its families at the *after* round
-(joined on or before it, the partnership's start when no date is given, and not left before it);
+(joined on or before it, the partnership's start when no date is given, and not left before it;
+at the window's end when there is no such round);
 *others* are the school's other families. On the belonging survey's headline question, *before*
 is the latest round dated before the partnership's start and *after* the latest round after the
 start up to the window's end; a share agreeing counts the families (parents) who answered the
