@@ -310,6 +310,11 @@ def _score_run(args) -> int:
     for_governor = args.audience == "governor"
     card["transitions"] = score_figures(store, school, start, end, for_governor=for_governor)
     card["belonging"] = headline(load_responses(store, school), end, for_governor=for_governor)
+    from engagement import partnerships  # its keys read the card built above (the plan's "now")
+
+    card |= partnerships.score_json(
+        store, school, start, end, card, calendar=calendar, for_governor=args.audience == "governor"
+    )
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:

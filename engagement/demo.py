@@ -3,10 +3,11 @@
 Hollybrook Primary School is fictional; it stands in south Birmingham (Stirchley, Bournville,
 Selly Oak, Kings Norton) so the map looks like a real English city. Its families, partners,
 three terms of interactions (on the school days of the default terms for England), its children's
-moves between settings (plans part done) and two rounds of its belonging and Parent View surveys
-are drawn from a seeded random generator with the patterns a school would recognise: a newsletter
-to all families most Fridays, messages families send the school and the answers to most of them,
-a few families joining during the year, pupil premium and EAL families reached less often, SEND families seen at
+moves between settings (plans part done), two rounds of its belonging and Parent View surveys,
+two partnerships with community groups and the year's partnership action plan are drawn from a
+seeded random generator with the patterns a school would recognise: a newsletter to all families
+most Fridays, messages families send the school and the answers to most of them, a few families
+joining during the year, pupil premium and EAL families reached less often, SEND families seen at
 reviews, busy weeks around parents' evenings, some partners never engaged, no care home linked
 and no employer offering work experience (two named gaps on the community layers).
 
@@ -259,6 +260,9 @@ class DemoData:
     referrals: pd.DataFrame = field(default_factory=pd.DataFrame)
     referral_steps: pd.DataFrame = field(default_factory=pd.DataFrame)
     family_partners: pd.DataFrame = field(default_factory=pd.DataFrame)
+    partnerships: pd.DataFrame = field(default_factory=pd.DataFrame)
+    partnership_members: pd.DataFrame = field(default_factory=pd.DataFrame)
+    action_plan: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _teaching_days(start: datetime.date, end: datetime.date, calendar: Calendar | None = None) -> np.ndarray:
@@ -832,6 +836,179 @@ def _week_for(rng, school_id: str, families: pd.DataFrame, partners: pd.DataFram
     )
 
 
+# The demo's partnerships (issue 29): one large enough to evaluate, one too small to tell, and the
+# year's action plan of eight goals across Epstein's six types, each goal tied to a figure.
+PLAN_GOALS = (
+    (
+        "communicating",
+        "More of our contact with families is a conversation",
+        "Phone every new family in their first fortnight; answer every message within two days",
+        "FLO",
+        30,
+        "communication.open",
+        0.5,
+        "in progress",
+    ),
+    (
+        "communicating",
+        "Reach every family two-way each term",
+        "Parents' evening follow-up calls for families who did not come",
+        "Deputy head",
+        -10,
+        "families.reach",
+        0.95,
+        "in progress",
+    ),
+    (
+        "parenting",
+        "Close the reach gap for pupil premium families",
+        "Coffee mornings at the food pantry with the family support worker",
+        "FLO",
+        60,
+        "equity.pupil_premium.gap_pp",
+        -2.0,
+        "in progress",
+    ),
+    (
+        "volunteering",
+        "More families and neighbours help in school",
+        "Volunteer roles for the reading and garden clubs",
+        "PTFA chair",
+        90,
+        "events.volunteer_hours",
+        20.0,
+        "not started",
+    ),
+    (
+        "learning at home",
+        "Families try more kinds of involvement",
+        "Reading diary workshops in Reception and Year 1",
+        "English lead",
+        -20,
+        "families.breadth",
+        2.2,
+        "done",
+    ),
+    (
+        "decision making",
+        "Families feel they belong and are heard",
+        "A parent forum each half-term, SEND parents invited in person",
+        "Head",
+        120,
+        "belonging.agree",
+        0.8,
+        "in progress",
+    ),
+    (
+        "collaborating with community",
+        "Referrals reach an outcome",
+        "Follow up every referral at four weeks",
+        "SENCO",
+        -5,
+        "referrals.completed",
+        10.0,
+        "in progress",
+    ),
+    (
+        "collaborating with community",
+        "Work with more of the community around us",
+        "Invite the care home and two employers to the summer fair",
+        "Business manager",
+        150,
+        None,
+        None,
+        "not started",
+    ),
+)
+
+
+def _partnerships_for(rng, school_id: str, families: pd.DataFrame, partners: pd.DataFrame, terms, today):
+    """Two partnerships of the school, begun at the current term's start (between the two rounds of
+    the belonging survey, so the large one has a before and an after), and its action plan. The
+    families and answers are the demo's own: only who is a member is drawn here."""
+    from engagement.transitions import school_year
+
+    start = terms[-1][1]
+
+    def partner_of(*categories: str) -> list[str]:
+        return [
+            str(partners.loc[partners["category"] == c, "partner_id"].iloc[0])
+            for c in categories
+            if (partners["category"] == c).any()
+        ]
+
+    play = partner_of("community SEND group", "sports club")
+    reading = partner_of("library")
+    rows = [
+        {
+            "partnership_id": f"{school_id}-PS1",
+            "school_id": school_id,
+            "name": "Saturday inclusive play",
+            "schools": None,
+            "partners": ";".join(play),
+            "aims": "Children with SEND play alongside their classmates "
+            "every Saturday morning; their families meet other families and the SEND parents group",
+            "epstein_type": "collaborating with community",
+            "start": start,
+            "review": start + datetime.timedelta(days=196),
+            "status": "active",
+            "version": 1,
+        },
+        {
+            "partnership_id": f"{school_id}-PS2",
+            "school_id": school_id,
+            "name": "Reading buddies at the library",
+            "schools": None,
+            "partners": ";".join(reading),
+            "aims": "Year 2 children and a parent read with a volunteer at the library after school",
+            "epstein_type": "learning at home",
+            "start": start + datetime.timedelta(days=21),
+            "review": None,
+            "status": "active",
+            "version": 1,
+        },
+    ]
+    ids = families["family_id"].to_numpy()
+    send = families["send"].to_numpy()
+    weight = np.where(send, 6.0, 1.0)
+    play_members = rng.choice(ids, min(60, len(ids)), replace=False, p=weight / weight.sum())
+    rest = ids[~np.isin(ids, play_members)]
+    reading_members = rng.choice(rest, min(6, len(rest)), replace=False)
+    members = [
+        {
+            "partnership_id": rows[0]["partnership_id"],
+            "family_id": f,
+            "joined": None,
+            "left": start + datetime.timedelta(days=30) if k < 2 else None,
+        }
+        for k, f in enumerate(sorted(play_members))
+    ] + [
+        {"partnership_id": rows[1]["partnership_id"], "family_id": f, "joined": None, "left": None}
+        for f in sorted(reading_members)
+    ]
+    first, _ = school_year(today)
+    year = f"{first.year}-{(first.year + 1) % 100:02d}"
+    plan = [
+        {
+            "plan_id": f"{school_id}-A{n}",
+            "school_id": school_id,
+            "year": year,
+            "epstein_type": kind,
+            "goal": goal,
+            "activity": activity,
+            "owner": owner,
+            "due": today + datetime.timedelta(days=due),
+            "measure": measure,
+            "target": target,
+            "baseline": None,
+            "status": status,
+            "version": 1,
+        }
+        for n, (kind, goal, activity, owner, due, measure, target, status) in enumerate(PLAN_GOALS, start=1)
+    ]
+    return pd.DataFrame(rows), pd.DataFrame(members), pd.DataFrame(plan)
+
+
 def generate(scale: str = "school", seed: int = 42, today: datetime.date | None = None) -> DemoData:
     """Generate the demo data set at ``scale`` (school, trust or authority), deterministic for a
     given seed and date. The three most recent school terms end at ``today``."""
@@ -845,6 +1022,7 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
     school_rows = _school_rows(rng, n_schools, spread, families_mean)
     partners, families, interactions, moves, steps, answers = [], [], [], [], [], []
     week: list[tuple[pd.DataFrame, ...]] = []
+    together: list[tuple[pd.DataFrame, ...]] = []
     messages = np.random.default_rng([seed, 3])  # the communication panel's data: a generator of its own
     for number, school in enumerate(school_rows):
         p = _partners_for(rng, school, n_partners, typology)
@@ -864,6 +1042,8 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
             answers.append(_survey_rounds(voice_rng, f, terms, today))
             week_rng = np.random.default_rng([seed, number, 7])
             week.append(_week_for(week_rng, school["school_id"], f, p, interactions[-1], today))
+            partnership_rng = np.random.default_rng([seed, number, 29])
+            together.append(_partnerships_for(partnership_rng, school["school_id"], f, p, terms, today))
     schools = pd.DataFrame([{k: v for k, v in s.items() if not k.startswith("_")} for s in school_rows])
     families_all = pd.concat(families, ignore_index=True)
     partners_all = pd.concat(partners, ignore_index=True)
@@ -879,6 +1059,10 @@ def generate(scale: str = "school", seed: int = 42, today: datetime.date | None 
         **{
             name: pd.concat([w[i] for w in week], ignore_index=True) if week else pd.DataFrame()
             for i, name in enumerate(("events", "event_contacts", "referrals", "referral_steps", "family_partners"))
+        },
+        **{
+            name: pd.concat([t[i] for t in together], ignore_index=True) if together else pd.DataFrame()
+            for i, name in enumerate(("partnerships", "partnership_members", "action_plan"))
         },
     )
 
@@ -924,7 +1108,16 @@ def load_demo(
         _bulk_insert(conn, db.transitions, data.transitions)
         _bulk_insert(conn, db.transition_steps, data.transition_steps)
         _bulk_insert(conn, db.survey_responses, data.survey_responses)
-        for name in ("events", "event_contacts", "referrals", "referral_steps", "family_partners"):
+        for name in (
+            "events",
+            "event_contacts",
+            "referrals",
+            "referral_steps",
+            "family_partners",
+            "partnerships",
+            "partnership_members",
+            "action_plan",
+        ):
             _bulk_insert(conn, db.TABLES[name], getattr(data, name))
         existing = set(conn.execute(sa.select(db.gazetteer.c.postcode)).scalars())
         _bulk_insert(conn, db.gazetteer, data.gazetteer[~data.gazetteer["postcode"].isin(existing)])

@@ -63,6 +63,13 @@ PAGES: tuple[Page, ...] = (
     Page("outreach", "app_pages/outreach.py", "Outreach planner", ":material/support_agent:", STAFF),
     Page("week", "app_pages/week.py", "Events and referrals", ":material/event_available:", STAFF),
     Page("transitions", "app_pages/transitions.py", "Transitions", ":material/move_up:", STAFF),
+    Page(
+        "partnerships",
+        "app_pages/partnerships.py",
+        "Partnerships",
+        ":material/handshake:",
+        frozenset({"admin", "head", "senco", "governor"}),
+    ),
     Page("data", "app_pages/data.py", "Data", ":material/database:", STAFF),
     Page("audit", "app_pages/audit.py", "Audit log", ":material/history:", frozenset({"admin"})),
 )

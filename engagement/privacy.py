@@ -278,7 +278,7 @@ class UnknownFamily(LookupError):
 
 def _records_of_family(conn, family_id: str) -> dict[str, list[str]]:
     """Every record about the family, by table, as the audit log names them (its ``record_id``):
-    its interactions, referrals, links to partners, moves and their plan steps."""
+    its interactions, referrals, links to partners and partnerships, moves and their plan steps."""
     referrals = list(
         conn.execute(select(db.referrals.c.referral_id).where(db.referrals.c.family_id == family_id)).scalars()
     )
@@ -306,6 +306,12 @@ def _records_of_family(conn, family_id: str) -> dict[str, list[str]]:
         ),
         "referrals": referrals,
         "family_partners": [f"{family_id}|{partner}" for partner in links],
+        "partnership_members": [
+            f"{partnership}|{family_id}"
+            for partnership in conn.execute(
+                select(db.partnership_members.c.partnership_id).where(db.partnership_members.c.family_id == family_id)
+            ).scalars()
+        ],
         "transitions": moves,
         "transition_steps": steps,
     }
@@ -321,7 +327,7 @@ def _naming(column, family_id: str):
 
 def erase_family(store: db.Store, family_id: str, actor: str) -> int:
     """Erase one family completely (a data subject request): its record, interactions, referrals,
-    links to partners, moves with their plans, and survey answers, and the content of every audit
+    links to partners, memberships of partnerships, moves with their plans, and survey answers, and the content of every audit
     row about any of them (including rows whose images name the family). Returns how many
     interactions went."""
     with store.write(actor) as conn:
@@ -339,6 +345,7 @@ def erase_family(store: db.Store, family_id: str, actor: str) -> int:
         conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(records["referrals"])))
         conn.execute(db.referrals.delete().where(db.referrals.c.family_id == family_id))
         conn.execute(db.family_partners.delete().where(db.family_partners.c.family_id == family_id))
+        conn.execute(db.partnership_members.delete().where(db.partnership_members.c.family_id == family_id))
         answers = conn.execute(db.survey_responses.delete().where(db.survey_responses.c.family_id == family_id))
         conn.execute(db.event_contacts.delete().where(db.event_contacts.c.interaction_id.in_(records["interactions"])))
         conn.execute(db.interactions.delete().where(db.interactions.c.family_id == family_id))

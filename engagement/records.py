@@ -5,7 +5,8 @@ import sections are loops over one list instead of lists kept by hand in six pla
 A kind names its file (``referral_steps.csv``), the store tables whose rows that file carries, and
 the engine that reads and writes it. An engine is a reader and writer several kinds share
 (``interchange`` for the school's main records, ``calendar`` for terms, ``week_files`` for the
-week, ``send_belonging_files`` for transitions and survey answers); each import through an engine is
+week, ``send_belonging_files`` for transitions and survey answers, ``partnership_files`` for
+partnerships and the action plan); each import through an engine is
 all-or-nothing and reports row, column and reason. Engines run in the registry's order, so that a
 whole export (schools before partners before referrals before their steps) imports in one call,
 and a refused engine stops the engines after it. Tables that no kind carries are listed in
@@ -31,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from engagement import calendar as terms_files
-from engagement import interchange, week_files
+from engagement import interchange, partnership_files, week_files
 from engagement import send_belonging_files as voice_files
 from engagement import store as db
 from engagement.interchange import ImportReport, source_list, source_name
@@ -119,6 +120,14 @@ ENGINES: tuple[Engine, ...] = (
         voice_files.guess_kind,
         describe=voice_files.describe,
     ),
+    Engine(
+        "partnerships",
+        "Partnerships and the action plan",
+        partnership_files.import_files,
+        partnership_files.export_files,
+        partnership_files.guess_kind,
+        describe=partnership_files.describe,
+    ),
 )
 ENGINE = {e.name: e for e in ENGINES}
 
@@ -141,6 +150,9 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
     RecordKind("transitions", "voice", ("transitions",), "children moving between settings"),
     RecordKind("transition_steps", "voice", ("transition_steps",), "each transition's plan, step by step"),
     RecordKind("survey_responses", "voice", ("survey_responses",), "answers to the surveys of data/surveys.toml"),
+    RecordKind("partnerships", "partnerships", ("partnerships",), "the school's partnerships with community groups"),
+    RecordKind("partnership_members", "partnerships", ("partnership_members",), "the families each partnership serves"),
+    RecordKind("action_plan", "partnerships", ("action_plan",), "the year's partnership action plan, one row per goal"),
 )
 KIND = {k.name: k for k in RECORD_KINDS}
 
@@ -164,9 +176,9 @@ def kinds_of(engine: str) -> list[str]:
 
 
 # Whose guess is asked first: the narrower names before the broader ("family_partners.csv" is the
-# week's, not partners; "referral_steps.csv" not referrals), and terms last, as any file of dates
-# could say "term".
-GUESS_ORDER = ("week", "voice", "records", "calendar")
+# week's, not partners; "referral_steps.csv" not referrals; "partnership_members.csv" not
+# families), and terms last, as any file of dates could say "term".
+GUESS_ORDER = ("partnerships", "week", "voice", "records", "calendar")
 
 
 def kind_of_file(filename: str) -> str | None:

@@ -339,6 +339,66 @@ survey_responses = Table(
     Index("ix_survey_responses_family", "family_id"),
 )
 
+# School–community partnerships (issue 29, seed 001): a formal partnership of the school with
+# community groups, the families it serves, and the school year's partnership action plan (one
+# row per goal, after NNPS's One-Year Action Plan). A partnership's partners and other schools are
+# ";"-separated references, as an event's partners are.
+PARTNERSHIP_STATUSES = ("planned", "active", "ended")
+PLAN_STATUSES = ("not started", "in progress", "done")
+
+partnerships = Table(
+    "partnerships",
+    metadata,
+    Column("partnership_id", String(64), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("schools", Text),
+    Column("partners", Text, nullable=False),
+    Column("aims", Text),
+    Column("epstein_type", String(40)),
+    Column("start", Date, nullable=False),
+    Column("review", Date),
+    Column("status", String(10), nullable=False, default="active"),
+    Column("version", Integer, nullable=False, default=1),
+    CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in PARTNERSHIP_STATUSES) + ")", name="partnership_status"),
+    Index("ix_partnerships_school", "school_id"),
+)
+
+partnership_members = Table(
+    "partnership_members",
+    metadata,
+    Column(
+        "partnership_id",
+        String(64),
+        ForeignKey("partnerships.partnership_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("family_id", String(64), ForeignKey("families.family_id", ondelete="CASCADE"), primary_key=True),
+    Column("joined", Date),  # empty: the partnership's start
+    Column("left", Date),
+    Index("ix_partnership_members_family", "family_id"),
+)
+
+action_plan = Table(
+    "action_plan",
+    metadata,
+    Column("plan_id", String(64), primary_key=True),
+    Column("school_id", String(64), ForeignKey("schools.school_id", ondelete="CASCADE"), nullable=False),
+    Column("year", String(7), nullable=False),
+    Column("epstein_type", String(40), nullable=False),
+    Column("goal", Text, nullable=False),
+    Column("activity", Text),
+    Column("owner", String(200)),
+    Column("due", Date),
+    Column("measure", String(100)),
+    Column("target", Float),
+    Column("baseline", Float),
+    Column("status", String(12), nullable=False, default="not started"),
+    Column("version", Integer, nullable=False, default=1),
+    CheckConstraint("status IN (" + ", ".join(f"'{s}'" for s in PLAN_STATUSES) + ")", name="plan_status"),
+    Index("ix_action_plan_school_year", "school_id", "year"),
+)
+
 geocode_cache = Table(
     "geocode_cache",
     metadata,
@@ -394,6 +454,9 @@ TABLES = {
         transitions,
         transition_steps,
         survey_responses,
+        partnerships,
+        partnership_members,
+        action_plan,
     )
 }
 KEY_OF = {
@@ -406,6 +469,8 @@ KEY_OF = {
     "transition_steps": "step_id",
     "events": "event_id",
     "event_contacts": "interaction_id",  # a contact is on one register at most
+    "partnerships": "partnership_id",
+    "action_plan": "plan_id",
 }
 
 

@@ -204,6 +204,16 @@ SAMPLE_ROWS: dict[str, list[dict]] = {
         {"school_id": "S1", "survey": "belonging", "date": DAY, "question": "belong", "answer": "agree"}
         | {"family_id": "F1", "respondent": "parent"}
     ],
+    "partnerships": [
+        {"partnership_id": "PS1", "school_id": "S1", "name": "Inclusive play", "partners": "P1;P2"}
+        | {"start": DAY, "status": "active", "version": 1}
+    ],
+    "partnership_members": [{"partnership_id": "PS1", "family_id": f, "joined": DAY} for f in ("F1", "F2")],
+    "action_plan": [
+        {"plan_id": "A1", "school_id": "S1", "year": "2026-27", "epstein_type": "communicating"}
+        | {"goal": "Answer every message", "measure": "communication.open", "target": 0.5}
+        | {"status": "in progress", "version": 1}
+    ],
     "geocode_cache": [
         {"query": "B30 2AA", "latitude": 52.43, "longitude": -1.93, "found": True, "source": "test"}
         | {"fetched_at": datetime.datetime(2026, 9, 14, 9, 0, tzinfo=datetime.UTC)}

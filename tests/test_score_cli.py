@@ -56,8 +56,10 @@ def test_score_json_matches_formats_key_by_key(demo_db):
     out = run("score", "--db", str(demo_db), "--json", "--to", "2026-11-23").stdout
     card = json.loads(out)  # one object, nothing else on stdout
     # The demo holds no autumn 2025, so there is no comparison_last_year.
-    # Then FORMATS.md's optional keys: the comparison, communication, the week, transitions and belonging.
-    assert list(card) == [*TOP_KEYS, "comparison", "communication", "events", "referrals", "transitions", "belonging"]
+    # Then FORMATS.md's optional keys: the comparison, communication, the week, transitions, belonging,
+    # partnerships and the action plan.
+    optional = ["comparison", "communication", "events", "referrals", "transitions", "belonging"]
+    assert list(card) == [*TOP_KEYS, *optional, "partnerships", "action_plan"]
     # --to alone: the window is the term that day falls in (autumn 2026 starts on 3 Sep), up to that day.
     assert card["window"] == {"from": "2026-09-03", "to": "2026-11-23"}
     # 53 school days so far: compared with the first 53 school days of the summer term, not the whole of it.
@@ -148,6 +150,11 @@ def test_the_command_prints_what_the_library_computes(demo_db):
 
         expected["transitions"] = score_figures(store, "999001", *window)
         expected["belonging"] = headline(load_responses(store, "999001"), window[1])
+        from engagement import partnerships
+        from engagement.calendar import load_calendar
+
+        calendar = load_calendar(store, "999001")
+        expected |= partnerships.score_json(store, "999001", *window, dict(expected), calendar=calendar)
     finally:
         store.dispose()
     assert card == expected
