@@ -209,9 +209,12 @@ def register_in(
     partners: list[str],
     quantities: dict,
     notes: str | None,
+    write: bool = True,
 ) -> SavedRegister:
     """The body of :func:`save_register` in the caller's write transaction (an import saves many
-    events in one): raises and leaves the transaction to roll back when anything is wrong."""
+    events in one): raises and leaves the transaction to roll back when anything is wrong. With
+    ``write=False`` (an import's dry run, on a read transaction) it makes every check and counts
+    what the register would add, writing nothing and holding no lock."""
     when = template["date"]
     if conn.execute(select(db.schools.c.school_id).where(db.schools.c.school_id == school_id)).first() is None:
         raise InvalidInteraction(f"There is no school {school_id!r} in the store.")
@@ -234,8 +237,11 @@ def register_in(
     # The event's row is held until this save commits, so a second register of the same event
     # (on PostgreSQL) waits, then sees who the first put on it. A new event is an insert the
     # database keeps unique: of two staff creating it at once, the second adds to the first's.
-    stored = _event_held(conn, event_id)
-    if stored is None:
+    if not write:
+        stored = conn.execute(select(db.events).where(db.events.c.event_id == event_id)).mappings().first()
+    else:
+        stored = _event_held(conn, event_id)
+    if stored is None and write:
         if db.insert_if_absent(conn, db.events, [event_row]):
             db.audit(conn, "insert", "events", event_id, after=event_row, detail="event created")
         else:
@@ -256,7 +262,7 @@ def register_in(
             for k, v in event_row.items()
             if v is not None and k not in ("event_id", "school_id") and stored[k] != v
         }
-        if changed:
+        if changed and write:
             conn.execute(db.events.update().where(db.events.c.event_id == event_id).values(**changed))
             db.audit(conn, "update", "events", event_id, before={k: stored[k] for k in changed}, after=changed)
     rows = []
@@ -279,7 +285,7 @@ def register_in(
             if key == "partner_id":
                 row["two_way"] = True  # the partner ran it with the school: a two-way contact
             rows.append(row)
-    if rows:
+    if rows and write:
         went_in = {k for (k,) in db.insert_if_absent(conn, db.interactions, rows)}
         rows = [r for r in rows if r["interaction_id"] in went_in]
         db.audit_many(
@@ -296,7 +302,7 @@ def register_in(
             ),
         )
     new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
-    if new_links:
+    if new_links and write:
         # A contact already put on a register by a save that committed meanwhile stays where it is.
         tied = {
             k
@@ -314,7 +320,7 @@ def register_in(
                 "record_id": interaction_id,
                 "detail": f"put on the register of event {event_id}",
             }
-            for _, interaction_id in linked
+            for _, interaction_id in (linked if write else [])
         ),
     )
     families_added = sum(1 for r in rows if r["family_id"]) + sum(1 for key, _ in linked if key == "family_id")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -233,8 +233,11 @@ def import_week_files(
         return report
     # A referral's steps replace the history its referrals.csv row started, so they come after it.
     order = {k: i for i, k in enumerate(("family_partners", "referrals", "referral_steps", "events"))}
+    run = _Run(dry_run)
     try:
-        with store.write(actor) as conn:
+        # A dry run (the Data page checks on every rerun while files sit in its uploader) reads only:
+        # it takes no write lock, so a colleague's save never waits for it.
+        with store.read() if dry_run else store.write(actor) as conn:
             for this_kind, rows in sorted(batches, key=lambda b: order[b[0]]):
                 school = _school_for(
                     conn, school_id or next((r.cells.get("school_id") for r in rows if r.cells.get("school_id")), None)
@@ -260,7 +263,7 @@ def import_week_files(
                     "referrals": _import_referrals,
                     "referral_steps": _import_referral_steps,
                     "family_partners": _import_links,
-                }[this_kind](report, conn, rows, school)
+                }[this_kind](report, conn, rows, school, run)
                 report.counts[this_kind] = counts
             if report.errors or dry_run:
                 raise _RollBack
@@ -269,7 +272,16 @@ def import_week_files(
     return report
 
 
-def _import_links(report, conn, rows: list[_Row], school: str) -> dict[str, int]:
+@dataclass
+class _Run:
+    """What one import's kinds share: whether it only checks, and the referrals its referrals.csv
+    brings (a dry run writes none, yet their steps in the same batch are not of unknown referrals)."""
+
+    dry_run: bool
+    referrals_coming: set[str] = field(default_factory=set)
+
+
+def _import_links(report, conn, rows: list[_Row], school: str, run: _Run) -> dict[str, int]:
     links, seen = [], set()
     for row in rows:
         c = row.cells
@@ -300,7 +312,26 @@ def _import_links(report, conn, rows: list[_Row], school: str) -> dict[str, int]
                 "end": end,
             }
         )
-    return write_links(conn, links) if not report.errors else {}
+    if report.errors:
+        return {}
+    return _count_links(conn, links) if run.dry_run else write_links(conn, links)
+
+
+def _count_links(conn, links: list[dict]) -> dict[str, int]:
+    """What :func:`engagement.referrals.write_links` would do with ``links``, writing nothing."""
+    fp = db.family_partners
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    for link in links:
+        stored = (
+            conn.execute(select(fp).where(fp.c.family_id == link["family_id"], fp.c.partner_id == link["partner_id"]))
+            .mappings()
+            .first()
+        )
+        key = (
+            "inserted" if stored is None else "updated" if any(stored[k] != v for k, v in link.items()) else "unchanged"
+        )
+        counts[key] += 1
+    return counts
 
 
 def _owned(report, conn, row: _Row, school: str, column: str) -> bool:
@@ -321,7 +352,7 @@ def _owned(report, conn, row: _Row, school: str, column: str) -> bool:
     return True
 
 
-def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, int]:
+def _import_referrals(report, conn, rows: list[_Row], school: str, run: _Run) -> dict[str, int]:
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     seen: set[str] = set()
     r = db.referrals
@@ -370,6 +401,11 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
             continue
         if report.errors:
             continue
+        run.referrals_coming.add(c["referral_id"])
+        if run.dry_run:
+            changed_now = stored is not None and any(stored[k] != v for k, v in record.items())
+            counts["inserted" if stored is None else "updated" if changed_now else "unchanged"] += 1
+            continue
         if stored is None:
             conn.execute(r.insert().values(**record))
             steps = [("sent", made)] + ([(status, when)] if status != "sent" else [])
@@ -405,7 +441,7 @@ def _import_referrals(report, conn, rows: list[_Row], school: str) -> dict[str, 
     return counts
 
 
-def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[str, int]:
+def _import_referral_steps(report, conn, rows: list[_Row], school: str, run: _Run) -> dict[str, int]:
     """Replace the history of each referral the file names by the file's steps, in the file's order
     (``referral_steps.csv``: a whole export restores every step, not only the first and the last)."""
     r, s = db.referrals, db.referral_steps
@@ -424,12 +460,12 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[
             continue
         when = _date(report, row, "date", required=True)
         stored = conn.execute(select(r.c.school_id, r.c.date).where(r.c.referral_id == c["referral_id"])).first()
-        if stored is None:
+        if stored is None and c["referral_id"] not in run.referrals_coming:
             report.error(
                 row.file, row.row, "referral_id", f"there is no referral {c['referral_id']!r}: import referrals.csv too"
             )
             continue
-        if stored.school_id != school:
+        if stored is not None and stored.school_id != school:
             report.error(row.file, row.row, "referral_id", "this referral belongs to another school")
             continue
         if when is None:
@@ -446,6 +482,9 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[
     counts = {"referrals": len(steps), "steps": 0, "steps replaced": 0}
     if report.errors:
         return counts
+    if run.dry_run:
+        counts["steps"] = sum(len(history) for history in steps.values())
+        return counts
     for referral_id, history in steps.items():
         gone = conn.execute(s.delete().where(s.c.referral_id == referral_id)).rowcount
         conn.execute(s.insert(), history)
@@ -461,7 +500,7 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str) -> dict[
     return counts
 
 
-def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int]:
+def _import_events(report, conn, rows: list[_Row], school: str, run: _Run) -> dict[str, int]:
     groups: dict[str, list[_Row]] = {}
     for row in rows:
         if not row.cells.get("event_id"):
@@ -532,6 +571,7 @@ def _import_events(report, conn, rows: list[_Row], school: str) -> dict[str, int
                 partners=partners,
                 quantities=quantities,
                 notes=first.cells.get("notes") or None,
+                write=not run.dry_run,
             )
         except InvalidInteraction as error:
             report.error(first.file, first.row, "event_id", str(error))

@@ -428,3 +428,32 @@ def test_a_whole_export_with_registers_imports_into_an_empty_store_as_it_was(sql
         assert figures(fresh) == figures(sqlite_store)
     finally:
         fresh.dispose()
+
+
+def test_a_dry_run_counts_what_the_import_does_and_takes_no_write_lock(store, tmp_path, monkeypatch):
+    """Issue 23: the week files' dry run took the store's write lock on every rerun of the Data page
+    while files sat in its uploader; a colleague saving a contact waited for it."""
+    write_school(store)
+    files = week_csv_files(tmp_path)
+    before = _counts(store)
+    if store.dialect == "sqlite":
+        # Another writer holds the lock for the whole dry run; the dry run must not need it.
+        monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+        checking = db.open_store(store.url)
+        holder = store.engine.connect().execution_options(write=True)
+        holder.begin()
+        holder.execute(db.schools.update().where(db.schools.c.school_id == "S1").values(name="Held"))
+    else:
+        checking = store
+    try:
+        dry = import_week_files(checking, files, actor="t", dry_run=True)
+    finally:
+        if store.dialect == "sqlite":
+            holder.rollback()
+            holder.close()
+            checking.dispose()
+    assert dry.ok, dry.format()
+    assert _counts(store) == before  # nothing written
+    done = import_week_files(store, files, actor="t")
+    assert done.ok, done.format()
+    assert dry.counts == done.counts
