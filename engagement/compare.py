@@ -25,7 +25,8 @@ import datetime
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,18 @@ from engagement.terms import Calendar, compare, day_number, default_calendar, de
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 NEIGHBOUR_KM = 3.0
+PARTNER_COLUMNS = (
+    "school_id",
+    "partner_id",
+    "name",
+    "category",
+    "layer",
+    "status",
+    "postcode",
+    "oruk_organisation_id",
+    "latitude",
+    "longitude",
+)
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,37 @@ def school_windows(
 
 # ---------------------------------------------------------------- counted in the database
 
+# Runs one query and returns its rows, each with attribute access and ``_asdict()``.
+Run = Callable[[sa.Select], list]
+
+
+@contextmanager
+def _runner(store: db.Store, run: Run | None) -> Iterator[Run]:
+    """``run`` when given; else the store's, all queries in one read transaction (one snapshot)."""
+    if run is not None:
+        yield run
+        return
+    with store.read() as conn:
+        yield lambda query: list(conn.execute(query).all())
+
+
+def duckdb_runner(con) -> Run:
+    """Runs the very queries of this module in DuckDB (a connection holding tables of the store's
+    names and columns), compiled as for PostgreSQL with their values written in: the benchmark's
+    yardstick of what an analytical engine makes of the same SQL over the same rows."""
+    from collections import namedtuple
+
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+
+    def run(query: sa.Select) -> list:
+        cursor = con.execute(str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+        row = namedtuple("row", [d[0] for d in cursor.description])  # type: ignore[misc]
+        return [row(*values) for values in cursor.fetchall()]
+
+    return run
+
 
 def _epstein_code():
     """Each interaction's Epstein type as a number (NULL for an activity the catalogue does not
@@ -117,7 +161,7 @@ def _month_starts(window: SchoolWindow, month_days: int) -> list[datetime.date]:
     return [days[k] for k in range(month_days, len(days), month_days)]
 
 
-def _family_counts(conn, windows: list[SchoolWindow], month_days: int):
+def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int):
     """Per school: families counted by the day of their last two-way contact in the window (None
     for the families informed but not reached), with how many of them were reached, regular, in
     each equity group, and their Epstein types summed. One scan of the window's interactions,
@@ -150,10 +194,10 @@ def _family_counts(conn, windows: list[SchoolWindow], month_days: int):
         func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
         *[func.sum(case((per_family.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
     ).group_by(per_family.c.school_id, per_family.c["last"])
-    return conn.execute(query).all()
+    return run(query)
 
 
-def _roll(conn, school_ids: list[str]) -> dict[str, dict]:
+def _roll(run: Run, school_ids: list[str]) -> dict[str, dict]:
     f = db.families
     query = select(
         f.c.school_id,
@@ -162,51 +206,28 @@ def _roll(conn, school_ids: list[str]) -> dict[str, dict]:
     ).group_by(f.c.school_id)
     if school_ids is not None:
         query = query.where(f.c.school_id.in_(school_ids))
-    return {r.school_id: r._asdict() for r in conn.execute(query)}
+    return {r.school_id: r._asdict() for r in run(query)}
 
 
-def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow]) -> pd.DataFrame:
+def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None) -> pd.DataFrame:
     """Every partner of the schools (archived ones left out, as from every figure) with its contacts
     in its school's window, counted in the database: school_id, partner_id, name, category (the
     typology's spelling), layer, segment, status, postcode, oruk_organisation_id, latitude,
     longitude, contacts, engaged (listed and contacted)."""
     p, i = db.partners, db.interactions
     frames = []
-    with store.read() as conn:
+    with _runner(store, run) as run:
         for group in _by_window(windows):
             in_window = (i.c.partner_id == p.c.partner_id) & i.c.date.between(group[0].start, group[0].end)
             query = (
-                select(
-                    p.c.school_id,
-                    p.c.partner_id,
-                    p.c.name,
-                    p.c.category,
-                    p.c.layer,
-                    p.c.status,
-                    p.c.postcode,
-                    p.c.oruk_organisation_id,
-                    p.c.latitude,
-                    p.c.longitude,
-                    func.count(i.c.interaction_id).label("contacts"),
-                )
+                select(*[p.c[c] for c in PARTNER_COLUMNS], func.count(i.c.interaction_id).label("contacts"))
                 .select_from(p.outerjoin(i, in_window))
                 .where(p.c.archived_on.is_(None), p.c.school_id.in_([w.school_id for w in group]))
-                .group_by(p.c.partner_id)
+                # Every column, not the key alone: DuckDB does not read columns off a grouped key.
+                .group_by(*[p.c[c] for c in PARTNER_COLUMNS])
             )
-            frames.append(pd.DataFrame(conn.execute(query).mappings().all()))
-    columns = [
-        "school_id",
-        "partner_id",
-        "name",
-        "category",
-        "layer",
-        "status",
-        "postcode",
-        "oruk_organisation_id",
-        "latitude",
-        "longitude",
-        "contacts",
-    ]
+            frames.append(pd.DataFrame([r._asdict() for r in run(query)]))
+    columns = [*PARTNER_COLUMNS, "contacts"]
     table = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
     if table is None:
         table = pd.DataFrame(columns=columns)
@@ -234,19 +255,21 @@ def metric_rows(
     windows: Sequence[SchoolWindow],
     settings: Settings | None = None,
     partners: pd.DataFrame | None = None,
+    run: Run | None = None,
 ) -> dict[str, dict]:
     """Each school's row of figures, keyed as :func:`engagement.scoring.metrics` keys them and
     equal to its row there for the school's window (the card is :func:`card_from_row` of it),
-    counted in the database. ``partners`` (from :func:`partner_contacts`) when already read."""
+    counted in the database. ``partners`` (from :func:`partner_contacts`) when already read;
+    ``run`` runs the queries elsewhere (:func:`duckdb_runner`), by default in the store."""
     cfg = settings or load_settings()
     if partners is None:
-        partners = partner_contacts(store, windows)
+        partners = partner_contacts(store, windows, run)
     ids = [w.school_id for w in windows]
     out: dict[str, dict] = {}
-    with store.read() as conn:
-        roll = _roll(conn, ids)
+    with _runner(store, run) as run:
+        roll = _roll(run, ids)
         for group in _by_window(windows):
-            counts = _family_counts(conn, group, cfg.calendar.school_month_days)
+            counts = _family_counts(run, group, cfg.calendar.school_month_days)
             for w in group:
                 mine = [r for r in counts if r.school_id == w.school_id]
                 out[w.school_id] = _row(w, roll.get(w.school_id), mine, partners, cfg)
@@ -376,9 +399,10 @@ def cards(
     for_governor: bool = False,
     settings: Settings | None = None,
     partners: pd.DataFrame | None = None,
+    run: Run | None = None,
 ) -> dict[str, dict]:
     """Each school's ``score --json`` card (its metrics keys) for its window."""
-    rows = metric_rows(store, windows, settings, partners)
+    rows = metric_rows(store, windows, settings, partners, run)
     by_id = {w.school_id: w for w in windows}
     return {
         sid: card_from_row(governor_view(row) if for_governor else row, by_id[sid].start, by_id[sid].end)
