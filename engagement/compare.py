@@ -108,8 +108,17 @@ def school_windows(
 
 # ---------------------------------------------------------------- counted in the database
 
-# Runs one query and returns its rows, each with attribute access and ``_asdict()``.
-Run = Callable[[sa.Select], list]
+
+class Run:
+    """Runs one query and returns its rows (each with attribute access and ``_asdict()``), on a
+    database of the ``dialect`` named (``sqlite``, ``postgresql``, ``duckdb``): a few queries are
+    worded for the planner they meet."""
+
+    def __init__(self, run: Callable[[sa.Select], list], dialect: str):
+        self.run, self.dialect = run, dialect
+
+    def __call__(self, query: sa.Select) -> list:
+        return self.run(query)
 
 
 @contextmanager
@@ -119,7 +128,7 @@ def _runner(store: db.Store, run: Run | None) -> Iterator[Run]:
         yield run
         return
     with store.read() as conn:
-        yield lambda query: list(conn.execute(query).all())
+        yield Run(lambda query: list(conn.execute(query).all()), store.dialect)
 
 
 def duckdb_runner(con) -> Run:
@@ -137,7 +146,7 @@ def duckdb_runner(con) -> Run:
         row = namedtuple("row", [d[0] for d in cursor.description])  # type: ignore[misc]
         return [row(*values) for values in cursor.fetchall()]
 
-    return run
+    return Run(run, "duckdb")
 
 
 def _epstein_code():
@@ -161,39 +170,51 @@ def _month_starts(window: SchoolWindow, month_days: int) -> list[datetime.date]:
     return [days[k] for k in range(month_days, len(days), month_days)]
 
 
-def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int):
+def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every_school: bool):
     """Per school: families counted by the day of their last two-way contact in the window (None
     for the families informed but not reached), with how many of them were reached, regular, in
-    each equity group, and their Epstein types summed. One scan of the window's interactions,
-    grouped by family, then by school and day."""
+    each equity group, and their Epstein types summed. One scan of the window's interactions
+    grouped by family, joined to the families (an interaction counts for its family's school,
+    whichever school logged it), then grouped by school and day. ``every_school``: the windows
+    hold every school of the store, so no interaction need be left out before grouping."""
     i, f = db.interactions, db.families
     first, last = windows[0].start, windows[0].end
+    ids = [w.school_id for w in windows]
     starts = _month_starts(windows[0], month_days)
     two_way_date = case((i.c.two_way, i.c.date), else_=None)
+    # SQLite would walk the family index and fetch every row from the table at random (three
+    # times slower than reading the table through); a unary plus keeps the index out of it.
+    family = sa.literal_column("+interactions.family_id") if run.dialect == "sqlite" else i.c.family_id
+    mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
+    if not every_school:  # a few schools of a big store: their families' contacts only
+        mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
     per_family = (
         select(
-            f.c.school_id,
-            *[f.c[flag] for flag in FLAGS],
+            i.c.family_id,
             func.max(case((i.c.two_way, 1), else_=0)).label("reached"),
             func.min(two_way_date).label("first"),
             func.max(two_way_date).label("last"),
             func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types"),
         )
-        .select_from(i.join(f, f.c.family_id == i.c.family_id))
-        .where(i.c.date.between(first, last), f.c.school_id.in_([w.school_id for w in windows]))
-        .group_by(f.c.family_id, f.c.school_id, *[f.c[flag] for flag in FLAGS])
+        .where(*mine)
+        .group_by(family)
         .subquery()
     )
     regular = sa.or_(*[(per_family.c["first"] < day) & (per_family.c["last"] >= day) for day in starts])
-    query = select(
-        per_family.c.school_id,
-        per_family.c["last"],
-        func.count().label("informed"),
-        func.sum(per_family.c.reached).label("reached"),
-        func.sum(per_family.c.types).label("types"),
-        func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
-        *[func.sum(case((per_family.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
-    ).group_by(per_family.c.school_id, per_family.c["last"])
+    query = (
+        select(
+            f.c.school_id,
+            per_family.c["last"],
+            func.count().label("informed"),
+            func.sum(per_family.c.reached).label("reached"),
+            func.sum(per_family.c.types).label("types"),
+            func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
+            *[func.sum(case((f.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
+        )
+        .select_from(per_family.join(f, f.c.family_id == per_family.c.family_id))
+        .where(f.c.school_id.in_(ids))
+        .group_by(f.c.school_id, per_family.c["last"])
+    )
     return run(query)
 
 
@@ -268,17 +289,42 @@ def metric_rows(
     out: dict[str, dict] = {}
     with _runner(store, run) as run:
         roll = _roll(run, ids)
+        by_school = _partner_counts(partners)
+        in_store = run(select(func.count().label("n")).select_from(db.schools))[0].n
         for group in _by_window(windows):
-            counts = _family_counts(run, group, cfg.calendar.school_month_days)
+            counts: dict[str, list] = defaultdict(list)
+            for r in _family_counts(run, group, cfg.calendar.school_month_days, len(group) >= in_store):
+                counts[r.school_id].append(r)
             for w in group:
-                mine = [r for r in counts if r.school_id == w.school_id]
-                out[w.school_id] = _row(w, roll.get(w.school_id), mine, partners, cfg)
+                mine = by_school.get(w.school_id, _NO_PARTNERS)
+                out[w.school_id] = _row(w, roll.get(w.school_id), counts[w.school_id], mine, cfg)
     return {sid: out[sid] for sid in ids}
 
 
-def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: pd.DataFrame, cfg: Settings) -> dict:
-    """One school's figures from its counts, by the formulas of :func:`engagement.scoring.metrics`
-    (see there for why each is so)."""
+_NO_PARTNERS: dict = {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()}
+
+
+def _partner_counts(partners: pd.DataFrame) -> dict[str, dict]:
+    """Per school: its listed and engaged partners and the engaged ones' contacts per segment, and
+    the categories it covers (of an engaged partner), grouped once for every school."""
+    listed = partners[partners["status"].isin(LISTED_STATUSES)]
+    engaged = listed[listed["contacts"] > 0]
+    out: dict[str, dict] = defaultdict(lambda: {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()})
+    for key, value in (
+        ("listed", listed.groupby(["school_id", "segment"]).size()),
+        ("engaged", engaged.groupby(["school_id", "segment"]).size()),
+        ("contacts", engaged.groupby(["school_id", "segment"])["contacts"].sum()),
+    ):
+        for (school, segment), n in value.items():
+            out[school][key][segment] = float(n)
+    for school, categories in engaged.groupby("school_id")["category"].agg(set).items():
+        out[school]["covered"] = categories
+    return dict(out)
+
+
+def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: Settings) -> dict:
+    """One school's figures from its counts and its partners' (:func:`_partner_counts`), by the
+    formulas of :func:`engagement.scoring.metrics` (see there for why each is so)."""
     scaling, threshold = cfg.scoring.scaling, cfg.privacy.suppression_threshold
     nan = float("nan")
     out: dict = {}
@@ -286,13 +332,16 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: pd.DataFram
     total = lambda key: float(sum(getattr(r, key) or 0 for r in counts))  # noqa: E731
     reached = total("reached")
     through_end = int(w.calendar.school_days_through([day_number(w.end)])[0])
-    gaps, weights = [], []
-    for r in counts:
-        if r.last is not None and r.reached:
-            last = r.last if isinstance(r.last, datetime.date) else datetime.date.fromisoformat(str(r.last))
-            gaps.append(through_end - int(w.calendar.school_days_through([day_number(last)])[0]))
-            weights.append(int(r.informed))  # every family of a day of last two-way contact was reached
-    recency = float(np.median(np.repeat(gaps, weights))) if gaps else nan
+    # Recency: the median of school days since each reached family's last two-way contact.
+    lasts = [(r.last, int(r.informed)) for r in counts if r.last is not None and r.reached]
+    if lasts:
+        days = [
+            day_number(d if isinstance(d, datetime.date) else datetime.date.fromisoformat(str(d))) for d, _ in lasts
+        ]
+        gaps = through_end - w.calendar.school_days_through(days)
+        recency = float(np.median(np.repeat(gaps, [n for _, n in lasts])))
+    else:
+        recency = nan
     out["families.on_roll"] = on_roll
     out["families.reached"] = reached
     out["families.reach"] = float(_ratio(reached, on_roll))
@@ -337,20 +386,16 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: pd.DataFram
         out[f"equity.{flag}.suppressed"] = bool(hidden)
 
     typology = load_typology()
-    mine = partners[partners["school_id"] == w.school_id]
-    listed = mine[mine["status"].isin(LISTED_STATUSES)]
-    engaged = listed[listed["contacts"] > 0]
-    covered = set(engaged["category"])
+    covered = partners["covered"]
     pw = _weights(cfg.scoring.partners.model_dump(), PARTNER_COMPONENTS)
     for seg in PARTNER_SEGMENTS:
-        listed_n = float((listed["segment"] == seg).sum())
-        seg_engaged = engaged[engaged["segment"] == seg]
-        engaged_n = float(len(seg_engaged))
+        listed_n = partners["listed"].get(seg, 0.0)
+        engaged_n = partners["engaged"].get(seg, 0.0)
         of_segment = [c.name for c in typology.categories if c.segment == seg]
         out[f"{seg}.listed"] = listed_n
         out[f"{seg}.engaged"] = engaged_n
         out[f"{seg}.reach"] = float(_ratio(engaged_n, listed_n))
-        out[f"{seg}.interactions_per_engaged"] = float(_ratio(float(seg_engaged["contacts"].sum()), engaged_n))
+        out[f"{seg}.interactions_per_engaged"] = float(_ratio(partners["contacts"].get(seg, 0.0), engaged_n))
         out[f"{seg}.category_coverage"] = float(_ratio(len(covered & set(of_segment)), len(of_segment)))
         seg_scaled = {
             "reach": np.nan_to_num(out[f"{seg}.reach"]),
@@ -477,8 +522,19 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
     prospective): the same Open Referral organisation id, or else the same name and postcode.
     Each: name, schools (ids), partner_ids, contacts (per school, in its window), category, and
     the records themselves (``records``: school_id, partner_id, name, contacts). Most schools first."""
-    listed = partners[partners["status"].isin(LISTED_STATUSES)].reset_index(drop=True)
-    parent = list(range(len(listed)))
+    listed = partners[partners["status"].isin(LISTED_STATUSES)]
+    records = list(
+        zip(
+            listed["school_id"],
+            listed["partner_id"],
+            listed["name"],
+            listed["postcode"],
+            listed["oruk_organisation_id"],
+            listed["category"],
+            listed["contacts"],
+        )
+    )
+    parent = list(range(len(records)))
 
     def find(k: int) -> int:
         while parent[k] != k:
@@ -487,10 +543,9 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
         return k
 
     seen: dict[str, int] = {}
-    for k, row in enumerate(listed.itertuples(index=False)):
-        org = row.oruk_organisation_id
-        keys = [f"oruk:{org}" if isinstance(org, str) and org.strip() else None, same_name_key(row.name, row.postcode)]
-        for key in keys:
+    for k, (_, _, name, postcode, org, _, _) in enumerate(records):
+        by_org = f"oruk:{org.strip()}" if isinstance(org, str) and org.strip() else None
+        for key in (by_org, same_name_key(name, postcode)):
             if key is None:
                 continue
             if key in seen:
@@ -498,22 +553,25 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
             else:
                 seen[key] = k
     groups: dict[int, list[int]] = defaultdict(list)
-    for k in range(len(listed)):
+    for k in range(len(records)):
         groups[find(k)].append(k)
     out = []
     for members in groups.values():
-        rows = listed.iloc[members].sort_values(["school_id", "partner_id"])
-        schools = sorted(set(rows["school_id"]))
+        rows = sorted((records[k] for k in members), key=lambda r: (r[0], r[1]))
+        schools = sorted({r[0] for r in rows})
         if len(schools) < 2:
             continue
+        contacts = dict.fromkeys(schools, 0)
+        for r in rows:
+            contacts[r[0]] += int(r[6])
         out.append(
             {
-                "name": str(rows["name"].iloc[0]),
+                "name": str(rows[0][2]),
                 "schools": schools,
-                "partner_ids": list(rows["partner_id"]),
-                "contacts": {s: int(rows.loc[rows["school_id"] == s, "contacts"].sum()) for s in schools},
-                "category": str(rows["category"].iloc[0]),
-                "records": rows[["school_id", "partner_id", "name", "contacts"]].to_dict("records"),
+                "partner_ids": [r[1] for r in rows],
+                "contacts": contacts,
+                "category": str(rows[0][5]),
+                "records": [{"school_id": r[0], "partner_id": r[1], "name": r[2], "contacts": int(r[6])} for r in rows],
             }
         )
     return sorted(out, key=lambda s: (-len(s["schools"]), -sum(s["contacts"].values()), s["name"].casefold()))

@@ -57,7 +57,7 @@ def duckdb_with(tables: dict[str, pd.DataFrame], threads: int = 1):
     import duckdb
 
     con = duckdb.connect(config={"threads": threads})
-    for name in ("partners", "families", "interactions"):
+    for name in ("schools", "partners", "families", "interactions"):
         frame = _shaped(name, tables[name])
         con.register("incoming", frame)
         casts = {
@@ -70,6 +70,7 @@ def duckdb_with(tables: dict[str, pd.DataFrame], threads: int = 1):
             "postcode": "CAST(postcode AS VARCHAR) AS postcode",
             "partner_id": "CAST(partner_id AS VARCHAR) AS partner_id",
             "family_id": "CAST(family_id AS VARCHAR) AS family_id",
+            "demo": "CAST(demo AS BOOLEAN) AS demo",
             **{flag: f"CAST({flag} AS BOOLEAN) AS {flag}" for flag in ("two_way", *COLUMNS["families"][3:])},
         }
         columns = ", ".join(casts.get(c, c) for c in COLUMNS[name])

@@ -253,3 +253,9 @@ def test_what_the_neighbours_have(three_schools):
     # Hill Top's health visitors; not its shop, last contacted before this term.
     assert oak[["category", "partner_id"]].values.tolist() == [["health", "PA-HEALTH"]]
     assert table[table["school_id"] == "C1"].empty
+
+
+def test_a_few_schools_of_a_store_count_as_they_do_among_all(three_schools):
+    every = cards(three_schools, school_windows(three_schools, today=TODAY))
+    some = cards(three_schools, school_windows(three_schools, ["B1", "A1"], today=TODAY))
+    assert some == {"A1": every["A1"], "B1": every["B1"]}
