@@ -244,10 +244,11 @@ def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run 
                 select(*[p.c[c] for c in PARTNER_COLUMNS], func.count(i.c.interaction_id).label("contacts"))
                 .select_from(p.outerjoin(i, in_window))
                 .where(p.c.archived_on.is_(None), p.c.school_id.in_([w.school_id for w in group]))
-                # Every column, not the key alone: DuckDB does not read columns off a grouped key.
-                .group_by(*[p.c[c] for c in PARTNER_COLUMNS])
+                # By the key, whose index SQLite walks in order; DuckDB does not read the other
+                # columns off a grouped key, so it is given them all.
+                .group_by(*([p.c[c] for c in PARTNER_COLUMNS] if run.dialect == "duckdb" else [p.c.partner_id]))
             )
-            frames.append(pd.DataFrame([r._asdict() for r in run(query)]))
+            frames.append(pd.DataFrame([tuple(r) for r in run(query)], columns=[*PARTNER_COLUMNS, "contacts"]))
     columns = [*PARTNER_COLUMNS, "contacts"]
     table = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
     if table is None:
@@ -606,31 +607,43 @@ def neighbours_have(windows: Sequence[SchoolWindow], partners: pd.DataFrame, km:
     school, category, layer, neighbour_id, neighbour, distance_km, partner_id, partner, contacts.
     Schools without coordinates have no neighbours."""
     engaged = partners[partners["engaged"] & partners["segment"].notna()]
-    covered = engaged.groupby("school_id")["category"].agg(set).to_dict()
+    theirs: dict[str, list[tuple]] = defaultdict(list)
+    for p in zip(
+        engaged["school_id"],
+        engaged["category"],
+        engaged["layer"],
+        engaged["partner_id"],
+        engaged["name"],
+        engaged["contacts"],
+    ):
+        theirs[p[0]].append(p[1:])
     placed = [w for w in windows if w.latitude is not None and w.longitude is not None]
+    # Every pair's distance at once (an authority's 400 schools are 160,000 pairs).
+    lat = np.array([w.latitude for w in placed], dtype=float)
+    lon = np.array([w.longitude for w in placed], dtype=float)
+    apart = np.asarray(distance_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :]), dtype=float)
     rows = []
-    for w in placed:
-        mine = covered.get(w.school_id, set())
-        for other in placed:
+    for a, w in enumerate(placed):
+        mine = {c for c, *_ in theirs.get(w.school_id, [])}
+        for b in np.flatnonzero(apart[a] <= km):
+            other = placed[b]
             if other.school_id == w.school_id:
                 continue
-            km_apart = float(distance_km(w.latitude, w.longitude, other.latitude, other.longitude))
-            if km_apart > km:
-                continue
-            theirs = engaged[(engaged["school_id"] == other.school_id) & ~engaged["category"].isin(mine)]
-            for p in theirs.itertuples(index=False):
+            for category, layer, partner_id, name, contacts in theirs.get(other.school_id, []):
+                if category in mine:
+                    continue
                 rows.append(
                     {
                         "school_id": w.school_id,
                         "school": w.name,
-                        "category": p.category,
-                        "layer": int(p.layer),
+                        "category": category,
+                        "layer": int(layer),
                         "neighbour_id": other.school_id,
                         "neighbour": other.name,
-                        "distance_km": round(km_apart, 1),
-                        "partner_id": p.partner_id,
-                        "partner": p.name,
-                        "contacts": int(p.contacts),
+                        "distance_km": round(float(apart[a, b]), 1),
+                        "partner_id": partner_id,
+                        "partner": name,
+                        "contacts": int(contacts),
                     }
                 )
     columns = [
