@@ -128,6 +128,11 @@ def _runner(store: db.Store, run: Run | None) -> Iterator[Run]:
         yield run
         return
     with store.read() as conn:
+        if store.dialect == "postgresql":
+            # A few grouped scans of millions of rows: compiling them to machine code (JIT) cost
+            # a second of the five, and 4 MB of memory per sort or hash spilled them to disk.
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         yield Run(lambda query: list(conn.execute(query).all()), store.dialect)
 
 
@@ -185,6 +190,12 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
     # SQLite would walk the family index and fetch every row from the table at random (three
     # times slower than reading the table through); a unary plus keeps the index out of it.
     family = sa.literal_column("+interactions.family_id") if run.dialect == "sqlite" else i.c.family_id
+    if run.dialect == "sqlite":
+        types = func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types")
+    else:
+        # A set of types as bits: PostgreSQL cannot hash a count of distinct values and would
+        # walk the family index in order instead, fetching every row at random.
+        types = func.bit_or(case((i.c.two_way, literal(1).op("<<")(_epstein_code())), else_=None)).label("types")
     mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
     if not every_school:  # a few schools of a big store: their families' contacts only
         mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
@@ -194,7 +205,7 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
             func.max(case((i.c.two_way, 1), else_=0)).label("reached"),
             func.min(two_way_date).label("first"),
             func.max(two_way_date).label("last"),
-            func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types"),
+            types,
         )
         .where(*mine)
         .group_by(family)
@@ -207,7 +218,7 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
             per_family.c["last"],
             func.count().label("informed"),
             func.sum(per_family.c.reached).label("reached"),
-            func.sum(per_family.c.types).label("types"),
+            func.sum(_type_count(per_family.c.types, run.dialect)).label("types"),
             func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
             *[func.sum(case((f.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
         )
@@ -216,6 +227,14 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
         .group_by(f.c.school_id, per_family.c["last"])
     )
     return run(query)
+
+
+def _type_count(types, dialect: str):
+    """A family's number of Epstein types from ``types`` as :func:`_family_counts` gives it."""
+    if dialect == "sqlite":
+        return types
+    bits = [types.op(">>")(k).op("&")(1) for k in range(len(load_typology().epstein_types))]
+    return func.coalesce(sum(bits[1:], bits[0]), 0)
 
 
 def _roll(run: Run, school_ids: list[str]) -> dict[str, dict]:
@@ -543,11 +562,18 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
             k = parent[k]
         return k
 
+    # same_name_key's keys and the organisation ids, made for every partner at once.
+    bare = {
+        c: listed[c].astype("string").str.casefold().str.replace(r"[\W_]+", "", regex=True).fillna("")
+        for c in ("name", "postcode")
+    }
+    by_name = (bare["name"] + "@" + bare["postcode"]).where((bare["name"] != "") & (bare["postcode"] != ""), "")
+    org = listed["oruk_organisation_id"].astype("string").str.strip().fillna("")
+    by_org = ("oruk:" + org).where(org != "", "")
     seen: dict[str, int] = {}
-    for k, (_, _, name, postcode, org, _, _) in enumerate(records):
-        by_org = f"oruk:{org.strip()}" if isinstance(org, str) and org.strip() else None
-        for key in (by_org, same_name_key(name, postcode)):
-            if key is None:
+    for k, keys in enumerate(zip(by_org.tolist(), by_name.tolist())):
+        for key in keys:
+            if not key:
                 continue
             if key in seen:
                 parent[find(k)] = find(seen[key])
