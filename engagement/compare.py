@@ -38,7 +38,7 @@ from engagement import store as db
 from engagement.calendar import as_terms, stored_rows
 from engagement.frames import FLAGS
 from engagement.geo import distance_km
-from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, _ratio, _weights, card_from_row
+from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, _weights, card_from_row
 from engagement.settings import Settings, load_settings
 from engagement.terms import Calendar, compare, day_number, default_calendar, default_window, with_defaults
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
@@ -342,6 +342,19 @@ def _partner_counts(partners: pd.DataFrame) -> dict[str, dict]:
     return dict(out)
 
 
+def _div(num, den) -> float:
+    """``num / den``, NaN when ``den`` is not positive (as :func:`engagement.scoring._ratio`, for one school)."""
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+def _z(x) -> float:
+    return 0.0 if x != x else float(x)
+
+
+def _unit(x) -> float:
+    return min(max(float(x), 0.0), 1.0)
+
+
 def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: Settings) -> dict:
     """One school's figures from its counts and its partners' (:func:`_partner_counts`), by the
     formulas of :func:`engagement.scoring.metrics` (see there for why each is so)."""
@@ -364,17 +377,17 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
         recency = nan
     out["families.on_roll"] = on_roll
     out["families.reached"] = reached
-    out["families.reach"] = float(_ratio(reached, on_roll))
-    out["families.informed_reach"] = float(_ratio(total("informed"), on_roll))
-    out["families.regularity"] = float(_ratio(total("regular"), reached))
-    out["families.breadth"] = float(_ratio(total("types"), reached))
+    out["families.reach"] = _div(reached, on_roll)
+    out["families.informed_reach"] = _div(total("informed"), on_roll)
+    out["families.regularity"] = _div(total("regular"), reached)
+    out["families.breadth"] = _div(total("types"), reached)
     out["families.recency_days"] = recency
     scaled = {
-        "reach": np.nan_to_num(out["families.reach"]),
-        "informed_reach": np.nan_to_num(out["families.informed_reach"]),
-        "regularity": np.nan_to_num(out["families.regularity"]),
-        "breadth": np.clip(np.nan_to_num(out["families.breadth"]) / scaling.breadth_full, 0, 1),
-        "recency": 0.0 if math.isnan(recency) else np.clip(1 - recency / scaling.recency_zero_days, 0, 1),
+        "reach": _z(out["families.reach"]),
+        "informed_reach": _z(out["families.informed_reach"]),
+        "regularity": _z(out["families.regularity"]),
+        "breadth": _unit(_z(out["families.breadth"]) / scaling.breadth_full),
+        "recency": 0.0 if math.isnan(recency) else _unit(1 - recency / scaling.recency_zero_days),
     }
     fw = _weights(cfg.scoring.families.model_dump(), FAMILY_COMPONENTS)
     for name, weight in zip(FAMILY_COMPONENTS, fw):
@@ -391,7 +404,7 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
         group = float(roll[flag] or 0) if roll else 0.0
         group_reached = total(flag)
         rest, rest_reached = on_roll - group, reached - group_reached
-        group_reach, rest_reach = float(_ratio(group_reached, group)), float(_ratio(rest_reached, rest))
+        group_reach, rest_reach = _div(group_reached, group), _div(rest_reached, rest)
         hidden = group < threshold or rest < threshold
         figures = {
             "group": group,
@@ -399,7 +412,7 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
             "group_reach": group_reach,
             "rest_reach": rest_reach,
             "gap_pp": 100 * (group_reach - rest_reach),
-            "parity": float(_ratio(group_reach, rest_reach)),
+            "parity": _div(group_reach, rest_reach),
         }
         for key, value in figures.items():
             out[f"equity.{flag}.{key}"] = nan if hidden else value
@@ -414,13 +427,13 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
         of_segment = [c.name for c in typology.categories if c.segment == seg]
         out[f"{seg}.listed"] = listed_n
         out[f"{seg}.engaged"] = engaged_n
-        out[f"{seg}.reach"] = float(_ratio(engaged_n, listed_n))
-        out[f"{seg}.interactions_per_engaged"] = float(_ratio(partners["contacts"].get(seg, 0.0), engaged_n))
-        out[f"{seg}.category_coverage"] = float(_ratio(len(covered & set(of_segment)), len(of_segment)))
+        out[f"{seg}.reach"] = _div(engaged_n, listed_n)
+        out[f"{seg}.interactions_per_engaged"] = _div(partners["contacts"].get(seg, 0.0), engaged_n)
+        out[f"{seg}.category_coverage"] = _div(len(covered & set(of_segment)), len(of_segment))
         seg_scaled = {
-            "reach": np.nan_to_num(out[f"{seg}.reach"]),
-            "intensity": np.clip(np.nan_to_num(out[f"{seg}.interactions_per_engaged"]) / scaling.intensity_full, 0, 1),
-            "category_coverage": np.nan_to_num(out[f"{seg}.category_coverage"]),
+            "reach": _z(out[f"{seg}.reach"]),
+            "intensity": _unit(_z(out[f"{seg}.interactions_per_engaged"]) / scaling.intensity_full),
+            "category_coverage": _z(out[f"{seg}.category_coverage"]),
         }
         for name, weight in zip(PARTNER_COMPONENTS, pw):
             out[f"{seg}.scaled.{name}"] = float(seg_scaled[name])
@@ -431,15 +444,15 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
         of_layer = [c.name for c in typology.categories if c.layer == layer]
         out[f"layers.{layer}.categories"] = float(len(of_layer))
         out[f"layers.{layer}.covered"] = float(len(covered & set(of_layer)))
-        out[f"layers.{layer}.coverage"] = float(_ratio(out[f"layers.{layer}.covered"], len(of_layer)))
+        out[f"layers.{layer}.coverage"] = _div(out[f"layers.{layer}.covered"], len(of_layer))
 
     ow = np.array([float(getattr(cfg.scoring.overall, seg)) for seg in SEGMENTS])
     scores = np.array([out[f"{seg}.score"] for seg in SEGMENTS])
     present = ~np.isnan(scores)
     weight_sum = float((ow * present).sum())
-    out["overall"] = float(_ratio(float((ow * np.nan_to_num(scores)).sum()), weight_sum))
+    out["overall"] = _div(float((ow * np.nan_to_num(scores)).sum()), weight_sum)
     for k, seg in enumerate(SEGMENTS):
-        out[f"overall.weight.{seg}"] = float(_ratio(ow[k] * present[k], weight_sum))
+        out[f"overall.weight.{seg}"] = _div(ow[k] * present[k], weight_sum)
     return out
 
 
