@@ -50,6 +50,8 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "referrals_open": ("Referrals open", False),
 }
 MAP_FIGURES = [k for k in FIGURES if k not in ("families_on_roll",)]
+# Up to this many schools, the page reads the per-school figures without being asked.
+PER_SCHOOL_DEFAULT = 10
 SEGMENTS = ("families", *PARTNER_SEGMENTS)
 
 

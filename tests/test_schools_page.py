@@ -75,6 +75,8 @@ def test_a_trust_lead_sees_only_the_trusts_schools(three_schools_db):
 
 def test_a_trust_lead_finds_a_school_and_sees_what_its_neighbours_have(three_schools_db):
     at = signed_in("ceo@hilltrust.org.uk").run()
+    # Two schools: their communication, transitions and referrals are read without being asked.
+    assert at.checkbox(key="schools_per_school").value is True
     at.text_input(key="schools_find").input("oak").run()
     assert list(at.dataframe[0].value["school_id"]) == ["B1"]
     at.selectbox(key="schools_neighbours_of").select("A1").run()
