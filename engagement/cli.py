@@ -356,7 +356,11 @@ def _compare_run(args) -> int:
         return EXIT_USAGE
     store = db.open_store(args.db)
     # --from alone: from that day to each school's own today (its default window's end).
-    result = compare_json(store, start=args.start, end=args.end, for_governor=args.audience == "governor")
+    try:
+        result = compare_json(store, start=args.start, end=args.end, for_governor=args.audience == "governor")
+    except ValueError as error:  # --from after a school's own window ends
+        print(f"The {error}.", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(result, ensure_ascii=False) if args.json else compare_text(result))
     return EXIT_OK
 

@@ -98,6 +98,8 @@ def school_windows(
     for r in schools:
         calendar = with_defaults(as_terms(rows.get(r.school_id, [])), default)
         own_start, own_end = default_window(end or today, settings, calendar=calendar)
+        if (end or own_end) < (start or own_start):
+            raise ValueError(f"the window ends ({end or own_end}) before it starts ({start or own_start})")
         out.append(
             SchoolWindow(
                 r.school_id, r.name, start or own_start, end or own_end, calendar, r.latitude, r.longitude, r.postcode

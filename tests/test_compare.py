@@ -259,3 +259,15 @@ def test_a_few_schools_of_a_store_count_as_they_do_among_all(three_schools):
     every = cards(three_schools, school_windows(three_schools, today=TODAY))
     some = cards(three_schools, school_windows(three_schools, ["B1", "A1"], today=TODAY))
     assert some == {"A1": every["A1"], "B1": every["B1"]}
+
+
+def test_compare_in_words_and_a_window_that_ends_before_it_starts(three_schools):
+    words = run_cli("compare", "--db", three_schools.url, "--to", str(TODAY))
+    assert words.returncode == 0, words.stderr
+    assert "Hill Top Primary" in words.stdout and "Moor End Primary" in words.stdout
+    assert "Partners shared by two or more schools: 2" in words.stdout
+    backwards = run_cli("compare", "--db", three_schools.url, "--from", "2026-11-20", "--to", "2026-11-01")
+    assert backwards.returncode == 2 and "before it starts" in backwards.stderr
+    # --from alone runs to each school's own today: a first day after it is refused, not counted.
+    with pytest.raises(ValueError, match="before it starts"):
+        school_windows(three_schools, start=D(2026, 12, 1), today=TODAY)
