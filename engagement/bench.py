@@ -629,12 +629,19 @@ def map_section(bench: Bench) -> list[Timing]:
     return partner_map_section(bench)
 
 
+def schools_section(bench: Bench) -> list[Timing]:
+    from engagement.compare_bench import schools_section as schools_page_section
+
+    return schools_page_section(bench)
+
+
 # Each part of the product that wants timings adds its function here.
 SECTIONS: list[Callable[[Bench], list[Timing]]] = [
     engagement_section,
     outreach_section,
     register_section,
     map_section,
+    schools_section,
     import_section,
     oruk_section,
 ]

@@ -329,6 +329,47 @@ def _score_run(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- compare
+
+
+def _compare_args(p):
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        default=None,
+        help="first day of the window (default: each school's own term so far)",
+    )
+    p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
+    p.add_argument(
+        "--for",
+        dest="audience",
+        choices=["governor"],
+        default=None,
+        help="print only what a governor may see: counts rounded, no figure resting on 1-9 families",
+    )
+
+
+def _compare_run(args) -> int:
+    import json
+
+    from engagement.compare import compare_json, compare_text
+
+    if args.start and args.end and args.end < args.start:
+        print(f"The window ends ({args.end}) before it starts ({args.start}).", file=sys.stderr)
+        return EXIT_USAGE
+    store = db.open_store(args.db)
+    # --from alone: from that day to each school's own today (its default window's end).
+    try:
+        result = compare_json(store, start=args.start, end=args.end, for_governor=args.audience == "governor")
+    except ValueError as error:  # --from after a school's own window ends
+        print(f"The {error}.", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result, ensure_ascii=False) if args.json else compare_text(result))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- bench
 
 
@@ -472,6 +513,11 @@ COMMANDS = {
     ),
     "outreach": ("the families to reach next, most in need first, with the reasons", _outreach_args, _outreach_run),
     "score": ("the engagement metrics and scores of a school for a window", _score_args, _score_run),
+    "compare": (
+        "every school of the store side by side, and the partners they share",
+        _compare_args,
+        _compare_run,
+    ),
     "bench": ("time the engagement module (and the map) on synthetic data", _bench_args, _bench_run),
     "import-oruk": (
         "import an Open Referral UK 3.0 directory (files or a feed URL); all-or-nothing",

@@ -31,10 +31,15 @@ ROLES = {
     "flo": "Family liaison officer: outreach, map and data entry",
     "governor": "Governor: aggregates only (overview, community layers, map without family detail)",
     "senco": "SENCO: transitions of children with SEND, outreach, data entry and the aggregate pages",
+    # Given a list of schools (or all): school-level aggregates only, as governors see them.
+    "trust lead": "Trust lead: the trust's schools side by side and each school's aggregate pages",
+    "local authority": "Local authority officer: the authority's schools side by side and their aggregate pages",
 }
 
 EVERYONE = frozenset(ROLES)
 STAFF = frozenset({"admin", "head", "flo", "senco"})
+# Who compares schools: a trust's or an authority's leads, and a head or administrator given several.
+LEADS = frozenset({"admin", "head", "trust lead", "local authority"})
 
 
 class RegistryError(ValueError):
@@ -60,6 +65,7 @@ PAGES: tuple[Page, ...] = (
     Page("layers", "app_pages/layers.py", "Community layers", ":material/radar:", EVERYONE),
     Page("map", "app_pages/partner_map.py", "Partner map", ":material/map:", EVERYONE),
     Page("directory", "app_pages/directory.py", "Directory", ":material/contacts:", EVERYONE),
+    Page("schools", "app_pages/schools.py", "Schools", ":material/compare_arrows:", LEADS),
     Page("outreach", "app_pages/outreach.py", "Outreach planner", ":material/support_agent:", STAFF),
     Page("week", "app_pages/week.py", "Events and referrals", ":material/event_available:", STAFF),
     Page("transitions", "app_pages/transitions.py", "Transitions", ":material/move_up:", STAFF),

@@ -91,7 +91,14 @@ def _toml_string(text: str) -> str:
     return json.dumps(text)  # a JSON string of printable text is a TOML basic string
 
 
-def secrets_toml(app_port: int, provider_url: str, roles: dict[str, str], cookie_secret: str | None = None) -> str:
+def _toml_value(value) -> str:
+    """A role, or a grant ``{"role": ..., "schools": [...]}`` as a TOML inline table."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return _toml_string(value)
+
+
+def secrets_toml(app_port: int, provider_url: str, roles: dict, cookie_secret: str | None = None) -> str:
     """The secrets of an app on ``app_port`` signing in through ``provider_url``."""
     auth = {
         "redirect_uri": f"http://127.0.0.1:{app_port}/oauth2callback",
@@ -105,7 +112,7 @@ def secrets_toml(app_port: int, provider_url: str, roles: dict[str, str], cookie
         *(f"{k} = {_toml_string(v)}" for k, v in auth.items()),
         "",
         "[roles]",
-        *(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in roles.items()),
+        *(f"{_toml_string(k)} = {_toml_value(v)}" for k, v in roles.items()),
         "",
     ]
     return "\n".join(lines)
@@ -115,7 +122,7 @@ def start_signin_server(
     log_path: Path,
     secrets_path: Path,
     provider: Provider,
-    roles: dict[str, str],
+    roles: dict,
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
     attempts: int = 3,

@@ -1,0 +1,744 @@
+"""Many schools side by side: what a trust lead or a local authority's officer compares.
+
+Each school's figures are those of its own ``score --json`` (:mod:`engagement.scoring`) for its
+own window (by default its own term so far, on its own calendar), but they are counted in the
+database, grouped by school, rather than by reading every interaction into pandas: an authority's
+six million interactions become a few rows per school. What needs a school's calendar (regularity's
+school months, recency's school days) is pushed into the SQL as dates worked out beforehand (the
+first day of each school month) or read back as a small histogram (families per day of last
+two-way contact), so the figures stay exactly the metrics' own. The same SQL runs on SQLite,
+PostgreSQL and a distributed PostgreSQL (Citus), where ``GROUP BY school_id`` is pushed down to
+the shards.
+
+Beside the figures: the partners several schools share (the same Open Referral organisation id, or
+the same name and postcode written any which way) with each school's contacts in its window, and
+for each school the kinds of partner its neighbours (schools within a few kilometres) work with and
+it does not.
+
+What a governor or a trust board may see of these figures is decided in one place,
+:func:`governor_view`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import case, func, literal, select
+
+from engagement import store as db
+from engagement.calendar import as_terms, stored_rows
+from engagement.frames import FLAGS
+from engagement.geo import distance_km
+from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, _weights, card_from_row
+from engagement.settings import Settings, load_settings
+from engagement.terms import Calendar, compare, day_number, default_calendar, default_window, with_defaults
+from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
+
+NEIGHBOUR_KM = 3.0
+PARTNER_COLUMNS = (
+    "school_id",
+    "partner_id",
+    "name",
+    "category",
+    "layer",
+    "status",
+    "postcode",
+    "oruk_organisation_id",
+    "latitude",
+    "longitude",
+)
+
+
+@dataclass(frozen=True)
+class SchoolWindow:
+    """One school and the window its figures are for, with the calendar that window was read on."""
+
+    school_id: str
+    name: str
+    start: datetime.date
+    end: datetime.date
+    calendar: Calendar
+    latitude: float | None = None
+    longitude: float | None = None
+    postcode: str | None = None
+
+
+def school_windows(
+    store: db.Store,
+    school_ids: Iterable[str] | None = None,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    today: datetime.date | None = None,
+    settings: Settings | None = None,
+) -> list[SchoolWindow]:
+    """The schools (all of the store's when ``school_ids`` is None), each with its window: the dates
+    given, else its own default window (its term so far) on its own calendar, as ``score`` reads it.
+    Every school's terms come in one query."""
+    wanted = None if school_ids is None else set(school_ids)
+    s = db.schools
+    with store.read() as conn:
+        schools = conn.execute(
+            select(s.c.school_id, s.c.name, s.c.latitude, s.c.longitude, s.c.postcode).order_by(s.c.school_id)
+        ).all()
+    schools = [r for r in schools if wanted is None or r.school_id in wanted]
+    rows = defaultdict(list)
+    for row in stored_rows(store, [r.school_id for r in schools]) if schools else []:
+        rows[row.school_id].append(row)
+    default = default_calendar(settings)
+    out = []
+    for r in schools:
+        calendar = with_defaults(as_terms(rows.get(r.school_id, [])), default)
+        own_start, own_end = default_window(end or today, settings, calendar=calendar)
+        if (end or own_end) < (start or own_start):
+            raise ValueError(f"the window ends ({end or own_end}) before it starts ({start or own_start})")
+        out.append(
+            SchoolWindow(
+                r.school_id, r.name, start or own_start, end or own_end, calendar, r.latitude, r.longitude, r.postcode
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- counted in the database
+
+
+class Run:
+    """Runs one query and returns its rows (each with attribute access and ``_asdict()``), on a
+    database of the ``dialect`` named (``sqlite``, ``postgresql``, ``duckdb``): a few queries are
+    worded for the planner they meet."""
+
+    def __init__(self, run: Callable[[sa.Select], list], dialect: str):
+        self.run, self.dialect = run, dialect
+
+    def __call__(self, query: sa.Select) -> list:
+        return self.run(query)
+
+
+@contextmanager
+def _runner(store: db.Store, run: Run | None) -> Iterator[Run]:
+    """``run`` when given; else the store's, all queries in one read transaction (one snapshot)."""
+    if run is not None:
+        yield run
+        return
+    with store.read() as conn:
+        if store.dialect == "postgresql":
+            # A few grouped scans of millions of rows: compiling them to machine code (JIT) cost
+            # a second of the five, and 4 MB of memory per sort or hash spilled them to disk.
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        yield Run(lambda query: list(conn.execute(query).all()), store.dialect)
+
+
+def duckdb_runner(con) -> Run:
+    """Runs the very queries of this module in DuckDB (a connection holding tables of the store's
+    names and columns), compiled as for PostgreSQL with their values written in: the benchmark's
+    yardstick of what an analytical engine makes of the same SQL over the same rows."""
+    from collections import namedtuple
+
+    from sqlalchemy.dialects import postgresql
+
+    dialect = postgresql.dialect()
+
+    def run(query: sa.Select) -> list:
+        cursor = con.execute(str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})))
+        row = namedtuple("row", [d[0] for d in cursor.description])  # type: ignore[misc]
+        return [row(*values) for values in cursor.fetchall()]
+
+    return Run(run, "duckdb")
+
+
+def _epstein_code():
+    """Each interaction's Epstein type as a number (NULL for an activity the catalogue does not
+    know), from its activity spelt any case, as the typology reads it."""
+    typology = load_typology()
+    names = list(typology.epstein_types)
+    whens = {}
+    for activity in typology.activities:
+        for name in (activity.name, *activity.aliases):
+            whens[" ".join(name.strip().lower().split())] = names.index(activity.epstein)
+    return case(whens, value=func.lower(func.trim(db.interactions.c.activity)), else_=None)
+
+
+def _month_starts(window: SchoolWindow, month_days: int) -> list[datetime.date]:
+    """The first day of each school month after the first (runs of ``month_days`` school days from
+    the window's start): a family is regular when its first and last two-way contacts of the window
+    fall either side of one of them (a contact on a non-school day counts with the school day
+    before it, so with the month that day is in)."""
+    days = window.calendar.school_days(window.start, window.end)
+    return [days[k] for k in range(month_days, len(days), month_days)]
+
+
+def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every_school: bool):
+    """Per school: families counted by the day of their last two-way contact in the window (None
+    for the families informed but not reached), with how many of them were reached, regular, in
+    each equity group, and their Epstein types summed. One scan of the window's interactions
+    grouped by family, joined to the families (an interaction counts for its family's school,
+    whichever school logged it), then grouped by school and day. ``every_school``: the windows
+    hold every school of the store, so no interaction need be left out before grouping."""
+    i, f = db.interactions, db.families
+    first, last = windows[0].start, windows[0].end
+    ids = [w.school_id for w in windows]
+    starts = _month_starts(windows[0], month_days)
+    two_way_date = case((i.c.two_way, i.c.date), else_=None)
+    # SQLite would walk the family index and fetch every row from the table at random (three
+    # times slower than reading the table through); a unary plus keeps the index out of it.
+    family = sa.literal_column("+interactions.family_id") if run.dialect == "sqlite" else i.c.family_id
+    if run.dialect == "sqlite":
+        types = func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types")
+    else:
+        # A set of types as bits: PostgreSQL cannot hash a count of distinct values and would
+        # walk the family index in order instead, fetching every row at random.
+        types = func.bit_or(case((i.c.two_way, literal(1).op("<<")(_epstein_code())), else_=None)).label("types")
+    mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
+    if not every_school:  # a few schools of a big store: their families' contacts only
+        mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
+    per_family = (
+        select(
+            i.c.family_id,
+            func.max(case((i.c.two_way, 1), else_=0)).label("reached"),
+            func.min(two_way_date).label("first"),
+            func.max(two_way_date).label("last"),
+            types,
+        )
+        .where(*mine)
+        .group_by(family)
+        .subquery()
+    )
+    regular = sa.or_(*[(per_family.c["first"] < day) & (per_family.c["last"] >= day) for day in starts])
+    query = (
+        select(
+            f.c.school_id,
+            per_family.c["last"],
+            func.count().label("informed"),
+            func.sum(per_family.c.reached).label("reached"),
+            func.sum(_type_count(per_family.c.types, run.dialect)).label("types"),
+            func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
+            *[func.sum(case((f.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
+        )
+        .select_from(per_family.join(f, f.c.family_id == per_family.c.family_id))
+        .where(f.c.school_id.in_(ids))
+        .group_by(f.c.school_id, per_family.c["last"])
+    )
+    return run(query)
+
+
+def _type_count(types, dialect: str):
+    """A family's number of Epstein types from ``types`` as :func:`_family_counts` gives it."""
+    if dialect == "sqlite":
+        return types
+    bits = [types.op(">>")(k).op("&")(1) for k in range(len(load_typology().epstein_types))]
+    return func.coalesce(sum(bits[1:], bits[0]), 0)
+
+
+def _roll(run: Run, school_ids: list[str]) -> dict[str, dict]:
+    f = db.families
+    query = select(
+        f.c.school_id,
+        func.count().label("on_roll"),
+        *[func.sum(case((f.c[flag], 1), else_=0)).label(flag) for flag in FLAGS],
+    ).group_by(f.c.school_id)
+    if school_ids is not None:
+        query = query.where(f.c.school_id.in_(school_ids))
+    return {r.school_id: r._asdict() for r in run(query)}
+
+
+def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None) -> pd.DataFrame:
+    """Every partner of the schools (archived ones left out, as from every figure) with its contacts
+    in its school's window, counted in the database: school_id, partner_id, name, category (the
+    typology's spelling), layer, segment, status, postcode, oruk_organisation_id, latitude,
+    longitude, contacts, engaged (listed and contacted)."""
+    p, i = db.partners, db.interactions
+    frames = []
+    with _runner(store, run) as run:
+        for group in _by_window(windows):
+            in_window = (i.c.partner_id == p.c.partner_id) & i.c.date.between(group[0].start, group[0].end)
+            query = (
+                select(*[p.c[c] for c in PARTNER_COLUMNS], func.count(i.c.interaction_id).label("contacts"))
+                .select_from(p.outerjoin(i, in_window))
+                .where(p.c.archived_on.is_(None), p.c.school_id.in_([w.school_id for w in group]))
+                # By the key, whose index SQLite walks in order; DuckDB does not read the other
+                # columns off a grouped key, so it is given them all.
+                .group_by(*([p.c[c] for c in PARTNER_COLUMNS] if run.dialect == "duckdb" else [p.c.partner_id]))
+            )
+            frames.append(pd.DataFrame([tuple(r) for r in run(query)], columns=[*PARTNER_COLUMNS, "contacts"]))
+    columns = [*PARTNER_COLUMNS, "contacts"]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else None
+    if table is None:
+        table = pd.DataFrame(columns=columns)
+    typology = load_typology()
+    known = {c.name: c for c in typology.categories}
+    canonical = {n: (c.name if (c := typology.category(n)) else n) for n in set(table["category"])}
+    table["category"] = table["category"].map(canonical)
+    table["segment"] = table["category"].map(lambda c: known[c].segment if c in known else None)
+    table["contacts"] = table["contacts"].astype(int)
+    table["engaged"] = table["status"].isin(LISTED_STATUSES) & (table["contacts"] > 0)
+    return table.sort_values(["school_id", "partner_id"], ignore_index=True)
+
+
+def _by_window(windows: Sequence[SchoolWindow]) -> list[list[SchoolWindow]]:
+    """The schools grouped by window and calendar: one set of queries per group (a trust on one
+    calendar is one group; an authority a handful)."""
+    groups: dict[tuple, list[SchoolWindow]] = defaultdict(list)
+    for w in windows:
+        groups[(w.start, w.end, w.calendar.school_day_numbers.tobytes())].append(w)
+    return list(groups.values())
+
+
+def metric_rows(
+    store: db.Store,
+    windows: Sequence[SchoolWindow],
+    settings: Settings | None = None,
+    partners: pd.DataFrame | None = None,
+    run: Run | None = None,
+) -> dict[str, dict]:
+    """Each school's row of figures, keyed as :func:`engagement.scoring.metrics` keys them and
+    equal to its row there for the school's window (the card is :func:`card_from_row` of it),
+    counted in the database. ``partners`` (from :func:`partner_contacts`) when already read;
+    ``run`` runs the queries elsewhere (:func:`duckdb_runner`), by default in the store."""
+    cfg = settings or load_settings()
+    if partners is None:
+        partners = partner_contacts(store, windows, run)
+    ids = [w.school_id for w in windows]
+    out: dict[str, dict] = {}
+    with _runner(store, run) as run:
+        roll = _roll(run, ids)
+        by_school = _partner_counts(partners)
+        in_store = run(select(func.count().label("n")).select_from(db.schools))[0].n
+        for group in _by_window(windows):
+            counts: dict[str, list] = defaultdict(list)
+            for r in _family_counts(run, group, cfg.calendar.school_month_days, len(group) >= in_store):
+                counts[r.school_id].append(r)
+            for w in group:
+                mine = by_school.get(w.school_id, _NO_PARTNERS)
+                out[w.school_id] = _row(w, roll.get(w.school_id), counts[w.school_id], mine, cfg)
+    return {sid: out[sid] for sid in ids}
+
+
+_NO_PARTNERS: dict = {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()}
+
+
+def _partner_counts(partners: pd.DataFrame) -> dict[str, dict]:
+    """Per school: its listed and engaged partners and the engaged ones' contacts per segment, and
+    the categories it covers (of an engaged partner), grouped once for every school."""
+    listed = partners[partners["status"].isin(LISTED_STATUSES)]
+    engaged = listed[listed["contacts"] > 0]
+    out: dict[str, dict] = defaultdict(lambda: {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()})
+    for key, value in (
+        ("listed", listed.groupby(["school_id", "segment"]).size()),
+        ("engaged", engaged.groupby(["school_id", "segment"]).size()),
+        ("contacts", engaged.groupby(["school_id", "segment"])["contacts"].sum()),
+    ):
+        for (school, segment), n in value.items():
+            out[school][key][segment] = float(n)
+    for school, categories in engaged.groupby("school_id")["category"].agg(set).items():
+        out[school]["covered"] = categories
+    return dict(out)
+
+
+def _div(num, den) -> float:
+    """``num / den``, NaN when ``den`` is not positive (as :func:`engagement.scoring._ratio`, for one school)."""
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+def _z(x) -> float:
+    return 0.0 if x != x else float(x)
+
+
+def _unit(x) -> float:
+    return min(max(float(x), 0.0), 1.0)
+
+
+def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: Settings) -> dict:
+    """One school's figures from its counts and its partners' (:func:`_partner_counts`), by the
+    formulas of :func:`engagement.scoring.metrics` (see there for why each is so)."""
+    scaling, threshold = cfg.scoring.scaling, cfg.privacy.suppression_threshold
+    nan = float("nan")
+    out: dict = {}
+    on_roll = float(roll["on_roll"]) if roll else 0.0
+    total = lambda key: float(sum(getattr(r, key) or 0 for r in counts))  # noqa: E731
+    reached = total("reached")
+    through_end = int(w.calendar.school_days_through([day_number(w.end)])[0])
+    # Recency: the median of school days since each reached family's last two-way contact.
+    lasts = [(r.last, int(r.informed)) for r in counts if r.last is not None and r.reached]
+    if lasts:
+        days = [
+            day_number(d if isinstance(d, datetime.date) else datetime.date.fromisoformat(str(d))) for d, _ in lasts
+        ]
+        gaps = through_end - w.calendar.school_days_through(days)
+        recency = float(np.median(np.repeat(gaps, [n for _, n in lasts])))
+    else:
+        recency = nan
+    out["families.on_roll"] = on_roll
+    out["families.reached"] = reached
+    out["families.reach"] = _div(reached, on_roll)
+    out["families.informed_reach"] = _div(total("informed"), on_roll)
+    out["families.regularity"] = _div(total("regular"), reached)
+    out["families.breadth"] = _div(total("types"), reached)
+    out["families.recency_days"] = recency
+    scaled = {
+        "reach": _z(out["families.reach"]),
+        "informed_reach": _z(out["families.informed_reach"]),
+        "regularity": _z(out["families.regularity"]),
+        "breadth": _unit(_z(out["families.breadth"]) / scaling.breadth_full),
+        "recency": 0.0 if math.isnan(recency) else _unit(1 - recency / scaling.recency_zero_days),
+    }
+    fw = _weights(cfg.scoring.families.model_dump(), FAMILY_COMPONENTS)
+    for name, weight in zip(FAMILY_COMPONENTS, fw):
+        out[f"families.scaled.{name}"] = float(scaled[name])
+        out[f"families.weight.{name}"] = float(weight)
+    out["families.score"] = float(100 * sum(wi * scaled[n] for n, wi in zip(FAMILY_COMPONENTS, fw)))
+    small = on_roll < threshold
+    out["families.suppressed"] = bool(small)
+    if small:
+        for key in [k for k in out if k.startswith("families.") and k != "families.suppressed"]:
+            out[key] = nan
+
+    for flag in FLAGS:
+        group = float(roll[flag] or 0) if roll else 0.0
+        group_reached = total(flag)
+        rest, rest_reached = on_roll - group, reached - group_reached
+        group_reach, rest_reach = _div(group_reached, group), _div(rest_reached, rest)
+        hidden = group < threshold or rest < threshold
+        figures = {
+            "group": group,
+            "rest": rest,
+            "group_reach": group_reach,
+            "rest_reach": rest_reach,
+            "gap_pp": 100 * (group_reach - rest_reach),
+            "parity": _div(group_reach, rest_reach),
+        }
+        for key, value in figures.items():
+            out[f"equity.{flag}.{key}"] = nan if hidden else value
+        out[f"equity.{flag}.suppressed"] = bool(hidden)
+
+    typology = load_typology()
+    covered = partners["covered"]
+    pw = _weights(cfg.scoring.partners.model_dump(), PARTNER_COMPONENTS)
+    for seg in PARTNER_SEGMENTS:
+        listed_n = partners["listed"].get(seg, 0.0)
+        engaged_n = partners["engaged"].get(seg, 0.0)
+        of_segment = [c.name for c in typology.categories if c.segment == seg]
+        out[f"{seg}.listed"] = listed_n
+        out[f"{seg}.engaged"] = engaged_n
+        out[f"{seg}.reach"] = _div(engaged_n, listed_n)
+        out[f"{seg}.interactions_per_engaged"] = _div(partners["contacts"].get(seg, 0.0), engaged_n)
+        out[f"{seg}.category_coverage"] = _div(len(covered & set(of_segment)), len(of_segment))
+        seg_scaled = {
+            "reach": _z(out[f"{seg}.reach"]),
+            "intensity": _unit(_z(out[f"{seg}.interactions_per_engaged"]) / scaling.intensity_full),
+            "category_coverage": _z(out[f"{seg}.category_coverage"]),
+        }
+        for name, weight in zip(PARTNER_COMPONENTS, pw):
+            out[f"{seg}.scaled.{name}"] = float(seg_scaled[name])
+            out[f"{seg}.weight.{name}"] = float(weight)
+        out[f"{seg}.score"] = float(100 * sum(wi * seg_scaled[n] for n, wi in zip(PARTNER_COMPONENTS, pw)))
+
+    for layer in PARTNER_LAYERS:
+        of_layer = [c.name for c in typology.categories if c.layer == layer]
+        out[f"layers.{layer}.categories"] = float(len(of_layer))
+        out[f"layers.{layer}.covered"] = float(len(covered & set(of_layer)))
+        out[f"layers.{layer}.coverage"] = _div(out[f"layers.{layer}.covered"], len(of_layer))
+
+    ow = np.array([float(getattr(cfg.scoring.overall, seg)) for seg in SEGMENTS])
+    scores = np.array([out[f"{seg}.score"] for seg in SEGMENTS])
+    present = ~np.isnan(scores)
+    weight_sum = float((ow * present).sum())
+    out["overall"] = _div(float((ow * np.nan_to_num(scores)).sum()), weight_sum)
+    for k, seg in enumerate(SEGMENTS):
+        out[f"overall.weight.{seg}"] = _div(ow[k] * present[k], weight_sum)
+    return out
+
+
+# ---------------------------------------------------------------- what a governor may see
+
+
+def governor_view(row: dict) -> dict:
+    """A school's row of figures as a governor or a trust board may see it: counts rounded, no
+    figure resting on 1 to 9 families. The one place :mod:`engagement.compare` hides anything, so
+    the disclosure layer can take its place whole."""
+    from engagement.privacy import governor_row
+
+    return governor_row(row)
+
+
+# ---------------------------------------------------------------- the cards and compare --json
+
+
+def cards(
+    store: db.Store,
+    windows: Sequence[SchoolWindow],
+    for_governor: bool = False,
+    settings: Settings | None = None,
+    partners: pd.DataFrame | None = None,
+    run: Run | None = None,
+) -> dict[str, dict]:
+    """Each school's ``score --json`` card (its metrics keys) for its window."""
+    rows = metric_rows(store, windows, settings, partners, run)
+    by_id = {w.school_id: w for w in windows}
+    return {
+        sid: card_from_row(governor_view(row) if for_governor else row, by_id[sid].start, by_id[sid].end)
+        for sid, row in rows.items()
+    }
+
+
+def _brief(card: dict) -> dict:
+    """The figures of a card ``compare --json`` prints (FORMATS.md), a suppressed one beside its flag."""
+    families = {k: card["families"][k] for k in ("on_roll", "reach")}
+    if card["families"].get("suppressed"):
+        families["suppressed"] = True
+    pp = card["equity"]["pupil_premium"]
+    return {
+        "families": families,
+        **{seg: {"reach": card[seg]["reach"]} for seg in PARTNER_SEGMENTS},
+        "overall": card["overall"],
+        "equity": {"pupil_premium": {"gap_pp": pp["gap_pp"], "suppressed": pp["suppressed"]}},
+    }
+
+
+def compare_json(
+    store: db.Store,
+    school_ids: Iterable[str] | None = None,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    today: datetime.date | None = None,
+    for_governor: bool = False,
+) -> dict:
+    """The ``compare --json`` object of FORMATS.md for the schools (every school of the store when
+    None)."""
+    windows = school_windows(store, school_ids, start, end, today)
+    partners = partner_contacts(store, windows)
+    by_school = cards(store, windows, for_governor, partners=partners)
+    schools = [
+        {
+            "school_id": w.school_id,
+            "name": w.name,
+            "window": by_school[w.school_id]["window"],
+            **_brief(by_school[w.school_id]),
+        }
+        for w in windows
+    ]
+    shared = [
+        {"name": s["name"], "schools": s["schools"], "partner_ids": s["partner_ids"]} for s in shared_partners(partners)
+    ]
+    return {"schools": schools, "shared_partners": shared}
+
+
+# ---------------------------------------------------------------- partners shared across schools
+
+
+def same_name_key(name, postcode) -> str | None:
+    """What two spellings of one organisation at one address have in common: name and postcode
+    without case, spaces or punctuation; None without both.
+
+    >>> same_name_key("ACCEPTANCE  FOOD BANK", "B296AQ") == same_name_key("Acceptance Food Bank", "B29 6AQ")
+    True
+    >>> same_name_key("Acceptance Food Bank", None) is None
+    True
+    """
+
+    def bare(text) -> str:
+        return re.sub(r"[\W_]+", "", str(text).casefold()) if text is not None and text == text else ""
+
+    n, p = bare(name), bare(postcode)
+    return f"{n}@{p}" if n and p else None
+
+
+def shared_partners(partners: pd.DataFrame) -> list[dict]:
+    """The organisations two or more of the schools work with (listed partners: active or
+    prospective): the same Open Referral organisation id, or else the same name and postcode.
+    Each: name, schools (ids), partner_ids, contacts (per school, in its window), category, and
+    the records themselves (``records``: school_id, partner_id, name, contacts). Most schools first."""
+    listed = partners[partners["status"].isin(LISTED_STATUSES)]
+    records = list(
+        zip(
+            listed["school_id"],
+            listed["partner_id"],
+            listed["name"],
+            listed["postcode"],
+            listed["oruk_organisation_id"],
+            listed["category"],
+            listed["contacts"],
+        )
+    )
+    parent = list(range(len(records)))
+
+    def find(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    # same_name_key's keys and the organisation ids, made for every partner at once.
+    bare = {
+        c: listed[c].astype("string").str.casefold().str.replace(r"[\W_]+", "", regex=True).fillna("")
+        for c in ("name", "postcode")
+    }
+    by_name = (bare["name"] + "@" + bare["postcode"]).where((bare["name"] != "") & (bare["postcode"] != ""), "")
+    org = listed["oruk_organisation_id"].astype("string").str.strip().fillna("")
+    by_org = ("oruk:" + org).where(org != "", "")
+    seen: dict[str, int] = {}
+    for k, keys in enumerate(zip(by_org.tolist(), by_name.tolist())):
+        for key in keys:
+            if not key:
+                continue
+            if key in seen:
+                parent[find(k)] = find(seen[key])
+            else:
+                seen[key] = k
+    groups: dict[int, list[int]] = defaultdict(list)
+    for k in range(len(records)):
+        groups[find(k)].append(k)
+    out = []
+    for members in groups.values():
+        rows = sorted((records[k] for k in members), key=lambda r: (r[0], r[1]))
+        schools = sorted({r[0] for r in rows})
+        if len(schools) < 2:
+            continue
+        contacts = dict.fromkeys(schools, 0)
+        for r in rows:
+            contacts[r[0]] += int(r[6])
+        out.append(
+            {
+                "name": str(rows[0][2]),
+                "schools": schools,
+                "partner_ids": [r[1] for r in rows],
+                "contacts": contacts,
+                "category": str(rows[0][5]),
+                "records": [{"school_id": r[0], "partner_id": r[1], "name": r[2], "contacts": int(r[6])} for r in rows],
+            }
+        )
+    return sorted(out, key=lambda s: (-len(s["schools"]), -sum(s["contacts"].values()), s["name"].casefold()))
+
+
+def shared_partner_table(shared: list[dict], names: dict[str, str]) -> pd.DataFrame:
+    """One row per shared partner and school: partner, category, school, partner_id, contacts."""
+    rows = [
+        {
+            "partner": s["name"],
+            "category": s["category"],
+            "schools": len(s["schools"]),
+            "school": names.get(r["school_id"], r["school_id"]),
+            "school_id": r["school_id"],
+            "partner_id": r["partner_id"],
+            "contacts": r["contacts"],
+        }
+        for s in shared
+        for r in s["records"]
+    ]
+    return pd.DataFrame(
+        rows, columns=["partner", "category", "schools", "school", "school_id", "partner_id", "contacts"]
+    )
+
+
+# ---------------------------------------------------------------- what the neighbours have
+
+
+def neighbours_have(windows: Sequence[SchoolWindow], partners: pd.DataFrame, km: float = NEIGHBOUR_KM) -> pd.DataFrame:
+    """For each school, the categories of partner that schools within ``km`` work with (an engaged
+    partner: listed and contacted in its window) and it does not, with those partners: school_id,
+    school, category, layer, neighbour_id, neighbour, distance_km, partner_id, partner, contacts.
+    Schools without coordinates have no neighbours."""
+    engaged = partners[partners["engaged"] & partners["segment"].notna()]
+    theirs: dict[str, list[tuple]] = defaultdict(list)
+    for p in zip(
+        engaged["school_id"],
+        engaged["category"],
+        engaged["layer"],
+        engaged["partner_id"],
+        engaged["name"],
+        engaged["contacts"],
+    ):
+        theirs[p[0]].append(p[1:])
+    placed = [w for w in windows if w.latitude is not None and w.longitude is not None]
+    # Every pair's distance at once (an authority's 400 schools are 160,000 pairs).
+    lat = np.array([w.latitude for w in placed], dtype=float)
+    lon = np.array([w.longitude for w in placed], dtype=float)
+    apart = np.asarray(distance_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :]), dtype=float)
+    rows = []
+    for a, w in enumerate(placed):
+        mine = {c for c, *_ in theirs.get(w.school_id, [])}
+        for b in np.flatnonzero(apart[a] <= km):
+            other = placed[b]
+            if other.school_id == w.school_id:
+                continue
+            for category, layer, partner_id, name, contacts in theirs.get(other.school_id, []):
+                if category in mine:
+                    continue
+                rows.append(
+                    {
+                        "school_id": w.school_id,
+                        "school": w.name,
+                        "category": category,
+                        "layer": int(layer),
+                        "neighbour_id": other.school_id,
+                        "neighbour": other.name,
+                        "distance_km": round(float(apart[a, b]), 1),
+                        "partner_id": partner_id,
+                        "partner": name,
+                        "contacts": int(contacts),
+                    }
+                )
+    columns = [
+        "school_id",
+        "school",
+        "category",
+        "layer",
+        "neighbour_id",
+        "neighbour",
+        "distance_km",
+        "partner_id",
+        "partner",
+        "contacts",
+    ]
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values(["school_id", "category", "distance_km", "partner"], ignore_index=True)
+
+
+# ---------------------------------------------------------------- the Schools page's table
+
+
+def comparison_windows(windows: Sequence[SchoolWindow]) -> list[SchoolWindow]:
+    """Each school's window of comparison (as ``score``'s ``comparison``: the same school days of
+    the term before), for the schools that have one."""
+    out = []
+    for w in windows:
+        previous = compare(w.start, w.end, w.calendar).previous
+        if previous is not None:
+            a, b = previous.dates
+            out.append(SchoolWindow(w.school_id, w.name, a, b, w.calendar, w.latitude, w.longitude, w.postcode))
+    return out
+
+
+def compare_text(result: dict) -> str:
+    """``compare`` without ``--json``: one line per school, then the shared partners."""
+
+    def shown(value, percent: bool = False) -> str:
+        if value is None:
+            return "-"
+        return f"{100 * value:.0f}%" if percent else f"{value:g}"
+
+    lines = [
+        f"{'school':<10} {'name':<32} {'window':<23} {'families':>8} {'reach':>6} {'agencies':>8} "
+        f"{'business':>8} {'community':>9} {'overall':>7} {'PP gap':>7}"
+    ]
+    for s in result["schools"]:
+        lines.append(
+            f"{s['school_id']:<10} {s['name'][:32]:<32} {s['window']['from']} - {s['window']['to']} "
+            f"{shown(s['families']['on_roll']):>8} {shown(s['families']['reach'], True):>6} "
+            f"{shown(s['agencies']['reach'], True):>8} {shown(s['businesses']['reach'], True):>8} "
+            f"{shown(s['community']['reach'], True):>9} {shown(s['overall']):>7} "
+            f"{shown(s['equity']['pupil_premium']['gap_pp']):>7}"
+        )
+    shared = result["shared_partners"]
+    lines.append(f"\nPartners shared by two or more schools: {len(shared)}")
+    lines += [f"  {s['name']}: {', '.join(s['schools'])}" for s in shared]
+    return "\n".join(lines)

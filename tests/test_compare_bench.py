@@ -1,0 +1,56 @@
+"""The Schools page's benchmark lines (engagement/compare_bench.py): the same queries give the same
+figures in DuckDB over the store's rows as in the store, and ``bench`` prints the lines on SQLite,
+PostgreSQL and DuckDB (the timings themselves are the benchmark's, never a test's)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import pandas as pd
+from sqlalchemy import select
+from test_compare import TODAY, _fill
+
+from engagement import bench, compare
+from engagement import store as db
+from engagement.compare_bench import duckdb_with
+
+
+def test_duckdb_runs_the_same_queries_to_the_same_figures(store):
+    _fill(store)
+    with store.read() as conn:
+        tables = {
+            name: pd.DataFrame(conn.execute(select(db.TABLES[name])).mappings().all())
+            for name in ("schools", "partners", "families", "interactions")
+        }
+    windows = compare.school_windows(store, today=TODAY)
+    con = duckdb_with(tables)
+    try:
+        run = compare.duckdb_runner(con)
+        in_duckdb = compare.cards(store, windows, run=run)
+        partners = compare.partner_contacts(store, windows, run)
+    finally:
+        con.close()
+    assert in_duckdb == compare.cards(store, windows)
+    assert in_duckdb["A1"]["families"]["reach"] is not None
+    mine = compare.partner_contacts(store, windows)
+    assert partners[["partner_id", "contacts"]].values.tolist() == mine[["partner_id", "contacts"]].values.tolist()
+
+
+def test_the_benchmark_prints_the_schools_lines():
+    printed: list[str] = []
+    results = bench.run_bench(
+        "school", repeats=1, today=datetime.date(2026, 11, 23), echo=printed.append, sections=[bench.schools_section]
+    )
+    by_name = {t.what: t for t in results}
+    for what in (
+        "Schools figures, all 1 schools (SQLite)",
+        "Schools figures, all 1 schools (PostgreSQL)",
+        "Schools figures, same SQL in DuckDB (1 thread) vs SQLite",
+        "Schools figures, same SQL in DuckDB (1 thread) vs PostgreSQL",
+        "one school's Overview in a store of 1 (SQLite)",
+        "one school's Overview in a store of 1 (PostgreSQL)",
+    ):
+        assert math.isfinite(by_name[what].seconds) and by_name[what].seconds > 0, what
+        assert what in printed[-1]
+    assert "ours / DuckDB = " in printed[-1]
