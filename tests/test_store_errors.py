@@ -68,7 +68,13 @@ def test_a_contact_saved_as_the_connection_drops_is_saved_on_a_fresh_one(postgre
                 other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
 
     new_id = log_interaction(
-        store, "flo@school", school_id="S1", date=datetime.date(2026, 11, 2), activity="phone call", family_id="F1"
+        store,
+        "flo@school",
+        school_id="S1",
+        date=datetime.date(2026, 11, 2),
+        activity="phone call",
+        family_id="F1",
+        today=datetime.date(2026, 11, 2),
     )
     admin.dispose()
     assert dropped

@@ -164,7 +164,7 @@ def test_outreach_raises_send_moves_without_a_meeting_and_low_belonging_for_flos
     from engagement.contacts import log_interaction
 
     for family in ("F11", "F12"):
-        log_interaction(school, "flo", school_id="S1", family_id=family, date=today, activity="phone call")
+        log_interaction(school, "flo", school_id="S1", family_id=family, date=today, activity="phone call", today=today)
     frame = outreach.worklist(school, "S1", today=today, days=42)
     reasons = dict(zip(frame["family_id"], frame["reasons"], strict=True))
     assert "SEND move in 22 days, no transition meeting yet +4" in reasons["F12"]
@@ -176,7 +176,9 @@ def test_outreach_raises_send_moves_without_a_meeting_and_low_belonging_for_flos
     assert "reasons for family liaison officers +4" in hidden_reasons["F12"]
     assert "belonging" not in " ".join(hidden_reasons.values())
     # A logged transition meeting counts as held: F11 leaves the list, F12 stays.
-    log_interaction(school, "flo", school_id="S1", family_id="F11", date=today, activity="transition meeting")
+    log_interaction(
+        school, "flo", school_id="S1", family_id="F11", date=today, activity="transition meeting", today=today
+    )
     after = outreach.worklist(school, "S1", today=today, days=42)
     assert "F11" not in set(after["family_id"]) and "F12" in set(after["family_id"])
 

@@ -26,6 +26,10 @@ D = datetime.date
 def app_db(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    # The week is recorded with fixed dates (September and October 2026) and read back on a fixed
+    # day of that term: a referral sent on 1 October is 55 days without a reply, the parents'
+    # evening of 7 October over 42 days ago, and the Overview's term window holds them all.
+    monkeypatch.setenv("ENGAGEMENT_TODAY", "2026-11-25")
     store = db.open_store(url)
     write_school(store)
     store.dispose()
