@@ -230,3 +230,43 @@ def test_clearing_the_demo_leaves_no_row_of_it_in_any_table(sqlite_store):
             if t.name not in records.NOT_EXPORTED
         }
     assert not any(left.values()), left
+
+
+def test_an_export_onto_a_full_disk_says_so_and_leaves_the_folder_as_it_was(tmp_path, demo_copy):
+    """Issue 26: `export` onto a full disk printed a 15-line traceback and left a cut interactions.csv
+    beside complete files. Root (as CI is) fills a real 1 MB tmpfs; otherwise the disk is said full by
+    the exporter of the largest file, after it has written part of it."""
+    import errno
+    import os
+    import subprocess
+
+    from tests.cli_inprocess import run_cli
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = os.geteuid() == 0
+    if mounted:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], check=True)
+    try:
+        (folder / "last-week.txt").write_text("kept")
+        if not mounted:
+            records_engine = records.ENGINE["records"]
+
+            def fills_the_disk(store, directory, school_id):
+                (directory / "interactions.csv").write_text("interaction_id,da")
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            original = records.ENGINES
+            records.ENGINES = (records.Engine(**{**vars(records_engine), "exporter": fills_the_disk}), *original[1:])
+        try:
+            run = run_cli("export", str(folder), "--db", demo_copy())
+        finally:
+            if not mounted:
+                records.ENGINES = original
+        assert run.returncode == 1
+        assert run.stderr.strip().startswith("Not exported: No space left on device")
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+        assert sorted(p.name for p in folder.iterdir()) == ["last-week.txt"]  # no cut file, no stray folder
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=True)
