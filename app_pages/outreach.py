@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from engagement import access, clock, outreach, referrals
+from engagement import access, clock, outreach, partnerships, referrals
 from engagement.contacts import InvalidInteraction, interaction_history, log_interaction
 from engagement.settings import load_settings
 from engagement.store import list_schools
@@ -293,6 +293,33 @@ with panel:
                     "end": st.column_config.DateColumn("Until", format="DD/MM/YYYY"),
                 },
             )
+        st.markdown("**Partnerships**")
+        member_of, could_join = partnerships.family_partnerships(store, school_id, family_id)
+        st.caption(
+            "In " + ", ".join(md_escape(p["name"]) for p in member_of) + "."
+            if member_of
+            else "In none of the school's partnerships."
+        )
+        if could_join:
+            names = {p["partnership_id"]: p["name"] for p in could_join}
+            j1, j2 = st.columns([3, 1], vertical_alignment="bottom")
+            joining = j1.selectbox(
+                "Add the family to a partnership", list(names), format_func=lambda p: names[p], key="outreach_join"
+            )
+            added = forms.save(
+                f"outreach_join_{family_id}",
+                j2.button("Add", key="outreach_join_go"),
+                lambda: partnerships.add_members(
+                    store, ui.current_actor(), school_id, joining or "", [family_id], joined=today
+                ),
+            )
+            if added is not None:
+                if added.ok:
+                    st.session_state["outreach_join_flash"] = f"Added to {names[joining or '']}."
+                    st.rerun()
+                st.error("Not saved: " + md_escape(" ".join(str(p) for p in added.errors)))
+        if flash := st.session_state.pop("outreach_join_flash", None):
+            st.success(md_escape(flash), icon=":material/check:")
         st.markdown("**Contact history**")
         history = interaction_history(store, family_id=family_id, role=viewer.role)
         if history.empty:

@@ -720,6 +720,25 @@ def end_partnership(
     return save_partnership(store, actor, school_id, row | {"status": "ended"}, expected_version)
 
 
+def family_partnerships(store: db.Store, school_id: str, family_id: str) -> tuple[list[dict], list[dict]]:
+    """The partnerships a family is in now, and those it could join (planned or active, not
+    ended), each ``{"partnership_id", "name"}``: what the Outreach planner offers beside the family.
+
+    >>> store = db.open_store("sqlite://")
+    >>> family_partnerships(store, "S1", "F1")
+    ([], [])
+    """
+    partnerships = load_partnerships(store, school_id)
+    members = load_members(store, school_id)
+    mine = set(members[(members["family_id"] == family_id) & members["left"].isna()]["partnership_id"])
+    named = [{"partnership_id": r.partnership_id, "name": r.name} for r in partnerships.itertuples()]
+    open_ones = set(partnerships[partnerships["status"].fillna("active") != "ended"]["partnership_id"])
+    return (
+        [p for p in named if p["partnership_id"] in mine],
+        [p for p in named if p["partnership_id"] in open_ones - mine],
+    )
+
+
 def add_members(
     store: db.Store,
     actor: str,

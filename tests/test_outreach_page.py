@@ -187,3 +187,23 @@ def test_bad_input_is_refused_with_a_message_and_writes_nothing(app_db, bad, mes
     assert family in worklist_ids(at) and not at.success
     # What the FLO typed is still there to correct.
     assert at.text_area(key="log_note").value == "typed before the mistake"
+
+
+def test_a_family_is_added_to_a_partnership_from_its_panel(app_db):
+    """Issue 29: members are added from the Outreach planner, beside the family the FLO is planning for."""
+    from engagement import partnerships
+
+    at = open_page()
+    family = panel_family(at)
+    store = db.open_store(app_db)
+    school = db.list_schools(store)[0]["school_id"]
+    before, could_join = partnerships.family_partnerships(store, school, family)
+    assert could_join, "the demo has partnerships a family can join"
+    chosen = next(p for p in could_join)
+    at.selectbox(key="outreach_join").set_value(chosen["partnership_id"]).run()
+    at.button(key="outreach_join_go").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Added to {chosen['name']}" in s.value for s in at.success)
+    after, _ = partnerships.family_partnerships(store, school, family)
+    assert chosen in after and len(after) == len(before) + 1
+    store.dispose()
