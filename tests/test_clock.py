@@ -18,8 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Files that may still read the clock themselves, each with its reason.
 EXEMPT = {
     "engagement/clock.py": "the one place that reads the real calendar",
-    "engagement/openreferral.py": "being rewritten on the Open Referral branch (issue 25); its import stamp moves "
-    "to clock.now() there",
 }
 READS = {("date", "today"), ("datetime", "today"), ("datetime", "now"), ("datetime", "utcnow"), ("time", "time")}
 
