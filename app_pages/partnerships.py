@@ -3,12 +3,10 @@ families each serves against the school's other families, and the year's partner
 with its figures and overdue actions; a one-page evaluation report. Heads and SENCOs keep them
 here (add, edit, end; members in and out; goals); governors see the aggregates only."""
 
-import datetime
-
 import streamlit as st
 
 import ui
-from engagement import access, events, partnership_report, partnerships
+from engagement import access, clock, events, partnership_report, partnerships
 from engagement.directory import VersionConflict
 from engagement.partnership_files import epstein_types, number_text
 from engagement.settings import fewer_than
@@ -19,7 +17,7 @@ viewer, store, school_id = ui.open_page("partnerships")
 assert school_id is not None  # open_page stops the page without one
 window = ui.window_picker()
 staff = access.sees_family_detail(viewer.role)
-today = datetime.date.today()
+today = clock.today()
 view = partnerships.partnerships_view(
     store, school_id, window.start, window.end, for_governor=not staff, calendar=ui.school_calendar(store, school_id)
 )

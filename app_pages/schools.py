@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from engagement import access, maps, schools
+from engagement import access, clock, maps, schools
 
 viewer, store, _ = ui.open_page("schools", needs_school=False)
 visible = viewer.visible_schools(store)
@@ -25,7 +25,7 @@ own_term = "Each school's term so far (its own calendar)"
 if not for_governor and st.sidebar.selectbox("Window", [own_term, "Custom dates"], key="schools_window") != own_term:
     picked = st.sidebar.date_input(
         "From – to",
-        value=(datetime.date.today() - datetime.timedelta(days=27), datetime.date.today()),
+        value=(clock.today() - datetime.timedelta(days=27), clock.today()),
         format="DD/MM/YYYY",
         key="schools_dates",
     )

@@ -399,7 +399,7 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
         # Children first, whether or not the database enforces ON DELETE CASCADE; each goes into
         # the audit log as it was (a referral with its steps), so a deletion can be read back and a
         # family's later erasure finds these copies too (by their record ids).
-        now = datetime.datetime.now(datetime.UTC)
+        now = clock.now()
         referred = select(db.referrals.c.referral_id).where(db.referrals.c.partner_id == partner_id)
         steps: dict[str, list[dict]] = {}
         for step in conn.execute(
