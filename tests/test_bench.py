@@ -48,6 +48,13 @@ QUICK_LINES = {
     "map: build and render the HTML, 200 partners": "",
     "map page: rerun after a filter change, 200 partners (AppTest)": "",
     "map page: navigation to markers shown (headless Chromium)": "",
+    # the Schools page (issue 28): the same SQL on both stores and in DuckDB
+    "Schools figures, all 1 schools (SQLite)": "",
+    "Schools figures, all 1 schools (PostgreSQL)": "",
+    "Schools figures, same SQL in DuckDB (1 thread) vs SQLite": "ours within 2x",
+    "Schools figures, same SQL in DuckDB (1 thread) vs PostgreSQL": "ours within 2x",
+    "one school's Overview in a store of 1 (SQLite)": "< 1 s",
+    "one school's Overview in a store of 1 (PostgreSQL)": "< 1 s",
     # imports, each database in a child process
     "import 500 interactions, SQLite": "",
     "import 500 interactions, SQLite: write lock held": "< 10 s",
