@@ -288,5 +288,8 @@ def only_match(partners: pd.DataFrame, search: str) -> str | None:
     """
     if not search.strip():
         return None
-    found = partners[name_matches(partners["name"], search)]
+    # The words in any order may find several ("Cotteridge Care" finds the childcare centre too);
+    # the words as written, one partner, still opens it.
+    as_written = partners[partners["name"].str.contains(" ".join(search.split()), case=False, regex=False, na=False)]
+    found = as_written if len(as_written) == 1 else partners[name_matches(partners["name"], search)]
     return str(found["partner_id"].iloc[0]) if len(found) == 1 else None
