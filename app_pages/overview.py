@@ -2,35 +2,24 @@
 segment, for whom it falls short, whether it improved on last term, and a dated one-page report of
 the same. Aggregates only: nothing here names or identifies a family."""
 
-import dataclasses
-
 import streamlit as st
 
 import ui
-from engagement import access, belonging, charts, directory, overview, report
+from engagement import access, belonging, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
-from engagement.week import week_card
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
-frames = ui.school_frames(store, school_id)
-view = overview.overview(
-    frames,
+view = overview.school_overview(
+    store,
     school_id,
     window.start,
     window.end,
+    for_governor=not access.sees_family_detail(viewer.role),
+    frames=ui.school_frames(store, school_id),
     calendar=ui.school_calendar(store, school_id),
     messages=ui.school_messages(store, school_id),
-    for_governor=not access.sees_family_detail(viewer.role),
-)
-view = dataclasses.replace(
-    view,
-    voice=belonging.voice_section(
-        store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)
-    ),
-    # Partners, not families: a count of the directory's own records, shown to every role.
-    directory_line=directory.stale_text(*directory.stale_count(store, school_id)),
 )
 
 # The school, the window and the report on the first lines; the scores straight after them, so a
@@ -213,31 +202,4 @@ st.caption(
 st.caption(" ".join(md_escape(n) for n in view.notes))
 
 st.header("The school's week: events and referrals", anchor=False)
-week = week_card(
-    store, school_id, window.start, window.end, with_money=True, governor=not access.sees_family_detail(viewer.role)
-)
-held, made = week["events"], week["referrals"]
-st.table(
-    [
-        {"In the window": label, "Count": text}
-        for label, text in (
-            ("Events held", f"{held['held']:,}"),
-            ("Attendance at events", f"{held['attendance']:,}"),
-            ("Volunteer hours", f"{held['volunteer_hours']:g}"),
-            ("Money raised", f"£{held['money_raised']:,.2f}"),
-            *(
-                (f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
-                for key, label in (
-                    ("made", "made"),
-                    ("open", "open (sent or accepted)"),
-                    ("sent", "sent, no reply yet"),
-                    ("accepted", "accepted"),
-                    ("declined", "declined"),
-                    ("completed", "completed"),
-                    ("no_longer_needed", "no longer needed"),
-                )
-            ),
-        )
-    ],
-    hide_index=True,
-)
+st.table(overview.week_rows(view.week), hide_index=True)

@@ -39,6 +39,7 @@ from engagement.overview import (
     percent_text,
     points_text,
     trend_text,
+    week_rows,
 )
 from engagement.terms import Span, date_range_text
 
@@ -179,6 +180,7 @@ table.comm td, table.comm th { font-size: 0.93rem; line-height: 1.18; padding-to
 .drivers td, .drivers th { font-size: 0.93rem; line-height: 1.18; padding-top: 0.4mm; padding-bottom: 0.4mm; }
 table.layers td, table.layers th { font-size: 0.93rem; line-height: 1.18; padding-top: 0.4mm; padding-bottom: 0.4mm; }
 table.layers td:first-child, table.layers td:nth-child(2) { white-space: nowrap; }
+table.week th { font-weight: normal; white-space: normal; text-align: right; }
 .bar { height: 2.6mm; display: inline-block; vertical-align: middle; margin-right: 1mm; }
 .bars td { white-space: nowrap; padding-top: 0.4mm; padding-bottom: 0.4mm; }
 .two { width: 100%; }
@@ -337,6 +339,8 @@ def overview_report_html(view: Overview) -> str:
     out.append("</table>")
     if view.voice is not None:
         out.append(_voice_html(view.voice))
+    if view.week is not None:
+        out.append(_week_html(view.week))
     out.append(
         "<footer>"
         + " ".join(_e(n) for n in view.notes)
@@ -400,6 +404,18 @@ def _voice_html(voice) -> str:
             + "."
         )
     return "<h2>Belonging and transitions</h2>" + "".join(f'<p class="small">{line}</p>' for line in lines)
+
+
+def _week_html(week: dict) -> str:
+    """The window's events and referrals: the page's table laid on its side, one figure per column
+    (the report keeps to one sheet)."""
+    rows = week_rows(week)
+    head = "".join(f'<th class="num">{_e(r["In the window"])}</th>' for r in rows)
+    cells = "".join(f'<td class="num">{_e(r["Count"])}</td>' for r in rows)
+    return (
+        "<h2>The school's week: events and referrals in the window</h2>"
+        f'<table class="small week"><tr>{head}</tr><tr>{cells}</tr></table>'
+    )
 
 
 def report_file_name(view: Overview, extension: str) -> str:
