@@ -32,8 +32,9 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from engagement import geo
+from engagement import disclosure, geo
 from engagement import store as db
+from engagement.disclosure import GovernorTable
 from engagement.interchange import FORMATS, parse_list
 from engagement.services import FORMAT as SERVICE_FORMAT
 from engagement.services import check_values, converters, is_free, new_service_id, open_on
@@ -593,6 +594,15 @@ def stale_count(store: db.Store, school_id: str, today: datetime.date | None = N
             ).scalars()
         )
     return sum(is_stale(d, today) for d in days), len(days)
+
+
+def governors_directory(store: db.Store, school_id: str, today: datetime.date | None = None) -> GovernorTable:
+    """The directory as governors read it (engagement.disclosure): each listed partner's name,
+    category, layer, services and public contact, and whether it is due for a check. No notes,
+    no "checked by", no contact's name, phone or address, no count of families, no feed URL."""
+    from engagement.partners import partner_directory, services_text
+
+    return disclosure.partner_table(partner_directory(store, school_id, today=today), services_text)
 
 
 def stale_text(stale: int, listed: int) -> str:

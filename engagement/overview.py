@@ -213,16 +213,20 @@ def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool =
     return rows
 
 
-def _equity(card: dict) -> pd.DataFrame:
+def _equity(card: dict, row: dict) -> pd.DataFrame:
+    """One row per group; ``reason``, for governors, says which side of a hidden group is small
+    (engagement.disclosure), None for staff and for a group shown."""
     rows = []
     for flag in FLAGS:
         e = card["equity"][flag]
+        reason = row.get(f"equity.{flag}.reason")
         rows.append(
             {
                 "flag": flag,
                 "label": explanations.FLAG_LABELS[flag],
                 **{k: e[k] for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")},
                 "suppressed": e["suppressed"],
+                "reason": reason if isinstance(reason, str) else None,
             }
         )
     return pd.DataFrame(rows)
@@ -385,7 +389,7 @@ def overview(
         previous_text="nothing before it" if previous is None else window_text(*previous, cal),
         card=card,
         segments=segments,
-        equity=_equity(card),
+        equity=_equity(card, row),
         layers=_layers(card, missing),
         trends=_trends(sub, school_id, start, end, metrics_of, cal),
         generated=today or datetime.date.today(),
@@ -487,11 +491,13 @@ def week_rows(week: dict) -> list[dict[str, str]]:
 
 
 def equity_text(row) -> dict[str, str]:
-    """An equity row's cells as words: "fewer than 10 on one side" where suppressed."""
+    """An equity row's cells as words: where suppressed, why (for governors the small side, in
+    their words: "not shown: fewer than 10 families in the group were not reached")."""
     if row["suppressed"]:
+        reason = row.get("reason")
         return {
             "Group": row["label"],
-            "Families": f"{fewer_than()} on one side",
+            "Families": f"not shown: {reason}" if isinstance(reason, str) else f"{fewer_than()} on one side",
             "Group reach": "not shown",
             "Rest reach": "not shown",
             "Gap (points)": "not shown",
