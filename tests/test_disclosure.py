@@ -52,9 +52,7 @@ def _school_with_a_small_event(store: db.Store) -> None:
         today=TODAY,
     )
     for i, family in enumerate(families[:12]):
-        made = refer(
-            store, "flo", school_id="S1", family_id=family, partner_id="P1", date=D(2026, 9, 10), today=TODAY
-        )
+        made = refer(store, "flo", school_id="S1", family_id=family, partner_id="P1", date=D(2026, 9, 10), today=TODAY)
         if i < 5:
             update_status(store, "flo", made, "accepted", D(2026, 9, 12), today=TODAY)
             update_status(store, "flo", made, "completed", D(2026, 9, 20), today=TODAY)
@@ -73,9 +71,7 @@ FAMILY_COUNTS = [
 ]
 
 
-def test_score_for_governor_on_an_event_of_8_families_and_12_referrals_shows_no_count_of_1_to_9(
-    sqlite_store, capsys
-):
+def test_score_for_governor_on_an_event_of_8_families_and_12_referrals_shows_no_count_of_1_to_9(sqlite_store, capsys):
     _school_with_a_small_event(sqlite_store)
     staff = cli.main(["score", "--db", sqlite_store.url, "--json", "--from", "2026-09-01", "--to", "2026-11-20"])
     card = json.loads(capsys.readouterr().out)
