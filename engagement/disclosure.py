@@ -175,6 +175,8 @@ class GovernorTable:
     @classmethod
     def of(cls, rows: Iterable[Mapping[str, object]]) -> GovernorTable:
         """From rows of labels (str) and :class:`Shown` figures; anything else is refused."""
+        if isinstance(rows, pd.DataFrame):
+            raise RawFigure("a DataFrame was handed to a governor's view: build it with engagement.disclosure")
         rows = list(rows)
         columns = tuple(rows[0]) if rows else ()
         cells = []
@@ -229,6 +231,17 @@ def partner_table(partners: pd.DataFrame, services_text=str) -> GovernorTable:
         rows.append(cell)
     columns = (*PARTNER_FIELDS.values(), *(("Check",) if "stale" in partners else ()))
     return GovernorTable.of(rows) if rows else GovernorTable(columns, ())
+
+
+def partner_record(partner: Mapping) -> dict[str, object]:
+    """One partner's record as governors read it beside the map and the layers diagram (the
+    heading above it gives the name, category and layer): its services and public contact only."""
+    services = partner.get("services")
+    email = partner.get("contact_email")
+    return {
+        "Services": "; ".join(t.strip() for t in str(services or "").split(";") if t.strip()),
+        "Public contact": "" if email is None or email != email else str(email),
+    }
 
 
 # ---------------------------------------------------------------- the metrics row

@@ -192,3 +192,26 @@ def test_a_page_handing_a_raw_frame_to_a_governor_fails():
 def test_only_the_layers_own_types_pass(raw):
     with pytest.raises(disclosure.RawFigure):
         disclosure.for_governor(raw)
+
+
+def test_a_partners_record_for_governors_is_what_it_publishes():
+    """Beside the map and the layers diagram a governor read the notes, "checked by" and the
+    contact's phone; now only the services and the public contact (the heading gives the rest)."""
+    partner = {
+        "name": "Food Bank",
+        "category": "food bank",
+        "layer": 3,
+        "services": "food; clothing",
+        "contact_email": "hello@foodbank.org",
+        "contact_name": "Jo Bloggs",
+        "contact_phone": "0121 496 0999",
+        "address": "1 Secret Lane",
+        "notes": "Met families F012 and F013",
+        "verified_by": "flo1@hollybrook.sch.uk",
+        "oruk_source": "https://user:secret@feed.example/api",
+    }
+    record = disclosure.partner_record(partner)
+    assert record == {"Services": "food; clothing", "Public contact": "hello@foodbank.org"}
+    table = disclosure.partner_table(pd.DataFrame([partner | {"stale": True}]))
+    assert table.columns == ("Partner", "Category", "Layer", "Services", "Public contact", "Check")
+    assert table.rows == (("Food Bank", "food bank", "3", "food; clothing", "hello@foodbank.org", "due"),)

@@ -11,7 +11,7 @@ a figure. ``engagement/`` never imports Streamlit; this package is the thin laye
 Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
 """
 
-from ui.governors import governor_metric, governor_table
+from ui.governors import governor_metric, governor_table, words_table
 from ui.pickers import school_picker, window_picker
 from ui.session import (
     GOVERNORS_VIEW,
@@ -55,4 +55,5 @@ __all__ = [
     "school_picker",
     "show_error",
     "window_picker",
+    "words_table",
 ]

@@ -26,3 +26,13 @@ def governor_metric(label: str, data: object, *, help: str | None = None) -> Non
     if not isinstance(shown, disclosure.Shown):
         raise disclosure.RawFigure("a table is not one figure: use governor_table")
     st.metric(label, shown.text, help=help or (f"Not shown: {shown.reason}." if shown.reason else None))
+
+
+def words_table(rows: object, *, governor: bool) -> None:
+    """A page's table of words (labels and figures already put into words by ``engagement``): for
+    a governor it passes :class:`~engagement.disclosure.GovernorTable`, which refuses a frame or a
+    bare number; for staff it is shown as it is."""
+    if governor:
+        governor_table(rows if isinstance(rows, disclosure.GovernorTable) else disclosure.GovernorTable.of(rows))  # type: ignore[arg-type]
+    else:
+        st.table(rows, hide_index=True)  # type: ignore[arg-type]
