@@ -41,13 +41,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engagement import belonging, directory, explanations, scoring
+from engagement import belonging, directory, disclosure, explanations, scoring
 from engagement.belonging import VoiceSection
 from engagement.calendar import load_calendar
 from engagement.communication import Communication, Messages, load_messages, measure
+from engagement.disclosure import governor_metrics
 from engagement.explanations import SEGMENT_LABELS
 from engagement.frames import FLAGS, Frames, load_school_frames
-from engagement.privacy import governor_metrics
 from engagement.settings import Settings, fewer_than, load_settings
 from engagement.store import Store
 from engagement.terms import (
@@ -335,7 +335,7 @@ def overview(
     drives it and what would raise it, the equity gaps, the missing categories of each layer, the
     trend per term up to ``end`` and, given the school's ``messages``, how it communicates.
     ``calendar`` is the school's (the default terms for England when None). ``for_governor``: what
-    a governor may see (:func:`engagement.privacy.governor_row`)."""
+    a governor may see (:func:`engagement.disclosure.governor_row`)."""
     cfg = settings or load_settings()
     cal = calendar or default_calendar(cfg)
     sub = frames.school(school_id)
@@ -345,7 +345,7 @@ def overview(
 
     def window_metrics(a: datetime.date, b: datetime.date) -> pd.DataFrame:
         table = scoring.metrics(sub, a, b, cfg, cal)
-        # Governors see rounded counts and no figure that gives a small count back (privacy.governor_row).
+        # Governors see rounded counts and no figure that gives a small count back (disclosure.governor_row).
         return governor_metrics(table, threshold) if for_governor else table
 
     metrics_of = functools.cache(window_metrics)
@@ -365,8 +365,9 @@ def overview(
     ]
     if for_governor:
         notes.append(
-            f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
-            f"could single out {cfg.privacy.fewer_than} families is not shown."
+            f"For governors, counts of families are rounded to the nearest {threshold}, shares of families "
+            f"to the nearest {100 * disclosure.SHARE_STEP:.0f} points, and a figure that could single out "
+            f"{cfg.privacy.fewer_than} families is not shown, with the reason."
         )
     notes.append(
         "Terms and school days: the school's own calendar."

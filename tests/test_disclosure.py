@@ -215,3 +215,26 @@ def test_a_partners_record_for_governors_is_what_it_publishes():
     table = disclosure.partner_table(pd.DataFrame([partner | {"stale": True}]))
     assert table.columns == ("Partner", "Category", "Layer", "Services", "Public contact", "Check")
     assert table.rows == (("Food Bank", "food bank", "3", "food; clothing", "hello@foodbank.org", "due"),)
+
+
+def test_a_language_group_of_12_with_4_not_reached_is_hidden_from_governors():
+    """The red team's chart: 12 Polish-speaking families at 66.7 % (4 not reached). Staff still see
+    it; governors do not, and a language group they do see is in steps of 5 points."""
+    from engagement.communication import from_tables, measure
+
+    families = pd.DataFrame(
+        {
+            "family_id": [f"F{i}" for i in range(42)],
+            "language": ["Polish"] * 12 + ["English"] * 30,
+        }
+    )
+    reached = [f"F{i}" for i in range(8)] + [f"F{i}" for i in range(12, 32)]  # 8 of 12, 20 of 30
+    contacts = pd.DataFrame(
+        {"family_id": reached, "date": [D(2026, 9, 7)] * len(reached), "two_way": True, "direction": "to family"}
+    )
+    window = (D(2026, 9, 3), D(2026, 9, 30))
+    staff = measure(from_tables(families, contacts), *window).card["equitable"]["by_language"]
+    assert staff == {"English": 0.6667, "Polish": 0.6667}
+    governor = measure(from_tables(families, contacts), *window, for_governor=True).card["equitable"]
+    assert governor["by_language"] == {"English": 0.65}
+    assert governor["widest_gap_pp"] is None
