@@ -213,13 +213,23 @@ def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool =
     return rows
 
 
-def _equity(card: dict, row: dict) -> pd.DataFrame:
+def _equity(card: dict, row: dict, families: pd.DataFrame) -> pd.DataFrame:
     """One row per group; ``reason``, for governors, says which side of a hidden group is small
-    (engagement.disclosure), None for staff and for a group shown."""
+    (engagement.disclosure), None for staff and for a group shown. A group the metrics hid for its
+    size is named from the roll: the group, or the rest of the school."""
     rows = []
+    threshold = load_settings().privacy.suppression_threshold
     for flag in FLAGS:
         e = card["equity"][flag]
         reason = row.get(f"equity.{flag}.reason")
+        if isinstance(reason, str) and flag in families:
+            in_group = int(families[flag].astype(bool).sum())
+            if in_group < threshold:
+                reason = disclosure.equity_reason(
+                    {f"equity.{flag}.group": in_group, f"equity.{flag}.rest": 10**6}, flag
+                )
+            elif len(families) - in_group < threshold:
+                reason = disclosure.equity_reason({f"equity.{flag}.group": 10**6, f"equity.{flag}.rest": 0}, flag)
         rows.append(
             {
                 "flag": flag,
@@ -365,9 +375,9 @@ def overview(
     ]
     if for_governor:
         notes.append(
-            f"For governors, counts of families are rounded to the nearest {threshold}, shares of families "
-            f"to the nearest {100 * disclosure.SHARE_STEP:.0f} points, and a figure that could single out "
-            f"{cfg.privacy.fewer_than} families is not shown, with the reason."
+            f"For governors, counts of families are rounded to the nearest {threshold} and shares to "
+            f"{100 * disclosure.SHARE_STEP:.0f} points; a figure that could single out {cfg.privacy.fewer_than} "
+            "families is not shown."
         )
     notes.append(
         "Terms and school days: the school's own calendar."
@@ -390,7 +400,7 @@ def overview(
         previous_text="nothing before it" if previous is None else window_text(*previous, cal),
         card=card,
         segments=segments,
-        equity=_equity(card, row),
+        equity=_equity(card, row, sub.families),
         layers=_layers(card, missing),
         trends=_trends(sub, school_id, start, end, metrics_of, cal),
         generated=today or datetime.date.today(),
