@@ -466,6 +466,8 @@ def score_json(view: Overview) -> dict:
         card["communication"] = view.communication.card
     if view.week is not None:
         events = {k: v for k, v in view.week["events"].items() if k != "money_raised"}
+        if not events.get("suppressed", True):
+            events.pop("suppressed")  # said only where a figure is hidden, as FORMATS.md's example has it
         card |= {"events": events, "referrals": view.week["referrals"]}
     if view.window_transitions is not None:
         card["transitions"] = view.window_transitions

@@ -47,4 +47,5 @@ def week_card(
         # families, under the threshold None (engagement.disclosure).
         events["attendance"] = disclosure.count(events["attendance"], threshold).value
         events["attendance"] = None if events["attendance"] is None else int(events["attendance"])
+        events["suppressed"] = events["attendance"] is None  # FORMATS.md: null with "suppressed" beside it
     return {"events": events, "referrals": referrals}

@@ -81,7 +81,8 @@ def test_score_for_governor_on_an_event_of_8_families_and_12_referrals_shows_no_
     )
     card = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert card["events"]["attendance"] is None and card["referrals"]["made"] == 10
+    assert card["events"]["attendance"] is None and card["events"]["suppressed"] is True
+    assert card["referrals"]["made"] == 10
     for section, key in FAMILY_COUNTS:
         value = (card.get(section) or {}).get(key)
         assert value is None or not 1 <= value <= 9, (section, key, value)
