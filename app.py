@@ -21,19 +21,15 @@ st.set_page_config(page_title="Community engagement map", page_icon="🏫", layo
 # network address without sign-in stops the app with a message naming it (it fails closed).
 try:
     REGISTRY = pages.check_registry()
+    ui.keep_governors_view()
     load_settings()
     viewer = ui.current_viewer()
 except (pages.RegistryError, SettingsError, access.SignInConfigError) as error:
     st.error(f"The app cannot start: {error}", icon=":material/error:")
     st.stop()
-if ui.may_present(viewer):
-    # For a governors' meeting: every page as governors see it, from a member of staff's session.
-    st.sidebar.toggle(
-        ":material/co_present: Governors' view",
-        key=ui.GOVERNORS_VIEW,
-        help="Show the app exactly as governors see it, for a meeting: their pages only, aggregates only, "
-        "small counts hidden, no family references. Switch it off to work again.",
-    )
+# For a governors' meeting: every page as governors see it, from a member of staff's session; kept
+# in the address so a reload or a new tab keeps it, and left only after a question.
+ui.governors_view_switch(viewer)
 MENU = {entry.key: st.Page(entry.file, title=entry.title, icon=entry.icon, default=entry.default) for entry in REGISTRY}
 
 allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role, entry.key)]

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from engagement import access
 from engagement import directory as d
 from engagement.openreferral.local_offer import TAKE_ON, take_on
 from engagement.partners import partner_directory, services_text
@@ -22,6 +23,18 @@ from ui import forms
 from ui.service_filters import service_filters
 
 viewer, store, school_id = ui.open_page("directory")
+if not access.sees_family_detail(viewer.role):
+    # Governors read the directory through the disclosure layer: what a partner publishes, no
+    # notes, no "checked by", no contact's phone, no count of families.
+    st.title("Directory")
+    school = get_school(store, school_id)
+    st.caption(
+        f"{md_escape(school['name'] if school else school_id)} · the school's partners and what they offer, "
+        "as governors see the directory."
+    )
+    st.markdown(md_escape(d.stale_text(*d.stale_count(store, school_id))))
+    ui.governor_table(d.governors_directory(store, school_id))
+    st.stop()
 editor = d.may_edit(viewer.role)
 typology = load_typology()
 months = load_settings().directory.stale_after_months

@@ -4,7 +4,7 @@ the categories with no engaged partner named as gaps, and a partner's record ove
 import streamlit as st
 
 import ui
-from engagement import charts, scoring
+from engagement import access, charts, disclosure, scoring
 from engagement.contacts import interaction_history
 from engagement.directory import filter_by_services
 from engagement.partners import (
@@ -72,7 +72,10 @@ def partner_dialog(partner_id: str) -> None:
     st.caption(md_escape(partner_heading(record)))
     # Lines of text, not a table: a narrow table cut addresses and emails short.
     with st.container(border=True):
-        st.markdown(record_lines(partner_record(record)))
+        # Governors read what a partner publishes (engagement.disclosure): no notes, no checked-by,
+        # no contact's name, phone or address, no feed.
+        seen = partner_record(record) if access.sees_family_detail(viewer.role) else disclosure.partner_record(record)
+        st.markdown(record_lines(seen))
     history = interaction_history(store, partner_id=partner_id, role=viewer.role)
     st.markdown(f"**History** ({len(history)} contacts)")
     shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]

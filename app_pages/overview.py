@@ -2,35 +2,25 @@
 segment, for whom it falls short, whether it improved on last term, and a dated one-page report of
 the same. Aggregates only: nothing here names or identifies a family."""
 
-import dataclasses
-
 import streamlit as st
 
 import ui
-from engagement import access, belonging, charts, directory, overview, report
+from engagement import access, belonging, charts, overview, report
 from engagement.settings import fewer_than
 from engagement.text import md_escape
-from engagement.week import week_card
 
 viewer, store, school_id = ui.open_page("overview")
 window = ui.window_picker()
-frames = ui.school_frames(store, school_id)
-view = overview.overview(
-    frames,
+governor = not access.sees_family_detail(viewer.role)
+view = overview.school_overview(
+    store,
     school_id,
     window.start,
     window.end,
+    for_governor=governor,
+    frames=ui.school_frames(store, school_id),
     calendar=ui.school_calendar(store, school_id),
     messages=ui.school_messages(store, school_id),
-    for_governor=not access.sees_family_detail(viewer.role),
-)
-view = dataclasses.replace(
-    view,
-    voice=belonging.voice_section(
-        store, school_id, window.end, for_governor=not access.sees_family_detail(viewer.role)
-    ),
-    # Partners, not families: a count of the directory's own records, shown to every role.
-    directory_line=directory.stale_text(*directory.stale_count(store, school_id)),
 )
 
 # The school, the window and the report on the first lines; the scores straight after them, so a
@@ -104,7 +94,7 @@ st.caption(
 )
 
 st.subheader("What drives each score, and what would raise it", anchor=False)
-st.table(
+ui.words_table(
     [
         {
             "Segment": f"{row['label']} ({score_text(row['score'])})",
@@ -113,7 +103,7 @@ st.table(
         }
         for row in view.segments
     ],
-    hide_index=True,
+    governor=governor,
 )
 
 st.header("Equity: who the school reaches less", anchor=False)
@@ -125,7 +115,8 @@ chart_side.plotly_chart(
     theme=None,
     alt="Dot chart of family reach by group; the same figures are in the table beside it.",
 )
-table_side.table([overview.equity_text(row) for _, row in view.equity.iterrows()], hide_index=True)
+with table_side:
+    ui.words_table([overview.equity_text(row) for _, row in view.equity.iterrows()], governor=governor)
 table_side.caption(
     "Gap: the group's reach minus the rest's, in percentage points. Parity: the group's reach "
     "divided by the rest's (1.00 is equal). A group with "
@@ -133,7 +124,7 @@ table_side.caption(
 )
 
 st.header("Layer coverage: categories with an engaged partner", anchor=False)
-st.table([overview.layer_text(row) for _, row in view.layers.iterrows()], hide_index=True)
+ui.words_table([overview.layer_text(row) for _, row in view.layers.iterrows()], governor=governor)
 st.markdown(md_escape(view.directory_line))
 
 if view.communication is not None:
@@ -180,7 +171,7 @@ reach_side.plotly_chart(
     theme=None,
     alt="Line chart of reach per term; the same figures are in the table below.",
 )
-st.table(words, hide_index=True)
+ui.words_table(words.to_dict("records"), governor=governor)
 
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
 st.header("Belonging and transitions", anchor=False)
@@ -201,11 +192,11 @@ moves_year = f"{voice.year[0]:%Y}–{voice.year[1]:%y}"
 b2.metric(f"Transitions {moves_year}", belonging.count_text(voice.transitions["count"]))
 b3.metric("Of children with SEND", belonging.count_text(voice.transitions["send"]))
 b4.metric("With a complete plan", belonging.percent(voice.transitions["plan_complete"]))
-st.table(belonging.transition_rows(voice), hide_index=True)
+ui.words_table(belonging.transition_rows(voice), governor=governor)
 for survey_round in voice.rounds:
     since = f", change on {survey_round.previous:%d/%m/%Y}" if survey_round.previous else ""
     st.subheader(f"{md_escape(survey_round.title)}: round of {survey_round.date:%d/%m/%Y}{since}", anchor=False)
-    st.table(belonging.question_rows(survey_round), hide_index=True)
+    ui.words_table(belonging.question_rows(survey_round), governor=governor)
 st.caption(
     f"Share agreeing of the answers on the survey's scale (\"don't know\" left out). A question or group "
     f"with {fewer_than()} answers is not shown; groups only where answers carry a family reference."
@@ -214,31 +205,4 @@ st.caption(
 st.caption(" ".join(md_escape(n) for n in view.notes))
 
 st.header("The school's week: events and referrals", anchor=False)
-week = week_card(
-    store, school_id, window.start, window.end, with_money=True, governor=not access.sees_family_detail(viewer.role)
-)
-held, made = week["events"], week["referrals"]
-st.table(
-    [
-        {"In the window": label, "Count": text}
-        for label, text in (
-            ("Events held", f"{held['held']:,}"),
-            ("Attendance at events", f"{held['attendance']:,}"),
-            ("Volunteer hours", f"{held['volunteer_hours']:g}"),
-            ("Money raised", f"£{held['money_raised']:,.2f}"),
-            *(
-                (f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
-                for key, label in (
-                    ("made", "made"),
-                    ("open", "open (sent or accepted)"),
-                    ("sent", "sent, no reply yet"),
-                    ("accepted", "accepted"),
-                    ("declined", "declined"),
-                    ("completed", "completed"),
-                    ("no_longer_needed", "no longer needed"),
-                )
-            ),
-        )
-    ],
-    hide_index=True,
-)
+ui.words_table(overview.week_rows(view.week), governor=governor)

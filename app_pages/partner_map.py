@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from engagement import access, clock, contacts, maps, referrals
+from engagement import access, clock, contacts, disclosure, maps, referrals
 from engagement import store as engagement_store
 from engagement.directory import filter_by_services
 from engagement.partners import (
@@ -209,8 +209,10 @@ def partner_dialog(here: list[str]) -> None:
     st.caption(md_escape(partner_heading(r)))
     # Lines of text, not a table: a narrow table cut addresses and emails short.
     with st.container(border=True):
-        st.markdown(record_lines(partner_record(r)))
-    family_detail = access.sees_family_detail(viewer.role)
+        # Governors read what a partner publishes (engagement.disclosure): no notes, no checked-by,
+        # no contact's name, phone or address, no feed.
+        family_detail = access.sees_family_detail(viewer.role)
+        st.markdown(record_lines(partner_record(r) if family_detail else disclosure.partner_record(r)))
     week = referrals.partner_summary(store, r["partner_id"], for_governor=not family_detail)
     st.markdown("**Referrals and families**  \n" + "  \n".join(f"{k}: {v}" for k, v in week.items()))
     if family_detail:

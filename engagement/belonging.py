@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from engagement import disclosure
 from engagement import store as db
 from engagement import transitions as moves_module
 from engagement.plans_and_surveys import Survey, load_surveys
-from engagement.privacy import governor_count, is_small
+from engagement.privacy import governor_count
 from engagement.settings import load_settings
 
 GROUPS = {"pupil_premium": "Pupil premium", "send": "SEND", "eal": "EAL"}
@@ -73,8 +74,9 @@ def share_agreeing(answers: pd.DataFrame, survey: Survey) -> tuple[int, int, flo
 def _shown(n: int, agree: int, share: float | None, threshold: int, for_governor: bool) -> float | None:
     if share is None or n < threshold:
         return None
-    if for_governor and (is_small(agree, threshold) or is_small(n - agree, threshold)):
-        return None
+    if for_governor:
+        # Neither side 1-9, and coarsened beside the rounded count of answers (engagement.disclosure).
+        return disclosure.share(agree, n, threshold).value
     return share
 
 

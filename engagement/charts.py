@@ -473,7 +473,8 @@ def equity_chart(
             xref="paper",
             xanchor="left",
             y=text_for_plotly(row["label"]),
-            text=text_for_plotly(fewer_text),
+            # A governor's row says which side is small (engagement.disclosure).
+            text=text_for_plotly(f"not shown: {row['reason']}" if isinstance(row.get("reason"), str) else fewer_text),
             showarrow=False,
             font=dict(size=14, color="#333333"),
         )

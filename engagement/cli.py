@@ -269,12 +269,9 @@ def _score_run(args) -> int:
     import json
 
     from engagement.calendar import load_calendar
-    from engagement.communication import load_messages, measure
     from engagement.explanations import format_card
-    from engagement.frames import load_school_frames
-    from engagement.overview import comparison_json
-    from engagement.scoring import score_card
-    from engagement.terms import compare, default_window
+    from engagement.overview import school_overview, score_json
+    from engagement.terms import default_window
 
     store = db.open_store(args.db)
     school = _chosen_school(store, args.school)
@@ -286,30 +283,9 @@ def _score_run(args) -> int:
     if end < start:
         print(f"The window ends ({end}) before it starts ({start}).", file=sys.stderr)
         return EXIT_USAGE
-    frames = load_school_frames(store, school)
-    if args.audience == "governor":
-        from engagement.privacy import governor_row
-        from engagement.scoring import card_from_row, metrics
-
-        row = metrics(frames.school(school), start, end, calendar=calendar).iloc[0].to_dict()
-        card = card_from_row(governor_row(row), start, end)
-    else:
-        card = score_card(frames, school, start, end, calendar=calendar)
-    # What the changes are measured against, and how the school communicates (FORMATS.md's optional keys).
-    card |= comparison_json(frames, start, end, calendar)
-    communication = measure(
-        load_messages(store, school), start, end, calendar, for_governor=args.audience == "governor"
-    )
-    card["communication"] = communication.card
-    from engagement.week import week_card
-
-    card.update(week_card(store, school, start, end, governor=args.audience == "governor"))
-    from engagement.belonging import headline, load_responses
-    from engagement.transitions import score_figures
-
-    for_governor = args.audience == "governor"
-    card["transitions"] = score_figures(store, school, start, end, for_governor=for_governor)
-    card["belonging"] = headline(load_responses(store, school), end, for_governor=for_governor)
+    # The same assembly as the Overview page and its report: the command only serialises it.
+    view = school_overview(store, school, start, end, for_governor=args.audience == "governor", calendar=calendar)
+    card = score_json(view)
     from engagement import partnerships  # its keys read the card built above (the plan's "now")
 
     card |= partnerships.score_json(
@@ -318,8 +294,10 @@ def _score_run(args) -> int:
     if args.json:
         print(json.dumps(card, ensure_ascii=False))
     else:
-        print(format_card(card, frames.schools["name"].iloc[0]))
-        print(f"\nChanges compare {compare(start, end, calendar).text('comparison_last_year' in card)}.")
+        print(format_card(card, view.school_name))
+        print(f"\nChanges compare {view.comparison_text}.")
+        communication = view.communication
+        assert communication is not None  # school_overview always measures it
         print(
             "\nHow the school communicates\n"
             + "\n".join(

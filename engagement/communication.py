@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
+from engagement import disclosure
 from engagement import store as db
 from engagement.privacy import governor_count, is_small
 from engagement.settings import Settings, load_settings
@@ -243,14 +244,22 @@ def _reliable(data: Messages, school_days: np.ndarray, s: int, e: int, days: int
     return _rate(int(answered.sum()), len(who)), len(who), len(np.unique(who))
 
 
-def _equitable(data: Messages, reached: np.ndarray, threshold: int):
+def _equitable(data: Messages, reached: np.ndarray, threshold: int, for_governor: bool = False):
     groups, by = [], {}
     for kind, column in (("channel", "preferred_channel"), ("language", "language")):
         values = pd.Series(data.families[column], dtype=object)
         table = pd.DataFrame({"group": values, "reached": reached}).dropna(subset=["group"])
         stats = table.groupby("group", sort=True)["reached"].agg(["size", "sum"])
         shown = stats[stats["size"] >= threshold]
-        by[kind] = {str(g): round(float(r["sum"] / r["size"]), 4) for g, r in shown.iterrows()}
+        if for_governor:
+            # A governor's share: neither side 1-9 families, coarsened (engagement.disclosure).
+            by[kind] = {
+                str(g): float(seen.value)
+                for g, r in shown.iterrows()
+                if (seen := disclosure.share(r["sum"], r["size"], threshold)).value is not None
+            }
+        else:
+            by[kind] = {str(g): round(float(r["sum"] / r["size"]), 4) for g, r in shown.iterrows()}
         groups += [(kind, g, v) for g, v in by[kind].items()]
     gaps = [100 * (max(v.values()) - min(v.values())) for v in by.values() if len(v) >= 2]
     return by, (round(max(gaps), 1) if gaps else None), pd.DataFrame(groups, columns=["kind", "group", "reach"])
@@ -284,7 +293,7 @@ def measure(
     early, new_due = _early(data, school_days, end, words.early_school_days)
     regular, covered, weeks, gap = _regular(data, window_days, s, e)
     reliable, sent_due, senders = _reliable(data, school_days, s, e, words.answer_school_days)
-    by, widest, groups = _equitable(data, reached, threshold)
+    by, widest, groups = _equitable(data, reached, threshold, for_governor)
     contacts_n, talkers = int(in_window.sum()), len(np.unique(fam_pos[in_window]))
     open_ = _rate(int((in_window & two_way).sum()), contacts_n)
 
@@ -301,7 +310,7 @@ def measure(
             reached_early = round(early * new_due)
             if is_small(reached_early, threshold) or is_small(new_due - reached_early, threshold):
                 hidden.append("early")
-        early = None if "early" in hidden else early
+        early = None if "early" in hidden else disclosure.coarse(early) if for_governor else early
         reliable = None if "reliable" in hidden else reliable
         open_ = None if "open" in hidden else open_
     card = {

@@ -32,9 +32,10 @@ import pandas as pd
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from engagement import clock, geo
+from engagement import clock, disclosure, geo
 from engagement import store as db
 from engagement.cells import parse_list
+from engagement.disclosure import GovernorTable
 from engagement.interchange import FORMATS
 from engagement.services import FORMAT as SERVICE_FORMAT
 from engagement.services import _free_id, check_values, converters, is_free, open_on
@@ -650,6 +651,15 @@ def stale_count(store: db.Store, school_id: str, today: datetime.date | None = N
             ).scalars()
         )
     return sum(is_stale(d, today) for d in days), len(days)
+
+
+def governors_directory(store: db.Store, school_id: str, today: datetime.date | None = None) -> GovernorTable:
+    """The directory as governors read it (engagement.disclosure): each listed partner's name,
+    category, layer, services and public contact, and whether it is due for a check. No notes,
+    no "checked by", no contact's name, phone or address, no count of families, no feed URL."""
+    from engagement.partners import partner_directory, services_text
+
+    return disclosure.partner_table(partner_directory(store, school_id, today=today), services_text)
 
 
 def stale_text(stale: int, listed: int) -> str:

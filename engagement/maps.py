@@ -51,7 +51,7 @@ from folium.map import FitBounds
 from folium.plugins import FastMarkerCluster
 from folium.template import Template
 
-from engagement import geo, privacy
+from engagement import disclosure, geo, privacy
 from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import reached_families
@@ -208,7 +208,9 @@ class FamilySectors:
         small = [
             privacy.is_small(n, t) or privacy.is_small(f - n, t) for n, f in zip(shown["reached"], shown["families"])
         ]
-        shown.loc[small, "reach"] = float("nan")
+        # A shown reach is coarsened beside the rounded counts, so it gives no denominator back
+        # (engagement.disclosure, the rule for every governor's share).
+        shown["reach"] = [float("nan") if hide else disclosure.coarse(r) for r, hide in zip(shown["reach"], small)]
         shown["families"] = [privacy.governor_count(n, t) for n in shown["families"]]
         shown["reached"] = [
             float("nan") if hide else privacy.governor_count(n, t) for n, hide in zip(shown["reached"], small)

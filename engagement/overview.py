@@ -34,19 +34,22 @@ appears anywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engagement import clock, explanations, scoring
+from engagement import belonging, clock, directory, disclosure, explanations, scoring
 from engagement.belonging import VoiceSection
-from engagement.communication import Communication, Messages, measure
+from engagement.calendar import load_calendar
+from engagement.communication import Communication, Messages, load_messages, measure
+from engagement.disclosure import governor_metrics
 from engagement.explanations import SEGMENT_LABELS
-from engagement.frames import FLAGS, Frames
-from engagement.privacy import governor_metrics
+from engagement.frames import FLAGS, Frames, load_school_frames
 from engagement.settings import Settings, fewer_than, load_settings
+from engagement.store import Store
 from engagement.terms import (
     Calendar,
     Comparison,
@@ -57,7 +60,9 @@ from engagement.terms import (
     period_label,
     window_text,
 )
+from engagement.transitions import score_figures
 from engagement.typology import PARTNER_LAYERS, SEGMENTS, load_typology
+from engagement.week import week_card
 
 SEGMENT_ORDER = (*SEGMENTS, "overall")
 RATE_LABELS = {
@@ -106,11 +111,15 @@ class Overview:
     comparison_text: str = ""
     last_year: bool = False
     communication: Communication | None = None
-    # Belonging and transitions (engagement.belonging.voice_section), read from the store by the
-    # page and set with dataclasses.replace; None where it was not asked for.
+    # What :func:`school_overview` adds from the store (None when the view was built from frames
+    # alone): belonging and transitions of the school year (engagement.belonging.voice_section),
+    # how many partners are due for a check, the window's events and referrals
+    # (engagement.week.week_card, with money raised) and the transitions dated in the window and
+    # the belonging headline as ``score --json`` gives them.
     voice: VoiceSection | None = None
-    # How many partners are due for a check (engagement.directory.stale_text), set like ``voice``.
     directory_line: str | None = None
+    week: dict | None = None
+    window_transitions: dict | None = None
 
 
 # ---------------------------------------------------------------- the figures
@@ -204,16 +213,30 @@ def _segments(card: dict, changes: dict, explanation: dict, for_governor: bool =
     return rows
 
 
-def _equity(card: dict) -> pd.DataFrame:
+def _equity(card: dict, row: dict, families: pd.DataFrame) -> pd.DataFrame:
+    """One row per group; ``reason``, for governors, says which side of a hidden group is small
+    (engagement.disclosure), None for staff and for a group shown. A group the metrics hid for its
+    size is named from the roll: the group, or the rest of the school."""
     rows = []
+    threshold = load_settings().privacy.suppression_threshold
     for flag in FLAGS:
         e = card["equity"][flag]
+        reason = row.get(f"equity.{flag}.reason")
+        if isinstance(reason, str) and flag in families:
+            in_group = int(families[flag].astype(bool).sum())
+            if in_group < threshold:
+                reason = disclosure.equity_reason(
+                    {f"equity.{flag}.group": in_group, f"equity.{flag}.rest": 10**6}, flag
+                )
+            elif len(families) - in_group < threshold:
+                reason = disclosure.equity_reason({f"equity.{flag}.group": 10**6, f"equity.{flag}.rest": 0}, flag)
         rows.append(
             {
                 "flag": flag,
                 "label": explanations.FLAG_LABELS[flag],
                 **{k: e[k] for k in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity")},
                 "suppressed": e["suppressed"],
+                "reason": reason if isinstance(reason, str) else None,
             }
         )
     return pd.DataFrame(rows)
@@ -322,7 +345,7 @@ def overview(
     drives it and what would raise it, the equity gaps, the missing categories of each layer, the
     trend per term up to ``end`` and, given the school's ``messages``, how it communicates.
     ``calendar`` is the school's (the default terms for England when None). ``for_governor``: what
-    a governor may see (:func:`engagement.privacy.governor_row`)."""
+    a governor may see (:func:`engagement.disclosure.governor_row`)."""
     cfg = settings or load_settings()
     cal = calendar or default_calendar(cfg)
     sub = frames.school(school_id)
@@ -332,7 +355,7 @@ def overview(
 
     def window_metrics(a: datetime.date, b: datetime.date) -> pd.DataFrame:
         table = scoring.metrics(sub, a, b, cfg, cal)
-        # Governors see rounded counts and no figure that gives a small count back (privacy.governor_row).
+        # Governors see rounded counts and no figure that gives a small count back (disclosure.governor_row).
         return governor_metrics(table, threshold) if for_governor else table
 
     metrics_of = functools.cache(window_metrics)
@@ -352,8 +375,9 @@ def overview(
     ]
     if for_governor:
         notes.append(
-            f"For governors, counts of families are rounded to the nearest {threshold}, and a figure that "
-            f"could single out {cfg.privacy.fewer_than} families is not shown."
+            f"For governors, counts of families are rounded to the nearest {threshold} and shares to "
+            f"{100 * disclosure.SHARE_STEP:.0f} points; a figure that could single out {cfg.privacy.fewer_than} "
+            "families is not shown."
         )
     notes.append(
         "Terms and school days: the school's own calendar."
@@ -376,7 +400,7 @@ def overview(
         previous_text="nothing before it" if previous is None else window_text(*previous, cal),
         card=card,
         segments=segments,
-        equity=_equity(card),
+        equity=_equity(card, row, sub.families),
         layers=_layers(card, missing),
         trends=_trends(sub, school_id, start, end, metrics_of, cal),
         generated=today or clock.today(),
@@ -388,12 +412,108 @@ def overview(
     )
 
 
+def school_overview(
+    store: Store,
+    school_id: str,
+    start: datetime.date,
+    end: datetime.date,
+    *,
+    for_governor: bool,
+    today: datetime.date | None = None,
+    frames: Frames | None = None,
+    calendar: Calendar | None = None,
+    messages: Messages | None = None,
+    settings: Settings | None = None,
+) -> Overview:
+    """The one assembly of the governors' figures: everything the Overview page shows, the report
+    prints and ``score`` serialises (:func:`score_json`), for ``school_id`` in ``[start, end]``.
+    ``frames``, ``calendar`` and ``messages`` are read from ``store`` unless given (the page passes
+    its cached ones); everything else (belonging, transitions, the directory, events and referrals)
+    is read here, so no caller patches the view afterwards."""
+    cal = calendar or load_calendar(store, school_id)
+    view = overview(
+        frames if frames is not None else load_school_frames(store, school_id),
+        school_id,
+        start,
+        end,
+        today=today,
+        settings=settings,
+        calendar=cal,
+        messages=messages if messages is not None else load_messages(store, school_id),
+        for_governor=for_governor,
+    )
+    return dataclasses.replace(
+        view,
+        voice=belonging.voice_section(store, school_id, end, for_governor=for_governor, today=today),
+        # Partners, not families: a count of the directory's own records.
+        directory_line=directory.stale_text(*directory.stale_count(store, school_id, today)),
+        week=week_card(store, school_id, start, end, with_money=True, governor=for_governor),
+        window_transitions=score_figures(store, school_id, start, end, for_governor=for_governor, today=today),
+    )
+
+
+def score_json(view: Overview) -> dict:
+    """``score --json`` (FORMATS.md) serialised from the view: the card, the windows compared, how
+    the school communicates, events, referrals, transitions and belonging. A governor's view gives
+    a governor's JSON: nothing here computes a figure again."""
+    card = dict(view.card)
+    comparison = view.comparison
+    if comparison is not None and comparison.previous is not None:
+        card["comparison"] = comparison.previous.json()
+    if comparison is not None and comparison.last_year is not None and view.last_year:
+        card["comparison_last_year"] = comparison.last_year.json()
+    if view.communication is not None:
+        card["communication"] = view.communication.card
+    if view.week is not None:
+        events = {k: v for k, v in view.week["events"].items() if k != "money_raised"}
+        if not events.get("suppressed", True):
+            events.pop("suppressed")  # said only where a figure is hidden, as FORMATS.md's example has it
+        card |= {"events": events, "referrals": view.week["referrals"]}
+    if view.window_transitions is not None:
+        card["transitions"] = view.window_transitions
+    if view.voice is not None:
+        card["belonging"] = view.voice.belonging
+    return card
+
+
+REFERRAL_LABELS = {
+    "made": "made",
+    "open": "open (sent or accepted)",
+    "sent": "sent, no reply yet",
+    "accepted": "accepted",
+    "declined": "declined",
+    "completed": "completed",
+    "no_longer_needed": "no longer needed",
+}
+
+
+def week_rows(week: dict | None) -> list[dict[str, str]]:
+    """The window's events and referrals in words, one row per figure (page and report alike);
+    none for a view assembled without the week."""
+    if week is None:
+        return []
+    held, made = week["events"], week["referrals"]
+    rows = [
+        ("Events held", f"{held['held']:,}"),
+        ("Attendance at events", fewer_than() if held["attendance"] is None else f"{held['attendance']:,}"),
+        ("Volunteer hours", f"{held['volunteer_hours']:g}"),
+        ("Money raised", f"£{held['money_raised']:,.2f}"),
+        *(
+            (f"Referrals {label}", fewer_than() if made[key] is None else f"{made[key]:,}")
+            for key, label in REFERRAL_LABELS.items()
+        ),
+    ]
+    return [{"In the window": label, "Count": text} for label, text in rows]
+
+
 def equity_text(row) -> dict[str, str]:
-    """An equity row's cells as words: "fewer than 10 on one side" where suppressed."""
+    """An equity row's cells as words: where suppressed, why (for governors the small side, in
+    their words: "not shown: fewer than 10 families in the group were not reached")."""
     if row["suppressed"]:
+        reason = row.get("reason")
         return {
             "Group": row["label"],
-            "Families": f"{fewer_than()} on one side",
+            "Families": f"not shown: {reason}" if isinstance(reason, str) else f"{fewer_than()} on one side",
             "Group reach": "not shown",
             "Rest reach": "not shown",
             "Gap (points)": "not shown",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 
 import pandas as pd
 from sqlalchemy import and_, func, or_, select
@@ -384,82 +383,8 @@ def audit_csv(entries: pd.DataFrame) -> bytes:
 
 # ---------------------------------------------------------------- what governors may see
 
+# The rules live in engagement.disclosure, the one layer every governor-facing figure passes
+# through; these names stay importable from here for the modules that used them.
+from engagement.disclosure import governor_count, governor_metrics, governor_row, is_small  # noqa: E402
 
-def is_small(n: float, threshold: int) -> bool:
-    """A count a governor must not be able to read or work out: 1 to threshold - 1 families."""
-    return bool(n == n and 1 <= round(n) < threshold)  # n == n: NaN (already hidden) is not small
-
-
-def governor_count(n: float | None, threshold: int) -> float:
-    """A count of families as a governor sees it: rounded to the nearest multiple of the threshold,
-    so that no count shown, and no difference of two counts shown, is 1 to threshold - 1; NaN
-    (shown as "fewer than 10") under the threshold.
-
-    >>> governor_count(417, 10), governor_count(15, 10), governor_count(7, 10), governor_count(0, 10)
-    (420.0, 20.0, nan, 0.0)
-    """
-    if n is None or n != n:
-        return float("nan")
-    if is_small(n, threshold):
-        return float("nan")
-    return float(threshold * math.floor(n / threshold + 0.5))
-
-
-def governor_row(row: dict, threshold: int | None = None) -> dict:
-    """One school's row of :func:`engagement.scoring.metrics` as governors may see it. Counts of
-    families are rounded (:func:`governor_count`); a family rate is hidden (NaN) when the families
-    it counts, or those it leaves out, number 1 to threshold - 1, since a rate and a roll give the
-    count back; an equity group likewise for the reached and unreached on either side. A hidden
-    component also hides the family score and the overall score, which would give it back by
-    subtraction. Everyone else keeps the metrics' own rule (``score --json`` without ``--for``).
-
-    >>> row = {"families.on_roll": 20.0, "families.reached": 16.0, "families.reach": 0.8,
-    ...        "families.informed_reach": 1.0, "families.regularity": 0.5, "families.score": 70.0,
-    ...        "families.scaled.reach": 0.8, "families.suppressed": False, "overall": 60.0}
-    >>> seen = governor_row(row, 10)
-    >>> seen["families.on_roll"], seen["families.reach"], seen["families.score"], seen["families.suppressed"]
-    (20.0, nan, nan, True)
-    """
-    threshold = threshold or load_settings().privacy.suppression_threshold
-    out = dict(row)
-    nan = float("nan")
-    on_roll, reached = row.get("families.on_roll", nan), row.get("families.reached", nan)
-    hidden = []
-    for rate, base in (("reach", on_roll), ("informed_reach", on_roll), ("regularity", reached)):
-        value = row.get(f"families.{rate}", nan)
-        if value != value or base != base:
-            continue
-        counted = value * base
-        if is_small(counted, threshold) or is_small(base - counted, threshold):
-            hidden.append(rate)
-    for rate in hidden:
-        out[f"families.{rate}"] = nan
-        out[f"families.scaled.{rate}"] = nan
-    if "reach" in hidden:
-        out["families.reached"] = nan
-    out["families.on_roll"] = governor_count(on_roll, threshold)
-    if out.get("families.reached", nan) == out.get("families.reached", nan):
-        out["families.reached"] = governor_count(out["families.reached"], threshold)
-    if hidden:
-        out["families.suppressed"] = True
-        out["families.score"] = nan
-        out["overall"] = nan
-    for key in [k for k in row if k.startswith("equity.") and k.endswith(".suppressed")]:
-        flag = key[len("equity.") : -len(".suppressed")]
-        group, rest = row.get(f"equity.{flag}.group", nan), row.get(f"equity.{flag}.rest", nan)
-        group_reach, rest_reach = row.get(f"equity.{flag}.group_reach", nan), row.get(f"equity.{flag}.rest_reach", nan)
-        sides = [group * group_reach, group * (1 - group_reach), rest * rest_reach, rest * (1 - rest_reach)]
-        if row[key] or any(is_small(n, threshold) for n in sides):
-            out[key] = True
-            for figure in ("group", "rest", "group_reach", "rest_reach", "gap_pp", "parity"):
-                out[f"equity.{flag}.{figure}"] = nan
-        else:
-            out[f"equity.{flag}.group"] = governor_count(group, threshold)
-            out[f"equity.{flag}.rest"] = governor_count(rest, threshold)
-    return out
-
-
-def governor_metrics(table: pd.DataFrame, threshold: int | None = None) -> pd.DataFrame:
-    """:func:`governor_row` over every row of a metrics table."""
-    rows = [governor_row(row, threshold) for row in table.to_dict("records")]
-    return pd.DataFrame(rows, index=table.index, columns=table.columns)
+__all__ = ["governor_count", "governor_metrics", "governor_row", "is_small"]

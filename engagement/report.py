@@ -39,6 +39,7 @@ from engagement.overview import (
     percent_text,
     points_text,
     trend_text,
+    week_rows,
 )
 from engagement.terms import Span, date_range_text
 
@@ -160,7 +161,7 @@ html { font-family: Arial, Helvetica, "Liberation Sans", "DejaVu Sans", sans-ser
        -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { margin: 0 auto; max-width: 186mm; }
 h1 { font-size: 1.8rem; margin: 0 0 1mm; }
-h2 { font-size: 1.2rem; margin: 2mm 0 0.8mm; border-bottom: 0.4mm solid #0072B2; padding-bottom: 0.6mm; }
+h2 { font-size: 1.2rem; margin: 1.6mm 0 0.7mm; border-bottom: 0.4mm solid #0072B2; padding-bottom: 0.6mm; }
 p { margin: 0 0 1mm; }
 .meta { color: #333; margin: 0 0 0.6mm; }
 .meta b { color: #1a1a1a; }
@@ -181,12 +182,13 @@ table.layers td, table.layers th { font-size: 0.93rem; line-height: 1.18; paddin
 table.layers td:first-child, table.layers td:nth-child(2) { white-space: nowrap; }
 .bar { height: 2.6mm; display: inline-block; vertical-align: middle; margin-right: 1mm; }
 .bars td { white-space: nowrap; padding-top: 0.4mm; padding-bottom: 0.4mm; }
+.bars td:nth-child(2) { white-space: normal; }
 .two { width: 100%; }
 .two > tbody > tr > td { width: 50%; border: none; padding: 0 1mm 0 0; vertical-align: top; }
 svg.chart { width: 100%; height: auto; }
-.small { font-size: 0.9rem; color: #333; }
+.small { font-size: 0.9rem; color: #333; line-height: 1.15; }
 table.trend th.group { text-align: center; border-bottom: 0.2mm solid #999; }
-footer { margin-top: 2mm; font-size: 0.88rem; color: #444; border-top: 0.2mm solid #999; padding-top: 1mm; }
+footer { margin-top: 2mm; font-size: 0.9rem; color: #444; border-top: 0.2mm solid #999; padding-top: 1mm; }
 @media screen { body { padding: 8mm; } }
 @media print { body { padding: 0; } }
 """
@@ -337,6 +339,8 @@ def overview_report_html(view: Overview) -> str:
     out.append("</table>")
     if view.voice is not None:
         out.append(_voice_html(view.voice))
+    if view.week is not None:
+        out.append(_week_html(view.week))
     out.append(
         "<footer>"
         + " ".join(_e(n) for n in view.notes)
@@ -375,7 +379,7 @@ def _communication_section(view: Overview) -> list[str]:
 def _voice_html(voice) -> str:
     """Belonging and transitions in three lines (the report keeps to one sheet): the headline, the
     moves of the school year, and the headline survey's questions (every text escaped)."""
-    from engagement.belonging import count_text, percent
+    from engagement.belonging import GROUPS, count_text, percent, question_rows
 
     start, end = voice.year
     t, b = voice.transitions, voice.belonging
@@ -390,16 +394,33 @@ def _voice_html(voice) -> str:
         f"{_e(count_text(t['send']))} of children with SEND; with a complete plan: "
         f"{_e(percent(t['plan_complete']))} (SEND {_e(percent(t['send_plan_complete']))}, others {_e(percent(t['not_send_plan_complete']))}).",
     ]
-    headline = next((r for r in voice.rounds if b is not None and r.survey == b["survey"]), None)
-    if headline is not None:
+    # Every survey's latest round, as the page's tables have it (answers, share agreeing and, for
+    # a survey with family references, each group's share), in a line each.
+    for survey_round in voice.rounds:
+        rows = question_rows(survey_round)
+        answers = {row["Answers"] for row in rows}
+        cells = []
+        for row in rows:
+            groups = [
+                f"{label} {row[label]}" for label in GROUPS.values() if label in row and row[label] != "not shown"
+            ]
+            extra = f" ({', '.join(groups)})" if groups else ""
+            each = "" if len(answers) == 1 else f", {row['Answers']} answers"
+            cells.append(f"{_e(row['Question'])} {_e(row['Agree'])}{_e(extra)}{_e(each)}")
+        counted = f" ({_e(answers.pop())} answers each)" if len(answers) == 1 else ""
         lines.append(
-            f"<b>{_e(headline.title)}, agreeing:</b> "
-            + "; ".join(
-                f"{_e(row['text'])} {_e(percent(row['agree']))}" for row in headline.questions.to_dict("records")
-            )
+            f"<b>{_e(survey_round.title)}, round of {survey_round.date:%d/%m/%Y}{counted}, agreeing:</b> "
+            + "; ".join(cells)
             + "."
         )
     return "<h2>Belonging and transitions</h2>" + "".join(f'<p class="small">{line}</p>' for line in lines)
+
+
+def _week_html(week: dict) -> str:
+    """The window's events and referrals: the page's table as one line of figures (the report
+    keeps to one sheet)."""
+    figures = " · ".join(f"{_e(r['In the window'])} <b>{_e(r['Count'])}</b>" for r in week_rows(week))
+    return f'<p class="small"><b>The school\'s week: events and referrals in the window:</b> {figures}</p>'
 
 
 def report_file_name(view: Overview, extension: str) -> str:
@@ -423,7 +444,7 @@ def _refuse_fetch(url: str, *args, **kwargs):
 
 # Type sizes to fall back on, largest first, when a report's text (a long name, many gaps) would
 # spill onto a second sheet: every size in the report's CSS is relative to this one.
-_FIT_SIZES = ("8pt", "7.6pt", "7.2pt", "6.8pt", "6.4pt", "6pt")
+_FIT_SIZES = ("8pt", "7.6pt", "7.2pt", "7pt", "6.8pt", "6.4pt", "6pt")
 
 
 def _fitted(report_html: str):

@@ -33,7 +33,7 @@ import math
 import pandas as pd
 import sqlalchemy as sa
 
-from engagement import clock
+from engagement import clock, disclosure
 from engagement import store as db
 from engagement.plans_and_surveys import PlanStep, load_plan
 from engagement.privacy import governor_count, is_small
@@ -332,6 +332,28 @@ def _count(n: int, threshold: int, for_governor: bool) -> int | None:
     return None if math.isnan(shown) else int(shown)
 
 
+def _governor_figures(n: int, n_send: int, done: int, done_send: int, threshold: int) -> dict:
+    """The transitions as governors see them (engagement.disclosure): counts rounded, shares
+    coarsened and shown only when neither side is 1-9, and the shares of SEND and not SEND, a
+    partition of every move, hidden together, so the whole and one part cannot give the other back."""
+    # The counts need no partner hidden with them: each is rounded to 10 either way, so the whole
+    # less a shown part leaves a hidden part anywhere in a range of ten (the property test checks).
+    send, not_send = disclosure.count(n_send, threshold), disclosure.count(n - n_send, threshold)
+    words = {"counted": "had a complete plan", "not_counted": "did not have a complete plan"}
+    send_share, not_send_share = disclosure.pair(
+        (done_send, n_send), (done - done_send, n - n_send), threshold, **words
+    )
+    total = disclosure.count(n, threshold).value
+    return {
+        "count": None if total is None else int(total),
+        "send": None if send.value is None else int(send.value),
+        "plan_complete": disclosure.share(done, n, threshold, **words).value,
+        "not_send": None if not_send.value is None else int(not_send.value),
+        "send_plan_complete": send_share.value,
+        "not_send_plan_complete": not_send_share.value,
+    }
+
+
 def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: bool = False) -> dict:
     """The counts of ``moves`` (a :func:`load_transitions` frame) as FORMATS.md's ``transitions``
     key: ``count``, ``send``, ``plan_complete``; plus ``not_send``, ``send_plan_complete`` and
@@ -344,7 +366,7 @@ def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: boo
 'not_send_plan_complete': 0.0, 'suppressed': False}
     >>> figures(moves, 10, for_governor=True)
     {'count': 30, 'send': 10, 'plan_complete': None, 'not_send': 20, 'send_plan_complete': None, \
-'not_send_plan_complete': 0.0, 'suppressed': True}
+'not_send_plan_complete': None, 'suppressed': True}
     """
     threshold = threshold or load_settings().privacy.suppression_threshold
     send = moves["send"].astype(bool).to_numpy() if len(moves) else []
@@ -352,14 +374,17 @@ def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: boo
     n, n_send = len(moves), int(sum(send))
     done = int(sum(complete))
     done_send = int(sum(c and s for c, s in zip(complete, send, strict=True)))
-    out = {
-        "count": _count(n, threshold, for_governor),
-        "send": _count(n_send, threshold, for_governor),
-        "plan_complete": _share(done, n, threshold, for_governor),
-        "not_send": _count(n - n_send, threshold, for_governor),
-        "send_plan_complete": _share(done_send, n_send, threshold, for_governor),
-        "not_send_plan_complete": _share(done - done_send, n - n_send, threshold, for_governor),
-    }
+    if for_governor:
+        out = _governor_figures(n, n_send, done, done_send, threshold)
+    else:
+        out = {
+            "count": _count(n, threshold, for_governor),
+            "send": _count(n_send, threshold, for_governor),
+            "plan_complete": _share(done, n, threshold, for_governor),
+            "not_send": _count(n - n_send, threshold, for_governor),
+            "send_plan_complete": _share(done_send, n_send, threshold, for_governor),
+            "not_send_plan_complete": _share(done - done_send, n - n_send, threshold, for_governor),
+        }
     # A share of no moves at all is no figure, not a suppressed one.
     hidden = [
         k

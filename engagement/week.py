@@ -4,7 +4,7 @@ referrals made by outcome, for a window; what ``score --json`` adds as ``events`
 
 Governors see the same figures with every count of families rounded to the suppression threshold
 (:func:`engagement.privacy.governor_count`): referrals by outcome, and an attendance made of
-attending families. An event's own ``attendees`` and volunteer hours are no family's record.
+attending families, rounded too. Volunteer hours are no family's record.
 
 >>> import datetime
 >>> from engagement.store import open_store
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 
+from engagement import disclosure
 from engagement import store as db
 from engagement.events import events_summary
 from engagement.referrals import governor_referrals, referrals_summary
@@ -42,4 +43,9 @@ def week_card(
     referrals = referrals_summary(store, school_id, start, end)
     if governor:
         referrals = governor_referrals(referrals, threshold)
+        # Attendance counts families (or people at a family event): rounded like any count of
+        # families, under the threshold None (engagement.disclosure).
+        events["attendance"] = disclosure.count(events["attendance"], threshold).value
+        events["attendance"] = None if events["attendance"] is None else int(events["attendance"])
+        events["suppressed"] = events["attendance"] is None  # FORMATS.md: null with "suppressed" beside it
     return {"events": events, "referrals": referrals}

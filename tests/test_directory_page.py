@@ -204,12 +204,43 @@ def test_a_likely_duplicate_is_shown_before_saving_with_a_link(db_url):
 
 
 def test_governors_read_the_directory_but_cannot_change_it(db_url):
+    """A governor reads the directory through the disclosure layer: a partner is its name,
+    category, layer, services and public contact. The notes (one naming two families), who checked
+    it, its contact's name and phone, its address and the count of families it could serve, all
+    shown to governors before, are not on the page; nothing can be changed."""
+    open_as(None)  # the first start loads the demo
+    store = open_store(db_url)
+    from sqlalchemy import select, update
+
+    from engagement import store as db
+
+    with store.write(actor="tests") as conn:
+        partner = conn.execute(select(db.partners.c.partner_id, db.partners.c.name).limit(1)).one()
+        conn.execute(
+            update(db.partners)
+            .where(db.partners.c.partner_id == partner.partner_id)
+            .values(
+                notes="Met families F012 and F013 at the door",
+                verified_by="flo1@hollybrook.sch.uk",
+                contact_name="Jo Bloggs",
+                contact_phone="0121 496 0999",
+                address="1 Secret Lane",
+                last_verified=None,
+            )
+        )
     at = open_as("chair@governors.hollybrook.sch.uk")
-    assert "You can read the directory; staff keep it." in at.caption[0].value or any(
-        "staff keep it" in c.value for c in at.caption
+    shown = " ".join(
+        [e.value for e in (*at.markdown, *at.caption, *at.title)]
+        + [t.value.to_csv() for t in at.table]
+        + [t.value.to_csv() for t in at.dataframe]
     )
-    assert not [b for b in at.button if b.label in ("Checked today", "Archive", "Delete…")]
-    assert next(b for b in at.button if b.label == "Save").disabled
+    assert partner.name in shown and "Public contact" in shown
+    for secret in ("F012", "Met families", "flo1@", "Jo Bloggs", "0121 496 0999", "Secret Lane", "Checked by"):
+        assert secret not in shown, secret
+    assert "Families" not in [c for t in at.table for c in t.value.columns]
+    assert "due for a check" in shown
+    assert not [b for b in at.button if b.label in ("Checked today", "Archive", "Delete…", "Save")]
+    assert not at.text_input and not at.text_area
 
 
 def read(path: Path) -> list[dict]:

@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 
 from engagement import explanations, overview, report, scoring, terms
 from engagement import store as db
-from engagement.communication import load_messages
 from engagement.demo import load_demo
 from engagement.frames import load_school_frames
 from engagement.typology import load_typology
@@ -54,7 +53,7 @@ def demo(tmp_path_factory):
     store = db.open_store(f"sqlite:///{tmp_path_factory.mktemp('report') / 'demo.db'}")
     school_id = _demo(store, name=HOSTILE)
     frames = load_school_frames(store, school_id)
-    view = overview.overview(frames, school_id, *AUTUMN, today=TODAY, messages=load_messages(store, school_id))
+    view = overview.school_overview(store, school_id, *AUTUMN, for_governor=False, today=TODAY)
     yield {
         "store": store,
         "school_id": school_id,
@@ -485,3 +484,23 @@ def test_the_report_says_how_many_partners_are_due_for_a_check_and_still_fits_on
     reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(html)))
     assert len(reader.pages) == 1 and line in " ".join(reader.pages[0].extract_text().split())
     assert not overlaps(glyph_boxes(reader.pages[0]))
+
+
+def test_the_report_holds_the_events_and_referrals_table_the_page_shows(demo):
+    """The page's table of the school's week is built from the same view, in the same words; the
+    report used to leave it out."""
+    rows = overview.week_rows(demo["view"].week)
+    text = _text(demo["html"])
+    assert "events and referrals" in text
+    for row in rows:
+        assert f"{row['In the window']}" in text and row["Count"] in text
+    reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(demo["html"])))
+    assert len(reader.pages) == 1 and "Referrals made" in " ".join(reader.pages[0].extract_text().split())
+
+
+def test_score_json_is_the_views_serialisation(demo):
+    """``score --json`` is the view serialised: the same card, comparison, events and referrals."""
+    card = overview.score_json(demo["view"])
+    assert card["families"] == demo["view"].card["families"]
+    assert card["events"] == {k: v for k, v in demo["view"].week["events"].items() if k != "money_raised"}
+    assert card["belonging"] == demo["view"].voice.belonging

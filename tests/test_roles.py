@@ -282,4 +282,36 @@ def test_staff_present_the_governors_view_exactly_as_governors_see_it(signed_in)
     page.session_state["governors_view"] = True
     assert [t.value for t in page.run().title] == [REFUSED]
     head.toggle(key="governors_view").set_value(False).run()
+    # Off only after a question: until it is answered the projector still shows the governors' view.
+    assert menu(head) == expected_menu("governor") and head.toggle(key="governors_view").value
+    assert any("Leave the governors' view?" in w.value for w in head.sidebar.warning)
+    head.button(key="governors_view_leave").click().run()
     assert menu(head) == expected_menu("head")
+
+
+def test_the_governors_view_survives_a_reload_and_a_copied_link(signed_in):
+    """F5 on a projector starts a new session: the address keeps ?view=governors, so the new session
+    (a reload, a new tab, a copied link) opens in the governors' view, not the staff menu. Answering
+    "Stay" keeps it on; a governor is never offered the switch, whatever the address says."""
+    head = signed_in("head").run()
+    assert "view" not in head.query_params
+    head.toggle(key="governors_view").set_value(True).run()
+    assert head.query_params["view"] in ("governors", ["governors"])
+    head.switch_page("app_pages/layers.py").run()
+    assert head.query_params["view"] in ("governors", ["governors"]), "a page of the menu keeps it in the address"
+
+    reloaded = signed_in("head")
+    reloaded.query_params["view"] = "governors"  # the address the first session left
+    reloaded.run()
+    assert not reloaded.exception
+    assert menu(reloaded) == expected_menu("governor")
+    assert reloaded.toggle(key="governors_view").value
+    reloaded.toggle(key="governors_view").set_value(False).run()
+    reloaded.button(key="governors_view_stay").click().run()
+    assert menu(reloaded) == expected_menu("governor") and reloaded.toggle(key="governors_view").value
+
+    governor = signed_in("governor")
+    governor.query_params["view"] = "governors"
+    governor.run()
+    assert not [t for t in governor.sidebar.toggle if t.key == "governors_view"]
+    assert not [b for b in governor.button if b.key == "governors_view_leave"]

@@ -5,11 +5,13 @@ a figure. ``engagement/`` never imports Streamlit; this package is the thin laye
   cached frames, calendar and messages, and :func:`open_page`, the first line of every page;
 - :mod:`ui.pickers`: the school and window pickers of the sidebar;
 - :mod:`ui.geocoding`: the section that places partners and schools on the map;
+- :mod:`ui.governors`: what a governor's view may render (the disclosure layer's figures only);
 - :mod:`ui.forms`: the contact forms' shared "two-way?" question, and moving the keyboard focus after a save.
 
 Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
 """
 
+from ui.governors import governor_metric, governor_table, words_table
 from ui.pickers import school_picker, window_picker
 from ui.session import (
     GOVERNORS_VIEW,
@@ -20,6 +22,8 @@ from ui.session import (
     data_version,
     demo_banner,
     get_store,
+    governors_view_switch,
+    keep_governors_view,
     may_present,
     open_page,
     page_guard,
@@ -39,6 +43,10 @@ __all__ = [
     "data_version",
     "demo_banner",
     "get_store",
+    "governor_metric",
+    "governor_table",
+    "governors_view_switch",
+    "keep_governors_view",
     "may_present",
     "open_page",
     "page_guard",
@@ -49,4 +57,5 @@ __all__ = [
     "school_picker",
     "show_error",
     "window_picker",
+    "words_table",
 ]

@@ -95,6 +95,71 @@ def auth_configured() -> bool:
 
 
 GOVERNORS_VIEW = "governors_view"  # the sidebar switch's key
+# The governors' view is also in the address (?view=governors): a reload (F5), a new tab or a
+# copied link starts a new session, which would otherwise forget it and show the staff menu on the
+# projector. The parameter can only take rights away (access.shown_role), never give them.
+VIEW_PARAM, GOVERNORS = "view", "governors"
+LEAVE_ASKED = "governors_view_leave_asked"
+
+
+def governors_view_on() -> bool:
+    """Whether this session shows the app as governors see it: switched on here, or asked for by
+    the page's address."""
+    return bool(st.session_state.get(GOVERNORS_VIEW)) or st.query_params.get(VIEW_PARAM) == GOVERNORS
+
+
+def keep_governors_view() -> None:
+    """Carry the governors' view between the session and the address, every run: a session opened
+    from an address that asks for it starts with it on, and while it is on the address says so
+    (the menu's page links drop the parameter; this puts it back)."""
+    if st.query_params.get(VIEW_PARAM) == GOVERNORS and GOVERNORS_VIEW not in st.session_state:
+        st.session_state[GOVERNORS_VIEW] = True
+    if st.session_state.get(GOVERNORS_VIEW):
+        st.query_params[VIEW_PARAM] = GOVERNORS
+    elif st.query_params.get(VIEW_PARAM) == GOVERNORS:
+        del st.query_params[VIEW_PARAM]
+
+
+def _switch_turned() -> None:
+    # Switching the governors' view off in front of governors would show family references
+    # without warning: the switch stays on and the sidebar asks first.
+    if not st.session_state.get(GOVERNORS_VIEW):
+        st.session_state[GOVERNORS_VIEW] = True
+        st.session_state[LEAVE_ASKED] = True
+
+
+def _leave_governors_view() -> None:
+    st.session_state[GOVERNORS_VIEW] = False
+    st.session_state.pop(LEAVE_ASKED, None)
+    if st.query_params.get(VIEW_PARAM) == GOVERNORS:
+        del st.query_params[VIEW_PARAM]
+
+
+def _stay_in_governors_view() -> None:
+    st.session_state.pop(LEAVE_ASKED, None)
+
+
+def governors_view_switch(viewer: Viewer) -> None:
+    """The sidebar's switch for staff presenting to governors (never offered to a governor): on at
+    once, off only after a question."""
+    if not may_present(viewer):
+        return
+    st.sidebar.toggle(
+        ":material/co_present: Governors' view",
+        key=GOVERNORS_VIEW,
+        on_change=_switch_turned,
+        help="Show the app exactly as governors see it, for a meeting: their pages only, aggregates only, "
+        "small counts hidden, no family references. It stays on when the page is reloaded.",
+    )
+    if st.session_state.get(LEAVE_ASKED):
+        st.sidebar.warning(
+            "Leave the governors' view? The staff pages come back, with family references. "
+            "Make sure the screen is not being shown to governors.",
+            icon=":material/warning:",
+        )
+        yes, no = st.sidebar.columns(2)
+        yes.button("Yes, leave it", key="governors_view_leave", on_click=_leave_governors_view, type="primary")
+        no.button("Stay", key="governors_view_stay", on_click=_stay_in_governors_view)
 
 
 def current_viewer() -> Viewer:
@@ -102,7 +167,7 @@ def current_viewer() -> Viewer:
     admin; a governor while a member of staff has the governors' view on. Raises
     :class:`access.SignInConfigError` when sign-in is not configured safely."""
     viewer = _signed_in_viewer()
-    role = access.shown_role(viewer.role, bool(st.session_state.get(GOVERNORS_VIEW)))
+    role = access.shown_role(viewer.role, governors_view_on())
     if role != viewer.role:
         return Viewer(viewer.email, role, viewer.local, viewer.schools, presenting=True)
     return viewer
