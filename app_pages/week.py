@@ -5,7 +5,7 @@ engagement.events / engagement.referrals, figures out."""
 import streamlit as st
 
 import ui
-from engagement import clock, events, referrals
+from engagement import clock, events, partnerships, referrals
 from engagement.contacts import InvalidInteraction
 from engagement.partners import partner_directory
 from engagement.settings import load_settings
@@ -153,6 +153,28 @@ with events_tab:
                 st.session_state["week_event_flash"] = f"{md_escape(gone)} was taken off the register."
                 st.session_state["week_event_saved"] = chosen
                 st.rerun()
+        open_partnerships = {p["partnership_id"]: p["name"] for p in partnerships.joinable(store, school_id)}
+        if open_partnerships:
+            with st.expander("Add this register's families to a partnership"):
+                joining = st.selectbox(
+                    "Partnership",
+                    list(open_partnerships),
+                    format_func=lambda p: open_partnerships[p],
+                    key="week_event_partnership",
+                )
+                added = forms.save(
+                    f"week_event_partnership_{chosen}",
+                    st.button("Add the families", key="week_event_partnership_go"),
+                    lambda: partnerships.add_register(store, ui.current_actor(), school_id, joining or "", chosen),
+                )
+                if added is not None:
+                    if added.ok:
+                        st.session_state["week_event_flash"] = (
+                            f"The register's families are in {open_partnerships[joining or '']} from the event's day."
+                        )
+                        st.session_state["week_event_saved"] = chosen
+                        st.rerun()
+                    st.error("Not saved: " + md_escape(" ".join(str(p) for p in added.errors)))
     st.subheader("Events", anchor=False)
     if listed.empty:
         st.caption("No event recorded yet.")

@@ -732,11 +732,18 @@ def family_partnerships(store: db.Store, school_id: str, family_id: str) -> tupl
     members = load_members(store, school_id)
     mine = set(members[(members["family_id"] == family_id) & members["left"].isna()]["partnership_id"])
     named = [{"partnership_id": r.partnership_id, "name": r.name} for r in partnerships.itertuples()]
-    open_ones = set(partnerships[partnerships["status"].fillna("active") != "ended"]["partnership_id"])
     return (
         [p for p in named if p["partnership_id"] in mine],
-        [p for p in named if p["partnership_id"] in open_ones - mine],
+        [p for p in joinable(store, school_id) if p["partnership_id"] not in mine],
     )
+
+
+def joinable(store: db.Store, school_id: str) -> list[dict]:
+    """The school's partnerships families can join now (planned or active, not ended), newest
+    first, each ``{"partnership_id", "name"}``: what the Events page offers a register to."""
+    partnerships = load_partnerships(store, school_id)
+    open_ones = partnerships[partnerships["status"].fillna("active") != "ended"]
+    return [{"partnership_id": r.partnership_id, "name": r.name} for r in open_ones.itertuples()]
 
 
 def add_members(

@@ -180,3 +180,32 @@ def test_a_family_marked_by_mistake_is_taken_off_the_register_after_a_confirmati
     finally:
         store.dispose()
     assert ("delete", "taken off the register of event " + at.selectbox(key="week_event").value) in actions
+
+
+def test_a_registers_families_join_a_partnership_from_the_events_page(app_db):
+    """Issue 29: members are added from the Events page: a session the partnership ran, its register."""
+    from engagement import records
+
+    store = db.open_store(app_db)
+    try:
+        with store.read() as conn:
+            partner = conn.execute(select(db.partners.c.partner_id)).scalars().first()
+        csv = f"partnership_id,name,partners,start\nPS1,Saturday inclusive play,{partner},2026-09-01\n".encode()
+        assert records.import_records(store, [("partnerships.csv", csv)]).ok
+    finally:
+        store.dispose()
+    at = open_page()
+    at.date_input(key="week_event_date").set_value(D(2026, 10, 7))
+    at.multiselect(key="week_event_families").set_value(CAME[:3])
+    at.button(key=SAVE).click().run()
+    assert not at.exception
+    at.button(key="week_event_partnership_go").click().run()
+    assert not at.exception, at.exception
+    assert any("Saturday inclusive play" in s.value for s in at.success)
+    store = db.open_store(app_db)
+    try:
+        with store.read() as conn:
+            members = conn.execute(select(db.partnership_members.c.family_id, db.partnership_members.c.joined)).all()
+    finally:
+        store.dispose()
+    assert sorted(members) == [(f, D(2026, 10, 7)) for f in sorted(CAME[:3])]
