@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from engagement import events, partnership_report, partnerships
+from engagement import clock, events, partnership_report, partnerships
 from engagement import store as db
 from engagement.calendar import load_calendar
 from engagement.terms import term_windows
@@ -54,7 +54,7 @@ def _view(url: str, for_governor: bool = False) -> partnerships.PartnershipsView
     try:
         school = db.school_ids(store)[0]
         calendar = load_calendar(store, school)
-        window = term_windows(datetime.date.today(), 4, calendar)[0]
+        window = term_windows(clock.today(), 4, calendar)[0]
         return partnerships.partnerships_view(
             store, school, window.start, window.end, for_governor=for_governor, calendar=calendar
         )
@@ -98,7 +98,7 @@ def test_a_head_sees_the_evaluations_with_the_figures_of_the_module_and_the_repo
     for sentence in (*big.sentences, *small.sentences):
         assert md_escape(sentence) in shown, sentence
     # The report holds the same rows of figures, in the same words.
-    report = partnership_report.partnership_report_html(view, datetime.date.today())
+    report = partnership_report.partnership_report_html(view, clock.today())
     for row in partnerships.evaluation_rows(big.figures):
         assert f"<td>{row['Members'].replace('&', '&amp;')}</td>" in report
     # The plan, its progress per type and what is overdue.

@@ -7,7 +7,6 @@ a read-only mount, otherwise its permissions forbid writing."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
+from engagement import clock
 from engagement import store as db
 from tests.cli_inprocess import run_cli
 
@@ -75,7 +75,7 @@ def test_pages_read_a_read_only_copy_with_a_banner_and_a_save_says_not_saved(rea
     at.switch_page("app_pages/week.py").run()
     assert not at.exception
     assert any("This store is read-only here" in w.value for w in at.warning)
-    at.date_input(key="week_event_date").set_value(datetime.date.today())
+    at.date_input(key="week_event_date").set_value(clock.today())
     families = at.multiselect(key="week_event_families")
     families.set_value(families.options[:2])
     at.button(key="FormSubmitter:week_register-Save register").click().run()
