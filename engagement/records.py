@@ -366,6 +366,11 @@ def export_records(store: db.Store, directory, school_id: SchoolScope = None) ->
         chosen = [written[k.name] for k in RECORD_KINDS if k.name in written and _has_rows(written[k.name])]
         for path in chosen:
             os.replace(path, target / path.name)
+        # A kind with no rows now leaves no file of an earlier export behind: `import DIR/*.csv`
+        # would bring its old rows back.
+        for kind in RECORD_KINDS:
+            if written.get(kind.name) not in chosen:
+                (target / kind.file_name).unlink(missing_ok=True)
         return [target / path.name for path in chosen]
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -270,3 +270,17 @@ def test_an_export_onto_a_full_disk_says_so_and_leaves_the_folder_as_it_was(tmp_
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_an_export_into_the_folder_of_an_earlier_one_leaves_no_file_of_a_kind_now_empty(sqlite_store, tmp_path):
+    school = b"school_id,name,postcode\nS1,Oak,B30 2AA\n"
+    terms = b"kind,name,start,end\nterm,Autumn 2026,2026-09-03,2026-12-18\n"
+    assert records.import_records(sqlite_store, [("schools.csv", school), ("terms.csv", terms)]).ok
+    first = records.export_records(sqlite_store, tmp_path / "out")
+    assert [p.name for p in first] == ["schools.csv", "terms.csv"]
+    with sqlite_store.write("head") as conn:
+        conn.execute(db.terms.delete())
+    (tmp_path / "out" / "notes.txt").write_text("the school's own")
+    again = records.export_records(sqlite_store, tmp_path / "out")
+    assert [p.name for p in again] == ["schools.csv"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["notes.txt", "schools.csv"]
