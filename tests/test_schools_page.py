@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_compare import _fill
+from test_compare import TODAY, _fill
 from test_roles import everything_shown, menu
 
 from engagement import compare, schools
@@ -42,6 +42,9 @@ def three_schools_db(sqlite_store, monkeypatch):
     _fill(sqlite_store)
     monkeypatch.setenv("DATABASE_URL", sqlite_store.url)
     monkeypatch.setenv("ENGAGEMENT_NO_DEMO", "1")
+    # The store's contacts are dated for this day of the autumn term (tests/test_compare.py):
+    # the page reads "this term" on it, whatever day the suite runs on.
+    monkeypatch.setenv("ENGAGEMENT_TODAY", TODAY.isoformat())
     return sqlite_store
 
 
