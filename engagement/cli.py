@@ -245,24 +245,25 @@ def _chosen_school(store: db.Store, wanted: str | None) -> str | None:
 # ---------------------------------------------------------------- score
 
 
-def _score_args(p):
+def _window_args(p, first_day: str, json_help: str = "print one JSON object (FORMATS.md)") -> None:
+    """The window, --json and --for governor, as score and compare both take them."""
     p.add_argument(
-        "--from",
-        dest="start",
-        type=_date,
-        default=None,
-        help="first day of the window (default: the current term, data/config.toml [window])",
+        "--from", dest="start", type=_date, default=None, help=f"first day of the window (default: {first_day})"
     )
     p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
-    p.add_argument("--school", help="the school, required when the store holds several")
-    p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument(
         "--for",
         dest="audience",
         choices=["governor"],
         default=None,
-        help="print only what a governor may see: counts rounded, no figure that singles out a few families",
+        help="print only what a governor may see: counts rounded, no figure resting on 1-9 families",
     )
+
+
+def _score_args(p):
+    _window_args(p, "the current term, data/config.toml [window]")
+    p.add_argument("--school", help="the school, required when the store holds several")
 
 
 def _score_run(args) -> int:
@@ -311,22 +312,7 @@ def _score_run(args) -> int:
 
 
 def _compare_args(p):
-    p.add_argument(
-        "--from",
-        dest="start",
-        type=_date,
-        default=None,
-        help="first day of the window (default: each school's own term so far)",
-    )
-    p.add_argument("--to", dest="end", type=_date, default=None, help="last day of the window (default: today)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (FORMATS.md)")
-    p.add_argument(
-        "--for",
-        dest="audience",
-        choices=["governor"],
-        default=None,
-        help="print only what a governor may see: counts rounded, no figure resting on 1-9 families",
-    )
+    _window_args(p, "each school's own term so far")
 
 
 def _compare_run(args) -> int:

@@ -203,7 +203,7 @@ def audited_tables() -> list[str]:
 # ---------------------------------------------------------------- reading a batch
 
 
-def _zip_members(name: str, data: bytes) -> list[tuple[str, bytes]]:
+def _zip_members(data: bytes) -> list[tuple[str, bytes]]:
     """The CSV and XLSX files a ZIP holds (a backup of the Data page, or ``export DIR`` zipped),
     read whole but within the import's limits: the number of files, each file's size and the
     total unpacked, checked from the archive's directory before a byte is unpacked. A member's
@@ -258,7 +258,7 @@ def expand(sources: Iterable[Any]) -> list[Any]:
             if path.stat().st_size > load_settings().imports.max_file_mb * 1_000_000:
                 raise ValueError(f"over the limit of {load_settings().imports.max_file_mb:g} MB")
             data = path.read_bytes()
-        out.extend(_zip_members(name, data))
+        out.extend(_zip_members(data))
     return out
 
 
