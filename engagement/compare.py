@@ -195,44 +195,46 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
     first, last = windows[0].start, windows[0].end
     ids = [w.school_id for w in windows]
     starts = _month_starts(windows[0], month_days)
-    two_way_date = case((i.c.two_way, i.c.date), else_=None)
+    two_way = i.c.two_way
     # Grouped by family_id, read in that order from the index holding every column used here
     # (interactions (family_id, date, two_way, activity), migration 0011): no table read, no sort.
+    # What counts two-way contacts only is an aggregate FILTER, not a CASE per row: a tenth less work.
     if run.dialect == "sqlite":
-        types = func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types")
+        types = func.count(sa.distinct(_epstein_code())).filter(two_way).label("types")
     else:
         # A set of types as bits: PostgreSQL cannot hash a count of distinct values and would
         # walk the family index in order instead, fetching every row at random.
-        types = func.bit_or(case((i.c.two_way, literal(1).op("<<")(_epstein_code())), else_=None)).label("types")
+        types = func.bit_or(literal(1).op("<<")(_epstein_code())).filter(two_way).label("types")
     mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
     if not every_school:  # a few schools of a big store: their families' contacts only
         mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
     per_family = (
         select(
             i.c.family_id,
-            func.max(case((i.c.two_way, 1), else_=0)).label("reached"),
-            func.min(two_way_date).label("first"),
-            func.max(two_way_date).label("last"),
+            func.min(i.c.date).filter(two_way).label("first"),
+            func.max(i.c.date).filter(two_way).label("last"),
             types,
             func.count().label("contacts"),
-            func.sum(case((i.c.two_way, 1), else_=0)).label("two_ways"),
+            func.count().filter(two_way).label("two_ways"),
         )
         .where(*mine)
         .group_by(i.c.family_id)
         .subquery()
     )
+    # Reached: a two-way contact in the window, so a last one.
+    reached = case((per_family.c["last"].is_not(None), 1), else_=0)
     regular = sa.or_(*[(per_family.c["first"] < day) & (per_family.c["last"] >= day) for day in starts])
     query = (
         select(
             f.c.school_id,
             per_family.c["last"],
             func.count().label("informed"),
-            func.sum(per_family.c.reached).label("reached"),
+            func.sum(reached).label("reached"),
             func.sum(_type_count(per_family.c.types, run.dialect)).label("types"),
             func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
             func.sum(per_family.c.contacts).label("contacts"),
             func.sum(per_family.c.two_ways).label("two_ways"),
-            *[func.sum(case((f.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
+            *[func.sum(case((f.c[flag], reached), else_=0)).label(flag) for flag in FLAGS],
         )
         .select_from(per_family.join(f, f.c.family_id == per_family.c.family_id))
         .where(f.c.school_id.in_(ids))
