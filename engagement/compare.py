@@ -263,12 +263,17 @@ def _roll(run: Run, school_ids: list[str]) -> dict[str, dict]:
     return {r.school_id: r._asdict() for r in run(query)}
 
 
-def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None) -> pd.DataFrame:
+def partner_contacts(
+    store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None, again: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every partner of the schools (archived ones left out, as from every figure) with its contacts
     in its school's window, counted in the database: school_id, partner_id, name, category (the
     typology's spelling), layer, segment, status, postcode, oruk_organisation_id, latitude,
-    longitude, contacts, engaged (listed and contacted)."""
+    longitude, contacts, engaged (listed and contacted). ``again``: this table for the same schools
+    (or more) in other windows (the comparison's): only the contacts are counted again."""
     p, i = db.partners, db.interactions
+    if again is not None:
+        return _counted_again(store, windows, run, again)
     frames = []
     with _runner(store, run) as run:
         for group in _by_window(windows):
@@ -294,6 +299,32 @@ def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run 
     table["contacts"] = table["contacts"].astype(int)
     table["engaged"] = table["status"].isin(LISTED_STATUSES) & (table["contacts"] > 0)
     return table.sort_values(["school_id", "partner_id"], ignore_index=True)
+
+
+def _counted_again(
+    store: db.Store, windows: Sequence[SchoolWindow], run: Run | None, partners: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`partner_contacts` for ``windows`` from ``partners`` (the same table for other windows):
+    a partner's contacts per window, grouped in the database, and nothing else read again."""
+    p, i = db.partners, db.interactions
+    contacts: dict[str, int] = {}
+    with _runner(store, run) as run:
+        for group in _by_window(windows):
+            query = (
+                select(i.c.partner_id, func.count().label("contacts"))
+                .select_from(i.join(p, p.c.partner_id == i.c.partner_id))
+                .where(
+                    p.c.archived_on.is_(None),
+                    p.c.school_id.in_([w.school_id for w in group]),
+                    i.c.date.between(group[0].start, group[0].end),
+                )
+                .group_by(i.c.partner_id)
+            )
+            contacts |= {r.partner_id: int(r.contacts) for r in run(query)}
+    table = partners[partners["school_id"].isin({w.school_id for w in windows})].copy()
+    table["contacts"] = table["partner_id"].map(contacts).fillna(0).astype(int)
+    table["engaged"] = table["status"].isin(LISTED_STATUSES) & (table["contacts"] > 0)
+    return table.reset_index(drop=True)
 
 
 def _by_window(windows: Sequence[SchoolWindow]) -> list[list[SchoolWindow]]:

@@ -133,7 +133,9 @@ def schools_figures(store: db.Store, windows, run=None) -> dict:
     neighbours), with the queries run in the store or by ``run``: the unit the benchmark times."""
     partners = compare.partner_contacts(store, windows, run)
     now = compare.cards(store, windows, True, partners=partners, run=run, more=True)
-    before = compare.cards(store, compare.comparison_windows(windows), True, run=run)
+    before_windows = compare.comparison_windows(windows)
+    before_partners = compare.partner_contacts(store, before_windows, run, again=partners)
+    before = compare.cards(store, before_windows, True, partners=before_partners, run=run)
     shared = compare.shared_partners(partners)
     neighbours = compare.neighbours_have(windows, partners)
     return {"now": now, "before": before, "shared": shared, "neighbours": len(neighbours)}

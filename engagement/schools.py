@@ -83,7 +83,16 @@ def schools_view(
     partners = compare.partner_contacts(store, windows)
     now = compare.cards(store, windows, for_governor, partners=partners, more=True)
     before_windows = compare.comparison_windows(windows)
-    before = compare.cards(store, before_windows, for_governor) if before_windows else {}
+    before = (
+        compare.cards(
+            store,
+            before_windows,
+            for_governor,
+            partners=compare.partner_contacts(store, before_windows, again=partners),
+        )
+        if before_windows
+        else {}
+    )
     rows = []
     for w in windows:
         card, old = now[w.school_id], before.get(w.school_id)

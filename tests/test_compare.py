@@ -14,6 +14,7 @@ from engagement import store as db
 from engagement.compare import (
     cards,
     compare_json,
+    comparison_windows,
     neighbours_have,
     partner_contacts,
     same_name_key,
@@ -353,3 +354,12 @@ def test_compare_in_words_and_a_window_that_ends_before_it_starts(three_schools)
     # --from alone runs to each school's own today: a first day after it is refused, not counted.
     with pytest.raises(ValueError, match="before it starts"):
         school_windows(three_schools, start=D(2026, 12, 1), today=TODAY)
+
+
+def test_the_comparison_windows_partner_contacts_counted_again_are_as_read_afresh(three_schools):
+    windows = school_windows(three_schools, today=TODAY)
+    before = comparison_windows(windows)
+    again = partner_contacts(three_schools, before, again=partner_contacts(three_schools, windows))
+    afresh = partner_contacts(three_schools, before)
+    assert again.equals(afresh)
+    assert afresh["contacts"].sum() > 0  # the comparison windows hold contacts: counts, not only zeros
