@@ -194,6 +194,23 @@ class OutreachFrames:
     services: pd.DataFrame | None = None
     """The partners' services (engagement.services): ages, languages, delivery and cost of each;
     None when only the partners' tags are known."""
+    _by_partner: tuple[pd.DataFrame, dict[str, list[dict]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def services_by_partner(self) -> dict[str, list[dict]]:
+        """Each partner's active services as plain records, grouped once for these frames: a
+        printed sheet asks for 25 families' partners, and grouping the services again for each
+        family (a frame per partner) took most of a second a family."""
+        if self.services is None:
+            return {}
+        if self._by_partner is None or self._by_partner[0] is not self.services:
+            grouped: dict[str, list[dict]] = {}
+            active = self.services[self.services["status"].fillna("active") == "active"]
+            for record in active.to_dict("records"):
+                grouped.setdefault(record["partner_id"], []).append(record)
+            self._by_partner = (self.services, grouped)
+        return self._by_partner[1]
 
 
 def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
@@ -590,7 +607,7 @@ def partner_suggestions(
     has_match = matched.map(bool).to_numpy(dtype=bool)
     out = partners.assign(matched=matched.map(";".join))[has_match].copy()
     out["_matches"] = matched[has_match].map(len)
-    out = _fit_services(out, frames.services, family, wanted)
+    out = _fit_services(out, frames.services, frames.services_by_partner(), family, wanted)
     free_first = "_free" if bool(family.get("pupil_premium")) else "_zero"
     out["_zero"] = 0
     if home:
@@ -619,7 +636,13 @@ def partner_suggestions(
     return out
 
 
-def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, wanted: list[str]) -> pd.DataFrame:
+def _fit_services(
+    out: pd.DataFrame,
+    services: pd.DataFrame | None,
+    by_partner: dict[str, list[dict]],
+    family,
+    wanted: list[str],
+) -> pd.DataFrame:
     """Each candidate partner's best-fitting service and why it fits (the needs it meets, ages for
     the children's year groups, the family's language, a delivery it can use, free). A partner
     whose matching services all serve other ages is dropped. Without services, the tags alone."""
@@ -628,8 +651,6 @@ def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, want
     offers = [f"offers {m.replace(';', ', ')}" for m in out["matched"]]
     if services is None or services.empty or out.empty:
         return out.assign(service=None, why=offers, _free=0)
-    active = services[services["status"].fillna("active") == "active"]
-    by_partner = {pid: rows.to_dict("records") for pid, rows in active.groupby("partner_id")}
     keep: list[bool] = []
     names: list[str | None] = []
     whys: list[str] = []
