@@ -401,29 +401,25 @@ how_many = int(
 )
 
 
-@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def sheet_for(page, _frames, frames_key: tuple, school_name: str, radius: float, on_list: int) -> str:
-    near_home = outreach.suggestions_for(_frames, page["family_id"], radius_km=radius)
+school_name = next((s["name"] for s in list_schools(store) if s["school_id"] == school_id), school_id)
+on_sheet = shown.head(how_many)
+
+
+def sheet() -> str:
+    # Made when the button is pressed, from this run's list: the same rows the CSV beside it
+    # holds. (Made in the run, it was drawn seconds after the CSV, and until then the button
+    # still gave the sheet from before the last logged call.)
     return outreach.visit_sheet_html(
-        page,
+        on_sheet,
         school_name=school_name,
-        today=_frames.today,
-        days=_frames.days,
-        unit=_frames.unit,
-        suggestions=near_home,
-        on_list=on_list,
+        today=frames.today,
+        days=frames.days,
+        unit=frames.unit,
+        suggestions=outreach.suggestions_for(frames, on_sheet["family_id"], radius_km=radius),
+        on_list=len(shown),
     )
 
 
-school_name = next((s["name"] for s in list_schools(store) if s["school_id"] == school_id), school_id)
-sheet = sheet_for(
-    shown.head(how_many),
-    frames,
-    (school_id, today, days, ui.data_version(), viewer.role),
-    school_name,
-    radius,
-    len(shown),
-)
 d3.download_button(
     "Printable visit and call sheet",
     sheet,

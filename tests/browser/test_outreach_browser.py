@@ -140,3 +140,67 @@ def test_logging_a_contact_is_seen_and_the_next_family_is_a_choice(open_app_page
         assert len(logged) == 1 and logged[0]["two_way"]
     finally:
         store.dispose()
+
+
+
+def downloaded(page, label: str) -> str:
+    """The text of the file the download button ``label`` gives, as the browser saves it."""
+    with page.expect_download(timeout=h.READY_TIMEOUT_MS) as info:
+        page.get_by_role("button", name=label).click()
+    return info.value.path().read_text(encoding="utf-8")
+
+
+def drawn_again(page, label: str) -> None:
+    """Wait until this run has drawn the button ``label`` (its previous run's copy is marked stale
+    until then), and no longer: what a user sees as soon as the list is redrawn."""
+    page.wait_for_function(
+        """label => [...document.querySelectorAll('[data-testid="stElementContainer"]')].some(el =>
+            el.dataset.stale !== 'true' && [...el.querySelectorAll('button')].some(b => b.innerText.includes(label)))""",
+        arg=label,
+        timeout=h.READY_TIMEOUT_MS,
+    )
+
+
+def test_the_printed_sheet_agrees_with_the_csv_after_a_contact_is_logged(open_app_page, app_database):
+    """Issue 27, item 2: a family reached by phone leaves the printable sheet when it leaves the
+    CSV, at once, and the sheet's count of families on the list drops with it (the sheet was
+    drawn seconds after the CSV, and until then, or for good after "Next family" was pressed
+    meanwhile, the button gave the sheet from before the call)."""
+    store = engagement_store.open_store(app_database)
+    try:
+        listed = outreach.worklist(store, engagement_store.school_ids(store)[0])
+    finally:
+        store.dispose()
+    reasons = dict(zip(listed["family_id"], listed["reasons"], strict=True))
+    with open_app_page("/outreach", SIZES[0]) as (record, page):
+        sheet = downloaded(page, "Printable visit and call sheet")
+        before = int(re.search(r"The first \d+ of (\d+) families", sheet).group(1))
+        # A family that leaves the list once reached (no referral or move keeps it on).
+        buttons = page.get_by_role("button", name=re.compile(r"\d+\. Family "))
+        family = next(
+            f
+            for f in (re.search(r"Family (\S+)", buttons.nth(i).inner_text()).group(1) for i in range(buttons.count()))
+            if "move" not in reasons[f] and "referral" not in reasons[f]
+        )
+        assert family in sheet
+        page.get_by_role("button", name=re.compile(rf"\d+\. Family {family} ")).click()
+        page.locator(PANEL).locator("h3").filter(has_text=family).wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+        form = page.locator(PANEL).locator('[data-testid="stForm"]')
+        form.locator('[data-testid="stRadio"]').get_by_text("Yes", exact=True).click()
+        form.get_by_role("button", name="Log contact").click()
+        page.locator(PANEL).locator('[data-testid="stAlert"]').filter(has_text="has left the worklist").wait_for(
+            timeout=h.READY_TIMEOUT_MS
+        )
+        for moment in ("after logging", "after Next family"):
+            drawn_again(page, "Worklist as CSV")
+            csv = downloaded(page, "Worklist as CSV")
+            sheet = downloaded(page, "Printable visit and call sheet")
+            assert family not in csv, moment
+            assert family not in sheet, moment
+            assert f"The first 25 of {before - 1} families" in sheet, moment
+            if moment == "after logging":
+                page.get_by_role("button", name="Next family").click()
+                page.locator(PANEL).locator('[data-testid="stForm"]').wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+    assert not record.problems(), "\n".join(record.problems())
