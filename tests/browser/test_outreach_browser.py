@@ -204,3 +204,28 @@ def test_the_printed_sheet_agrees_with_the_csv_after_a_contact_is_logged(open_ap
                 page.locator(PANEL).locator('[data-testid="stForm"]').wait_for(timeout=h.READY_TIMEOUT_MS)
         h.wait_ready(page)
     assert not record.problems(), "\n".join(record.problems())
+
+
+def test_the_keyboard_reaches_the_pages_controls_before_clear_demo_data(open_app_page):
+    """Issue 27, item 10: pressing Tab from the top of the page reaches the worklist, the log form
+    and the list to take out before "Clear demo data" (in the sidebar it came within the first
+    few presses, before any of them)."""
+    with open_app_page("/outreach", SIZES[1]) as (record, page):
+        page.locator("body").focus()
+        reached: list[str] = []
+        for _ in range(400):
+            page.keyboard.press("Tab")
+            reached.append(active(page))
+            if reached[-1] == "button: Clear demo data":
+                break
+        assert reached[-1] == "button: Clear demo data", reached[-20:]
+        before = reached[:-1]
+        for control in (
+            "input: Year group",
+            "button: Log contact",
+            "button: Worklist as CSV",
+            "button: Printable visit and call sheet",
+        ):
+            assert control in before, control + " not among: " + " | ".join(before)
+        assert any(re.match(r"button: 1\. Family ", r) for r in before), before
+    assert not record.problems(), "\n".join(record.problems())
