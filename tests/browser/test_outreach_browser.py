@@ -142,7 +142,6 @@ def test_logging_a_contact_is_seen_and_the_next_family_is_a_choice(open_app_page
         store.dispose()
 
 
-
 def downloaded(page, label: str) -> str:
     """The text of the file the download button ``label`` gives, as the browser saves it."""
     with page.expect_download(timeout=h.READY_TIMEOUT_MS) as info:
@@ -228,4 +227,42 @@ def test_the_keyboard_reaches_the_pages_controls_before_clear_demo_data(open_app
         ):
             assert control in before, control + " not among: " + " | ".join(before)
         assert any(re.match(r"button: 1\. Family ", r) for r in before), before
+    assert not record.problems(), "\n".join(record.problems())
+
+
+PANEL_TABLES = ("outreach_history_table", "outreach_suggestions_table", "outreach_uses_table")
+_TABLE_FIT_JS = """key => { const t = document.querySelector('.st-key-' + key + ' .dvn-scroller');
+    return t && {scroll: t.scrollWidth, client: t.clientWidth}; }"""
+
+
+def panel_tables_fit(page) -> dict[str, dict]:
+    """Each of the family panel's tables on the page, with its scrolled and its visible width."""
+    widths = {}
+    for key in PANEL_TABLES:
+        table = page.locator(f".st-key-{key}")
+        if table.count():
+            table.scroll_into_view_if_needed()
+            page.locator(f".st-key-{key} .dvn-scroller").wait_for(timeout=h.READY_TIMEOUT_MS)
+            widths[key] = page.evaluate(_TABLE_FIT_JS, key)
+    return widths
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (1440, 900), (390, 844)], ids=lambda v: f"{v[0]}x{v[1]}")
+def test_the_family_panels_tables_fit_without_scrolling_sideways(open_app_page, viewport):
+    """Issue 27, item 10: at 1280x800 the family panel is half the page (362 px of table) and its
+    contact history and partners that fit scrolled sideways (1,310 px of columns); a phone too.
+    A family of the worklist's second page is linked to partners: their table fits as well."""
+    with open_app_page("/outreach", viewport) as (record, page):
+        first = panel_tables_fit(page)
+        assert {"outreach_history_table", "outreach_suggestions_table"} <= set(first), first
+        page.get_by_label(re.compile("Page of the worklist")).fill("2")
+        page.keyboard.press("Enter")
+        h.wait_ready(page)
+        page.get_by_role("button", name=re.compile(r"^11\. Family ")).click()
+        page.locator(PANEL).locator(".st-key-outreach_uses_table").wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+        second = panel_tables_fit(page)
+        assert "outreach_uses_table" in second, second
+        for key, width in (first | {"outreach_uses_table": second["outreach_uses_table"]}).items():
+            assert width["scroll"] <= width["client"] + 1, (key, width)
     assert not record.problems(), "\n".join(record.problems())
