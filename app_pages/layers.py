@@ -109,7 +109,7 @@ def plan_closed() -> None:
 @st.dialog("Plan a contact", width="medium", on_dismiss=plan_closed)
 def plan_dialog(index: int) -> None:
     step = steps[index]
-    st.markdown(f"**{md_escape(step.gap.capitalize())}** ({md_escape(step.category)}, layer {step.layer})")
+    st.markdown(f"**{md_escape(step.heading)}** ({md_escape(step.category)}, layer {step.layer})")
     who = st.radio(
         "Whom to contact",
         range(len(step.candidates)),
@@ -168,40 +168,55 @@ with diagram_tab:
             st.session_state.pop("layers_plan", None)
     with right:
         st.subheader("Gaps in this window")
-        st.caption("Categories of the community with no engaged partner, and who could close each, nearest first.")
+        st.caption(
+            "Categories of the community with no engaged partner, and the nearest partner that could close each."
+        )
         for layer in PARTNER_LAYERS:
-            of_layer = [(i, step) for i, step in enumerate(steps) if step.layer == layer]
+            names = [step for step in steps if step.layer == layer]
             st.markdown(
                 f"**Layer {layer}, {md_escape(typology.layer_name(layer).lower())}**: "
-                + (f"{len(of_layer)} gap{'s' if len(of_layer) != 1 else ''}" if of_layer else "no gaps")
+                + (f"{len(names)} gap{'s' if len(names) != 1 else ''}" if names else "no gaps")
             )
-            for i, step in of_layer:
-                with st.container(key=f"layers_gap_{i}"):
-                    st.markdown(
-                        f"- {md_escape(step.gap.capitalize())} <span style='color:#555'>({md_escape(step.category)})</span>",
-                        unsafe_allow_html=True,
-                    )
-                    # A partner's phone is for staff: governors read what a partner publishes.
-                    phone = step.candidates[0].phone if step.candidates and family_detail else None
-                    others = [c.text(with_phone=family_detail) for c in step.candidates[1:]]
-                    st.caption(
-                        md_escape(step.next_step)
-                        + (f" Tel. {md_escape(phone)}." if phone else "")
-                        + (" Also: " + md_escape("; ".join(others)) + "." if others else "")
-                    )
-                    if (
-                        plans
-                        and step.candidates
-                        and st.button(
-                            "Plan a contact",
-                            key=f"layers_plan_{i}",
-                            type="tertiary",
-                            icon=":material/event:",
-                            help="Add the contact to this year's action plan (Partnerships page)",
-                        )
-                    ):
-                        st.session_state.pop("layers_open", None)
-                        st.session_state["layers_plan"] = step.category
+            for step in names:
+                nearest = f"next: {step.candidates[0].short()}" if step.candidates else "nobody listed"
+                st.markdown(
+                    f"- {md_escape(step.heading)} <span style='color:#555'>({md_escape(step.category)}; "
+                    f"{md_escape(nearest)})</span>",
+                    unsafe_allow_html=True,
+                )
+    # Below the drawing, across the page: for each gap whom to contact, and planning the contact.
+    if steps:
+        st.subheader("Next steps for the gaps", anchor=False)
+        st.caption(
+            "The partners of each missing category the school lists or the local offer holds, nearest first."
+            + (" Plan a contact to add it to this year's action plan (Partnerships page)." if plans else "")
+        )
+    for i, step in enumerate(steps):
+        with st.container(key=f"layers_gap_{i}", border=True):
+            what, who, plan = st.columns([1.2, 3, 1.2], vertical_alignment="center")
+            what.markdown(
+                f"**{md_escape(step.heading)}**  \n"
+                f"<span style='color:#555'>{md_escape(step.category)}, layer {step.layer}</span>",
+                unsafe_allow_html=True,
+            )
+            # A partner's phone is for staff: governors read what a partner publishes.
+            phone = step.candidates[0].phone if step.candidates and family_detail else None
+            others = [c.text(with_phone=family_detail) for c in step.candidates[1:]]
+            who.markdown(md_escape(step.next_step) + (f" Tel. {md_escape(phone)}." if phone else ""))
+            if others:
+                who.caption("Also: " + md_escape("; ".join(others)) + ".")
+            if (
+                plans
+                and step.candidates
+                and plan.button(
+                    "Plan a contact",
+                    key=f"layers_plan_{i}",
+                    icon=":material/event:",
+                    help="Add the contact to this year's action plan (Partnerships page)",
+                )
+            ):
+                st.session_state.pop("layers_open", None)
+                st.session_state["layers_plan"] = step.category
 
 with table_tab:
     st.dataframe(

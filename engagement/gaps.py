@@ -43,6 +43,10 @@ class Candidate:
     last_contact: datetime.date | None
     phone: str | None
 
+    def short(self) -> str:
+        """ "Cotteridge Care Home, 0.5 km": the name and distance only, for a list beside a drawing."""
+        return self.name if self.distance_km is None else f"{self.name}, {self.distance_km:.1f} km"
+
     def text(self, with_phone: bool = True) -> str:
         """ "Cotteridge Care Home (0.5 km, active, no contact yet, tel. 0121 496 0020)"."""
         parts = [] if self.distance_km is None else [f"{self.distance_km:.1f} km"]
@@ -65,6 +69,12 @@ class GapStep:
     next_step: str
     measure: str
     target: float
+
+    @property
+    def heading(self) -> str:
+        """The gap as a heading: "No SEND support service engaged" (its first letter raised, an
+        acronym in it kept)."""
+        return self.gap[:1].upper() + self.gap[1:]
 
 
 def _day(value) -> datetime.date | None:
@@ -100,8 +110,8 @@ def next_steps(
     >>> care.gap, care.candidates[0].text(), care.measure, care.target
     ('no intergenerational link', 'Cotteridge Care Home (0.5 km, active, no contact yet, tel. 0121 496 0020)', \
 'layers.3.coverage', 0.93)
-    >>> care.next_step
-    'Contact Cotteridge Care Home (0.5 km, active, no contact yet).'
+    >>> care.next_step, care.candidates[0].short()
+    ('Contact Cotteridge Care Home (0.5 km, active, no contact yet).', 'Cotteridge Care Home, 0.5 km')
     >>> food.candidates, food.next_step
     ((), 'No food bank is listed, nor in the local offer: add one on the Directory page, or import the \
 local offer on the Data page.')

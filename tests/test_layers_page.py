@@ -83,7 +83,7 @@ def _without_care_home_contacts(url: str) -> None:
 def _plan_button_of(at, name: str):
     """The "Plan a contact" button of the gap whose next step names ``name``: the gaps with
     someone to contact each have one, in the order of their captions."""
-    steps = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("Contact ")]
+    steps = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("Contact ")]
     buttons = [b for b in at.button if (b.key or "").startswith("layers_plan_")]
     assert len(steps) == len(buttons), (steps, [b.key for b in buttons])
     return next(b for text, b in zip(steps, buttons, strict=True) if text.startswith(f"Contact {name} ("))
@@ -95,13 +95,15 @@ def test_each_gap_offers_its_next_step_and_the_contact_is_planned(demo_app_db):
     _without_care_home_contacts(demo_app_db)
     at = AppTest.from_file(str(PAGE), default_timeout=90).run()
     assert not at.exception
-    captions = [c.value.replace("\\", "") for c in at.caption]  # as read: markdown's escapes dropped
-    step = next(c for c in captions if c.startswith("Contact Cotteridge Care Home ("))
-    assert step.startswith("Contact Cotteridge Care Home (0.5 km, active, no contact yet). Tel. 0121 496 0020.")
-    assert "Also: Pershore Road Court Residential Home (3.9 km, prospective" in step
+    texts = [m.value.replace("\\", "") for m in at.markdown]  # as read: markdown's escapes dropped
+    assert "Contact Cotteridge Care Home (0.5 km, active, no contact yet). Tel. 0121 496 0020." in texts
+    also = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("Also: ")]
+    assert any(c.startswith("Also: Pershore Road Court Residential Home (3.9 km, prospective") for c in also)
+    # Beside the drawing, the gap names the nearest: "(care home; next: Cotteridge Care Home, 0.5 km)".
+    assert any("No intergenerational link" in t and "next: Cotteridge Care Home, 0.5 km" in t for t in texts)
     # Every gap says what to do next: someone to contact, or plainly that nobody is listed.
-    gaps_named = [m.value for m in at.markdown if m.value.startswith("- ")]
-    next_steps = [c for c in captions if c.startswith(("Contact ", "No "))]
+    gaps_named = [t for t in texts if t.startswith("- ")]
+    next_steps = [t for t in texts if t.startswith("Contact ") or "is listed, nor in the local offer" in t]
     assert len(gaps_named) == len(next_steps) > 0
 
     _plan_button_of(at, "Cotteridge Care Home").click().run()
@@ -132,9 +134,10 @@ def test_a_gap_nobody_could_close_says_so_plainly(demo_app_db):
         store.dispose()
     at = AppTest.from_file(str(PAGE), default_timeout=90).run()
     assert not at.exception
-    captions = [c.value.replace("\\", "") for c in at.caption]
+    texts = [m.value.replace("\\", "") for m in [*at.markdown, *at.caption]]
     assert (
         "No care home is listed, nor in the local offer: add one on the Directory page, or import the local offer "
-        "on the Data page." in captions
+        "on the Data page." in texts
     )
-    assert not [c for c in captions if "Care Home" in c or "Residential Home" in c]
+    assert any("No intergenerational link" in t and "nobody listed" in t for t in texts)
+    assert not [t for t in texts if "Care Home" in t or "Residential Home" in t]
