@@ -83,10 +83,8 @@ def test_a_local_offer_organisation_is_a_candidate_and_a_gap_nobody_could_close_
         )
     step = _steps(store, school_id, window)["care home"]
     assert [c.name for c in step.candidates] == ["Cotteridge Care Home"]
-    assert (
-        step.next_step == (
+    assert step.next_step == (
         "Contact Cotteridge Care Home (0.5 km, in the local offer, no contact yet): take it on once it agrees."
-    )
     )
     assert "in the local offer" in step.candidates[0].text()
 
