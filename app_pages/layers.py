@@ -167,7 +167,7 @@ with diagram_tab:
             st.session_state["layers_open"] = selected
             st.session_state.pop("layers_plan", None)
     with right:
-        st.subheader("Gaps in this window")
+        st.header("Gaps in this window", anchor=False)  # h2 under the page title (axe: heading-order)
         st.caption(
             "Categories of the community with no engaged partner, and the nearest partner that could close each."
         )
@@ -186,7 +186,7 @@ with diagram_tab:
                 )
     # Below the drawing, across the page: for each gap whom to contact, and planning the contact.
     if steps:
-        st.subheader("Next steps for the gaps", anchor=False)
+        st.header("Next steps for the gaps", anchor=False)
         st.caption(
             "The partners of each missing category the school lists or the local offer holds, nearest first."
             + (" Plan a contact to add it to this year's action plan (Partnerships page)." if plans else "")
