@@ -56,6 +56,11 @@ services = services_of(store, school_id)
 listed = partners[partners["archived_on"].isna()]
 
 
+def tab_name(label) -> str:
+    """A tab's name without its count: "Partners (41)" is "Partners"."""
+    return str(label or "").split(" (")[0]
+
+
 def text(value) -> str:
     if isinstance(value, datetime.date):
         return f"{value:%d/%m/%Y}"
@@ -66,9 +71,19 @@ def text(value) -> str:
 
 # ---------------------------------------------------------------- due for a check
 stale, total = int(listed["stale"].sum()), len(listed)
-due_tab, list_tab, edit_tab = st.tabs(
-    [f"Due for a check ({stale})", f"Partners ({total})", "Add or edit" if editor else "Partner"]
-)
+labels = [f"Due for a check ({stale})", f"Partners ({total})", "Add or edit" if editor else "Partner"]
+# The open tab is kept by what it is, not by its label: a save changes the counts in the labels,
+# and Streamlit would otherwise reopen the first tab, away from the partner just saved.
+opened = st.session_state.pop("dir_tab_next", None)
+if st.query_params.get("partner") and not st.session_state.get("dir_asked"):
+    opened = 2  # a link to one partner ("likely duplicate of ...") opens it
+if opened is None:
+    opened = next(
+        (i for i, lab in enumerate(labels) if tab_name(lab) == tab_name(st.session_state.get("dir_tab"))), None
+    )
+if opened is not None:
+    st.session_state["dir_tab"] = labels[opened]
+due_tab, list_tab, edit_tab = st.tabs(labels, key="dir_tab", on_change="rerun")
 with due_tab:
     due = d.due_for_check(store, school_id)
     st.write(
@@ -278,8 +293,11 @@ with edit_tab:
 
     with st.form("partner_form", border=True, enter_to_submit=False):
         st.subheader("New partner" if record is None else "Details")
-        columns = st.columns(2)
+        # A row of two fields at a time: on a phone the columns stack, and the fields keep their
+        # order (latitude just before longitude) instead of one column's then the other's.
         for i, name in enumerate(FIELDS):
+            if i % 2 == 0:
+                columns = st.columns(2)
             target = columns[i % 2]
             if name == "category":
                 target.selectbox(label(name), ["", *typology.category_names()], key=f"form_{name}", disabled=not editor)
@@ -335,6 +353,7 @@ with edit_tab:
             st.session_state.pop("form_duplicates", None)
             st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
             st.session_state["dir_pick_next"] = result.partner_id
+            st.session_state["dir_tab_next"] = 2  # stay on the partner just saved
             st.session_state["form_for"] = "reload"
             st.rerun()
         st.session_state["form_problems"] = result.problems

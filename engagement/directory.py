@@ -4,7 +4,7 @@ changed the partner and when), mark a partner checked today, archive, restore or
 only) delete it, spot likely duplicates, list who is due for a check, and save a partner's services.
 
 A partner is *stale* when it has not been checked for longer than ``[directory] stale_after_months``
-(12 by default) or never was; the "Due for a check" list puts first the stale partners the school
+(12 by default) or never was; a partner added in the app counts as checked that day, by whoever added it; the "Due for a check" list puts first the stale partners the school
 relies on most: its contacts with the partner in the last year, then the families whose recorded
 needs its services meet.
 
@@ -327,7 +327,9 @@ def save_partner(
             # Two people adding a partner at once may pick the same next reference: the database
             # keeps the first, and the second takes the one after.
             new_id = _next_partner_id(conn, school_id) if partner_id is None else partner_id
-            row = {**record, "partner_id": new_id, "school_id": school_id, "version": 1}
+            # Whoever enters a partner has just checked it: it is not due for a check the day it is added.
+            checked = {"last_verified": clock.today(), "verified_by": actor}
+            row = {**record, **checked, "partner_id": new_id, "school_id": school_id, "version": 1}
             while not db.insert_if_absent(conn, db.partners, [row]):
                 if partner_id is not None:  # added under this reference by someone else meanwhile
                     who, when = last_change(conn, "partners", new_id)

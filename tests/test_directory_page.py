@@ -95,6 +95,9 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
     save(at)
     assert any(s.value.startswith("Saved") for s in at.success), [s.value for s in at.success]
     new_id = at.selectbox(key="dir_pick").value
+    # Still on the partner just entered, in the tab that edits it, and not due for a check.
+    assert at.session_state["dir_tab"] == "Add or edit" and new_id != "A new partner"
+    assert at.text_input(key="form_name").value == "Hay Green Family Hub"
     add_service(
         at,
         name="Stay and play",
@@ -126,7 +129,7 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
     start, end = default_window()
     table = partners_in_window(store, school_id, start, end).set_index("partner_id")
     assert table.loc[new_id, "services"] == "parenting support;early years;homework;after-school"
-    assert table.loc[new_id, "stale"]  # a new partner is due for a check until someone says it was checked
+    assert not table.loc[new_id, "stale"]  # whoever entered the partner has just checked it
     assert not table.loc[picked, "stale"]
     # The map's data and the layers diagram.
     at.switch_page("app_pages/layers.py").run()
@@ -138,7 +141,7 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
         for row in t.get("customdata", [])
     }
     stale_ids = {row[0] for t in figure["data"] if t.get("meta") == "stale" for row in t.get("customdata", [])}
-    assert new_id in ids and picked not in stale_ids and new_id in stale_ids
+    assert new_id in ids and picked not in stale_ids and new_id not in stale_ids
     at.switch_page("app_pages/partner_map.py").run()
     assert not at.exception
     # The outreach suggestions: a family with parenting needs near the hub, with the reasons.
