@@ -94,7 +94,12 @@ for survey_round in voice:
         f"{md_escape(survey_round.title)}, {survey_round.date:%d/%m/%Y}: the share agreeing, of all families, of "
         f"families with SEND, and of those with a move shown above. A share of {fewer_than()} answers is not shown."
     )
-    ui.words_table(belonging.question_rows(survey_round), governor=not access.sees_family_detail(viewer.role))
+    # Four columns, so that the table fits a phone: the answers and the change are the Overview's.
+    rows = [
+        {k: v for k, v in row.items() if k not in ("Answers", "Change (points)")}
+        for row in belonging.question_rows(survey_round, agree="All families")
+    ]
+    ui.words_table(rows, governor=not access.sees_family_detail(viewer.role))
 
 labels = {
     row.transition_id: f"{row.family_id} · {row.kind} · {row.date:%d/%m/%Y}" + (" · SEND" if row.send else "")

@@ -277,14 +277,15 @@ def count_text(value) -> str:
     return fewer_than() if value is None else f"{value:,}"
 
 
-def question_rows(round_: SurveyRound) -> list[dict[str, str]]:
-    """A round's questions in words for a table (page and report alike)."""
+def question_rows(round_: SurveyRound, agree: str = "Agree") -> list[dict[str, str]]:
+    """A round's questions in words for a table (page and report alike); ``agree`` heads the
+    share of everyone who answered (beside groups, "All families" says who that is)."""
     rows = []
     for row in round_.questions.to_dict("records"):
         cells = {
             "Question": row["text"],
             "Answers": count_text(row["responses"]),
-            "Agree": percent(row["agree"]),
+            agree: percent(row["agree"]),
             "Change (points)": "–"
             if row["change"] is None or pd.isna(row["change"])
             else f"{row['change']:+.1f}".replace("-", "−"),
