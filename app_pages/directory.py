@@ -48,17 +48,18 @@ st.caption(
     "due for a check." + ("" if editor else " You can read the directory; staff keep it.")
 )
 
-if notice := st.session_state.pop("dir_notice", None):
-    st.success(md_escape(notice))  # above the tabs: seen whichever tab did it
+# Above the tabs, seen whichever tab did it; in a box that is always there: a notice drawn
+# straight on the page moved the tabs one place down it, and the browser then took them for new
+# tabs and opened the first, "Due for a check", away from the partner just saved.
+with st.container():
+    if notice := st.session_state.pop("dir_notice", None):
+        st.success(md_escape(notice))
+    if unplaced := st.session_state.pop("dir_unplaced", None):
+        st.warning(md_escape(unplaced), icon=":material/wrong_location:")  # saved, but not on the map
 
 partners = partner_directory(store, school_id, archived=True)
 services = services_of(store, school_id)
 listed = partners[partners["archived_on"].isna()]
-
-
-def tab_name(label) -> str:
-    """A tab's name without its count: "Partners (41)" is "Partners"."""
-    return str(label or "").split(" (")[0]
 
 
 def text(value) -> str:
@@ -72,18 +73,9 @@ def text(value) -> str:
 # ---------------------------------------------------------------- due for a check
 stale, total = int(listed["stale"].sum()), len(listed)
 labels = [f"Due for a check ({stale})", f"Partners ({total})", "Add or edit" if editor else "Partner"]
-# The open tab is kept by what it is, not by its label: a save changes the counts in the labels,
-# and Streamlit would otherwise reopen the first tab, away from the partner just saved.
-opened = st.session_state.pop("dir_tab_next", None)
-if st.query_params.get("partner") and not st.session_state.get("dir_asked"):
-    opened = 2  # a link to one partner ("likely duplicate of ...") opens it
-if opened is None:
-    opened = next(
-        (i for i, lab in enumerate(labels) if tab_name(lab) == tab_name(st.session_state.get("dir_tab"))), None
-    )
-if opened is not None:
-    st.session_state["dir_tab"] = labels[opened]
-due_tab, list_tab, edit_tab = st.tabs(labels, key="dir_tab", on_change="rerun")
+# A link to one partner ("likely duplicate of ...") opens its tab.
+link = bool(st.query_params.get("partner")) and not st.session_state.get("dir_asked")
+due_tab, list_tab, edit_tab = st.tabs(labels, default=labels[2] if link else None)
 with due_tab:
     due = d.due_for_check(store, school_id)
     st.write(
@@ -349,11 +341,14 @@ with edit_tab:
         st.rerun()
     if result is not None:
         if result.ok:
-            st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+            if result.not_placed:
+                st.session_state["dir_notice"] = "Saved."
+                st.session_state["dir_unplaced"] = result.placed
+            else:
+                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
             st.session_state.pop("form_duplicates", None)
             st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
             st.session_state["dir_pick_next"] = result.partner_id
-            st.session_state["dir_tab_next"] = 2  # stay on the partner just saved
             st.session_state["form_for"] = "reload"
             st.rerun()
         st.session_state["form_problems"] = result.problems

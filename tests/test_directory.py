@@ -146,6 +146,7 @@ def test_a_new_partner_is_checked_by_the_import_rules_and_placed_from_the_gazett
         seeded, "flo@x", "S1", {"name": "Corner shop", "category": "business", "postcode": "B1 1ZZ"}, online=False
     )
     assert unplaced.ok and unplaced.placed.startswith("Not placed on the map: postcode B1 1ZZ is not in the gazetteer")
+    assert unplaced.not_placed and not done.not_placed  # the page warns of the one, and confirms the other
 
 
 def test_a_partner_entered_today_is_checked_today_by_whoever_entered_it(seeded):

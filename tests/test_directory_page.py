@@ -95,8 +95,8 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
     save(at)
     assert any(s.value.startswith("Saved") for s in at.success), [s.value for s in at.success]
     new_id = at.selectbox(key="dir_pick").value
-    # Still on the partner just entered, in the tab that edits it, and not due for a check.
-    assert at.session_state["dir_tab"] == "Add or edit" and new_id != "A new partner"
+    # Still on the partner just entered (the browser test checks its tab stays open).
+    assert new_id != "A new partner"
     assert at.text_input(key="form_name").value == "Hay Green Family Hub"
     add_service(
         at,
@@ -289,3 +289,35 @@ def test_an_edit_that_renames_a_partner_as_another_is_warned_and_after_a_save_th
     save(at)
     assert any("may already be in the directory" in w.value for w in at.warning)
     assert len(partner_directory(store, "999001")) == 121
+
+
+def _tabs_open_first(at) -> list[int]:
+    """The tab each of the page's tab sets opens on (a block whose proto is a tab container)."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            fields = getattr(getattr(proto, "DESCRIPTOR", None), "fields_by_name", {})
+            if "tab_container" in fields and proto.HasField("tab_container"):
+                found.append(proto.tab_container.default_tab_index)
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def test_a_link_to_a_partner_opens_its_record_in_the_tab_that_edits_it(db_url):
+    from engagement.partners import partner_directory
+
+    target = partner_directory(open_store(db_url), "999001")["partner_id"].iloc[3]
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/directory.py")
+    at.query_params["partner"] = target
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="dir_pick").value == target
+    assert _tabs_open_first(at) == [2]
+    plain = open_as("flo@hollybrook.sch.uk")  # opened from the menu: the list of those due first
+    assert _tabs_open_first(plain) == [0]

@@ -153,6 +153,10 @@ def test_after_adding_a_partner_the_page_stays_on_it_and_it_is_not_due_for_a_che
         assert page.get_by_label("Name", exact=True).input_value() == name
         assert page.get_by_text("Last checked:").first.is_visible()
         assert _due(page) == before
+        # Saved, and warned apart (not in a green box) that the partner is not on the map.
+        warning = page.locator('[data-testid="stAlertContentWarning"]').filter(has_text="Not placed on the map")
+        assert warning.count() == 1
+        assert "Not placed" not in " ".join(page.locator('[data-testid="stAlertContentSuccess"]').all_inner_texts())
         for viewport in ((1440, 900), (1280, 800), (1280, 720), (390, 844)):
             page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
             h.wait_ready(page)
