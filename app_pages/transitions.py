@@ -83,7 +83,7 @@ st.dataframe(
 
 # Beside the moves: how the families with SEND, and those of them moving, feel they belong
 # (engagement.belonging, the Overview's figures by group; small groups not shown).
-st.subheader("Belonging of families with SEND", anchor=False)
+st.header("Belonging of families with SEND", anchor=False)
 voice = belonging.send_belonging(
     store, school_id, moves, today, for_governor=not access.sees_family_detail(viewer.role)
 )

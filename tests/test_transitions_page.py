@@ -109,7 +109,7 @@ def test_the_senco_sees_belonging_by_group_beside_the_send_moves(app_db):
     at = signed_in("senco@hollybrook.sch.uk")
     at.switch_page("app_pages/transitions.py").run()
     assert not at.exception, at.exception
-    assert any(s.value == "Belonging of families with SEND" for s in at.subheader)
+    assert any(s.value == "Belonging of families with SEND" for s in at.header)
     (shown,) = [t.value for t in at.table if "SEND, moving" in t.value.columns]
     store = db.open_store(app_db)
     try:

@@ -27,4 +27,7 @@ def test_belonging_of_send_families_is_shown_beside_the_moves(open_app_page, vie
         main = page.locator('[data-testid="stMain"]')
         assert main.evaluate("el => el.scrollWidth <= el.clientWidth + 1")
         h.screenshot(page, h.SCREENSHOTS / f"transitions-belonging-{viewport[0]}x{viewport[1]}.png", viewport)
+        if viewport == SIZES[0]:  # the bar: nothing critical, serious or moderate
+            found = h.describe_violations(h.axe_violations(page), impacts=("critical", "serious", "moderate"))
+            assert not found, "\n".join(found)
     assert not record.problems(), "\n".join(record.problems())
