@@ -708,6 +708,38 @@ def cards(
     }
 
 
+def now_and_before(
+    store: db.Store, windows: Sequence[SchoolWindow], for_governor: bool = False, run: Run | None = None
+) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
+    """What the Schools page counts: the partners with their contacts (:func:`partner_contacts`),
+    each school's cards for its window with ``more`` (:func:`cards`), and its cards for its
+    comparison window (schools without one left out). The two windows are counted at the same
+    time, each in a read transaction of its own on a connection of its own: the database works
+    outside Python's lock, so a second core halves the wait. With ``run`` (DuckDB's one
+    connection) or an in-memory store (one shared connection), one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.pool import StaticPool
+
+    partners = partner_contacts(store, windows, run)
+    before_windows = comparison_windows(windows)
+
+    def now() -> dict[str, dict]:
+        return cards(store, windows, for_governor, partners=partners, run=run, more=True)
+
+    def before() -> dict[str, dict]:
+        if not before_windows:
+            return {}
+        again = partner_contacts(store, before_windows, run, again=partners)
+        return cards(store, before_windows, for_governor, partners=again, run=run)
+
+    if run is not None or isinstance(store.engine.pool, StaticPool):
+        return partners, now(), before()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(before)
+        return partners, now(), later.result()
+
+
 def _brief(card: dict) -> dict:
     """The figures of a card ``compare --json`` prints (FORMATS.md), a suppressed one beside its flag."""
     families = {k: card["families"][k] for k in ("on_roll", "reach")}

@@ -1,7 +1,8 @@
 """The Schools page's benchmark lines (``python -m engagement bench``, section ``schools``): every
 school's figures of the Schools page (scores and their change, reach, equity, shared partners,
 neighbours) counted in the database, on SQLite and on PostgreSQL, against the very same queries in
-DuckDB over the same rows (one thread, as our code runs on one core); and one school's Overview
+DuckDB over the same rows (on as many threads as the machine has cores: ours counts the window and
+its comparison window at the same time, on two connections); and one school's Overview
 read out of a store holding all of them.
 
 PostgreSQL gets the demo's rows by ``COPY`` into a schema of its own (dropped afterwards), so the
@@ -131,11 +132,7 @@ def copy_to_postgres(store: db.Store, tables: dict[str, pd.DataFrame], chunk: in
 def schools_figures(store: db.Store, windows, run=None) -> dict:
     """What the Schools page counts for every school (its figures, their change, shared partners and
     neighbours), with the queries run in the store or by ``run``: the unit the benchmark times."""
-    partners = compare.partner_contacts(store, windows, run)
-    now = compare.cards(store, windows, True, partners=partners, run=run, more=True)
-    before_windows = compare.comparison_windows(windows)
-    before_partners = compare.partner_contacts(store, before_windows, run, again=partners)
-    before = compare.cards(store, before_windows, True, partners=before_partners, run=run)
+    partners, now, before = compare.now_and_before(store, windows, True, run)
     shared = compare.shared_partners(partners)
     neighbours = compare.neighbours_have(windows, partners)
     return {"now": now, "before": before, "shared": shared, "neighbours": len(neighbours)}
@@ -176,7 +173,8 @@ def schools_section(bench: Bench) -> list[Timing]:
     t_sqlite, ours = median_seconds(lambda: schools_figures(bench.store, windows), n)
     out.append(Timing(f"Schools figures, all {count} schools (SQLite)", t_sqlite, n, "< 5 s" if authority else ""))
 
-    con = duckdb_with(tables, threads=1)
+    threads = os.cpu_count() or 1
+    con = duckdb_with(tables, threads=threads)
     try:
         run = compare.duckdb_runner(con)
         t_duck, duck = median_seconds(lambda: schools_figures(bench.store, windows, run), n)
@@ -212,7 +210,7 @@ def schools_section(bench: Bench) -> list[Timing]:
     for where, seconds in (("SQLite", t_sqlite), ("PostgreSQL", t_pg)):
         out.append(
             Timing(
-                f"Schools figures, same SQL in DuckDB (1 thread) vs {where}",
+                f"Schools figures, same SQL in DuckDB ({threads} thread{'s' * (threads > 1)}) vs {where}",
                 t_duck,
                 n,
                 "ours within 2x",

@@ -80,19 +80,7 @@ def schools_view(
     """The Schools page for ``school_ids`` (those the account may see, never more): each school's
     own term so far unless dates are given."""
     windows = compare.school_windows(store, school_ids, start, end, today)
-    partners = compare.partner_contacts(store, windows)
-    now = compare.cards(store, windows, for_governor, partners=partners, more=True)
-    before_windows = compare.comparison_windows(windows)
-    before = (
-        compare.cards(
-            store,
-            before_windows,
-            for_governor,
-            partners=compare.partner_contacts(store, before_windows, again=partners),
-        )
-        if before_windows
-        else {}
-    )
+    partners, now, before = compare.now_and_before(store, windows, for_governor)
     rows = []
     for w in windows:
         card, old = now[w.school_id], before.get(w.school_id)

@@ -16,6 +16,7 @@ from engagement.compare import (
     compare_json,
     comparison_windows,
     neighbours_have,
+    now_and_before,
     partner_contacts,
     same_name_key,
     school_windows,
@@ -363,3 +364,13 @@ def test_the_comparison_windows_partner_contacts_counted_again_are_as_read_afres
     afresh = partner_contacts(three_schools, before)
     assert again.equals(afresh)
     assert afresh["contacts"].sum() > 0  # the comparison windows hold contacts: counts, not only zeros
+
+
+def test_the_window_and_its_comparison_counted_at_once_are_as_counted_one_after_the_other(three_schools_more):
+    store = three_schools_more
+    windows = school_windows(store, today=TODAY)
+    partners, now, before = now_and_before(store, windows, for_governor=True)
+    assert partners.equals(partner_contacts(store, windows))
+    assert now == cards(store, windows, for_governor=True, more=True)
+    assert before == cards(store, comparison_windows(windows), for_governor=True)
+    assert set(before) == {"A1", "B1", "C1"} and before["A1"]["families"]["on_roll"] == 60
