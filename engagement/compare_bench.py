@@ -1,8 +1,8 @@
 """The Schools page's benchmark lines (``python -m engagement bench``, section ``schools``): every
 school's figures of the Schools page (scores and their change, reach, equity, shared partners,
 neighbours) counted in the database, on SQLite and on PostgreSQL, against the very same queries in
-DuckDB over the same rows (on as many threads as the machine has cores: ours counts the window and
-its comparison window at the same time, on two connections); and one school's Overview
+DuckDB over the same rows (on as many threads as the machine has cores: on PostgreSQL ours counts
+the window and its comparison window at the same time, on connections of their own); and one school's Overview
 read out of a store holding all of them.
 
 PostgreSQL gets the demo's rows by ``COPY`` into a schema of its own (dropped afterwards), so the

@@ -13,7 +13,7 @@ from test_compare import TODAY, _fill_more
 from engagement import bench, compare
 from engagement.compare_bench import duckdb_with, store_tables
 
-# DuckDB runs on every core, as our count runs the window and its comparison window at once.
+# DuckDB runs on every core, as our count on PostgreSQL runs the window and its comparison window at once.
 THREADS = f"{os.cpu_count() or 1} thread{'s' * ((os.cpu_count() or 1) > 1)}"
 
 
