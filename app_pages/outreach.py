@@ -14,7 +14,7 @@ from engagement.store import list_schools
 from engagement.text import list_text, md_escape, value_text
 from engagement.typology import CHANNELS, load_typology
 from ui import forms
-from ui.forms import AS_USUAL, focus_on, two_way_question
+from ui.forms import AS_USUAL, bring_into_view, focus_on, two_way_question
 
 viewer, store, school_id = ui.open_page("outreach")
 
@@ -158,6 +158,8 @@ with listed:
                 st.session_state["outreach_family"] = item["family_id"]
                 st.session_state.pop("outreach_logged", None)
                 st.session_state["outreach_form_done"] = True
+                st.session_state["outreach_show_panel"] = st.session_state.get("outreach_show_panel_n", 0) + 1
+                st.session_state["outreach_show_panel_n"] = st.session_state["outreach_show_panel"]
                 st.rerun()
             st.markdown("**Why now:** " + md_escape(item["reasons"]))
             last = item["last_two_way"]
@@ -425,3 +427,8 @@ d3.download_button(
     on_click="ignore",
     help="Open it in the browser and print (A4, landscape). Shred it once the contacts are logged.",
 )
+
+# A family just chosen: its panel and log form on screen (on a phone they come under the list).
+# Drawn last, so the empty frame moves nothing on the page.
+if chosen_now := st.session_state.pop("outreach_show_panel", None):
+    bring_into_view("outreach_family_panel", nonce=chosen_now)

@@ -279,3 +279,31 @@ def test_the_family_panels_tables_fit_without_scrolling_sideways(open_app_page, 
         for key, width in (first | {"outreach_uses_table": second["outreach_uses_table"]}).items():
             assert width["scroll"] <= width["client"] + 1, (key, width)
     assert not record.problems(), "\n".join(record.problems())
+
+
+FORM_ON_SCREEN = """() => {
+  const form = document.querySelector('.st-key-outreach_family_panel [data-testid="stForm"]');
+  if (!form) return false;
+  const r = form.getBoundingClientRect();
+  return r.top >= 0 && r.top + 80 <= window.innerHeight;
+}"""
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), *SIZES], ids=lambda v: f"{v[0]}x{v[1]}")
+def test_choosing_a_family_brings_its_log_form_into_view(open_app_page, viewport):
+    """Issue 27, item 6: on a phone the panel is under the whole list (2,800 px below the family
+    tapped); choosing a family far down the list brings the log form on screen at every width."""
+    with open_app_page("/outreach", viewport) as (record, page):
+        row = page.locator('[class*="st-key-outreach_row_"]').nth(7)
+        family = re.search(r"Family (\S+)", row.get_by_role("button").inner_text()).group(1)
+        row.get_by_role("button").scroll_into_view_if_needed()
+        row.get_by_role("button").click()
+        page.locator(PANEL).locator("h3").filter(has_text=family).wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+        page.wait_for_function(FORM_ON_SCREEN, timeout=10_000)
+        assert panel_family(page) == family
+        # Still there once everything has settled (nothing scrolled it away again).
+        h.wait_ready(page)
+        assert page.evaluate(FORM_ON_SCREEN)
+        page.screenshot(path=str(h.SCREENSHOTS / f"outreach-chosen-screen-{viewport[0]}x{viewport[1]}.png"))
+    assert not record.problems(), "\n".join(record.problems())
