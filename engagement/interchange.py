@@ -1745,12 +1745,55 @@ def _event_links(
                 "event_id",
                 f"event {event!r} belongs to another school, not to {school[i]!r}",
             )
+    _families_twice_on_a_register(report, conn, frame, wanted, names)
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]
     # A re-imported export changes nothing: the pairs already stored are left out.
     stored = db.frame_by_key(conn, "event_contacts", [i for i, _ in pairs], columns=["interaction_id", "event_id"])
     stored_pairs = set(zip(stored["interaction_id"], stored["event_id"], strict=True))
     return [pair for pair in pairs if pair not in stored_pairs]
+
+
+def _families_twice_on_a_register(
+    report: ImportReport, conn: Connection, frame: pd.DataFrame, wanted: pd.Series, names: list[str]
+) -> None:
+    """A family is on an event's register once (the store's key): a row naming an event for a
+    family that an earlier row of the file, or a contact the file leaves in place, already puts on
+    that register is refused, naming the row it repeats."""
+    if "family_id" not in frame:
+        return
+    both = wanted.notna() & frame["family_id"].notna()
+    if not both.any():
+        return
+    pairs = pd.DataFrame({"event": wanted[both].astype(object), "family": frame.loc[both, "family_id"].astype(object)})
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    for i, event, family in pairs.itertuples(name=None):
+        where = _where(frame, i, names)
+        seen = first.setdefault((event, family), where)
+        if seen != where:
+            report.error(
+                *where,
+                "event_id",
+                f"family {family!r} is on the register of event {event!r} already, by row {seen[1]}: "
+                "a family is on a register once",
+            )
+    ec = db.event_contacts
+    replaced = set(frame.loc[wanted.notna(), "interaction_id"].astype(object))
+    events = sorted(set(pairs["event"]))
+    for start in range(0, len(events), db.WRITE_CHUNK):
+        stored = conn.execute(
+            select(ec.c.event_id, ec.c.family_id, ec.c.interaction_id).where(
+                ec.c.event_id.in_(events[start : start + db.WRITE_CHUNK]), ec.c.family_id.is_not(None)
+            )
+        )
+        for event, family, contact in stored:
+            if contact not in replaced and (event, family) in first:
+                report.error(
+                    *first[(event, family)],
+                    "event_id",
+                    f"family {family!r} is on the register of event {event!r} already (contact {contact!r}): "
+                    "a family is on a register once",
+                )
 
 
 # ---------------------------------------------------------------- writing
@@ -1798,13 +1841,15 @@ def _write(conn: Connection, plan: _Plan) -> None:
             rows = changed[group.index.to_numpy()]
             which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
             db.bulk_update(conn, kind, list(p.keys[rows]), {c: p.records[c][rows] for c in which})
+            if kind == "interactions" and "family_id" in which:
+                db.refresh_event_families(conn, list(p.keys[rows]))
     if plan.event_links:
         # A contact is on one register at most: the file's event replaces any other.
         ec = db.event_contacts
         ids = [i for i, _ in plan.event_links]
         for start in range(0, len(ids), db.WRITE_CHUNK):
             conn.execute(ec.delete().where(ec.c.interaction_id.in_(ids[start : start + db.WRITE_CHUNK])))
-        conn.execute(ec.insert(), [{"interaction_id": i, "event_id": e} for i, e in plan.event_links])
+        db.link_to_events(conn, plan.event_links)
 
 
 def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
