@@ -512,12 +512,28 @@ def store_problem(error: BaseException) -> str:
     >>> from sqlalchemy.exc import OperationalError
     >>> store_problem(OperationalError("INSERT ...", {}, Exception("attempt to write a readonly database")))
     'attempt to write a readonly database'
+    >>> going = "terminating connection due to administrator command; server closed the connection unexpectedly"
+    >>> store_problem(OperationalError("INSERT ...", {}, Exception(going)))
+    'the database server cannot be reached (is it running?)'
     """
     cause = getattr(error, "orig", None) or error
     text = " ".join(str(cause).split())
-    if "connection" in text.lower() and ("refused" in text.lower() or "failed" in text.lower()):
+    lowered = text.lower()
+    if "connection" in lowered and ("refused" in lowered or "failed" in lowered):
+        return "the database server cannot be reached (is it running?)"
+    # The server stopping or restarting under a save: what its last words to the connection were.
+    if any(words in lowered for words in SERVER_GOING):
         return "the database server cannot be reached (is it running?)"
     return disk_trouble(error) or text.split(" [SQL:")[0][:300]
+
+
+SERVER_GOING = (
+    "terminating connection due to administrator command",
+    "server closed the connection unexpectedly",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "consuming input failed",
+)
 
 
 def disk_trouble(error: BaseException) -> str | None:
