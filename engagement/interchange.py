@@ -51,7 +51,7 @@ import re
 import stat
 import time
 import zipfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,6 +424,47 @@ def _look(source: _Source) -> _Look:
     return _Look(digest.hexdigest(), blank, start, encoding, control)
 
 
+EMPTY_FILE = "the file is empty: it needs a header row and rows of data"
+HEADER_ONLY = "the file has a header but no rows of data: nothing was imported"
+
+
+def _first_place(source: _Source, pattern: re.Pattern[bytes]) -> tuple[int | None, str | None]:
+    """The row and column of the first byte ``pattern`` finds in the file: where a file that is not
+    text goes wrong (rows counted as a spreadsheet counts them; the column by the header's name, or
+    by its place in the row when the header itself cannot be read).
+
+    >>> _first_place(_source(("f.csv", b"family_id,notes\\nF1,ok\\nF2,bad \\x81 byte\\n")), _NOT_CP1252)
+    (3, 'notes')
+    """
+    with source.open() as f:
+        data = f.read()
+    found = pattern.search(data)
+    if found is None:
+        return None, None
+    before = data[: found.start()]
+    row = before.count(b"\n") + 1
+    line = before[before.rfind(b"\n") + 1 :].decode("latin-1").replace("\r", " ")
+    header_line = next((h for h in data.split(b"\n") if h.strip()), b"").decode("latin-1").replace("\r", " ")
+    delimiter = max((",", ";", "\t"), key=header_line.count) if header_line.count(",") == 0 else ","
+
+    def cells(text: str) -> list[str]:
+        try:
+            return next(csv.reader([text], delimiter=delimiter), [])
+        except csv.Error:  # a stray quote: count the delimiters alone
+            return text.split(delimiter)
+
+    index = max(len(cells(line)), 1) - 1
+    header = [h.strip().lower() for h in cells(header_line)]
+    named = row > 1 and index < len(header) and header[index].isascii() and header[index].isprintable()
+    return row, header[index] if named and header[index] else f"column {index + 1}"
+
+
+def refuse_empty(report: ImportReport, name: str, columns: Sequence[str]) -> None:
+    """An empty file refused at its first row, under the first column it should have had."""
+    naming = f" (naming {', '.join(columns)})" if columns else ""
+    report.error(name, 1, columns[0] if columns else "header", EMPTY_FILE + naming)
+
+
 def _cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a CSV would have held."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -446,7 +487,7 @@ def _rows(source: _Source) -> Iterator[list[str]]:
     look = _look(source)
     source.sha256 = look.sha256
     if look.blank:
-        raise _Refused("the file is empty: it needs a header row and rows of data")
+        raise _Refused(EMPTY_FILE, row=1)
     _check_size(source.size)
     suffix = Path(source.name).suffix.lower()
     if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and look.start.startswith(b"PK\x03\x04")):
@@ -460,9 +501,12 @@ def _rows(source: _Source) -> Iterator[list[str]]:
             raise _Refused(_NOT_TEXT)
         return _csv_rows(lambda: io.StringIO(text, newline=""), source.name, limits.max_rows, limits.max_cell_chars)
     if look.encoding is None:
-        raise _Refused("the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX")
+        raise _Refused(
+            "the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX",
+            *_first_place(source, _NOT_CP1252),
+        )
     if look.control:
-        raise _Refused(_NOT_TEXT)
+        raise _Refused(_NOT_TEXT, *_first_place(source, _CONTROL_BYTES))
     encoding = look.encoding
     return _csv_rows(
         lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""),
@@ -489,16 +533,29 @@ def read_file(item) -> tuple[str, list[list[str]]]:
     return source.name, [[("" if c == EMPTY_TEXT else c) for c in row] for row in _rows(source)]
 
 
-def read_reported(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
+def read_reported(report: ImportReport, item, columns: Sequence[str] = ()) -> tuple[str, list[list[str]] | None]:
     """:func:`read_file`, with a file that cannot be read put into ``report`` (its row and column
-    where known) instead of raised: (name, rows), or (name, None)."""
+    where known) instead of raised: (name, rows), or (name, None). ``columns``: the columns a
+    file of its kind needs, by which an empty file and one of a header alone are refused."""
     try:
-        return read_file(item)
+        name, rows = read_file(item)
     except (_Refused, OSError) as exc:
         name = source_name(item)
+        if isinstance(exc, _Refused) and str(exc) == EMPTY_FILE:
+            refuse_empty(report, name, columns)
+            return name, None
         reason = f"the file cannot be read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), reason)
         return name, None
+    filled = [i for i, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
+    if not filled:
+        refuse_empty(report, name, columns)
+        return name, None
+    if len(filled) == 1:
+        header = [c.strip().lower() for c in rows[filled[0] - 1]]
+        report.error(name, filled[0] + 1, (columns[0] if columns else header[0]) or "header", HEADER_ONLY)
+        return name, None
+    return name, rows
 
 
 def source_name(item) -> str:
@@ -777,12 +834,17 @@ class _Table:
 def _read_table(report: ImportReport, source: _Source, kind: str, src: int, converters) -> _Table | None:
     """Read, check and convert one file a chunk of rows at a time; problems go to the report."""
     name = source.name
+    required = [f.name for f in FORMATS[kind] if f.required] or [f.name for f in FORMATS[kind]][:1]
     try:
         rows = _rows(source)
     except _Refused as exc:
-        report.error(name, exc.row, exc.column, str(exc))
+        if str(exc) == EMPTY_FILE:
+            refuse_empty(report, name, required)
+        else:
+            report.error(name, exc.row, exc.column, str(exc))
         return None
     header: list[str] | None = None
+    header_at = 1
     columns: dict[str, int] = {}
     chunks: list[dict[str, np.ndarray]] = []
     numbers: list[int] = []
@@ -794,6 +856,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
                 continue
             if header is None:
                 header = [("" if h == EMPTY_TEXT else h).strip().lower() for h in cells]
+                header_at = number
                 known = _check_header(report, name, kind, number, header)
                 if known is None:
                     return None
@@ -819,7 +882,10 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
         if close is not None:
             close()  # restores the csv module's field limit at once
     if header is None:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, required)
+        return None
+    if not body and not chunks:
+        report.error(name, header_at + 1, required[0], HEADER_ONLY)
         return None
     if body or not chunks:
         chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
