@@ -533,6 +533,9 @@ SERVER_GOING = (
     "the database system is shutting down",
     "the database system is starting up",
     "consuming input failed",
+    "the connection is closed",
+    "the connection is lost",
+    "no connection to the server",
 )
 
 
