@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from engagement import records
 from engagement import store as db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,8 +119,11 @@ def test_an_export_onto_a_full_disk_keeps_the_earlier_export_whole(make_disk, de
     refused in one line, exit 1, and the earlier export is as it was, file for file, byte for byte."""
     small_disk = make_disk(4 * 1024 * 1024)  # the demo's export is about 1.8 MB
     out = small_disk.folder / "export"
-    first = small_disk.run("-m", "engagement", "export", str(out), "--db", demo_copy())
-    assert first.returncode == 0, first.stderr
+    store = db.open_store(demo_copy())
+    try:
+        records.export_records(store, out)  # the earlier export, while there was room
+    finally:
+        store.dispose()
     before = _digests(out)
     assert "interactions.csv" in before and "families.csv" in before
     # (With a file-size limit: room for the store's own index, none for interactions.csv.)
@@ -139,6 +143,7 @@ def _writer_script(url: str, notes: int) -> str:
     printed as it returns, the refusal in the words the app would show."""
     return f"""
 import datetime, sys
+from engagement import records
 from engagement import store as db
 from engagement.contacts import log_interaction
 store = db.open_store({url!r})
@@ -190,30 +195,36 @@ def test_a_sqlite_store_on_a_full_disk_refuses_the_save_plainly_and_loses_nothin
     assert again.stdout.startswith("ACK "), again.stdout + again.stderr
 
 
-def _store_on_a_full_disk(small_disk: SmallDisk, demo_store_file: Path) -> Path:
-    """The demo store on the disk, closed (its write-ahead log folded in and its index removed),
-    then the disk filled: SQLite can open the file but not make the index it reads through."""
+def _store_on_a_full_disk(small_disk: SmallDisk, store_file: Path) -> Path:
+    """A closed store (its write-ahead log folded in, its index removed) on the disk, then the disk
+    filled: SQLite can open the file but not make the index it reads through."""
     import shutil
 
     path = small_disk.folder / "app.db"
-    shutil.copyfile(demo_store_file, path)
+    shutil.copyfile(store_file, path)
     assert sorted(p.name for p in small_disk.folder.iterdir()) == ["app.db"]
     small_disk.fill()
     return path
 
 
-def test_a_read_on_a_full_disk_says_the_disk_is_full_in_one_line(make_disk, demo_store_file):
+def test_a_read_on_a_full_disk_says_the_disk_is_full_in_one_line(make_disk, empty_sqlite_file):
     """Before: "error: the store cannot be used: disk I/O error", which tells a data lead nothing."""
-    roomy_disk = make_disk(16 * 1024 * 1024)  # the demo store is about 6 MB
-    path = _store_on_a_full_disk(roomy_disk, demo_store_file)
-    run = roomy_disk.run("-m", "engagement", "score", "--json", "--db", str(path))
+    small_disk = make_disk(1024 * 1024)
+    path = _store_on_a_full_disk(small_disk, empty_sqlite_file)
+    run = small_disk.run("-m", "engagement", "score", "--json", "--db", str(path))
     assert run.returncode == 1, run.stdout + run.stderr
     assert run.stderr.strip().splitlines() == [
         "error: the store cannot be used: the disk holding the store is full or cannot be read "
         "(disk I/O error): free space on it, then try again"
     ]
-    roomy_disk.free()
-    assert roomy_disk.run("-m", "engagement", "score", "--json", "--db", str(path)).returncode == 0
+    # With room again, the store reads as before.
+    small_disk.free()
+    store = db.open_store(str(path))
+    try:
+        with store.read() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(db.schools)).scalar_one() == 0
+    finally:
+        store.dispose()
 
 
 PAGE_SCRIPT = f"""
@@ -224,12 +235,12 @@ print(json.dumps({{"exceptions": [str(e.value) for e in at.exception], "errors":
 """
 
 
-def test_a_page_read_on_a_full_disk_says_the_disk_is_full(make_disk, demo_store_file):
+def test_a_page_read_on_a_full_disk_says_the_disk_is_full(make_disk, empty_sqlite_file):
     """The app's first page, run by AppTest in a child process on the full disk. Before: "The
     database cannot be used just now", with nothing a data lead could act on."""
-    roomy_disk = make_disk(16 * 1024 * 1024)
-    path = _store_on_a_full_disk(roomy_disk, demo_store_file)
-    run = roomy_disk.run("-c", PAGE_SCRIPT, env={"DATABASE_URL": f"sqlite:///{path}", "ENGAGEMENT_NO_DEMO": "1"})
+    small_disk = make_disk(1024 * 1024)
+    path = _store_on_a_full_disk(small_disk, empty_sqlite_file)
+    run = small_disk.run("-c", PAGE_SCRIPT, env={"DATABASE_URL": f"sqlite:///{path}", "ENGAGEMENT_NO_DEMO": "1"})
     assert run.returncode == 0, run.stderr
     shown = json.loads(run.stdout.strip().splitlines()[-1])
     assert shown["exceptions"] == []
