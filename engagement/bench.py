@@ -323,11 +323,12 @@ def _import_child(url: str, path: str, seed: int, today: datetime.date, results)
     (seconds, report.seconds, ok or the report, peak MB before, peak MB after) on ``results``."""
     from engagement import interchange, settings
     from engagement.demo import load_demo
+    from engagement.imports import reading
 
     # A million rows make a file of about 100 MB, over the default upload limit of 50 MB.
     base = settings.load_settings()
     roomy = base.model_copy(update={"imports": base.imports.model_copy(update={"max_file_mb": 1_000.0})})
-    interchange.load_settings = lambda path=None: roomy
+    reading.load_settings = lambda path=None: roomy
     store = db.open_store(url)
     load_demo(store, scale="school", seed=seed, today=today, actor="bench")
     before = peak_mb()

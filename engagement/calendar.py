@@ -38,10 +38,11 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from engagement import interchange
 from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_date
-from engagement.interchange import ImportReport, check_unknown_columns
+from engagement.imports.reading import read_reported, source_list
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import check_unknown_columns
 from engagement.settings import Settings
 from engagement.terms import Calendar, Holiday, Term, date_range_text, default_calendar, with_defaults
 
@@ -232,7 +233,7 @@ def _school_for(
 def _rows_of_file(
     report: ImportReport, conn, item, school_id: str | None, allowed: Collection[str] | None
 ) -> tuple[str, list[Row]]:
-    name, table = interchange.read_reported(report, item)
+    name, table = read_reported(report, item)
     report.files.append(name)
     if table is None:
         return name, []
@@ -319,7 +320,7 @@ def import_terms(
     without one; ``allowed_schools`` (the signed-in account's; None: any) refuses rows of any
     other. With ``dry_run`` the files are only checked."""
     report = ImportReport(dry_run=dry_run)
-    items = interchange.source_list(sources)
+    items = source_list(sources)
     try:
         with store.read() if dry_run else store.write(actor) as conn:
             by_school: dict[str, list[Row]] = {}

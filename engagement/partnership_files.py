@@ -31,15 +31,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.interchange import (
-    ImportReport,
-    excel_safe,
-    excel_unsafe,
-    parse_date,
-    parse_list,
-    read_reported,
-    source_list,
-)
+from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
+from engagement.imports.reading import read_reported, source_list
+from engagement.imports.report import ImportReport
 from engagement.typology import load_typology
 
 KINDS = ("partnerships", "partnership_members", "action_plan")

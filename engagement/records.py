@@ -35,7 +35,8 @@ from engagement import calendar as terms_files
 from engagement import interchange, partnership_files, week_files
 from engagement import send_belonging_files as voice_files
 from engagement import store as db
-from engagement.interchange import ImportReport, source_list, source_name
+from engagement.imports.reading import source_list, source_name
+from engagement.imports.report import ImportReport
 from engagement.settings import load_settings
 
 SchoolScope = str | Collection[str] | None

@@ -34,7 +34,9 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement import transitions as moves
 from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported, source_list
+from engagement.imports.reading import read_reported, source_list
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import check_unknown_columns
 from engagement.plans_and_surveys import load_plan, load_surveys
 
 KINDS = ("transitions", "transition_steps", "survey_responses")

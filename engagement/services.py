@@ -42,7 +42,9 @@ from sqlalchemy.engine import Connection
 from engagement import interchange as ix
 from engagement import store as db
 from engagement.cells import parse_list, year_tokens
-from engagement.interchange import Field, ImportReport
+from engagement.imports.reading import cell_text
+from engagement.imports.report import ImportReport
+from engagement.interchange import Field
 
 KIND = "services"
 DELIVERY = ("in person", "online", "phone")
@@ -144,7 +146,7 @@ def check_values(
             continue
         raw = values[f.name]
         # Not stripped again: a cell the import cleaned ("'\tx" read back as "\tx") stays as it was.
-        text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else ix._cell_text(raw)
+        text = "" if raw is None or (isinstance(raw, float) and math.isnan(raw)) else cell_text(raw)
         if text.strip() == "":
             if f.required:
                 problems[f.name] = f"the {f.name} is missing; every row needs one"

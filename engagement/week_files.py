@@ -26,7 +26,9 @@ from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported
+from engagement.imports.reading import read_reported
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import check_unknown_columns
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")
