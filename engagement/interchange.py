@@ -44,7 +44,6 @@ import json
 import math
 import os
 import re
-import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,7 +56,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
@@ -68,10 +66,9 @@ from engagement.imports.reading import (
     Source,
     file_rows,
     open_source,
-    source_list,
 )
 from engagement.imports.report import MAX_PRINTED_ERRORS, ImportReport
-from engagement.imports.runner import check_unknown_columns
+from engagement.imports.runner import Refusal, Scope, Steps, StoreChanged, check_unknown_columns, run_one
 from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load_typology
 
 # ---------------------------------------------------------------- the formats
@@ -1040,6 +1037,7 @@ class _Plan:
     schools: set[tuple[str, bool]]  # the store's schools and whether each is a demo
     owners: dict[str, dict[str, str]]  # the stored owners of the families and partners named
     event_links: list[tuple[str, str]] = field(default_factory=list)  # (interaction, event) pairs
+    audit: dict[str, Any] | None = None  # the import's audit row, made before the write
 
 
 def _plan(
@@ -1174,10 +1172,6 @@ def _event_links(
 # ---------------------------------------------------------------- writing
 
 
-class _StoreChanged(Exception):
-    """What the check read has changed since: check again."""
-
-
 def _still_as_checked(conn: Connection, plan: _Plan) -> bool:
     """Inside the write transaction, cheaply: are the schools, the rows about to be updated and the
     owners of the families and partners named still as the check saw them? (A row inserted
@@ -1256,8 +1250,6 @@ def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) 
 
 # ---------------------------------------------------------------- the whole batch
 
-ATTEMPTS = 3
-
 
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
@@ -1272,92 +1264,49 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def import_files(
-    store: db.Store,
-    paths,
-    kind: str | None = None,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-    events_to_come: Collection[str] = (),
-) -> ImportReport:
+def _read(report: ImportReport, sources: list, kind: str | None) -> _Batch:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    with _no_cycle_collection():
+        return _read_batch(report, sources, kind)
+
+
+def _check(report: ImportReport, batch: _Batch, conn: Connection, scope: Scope) -> _Plan | None:
+    """Checked against a read of the store, outside the write transaction: the lock is held only
+    to write (and to see that what was checked still holds). The audit row is made here too."""
+    with _no_cycle_collection():
+        plan = _plan(report, conn, batch, scope.school_id, scope.allowed_schools, scope.coming.get("events", ()))
+    if plan is not None:
+        report.counts = {k: p.counts() for k, p in plan.kinds.items()}
+        plan.audit = _audit_event(batch, plan, report.counts)
+    return plan
+
+
+def _write_checked(report: ImportReport, batch: _Batch, plan: _Plan | None, conn: Connection, scope: Scope) -> None:
+    if plan is None:
+        plan = _check(report, batch, conn, scope)  # on the store as this transaction sees it
+        if plan is None:
+            raise Refusal
+    elif not _still_as_checked(conn, plan):
+        raise StoreChanged
+    _write(conn, plan)
+    if plan.audit is not None:
+        db.audit(conn, "import", **plan.audit)
+
+
+STEPS = Steps("records", KINDS, _read, _check, _write_checked)
+
+
+def import_files(store: db.Store, paths, kind: str | None = None, **options) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
     file (else each kind is guessed from its name); ``school_id`` is the school of rows that do
     not name one. With ``dry_run`` the batch is only checked. ``allowed_schools`` (the schools
-    of the signed-in account; ``None``: any) refuses rows of any other school. ``events_to_come``
-    are events an events.csv imported next brings: interactions may name them. The report says
+    of the signed-in account; ``None``: any) refuses rows of any other school. The report says
     what happened.
     """
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    report = ImportReport(dry_run=dry_run)
-    sources = source_list(paths)
-    started = time.perf_counter()
-    with _no_cycle_collection():
-        batch = _read_batch(report, sources, kind)
-    if report.errors or not batch.frames:
-        report.seconds["read and check"] = time.perf_counter() - started
-        return report
-    for attempt in range(1, ATTEMPTS + 1):
-        # Checked against a read of the store, outside the write transaction: the lock is held
-        # only to write (and to see that what was checked still holds).
-        with store.read() as conn, _no_cycle_collection():
-            plan = _plan(report, conn, batch, school_id, allowed_schools, events_to_come)
-        report.seconds["read and check"] = time.perf_counter() - started
-        if plan is None:
-            return report
-        counts = {k: p.counts() for k, p in plan.kinds.items()}
-        if dry_run:
-            report.counts = counts
-            return report
-        event = _audit_event(batch, plan, counts)
-        try:
-            with store.write(actor) as conn:
-                locked = time.perf_counter()
-                if not _still_as_checked(conn, plan):
-                    raise _StoreChanged
-                _write(conn, plan)
-                if event is not None:
-                    db.audit(
-                        conn,
-                        "import",
-                        event["table_name"],
-                        before=event["before"],
-                        after=event["after"],
-                        detail=event["detail"],
-                    )
-            report.seconds["write"] = time.perf_counter() - locked
-            report.counts = counts
-            if store.dialect == "sqlite" and report.seconds["write"] > db.SQLITE_BUSY_TIMEOUT_MS / 1000:
-                report.notes.append(
-                    f"writing took {report.seconds['write']:.0f} s, longer than others wait for the store "
-                    f"({db.SQLITE_BUSY_TIMEOUT_MS // 1000} s): anyone who saved at that moment was asked to try "
-                    "again. Import files this big out of hours, or in parts of 100,000 rows"
-                )
-            return report
-        except (_StoreChanged, IntegrityError) as exc:
-            # Someone changed the rows checked (or added one under an id of the file) meanwhile.
-            if attempt == ATTEMPTS:
-                reason = (
-                    f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}"
-                    if isinstance(exc, IntegrityError)
-                    else "the store kept changing while the files were checked, so nothing was written: "
-                    "import them again"
-                )
-                report.error(", ".join(report.files), None, None, reason)
-        except SQLAlchemyError as exc:
-            report.error(
-                ", ".join(report.files),
-                None,
-                None,
-                f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
-            )
-            return report
-        started = time.perf_counter()
-    return report
+    return run_one(STEPS, store, paths, kind, **options)
 
 
 # ---------------------------------------------------------------- export
