@@ -3,6 +3,9 @@ UTF-8 or Windows-1252 (quoting checked strictly, a broken quote refused with the
 opens) or an .xlsx's first sheet, within the size limits of ``[imports]``. A file that cannot be
 read raises :class:`Refused`, whose ``row`` and ``column`` say where. Each row comes back as a
 spreadsheet numbers it (blank rows included), so that a problem names the row a person sees.
+
+A file on disk is read once, into a snapshot that every check and the parse then read: what is
+imported is what was checksummed, and a file that changed while it was read is refused.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import datetime
 import hashlib
 import io
 import math
+import os
 import re
 import stat
+import tempfile
+import weakref
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,18 +47,26 @@ class Refused(Exception):
 
 @dataclass
 class Source:
-    """A file of the batch: its name, its size, and how to open its bytes (again)."""
+    """A file of the batch: its name, its size, how to open its bytes (again), and what the pass
+    that read them found (``look``; for a path, its snapshot's). Every reader of the file reads
+    these same bytes, and ``sha256`` is their checksum."""
 
     name: str
     size: int
     open: Callable[[], IO[bytes]]
     sha256: str = ""
+    look: _Look | None = None
+
+
+# A snapshot of this many bytes or fewer is held in memory; a larger one in a private temporary file.
+_IN_MEMORY = 16_000_000
 
 
 def open_source(item) -> Source:
     """A file to import: a path, a (name, bytes) pair, or an uploaded file. A path that is not a
     regular file (a FIFO would block for ever) or is over the size limit is refused before a byte
-    is read; a path is read from disk as it is parsed, never held whole."""
+    is read; a path is read once, into a snapshot (:func:`_snapshot`) that the checks and the
+    parse then read, so the file may change on disk afterwards without changing the import."""
     if isinstance(item, tuple) or hasattr(item, "getvalue"):
         name, data = (
             (str(item[0]), bytes(item[1])) if isinstance(item, tuple) else (str(item.name), bytes(item.getvalue()))
@@ -63,7 +77,57 @@ def open_source(item) -> Source:
     if not stat.S_ISREG(info.st_mode):
         raise Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
     _check_size(info.st_size)
-    return Source(path.name, info.st_size, lambda: open(path, "rb"))
+    return _snapshot(path)
+
+
+def _snapshot(path: Path) -> Source:
+    """Read the file at ``path`` once, block by block, into memory or (when large) a private
+    temporary file, looking at each block as it passes (checksum, encoding). A file that changed
+    while it was read (its size or modification time when opened and when read to its end
+    differ, or the bytes read are not its size) is refused: a MIS export still being written or
+    a folder still syncing would otherwise be imported half as it was and half as it became."""
+    scan = _Scan()
+    memory = io.BytesIO()
+    disk: IO[bytes] | None = None
+    spilled: str | None = None
+    try:
+        with open(path, "rb") as f:
+            before = os.fstat(f.fileno())
+            while block := f.read(_BLOCK):
+                scan.feed(block)
+                _check_size(scan.size)
+                if disk is None and scan.size > _IN_MEMORY:
+                    fd, spilled = tempfile.mkstemp(prefix="engagement-import-", suffix=path.suffix)
+                    disk = os.fdopen(fd, "wb")
+                    disk.write(memory.getvalue())
+                    memory = io.BytesIO()
+                (memory if disk is None else disk).write(block)
+            after = os.fstat(f.fileno())
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or scan.size != after.st_size:
+            raise Refused(
+                f"the file changed while it was being read ({before.st_size:,} bytes when opened, "
+                f"{max(after.st_size, scan.size):,} by the end): wait until whatever writes it (a MIS export, a "
+                "folder being synced) has finished, then import it again"
+            )
+    except BaseException:
+        if disk is not None:
+            disk.close()
+        if spilled is not None:
+            os.unlink(spilled)
+        raise
+    look = scan.done()
+    if disk is None or spilled is None:
+        data = memory.getvalue()
+        return Source(path.name, scan.size, lambda: io.BytesIO(data), look.sha256, look)
+    disk.close()
+    copy = spilled
+
+    def reopen() -> IO[bytes]:
+        return open(copy, "rb")  # each reader closes what it opens
+
+    source = Source(path.name, scan.size, reopen, look.sha256, look)
+    weakref.finalize(source, os.unlink, copy)  # the copy goes with the import that read it
+    return source
 
 
 def _check_size(size: int) -> None:
@@ -111,33 +175,50 @@ class _Look:
     control: bool
 
 
-def _look(source: Source) -> _Look:
+class _Scan:
     """One pass over the bytes, a block at a time: the SHA-256 for the audit, and whether the file
     is UTF-8 or Windows-1252 text without control bytes (in both, a byte under 0x80 is the ASCII
     character, so the bytes can be checked before decoding)."""
-    digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
-    is_utf8, is_cp1252, control, blank, start = True, True, False, True, b""
-    with source.open() as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-            if not start:
-                start = block[:4]
-            blank = blank and not block.strip()
-            control = control or bool(_CONTROL_BYTES.search(block))
-            if is_utf8:
-                try:
-                    utf8.decode(block)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-            is_cp1252 = is_cp1252 and not _NOT_CP1252.search(block)
-    if is_utf8:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            is_utf8 = False
-    encoding = "utf-8-sig" if is_utf8 else "cp1252" if is_cp1252 else None
-    return _Look(digest.hexdigest(), blank, start, encoding, control)
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+        self.is_utf8, self.is_cp1252, self.control, self.blank, self.start = True, True, False, True, b""
+        self.size = 0
+
+    def feed(self, block: bytes) -> None:
+        self.size += len(block)
+        self.digest.update(block)
+        if not self.start:
+            self.start = block[:4]
+        self.blank = self.blank and not block.strip()
+        self.control = self.control or bool(_CONTROL_BYTES.search(block))
+        if self.is_utf8:
+            try:
+                self.utf8.decode(block)
+            except UnicodeDecodeError:
+                self.is_utf8 = False
+        self.is_cp1252 = self.is_cp1252 and not _NOT_CP1252.search(block)
+
+    def done(self) -> _Look:
+        if self.is_utf8:
+            try:
+                self.utf8.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.is_utf8 = False
+        encoding = "utf-8-sig" if self.is_utf8 else "cp1252" if self.is_cp1252 else None
+        return _Look(self.digest.hexdigest(), self.blank, self.start, encoding, self.control)
+
+
+def _look(source: Source) -> _Look:
+    """What a pass over the source's bytes finds (for a path, its snapshot's pass found it)."""
+    if source.look is None:
+        scan = _Scan()
+        with source.open() as f:
+            while block := f.read(_BLOCK):
+                scan.feed(block)
+        source.look = scan.done()
+    return source.look
 
 
 def cell_text(value: Any) -> str:
