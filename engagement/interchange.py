@@ -69,6 +69,7 @@ from engagement.imports.reading import (
 )
 from engagement.imports.report import MAX_PRINTED_ERRORS, ImportReport
 from engagement.imports.runner import Refusal, Scope, Steps, StoreChanged, check_unknown_columns, run_one
+from engagement.service_vocabulary import partner_tags, rows_for_tags, service_readers
 from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load_typology
 
 # ---------------------------------------------------------------- the formats
@@ -427,8 +428,6 @@ def _converters() -> dict[str, Callable[[str], Any]]:
     def layer(text):
         value = count(text)
         return value if value in PARTNER_LAYERS else _Bad(f"{text!r} is not a layer: a partner is in layer 2, 3 or 4")
-
-    from engagement.services import service_readers  # the services' own vocabularies live there
 
     return {
         **service_readers(_Bad),
@@ -976,8 +975,6 @@ def _services_from_tags(
     with_tags = np.isin(partners["_src"].to_numpy(), [s for s, cols in present.items() if "services" in cols])
     if not with_tags.any():
         return None
-    from engagement.services import rows_for_tags
-
     columns = [c.name for c in db.services.c]
     people = records["partners"]
     current: dict[str, dict[str, dict[str, Any]]] = {}
@@ -1345,8 +1342,6 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
     every text cell made safe for Excel, empty text written "" and a missing value as nothing.
     Re-importing them changes nothing, and importing them into an empty store gives the same rows.
     Returns the paths written."""
-    from engagement.services import partner_tags
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []

@@ -25,6 +25,7 @@ from engagement import clock, geo
 from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
+from engagement.service_vocabulary import partner_tags
 from engagement.settings import load_settings
 from engagement.text import text_or_blank
 from engagement.typology import LOCAL_OFFER, load_typology
@@ -66,8 +67,6 @@ def partner_directory(
     (NaN when the school or the partner is not placed yet), ``services`` (the tags of its active
     services, ``;``-joined) and ``stale`` (not checked within the configured period, see
     :func:`is_stale`). Archived partners only with ``archived``."""
-    from engagement.services import partner_tags
-
     p = db.partners
     query = select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id)
     if not archived:

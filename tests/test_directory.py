@@ -20,7 +20,8 @@ from engagement import outreach as o
 from engagement import store as db
 from engagement.interchange import export_all, import_files
 from engagement.partners import partner_directory
-from engagement.services import import_services, parse_sessions, service_fit
+from engagement.service_vocabulary import parse_sessions
+from engagement.services import import_services, service_fit
 
 TODAY = datetime.date(2026, 11, 23)
 
