@@ -213,7 +213,7 @@ def register_section(bench: Bench) -> list[Timing]:
 
 # Seconds for the whole import, and what the import may add to the process's peak memory in MB:
 # the rows' typed columns, a chunk of text and (on SQLite) the pages of the write; the file's
-# text is never held whole (its snapshot is in memory up to 16 MB, beyond that in a temporary file).
+# text is never held whole (its snapshot is in memory up to 4 MB, beyond that in a temporary file).
 IMPORT_TARGETS = {20_000: ("< 3 s", 50), 100_000: ("< 10 s", 150), 1_000_000: ("< 120 s", 600)}
 # How long an import may hold SQLite's write lock: under its busy timeout, so officers logging
 # contacts meanwhile wait and never fail. (PostgreSQL locks rows: the officers do not wait.)

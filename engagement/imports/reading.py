@@ -59,7 +59,7 @@ class Source:
 
 
 # A snapshot of this many bytes or fewer is held in memory; a larger one in a private temporary file.
-_IN_MEMORY = 16_000_000
+_IN_MEMORY = 4_000_000
 
 
 def open_source(item) -> Source:
@@ -87,7 +87,7 @@ def _snapshot(path: Path) -> Source:
     differ, or the bytes read are not its size) is refused: a MIS export still being written or
     a folder still syncing would otherwise be imported half as it was and half as it became."""
     scan = _Scan()
-    memory = io.BytesIO()
+    memory: list[bytes] = []  # the blocks, until they are too many to hold
     disk: IO[bytes] | None = None
     spilled: str | None = None
     try:
@@ -99,9 +99,12 @@ def _snapshot(path: Path) -> Source:
                 if disk is None and scan.size > _IN_MEMORY:
                     fd, spilled = tempfile.mkstemp(prefix="engagement-import-", suffix=path.suffix)
                     disk = os.fdopen(fd, "wb")
-                    disk.write(memory.getvalue())
-                    memory = io.BytesIO()
-                (memory if disk is None else disk).write(block)
+                    disk.writelines(memory)
+                    memory.clear()
+                if disk is None:
+                    memory.append(block)
+                else:
+                    disk.write(block)
             after = os.fstat(f.fileno())
         if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or scan.size != after.st_size:
             raise Refused(
@@ -117,7 +120,8 @@ def _snapshot(path: Path) -> Source:
         raise
     look = scan.done()
     if disk is None or spilled is None:
-        data = memory.getvalue()
+        data = b"".join(memory)
+        del memory[:]
         return Source(path.name, scan.size, lambda: io.BytesIO(data), look.sha256, look)
     disk.close()
     copy = spilled
