@@ -393,7 +393,7 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
             for row in conn.execute(select(table).where(table.c.partner_id == partner_id)).mappings():
                 image = dict(row) | ({"steps": steps.get(row["referral_id"], [])} if name == "referrals" else {})
                 detail = f"deleted with partner {partner_id}"
-                copies.append(db._audit_values(conn, "delete", name, key(row), image, None, detail, now))
+                copies.append(db.audit_values(conn, "delete", name, key(row), image, None, detail, now))
         conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(referred)))
         gone = {
             name: conn.execute(table.delete().where(table.c.partner_id == partner_id)).rowcount
