@@ -1,5 +1,5 @@
 """The migrations and the models agree: a store built by running every Alembic migration has
-exactly the tables, columns, indexes and keys that ``engagement/store.py`` declares, on SQLite and
+exactly the tables, columns, indexes and keys that ``engagement/store/tables.py`` declares, on SQLite and
 on PostgreSQL. A column added to a model without its migration (or the other way round) fails here."""
 
 from __future__ import annotations
