@@ -14,7 +14,8 @@ from engagement import access
 from engagement import directory as d
 from engagement.openreferral.local_offer import TAKE_ON, take_on
 from engagement.partners import partner_directory, services_text
-from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
+from engagement.service_vocabulary import ACCESS, DELIVERY, SERVICE_STATUSES
+from engagement.services import services_of
 from engagement.settings import load_settings
 from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
