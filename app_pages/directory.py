@@ -343,10 +343,10 @@ with edit_tab:
     if result is not None:
         if result.ok:
             if result.not_placed:
-                st.session_state["dir_notice"] = "Saved."
+                st.session_state["dir_notice"] = f"Saved {values['name'].strip()}."
                 st.session_state["dir_unplaced"] = result.placed
             else:
-                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+                st.session_state["dir_notice"] = f"Saved {values['name'].strip()}. {result.placed}".strip()
             st.session_state.pop("form_duplicates", None)
             st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
             st.session_state["dir_pick_next"] = result.partner_id
