@@ -232,14 +232,14 @@ def _school_for(
 def _rows_of_file(
     report: ImportReport, conn, item, school_id: str | None, allowed: Collection[str] | None
 ) -> tuple[str, list[Row]]:
-    name, table = interchange.read_reported(report, item)
+    name, table = interchange.read_reported(report, item, REQUIRED)
     report.files.append(name)
     if table is None:
         return name, []
     numbered = [(i, [excel_unsafe(c.strip()) for c in row]) for i, row in enumerate(table, start=1)]
     numbered = [(i, cells) for i, cells in numbered if any(cells)]
     if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        interchange.refuse_empty(report, name, REQUIRED)
         return name, []
     header_line, header = numbered[0]
     header = [h.lower() for h in header]

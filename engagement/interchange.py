@@ -51,7 +51,7 @@ import re
 import stat
 import time
 import zipfile
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,6 +424,47 @@ def _look(source: _Source) -> _Look:
     return _Look(digest.hexdigest(), blank, start, encoding, control)
 
 
+EMPTY_FILE = "the file is empty: it needs a header row and rows of data"
+HEADER_ONLY = "the file has a header but no rows of data: nothing was imported"
+
+
+def _first_place(source: _Source, pattern: re.Pattern[bytes]) -> tuple[int | None, str | None]:
+    """The row and column of the first byte ``pattern`` finds in the file: where a file that is not
+    text goes wrong (rows counted as a spreadsheet counts them; the column by the header's name, or
+    by its place in the row when the header itself cannot be read).
+
+    >>> _first_place(_source(("f.csv", b"family_id,notes\\nF1,ok\\nF2,bad \\x81 byte\\n")), _NOT_CP1252)
+    (3, 'notes')
+    """
+    with source.open() as f:
+        data = f.read()
+    found = pattern.search(data)
+    if found is None:
+        return None, None
+    before = data[: found.start()]
+    row = before.count(b"\n") + 1
+    line = before[before.rfind(b"\n") + 1 :].decode("latin-1").replace("\r", " ")
+    header_line = next((h for h in data.split(b"\n") if h.strip()), b"").decode("latin-1").replace("\r", " ")
+    delimiter = max((",", ";", "\t"), key=header_line.count) if header_line.count(",") == 0 else ","
+
+    def cells(text: str) -> list[str]:
+        try:
+            return next(csv.reader([text], delimiter=delimiter), [])
+        except csv.Error:  # a stray quote: count the delimiters alone
+            return text.split(delimiter)
+
+    index = max(len(cells(line)), 1) - 1
+    header = [h.strip().lower() for h in cells(header_line)]
+    named = row > 1 and index < len(header) and header[index].isascii() and header[index].isprintable()
+    return row, header[index] if named and header[index] else f"column {index + 1}"
+
+
+def refuse_empty(report: ImportReport, name: str, columns: Sequence[str]) -> None:
+    """An empty file refused at its first row, under the first column it should have had."""
+    naming = f" (naming {', '.join(columns)})" if columns else ""
+    report.error(name, 1, columns[0] if columns else "header", EMPTY_FILE + naming)
+
+
 def _cell_text(value: Any) -> str:
     """A spreadsheet cell as the text a CSV would have held."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -446,7 +487,7 @@ def _rows(source: _Source) -> Iterator[list[str]]:
     look = _look(source)
     source.sha256 = look.sha256
     if look.blank:
-        raise _Refused("the file is empty: it needs a header row and rows of data")
+        raise _Refused(EMPTY_FILE, row=1)
     _check_size(source.size)
     suffix = Path(source.name).suffix.lower()
     if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and look.start.startswith(b"PK\x03\x04")):
@@ -460,9 +501,12 @@ def _rows(source: _Source) -> Iterator[list[str]]:
             raise _Refused(_NOT_TEXT)
         return _csv_rows(lambda: io.StringIO(text, newline=""), source.name, limits.max_rows, limits.max_cell_chars)
     if look.encoding is None:
-        raise _Refused("the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX")
+        raise _Refused(
+            "the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX",
+            *_first_place(source, _NOT_CP1252),
+        )
     if look.control:
-        raise _Refused(_NOT_TEXT)
+        raise _Refused(_NOT_TEXT, *_first_place(source, _CONTROL_BYTES))
     encoding = look.encoding
     return _csv_rows(
         lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""),
@@ -489,16 +533,29 @@ def read_file(item) -> tuple[str, list[list[str]]]:
     return source.name, [[("" if c == EMPTY_TEXT else c) for c in row] for row in _rows(source)]
 
 
-def read_reported(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
+def read_reported(report: ImportReport, item, columns: Sequence[str] = ()) -> tuple[str, list[list[str]] | None]:
     """:func:`read_file`, with a file that cannot be read put into ``report`` (its row and column
-    where known) instead of raised: (name, rows), or (name, None)."""
+    where known) instead of raised: (name, rows), or (name, None). ``columns``: the columns a
+    file of its kind needs, by which an empty file and one of a header alone are refused."""
     try:
-        return read_file(item)
+        name, rows = read_file(item)
     except (_Refused, OSError) as exc:
         name = source_name(item)
+        if isinstance(exc, _Refused) and str(exc) == EMPTY_FILE:
+            refuse_empty(report, name, columns)
+            return name, None
         reason = f"the file cannot be read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), reason)
         return name, None
+    filled = [i for i, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
+    if not filled:
+        refuse_empty(report, name, columns)
+        return name, None
+    if len(filled) == 1:
+        header = [c.strip().lower() for c in rows[filled[0] - 1]]
+        report.error(name, filled[0] + 1, (columns[0] if columns else header[0]) or "header", HEADER_ONLY)
+        return name, None
+    return name, rows
 
 
 def source_name(item) -> str:
@@ -777,12 +834,17 @@ class _Table:
 def _read_table(report: ImportReport, source: _Source, kind: str, src: int, converters) -> _Table | None:
     """Read, check and convert one file a chunk of rows at a time; problems go to the report."""
     name = source.name
+    required = [f.name for f in FORMATS[kind] if f.required] or [f.name for f in FORMATS[kind]][:1]
     try:
         rows = _rows(source)
     except _Refused as exc:
-        report.error(name, exc.row, exc.column, str(exc))
+        if str(exc) == EMPTY_FILE:
+            refuse_empty(report, name, required)
+        else:
+            report.error(name, exc.row, exc.column, str(exc))
         return None
     header: list[str] | None = None
+    header_at = 1
     columns: dict[str, int] = {}
     chunks: list[dict[str, np.ndarray]] = []
     numbers: list[int] = []
@@ -794,6 +856,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
                 continue
             if header is None:
                 header = [("" if h == EMPTY_TEXT else h).strip().lower() for h in cells]
+                header_at = number
                 known = _check_header(report, name, kind, number, header)
                 if known is None:
                     return None
@@ -819,7 +882,10 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
         if close is not None:
             close()  # restores the csv module's field limit at once
     if header is None:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, required)
+        return None
+    if not body and not chunks:
+        report.error(name, header_at + 1, required[0], HEADER_ONLY)
         return None
     if body or not chunks:
         chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
@@ -1745,12 +1811,55 @@ def _event_links(
                 "event_id",
                 f"event {event!r} belongs to another school, not to {school[i]!r}",
             )
+    _families_twice_on_a_register(report, conn, frame, wanted, names)
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]
     # A re-imported export changes nothing: the pairs already stored are left out.
     stored = db.frame_by_key(conn, "event_contacts", [i for i, _ in pairs], columns=["interaction_id", "event_id"])
     stored_pairs = set(zip(stored["interaction_id"], stored["event_id"], strict=True))
     return [pair for pair in pairs if pair not in stored_pairs]
+
+
+def _families_twice_on_a_register(
+    report: ImportReport, conn: Connection, frame: pd.DataFrame, wanted: pd.Series, names: list[str]
+) -> None:
+    """A family is on an event's register once (the store's key): a row naming an event for a
+    family that an earlier row of the file, or a contact the file leaves in place, already puts on
+    that register is refused, naming the row it repeats."""
+    if "family_id" not in frame:
+        return
+    both = wanted.notna() & frame["family_id"].notna()
+    if not both.any():
+        return
+    pairs = pd.DataFrame({"event": wanted[both].astype(object), "family": frame.loc[both, "family_id"].astype(object)})
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    for i, event, family in pairs.itertuples(name=None):
+        where = _where(frame, i, names)
+        seen = first.setdefault((event, family), where)
+        if seen != where:
+            report.error(
+                *where,
+                "event_id",
+                f"family {family!r} is on the register of event {event!r} already, by row {seen[1]}: "
+                "a family is on a register once",
+            )
+    ec = db.event_contacts
+    replaced = set(frame.loc[wanted.notna(), "interaction_id"].astype(object))
+    events = sorted(set(pairs["event"]))
+    for start in range(0, len(events), db.WRITE_CHUNK):
+        stored = conn.execute(
+            select(ec.c.event_id, ec.c.family_id, ec.c.interaction_id).where(
+                ec.c.event_id.in_(events[start : start + db.WRITE_CHUNK]), ec.c.family_id.is_not(None)
+            )
+        )
+        for event, family, contact in stored:
+            if contact not in replaced and (event, family) in first:
+                report.error(
+                    *first[(event, family)],
+                    "event_id",
+                    f"family {family!r} is on the register of event {event!r} already (contact {contact!r}): "
+                    "a family is on a register once",
+                )
 
 
 # ---------------------------------------------------------------- writing
@@ -1798,13 +1907,15 @@ def _write(conn: Connection, plan: _Plan) -> None:
             rows = changed[group.index.to_numpy()]
             which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
             db.bulk_update(conn, kind, list(p.keys[rows]), {c: p.records[c][rows] for c in which})
+            if kind == "interactions" and "family_id" in which:
+                db.refresh_event_families(conn, list(p.keys[rows]))
     if plan.event_links:
         # A contact is on one register at most: the file's event replaces any other.
         ec = db.event_contacts
         ids = [i for i, _ in plan.event_links]
         for start in range(0, len(ids), db.WRITE_CHUNK):
             conn.execute(ec.delete().where(ec.c.interaction_id.in_(ids[start : start + db.WRITE_CHUNK])))
-        conn.execute(ec.insert(), [{"interaction_id": i, "event_id": e} for i, e in plan.event_links])
+        db.link_to_events(conn, plan.event_links)
 
 
 def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:

@@ -33,12 +33,15 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement.interchange import (
     ImportReport,
+    check_unknown_columns,
     excel_safe,
     excel_unsafe,
     parse_date,
     parse_list,
     read_reported,
+    refuse_empty,
     source_list,
+    source_name,
 )
 from engagement.typology import load_typology
 
@@ -197,7 +200,7 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     numbered = [(i, [excel_unsafe(str(c).strip()) for c in row]) for i, row in enumerate(rows, start=1)]
     numbered = [(i, cells) for i, cells in numbered if any(cells)]
     if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, REQUIRED[kind])
         return Checked(kind, [], [])
     header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
     missing = [c for c in REQUIRED[kind] if c not in header]
@@ -211,9 +214,12 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
         )
     if missing:
         return Checked(kind, [], [])
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    # A column one letter from one of the kind's is a misspelling, refused ("did you mean"), as in
+    # every engine; any other unknown column is noted as ignored.
+    errors_before = len(report.errors)
+    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
+    if len(report.errors) > errors_before:
+        return Checked(kind, [], [])
     types = epstein_types()
     out, where = [], []
     seen: dict[tuple, int] = {}
@@ -472,11 +478,11 @@ def import_files(
     report = ImportReport(dry_run=dry_run)
     checked: list[Checked] = []
     for item in source_list(paths):
-        name, rows = read_reported(report, item)
+        file_kind = kind or guess_kind(source_name(item))
+        name, rows = read_reported(report, item, REQUIRED.get(file_kind or "", ()))
         report.files.append(name)
         if rows is None:
             continue
-        file_kind = kind or guess_kind(name)
         if file_kind is None:
             report.error(
                 name,

@@ -34,7 +34,14 @@ import sqlalchemy as sa
 from engagement import store as db
 from engagement import transitions as moves
 from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported, source_list
+from engagement.interchange import (
+    ImportReport,
+    check_unknown_columns,
+    read_reported,
+    refuse_empty,
+    source_list,
+    source_name,
+)
 from engagement.plans_and_surveys import load_plan, load_surveys
 
 KINDS = ("transitions", "transition_steps", "survey_responses")
@@ -104,7 +111,7 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     numbered = [(i, [excel_unsafe_cell(c) for c in row]) for i, row in enumerate(rows, start=1)]
     numbered = [(i, cells) for i, cells in numbered if any(cells)]
     if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, REQUIRED[kind])
         return Checked(kind, [], [], set())
     header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
     missing = [c for c in REQUIRED[kind] if c not in header]
@@ -432,11 +439,11 @@ def import_files(
     report = ImportReport(dry_run=dry_run)
     checked: list[Checked] = []
     for item in source_list(paths):
-        name, rows = read_reported(report, item)
+        file_kind = kind or guess_kind(source_name(item))
+        name, rows = read_reported(report, item, REQUIRED.get(file_kind or "", ()))
         report.files.append(name)
         if rows is None:
             continue
-        file_kind = kind or guess_kind(name)
         if file_kind is None:
             report.error(
                 name,

@@ -225,7 +225,13 @@ event_contacts = Table(
         "interaction_id", String(64), ForeignKey("interactions.interaction_id", ondelete="CASCADE"), primary_key=True
     ),
     Column("event_id", String(64), ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
+    # The contact's family, copied from it (see link_to_events), so that the database itself keeps
+    # a family on a register once: an interactions.csv naming the event for two contacts of one
+    # family, or two saves at once, cannot double it. Empty for a partner's contact, which the
+    # key leaves alone (empty values never clash in a unique index, on SQLite as on PostgreSQL).
+    Column("family_id", String(64)),
     Index("ix_event_contacts_event", "event_id"),
+    Index("ux_event_contacts_family", "event_id", "family_id", unique=True),
 )
 
 REFERRAL_STATUSES = ("sent", "accepted", "declined", "completed", "no longer needed")
@@ -506,12 +512,52 @@ def store_problem(error: BaseException) -> str:
     >>> from sqlalchemy.exc import OperationalError
     >>> store_problem(OperationalError("INSERT ...", {}, Exception("attempt to write a readonly database")))
     'attempt to write a readonly database'
+    >>> going = "terminating connection due to administrator command; server closed the connection unexpectedly"
+    >>> store_problem(OperationalError("INSERT ...", {}, Exception(going)))
+    'the database server cannot be reached (is it running?)'
     """
     cause = getattr(error, "orig", None) or error
     text = " ".join(str(cause).split())
-    if "connection" in text.lower() and ("refused" in text.lower() or "failed" in text.lower()):
+    lowered = text.lower()
+    if "connection" in lowered and ("refused" in lowered or "failed" in lowered):
         return "the database server cannot be reached (is it running?)"
-    return text.split(" [SQL:")[0][:300]
+    # The server stopping or restarting under a save: what its last words to the connection were.
+    if any(words in lowered for words in SERVER_GOING):
+        return "the database server cannot be reached (is it running?)"
+    return disk_trouble(error) or text.split(" [SQL:")[0][:300]
+
+
+SERVER_GOING = (
+    "terminating connection due to administrator command",
+    "server closed the connection unexpectedly",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "consuming input failed",
+    "the connection is closed",
+    "the connection is lost",
+    "no connection to the server",
+)
+
+
+def disk_trouble(error: BaseException) -> str | None:
+    """What to tell a user of a store whose disk is full or failing, or None for any other error.
+    SQLite says only "disk I/O error" when, on a full disk, it cannot even make the small files it
+    reads through (its write-ahead log's index), so a page or a ``score`` fails on a read.
+
+    >>> import sqlite3
+    >>> from sqlalchemy.exc import OperationalError
+    >>> disk_trouble(OperationalError("SELECT ...", {}, sqlite3.OperationalError("disk I/O error")))
+    'the disk holding the store is full or cannot be read (disk I/O error): free space on it, then try again'
+    >>> disk_trouble(OperationalError("SELECT ...", {}, sqlite3.OperationalError("no such table: x"))) is None
+    True
+    """
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split()).lower()
+    if "disk i/o error" in text:
+        return "the disk holding the store is full or cannot be read (disk I/O error): free space on it, then try again"
+    if "database or disk is full" in text or "no space left" in text:
+        return "the disk holding the store is full: free space on it, then try again"
+    return None
 
 
 def display_url(url: str) -> str:
@@ -1010,6 +1056,40 @@ def insert_if_absent(conn: Connection, table: Table, rows: list[dict[str, Any]])
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return [tuple(r) for r in conn.execute(statement, rows).all()]
+
+
+def link_to_events(conn: Connection, links: Sequence[tuple[str, str]], if_absent: bool = False) -> set[str]:
+    """Put contacts on event registers: ``links`` are (interaction_id, event_id) pairs of contacts
+    already stored. Each link carries its contact's family, read here from the contact itself, so
+    the unique key (event, family) holds whoever writes. ``if_absent`` leaves out, without an
+    error, a link whose contact or family is on that register already (a save made meanwhile);
+    otherwise such a link fails the transaction. Returns the interaction ids linked."""
+    if not links:
+        return set()
+    ids = [i for i, _ in links]
+    families: dict[str, str | None] = {}
+    for start in range(0, len(ids), WRITE_CHUNK):
+        chunk = ids[start : start + WRITE_CHUNK]
+        query = select(interactions.c.interaction_id, interactions.c.family_id)
+        families.update((i, f) for i, f in conn.execute(query.where(interactions.c.interaction_id.in_(chunk))))
+    rows = [{"interaction_id": i, "event_id": e, "family_id": families.get(i)} for i, e in links]
+    if if_absent:
+        return {k for (k,) in insert_if_absent(conn, event_contacts, rows)}
+    for start in range(0, len(rows), WRITE_CHUNK):
+        conn.execute(event_contacts.insert(), rows[start : start + WRITE_CHUNK])
+    return set(ids)
+
+
+def refresh_event_families(conn: Connection, interaction_ids: Sequence[str]) -> None:
+    """After contacts' families were changed (an import's update), their register links carry the
+    new family, so the key (event, family) keeps checking what the registers really hold."""
+    ec, i = event_contacts, interactions
+    family = select(i.c.family_id).where(i.c.interaction_id == ec.c.interaction_id).scalar_subquery()
+    ids = list(interaction_ids)
+    for start in range(0, len(ids), WRITE_CHUNK):
+        conn.execute(
+            ec.update().where(ec.c.interaction_id.in_(ids[start : start + WRITE_CHUNK])).values(family_id=family)
+        )
 
 
 def upsert(conn: Connection, table_name: str, rows: list[dict]) -> dict[str, int]:

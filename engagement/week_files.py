@@ -26,7 +26,7 @@ from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported
+from engagement.interchange import ImportReport, check_unknown_columns, read_reported, refuse_empty, source_name
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")
@@ -109,7 +109,7 @@ def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> 
         (i, [excel_unsafe(c.strip()) for c in r]) for i, r in enumerate(rows, start=1) if any(c.strip() for c in r)
     ]
     if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, REQUIRED[kind])
         return []
     header_row, header = numbered[0]
     header = [h.strip().lower() for h in header]
@@ -218,11 +218,11 @@ def import_week_files(
     report = WeekReport(dry_run=dry_run)
     batches: list[tuple[str, list[_Row]]] = []
     for item in sources:
-        name, cells = read_reported(report, item)
+        this_kind = kind or guess_week_kind(source_name(item))
+        name, cells = read_reported(report, item, REQUIRED.get(this_kind or "", ()))
         report.files.append(name)
         if cells is None:
             continue
-        this_kind = kind or guess_week_kind(name)
         if this_kind not in WEEK_KINDS:
             report.error(
                 name, None, None, f"cannot tell the kind of file from its name: give the kind ({', '.join(WEEK_KINDS)})"
@@ -446,6 +446,7 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str, run: _Ru
     (``referral_steps.csv``: a whole export restores every step, not only the first and the last)."""
     r, s = db.referrals, db.referral_steps
     steps: dict[str, list[dict]] = {}
+    first_step: dict[tuple, int] = {}
     for row in rows:
         c = row.cells
         missing = [k for k in REQUIRED["referral_steps"] if not c.get(k)]
@@ -469,6 +470,16 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str, run: _Ru
             report.error(row.file, row.row, "referral_id", "this referral belongs to another school")
             continue
         if when is None:
+            continue
+        # A step is a referral's status on a day: the same one twice is a doubled row, not history.
+        seen_at = first_step.setdefault((c["referral_id"], status, when), row.row)
+        if seen_at != row.row:
+            report.error(
+                row.file,
+                row.row,
+                "status",
+                f"the step {status!r} of referral {c['referral_id']!r} on {when:%d/%m/%Y} is also on row {seen_at}",
+            )
             continue
         steps.setdefault(c["referral_id"], []).append(
             {
