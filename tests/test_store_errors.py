@@ -13,7 +13,6 @@ from conftest import POSTGRES_SERVER
 from engagement import cli
 from engagement import store as db
 from engagement.contacts import log_interaction
-from engagement.demo import load_demo
 
 
 def test_a_database_server_that_is_down_gives_one_line(capsys):
@@ -34,10 +33,9 @@ def test_a_read_only_store_gives_one_line(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_command_started_during_a_long_write_does_not_wait_for_it(tmp_path, capsys):
+def test_a_command_started_during_a_long_write_does_not_wait_for_it(tmp_path, capsys, demo_copy):
+    demo_copy("busy.db")  # the demo school, copied from the session's
     path = tmp_path / "busy.db"
-    store = db.open_store(str(path))
-    load_demo(store, actor="test")
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's import, holding the write lock
     try:
