@@ -111,7 +111,7 @@ with diagram_tab:
         if selected and selected != st.session_state.get("layers_open"):
             st.session_state["layers_open"] = selected
     with right:
-        st.subheader("Gaps in this window")
+        st.header("Gaps in this window")
         st.caption("Categories of the community with no engaged partner.")
         for layer in PARTNER_LAYERS:
             names = gaps.get(layer, [])

@@ -25,7 +25,7 @@ from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
 from engagement.settings import load_settings
 from engagement.terms import Calendar
-from ui import pickers
+from ui import layout, pickers
 
 
 @st.cache_resource(show_spinner=False)
@@ -327,9 +327,6 @@ def demo_banner(store: db.Store) -> None:
 
 # Streamlit leaves a band of about 100 px above every page; a projector at 1280x800 needs that
 # room for the figures. Style only: it takes no place on the page.
-_PAGE_CSS = "<style>.stMainBlockContainer { padding-top: 3rem; }</style>"
-
-
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
 def _frames(url: str, school_id: str, version: int) -> Frames:
     return load_school_frames(get_store(), school_id)
@@ -380,7 +377,7 @@ def open_page(page: str, needs_school: Literal[False]) -> tuple[Viewer, db.Store
 def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
     """What every page does first: check the reader may see it, open the store, say when it shows
     demo data, and pick the school (stopping the page, with a message, when there is none)."""
-    st.html(_PAGE_CSS)
+    layout.page_style()
     viewer = page_guard(page)
     store = get_store()
     read_only_banner(store)
