@@ -156,28 +156,26 @@ if view.communication is not None:
 st.header("Trends per term", anchor=False)
 words = overview.trend_text(view.trends)
 
-# Each chart with its own table under it: two narrow tables fit a half-width column, and a 200 %
-# zoom, where one table of ten columns ran off the side.
-reach_columns = [c for c in words.columns if c.endswith(" reach")]
 scores_side, reach_side = st.columns(2)
-with scores_side:
-    st.plotly_chart(
-        charts.score_trend_chart(view.trends),
-        config={"displayModeBar": False},
-        key="overview_score_trend",
-        theme=None,
-        alt="Line chart of the scores per term; the same figures are in the table below.",
-    )
-    ui.words_table(words.drop(columns=reach_columns).to_dict("records"), governor=governor)
-with reach_side:
-    st.plotly_chart(
-        charts.reach_trend_chart(view.trends),
-        config={"displayModeBar": False},
-        key="overview_reach_trend",
-        theme=None,
-        alt="Line chart of reach per term; the same figures are in the table below.",
-    )
-    ui.words_table(words[["Term", *reach_columns]].to_dict("records"), governor=governor)
+scores_side.plotly_chart(
+    charts.score_trend_chart(view.trends),
+    config={"displayModeBar": False},
+    key="overview_score_trend",
+    theme=None,
+    alt="Line chart of the scores per term; the same figures are in the tables below.",
+)
+reach_side.plotly_chart(
+    charts.reach_trend_chart(view.trends),
+    config={"displayModeBar": False},
+    key="overview_reach_trend",
+    theme=None,
+    alt="Line chart of reach per term; the same figures are in the tables below.",
+)
+# The scores, then the reach: one table of ten columns ran off the side at 200 % zoom; two of
+# five or six fit there, and side by side neither fits half the width of a projector.
+reach_columns = [c for c in words.columns if c.endswith(" reach")]
+ui.words_table(words.drop(columns=reach_columns).to_dict("records"), governor=governor)
+ui.words_table(words[["Term", *reach_columns]].to_dict("records"), governor=governor)
 
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
 st.header("Belonging and transitions", anchor=False)
