@@ -3,8 +3,9 @@ gets, the order of its headings, and the line under its title.
 
 Headings go in order, so that a screen reader's list of headings is the page's outline (WCAG 1.3.1;
 axe-core's ``heading-order``): the page's title is ``st.title`` (h1), each section under it
-``st.header`` (h2), a part of a section ``st.subheader`` (h3). A line that says what the page
-shows (the school, the window) is not a section: it is :func:`subtitle`, a paragraph drawn large.
+``st.header`` (h2), a part of a section ``st.subheader`` (h3). A section in a side column is drawn
+a size smaller (a column is narrow), at the same level. A line that says what the page shows (the
+school, the window) is not a section: it is :func:`subtitle`, a paragraph drawn large.
 
 Tables (``st.table``) wrap their cells' words at spaces, so a table of words fits its column at
 any width and at 200 % zoom instead of running off the side. A table still wider than its column
@@ -26,7 +27,8 @@ _STYLE = f"""
 .stMainBlockContainer {{ padding-top: 3rem; }}
 [data-testid="stTable"] :is(th, td), [data-testid="stTable"] :is(th, td) :is(div, p) {{ white-space: normal; }}
 [data-scroll-region]:focus-visible {{ outline: 2px solid #0072B2; outline-offset: 2px; }}
-.st-key-{SUBTITLE_KEY} p {{ font-size: 1.5rem; font-weight: 600; line-height: 1.3; margin: 0; }}
+.stMain [data-testid="stColumn"] h2 {{ font-size: 1.75rem; }}
+.st-key-{SUBTITLE_KEY} p {{ font-size: 1.5rem; font-weight: 600; line-height: 1.3; margin: 0; padding-bottom: 0.5rem; }}
 .stElementContainer:has(> .stHtml [data-page-script]) {{ display: none; }}
 """
 
