@@ -11,7 +11,8 @@ Tables (``st.table``) wrap their cells' words at spaces, so a table of words fit
 any width and at 200 % zoom instead of running off the side. A table still wider than its column
 (many columns on a phone) scrolls sideways in a box that the keyboard can reach: the page's script
 makes that box a focusable, named region while, and only while, it scrolls (WCAG 2.1.1; axe-core's
-``scrollable-region-focusable``). Figures are never broken inside a word or a number.
+``scrollable-region-focusable``). Figures are never broken inside a word or a number. The same
+script drops the "presentation" role from Streamlit's file drop zones, which are named regions.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ _SCRIPT = """
   let queued = false;
   const scan = () => {
     queued = false;
+    // Streamlit's file drop zone says it is only presentation yet carries a name and a tabindex,
+    // which contradict it (axe-core's presentation-role-conflict): it is a region, named by the
+    // files it takes. The file input inside keeps its own label and button.
+    for (const zone of document.querySelectorAll('[data-testid="stFileUploaderDropzone"][role="presentation"]')) {
+      zone.removeAttribute('role');
+    }
     for (const box of document.querySelectorAll('[data-testid="stTable"] > div')) {
       if (!box.querySelector('table')) continue;
       if (!watched.has(box)) { watched.add(box); sizes.observe(box); }

@@ -233,6 +233,7 @@ def _idle_timeout(email: str) -> None:
 
 def page_guard(page: str) -> Viewer:
     """Every page calls this first. Stops the page, politely, for anyone not allowed to see it."""
+    layout.page_style()  # here, so that a page calling page_guard itself (Data) gets it too
     try:
         viewer = current_viewer()
     except access.SignInConfigError as error:
@@ -377,7 +378,6 @@ def open_page(page: str, needs_school: Literal[False]) -> tuple[Viewer, db.Store
 def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
     """What every page does first: check the reader may see it, open the store, say when it shows
     demo data, and pick the school (stopping the page, with a message, when there is none)."""
-    layout.page_style()
     viewer = page_guard(page)
     store = get_store()
     read_only_banner(store)
