@@ -36,5 +36,6 @@ allowed = [MENU[entry.key] for entry in REGISTRY if access.can_open(viewer.role,
 default = next(entry.key for entry in REGISTRY if entry.default)
 try:
     st.navigation(allowed or [MENU[default]]).run()
+    ui.clear_demo_footer()  # after the page: its own controls come first from the keyboard
 except Exception as error:  # st.stop and st.rerun are not Exceptions: they pass through
     ui.show_error(error)

@@ -48,8 +48,14 @@ st.caption(
     "due for a check." + ("" if editor else " You can read the directory; staff keep it.")
 )
 
-if notice := st.session_state.pop("dir_notice", None):
-    st.success(md_escape(notice))  # above the tabs: seen whichever tab did it
+# Above the tabs, seen whichever tab did it; in a box that is always there: a notice drawn
+# straight on the page moved the tabs one place down it, and the browser then took them for new
+# tabs and opened the first, "Due for a check", away from the partner just saved.
+with st.container():
+    if notice := st.session_state.pop("dir_notice", None):
+        st.success(md_escape(notice))
+    if unplaced := st.session_state.pop("dir_unplaced", None):
+        st.warning(md_escape(unplaced), icon=":material/wrong_location:")  # saved, but not on the map
 
 partners = partner_directory(store, school_id, archived=True)
 services = services_of(store, school_id)
@@ -66,9 +72,10 @@ def text(value) -> str:
 
 # ---------------------------------------------------------------- due for a check
 stale, total = int(listed["stale"].sum()), len(listed)
-due_tab, list_tab, edit_tab = st.tabs(
-    [f"Due for a check ({stale})", f"Partners ({total})", "Add or edit" if editor else "Partner"]
-)
+labels = [f"Due for a check ({stale})", f"Partners ({total})", "Add or edit" if editor else "Partner"]
+# A link to one partner ("likely duplicate of ...") opens its tab.
+link = bool(st.query_params.get("partner")) and not st.session_state.get("dir_asked")
+due_tab, list_tab, edit_tab = st.tabs(labels, default=labels[2] if link else None)
 with due_tab:
     due = d.due_for_check(store, school_id)
     st.write(
@@ -278,8 +285,11 @@ with edit_tab:
 
     with st.form("partner_form", border=True, enter_to_submit=False):
         st.subheader("New partner" if record is None else "Details")
-        columns = st.columns(2)
+        # A row of two fields at a time: on a phone the columns stack, and the fields keep their
+        # order (latitude just before longitude) instead of one column's then the other's.
         for i, name in enumerate(FIELDS):
+            if i % 2 == 0:
+                columns = st.columns(2)
             target = columns[i % 2]
             if name == "category":
                 target.selectbox(label(name), ["", *typology.category_names()], key=f"form_{name}", disabled=not editor)
@@ -331,7 +341,11 @@ with edit_tab:
         st.rerun()
     if result is not None:
         if result.ok:
-            st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+            if result.not_placed:
+                st.session_state["dir_notice"] = "Saved."
+                st.session_state["dir_unplaced"] = result.placed
+            else:
+                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
             st.session_state.pop("form_duplicates", None)
             st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
             st.session_state["dir_pick_next"] = result.partner_id

@@ -14,7 +14,7 @@ from engagement.store import list_schools
 from engagement.text import list_text, md_escape, value_text
 from engagement.typology import CHANNELS, load_typology
 from ui import forms
-from ui.forms import AS_USUAL, focus_on, two_way_question
+from ui.forms import AS_USUAL, bring_into_view, focus_on, two_way_question
 
 viewer, store, school_id = ui.open_page("outreach")
 
@@ -120,6 +120,13 @@ ids = shown["family_id"].tolist()
 if st.session_state.get("outreach_family") not in ids and ids:
     st.session_state["outreach_family"] = ids[0]
 PAGE_SIZE = 10
+# The family panel's tables: rows of three lines (Streamlit wraps a cell's text in rows taller
+# than 4rem), and column widths (px) that add up to the narrowest panel's, a phone's (324 px):
+# the table stretches them to a wider panel and never scrolls sideways.
+PANEL_ROW_HEIGHT = 70
+PANEL_DATE_WIDTH = 92
+PANEL_TEXT_WIDTH = 110
+PANEL_PARTNER_WIDTH = 155
 pages = max(1, -(-len(ids) // PAGE_SIZE))
 see_postcode = access.sees_family_detail(viewer.role)
 listed, panel = st.columns([1, 1], gap="medium")
@@ -151,6 +158,8 @@ with listed:
                 st.session_state["outreach_family"] = item["family_id"]
                 st.session_state.pop("outreach_logged", None)
                 st.session_state["outreach_form_done"] = True
+                st.session_state["outreach_show_panel"] = st.session_state.get("outreach_show_panel_n", 0) + 1
+                st.session_state["outreach_show_panel_n"] = st.session_state["outreach_show_panel"]
                 st.rerun()
             st.markdown("**Why now:** " + md_escape(item["reasons"]))
             last = item["last_two_way"]
@@ -279,20 +288,18 @@ with panel:
         if uses.empty:
             st.caption("None recorded (link them on the Events and referrals page).")
         else:
-            st.dataframe(
-                uses,
-                hide_index=True,
-                key="outreach_family_partners",
-                placeholder="",
-                column_order=["partner", "relation", "start", "end", "current"],
-                column_config={
-                    "partner": "Partner",
-                    "relation": "As",
-                    "current": "Now",
-                    "start": st.column_config.DateColumn("From", format="DD/MM/YYYY"),
-                    "end": st.column_config.DateColumn("Until", format="DD/MM/YYYY"),
-                },
-            )
+            with st.container(key="outreach_uses_table"):
+                st.dataframe(
+                    outreach.panel_links(uses),
+                    hide_index=True,
+                    row_height=PANEL_ROW_HEIGHT,
+                    placeholder="",
+                    column_config={
+                        "partner": st.column_config.TextColumn("Partner", width=PANEL_PARTNER_WIDTH - 35),
+                        "relation": st.column_config.TextColumn("As", width=PANEL_DATE_WIDTH),
+                        "when": st.column_config.TextColumn("When", width=PANEL_TEXT_WIDTH),
+                    },
+                )
         st.markdown("**Partnerships**")
         member_of, could_join = partnerships.family_partnerships(store, school_id, family_id)
         st.caption(
@@ -325,20 +332,21 @@ with panel:
         if history.empty:
             st.caption("No contact recorded with this family.")
         else:
-            st.dataframe(
-                history,
-                hide_index=True,
-                height=220,
-                placeholder="",
-                column_order=["date", "activity", "two_way", "channel", "notes"],
-                column_config={
-                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
-                    "activity": "Activity",
-                    "channel": "Channel",
-                    "two_way": st.column_config.CheckboxColumn("Two-way"),
-                    "notes": "Note",
-                },
-            )
+            # Three columns whose cells wrap (rows taller than 4rem do): they fit the half-width
+            # panel, where five scrolled sideways.
+            with st.container(key="outreach_history_table"):
+                st.dataframe(
+                    outreach.panel_history(history),
+                    hide_index=True,
+                    height=260,
+                    row_height=PANEL_ROW_HEIGHT,
+                    placeholder="",
+                    column_config={
+                        "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY", width=PANEL_DATE_WIDTH),
+                        "contact": st.column_config.TextColumn("Contact", width=PANEL_TEXT_WIDTH),
+                        "notes": st.column_config.TextColumn("Note", width=PANEL_TEXT_WIDTH),
+                    },
+                )
         radius = st.slider(
             "Partners within (km of home)",
             min_value=0.5,
@@ -355,34 +363,24 @@ with panel:
                 "No partner fits within this distance. Widen the distance, or add partners and their services on the Directory page."
             )
         else:
-            st.dataframe(
-                suggestions.assign(matched=suggestions["matched"].map(list_text)),
-                hide_index=True,
-                height=220,
-                placeholder="",
-                column_order=[
-                    "name",
-                    "distance_km",
-                    "why",
-                    "service",
-                    "contact_phone",
-                    "category",
-                    "status",
-                    "contact_email",
-                ],
-                column_config={
-                    "name": "Partner",
-                    "category": "Category",
-                    "why": st.column_config.TextColumn(
-                        "Why it fits", width="large", help="The needs it meets, ages, language, delivery and cost"
-                    ),
-                    "service": "Service",
-                    "distance_km": st.column_config.NumberColumn("Km", format="%.1f"),
-                    "status": "Status",
-                    "contact_phone": "Phone",
-                    "contact_email": "Email",
-                },
-            )
+            with st.container(key="outreach_suggestions_table"):
+                st.dataframe(
+                    outreach.panel_suggestions(suggestions),
+                    hide_index=True,
+                    height=260,
+                    row_height=PANEL_ROW_HEIGHT,
+                    placeholder="",
+                    column_config={
+                        "partner": st.column_config.TextColumn(
+                            "Partner", width=PANEL_PARTNER_WIDTH, help="Distance from home, and its phone or email"
+                        ),
+                        "why": st.column_config.TextColumn(
+                            "Why it fits",
+                            width=PANEL_PARTNER_WIDTH,
+                            help="Its service: the needs it meets, ages, language, delivery and cost",
+                        ),
+                    },
+                )
 
 st.header("Take the list out")
 d1, d2, d3 = st.columns([1, 1, 1], vertical_alignment="bottom")
@@ -401,29 +399,25 @@ how_many = int(
 )
 
 
-@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def sheet_for(page, _frames, frames_key: tuple, school_name: str, radius: float, on_list: int) -> str:
-    near_home = outreach.suggestions_for(_frames, page["family_id"], radius_km=radius)
+school_name = next((s["name"] for s in list_schools(store) if s["school_id"] == school_id), school_id)
+on_sheet = shown.head(how_many)
+
+
+def sheet() -> str:
+    # Made when the button is pressed, from this run's list: the same rows the CSV beside it
+    # holds. (Made in the run, it was drawn seconds after the CSV, and until then the button
+    # still gave the sheet from before the last logged call.)
     return outreach.visit_sheet_html(
-        page,
+        on_sheet,
         school_name=school_name,
-        today=_frames.today,
-        days=_frames.days,
-        unit=_frames.unit,
-        suggestions=near_home,
-        on_list=on_list,
+        today=frames.today,
+        days=frames.days,
+        unit=frames.unit,
+        suggestions=outreach.suggestions_for(frames, on_sheet["family_id"], radius_km=radius),
+        on_list=len(shown),
     )
 
 
-school_name = next((s["name"] for s in list_schools(store) if s["school_id"] == school_id), school_id)
-sheet = sheet_for(
-    shown.head(how_many),
-    frames,
-    (school_id, today, days, ui.data_version(), viewer.role),
-    school_name,
-    radius,
-    len(shown),
-)
 d3.download_button(
     "Printable visit and call sheet",
     sheet,
@@ -433,3 +427,8 @@ d3.download_button(
     on_click="ignore",
     help="Open it in the browser and print (A4, landscape). Shred it once the contacts are logged.",
 )
+
+# A family just chosen: its panel and log form on screen (on a phone they come under the list).
+# Drawn last, so the empty frame moves nothing on the page.
+if chosen_now := st.session_state.pop("outreach_show_panel", None):
+    bring_into_view("outreach_family_panel", nonce=chosen_now)

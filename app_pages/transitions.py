@@ -7,7 +7,8 @@ import datetime
 import streamlit as st
 
 import ui
-from engagement import clock, transitions
+from engagement import access, belonging, clock, transitions
+from engagement.settings import fewer_than
 from engagement.text import md_escape
 from ui import forms
 
@@ -79,6 +80,26 @@ st.dataframe(
         "next_due": st.column_config.DateColumn("Next due", format="DD/MM/YYYY"),
     },
 )
+
+# Beside the moves: how the families with SEND, and those of them moving, feel they belong
+# (engagement.belonging, the Overview's figures by group; small groups not shown).
+st.header("Belonging of families with SEND", anchor=False)
+voice = belonging.send_belonging(
+    store, school_id, moves, today, for_governor=not access.sees_family_detail(viewer.role)
+)
+if not voice:
+    st.caption("No survey with family references yet: import survey_responses.csv on the Data page.")
+for survey_round in voice:
+    st.caption(
+        f"{md_escape(survey_round.title)}, {survey_round.date:%d/%m/%Y}: the share agreeing, of all families, of "
+        f"families with SEND, and of those with a move shown above. A share of {fewer_than()} answers is not shown."
+    )
+    # Four columns, so that the table fits a phone: the answers and the change are the Overview's.
+    rows = [
+        {k: v for k, v in row.items() if k not in ("Answers", "Change (points)")}
+        for row in belonging.question_rows(survey_round, agree="All families")
+    ]
+    ui.words_table(rows, governor=not access.sees_family_detail(viewer.role))
 
 labels = {
     row.transition_id: f"{row.family_id} · {row.kind} · {row.date:%d/%m/%Y}" + (" · SEND" if row.send else "")

@@ -95,10 +95,12 @@ def question_table(
     *,
     threshold: int | None = None,
     for_governor: bool = False,
+    groups: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per question of a round: question, text, responses, agree (share), change (points
-    on the previous round), and one share per group of :data:`GROUPS` (None when suppressed, and
-    always for an anonymous survey)."""
+    on the previous round), and one share per group of ``groups`` (:data:`GROUPS` by default: a
+    boolean column of ``responses`` each), None when suppressed, and always for an anonymous survey."""
+    groups = GROUPS if groups is None else groups
     threshold = threshold or load_settings().privacy.suppression_threshold
     now = responses[(responses["survey"] == survey.key) & (responses["date"] == date)]
     before = (
@@ -121,14 +123,14 @@ def question_table(
             "agree": shown,
             "change": change,
         }
-        for group in GROUPS:
+        for group in groups:
             if survey.anonymous:
                 row[group] = None
                 continue
             g_n, g_agree, g_share = share_agreeing(answers[answers[group]], survey)
             row[group] = _shown(g_n, g_agree, g_share, threshold, for_governor)
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["question", "text", "responses", "agree", "change", *GROUPS]).astype(object)
+    table = pd.DataFrame(rows, columns=["question", "text", "responses", "agree", "change", *groups]).astype(object)
     return table.where(table.notna(), None)  # a figure not shown is None, never NaN
 
 
@@ -206,6 +208,7 @@ class SurveyRound:
     date: datetime.date
     previous: datetime.date | None
     questions: pd.DataFrame
+    groups: dict[str, str] = field(default_factory=lambda: dict(GROUPS))
 
 
 @dataclass(frozen=True)
@@ -274,20 +277,21 @@ def count_text(value) -> str:
     return fewer_than() if value is None else f"{value:,}"
 
 
-def question_rows(round_: SurveyRound) -> list[dict[str, str]]:
-    """A round's questions in words for a table (page and report alike)."""
+def question_rows(round_: SurveyRound, agree: str = "Agree") -> list[dict[str, str]]:
+    """A round's questions in words for a table (page and report alike); ``agree`` heads the
+    share of everyone who answered (beside groups, "All families" says who that is)."""
     rows = []
     for row in round_.questions.to_dict("records"):
         cells = {
             "Question": row["text"],
             "Answers": count_text(row["responses"]),
-            "Agree": percent(row["agree"]),
+            agree: percent(row["agree"]),
             "Change (points)": "–"
             if row["change"] is None or pd.isna(row["change"])
             else f"{row['change']:+.1f}".replace("-", "−"),
         }
         if not round_.anonymous:
-            cells |= {label: percent(row[group]) for group, label in GROUPS.items()}
+            cells |= {label: percent(row[group]) for group, label in round_.groups.items()}
         rows.append(cells)
     return rows
 
@@ -312,3 +316,46 @@ def transition_rows(section: VoiceSection) -> list[dict[str, str]]:
             "With a complete plan": percent(t["not_send_plan_complete"]),
         },
     ]
+
+
+# ---------------------------------------------------------------- the Transitions page
+
+MOVING = "send_moving"
+SEND_GROUPS = {"send": "SEND", MOVING: "SEND, moving"}
+
+
+def send_belonging(
+    store: db.Store,
+    school_id: str,
+    moves: pd.DataFrame,
+    end: datetime.date,
+    *,
+    for_governor: bool = False,
+) -> list[SurveyRound]:
+    """Belonging by group beside the moves of children with SEND (the SENCO's Transitions page):
+    each survey that carries family references, its latest round up to ``end``, per question the
+    share agreeing of all families, of families with SEND, and of the SEND families with a move in
+    ``moves`` (rows of :func:`engagement.transitions.load_transitions`). The Overview's rule for
+    every group: a share from fewer than ``privacy.suppression_threshold`` scored answers is not
+    shown, and for governors it is coarsened (:mod:`engagement.disclosure`)."""
+    threshold = load_settings().privacy.suppression_threshold
+    responses = load_responses(store, school_id)
+    moving = set(moves.loc[moves["send"].astype(bool), "family_id"]) if len(moves) else set()
+    responses[MOVING] = responses["send"] & responses["family_id"].isin(moving)
+    out = []
+    for survey in load_surveys().surveys:
+        dates = rounds(responses, survey.key, end)
+        if survey.anonymous or not dates:
+            continue  # an anonymous survey has no groups
+        previous = dates[-2] if len(dates) > 1 else None
+        table = question_table(
+            responses,
+            survey,
+            dates[-1],
+            previous,
+            threshold=threshold,
+            for_governor=for_governor,
+            groups=SEND_GROUPS,
+        )
+        out.append(SurveyRound(survey.key, survey.title, False, dates[-1], previous, table, dict(SEND_GROUPS)))
+    return out

@@ -4,9 +4,9 @@ changed the partner and when), mark a partner checked today, archive, restore or
 only) delete it, spot likely duplicates, list who is due for a check, and save a partner's services.
 
 A partner is *stale* when it has not been checked for longer than ``[directory] stale_after_months``
-(12 by default) or never was; the "Due for a check" list puts first the stale partners the school
-relies on most: its contacts with the partner in the last year, then the families whose recorded
-needs its services meet.
+(12 by default) or never was; a partner added in the app counts as checked that day, by whoever
+added it. The "Due for a check" list puts first the stale partners the school relies on most: its
+contacts with the partner in the last year, then the families whose recorded needs its services meet.
 
 Every change is one write transaction with its audit entry (before and after), and raises the
 partner's ``version``: a form remembers the version it showed, and :func:`save_partner` refuses
@@ -45,6 +45,7 @@ from engagement.typology import LOCAL_OFFER, load_typology
 
 UK_TIME = ZoneInfo("Europe/London")
 EDITORS = frozenset({"admin", "head", "flo"})
+NOT_PLACED = "Not placed on the map"  # how a save that could not place the partner begins its word
 # The partner fields a form edits: the import's own, less those the app keeps itself.
 FORM_FIELDS = tuple(
     f for f in FORMATS["partners"] if f.name not in ("partner_id", "school_id", "services", "last_verified")
@@ -105,6 +106,11 @@ class SaveResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def not_placed(self) -> bool:
+        """Saved, but with no place on the map (``placed`` says why): a warning, not a success."""
+        return self.placed.startswith(NOT_PLACED)
 
 
 class VersionConflict(Exception):
@@ -249,15 +255,15 @@ def place_address(
     use_online = settings.online if online is None else online
     query = geo.online_query({"postcode": postcode, "address": address})
     if query is None:
-        return None, None, "Not placed on the map: no postcode or address to look it up by."
+        return None, None, NOT_PLACED + ": no postcode or address to look it up by."
     if not use_online:
-        return None, None, "Not placed on the map: " + geo._offline_reason(postcode, code)
+        return None, None, NOT_PLACED + ": " + geo._offline_reason(postcode, code)
     try:
         hit = geo.OnlineGeocoder(store, settings).locate(query)
     except Exception as error:  # a failed look-up leaves the partner unplaced, never unsaved
-        return None, None, f"Not placed on the map: {geo.describe_error(error)}. It is saved; place it later."
+        return None, None, f"{NOT_PLACED}: {geo.describe_error(error)}. It is saved; place it later."
     if hit is None:
-        return None, None, f"Not placed on the map: the online geocoder found no match for {query!r}."
+        return None, None, f"{NOT_PLACED}: the online geocoder found no match for {query!r}."
     return hit[0], hit[1], f"Placed on the map by the online geocoder ({query})."
 
 
@@ -309,7 +315,7 @@ def save_partner(
         record["latitude"], record["longitude"] = lat, lon
     elif moved and not typed_coordinates:
         record["latitude"] = record["longitude"] = None
-        placed = "Not placed on the map: no postcode or address."
+        placed = NOT_PLACED + ": no postcode or address."
 
     def write(conn: Connection) -> SaveResult:
         current = _partner(conn, partner_id, lock=True) if partner_id else None
@@ -327,7 +333,9 @@ def save_partner(
             # Two people adding a partner at once may pick the same next reference: the database
             # keeps the first, and the second takes the one after.
             new_id = _next_partner_id(conn, school_id) if partner_id is None else partner_id
-            row = {**record, "partner_id": new_id, "school_id": school_id, "version": 1}
+            # Whoever enters a partner has just checked it: it is not due for a check the day it is added.
+            checked = {"last_verified": clock.today(), "verified_by": actor}
+            row = {**record, **checked, "partner_id": new_id, "school_id": school_id, "version": 1}
             while not db.insert_if_absent(conn, db.partners, [row]):
                 if partner_id is not None:  # added under this reference by someone else meanwhile
                     who, when = last_change(conn, "partners", new_id)

@@ -75,6 +75,9 @@ SHAPE_ORDER = ("circle", "square", "triangle", "diamond")
 REACH_RAMP = ("#f3e8f0", "#dcb9d3", "#c289b3", "#a05890", "#7a2d6b", "#4f0f45")
 SCHOOL_COLOUR = "#111111"
 FAMILY_OUTLINE = "#5b1f52"
+# Leaflet's panes, bottom to top: tiles 200, overlays (the rings) 400, markers (partners and the
+# school) 600, tooltips 650. The family areas go under all but the tiles.
+FAMILY_PANE, FAMILY_PANE_Z = "familyAreas", 350
 
 
 # ---------------------------------------------------------------- assets
@@ -496,6 +499,33 @@ class LeafletFixes(MacroElement):
         self.js = LEAFLET_FIXES_JS
 
 
+class FitShown(MacroElement):
+    """Fits the map to the partners shown and the school: added to a partner group, so it runs
+    when a filter swaps the groups in the open map (st_folium's ``feature_group_to_add``), where
+    a change to the base map would draw a new map and lose the reader's pan and zoom. folium's
+    own ``FitBounds`` would call ``fitBounds`` on the group, not the map (streamlit-folium issue
+    152), hence the map by name. It fits only when the view it wants has changed since it last
+    fitted, so a filter that keeps the same view, or a rerun, leaves the reader's pan and zoom
+    alone. Not animated, as the base map's fit (see :func:`build_map`)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            (function (map) {
+              var bounds = {{ this.bounds|tojson }};
+              var key = JSON.stringify(bounds);
+              if (map.__engagementFitted === key) { return; }
+              map.__engagementFitted = key;
+              map.fitBounds(bounds, {animate: false});
+            })({{ this._parent._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds: list[list[float]]):
+        super().__init__()
+        self._name = "FitShown"
+        self.bounds = [[round(float(v), 6) for v in corner] for corner in bounds]
+
+
 class Legend(MacroElement):
     """The map's key, as HTML beside the map (every label escaped)."""
 
@@ -652,13 +682,21 @@ class MapParts:
 
 
 def initial_bounds(school: dict, partners: pd.DataFrame, rings_km) -> list[list[float]]:
-    """Where the map opens: the school and the partners within the largest ring, never tighter
-    than the 1 km ring. Computed from all the school's partners, so filters do not move it."""
+    """A view centred on the school that holds it and the ``partners`` within the largest ring
+    (all of them when none is that near), never tighter than the 1 km ring. From all the school's
+    partners it is where the map opens (the base map's fit, which filters do not move); from the
+    partners a filter shows, it is the view the map then fits to (:class:`FitShown`)."""
     lat0, lon0 = float(school["latitude"]), float(school["longitude"])
     outer = max(rings_km) if rings_km else 5.0
     placed = partners.dropna(subset=["latitude", "longitude"])
-    near = placed[placed["distance_km"] <= outer] if "distance_km" in placed else placed
-    reach_km = max(1.0, float(near["distance_km"].max()) if len(near) and "distance_km" in near else 1.0)
+    distance = (
+        placed["distance_km"]
+        if "distance_km" in placed
+        else pd.Series(geo.distance_km(lat0, lon0, placed["latitude"], placed["longitude"]), index=placed.index)
+    )
+    near = distance[distance <= outer]
+    near = near if len(near) else distance
+    reach_km = max(1.0, float(near.max()) if len(near) else 1.0)
     dlat = reach_km / 111.2
     dlon = reach_km / (111.2 * math.cos(math.radians(lat0)))
     return [[lat0 - dlat, lon0 - dlon], [lat0 + dlat, lon0 + dlon]]
@@ -731,6 +769,9 @@ def build_map(
         ).add_to(rings)
 
     if sectors is not None and len(sectors.shown):
+        # The family areas in a pane of their own under the partners' (Leaflet's markerPane, 600)
+        # and the rings' (overlayPane, 400): big discs over small marks hid the partners.
+        folium.map.CustomPane(FAMILY_PANE, z_index=FAMILY_PANE_Z, pointer_events=True).add_to(base)
         fam = folium.FeatureGroup(name="Families by postcode sector", control=False).add_to(base)
         biggest = max(1, int(sectors.shown["families"].max()))
         for row in sectors.shown.itertuples(index=False):
@@ -739,7 +780,7 @@ def build_map(
             reach = f"reach {row.reach:.0%} (two-way contact in the window)" if known else "reach not shown"
             about = "about " if sectors.rounded else ""
             tip = f"<b>Postcode sector {safe_text(row.sector)}</b><br>{about}{int(row.families)} families<br>{reach}"
-            folium.CircleMarker(
+            circle = folium.CircleMarker(
                 [row.latitude, row.longitude],
                 radius=radius,
                 color=FAMILY_OUTLINE,
@@ -748,7 +789,9 @@ def build_map(
                 fill_color=_reach_colour(row.reach) if known else "#bbbbbb",
                 fill_opacity=0.6,
                 tooltip=folium.Tooltip(tip, class_name="sector-tip"),
-            ).add_to(fam)
+            )
+            circle.options["pane"] = FAMILY_PANE  # folium's path options drop a "pane" argument
+            circle.add_to(fam)
 
     folium.Marker(
         [lat0, lon0],
@@ -764,6 +807,11 @@ def build_map(
     parts = MapParts(base=base)
     placed = partners.dropna(subset=["latitude", "longitude"])
     parts.shown = len(placed)
+    # The view fits what is shown ("within 1 km" zooms to the 1 km ring): an invisible group of
+    # its own, first, so it is there even when no partner is shown.
+    view = folium.FeatureGroup(name="View", control=False)
+    FitShown(initial_bounds(school, placed, cfg.rings_km)).add_to(view)
+    parts.groups.append(view)
     cluster = len(placed) > cfg.cluster_above
     # The local offer (the authority's directory, not yet the school's partners) is a layer of its
     # own, switched on and off apart from the school's partners.

@@ -194,6 +194,23 @@ class OutreachFrames:
     services: pd.DataFrame | None = None
     """The partners' services (engagement.services): ages, languages, delivery and cost of each;
     None when only the partners' tags are known."""
+    _by_partner: tuple[pd.DataFrame, dict[str, list[dict]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def services_by_partner(self) -> dict[str, list[dict]]:
+        """Each partner's active services as plain records, grouped once for these frames: a
+        printed sheet asks for 25 families' partners, and grouping the services again for each
+        family (a frame per partner) took most of a second a family."""
+        if self.services is None:
+            return {}
+        if self._by_partner is None or self._by_partner[0] is not self.services:
+            grouped: dict[str, list[dict]] = {}
+            active = self.services[self.services["status"].fillna("active") == "active"]
+            for record in active.to_dict("records"):
+                grouped.setdefault(record["partner_id"], []).append(record)
+            self._by_partner = (self.services, grouped)
+        return self._by_partner[1]
 
 
 def _window_start(today: datetime.date, days: int, calendar: Calendar | None = None) -> datetime.date:
@@ -590,7 +607,7 @@ def partner_suggestions(
     has_match = matched.map(bool).to_numpy(dtype=bool)
     out = partners.assign(matched=matched.map(";".join))[has_match].copy()
     out["_matches"] = matched[has_match].map(len)
-    out = _fit_services(out, frames.services, family, wanted)
+    out = _fit_services(out, frames.services, frames.services_by_partner(), family, wanted)
     free_first = "_free" if bool(family.get("pupil_premium")) else "_zero"
     out["_zero"] = 0
     if home:
@@ -619,7 +636,13 @@ def partner_suggestions(
     return out
 
 
-def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, wanted: list[str]) -> pd.DataFrame:
+def _fit_services(
+    out: pd.DataFrame,
+    services: pd.DataFrame | None,
+    by_partner: dict[str, list[dict]],
+    family,
+    wanted: list[str],
+) -> pd.DataFrame:
     """Each candidate partner's best-fitting service and why it fits (the needs it meets, ages for
     the children's year groups, the family's language, a delivery it can use, free). A partner
     whose matching services all serve other ages is dropped. Without services, the tags alone."""
@@ -628,8 +651,6 @@ def _fit_services(out: pd.DataFrame, services: pd.DataFrame | None, family, want
     offers = [f"offers {m.replace(';', ', ')}" for m in out["matched"]]
     if services is None or services.empty or out.empty:
         return out.assign(service=None, why=offers, _free=0)
-    active = services[services["status"].fillna("active") == "active"]
-    by_partner = {pid: rows.to_dict("records") for pid, rows in active.groupby("partner_id")}
     keep: list[bool] = []
     names: list[str | None] = []
     whys: list[str] = []
@@ -670,6 +691,84 @@ def suggestions_for(
             for r in top.itertuples()
         ]
     return out
+
+
+def panel_suggestions(suggestions: pd.DataFrame) -> pd.DataFrame:
+    """The partners that fit a family as the family's panel shows them: two columns that fit half a
+    laptop's screen (or a phone's) without scrolling sideways, each cell read in full on wrapped
+    lines. ``partner``: its name, distance and how to reach it (phone, else email); ``why``: its
+    service and why it fits (the needs it meets, ages, language, delivery, cost).
+
+    >>> panel_suggestions(pd.DataFrame([{"name": "Library", "distance_km": 0.71, "contact_phone": "0121 496 0001",
+    ...     "contact_email": None, "service": "Homework club", "why": "offers homework help; free"}])).to_dict("records")
+    [{'partner': 'Library (0.7 km, tel. 0121 496 0001)', 'why': 'Homework club: offers homework help; free'}]
+    >>> panel_suggestions(pd.DataFrame([{"name": "Food bank", "distance_km": float("nan"), "contact_phone": None,
+    ...     "contact_email": "help@fb.example", "service": "Food Bank", "why": "offers food"}])).to_dict("records")
+    [{'partner': 'Food bank (help@fb.example)', 'why': 'offers food'}]
+    """
+    rows = []
+    for r in suggestions.to_dict("records"):
+        reach = r.get("contact_phone") if not _blank(r.get("contact_phone")) else None
+        text = _suggestion_text(r["name"], r.get("distance_km"), reach)
+        if reach is None and not _blank(r.get("contact_email")):
+            text = text[:-1] + f", {r['contact_email']})" if text.endswith(")") else f"{text} ({r['contact_email']})"
+        why = "" if _blank(r.get("why")) else str(r["why"])
+        service = "" if _blank(r.get("service")) else str(r["service"])
+        if service.casefold() == str(r["name"]).casefold():
+            service = ""  # a service named after its partner says nothing the first column does not
+        rows.append({"partner": text, "why": f"{service}: {why}" if service and why else service or why})
+    return pd.DataFrame(rows, columns=["partner", "why"])
+
+
+def panel_links(links: pd.DataFrame) -> pd.DataFrame:
+    """The partners a family uses (:func:`engagement.referrals.family_links`) as its panel shows
+    them, in three columns that fit half a laptop's screen: the partner, as what, and when (the
+    dates in words, and whether the link has ended).
+
+    >>> panel_links(pd.DataFrame([{"partner": "Library", "relation": "member", "start": datetime.date(2025, 9, 1),
+    ...     "end": None, "current": True}, {"partner": "Club", "relation": None, "start": None,
+    ...     "end": datetime.date(2026, 7, 20), "current": False}])).to_dict("records")
+    [{'partner': 'Library', 'relation': 'member', 'when': 'since 01/09/2025'}, \
+{'partner': 'Club', 'relation': '', 'when': 'until 20/07/2026 (ended)'}]
+    """
+    rows = []
+    for r in links.to_dict("records"):
+        start, end = r.get("start"), r.get("end")
+        dates = [f"since {start:%d/%m/%Y}" if not _blank(start) and _blank(end) else ""]
+        if not _blank(start) and not _blank(end):
+            dates = [f"{start:%d/%m/%Y} to {end:%d/%m/%Y}"]
+        elif not _blank(end):
+            dates = [f"until {end:%d/%m/%Y}"]
+        when = dates[0] + ("" if r.get("current") else (" (ended)" if not _blank(end) else " (not begun)"))
+        rows.append(
+            {
+                "partner": str(r["partner"]),
+                "relation": "" if _blank(r.get("relation")) else str(r["relation"]),
+                "when": when.strip() or "now",
+            }
+        )
+    return pd.DataFrame(rows, columns=["partner", "relation", "when"])
+
+
+def panel_history(history: pd.DataFrame) -> pd.DataFrame:
+    """A family's contacts as its panel shows them: the date, the contact in words (activity,
+    channel, two-way or one-way) and the note, three columns that fit half a laptop's screen.
+
+    >>> panel_history(pd.DataFrame([{"date": datetime.date(2026, 11, 3), "activity": "phone call",
+    ...     "channel": "phone", "two_way": True, "notes": None}])).to_dict("records")
+    [{'date': datetime.date(2026, 11, 3), 'contact': 'phone call · phone · two-way', 'notes': ''}]
+    """
+    rows = []
+    for r in history.to_dict("records"):
+        parts = [r["activity"], r.get("channel"), "two-way" if r.get("two_way") else "one-way"]
+        rows.append(
+            {
+                "date": r["date"],
+                "contact": " · ".join(str(p) for p in parts if not _blank(p)),
+                "notes": "" if _blank(r.get("notes")) else str(r["notes"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["date", "contact", "notes"])
 
 
 def _suggestion_text(name, distance, phone) -> str:

@@ -38,8 +38,10 @@ def test_first_start_loads_demo_school_and_says_so(app_db):
 
 def test_clear_demo_button_asks_first_then_empties_the_store_and_audits_what_went(demo_app_db):
     app_db = demo_app_db  # a copy of the demo school, as the first start leaves it
-    at = AppTest.from_file(str(SCHOOL_PAGE), default_timeout=60).run()
+    at = _run("app_pages/school.py")
     assert any("Demo data" in m.value for m in at.markdown)
+    # At the foot of the page, after the page's own controls (not in the sidebar, before them all).
+    assert [b for b in at.main.button if b.key == "clear_demo"] and not [b for b in at.sidebar.button]
     at.button(key="clear_demo").click().run()
     assert "cannot be undone" in at.warning[0].value
     at.button(key="clear_demo_cancel").click().run()

@@ -146,6 +146,24 @@ def test_a_new_partner_is_checked_by_the_import_rules_and_placed_from_the_gazett
         seeded, "flo@x", "S1", {"name": "Corner shop", "category": "business", "postcode": "B1 1ZZ"}, online=False
     )
     assert unplaced.ok and unplaced.placed.startswith("Not placed on the map: postcode B1 1ZZ is not in the gazetteer")
+    assert unplaced.not_placed and not done.not_placed  # the page warns of the one, and confirms the other
+
+
+def test_a_partner_entered_today_is_checked_today_by_whoever_entered_it(seeded):
+    from engagement import clock
+
+    before = d.stale_count(seeded, "S1")
+    done = d.save_partner(seeded, "flo@x", "S1", {"name": "Hay Green Scouts", "category": "youth organisation"})
+    assert done.ok
+    row = partner_directory(seeded, "S1").set_index("partner_id").loc[done.partner_id]
+    assert (row["last_verified"], row["verified_by"], bool(row["stale"])) == (clock.today(), "flo@x", False)
+    assert done.partner_id not in d.due_for_check(seeded, "S1")["partner_id"].tolist()
+    assert d.stale_count(seeded, "S1") == (before[0], before[1] + 1)
+    # An edit is not a check: a partner's "last checked" moves only when someone says so.
+    edited = d.save_partner(seeded, "head@x", "S1", {"notes": "Rang"}, "P1", 1)
+    assert edited.ok
+    p1 = partner_directory(seeded, "S1").set_index("partner_id").loc["P1"]
+    assert (p1["last_verified"], bool(p1["stale"])) == (datetime.date(2025, 10, 1), True)
 
 
 def test_the_second_of_two_saves_is_refused_with_who_and_when_and_nothing_is_overwritten(seeded):

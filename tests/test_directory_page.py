@@ -95,6 +95,9 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
     save(at)
     assert any(s.value.startswith("Saved") for s in at.success), [s.value for s in at.success]
     new_id = at.selectbox(key="dir_pick").value
+    # Still on the partner just entered (the browser test checks its tab stays open).
+    assert new_id != "A new partner"
+    assert at.text_input(key="form_name").value == "Hay Green Family Hub"
     add_service(
         at,
         name="Stay and play",
@@ -126,7 +129,7 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
     start, end = default_window()
     table = partners_in_window(store, school_id, start, end).set_index("partner_id")
     assert table.loc[new_id, "services"] == "parenting support;early years;homework;after-school"
-    assert table.loc[new_id, "stale"]  # a new partner is due for a check until someone says it was checked
+    assert not table.loc[new_id, "stale"]  # whoever entered the partner has just checked it
     assert not table.loc[picked, "stale"]
     # The map's data and the layers diagram.
     at.switch_page("app_pages/layers.py").run()
@@ -138,7 +141,7 @@ def test_a_flo_adds_a_partner_with_two_services_and_checks_another_and_every_pag
         for row in t.get("customdata", [])
     }
     stale_ids = {row[0] for t in figure["data"] if t.get("meta") == "stale" for row in t.get("customdata", [])}
-    assert new_id in ids and picked not in stale_ids and new_id in stale_ids
+    assert new_id in ids and picked not in stale_ids and new_id not in stale_ids
     at.switch_page("app_pages/partner_map.py").run()
     assert not at.exception
     # The outreach suggestions: a family with parenting needs near the hub, with the reasons.
@@ -286,3 +289,35 @@ def test_an_edit_that_renames_a_partner_as_another_is_warned_and_after_a_save_th
     save(at)
     assert any("may already be in the directory" in w.value for w in at.warning)
     assert len(partner_directory(store, "999001")) == 121
+
+
+def _tabs_open_first(at) -> list[int]:
+    """The tab each of the page's tab sets opens on (a block whose proto is a tab container)."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            proto = getattr(child, "proto", None)
+            fields = getattr(getattr(proto, "DESCRIPTOR", None), "fields_by_name", {})
+            if "tab_container" in fields and proto.HasField("tab_container"):
+                found.append(proto.tab_container.default_tab_index)
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def test_a_link_to_a_partner_opens_its_record_in_the_tab_that_edits_it(db_url):
+    from engagement.partners import partner_directory
+
+    target = partner_directory(open_store(db_url), "999001")["partner_id"].iloc[3]
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/directory.py")
+    at.query_params["partner"] = target
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="dir_pick").value == target
+    assert _tabs_open_first(at) == [2]
+    plain = open_as("flo@hollybrook.sch.uk")  # opened from the menu: the list of those due first
+    assert _tabs_open_first(plain) == [0]

@@ -3,7 +3,11 @@
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
+
+from engagement import partnerships
+from engagement import store as db
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "layers.py"
 
@@ -61,3 +65,79 @@ def test_another_window_changes_the_gaps(page):
     assert page.caption[1].value != "" and labels[-2].split(" (")[0] in " ".join(c.value for c in page.caption)
     after = " ".join(m.value for m in page.markdown)
     assert before != after or "no gaps" in after
+
+
+def _without_care_home_contacts(url: str) -> None:
+    """No contact with a care home ever: the gap is there in any window, on any day."""
+    store = db.open_store(url)
+    try:
+        p, i = db.partners, db.interactions
+        with store.write(actor="test") as conn:
+            conn.execute(
+                sa.delete(i).where(i.c.partner_id.in_(sa.select(p.c.partner_id).where(p.c.category == "care home")))
+            )
+    finally:
+        store.dispose()
+
+
+def _plan_button_of(at, name: str):
+    """The "Plan a contact" button of the gap whose next step names ``name``: the gaps with
+    someone to contact each have one, in the order of their captions."""
+    steps = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("Contact ")]
+    buttons = [b for b in at.button if (b.key or "").startswith("layers_plan_")]
+    assert len(steps) == len(buttons), (steps, [b.key for b in buttons])
+    return next(b for text, b in zip(steps, buttons, strict=True) if text.startswith(f"Contact {name} ("))
+
+
+def test_each_gap_offers_its_next_step_and_the_contact_is_planned(demo_app_db):
+    """Issue 27, item 3: "No intergenerational link" names Cotteridge Care Home, active, 0.5 km
+    away and not contacted, and "Plan a contact" adds it to the action plan."""
+    _without_care_home_contacts(demo_app_db)
+    at = AppTest.from_file(str(PAGE), default_timeout=90).run()
+    assert not at.exception
+    texts = [m.value.replace("\\", "") for m in at.markdown]  # as read: markdown's escapes dropped
+    assert "Contact Cotteridge Care Home (0.5 km, active, no contact yet). Tel. 0121 496 0020." in texts
+    also = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("Also: ")]
+    assert any(c.startswith("Also: Pershore Road Court Residential Home (3.9 km, prospective") for c in also)
+    # Beside the drawing, the gap names the nearest: "(care home; next: Cotteridge Care Home, 0.5 km)".
+    assert any("No intergenerational link" in t and "next: Cotteridge Care Home, 0.5 km" in t for t in texts)
+    # Every gap says what to do next: someone to contact, or plainly that nobody is listed.
+    gaps_named = [t for t in texts if t.startswith("- ")]
+    next_steps = [t for t in texts if t.startswith("Contact ") or "is listed, nor in the local offer" in t]
+    assert len(gaps_named) == len(next_steps) > 0
+
+    _plan_button_of(at, "Cotteridge Care Home").click().run()
+    assert not at.exception
+    assert at.radio(key=next(r.key for r in at.radio if r.key.startswith("layers_plan_who_"))).value == 0
+    at.text_input(key=next(t.key for t in at.text_input if t.key.startswith("layers_plan_owner_"))).input("deputy head")
+    at.button(key=next(b.key for b in at.button if (b.key or "").startswith("layers_plan_go_"))).click().run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("Planned: goal ") for s in at.success), [s.value for s in at.success]
+    store = db.open_store(demo_app_db)
+    try:
+        plan = partnerships.load_plan(store, db.school_ids(store)[0])
+    finally:
+        store.dispose()
+    goal = plan[plan["activity"].fillna("").str.contains("Cotteridge Care Home")].iloc[0]
+    assert goal["measure"] == "layers.3.coverage" and goal["owner"] == "deputy head"
+
+
+def test_a_gap_nobody_could_close_says_so_plainly(demo_app_db):
+    """No care home listed or in the local offer (every one lapsed): the gap says so and offers
+    no contact to plan."""
+    _without_care_home_contacts(demo_app_db)
+    store = db.open_store(demo_app_db)
+    try:
+        with store.write(actor="test") as conn:
+            conn.execute(sa.update(db.partners).where(db.partners.c.category == "care home").values(status="lapsed"))
+    finally:
+        store.dispose()
+    at = AppTest.from_file(str(PAGE), default_timeout=90).run()
+    assert not at.exception
+    texts = [m.value.replace("\\", "") for m in [*at.markdown, *at.caption]]
+    assert (
+        "No care home is listed, nor in the local offer: add one on the Directory page, or import the local offer "
+        "on the Data page." in texts
+    )
+    assert any("No intergenerational link" in t and "nobody listed" in t for t in texts)
+    assert not [t for t in texts if "Care Home" in t or "Residential Home" in t]

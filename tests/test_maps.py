@@ -396,3 +396,41 @@ def test_a_name_search_finds_its_words_in_any_case_and_order():
     found = filter_partners(table, PartnerFilter(search="Food Bank"))
     assert found["name"].tolist() == names[:3]
     assert only_match(table, "library STIRCHLEY") == "P3"
+
+
+def test_within_1_km_the_map_fits_the_partners_shown_and_the_school(demo_store):
+    """Issue 27, item 5: the map zooms to what a filter shows, not to every partner."""
+    school = school_of(demo_store)
+    every = partners_in_window(demo_store, school["school_id"], *WINDOW)
+    near = filter_partners(every, PartnerFilter(within_km=1.0))
+    assert 0 < len(near) < len(every)
+    opening = maps.initial_bounds(school, every, [0.5, 1, 2, 5])
+    parts = maps.build_map(school, near, None, window=WINDOW, bounds=opening)
+    html = parts.html()
+    fitted = re.findall(r"var bounds = (\[\[.*?\]\]);", html)
+    assert len(fitted) == 1, fitted
+    (south, west), (north, east) = json.loads(fitted[0])
+    # The fit holds every partner shown and the school, and is the 1 km ring's box, far tighter
+    # than the opening view (which reaches the farthest partner within 5 km).
+    placed = near.dropna(subset=["latitude", "longitude"])
+    assert placed["latitude"].between(south, north).all() and placed["longitude"].between(west, east).all()
+    assert south < school["latitude"] < north and west < school["longitude"] < east
+    assert (north - south) == pytest.approx(2 / 111.2, rel=0.01)
+    assert (north - south) < 0.5 * (opening[1][0] - opening[0][0])
+    # It runs after the opening fit, when the partners are added (the groups st_folium swaps in).
+    assert html.index("var bounds = ") > html.index(".fitBounds(")
+    # Not in the base map: a filter changes only the groups, so the open map is never drawn again.
+    base_only = maps.build_map(school, near, None, window=WINDOW, bounds=opening).base.get_root().render()
+    assert "var bounds = " not in base_only and ".fitBounds(" in base_only
+
+
+def test_the_family_areas_are_drawn_under_the_partners(demo_store):
+    school = school_of(demo_store)
+    table = partners_in_window(demo_store, school["school_id"], *WINDOW)
+    frames = load_school_frames(demo_store, school["school_id"])
+    sectors = maps.family_sectors(demo_store, school["school_id"], WINDOW, frames=frames)
+    html = maps.build_map(school, table, sectors, window=WINDOW).html()
+    pane = re.search(r"createPane\(\s*\"familyAreas\"\);\s*\S+\.style\.zIndex = (\d+);", html)
+    assert pane and int(pane.group(1)) < 400  # below the rings' overlay pane, and so the markers' (600)
+    circles = re.findall(r"L\.circleMarker\(.*?\{(.*?)\}\s*\)", html, re.S)
+    assert circles and all('"pane": "familyAreas"' in c for c in circles)

@@ -101,6 +101,35 @@ def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
         store.dispose()
 
 
+def test_the_senco_sees_belonging_by_group_beside_the_send_moves(app_db):
+    """Issue 27, item 8: the Overview's belonging by group, for families with SEND and for those
+    of them with a move shown, on the SENCO's Transitions page; a group too small is not shown."""
+    from engagement import belonging, clock
+
+    at = signed_in("senco@hollybrook.sch.uk")
+    at.switch_page("app_pages/transitions.py").run()
+    assert not at.exception, at.exception
+    assert any(s.value == "Belonging of families with SEND" for s in at.header)
+    (shown,) = [t.value for t in at.table if "SEND, moving" in t.value.columns]
+    store = db.open_store(app_db)
+    try:
+        # The SEND column is the Overview's own figure for the same round.
+        overview = belonging.voice_section(store, "999001", clock.today())
+        (round_,) = [r for r in overview.rounds if not r.anonymous]
+        assert list(shown["SEND"]) == [row["SEND"] for row in belonging.question_rows(round_)]
+        assert list(shown["Question"]) == [row["Question"] for row in belonging.question_rows(round_)]
+        assert all(v.endswith("%") for v in shown["SEND, moving"]), shown
+        # Only the SEND moves shown count: one family's answers are too few to show.
+        at.toggle(key="transitions_send_only").set_value(True).run()
+        moves = at.dataframe[0].value
+        one = moves[moves["send"]].head(1)
+        (few,) = belonging.send_belonging(store, "999001", one, clock.today())
+        assert set(belonging.question_rows(few)[0]) >= {"SEND", "SEND, moving"}
+        assert {row["SEND, moving"] for row in belonging.question_rows(few)} == {"not shown"}
+    finally:
+        store.dispose()
+
+
 def test_a_governor_sees_belonging_and_transition_counts_on_the_overview(app_db):
     at = signed_in("chair@governors.hollybrook.sch.uk")
     assert any(h.value == "Belonging and transitions" for h in at.header)

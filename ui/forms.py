@@ -137,3 +137,23 @@ def focus_on(label: str, kind: str = "button", nonce: object = None) -> None:
         "el.scrollIntoView({block:'center'});return;}if(++tries<40)setTimeout(go,100);}go();})();</script>",
         height=0,
     )
+
+
+def bring_into_view(key: str, nonce: object = None) -> None:
+    """Scroll the page so the container made with ``key`` starts on screen (under Streamlit's
+    header), with its first form in view too, unless both are already there: on a phone a panel
+    that sits beside a list on a wide screen comes under the whole list. Streamlit has no scroll
+    call, so a frame of the app's own (no outside script) asks the page. ``nonce``, as for
+    :func:`focus_on`, makes a new request for the same container."""
+    target = json.dumps({"selector": f".st-key-{key}", "nonce": str(nonce)})
+    components.html(
+        "<script>(function(){const t=" + target + ";const win=window.parent,doc=win.document;let tries=0;"
+        "function go(){const el=doc.querySelector(t.selector);if(!el){if(++tries<40)setTimeout(go,100);return;}"
+        "const bar=doc.querySelector('[data-testid=stHeader]');const top=bar?bar.getBoundingClientRect().bottom:0;"
+        "const form=el.querySelector('[data-testid=stForm]')||el;const r=el.getBoundingClientRect();"
+        # Already in view, with room to see the form begin: leave the page where the user has it.
+        "if(r.top>=top&&form.getBoundingClientRect().top+120<=win.innerHeight)return;"
+        "el.style.scrollMarginTop=(top+8)+'px';el.scrollIntoView({block:'start'});}"
+        "win.requestAnimationFrame(go);})();</script>",
+        height=0,
+    )

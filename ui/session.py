@@ -294,14 +294,22 @@ def read_only_banner(store: db.Store) -> None:
 
 def demo_banner(store: db.Store) -> None:
     """Every page says plainly when it shows demo data, in one line above the page (a projector's
-    first screen is for the figures); who may import clears the demo from the sidebar, after a
-    question."""
-    if not db.has_demo_data(store):
-        return
-    st.markdown(DEMO_LINE)
-    if not access.may_import(current_viewer().role):
+    first screen is for the figures). Who may import clears the demo at the foot of the page
+    (:func:`clear_demo_footer`)."""
+    if db.has_demo_data(store):
+        st.markdown(DEMO_LINE)
+
+
+def clear_demo_footer() -> None:
+    """The button that clears the demo, after a question, for who may import: drawn by app.py
+    after the page, so that from the keyboard it comes after the page's own controls (in the
+    sidebar it came before them all, a few Tabs from the start of every page)."""
+    store = get_store()
+    if not db.has_demo_data(store) or not access.may_import(current_viewer().role):
         return  # clearing the demo deletes a school: not for a governor's read-only view
-    with st.sidebar:
+    with st.container(key="clear_demo_footer"):
+        st.divider()
+        st.caption("Demo data: clear it once you have imported your own school.")
         if st.button(
             "Clear demo data",
             key="clear_demo",

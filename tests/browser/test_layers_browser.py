@@ -4,6 +4,8 @@ screen at 1440x900, 1280x800 and 1280x720 (over the page, not below the gaps lis
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from . import harness as h
@@ -19,7 +21,7 @@ def test_the_diagram_draws_every_partner(open_app_page, viewport):
         # Plotly draws after the element arrives: wait for the marks rather than count too soon.
         marks.nth(119).wait_for(state="attached", timeout=h.READY_TIMEOUT_MS)
         assert marks.count() >= 120  # the demo's 120 partners, plus hostile copies
-        assert page.get_by_text("No intergenerational link").is_visible()
+        assert page.get_by_text("No intergenerational link").first.is_visible()  # beside the drawing
         h.screenshot(page, h.SCREENSHOTS / f"layers-diagram-{viewport[0]}x{viewport[1]}.png", viewport)
     assert not record.problems(), "\n".join(record.problems())
 
@@ -64,4 +66,37 @@ def test_selecting_a_mark_opens_the_partners_record_on_the_screen(open_app_page,
         page.mouse.move(x, y)
         page.mouse.click(x, y)
         page.get_by_role("dialog").get_by_text("History (").wait_for(timeout=20_000)
+    assert not record.problems(), "\n".join(record.problems())
+
+
+@pytest.mark.parametrize(
+    "viewport", [(1440, 900), (1280, 800), (1280, 720), (390, 844)], ids=lambda v: f"{v[0]}x{v[1]}"
+)
+def test_each_gap_names_whom_to_contact_and_the_contact_is_planned(open_app_page, viewport):
+    """Issue 27, item 3, in the browser: beside the diagram each gap says whom to contact next
+    (name, distance, status) and "Plan a contact" opens, over the page, whom to contact and the
+    goal it becomes; the goal is added to the action plan, once (pressed again, it says so)."""
+    width, height = viewport
+    with open_app_page("/layers", viewport) as (record, page):
+        gaps = page.locator('[class*="st-key-layers_gap_"]')
+        gaps.first.wait_for(timeout=h.READY_TIMEOUT_MS)
+        steps = [gaps.nth(i).inner_text() for i in range(gaps.count())]
+        assert steps and all("Contact " in s or "is listed, nor in the local offer" in s for s in steps), steps
+        first = next(i for i, s in enumerate(steps) if "Contact " in s)
+        gap = gaps.nth(first)
+        gap.scroll_into_view_if_needed()
+        h.screenshot(page, h.SCREENSHOTS / f"layers-gaps-{width}x{height}.png", viewport)
+        gap.get_by_role("button", name="Plan a contact").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Whom to contact").wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+        box = dialog.get_by_role("button", name="Add to the action plan").bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= height, box
+        dialog.get_by_role("button", name="Add to the action plan").click()
+        dialog.get_by_text(re.compile(r"(Planned|Already planned): goal ")).wait_for(timeout=h.READY_TIMEOUT_MS)
+        h.wait_ready(page)
+        page.screenshot(path=str(h.SCREENSHOTS / f"layers-plan-{width}x{height}.png"))
+        # Pressed again, nothing is added twice: the goal already there is named.
+        dialog.get_by_role("button", name="Add to the action plan").click()
+        dialog.get_by_text("Already planned: goal ").wait_for(timeout=h.READY_TIMEOUT_MS)
     assert not record.problems(), "\n".join(record.problems())

@@ -78,3 +78,56 @@ def test_a_search_that_finds_one_partner_opens_its_record(open_app_page):
         page.keyboard.press("Enter")
         assert open_heading(page, 800) == "Cotteridge Care Home"
     assert not record.problems(), "\n".join(record.problems())
+
+
+ZOOM_JS = "() => window.map.getZoom()"
+# Every partner's mark (the school's is the one drawn 26 px wide) that lies in the map's view,
+# with what the pointer would hit at its centre.
+MARKS_JS = """() => {
+  const box = window.map.getContainer().getBoundingClientRect();
+  const families = window.map.getPane('familyAreas');
+  return [...document.querySelectorAll('.partner-mark')]
+    .filter(m => !m.querySelector('svg[viewBox="0 0 26 26"]'))
+    .map(m => {
+      const r = m.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return {inside: r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom,
+              under_family: !!(hit && families && families.contains(hit))};
+    });
+}"""
+PANES_JS = """() => [window.map.getPane('familyAreas'), window.map.getPane('markerPane')]
+  .map(p => p ? +getComputedStyle(p).zIndex : null)"""
+
+
+def test_within_1_km_zooms_the_map_to_those_partners_drawn_above_the_family_areas(open_app_page):
+    """Issue 27, item 5: "within 1 km" zooms the map to the partners it shows and the school
+    (before, the map kept the opening view and they were specks), every one of them on the map's
+    screen; the family areas are drawn under the partners, so none covers a partner's mark."""
+    for viewport in [(1280, 800), (1440, 900), (1280, 720), (390, 844)]:
+        width, height = viewport
+        with open_app_page("/partner_map", viewport) as (record, page):
+            _, raw = map_frame(page, 10)
+            opening = raw.evaluate(ZOOM_JS)
+            families, markers = raw.evaluate(PANES_JS)
+            assert families is not None and families < markers, (families, markers)
+            page.get_by_text("within 1 km", exact=True).click()
+            page.get_by_role("heading", name="Partners shown within 1 km of the school").wait_for(timeout=30_000)
+            h.wait_ready(page)
+            caption = page.get_by_text(re.compile(r"Showing \d+ of \d+ partners")).inner_text()
+            on_map = int(re.search(r"Showing (\d+)", caption).group(1))
+            _, raw = map_frame(page, on_map + 1)
+            raw.wait_for_function(f"z => ({ZOOM_JS})() > z", arg=opening, timeout=20_000)
+            marks = raw.evaluate(MARKS_JS)
+            assert len(marks) == on_map > 0
+            assert all(m["inside"] for m in marks), marks
+            assert not any(m["under_family"] for m in marks), marks
+            # Back to any distance: the opening view again.
+            if viewport == (1280, 800):
+                page.get_by_text("any distance", exact=True).click()
+                h.wait_ready(page)
+                raw.wait_for_function(f"z => ({ZOOM_JS})() === z", arg=opening, timeout=20_000)
+                page.get_by_text("within 1 km", exact=True).click()
+                h.wait_ready(page)
+                raw.wait_for_function(f"z => ({ZOOM_JS})() > z", arg=opening, timeout=20_000)
+            h.screenshot(page, h.SCREENSHOTS / f"partner-map-zoomed-1-km-{width}x{height}.png", viewport)
+        assert not record.problems(), "\n".join(record.problems())

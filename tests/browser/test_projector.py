@@ -1,7 +1,7 @@
 """The Overview on a projector (issue 15): at 1280x800 a governor sees the scores first, under a
 compact demo and local-mode line rather than a screen of chrome, and no figure is cut off. Also at
 1440x900 and 1280x720. The governor's view is the app's with the governor role (local mode is an
-administrator's, with the "Clear demo data" button in the sidebar; a governor's has less above the scores)."""
+administrator's, with the "Clear demo data" button at the foot of the page; a governor's has less above the scores)."""
 
 from __future__ import annotations
 
