@@ -81,7 +81,8 @@ _SCRIPT = """
     }
   };
   new MutationObserver(() => { if (!queued) { queued = true; setTimeout(scan, 50); } })
-    .observe(document.body, {childList: true, subtree: true, characterData: true});
+    .observe(document.body, {childList: true, subtree: true, characterData: true, attributes: true,
+             attributeFilter: ['role']});  // a drop zone drawn again with its old role
   scan();
 })();
 """
