@@ -80,3 +80,25 @@ def test_a_contact_saved_as_the_connection_drops_is_saved_on_a_fresh_one(postgre
     assert dropped
     with store.read() as conn:
         assert conn.execute(sa.select(db.interactions.c.interaction_id)).scalars().all() == [new_id]
+
+
+def test_a_connection_ended_by_the_server_is_said_plainly(postgresql_store):
+    """A server stopping or restarting ends its connections with its own last words ("terminating
+    connection due to administrator command"), which were shown as they came; they now read as the
+    server not being reachable, as a refused connection does."""
+    store = postgresql_store
+    admin = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with store.read() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with admin.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            try:
+                conn.exec_driver_sql("SELECT 1")
+            except sa.exc.OperationalError as error:
+                ended = error
+            else:
+                raise AssertionError("the connection was not ended")
+    finally:
+        admin.dispose()
+    assert db.store_problem(ended) == "the database server cannot be reached (is it running?)"

@@ -46,8 +46,11 @@ def show_error(error: BaseException) -> str:
     server's log under that reference, never to the page. Returns the reference."""
     reference = uuid.uuid4().hex[:8].upper()
     logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
+    disk = db.disk_trouble(error) if isinstance(error, SQLAlchemyError) else None
     what = (
-        "The database cannot be used just now, so this page could not be shown"
+        f"The store cannot be read just now: {disk.split(':')[0]}, so this page could not be shown"
+        if disk
+        else "The database cannot be used just now, so this page could not be shown"
         if isinstance(error, SQLAlchemyError)
         else "Something went wrong and this page could not be shown"
     )
