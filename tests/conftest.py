@@ -36,11 +36,11 @@ from engagement.store import open_store
 BROWSER_GROUPS = {
     # Every menu page at each viewport (page_visits), and at 200% zoom: one server.
     "tests/browser/test_pages.py": "browser-pages",
-    "tests/browser/test_accessibility.py": "browser-pages",
     "tests/browser/test_injection.py": "browser-pages",
     "tests/browser/test_zoom.py": "browser-pages",
-    # The signed-in server and its OpenID provider.
+    # The signed-in server and its OpenID provider: signing in, and axe-core under every role.
     "tests/browser/test_signin.py": "browser-signin",
+    "tests/browser/test_accessibility.py": "browser-signin",
 }
 ROOT = Path(__file__).resolve().parent.parent
 
