@@ -327,8 +327,8 @@ if may_import:
     st.subheader("Restore a backup")
     st.write(
         "Upload a ZIP downloaded above (or the files of `export`) to bring every record back, into an empty "
-        "store or over the same school's records. Each group of files is checked whole and written only if "
-        "every row is right; a refused group stops the ones after it."
+        "store or over the same school's records. The whole backup is checked and written in one go, only if "
+        "every row of every file is right: a refused file leaves the store as it was."
     )
     backup = st.file_uploader("Backup (ZIP)", type=["zip"], key="restore_upload")
     if backup is not None and st.button("Restore this backup", type="primary", key="restore_go"):
@@ -342,7 +342,7 @@ if may_import:
         if restored.ok:
             st.success("Restored: every file of the backup was imported.")
         else:
-            st.error("Not everything was restored: the groups of files refused are listed below, unchanged.")
+            st.error("Nothing was restored: the files refused are listed below, and the store is unchanged.")
             for _, refused in restored.reports:
                 if not refused.ok:
                     st.dataframe(

@@ -14,7 +14,8 @@ from engagement import access
 from engagement import directory as d
 from engagement.openreferral.local_offer import TAKE_ON, take_on
 from engagement.partners import partner_directory, services_text
-from engagement.services import ACCESS, DELIVERY, SERVICE_STATUSES, services_of
+from engagement.service_vocabulary import ACCESS, DELIVERY, SERVICE_STATUSES
+from engagement.services import services_of
 from engagement.settings import load_settings
 from engagement.store import get_school
 from engagement.text import md_escape, text_or_blank
@@ -342,10 +343,10 @@ with edit_tab:
     if result is not None:
         if result.ok:
             if result.not_placed:
-                st.session_state["dir_notice"] = "Saved."
+                st.session_state["dir_notice"] = f"Saved {values['name'].strip()}."
                 st.session_state["dir_unplaced"] = result.placed
             else:
-                st.session_state["dir_notice"] = ("Saved. " + result.placed).strip()
+                st.session_state["dir_notice"] = f"Saved {values['name'].strip()}. {result.placed}".strip()
             st.session_state.pop("form_duplicates", None)
             st.session_state.pop("form_duplicates_ok", None)  # the next partner is checked again
             st.session_state["dir_pick_next"] = result.partner_id

@@ -27,7 +27,7 @@ view = overview.school_overview(
 # projector at 1280x800 shows the scores on its first screen.
 head, downloads = st.columns([2.6, 1], vertical_alignment="center")
 head.title(md_escape(view.school_name))
-head.markdown(f"#### Engagement overview · {md_escape(view.window_text)}")
+ui.subtitle(f"Engagement overview · {md_escape(view.window_text)}", head)
 report_html = report.overview_report_html(view)
 downloads.download_button(
     "Download report (HTML)",
@@ -66,7 +66,7 @@ def flat(change) -> dict:
     return {"delta_color": "off", "delta_arrow": "off"} if change == 0 else {}
 
 
-st.subheader("Scores out of 100", anchor=False)
+st.header("Scores out of 100", anchor=False)
 for column, row in zip(st.columns(len(view.segments)), view.segments):
     with column.container(border=True):
         if row["score"] is None:
@@ -93,7 +93,7 @@ st.caption(
     "are never shown as a number. Change the school or the window in the sidebar."
 )
 
-st.subheader("What drives each score, and what would raise it", anchor=False)
+st.header("What drives each score, and what would raise it", anchor=False)
 ui.words_table(
     [
         {
@@ -162,16 +162,20 @@ scores_side.plotly_chart(
     config={"displayModeBar": False},
     key="overview_score_trend",
     theme=None,
-    alt="Line chart of the scores per term; the same figures are in the table below.",
+    alt="Line chart of the scores per term; the same figures are in the tables below.",
 )
 reach_side.plotly_chart(
     charts.reach_trend_chart(view.trends),
     config={"displayModeBar": False},
     key="overview_reach_trend",
     theme=None,
-    alt="Line chart of reach per term; the same figures are in the table below.",
+    alt="Line chart of reach per term; the same figures are in the tables below.",
 )
-ui.words_table(words.to_dict("records"), governor=governor)
+# The scores, then the reach: one table of ten columns ran off the side at 200 % zoom; two of
+# five or six fit there, and side by side neither fits half the width of a projector.
+reach_columns = [c for c in words.columns if c.endswith(" reach")]
+ui.words_table(words.drop(columns=reach_columns).to_dict("records"), governor=governor)
+ui.words_table(words[["Term", *reach_columns]].to_dict("records"), governor=governor)
 
 # ---------------------------------------------------------------- belonging and transitions (issue 19)
 st.header("Belonging and transitions", anchor=False)

@@ -168,7 +168,7 @@ with right:
         st.html(f'<style>{maps.KEY_CSS}</style><div class="map-key">{maps.legend_html(sectors, (start, end))}</div>')
     st.caption("Click a partner on the map, or choose one in the table under the map, to open its record.")
 
-st.subheader("Partners shown" + ("" if within is None else f" within {within:g} km of the school"))
+st.header("Partners shown" + ("" if within is None else f" within {within:g} km of the school"))
 order = st.radio("Sort by", TABLE_SORTS, horizontal=True, key="map_sort")
 rows = partners_table(shown, order)
 picked = st.dataframe(

@@ -24,7 +24,7 @@ view = partnerships.partnerships_view(
 
 head, downloads = st.columns([2.6, 1], vertical_alignment="center")
 head.title("Partnerships")
-head.markdown(f"#### {md_escape(view.school_name)} · {md_escape(window.label)}")
+ui.subtitle(f"{md_escape(view.school_name)} · {md_escape(window.label)}", head)
 report_html = partnership_report.partnership_report_html(view, today)
 downloads.download_button(
     "Evaluation report (HTML)",
@@ -71,7 +71,7 @@ def short(share) -> str:
     return "–" if share is None else partnerships.percent(share)
 
 
-st.subheader("What changed for the families each partnership serves", anchor=False)
+st.header("What changed for the families each partnership serves", anchor=False)
 st.caption(
     "Members are the partnership's families at the latest belonging survey since it began; they are compared with "
     "the school's other families: who feels they belong before and after (the difference between the two groups' "
@@ -111,7 +111,7 @@ for evaluation in view.evaluations:
             st.caption(md_escape(sentence))
 
 # ---------------------------------------------------------------- the plan
-st.subheader(f"Partnership action plan {view.year}", anchor=False)
+st.header(f"Partnership action plan {view.year}", anchor=False)
 if view.overdue:
     st.warning(
         "Overdue: "
@@ -146,7 +146,7 @@ if not staff:
     st.stop()
 
 # ---------------------------------------------------------------- keeping them (staff)
-st.subheader("Keep the partnerships and the plan", anchor=False)
+st.header("Keep the partnerships and the plan", anchor=False)
 version = ui.data_version()
 actor = ui.current_actor()
 partner_names = partnerships.partner_choices(store, school_id)

@@ -21,7 +21,7 @@ cols[0].metric("Pupils on roll", f"{school['pupils'] or 0:,}")
 cols[1].metric("Families on roll", families_on_roll_text(summary["families"], viewer.role))
 cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
 cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
-st.subheader("The school's community, layer by layer")
+st.header("The school's community, layer by layer")
 st.dataframe(
     summary["layers"],
     hide_index=True,

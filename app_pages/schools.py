@@ -85,7 +85,7 @@ st.download_button(
 )
 
 # ---- the map
-st.subheader("The schools on the map", anchor=False)
+st.header("The schools on the map", anchor=False)
 try:
     maps.install_assets()
 except OSError as error:  # a read-only install: the files must then be copied at deployment
@@ -103,7 +103,7 @@ else:
     st.info("No school has a place on the map yet: geocode them on the Data page.")
 
 # ---- shared partners
-st.subheader("Partners shared by two or more schools", anchor=False)
+st.header("Partners shared by two or more schools", anchor=False)
 if view.shared:
     st.dataframe(
         view.shared_table,
@@ -124,7 +124,7 @@ else:
     st.write("No partner works with more than one of these schools.")
 
 # ---- what the neighbours have
-st.subheader("What the neighbours have", anchor=False)
+st.header("What the neighbours have", anchor=False)
 st.caption("Kinds of partner that schools within a few kilometres work with this term and the school does not.")
 if view.neighbours.empty:
     st.write("Nothing: every school works with what its neighbours work with (or has no neighbour on the map).")

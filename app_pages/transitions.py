@@ -111,7 +111,7 @@ picked = st.selectbox("Move to work on", list(labels), key="transitions_pick", f
 move = moves[moves["transition_id"] == picked].iloc[0]
 
 with st.container(border=True):
-    st.subheader(f"Family {md_escape(move['family_id'])}: {md_escape(move['kind'])}", anchor=False)
+    st.header(f"Family {md_escape(move['family_id'])}: {md_escape(move['kind'])}", anchor=False)
     when = (
         f"in {move['days_to_go']} days"
         if move["days_to_go"] > 0

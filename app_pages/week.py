@@ -175,7 +175,7 @@ with events_tab:
                         st.session_state["week_event_saved"] = chosen
                         st.rerun()
                     st.error("Not saved: " + md_escape(" ".join(str(p) for p in added.errors)))
-    st.subheader("Events", anchor=False)
+    st.header("Events", anchor=False)
     if listed.empty:
         st.caption("No event recorded yet.")
     else:
@@ -217,7 +217,7 @@ with referrals_tab:
         st.success(flash, icon=":material/check:")
     outstanding = referrals.referrals(store, school_id, open_only=True, today=today)
     days = load_settings().outreach.referral_no_reply_days
-    st.subheader(f"Outstanding referrals: {len(outstanding)}", anchor=False)
+    st.header(f"Outstanding referrals: {len(outstanding)}", anchor=False)
     st.caption(
         f"Oldest first. A referral still sent after {days} days with no reply raises its family on the "
         "Outreach planner."

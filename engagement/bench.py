@@ -32,62 +32,25 @@ import datetime
 import os
 import platform
 import re
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
 from engagement import clock, explanations, scoring
 from engagement import store as db
-from engagement.demo import DemoData, load_demo
+from engagement.bench_timing import DEFAULT_POSTGRES, Bench, Timing, median_seconds, postgres_schema
+from engagement.compare_bench import schools_section
+from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
+from engagement.map_bench import map_section
 from engagement.terms import default_window, previous_term, term_of
 
 DEFAULT_REPEATS = {"school": 9, "trust": 7, "authority": 5}
 QUICK_IMPORT_ROWS = (500,)
 QUICK_ORUK_SERVICES = 50
-
-T = TypeVar("T")
-
-
-@dataclass
-class Timing:
-    what: str
-    seconds: float
-    runs: int = 1
-    target: str = ""
-    note: str = ""
-    megabytes: float | None = None  # a memory figure instead of a time: its target reads "< 300 MB"
-
-
-@dataclass
-class Bench:
-    scale: str
-    store: db.Store
-    data: DemoData
-    today: datetime.date
-    window: tuple[datetime.date, datetime.date]
-    repeats: int
-    frames: Frames | None = None
-    results: list[Timing] = field(default_factory=list)
-    import_rows: tuple[int, ...] = (20_000, 100_000)
-    postgres_url: str | None = None
-    quick: bool = False  # every step at small sizes: checks the bench runs, times nothing that matters
-
-
-def median_seconds(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
-    """The median wall time of ``repeats`` calls of ``fn``, and the last result."""
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def format_value(timing: Timing) -> str:
@@ -250,12 +213,11 @@ def register_section(bench: Bench) -> list[Timing]:
 
 # Seconds for the whole import, and what the import may add to the process's peak memory in MB:
 # the rows' typed columns, a chunk of text and (on SQLite) the pages of the write; the file's
-# text is never held whole.
+# text is never held whole (its snapshot is in memory up to 4 MB, beyond that in a temporary file).
 IMPORT_TARGETS = {20_000: ("< 3 s", 50), 100_000: ("< 10 s", 150), 1_000_000: ("< 120 s", 600)}
 # How long an import may hold SQLite's write lock: under its busy timeout, so officers logging
 # contacts meanwhile wait and never fail. (PostgreSQL locks rows: the officers do not wait.)
 LOCK_TARGET = f"< {db.SQLITE_BUSY_TIMEOUT_MS // 1000} s"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 _NOTES = np.array(
     [
         "",
@@ -323,11 +285,12 @@ def _import_child(url: str, path: str, seed: int, today: datetime.date, results)
     (seconds, report.seconds, ok or the report, peak MB before, peak MB after) on ``results``."""
     from engagement import interchange, settings
     from engagement.demo import load_demo
+    from engagement.imports import reading
 
     # A million rows make a file of about 100 MB, over the default upload limit of 50 MB.
     base = settings.load_settings()
     roomy = base.model_copy(update={"imports": base.imports.model_copy(update={"max_file_mb": 1_000.0})})
-    interchange.load_settings = lambda path=None: roomy
+    reading.load_settings = lambda path=None: roomy
     store = db.open_store(url)
     load_demo(store, scale="school", seed=seed, today=today, actor="bench")
     before = peak_mb()
@@ -337,26 +300,6 @@ def _import_child(url: str, path: str, seed: int, today: datetime.date, results)
     after = peak_mb()
     store.dispose()
     results.put((seconds, report.seconds, True if report.ok else report.format(limit=3), before, after))
-
-
-def _postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
-    """A fresh schema on the PostgreSQL server at ``url``: the store's URL, and how to drop it."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(db.database_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    joiner = "&" if "?" in url else "?"
-    return f"{db.database_url(url)}{joiner}options=-csearch_path%3D{schema}", drop
 
 
 def import_timings(
@@ -425,7 +368,7 @@ def import_section(bench: Bench) -> list[Timing]:
                     if name == "SQLite":
                         url = f"sqlite:///{Path(tmp) / f'import-{rows}.db'}"
                     else:
-                        url, drop = _postgres_schema(postgres)
+                        url, drop = postgres_schema(postgres)
                 except Exception as exc:  # no server here: say so in the table, go on
                     out.append(
                         Timing(
@@ -622,18 +565,6 @@ def oruk_section(bench: Bench, services: int | None = None) -> list[Timing]:
             megabytes=after - before,
         ),
     ]
-
-
-def map_section(bench: Bench) -> list[Timing]:
-    from engagement.map_bench import map_section as partner_map_section
-
-    return partner_map_section(bench)
-
-
-def schools_section(bench: Bench) -> list[Timing]:
-    from engagement.compare_bench import schools_section as schools_page_section
-
-    return schools_page_section(bench)
 
 
 # Each part of the product that wants timings adds its function here.

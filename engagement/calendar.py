@@ -38,10 +38,10 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from engagement import interchange
 from engagement import store as db
-from engagement.cells import excel_safe, excel_unsafe, parse_date
-from engagement.interchange import ImportReport, check_unknown_columns
+from engagement.cells import excel_safe, parse_date
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import Scope, header_and_rows, row_steps, run_one
 from engagement.settings import Settings
 from engagement.terms import Calendar, Holiday, Term, date_range_text, default_calendar, with_defaults
 
@@ -229,43 +229,16 @@ def _school_for(
     return school
 
 
-def _rows_of_file(
-    report: ImportReport, conn, item, school_id: str | None, allowed: Collection[str] | None
-) -> tuple[str, list[Row]]:
-    name, table = interchange.read_reported(report, item)
-    report.files.append(name)
-    if table is None:
-        return name, []
-    numbered = [(i, [excel_unsafe(c.strip()) for c in row]) for i, row in enumerate(table, start=1)]
-    numbered = [(i, cells) for i, cells in numbered if any(cells)]
-    if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
-        return name, []
-    header_line, header = numbered[0]
-    header = [h.lower() for h in header]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        for column in missing:
-            report.error(
-                name,
-                header_line,
-                column,
-                f"the required column {column!r} is missing (a terms file needs "
-                f"{', '.join(REQUIRED)}; found: {', '.join(h for h in header if h) or 'nothing'})",
-            )
-        return name, []
-    errors_before = len(report.errors)
-    check_unknown_columns(report, name, "terms", header_line, header, COLUMNS)
-    if len(report.errors) > errors_before:
-        return name, []
-    rows = []
-    for line, cells in numbered[1:]:
-        named = {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS}
-        school = _school_for(report, conn, name, line, named.get("school_id", ""), school_id, allowed)
-        row = _row_of(report, name, line, named, school)
-        if row is not None:
-            rows.append(row)
-    return name, rows
+def _cells_of_file(report: ImportReport, kind: str, table: list[list[str]], name: str) -> list[tuple]:
+    """A terms file's rows as (file, row, cells by column), its header checked."""
+    read = header_and_rows(report, name, KIND, table, REQUIRED, COLUMNS)
+    if read is None:
+        return []
+    _, header, body = read
+    return [
+        (name, line, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS})
+        for line, cells in body
+    ]
 
 
 def _write(conn, school_id: str, rows: list[Row], replaced: list[Row], source: str) -> None:
@@ -300,52 +273,49 @@ def _counted(rows: list[Row]) -> str:
     return f"{terms} term{'s' * (terms != 1)} and {holidays} holiday{'s' * (holidays != 1)}"
 
 
-class _RollBack(Exception):
-    pass
+def _apply(report: ImportReport, files: list[list[tuple]], conn, scope: Scope, write: bool) -> None:
+    """Each row's school and values; then, per school, the file's rows checked with the stored
+    rows they keep, and (``write``) the stored rows they replace replaced."""
+    by_school: dict[str, list[Row]] = {}
+    first_file: dict[str, str] = {}
+    for name, line, named in (cells for file in files for cells in file):
+        school = _school_for(
+            report, conn, name, line, named.get("school_id", ""), scope.school_id, scope.allowed_schools
+        )
+        row = _row_of(report, name, line, named, school)
+        if row is not None:
+            by_school.setdefault(row.school_id, []).append(row)
+            first_file.setdefault(row.school_id, name)
+    plans = []
+    for school, rows in by_school.items():
+        first, last = min(r.start for r in rows), max(r.end for r in rows)
+        stored = stored_rows_in(conn, school)
+        replaced = [r for r in stored if r.start <= last and r.end >= first]
+        kept = [r for r in stored if r not in replaced]
+        check_calendar(report, first_file[school], rows + kept)
+        plans.append((school, rows, replaced))
+    if report.errors:
+        return
+    for school, rows, replaced in plans:
+        report.notes.append(f"terms: {_counted(rows)} for school {school} (replacing {len(replaced)} rows)")
+        if write:
+            _write(conn, school, rows, replaced, ", ".join(report.files))
 
 
-def import_terms(
-    store: db.Store,
-    sources,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-) -> ImportReport:
+# Every file given is a terms file, whatever its name; each school's import is audited with its counts.
+STEPS = row_steps(
+    "calendar", (KIND,), lambda name: KIND, "", _cells_of_file, _apply, audit=False, required={KIND: REQUIRED}
+)
+
+
+def import_terms(store: db.Store, sources, **options) -> ImportReport:
     """Import ``terms.csv`` files (paths, (name, bytes) pairs or uploaded files), all or nothing.
 
     For each school, the file's rows replace its stored terms and holidays that overlap the dates
     the file covers; the rest are kept and checked with them. ``school_id`` is the school of rows
     without one; ``allowed_schools`` (the signed-in account's; None: any) refuses rows of any
     other. With ``dry_run`` the files are only checked."""
-    report = ImportReport(dry_run=dry_run)
-    items = interchange.source_list(sources)
-    try:
-        with store.read() if dry_run else store.write(actor) as conn:
-            by_school: dict[str, list[Row]] = {}
-            files: dict[str, str] = {}
-            for item in items:
-                name, rows = _rows_of_file(report, conn, item, school_id, allowed_schools)
-                for row in rows:
-                    by_school.setdefault(row.school_id, []).append(row)
-                    files.setdefault(row.school_id, name)
-            plans = []
-            for school, rows in by_school.items():
-                first, last = min(r.start for r in rows), max(r.end for r in rows)
-                stored = stored_rows_in(conn, school)
-                replaced = [r for r in stored if r.start <= last and r.end >= first]
-                kept = [r for r in stored if r not in replaced]
-                check_calendar(report, files[school], rows + kept)
-                plans.append((school, rows, replaced))
-            if report.errors or not report.files:
-                raise _RollBack
-            for school, rows, replaced in plans:
-                report.notes.append(f"terms: {_counted(rows)} for school {school} (replacing {len(replaced)} rows)")
-                if not dry_run:
-                    _write(conn, school, rows, replaced, ", ".join(report.files))
-    except _RollBack:
-        pass
-    return report
+    return run_one(STEPS, store, sources, **options)
 
 
 def stored_rows_in(conn, school_id: str) -> list[Row]:

@@ -197,7 +197,7 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
     starts = _month_starts(windows[0], month_days)
     two_way = i.c.two_way
     # Grouped by family_id, read in that order from the index holding every column used here
-    # (interactions (family_id, date, two_way, activity), migration 0011): no table read, no sort.
+    # (interactions (family_id, date, two_way, activity), migration 0012): no table read, no sort.
     # What counts two-way contacts only is an aggregate FILTER, not a CASE per row: a tenth less work.
     if run.dialect == "sqlite":
         types = func.count(sa.distinct(_epstein_code())).filter(two_way).label("types")

@@ -12,16 +12,13 @@ two stores hold the same rows; DuckDB gets them as tables of the same names and 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 
 from engagement import compare
 from engagement import store as db
-
-if TYPE_CHECKING:
-    from engagement.bench import Bench, Timing
+from engagement.bench_timing import DEFAULT_POSTGRES, Bench, Timing, median_seconds, postgres_schema
 
 # The columns the Schools figures read, per table (what DuckDB and the PostgreSQL copy hold).
 COLUMNS = {
@@ -158,8 +155,6 @@ def _overview(store: db.Store, school_id: str, start, end, today):
 
 
 def schools_section(bench: Bench) -> list[Timing]:
-    from engagement.bench import DEFAULT_POSTGRES, Timing, _postgres_schema, median_seconds
-
     n = max(1, bench.repeats // 2)
     authority = bench.scale == "authority"
     # The store as the sections before this one left it (the register and import sections add
@@ -187,7 +182,7 @@ def schools_section(bench: Bench) -> list[Timing]:
     t_pg = float("nan")
     note = ""
     try:
-        url, drop = _postgres_schema(postgres)
+        url, drop = postgres_schema(postgres)
     except Exception as error:  # no server here: the line says so rather than the bench failing
         note = f"PostgreSQL not reached: {type(error).__name__}"
     else:

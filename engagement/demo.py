@@ -771,7 +771,12 @@ def _week_for(rng, school_id: str, families: pd.DataFrame, partners: pd.DataFram
                 "notes": None,
             }
         )
-        registers += [{"interaction_id": i, "event_id": event_id} for i in group["interaction_id"]]
+        # A family on a register once (the store's key), by its first contact of the day.
+        once = group.drop_duplicates("family_id")
+        registers += [
+            {"interaction_id": i, "event_id": event_id, "family_id": f}
+            for i, f in zip(once["interaction_id"], once["family_id"], strict=True)
+        ]
     agencies = partners[partners["category"].isin(REFERRAL_CATEGORIES)]["partner_id"].tolist()
     clubs = partners[partners["category"].isin(CLUB_CATEGORIES)]["partner_id"].tolist()
     needy = families[families["pupil_premium"] | families["send"]]["family_id"].tolist()

@@ -37,6 +37,7 @@ from engagement import store as db
 from engagement.cells import parse_list
 from engagement.disclosure import GovernorTable
 from engagement.interchange import FORMATS
+from engagement.partners import is_stale, partner_directory, services_text
 from engagement.services import FORMAT as SERVICE_FORMAT
 from engagement.services import _free_id, check_values, converters, is_free, open_on
 from engagement.settings import load_settings
@@ -61,33 +62,6 @@ def may_edit(role: str | None) -> bool:
 def may_delete(role: str | None) -> bool:
     """Deleting a partner (and its contact history) is for administrators only; others archive."""
     return role == "admin"
-
-
-# ---------------------------------------------------------------- stale
-
-
-def _months_before(day: datetime.date, months: int) -> datetime.date:
-    total = day.year * 12 + day.month - 1 - months
-    year, month = divmod(total, 12)
-    month += 1
-    last = (datetime.date(year + (month == 12), month % 12 + 1, 1) - datetime.timedelta(days=1)).day
-    return datetime.date(year, month, min(day.day, last))
-
-
-def stale_since(today: datetime.date | None = None) -> datetime.date:
-    """A partner last checked before this day is stale."""
-    return _months_before(today or clock.today(), load_settings().directory.stale_after_months)
-
-
-def is_stale(last_verified, today: datetime.date | None = None) -> bool:
-    """Whether a partner last checked on ``last_verified`` (None: never) is due for a check."""
-    if last_verified is None or (not isinstance(last_verified, datetime.date) and pd.isna(last_verified)):
-        return True
-    return last_verified < stale_since(today)
-
-
-def stale_mask(last_verified: pd.Series, today: datetime.date | None = None) -> pd.Series:
-    return last_verified.map(lambda d: is_stale(d, today)).astype(bool)
 
 
 # ---------------------------------------------------------------- checking a form
@@ -427,7 +401,7 @@ def delete_partner(store: db.Store, actor: str, role: str | None, partner_id: st
             for row in conn.execute(select(table).where(table.c.partner_id == partner_id)).mappings():
                 image = dict(row) | ({"steps": steps.get(row["referral_id"], [])} if name == "referrals" else {})
                 detail = f"deleted with partner {partner_id}"
-                copies.append(db._audit_values(conn, "delete", name, key(row), image, None, detail, now))
+                copies.append(db.audit_values(conn, "delete", name, key(row), image, None, detail, now))
         conn.execute(db.referral_steps.delete().where(db.referral_steps.c.referral_id.in_(referred)))
         gone = {
             name: conn.execute(table.delete().where(table.c.partner_id == partner_id)).rowcount
@@ -602,8 +576,6 @@ def due_for_check(store: db.Store, school_id: str, today: datetime.date | None =
     """The school's stale partners (not archived), the ones it relies on most first: contacts in
     the last year, then families whose recorded needs its services meet, then the longest unchecked.
     Columns: partner_id, name, category, status, last_verified, verified_by, contacts, families, version."""
-    from engagement.partners import partner_directory
-
     today = today or clock.today()
     partners = partner_directory(store, school_id, today=today)
     stale = partners[partners["stale"]].copy()
@@ -665,8 +637,6 @@ def governors_directory(store: db.Store, school_id: str, today: datetime.date | 
     """The directory as governors read it (engagement.disclosure): each listed partner's name,
     category, layer, services and public contact, and whether it is due for a check. No notes,
     no "checked by", no contact's name, phone or address, no count of families, no feed URL."""
-    from engagement.partners import partner_directory, services_text
-
     return disclosure.partner_table(partner_directory(store, school_id, today=today), services_text)
 
 

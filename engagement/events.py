@@ -288,6 +288,18 @@ def register_in(
     if rows and write:
         went_in = {k for (k,) in db.insert_if_absent(conn, db.interactions, rows)}
         rows = [r for r in rows if r["interaction_id"] in went_in]
+    new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
+    if new_links and write:
+        # A contact or a family put on this register by a save that committed meanwhile (an
+        # import's contacts, say) stays as it is; a contact made here for a family already on
+        # the register goes again, so the family is on it once.
+        tied = db.link_to_events(conn, [(i, event_id) for i in new_links], if_absent=True)
+        doubled = [r["interaction_id"] for r in rows if r["interaction_id"] not in tied]
+        if doubled:
+            conn.execute(db.interactions.delete().where(db.interactions.c.interaction_id.in_(doubled)))
+        rows = [r for r in rows if r["interaction_id"] in tied]
+        linked = [(key, i) for key, i in linked if i in tied]
+    if rows and write:
         db.audit_many(
             conn,
             (
@@ -301,16 +313,6 @@ def register_in(
                 for r in rows
             ),
         )
-    new_links = [r["interaction_id"] for r in rows] + [i for _, i in linked]
-    if new_links and write:
-        # A contact already put on a register by a save that committed meanwhile stays where it is.
-        tied = {
-            k
-            for (k,) in db.insert_if_absent(
-                conn, db.event_contacts, [{"interaction_id": i, "event_id": event_id} for i in new_links]
-            )
-        }
-        linked = [(key, i) for key, i in linked if i in tied]
     db.audit_many(
         conn,
         (

@@ -38,24 +38,17 @@ open in Excel.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime
 import gc
-import hashlib
-import io
 import json
 import math
 import os
 import re
-import stat
-import time
-import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,12 +56,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from engagement import store as db
 from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
 from engagement.communication import is_message_to_all
-from engagement.settings import load_settings
+from engagement.imports.reading import (
+    EMPTY_FILE,
+    EMPTY_TEXT,
+    HEADER_ONLY,
+    Refused,
+    Source,
+    file_rows,
+    open_source,
+    refuse_empty,
+)
+from engagement.imports.report import MAX_PRINTED_ERRORS, ImportReport
+from engagement.imports.runner import Refusal, Scope, Steps, StoreChanged, check_unknown_columns, run_one
+from engagement.service_vocabulary import partner_tags, rows_for_tags, service_readers
 from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load_typology
 
 # ---------------------------------------------------------------- the formats
@@ -76,15 +80,8 @@ from engagement.typology import CHANNELS, PARTNER_LAYERS, PARTNER_STATUSES, load
 KINDS = ("schools", "partners", "services", "families", "interactions")
 PREFERRED_CHANNELS = ("in person", "phone", "digital", "letter")
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "data" / "templates"
-MAX_PRINTED_ERRORS = 50
-# Problems kept in a report: enough for any page or printout, while a file of a million bad rows
-# still makes a report of a few megabytes (the count says how many there were in all).
-MAX_KEPT_ERRORS = 10_000
 # Rows read, checked and converted at a time: the text of one chunk is all the text held at once.
 CHUNK_ROWS = 20_000
-# A cell written "" (quoted and empty) while it is read: empty text, not a missing value. The NUL
-# character cannot come from a file: a file holding it is refused as binary before it is parsed.
-EMPTY_TEXT = "\x00"
 
 
 @dataclass(frozen=True)
@@ -220,539 +217,6 @@ def guess_kind(filename: str) -> str | None:
 # ---------------------------------------------------------------- the report
 
 
-def _shorten(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out.
-
-    >>> _shorten("x" * 500, 20)
-    'xxxxxxxxxx… (490 more characters)'
-    """
-    if len(text) <= limit:
-        return text
-    keep = max(limit // 2, 1)
-    return f"{text[:keep]}… ({len(text) - keep:,} more characters)"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason a batch was refused. ``row`` is the spreadsheet row (the header is row 1)."""
-
-    file: str
-    row: int | None
-    column: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = [self.file] + ([f"row {self.row}"] if self.row else []) + ([self.column] if self.column else [])
-        return f"{', '.join(where)}: {self.reason}"
-
-
-@dataclass
-class ImportReport:
-    """What an import did, or why it did nothing. ``seconds`` says how long the reading and
-    checking and the writing (the time the store's write lock was held) took."""
-
-    files: list[str] = field(default_factory=list)
-    errors: list[Problem] = field(default_factory=list)
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    errors_not_kept: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    @property
-    def problem_count(self) -> int:
-        """Every problem found, also those beyond the :data:`MAX_KEPT_ERRORS` kept."""
-        return len(self.errors) + self.errors_not_kept
-
-    def error(self, file: str, row: int | None, column: str | None, reason: str) -> None:
-        if len(self.errors) >= MAX_KEPT_ERRORS:
-            self.errors_not_kept += 1
-            return
-        # A report quotes what it refuses; a 300 MB header must not become a 300 MB report.
-        self.errors.append(
-            Problem(_shorten(file, 120), row, None if column is None else _shorten(column, 60), _shorten(reason, 400))
-        )
-
-    def errors_frame(self) -> pd.DataFrame:
-        """The problems as a table (file, row, column, reason), for a page to show."""
-        return pd.DataFrame([vars(p) for p in self.errors], columns=["file", "row", "column", "reason"])
-
-    def rows(self) -> int:
-        return sum(sum(c.values()) for c in self.counts.values())
-
-    def format(self, limit: int = MAX_PRINTED_ERRORS) -> str:
-        """A readable account: counts per kind, or the first ``limit`` problems."""
-        if not self.files:
-            return "No files were given."
-        lines = []
-        if self.errors:
-            n, files = self.problem_count, len({p.file for p in self.errors})
-            lines.append(
-                f"Nothing was imported: {n:,} problem{'s' * (n != 1)} in {files} "
-                f"file{'s' * (files != 1)}. The store is unchanged; fix the files and import again."
-            )
-            lines += [f"  {p}" for p in self.errors[:limit]]
-            if n > limit:
-                lines.append(f"  ... and {n - limit:,} more.")
-        else:
-            verb = "Checked (nothing written)" if self.dry_run else "Imported"
-            lines.append(f"{verb}: {', '.join(self.files)}.")
-            for kind in KINDS:
-                if kind in self.counts:
-                    c = self.counts[kind]
-                    new, updated = ("to add", "to update") if self.dry_run else ("new", "updated")
-                    lines.append(
-                        f"  {kind}: {c['inserted']} {new}, {c['updated']} {updated}, {c['unchanged']} unchanged"
-                    )
-        lines += [f"  Note: {note}" for note in self.notes]
-        return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- a file to import
-
-
-class _Refused(Exception):
-    """A file that cannot be read (on); the message is the reason, ``row`` and ``column`` where."""
-
-    def __init__(self, reason: str, row: int | None = None, column: str | None = None):
-        super().__init__(reason)
-        self.row, self.column = row, column
-
-
-@dataclass
-class _Source:
-    """A file of the batch: its name, its size, and how to open its bytes (again)."""
-
-    name: str
-    size: int
-    open: Callable[[], IO[bytes]]
-    sha256: str = ""
-
-
-def _source(item) -> _Source:
-    """A file to import: a path, a (name, bytes) pair, or an uploaded file. A path that is not a
-    regular file (a FIFO would block for ever) or is over the size limit is refused before a byte
-    is read; a path is read from disk as it is parsed, never held whole."""
-    if isinstance(item, tuple) or hasattr(item, "getvalue"):
-        name, data = (
-            (str(item[0]), bytes(item[1])) if isinstance(item, tuple) else (str(item.name), bytes(item.getvalue()))
-        )
-        return _Source(name, len(data), lambda: io.BytesIO(data))
-    path = Path(item)
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise _Refused("it is not a regular file (a folder, pipe or device): give the path of a CSV or XLSX file")
-    _check_size(info.st_size)
-    return _Source(path.name, info.st_size, lambda: open(path, "rb"))
-
-
-def _check_size(size: int) -> None:
-    limit = load_settings().imports.max_file_mb
-    if size > limit * 1_000_000:
-        raise _Refused(
-            f"the file is {size / 1_000_000:,.0f} MB, over the limit of {limit:g} MB: split it into several files"
-        )
-
-
-def _check_workbook(data: bytes) -> None:
-    """Refuse an .xlsx that would unpack to far more than it holds, before openpyxl opens it."""
-    limits = load_settings().imports
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        return  # not a ZIP at all: openpyxl's own refusal says so
-    if unpacked > limits.max_unpacked_mb * 1_000_000 or unpacked > limits.max_unpack_ratio * max(len(data), 1):
-        raise _Refused(
-            f"the workbook would unpack to {unpacked / 1_000_000:,.0f} MB from "
-            f"{len(data) / 1_000_000:,.1f} MB; it is refused unopened. "
-            "Save the sheet as CSV and import that"
-        )
-
-
-# ---------------------------------------------------------------- reading a file into rows of text cells
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_NOT_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # the five bytes Windows-1252 leaves undefined
-_BLOCK = 1 << 20
-_NOT_TEXT = "the file is not text (it holds binary bytes): save it as CSV or XLSX"
-
-
-@dataclass
-class _Look:
-    """What one pass over a file's bytes found: its checksum, whether it holds anything, how it
-    starts, and which text encoding reads it (None: binary)."""
-
-    sha256: str
-    blank: bool
-    start: bytes
-    encoding: str | None
-    control: bool
-
-
-def _look(source: _Source) -> _Look:
-    """One pass over the bytes, a block at a time: the SHA-256 for the audit, and whether the file
-    is UTF-8 or Windows-1252 text without control bytes (in both, a byte under 0x80 is the ASCII
-    character, so the bytes can be checked before decoding)."""
-    digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
-    is_utf8, is_cp1252, control, blank, start = True, True, False, True, b""
-    with source.open() as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-            if not start:
-                start = block[:4]
-            blank = blank and not block.strip()
-            control = control or bool(_CONTROL_BYTES.search(block))
-            if is_utf8:
-                try:
-                    utf8.decode(block)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-            is_cp1252 = is_cp1252 and not _NOT_CP1252.search(block)
-    if is_utf8:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            is_utf8 = False
-    encoding = "utf-8-sig" if is_utf8 else "cp1252" if is_cp1252 else None
-    return _Look(digest.hexdigest(), blank, start, encoding, control)
-
-
-def _cell_text(value: Any) -> str:
-    """A spreadsheet cell as the text a CSV would have held."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat(sep=" ")
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel stores every number as a float
-    return str(value)
-
-
-def _rows(source: _Source) -> Iterator[list[str]]:
-    """Every row of the file as text cells, blank ones included, so that the n-th row is the row
-    a spreadsheet numbers n. Raises :class:`_Refused` (at once, or on reaching a broken row)."""
-    limits = load_settings().imports
-    look = _look(source)
-    source.sha256 = look.sha256
-    if look.blank:
-        raise _Refused("the file is empty: it needs a header row and rows of data")
-    _check_size(source.size)
-    suffix = Path(source.name).suffix.lower()
-    if suffix in (".xlsx", ".xlsm") or (suffix not in (".csv", ".txt") and look.start.startswith(b"PK\x03\x04")):
-        return _sheet_rows(source, limits.max_rows, limits.max_cell_chars)
-    if suffix == ".xls":
-        raise _Refused("old Excel files (.xls) are not read: save it as .xlsx or CSV")
-    if look.start.startswith((b"\xff\xfe", b"\xfe\xff")):
-        with source.open() as f:
-            text = f.read().decode("utf-16")  # rare, and small: Excel's "Unicode text"
-        if _CONTROL.search(text):
-            raise _Refused(_NOT_TEXT)
-        return _csv_rows(lambda: io.StringIO(text, newline=""), source.name, limits.max_rows, limits.max_cell_chars)
-    if look.encoding is None:
-        raise _Refused("the file is not text (it is neither UTF-8 nor Windows-1252): save it as CSV or XLSX")
-    if look.control:
-        raise _Refused(_NOT_TEXT)
-    encoding = look.encoding
-    return _csv_rows(
-        lambda: io.TextIOWrapper(source.open(), encoding=encoding, newline=""),
-        source.name,
-        limits.max_rows,
-        limits.max_cell_chars,
-    )
-
-
-# The reason a file cannot be read, for the other readers of files (terms, the week, the voice).
-Refused = _Refused
-
-
-def read_file(item) -> tuple[str, list[list[str]]]:
-    """A file's name and every row of it as text cells, read as every import reads them: CSV in
-    UTF-8 or Windows-1252 (quoting checked strictly) or an .xlsx's first sheet, within the size
-    limits of ``[imports]``; a quoted empty cell comes back as "". Raises :class:`Refused` (its
-    ``row`` and ``column`` say where) for a file that cannot be read.
-
-    >>> read_file(("terms.csv", 'kind,name\\r\\nterm,"autumn, 2026"\\r\\n'.encode()))
-    ('terms.csv', [['kind', 'name'], ['term', 'autumn, 2026']])
-    """
-    source = _source(item)
-    return source.name, [[("" if c == EMPTY_TEXT else c) for c in row] for row in _rows(source)]
-
-
-def read_reported(report: ImportReport, item) -> tuple[str, list[list[str]] | None]:
-    """:func:`read_file`, with a file that cannot be read put into ``report`` (its row and column
-    where known) instead of raised: (name, rows), or (name, None)."""
-    try:
-        return read_file(item)
-    except (_Refused, OSError) as exc:
-        name = source_name(item)
-        reason = f"the file cannot be read: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
-        report.error(name, getattr(exc, "row", None), getattr(exc, "column", None), reason)
-        return name, None
-
-
-def source_name(item) -> str:
-    """The file name of a path, a (name, bytes) pair or an uploaded file."""
-    return Path(str(getattr(item, "name", item[0] if isinstance(item, tuple) else item))).name
-
-
-def source_list(paths) -> list:
-    """The files of a batch: one path or (name, bytes) pair, or several."""
-    single = isinstance(paths, (str, Path)) or (
-        isinstance(paths, tuple) and len(paths) == 2 and isinstance(paths[1], (bytes, bytearray))
-    )
-    return [paths] if single else list(paths)
-
-
-def _sheet_rows(source: _Source, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
-    with source.open() as f:
-        data = f.read()
-    _check_workbook(data)
-    try:
-        sheet = pd.read_excel(io.BytesIO(data), sheet_name=0, header=None, dtype=object, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise _Refused(
-            f"the file is not a readable Excel workbook ({type(exc).__name__}): save it again as .xlsx or CSV"
-        ) from None
-    del data
-    if len(sheet) > max_rows + 1:
-        raise _Refused(
-            f"the file has {len(sheet) - 1:,} rows, over the limit of {max_rows:,}: split it into several files"
-        )
-
-    def rows() -> Iterator[list[str]]:
-        for number, values in enumerate(sheet.itertuples(index=False, name=None), start=1):
-            cells = [_cell_text(v) for v in values]
-            if any(len(cell) > max_cell_chars for cell in cells):
-                raise _Refused(_too_long(max_cell_chars), row=number)
-            yield cells
-
-    return rows()
-
-
-def _too_long(limit: int, line: int | None = None) -> str:
-    where = f" (it starts on line {line:,} of the file)" if line else ""
-    return (
-        f"this row has a cell of more than {limit:,} characters{where}; a stray quote mark can make the rest "
-        "of the file one cell: check the quote marks in this row, or shorten the text"
-    )
-
-
-def _csv_rows(open_text: Callable[[], IO[str]], name: str, max_rows: int, max_cell_chars: int) -> Iterator[list[str]]:
-    """The rows of a CSV file, read strictly a record at a time (a quoted cell may hold line
-    breaks). A quoted empty cell comes as :data:`EMPTY_TEXT`. A broken quote, a cell over
-    ``max_cell_chars`` or a cell that swallowed rows of the file raises :class:`_Refused` naming
-    the row (and column) where that cell starts."""
-    with open_text() as f:
-        first = next((line for line in f if line.strip()), "")
-    # Excel in some locales writes ";" or tab between cells; the header row tells which.
-    delimiter = max((",", ";", "\t"), key=first.count) if first.count(",") == 0 else ","
-    with open_text() as f:
-        lines: list[str] = []
-
-        def feed() -> Iterator[str]:
-            # The lines of the record being read, for the rare record that needs a second look.
-            for line in f:
-                lines.append(line)
-                yield line
-
-        reader = csv.reader(feed(), delimiter=delimiter, strict=True)
-        header: list[str] | None = None
-        row = line_end = 0
-        saved = csv.field_size_limit(max_cell_chars)
-        try:
-            while True:
-                lines.clear()
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    raise _broken(exc, row + 1, line_end + 1, lines, delimiter, header, max_cell_chars) from None
-                row += 1
-                if row > max_rows + 1:
-                    raise _Refused(f"the file has more than {max_rows:,} rows, the limit: split it into several files")
-                if len(lines) > 1 or (lines and '""' in lines[0]):
-                    cells = _second_look(cells, lines, delimiter, row, line_end + 1, header)
-                line_end = reader.line_num
-                if header is None and any(c.strip() for c in cells):
-                    header = [c.strip().lower() for c in cells]
-                yield cells
-        finally:
-            csv.field_size_limit(saved)
-
-
-@dataclass
-class _Cell:
-    """Where one cell lies in a record's raw text, as :func:`_scan` found it."""
-
-    index: int
-    start: int
-    end: int
-    quoted: bool
-    closed: bool = True
-    text_after_quote: bool = False
-
-
-def _scan(raw: str, delimiter: str) -> list[_Cell]:
-    """The cells of one record's raw text, forgivingly (as the csv module reads without
-    ``strict``), with where each starts and ends and how it is quoted.
-
-    >>> [(c.index, c.quoted, c.closed) for c in _scan('1,"a ""b"", c",,""\\n', ",")]
-    [(0, False, True), (1, True, True), (2, False, True), (3, True, True)]
-    >>> [(c.quoted, c.closed) for c in _scan('1,"open\\n2,3\\n', ",")]
-    [(False, True), (True, False)]
-    """
-    cells: list[_Cell] = []
-    i, n = 0, len(raw)
-    while True:
-        cell = _Cell(len(cells), i, i, quoted=raw.startswith('"', i))
-        if cell.quoted:
-            i += 1
-            while True:
-                j = raw.find('"', i)
-                if j == -1:
-                    cell.closed, i = False, n
-                    break
-                if raw.startswith('""', j):
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            if cell.closed and i < n and raw[i] not in (delimiter, "\r", "\n"):
-                cell.text_after_quote = True
-        ends = [k for k in (raw.find(delimiter, i), raw.find("\n", i), raw.find("\r", i)) if k != -1]
-        i = min(ends) if ends else n
-        cell.end = i
-        cells.append(cell)
-        if i >= n or raw[i] != delimiter:
-            return cells
-        i += 1
-
-
-# A cell of a record the strict reader took, and what ends it: quoted ("" inside), or not.
-_FIELD = {
-    d: re.compile(f'("(?:[^"]|"")*"|[^{re.escape(d)}\\r\\n]*)(?:{re.escape(d)}|\\r\\n|\\n|\\r|$)')
-    for d in (",", ";", "\t")
-}
-
-
-def _quoted_empty(raw: str, delimiter: str) -> list[int]:
-    """The cells of a well-formed record (one the strict reader took) written as ``""``.
-
-    >>> _quoted_empty('a,"",,"say ""hi"" ",""', ",")
-    [1, 4]
-    """
-    return [i for i, m in enumerate(_FIELD[delimiter].finditer(raw)) if m.group(1) == '""']
-
-
-def _second_look(
-    cells: list[str], lines: list[str], delimiter: str, row: int, line: int, header: list[str] | None
-) -> list[str]:
-    """A record that spans lines or holds ``""``: mark its quoted empty cells, and refuse it if a
-    cell swallowed what look like rows of the file (a quote mark opened and closed far apart)."""
-    raw = "".join(lines)
-    if "" in cells and '""' in raw:
-        for index in _quoted_empty(raw, delimiter):
-            if index < len(cells) and cells[index] == "":
-                cells[index] = EMPTY_TEXT
-    if len(lines) > 1 and header is not None:
-        for index, text in enumerate(cells):
-            if "\n" not in text and "\r" not in text:
-                continue
-            later = text.splitlines()[1:]
-            rowlike = _rowlike(later, delimiter, header)
-            if rowlike is not None:
-                raise _Refused(
-                    f"this cell runs on over {len(later) + 1:,} lines of the file (from line {line:,}), and line "
-                    f"{line + rowlike:,} in it looks like a row of its own ({_shorten(later[rowlike - 1], 60)!r}): "
-                    "a quote mark that opens the cell is probably never closed where it should be. Close the quote, "
-                    'or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
-                    row=row,
-                    column=_column_name(header, index),
-                )
-    return cells
-
-
-def _rowlike(lines: list[str], delimiter: str, header: list[str] | None) -> int | None:
-    """The first of ``lines`` (1 = the first) that looks like a row of the file: it holds as many
-    separators as a row does (a line of a note rarely does), or None."""
-    if header is None:
-        return None
-    enough = max(len(header) - 1, 2)
-    return next((k for k, part in enumerate(lines, start=1) if part.count(delimiter) >= enough), None)
-
-
-def _column_name(header: list[str] | None, index: int) -> str | None:
-    if header is None:
-        return None
-    return header[index] if index < len(header) and header[index] else f"column {index + 1}"
-
-
-def _broken(
-    exc: csv.Error, row: int, line: int, lines: list[str], delimiter: str, header: list[str] | None, max_cell_chars: int
-) -> _Refused:
-    """Why the csv module stopped, as a sentence naming the row (and line) where the cell starts."""
-    raw = "".join(lines)
-    cells = _scan(raw, delimiter)
-    last_line = line + max(len(lines) - 1, 0)
-    if "field larger than field limit" in str(exc):
-        long = next((c for c in cells if c.end - c.start > max_cell_chars), cells[-1] if cells else None)
-        column = _column_name(header, long.index) if long else None
-        if (
-            long is not None
-            and long.quoted
-            and not long.closed
-            and _rowlike(raw[long.start :].splitlines()[1:], delimiter, header)
-        ):
-            return _Refused(
-                f"a quote mark opens this cell (line {line:,} of the file) and is never closed: the cell runs on "
-                f"over the rows that follow, past the limit of a cell of more than {max_cell_chars:,} characters. "
-                'Close the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
-                row=row,
-                column=column,
-            )
-        return _Refused(_too_long(max_cell_chars, line if line != row else None), row=row, column=column)
-    unclosed = next((c for c in cells if c.quoted and not c.closed), None)
-    if unclosed is not None:
-        return _Refused(
-            f"a quote mark opens this cell (line {line:,} of the file) and is never closed, so lines {line:,} to "
-            f"{last_line:,} would be read as one cell: close the quote, or remove the stray quote mark (a quote "
-            'mark inside a cell is written twice: "")',
-            row=row,
-            column=_column_name(header, cells.index(unclosed)),
-        )
-    after = next((c for c in cells if c.text_after_quote), None)
-    if after is not None:
-        column = _column_name(header, after.index)
-        if any(mark in raw[after.start : after.end] for mark in ("\n", "\r")):
-            return _Refused(
-                f"the quoted text that starts in this cell (line {line:,} of the file) runs on to line {last_line:,}, "
-                "where a quote mark is followed by more text: a quote mark is missing or stray in this row. Close "
-                'the quote, or remove the stray quote mark (a quote mark inside a cell is written twice: "")',
-                row=row,
-                column=column,
-            )
-        return _Refused(
-            f"a quote mark ends the quoted text of this cell and more text follows it "
-            f"({_shorten(raw[after.start : after.end], 60)!r}): put the whole cell in quotes and write each quote "
-            'mark inside it twice ("")',
-            row=row,
-            column=column,
-        )
-    return _Refused(f"the file is not valid CSV here (line {line:,}): {exc}", row=row)
-
-
 def _clean(cell: str) -> str:
     return excel_unsafe(cell.strip())
 
@@ -774,15 +238,20 @@ class _Table:
     present: set[str]
 
 
-def _read_table(report: ImportReport, source: _Source, kind: str, src: int, converters) -> _Table | None:
+def _read_table(report: ImportReport, source: Source, kind: str, src: int, converters) -> _Table | None:
     """Read, check and convert one file a chunk of rows at a time; problems go to the report."""
     name = source.name
+    required = [f.name for f in FORMATS[kind] if f.required] or [f.name for f in FORMATS[kind]][:1]
     try:
-        rows = _rows(source)
-    except _Refused as exc:
-        report.error(name, exc.row, exc.column, str(exc))
+        rows = file_rows(source)
+    except Refused as exc:
+        if str(exc) == EMPTY_FILE:
+            refuse_empty(report, name, required)
+        else:
+            report.error(name, exc.row, exc.column, str(exc))
         return None
     header: list[str] | None = None
+    header_at = 1
     columns: dict[str, int] = {}
     chunks: list[dict[str, np.ndarray]] = []
     numbers: list[int] = []
@@ -794,6 +263,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
                 continue
             if header is None:
                 header = [("" if h == EMPTY_TEXT else h).strip().lower() for h in cells]
+                header_at = number
                 known = _check_header(report, name, kind, number, header)
                 if known is None:
                     return None
@@ -811,7 +281,7 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
             if len(body) >= CHUNK_ROWS:
                 chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
                 numbers, body = [], []
-    except _Refused as exc:
+    except Refused as exc:
         report.error(name, exc.row, exc.column, str(exc))
         return None
     finally:
@@ -819,7 +289,10 @@ def _read_table(report: ImportReport, source: _Source, kind: str, src: int, conv
         if close is not None:
             close()  # restores the csv module's field limit at once
     if header is None:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+        refuse_empty(report, name, required)
+        return None
+    if not body and not chunks:
+        report.error(name, header_at + 1, required[0], HEADER_ONLY)
         return None
     if body or not chunks:
         chunks.append(_convert(report, name, kind, src, header, columns, numbers, body, converters, shown))
@@ -859,51 +332,6 @@ def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     for column in arrow:
         out[column] = pd.Series(frame[column].to_numpy(dtype=object, na_value=None), dtype=object, index=frame.index)
     return out
-
-
-def one_edit_apart(a: str, b: str) -> bool:
-    """Whether ``b`` is ``a`` with one letter added, dropped, changed or two neighbours swapped.
-
-    >>> one_edit_apart("notess", "notes"), one_edit_apart("ntoes", "notes"), one_edit_apart("note", "notes")
-    (True, True, True)
-    >>> one_edit_apart("notes", "notes"), one_edit_apart("nots", "note"), one_edit_apart("staff", "stuffs")
-    (False, True, False)
-    """
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (
-            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-        )
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
-
-
-def check_unknown_columns(
-    report: ImportReport, name: str, kind: str, row: int | None, header: list[str], known: Collection[str]
-) -> None:
-    """The header check every import shares for columns its kind does not know: one a letter away
-    from a known column the header lacks is a misspelling (``notess``), refused with "did you
-    mean", since its values would otherwise be dropped without a word; any other is noted as ignored."""
-    present = set(header)
-    ignored = []
-    for h in header:
-        if not h or h in known:
-            continue
-        meant = sorted(k for k in known if k not in present and len(k) >= 4 and one_edit_apart(h, k))
-        if meant:
-            report.error(
-                name,
-                row,
-                h,
-                f"the column {h!r} is not in the {kind} format: did you mean {meant[0]!r}? "
-                "Correct the header, then import again",
-            )
-        else:
-            ignored.append(h)
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
 
 
 def _check_header(report: ImportReport, name: str, kind: str, row: int, header: list[str]) -> dict[str, int] | None:
@@ -1012,8 +440,6 @@ def _converters() -> dict[str, Callable[[str], Any]]:
     def layer(text):
         value = count(text)
         return value if value in PARTNER_LAYERS else _Bad(f"{text!r} is not a layer: a partner is in layer 2, 3 or 4")
-
-    from engagement.services import service_readers  # the services' own vocabularies live there
 
     return {
         **service_readers(_Bad),
@@ -1144,7 +570,7 @@ class _Batch:
     """The files of one import, read and converted: per kind, one frame of every file's rows."""
 
     names: list[str]
-    sources: list[_Source]
+    sources: list[Source]
     frames: dict[str, pd.DataFrame]
     present: dict[int, set[str]]  # per file (its _src), the columns it has
 
@@ -1194,17 +620,17 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
     """Every file read and checked on its own, then the checks across rows of each kind."""
     converters = _converters()
     names: list[str] = []
-    sources: list[_Source] = []
+    sources: list[Source] = []
     tables: dict[str, list[_Table]] = {}
     present: dict[int, set[str]] = {}
     for item in items:
         try:
-            source = _source(item)
+            source = open_source(item)
         except OSError as exc:
             report.files.append(str(item))
             report.error(str(item), None, None, f"the file cannot be read: {exc.strerror or exc}")
             continue
-        except _Refused as refused:
+        except Refused as refused:
             report.files.append(Path(str(item)).name)
             report.error(Path(str(item)).name, None, None, str(refused))
             continue
@@ -1561,8 +987,6 @@ def _services_from_tags(
     with_tags = np.isin(partners["_src"].to_numpy(), [s for s, cols in present.items() if "services" in cols])
     if not with_tags.any():
         return None
-    from engagement.services import rows_for_tags
-
     columns = [c.name for c in db.services.c]
     people = records["partners"]
     current: dict[str, dict[str, dict[str, Any]]] = {}
@@ -1622,6 +1046,7 @@ class _Plan:
     schools: set[tuple[str, bool]]  # the store's schools and whether each is a demo
     owners: dict[str, dict[str, str]]  # the stored owners of the families and partners named
     event_links: list[tuple[str, str]] = field(default_factory=list)  # (interaction, event) pairs
+    audit: dict[str, Any] | None = None  # the import's audit row, made before the write
 
 
 def _plan(
@@ -1745,6 +1170,7 @@ def _event_links(
                 "event_id",
                 f"event {event!r} belongs to another school, not to {school[i]!r}",
             )
+    _families_twice_on_a_register(report, conn, frame, wanted, names)
     ids = frame["interaction_id"].to_numpy(dtype=object)
     pairs = [(str(ids[i]), str(wanted.iat[i])) for i in np.flatnonzero(named)]
     # A re-imported export changes nothing: the pairs already stored are left out.
@@ -1753,11 +1179,49 @@ def _event_links(
     return [pair for pair in pairs if pair not in stored_pairs]
 
 
+def _families_twice_on_a_register(
+    report: ImportReport, conn: Connection, frame: pd.DataFrame, wanted: pd.Series, names: list[str]
+) -> None:
+    """A family is on an event's register once (the store's key): a row naming an event for a
+    family that an earlier row of the file, or a contact the file leaves in place, already puts on
+    that register is refused, naming the row it repeats."""
+    if "family_id" not in frame:
+        return
+    both = wanted.notna() & frame["family_id"].notna()
+    if not both.any():
+        return
+    pairs = pd.DataFrame({"event": wanted[both].astype(object), "family": frame.loc[both, "family_id"].astype(object)})
+    first: dict[tuple[str, str], tuple[str, int]] = {}
+    for i, event, family in pairs.itertuples(name=None):
+        where = _where(frame, i, names)
+        seen = first.setdefault((event, family), where)
+        if seen != where:
+            report.error(
+                *where,
+                "event_id",
+                f"family {family!r} is on the register of event {event!r} already, by row {seen[1]}: "
+                "a family is on a register once",
+            )
+    ec = db.event_contacts
+    replaced = set(frame.loc[wanted.notna(), "interaction_id"].astype(object))
+    events = sorted(set(pairs["event"]))
+    for start in range(0, len(events), db.WRITE_CHUNK):
+        stored = conn.execute(
+            select(ec.c.event_id, ec.c.family_id, ec.c.interaction_id).where(
+                ec.c.event_id.in_(events[start : start + db.WRITE_CHUNK]), ec.c.family_id.is_not(None)
+            )
+        )
+        for event, family, contact in stored:
+            if contact not in replaced and (event, family) in first:
+                report.error(
+                    *first[(event, family)],
+                    "event_id",
+                    f"family {family!r} is on the register of event {event!r} already (contact {contact!r}): "
+                    "a family is on a register once",
+                )
+
+
 # ---------------------------------------------------------------- writing
-
-
-class _StoreChanged(Exception):
-    """What the check read has changed since: check again."""
 
 
 def _still_as_checked(conn: Connection, plan: _Plan) -> bool:
@@ -1798,13 +1262,15 @@ def _write(conn: Connection, plan: _Plan) -> None:
             rows = changed[group.index.to_numpy()]
             which = [c for j, c in enumerate(columns) if p.changes[rows[0], j]]
             db.bulk_update(conn, kind, list(p.keys[rows]), {c: p.records[c][rows] for c in which})
+            if kind == "interactions" and "family_id" in which:
+                db.refresh_event_families(conn, list(p.keys[rows]))
     if plan.event_links:
         # A contact is on one register at most: the file's event replaces any other.
         ec = db.event_contacts
         ids = [i for i, _ in plan.event_links]
         for start in range(0, len(ids), db.WRITE_CHUNK):
             conn.execute(ec.delete().where(ec.c.interaction_id.in_(ids[start : start + db.WRITE_CHUNK])))
-        conn.execute(ec.insert(), [{"interaction_id": i, "event_id": e} for i, e in plan.event_links])
+        db.link_to_events(conn, plan.event_links)
 
 
 def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) -> dict[str, Any] | None:
@@ -1838,8 +1304,6 @@ def _audit_event(batch: _Batch, plan: _Plan, counts: dict[str, dict[str, int]]) 
 
 # ---------------------------------------------------------------- the whole batch
 
-ATTEMPTS = 3
-
 
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
@@ -1854,92 +1318,49 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def import_files(
-    store: db.Store,
-    paths,
-    kind: str | None = None,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-    events_to_come: Collection[str] = (),
-) -> ImportReport:
+def _read(report: ImportReport, sources: list, kind: str | None) -> _Batch:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    with _no_cycle_collection():
+        return _read_batch(report, sources, kind)
+
+
+def _check(report: ImportReport, batch: _Batch, conn: Connection, scope: Scope) -> _Plan | None:
+    """Checked against a read of the store, outside the write transaction: the lock is held only
+    to write (and to see that what was checked still holds). The audit row is made here too."""
+    with _no_cycle_collection():
+        plan = _plan(report, conn, batch, scope.school_id, scope.allowed_schools, scope.coming.get("events", ()))
+    if plan is not None:
+        report.counts = {k: p.counts() for k, p in plan.kinds.items()}
+        plan.audit = _audit_event(batch, plan, report.counts)
+    return plan
+
+
+def _write_checked(report: ImportReport, batch: _Batch, plan: _Plan | None, conn: Connection, scope: Scope) -> None:
+    if plan is None:
+        plan = _check(report, batch, conn, scope)  # on the store as this transaction sees it
+        if plan is None:
+            raise Refusal
+    elif not _still_as_checked(conn, plan):
+        raise StoreChanged
+    _write(conn, plan)
+    if plan.audit is not None:
+        db.audit(conn, "import", **plan.audit)
+
+
+STEPS = Steps("records", KINDS, _read, _check, _write_checked)
+
+
+def import_files(store: db.Store, paths, kind: str | None = None, **options) -> ImportReport:
     """Import a batch of files, all or nothing, in one transaction.
 
     ``paths`` are file paths, (name, bytes) pairs or uploaded files; ``kind`` applies to every
     file (else each kind is guessed from its name); ``school_id`` is the school of rows that do
     not name one. With ``dry_run`` the batch is only checked. ``allowed_schools`` (the schools
-    of the signed-in account; ``None``: any) refuses rows of any other school. ``events_to_come``
-    are events an events.csv imported next brings: interactions may name them. The report says
+    of the signed-in account; ``None``: any) refuses rows of any other school. The report says
     what happened.
     """
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    report = ImportReport(dry_run=dry_run)
-    sources = source_list(paths)
-    started = time.perf_counter()
-    with _no_cycle_collection():
-        batch = _read_batch(report, sources, kind)
-    if report.errors or not batch.frames:
-        report.seconds["read and check"] = time.perf_counter() - started
-        return report
-    for attempt in range(1, ATTEMPTS + 1):
-        # Checked against a read of the store, outside the write transaction: the lock is held
-        # only to write (and to see that what was checked still holds).
-        with store.read() as conn, _no_cycle_collection():
-            plan = _plan(report, conn, batch, school_id, allowed_schools, events_to_come)
-        report.seconds["read and check"] = time.perf_counter() - started
-        if plan is None:
-            return report
-        counts = {k: p.counts() for k, p in plan.kinds.items()}
-        if dry_run:
-            report.counts = counts
-            return report
-        event = _audit_event(batch, plan, counts)
-        try:
-            with store.write(actor) as conn:
-                locked = time.perf_counter()
-                if not _still_as_checked(conn, plan):
-                    raise _StoreChanged
-                _write(conn, plan)
-                if event is not None:
-                    db.audit(
-                        conn,
-                        "import",
-                        event["table_name"],
-                        before=event["before"],
-                        after=event["after"],
-                        detail=event["detail"],
-                    )
-            report.seconds["write"] = time.perf_counter() - locked
-            report.counts = counts
-            if store.dialect == "sqlite" and report.seconds["write"] > db.SQLITE_BUSY_TIMEOUT_MS / 1000:
-                report.notes.append(
-                    f"writing took {report.seconds['write']:.0f} s, longer than others wait for the store "
-                    f"({db.SQLITE_BUSY_TIMEOUT_MS // 1000} s): anyone who saved at that moment was asked to try "
-                    "again. Import files this big out of hours, or in parts of 100,000 rows"
-                )
-            return report
-        except (_StoreChanged, IntegrityError) as exc:
-            # Someone changed the rows checked (or added one under an id of the file) meanwhile.
-            if attempt == ATTEMPTS:
-                reason = (
-                    f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}"
-                    if isinstance(exc, IntegrityError)
-                    else "the store kept changing while the files were checked, so nothing was written: "
-                    "import them again"
-                )
-                report.error(", ".join(report.files), None, None, reason)
-        except SQLAlchemyError as exc:
-            report.error(
-                ", ".join(report.files),
-                None,
-                None,
-                f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
-            )
-            return report
-        started = time.perf_counter()
-    return report
+    return run_one(STEPS, store, paths, kind, **options)
 
 
 # ---------------------------------------------------------------- export
@@ -1978,8 +1399,6 @@ def export_all(store: db.Store, directory, school_id: str | Collection[str] | No
     every text cell made safe for Excel, empty text written "" and a missing value as nothing.
     Re-importing them changes nothing, and importing them into an empty store gives the same rows.
     Returns the paths written."""
-    from engagement.services import partner_tags
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written = []

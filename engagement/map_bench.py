@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,14 +26,12 @@ from sqlalchemy import func, select
 
 from engagement import geo, maps
 from engagement import store as db
+from engagement.bench_timing import Bench, Timing, median_seconds
 from engagement.demo import CENTRE, load_demo
 from engagement.frames import load_school_frames
 from engagement.partners import partners_in_window
 from engagement.terms import default_window
 from engagement.typology import load_typology
-
-if TYPE_CHECKING:  # for the annotations only: map_section imports engagement.bench when it runs, as before
-    from engagement.bench import Bench, Timing
 
 CHROMIUM = "/usr/bin/chromium"
 TARGETS = {"build_s": 1.0, "html_bytes": 3_000_000, "rerun_s": 0.3, "markers_visible_s": 3.0}
@@ -193,8 +190,6 @@ def map_section(bench: Bench) -> list[Timing]:
     page's data for the first demo school, then the map at 5,000 synthetic partners (build, HTML
     size) and the page's rerun cost measured in a child process, with the browser's time to
     markers at the school scale. ``bench --quick`` runs every step with 200 partners and no browser."""
-    from engagement.bench import Timing, median_seconds
-
     n = bench.repeats
     size = QUICK_PARTNERS if bench.quick else PARTNERS
     full = size == PARTNERS

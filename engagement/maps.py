@@ -20,8 +20,10 @@ So the map comes in two parts (:class:`MapParts`): a *base* that depends only on
 window and its families (school, rings, family sectors, legend), and the *partner groups*, one
 ``FeatureGroup`` per layer with all its markers in one ``FastMarkerCluster`` data array, which
 the page passes as ``feature_group_to_add``: a filter change swaps only those groups in the open
-map. Clustering is client-side (Leaflet.markercluster); below ``[map] cluster_above`` partners
-it is switched off (``disableClusteringAtZoom``).
+map, and the first of them (:class:`FitShown`) fits the view to the partners shown and the school.
+The family areas have a pane of their own under the rings and the partners. Clustering is
+client-side (Leaflet.markercluster); below ``[map] cluster_above`` partners it is switched off
+(``disableClusteringAtZoom``).
 
 Escaping. folium inserts tooltip and popup text raw into HTML, inside a JavaScript template
 literal where ``${...}`` runs. Every user string goes through :func:`safe_text` (HTML-escaped,

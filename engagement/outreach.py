@@ -66,7 +66,8 @@ from engagement.cells import excel_safe, parse_list, year_tokens
 from engagement.cells import is_blank as _blank  # the name this module has always read it by
 from engagement.geo import distance_km, gazetteer_lookup, normalise_postcode, postcode_sector
 from engagement.referrals import no_reply_reasons
-from engagement.services import partner_tags, service_fit, services_of
+from engagement.service_vocabulary import partner_tags
+from engagement.services import service_fit, services_of
 from engagement.settings import load_settings
 from engagement.terms import Calendar, day_number
 from engagement.text import list_text, readable_table

@@ -21,14 +21,43 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from engagement import geo
+from engagement import clock, geo
 from engagement import store as db
 from engagement.frames import Frames, load_school_frames
 from engagement.scoring import partner_engagement
+from engagement.service_vocabulary import partner_tags
+from engagement.settings import load_settings
 from engagement.text import text_or_blank
 from engagement.typology import LOCAL_OFFER, load_typology
 
 ENGAGEMENT_COLUMNS = ["interactions", "last_contact", "engaged"]
+
+
+# ---------------------------------------------------------------- stale: due for a check
+
+
+def _months_before(day: datetime.date, months: int) -> datetime.date:
+    total = day.year * 12 + day.month - 1 - months
+    year, month = divmod(total, 12)
+    month += 1
+    last = (datetime.date(year + (month == 12), month % 12 + 1, 1) - datetime.timedelta(days=1)).day
+    return datetime.date(year, month, min(day.day, last))
+
+
+def stale_since(today: datetime.date | None = None) -> datetime.date:
+    """A partner last checked before this day is stale."""
+    return _months_before(today or clock.today(), load_settings().directory.stale_after_months)
+
+
+def is_stale(last_verified, today: datetime.date | None = None) -> bool:
+    """Whether a partner last checked on ``last_verified`` (None: never) is due for a check."""
+    if last_verified is None or (not isinstance(last_verified, datetime.date) and pd.isna(last_verified)):
+        return True
+    return last_verified < stale_since(today)
+
+
+def stale_mask(last_verified: pd.Series, today: datetime.date | None = None) -> pd.Series:
+    return last_verified.map(lambda d: is_stale(d, today)).astype(bool)
 
 
 def partner_directory(
@@ -37,10 +66,7 @@ def partner_directory(
     """Every stored field of the school's partners, with the distance from the school in km
     (NaN when the school or the partner is not placed yet), ``services`` (the tags of its active
     services, ``;``-joined) and ``stale`` (not checked within the configured period, see
-    :func:`engagement.directory.is_stale`). Archived partners only with ``archived``."""
-    from engagement.directory import stale_mask
-    from engagement.services import partner_tags
-
+    :func:`is_stale`). Archived partners only with ``archived``."""
     p = db.partners
     query = select(p).where(p.c.school_id == school_id).order_by(p.c.partner_id)
     if not archived:

@@ -31,15 +31,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engagement import store as db
-from engagement.interchange import (
-    ImportReport,
-    excel_safe,
-    excel_unsafe,
-    parse_date,
-    parse_list,
-    read_reported,
-    source_list,
-)
+from engagement.cells import excel_safe, parse_date, parse_list
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import Scope, header_and_rows, row_steps, run_one
 from engagement.typology import load_typology
 
 KINDS = ("partnerships", "partnership_members", "action_plan")
@@ -194,30 +188,14 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     lengths, dates, numbers, types and statuses. Problems go into ``report``; the rows without a
     problem come back as values."""
     name = name or f"{kind}.csv"
-    numbered = [(i, [excel_unsafe(str(c).strip()) for c in row]) for i, row in enumerate(rows, start=1)]
-    numbered = [(i, cells) for i, cells in numbered if any(cells)]
-    if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+    read = header_and_rows(report, name, kind, rows, REQUIRED[kind], COLUMNS[kind])
+    if read is None:
         return Checked(kind, [], [])
-    header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
-    missing = [c for c in REQUIRED[kind] if c not in header]
-    for column in missing:
-        report.error(
-            name,
-            header_row,
-            column,
-            f"the required column {column!r} is missing (a {kind} file needs {', '.join(REQUIRED[kind])}; "
-            f"found: {', '.join(h for h in header if h) or 'nothing'})",
-        )
-    if missing:
-        return Checked(kind, [], [])
-    ignored = [h for h in header if h and h not in COLUMNS[kind]]
-    if ignored:
-        report.notes.append(f"{name}: columns not in the {kind} format were ignored: {', '.join(ignored)}")
+    _, header, body = read
     types = epstein_types()
     out, where = [], []
     seen: dict[tuple, int] = {}
-    for number, cells in numbered[1:]:
+    for number, cells in body:
         raw = {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]}
         before = len(report.errors)
 
@@ -455,64 +433,28 @@ class _RollBack(Exception):
     pass
 
 
-def import_files(
-    store: db.Store,
-    paths,
-    kind: str | None = None,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-) -> ImportReport:
+def _apply(report: ImportReport, checked: list[Checked], conn, scope: Scope, write: bool) -> None:
+    _write(report, checked, conn, write)
+
+
+STEPS = row_steps(
+    "partnerships",
+    KINDS,
+    guess_kind,
+    "cannot tell what this file holds from its name: call it partnerships.csv, "
+    "partnership_members.csv or action_plan.csv, or choose the kind",
+    check_rows,
+    _apply,
+    check_store=_check_store,
+    required=REQUIRED,
+)
+
+
+def import_files(store: db.Store, paths, kind: str | None = None, **options) -> ImportReport:
     """Import partnerships, their members and the action plan, all or nothing, in one transaction
     (or, with ``dry_run``, only check them and count what would change). Arguments as
     :func:`engagement.interchange.import_files`."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    report = ImportReport(dry_run=dry_run)
-    checked: list[Checked] = []
-    for item in source_list(paths):
-        name, rows = read_reported(report, item)
-        report.files.append(name)
-        if rows is None:
-            continue
-        file_kind = kind or guess_kind(name)
-        if file_kind is None:
-            report.error(
-                name,
-                None,
-                None,
-                "cannot tell what this file holds from its name: call it partnerships.csv, "
-                "partnership_members.csv or action_plan.csv, or choose the kind",
-            )
-            continue
-        checked.append(check_rows(report, file_kind, rows, name))
-    if report.errors:
-        return report
-    if dry_run:
-        with store.read() as conn:
-            _check_store(report, checked, conn, school_id, allowed_schools)
-            if not report.errors:
-                _write(report, checked, conn, write=False)
-        return report
-    try:
-        with store.write(actor) as conn:
-            _check_store(report, checked, conn, school_id, allowed_schools)
-            if report.errors:
-                raise _RollBack
-            _write(report, checked, conn, write=True)
-            db.audit(conn, "import", ",".join(k for k in KINDS if k in report.counts), detail=", ".join(report.files))
-    except _RollBack:
-        report.counts = {}
-    except sa.exc.SQLAlchemyError as exc:
-        report.counts = {}
-        report.error(
-            ", ".join(report.files),
-            None,
-            None,
-            f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
-        )
-    return report
+    return run_one(STEPS, store, paths, kind, **options)
 
 
 def cell_text(value) -> str:

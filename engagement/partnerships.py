@@ -45,7 +45,8 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement.belonging import load_responses, share_agreeing
-from engagement.interchange import ImportReport, parse_list
+from engagement.cells import parse_list
+from engagement.imports.report import ImportReport
 from engagement.plans_and_surveys import load_surveys
 from engagement.privacy import governor_count, is_small
 from engagement.settings import load_settings

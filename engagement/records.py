@@ -6,10 +6,11 @@ A kind names its file (``referral_steps.csv``), the store tables whose rows that
 the engine that reads and writes it. An engine is a reader and writer several kinds share
 (``interchange`` for the school's main records, ``calendar`` for terms, ``week_files`` for the
 week, ``send_belonging_files`` for transitions and survey answers, ``partnership_files`` for
-partnerships and the action plan); each import through an engine is
-all-or-nothing and reports row, column and reason. Engines run in the registry's order, so that a
-whole export (schools before partners before referrals before their steps) imports in one call,
-and a refused engine stops the engines after it. Tables that no kind carries are listed in
+partnerships and the action plan), driven by the one runner of imports
+(:mod:`engagement.imports.runner`); each reports row, column and reason. A batch is all or
+nothing as a whole: its engines write in the registry's order in one transaction, so that a whole
+export (schools before partners before referrals before their steps) imports in one call, and a
+refused file anywhere leaves the store as it was. Tables that no kind carries are listed in
 :data:`NOT_EXPORTED` with the reason, and a test derived from the store's tables keeps both lists
 whole.
 
@@ -35,7 +36,9 @@ from engagement import calendar as terms_files
 from engagement import interchange, partnership_files, week_files
 from engagement import send_belonging_files as voice_files
 from engagement import store as db
-from engagement.interchange import ImportReport, source_list, source_name
+from engagement.imports import runner
+from engagement.imports.reading import source_list, source_name
+from engagement.imports.report import ImportReport
 from engagement.settings import load_settings
 
 SchoolScope = str | Collection[str] | None
@@ -43,17 +46,19 @@ SchoolScope = str | Collection[str] | None
 
 @dataclass(frozen=True)
 class Engine:
-    """A reader and writer that several kinds share: ``importer(store, sources, kind=, actor=,
-    school_id=, dry_run=, allowed_schools=)`` returns an :class:`ImportReport`; ``exporter(store,
-    directory, school_id)`` writes the engine's files and returns their paths."""
+    """A reader and writer that several kinds share: ``steps`` are its part in the one runner of
+    imports (:mod:`engagement.imports.runner`); ``importer(store, sources, kind=, actor=,
+    school_id=, dry_run=, allowed_schools=)`` imports its files alone and returns an
+    :class:`ImportReport`; ``exporter(store, directory, school_id)`` writes the engine's files and
+    returns their paths."""
 
     name: str
     title: str  # the Data page's section for its files
+    steps: runner.Steps
     importer: Callable[..., ImportReport]
     exporter: Callable[[db.Store, Path, SchoolScope], list[Path]]
     guess: Callable[[str], str | None]
     describe: Callable[[ImportReport], str] | None = None
-    takes_kind: bool = True
 
     def report_text(self, report: ImportReport) -> str:
         """What an import through this engine did, or why it was refused, in plain words."""
@@ -100,14 +105,16 @@ ENGINES: tuple[Engine, ...] = (
     Engine(
         "records",
         "Schools, partners, services, families and contacts",
+        interchange.STEPS,
         interchange.import_files,
         interchange.export_all,
         interchange.guess_kind,
     ),
-    Engine("calendar", "School terms", _terms_import, _terms_export, _terms_guess, takes_kind=False),
+    Engine("calendar", "School terms", terms_files.STEPS, _terms_import, _terms_export, _terms_guess),
     Engine(
         "week",
         "Events, referrals and families' partners",
+        week_files.STEPS,
         week_files.import_week_files,
         _week_export,
         week_files.guess_week_kind,
@@ -115,6 +122,7 @@ ENGINES: tuple[Engine, ...] = (
     Engine(
         "voice",
         "Transitions and survey answers",
+        voice_files.STEPS,
         voice_files.import_files,
         voice_files.export_files,
         voice_files.guess_kind,
@@ -123,6 +131,7 @@ ENGINES: tuple[Engine, ...] = (
     Engine(
         "partnerships",
         "Partnerships and the action plan",
+        partnership_files.STEPS,
         partnership_files.import_files,
         partnership_files.export_files,
         partnership_files.guess_kind,
@@ -272,7 +281,7 @@ def engine_of(item: Any, kind: str | None) -> str:
 @dataclass
 class ImportRun:
     """The reports of one import across engines, in the order they ran, and the files that were not
-    imported because an engine before them refused its own."""
+    imported because the files of another engine were refused (a batch is all or nothing)."""
 
     reports: list[tuple[Engine, ImportReport]]
     not_attempted: list[str]
@@ -300,9 +309,11 @@ def import_records(
     dry_run: bool = False,
     allowed_schools: Collection[str] | None = None,
 ) -> ImportRun:
-    """Import files of any kinds (paths, ``(name, bytes)`` pairs, ZIPs of them), each engine's files
-    all or nothing, engines in the registry's order; an engine that refuses its files stops the
-    ones after it. ``dry_run`` checks each engine's files against the store as it is.
+    """Import files of any kinds (paths, ``(name, bytes)`` pairs, ZIPs of them) as one batch, all
+    or nothing: every file is checked, then every engine's rows are written in one transaction, in
+    the registry's order (each checked on the store as the engines before it left it); a refused
+    file leaves the store as it was. ``dry_run`` checks each engine's files against the store as
+    it is, in the registry's order, and stops at a refused one.
 
     >>> store = db.open_store("sqlite://")
     >>> run = import_records(store, [("schools.csv", b"school_id,name,postcode\\nS1,Hollybrook,B30 2AA\\n")])
@@ -321,22 +332,19 @@ def import_records(
     groups: dict[str, list[Any]] = {e.name: [] for e in ENGINES}
     for item in files:
         groups[engine_of(item, kind)].append(item)
-    reports: list[tuple[Engine, ImportReport]] = []
-    not_attempted: list[str] = []
-    options = {"actor": actor, "school_id": school_id, "dry_run": dry_run, "allowed_schools": allowed_schools}
-    for engine in ENGINES:
-        group = groups[engine.name]
-        if not group:
-            continue
-        if any(not r.ok for _, r in reports):
-            not_attempted += [source_name(item) for item in group]
-            continue
-        extra: dict[str, Any] = {"kind": kind} if engine.takes_kind else {}
-        if engine.name == "records" and groups["week"]:
-            # Contacts of an export name the events of their registers, which its events.csv brings next.
-            extra["events_to_come"] = week_files.event_ids(groups["week"])
-        reports.append((engine, engine.importer(store, group, **extra, **options)))
-    return ImportRun(reports, not_attempted)
+    # Each engine is given the kind only if it is one of its own (terms take any file as terms).
+    engines = [e for e in ENGINES if groups[e.name]]
+    outcome = runner.run(
+        store,
+        [(e.steps, groups[e.name]) for e in engines],
+        kind=kind,
+        dry_run=dry_run,
+        actor=actor,
+        school_id=school_id,
+        allowed_schools=allowed_schools,
+    )
+    by_steps = {id(e.steps): e for e in engines}
+    return ImportRun([(by_steps[id(s)], r) for s, r in outcome.reports], outcome.not_imported)
 
 
 # ---------------------------------------------------------------- a whole store out

@@ -46,7 +46,7 @@ from engagement import clock
 from engagement import store as db
 from engagement.cells import parse_date, parse_list
 from engagement.privacy import governor_count
-from engagement.services import partner_tags
+from engagement.service_vocabulary import partner_tags
 from engagement.settings import fewer_than, load_settings
 
 STATUSES = db.REFERRAL_STATUSES

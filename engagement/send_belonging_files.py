@@ -33,8 +33,9 @@ import sqlalchemy as sa
 
 from engagement import store as db
 from engagement import transitions as moves
-from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported, source_list
+from engagement.cells import excel_safe, parse_bool, parse_date
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import Scope, header_and_rows, row_steps, run_one
 from engagement.plans_and_surveys import load_plan, load_surveys
 
 KINDS = ("transitions", "transition_steps", "survey_responses")
@@ -101,30 +102,13 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
     required cells, dates, kinds, scales. Problems go into ``report``; the rows without a problem
     come back as values."""
     name = name or f"{kind}.csv"
-    numbered = [(i, [excel_unsafe_cell(c) for c in row]) for i, row in enumerate(rows, start=1)]
-    numbered = [(i, cells) for i, cells in numbered if any(cells)]
-    if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
+    read = header_and_rows(report, name, kind, rows, REQUIRED[kind], COLUMNS[kind])
+    if read is None:
         return Checked(kind, [], [], set())
-    header_row, header = numbered[0][0], [h.strip().lower() for h in numbered[0][1]]
-    missing = [c for c in REQUIRED[kind] if c not in header]
-    for column in missing:
-        report.error(
-            name,
-            header_row,
-            column,
-            f"the required column {column!r} is missing (a {kind} file needs "
-            f"{', '.join(REQUIRED[kind])}; found: {', '.join(h for h in header if h) or 'nothing'})",
-        )
-    if missing:
-        return Checked(kind, [], [], set())
-    misspelt = len(report.errors)
-    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
-    if len(report.errors) > misspelt:
-        return Checked(kind, [], [], set())
+    _, header, body = read
     surveys = load_surveys()
     out, where = [], []
-    for number, cells in numbered[1:]:
+    for number, cells in body:
         raw = {h: (cells[j].strip() if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]}
         problems_before = len(report.errors)
 
@@ -242,10 +226,6 @@ def check_rows(report: ImportReport, kind: str, rows: list[list[str]], name: str
                     f"row {first}: a family's parent answers once",
                 )
     return Checked(kind, out, where, set(header) & set(COLUMNS[kind]))
-
-
-def excel_unsafe_cell(cell) -> str:
-    return excel_unsafe(str(cell).strip())
 
 
 def _families(conn, ids: list[str]) -> dict[str, dict]:
@@ -415,69 +395,30 @@ def _replace_steps(conn, rows: list[dict]) -> dict[str, int]:
     return counts
 
 
-def import_files(
-    store: db.Store,
-    paths,
-    kind: str | None = None,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-) -> ImportReport:
+def _apply(report: ImportReport, checked: list[Checked], conn, scope: Scope, write: bool) -> None:
+    if write:
+        _write(report, checked, conn)
+    else:
+        _count_dry(report, checked, conn)
+
+
+STEPS = row_steps(
+    "voice",
+    KINDS,
+    guess_kind,
+    "cannot tell what this file holds from its name: call it transitions.csv or survey_responses.csv, or choose the kind",
+    check_rows,
+    _apply,
+    check_store=_check_store,
+    required=REQUIRED,
+)
+
+
+def import_files(store: db.Store, paths, kind: str | None = None, **options) -> ImportReport:
     """Import transitions and survey answers, all or nothing, in one transaction (or, with
     ``dry_run``, only check them and count what would change). Arguments as
     :func:`engagement.interchange.import_files`."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    report = ImportReport(dry_run=dry_run)
-    checked: list[Checked] = []
-    for item in source_list(paths):
-        name, rows = read_reported(report, item)
-        report.files.append(name)
-        if rows is None:
-            continue
-        file_kind = kind or guess_kind(name)
-        if file_kind is None:
-            report.error(
-                name,
-                None,
-                None,
-                "cannot tell what this file holds from its name: call it "
-                "transitions.csv or survey_responses.csv, or choose the kind",
-            )
-            continue
-        checked.append(check_rows(report, file_kind, rows, name))
-    if report.errors:
-        return report
-    if dry_run:
-        with store.read() as conn:
-            _check_store(report, checked, conn, school_id, allowed_schools)
-            if not report.errors:
-                _count_dry(report, checked, conn)
-        return report
-    try:
-        with store.write(actor) as conn:
-            _check_store(report, checked, conn, school_id, allowed_schools)
-            if report.errors:
-                raise _RollBack
-            _write(report, checked, conn)
-            # The kinds of file, not every table touched: the audit's table name holds 40 characters.
-            db.audit(conn, "import", ",".join(k for k in KINDS if k in report.counts), detail=", ".join(report.files))
-    except _RollBack:
-        report.counts = {}
-    except sa.exc.SQLAlchemyError as exc:
-        report.counts = {}
-        report.error(
-            ", ".join(report.files),
-            None,
-            None,
-            f"the database refused the import, so nothing was written: {getattr(exc, 'orig', exc)}",
-        )
-    return report
-
-
-class _RollBack(Exception):
-    pass
+    return run_one(STEPS, store, paths, kind, **options)
 
 
 def _count_dry(report: ImportReport, checked: list[Checked], conn) -> None:

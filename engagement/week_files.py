@@ -23,10 +23,11 @@ from sqlalchemy import select
 from sqlalchemy import true as sa_true
 
 from engagement import store as db
-from engagement.cells import excel_safe, excel_unsafe, parse_date, parse_list
+from engagement.cells import excel_safe, parse_date, parse_list
 from engagement.contacts import InvalidInteraction, prepare_interaction
 from engagement.events import _number, register_in
-from engagement.interchange import ImportReport, check_unknown_columns, read_reported
+from engagement.imports.report import ImportReport
+from engagement.imports.runner import Scope, header_and_rows, row_steps, run_one
 from engagement.referrals import STATUSES, write_links
 
 WEEK_KINDS = ("events", "referrals", "referral_steps", "family_partners")
@@ -82,16 +83,12 @@ def guess_week_kind(filename: str) -> str | None:
 class WeekReport(ImportReport):
     """An :class:`ImportReport` that also counts the week's kinds."""
 
-    def format(self, limit: int = 50) -> str:
-        text = super().format(limit)
-        if self.errors:
-            return text
-        lines = [
+    def count_lines(self) -> list[str]:
+        return [
             f"  {kind}: " + ", ".join(f"{n} {what}" for what, n in self.counts[kind].items())
             for kind in WEEK_KINDS
             if kind in self.counts
         ]
-        return "\n".join([text.split("\n")[0], *lines, *text.split("\n")[1:]])
 
 
 # ---------------------------------------------------------------- reading
@@ -104,30 +101,15 @@ class _Row:
     cells: dict[str, str]
 
 
-def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> list[_Row]:
-    numbered = [
-        (i, [excel_unsafe(c.strip()) for c in r]) for i, r in enumerate(rows, start=1) if any(c.strip() for c in r)
-    ]
-    if not numbered:
-        report.error(name, None, None, "the file is empty: it needs a header row and rows of data")
-        return []
-    header_row, header = numbered[0]
-    header = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED[kind] if c not in header]
-    for column in missing:
-        report.error(
-            name,
-            header_row,
-            column,
-            f"the required column {column!r} is missing (a {kind} file needs {', '.join(REQUIRED[kind])})",
-        )
-    misspelt = len(report.errors)
-    check_unknown_columns(report, name, kind, header_row, header, COLUMNS[kind])
-    if missing or len(report.errors) > misspelt:
-        return []
+def _read(report: ImportReport, kind: str, rows: list[list[str]], name: str) -> tuple[str, list[_Row]]:
+    """One file's rows of cells by column, each cell within its column's limit."""
+    got = header_and_rows(report, name, kind, rows, REQUIRED[kind], COLUMNS[kind])
+    if got is None:
+        return kind, []
+    _, header, body = got
     read = [
         _Row(name, i, {h: (cells[j] if j < len(cells) else "") for j, h in enumerate(header) if h in COLUMNS[kind]})
-        for i, cells in numbered[1:]
+        for i, cells in body
     ]
     limits = column_limits(kind)
     for row in read:
@@ -138,7 +120,7 @@ def _read(report: ImportReport, name: str, rows: list[list[str]], kind: str) -> 
             ):
                 if len(text) > limit:
                     report.error(name, row.row, column, f"too long: {len(text)} characters, at most {limit}")
-    return read
+    return kind, read
 
 
 def column_limits(kind: str) -> dict[str, int]:
@@ -177,17 +159,13 @@ def _date(report, row: _Row, column: str, required: bool = False) -> datetime.da
     return value
 
 
-def event_ids(paths) -> set[str]:
-    """The events the events files among ``paths`` name (unreadable files name none: their import
-    says why)."""
-    found: set[str] = set()
-    for item in paths:
-        name, rows = read_reported(ImportReport(), item)
-        if rows is not None and guess_week_kind(name) == "events":
-            found |= {
-                r.cells["event_id"] for r in _read(ImportReport(), name, rows, "events") if r.cells.get("event_id")
-            }
-    return found
+def _events_named(batches: list[tuple[str, list[_Row]]]) -> dict[str, set[str]]:
+    """The events the batch's events files bring: contacts of the main records may name them."""
+    return {
+        "events": {
+            r.cells["event_id"] for kind, rows in batches if kind == "events" for r in rows if r.cells.get("event_id")
+        }
+    }
 
 
 def _school_for(conn, school_id: str | None) -> str | None:
@@ -200,76 +178,60 @@ def _school_for(conn, school_id: str | None) -> str | None:
 # ---------------------------------------------------------------- importing
 
 
-class _RollBack(Exception):
-    pass
-
-
-def import_week_files(
-    store: db.Store,
-    sources: Iterable,
-    kind: str | None = None,
-    actor: str = "import",
-    school_id: str | None = None,
-    dry_run: bool = False,
-    allowed_schools: Collection[str] | None = None,
-) -> WeekReport:
-    """Import events, referrals and family-partner files (paths or ``(name, bytes)`` pairs), all or
-    nothing. ``dry_run`` checks everything against the store and writes nothing."""
-    report = WeekReport(dry_run=dry_run)
-    batches: list[tuple[str, list[_Row]]] = []
-    for item in sources:
-        name, cells = read_reported(report, item)
-        report.files.append(name)
-        if cells is None:
-            continue
-        this_kind = kind or guess_week_kind(name)
-        if this_kind not in WEEK_KINDS:
+def _apply(report: ImportReport, batches: list[tuple[str, list[_Row]]], conn, scope: Scope, write: bool) -> None:
+    """Check each file's rows against the store and count (``write`` False) or write them: a
+    referral's steps replace the history its referrals.csv row started, so they come after it."""
+    order = {k: i for i, k in enumerate(("family_partners", "referrals", "referral_steps", "events"))}
+    run = _Run(dry_run=not write)
+    for this_kind, rows in sorted(batches, key=lambda b: order[b[0]]):
+        school = _school_for(
+            conn, scope.school_id or next((r.cells.get("school_id") for r in rows if r.cells.get("school_id")), None)
+        )
+        if school is None:
             report.error(
-                name, None, None, f"cannot tell the kind of file from its name: give the kind ({', '.join(WEEK_KINDS)})"
+                rows[0].file if rows else "",
+                None,
+                "school_id",
+                "the store holds several schools: say which one (--school, or a school_id column)",
             )
             continue
-        batches.append((this_kind, _read(report, name, cells, this_kind)))
-    if report.errors:
-        return report
-    # A referral's steps replace the history its referrals.csv row started, so they come after it.
-    order = {k: i for i, k in enumerate(("family_partners", "referrals", "referral_steps", "events"))}
-    run = _Run(dry_run)
-    try:
-        # A dry run (the Data page checks on every rerun while files sit in its uploader) reads only:
-        # it takes no write lock, so a colleague's save never waits for it.
-        with store.read() if dry_run else store.write(actor) as conn:
-            for this_kind, rows in sorted(batches, key=lambda b: order[b[0]]):
-                school = _school_for(
-                    conn, school_id or next((r.cells.get("school_id") for r in rows if r.cells.get("school_id")), None)
-                )
-                if school is None:
-                    report.error(
-                        rows[0].file if rows else "",
-                        None,
-                        "school_id",
-                        "the store holds several schools: say which one (--school, or a school_id column)",
-                    )
-                    continue
-                if allowed_schools is not None and school not in allowed_schools:
-                    report.error(
-                        rows[0].file if rows else "",
-                        None,
-                        "school_id",
-                        f"the rows are of school {school!r}, which you may not change",
-                    )
-                    continue
-                counts = {
-                    "events": _import_events,
-                    "referrals": _import_referrals,
-                    "referral_steps": _import_referral_steps,
-                    "family_partners": _import_links,
-                }[this_kind](report, conn, rows, school, run)
-                report.counts[this_kind] = counts
-            if report.errors or dry_run:
-                raise _RollBack
-    except _RollBack:
-        pass
-    return report
+        if scope.allowed_schools is not None and school not in scope.allowed_schools:
+            report.error(
+                rows[0].file if rows else "",
+                None,
+                "school_id",
+                f"the rows are of school {school!r}, which you may not change",
+            )
+            continue
+        counts = {
+            "events": _import_events,
+            "referrals": _import_referrals,
+            "referral_steps": _import_referral_steps,
+            "family_partners": _import_links,
+        }[this_kind](report, conn, rows, school, run)
+        report.counts[this_kind] = counts
+
+
+# A dry run (the Data page checks on every rerun while files sit in its uploader) reads only: it
+# takes no write lock, so a colleague's save never waits for it. Each write is audited row by row.
+STEPS = row_steps(
+    "week",
+    WEEK_KINDS,
+    guess_week_kind,
+    f"cannot tell the kind of file from its name: give the kind ({', '.join(WEEK_KINDS)})",
+    _read,
+    _apply,
+    audit=False,
+    new_report=WeekReport,
+    brings=_events_named,
+    required=REQUIRED,
+)
+
+
+def import_week_files(store: db.Store, sources: Iterable, kind: str | None = None, **options) -> ImportReport:
+    """Import events, referrals and family-partner files (paths or ``(name, bytes)`` pairs), all or
+    nothing. ``dry_run`` checks everything against the store and writes nothing."""
+    return run_one(STEPS, store, sources, kind, **options)
 
 
 @dataclass
@@ -446,6 +408,7 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str, run: _Ru
     (``referral_steps.csv``: a whole export restores every step, not only the first and the last)."""
     r, s = db.referrals, db.referral_steps
     steps: dict[str, list[dict]] = {}
+    first_step: dict[tuple, int] = {}
     for row in rows:
         c = row.cells
         missing = [k for k in REQUIRED["referral_steps"] if not c.get(k)]
@@ -469,6 +432,16 @@ def _import_referral_steps(report, conn, rows: list[_Row], school: str, run: _Ru
             report.error(row.file, row.row, "referral_id", "this referral belongs to another school")
             continue
         if when is None:
+            continue
+        # A step is a referral's status on a day: the same one twice is a doubled row, not history.
+        seen_at = first_step.setdefault((c["referral_id"], status, when), row.row)
+        if seen_at != row.row:
+            report.error(
+                row.file,
+                row.row,
+                "status",
+                f"the step {status!r} of referral {c['referral_id']!r} on {when:%d/%m/%Y} is also on row {seen_at}",
+            )
             continue
         steps.setdefault(c["referral_id"], []).append(
             {

@@ -1,4 +1,4 @@
-"""Write the next database migration after a change to the tables in engagement/store.py.
+"""Write the next database migration after a change to the tables in engagement/store/tables.py.
 
     .venv/bin/python scripts/new_migration.py "partners: add website"
 

@@ -12,6 +12,7 @@ e.g. ``ENGAGEMENT_TODAY=2027-08-31 bash scripts/test.sh``."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -26,18 +27,22 @@ from engagement.store import open_store
 
 # Under pytest-xdist (scripts/test.sh runs the suite with -n 2) the browser tests that share an app
 # server go to one worker together, so that its server, its Chromium and the page visits are made
-# once, not once per worker; the tests without a browser go to whichever worker is free. (xdist's
-# own --dist loadgroup cannot do this under pytest 9: it renames test ids through an attribute
-# pytest no longer reads.)
+# once, not once per worker; so do the tests of a module with a module-scoped fixture (a demo store,
+# an export or a PDF made once for the module: split test by test, both workers made it). The other
+# tests go one by one to whichever worker is free. The browser groups are handed out first, then the
+# modules (largest first), then the single tests, so that the long units start at once and the short
+# ones fill in at the end. (xdist's own --dist loadgroup cannot do this under pytest 9: it renames
+# test ids through an attribute pytest no longer reads.)
 BROWSER_GROUPS = {
     # Every menu page at each viewport (page_visits), and at 200% zoom: one server.
     "tests/browser/test_pages.py": "browser-pages",
-    "tests/browser/test_accessibility.py": "browser-pages",
     "tests/browser/test_injection.py": "browser-pages",
     "tests/browser/test_zoom.py": "browser-pages",
-    # The signed-in server and its OpenID provider.
+    # The signed-in server and its OpenID provider: signing in, and axe-core under every role.
     "tests/browser/test_signin.py": "browser-signin",
+    "tests/browser/test_accessibility.py": "browser-signin",
 }
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def browser_group(nodeid: str) -> str | None:
@@ -56,6 +61,34 @@ def browser_group(nodeid: str) -> str | None:
     return BROWSER_GROUPS.get(path, "browser")
 
 
+@functools.cache
+def shares_module_fixture(path: str) -> bool:
+    """Whether the test module at ``path`` (relative to the repository) declares a module-scoped
+    fixture, read from its text so that a new one is grouped the day it is written.
+
+    >>> shares_module_fixture("tests/test_report.py"), shares_module_fixture("tests/test_clock.py")
+    (True, False)
+    """
+    file = ROOT / path
+    return file.suffix == ".py" and file.is_file() and 'scope="module"' in file.read_text(encoding="utf-8")
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit a test is handed to a worker in: its browser group, its module when the module
+    shares a fixture, else the test alone.
+
+    >>> work_unit("tests/test_report.py::test_the_school_name_is_escaped")
+    'tests/test_report.py'
+    >>> work_unit("tests/test_clock.py::test_x")
+    'tests/test_clock.py::test_x'
+    """
+    group = browser_group(nodeid)
+    if group:
+        return group
+    path = nodeid.split("::", 1)[0]
+    return path if "::" in nodeid and shares_module_fixture(path) else nodeid
+
+
 try:
     from xdist.scheduler import LoadScopeScheduling
 except ImportError:  # pragma: no cover - pytest-xdist is in requirements-dev.txt
@@ -64,11 +97,23 @@ except ImportError:  # pragma: no cover - pytest-xdist is in requirements-dev.tx
 if LoadScopeScheduling is not None:
 
     class BrowserGroupScheduling(LoadScopeScheduling):
-        """xdist's scope scheduling with a scope per browser group and one per other test (the
-        largest scopes are handed out first, so the browser groups start at once)."""
+        """xdist's scope scheduling with the units of ``work_unit``: browser groups first, then the
+        modules sharing a fixture, largest first, then single tests in the order collected."""
+
+        _ordered = False
 
         def _split_scope(self, nodeid: str) -> str:
-            return browser_group(nodeid) or nodeid
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if not self._ordered:  # the first hand-out: the queue is whole
+                self._ordered = True
+                units = list(self.workqueue.items())
+                browsers = {"browser", *BROWSER_GROUPS.values()}
+                units.sort(key=lambda unit: (unit[0] not in browsers, len(unit[1]) <= 1, -len(unit[1])))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
 
     def pytest_xdist_make_scheduler(config, log):
         if config.getvalue("dist") in ("load", "loadgroup"):

@@ -20,7 +20,8 @@ from engagement import outreach as o
 from engagement import store as db
 from engagement.interchange import export_all, import_files
 from engagement.partners import partner_directory
-from engagement.services import import_services, parse_sessions, service_fit
+from engagement.service_vocabulary import parse_sessions
+from engagement.services import import_services, service_fit
 
 TODAY = datetime.date(2026, 11, 23)
 
@@ -202,11 +203,11 @@ def test_checked_today_stale_and_the_due_list_in_order_of_reliance(seeded):
 
 
 def test_stale_follows_the_setting(monkeypatch):
-    from engagement import settings
+    from engagement import partners, settings
 
     real = settings.load_settings()
     monkeypatch.setattr(
-        d,
+        partners,  # the rule of when a partner is due for a check lives with the partners' directory
         "load_settings",
         lambda: real.model_copy(update={"directory": real.directory.model_copy(update={"stale_after_months": 3})}),
     )

@@ -91,7 +91,9 @@ def _append_to(path: Path, opening: str, line: str) -> None:
 
 def test_following_the_new_import_column_recipe_puts_the_column_on_the_directory_page(tmp_path):
     recipe = _recipe()
-    column = re.search(r'add `(Column\("website".*?\))` to the `partners` table in `engagement/store.py`', recipe)
+    column = re.search(
+        r'add `(Column\("website".*?\))` to the `partners` table in `engagement/store/tables.py`', recipe
+    )
     command = re.search(r'`\.venv/bin/python (scripts/new_migration\.py) "([^"]+)"`', recipe)
     field = re.search(
         r'add `(Field\("website".*?\))` to `FORMATS\["partners"\]` in `engagement/interchange.py`', recipe
@@ -109,7 +111,9 @@ def test_following_the_new_import_column_recipe_puts_the_column_on_the_directory
     env = {**os.environ, "PYTHONPATH": str(copy), "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
 
     # 1. the table's column
-    _insert_after(copy / "engagement" / "store.py", 'Column("partner_id", String(64), primary_key=True)', column[1])
+    _insert_after(
+        copy / "engagement" / "store" / "tables.py", 'Column("partner_id", String(64), primary_key=True)', column[1]
+    )
     # 2. the migration, by the script
     run = subprocess.run(
         [sys.executable, command[1], command[2]], cwd=copy, env=env, capture_output=True, text=True, timeout=300

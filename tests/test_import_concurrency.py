@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import time
 
 from sqlalchemy import func, select
@@ -28,8 +29,8 @@ def officer(url: str, n: int, ready, start, stop, phase, first, after, results) 
     """One officer's process: log a contact, pause a moment, again, until the import is over. Each
     save is noted with the import's phase when it began and when it ended (no clock is read)."""
     store = open_store(url)
-    ready.put(n)
-    start.wait(120)
+    ready.put((n, True))
+    start.wait(CEILING_S)  # set once every officer is ready
     logged = []
     while True:
         began = phase.value
@@ -55,6 +56,47 @@ def officer(url: str, n: int, ready, start, stop, phase, first, after, results) 
         time.sleep(0.1)  # an officer's pace, not a measurement
     results.put((n, logged))
     store.dispose()
+
+
+# How long the test waits for the officers' processes at most. It waits on conditions (a process
+# ready, a save made, a result put) and goes on the moment one holds; this is only the ceiling for a
+# process that is alive but stuck. Spawned interpreters are slow to start while other test runs
+# share the cores (a fixed 120 s wait once ran out there), and a process that died fails the test
+# at once, with its exit code, instead of after the ceiling.
+CEILING_S = 900
+POLL_S = 0.5
+
+
+def _check_alive(workers, what: str, done=()) -> None:
+    """Fail at once if an officer's process has ended before it did its part (those in ``done`` did)."""
+    dead = [(n, w.exitcode) for n, w in enumerate(workers) if w.exitcode is not None and n not in done]
+    assert not dead, f"officer process(es) ended before {what}: (officer, exit code) {dead}"
+
+
+def wait_until(condition, workers, what: str, done=()) -> None:
+    """Wait until ``condition()`` holds (each call waits up to POLL_S on a multiprocessing event or
+    queue), while every officer's process is alive; no clock is read."""
+    for _ in range(int(CEILING_S / POLL_S)):
+        if condition():
+            return
+        _check_alive(workers, what, done)
+    raise AssertionError(f"gave up waiting for {what} after {CEILING_S} s although every officer is alive")
+
+
+def take(q, workers, what: str) -> dict:
+    """One (officer, value) pair from the queue ``q`` per officer, waiting while they are alive."""
+    items: dict = {}
+
+    def got_all() -> bool:
+        try:
+            n, value = q.get(timeout=POLL_S)
+            items[n] = value
+        except queue.Empty:
+            pass
+        return len(items) == len(workers)
+
+    wait_until(got_all, workers, what, done=items)
+    return items
 
 
 def big_file() -> bytes:
@@ -85,16 +127,20 @@ def test_contacts_logged_during_a_large_import_all_land(store):
     for worker in workers:
         worker.start()
     try:
-        for _ in workers:
-            ready.get(timeout=120)
+        take(ready, workers, "every officer was ready")
         start.set()
-        assert all(e.wait(120) for e in firsts)  # every officer is logging before the import starts
+        # Every officer is logging before the import starts ...
+        for n, first in enumerate(firsts):
+            wait_until(lambda e=first: e.wait(POLL_S), workers, f"officer {n}'s first save")
         phase.value = DURING
         report = import_files(store, [("interactions.csv", data)], actor="data lead")
         phase.value = AFTER
-        assert all(e.wait(120) for e in afters)  # and goes on logging after it
+        # ... and goes on logging after it.
+        for n, after in enumerate(afters):
+            wait_until(lambda e=after: e.wait(POLL_S), workers, f"officer {n}'s first save after the import")
         stop.set()
-        logged = dict(results.get(timeout=120) for _ in workers)
+        # Results are read before the processes are joined (a process ends only once its queue is read).
+        logged = take(results, workers, "every officer's saves")
     finally:
         stop.set()
         for worker in workers:

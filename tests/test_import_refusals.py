@@ -70,6 +70,13 @@ MISSPELT = {
         "respondnet",
         "respondent",
     ),
+    "partnerships and the action plan": (
+        ("engagement.partnership_files", "import_files"),
+        "partnerships.csv",
+        b"partnership_id,name,partners,start,aimss\nPS1,Reading club,P1,2026-09-01,Read more at home\n",
+        "aimss",
+        "aims",
+    ),
     "the school's terms": (
         ("engagement.calendar", "import_terms"),
         "terms.csv",

@@ -106,7 +106,10 @@ def test_retention_erases_old_decline_reasons_and_event_notes_with_their_audit_c
     old = referrals.refer(store, "flo", school_id="S1", family_id="F1", partner_id="P1", date="2024-01-05")
     referrals.update_status(store, "flo", old, "declined", "2024-02-01", decline_reason="Moved to Leeds")
     new = referrals.refer(store, "flo", school_id="S1", family_id="F2", partner_id="P1", date="2024-01-06")
-    referrals.update_status(store, "flo", new, "declined", "2026-11-01", decline_reason="Full this term")
+    # Declined on 1 November, seen from the retention's day (on the suite's own day that was in the future on 31 October).
+    referrals.update_status(
+        store, "flo", new, "declined", "2026-11-01", decline_reason="Full this term", today="2026-11-23"
+    )
     events.save_register(
         store,
         "flo",

@@ -1,5 +1,5 @@
 """The migrations and the models agree: a store built by running every Alembic migration has
-exactly the tables, columns, indexes and keys that ``engagement/store.py`` declares, on SQLite and
+exactly the tables, columns, indexes and keys that ``engagement/store/tables.py`` declares, on SQLite and
 on PostgreSQL. A column added to a model without its migration (or the other way round) fails here."""
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ SAMPLE_ROWS: dict[str, list[dict]] = {
         for i, f, p in (("I1", None, "P1"), ("I2", "F1", None))
     ],
     "events": [{"event_id": "E1", "school_id": "S1", "date": DAY, "activity": "coffee morning", "partner_ids": "P1"}],
-    "event_contacts": [{"interaction_id": "I2", "event_id": "E1"}],
+    "event_contacts": [{"interaction_id": "I2", "event_id": "E1", "family_id": "F1"}],
     "referrals": [
         {"referral_id": "R1", "school_id": "S1", "family_id": "F1", "partner_id": "P1", "date": DAY}
         | {"status": "accepted", "status_date": DAY}

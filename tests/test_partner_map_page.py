@@ -145,7 +145,7 @@ def test_within_a_distance_and_a_search_with_one_match(app_db):
     assert 0 < near == int((distances <= 1.0).sum()) < total
     table = at.dataframe[0].value
     assert len(table) == near and table["distance_km"].is_monotonic_increasing
-    assert any(s.value == "Partners shown within 1 km of the school" for s in at.subheader)
+    assert any(s.value == "Partners shown within 1 km of the school" for s in at.header)
     name = table["name"].iloc[0]
     at.radio(key="map_within").set_value(None).run()
     at.sidebar.text_input(key="map_search").set_value(name).run()

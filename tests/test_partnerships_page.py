@@ -108,7 +108,7 @@ def test_a_head_sees_the_evaluations_with_the_figures_of_the_module_and_the_repo
     assert list(tables["plan_table"]["Now"]) == [r["Now"] for r in partnerships.plan_rows(view.plan)]
     if view.overdue:
         assert at.warning and all(md_escape(r["goal"]) in at.warning[0].value for r in view.overdue)
-    assert [s.value for s in at.subheader][-1] == "Keep the partnerships and the plan"
+    assert [s.value for s in at.header][-1] == "Keep the partnerships and the plan"
 
 
 def test_a_head_adds_a_partnership_its_members_and_a_goal(demo_app_db):
@@ -180,7 +180,7 @@ def test_a_governor_sees_aggregates_only(demo_app_db):
     assert [t.value for t in at.title] == ["Partnerships"]
     shown = _shown(at)
     assert not FAMILY.search(shown)
-    assert "Keep the partnerships and the plan" not in [s.value for s in at.subheader]
+    assert "Keep the partnerships and the plan" not in [s.value for s in at.header]
     assert not at.text_input and not at.multiselect
     view = _view(demo_app_db, for_governor=True)
     assert _metrics(at)["Difference (points)"] == [

@@ -65,6 +65,13 @@ def demo(tmp_path_factory):
     store.dispose()
 
 
+@pytest.fixture(scope="module")
+def demo_pdf(demo) -> bytes:
+    """The demo report's PDF, rendered once for the module (a render is seconds of WeasyPrint; the
+    tests that read this PDF only read it)."""
+    return report.overview_report_pdf(demo["html"])
+
+
 class _Text(HTMLParser):
     """The text a reader of the report sees (styles and the SVG's own title left out)."""
 
@@ -287,8 +294,8 @@ def test_the_report_is_self_contained_and_prints_on_a4(demo):
     assert page.count("<svg") == 2 and page.lstrip().startswith("<!DOCTYPE html>")
 
 
-def test_the_pdf_is_one_a4_page_with_the_scores(demo):
-    pdf = report.overview_report_pdf(demo["html"])
+def test_the_pdf_is_one_a4_page_with_the_scores(demo, demo_pdf):
+    pdf = demo_pdf
     assert pdf.startswith(b"%PDF")
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1
@@ -453,10 +460,10 @@ def _sizes_of(glyphs, phrase: str) -> list[float]:
     return [g[4] for g in chars[at : at + len(phrase.replace(" ", ""))]]
 
 
-def test_the_pdf_prints_every_text_readable_and_nothing_on_top_of_anything(demo):
+def test_the_pdf_prints_every_text_readable_and_nothing_on_top_of_anything(demo, demo_pdf):
     """Issue 15: the trend charts printed their titles, ticks and keys huge and on top of one
     another ("Spring 2026Summer 2026", "00%"), as WeasyPrint ignores CSS classes inside an SVG."""
-    page = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(demo["html"]))).pages[0]
+    page = pypdf.PdfReader(io.BytesIO(demo_pdf)).pages[0]
     glyphs = glyph_boxes(page)
     assert len(glyphs) > 2000
     clashes = overlaps(glyphs)
@@ -486,7 +493,7 @@ def test_the_report_says_how_many_partners_are_due_for_a_check_and_still_fits_on
     assert not overlaps(glyph_boxes(reader.pages[0]))
 
 
-def test_the_report_holds_the_events_and_referrals_table_the_page_shows(demo):
+def test_the_report_holds_the_events_and_referrals_table_the_page_shows(demo, demo_pdf):
     """The page's table of the school's week is built from the same view, in the same words; the
     report used to leave it out."""
     rows = overview.week_rows(demo["view"].week)
@@ -494,7 +501,7 @@ def test_the_report_holds_the_events_and_referrals_table_the_page_shows(demo):
     assert "events and referrals" in text
     for row in rows:
         assert f"{row['In the window']}" in text and row["Count"] in text
-    reader = pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(demo["html"])))
+    reader = pypdf.PdfReader(io.BytesIO(demo_pdf))
     assert len(reader.pages) == 1 and "Referrals made" in " ".join(reader.pages[0].extract_text().split())
 
 

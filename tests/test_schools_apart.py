@@ -5,6 +5,7 @@ several schools sees no school at all: it fails closed."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from engagement import access, clock, pages
 from engagement import store as db
-from engagement.demo import load_demo
 from engagement.interchange import import_files
 from engagement.records import backup_zip
 
@@ -28,11 +28,12 @@ B_MARKS = ("Zebra", "ZB-", "ZEBRA-URN")
 
 
 @pytest.fixture(scope="module")
-def two_schools(tmp_path_factory):
-    """The demo school (A) and a small school B whose every text carries a mark to look for."""
+def two_schools(tmp_path_factory, demo_store_file):
+    """The demo school (A, a copy of the session's) and a small school B whose every text carries a
+    mark to look for."""
     path = tmp_path_factory.mktemp("apart") / "two.db"
+    shutil.copyfile(demo_store_file, path)
     store = db.open_store(f"sqlite:///{path}")
-    load_demo(store, actor="test")
     today = clock.today()
     with store.write(actor="test") as conn:
         db.upsert(

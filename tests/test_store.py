@@ -2,7 +2,6 @@
 
 import datetime
 import threading
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engagement import store as db
+from engagement.store import rows as store_rows
 
 
 def _add_school(store, school_id="S1", demo=False):
@@ -54,7 +54,7 @@ def _head() -> str:
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
     return str(ScriptDirectory.from_config(cfg).get_current_head())
 
 
@@ -175,7 +175,7 @@ def test_a_large_sqlite_insert_builds_the_indexes_again_and_a_failed_one_keeps_t
     """A big import drops the interactions' secondary indexes and builds them again in the same
     transaction: afterwards they are exactly as before and used; when the write fails, the
     rollback keeps them."""
-    monkeypatch.setattr(db, "SQLITE_REBUILD_INDEXES_FROM", 10)
+    monkeypatch.setattr(store_rows, "SQLITE_REBUILD_INDEXES_FROM", 10)
     before = _index_sql(sqlite_store)
     assert any(name == "ix_interactions_family_date" for name, _ in before)
     with sqlite_store.write("setup") as conn:
@@ -192,8 +192,8 @@ def test_a_large_sqlite_insert_builds_the_indexes_again_and_a_failed_one_keeps_t
         "two_way": [True] * n,
     }
     set_aside: list[list[str]] = []
-    real = db._indexes_set_aside
-    monkeypatch.setattr(db, "_indexes_set_aside", lambda *a: set_aside.append(real(*a)) or set_aside[-1])
+    real = store_rows._indexes_set_aside
+    monkeypatch.setattr(store_rows, "_indexes_set_aside", lambda *a: set_aside.append(real(*a)) or set_aside[-1])
     with sqlite_store.write("import") as conn:
         assert db.bulk_insert(conn, "interactions", columns) == n
     assert len(set_aside[0]) == len([sql for _, sql in before if sql])  # they were dropped and built again

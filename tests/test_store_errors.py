@@ -13,7 +13,6 @@ from conftest import POSTGRES_SERVER
 from engagement import cli
 from engagement import store as db
 from engagement.contacts import log_interaction
-from engagement.demo import load_demo
 
 
 def test_a_database_server_that_is_down_gives_one_line(capsys):
@@ -34,10 +33,9 @@ def test_a_read_only_store_gives_one_line(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_a_command_started_during_a_long_write_does_not_wait_for_it(tmp_path, capsys):
+def test_a_command_started_during_a_long_write_does_not_wait_for_it(tmp_path, capsys, demo_copy):
+    demo_copy("busy.db")  # the demo school, copied from the session's
     path = tmp_path / "busy.db"
-    store = db.open_store(str(path))
-    load_demo(store, actor="test")
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process's import, holding the write lock
     try:
@@ -80,3 +78,25 @@ def test_a_contact_saved_as_the_connection_drops_is_saved_on_a_fresh_one(postgre
     assert dropped
     with store.read() as conn:
         assert conn.execute(sa.select(db.interactions.c.interaction_id)).scalars().all() == [new_id]
+
+
+def test_a_connection_ended_by_the_server_is_said_plainly(postgresql_store):
+    """A server stopping or restarting ends its connections with its own last words ("terminating
+    connection due to administrator command"), which were shown as they came; they now read as the
+    server not being reachable, as a refused connection does."""
+    store = postgresql_store
+    admin = sa.create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with store.read() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with admin.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+            try:
+                conn.exec_driver_sql("SELECT 1")
+            except sa.exc.OperationalError as error:
+                ended = error
+            else:
+                raise AssertionError("the connection was not ended")
+    finally:
+        admin.dispose()
+    assert db.store_problem(ended) == "the database server cannot be reached (is it running?)"

@@ -79,7 +79,7 @@ def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
         if row.kind == "year 6 to year 7" and row.send and tid in open_plans
     )
     at.selectbox(key="transitions_pick").set_value(transition_id).run()
-    assert any("year 6 to year 7" in s.value for s in at.subheader)
+    assert any("year 6 to year 7" in s.value for s in at.header)
     box = next(c for c in at.checkbox if c.key.startswith(f"step_{transition_id}/") and not c.value)
     step_id = box.key.rsplit("_", 1)[0][len("step_") :]
     store = db.open_store(app_db)

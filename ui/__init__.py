@@ -6,12 +6,15 @@ a figure. ``engagement/`` never imports Streamlit; this package is the thin laye
 - :mod:`ui.pickers`: the school and window pickers of the sidebar;
 - :mod:`ui.geocoding`: the section that places partners and schools on the map;
 - :mod:`ui.governors`: what a governor's view may render (the disclosure layer's figures only);
+- :mod:`ui.layout`: the style sheet of every page, the order of its headings, and :func:`subtitle`,
+  the line under a page's title;
 - :mod:`ui.forms`: the contact forms' shared "two-way?" question, and moving the keyboard focus after a save.
 
 Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
 """
 
 from ui.governors import governor_metric, governor_table, words_table
+from ui.layout import subtitle
 from ui.pickers import school_picker, window_picker
 from ui.session import (
     GOVERNORS_VIEW,
@@ -58,6 +61,7 @@ __all__ = [
     "school_messages",
     "school_picker",
     "show_error",
+    "subtitle",
     "window_picker",
     "words_table",
 ]

@@ -58,8 +58,8 @@ def why_not_saved(error: BaseException) -> str:
         return "the store is busy with another save just now (it is locked)"
     if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
         return "the store is read-only here, so nothing can be saved to it"
-    if "disk is full" in lowered or "no space" in lowered:
-        return "the disk holding the store is full"
+    if db.disk_trouble(error):
+        return "the disk holding the store is full or cannot be written"
     return text
 
 

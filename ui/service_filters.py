@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from engagement.directory import ServiceFilter, service_choices
-from engagement.services import DAYS, DELIVERY
+from engagement.service_vocabulary import DAYS, DELIVERY
 
 DAY_NAMES = dict(zip(DAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True))
 

@@ -25,7 +25,7 @@ from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
 from engagement.settings import load_settings
 from engagement.terms import Calendar
-from ui import pickers
+from ui import layout, pickers
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,8 +46,11 @@ def show_error(error: BaseException) -> str:
     server's log under that reference, never to the page. Returns the reference."""
     reference = uuid.uuid4().hex[:8].upper()
     logging.getLogger("engagement").error("error reference %s", reference, exc_info=error)
+    disk = db.disk_trouble(error) if isinstance(error, SQLAlchemyError) else None
     what = (
-        "The database cannot be used just now, so this page could not be shown"
+        f"The store cannot be read just now: {disk.split(':')[0]}, so this page could not be shown"
+        if disk
+        else "The database cannot be used just now, so this page could not be shown"
         if isinstance(error, SQLAlchemyError)
         else "Something went wrong and this page could not be shown"
     )
@@ -233,6 +236,7 @@ def _idle_timeout(email: str) -> None:
 
 def page_guard(page: str) -> Viewer:
     """Every page calls this first. Stops the page, politely, for anyone not allowed to see it."""
+    layout.page_style()  # here, so that a page calling page_guard itself (Data) gets it too
     try:
         viewer = current_viewer()
     except access.SignInConfigError as error:
@@ -335,9 +339,6 @@ def clear_demo_footer() -> None:
 
 # Streamlit leaves a band of about 100 px above every page; a projector at 1280x800 needs that
 # room for the figures. Style only: it takes no place on the page.
-_PAGE_CSS = "<style>.stMainBlockContainer { padding-top: 3rem; }</style>"
-
-
 @st.cache_resource(show_spinner="Loading the school's data…", max_entries=8)
 def _frames(url: str, school_id: str, version: int) -> Frames:
     return load_school_frames(get_store(), school_id)
@@ -388,7 +389,6 @@ def open_page(page: str, needs_school: Literal[False]) -> tuple[Viewer, db.Store
 def open_page(page: str, needs_school: bool = True) -> tuple[Viewer, db.Store, str | None]:
     """What every page does first: check the reader may see it, open the store, say when it shows
     demo data, and pick the school (stopping the page, with a message, when there is none)."""
-    st.html(_PAGE_CSS)
     viewer = page_guard(page)
     store = get_store()
     read_only_banner(store)

@@ -21,7 +21,7 @@ connection: Connection = context.config.attributes["connection"]
 
 def run_migrations() -> None:
     # The store's own tables are the target, so `alembic revision --autogenerate` writes the next
-    # migration from a change to engagement/store.py, and tests/test_migrations.py fails while the two differ.
+    # migration from a change to engagement/store/tables.py, and tests/test_migrations.py fails while the two differ.
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -29,7 +29,7 @@ from engagement.openreferral.common import (
     file_stem,
     made_id,
 )
-from engagement.services import ORUK_DAYS
+from engagement.service_vocabulary import ORUK_DAYS
 
 
 def _term(taxonomy: str, name: str, link_type: str | None = None, owner: str = "") -> dict:
@@ -66,7 +66,7 @@ def _cost_options(cost: str | None, owner: str) -> list[dict]:
 
 
 def _schedules(sessions: str | None, delivery: str | None, owner: str) -> list[dict]:
-    from engagement.services import parse_sessions
+    from engagement.service_vocabulary import parse_sessions
 
     try:
         parsed = parse_sessions(sessions) if sessions else []

@@ -26,7 +26,7 @@ from engagement.openreferral.common import (
     file_stem,
 )
 from engagement.openreferral.fetch import FeedClient, FeedError, is_web_address, iter_feed, parse_json, public_url
-from engagement.services import ACCESS, DAYS, DELIVERY, ORUK_DAYS, SERVICE_STATUSES, sessions_text
+from engagement.service_vocabulary import ACCESS, DAYS, DELIVERY, ORUK_DAYS, SERVICE_STATUSES, sessions_text
 from engagement.settings import load_settings
 
 

@@ -9,8 +9,11 @@ test is an injection test too. A page's own browser test can open a path with ``
 
 from __future__ import annotations
 
+import re
 import time
+import tomllib
 from contextlib import contextmanager, suppress
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +22,36 @@ from engagement import store as engagement_store
 from engagement.demo import load_demo
 
 from . import harness as h
+from . import oidc
 
 ACTOR = "browser tests"
+
+# The accounts of the signed-in server, one for each role (tests/browser/test_accessibility.py
+# checks that every role of engagement.pages.ROLES has one): the school's staff by address,
+# governors by domain, a trust's and an authority's leads given every school of the store.
+SIGNIN_EMAILS = {
+    "admin": "data.lead@hollybrook.sch.uk",
+    "head": "head@hollybrook.sch.uk",
+    "flo": "flo@hollybrook.sch.uk",
+    "governor": "chair@governors.hollybrook.sch.uk",
+    "senco": "senco@hollybrook.sch.uk",
+    "trust lead": "ceo@hollybrook-trust.org.uk",
+    "local authority": "inclusion@authority.gov.uk",
+}
+SIGNIN_ROLES = {
+    SIGNIN_EMAILS["admin"]: "admin",
+    SIGNIN_EMAILS["head"]: "head",
+    SIGNIN_EMAILS["flo"]: "flo",
+    "@governors.hollybrook.sch.uk": "governor",
+    SIGNIN_EMAILS["senco"]: "senco",
+    SIGNIN_EMAILS["trust lead"]: {"role": "trust lead", "schools": ["*"]},
+    SIGNIN_EMAILS["local authority"]: {"role": "local authority", "schools": ["*"]},
+}
+# The map's tile server, from the school's settings (the signed-in server draws tiles; a visit to
+# it answers them with a blank tile in the browser).
+TILE_HOSTS = [
+    urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname
+]
 
 
 def seed_hostile_store(url: str) -> None:
@@ -99,6 +130,46 @@ def tiles_app_server(app_database):
 
 
 @pytest.fixture(scope="session")
+def signin_database(tmp_path_factory) -> str:
+    """The browser tests' hostile demo store, for the signed-in server alone (a contact is logged in it)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('signin') / 'app.db'}"
+    seed_hostile_store(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def provider():
+    """A real OpenID Connect provider on loopback (tests/browser/oidc.py)."""
+    with oidc.run_provider() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def signin_server(signin_database, provider, tmp_path_factory):
+    """The app with sign-in through ``provider`` and an account for every role (SIGNIN_ROLES), shared
+    by the sign-in tests and the accessibility tests (one server for both: they run on one worker)."""
+    folder = tmp_path_factory.mktemp("signin-server")
+    # The school's own settings with online geocoding off: the server itself never reaches out, and
+    # the map draws its tiles (answered in the browser with a blank tile, see TILE_HOSTS).
+    config = folder / "config.toml"
+    config.write_text(
+        re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text())
+    )
+    assert tomllib.loads(config.read_text())["geocoding"]["online"] is False
+    started = time.monotonic()
+    server = oidc.start_signin_server(
+        h.ARTIFACTS / "browser" / "server-signin.log",
+        folder / "secrets.toml",
+        provider,
+        SIGNIN_ROLES,
+        env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)},
+    )
+    print(f"signed-in app server healthy in {time.monotonic() - started:.1f} s")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright
 
@@ -121,13 +192,10 @@ def nav_pages(chromium, app_server) -> list[h.NavPage]:
 
 @pytest.fixture(scope="session")
 def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
-    """Every menu page opened by its URL in a fresh session at each viewport: checked, screenshot
-    to artifacts/screenshots/<page>-<w>x<h>.png, and (at the first viewport) run through axe-core."""
-    for stale in [
-        *h.SCREENSHOTS.glob("*.png"),
-        *(h.ARTIFACTS / "axe").glob("*.json"),
-        *(h.ARTIFACTS / "browser").glob("*.txt"),
-    ]:
+    """Every menu page opened by its URL in a fresh session at each viewport: checked, and screenshot
+    to artifacts/screenshots/<page>-<w>x<h>.png. (axe-core runs on every page under every role in
+    test_accessibility.py, on the signed-in server.)"""
+    for stale in [*h.SCREENSHOTS.glob("*.png"), *(h.ARTIFACTS / "browser").glob("*.txt")]:
         stale.unlink()  # a page renamed or gone must not leave old findings behind
     visits: dict[str, list[h.Visit]] = {}
     for nav in nav_pages:
@@ -141,8 +209,6 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
                     h.screenshot(page, h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
                     if viewport == h.VIEWPORTS[0]:
                         (h.ARTIFACTS / "browser" / f"{nav.name}.txt").write_text(record.text)
-                        record.axe = h.axe_violations(page)
-                        h.save_json(h.ARTIFACTS / "axe" / f"{nav.name}.json", record.axe)
                 except Exception as exc:
                     record.failures.append(f"{type(exc).__name__}: {exc}")
                     with suppress(Exception):

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from contextlib import contextmanager
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -29,31 +27,15 @@ from engagement import store as engagement_store
 
 from . import harness as h
 from . import oidc
-from .conftest import seed_hostile_store
+from .conftest import SIGNIN_EMAILS, TILE_HOSTS
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = (1280, 800)
-EMAILS = {
-    "admin": "data.lead@hollybrook.sch.uk",
-    "head": "head@hollybrook.sch.uk",
-    "flo": "flo@hollybrook.sch.uk",
-    "governor": "chair@governors.hollybrook.sch.uk",
-}
-# Governors by domain; the others by address.
-ROLES = {
-    EMAILS["admin"]: "admin",
-    EMAILS["head"]: "head",
-    EMAILS["flo"]: "flo",
-    "@governors.hollybrook.sch.uk": "governor",
-}
+EMAILS = SIGNIN_EMAILS
 NO_ROLE = "visitor@example.org"
 # The demo's family references (school URN, then F and a number).
 FAMILY_ID = re.compile(r"999001-F\d+")
-# The map's tile server, from the school's settings.
-TILE_HOSTS = [
-    urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname
-]
 # Pages a signed-out or role-less visitor tries by URL: the default one, family detail, the audit log.
 TRIED = ("school", "outreach", "audit")
 REFUSED = ("Not available to your role", "Page not found")
@@ -69,43 +51,6 @@ PAGES = app_pages()
 
 def expected_menu(role: str) -> set[str]:
     return {path for key, path in PAGES.items() if access.can_open(role, key)}
-
-
-@pytest.fixture(scope="module")
-def signin_database(tmp_path_factory) -> str:
-    """The browser tests' hostile demo store, for the signed-in server alone (a contact is logged in it)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('signin') / 'app.db'}"
-    seed_hostile_store(url)
-    return url
-
-
-@pytest.fixture(scope="module")
-def provider():
-    with oidc.run_provider() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def signin_server(signin_database, provider, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("signin-server")
-    # The school's own settings with online geocoding off: the server itself never reaches out, and
-    # the map draws its tiles (answered in the browser with a blank tile, see TILE_HOSTS).
-    config = folder / "config.toml"
-    config.write_text(
-        re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text())
-    )
-    assert tomllib.loads(config.read_text())["geocoding"]["online"] is False
-    started = time.monotonic()
-    server = oidc.start_signin_server(
-        h.ARTIFACTS / "browser" / "server-signin.log",
-        folder / "secrets.toml",
-        provider,
-        ROLES,
-        env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)},
-    )
-    print(f"signed-in app server healthy in {time.monotonic() - started:.1f} s")
-    yield server
-    server.stop()
 
 
 @contextmanager

@@ -12,14 +12,14 @@ on ``partner_id``.
 
 Only indexes change: no row is touched, and the downgrade puts the two older indexes back.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
