@@ -33,22 +33,12 @@ if not for_governor and st.sidebar.selectbox("Window", [own_term, "Custom dates"
         start, end = picked
 
 
-# Communication, transitions and referrals are read school by school (about a second each): on
-# by default for a few schools, asked for with many.
-per_school = st.sidebar.checkbox(
-    "Communication, transitions and referrals",
-    value=len(visible) <= schools.PER_SCHOOL_DEFAULT,
-    key="schools_per_school",
-    help="Read school by school: about a second per school.",
-)
-
-
 @st.cache_data(show_spinner="Counting every school's figures…", max_entries=8)
-def load(url: str, ids: tuple[str, ...], start, end, governor: bool, each: bool, version: int) -> schools.SchoolsView:
-    return schools.schools_view(store, list(ids), start, end, for_governor=governor, per_school=each)
+def load(url: str, ids: tuple[str, ...], start, end, governor: bool, version: int) -> schools.SchoolsView:
+    return schools.schools_view(store, list(ids), start, end, for_governor=governor)
 
 
-view = load(store.url, tuple(visible), start, end, for_governor, per_school, ui.data_version())
+view = load(store.url, tuple(visible), start, end, for_governor, ui.data_version())
 st.caption(
     f"{len(view.table)} schools · "
     + ("each school's own term so far" if start is None else f"{start:%d %b %Y} – {end:%d %b %Y}")

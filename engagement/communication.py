@@ -155,6 +155,40 @@ def load_messages(store: db.Store, school_id: str) -> Messages:
 # ---------------------------------------------------------------- the measures
 
 
+def shown_figures(
+    on_roll: int,
+    early: float | None,
+    new_due: int,
+    reliable: float | None,
+    senders: int,
+    open_: float | None,
+    talkers: int,
+    threshold: int,
+    for_governor: bool = False,
+) -> tuple[dict, list[str]]:
+    """Early, reliable and open as shown (``{"early": ..., "reliable": ..., "open": ...}``), with the
+    figures not shown: every one when the school has fewer families on roll than the threshold; a
+    figure resting on 1 to threshold - 1 families (``new_due``, ``senders``, ``talkers``); for a
+    governor, early when the families it reached or did not are that few, and early coarsened.
+    The one rule, for one school (:func:`measure`) and for many (:mod:`engagement.compare`)."""
+    if on_roll < threshold:
+        hidden = ["early", "regular_weeks", "longest_gap_days", "reliable", "open", "equitable"]
+        return {"early": None, "reliable": None, "open": None}, hidden
+    hidden = []
+    for name, behind in (("early", new_due), ("reliable", senders), ("open", talkers)):
+        if 0 < behind < threshold:
+            hidden.append(name)
+    if for_governor and "early" not in hidden and early is not None:
+        reached_early = round(early * new_due)
+        if is_small(reached_early, threshold) or is_small(new_due - reached_early, threshold):
+            hidden.append("early")
+    return {
+        "early": None if "early" in hidden else disclosure.coarse(early) if for_governor else early,
+        "reliable": None if "reliable" in hidden else reliable,
+        "open": None if "open" in hidden else open_,
+    }, hidden
+
+
 @dataclass(frozen=True)
 class Communication:
     """The five measures for one window: ``card`` is the ``communication`` object of
@@ -167,7 +201,8 @@ class Communication:
     groups: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["kind", "group", "reach"]))
 
 
-def _rate(num: float, den: float) -> float | None:
+def rate(num: float, den: float) -> float | None:
+    """``num / den`` to four places, None of nothing (a share as the card writes it)."""
     return None if den == 0 else round(num / den, 4)
 
 
@@ -189,28 +224,37 @@ def _nth(school_days: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _early(data: Messages, school_days: np.ndarray, end: datetime.date, days: int):
-    """(share, families due): families new this school year whose first ``days`` school days ended by ``end``."""
-    fam = data.families
+def early_due(joined, year_groups, school_days: np.ndarray, end: datetime.date, days: int):
+    """For each family (its ``joined`` date or None, its ``year_groups``): whether "early" counts it
+    at ``end`` (new this school year, its first ``days`` school days ended by ``end``), and the day
+    numbers its first school days run from and to. The one rule, for one school here and for
+    many at once in :mod:`engagement.compare`."""
     year_start = _school_year_start(end)
     # A blank cell may come back as None or as NaN (pandas' text columns): no year groups either way.
-    reception = np.array(
-        ["R" in [t.strip().upper() for t in (v if isinstance(v, str) else "").split(";")] for v in fam["year_groups"]],
-        bool,
-    )
-    joined = np.array([day_number(v) if v is not None else -1 for v in fam["joined"]], dtype=np.int64)
+    # Each spelling read once: a school's families have a handful between them.
+    year_groups = list(year_groups)
+    spelt = {v: "R" in [t.strip().upper() for t in v.split(";")] for v in set(year_groups) if isinstance(v, str)}
+    reception = np.array([spelt.get(v, False) if isinstance(v, str) else False for v in year_groups], bool)
+    joined = np.array([day_number(v) if v is not None else -1 for v in joined], dtype=np.int64)
     known = joined >= 0
     new = (known & (joined >= day_number(year_start)) & (joined <= day_number(end))) | (~known & reception)
     since = np.where(known, joined, day_number(year_start))
     deadline = _nth(school_days, since, days)
-    due = new & (deadline <= day_number(end))
+    return new & (deadline <= day_number(end)), since, deadline
+
+
+def _early(data: Messages, school_days: np.ndarray, end: datetime.date, days: int):
+    """(share, families due): families new this school year whose first ``days`` school days ended by
+    ``end``, and the share of them with two-way contact in those days."""
+    fam = data.families
+    due, since, deadline = early_due(fam["joined"], fam["year_groups"], school_days, end, days)
     c = data.contacts
     fam_pos = c["family"].to_numpy()
     day = c["day"].to_numpy()
     hit = c["two_way"].to_numpy() & due[fam_pos] & (day >= since[fam_pos]) & (day <= deadline[fam_pos])
     reached = np.zeros(len(fam), bool)
     reached[fam_pos[hit]] = True
-    return _rate(int(reached.sum()), int(due.sum())), int(due.sum())
+    return rate(int(reached.sum()), int(due.sum())), int(due.sum())
 
 
 def _regular(data: Messages, window_days: np.ndarray, s: int, e: int):
@@ -225,7 +269,7 @@ def _regular(data: Messages, window_days: np.ndarray, s: int, e: int):
     at = np.searchsorted(window_days, sent, side="left")
     marked[at[at < len(window_days)]] = True
     bounds = np.concatenate([[-1], np.flatnonzero(marked), [len(window_days)]])
-    return _rate(len(covered), len(weeks)), len(covered), len(weeks), int((np.diff(bounds) - 1).max())
+    return rate(len(covered), len(weeks)), len(covered), len(weeks), int((np.diff(bounds) - 1).max())
 
 
 def _reliable(data: Messages, school_days: np.ndarray, s: int, e: int, days: int):
@@ -241,7 +285,7 @@ def _reliable(data: Messages, school_days: np.ndarray, s: int, e: int, days: int
     replies = np.sort(fam_pos[~from_family].astype(np.int64) * _SPAN + day[~from_family])
     first = np.searchsorted(replies, who * _SPAN + when, side="left")
     answered = (first < len(replies)) & (replies[np.minimum(first, len(replies) - 1)] <= who * _SPAN + deadline)
-    return _rate(int(answered.sum()), len(who)), len(who), len(np.unique(who))
+    return rate(int(answered.sum()), len(who)), len(who), len(np.unique(who))
 
 
 def _equitable(data: Messages, reached: np.ndarray, threshold: int, for_governor: bool = False):
@@ -295,24 +339,15 @@ def measure(
     reliable, sent_due, senders = _reliable(data, school_days, s, e, words.answer_school_days)
     by, widest, groups = _equitable(data, reached, threshold, for_governor)
     contacts_n, talkers = int(in_window.sum()), len(np.unique(fam_pos[in_window]))
-    open_ = _rate(int((in_window & two_way).sum()), contacts_n)
+    open_ = rate(int((in_window & two_way).sum()), contacts_n)
 
-    hidden: list[str] = []
+    figures, hidden = shown_figures(
+        len(data.families), early, new_due, reliable, senders, open_, talkers, threshold, for_governor
+    )
+    early, reliable, open_ = figures["early"], figures["reliable"], figures["open"]
     if len(data.families) < threshold:
-        early = regular = reliable = open_ = widest = None
+        regular = widest = None
         gap, by, groups = None, {"channel": {}, "language": {}}, groups.iloc[0:0]
-        hidden = ["early", "regular_weeks", "longest_gap_days", "reliable", "open", "equitable"]
-    else:
-        for name, behind in (("early", new_due), ("reliable", senders), ("open", talkers)):
-            if 0 < behind < threshold:
-                hidden.append(name)
-        if for_governor and "early" not in hidden and early is not None:
-            reached_early = round(early * new_due)
-            if is_small(reached_early, threshold) or is_small(new_due - reached_early, threshold):
-                hidden.append("early")
-        early = None if "early" in hidden else disclosure.coarse(early) if for_governor else early
-        reliable = None if "reliable" in hidden else reliable
-        open_ = None if "open" in hidden else open_
     card = {
         "early": early,
         "regular_weeks": regular,

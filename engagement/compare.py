@@ -40,7 +40,7 @@ from engagement.frames import FLAGS
 from engagement.geo import distance_km
 from engagement.scoring import FAMILY_COMPONENTS, PARTNER_COMPONENTS, _weights, card_from_row
 from engagement.settings import Settings, load_settings
-from engagement.terms import Calendar, compare, day_number, default_calendar, default_window, with_defaults
+from engagement.terms import Calendar, Span, compare, day_number, default_calendar, default_window, with_defaults
 from engagement.typology import LISTED_STATUSES, PARTNER_LAYERS, PARTNER_SEGMENTS, SEGMENTS, load_typology
 
 NEIGHBOUR_KM = 3.0
@@ -94,9 +94,15 @@ def school_windows(
     for row in stored_rows(store, [r.school_id for r in schools]) if schools else []:
         rows[row.school_id].append(row)
     default = default_calendar(settings)
+    # Schools of the same terms share one calendar object (those on England's terms share the
+    # default), so what a calendar works out once (its school days) serves them all.
+    calendars: dict[tuple, Calendar] = {}
     out = []
     for r in schools:
-        calendar = with_defaults(as_terms(rows.get(r.school_id, [])), default)
+        own = tuple((t.kind, t.name, t.start, t.end) for t in rows.get(r.school_id, []))
+        if own not in calendars:
+            calendars[own] = with_defaults(as_terms(rows.get(r.school_id, [])), default)
+        calendar = calendars[own]
         own_start, own_end = default_window(end or today, settings, calendar=calendar)
         if (end or own_end) < (start or own_start):
             raise ValueError(f"the window ends ({end or own_end}) before it starts ({start or own_start})")
@@ -180,7 +186,8 @@ def _month_starts(window: SchoolWindow, month_days: int) -> list[datetime.date]:
 def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every_school: bool):
     """Per school: families counted by the day of their last two-way contact in the window (None
     for the families informed but not reached), with how many of them were reached, regular, in
-    each equity group, and their Epstein types summed. One scan of the window's interactions
+    each equity group, their Epstein types summed, and their contacts and two-way contacts
+    (communication's "open": ``informed`` is its families talked with). One scan of the window's interactions
     grouped by family, joined to the families (an interaction counts for its family's school,
     whichever school logged it), then grouped by school and day. ``every_school``: the windows
     hold every school of the store, so no interaction need be left out before grouping."""
@@ -188,41 +195,46 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
     first, last = windows[0].start, windows[0].end
     ids = [w.school_id for w in windows]
     starts = _month_starts(windows[0], month_days)
-    two_way_date = case((i.c.two_way, i.c.date), else_=None)
-    # SQLite would walk the family index and fetch every row from the table at random (three
-    # times slower than reading the table through); a unary plus keeps the index out of it.
-    family = sa.literal_column("+interactions.family_id") if run.dialect == "sqlite" else i.c.family_id
+    two_way = i.c.two_way
+    # Grouped by family_id, read in that order from the index holding every column used here
+    # (interactions (family_id, date, two_way, activity), migration 0012): no table read, no sort.
+    # What counts two-way contacts only is an aggregate FILTER, not a CASE per row: a tenth less work.
     if run.dialect == "sqlite":
-        types = func.count(sa.distinct(case((i.c.two_way, _epstein_code()), else_=None))).label("types")
+        types = func.count(sa.distinct(_epstein_code())).filter(two_way).label("types")
     else:
         # A set of types as bits: PostgreSQL cannot hash a count of distinct values and would
         # walk the family index in order instead, fetching every row at random.
-        types = func.bit_or(case((i.c.two_way, literal(1).op("<<")(_epstein_code())), else_=None)).label("types")
+        types = func.bit_or(literal(1).op("<<")(_epstein_code())).filter(two_way).label("types")
     mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
     if not every_school:  # a few schools of a big store: their families' contacts only
         mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
     per_family = (
         select(
             i.c.family_id,
-            func.max(case((i.c.two_way, 1), else_=0)).label("reached"),
-            func.min(two_way_date).label("first"),
-            func.max(two_way_date).label("last"),
+            func.min(i.c.date).filter(two_way).label("first"),
+            func.max(i.c.date).filter(two_way).label("last"),
             types,
+            func.count().label("contacts"),
+            func.count().filter(two_way).label("two_ways"),
         )
         .where(*mine)
-        .group_by(family)
+        .group_by(i.c.family_id)
         .subquery()
     )
+    # Reached: a two-way contact in the window, so a last one.
+    reached = case((per_family.c["last"].is_not(None), 1), else_=0)
     regular = sa.or_(*[(per_family.c["first"] < day) & (per_family.c["last"] >= day) for day in starts])
     query = (
         select(
             f.c.school_id,
             per_family.c["last"],
             func.count().label("informed"),
-            func.sum(per_family.c.reached).label("reached"),
+            func.sum(reached).label("reached"),
             func.sum(_type_count(per_family.c.types, run.dialect)).label("types"),
             func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
-            *[func.sum(case((f.c[flag], per_family.c.reached), else_=0)).label(flag) for flag in FLAGS],
+            func.sum(per_family.c.contacts).label("contacts"),
+            func.sum(per_family.c.two_ways).label("two_ways"),
+            *[func.sum(case((f.c[flag], reached), else_=0)).label(flag) for flag in FLAGS],
         )
         .select_from(per_family.join(f, f.c.family_id == per_family.c.family_id))
         .where(f.c.school_id.in_(ids))
@@ -251,12 +263,17 @@ def _roll(run: Run, school_ids: list[str]) -> dict[str, dict]:
     return {r.school_id: r._asdict() for r in run(query)}
 
 
-def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None) -> pd.DataFrame:
+def partner_contacts(
+    store: db.Store, windows: Sequence[SchoolWindow], run: Run | None = None, again: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every partner of the schools (archived ones left out, as from every figure) with its contacts
     in its school's window, counted in the database: school_id, partner_id, name, category (the
     typology's spelling), layer, segment, status, postcode, oruk_organisation_id, latitude,
-    longitude, contacts, engaged (listed and contacted)."""
+    longitude, contacts, engaged (listed and contacted). ``again``: this table for the same schools
+    (or more) in other windows (the comparison's): only the contacts are counted again."""
     p, i = db.partners, db.interactions
+    if again is not None:
+        return _counted_again(store, windows, run, again)
     frames = []
     with _runner(store, run) as run:
         for group in _by_window(windows):
@@ -284,12 +301,41 @@ def partner_contacts(store: db.Store, windows: Sequence[SchoolWindow], run: Run 
     return table.sort_values(["school_id", "partner_id"], ignore_index=True)
 
 
+def _counted_again(
+    store: db.Store, windows: Sequence[SchoolWindow], run: Run | None, partners: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`partner_contacts` for ``windows`` from ``partners`` (the same table for other windows):
+    a partner's contacts per window, grouped in the database, and nothing else read again."""
+    p, i = db.partners, db.interactions
+    contacts: dict[str, int] = {}
+    with _runner(store, run) as run:
+        for group in _by_window(windows):
+            query = (
+                select(i.c.partner_id, func.count().label("contacts"))
+                .select_from(i.join(p, p.c.partner_id == i.c.partner_id))
+                .where(
+                    p.c.archived_on.is_(None),
+                    p.c.school_id.in_([w.school_id for w in group]),
+                    i.c.date.between(group[0].start, group[0].end),
+                )
+                .group_by(i.c.partner_id)
+            )
+            contacts |= {r.partner_id: int(r.contacts) for r in run(query)}
+    table = partners[partners["school_id"].isin({w.school_id for w in windows})].copy()
+    table["contacts"] = table["partner_id"].map(contacts).fillna(0).astype(int)
+    table["engaged"] = table["status"].isin(LISTED_STATUSES) & (table["contacts"] > 0)
+    return table.reset_index(drop=True)
+
+
 def _by_window(windows: Sequence[SchoolWindow]) -> list[list[SchoolWindow]]:
     """The schools grouped by window and calendar: one set of queries per group (a trust on one
     calendar is one group; an authority a handful)."""
     groups: dict[tuple, list[SchoolWindow]] = defaultdict(list)
+    days: dict[int, bytes] = {}  # per calendar object: hashing a calendar walks its every term
     for w in windows:
-        groups[(w.start, w.end, w.calendar.school_day_numbers.tobytes())].append(w)
+        if id(w.calendar) not in days:
+            days[id(w.calendar)] = w.calendar.school_day_numbers.tobytes()
+        groups[(w.start, w.end, days[id(w.calendar)])].append(w)
     return list(groups.values())
 
 
@@ -304,23 +350,38 @@ def metric_rows(
     equal to its row there for the school's window (the card is :func:`card_from_row` of it),
     counted in the database. ``partners`` (from :func:`partner_contacts`) when already read;
     ``run`` runs the queries elsewhere (:func:`duckdb_runner`), by default in the store."""
+    return _counted(store, windows, settings, partners, run)[0]
+
+
+def _counted(
+    store: db.Store,
+    windows: Sequence[SchoolWindow],
+    settings: Settings | None = None,
+    partners: pd.DataFrame | None = None,
+    run: Run | None = None,
+    more: bool = False,
+    for_governor: bool = False,
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """:func:`metric_rows`, and with ``more`` each school's :func:`more_figures` (counted in the same
+    scans, in the same snapshot)."""
     cfg = settings or load_settings()
     if partners is None:
         partners = partner_contacts(store, windows, run)
     ids = [w.school_id for w in windows]
     out: dict[str, dict] = {}
+    extra: dict[str, dict] = {}
     with _runner(store, run) as run:
         roll = _roll(run, ids)
         by_school = _partner_counts(partners)
         in_store = run(select(func.count().label("n")).select_from(db.schools))[0].n
         for group in _by_window(windows):
-            counts: dict[str, list] = defaultdict(list)
-            for r in _family_counts(run, group, cfg.calendar.school_month_days, len(group) >= in_store):
-                counts[r.school_id].append(r)
+            counts = _tallies(_family_counts(run, group, cfg.calendar.school_month_days, len(group) >= in_store), group)
             for w in group:
                 mine = by_school.get(w.school_id, _NO_PARTNERS)
                 out[w.school_id] = _row(w, roll.get(w.school_id), counts[w.school_id], mine, cfg)
-    return {sid: out[sid] for sid in ids}
+            if more:
+                extra |= _more(run, group, roll, counts, cfg, for_governor)
+    return {sid: out[sid] for sid in ids}, {sid: extra[sid] for sid in ids if sid in extra}
 
 
 _NO_PARTNERS: dict = {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()}
@@ -329,18 +390,22 @@ _NO_PARTNERS: dict = {"listed": {}, "engaged": {}, "contacts": {}, "covered": se
 def _partner_counts(partners: pd.DataFrame) -> dict[str, dict]:
     """Per school: its listed and engaged partners and the engaged ones' contacts per segment, and
     the categories it covers (of an engaged partner), grouped once for every school."""
-    listed = partners[partners["status"].isin(LISTED_STATUSES)]
-    engaged = listed[listed["contacts"] > 0]
     out: dict[str, dict] = defaultdict(lambda: {"listed": {}, "engaged": {}, "contacts": {}, "covered": set()})
-    for key, value in (
-        ("listed", listed.groupby(["school_id", "segment"]).size()),
-        ("engaged", engaged.groupby(["school_id", "segment"]).size()),
-        ("contacts", engaged.groupby(["school_id", "segment"])["contacts"].sum()),
-    ):
-        for (school, segment), n in value.items():
-            out[school][key][segment] = float(n)
-    for school, categories in engaged.groupby("school_id")["category"].agg(set).items():
-        out[school]["covered"] = categories
+    listed = set(LISTED_STATUSES)
+    columns = ("school_id", "segment", "status", "contacts", "category")
+    # One pass over plain lists: an authority's 48,000 partners, where pandas' grouping took longer.
+    for school, segment, status, contacts, category in zip(*(partners[c].tolist() for c in columns)):
+        if status not in listed:
+            continue
+        mine = out[school]
+        known = isinstance(segment, str)  # a category the typology does not know has no segment
+        if known:
+            mine["listed"][segment] = mine["listed"].get(segment, 0.0) + 1.0
+        if contacts > 0:
+            mine["covered"].add(category)
+            if known:
+                mine["engaged"][segment] = mine["engaged"].get(segment, 0.0) + 1.0
+                mine["contacts"][segment] = mine["contacts"].get(segment, 0.0) + float(contacts)
     return dict(out)
 
 
@@ -357,26 +422,44 @@ def _unit(x) -> float:
     return min(max(float(x), 0.0), 1.0)
 
 
-def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: Settings) -> dict:
-    """One school's figures from its counts and its partners' (:func:`_partner_counts`), by the
-    formulas of :func:`engagement.scoring.metrics` (see there for why each is so)."""
+# What :func:`_family_counts` counts per school and day, summed per school by :func:`_tallies`.
+_SUMMED = ("informed", "reached", "types", "regular", "contacts", "two_ways", *FLAGS)
+
+
+def _tallies(rows: list, group: list[SchoolWindow]) -> dict[str, dict]:
+    """Per school of ``group`` (one window, one calendar): :func:`_family_counts`' ``rows`` summed,
+    and ``recency``, the median of school days since each reached family's last two-way contact
+    (NaN when none was reached). Worked out for every school at once."""
+    w = group[0]
+    out = {g.school_id: dict.fromkeys(_SUMMED, 0.0) | {"recency": float("nan")} for g in group}
+    if not rows:
+        return out
+    frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(rows[0]._fields))
+    frame[list(_SUMMED)] = frame[list(_SUMMED)].astype(float).fillna(0.0)
+    for sid, sums in frame.groupby("school_id", sort=False)[list(_SUMMED)].sum().iterrows():
+        out[sid] |= sums.to_dict()
+    reached = frame[frame["last"].notna() & (frame["reached"] > 0)]
+    if len(reached):
+        day = {d: day_number(_as_date(d)) for d in set(reached["last"].tolist())}
+        through_end = int(w.calendar.school_days_through([day_number(w.end)])[0])
+        gaps = through_end - w.calendar.school_days_through([day[d] for d in reached["last"].tolist()])
+        families = reached["informed"].to_numpy(dtype=np.int64)
+        for sid, at in reached.groupby("school_id", sort=False).indices.items():
+            out[sid]["recency"] = float(np.median(np.repeat(gaps[at], families[at])))
+    return out
+
+
+def _row(w: SchoolWindow, roll: dict | None, counts: dict, partners: dict, cfg: Settings) -> dict:
+    """One school's figures from its counts (:func:`_tallies`) and its partners'
+    (:func:`_partner_counts`), by the formulas of :func:`engagement.scoring.metrics` (see there for
+    why each is so)."""
     scaling, threshold = cfg.scoring.scaling, cfg.privacy.suppression_threshold
     nan = float("nan")
     out: dict = {}
     on_roll = float(roll["on_roll"]) if roll else 0.0
-    total = lambda key: float(sum(getattr(r, key) or 0 for r in counts))  # noqa: E731
+    total = lambda key: float(counts[key])  # noqa: E731
     reached = total("reached")
-    through_end = int(w.calendar.school_days_through([day_number(w.end)])[0])
-    # Recency: the median of school days since each reached family's last two-way contact.
-    lasts = [(r.last, int(r.informed)) for r in counts if r.last is not None and r.reached]
-    if lasts:
-        days = [
-            day_number(d if isinstance(d, datetime.date) else datetime.date.fromisoformat(str(d))) for d, _ in lasts
-        ]
-        gaps = through_end - w.calendar.school_days_through(days)
-        recency = float(np.median(np.repeat(gaps, [n for _, n in lasts])))
-    else:
-        recency = nan
+    recency = counts["recency"]
     out["families.on_roll"] = on_roll
     out["families.reached"] = reached
     out["families.reach"] = _div(reached, on_roll)
@@ -458,6 +541,137 @@ def _row(w: SchoolWindow, roll: dict | None, counts: list, partners: dict, cfg: 
     return out
 
 
+# ---------------------------------------------------------------- communication, transitions, referrals
+
+
+def _more(
+    run: Run, group: list[SchoolWindow], roll: dict, counts: dict[str, dict], cfg: Settings, for_governor: bool
+) -> dict[str, dict]:
+    """For a group of schools of one window and calendar: each school's ``communication`` (open and
+    early), ``transitions`` and ``referrals`` keys of ``score --json``, counted in the database
+    grouped by school, then put through the very rules the school's own figures go through
+    (:func:`engagement.communication.shown_figures`, :func:`engagement.transitions.figures_of_counts`,
+    :func:`engagement.referrals.summary_of`). ``counts``: :func:`_family_counts`' rows summed per
+    school (:func:`_tallies`), which hold what "open" needs."""
+    from engagement.communication import rate, shown_figures
+    from engagement.referrals import governor_referrals, summary_of
+    from engagement.transitions import figures_of_counts, score_keys
+
+    threshold = cfg.privacy.suppression_threshold
+    ids = [w.school_id for w in group]
+    early = _early_counts(run, group, cfg)
+    moves = {r.school_id: r for r in run(_transition_counts(group))}
+    statuses: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in run(_referral_counts(group)):
+        statuses[r.school_id][r.status] = int(r.n)
+    out = {}
+    for sid in ids:
+        contacts, two_ways, talkers = (int(counts[sid][k]) for k in ("contacts", "two_ways", "informed"))
+        reached_early, due = early.get(sid, (0, 0))
+        on_roll = int(roll[sid]["on_roll"]) if sid in roll else 0
+        shown, _ = shown_figures(
+            on_roll, rate(reached_early, due), due, None, 0, rate(two_ways, contacts), talkers, threshold, for_governor
+        )
+        m = moves.get(sid)
+        n, n_send, done, done_send = (int(getattr(m, k, 0) or 0) for k in ("moves", "send", "done", "done_send"))
+        full = figures_of_counts(n, n_send, done, done_send, threshold, for_governor)
+        referrals = summary_of(statuses.get(sid, {}))
+        out[sid] = {
+            "communication": {"early": shown["early"], "open": shown["open"]},
+            "transitions": score_keys(full),
+            "referrals": governor_referrals(referrals, threshold) if for_governor else referrals,
+        }
+    return out
+
+
+def _early_counts(run: Run, group: list[SchoolWindow], cfg: Settings) -> dict[str, tuple[int, int]]:
+    """Per school: (families reached early, families due) of communication's "early" at the
+    group's end. The families new this school year (or maybe: no date joined, "R" somewhere in
+    their year groups) come back with their first two-way contact from the day they joined (the
+    school year's first day when not known); :func:`engagement.communication.early_due` says which
+    are due and by when, on the group's calendar."""
+    from engagement.communication import _school_year_start, early_due
+
+    f, i = db.families, db.interactions
+    end = group[0].end
+    year_start = _school_year_start(end)
+    # A date bound as a date (SQLite keeps dates as text: a CAST to DATE there makes it a number).
+    since = func.coalesce(f.c.joined, literal(year_start, sa.Date))
+    first_talk = (
+        select(func.min(i.c.date))
+        .where(i.c.family_id == f.c.family_id, i.c.two_way, i.c.date >= since, i.c.date <= end)
+        .scalar_subquery()
+    )
+    maybe_new = sa.or_(
+        f.c.joined.between(year_start, end), f.c.joined.is_(None) & func.upper(f.c.year_groups).contains("R")
+    )
+    rows = run(
+        select(f.c.school_id, f.c.joined, f.c.year_groups, first_talk.label("first")).where(
+            f.c.school_id.in_([w.school_id for w in group]), maybe_new
+        )
+    )
+    if not rows:
+        return {}
+    school, joined, year_groups, first = zip(*rows)
+    dates = {d: _as_date(d) for d in {*joined, *first} if d is not None}  # a few hundred distinct days
+    due, _, deadline = early_due(
+        [dates.get(d) for d in joined],
+        year_groups,
+        group[0].calendar.school_day_numbers,
+        end,
+        cfg.communication.early_school_days,
+    )
+    first_day = np.array([day_number(dates[d]) if d is not None else -1 for d in first], dtype=np.int64)
+    reached = due & (first_day >= 0) & (first_day <= deadline)
+    ids, at = np.unique(np.array(school, dtype=object), return_inverse=True)
+    reached_n = np.bincount(at, weights=reached, minlength=len(ids))
+    due_n = np.bincount(at, weights=due, minlength=len(ids))
+    return {sid: (int(r), int(d)) for sid, r, d in zip(ids.tolist(), reached_n, due_n)}
+
+
+def _as_date(value) -> datetime.date:
+    """A date (not NULL) as SQLite (text), PostgreSQL or DuckDB gives it back."""
+    if isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+def _transition_counts(group: list[SchoolWindow]) -> sa.Select:
+    """Per school: the transitions dated in the window, of children with SEND, with a complete plan
+    (steps, every one done), and both."""
+    t, s = db.transitions, db.transition_steps
+    moves = (
+        select(
+            t.c.school_id,
+            t.c.send,
+            func.count(s.c.step_id).label("steps"),
+            func.sum(case((s.c.done, 1), else_=0)).label("done"),
+        )
+        .select_from(t.outerjoin(s, s.c.transition_id == t.c.transition_id))
+        .where(t.c.school_id.in_([w.school_id for w in group]), t.c.date.between(group[0].start, group[0].end))
+        .group_by(t.c.transition_id, t.c.school_id, t.c.send)
+        .subquery()
+    )
+    complete = (moves.c.steps > 0) & (moves.c.done == moves.c.steps)
+    return select(
+        moves.c.school_id,
+        func.count().label("moves"),
+        func.sum(case((moves.c.send, 1), else_=0)).label("send"),
+        func.sum(case((complete, 1), else_=0)).label("done"),
+        func.sum(case((complete & moves.c.send, 1), else_=0)).label("done_send"),
+    ).group_by(moves.c.school_id)
+
+
+def _referral_counts(group: list[SchoolWindow]) -> sa.Select:
+    """Per school and status: the referrals made in the window."""
+    r = db.referrals
+    return (
+        select(r.c.school_id, r.c.status, func.count().label("n"))
+        .where(r.c.school_id.in_([w.school_id for w in group]), r.c.date.between(group[0].start, group[0].end))
+        .group_by(r.c.school_id, r.c.status)
+    )
+
+
 # ---------------------------------------------------------------- what a governor may see
 
 
@@ -480,14 +694,50 @@ def cards(
     settings: Settings | None = None,
     partners: pd.DataFrame | None = None,
     run: Run | None = None,
+    more: bool = False,
 ) -> dict[str, dict]:
-    """Each school's ``score --json`` card (its metrics keys) for its window."""
-    rows = metric_rows(store, windows, settings, partners, run)
+    """Each school's ``score --json`` card (its metrics keys) for its window; with ``more``, also its
+    ``communication`` (``open`` and ``early`` only), ``transitions`` and ``referrals`` keys
+    (:func:`more_figures`)."""
+    rows, extra = _counted(store, windows, settings, partners, run, more, for_governor)
     by_id = {w.school_id: w for w in windows}
     return {
         sid: card_from_row(governor_view(row) if for_governor else row, by_id[sid].start, by_id[sid].end)
+        | extra.get(sid, {})
         for sid, row in rows.items()
     }
+
+
+def now_and_before(
+    store: db.Store, windows: Sequence[SchoolWindow], for_governor: bool = False, run: Run | None = None
+) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
+    """What the Schools page counts: the partners with their contacts (:func:`partner_contacts`),
+    each school's cards for its window with ``more`` (:func:`cards`), and its cards for its
+    comparison window (schools without one left out). The two windows are counted at the same
+    time, each in a read transaction of its own on a connection of its own: the database works
+    outside Python's lock, so a second core halves the wait. With ``run`` (DuckDB's one
+    connection) or an in-memory store (one shared connection), one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.pool import StaticPool
+
+    partners = partner_contacts(store, windows, run)
+    before_windows = comparison_windows(windows)
+
+    def now() -> dict[str, dict]:
+        return cards(store, windows, for_governor, partners=partners, run=run, more=True)
+
+    def before() -> dict[str, dict]:
+        if not before_windows:
+            return {}
+        again = partner_contacts(store, before_windows, run, again=partners)
+        return cards(store, before_windows, for_governor, partners=again, run=run)
+
+    if run is not None or isinstance(store.engine.pool, StaticPool):
+        return partners, now(), before()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(before)
+        return partners, now(), later.result()
 
 
 def _brief(card: dict) -> dict:
@@ -558,15 +808,13 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
     Each: name, schools (ids), partner_ids, contacts (per school, in its window), category, and
     the records themselves (``records``: school_id, partner_id, name, contacts). Most schools first."""
     listed = partners[partners["status"].isin(LISTED_STATUSES)]
+    # Columns as lists first: walking a column of text value by value is slow (Arrow strings).
     records = list(
         zip(
-            listed["school_id"],
-            listed["partner_id"],
-            listed["name"],
-            listed["postcode"],
-            listed["oruk_organisation_id"],
-            listed["category"],
-            listed["contacts"],
+            *(
+                listed[c].tolist()
+                for c in ("school_id", "partner_id", "name", "postcode", "oruk_organisation_id", "category", "contacts")
+            )
         )
     )
     parent = list(range(len(records)))
@@ -599,6 +847,8 @@ def shared_partners(partners: pd.DataFrame) -> list[dict]:
         groups[find(k)].append(k)
     out = []
     for members in groups.values():
+        if len(members) < 2:  # most partners: one school's own
+            continue
         rows = sorted((records[k] for k in members), key=lambda r: (r[0], r[1]))
         schools = sorted({r[0] for r in rows})
         if len(schools) < 2:
@@ -649,14 +899,7 @@ def neighbours_have(windows: Sequence[SchoolWindow], partners: pd.DataFrame, km:
     Schools without coordinates have no neighbours."""
     engaged = partners[partners["engaged"] & partners["segment"].notna()]
     theirs: dict[str, list[tuple]] = defaultdict(list)
-    for p in zip(
-        engaged["school_id"],
-        engaged["category"],
-        engaged["layer"],
-        engaged["partner_id"],
-        engaged["name"],
-        engaged["contacts"],
-    ):
+    for p in zip(*(engaged[c].tolist() for c in ("school_id", "category", "layer", "partner_id", "name", "contacts"))):
         theirs[p[0]].append(p[1:])
     placed = [w for w in windows if w.latitude is not None and w.longitude is not None]
     # Every pair's distance at once (an authority's 400 schools are 160,000 pairs).
@@ -710,8 +953,12 @@ def comparison_windows(windows: Sequence[SchoolWindow]) -> list[SchoolWindow]:
     """Each school's window of comparison (as ``score``'s ``comparison``: the same school days of
     the term before), for the schools that have one."""
     out = []
+    seen: dict[tuple, Span | None] = {}
     for w in windows:
-        previous = compare(w.start, w.end, w.calendar).previous
+        key = (w.start, w.end, id(w.calendar))  # by the object: hashing a calendar walks its every term
+        if key not in seen:  # the schools of one calendar and window have one comparison window
+            seen[key] = compare(w.start, w.end, w.calendar).previous
+        previous = seen[key]
         if previous is not None:
             a, b = previous.dates
             out.append(SchoolWindow(w.school_id, w.name, a, b, w.calendar, w.latitude, w.longitude, w.postcode))

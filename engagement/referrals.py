@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engagement import clock
 from engagement import store as db
@@ -277,15 +277,27 @@ def referrals_summary(store: db.Store, school_id: str, start: datetime.date, end
     their current status, and ``open`` = sent + accepted."""
     r = db.referrals
     with store.read() as conn:
-        statuses = list(
+        counts: dict[str, int] = dict(
             conn.execute(
-                select(r.c.status).where(r.c.school_id == school_id, r.c.date >= start, r.c.date <= end)
-            ).scalars()
+                select(r.c.status, func.count())
+                .where(r.c.school_id == school_id, r.c.date >= start, r.c.date <= end)
+                .group_by(r.c.status)
+            ).all()
         )
-    out = {"made": len(statuses)}
+    return summary_of(counts)
+
+
+def summary_of(counts: Mapping[str, int]) -> dict:
+    """The ``referrals`` entry from the number of referrals of each status (what
+    :func:`referrals_summary` counts for one school, and :mod:`engagement.compare` for many at once).
+
+    >>> summary_of({"sent": 2, "completed": 1})["open"], summary_of({"sent": 2, "completed": 1})["made"]
+    (2, 3)
+    """
+    out = {"made": int(sum(counts.values()))}
     for status in STATUSES:
-        out[status.replace(" ", "_")] = statuses.count(status)
-    out["open"] = out["sent"] + out["accepted"]
+        out[status.replace(" ", "_")] = int(counts.get(status, 0))
+    out["open"] = sum(out[status.replace(" ", "_")] for status in OPEN_STATUSES)
     return out
 
 

@@ -4,10 +4,10 @@ communication, transitions, referrals), a CSV of it safe in Excel, a map of the 
 a chosen figure with the partners they share, a network of schools and shared partners, and what
 each school's neighbours work with that it does not.
 
-The figures come from :mod:`engagement.compare` (counted in the database, each school on its own
-calendar, hidden for governors and trust boards by :func:`engagement.compare.governor_view`); the
-communication, transitions and referral figures are each school's own ``score --json`` keys, read
-school by school. Pages call :func:`schools_view` and draw what it returns.
+The figures come from :mod:`engagement.compare` (counted in the database grouped by school, each
+school on its own calendar, hidden for governors and trust boards as each school's own ``score
+--json`` hides them), communication, transitions and referrals included. Pages call
+:func:`schools_view` and draw what it returns.
 """
 
 from __future__ import annotations
@@ -50,8 +50,6 @@ FIGURES: dict[str, tuple[str, bool]] = {
     "referrals_open": ("Referrals open", False),
 }
 MAP_FIGURES = [k for k in FIGURES if k not in ("families_on_roll",)]
-# Up to this many schools, the page reads the per-school figures without being asked.
-PER_SCHOOL_DEFAULT = 10
 SEGMENTS = ("families", *PARTNER_SEGMENTS)
 
 
@@ -78,16 +76,11 @@ def schools_view(
     today: datetime.date | None = None,
     for_governor: bool = True,
     neighbour_km: float = compare.NEIGHBOUR_KM,
-    per_school: bool = True,
 ) -> SchoolsView:
     """The Schools page for ``school_ids`` (those the account may see, never more): each school's
-    own term so far unless dates are given. ``per_school`` False leaves out the figures read school
-    by school (communication, transitions, referrals)."""
+    own term so far unless dates are given."""
     windows = compare.school_windows(store, school_ids, start, end, today)
-    partners = compare.partner_contacts(store, windows)
-    now = compare.cards(store, windows, for_governor, partners=partners)
-    before_windows = compare.comparison_windows(windows)
-    before = compare.cards(store, before_windows, for_governor) if before_windows else {}
+    partners, now, before = compare.now_and_before(store, windows, for_governor)
     rows = []
     for w in windows:
         card, old = now[w.school_id], before.get(w.school_id)
@@ -109,7 +102,12 @@ def schools_view(
             row[f"{seg}_change"] = _change(card[seg]["score"], old and old[seg]["score"], 1)
             if seg != "families":
                 row[f"{seg}_reach"] = card[seg]["reach"]
-        row |= _per_school(store, w, for_governor) if per_school else {}
+        row |= {
+            "communication_open": card["communication"]["open"],
+            "communication_early": card["communication"]["early"],
+            "transitions_plan_complete": card["transitions"]["plan_complete"],
+            "referrals_open": card["referrals"]["open"],
+        }
         rows.append(row)
     columns = ["school_id", "school", "window", "postcode", "latitude", "longitude", *FIGURES]
     table = pd.DataFrame(rows, columns=columns).astype({k: object for k in FIGURES})
@@ -127,24 +125,6 @@ def schools_view(
 
 def _change(now, before, digits: int):
     return None if now is None or before is None else round(now - before, digits)
-
-
-def _per_school(store: db.Store, w: compare.SchoolWindow, for_governor: bool) -> dict:
-    """The figures of ``score --json`` read school by school: communication's open and early,
-    transitions with a complete plan, referrals open."""
-    from engagement.communication import load_messages, measure
-    from engagement.transitions import score_figures
-    from engagement.week import week_card
-
-    communication = measure(load_messages(store, w.school_id), w.start, w.end, w.calendar, for_governor=for_governor)
-    referrals = week_card(store, w.school_id, w.start, w.end, governor=for_governor)["referrals"]
-    transitions = score_figures(store, w.school_id, w.start, w.end, for_governor=for_governor)
-    return {
-        "communication_open": communication.card.get("open"),
-        "communication_early": communication.card.get("early"),
-        "transitions_plan_complete": transitions.get("plan_complete"),
-        "referrals_open": referrals.get("open"),
-    }
 
 
 def filtered(table: pd.DataFrame, text: str = "", figure: str | None = None, at_least=None) -> pd.DataFrame:

@@ -368,12 +368,19 @@ def figures(moves: pd.DataFrame, threshold: int | None = None, for_governor: boo
     {'count': 30, 'send': 10, 'plan_complete': None, 'not_send': 20, 'send_plan_complete': None, \
 'not_send_plan_complete': None, 'suppressed': True}
     """
-    threshold = threshold or load_settings().privacy.suppression_threshold
     send = moves["send"].astype(bool).to_numpy() if len(moves) else []
     complete = moves["complete"].astype(bool).to_numpy() if len(moves) else []
-    n, n_send = len(moves), int(sum(send))
-    done = int(sum(complete))
     done_send = int(sum(c and s for c, s in zip(complete, send, strict=True)))
+    return figures_of_counts(len(moves), int(sum(send)), int(sum(complete)), done_send, threshold, for_governor)
+
+
+def figures_of_counts(
+    n: int, n_send: int, done: int, done_send: int, threshold: int | None = None, for_governor: bool = False
+) -> dict:
+    """:func:`figures` from the counts it rests on: ``n`` moves, ``n_send`` of children with SEND,
+    ``done`` with a complete plan, ``done_send`` of them with SEND (what :mod:`engagement.compare`
+    counts for many schools at once in the database)."""
+    threshold = threshold or load_settings().privacy.suppression_threshold
     if for_governor:
         out = _governor_figures(n, n_send, done, done_send, threshold)
     else:
@@ -409,7 +416,11 @@ def score_figures(
     today: datetime.date | None = None,
 ) -> dict:
     """``score --json``'s ``transitions`` key: the transitions dated in the window."""
-    full = figures(load_transitions(store, school_id, today, start, end), for_governor=for_governor)
+    return score_keys(figures(load_transitions(store, school_id, today, start, end), for_governor=for_governor))
+
+
+def score_keys(full: dict) -> dict:
+    """``score --json``'s ``transitions`` key from :func:`figures`."""
     out = {k: full[k] for k in ("count", "send", "plan_complete")}
     out["suppressed"] = (
         out["count"] is None or out["send"] is None or (out["plan_complete"] is None and full["count"] != 0)

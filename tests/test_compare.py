@@ -14,12 +14,15 @@ from engagement import store as db
 from engagement.compare import (
     cards,
     compare_json,
+    comparison_windows,
     neighbours_have,
+    now_and_before,
     partner_contacts,
     same_name_key,
     school_windows,
     shared_partners,
 )
+from engagement.schools import schools_view
 
 TODAY = datetime.date(2026, 11, 23)
 D = datetime.date
@@ -155,9 +158,63 @@ def _fill(store: db.Store) -> None:
         conn.execute(db.terms.insert(), terms)
 
 
+def _fill_more(store: db.Store) -> None:
+    """:func:`_fill`, with what communication's "early", transitions and referrals count: families
+    new this school year (joined this September, or in Reception with no date joined), SEND
+    transitions with their plans' steps, referrals of every status, and some of each outside the
+    window or not counting."""
+    _fill(store)
+    f = db.families
+    joined = {f"A1-F{k:02d}": (D(2026, 9, 1), None) for k in range(20)}
+    joined |= {f"A1-F{k:02d}": (None, "R;1") for k in range(20, 30)}
+    joined |= {f"A1-F{k:02d}": (D(2025, 5, 1), "r") for k in range(30, 35)}  # joined last year: not new
+    joined |= {"A1-F35": (None, " r ; 2"), "A1-F36": (None, "Year 3")}  # Reception written loosely; not Reception
+    joined |= {f"B1-F{k:02d}": (D(2026, 9, 20), None) for k in range(5)}  # five: a figure of 1-9 families
+    transitions, steps, referrals = [], [], []
+    moves = [("A1", k, D(2026, 10, 1) + datetime.timedelta(days=k), k < 6) for k in range(14)]
+    moves += [("A1", 14, D(2026, 7, 1), True)]  # before the window: not counted
+    moves += [("B1", k, D(2026, 10, 5), k == 0) for k in range(3)]
+    for sid, k, day, send in moves:
+        tid = f"T-{sid}-{k}"
+        transitions.append(
+            {"transition_id": tid, "school_id": sid, "family_id": f"{sid}-F{k:02d}", "kind": "school move", "date": day}
+            | {"send": send}
+        )
+        # Nine of A1's plans complete, one with no steps at all (not complete), the rest part done.
+        done = [True, True, True] if k < 9 or k == 14 else [True, False, False]
+        for n, is_done in enumerate([] if k == 13 else done):
+            steps.append(
+                {"step_id": f"{tid}/s{n}", "transition_id": tid, "step": f"s{n}", "title": f"Step {n}", "done": is_done}
+            )
+    statuses = ["sent"] * 5 + ["accepted"] * 4 + ["completed"] * 2 + ["declined", "no longer needed"]
+    for k, status in enumerate([*statuses, "sent", "sent", "sent"]):
+        sid = "B1" if k >= len(statuses) + 1 else "A1"
+        day = D(2026, 6, 1) if k == len(statuses) else D(2026, 10, 12)  # one of A1's before the window
+        referrals.append(
+            {"referral_id": f"R{k}", "school_id": sid, "family_id": f"{sid}-F{k % 10:02d}", "date": day}
+            | {"partner_id": "PA-HEALTH" if sid == "A1" else "PB-CARE", "status": status, "status_date": day}
+        )
+    # A Reception family's only two-way contact was before the school year: not early.
+    old = {"interaction_id": "I-JUNE", "school_id": "A1", "date": D(2026, 6, 10), "family_id": "A1-F24"}
+    old |= {"activity": "phone call", "channel": "phone", "two_way": True}
+    with store.write(actor="test") as conn:
+        conn.execute(db.interactions.insert(), [old])
+        for family_id, (day, years) in joined.items():
+            conn.execute(f.update().where(f.c.family_id == family_id).values(joined=day, year_groups=years))
+        conn.execute(db.transitions.insert(), transitions)
+        conn.execute(db.transition_steps.insert(), steps)
+        conn.execute(db.referrals.insert(), referrals)
+
+
 @pytest.fixture
 def three_schools(store):
     _fill(store)
+    return store
+
+
+@pytest.fixture
+def three_schools_more(store):
+    _fill_more(store)
     return store
 
 
@@ -176,6 +233,33 @@ def test_each_schools_card_is_its_own_score_json_on_its_own_calendar(three_schoo
         for school in ("A1", "B1", "C1"):
             score = _score(three_schools, school, *extra)
             assert {key: score[key] for key in mine[school]} == mine[school], (school, governor)
+
+
+def test_communication_transitions_and_referrals_of_each_school_are_its_own_score_json(three_schools_more):
+    """Counted for every school at once, grouped by school in the database (failed before: there
+    was no such count; the Schools page read them school by school, a second each)."""
+    store = three_schools_more
+    windows = school_windows(store, today=TODAY)
+    for governor in (False, True):
+        extra = ("--for", "governor") if governor else ()
+        mine = cards(store, windows, for_governor=governor, more=True)
+        for school in ("A1", "B1", "C1"):
+            score = _score(store, school, *extra)
+            assert mine[school]["communication"] == {k: score["communication"][k] for k in ("early", "open")}, school
+            assert mine[school]["transitions"] == score["transitions"], (school, governor)
+            assert mine[school]["referrals"] == score["referrals"], (school, governor)
+    plain = cards(store, windows, more=True)
+    # Figures, not only nulls: 20 families joined in September, 11 in Reception with no date.
+    hill = plain["A1"]
+    assert hill["communication"]["early"] is not None and hill["communication"]["open"] is not None
+    assert hill["transitions"] == {"count": 14, "send": 6, "plan_complete": 0.6429, "suppressed": False}
+    assert hill["referrals"]["open"] == 9 and hill["referrals"]["made"] == 13
+    # Oak Way's five new families are a figure of 1-9 families.
+    assert plain["B1"]["communication"]["early"] is None
+    # The Schools page's columns are these figures.
+    table = schools_view(store, ["A1", "B1", "C1"], today=TODAY, for_governor=False).table.set_index("school_id")
+    assert table.loc["A1", "communication_early"] == hill["communication"]["early"]
+    assert table.loc["A1", "transitions_plan_complete"] == 0.6429 and table.loc["A1", "referrals_open"] == 9
 
 
 def test_compare_json_is_each_schools_score_json_and_the_shared_partners(three_schools):
@@ -271,3 +355,22 @@ def test_compare_in_words_and_a_window_that_ends_before_it_starts(three_schools)
     # --from alone runs to each school's own today: a first day after it is refused, not counted.
     with pytest.raises(ValueError, match="before it starts"):
         school_windows(three_schools, start=D(2026, 12, 1), today=TODAY)
+
+
+def test_the_comparison_windows_partner_contacts_counted_again_are_as_read_afresh(three_schools):
+    windows = school_windows(three_schools, today=TODAY)
+    before = comparison_windows(windows)
+    again = partner_contacts(three_schools, before, again=partner_contacts(three_schools, windows))
+    afresh = partner_contacts(three_schools, before)
+    assert again.equals(afresh)
+    assert afresh["contacts"].sum() > 0  # the comparison windows hold contacts: counts, not only zeros
+
+
+def test_the_window_and_its_comparison_counted_at_once_are_as_counted_one_after_the_other(three_schools_more):
+    store = three_schools_more
+    windows = school_windows(store, today=TODAY)
+    partners, now, before = now_and_before(store, windows, for_governor=True)
+    assert partners.equals(partner_contacts(store, windows))
+    assert now == cards(store, windows, for_governor=True, more=True)
+    assert before == cards(store, comparison_windows(windows), for_governor=True)
+    assert set(before) == {"A1", "B1", "C1"} and before["A1"]["families"]["on_roll"] == 60

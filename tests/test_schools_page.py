@@ -78,8 +78,8 @@ def test_a_trust_lead_sees_only_the_trusts_schools(three_schools_db):
 
 def test_a_trust_lead_finds_a_school_and_sees_what_its_neighbours_have(three_schools_db):
     at = signed_in("ceo@hilltrust.org.uk").run()
-    # Two schools: their communication, transitions and referrals are read without being asked.
-    assert at.checkbox(key="schools_per_school").value is True
+    # Communication, transitions and referrals come with every school's figures, however many schools.
+    assert {"communication_open", "transitions_plan_complete", "referrals_open"} <= set(at.dataframe[0].value.columns)
     at.text_input(key="schools_find").input("oak").run()
     assert list(at.dataframe[0].value["school_id"]) == ["B1"]
     at.selectbox(key="schools_neighbours_of").select("A1").run()
@@ -105,7 +105,7 @@ def test_the_csv_is_safe_in_excel_and_the_map_escapes_names(store):
     _fill(store)
     with store.write(actor="test") as conn:
         conn.execute(db.schools.update().where(db.schools.c.school_id == "C1").values(name="=HYPERLINK(1)<script>"))
-    view = schools.schools_view(store, ["A1", "B1", "C1"], per_school=False)
+    view = schools.schools_view(store, ["A1", "B1", "C1"])
     csv = schools.schools_csv(view.table).decode("utf-8-sig")
     assert "'=HYPERLINK(1)<script>" in csv
     html = schools.schools_map(view, "overall").get_root().render()
