@@ -1,5 +1,6 @@
 """The Community layers page with AppTest: the diagram's marks, the named gaps, filters and the table."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,26 @@ def test_a_gap_nobody_could_close_says_so_plainly(demo_app_db):
     )
     assert any("No intergenerational link" in t and "nobody listed" in t for t in texts)
     assert not [t for t in texts if "Care Home" in t or "Residential Home" in t]
+
+
+def test_a_hostile_partner_name_in_a_next_step_stays_text(demo_app_db):
+    """The next steps are drawn with HTML allowed (for their grey spans): a partner named like
+    markup or a template reaches the page with every special character escaped, beside the
+    drawing and in the next step's row alike."""
+    _without_care_home_contacts(demo_app_db)
+    hostile = "<img src=x onerror=alert(1)> ${7*7}"
+    store = db.open_store(demo_app_db)
+    try:
+        with store.write(actor="test") as conn:
+            conn.execute(
+                sa.update(db.partners).where(db.partners.c.name == "Cotteridge Care Home").values(name=hostile)
+            )
+    finally:
+        store.dispose()
+    at = AppTest.from_file(str(PAGE), default_timeout=90).run()
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "img src" in m.value]
+    assert len(shown) >= 2, [m.value for m in at.markdown]  # beside the drawing and in its row
+    for text in shown:
+        assert not re.search(r"(?<!\\)<img|(?<!\\)\$(?!\\\{)", text), text  # no markup or template unescaped
+        assert "\\<img src\\=x onerror\\=alert\\(1\\)\\>" in text and "\\$\\{7\\*7\\}" in text, text
