@@ -41,7 +41,7 @@ import numpy as np
 
 from engagement import clock, explanations, scoring
 from engagement import store as db
-from engagement.bench_timing import DEFAULT_POSTGRES, Bench, Timing, median_seconds, postgres_schema
+from engagement.bench_timing import DEFAULT_POSTGRES, Bench, Timing, child_result, median_seconds, postgres_schema
 from engagement.compare_bench import schools_section
 from engagement.demo import load_demo
 from engagement.frames import Frames, load_school_frames
@@ -383,7 +383,7 @@ def import_section(bench: Bench) -> list[Timing]:
                     results = context.Queue()
                     child = context.Process(target=_import_child, args=(url, str(path), 42, bench.today, results))
                     child.start()
-                    seconds, parts, ok, before, after = results.get(timeout=3600)
+                    seconds, parts, ok, before, after = child_result(child, results)
                     child.join()
                 finally:
                     if drop is not None:
@@ -542,7 +542,7 @@ def oruk_section(bench: Bench, services: int | None = None) -> list[Timing]:
         url = f"sqlite:///{Path(tmp) / 'oruk.db'}"
         child = context.Process(target=_oruk_child, args=(url, [str(p) for p in paths], results))
         child.start()
-        seconds, again, parts, ok, before, after = results.get(timeout=3600)
+        seconds, again, parts, ok, before, after = child_result(child, results)
         child.join()
     if ok is not True:
         raise AssertionError(f"the bench's Open Referral import was refused: {ok}")

@@ -10,11 +10,12 @@ a PostgreSQL schema of its own. A leaf of the benchmark, so that its sections in
 from __future__ import annotations
 
 import datetime
+import queue
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from engagement import store as db
 from engagement.demo import DemoData
@@ -78,3 +79,25 @@ def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
 
     joiner = "&" if "?" in url else "?"
     return f"{db.database_url(url)}{joiner}options=-csearch_path%3D{schema}", drop
+
+
+def child_result(child: Any, results: Any) -> Any:
+    """What a bench child process put on ``results``, waited for only while the child lives.
+
+    A child that dies without answering (killed, out of memory, a crash while importing) fails the
+    bench at once with its exit code, instead of leaving the bench waiting for an answer that
+    cannot come.
+    """
+    while True:
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            if child.is_alive():
+                continue
+            # The child may have put its answer just before it ended: look once more.
+            try:
+                return results.get(timeout=1)
+            except queue.Empty:
+                raise RuntimeError(
+                    f"the bench's child process ended (exit code {child.exitcode}) without a result"
+                ) from None

@@ -186,3 +186,36 @@ def test_a_memory_figure_meets_its_target_or_not():
     assert bench.verdict(bench.Timing("peak", float("nan"), target="< 250 MB", megabytes=120)) == "ok"
     assert bench.verdict(bench.Timing("peak", float("nan"), target="< 1,500 MB", megabytes=1_600)) == "MISSED"
     assert bench.format_value(bench.Timing("peak", float("nan"), megabytes=1234.4)) == "1,234 MB"
+
+
+def test_a_child_that_dies_without_an_answer_fails_the_bench_at_once():
+    """The import and Open Referral lines run in a child process; one that dies (killed, out of
+    memory) used to leave the bench waiting an hour for its answer."""
+    import multiprocessing
+
+    from engagement.bench_timing import child_result
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=os._exit, args=(3,))
+    child.start()
+    child.join()
+    try:
+        child_result(child, results)
+    except RuntimeError as error:
+        assert "exit code 3" in str(error)
+    else:
+        raise AssertionError("a dead child's missing answer was not noticed")
+
+
+def test_an_answer_put_just_before_the_child_ended_is_still_read():
+    import multiprocessing
+
+    from engagement.bench_timing import child_result
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=results.put, args=(("seconds", 1.5),))
+    child.start()
+    child.join()
+    assert child_result(child, results) == ("seconds", 1.5)
