@@ -127,6 +127,21 @@ PANEL_ROW_HEIGHT = 70
 PANEL_DATE_WIDTH = 92
 PANEL_TEXT_WIDTH = 110
 PANEL_PARTNER_WIDTH = 155
+
+
+def panel_table(key: str, table: pd.DataFrame, columns: dict, height: int | None = None) -> None:
+    """One of the family panel's tables: wrapped rows, no index, nothing shown for an empty cell."""
+    with st.container(key=key):
+        st.dataframe(
+            table,
+            hide_index=True,
+            height=height if height is not None else "auto",
+            row_height=PANEL_ROW_HEIGHT,
+            placeholder="",
+            column_config=columns,
+        )
+
+
 pages = max(1, -(-len(ids) // PAGE_SIZE))
 see_postcode = access.sees_family_detail(viewer.role)
 listed, panel = st.columns([1, 1], gap="medium")
@@ -288,18 +303,15 @@ with panel:
         if uses.empty:
             st.caption("None recorded (link them on the Events and referrals page).")
         else:
-            with st.container(key="outreach_uses_table"):
-                st.dataframe(
-                    outreach.panel_links(uses),
-                    hide_index=True,
-                    row_height=PANEL_ROW_HEIGHT,
-                    placeholder="",
-                    column_config={
-                        "partner": st.column_config.TextColumn("Partner", width=PANEL_PARTNER_WIDTH - 35),
-                        "relation": st.column_config.TextColumn("As", width=PANEL_DATE_WIDTH),
-                        "when": st.column_config.TextColumn("When", width=PANEL_TEXT_WIDTH),
-                    },
-                )
+            panel_table(
+                "outreach_uses_table",
+                outreach.panel_links(uses),
+                {
+                    "partner": st.column_config.TextColumn("Partner", width=PANEL_PARTNER_WIDTH - 35),
+                    "relation": st.column_config.TextColumn("As", width=PANEL_DATE_WIDTH),
+                    "when": st.column_config.TextColumn("When", width=PANEL_TEXT_WIDTH),
+                },
+            )
         st.markdown("**Partnerships**")
         member_of, could_join = partnerships.family_partnerships(store, school_id, family_id)
         st.caption(
@@ -334,19 +346,16 @@ with panel:
         else:
             # Three columns whose cells wrap (rows taller than 4rem do): they fit the half-width
             # panel, where five scrolled sideways.
-            with st.container(key="outreach_history_table"):
-                st.dataframe(
-                    outreach.panel_history(history),
-                    hide_index=True,
-                    height=260,
-                    row_height=PANEL_ROW_HEIGHT,
-                    placeholder="",
-                    column_config={
-                        "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY", width=PANEL_DATE_WIDTH),
-                        "contact": st.column_config.TextColumn("Contact", width=PANEL_TEXT_WIDTH),
-                        "notes": st.column_config.TextColumn("Note", width=PANEL_TEXT_WIDTH),
-                    },
-                )
+            panel_table(
+                "outreach_history_table",
+                outreach.panel_history(history),
+                {
+                    "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY", width=PANEL_DATE_WIDTH),
+                    "contact": st.column_config.TextColumn("Contact", width=PANEL_TEXT_WIDTH),
+                    "notes": st.column_config.TextColumn("Note", width=PANEL_TEXT_WIDTH),
+                },
+                height=260,
+            )
         radius = st.slider(
             "Partners within (km of home)",
             min_value=0.5,
@@ -363,24 +372,21 @@ with panel:
                 "No partner fits within this distance. Widen the distance, or add partners and their services on the Directory page."
             )
         else:
-            with st.container(key="outreach_suggestions_table"):
-                st.dataframe(
-                    outreach.panel_suggestions(suggestions),
-                    hide_index=True,
-                    height=260,
-                    row_height=PANEL_ROW_HEIGHT,
-                    placeholder="",
-                    column_config={
-                        "partner": st.column_config.TextColumn(
-                            "Partner", width=PANEL_PARTNER_WIDTH, help="Distance from home, and its phone or email"
-                        ),
-                        "why": st.column_config.TextColumn(
-                            "Why it fits",
-                            width=PANEL_PARTNER_WIDTH,
-                            help="Its service: the needs it meets, ages, language, delivery and cost",
-                        ),
-                    },
-                )
+            panel_table(
+                "outreach_suggestions_table",
+                outreach.panel_suggestions(suggestions),
+                {
+                    "partner": st.column_config.TextColumn(
+                        "Partner", width=PANEL_PARTNER_WIDTH, help="Distance from home, and its phone or email"
+                    ),
+                    "why": st.column_config.TextColumn(
+                        "Why it fits",
+                        width=PANEL_PARTNER_WIDTH,
+                        help="Its service: the needs it meets, ages, language, delivery and cost",
+                    ),
+                },
+                height=260,
+            )
 
 st.header("Take the list out")
 d1, d2, d3 = st.columns([1, 1, 1], vertical_alignment="bottom")

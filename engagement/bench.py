@@ -579,6 +579,20 @@ SECTIONS: list[Callable[[Bench], list[Timing]]] = [
 ]
 
 
+def section_names() -> list[str]:
+    """The name of each section as ``bench --only`` takes it: its function's, without ``_section``.
+
+    >>> section_names()[:3]
+    ['engagement', 'outreach', 'register']
+    """
+    return [section.__name__.removesuffix("_section") for section in SECTIONS]
+
+
+def sections_named(names: list[str]) -> list[Callable[[Bench], list[Timing]]]:
+    """The sections called ``names`` (see :func:`section_names`), in the order the bench runs them."""
+    return [section for section in SECTIONS if section.__name__.removesuffix("_section") in names]
+
+
 def run_bench(
     scale: str = "school",
     repeats: int | None = None,

@@ -67,6 +67,22 @@ def parse_bool(text) -> bool | None:
     return None
 
 
+def choice_reader(options, what: str, bad):
+    """A reader of a cell that must be one of ``options`` (any case and spacing): the option, or
+    ``bad(reason)`` naming ``what`` (with its article) and every option.
+
+    >>> read = choice_reader(("open", "closed"), "a status", ValueError)
+    >>> read("  OPEN "), read("shut")
+    ('open', ValueError("'shut' is not a status. Choose one of: open, closed."))
+    """
+
+    def read(text):
+        key = " ".join(text.lower().split())
+        return key if key in options else bad(f"{text!r} is not {what}. Choose one of: {', '.join(options)}.")
+
+    return read
+
+
 def parse_list(text) -> list[str]:
     """A ;-separated list, items trimmed, empties dropped."""
     if text is None:

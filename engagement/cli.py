@@ -353,10 +353,21 @@ def _bench_args(p):
         metavar="URL",
         help="the PostgreSQL server the import timings use (default: TEST_POSTGRES_URL or the local one)",
     )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="SECTION",
+        help="time only this section (repeat for more): engagement, outreach, register, map, schools, import, oruk",
+    )
 
 
 def _bench_run(args) -> int:
-    from engagement.bench import run_bench
+    from engagement.bench import run_bench, section_names, sections_named
+
+    unknown = sorted(set(args.only or []) - set(section_names()))
+    if unknown:
+        print(f"error: no bench section {unknown[0]!r}; the sections are {', '.join(section_names())}", file=sys.stderr)
+        return EXIT_USAGE
 
     # The benchmark always writes into fresh temporary stores; --db is not used.
     rows = (20_000, 100_000, 1_000_000) if args.import_million else (20_000, 100_000)
@@ -367,6 +378,7 @@ def _bench_run(args) -> int:
         import_rows=rows,
         postgres_url=args.postgres,
         quick=args.quick,
+        sections=sections_named(args.only) if args.only else None,
     )
     return EXIT_OK
 

@@ -58,7 +58,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from engagement import store as db
-from engagement.cells import excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
+from engagement.cells import choice_reader, excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
 from engagement.communication import is_message_to_all
 from engagement.imports.reading import (
     EMPTY_FILE,
@@ -410,13 +410,6 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         value = parse_bool(text)
         return value if value is not None else _Bad(f"{text!r} is not yes or no (Y/N, yes/no, true/false, 1/0)")
 
-    def choice(options, what):
-        def read(text):
-            key = " ".join(text.lower().split())
-            return key if key in options else _Bad(f"{text!r} is not a {what}. Choose one of: {', '.join(options)}.")
-
-        return read
-
     def category(text):
         found = typology.category(text)
         return (
@@ -453,10 +446,10 @@ def _converters() -> dict[str, Callable[[str], Any]]:
         "category": category,
         "activity": activity,
         "layer": layer,
-        "status": choice(PARTNER_STATUSES, "partner status"),
-        "channel": choice(CHANNELS, "channel"),
-        "preferred_channel": choice(PREFERRED_CHANNELS, "preferred channel"),
-        "direction": choice(("to family", "from family"), "direction (who started the contact)"),
+        "status": choice_reader(PARTNER_STATUSES, "a partner status", _Bad),
+        "channel": choice_reader(CHANNELS, "a channel", _Bad),
+        "preferred_channel": choice_reader(PREFERRED_CHANNELS, "a preferred channel", _Bad),
+        "direction": choice_reader(("to family", "from family"), "a direction (who started the contact)", _Bad),
     }
 
 

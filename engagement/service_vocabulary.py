@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable
 from sqlalchemy.engine import Connection
 
 from engagement import store as db
-from engagement.cells import parse_list
+from engagement.cells import choice_reader, parse_list
 
 KIND = "services"
 DELIVERY = ("in person", "online", "phone")
@@ -64,13 +64,6 @@ def service_readers(bad: type) -> dict:
     :func:`engagement.interchange._converters` adds them to its own, so a services file and the
     Directory's service form follow one set of rules."""
 
-    def one_of(options, what):
-        def read(text):
-            key = " ".join(text.lower().split())
-            return key if key in options else bad(f"{text!r} is not {what}. Choose one of: {', '.join(options)}.")
-
-        return read
-
     def delivery(text):
         items = [" ".join(t.lower().split()) for t in parse_list(text)]
         wrong = [t for t in items if t not in DELIVERY]
@@ -87,8 +80,8 @@ def service_readers(bad: type) -> dict:
     return {
         "delivery": delivery,
         "sessions": sessions,
-        "access": one_of(ACCESS, "a way in"),
-        "service_status": one_of(SERVICE_STATUSES, "a service status"),
+        "access": choice_reader(ACCESS, "a way in", bad),
+        "service_status": choice_reader(SERVICE_STATUSES, "a service status", bad),
     }
 
 

@@ -219,3 +219,16 @@ def test_an_answer_put_just_before_the_child_ended_is_still_read():
     child.start()
     child.join()
     assert child_result(child, results) == ("seconds", 1.5)
+
+
+def test_only_runs_the_sections_asked_for(capsys):
+    """``bench --only schools`` times the Schools page's figures alone (an authority's run without
+    the import and map sections); a misspelt section is refused, naming the real ones."""
+    assert cli.main(["bench", "--quick", "--only", "schoolz"]) == 2
+    error = capsys.readouterr().err
+    assert "'schoolz'" in error and "schools" in error and "oruk" in error
+    assert bench.section_names() == ["engagement", "outreach", "register", "map", "schools", "import", "oruk"]
+    assert cli.main(["bench", "--quick", "--only", "schools", "--today", "2026-11-23"]) == 0
+    printed = capsys.readouterr().out
+    assert "Schools figures, all" in printed
+    assert "import 2" not in printed and "score card, one school" not in printed
