@@ -23,6 +23,7 @@ changes nothing, which each case checks against a digest of every table."""
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import uuid
@@ -31,16 +32,21 @@ from dataclasses import dataclass
 import pytest
 import sqlalchemy as sa
 
-from engagement import records
+from engagement import clock, records
 from engagement import store as db
 from engagement.settings import load_settings
+
+# Dates of the sample rows, from the day the suite runs on (ENGAGEMENT_TODAY): a contact or an
+# event must not be in the future, whatever that day is (a fixed 2 November was refused on 31 October).
+A_WEEK_AGO = (clock.today() - datetime.timedelta(days=7)).isoformat()
+A_TERM_AGO = (clock.today() - datetime.timedelta(days=60)).isoformat()
 
 # What every kind's sample rows need in the store first.
 PREREQUISITES = [
     ("schools.csv", "school_id,name,postcode\nS1,Oak,B30 2AA\n"),
     ("partners.csv", "partner_id,name,category\nP1,Food bank,food bank\nP2,Youth club,youth organisation\n"),
     ("families.csv", "family_id,postcode\nF1,B30 2AA\nF2,B30 2AB\n"),
-    ("referrals.csv", "referral_id,family_id,partner_id,date,status\nR1,F1,P1,2026-10-01,sent\n"),
+    ("referrals.csv", f"referral_id,family_id,partner_id,date,status\nR1,F1,P1,{A_TERM_AGO},sent\n"),
     ("transitions.csv", "transition_id,family_id,kind,date\nT1,F1,year 6 to year 7,2027-07-20\n"),
     ("partnerships.csv", "partnership_id,name,partners,start\nPS1,Play,P1,2026-09-01\n"),
 ]
@@ -83,14 +89,14 @@ SAMPLES: dict[str, Sample] = {
         {"service_id": "SV9"},
     ),
     "families": Sample(
-        {"family_id": "F9", "postcode": "B30 2AA", "language": "English", "joined": "2026-09-01"},
+        {"family_id": "F9", "postcode": "B30 2AA", "language": "English", "joined": A_TERM_AGO},
         "language",
         "family_id",
         ("family_id",),
         {"family_id": "F9"},
     ),
     "interactions": Sample(
-        {"interaction_id": "I9", "date": "2026-11-02", "family_id": "F1", "activity": "phone call", "notes": "rang"},
+        {"interaction_id": "I9", "date": A_WEEK_AGO, "family_id": "F1", "activity": "phone call", "notes": "rang"},
         "notes",
         "interaction_id",
         ("date", "activity"),
@@ -104,7 +110,7 @@ SAMPLES: dict[str, Sample] = {
         {"school_id": "S1", "kind": "term"},
     ),
     "events": Sample(
-        {"event_id": "EV9", "date": "2026-11-02", "activity": "family workshop", "family_id": "F1", "notes": "fun"},
+        {"event_id": "EV9", "date": A_WEEK_AGO, "activity": "family workshop", "family_id": "F1", "notes": "fun"},
         "notes",
         "family_id",
         ("event_id", "date", "activity"),
