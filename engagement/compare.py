@@ -167,11 +167,16 @@ def _epstein_code():
     know), from its activity spelt any case, as the typology reads it."""
     typology = load_typology()
     names = list(typology.epstein_types)
-    whens = {}
+    whens: dict[str, int] = {}
     for activity in typology.activities:
         for name in (activity.name, *activity.aliases):
             whens[" ".join(name.strip().lower().split())] = names.index(activity.epstein)
-    return case(whens, value=func.lower(func.trim(db.interactions.c.activity)), else_=None)
+    # An activity stored under its catalogue name (what the contact form, the registers and the
+    # imports write) is matched as it stands; only another spelling is lowered and trimmed first:
+    # lower(trim()) of every two-way contact cost more than matching it.
+    exact = {a.name: whens[" ".join(a.name.strip().lower().split())] for a in typology.activities}
+    activity = db.interactions.c.activity
+    return case(exact, value=activity, else_=case(whens, value=func.lower(func.trim(activity)), else_=None))
 
 
 def _month_starts(window: SchoolWindow, month_days: int) -> list[datetime.date]:

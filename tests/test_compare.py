@@ -235,6 +235,24 @@ def test_each_schools_card_is_its_own_score_json_on_its_own_calendar(three_schoo
             assert {key: score[key] for key in mine[school]} == mine[school], (school, governor)
 
 
+def test_an_activity_spelt_otherwise_counts_for_its_type_as_score_counts_it(three_schools):
+    """The catalogue's own names (what the contact form and the imports write) are matched as they
+    stand; any other spelling (an alias, capitals, spaces around) after lowering and trimming, as
+    ``score`` reads it: the same Epstein types either way."""
+    store = three_schools
+    windows = school_windows(store, today=TODAY)
+    as_written = cards(store, windows)["A1"]["families"]
+    i = db.interactions
+    respelt = {"email": " Homework Diary ", "phone call": "PHONE CALL", "parents evening": "Parents' Evening"}
+    with store.write(actor="test") as conn:
+        for old, new in respelt.items():
+            conn.execute(i.update().where(i.c.school_id == "A1", i.c.activity == old).values(activity=new))
+    mine = cards(store, windows)["A1"]["families"]
+    assert mine == _score(store, "A1")["families"]
+    # An email became homework diary (learning at home, a type of its own): the breadth moved.
+    assert mine["breadth"] > as_written["breadth"]
+
+
 def test_communication_transitions_and_referrals_of_each_school_are_its_own_score_json(three_schools_more):
     """Counted for every school at once, grouped by school in the database (failed before: there
     was no such count; the Schools page read them school by school, a second each)."""
