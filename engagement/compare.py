@@ -201,37 +201,52 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
     ids = [w.school_id for w in windows]
     starts = _month_starts(windows[0], month_days)
     two_way = i.c.two_way
-    # Grouped by family_id, read in that order from the index holding every column used here
-    # (interactions (family_id, date, two_way, activity), migration 0012): no table read, no sort.
-    # What counts two-way contacts only is an aggregate FILTER, not a CASE per row: a tenth less work.
+    # A family's contacts are read from the index holding every column used here (interactions
+    # (family_id, date, two_way, activity), migration 0012): no table read. What counts two-way
+    # contacts only is an aggregate FILTER, not a CASE per row: a tenth less work.
     if run.dialect == "sqlite":
         types = func.count(sa.distinct(_epstein_code())).filter(two_way).label("types")
     else:
         # A set of types as bits: PostgreSQL cannot hash a count of distinct values and would
         # walk the family index in order instead, fetching every row at random.
         types = func.bit_or(literal(1).op("<<")(_epstein_code())).filter(two_way).label("types")
-    mine = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
-    if not every_school:  # a few schools of a big store: their families' contacts only
-        mine.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
-    per_family = (
-        select(
-            i.c.family_id,
-            func.min(i.c.date).filter(two_way).label("first"),
-            func.max(i.c.date).filter(two_way).label("last"),
-            types,
-            func.count().label("contacts"),
-            func.count().filter(two_way).label("two_ways"),
+    aggregates = [
+        func.min(i.c.date).filter(two_way).label("first"),
+        func.max(i.c.date).filter(two_way).label("last"),
+        types,
+        func.count().label("contacts"),
+        func.count().filter(two_way).label("two_ways"),
+    ]
+    if run.dialect == "sqlite":
+        # Driven from the families: for each, a range of the family index (its contacts of the
+        # window) rather than the whole index filtered by date (two thirds of an authority's 4.7
+        # million entries are outside a term's window), and its school and equity flags read once
+        # for the family, not joined again afterwards. The family's columns are the same on each
+        # of its rows, so SQLite may give them bare beside the aggregates: grouped by family_id
+        # alone, in the order the families' key is walked, with no sort. An authority's window:
+        # 1.05-1.2 s of CPU against 1.3-1.5 s. (PostgreSQL hashes the families rather than walking
+        # them, and scans the table faster than it probes an index 150,000 times.)
+        per_family = (
+            select(f.c.family_id, f.c.school_id, *[f.c[flag] for flag in FLAGS], *aggregates)
+            .select_from(f.join(i, (i.c.family_id == f.c.family_id) & i.c.date.between(first, last)))
+            .where(*([] if every_school else [f.c.school_id.in_(ids)]))
+            .group_by(f.c.family_id)
+            .subquery()
         )
-        .where(*mine)
-        .group_by(i.c.family_id)
-        .subquery()
-    )
+        family, source, mine = per_family, per_family, []
+    else:
+        within = [i.c.date.between(first, last), i.c.family_id.is_not(None)]
+        if not every_school:  # a few schools of a big store: their families' contacts only
+            within.append(i.c.family_id.in_(select(f.c.family_id).where(f.c.school_id.in_(ids))))
+        per_family = select(i.c.family_id, *aggregates).where(*within).group_by(i.c.family_id).subquery()
+        family, source = f, per_family.join(f, f.c.family_id == per_family.c.family_id)
+        mine = [f.c.school_id.in_(ids)]
     # Reached: a two-way contact in the window, so a last one.
     reached = case((per_family.c["last"].is_not(None), 1), else_=0)
     regular = sa.or_(*[(per_family.c["first"] < day) & (per_family.c["last"] >= day) for day in starts])
     query = (
         select(
-            f.c.school_id,
+            family.c.school_id,
             per_family.c["last"],
             func.count().label("informed"),
             func.sum(reached).label("reached"),
@@ -239,11 +254,11 @@ def _family_counts(run: Run, windows: list[SchoolWindow], month_days: int, every
             func.sum(case((regular, 1), else_=0) if starts else literal(0)).label("regular"),
             func.sum(per_family.c.contacts).label("contacts"),
             func.sum(per_family.c.two_ways).label("two_ways"),
-            *[func.sum(case((f.c[flag], reached), else_=0)).label(flag) for flag in FLAGS],
+            *[func.sum(case((family.c[flag], reached), else_=0)).label(flag) for flag in FLAGS],
         )
-        .select_from(per_family.join(f, f.c.family_id == per_family.c.family_id))
-        .where(f.c.school_id.in_(ids))
-        .group_by(f.c.school_id, per_family.c["last"])
+        .select_from(source)
+        .where(*mine)
+        .group_by(family.c.school_id, per_family.c["last"])
     )
     return run(query)
 
