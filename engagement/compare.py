@@ -743,16 +743,20 @@ def now_and_before(
 ) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
     """What the Schools page counts: the partners with their contacts (:func:`partner_contacts`),
     each school's cards for its window with ``more`` (:func:`cards`), and its cards for its
-    comparison window (schools without one left out). On PostgreSQL the two windows are counted at
-    the same time, each in a read transaction of its own on a connection of its own, and the
-    partners on a third while the families are counted: the server works while Python waits
-    (4.1-4.5 s against 5.0-6.0 s one after the other for an authority, load 10). On SQLite, whose
-    work is in our own process, three at once were slower (8.5-9.2 s against 6.6-7.9 s), as they are
-    with ``run`` (DuckDB's one connection): one after the other."""
+    comparison window (schools without one left out). The two windows are counted at the same
+    time, each in a read transaction of its own on a connection of its own, and the partners on a
+    third while the families are counted: on PostgreSQL the server works while Python waits (4.1-4.5
+    s against 5.0-6.0 s one after the other for an authority, load 10); SQLite works inside our
+    process but lets go of Python's lock while it counts, so its two windows take two cores (an
+    authority at load 15: 7.5-9.9 s against 16.6-18.4 s one after the other, for the same CPU
+    time). With ``run`` (DuckDB's one connection), or in a SQLite store held in memory (one
+    connection, shared), one after the other."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from sqlalchemy.pool import StaticPool
+
     before_windows = comparison_windows(windows)
-    if run is not None or store.dialect != "postgresql":
+    if run is not None or isinstance(store.engine.pool, StaticPool):
         partners = partner_contacts(store, windows, run)
         now = cards(store, windows, for_governor, partners=partners, run=run, more=True)
         again = partner_contacts(store, before_windows, run, again=partners) if before_windows else None
