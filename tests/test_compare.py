@@ -8,10 +8,12 @@ import datetime
 import json
 
 import pytest
+import sqlalchemy as sa
 from cli_inprocess import run_cli
 
 from engagement import store as db
 from engagement.compare import (
+    _runner,
     cards,
     compare_json,
     comparison_windows,
@@ -392,3 +394,17 @@ def test_the_window_and_its_comparison_counted_at_once_are_as_counted_one_after_
     assert now == cards(store, windows, for_governor=True, more=True)
     assert before == cards(store, comparison_windows(windows), for_governor=True)
     assert set(before) == {"A1", "B1", "C1"} and before["A1"]["families"]["on_roll"] == 60
+
+
+def test_the_planner_settings_of_one_count_are_back_as_they_were_for_the_next(store):
+    """The family count asks PostgreSQL's planner for a plan of its own (the family index in order,
+    no parallel workers); the queries after it in the same transaction plan as before."""
+    with _runner(store, None) as run:
+        if store.dialect != "postgresql":
+            assert run.planner is None  # SQLite has no such settings: the block changes nothing
+            return
+        setting = lambda name: run(sa.select(sa.func.current_setting(name)))[0][0]  # noqa: E731
+        assert setting("enable_hashagg") == "on"
+        with run.planned({"enable_hashagg": "off", "max_parallel_workers_per_gather": "0"}):
+            assert setting("enable_hashagg") == "off" and setting("max_parallel_workers_per_gather") == "0"
+        assert setting("enable_hashagg") == "on" and setting("max_parallel_workers_per_gather") != "0"
