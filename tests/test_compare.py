@@ -408,3 +408,15 @@ def test_the_planner_settings_of_one_count_are_back_as_they_were_for_the_next(st
         with run.planned({"enable_hashagg": "off", "max_parallel_workers_per_gather": "0"}):
             assert setting("enable_hashagg") == "off" and setting("max_parallel_workers_per_gather") == "0"
         assert setting("enable_hashagg") == "on" and setting("max_parallel_workers_per_gather") != "0"
+
+
+def test_a_store_held_in_memory_counts_its_windows_one_after_the_other():
+    """An in-memory SQLite store is one connection, shared: its two windows cannot each have a
+    read transaction of their own, so they are counted one after the other, to the same figures."""
+    store = db.open_store("sqlite://")
+    _fill_more(store)
+    windows = school_windows(store, today=TODAY)
+    partners, now, before = now_and_before(store, windows, for_governor=True)
+    assert now == cards(store, windows, for_governor=True, more=True)
+    assert before == cards(store, comparison_windows(windows), for_governor=True)
+    assert partners.equals(partner_contacts(store, windows))
