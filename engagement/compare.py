@@ -22,8 +22,10 @@ What a governor or a trust board may see of these figures is decided in one plac
 from __future__ import annotations
 
 import datetime
+import gc
 import math
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -787,6 +789,33 @@ def cards(
     }
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # how many counts are running with the cyclic collector paused
+_gc_was_enabled = False
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while the figures are counted, back as it was once the last
+    count running ends (the page's counts may run in several threads at once). Counting an
+    authority makes 150,000 rows of results, and each of the six full collections they set off
+    walked the whole heap for 60-100 ms to free next to nothing: 0.4-0.5 s of a 3.7 s run. Nothing
+    is lost: the rows are freed as ever when let go of, and any cycle at the next collection."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def now_and_before(
     store: db.Store, windows: Sequence[SchoolWindow], for_governor: bool = False, run: Run | None = None
 ) -> tuple[pd.DataFrame, dict[str, dict], dict[str, dict]]:
@@ -799,33 +828,35 @@ def now_and_before(
     process but lets go of Python's lock while it counts, so its two windows take two cores (an
     authority at load 15: 7.5-9.9 s against 16.6-18.4 s one after the other, for the same CPU
     time). With ``run`` (DuckDB's one connection), or in a SQLite store held in memory (one
-    connection, shared), one after the other."""
+    connection, shared), one after the other. Python's cycle collector waits meanwhile
+    (:func:`_cyclic_gc_paused`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from sqlalchemy.pool import StaticPool
 
-    before_windows = comparison_windows(windows)
-    if run is not None or isinstance(store.engine.pool, StaticPool):
-        partners = partner_contacts(store, windows, run)
-        now = cards(store, windows, for_governor, partners=partners, run=run, more=True)
-        again = partner_contacts(store, before_windows, run, again=partners) if before_windows else None
-        before = cards(store, before_windows, for_governor, partners=again, run=run) if before_windows else {}
-        return partners, now, before
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        read = pool.submit(partner_contacts, store, windows)
-        later = (
-            pool.submit(
-                cards,
-                store,
-                before_windows,
-                for_governor,
-                partners=lambda: partner_contacts(store, before_windows, again=read.result()),
+    with _cyclic_gc_paused():
+        before_windows = comparison_windows(windows)
+        if run is not None or isinstance(store.engine.pool, StaticPool):
+            partners = partner_contacts(store, windows, run)
+            now = cards(store, windows, for_governor, partners=partners, run=run, more=True)
+            again = partner_contacts(store, before_windows, run, again=partners) if before_windows else None
+            before = cards(store, before_windows, for_governor, partners=again, run=run) if before_windows else {}
+            return partners, now, before
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            read = pool.submit(partner_contacts, store, windows)
+            later = (
+                pool.submit(
+                    cards,
+                    store,
+                    before_windows,
+                    for_governor,
+                    partners=lambda: partner_contacts(store, before_windows, again=read.result()),
+                )
+                if before_windows
+                else None
             )
-            if before_windows
-            else None
-        )
-        now = cards(store, windows, for_governor, partners=read.result, more=True)
-        return read.result(), now, later.result() if later is not None else {}
+            now = cards(store, windows, for_governor, partners=read.result, more=True)
+            return read.result(), now, later.result() if later is not None else {}
 
 
 def _brief(card: dict) -> dict:

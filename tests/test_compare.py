@@ -420,3 +420,31 @@ def test_a_store_held_in_memory_counts_its_windows_one_after_the_other():
     assert now == cards(store, windows, for_governor=True, more=True)
     assert before == cards(store, comparison_windows(windows), for_governor=True)
     assert partners.equals(partner_contacts(store, windows))
+
+
+def test_the_cycle_collector_waits_while_the_figures_are_counted_and_is_back_after_the_last_count(three_schools):
+    """Paused while counting (each full collection walked the heap to free next to nothing),
+    on again once the last of counts running at once has ended, even one that failed; left off
+    when it was off."""
+    import gc
+
+    from engagement.compare import _cyclic_gc_paused
+
+    assert gc.isenabled()
+    seen = []
+    with _cyclic_gc_paused():
+        with _cyclic_gc_paused():  # another count, in another thread of the page
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())  # the first is still counting
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(RuntimeError), _cyclic_gc_paused():
+        raise RuntimeError("a count that failed")
+    assert gc.isenabled()
+    now_and_before(three_schools, school_windows(three_schools, today=TODAY))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        now_and_before(three_schools, school_windows(three_schools, today=TODAY))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
