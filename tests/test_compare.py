@@ -8,10 +8,12 @@ import datetime
 import json
 
 import pytest
+import sqlalchemy as sa
 from cli_inprocess import run_cli
 
 from engagement import store as db
 from engagement.compare import (
+    _runner,
     cards,
     compare_json,
     comparison_windows,
@@ -235,6 +237,24 @@ def test_each_schools_card_is_its_own_score_json_on_its_own_calendar(three_schoo
             assert {key: score[key] for key in mine[school]} == mine[school], (school, governor)
 
 
+def test_an_activity_spelt_otherwise_counts_for_its_type_as_score_counts_it(three_schools):
+    """The catalogue's own names (what the contact form and the imports write) are matched as they
+    stand; any other spelling (an alias, capitals, spaces around) after lowering and trimming, as
+    ``score`` reads it: the same Epstein types either way."""
+    store = three_schools
+    windows = school_windows(store, today=TODAY)
+    as_written = cards(store, windows)["A1"]["families"]
+    i = db.interactions
+    respelt = {"email": " Homework Diary ", "phone call": "PHONE CALL", "parents evening": "Parents' Evening"}
+    with store.write(actor="test") as conn:
+        for old, new in respelt.items():
+            conn.execute(i.update().where(i.c.school_id == "A1", i.c.activity == old).values(activity=new))
+    mine = cards(store, windows)["A1"]["families"]
+    assert mine == _score(store, "A1")["families"]
+    # An email became homework diary (learning at home, a type of its own): the breadth moved.
+    assert mine["breadth"] > as_written["breadth"]
+
+
 def test_communication_transitions_and_referrals_of_each_school_are_its_own_score_json(three_schools_more):
     """Counted for every school at once, grouped by school in the database (failed before: there
     was no such count; the Schools page read them school by school, a second each)."""
@@ -374,3 +394,57 @@ def test_the_window_and_its_comparison_counted_at_once_are_as_counted_one_after_
     assert now == cards(store, windows, for_governor=True, more=True)
     assert before == cards(store, comparison_windows(windows), for_governor=True)
     assert set(before) == {"A1", "B1", "C1"} and before["A1"]["families"]["on_roll"] == 60
+
+
+def test_the_planner_settings_of_one_count_are_back_as_they_were_for_the_next(store):
+    """The family count asks PostgreSQL's planner for a plan of its own (the family index in order,
+    no parallel workers); the queries after it in the same transaction plan as before."""
+    with _runner(store, None) as run:
+        if store.dialect != "postgresql":
+            assert run.planner is None  # SQLite has no such settings: the block changes nothing
+            return
+        setting = lambda name: run(sa.select(sa.func.current_setting(name)))[0][0]  # noqa: E731
+        assert setting("enable_hashagg") == "on"
+        with run.planned({"enable_hashagg": "off", "max_parallel_workers_per_gather": "0"}):
+            assert setting("enable_hashagg") == "off" and setting("max_parallel_workers_per_gather") == "0"
+        assert setting("enable_hashagg") == "on" and setting("max_parallel_workers_per_gather") != "0"
+
+
+def test_a_store_held_in_memory_counts_its_windows_one_after_the_other():
+    """An in-memory SQLite store is one connection, shared: its two windows cannot each have a
+    read transaction of their own, so they are counted one after the other, to the same figures."""
+    store = db.open_store("sqlite://")
+    _fill_more(store)
+    windows = school_windows(store, today=TODAY)
+    partners, now, before = now_and_before(store, windows, for_governor=True)
+    assert now == cards(store, windows, for_governor=True, more=True)
+    assert before == cards(store, comparison_windows(windows), for_governor=True)
+    assert partners.equals(partner_contacts(store, windows))
+
+
+def test_the_cycle_collector_waits_while_the_figures_are_counted_and_is_back_after_the_last_count(three_schools):
+    """Paused while counting (each full collection walked the heap to free next to nothing),
+    on again once the last of counts running at once has ended, even one that failed; left off
+    when it was off."""
+    import gc
+
+    from engagement.compare import _cyclic_gc_paused
+
+    assert gc.isenabled()
+    seen = []
+    with _cyclic_gc_paused():
+        with _cyclic_gc_paused():  # another count, in another thread of the page
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())  # the first is still counting
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(RuntimeError), _cyclic_gc_paused():
+        raise RuntimeError("a count that failed")
+    assert gc.isenabled()
+    now_and_before(three_schools, school_windows(three_schools, today=TODAY))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        now_and_before(three_schools, school_windows(three_schools, today=TODAY))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
