@@ -52,7 +52,7 @@ def load_responses(store: db.Store, school_id: str) -> pd.DataFrame:
             .select_from(r.outerjoin(f, f.c.family_id == r.c.family_id))
             .where(r.c.school_id == school_id)
         ).all()
-    frame = pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
+    frame = pd.DataFrame(db.tuples(rows), columns=RESPONSE_COLUMNS)
     for group in GROUPS:
         frame[group] = frame[group].fillna(False).astype(bool)
     return frame
