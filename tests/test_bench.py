@@ -225,15 +225,24 @@ def test_an_answer_put_just_before_the_child_ended_is_still_read():
 
 def test_only_runs_the_sections_asked_for(capsys):
     """``bench --only schools`` times the Schools page's figures alone (an authority's run without
-    the import and map sections); a misspelt section is refused, naming the real ones."""
+    the import and map sections), each line on SQLite, on PostgreSQL and in DuckDB with a figure
+    taken; a misspelt section is refused, naming the real ones."""
     assert cli.main(["bench", "--quick", "--only", "schoolz"]) == 2
     error = capsys.readouterr().err
     assert "'schoolz'" in error and "schools" in error and "oruk" in error
     assert bench.section_names() == ["engagement", "outreach", "register", "map", "schools", "import", "oruk"]
     assert cli.main(["bench", "--quick", "--only", "schools", "--today", "2026-11-23"]) == 0
     printed = capsys.readouterr().out
-    assert "Schools figures, all" in printed
     assert "import 2" not in printed and "score card, one school" not in printed
+    rows = table_rows(printed)
+    schools = [what for what in QUICK_LINES if "Schools figures" in what or "Overview in a store" in what]
+    assert list(rows) == ["generate and write the demo data (once)", *schools]
+    for what in schools:
+        assert FIGURE.fullmatch(rows[what]["figure"]), (what, rows[what])
+        assert float(rows[what]["figure"].split()[0].replace(",", "")) > 0, what
+    assert rows[f"Schools figures, same SQL in DuckDB ({SCHOOLS_THREADS}) vs SQLite"]["note"].startswith(
+        "ours / DuckDB = "
+    )
 
 
 def _says_whether_streamlit_is_loaded(results) -> None:
