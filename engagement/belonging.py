@@ -52,7 +52,7 @@ def load_responses(store: db.Store, school_id: str) -> pd.DataFrame:
             .select_from(r.outerjoin(f, f.c.family_id == r.c.family_id))
             .where(r.c.school_id == school_id)
         ).all()
-    frame = pd.DataFrame(rows, columns=RESPONSE_COLUMNS)
+    frame = pd.DataFrame(db.tuples(rows), columns=RESPONSE_COLUMNS)
     for group in GROUPS:
         frame[group] = frame[group].fillna(False).astype(bool)
     return frame
@@ -87,6 +87,29 @@ def _responses_count(n: int, threshold: int, for_governor: bool) -> int | None:
     return None if shown != shown else int(shown)
 
 
+_NO_ANSWERS = (0, 0, None)
+
+
+def _question_counts(
+    answers: pd.DataFrame, survey: Survey, groups: list[str]
+) -> dict[tuple[str, str | None], tuple[int, int, float | None]]:
+    """:func:`share_agreeing` of every question of ``answers`` at once, keyed (question, None), and
+    of each group's answers to it, keyed (question, group): one grouped sum of the round instead of
+    a filtered copy of it per question and group (the Overview draws three rounds on every run)."""
+    scored = ~answers["answer"].isin(survey.unscored)
+    agreeing = scored & answers["answer"].isin(survey.agree)
+    columns = {(None, "n"): scored, (None, "agree"): agreeing}
+    for group in groups:
+        columns |= {(group, "n"): scored & answers[group], (group, "agree"): agreeing & answers[group]}
+    sums = pd.DataFrame(columns).groupby(answers["question"].to_numpy()).sum()
+    out: dict[tuple[str, str | None], tuple[int, int, float | None]] = {}
+    for question, row in zip(sums.index, sums.to_numpy(dtype=np.int64).tolist(), strict=True):
+        for i, group in enumerate([None, *groups]):
+            n, agree = row[2 * i], row[2 * i + 1]
+            out[(question, group)] = (n, agree, round(agree / n, 4) if n else None)
+    return out
+
+
 def question_table(
     responses: pd.DataFrame,
     survey: Survey,
@@ -108,12 +131,13 @@ def question_table(
         if previous is not None
         else now.iloc[0:0]
     )
+    by_group = [] if survey.anonymous else list(groups)
+    counted, counted_before = _question_counts(now, survey, by_group), _question_counts(before, survey, [])
     rows = []
     for question in survey.questions:
-        answers = now[now["question"] == question.key]
-        n, agree, share = share_agreeing(answers, survey)
+        n, agree, share = counted.get((question.key, None), _NO_ANSWERS)
         shown = _shown(n, agree, share, threshold, for_governor)
-        n0, agree0, share0 = share_agreeing(before[before["question"] == question.key], survey)
+        n0, agree0, share0 = counted_before.get((question.key, None), _NO_ANSWERS)
         earlier = _shown(n0, agree0, share0, threshold, for_governor)
         change = None if shown is None or earlier is None else round(100 * (shown - earlier), 1)
         row = {
@@ -127,7 +151,7 @@ def question_table(
             if survey.anonymous:
                 row[group] = None
                 continue
-            g_n, g_agree, g_share = share_agreeing(answers[answers[group]], survey)
+            g_n, g_agree, g_share = counted.get((question.key, group), _NO_ANSWERS)
             row[group] = _shown(g_n, g_agree, g_share, threshold, for_governor)
         rows.append(row)
     table = pd.DataFrame(rows, columns=["question", "text", "responses", "agree", "change", *groups]).astype(object)

@@ -127,25 +127,33 @@ def load_messages(store: db.Store, school_id: str) -> Messages:
     f, i = db.families, db.interactions
     with store.read() as conn:
         families = pd.DataFrame(
-            conn.execute(
-                select(f.c.family_id, f.c.joined, f.c.year_groups, f.c.preferred_channel, f.c.language)
-                .where(f.c.school_id == school_id)
-                .order_by(f.c.family_id)
-            ).all(),
+            db.tuples(
+                conn.execute(
+                    select(f.c.family_id, f.c.joined, f.c.year_groups, f.c.preferred_channel, f.c.language)
+                    .where(f.c.school_id == school_id)
+                    .order_by(f.c.family_id)
+                )
+            ),
             columns=["family_id", "joined", "year_groups", "preferred_channel", "language"],
         )
         contacts = pd.DataFrame(
-            conn.execute(
-                select(i.c.family_id, i.c.date, i.c.two_way, i.c.direction)
-                .join(f, f.c.family_id == i.c.family_id)
-                .where(f.c.school_id == school_id)
-            ).all(),
+            db.tuples(
+                conn.execute(
+                    select(i.c.family_id, i.c.date, i.c.two_way, i.c.direction)
+                    .join(f, f.c.family_id == i.c.family_id)
+                    .where(f.c.school_id == school_id)
+                )
+            ),
             columns=["family_id", "date", "two_way", "direction"],
         )
         to_all = pd.DataFrame(
-            conn.execute(
-                select(i.c.date).where(i.c.school_id == school_id, i.c.family_id.is_(None), i.c.partner_id.is_(None))
-            ).all(),
+            db.tuples(
+                conn.execute(
+                    select(i.c.date).where(
+                        i.c.school_id == school_id, i.c.family_id.is_(None), i.c.partner_id.is_(None)
+                    )
+                )
+            ),
             columns=["date"],
         )
     to_all = to_all.assign(family_id=None, partner_id=None, two_way=False, direction="to family")

@@ -84,7 +84,8 @@ def store_tables(store) -> dict[str, pd.DataFrame]:
     with store.read() as conn:
         return {
             name: pd.DataFrame(
-                conn.execute(sa.select(*[db.TABLES[name].c[c] for c in COLUMNS[name]])).all(), columns=COLUMNS[name]
+                db.tuples(conn.execute(sa.select(*[db.TABLES[name].c[c] for c in COLUMNS[name]]))),
+                columns=COLUMNS[name],
             )
             for name in TABLES
         }

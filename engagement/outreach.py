@@ -339,15 +339,17 @@ def load_frames(
     )
     with store.read() as conn:
         fam = pd.DataFrame(
-            conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS)).where(f.c.school_id == school_id)).all(),
+            db.tuples(conn.execute(sa.select(*(f.c[c] for c in FAMILY_COLUMNS)).where(f.c.school_id == school_id))),
             columns=FAMILY_COLUMNS,
         )
-        contacts = pd.DataFrame(conn.execute(summary).all(), columns=CONTACT_COLUMNS)
+        contacts = pd.DataFrame(db.tuples(conn.execute(summary)), columns=CONTACT_COLUMNS)
         stored = [c for c in PARTNER_COLUMNS if c in p.c]  # a partner's services are a table of their own
         par = pd.DataFrame(
-            conn.execute(
-                sa.select(*(p.c[c] for c in stored)).where(p.c.school_id == school_id, p.c.archived_on.is_(None))
-            ).all(),
+            db.tuples(
+                conn.execute(
+                    sa.select(*(p.c[c] for c in stored)).where(p.c.school_id == school_id, p.c.archived_on.is_(None))
+                )
+            ),
             columns=stored,
         )
         par["services"] = par["partner_id"].map(partner_tags(conn, list(par["partner_id"]))).astype(object)

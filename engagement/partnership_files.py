@@ -557,7 +557,7 @@ def export_frames(store: db.Store, school_id: str | Collection[str] | None = Non
             ),
         }
         return {
-            kind: _export_cells(pd.DataFrame(conn.execute(q).all(), columns=list(COLUMNS[kind]), dtype=object))
+            kind: _export_cells(pd.DataFrame(db.tuples(conn.execute(q)), columns=list(COLUMNS[kind]), dtype=object))
             for kind, q in queries.items()
         }
 

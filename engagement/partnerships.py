@@ -93,7 +93,9 @@ def load_members(store: db.Store, school_id: str) -> pd.DataFrame:
             .where(p.c.school_id == school_id)
             .order_by(m.c.partnership_id, m.c.family_id)
         ).all()
-    frame = pd.DataFrame(rows, columns=["partnership_id", "family_id", "joined", "left", "start"], dtype=object)
+    frame = pd.DataFrame(
+        db.tuples(rows), columns=["partnership_id", "family_id", "joined", "left", "start"], dtype=object
+    )
     frame["since"] = [j or s for j, s in zip(frame["joined"], frame["start"], strict=True)]
     return frame.drop(columns=["start"])
 

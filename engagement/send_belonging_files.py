@@ -499,7 +499,7 @@ def export_frames(store: db.Store, school_id: str | Collection[str] | None = Non
                 query = query.where(table.c.school_id == school_id)
             elif school_id is not None:
                 query = query.where(table.c.school_id.in_(list(school_id)))
-            frame = pd.DataFrame(conn.execute(query).all(), columns=list(COLUMNS[kind]), dtype=object)
+            frame = pd.DataFrame(db.tuples(conn.execute(query)), columns=list(COLUMNS[kind]), dtype=object)
             out[kind] = _export_cells(frame)
         s = db.transition_steps
         query = (
@@ -511,7 +511,7 @@ def export_frames(store: db.Store, school_id: str | Collection[str] | None = Non
             query = query.where(t.c.school_id == school_id)
         elif school_id is not None:
             query = query.where(t.c.school_id.in_(list(school_id)))
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(COLUMNS["transition_steps"]), dtype=object)
+        frame = pd.DataFrame(db.tuples(conn.execute(query)), columns=list(COLUMNS["transition_steps"]), dtype=object)
         out["transition_steps"] = _export_cells(frame)
     return {kind: out[kind] for kind in KINDS}
 

@@ -148,13 +148,15 @@ def meetings_held(conn, school_id: str, moves: pd.DataFrame, lookback_days: int 
         ).scalars()
     )
     logged = pd.DataFrame(
-        conn.execute(
-            sa.select(i.c.family_id, i.c.date).where(
-                i.c.school_id == school_id,
-                i.c.family_id.in_(moves["family_id"].unique().tolist()),
-                sa.func.lower(i.c.activity) == MEETING_ACTIVITY,
+        db.tuples(
+            conn.execute(
+                sa.select(i.c.family_id, i.c.date).where(
+                    i.c.school_id == school_id,
+                    i.c.family_id.in_(moves["family_id"].unique().tolist()),
+                    sa.func.lower(i.c.activity) == MEETING_ACTIVITY,
+                )
             )
-        ).all(),
+        ),
         columns=["family_id", "date"],
     )
     if not logged.empty:
@@ -186,15 +188,17 @@ def load_transitions(
         query = query.where(t.c.date <= end)
     with store.read() as conn:
         moves = pd.DataFrame(
-            conn.execute(query).all(),
+            db.tuples(conn.execute(query)),
             columns=["transition_id", "family_id", "kind", "direction", "other_setting", "date", "send"],
         )
         steps = pd.DataFrame(
-            conn.execute(
-                sa.select(s.c.transition_id, s.c.step, s.c.title, s.c.due, s.c.done)
-                .join(t, t.c.transition_id == s.c.transition_id)
-                .where(t.c.school_id == school_id)
-            ).all(),
+            db.tuples(
+                conn.execute(
+                    sa.select(s.c.transition_id, s.c.step, s.c.title, s.c.due, s.c.done)
+                    .join(t, t.c.transition_id == s.c.transition_id)
+                    .where(t.c.school_id == school_id)
+                )
+            ),
             columns=["transition_id", "step", "title", "due", "done"],
         )
         names = _setting_names(conn, school_id)
@@ -237,7 +241,9 @@ def plan_steps(store: db.Store, school_id: str, transition_id: str, today: datet
             .join(t, t.c.transition_id == s.c.transition_id)
             .where(t.c.school_id == school_id, s.c.transition_id == transition_id)
         ).all()
-    frame = pd.DataFrame(rows, columns=["step_id", "step", "title", "owner", "due", "done", "done_on", "done_by"])
+    frame = pd.DataFrame(
+        db.tuples(rows), columns=["step_id", "step", "title", "owner", "due", "done", "done_on", "done_by"]
+    )
     order = {step.key: n for n, step in enumerate(load_plan())}
     frame["_order"] = frame["step"].map(lambda k: order.get(k, len(order)))
     frame = frame.sort_values(["_order", "due"], kind="mergesort").drop(columns="_order").reset_index(drop=True)
@@ -437,14 +443,16 @@ def send_moves_without_meeting(
     t = db.transitions
     with store.read() as conn:
         moves = pd.DataFrame(
-            conn.execute(
-                sa.select(t.c.transition_id, t.c.family_id, t.c.date).where(
-                    t.c.school_id == school_id,
-                    t.c.send,
-                    t.c.date >= today,
-                    t.c.date <= today + datetime.timedelta(days=days),
+            db.tuples(
+                conn.execute(
+                    sa.select(t.c.transition_id, t.c.family_id, t.c.date).where(
+                        t.c.school_id == school_id,
+                        t.c.send,
+                        t.c.date >= today,
+                        t.c.date <= today + datetime.timedelta(days=days),
+                    )
                 )
-            ).all(),
+            ),
             columns=["transition_id", "family_id", "date"],
         )
         held = meetings_held(conn, school_id, moves)

@@ -25,6 +25,11 @@ bash scripts/setup-python.sh requirements-dev.txt
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/lint-imports --no-cache
+# Compiled files are written (to __pycache__, ignored by git), pytest's rewritten test modules
+# among them: with PYTHONDONTWRITEBYTECODE set, as some shells have it, each worker rewrote and
+# compiled every test module on every run (8 s of CPU a worker, 4 s from the cache) and each
+# command the tests start compiled the package again.
+unset PYTHONDONTWRITEBYTECODE
 # Two workers (pytest-xdist): the browser tests stay together on one worker per app server (see
 # tests/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
 exec .venv/bin/python -m pytest -n 2 "$@"

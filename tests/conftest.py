@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -122,6 +123,26 @@ if LoadScopeScheduling is not None:
 
 
 os.environ.setdefault(clock.TODAY_VARIABLE, "2026-11-25")
+
+# Streamlit's script runner installs the script it runs (app.py, or a page) as ``__main__`` and
+# leaves it there once an AppTest run is over. A process started later with multiprocessing's
+# "spawn" (the bench's import children, the officers of test_import_concurrency.py) runs the
+# parent's ``__main__`` file first: every such child ran the whole app, importing Streamlit and
+# opening (on a first start, filling) the default store under var/, before its own work. So each
+# test starts with this process's own ``__main__`` back in place.
+_MAIN_MODULE = sys.modules["__main__"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item) -> None:
+    sys.modules["__main__"] = _MAIN_MODULE
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item) -> None:
+    # Again after the fixtures: one of them may have run an AppTest.
+    sys.modules["__main__"] = _MAIN_MODULE
+
 
 POSTGRES_SERVER = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import sys
 
+import pytest
 from sqlalchemy import select
 
 from engagement import bench, cli, map_bench
@@ -223,12 +225,51 @@ def test_an_answer_put_just_before_the_child_ended_is_still_read():
 
 def test_only_runs_the_sections_asked_for(capsys):
     """``bench --only schools`` times the Schools page's figures alone (an authority's run without
-    the import and map sections); a misspelt section is refused, naming the real ones."""
+    the import and map sections), each line on SQLite, on PostgreSQL and in DuckDB with a figure
+    taken; a misspelt section is refused, naming the real ones."""
     assert cli.main(["bench", "--quick", "--only", "schoolz"]) == 2
     error = capsys.readouterr().err
     assert "'schoolz'" in error and "schools" in error and "oruk" in error
     assert bench.section_names() == ["engagement", "outreach", "register", "map", "schools", "import", "oruk"]
     assert cli.main(["bench", "--quick", "--only", "schools", "--today", "2026-11-23"]) == 0
     printed = capsys.readouterr().out
-    assert "Schools figures, all" in printed
     assert "import 2" not in printed and "score card, one school" not in printed
+    rows = table_rows(printed)
+    schools = [what for what in QUICK_LINES if "Schools figures" in what or "Overview in a store" in what]
+    assert list(rows) == ["generate and write the demo data (once)", *schools]
+    for what in schools:
+        assert FIGURE.fullmatch(rows[what]["figure"]), (what, rows[what])
+        assert float(rows[what]["figure"].split()[0].replace(",", "")) > 0, what
+    assert rows[f"Schools figures, same SQL in DuckDB ({SCHOOLS_THREADS}) vs SQLite"]["note"].startswith(
+        "ours / DuckDB = "
+    )
+
+
+def _says_whether_streamlit_is_loaded(results) -> None:
+    results.put("streamlit" in sys.modules)
+
+
+@pytest.fixture
+def an_apptest_has_run():
+    """This process as an earlier test may leave it: a Streamlit script run by AppTest, which makes
+    that script the process's ``__main__`` (tests/conftest.py puts the real one back)."""
+    from streamlit.testing.v1 import AppTest
+
+    assert not AppTest.from_string("import streamlit as st\nst.write('a page')").run().exception
+    assert sys.modules["__main__"].st.__name__ == "streamlit"  # the script's own namespace is __main__
+
+
+def test_a_child_the_bench_spawns_after_an_apptest_run_does_not_run_the_script(an_apptest_has_run):
+    """A spawned child runs its parent's ``__main__`` file first: with an AppTest's script left
+    there, every bench child (and every officer of test_import_concurrency.py) ran the app, Streamlit
+    and all, before its own work, a second or two each."""
+    import multiprocessing
+
+    from engagement.bench_timing import child_result
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_says_whether_streamlit_is_loaded, args=(results,))
+    child.start()
+    child.join()
+    assert child_result(child, results) is False

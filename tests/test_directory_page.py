@@ -40,7 +40,8 @@ def open_as(email: str | None):
         at.secrets["auth"] = AUTH
         at.secrets["roles"] = ROLES
         at.user = {"is_logged_in": True, "email": email}
-    at.run()
+    # Straight to the page, as a visitor opening its address: the app routes the first run there
+    # (an Overview first would cost its whole run).
     at.switch_page("app_pages/directory.py").run()
     assert not at.exception, at.exception
     return at

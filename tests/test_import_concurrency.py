@@ -114,7 +114,13 @@ def test_contacts_logged_during_a_large_import_all_land(store):
     )
     assert seed.ok, seed.format()
     data = big_file()
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter each: no engine shared across a fork
+    # A fresh interpreter for the officers, no engine of this process shared across a fork: the
+    # fork server is one, started once per test process with what an officer imports already
+    # imported, and each officer is a fork of it, not an interpreter importing pandas and
+    # SQLAlchemy again. (Python 3.11's fork server does not take this process's sys.path: the
+    # modules it preloads are ones the project's folder holds, not this test module.)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["engagement.contacts", "engagement.store"])
     ready, results = context.Queue(), context.Queue()
     start, stop = context.Event(), context.Event()
     phase = context.Value("i", BEFORE)

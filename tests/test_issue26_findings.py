@@ -84,8 +84,7 @@ def test_a_family_reference_taken_off_a_register_is_shown_as_text(tmp_path, monk
     )
     store.dispose()
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/week.py").run()
+    at.switch_page("app_pages/week.py").run()  # straight to the page, as by its address
     at.selectbox(key="week_event").set_value(saved.event_id).run()
     at.selectbox(key="week_event_remove_family").set_value(odd).run()
     at.checkbox(key="week_event_remove_sure").check().run()

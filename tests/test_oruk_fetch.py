@@ -266,7 +266,9 @@ def test_a_feed_address_is_kept_logged_and_printed_without_its_secrets(feed_serv
         stored = [str(v) for table in (db.partners, db.audit_log) for r in conn.execute(select(table)) for v in r]
     store.dispose()
     dry = run_cli("import-oruk", secret, "--dry-run", "--db", db_url)
-    feed_server.trouble["/api/services?page=1"] = [(500, {}, b"", 0)] * 4
+    # Retry-After: 0, so the command's own client (three retries, one second's backoff doubling)
+    # tries again at once instead of sleeping seven seconds of real time.
+    feed_server.trouble["/api/services?page=1"] = [(500, {"Retry-After": "0"}, b"", 0)] * 4
     failed = run_cli("import-oruk", secret, "--db", db_url)
     assert failed.returncode == 1 and "HTTP 500" in failed.stderr
     shown = "\n".join([*stored, report.format(), dry.stdout, dry.stderr, failed.stdout, failed.stderr])

@@ -50,7 +50,8 @@ def held(path: Path) -> sqlite3.Connection:
 
 def open_page(page: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    # Straight to the page, as a visitor opening its address: the app routes the first run there
+    # (an Overview first would cost its whole run).
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at

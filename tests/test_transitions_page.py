@@ -36,11 +36,15 @@ def app_db(demo_app_db):
     return demo_app_db
 
 
-def signed_in(email: str) -> AppTest:
+def signed_in(email: str, page: str | None = None) -> AppTest:
+    """The app signed in as ``email``, run once: on ``page`` when given (straight there, as a
+    visitor opening its address: an Overview first would cost its whole run), else the Overview."""
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.secrets["auth"] = AUTH
     at.secrets["roles"] = ROLES
     at.user = {"is_logged_in": True, "email": email}
+    if page:
+        at.switch_page(page)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -55,9 +59,7 @@ def test_senco_role_opens_transitions_outreach_data_and_the_aggregate_pages():
 
 
 def test_a_senco_sees_and_updates_a_send_childs_move_to_secondary(app_db):
-    at = signed_in("senco@hollybrook.sch.uk")
-    at.switch_page("app_pages/transitions.py").run()
-    assert not at.exception, at.exception
+    at = signed_in("senco@hollybrook.sch.uk", "app_pages/transitions.py")
     assert at.title[0].value == "Transitions"
     table = at.dataframe[0].value
     assert table["send"].iloc[0]  # SEND first
@@ -106,9 +108,7 @@ def test_the_senco_sees_belonging_by_group_beside_the_send_moves(app_db):
     of them with a move shown, on the SENCO's Transitions page; a group too small is not shown."""
     from engagement import belonging, clock
 
-    at = signed_in("senco@hollybrook.sch.uk")
-    at.switch_page("app_pages/transitions.py").run()
-    assert not at.exception, at.exception
+    at = signed_in("senco@hollybrook.sch.uk", "app_pages/transitions.py")
     assert any(s.value == "Belonging of families with SEND" for s in at.header)
     (shown,) = [t.value for t in at.table if "SEND, moving" in t.value.columns]
     store = db.open_store(app_db)
@@ -143,12 +143,9 @@ def test_a_governor_sees_belonging_and_transition_counts_on_the_overview(app_db)
 
 
 def test_outreach_spells_out_the_flo_reasons_to_flos_only(app_db):
-    flo = signed_in("flo@hollybrook.sch.uk")
-    flo.switch_page("app_pages/outreach.py").run()
-    assert not flo.exception, flo.exception
+    flo = signed_in("flo@hollybrook.sch.uk", "app_pages/outreach.py")
     reasons = " ".join(m.value for m in flo.markdown if m.value.startswith("**Why now:**"))
     assert "no transition meeting yet" in reasons and "low belonging" in reasons
-    head = signed_in("head@hollybrook.sch.uk")
-    head.switch_page("app_pages/outreach.py").run()
+    head = signed_in("head@hollybrook.sch.uk", "app_pages/outreach.py")
     reasons = " ".join(m.value for m in head.markdown if m.value.startswith("**Why now:**"))
     assert "low belonging" not in reasons and "reasons for family liaison officers" in reasons

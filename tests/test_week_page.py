@@ -38,7 +38,8 @@ def app_db(tmp_path, monkeypatch):
 
 def open_page(page: str = "app_pages/week.py") -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    # Straight to the page, as a visitor opening its address: the app routes the first run there
+    # (an Overview first would cost its whole run).
     at.switch_page(page).run()
     assert not at.exception, at.exception
     return at

@@ -51,6 +51,7 @@ from engagement.store.rows import (
     link_to_events,
     refresh_event_families,
     rows_by_key,
+    tuples,
     upsert,
 )
 from engagement.store.school_list import clear_demo_data, get_school, has_demo_data, is_empty, list_schools, school_ids
@@ -436,6 +437,7 @@ __all__ = [
     "to_json",
     "transition_steps",
     "transitions",
+    "tuples",
     "upgrade_schema",
     "upsert",
     "write_migration",

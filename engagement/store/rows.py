@@ -63,6 +63,22 @@ def _chunks_by_key(
         yield names, list(conn.execute(query).all())
 
 
+def tuples(rows: Iterable[Sequence[Any]]) -> list[tuple]:
+    """Rows as plain tuples, to build a pandas frame from. Given SQLAlchemy ``Row`` objects, pandas
+    (3.x) takes its slowest path: it asks every row for a ``dtype`` attribute, which a ``Row``
+    answers by building and raising an exception (about 5 microseconds a row: a fifth of a second
+    for the demo school's 44,000 contacts, on every page that reads them), and then turns each row
+    into a tuple anyway. The frame is the same; built from tuples it costs an eighth of the time.
+
+    >>> import pandas as pd
+    >>> from sqlalchemy import create_engine, text
+    >>> with create_engine("sqlite://").connect() as conn:
+    ...     pd.DataFrame(tuples(conn.execute(text("SELECT 1, 'a'"))), columns=["n", "s"]).to_dict("records")
+    [{'n': 1, 's': 'a'}]
+    """
+    return [tuple(row) for row in rows]
+
+
 def rows_by_key(
     conn: Connection, table_name: str, keys: Iterable[str], columns: Iterable[str] | None = None, by: str | None = None
 ) -> Iterator[dict[str, Any]]:
