@@ -37,6 +37,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+import weakref
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -58,9 +59,16 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORTS = [(1280, 800), (1920, 1080)]
 READY_TIMEOUT_MS = 60_000
-# Streamlit may start a rerun just after a run ends (a component sending its first value), so a
-# page counts as settled only once its script has stayed idle this long.
-SETTLE_MS = 750
+# A page counts as settled once nothing has happened for this long: no DOM change in it or its
+# frames, no websocket frame either way, no request. A component that reports a value (which
+# starts a rerun) does so through a websocket frame, and a component draws before it reports, so
+# a rerun about to start is seen as activity, not as quiet; the wait is counted from the call, so
+# an action just taken has this long to show its first effect.
+QUIET_MS = 300
+# A request still open after this long no longer holds the page back (a download, a stalled tile):
+# the same bound as the wait for network idleness that this replaced.
+REQUEST_CAP_S = 10.0
+_POLL_MS = 50
 # Full-page screenshots stretch the viewport to the content; past this the page is unreadable anyway.
 MAX_SCREENSHOT_HEIGHT = 12_000
 
@@ -379,33 +387,115 @@ def visit(
             "dialog", lambda dialog: (record.dialogs.append(f"{dialog.type}: {dialog.message!r}"), dialog.dismiss())
         )
         page = context.new_page()
+        watch(page)
         yield record, page
     finally:
         context.close()
 
 
-_SETTLED_JS = """settleMs => {
+# Streamlit connected, its script not running, nothing of the last run left stale; and how long
+# ago the DOM of the page, or of any frame of it this script can reach, last changed (see _WATCH_JS).
+_STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   const idle = !!app && app.dataset.testConnectionState === 'CONNECTED'
     && app.dataset.testScriptState === 'notRunning'
     && !!document.querySelector('[data-testid="stMain"]')
     && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')
     && !document.querySelector('[data-stale="true"]');
-  const now = performance.now();
-  if (!idle) { window.__harnessIdleSince = null; return false; }
-  if (window.__harnessIdleSince == null) window.__harnessIdleSince = now;
-  return now - window.__harnessIdleSince >= settleMs;
+  let changed = window.__harnessChanged || 0;
+  const walk = win => {
+    for (let i = 0; i < win.frames.length; i++) {
+      try { changed = Math.max(changed, win.frames[i].__harnessChanged || 0); walk(win.frames[i]); } catch (e) {}
+    }
+  };
+  walk(window);
+  return {idle, quietMs: Date.now() - changed};
 }"""
 
+# Run in every document and frame before its own scripts: the time of its last DOM change (Date.now,
+# so that frames, each with a clock of its own, compare).
+_WATCH_JS = """(() => {
+  if (window.__harnessChanged !== undefined) return;
+  window.__harnessChanged = Date.now();
+  new MutationObserver(() => { window.__harnessChanged = Date.now(); })
+    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+})()"""
 
-def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS) -> None:
-    """Wait until Streamlit is connected, its script has finished and stayed idle, and the
-    page's own requests (component frames, images) are done."""
-    page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
-    with suppress(Exception):
-        page.wait_for_load_state("networkidle", timeout=10_000)
-    page.evaluate("() => { window.__harnessIdleSince = null; }")
-    page.wait_for_function(_SETTLED_JS, arg=SETTLE_MS, polling=100, timeout=timeout_ms)
+
+class Activity:
+    """What a page has done that its DOM does not show: websocket frames sent or received (a rerun
+    asked for, a rerun's output arriving) and HTTP requests, with those still open."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.open: dict[object, float] = {}
+
+    def touch(self, *_) -> None:
+        self.last = time.monotonic()
+
+    def started(self, request) -> None:
+        self.open[request] = self.last = time.monotonic()
+
+    def ended(self, request) -> None:
+        self.open.pop(request, None)
+        self.last = time.monotonic()
+
+    def socket(self, ws) -> None:
+        self.touch()
+        ws.on("framesent", self.touch)
+        ws.on("framereceived", self.touch)
+        ws.on("close", self.touch)
+
+    def requests_open(self, now: float) -> list[str]:
+        return [request.url for request, since in self.open.items() if now - since < REQUEST_CAP_S]
+
+
+_ACTIVITY: weakref.WeakKeyDictionary[object, Activity] = weakref.WeakKeyDictionary()
+
+
+def watch(page) -> Activity:
+    """Start watching ``page`` for activity (once; :func:`visit` does it for its page before the
+    first load, so the first load is watched whole)."""
+    if page in _ACTIVITY:
+        return _ACTIVITY[page]
+    activity = _ACTIVITY[page] = Activity()
+    page.add_init_script(_WATCH_JS)
+    with suppress(Exception):  # a page not loaded yet gets the watcher from the init script
+        for frame in page.frames:
+            frame.evaluate(_WATCH_JS)
+    page.on("websocket", activity.socket)
+    page.on("request", activity.started)
+    page.on("requestfinished", activity.ended)
+    page.on("requestfailed", activity.ended)
+    return activity
+
+
+def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS, quiet_ms: int = QUIET_MS) -> None:
+    """Wait until Streamlit is connected and its script idle, and nothing has happened for
+    ``quiet_ms``, counted from this call: no DOM change in the page or its frames, no websocket
+    frame, no request started, finished or still open (see QUIET_MS)."""
+    activity = watch(page)
+    started = time.monotonic()
+    state: dict = {}
+    while True:
+        try:
+            state = page.evaluate(_STATE_JS)  # also delivers the page's events that came meanwhile
+        except Exception as exc:  # a navigation under way: its new document is waited for
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            state = {"idle": False, "quietMs": 0}
+        now = time.monotonic()
+        quiet = min(state["quietMs"], 1000 * (now - max(started, activity.last)))
+        open_requests = activity.requests_open(now)
+        if state["idle"] and quiet >= quiet_ms and not open_requests:
+            return
+        if now - started > timeout_ms / 1000:
+            raise TimeoutError(
+                f"the page did not settle within {timeout_ms / 1000:.0f} s: Streamlit "
+                f"{'idle' if state['idle'] else 'not idle'}, quiet for {quiet:.0f} ms, "
+                f"requests open: {open_requests[:3]}"
+            )
+        page.wait_for_timeout(_POLL_MS)
 
 
 def open_path(page, record: Visit, path: str) -> None:

@@ -32,8 +32,7 @@ def _upload(page, name: str, data: bytes) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
         files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
     )
-    page.wait_for_timeout(300)
-    h.wait_ready(page)
+    h.wait_ready(page)  # the upload, then the rerun it asks for
 
 
 def test_a_file_is_checked_whole_then_imported_on_the_click(open_app_page, app_database):

@@ -84,7 +84,6 @@ def test_the_menu_reaches_every_page_cleanly_in_one_session(chromium, app_server
         for nav in nav_pages:
             for recorded in (record.outside, record.console_errors, record.page_errors, record.dialogs):
                 recorded.clear()
-            page.evaluate("() => { window.__harnessIdleSince = null; }")
             h.nav_link(page, nav.path).click()
             page.wait_for_url(app_server.url + nav.path)
             h.wait_ready(page)

@@ -34,7 +34,6 @@ def test_a_pasted_register_is_refused_until_the_unknown_reference_goes(open_app_
         paste = form.locator("textarea")
         paste.fill("\n".join(families) + "\nNOT-A-FAMILY")
         form.get_by_role("button", name="Save register").click()
-        page.wait_for_timeout(300)
         h.wait_ready(page)
         alert = page.locator('[data-testid="stAlert"]').filter(has_text="Nothing was saved")
         assert alert.is_visible()
@@ -43,7 +42,6 @@ def test_a_pasted_register_is_refused_until_the_unknown_reference_goes(open_app_
 
         paste.fill("\n".join(families))
         form.get_by_role("button", name="Save register").click()
-        page.wait_for_timeout(300)
         h.wait_ready(page)
         saved = page.locator('[data-testid="stAlert"]').filter(has_text="Saved:").inner_text()
         assert "12 families added to the register" in saved
