@@ -253,6 +253,13 @@ class Visit:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def reset(self) -> None:
+        """Forget everything seen so far (the listeners of the visit keep writing here), so that
+        what the page does next is recorded apart."""
+        fresh = Visit(self.label, self.origin, self.allow_hosts)
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
     def problems(self) -> list[str]:
         """Every failure of this visit, one line each, for an assertion message."""
         lines = [f"harness: {_short(e)}" for e in self.failures]
