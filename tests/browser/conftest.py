@@ -9,6 +9,7 @@ test is an injection test too. A page's own browser test can open a path with ``
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 import tomllib
@@ -192,19 +193,34 @@ def nav_pages(chromium, app_server) -> list[h.NavPage]:
 
 @pytest.fixture(scope="session")
 def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
-    """Every menu page opened by its URL in a fresh session at each viewport: checked, and screenshot
-    to artifacts/screenshots/<page>-<w>x<h>.png. (axe-core runs on every page under every role in
-    test_accessibility.py, on the signed-in server.)"""
+    """Every menu page opened by its URL in a fresh session at the first viewport, then the window
+    resized to each other one: checked at each, and screenshot to
+    artifacts/screenshots/<page>-<w>x<h>.png. A page resized is laid out as one opened at that size
+    (every element in the same box, the same text: compared on every page when the loads became one).
+    (axe-core runs on every page under every role in test_accessibility.py, on the signed-in server.)"""
     for stale in [*h.SCREENSHOTS.glob("*.png"), *(h.ARTIFACTS / "browser").glob("*.txt")]:
         stale.unlink()  # a page renamed or gone must not leave old findings behind
     visits: dict[str, list[h.Visit]] = {}
     for nav in nav_pages:
-        for viewport in h.VIEWPORTS:
-            label = f"{nav.name} ({nav.path}) at {viewport[0]}x{viewport[1]}"
-            started = time.monotonic()
-            with h.visit(chromium, app_server.url, label, viewport) as (record, page):
+        records: list[h.Visit] = []
+        visits[nav.name] = records
+        with h.visit(chromium, app_server.url, "", h.VIEWPORTS[0]) as (record, page):
+            for viewport in h.VIEWPORTS:
+                if viewport != h.VIEWPORTS[0]:
+                    # What the page did at the size before is that size's record; this one starts afresh.
+                    records.append(copy.deepcopy(record))
+                    record.reset()
+                started = time.monotonic()
+                record.label = f"{nav.name} ({nav.path}) at {viewport[0]}x{viewport[1]}"
                 try:
-                    h.open_path(page, record, nav.path)
+                    if viewport == h.VIEWPORTS[0]:
+                        h.open_path(page, record, nav.path)
+                    elif records[0].failures:
+                        raise AssertionError(f"the page did not open at {h.VIEWPORTS[0][0]}x{h.VIEWPORTS[0][1]}")
+                    else:
+                        record.expected_path = nav.path
+                        page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+                        h.wait_ready(page)
                     h.collect(page, record)
                     h.screenshot(page, h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
                     if viewport == h.VIEWPORTS[0]:
@@ -213,8 +229,8 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
                     record.failures.append(f"{type(exc).__name__}: {exc}")
                     with suppress(Exception):
                         page.screenshot(path=str(h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}-failed.png"))
-            record.seconds = time.monotonic() - started
-            visits.setdefault(nav.name, []).append(record)
+                record.seconds = time.monotonic() - started
+        records.append(record)  # the last size's, with anything said while the session closed
     app_server.assert_alive()
     return visits
 

@@ -253,6 +253,13 @@ class Visit:
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    def reset(self) -> None:
+        """Forget everything seen so far (the listeners of the visit keep writing here), so that
+        what the page does next is recorded apart."""
+        fresh = Visit(self.label, self.origin, self.allow_hosts)
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
     def problems(self) -> list[str]:
         """Every failure of this visit, one line each, for an assertion message."""
         lines = [f"harness: {_short(e)}" for e in self.failures]
@@ -393,15 +400,22 @@ def visit(
         context.close()
 
 
-# Streamlit connected, its script not running, nothing of the last run left stale; and how long
-# ago the DOM of the page, or of any frame of it this script can reach, last changed (see _WATCH_JS).
+# Streamlit connected, its script not running, nothing of the last run left stale, and no skeleton:
+# Streamlit's stand-in for an element whose code is still loading, or a component that has not said
+# it is ready (its code may be compiling, off the page's main thread, with no other sign of life);
+# and how long ago the DOM of the page, or of any frame of it this script can reach, last changed
+# (see _WATCH_JS).
 _STATE_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
-  const idle = !!app && app.dataset.testConnectionState === 'CONNECTED'
-    && app.dataset.testScriptState === 'notRunning'
-    && !!document.querySelector('[data-testid="stMain"]')
-    && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')
-    && !document.querySelector('[data-stale="true"]');
+  const has = selector => !!document.querySelector(selector);
+  const busy = !app ? 'no app yet'
+    : app.dataset.testConnectionState !== 'CONNECTED' ? 'not connected'
+    : app.dataset.testScriptState !== 'notRunning' ? 'script ' + app.dataset.testScriptState
+    : !has('[data-testid="stMain"]') ? 'no main block'
+    : has('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]') ? 'running icon'
+    : has('[data-stale="true"]') ? 'stale elements'
+    : has('[data-testid="stSkeleton"], [data-testid="stSkeletonElement"], [data-testid="stAppSkeleton"]') ? 'skeleton'
+    : '';
   let changed = window.__harnessChanged || 0;
   const walk = win => {
     for (let i = 0; i < win.frames.length; i++) {
@@ -409,7 +423,7 @@ _STATE_JS = """() => {
     }
   };
   walk(window);
-  return {idle, quietMs: Date.now() - changed};
+  return {idle: !busy, busy, quietMs: Date.now() - changed};
 }"""
 
 # Run in every document and frame before its own scripts: the time of its last DOM change (Date.now,
@@ -471,7 +485,8 @@ def watch(page) -> Activity:
 
 
 def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS, quiet_ms: int = QUIET_MS) -> None:
-    """Wait until Streamlit is connected and its script idle, and nothing has happened for
+    """Wait until Streamlit is connected, its script idle and every element drawn (no skeleton),
+    and nothing has happened for
     ``quiet_ms``, counted from this call: no DOM change in the page or its frames, no websocket
     frame, no request started, finished or still open (see QUIET_MS)."""
     activity = watch(page)
@@ -483,7 +498,7 @@ def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS, quiet_ms: int = QUIET_M
         except Exception as exc:  # a navigation under way: its new document is waited for
             if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
                 raise
-            state = {"idle": False, "quietMs": 0}
+            state = {"idle": False, "busy": "navigating", "quietMs": 0}
         now = time.monotonic()
         quiet = min(state["quietMs"], 1000 * (now - max(started, activity.last)))
         open_requests = activity.requests_open(now)
@@ -492,7 +507,7 @@ def wait_ready(page, timeout_ms: int = READY_TIMEOUT_MS, quiet_ms: int = QUIET_M
         if now - started > timeout_ms / 1000:
             raise TimeoutError(
                 f"the page did not settle within {timeout_ms / 1000:.0f} s: Streamlit "
-                f"{'idle' if state['idle'] else 'not idle'}, quiet for {quiet:.0f} ms, "
+                f"{'idle' if state['idle'] else 'not idle (' + state['busy'] + ')'}, quiet for {quiet:.0f} ms, "
                 f"requests open: {open_requests[:3]}"
             )
         page.wait_for_timeout(_POLL_MS)

@@ -1,6 +1,6 @@
 """The harness's wait for a settled page (``harness.wait_ready``), on a page of its own that shows
 Streamlit's markers without a Streamlit behind it: the wait holds while the script runs, while a
-request is open, while the DOM keeps changing and while websocket frames keep coming (a component's
+request is open, while an element is still a skeleton, while the DOM keeps changing and while websocket frames keep coming (a component's
 value on its way to the server, a rerun's output on its way back), and ends once they have stopped. Every
 browser test reads its page after this wait, so a wait ending early would have them judge a page
 half drawn."""
@@ -57,9 +57,25 @@ def _finish_run(page) -> None:
 
 def test_the_wait_holds_while_the_script_runs(fake_app):
     page, _ = fake_app
-    with pytest.raises(TimeoutError, match="not idle"):
+    with pytest.raises(TimeoutError, match=r"not idle \(script running\)"):
         h.wait_ready(page, timeout_ms=1_500)
     _finish_run(page)
+    h.wait_ready(page, timeout_ms=10_000)
+
+
+def test_the_wait_holds_while_an_element_is_a_skeleton(fake_app):
+    """Streamlit draws a skeleton where an element's code is still loading (or a component is
+    not ready yet); once loaded, the code may compile off the main thread for longer than the
+    quiet period, with nothing else happening meanwhile."""
+    page, _ = fake_app
+    _finish_run(page)
+    page.evaluate(
+        """() => { const s = document.createElement('div'); s.dataset.testid = 'stSkeleton';
+             document.querySelector('[data-testid=stMain]').append(s); }"""
+    )
+    with pytest.raises(TimeoutError, match=r"not idle \(skeleton\)"):
+        h.wait_ready(page, timeout_ms=1_500)
+    page.evaluate("() => document.querySelector('[data-testid=stSkeleton]').remove()")
     h.wait_ready(page, timeout_ms=10_000)
 
 
