@@ -98,15 +98,15 @@ def _question_counts(
     a filtered copy of it per question and group (the Overview draws three rounds on every run)."""
     scored = ~answers["answer"].isin(survey.unscored)
     agreeing = scored & answers["answer"].isin(survey.agree)
-    columns = {(None, "n"): scored, (None, "agree"): agreeing}
+    columns: dict[tuple[str | None, str], pd.Series] = {(None, "n"): scored, (None, "agree"): agreeing}
     for group in groups:
         columns |= {(group, "n"): scored & answers[group], (group, "agree"): agreeing & answers[group]}
     sums = pd.DataFrame(columns).groupby(answers["question"].to_numpy()).sum()
     out: dict[tuple[str, str | None], tuple[int, int, float | None]] = {}
     for question, row in zip(sums.index, sums.to_numpy(dtype=np.int64).tolist(), strict=True):
-        for i, group in enumerate([None, *groups]):
+        for i, of_group in enumerate([None, *groups]):
             n, agree = row[2 * i], row[2 * i + 1]
-            out[(question, group)] = (n, agree, round(agree / n, 4) if n else None)
+            out[(question, of_group)] = (n, agree, round(agree / n, 4) if n else None)
     return out
 
 

@@ -37,6 +37,7 @@ is a goal not done whose due date is before the window's end.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -167,11 +168,37 @@ class Evaluation:
     sentences: list[str] = field(default_factory=list)
 
 
-def _headline_answers(store: db.Store, school_id: str):
+class SchoolReads:
+    """What the figures of one school read from the store, each read once however many figures
+    need it: the Partnerships page's view read the survey answers three times (the plan's figures
+    now and at their baseline, the evaluations) and the contacts twice. A view's functions share
+    one; given none, each reads for itself."""
+
+    def __init__(self, store: db.Store, school_id: str):
+        self.store, self.school_id = store, school_id
+
+    @functools.cached_property
+    def responses(self) -> pd.DataFrame:
+        return load_responses(self.store, self.school_id)
+
+    @functools.cached_property
+    def messages(self):
+        from engagement.communication import load_messages
+
+        return load_messages(self.store, self.school_id)
+
+    @functools.cached_property
+    def frames(self):
+        from engagement.frames import load_school_frames
+
+        return load_school_frames(self.store, self.school_id)
+
+
+def _headline_answers(reads: SchoolReads):
     """The headline survey, its question, every round's date, and the parents' answers to the
     headline question, one per family and round."""
     survey = load_surveys().headline
-    responses = load_responses(store, school_id)
+    responses = reads.responses
     if survey is None or survey.headline is None:
         return None, [], responses.iloc[0:0]
     of_survey = responses[responses["survey"] == survey.key]
@@ -237,14 +264,16 @@ def evaluate(
     *,
     for_governor: bool = False,
     threshold: int | None = None,
+    reads: SchoolReads | None = None,
 ) -> list[Evaluation]:
     """Every partnership of the school begun by the window's end (a planned one is not yet
     evaluated), newest first, evaluated for the window ``[start, end]``."""
     threshold = _threshold(threshold)
+    reads = reads or SchoolReads(store, school_id)
     partnerships = load_partnerships(store, school_id)
     partnerships = partnerships[(partnerships["status"] != "planned") & (partnerships["start"] <= end)]
     members = load_members(store, school_id)
-    survey, dates, answers = _headline_answers(store, school_id)
+    survey, dates, answers = _headline_answers(reads)
     out = []
     with store.read() as conn:
         everyone = _school_families(conn, school_id)
@@ -452,24 +481,22 @@ def score_sections(
     *,
     calendar: Calendar,
     for_governor: bool = False,
+    reads: SchoolReads | None = None,
 ) -> dict:
     """The sections of ``score --json`` a plan needs, for a window, computed as ``score`` computes
     them (and as governors see them, with ``for_governor``); only the sections asked for."""
+    reads = reads or SchoolReads(store, school_id)
     card: dict = {}
     if sections & SCORE_SECTIONS:
-        from engagement.frames import load_school_frames
         from engagement.privacy import governor_row
         from engagement.scoring import card_from_row, metrics
 
-        frames = load_school_frames(store, school_id)
-        row = metrics(frames.school(school_id), start, end, calendar=calendar).iloc[0].to_dict()
+        row = metrics(reads.frames.school(school_id), start, end, calendar=calendar).iloc[0].to_dict()
         card |= card_from_row(governor_row(row) if for_governor else row, start, end)
     if "communication" in sections:
-        from engagement.communication import load_messages, measure
+        from engagement.communication import measure
 
-        card["communication"] = measure(
-            load_messages(store, school_id), start, end, calendar, for_governor=for_governor
-        ).card
+        card["communication"] = measure(reads.messages, start, end, calendar, for_governor=for_governor).card
     if sections & {"events", "referrals"}:
         from engagement.week import week_card
 
@@ -481,7 +508,7 @@ def score_sections(
     if "belonging" in sections:
         from engagement.belonging import headline
 
-        card["belonging"] = headline(load_responses(store, school_id), end, for_governor=for_governor)
+        card["belonging"] = headline(reads.responses, end, for_governor=for_governor)
     return card
 
 
@@ -506,30 +533,25 @@ def plan_figures(
     calendar: Calendar,
     card: Mapping | None = None,
     for_governor: bool = False,
+    reads: SchoolReads | None = None,
 ) -> list[dict]:
     """``score --json``'s ``action_plan``: each goal of the school year of ``end`` with its
     figure's baseline, now, target and whether it is on track, its status and whether it is
     overdue. ``card`` is the window's ``score --json`` object when the caller has it."""
+    reads = reads or SchoolReads(store, school_id)
+    sections_of = functools.partial(score_sections, store, school_id, calendar=calendar, for_governor=for_governor)
     year = year_label(end)
     plan = load_plan(store, school_id, year)
     measures = {m for m in plan["measure"] if m}
     sections = {m.split(".")[0] for m in measures}
-    now_card = (
-        dict(card)
-        if card is not None
-        else score_sections(store, school_id, start, end, sections, calendar=calendar, for_governor=for_governor)
-    )
+    now_card = dict(card) if card is not None else sections_of(start, end, sections, reads=reads)
     missing = {m.split(".")[0] for m in measures if m.split(".")[0] not in now_card}
     if missing:
-        now_card |= score_sections(store, school_id, start, end, missing, calendar=calendar, for_governor=for_governor)
+        now_card |= sections_of(start, end, missing, reads=reads)
     need_baseline = {m.split(".")[0] for m, b in zip(plan["measure"], plan["baseline"], strict=True) if m and b is None}
     term = baseline_term(year, calendar)
     base_card = (
-        score_sections(
-            store, school_id, term.start, term.end, need_baseline, calendar=calendar, for_governor=for_governor
-        )
-        if need_baseline and term is not None
-        else {}
+        sections_of(term.start, term.end, need_baseline, reads=reads) if need_baseline and term is not None else {}
     )
     gone = share_of_year_gone(year, end, calendar)
     out = []
@@ -649,7 +671,8 @@ def partnerships_view(
     calendar = calendar or load_calendar(store, school_id)
     school = db.get_school(store, school_id) or {"name": school_id}
     year = year_label(end)
-    figures = plan_figures(store, school_id, start, end, calendar=calendar, for_governor=for_governor)
+    reads = SchoolReads(store, school_id)
+    figures = plan_figures(store, school_id, start, end, calendar=calendar, for_governor=for_governor, reads=reads)
     stored = {r["plan_id"]: r for r in load_plan(store, school_id, year).to_dict("records")}
     plan = []
     for row in figures:
@@ -671,7 +694,8 @@ def partnerships_view(
         members=members,
         # The ones with figures first: the first screen of a projector shows what can be told.
         evaluations=sorted(
-            evaluate(store, school_id, start, end, for_governor=for_governor), key=lambda e: e.figures["suppressed"]
+            evaluate(store, school_id, start, end, for_governor=for_governor, reads=reads),
+            key=lambda e: e.figures["suppressed"],
         ),
         plan=plan,
         overdue=[] if for_governor else [r for r in plan if r["overdue"]],
