@@ -151,8 +151,10 @@ _SVG_TEXT = {
 }
 
 
-_CSS = """
-@page { size: A4; margin: 9mm 11mm 8mm 11mm; }
+PAGE_FOOT_MM = 8  # the sheet's foot margin
+_CSS = (
+    f"\n@page {{ size: A4; margin: 9mm 11mm {PAGE_FOOT_MM}mm 11mm; }}"
+    """
 * { box-sizing: border-box; }
 html { font-family: Arial, Helvetica, "Liberation Sans", "DejaVu Sans", sans-serif; color: #1a1a1a;
        font-size: 8pt; line-height: 1.2; background: white;
@@ -192,6 +194,7 @@ footer { margin-top: 2mm; font-size: 0.9rem; color: #444; border-top: 0.2mm soli
 @media screen { body { padding: 8mm; } }
 @media print { body { padding: 0; } }
 """
+)
 
 
 def _score_card_cell(row: dict, previous: str, last_year: str | None = None) -> str:
@@ -445,18 +448,26 @@ def _refuse_fetch(url: str, *args, **kwargs):
 # Type sizes to fall back on, largest first, when a report's text (a long name, many gaps) would
 # spill onto a second sheet: every size in the report's CSS is relative to this one.
 _FIT_SIZES = ("8pt", "7.6pt", "7.2pt", "7pt", "6.8pt", "6.4pt", "6pt")
+# Room the fitting leaves at the foot of the sheet. A browser lays the same text out a pixel or
+# two longer than WeasyPrint (a staff report of 31 August 2027: 1,056.0 px high in WeasyPrint,
+# 2.3 px short of the sheet's 280 mm, and 1,058.0 px in Chromium, with nothing to spare): the type
+# is chosen for a sheet this much shorter, and the HTML file keeps the whole sheet.
+FIT_SLACK_MM = 3
+_FIT_PAGE = f"@page {{ margin-bottom: {PAGE_FOOT_MM + FIT_SLACK_MM}mm; }}"
 
 
 def _fitted(report_html: str):
-    """The report's HTML with the largest type that keeps it to one A4 sheet written into its own
-    styles, and WeasyPrint's rendering of it."""
+    """The report's HTML with the largest type that keeps it to one A4 sheet, with
+    ``FIT_SLACK_MM`` to spare, written into its own styles, and WeasyPrint's rendering of it (on
+    the sheet shortened by that room: the PDF's foot margin is the slack's wider)."""
     import weasyprint  # imported here: it loads pango, which only the PDF and the fitting need
 
     for size in _FIT_SIZES:
         # The size goes in as the last rule of the page's own <style>, so a browser printing the
         # HTML file sets the type exactly as the PDF does.
         fitted = report_html.replace("</style>", f"html {{ font-size: {size}; }}\n</style>", 1)
-        document = weasyprint.HTML(string=fitted, url_fetcher=_refuse_fetch).render()
+        shortened = fitted.replace("</style>", f"{_FIT_PAGE}\n</style>", 1)
+        document = weasyprint.HTML(string=shortened, url_fetcher=_refuse_fetch).render()
         if len(document.pages) == 1:
             break
     return fitted, document

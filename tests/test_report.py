@@ -326,6 +326,25 @@ def test_a_long_name_still_fits_one_page(demo):
     assert not overlaps(glyph_boxes(reader.pages[0]))
 
 
+def test_the_fitted_report_leaves_room_at_the_foot_for_a_browsers_layout(sqlite_store):
+    """A browser lays the HTML file out a pixel or two longer than WeasyPrint: the staff report of
+    the demo's summer term, made on 31 August 2027, was 1,056.0 px high in WeasyPrint (2.3 px to
+    spare on the sheet) and 1,058.0 px in Chromium (tests/browser/test_overview_browser.py allows
+    1,058). The type is chosen to leave room at the foot."""
+    import weasyprint
+
+    day = datetime.date(2027, 8, 31)
+    load_demo(sqlite_store, actor="tests", today=day)
+    school_id = db.school_ids(sqlite_store)[0]
+    summer = (datetime.date(2027, 4, 5), datetime.date(2027, 7, 22))
+    view = overview.school_overview(sqlite_store, school_id, *summer, for_governor=False, today=day)
+    fitted = report.one_page_report_html(report.overview_report_html(view))
+    room = 2  # millimetres; Chromium was 2.0 px (0.5 mm) longer
+    shorter = fitted.replace("</style>", f"@page {{ margin-bottom: {report.PAGE_FOOT_MM + room}mm; }}</style>", 1)
+    assert len(weasyprint.HTML(string=shorter).render().pages) == 1
+    assert len(pypdf.PdfReader(io.BytesIO(report.overview_report_pdf(report.overview_report_html(view)))).pages) == 1
+
+
 def test_the_file_name_says_what_the_report_holds(demo):
     assert report.report_file_name(demo["view"], "html") == (
         f"engagement-overview-{demo['school_id']}-2026-09-03-to-2026-11-23.html"
