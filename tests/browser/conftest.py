@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 import time
 import tomllib
 from contextlib import contextmanager, suppress
@@ -195,11 +196,16 @@ def nav_pages(chromium, app_server) -> list[h.NavPage]:
 def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
     """Every menu page opened by its URL in a fresh session at the first viewport, then the window
     resized to each other one: checked at each, and screenshot to
-    artifacts/screenshots/<page>-<w>x<h>.png. A page resized is laid out as one opened at that size
-    (every element in the same box, the same text: compared on every page when the loads became one).
-    (axe-core runs on every page under every role in test_accessibility.py, on the signed-in server.)"""
-    for stale in [*h.SCREENSHOTS.glob("*.png"), *(h.ARTIFACTS / "browser").glob("*.txt")]:
-        stale.unlink()  # a page renamed or gone must not leave old findings behind
+    artifacts/screenshots/pages/<page>-<w>x<h>.png, its text to artifacts/browser/pages/<page>.txt. A
+    page resized is laid out as one opened at that size (every element in the same box, the same
+    text: compared on every page when the loads became one). (axe-core runs on every page under
+    every role in test_accessibility.py, on the signed-in server.)"""
+    shots, texts = h.PAGE_SHOTS, h.PAGE_TEXTS
+    for folder in (shots, texts):
+        # A page renamed or gone must not leave old findings behind; only this fixture's own
+        # folders are emptied, as other workers write their screenshots beside them meanwhile.
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     visits: dict[str, list[h.Visit]] = {}
     for nav in nav_pages:
         records: list[h.Visit] = []
@@ -222,13 +228,13 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
                         page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
                         h.wait_ready(page)
                     h.collect(page, record)
-                    h.screenshot(page, h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
+                    h.screenshot(page, shots / f"{nav.name}-{viewport[0]}x{viewport[1]}.png", viewport)
                     if viewport == h.VIEWPORTS[0]:
-                        (h.ARTIFACTS / "browser" / f"{nav.name}.txt").write_text(record.text)
+                        (texts / f"{nav.name}.txt").write_text(record.text)
                 except Exception as exc:
                     record.failures.append(f"{type(exc).__name__}: {exc}")
                     with suppress(Exception):
-                        page.screenshot(path=str(h.SCREENSHOTS / f"{nav.name}-{viewport[0]}x{viewport[1]}-failed.png"))
+                        page.screenshot(path=str(shots / f"{nav.name}-{viewport[0]}x{viewport[1]}-failed.png"))
                 record.seconds = time.monotonic() - started
         records.append(record)  # the last size's, with anything said while the session closed
     app_server.assert_alive()

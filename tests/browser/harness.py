@@ -48,6 +48,9 @@ from urllib.parse import urlsplit
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_DIR / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
+# The page visits' own (tests/browser/conftest.py), emptied before each session's visits.
+PAGE_SHOTS = SCREENSHOTS / "pages"
+PAGE_TEXTS = ARTIFACTS / "browser" / "pages"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -175,6 +178,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def worker_file(path: Path) -> Path:
+    """``path`` named for the pytest-xdist worker running this (``server.log`` -> ``server-gw1.log``):
+    each worker that runs browser tests starts servers of its own, at the same time as the others.
+    Outside pytest-xdist, ``path`` itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return path.with_name(f"{path.stem}-{worker}{path.suffix}") if worker else path
+
+
 def start_app_server(
     log_path: Path,
     env: dict[str, str] | None = None,
@@ -184,7 +195,9 @@ def start_app_server(
     script: str = "app.py",
 ) -> AppServer:
     """Start ``streamlit run app.py`` on a free loopback port and wait until ``/_stcore/health``
-    answers. ``env`` is added to this process's environment (``DATABASE_URL`` above all)."""
+    answers. ``env`` is added to this process's environment (``DATABASE_URL`` above all). The log
+    goes to ``log_path`` named for this test worker (:func:`worker_file`)."""
+    log_path = worker_file(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
     last_error = ""

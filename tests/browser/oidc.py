@@ -129,6 +129,7 @@ def start_signin_server(
 ) -> h.AppServer:
     """``streamlit run app.py`` with sign-in configured. The redirect URI names the app's port, so
     the port is chosen here, before the secrets are written (the harness chooses its own)."""
+    log_path = h.worker_file(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {}), "AUTHLIB_INSECURE_TRANSPORT": "1"}
     last_error = ""

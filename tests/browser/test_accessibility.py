@@ -15,12 +15,13 @@ does). That is the same layout as the browser's own zoom, media queries and Stre
 layout included; CSS ``zoom: 2`` would not be: the page would still see a 1280 px window, so tables
 would not need to scroll and the sidebar would not fold away, and axe would judge another page.
 
-Each page's violations, of every impact, are saved to artifacts/axe/<view>-<page>-<zoom>.json, and
-the counts per rule and impact to artifacts/axe/summary.txt.
+Each page's violations, of every impact, are saved to artifacts/axe/<view>/<page>-<zoom>.json, and
+the counts per rule and impact to artifacts/axe/<view>/summary.txt. Each view is a test of its own.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from contextlib import suppress
@@ -78,52 +79,49 @@ def test_every_role_has_an_account_to_be_checked_with():
     assert set(SIGNIN_EMAILS) == set(ROLES), "a role without a sign-in account would go unchecked"
 
 
-@pytest.fixture(scope="module")
-def axe_findings(chromium, signin_server, provider) -> list[Finding]:
-    folder = h.ARTIFACTS / "axe"
-    for stale in [*folder.glob("*.json"), *folder.glob("*.txt")]:
-        stale.unlink()  # a page renamed or gone must not leave old findings behind
+def axe_walk(chromium, signin_server, provider, view: View) -> list[Finding]:
+    """``view`` signed in, every page of its menu opened once and judged by axe-core at each zoom;
+    the findings saved to artifacts/axe/<view>/ (emptied first: a page renamed or gone must not
+    leave old findings behind), counted in its summary.txt."""
+    folder = h.ARTIFACTS / "axe" / h.slug(view.name)
+    shutil.rmtree(folder, ignore_errors=True)
     findings: list[Finding] = []
-    timings = []
-    for view in VIEWS:
-        started = time.monotonic()
-        email = SIGNIN_EMAILS[view.role]
-        with h.visit(chromium, signin_server.url, f"axe as {view.name}", SCREEN, TILE_HOSTS) as (record, page):
-            oidc.allow_provider(record, page, provider)
-            h.open_path(page, record, "/")
-            oidc.sign_in(page, email, signin_server.url)
-            if view.query:
-                h.open_path(page, record, "/" + view.query)
-            navs = h.discover_pages(page)  # the menu this view gets
-            cdp = page.context.new_cdp_session(page)
-            for nav in navs:
-                opened = ""
-                for zoom in ZOOMS:
-                    finding = Finding(view.name, nav.name, zoom.name)
-                    try:
-                        set_zoom(cdp, zoom)
-                        if zoom is ZOOMS[0]:
-                            open_unless_shown(page, record, nav.path + view.query)
-                            opened = page.url
-                        elif not opened:
-                            raise AssertionError(f"the page did not open at {ZOOMS[0].name} %")
-                        else:
-                            h.wait_ready(page)  # laid out again for the zoomed screen
-                            assert page.url == opened, f"zooming left the page for {page.url}"
-                        finding.violations = h.axe_violations(page)
-                        h.save_json(folder / f"{h.slug(view.name)}-{nav.name}-{zoom.name}.json", finding.violations)
-                    except Exception as exc:
-                        finding.error = f"{type(exc).__name__}: {exc}"
-                        with suppress(Exception):
-                            page.screenshot(
-                                path=str(h.SCREENSHOTS / f"axe-{h.slug(view.name)}-{nav.name}-{zoom.name}-failed.png")
-                            )
-                    findings.append(finding)
-        timings.append(f"{view.name} {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    with h.visit(chromium, signin_server.url, f"axe as {view.name}", SCREEN, TILE_HOSTS) as (record, page):
+        oidc.allow_provider(record, page, provider)
+        h.open_path(page, record, "/")
+        oidc.sign_in(page, SIGNIN_EMAILS[view.role], signin_server.url)
+        if view.query:
+            h.open_path(page, record, "/" + view.query)
+        navs = h.discover_pages(page)  # the menu this view gets
+        cdp = page.context.new_cdp_session(page)
+        for nav in navs:
+            opened = ""
+            for zoom in ZOOMS:
+                finding = Finding(view.name, nav.name, zoom.name)
+                try:
+                    set_zoom(cdp, zoom)
+                    if zoom is ZOOMS[0]:
+                        open_unless_shown(page, record, nav.path + view.query)
+                        opened = page.url
+                    elif not opened:
+                        raise AssertionError(f"the page did not open at {ZOOMS[0].name} %")
+                    else:
+                        h.wait_ready(page)  # laid out again for the zoomed screen
+                        assert page.url == opened, f"zooming left the page for {page.url}"
+                    finding.violations = h.axe_violations(page)
+                    h.save_json(folder / f"{nav.name}-{zoom.name}.json", finding.violations)
+                except Exception as exc:
+                    finding.error = f"{type(exc).__name__}: {exc}"
+                    with suppress(Exception):
+                        page.screenshot(
+                            path=str(h.SCREENSHOTS / f"axe-{h.slug(view.name)}-{nav.name}-{zoom.name}-failed.png")
+                        )
+                findings.append(finding)
     signin_server.assert_alive()
     summary = summarise(findings)
     (folder / "summary.txt").write_text(summary + "\n")
-    print("axe-core runs:", ", ".join(timings))
+    print(f"axe-core as {view.name}: {len(navs)} pages in {time.monotonic() - started:.0f} s")
     print(summary)
     return findings
 
@@ -165,13 +163,17 @@ def summarise(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("zoom", [z.name for z in ZOOMS], ids=lambda z: f"{z}pc")
-def test_no_critical_serious_or_moderate_violation_on_any_page_under_any_role(axe_findings, zoom):
-    mine = [f for f in axe_findings if f.zoom == zoom]
-    assert {f.view for f in mine} == {v.name for v in VIEWS}, "a view opened no page"
+# One test per view, each a unit of work of its own under pytest-xdist (tests/conftest.py), so the
+# views are judged on several workers at once, each with its own signed-in server.
+@pytest.mark.parametrize("view", VIEWS, ids=lambda view: h.slug(view.name))
+def test_no_critical_serious_or_moderate_violation_on_any_page_at_either_zoom(chromium, signin_server, provider, view):
+    findings = axe_walk(chromium, signin_server, provider, view)
+    pages = {f.page for f in findings}
+    assert pages, f"{view.name} opened no page"
+    assert {(f.page, f.zoom) for f in findings} == {(p, z.name) for p in pages for z in ZOOMS}
     lines = []
-    for finding in mine:
-        where = f"{finding.view}, {finding.page}, {zoom} %"
+    for finding in findings:
+        where = f"{finding.view}, {finding.page}, {finding.zoom} %"
         if finding.violations is None:
             lines.append(f"{where}: axe-core did not run ({finding.error or 'no result'})")
             continue

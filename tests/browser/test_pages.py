@@ -37,7 +37,7 @@ def test_the_menu_lists_the_pages_once_each_with_the_overview_as_the_main_page(n
 
 def test_no_page_shows_a_streamlit_exception(page_visits):
     report = _report(page_visits, "exceptions")
-    assert not report, f"exception boxes (see artifacts/screenshots/):\n{report}"
+    assert not report, f"exception boxes (see artifacts/screenshots/pages/):\n{report}"
 
 
 def test_no_page_logs_a_console_or_page_error(page_visits):
@@ -70,7 +70,7 @@ def test_every_page_has_a_screenshot_at_each_size(page_visits, nav_pages):
     print("\n".join(f"{r.label}: {r.seconds:.1f} s" for r in _visits(page_visits)))
     for nav in nav_pages:
         for width, height in h.VIEWPORTS:
-            shot = h.SCREENSHOTS / f"{nav.name}-{width}x{height}.png"
+            shot = h.PAGE_SHOTS / f"{nav.name}-{width}x{height}.png"
             assert shot.exists(), f"no screenshot of {nav.label}: {shot}"
             shot_width, shot_height = _png_size(shot)
             assert shot_width == width and shot_height >= height, (shot, shot_width, shot_height)
