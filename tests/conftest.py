@@ -26,46 +26,46 @@ from engagement import clock
 from engagement.demo import load_demo
 from engagement.store import open_store
 
-# Under pytest-xdist (scripts/test.sh runs the suite on several workers) a browser test module goes
-# to one worker whole, so that its server and its browser are made once for it, and the three
-# modules that read the page visits (every menu page at each viewport, made once) go together; the
-# accessibility test is one test per role, each a unit of its own, since each signs in and walks
-# every page (a minute or more apiece). So do the tests of a module with a module-scoped fixture
-# (a demo store, an export or a PDF made once for the module: split test by test, both workers made
-# it). The other tests go one by one to whichever worker is free. The browser units are handed out
-# first, then the modules (largest first), then the single tests, so that the long units start at
-# once and the short ones fill in at the end. A worker starts the servers its units need (session
-# fixtures): each worker that runs a browser test has its own. (xdist's own --dist loadgroup cannot
-# do this under pytest 9: it renames test ids through an attribute pytest no longer reads.)
+# Under pytest-xdist (scripts/test.sh runs the suite with -n 2) the browser tests that share an app
+# server go to one worker together, so that its server, its Chromium and the page visits are made
+# once, not once per worker; so do the tests of a module with a module-scoped fixture (a demo store,
+# an export or a PDF made once for the module: split test by test, both workers made it). The other
+# tests go one by one to whichever worker is free. The browser groups are handed out first, then the
+# modules (largest first), then the single tests, so that the long units start at once and the short
+# ones fill in at the end. (xdist's own --dist loadgroup cannot do this under pytest 9: it renames
+# test ids through an attribute pytest no longer reads.)
+#
+# Measured 7 December 2026 on the quiet 2-core machine: handing the browser tests out a module at a
+# time (and axe-core a role at a time), so that no unit ran longer than ~100 s, made the whole suite
+# slower, 17 min 52 s against 14 min 40 s-15 min 55 s (each worker started its own servers: 962 s of
+# CPU against 721-825 s); on four workers it took 18 min 24 s at load 15-18. The two cores are busy
+# throughout either way: the groups stay.
 BROWSER_GROUPS = {
     # Every menu page at each viewport (page_visits), and at 200% zoom: one server.
     "tests/browser/test_pages.py": "browser-pages",
     "tests/browser/test_injection.py": "browser-pages",
     "tests/browser/test_zoom.py": "browser-pages",
+    # The signed-in server and its OpenID provider: signing in, and axe-core under every role.
+    "tests/browser/test_signin.py": "browser-signin",
+    "tests/browser/test_accessibility.py": "browser-signin",
 }
-# Browser modules whose tests are each a unit of their own.
-BROWSER_SPLIT = {"tests/browser/test_accessibility.py"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def browser_group(nodeid: str) -> str | None:
-    """The unit of work of a browser test, or None for a test without a browser.
+    """The worker group of a test: its browser server's, or None for a test without a browser.
 
     >>> browser_group("tests/browser/test_zoom.py::test_every_page_works_at_200_percent_zoom")
     'browser-pages'
     >>> browser_group("tests/browser/test_layers_browser.py::test_the_diagram_draws_every_partner[1280x800]")
-    'browser:tests/browser/test_layers_browser.py'
-    >>> browser_group("tests/browser/test_accessibility.py::test_no_violation[flo]")
-    'browser:tests/browser/test_accessibility.py::test_no_violation[flo]'
+    'browser'
     >>> browser_group("tests/test_roles.py::test_a_governor_sees_aggregates_only") is None
     True
     """
     path = nodeid.split("::", 1)[0]
     if not path.startswith("tests/browser/"):
         return None
-    if path in BROWSER_GROUPS:
-        return BROWSER_GROUPS[path]
-    return "browser:" + (nodeid if path in BROWSER_SPLIT else path)
+    return BROWSER_GROUPS.get(path, "browser")
 
 
 @functools.cache
@@ -81,7 +81,7 @@ def shares_module_fixture(path: str) -> bool:
 
 
 def work_unit(nodeid: str) -> str:
-    """The unit a test is handed to a worker in: its browser unit, its module when the module
+    """The unit a test is handed to a worker in: its browser group, its module when the module
     shares a fixture, else the test alone.
 
     >>> work_unit("tests/test_report.py::test_the_school_name_is_escaped")
@@ -116,12 +116,8 @@ if LoadScopeScheduling is not None:
             if not self._ordered:  # the first hand-out: the queue is whole
                 self._ordered = True
                 units = list(self.workqueue.items())
-                browsers = set(BROWSER_GROUPS.values())
-
-                def browser(unit) -> bool:
-                    return unit[0] in browsers or unit[0].startswith("browser:")
-
-                units.sort(key=lambda unit: (not browser(unit), len(unit[1]) <= 1 and not browser(unit), -len(unit[1])))
+                browsers = {"browser", *BROWSER_GROUPS.values()}
+                units.sort(key=lambda unit: (unit[0] not in browsers, len(unit[1]) <= 1, -len(unit[1])))
                 self.workqueue.clear()
                 self.workqueue.update(units)
             super()._assign_work_unit(node)

@@ -163,8 +163,8 @@ def summarise(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
-# One test per view, each a unit of work of its own under pytest-xdist (tests/conftest.py), so the
-# views are judged on several workers at once, each with its own signed-in server.
+# One test per view, so that a failure names who saw it; they run on one worker with the sign-in
+# tests, on one signed-in server (tests/conftest.py).
 @pytest.mark.parametrize("view", VIEWS, ids=lambda view: h.slug(view.name))
 def test_no_critical_serious_or_moderate_violation_on_any_page_at_either_zoom(chromium, signin_server, provider, view):
     findings = axe_walk(chromium, signin_server, provider, view)
