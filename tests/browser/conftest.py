@@ -15,7 +15,6 @@ import shutil
 import time
 import tomllib
 from contextlib import contextmanager, suppress
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -49,11 +48,6 @@ SIGNIN_ROLES = {
     SIGNIN_EMAILS["trust lead"]: {"role": "trust lead", "schools": ["*"]},
     SIGNIN_EMAILS["local authority"]: {"role": "local authority", "schools": ["*"]},
 }
-# The map's tile server, from the school's settings (the signed-in server draws tiles; a visit to
-# it answers them with a blank tile in the browser).
-TILE_HOSTS = [
-    urlsplit(tomllib.loads((h.PROJECT_DIR / "data" / "config.toml").read_text())["map"]["tiles_url"]).hostname
-]
 
 
 def seed_hostile_store(url: str) -> None:
@@ -147,17 +141,26 @@ def provider():
 
 
 @pytest.fixture(scope="session")
-def signin_server(signin_database, provider, tmp_path_factory):
+def tile_server():
+    """A tile server on loopback answering every tile with a blank one (its origin)."""
+    with h.blank_tile_server() as origin:
+        yield origin
+
+
+@pytest.fixture(scope="session")
+def signin_server(signin_database, provider, tile_server, tmp_path_factory):
     """The app with sign-in through ``provider`` and an account for every role (SIGNIN_ROLES), shared
     by the sign-in tests and the accessibility tests (one server for both: they run on one worker)."""
     folder = tmp_path_factory.mktemp("signin-server")
-    # The school's own settings with online geocoding off: the server itself never reaches out, and
-    # the map draws its tiles (answered in the browser with a blank tile, see TILE_HOSTS).
+    # The school's own settings with online geocoding off, so the server itself never reaches out,
+    # and its map's tiles from ``tile_server`` (a visit allows it with h.allow_origin).
     config = folder / "config.toml"
-    config.write_text(
-        re.sub(r"(?m)^online\s*=.*$", "online = false", (h.PROJECT_DIR / "data" / "config.toml").read_text())
-    )
-    assert tomllib.loads(config.read_text())["geocoding"]["online"] is False
+    text = (h.PROJECT_DIR / "data" / "config.toml").read_text()
+    text = re.sub(r"(?m)^online\s*=.*$", "online = false", text)
+    text = re.sub(r"(?m)^tiles_url\s*=.*$", f'tiles_url = "{tile_server}/{{z}}/{{x}}/{{y}}.png"', text)
+    config.write_text(text)
+    settings = tomllib.loads(config.read_text())
+    assert settings["geocoding"]["online"] is False and settings["map"]["tiles_url"].startswith(tile_server)
     started = time.monotonic()
     server = oidc.start_signin_server(
         h.ARTIFACTS / "browser" / "server-signin.log",
@@ -166,6 +169,7 @@ def signin_server(signin_database, provider, tmp_path_factory):
         SIGNIN_ROLES,
         env={"DATABASE_URL": signin_database, "ENGAGEMENT_CONFIG": str(config)},
     )
+    server.tile_origin = tile_server
     print(f"signed-in app server healthy in {time.monotonic() - started:.1f} s")
     yield server
     server.stop()
@@ -177,7 +181,7 @@ def chromium():
 
     playwright = sync_playwright().start()
     try:
-        browser = playwright.chromium.launch(executable_path=h.CHROMIUM, args=h.CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=h.CHROMIUM, args=h.launch_args(), headless=True)
         yield browser
         browser.close()
     finally:

@@ -34,7 +34,7 @@ from engagement.pages import ROLES
 
 from . import harness as h
 from . import oidc
-from .conftest import SIGNIN_EMAILS, TILE_HOSTS
+from .conftest import SIGNIN_EMAILS
 
 pytestmark = pytest.mark.browser
 
@@ -87,7 +87,8 @@ def axe_walk(chromium, signin_server, provider, view: View) -> list[Finding]:
     shutil.rmtree(folder, ignore_errors=True)
     findings: list[Finding] = []
     started = time.monotonic()
-    with h.visit(chromium, signin_server.url, f"axe as {view.name}", SCREEN, TILE_HOSTS) as (record, page):
+    with h.visit(chromium, signin_server.url, f"axe as {view.name}", SCREEN) as (record, page):
+        h.allow_origin(record, signin_server.tile_origin)
         oidc.allow_provider(record, page, provider)
         h.open_path(page, record, "/")
         oidc.sign_in(page, SIGNIN_EMAILS[view.role], signin_server.url)

@@ -27,7 +27,7 @@ from engagement import store as engagement_store
 
 from . import harness as h
 from . import oidc
-from .conftest import SIGNIN_EMAILS, TILE_HOSTS
+from .conftest import SIGNIN_EMAILS
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +57,8 @@ def expected_menu(role: str) -> set[str]:
 def signed_in(chromium, server, provider, email: str, label: str):
     """A fresh browser signed in as ``email`` through the provider; its record is judged at the end
     with the provider's own requests taken out."""
-    with h.visit(chromium, server.url, label, VIEWPORT, allow_hosts=TILE_HOSTS) as (record, page):
+    with h.visit(chromium, server.url, label, VIEWPORT) as (record, page):
+        h.allow_origin(record, server.tile_origin)
         traffic = oidc.allow_provider(record, page, provider)
         h.open_path(page, record, "/")
         assert page.get_by_text("Sign in with your school account").is_visible()
