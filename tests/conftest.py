@@ -12,10 +12,12 @@ e.g. ``ENGAGEMENT_TODAY=2027-08-31 bash scripts/test.sh``."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -24,7 +26,9 @@ import sqlalchemy as sa
 
 from engagement import clock
 from engagement.demo import load_demo
+from engagement.settings import CONFIG_FILE
 from engagement.store import open_store
+from tests import network_guard
 
 # Under pytest-xdist (scripts/test.sh runs the suite with -n 2) the browser tests that share an app
 # server go to one worker together, so that its server, its Chromium and the page visits are made
@@ -129,6 +133,27 @@ if LoadScopeScheduling is not None:
 
 
 os.environ.setdefault(clock.TODAY_VARIABLE, "2026-11-25")
+
+network_guard.install()
+# The app's pages (AppTest), its servers and command lines run on the school's settings with online
+# geocoding off, unless a test gives its own: a partner saved with a postcode the gazetteer lacks
+# asked nominatim.openstreetmap.org. A test of online geocoding points it at a local server.
+if not os.environ.get("ENGAGEMENT_CONFIG"):
+    _SETTINGS_DIR = Path(tempfile.mkdtemp(prefix="engagement-tests-"))
+    atexit.register(shutil.rmtree, _SETTINGS_DIR, True)
+    os.environ["ENGAGEMENT_CONFIG"] = str(network_guard.offline_settings(_SETTINGS_DIR / "config.toml", CONFIG_FILE))
+
+
+@pytest.fixture(autouse=True)
+def nothing_reaches_outside():
+    """Fail a test whose code tried to reach beyond this machine (tests/network_guard.py), even
+    if that code caught the refusal."""
+    network_guard.take_attempts()
+    yield
+    refused = network_guard.take_attempts()
+    if refused:
+        pytest.fail("reached for outside this machine: " + "; ".join(sorted(set(refused))[:5]), pytrace=False)
+
 
 # Streamlit's script runner installs the script it runs (app.py, or a page) as ``__main__`` and
 # leaves it there once an AppTest run is over. A process started later with multiprocessing's
