@@ -67,3 +67,34 @@ def test_the_app_refuses_to_start_with_a_page_file_left_out(tmp_path, monkeypatc
     monkeypatch.setattr(pages, "PAGES", tuple(p for p in PAGES if p.key != "audit"))
     at = _app(tmp_path, monkeypatch)
     assert "app_pages/audit.py is not in the page registry" in at.error[0].value
+
+
+def _bare_expressions(source: str) -> list[str]:
+    """Statements that are a value on their own (not a call, nor a docstring): what Streamlit's
+    "magic" would write on the page."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        for i, statement in enumerate(body if isinstance(body, list) else []):
+            value = getattr(statement, "value", None)
+            if not isinstance(statement, ast.Expr) or isinstance(value, ast.Call | ast.Await | ast.Yield):
+                continue
+            if i == 0 and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                continue  # a docstring
+            found.append(f"line {statement.lineno}: {ast.unparse(statement)[:60]}")
+    return found
+
+
+def test_magic_is_off_and_no_page_counts_on_it():
+    """.streamlit/config.toml turns "magic" off (a run skips rewriting the script); a bare value on
+    a page would then show nothing, so no page may hold one."""
+    import tomllib
+
+    assert tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["runner"]["magicEnabled"] is False
+    assert _bare_expressions("'''doc'''\nimport x\nx.y\nf(1)\n") == ["line 3: x.y"]
+    scripts = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py"))]
+    assert {str(p.relative_to(ROOT)): _bare_expressions(p.read_text()) for p in scripts} == {
+        str(p.relative_to(ROOT)): [] for p in scripts
+    }
