@@ -7,8 +7,8 @@ and command lines the tests start get a settings file with online geocoding off 
 
 >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("localhost"), is_loopback("10.0.0.1")
 (True, True, True, False)
->>> is_loopback("nominatim.openstreetmap.org"), is_loopback("169.254.169.254")
-(False, False)
+>>> is_loopback("nominatim.openstreetmap.org"), is_loopback("169.254.169.254"), is_loopback("0.0.0.0")
+(False, False, True)
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ class OutsideConnection(ConnectionRefusedError):
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an address) is this machine's loopback."""
+    """Whether ``host`` (a name or an address) is this machine's own: loopback, or the unspecified
+    address (``""``, ``0.0.0.0``, ``::``) a server binds to and Linux connects to itself by."""
     host = host.strip("[]").split("%")[0]
-    if host == "localhost" or host.endswith(".localhost"):
+    if host in ("", "localhost") or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _refuse(what: str) -> OutsideConnection:
