@@ -14,9 +14,11 @@ and command lines the tests start get a settings file with online geocoding off 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import socket
 import threading
+import tomllib
 from pathlib import Path
 
 ATTEMPTS: list[str] = []
@@ -88,9 +90,16 @@ def take_attempts() -> list[str]:
     return taken
 
 
-def offline_settings(path: Path, source: Path) -> Path:
-    """``source`` (the school's settings file) written to ``path`` with online geocoding off."""
+def offline_settings(path: Path, source: Path, tiles_url: str | None = None) -> Path:
+    """``source`` (the school's settings file) written to ``path`` with online geocoding off, and
+    the map's ``tiles_url`` replaced when given ("" for no tiles); checked by reading it back."""
     text, count = re.subn(r"(?m)^online\s*=.*$", "online = false", source.read_text(encoding="utf-8"))
     assert count == 1, f"{source} should say [geocoding] online once"
+    if tiles_url is not None:
+        text = re.sub(r"(?m)^tiles_url\s*=.*$", lambda _: f"tiles_url = {json.dumps(tiles_url)}", text)
+    settings = tomllib.loads(text)
+    assert settings["geocoding"]["online"] is False, f"could not switch online geocoding off in {source}"
+    assert tiles_url is None or settings["map"]["tiles_url"] == tiles_url, f"could not set the tiles in {source}"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

@@ -10,10 +10,8 @@ test is an injection test too. A page's own browser test can open a path with ``
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import time
-import tomllib
 from contextlib import contextmanager, suppress
 
 import pytest
@@ -21,6 +19,7 @@ from sqlalchemy import select
 
 from engagement import store as engagement_store
 from engagement.demo import load_demo
+from tests import network_guard
 
 from . import harness as h
 from . import oidc
@@ -154,13 +153,9 @@ def signin_server(signin_database, provider, tile_server, tmp_path_factory):
     folder = tmp_path_factory.mktemp("signin-server")
     # The school's own settings with online geocoding off, so the server itself never reaches out,
     # and its map's tiles from ``tile_server`` (a visit allows it with h.allow_origin).
-    config = folder / "config.toml"
-    text = (h.PROJECT_DIR / "data" / "config.toml").read_text()
-    text = re.sub(r"(?m)^online\s*=.*$", "online = false", text)
-    text = re.sub(r"(?m)^tiles_url\s*=.*$", f'tiles_url = "{tile_server}/{{z}}/{{x}}/{{y}}.png"', text)
-    config.write_text(text)
-    settings = tomllib.loads(config.read_text())
-    assert settings["geocoding"]["online"] is False and settings["map"]["tiles_url"].startswith(tile_server)
+    config = network_guard.offline_settings(
+        folder / "config.toml", h.PROJECT_DIR / "data" / "config.toml", tiles_url=f"{tile_server}/{{z}}/{{x}}/{{y}}.png"
+    )
     started = time.monotonic()
     server = oidc.start_signin_server(
         h.ARTIFACTS / "browser" / "server-signin.log",

@@ -38,16 +38,17 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import urllib.error
 import urllib.request
 import weakref
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests import network_guard
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT_DIR / "artifacts"
@@ -138,15 +139,7 @@ def offline_config(path: Path, source: Path = PROJECT_DIR / "data" / "config.tom
     """A copy of the app's settings with map tiles and online geocoding off, for a server whose
     every request must stay on this machine (the server's own outbound requests, geocoding, are
     invisible to the browser, so they are switched off rather than watched)."""
-    text = source.read_text()
-    text = re.sub(r"(?m)^tiles_url\s*=.*$", 'tiles_url = ""', text)
-    text = re.sub(r"(?m)^online\s*=.*$", "online = false", text)
-    settings = tomllib.loads(text)
-    if settings.get("map", {}).get("tiles_url") != "" or settings.get("geocoding", {}).get("online") is not False:
-        raise AssertionError(f"could not switch tiles and online geocoding off in a copy of {source}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+    return network_guard.offline_settings(path, source, tiles_url="")
 
 
 # --- the server -------------------------------------------------------------------------------
@@ -419,30 +412,38 @@ BLANK_TILE = _png(256, 256, (242, 239, 233))
 
 
 @contextmanager
-def blank_tile_server() -> Iterator[str]:
-    """A tile server on loopback that answers every tile with :data:`BLANK_TILE`; yields its origin,
-    for an app whose settings point its map there (a page that draws tiles without a route, see
-    :func:`launch_args`, and without the internet)."""
+def loopback_server(answer: Callable[[str], tuple[int, str, bytes]]) -> Iterator[str]:
+    """A small HTTP server on loopback for a test's own pages or tiles: ``answer(path)`` gives the
+    status, content type and body of each GET. Yields its origin."""
 
-    class Tiles(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(BLANK_TILE)))
+            status, content_type, body = answer(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "max-age=3600")
             self.end_headers()
-            self.wfile.write(BLANK_TILE)
+            self.wfile.write(body)
 
         def log_message(self, *_) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # shutdown() waits for serve_forever's next poll: 0.5 s by default.
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def blank_tile_server():
+    """A tile server on loopback that answers every tile with :data:`BLANK_TILE` (a context manager
+    yielding its origin), for an app whose settings point its map there: a page that draws tiles
+    without a route (see :func:`launch_args`) and without the internet."""
+    return loopback_server(lambda path: (200, "image/png", BLANK_TILE))
 
 
 def _route(record: Visit):

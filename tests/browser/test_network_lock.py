@@ -6,11 +6,7 @@ browser test's "no outside request" rests on this."""
 
 from __future__ import annotations
 
-import http.server
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
@@ -34,27 +30,11 @@ def _page(tiles: str) -> str:
     )
 
 
-@contextmanager
-def page_server(html: str) -> Iterator[str]:
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode() if self.path == "/" else b""
-            self.send_response(200 if self.path == "/" else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def page_server(html: str):
+    """The test's page at ``/`` of a loopback server (a context manager yielding its origin)."""
+    return h.loopback_server(
+        lambda path: (200, "text/html; charset=utf-8", html.encode()) if path == "/" else (404, "text/plain", b"")
+    )
 
 
 def _load(chromium, origin: str, allow_hosts=(), allow=()) -> tuple[h.Visit, dict[str, str]]:
