@@ -86,6 +86,20 @@ def _as_date(value, what: str = "date") -> datetime.date:
     return parsed
 
 
+def not_happened_yet(when: datetime.date, today: datetime.date | None = None) -> str | None:
+    """Why a contact dated ``when`` cannot be logged yet (it is after ``today``, by default the
+    clock's), or None. The one rule for every way a contact comes in: the form, a register, a file.
+
+    >>> not_happened_yet(datetime.date(2027, 1, 5), today=datetime.date(2026, 12, 7))
+    'The date 05/01/2027 is in the future; log a contact once it has happened.'
+    >>> not_happened_yet(datetime.date(2026, 12, 7), today=datetime.date(2026, 12, 7)) is None
+    True
+    """
+    if when > (clock.today() if today is None else today):
+        return f"The date {when:%d/%m/%Y} is in the future; log a contact once it has happened."
+    return None
+
+
 def prepare_interaction(
     *,
     school_id: str,
@@ -117,9 +131,9 @@ def prepare_interaction(
     if family_id is None and partner_id is None:
         raise InvalidInteraction("A contact is with a family, a partner, or both: give at least one of them.")
     when = _as_date(date)
-    today = clock.today() if today is None else _as_date(today, "today's date")
-    if when > today:
-        raise InvalidInteraction(f"The date {when:%d/%m/%Y} is in the future; log a contact once it has happened.")
+    too_soon = not_happened_yet(when, None if today is None else _as_date(today, "today's date"))
+    if too_soon:
+        raise InvalidInteraction(too_soon)
     found = typology.activity(activity) if activity is not None and str(activity).strip() else None
     if found is None:
         raise InvalidInteraction(

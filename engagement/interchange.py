@@ -60,6 +60,7 @@ from sqlalchemy.engine import Connection
 from engagement import store as db
 from engagement.cells import choice_reader, excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
 from engagement.communication import is_message_to_all
+from engagement.contacts import not_happened_yet
 from engagement.imports.reading import (
     EMPTY_FILE,
     EMPTY_TEXT,
@@ -609,6 +610,17 @@ def _check_ages(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> 
         )
 
 
+def _check_not_future(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> None:
+    """A contact dated after today is refused, as the contact form and the registers refuse it:
+    a mistyped year would otherwise sit in the store as the family's latest contact."""
+    dates = frame["date"]
+    known = dates.notna()
+    # Each distinct date judged once (an import of a million contacts holds a few hundred days).
+    late = [d for d in pd.unique(dates[known]) if not_happened_yet(d)]
+    for i in frame.index[known & dates.isin(late)]:
+        report.error(*_where(frame, i, names), "date", not_happened_yet(dates[i]) or "")
+
+
 def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
     """Every file read and checked on its own, then the checks across rows of each kind."""
     converters = _converters()
@@ -667,6 +679,8 @@ def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:
             _check_coordinates(report, frame, names)
         if k == "services":
             _check_ages(report, frame, names)
+        if k == "interactions":
+            _check_not_future(report, frame, names)
         frames[k] = frame
     return _Batch(names, sources, frames, present)
 

@@ -85,8 +85,8 @@ from cli_inprocess import run_cli
 from streamlit.testing.v1 import AppTest
 
 from engagement import calendar as school_terms
+from engagement import clock, terms
 from engagement import store as db
-from engagement import terms
 from engagement.communication import load_messages, measure
 from engagement.frames import load_school_frames
 from engagement.interchange import import_files
@@ -98,6 +98,14 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 START, END = D(2026, 9, 2), D(2026, 11, 30)
 SETTINGS = parse_settings({"privacy": {"suppression_threshold": 4}})
+
+
+@pytest.fixture(autouse=True)
+def on_or_after_end(monkeypatch):
+    """The hand-worked school's contacts run to END, and a contact dated after today is refused:
+    this module's day is the suite's, or END when that is earlier."""
+    monkeypatch.setenv(clock.TODAY_VARIABLE, max(clock.today(), END).isoformat())
+
 
 SCHOOLS = "school_id,name,postcode\nS1,Ash Lane Primary,B30 2AA\n"
 FAMILIES = """family_id,preferred_channel,language,joined,year_groups

@@ -1,13 +1,17 @@
 """Odd inputs the imports now refuse, with row and column, on both stores (issue 26): a survey
 answer given twice by one family's parent in a round, and an unknown column one edit away from a
-known one ("did you mean ...?") in the header check of every import engine."""
+known one ("did you mean ...?") in the header check of every import engine; and a contact dated
+after today in interactions.csv, which the contact form and the registers already refused."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
+from engagement import clock
 from engagement import store as db
+from engagement.contacts import InvalidInteraction, prepare_interaction
+from engagement.interchange import import_files as import_records
 from engagement.send_belonging_files import import_files as import_send_belonging
 
 
@@ -46,6 +50,36 @@ def test_a_survey_answer_repeated_by_one_familys_parent_is_refused(store):
     report = import_send_belonging(store, [("survey_responses.csv", text)])
     assert report.ok, report.format()
     assert answers(store) == 4
+
+
+def contacts(store) -> int:
+    with store.read() as conn:
+        return conn.execute(select(func.count()).select_from(db.interactions)).scalar_one()
+
+
+def test_a_contact_dated_after_today_is_refused_as_the_contact_form_refuses_it(store, monkeypatch):
+    seed(store)
+    monkeypatch.setenv(clock.TODAY_VARIABLE, "2026-11-25")
+    text = (
+        b"date,family_id,activity,school_id\n"
+        b"2026-11-25,F01,phone call,S1\n"  # today: it has happened
+        b"26/11/2026,F02,phone call,S1\n"  # tomorrow
+        b"2062-11-20,F01,email,S1\n"  # a mistyped year
+    )
+    report = import_records(store, [("interactions.csv", text)])
+    assert not report.ok
+    assert [(e.row, e.column) for e in report.errors] == [(3, "date"), (4, "date")]
+    with pytest.raises(InvalidInteraction) as form:
+        prepare_interaction(school_id="S1", family_id="F02", date="2026-11-26", activity="phone call")
+    assert (
+        report.errors[0].reason
+        == str(form.value)
+        == ("The date 26/11/2026 is in the future; log a contact once it has happened.")
+    )
+    assert contacts(store) == 0, "all or nothing: today's row waits for the file to be put right"
+    report = import_records(store, [("interactions.csv", text.rsplit(b"\n", 3)[0] + b"\n")])
+    assert report.ok, report.format()
+    assert contacts(store) == 1
 
 
 MISSPELT = {
