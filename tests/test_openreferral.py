@@ -373,6 +373,39 @@ def test_a_change_by_import_raises_the_version_so_an_open_form_is_refused(sqlite
     assert partners(sqlite_store)["Kings Norton Library"]["version"] == kings["version"] + 1
 
 
+def test_a_store_locked_by_someone_else_refuses_the_import_in_words_and_nothing_is_written(sqlite_store, monkeypatch):
+    """The directory import goes through the one runner of imports, as files do: a store that
+    stays locked past the busy timeout is a refusal in the report (the command's and the Data
+    page's words), not an exception, and nothing of the feed is written."""
+    import sqlite3
+
+    add_school(sqlite_store)
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    importer = open_store(sqlite_store.url)  # its connections take the short wait
+    holder = sqlite3.connect(sqlite_store.url.removeprefix("sqlite:///"))
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a save in another process holding the write lock
+        report = oruk.import_oruk(importer, [FEED], "S1", actor="head")
+    finally:
+        holder.rollback()
+        holder.close()
+        importer.dispose()
+    assert not report.ok and not report.written
+    assert report.failures == ["the database refused the import, so nothing was written: database is locked"]
+    assert "database is locked" in report.format()
+    assert partners(sqlite_store) == {} and imports(sqlite_store) == []
+
+
+def test_a_directory_write_longer_than_others_wait_is_said(sqlite_store, monkeypatch):
+    """As for a file: on SQLite the import holds the write lock while it writes; a write that
+    outlasts the busy timeout is said, since someone's save meanwhile was refused."""
+    add_school(sqlite_store)
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    report = oruk.import_oruk(sqlite_store, [FEED], "S1", actor="head")
+    assert report.ok and report.written and report.seconds["write"] > 0
+    assert "longer than others wait for the store" in report.format()
+
+
 # ---------------------------------------------------------------- export
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -119,6 +119,27 @@ def header_and_rows(
 ATTEMPTS = 3
 
 
+class Report(Protocol):
+    """What the runner needs of an engine's report: the files it names, the counts and notes it
+    starts afresh on each attempt, the timings, whether all is well, and a problem of the whole
+    batch (:class:`ImportReport` for files; the Open Referral import's report for a directory)."""
+
+    counts: dict[str, dict[str, int]]
+    notes: list[str]
+    seconds: dict[str, float]
+
+    @property
+    def files(self) -> list[str]: ...
+
+    @property
+    def ok(self) -> bool: ...
+
+    def error(self, file: str, row: int | None, column: str | None, reason: str) -> None: ...
+
+
+R = TypeVar("R", bound=Report)
+
+
 class StoreChanged(Exception):
     """Raised by an engine's write: what its check read has changed since, so the batch is checked
     again (nothing of it is written meanwhile)."""
@@ -142,7 +163,7 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Steps:
+class Steps(Generic[R]):
     """One import engine as the runner drives it.
 
     - ``read(report, sources, kind)``: read and check the files on their own (no store); gives the
@@ -157,10 +178,10 @@ class Steps:
 
     name: str
     kinds: tuple[str, ...]
-    read: Callable[[ImportReport, list, str | None], Any]
-    check: Callable[[ImportReport, Any, Connection, Scope], Any]
-    write: Callable[[ImportReport, Any, Any, Connection, Scope], None]
-    new_report: Callable[..., ImportReport] = ImportReport
+    read: Callable[[R, list, str | None], Any]
+    check: Callable[[R, Any, Connection, Scope], Any]
+    write: Callable[[R, Any, Any, Connection, Scope], None]
+    new_report: Callable[..., R] = ImportReport  # type: ignore[assignment]  # a default for R = ImportReport
     brings: Callable[[Any], dict[str, set[str]]] | None = None
 
 
@@ -233,7 +254,7 @@ class Outcome:
     refused engines' when the batch was refused) and the files not imported though nothing was
     wrong with them, because the batch is all or nothing."""
 
-    reports: list[tuple[Steps, ImportReport]]
+    reports: list[tuple[Steps, ImportReport]]  # or an engine's own report (Steps.new_report)
     not_imported: list[str]
 
     @property

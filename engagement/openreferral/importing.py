@@ -1,5 +1,8 @@
 """Importing read records into a school's directory: the plan (the dry run), the merge with the
-school's own values, and the one write with its audit event."""
+school's own values, and the one write with its audit event. The transaction is the one runner
+of imports' (:mod:`engagement.imports.runner`), as for every file: the plan is made on a read, and
+the short write checks that nothing it read has moved (else the plan is made again), so a
+directory import and a file import fail, retry and report a database's refusal the same way."""
 
 from __future__ import annotations
 
@@ -8,16 +11,16 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from engagement import clock, geo
 from engagement import store as db
+from engagement.imports import runner
 from engagement.openreferral.categories import CategoryMap, load_category_map
 from engagement.openreferral.common import (
     CLOSED_STATUS,
@@ -69,10 +72,21 @@ class OrukReport:
     max_km: float = 0.0
     seconds: dict[str, float] = field(default_factory=dict)
     written: bool = False
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # the runner's; the changes say it here
 
     @property
     def ok(self) -> bool:
         return not self.failures and not self.problems
+
+    @property
+    def files(self) -> list[str]:
+        """Where the records came from, as the runner of imports names a batch's files."""
+        return [self.sources] if self.sources else []
+
+    def error(self, file: str | None, row: int | None, column: str | None, reason: str) -> None:
+        """A problem the runner of imports found with the import as a whole (the store kept
+        changing, the database refused the write): nothing was written."""
+        self.failures.append(reason)
 
     def count(self, kind: str, action: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind and c.action == action)
@@ -168,6 +182,7 @@ class _Plan:
     # The school's partners and services as read: one added meanwhile (a second import of the
     # same feed) would otherwise be added twice.
     read_ids: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+    notes: list[str] = field(default_factory=list)  # the report's notes as planned, noted again by the write
 
 
 def _merge(stored: dict, record: dict | None, feed: dict, fields: Iterable[str]) -> tuple[dict, list[str], dict | None]:
@@ -736,44 +751,81 @@ def import_records(
 ) -> OrukReport:
     """:func:`import_oruk` of records already read (:func:`read_sources`): the Data page reads a
     feed once, shows the dry run, and imports what it showed when the import is confirmed."""
-    started = time.perf_counter()
     if default_category is not None and load_typology().category(default_category) is None:
         report = OrukReport(sources=origin, dry_run=dry_run)
         report.failures.append(f"--default-category {default_category!r} is not a category of the typology")
         return report
     category_map = category_map or load_category_map()
     read_feed = records if isinstance(records, ReadFeed) else read_records(records)
-    for _attempt in range(3):
-        plan = plan_import(store, school_id, read_feed, category_map, default_category, origin, max_km=max_km)
-        plan.report.dry_run = dry_run
-        plan.report.seconds["read and check"] = time.perf_counter() - started
-        if dry_run or not plan.report.ok:
-            return plan.report
-        if not plan.report.changes and not plan.partner_updates and not plan.service_updates:
-            return plan.report  # nothing to change: no write, no audit event
-        detail = {
-            "standard": "Open Referral UK 3.0",
-            "sources": origin,
-            "services read": read_feed.count,
-            "counts": {
-                f"{kind}s {action}": plan.report.count(kind, action)
-                for kind in ("partner", "service")
-                for action in ("add", "change", "close")
-            },
-            "partners found again": plan.report.refreshed,
-            "left out (no category)": [u["id"] for u in plan.report.unmapped if u["what"] == "left out"],
-            f"left out (farther than {plan.report.max_km:g} km)": len(plan.report.far),
-        }
-        locked = time.perf_counter()
-        try:
-            with store.write(actor) as conn:
-                if _still_as_read(conn, plan, school_id):
-                    _write(conn, plan, detail)
-                    plan.report.written = True
-        except IntegrityError:  # an id taken meanwhile by another school's partner: plan again
-            continue
-        if plan.report.written:
-            plan.report.seconds["write"] = time.perf_counter() - locked
-            return plan.report
-    plan.report.failures.append("the directory kept changing while the feed was checked: import it again")
-    return plan.report
+    steps = _steps(store, read_feed, category_map, default_category, origin, max_km)
+    outcome = runner.run(store, [(steps, [read_feed])], dry_run=dry_run, actor=actor, school_id=school_id)
+    done = next(r for s, r in outcome.reports if s is steps)
+    assert isinstance(done, OrukReport)
+    return done
+
+
+def _audit_detail(plan: _Plan, read_feed: ReadFeed) -> dict[str, Any]:
+    report = plan.report
+    return {
+        "standard": "Open Referral UK 3.0",
+        "sources": report.sources,
+        "services read": read_feed.count,
+        "counts": {
+            f"{kind}s {action}": report.count(kind, action)
+            for kind in ("partner", "service")
+            for action in ("add", "change", "close")
+        },
+        "partners found again": report.refreshed,
+        "left out (no category)": [u["id"] for u in report.unmapped if u["what"] == "left out"],
+        f"left out (farther than {report.max_km:g} km)": len(report.far),
+    }
+
+
+def _steps(
+    store: db.Store,
+    read_feed: ReadFeed,
+    category_map: CategoryMap,
+    default_category: str | None,
+    origin: str,
+    max_km: float | None,
+) -> runner.Steps:
+    """The directory import as the runner of imports drives it: the records are read already; the
+    check is :func:`plan_import` on the runner's read; the write checks that the school's partners
+    and services are as read (else the runner plans again) and writes the plan, with its audit
+    event, unless it changes nothing."""
+
+    def read(report: OrukReport, sources: list, kind: str | None) -> ReadFeed:
+        return read_feed
+
+    def check(report: OrukReport, feed: ReadFeed, conn: Connection, scope: runner.Scope) -> _Plan | None:
+        plan = plan_import(
+            store, str(scope.school_id), feed, category_map, default_category, origin, conn=conn, max_km=max_km
+        )
+        for f in fields(OrukReport):  # into the report the runner keeps, its timings and dry run kept
+            if f.name not in ("dry_run", "seconds"):
+                setattr(report, f.name, getattr(plan.report, f.name))
+        plan.report = report
+        plan.notes = list(report.notes)
+        return plan if report.ok else None
+
+    def write(report: OrukReport, feed: ReadFeed, plan: _Plan | None, conn: Connection, scope: runner.Scope) -> None:
+        if plan is None:  # never first in a batch of its own; checked here if it were not
+            plan = check(report, feed, conn, scope)
+            if plan is None:
+                raise runner.Refusal
+        elif not _still_as_read(conn, plan, str(scope.school_id)):
+            raise runner.StoreChanged
+        report.notes[:] = plan.notes  # the runner starts the write's notes afresh
+        if report.changes or plan.partner_updates or plan.service_updates:
+            _write(conn, plan, _audit_detail(plan, feed))
+            report.written = True
+        # else nothing to change: no write, no audit event
+
+    return runner.Steps(
+        "open referral",
+        ("open referral",),
+        read,
+        check,
+        write,
+        new_report=lambda dry_run=False: OrukReport(sources=origin, dry_run=dry_run, services_read=read_feed.count),
+    )
