@@ -267,6 +267,9 @@ else:
                 if oruk_done.ok:
                     st.session_state.pop("oruk_feed", None)
                     st.success(md_escape(oruk_done.summary()))
+                    for note in oruk_done.notes:
+                        if note not in oruk_check.notes:  # what the write found (a long hold of the lock)
+                            st.caption(md_escape(note))
                 else:
                     st.error("The import was refused, so nothing changed.")
                     for failure in oruk_done.failures:

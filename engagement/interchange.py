@@ -611,14 +611,29 @@ def _check_ages(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> 
 
 
 def _check_not_future(report: ImportReport, frame: pd.DataFrame, names: list[str]) -> None:
-    """A contact dated after today is refused, as the contact form and the registers refuse it:
-    a mistyped year would otherwise sit in the store as the family's latest contact."""
+    """A new contact dated after today is refused, as the contact form and the registers refuse
+    it: a mistyped year would otherwise sit in the store as the family's latest contact. One that
+    carries its ``interaction_id`` is a record another system or a backup holds as it is (an
+    export always carries the ids), so it is kept as given, and the report says so."""
     dates = frame["date"]
     known = dates.notna()
     # Each distinct date judged once (an import of a million contacts holds a few hundred days).
-    late = [d for d in pd.unique(dates[known]) if not_happened_yet(d)]
-    for i in frame.index[known & dates.isin(late)]:
-        report.error(*_where(frame, i, names), "date", not_happened_yet(dates[i]) or "")
+    reasons = {d: reason for d in pd.unique(dates[known]) if (reason := not_happened_yet(d))}
+    if not reasons:
+        return
+    late = (known & dates.isin(list(reasons))).to_numpy()
+    kept = late & frame["interaction_id"].notna().to_numpy()
+    for i in frame.index[late & ~kept]:
+        report.error(*_where(frame, i, names), "date", reasons[dates[i]])
+    if kept.any():
+        first = frame.index[kept][0]
+        file, row = _where(frame, first, names)
+        n = int(kept.sum())
+        report.notes.append(
+            f"{n} contact{'s' * (n != 1)} with an interaction_id {'are' if n != 1 else 'is'} dated after today "
+            f"(first: {file}, row {row}, {dates[first]:%d/%m/%Y}), kept as the file gives "
+            f"{'them' if n != 1 else 'it'}: a backup restores what it holds. Check the date with whoever logged it"
+        )
 
 
 def _read_batch(report: ImportReport, items: list, kind: str | None) -> _Batch:

@@ -82,6 +82,24 @@ def test_a_contact_dated_after_today_is_refused_as_the_contact_form_refuses_it(s
     assert contacts(store) == 1
 
 
+def test_a_contact_after_today_that_carries_its_id_is_kept_and_said_so_a_backup_restores(store, monkeypatch):
+    """An export carries every contact's interaction_id; one dated after today (logged before the
+    rule, or on a clock ahead) is restored as it stands, and the report names the first."""
+    seed(store)
+    monkeypatch.setenv(clock.TODAY_VARIABLE, "2026-11-25")
+    text = (
+        b"interaction_id,date,family_id,activity,school_id\n"
+        b"I-1,2026-11-20,F01,phone call,S1\n"
+        b"I-2,2062-11-20,F02,phone call,S1\n"
+    )
+    report = import_records(store, [("interactions.csv", text)])
+    assert report.ok, report.format()
+    assert contacts(store) == 2
+    assert "1 contact with an interaction_id is dated after today (first: interactions.csv, row 3, 20/11/2062)" in (
+        report.format()
+    )
+
+
 MISSPELT = {
     "the main import": (
         ("engagement.interchange", "import_files"),

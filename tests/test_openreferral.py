@@ -396,6 +396,38 @@ def test_a_store_locked_by_someone_else_refuses_the_import_in_words_and_nothing_
     assert partners(sqlite_store) == {} and imports(sqlite_store) == []
 
 
+def test_an_import_that_changes_nothing_takes_no_write_lock(sqlite_store, monkeypatch):
+    """The same feed again with nothing to change (every service left out, no partner found
+    again) is done once checked: someone else holding the write lock does not refuse it."""
+    import sqlite3
+
+    add_school(sqlite_store)
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    importer = open_store(sqlite_store.url)
+    holder = sqlite3.connect(sqlite_store.url.removeprefix("sqlite:///"))
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        report = oruk.import_oruk(importer, [FEED], "S1", category_map=oruk.CategoryMap({}, "none"))
+    finally:
+        holder.rollback()
+        holder.close()
+        importer.dispose()
+    assert report.ok and not report.written and report.changes == [], report.format()
+    assert report.unmapped and partners(sqlite_store) == {} and imports(sqlite_store) == []
+
+
+def test_a_school_placed_by_its_postcode_plans_in_a_store_held_in_memory():
+    """The plan reads the school's place (its coordinates, else its postcode's in the gazetteer)
+    on its own read: an in-memory store has one connection, and a second read beside it failed."""
+    store = open_store("sqlite://")
+    with store.write("test") as conn:
+        conn.execute(db.schools.insert().values(school_id="S1", name="Hollybrook", postcode="B30 2AA"))
+        conn.execute(db.gazetteer.insert().values(postcode="B30 2AA", latitude=52.41, longitude=-1.93))
+    report = oruk.import_oruk(store, [FEED], "S1", dry_run=True)
+    assert report.ok and report.changes, report.format()
+    assert report.notes == [] or all("no coordinates" not in n for n in report.notes)
+
+
 def test_a_directory_write_longer_than_others_wait_is_said(sqlite_store, monkeypatch):
     """As for a file: on SQLite the import holds the write lock while it writes; a write that
     outlasts the busy timeout is said, since someone's save meanwhile was refused."""

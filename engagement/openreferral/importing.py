@@ -292,20 +292,21 @@ def source_key(source: str | None) -> frozenset[str]:
 
 
 def _school_place(conn: Connection, school_id: str) -> tuple[float, float] | None:
-    sc = db.schools
+    """The school's coordinates, else its postcode's from the gazetteer when it knows it, read on
+    ``conn`` (the plan's own read: a second read beside it is not open to an in-memory store)."""
+    sc, gz = db.schools, db.gazetteer
     row = conn.execute(select(sc.c.latitude, sc.c.longitude, sc.c.postcode).where(sc.c.school_id == school_id)).first()
     if row is None:
         return None
     if row.latitude is not None and row.longitude is not None:
         return float(row.latitude), float(row.longitude)
-    return None
-
-
-def _place_from_postcode(store: db.Store, school_id: str) -> tuple[float, float] | None:
-    """A school without coordinates is placed from its postcode by the gazetteer, when it knows it."""
-    school = db.get_school(store, school_id)
-    postcode = geo.normalise_postcode((school or {}).get("postcode"))
-    return geo.gazetteer_lookup(store, [postcode]).get(postcode) if postcode else None
+    postcode = geo.normalise_postcode(row.postcode)
+    found = (
+        conn.execute(select(gz.c.latitude, gz.c.longitude).where(gz.c.postcode == postcode)).first()
+        if postcode
+        else None
+    )
+    return (float(found.latitude), float(found.longitude)) if found is not None else None
 
 
 def plan_import(
@@ -349,8 +350,6 @@ def plan_import(
     else:
         with store.read() as c:
             stored_partners, stored_services, taken, school_place = read(c)
-    if school_place is None:
-        school_place = _place_from_postcode(store, school_id)
 
     partner_by_key = {}
     for p in stored_partners:
@@ -761,6 +760,7 @@ def import_records(
     outcome = runner.run(store, [(steps, [read_feed])], dry_run=dry_run, actor=actor, school_id=school_id)
     done = next(r for s, r in outcome.reports if s is steps)
     assert isinstance(done, OrukReport)
+    done.written = done.written and done.ok  # a write refused at its commit wrote nothing
     return done
 
 
@@ -816,10 +816,13 @@ def _steps(
         elif not _still_as_read(conn, plan, str(scope.school_id)):
             raise runner.StoreChanged
         report.notes[:] = plan.notes  # the runner starts the write's notes afresh
-        if report.changes or plan.partner_updates or plan.service_updates:
+        if not unchanged(plan):
             _write(conn, plan, _audit_detail(plan, feed))
             report.written = True
-        # else nothing to change: no write, no audit event
+
+    def unchanged(plan: _Plan) -> bool:
+        """Nothing to change: no write transaction, no audit event."""
+        return not (plan.report.changes or plan.partner_updates or plan.service_updates)
 
     return runner.Steps(
         "open referral",
@@ -828,4 +831,5 @@ def _steps(
         check,
         write,
         new_report=lambda dry_run=False: OrukReport(sources=origin, dry_run=dry_run, services_read=read_feed.count),
+        unchanged=unchanged,
     )
