@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's second command: install what the tests need (Debian's Chromium included), make
 # sure the local PostgreSQL server is up, run the linter, the formatter's check and the type
-# checker, then every test, on a worker per core (and one more with the browser tests). CI runs exactly this. Arguments go to pytest:
+# checker, then every test, on two workers. CI runs exactly this. Arguments go to pytest:
 # `-m "not browser"` is the fast tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +30,6 @@ bash scripts/setup-python.sh requirements-dev.txt
 # compiled every test module on every run (8 s of CPU a worker, 4 s from the cache) and each
 # command the tests start compiled the package again.
 unset PYTHONDONTWRITEBYTECODE
-# Workers (pytest-xdist): one per core, and one more when the browser tests run (tests/conftest.py,
-# pytest_xdist_auto_num_workers); the browser tests stay together on one worker per app server
-# while the others run beside them. `-n 0` after this runs it in one process.
-exec .venv/bin/python -m pytest -n auto "$@"
+# Two workers (pytest-xdist): the browser tests stay together on one worker per app server (see
+# tests/conftest.py) while the others run beside them. `-n 0` after this runs it in one process.
+exec .venv/bin/python -m pytest -n 2 "$@"

@@ -30,7 +30,7 @@ from engagement.settings import CONFIG_FILE
 from engagement.store import open_store
 from tests import network_guard
 
-# Under pytest-xdist (scripts/test.sh runs the suite with -n auto: see pytest_xdist_auto_num_workers) the browser tests that share an app
+# Under pytest-xdist (scripts/test.sh runs the suite with -n 2) the browser tests that share an app
 # server go to one worker together, so that its server, its Chromium and the page visits are made
 # once, not once per worker; so do the tests of a module with a module-scoped fixture (a demo store,
 # an export or a PDF made once for the module: split test by test, both workers made it). The other
@@ -43,7 +43,10 @@ from tests import network_guard
 # time (and axe-core a role at a time), so that no unit ran longer than ~100 s, made the whole suite
 # slower, 17 min 52 s against 14 min 40 s-15 min 55 s (each worker started its own servers: 962 s of
 # CPU against 721-825 s); on four workers it took 18 min 24 s at load 15-18. The two cores are busy
-# throughout either way: the groups stay.
+# throughout either way: the groups stay. Later that day, quiet: three workers kept the cores 93-99 %
+# busy against about 90 % with two, but took 11 min 34 s once and 13 min 47 s once, against 12 min
+# 15 s and 12 min 53 s with two (and the fast tier 3 min 7 s against 2 min 34 s - 2 min 54 s): no
+# gain that held, so two stay.
 BROWSER_GROUPS = {
     # Every menu page at each viewport (page_visits), and at 200% zoom: one server.
     "tests/browser/test_pages.py": "browser-pages",
@@ -165,17 +168,6 @@ _MAIN_MODULE = sys.modules["__main__"]
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_xdist_auto_num_workers(config) -> int:
-    """``-n auto``: a worker per core, and one more when the browser tests run. A browser test
-    waits on its page and its server, so two workers left the two cores 10 % idle (sampled every
-    5 s over a whole run, 7 December 2026): three kept them 97-99 % busy, and the whole suite took
-    11 min 34 s against 12 min 15 s and 12 min 53 s. The fast tier has no such waits: a third
-    worker there only adds its start and its session's stores (3 min 7 s against 2 min 34 s -
-    2 min 54 s), so it keeps one per core."""
-    cores = os.cpu_count() or 1
-    return cores if "not browser" in (config.option.markexpr or "") else cores + 1
-
-
 def pytest_runtest_setup(item) -> None:
     sys.modules["__main__"] = _MAIN_MODULE
 
