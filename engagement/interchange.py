@@ -57,6 +57,7 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from engagement import clock
 from engagement import store as db
 from engagement.cells import choice_reader, excel_safe, excel_unsafe, parse_bool, parse_date, parse_list
 from engagement.communication import is_message_to_all
@@ -617,8 +618,10 @@ def _check_not_future(report: ImportReport, frame: pd.DataFrame, names: list[str
     export always carries the ids), so it is kept as given, and the report says so."""
     dates = frame["date"]
     known = dates.notna()
-    # Each distinct date judged once (an import of a million contacts holds a few hundred days).
-    reasons = {d: reason for d in pd.unique(dates[known]) if (reason := not_happened_yet(d))}
+    # Each distinct date judged once (an import of a million contacts holds a few hundred days),
+    # against one reading of the clock.
+    today = clock.today()
+    reasons = {d: reason for d in pd.unique(dates[known]) if (reason := not_happened_yet(d, today))}
     if not reasons:
         return
     late = (known & dates.isin(list(reasons))).to_numpy()

@@ -21,9 +21,13 @@ def seed(store) -> None:
         conn.execute(db.families.insert(), [{"family_id": f, "school_id": "S1"} for f in ("F01", "F02")])
 
 
-def answers(store) -> int:
+def rows(store, table) -> int:
     with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(db.survey_responses)).scalar_one()
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def answers(store) -> int:
+    return rows(store, db.survey_responses)
 
 
 def test_a_survey_answer_repeated_by_one_familys_parent_is_refused(store):
@@ -53,8 +57,7 @@ def test_a_survey_answer_repeated_by_one_familys_parent_is_refused(store):
 
 
 def contacts(store) -> int:
-    with store.read() as conn:
-        return conn.execute(select(func.count()).select_from(db.interactions)).scalar_one()
+    return rows(store, db.interactions)
 
 
 def test_a_contact_dated_after_today_is_refused_as_the_contact_form_refuses_it(store, monkeypatch):
