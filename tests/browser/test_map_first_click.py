@@ -1,5 +1,5 @@
 """The Partner map's first click (issue 15, item 3): with the map running below the fold, one press
-on a marker opens that partner's record at 1440x900, 1280x800 and 1280x720, and the page does not
+on a marker opens that partner's record at 1440x900 and 1280x720, and the page does not
 scroll under the pointer. Leaflet focused the map on the first mousedown without
 ``preventScroll``, so Chrome scrolled the page to show the whole map frame and the click landed on
 empty map (see ``engagement.maps.LEAFLET_FIXES_JS``)."""
@@ -12,7 +12,7 @@ from . import harness as h
 from .test_partner_map import FRAME, map_frame
 
 pytestmark = pytest.mark.browser
-SIZES = [(1440, 900), (1280, 800), (1280, 720)]
+SIZES = h.WORKING_SIZES
 
 # The partners' marks the pointer can reach, each alone at its point (a shared point asks which
 # partner first), with their centres in the frame's coordinates.

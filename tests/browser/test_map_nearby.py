@@ -1,7 +1,7 @@
 """ "What is within 1 km?" on the Partner map (issue 15, item 4): choosing a distance keeps the
 partners within it on the map and lists them in the table under it, nearest first; a row opens
 that partner's record on the screen; and a name search that finds one partner opens its record.
-At 1440x900, 1280x800 and 1280x720, with a screenshot of each."""
+At 1440x900 and 1280x720, with a screenshot of each."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from . import harness as h
 from .test_partner_map import map_frame
 
 pytestmark = pytest.mark.browser
-SIZES = [(1440, 900), (1280, 800), (1280, 720)]
+SIZES = h.WORKING_SIZES
 ROW_PX = 35  # Streamlit's table rows and header
 
 

