@@ -184,17 +184,17 @@ def chromium():
 
 
 @pytest.fixture(scope="session")
-def nav_pages(chromium, app_server) -> list[h.NavPage]:
+def nav_pages(app_tab) -> list[h.NavPage]:
     """The pages the app's menu lists, found from the running app (so new pages are covered)."""
-    with h.visit(chromium, app_server.url, "menu") as (record, page):
+    with app_tab.visit("menu", h.VIEWPORTS[0]) as (record, page):
         h.open_path(page, record, "/")
         return h.discover_pages(page)
 
 
 @pytest.fixture(scope="session")
-def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
-    """Every menu page opened by its URL in a fresh session at the first viewport, then the window
-    resized to each other one: checked at each, and screenshot to
+def page_visits(app_tab, app_server, nav_pages) -> dict[str, list[h.Visit]]:
+    """Every menu page opened by its URL in a fresh session (in the worker's tab, h.Tab) at the first
+    viewport, then the window resized to each other one: checked at each, and screenshot to
     artifacts/screenshots/pages/<page>-<w>x<h>.png, its text to artifacts/browser/pages/<page>.txt. A
     page resized is laid out as one opened at that size (every element in the same box, the same
     text: compared on every page when the loads became one). (axe-core runs on every page under
@@ -209,7 +209,7 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
     for nav in nav_pages:
         records: list[h.Visit] = []
         visits[nav.name] = records
-        with h.visit(chromium, app_server.url, "", h.VIEWPORTS[0]) as (record, page):
+        with app_tab.visit("", h.VIEWPORTS[0]) as (record, page):
             for viewport in h.VIEWPORTS:
                 if viewport != h.VIEWPORTS[0]:
                     # What the page did at the size before is that size's record; this one starts afresh.
@@ -240,12 +240,21 @@ def page_visits(chromium, app_server, nav_pages) -> dict[str, list[h.Visit]]:
     return visits
 
 
+@pytest.fixture(scope="session")
+def app_tab(chromium, app_server):
+    """One tab on ``app_server`` that every page visit of this worker's tests opens its path in
+    (h.Tab: a new Streamlit session each time, in a renderer already warm)."""
+    tab = h.Tab(chromium, app_server.url)
+    yield tab
+    tab.close()
+
+
 @pytest.fixture
 def open_app_page(request, chromium, app_server):
-    """Open one path of the running app in a fresh session, settled; the record is complete when
-    the block ends. A test that passes ``allow_hosts`` (a map test allowing its tile host) gets the
-    server with the school's own settings, tiles on; requests to an allowed host are answered
-    here with a blank tile and never sent:
+    """Open one path of the running app in a fresh Streamlit session, settled; the record is
+    complete when the block ends. A test that passes ``allow_hosts`` (a map test allowing its tile
+    host) gets the server with the school's own settings, tiles on, in a context of its own;
+    requests to an allowed host are answered here with a blank tile and never sent:
 
         def test_map(open_app_page):
             with open_app_page("/partner_map", (1280, 800), allow_hosts=["tile.openstreetmap.org"]) as (record, page):
@@ -255,8 +264,12 @@ def open_app_page(request, chromium, app_server):
 
     @contextmanager
     def opener(path: str = "/", viewport: tuple[int, int] = h.VIEWPORTS[0], allow_hosts=(), server=None):
-        server = server or (request.getfixturevalue("tiles_app_server") if allow_hosts else app_server)
-        with h.visit(chromium, server.url, path, viewport, allow_hosts) as (record, page):
+        if server is None and not allow_hosts:
+            visit = request.getfixturevalue("app_tab").visit(path, viewport)
+        else:
+            server = server or (request.getfixturevalue("tiles_app_server") if allow_hosts else app_server)
+            visit = h.visit(chromium, server.url, path, viewport, allow_hosts)
+        with visit as (record, page):
             h.open_path(page, record, path)
             yield record, page
             h.collect(page, record)

@@ -141,13 +141,13 @@ def menu_reachable(page, path: str, cdp, picture) -> list[str]:
     return problems
 
 
-def test_every_page_works_at_200_percent_zoom(chromium, app_server, nav_pages):
+def test_every_page_works_at_200_percent_zoom(app_tab, app_server, nav_pages):
     failures: dict[str, list[str]] = {}
     timings = []
     for nav in nav_pages:
         started = time.monotonic()
         label = f"{nav.name} ({nav.path}) at 200% zoom"
-        with h.visit(chromium, app_server.url, label, CSS_VIEWPORT) as (record, page):
+        with app_tab.visit(label, CSS_VIEWPORT) as (record, page):
             cdp = page.context.new_cdp_session(page)
             zoom(cdp)
             problems: list[str] = []
@@ -177,6 +177,9 @@ def test_every_page_works_at_200_percent_zoom(chromium, app_server, nav_pages):
                 full_screenshot(page, cdp, h.SCREENSHOTS / f"zoom200-{nav.name}-full.png")
             except Exception as exc:
                 problems.append(f"{type(exc).__name__}: {exc}")
+            finally:  # the tab goes on to the next visit at its own size
+                cdp.send("Emulation.clearDeviceMetricsOverride")
+                cdp.detach()
             record.expected_path = None  # the menu was opened and closed; which link is current is not judged here
         problems += record.problems()
         timings.append(f"{nav.name} {time.monotonic() - started:.1f} s")
