@@ -76,9 +76,9 @@ def test_every_page_has_a_screenshot_at_each_size(page_visits, nav_pages):
             assert shot_width == width and shot_height >= height, (shot, shot_width, shot_height)
 
 
-def test_the_menu_reaches_every_page_cleanly_in_one_session(chromium, app_server, nav_pages):
+def test_the_menu_reaches_every_page_cleanly_in_one_session(app_tab, app_server, nav_pages):
     problems = []
-    with h.visit(chromium, app_server.url, "menu navigation") as (record, page):
+    with app_tab.visit("menu navigation", h.VIEWPORTS[0]) as (record, page):
         h.open_path(page, record, "/")
         problems += [f"/ (first load): {p}" for p in record.problems()]
         for nav in nav_pages:
