@@ -6,7 +6,7 @@ from functools import partial
 import streamlit as st
 
 import ui
-from engagement import access, clock, openreferral, records
+from engagement import access, clock, contacts, openreferral, records
 from engagement import calendar as terms_store
 from engagement import store as data_store
 from engagement.demo import load_demo
@@ -82,6 +82,29 @@ else:
                 button="Import",
                 describe=partial(counts_of, engine),
             )
+    ahead = contacts.dated_after_today(store, [school_id] if school_id else [])
+    if len(ahead):
+        st.subheader("Contacts dated after today")
+        st.warning(
+            f"{len(ahead)} contact{'s are' if len(ahead) != 1 else ' is'} dated after today: each will count from "
+            "its date as if it had happened. Check the date with whoever logged it, then correct it in the "
+            "interactions.csv of an export and import that file back (a row with its interaction_id replaces "
+            "the contact stored).",
+            icon=":material/event_busy:",
+        )
+        st.dataframe(
+            ahead,
+            hide_index=True,
+            key="dated_after_today",
+            column_config={
+                "date": st.column_config.DateColumn("Date", format="DD/MM/YYYY"),
+                "interaction_id": "Reference",
+                "family_id": "Family",
+                "partner_id": "Partner",
+                "activity": "Activity",
+                "staff": "Logged by",
+            },
+        )
 
 # ---------------------------------------------------------------- the school's terms
 st.header("School terms")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from engagement import records
+from engagement import contacts, records
 from engagement import store as db
 from engagement.interchange import import_files
 
@@ -115,3 +115,39 @@ def test_a_backup_is_restored_from_the_page_into_an_empty_store(demo_copy, tmp_p
     again = records.backup_zip(db.open_store(url))
     with zipfile.ZipFile(io.BytesIO(again)) as mine, zipfile.ZipFile(io.BytesIO(backup)) as theirs:
         assert {n: mine.read(n) for n in mine.namelist()} == {n: theirs.read(n) for n in theirs.namelist()}
+
+
+def test_contacts_dated_after_today_are_listed_for_the_data_lead(tmp_path, monkeypatch):
+    """A contact dated after today is refused as new, but one with its interaction_id (a backup, another
+    system) is kept as given: the Data page lists it with its reference so the date can be checked, and
+    says nothing once no contact is ahead of today."""
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    store = db.open_store(url)
+    files = [
+        ("schools.csv", b"school_id,name,postcode\nS1,Hollybrook,B30 2AA\n"),
+        ("families.csv", b"family_id,school_id\nF1,S1\n"),
+        (
+            "interactions.csv",
+            b"interaction_id,school_id,family_id,date,activity,staff\n"
+            b"I-PAST,S1,F1,2026-11-02,phone call,FLO\nI-AHEAD,S1,F1,2027-11-20,phone call,<b>FLO</b>\n",
+        ),
+    ]
+    report = import_files(store, files, actor="test")
+    assert report.ok, report.format()
+    monkeypatch.setenv("ENGAGEMENT_TODAY", "2026-11-25")
+    at = open_data_page(monkeypatch, url, demo=False)
+    assert at.subheader[-2].value == "Contacts dated after today"  # after the import sections, before restoring
+    warnings = [w.value for w in at.warning if "dated after today" in w.value]
+    assert warnings == [
+        "1 contact is dated after today: each will count from its date as if it had happened. Check the date "
+        "with whoever logged it, then correct it in the interactions.csv of an export and import that file back "
+        "(a row with its interaction_id replaces the contact stored)."
+    ]
+    (listed,) = [d.value for d in at.dataframe if list(d.value.columns) == contacts.DATED_AFTER_TODAY_COLUMNS]
+    assert listed["interaction_id"].tolist() == ["I-AHEAD"] and listed["family_id"].tolist() == ["F1"]
+    assert listed["staff"].tolist() == ["<b>FLO</b>"]  # a table cell: shown as the text it is
+
+    monkeypatch.setenv("ENGAGEMENT_TODAY", "2027-11-20")  # the day has come: nothing is ahead of it
+    at = open_data_page(monkeypatch, url, demo=False)
+    assert not [w for w in at.warning if "dated after today" in w.value]
+    assert not [d for d in at.dataframe if list(d.value.columns) == contacts.DATED_AFTER_TODAY_COLUMNS]
