@@ -41,7 +41,7 @@ entries = audit_entries(
     record_id=record_id.strip() or None,
 )
 st.write(f"{len(entries):,} entries, newest first (at most 5,000 shown).")
-st.dataframe(
+ui.dataframe(
     entries,
     hide_index=True,
     column_config={

@@ -92,7 +92,7 @@ else:
             "the contact stored).",
             icon=":material/event_busy:",
         )
-        st.dataframe(
+        ui.dataframe(
             ahead,
             hide_index=True,
             key="dated_after_today",
@@ -127,7 +127,7 @@ else:
     may_change = access.may_import(viewer.role) and (allowed is None or school_id in allowed)
     table = terms_store.editor_table(own, calendar, clock.today())
     if not may_change:
-        st.dataframe(table, hide_index=True, width="stretch")
+        ui.dataframe(table, hide_index=True, width="stretch")
     else:
         upload = st.file_uploader(
             "terms.csv to import",
@@ -140,7 +140,7 @@ else:
             check = terms_store.import_terms(store, source, school_id=school_id, dry_run=True)
             if not check.ok:
                 st.error("Nothing can be imported: " + f"{len(check.errors)} problem(s) to fix in the file.")
-                st.dataframe(check.errors_frame(), hide_index=True, width="stretch")
+                ui.dataframe(check.errors_frame(), hide_index=True, width="stretch")
             elif st.button("Import the terms", type="primary", key="terms_import"):
                 done = terms_store.import_terms(store, source, actor=ui.current_actor(), school_id=school_id)
                 (st.success if done.ok else st.error)(md_escape(" ".join(done.notes) or done.format()))
@@ -172,7 +172,7 @@ else:
                 st.success("Saved: " + md_escape(" ".join(saved.notes)))
             else:
                 st.error("Nothing was saved: fix the rows named below.")
-                st.dataframe(saved.errors_frame(), hide_index=True, width="stretch")
+                ui.dataframe(saved.errors_frame(), hide_index=True, width="stretch")
 
 # ---------------------------------------------------------------- Open Referral UK (issue 18)
 st.header("Local authority directory (Open Referral UK)")
@@ -226,7 +226,7 @@ else:
         )
         if not oruk_check.ok:
             st.error(f"Nothing can be imported yet: {len(oruk_check.problems)} records to fix in the directory.")
-            st.dataframe(
+            ui.dataframe(
                 [vars(p) for p in oruk_check.problems],
                 hide_index=True,
                 width="stretch",
@@ -249,7 +249,7 @@ else:
             ):
                 column.metric(label, oruk_check.count(kind, action))
             if oruk_check.changes:
-                st.dataframe(
+                ui.dataframe(
                     oruk_check.changes_rows(),
                     hide_index=True,
                     width="stretch",
@@ -272,7 +272,7 @@ else:
                     f"{n_unmapped} service{' has' if n_unmapped == 1 else 's have'} terms that match no category: "
                     + ("they are left out." if oruk_default is None else f"they come in as {oruk_default}.")
                 )
-                st.dataframe(
+                ui.dataframe(
                     oruk_check.unmapped,
                     hide_index=True,
                     width="stretch",
@@ -371,7 +371,7 @@ if may_import:
             st.error("Nothing was restored: the files refused are listed below, and the store is unchanged.")
             for _, refused in restored.reports:
                 if not refused.ok:
-                    st.dataframe(
+                    ui.dataframe(
                         refused.errors_frame(), hide_index=True, width="stretch", column_config=PROBLEM_COLUMNS
                     )
         st.text(restored.format())

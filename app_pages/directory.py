@@ -84,7 +84,7 @@ with due_tab:
         "Those the school relies on most come first: contacts in the last year, then families whose needs "
         "their services meet."
     )
-    st.dataframe(
+    ui.dataframe(
         due[["name", "category", "status", "last_verified", "verified_by", "contacts", "families"]].fillna(
             {"verified_by": ""}
         ),
@@ -133,7 +133,7 @@ with list_tab:
         archived=shown["archived_on"].notna(),
         services=shown["services"].map(services_text),
     )
-    st.dataframe(
+    ui.dataframe(
         table[
             ["name", "category", "status", "last_verified", "checked", "services", "postcode"]
             + (["archived"] if archived else [])
@@ -376,7 +376,7 @@ with edit_tab:
     if record is not None:
         st.subheader("Services")
         own = services[services["partner_id"] == pick]
-        st.dataframe(
+        ui.dataframe(
             own.assign(
                 ages=[d.ages_text(a, b) for a, b in zip(own["min_age"], own["max_age"], strict=True)],
                 **{c: own[c].map(services_text) for c in ("tags", "languages", "delivery", "sessions")},

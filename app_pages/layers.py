@@ -86,7 +86,7 @@ def partner_dialog(partner_id: str) -> None:
     history = interaction_history(store, partner_id=partner_id, role=viewer.role)
     st.markdown(f"**History** ({len(history)} contacts)")
     shown_columns = [c for c in ("date", "activity", "channel", "two_way", "notes") if c in history]
-    st.dataframe(
+    ui.dataframe(
         history[shown_columns].head(50),
         hide_index=True,
         placeholder="",  # an empty note is blank, not "None"
@@ -219,7 +219,7 @@ with diagram_tab:
                 st.session_state["layers_plan"] = step.category
 
 with table_tab:
-    st.dataframe(
+    ui.dataframe(
         shown[
             [
                 "name",

@@ -132,7 +132,7 @@ PANEL_PARTNER_WIDTH = 155
 def panel_table(key: str, table: pd.DataFrame, columns: dict, height: int | None = None) -> None:
     """One of the family panel's tables: wrapped rows, no index, nothing shown for an empty cell."""
     with st.container(key=key):
-        st.dataframe(
+        ui.dataframe(
             table,
             hide_index=True,
             height=height if height is not None else "auto",

@@ -171,7 +171,7 @@ with right:
 st.header("Partners shown" + ("" if within is None else f" within {within:g} km of the school"))
 order = st.radio("Sort by", TABLE_SORTS, horizontal=True, key="map_sort")
 rows = partners_table(shown, order)
-picked = st.dataframe(
+picked = ui.dataframe(
     rows,
     hide_index=True,
     width="stretch",
@@ -218,7 +218,7 @@ def partner_dialog(here: list[str]) -> None:
     if family_detail:
         sent = referrals.referrals(store, school_id, partner_id=r["partner_id"])
         if len(sent):
-            st.dataframe(
+            ui.dataframe(
                 sent,
                 hide_index=True,
                 height=160,
@@ -228,7 +228,7 @@ def partner_dialog(here: list[str]) -> None:
             )
     history = contacts.interaction_history(store, partner_id=r["partner_id"], role=viewer.role)
     st.markdown(f"**History** ({len(history)} contacts)")
-    st.dataframe(
+    ui.dataframe(
         history.drop(columns=["interaction_id"], errors="ignore"),
         hide_index=True,
         width="stretch",

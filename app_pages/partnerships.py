@@ -101,7 +101,7 @@ for evaluation in view.evaluations:
             "the partnership began to the latest since",
         )
         c4.metric("Difference (points)", partnerships.points(f["difference_pp"]))
-        st.dataframe(
+        ui.dataframe(
             partnerships.evaluation_rows(f),
             hide_index=True,
             width="stretch",
@@ -121,9 +121,9 @@ if view.overdue:
         ),
         icon=":material/schedule:",
     )
-st.dataframe(view.progress, hide_index=True, width="stretch", key="plan_progress")
+ui.dataframe(view.progress, hide_index=True, width="stretch", key="plan_progress")
 if view.plan:
-    st.dataframe(
+    ui.dataframe(
         partnerships.plan_rows(view.plan, not staff),
         hide_index=True,
         width="stretch",
@@ -239,7 +239,7 @@ with tab_members:
             "Partnership", list(stored.index), key="members_pick", format_func=lambda p: stored.loc[p, "name"]
         )
         mine = view.members[view.members["partnership_id"] == which]
-        st.dataframe(
+        ui.dataframe(
             mine[["family_id", "joined", "left"]],
             hide_index=True,
             width="stretch",

@@ -22,7 +22,7 @@ cols[1].metric("Families on roll", families_on_roll_text(summary["families"], vi
 cols[2].metric("Family contacts this term", f"{summary['family_interactions_this_term']:,}")
 cols[3].metric("Partner contacts this term", f"{summary['partner_interactions_this_term']:,}")
 st.header("The school's community, layer by layer")
-st.dataframe(
+ui.dataframe(
     summary["layers"],
     hide_index=True,
     column_config={

@@ -60,7 +60,7 @@ at_least = st.number_input(
 )
 shown = schools.filtered(view.table, text, figure, at_least)
 percent = {k for k, (_, share) in schools.FIGURES.items() if share}
-st.dataframe(
+ui.dataframe(
     shown.drop(columns=["latitude", "longitude"]),
     hide_index=True,
     key="schools_table",
@@ -105,7 +105,7 @@ else:
 # ---- shared partners
 st.header("Partners shared by two or more schools", anchor=False)
 if view.shared:
-    st.dataframe(
+    ui.dataframe(
         view.shared_table,
         hide_index=True,
         key="schools_shared",
@@ -135,7 +135,7 @@ else:
         format_func=lambda sid: str(view.table.set_index("school_id").loc[sid, "school"]),
         key="schools_neighbours_of",
     )
-    st.dataframe(
+    ui.dataframe(
         view.neighbours[view.neighbours["school_id"] == pick].drop(columns=["school_id", "school", "neighbour_id"]),
         hide_index=True,
         key="schools_neighbours",

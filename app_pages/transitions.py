@@ -46,7 +46,7 @@ if moves.empty:
     st.stop()
 
 table = moves.assign(progress=[f"{d} of {n}" for d, n in zip(moves["done"], moves["steps"], strict=True)])
-st.dataframe(
+ui.dataframe(
     table,
     hide_index=True,
     height=320,

@@ -123,7 +123,7 @@ with events_tab:
             f"this school. Fix or remove {'it' if one else 'them'}, then save again.",
             icon=":material/error:",
         )
-        st.dataframe({"Unknown reference": result.unknown}, hide_index=True, key="week_unknown")
+        ui.dataframe({"Unknown reference": result.unknown}, hide_index=True, key="week_unknown")
     elif result is not None:
         st.session_state["week_event_flash"] = (
             f"Saved: {result.added} families added to the register"
@@ -184,7 +184,7 @@ with events_tab:
                 ", ".join(partner_names.get(p, p) for p in (ids or "").split(";") if p) for ids in listed["partner_ids"]
             ]
         )
-        st.dataframe(
+        ui.dataframe(
             shown,
             hide_index=True,
             key="week_events_table",
@@ -222,7 +222,7 @@ with referrals_tab:
         f"Oldest first. A referral still sent after {days} days with no reply raises its family on the "
         "Outreach planner."
     )
-    st.dataframe(
+    ui.dataframe(
         outstanding,
         hide_index=True,
         key="week_outstanding",
@@ -324,7 +324,7 @@ with referrals_tab:
             st.session_state["week_referral_flash"] = f"The referral is now {status}."
             st.rerun()
     with st.expander(f"Every referral ({len(every)})"):
-        st.dataframe(
+        ui.dataframe(
             every,
             hide_index=True,
             key="week_every_referral",
@@ -387,7 +387,7 @@ with links_tab:
     if link_partner:
         users = referrals.family_links(store, partner_id=link_partner, today=today)
         st.markdown(f"**{md_escape(partner_names[link_partner])}**: {int(users['current'].sum())} families use it now")
-        st.dataframe(
+        ui.dataframe(
             users,
             hide_index=True,
             key="week_link_table",

@@ -98,3 +98,22 @@ def test_magic_is_off_and_no_page_counts_on_it():
     assert {str(p.relative_to(ROOT)): _bare_expressions(p.read_text()) for p in scripts} == {
         str(p.relative_to(ROOT)): [] for p in scripts
     }
+
+
+def test_every_table_shows_a_missing_value_as_a_dash():
+    """Tables go through ui.dataframe, which shows a missing value as "–" (a governor read Streamlit's
+    grey "None" under "Raised" as nothing raised); no page or ui module calls st.dataframe itself."""
+    import ast
+
+    from ui import tables
+
+    def calls(path: Path) -> list[str]:
+        return [
+            f"{path.relative_to(ROOT)}:{node.lineno}"
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Attribute) and node.attr == "dataframe" and ast.unparse(node.value) == "st"
+        ]
+
+    scripts = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py"))]
+    assert [c for p in scripts if p.name != "tables.py" for c in calls(p)] == []
+    assert tables.MISSING == "–"

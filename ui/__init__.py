@@ -8,7 +8,8 @@ a figure. ``engagement/`` never imports Streamlit; this package is the thin laye
 - :mod:`ui.governors`: what a governor's view may render (the disclosure layer's figures only);
 - :mod:`ui.layout`: the style sheet of every page, the order of its headings, and :func:`subtitle`,
   the line under a page's title;
-- :mod:`ui.forms`: the contact forms' shared "two-way?" question, and moving the keyboard focus after a save.
+- :mod:`ui.forms`: the contact forms' shared "two-way?" question, and moving the keyboard focus after a save;
+- :mod:`ui.tables`: :func:`dataframe`, every page's tables, a missing value shown as a dash.
 
 Pages write ``import ui`` and call ``ui.open_page(...)``, ``ui.window_picker()`` and so on.
 """
@@ -37,6 +38,7 @@ from ui.session import (
     school_messages,
     show_error,
 )
+from ui.tables import dataframe
 
 __all__ = [
     "GOVERNORS_VIEW",
@@ -46,6 +48,7 @@ __all__ = [
     "current_actor",
     "current_viewer",
     "data_version",
+    "dataframe",
     "demo_banner",
     "get_store",
     "governor_metric",

@@ -12,6 +12,7 @@ import streamlit as st
 import ui
 from engagement import geo
 from engagement.text import md_escape
+from ui.tables import dataframe
 
 
 def geocode_section(store, key: str = "geocode") -> None:
@@ -47,7 +48,7 @@ def geocode_section(store, key: str = "geocode") -> None:
             )
             if report.unplaced:
                 st.write(f"Could not place {len(report.unplaced)}:")
-                st.dataframe(
+                dataframe(
                     [
                         {
                             "What": u["kind"],

@@ -13,6 +13,7 @@ import streamlit as st
 
 from engagement.text import md_escape
 from ui.session import current_actor
+from ui.tables import dataframe
 
 if TYPE_CHECKING:  # what st.column_config's helpers return; a private path of Streamlit's, so for the checker only
     from streamlit.elements.lib.column_types import ColumnConfig
@@ -56,7 +57,7 @@ def check_then_import(
         st.error(
             f"Nothing can be imported yet: {n} problem{'s' * (n != 1)} to fix. Mend the files and upload them again."
         )
-        st.dataframe(
+        dataframe(
             check.errors_frame(), hide_index=True, width="stretch", column_config=PROBLEM_COLUMNS, key=f"{key}_problems"
         )
         return
@@ -67,4 +68,4 @@ def check_then_import(
             st.success("Imported. " + md_escape(describe(done)))
         else:
             st.error("The import was refused, so nothing changed.")
-            st.dataframe(done.errors_frame(), hide_index=True, width="stretch", column_config=PROBLEM_COLUMNS)
+            dataframe(done.errors_frame(), hide_index=True, width="stretch", column_config=PROBLEM_COLUMNS)
