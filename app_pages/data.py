@@ -82,7 +82,14 @@ else:
                 button="Import",
                 describe=partial(counts_of, engine),
             )
-    ahead = contacts.dated_after_today(store, [school_id] if school_id else [])
+    # Family references: for the staff who see family detail, and for a school they may import
+    # for, since the way to correct a date is to import the contact again.
+    checked = [
+        s
+        for s in [school_id]
+        if s and access.sees_family_detail(viewer.role) and (allowed_schools is None or s in allowed_schools)
+    ]
+    ahead = contacts.dated_after_today(store, checked)
     if len(ahead):
         st.subheader("Contacts dated after today")
         st.warning(

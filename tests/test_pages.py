@@ -100,20 +100,30 @@ def test_magic_is_off_and_no_page_counts_on_it():
     }
 
 
-def test_every_table_shows_a_missing_value_as_a_dash():
-    """Tables go through ui.dataframe, which shows a missing value as "–" (a governor read Streamlit's
-    grey "None" under "Raised" as nothing raised); no page or ui module calls st.dataframe itself."""
+def _tables_not_through_ui(source: str) -> list[str]:
+    """Lines where a script shows a table other than through ui.dataframe: ``st.dataframe``, a
+    column's or the sidebar's ``.dataframe``, or ``dataframe`` imported from Streamlit."""
     import ast
 
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr == "dataframe" and ast.unparse(node.value) != "ui":
+            found.append(f"line {node.lineno}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "streamlit":
+            found += [f"line {node.lineno}" for alias in node.names if alias.name == "dataframe"]
+    return sorted(found, key=lambda line: int(line.split()[1]))
+
+
+def test_every_table_shows_a_missing_value_as_a_dash():
+    """Tables go through ui.dataframe, which shows a missing value as "–" (Streamlit's grey "None"
+    under "Raised" reads as nothing raised); no page or ui module shows one another way."""
     from ui import tables
 
-    def calls(path: Path) -> list[str]:
-        return [
-            f"{path.relative_to(ROOT)}:{node.lineno}"
-            for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Attribute) and node.attr == "dataframe" and ast.unparse(node.value) == "st"
-        ]
-
+    assert _tables_not_through_ui(
+        "left, right = st.columns(2)\nleft.dataframe(x)\nui.dataframe(x)\nst.sidebar.dataframe(x)\n"
+        "from streamlit import dataframe\n"
+    ) == ["line 2", "line 4", "line 5"]
     scripts = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py"))]
-    assert [c for p in scripts if p.name != "tables.py" for c in calls(p)] == []
+    found = {str(p.relative_to(ROOT)): _tables_not_through_ui(p.read_text()) for p in scripts if p.name != "tables.py"}
+    assert {path: lines for path, lines in found.items() if lines} == {}
     assert tables.MISSING == "–"

@@ -1,8 +1,10 @@
 """Tables as every page shows them: ``st.dataframe`` with a missing value shown as the dash the rest
 of the app writes for one ("–", as the Overview's figures and the map's popups do), not Streamlit's
-grey "None", which a governor reads as a value: "Raised: None" as nothing raised, where nothing was
-recorded. Pages call :func:`dataframe` for every table (tests/test_pages.py checks that none calls
-``st.dataframe`` itself)."""
+grey "None", which a reader takes for a value: "Raised: None" as nothing raised, where nothing was
+recorded. Pages call :func:`dataframe` for every table of ``st.dataframe`` (tests/test_pages.py
+checks that none calls it another way); a page may still ask for another placeholder (an empty
+cell where a blank reads better). Editors (``st.data_editor``) and static ``st.table``s keep
+Streamlit's own display."""
 
 from __future__ import annotations
 

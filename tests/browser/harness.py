@@ -93,8 +93,9 @@ def launch_args() -> list[str]:
 VIEWPORTS = [(1280, 800), (1920, 1080)]
 # The screens a page is driven at, task by task: a 1440x900 laptop and a 1280x720 projector. A
 # 1280x800 screen lays every page out as 1280x720 does (Streamlit's layout follows the window's
-# width, and no page sizes anything by its height) with 80 px more below the fold, so a task that
-# works at 1280x720 works there too: it is not driven a third time. Every page is still opened,
+# width, and no page lays anything out by its height; the helpers that scroll a form into view read
+# it, and 720 px is the tighter case for them) with 80 px more below the fold, so a task that works
+# at 1280x720 works there too: it is not driven a third time. Every page is still opened,
 # checked and screenshot at 1280x800 (VIEWPORTS), and so are the tests that name it (the projector's
 # scores, the family panel's tables). Dropping it from these walks saved a tenth of the browser
 # tests' time (issue 23).
@@ -276,7 +277,8 @@ def start_app_server(
 
 @dataclass
 class Visit:
-    """What happened while a browser context was open on the app."""
+    """What happened during one visit to the app: a browser context's life (:func:`visit`) or one
+    visit of a :class:`Tab`."""
 
     label: str
     origin: str
@@ -514,8 +516,11 @@ class Tab:
     its path by its URL, which starts a new Streamlit session as a new context does, but in the
     renderer that drew the last one: opening a page in a new context cost about 1.4 s more of
     Chromium's CPU (3.6-4.0 s against 2.3-2.6 s, measured page by page on the 2-core machine), most
-    of the browser tests' time. Between visits the tab goes to a blank page, so nothing the last
-    page does as it closes lands in the next record, and its viewport is the next visit's.
+    of the browser tests' time. What a visit leaves in the browser is wiped as it ends: the app's
+    local and session storage (Streamlit keeps the sidebar's state there: opened or closed by hand,
+    it would start the next page so), cookies, the pointer's place; then the tab leaves for a blank
+    page, and what the page says as it closes is the ending visit's, in its record. A tab that
+    cannot leave its page is replaced. One visit at a time: a visit inside another is refused.
 
         tab = Tab(chromium, app_server.url)
         with tab.visit("/outreach", (1280, 720)) as (record, page):
@@ -525,6 +530,7 @@ class Tab:
     def __init__(self, browser, origin: str) -> None:
         self.browser, self.origin = browser, origin
         self.record = Visit(label="between visits", origin=origin)
+        self.busy = False
         self._open()
 
     def _open(self) -> None:
@@ -538,18 +544,26 @@ class Tab:
     @contextmanager
     def visit(self, label: str, viewport: tuple[int, int]) -> Iterator[tuple[Visit, object]]:
         """A record of its own for ``label`` and the tab at ``viewport``; the caller opens the path."""
+        assert not self.busy, f"the tab is in another visit ({self.record.label}); a visit opens one page at a time"
+        self.busy = True
         self.record = record = Visit(label=label, origin=self.origin)
         try:
             self.page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+            self.page.mouse.move(0, 0)
             yield record, self.page
         finally:
             try:
+                if self.page.url.startswith(self.origin + "/"):  # the app's storage is the app's page's to clear
+                    self.page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+                self.context.clear_cookies()
                 self.page.goto("about:blank", timeout=READY_TIMEOUT_MS)
-            except Exception:  # a tab that cannot leave its page (crashed, hung) is replaced
+            except Exception:  # a tab that cannot be wiped or leave its page (crashed, hung) is replaced
                 with suppress(Exception):
                     self.context.close()
-                self._open()
+                with suppress(Exception):  # the test's own failure, if any, is the one to report
+                    self._open()
             self.record = Visit(label="between visits", origin=self.origin)
+            self.busy = False
 
     def close(self) -> None:
         self.context.close()
