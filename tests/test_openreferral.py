@@ -641,3 +641,31 @@ def test_the_bench_times_a_feed_from_files_and_its_memory(tmp_path, sqlite_store
     assert [t.target for t in timings] == ["< 30 s", "< 30 s", "< 400 MB"]
     assert all(bench.verdict(t) == "ok" for t in timings), [(t.what, t.seconds, t.megabytes) for t in timings]
     assert "120 services" in timings[0].what and timings[2].megabytes is not None
+
+
+def test_a_write_refused_at_its_commit_is_reported_as_nothing_written(sqlite_store):
+    """The write's last step, its commit, refused (a disk full, an I/O error): the report says the
+    database refused it and that nothing was written, and nothing of the feed is in the store, though
+    every row had gone in before the commit was asked for."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    add_school(sqlite_store)
+    importer = open_store(sqlite_store.url)
+    asked: list[str] = []
+
+    def refuse(conn) -> None:
+        asked.append("commit")
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    event.listen(importer.engine, "commit", refuse)
+    try:
+        report = oruk.import_oruk(importer, [FEED], "S1", actor="head")
+    finally:
+        importer.dispose()
+    assert asked, "no commit was asked for: the import stopped before its write"
+    assert not report.ok and not report.written, report.format()
+    assert report.failures == ["the database refused the import, so nothing was written: disk I/O error"]
+    assert partners(sqlite_store) == {} and imports(sqlite_store) == []
