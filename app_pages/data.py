@@ -84,12 +84,8 @@ else:
             )
     # Family references: for the staff who see family detail, and for a school they may import
     # for, since the way to correct a date is to import the contact again.
-    checked = [
-        s
-        for s in [school_id]
-        if s and access.sees_family_detail(viewer.role) and (allowed_schools is None or s in allowed_schools)
-    ]
-    ahead = contacts.dated_after_today(store, checked)
+    checked = access.sees_family_detail(viewer.role) and access.may_import_for(viewer.role, allowed_schools, school_id)
+    ahead = contacts.dated_after_today(store, [school_id] if checked and school_id else [])
     if len(ahead):
         st.subheader("Contacts dated after today")
         st.warning(
@@ -131,7 +127,7 @@ else:
         )
     )
     allowed = access.importable_schools(viewer.schools, data_store.school_ids(store))
-    may_change = access.may_import(viewer.role) and (allowed is None or school_id in allowed)
+    may_change = access.may_import_for(viewer.role, allowed, school_id)
     table = terms_store.editor_table(own, calendar, clock.today())
     if not may_change:
         ui.dataframe(table, hide_index=True, width="stretch")

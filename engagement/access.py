@@ -233,6 +233,18 @@ def may_import(role: str | None) -> bool:
     return role in IMPORT_ROLES
 
 
+def may_import_for(role: str | None, allowed: frozenset[str] | None, school_id: str | None) -> bool:
+    """Whether ``role``, allowed ``allowed`` (:func:`importable_schools`; None: any), may import
+    rows for ``school_id``.
+
+    >>> may_import_for("flo", frozenset({"S1"}), "S1"), may_import_for("flo", frozenset(), "S1")
+    (True, False)
+    >>> may_import_for("governor", None, "S1"), may_import_for("head", None, None)
+    (False, False)
+    """
+    return school_id is not None and may_import(role) and (allowed is None or school_id in allowed)
+
+
 # Who may show the app as governors see it: staff presenting to a governors' meeting from their
 # own session (a head at the projector) see exactly a governor's pages and aggregates, and
 # nothing a governor would not.
